@@ -1,0 +1,125 @@
+/**
+ * Every error ExoRelay raises carries a stable `code`. Codes never change once released;
+ * `docs/reference/errors.md` lists each one with when it happens and how to fix it, and a
+ * test keeps that table and this object in agreement.
+ */
+export const ErrorCodes = {
+  /** A message name is empty, not a string, or too long. */
+  INVALID_NAME: 'EXORELAY_ERR_ARG_INVALID_NAME',
+  /** A payload cannot travel as JSON (a function, a symbol, a bigint). */
+  INVALID_PAYLOAD: 'EXORELAY_ERR_ARG_INVALID_PAYLOAD',
+  /** A handler or reply callback is missing or not a function. */
+  INVALID_HANDLER: 'EXORELAY_ERR_ARG_INVALID_HANDLER',
+  /** A handler is already registered for the name. */
+  DUPLICATE_HANDLER: 'EXORELAY_ERR_ARG_DUPLICATE_HANDLER',
+  /** An option has the wrong type or range (a port that is not a number, a negative timeout). */
+  INVALID_OPTION: 'EXORELAY_ERR_ARG_INVALID_OPTION',
+  /** A required option is missing and its environment variable is not set. */
+  MISSING_OPTION: 'EXORELAY_ERR_ARG_MISSING_OPTION',
+  /** No reply arrived before the deadline. */
+  TIMEOUT: 'EXORELAY_ERR_REPLY_TIMEOUT',
+  /** The caller's `AbortSignal` fired before a reply arrived. */
+  ABORTED: 'EXORELAY_ERR_REPLY_ABORTED',
+  /** The bus could not be reached (connection refused, reset, DNS failure). */
+  BUS_UNREACHABLE: 'EXORELAY_ERR_TRANSPORT_BUS_UNREACHABLE',
+  /** The bus answered with a non-2xx status. */
+  BUS_REFUSED: 'EXORELAY_ERR_TRANSPORT_BUS_REFUSED',
+  /** The bus says that no service receives the message name. */
+  NO_RECEIVER: 'EXORELAY_ERR_TRANSPORT_NO_RECEIVER',
+  /** The relay was closed (or was closing) while the operation was pending. */
+  CLOSED: 'EXORELAY_ERR_CLOSED',
+  /** The listen port is in use. */
+  ADDRESS_IN_USE: 'EXORELAY_ERR_LISTEN_ADDRESS_IN_USE',
+  /** The listener could not start for another reason (permission, bad host). */
+  LISTEN_FAILED: 'EXORELAY_ERR_LISTEN_FAILED',
+  /** An incoming message has no `id` (the original protocol's 400 `missing message id`). */
+  MISSING_ID: 'EXORELAY_ERR_PROTOCOL_MISSING_ID',
+  /** An incoming message is malformed: an id or responseTo that is not a short string, a body that is not an object. */
+  INVALID_MESSAGE: 'EXORELAY_ERR_PROTOCOL_INVALID_MESSAGE',
+  /** No reply waiter and no handler match an incoming message (404 `unknown message: '<name>'`). */
+  UNKNOWN_MESSAGE: 'EXORELAY_ERR_PROTOCOL_UNKNOWN_MESSAGE',
+  /** A local handler threw synchronously while receiving a message (answered with 500). */
+  HANDLER_FAILED: 'EXORELAY_ERR_HANDLER_FAILED',
+  /** The relay is not listening (yet, or any more), so it cannot receive. */
+  NOT_LISTENING: 'EXORELAY_ERR_NOT_LISTENING',
+} as const
+
+export type ErrorCode = (typeof ErrorCodes)[keyof typeof ErrorCodes]
+
+export interface ExoRelayErrorOptions {
+  cause?: unknown
+}
+
+/** The base class of every error ExoRelay raises. Branch on `code`, not on `message`. */
+export class ExoRelayError extends Error {
+  override name = 'ExoRelayError'
+  readonly code: ErrorCode
+
+  constructor(code: ErrorCode, message: string, options?: ExoRelayErrorOptions) {
+    super(message, options)
+    this.code = code
+  }
+
+  /** The form an error takes in logs and on the wire: data, never a stack. */
+  toJSON(): { name: string; code: ErrorCode; message: string } {
+    return { name: this.name, code: this.code, message: this.message }
+  }
+}
+
+/** A programmer error: a bad argument or option. Fix the calling code. */
+export class InvalidArgumentError extends ExoRelayError {
+  override name = 'InvalidArgumentError'
+}
+
+/** No reply arrived before the deadline. Retry, raise `timeout`, or check the receiving service. */
+export class TimeoutError extends ExoRelayError {
+  override name = 'TimeoutError'
+  /** The deadline that passed, in milliseconds. */
+  readonly timeout: number
+
+  constructor(message: string, timeout: number, options?: ExoRelayErrorOptions) {
+    super(ErrorCodes.TIMEOUT, message, options)
+    this.timeout = timeout
+  }
+}
+
+/** The caller gave up through its `AbortSignal`; `cause` is the signal's reason. */
+export class AbortError extends ExoRelayError {
+  override name = 'AbortError'
+}
+
+/** The bus could not be reached or refused the message. `status` is set when it answered. */
+export class TransportError extends ExoRelayError {
+  override name = 'TransportError'
+  readonly status: number | undefined
+
+  constructor(code: ErrorCode, message: string, options?: ExoRelayErrorOptions & { status?: number }) {
+    super(code, message, options)
+    this.status = options?.status
+  }
+}
+
+/** The relay is closed or closing. Nothing more will be sent or received. */
+export class ClosedError extends ExoRelayError {
+  override name = 'ClosedError'
+}
+
+/** The listener could not bind its port. */
+export class ListenError extends ExoRelayError {
+  override name = 'ListenError'
+}
+
+/** An incoming message broke the wire protocol, or nobody handles it. */
+export class ProtocolError extends ExoRelayError {
+  override name = 'ProtocolError'
+}
+
+/** A local handler threw while a message was being received. */
+export class HandlerError extends ExoRelayError {
+  override name = 'HandlerError'
+}
+
+/** True when `error` is an ExoRelay error, optionally with the given code. */
+export function isExoRelayError(error: unknown, code?: ErrorCode): error is ExoRelayError {
+  return error instanceof ExoRelayError && (code === undefined || error.code === code)
+}

@@ -1,0 +1,70 @@
+export {
+  assertMessageName,
+  assertPayload,
+  createEnvelope,
+  createMessageId,
+  envelopeBody,
+  MAX_ID_LENGTH,
+  MAX_NAME_LENGTH,
+  parseEnvelope,
+} from './envelope.js'
+export {
+  AbortError,
+  ClosedError,
+  ErrorCodes,
+  ExoRelayError,
+  HandlerError,
+  InvalidArgumentError,
+  isExoRelayError,
+  ListenError,
+  ProtocolError,
+  TimeoutError,
+  TransportError,
+} from './errors.js'
+export { silentLogger } from './logger.js'
+export { MemoryBus } from './memory-transport.js'
+export { unrefTimers } from './pending-replies.js'
+export { checkPort, DEFAULT_TIMEOUT, Relay } from './relay.js'
+export { SentMessage } from './sent-message.js'
+
+export type { Envelope, OutgoingEnvelope } from './envelope.js'
+export type { ErrorCode, ExoRelayErrorOptions } from './errors.js'
+export type { Logger } from './logger.js'
+export type { MemoryDelivery } from './memory-transport.js'
+export type {
+  AnyMessages,
+  ExpectsReply,
+  MessageMap,
+  MessageName,
+  MessageSpec,
+  OutcomeOf,
+  PayloadArg,
+  PayloadOf,
+  ReceivedMessage,
+  RepliesOf,
+  ReplyEnvelopeOf,
+  ReplyPayloadOf,
+} from './message-map.js'
+export type { Timers } from './pending-replies.js'
+export type {
+  Handler,
+  HandlerContext,
+  HandlerMap,
+  RelayEvents,
+  RelayOptions,
+  ReplyCallback,
+  ReplyContext,
+  ReplyingName,
+  SendFunction,
+  SendOptions,
+} from './relay.js'
+export type {
+  Endpoint,
+  ListenInfo,
+  Receipt,
+  Receiver,
+  Transport,
+  TransportSendOptions,
+} from './transport.js'
+export { ERROR_CODE_HEADER, runPath, sendPath, servicePath } from './protocol.js'
+export type { ServiceRegistration } from './protocol.js'

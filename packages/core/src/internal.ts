@@ -1,0 +1,5 @@
+// Internals shared by the sibling packages (listener, sender, bus). No semver: these may
+// change in any release.
+export { describeInvalidName, describeValue } from './envelope.js'
+export { PendingReplies } from './pending-replies.js'
+export { HandlerRegistry } from './registry.js'

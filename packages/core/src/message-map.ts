@@ -1,0 +1,77 @@
+import type { Envelope } from './envelope.js'
+
+/**
+ * What one message name carries: its payload type, and the outcomes a reply may have with
+ * their payload types. A spec without `replies` describes a message that is never answered:
+ * sending it waits for nothing and holds nothing.
+ *
+ * @example
+ * ```ts
+ * type Messages = {
+ *   'users.create': {
+ *     payload: { name: string }
+ *     replies: { 'users.created': { id: number; name: string }; 'users.not-created': { reason: string } }
+ *   }
+ *   'hello': { payload: { name: string } }
+ * }
+ * const relay = new ExoRelay<Messages>({ serviceName: 'web' })
+ * ```
+ */
+export interface MessageSpec {
+  payload?: unknown
+  replies?: Record<string, unknown>
+}
+
+/** The map from message names to their specs. Interfaces and type aliases both fit. */
+export type MessageMap<M> = { [Name in keyof M]: MessageSpec }
+
+/** The map an untyped relay uses: any name, any payload, any outcome. */
+export type AnyMessages = Record<string, { payload?: any; replies: Record<string, any> }>
+
+export type MessageName<M> = keyof M & string
+
+/** The payload type of a message; `undefined` when the spec declares none. */
+export type PayloadOf<M, Name extends keyof M> = M[Name] extends { payload: infer P }
+  ? P
+  : M[Name] extends { payload?: infer P }
+    ? P | undefined
+    : undefined
+
+/** The outcome map of a message; `never` when it is never answered. */
+export type RepliesOf<M, Name extends keyof M> = M[Name] extends { replies: infer R }
+  ? R extends Record<string, unknown>
+    ? R
+    : never
+  : never
+
+/** The outcome names of a message. */
+export type OutcomeOf<M, Name extends keyof M> = keyof RepliesOf<M, Name> & string
+
+/** What `await relay.send(name, …)` resolves with: the payload of whichever outcome came first. */
+export type ReplyPayloadOf<M, Name extends keyof M> = [RepliesOf<M, Name>] extends [never]
+  ? undefined
+  : RepliesOf<M, Name>[OutcomeOf<M, Name>]
+
+/** A received message, with its metadata. */
+export interface ReceivedMessage<Payload = unknown, Name extends string = string>
+  extends Envelope<Payload> {
+  name: Name
+}
+
+/**
+ * The whole reply to a message as a union discriminated by `name` (the outcome), so that
+ * narrowing on `name` narrows `payload`.
+ */
+export type ReplyEnvelopeOf<M, Name extends keyof M> = [RepliesOf<M, Name>] extends [never]
+  ? undefined
+  : {
+      [Outcome in OutcomeOf<M, Name>]: ReceivedMessage<RepliesOf<M, Name>[Outcome], Outcome>
+    }[OutcomeOf<M, Name>]
+
+/** True when the spec declares replies. */
+export type ExpectsReply<M, Name extends keyof M> = [RepliesOf<M, Name>] extends [never]
+  ? false
+  : true
+
+/** The payload argument: optional only when the message may be sent without one. */
+export type PayloadArg<P> = undefined extends P ? [payload?: P] : [payload: P]

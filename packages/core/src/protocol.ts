@@ -1,0 +1,38 @@
+/**
+ * Facts of the ExoCom HTTP protocol shared by the listener, the sender and the bus, so that
+ * each side spells paths and headers the same way. See docs/protocol.md.
+ */
+
+/** Response header carrying the ExoRelay error code of a non-2xx answer; the body stays the original's text. */
+export const ERROR_CODE_HEADER = 'exorelay-error-code'
+
+/** Path a relay posts to on ExoCom. Names are URL-encoded (the original relay did not). */
+export function sendPath(name: string): string {
+  return `/send/${encodeURIComponent(name)}`
+}
+
+/** Path ExoCom posts to on a relay. */
+export function runPath(name: string): string {
+  return `/run/${encodeURIComponent(name)}`
+}
+
+/** Path of the self-registration extension: `PUT` registers a service, `DELETE` withdraws it. */
+export function servicePath(name: string): string {
+  return `/services/${encodeURIComponent(name)}`
+}
+
+/**
+ * One service in ExoCom's routing table: the shape the original orchestrator sent in
+ * `POST /services`, and the body of the self-registration extension `PUT /services/:name`.
+ */
+export interface ServiceRegistration {
+  name: string
+  host: string
+  port: number
+  /** Public namespace translation: `tweets.create` reaches the service as `<internalNamespace>.create`. */
+  internalNamespace?: string
+  /** Message names the service handles. */
+  receives: string[]
+  /** Message names the service sends (informational; the bus does not enforce it). */
+  sends?: string[]
+}

@@ -1,0 +1,568 @@
+import { EventEmitter } from 'node:events'
+import { assertMessageName, assertPayload, createEnvelope, describeValue } from './envelope.js'
+import {
+  AbortError,
+  ClosedError,
+  ErrorCodes,
+  type ExoRelayError,
+  HandlerError,
+  InvalidArgumentError,
+  ListenError,
+  ProtocolError,
+  TimeoutError,
+} from './errors.js'
+import { type Logger, silentLogger } from './logger.js'
+import type {
+  AnyMessages,
+  MessageMap,
+  MessageName,
+  OutcomeOf,
+  PayloadArg,
+  PayloadOf,
+  ReceivedMessage,
+  RepliesOf,
+  ReplyEnvelopeOf,
+  ReplyPayloadOf,
+} from './message-map.js'
+import { PendingReplies, type Timers } from './pending-replies.js'
+import { HandlerRegistry } from './registry.js'
+import { SentMessage } from './sent-message.js'
+import type { Endpoint, Receipt, Transport } from './transport.js'
+
+/** How long a send waits for its reply unless told otherwise: 10 seconds. */
+export const DEFAULT_TIMEOUT = 10_000
+
+export interface SendOptions {
+  /** Milliseconds to wait for the reply (and for the bus to accept the message). Default: the relay's `timeout`. */
+  timeout?: number
+  /** Aborts the wait; the send then rejects with an `AbortError`. */
+  signal?: AbortSignal
+  /** `false`: no reply is expected. Nothing is held; the send resolves once the bus accepted it. */
+  reply?: boolean
+}
+
+/** What a reply callback gets beside the payload. */
+export interface ReplyContext<Outcome extends string = string> {
+  /** The reply's name, e.g. `users.created` or `users.not-created`. */
+  readonly outcome: Outcome
+  readonly id: string
+  readonly responseTo: string
+  /** Stops receiving outcomes for this request before its deadline. */
+  end(): void
+}
+
+export type ReplyCallback<M, Name extends keyof M> = [RepliesOf<M, Name>] extends [never]
+  ? never
+  : (
+      payload: RepliesOf<M, Name>[OutcomeOf<M, Name>],
+      context: ReplyContext<OutcomeOf<M, Name>>,
+    ) => unknown
+
+/**
+ * `send` in all its forms. Messages whose spec declares no replies must be sent with
+ * `{ reply: false }`, so that the relay holds nothing for them at runtime.
+ */
+export interface SendFunction<M> {
+  /** Callback style: every outcome reaches `onReply` until `end()` or the deadline. */
+  <Name extends MessageName<M>>(
+    name: Name,
+    payload: PayloadOf<M, Name>,
+    onReply: ReplyCallback<M, Name>,
+    options?: SendOptions,
+  ): SentMessage<void, undefined>
+  /** No reply expected: resolves when the bus accepted the message, holds nothing. */
+  <Name extends MessageName<M>>(
+    name: Name,
+    payload: PayloadOf<M, Name>,
+    options: SendOptions & { reply: false },
+  ): SentMessage<void, undefined>
+  /** Promise style: resolves with the payload of the first reply. Ignore it for fire-and-forget. */
+  <Name extends ReplyingName<M>>(
+    name: Name,
+    ...args: [...PayloadArg<PayloadOf<M, Name>>, options?: SendOptions]
+  ): SentMessage<ReplyPayloadOf<M, Name>, ReplyEnvelopeOf<M, Name>>
+}
+
+/** Names whose spec declares replies. */
+export type ReplyingName<M> = {
+  [Name in MessageName<M>]: [RepliesOf<M, Name>] extends [never] ? never : Name
+}[MessageName<M>]
+
+/** What a handler gets beside the payload: the message's metadata, `reply` and `send`. */
+export interface HandlerContext<M = AnyMessages, Name extends keyof M = MessageName<M>> {
+  readonly name: Name
+  readonly id: string
+  readonly responseTo: string | undefined
+  readonly sender: string | undefined
+  /**
+   * Answers this message with an outcome. Expects nothing back; resolves once the bus accepted
+   * the reply (a failure nobody awaits is logged).
+   */
+  reply<Outcome extends OutcomeOf<M, Name>>(
+    outcome: Outcome,
+    ...payload: PayloadArg<RepliesOf<M, Name>[Outcome]>
+  ): SentMessage<void, undefined>
+  /** The relay's `send`, in all its forms. */
+  readonly send: SendFunction<M>
+}
+
+export type Handler<M = AnyMessages, Name extends keyof M = MessageName<M>> = (
+  payload: PayloadOf<M, Name>,
+  context: HandlerContext<M, Name>,
+) => unknown
+
+export type HandlerMap<M> = { [Name in MessageName<M>]?: Handler<M, Name> }
+
+export interface RelayOptions {
+  /** The service's name, sent as `sender` on every message. */
+  serviceName: string
+  /** How messages travel. */
+  transport: Transport
+  /** A pino-compatible logger. Default: silent. */
+  logger?: Logger | undefined
+  /** Default reply timeout in milliseconds for `send`. Default: 10,000. */
+  timeout?: number | undefined
+  /** Timer functions for the deadlines (tests). Default: Node's, unref'd. */
+  timers?: Timers | undefined
+}
+
+export interface RelayEvents {
+  /** The relay receives messages; the port it listens on (`0` for transports without one). */
+  online: [port: number]
+  /** The relay has closed and its port is free. */
+  offline: []
+  /** Listening failed. Emitted only when someone listens for it; `listen()` rejects as well. */
+  error: [error: ExoRelayError]
+}
+
+type State = 'idle' | 'starting' | 'online' | 'closing' | 'closed'
+
+const ACCEPTED: Receipt = Object.freeze({ status: 'accepted' })
+
+/**
+ * The framework-agnostic relay: handlers, sends, reply correlation and lifecycle over any
+ * `Transport`. The `exorelay` package wires it to HTTP, pino and the environment.
+ *
+ * @example
+ * ```ts
+ * const bus = new MemoryBus()
+ * const relay = new Relay({ serviceName: 'users', transport: bus.transport() })
+ * relay.registerHandler('users.create', (user, { reply }) => reply('users.created', user))
+ * await relay.listen()
+ * ```
+ */
+export class Relay<M extends MessageMap<M> = AnyMessages> extends EventEmitter<RelayEvents> {
+  readonly serviceName: string
+  readonly #transport: Transport
+  readonly #log: Logger
+  readonly #timeout: number
+  readonly #pending: PendingReplies
+  readonly #handlers = new HandlerRegistry<Handler<any, any>>()
+  #state: State = 'idle'
+  #listening: Promise<number> | undefined
+  #closing: Promise<void> | undefined
+
+  constructor(options: RelayOptions) {
+    super()
+    if (typeof options?.serviceName !== 'string' || options.serviceName === '') {
+      throw new InvalidArgumentError(
+        ErrorCodes.MISSING_OPTION,
+        `The relay needs a serviceName, got ${describeValue(options?.serviceName)}.`,
+      )
+    }
+    this.serviceName = options.serviceName
+    this.#transport = options.transport
+    this.#log = options.logger ?? silentLogger
+    this.#timeout = checkTimeout(options.timeout ?? DEFAULT_TIMEOUT, 'timeout')
+    this.#pending = new PendingReplies({ timers: options.timers })
+  }
+
+  /** How many sends wait for replies right now (for health checks and leak tests). */
+  get pendingReplies(): number {
+    return this.#pending.size
+  }
+
+  /** True between a successful `listen()` and `close()`. */
+  get online(): boolean {
+    return this.#state === 'online'
+  }
+
+  /**
+   * Registers the handler for a message name. Throws an `InvalidArgumentError` for an empty or
+   * non-string name, a handler that is not a function, or a second handler for one name.
+   *
+   * @example
+   * ```ts
+   * relay.registerHandler('users.create', async (user, { reply, send }) => {
+   *   const hash = await send('passwords.encrypt', user.password)
+   *   reply('users.created', { id: 456, name: user.name })
+   * })
+   * ```
+   */
+  registerHandler<Name extends MessageName<M>>(name: Name, handler: Handler<M, Name>): this {
+    this.#handlers.register(name, handler)
+    if (this.#state === 'online') this.#transport.handlersChanged?.()
+    return this
+  }
+
+  /** Registers several handlers at once; stops at the first invalid one. */
+  registerHandlers(handlers: HandlerMap<M>): this {
+    if (handlers === null || typeof handlers !== 'object') {
+      throw new InvalidArgumentError(
+        ErrorCodes.INVALID_HANDLER,
+        `registerHandlers needs an object of handlers, got ${describeValue(handlers)}.`,
+      )
+    }
+    for (const [name, handler] of Object.entries(handlers)) {
+      this.registerHandler(name as MessageName<M>, handler as Handler<M, MessageName<M>>)
+    }
+    return this
+  }
+
+  hasHandler(name: string): boolean {
+    return this.#handlers.has(name)
+  }
+
+  /**
+   * Starts receiving. Resolves with the bound port and emits `online`. Calling it again while
+   * starting or online returns the same port. A failure rejects with a `ListenError` (and is
+   * emitted as `error` when someone listens for it); the relay can then try again.
+   */
+  listen(port?: number | string): Promise<number> {
+    if (this.#state === 'closing' || this.#state === 'closed') {
+      return Promise.reject(new ClosedError(ErrorCodes.CLOSED, 'The relay is closed: it cannot listen again.'))
+    }
+    if (this.#listening !== undefined) return this.#listening
+    let portNumber: number | undefined
+    try {
+      portNumber = port === undefined ? undefined : checkPort(port)
+    } catch (error) {
+      return Promise.reject(error)
+    }
+    this.#state = 'starting'
+    const endpoint: Endpoint = {
+      serviceName: this.serviceName,
+      receive: this.#receive,
+      handledNames: () => this.#handlers.names(),
+      port: portNumber,
+    }
+    this.#listening = this.#transport.listen(endpoint).then(
+      ({ port: bound }) => {
+        // close() may have started while the transport was binding.
+        if (this.#state !== 'starting') return bound
+        this.#state = 'online'
+        this.#log.info({ port: bound }, 'online')
+        this.emit('online', bound)
+        return bound
+      },
+      (cause: unknown) => {
+        this.#listening = undefined
+        if (this.#state === 'starting') this.#state = 'idle'
+        const error =
+          cause instanceof ListenError
+            ? cause
+            : new ListenError(ErrorCodes.LISTEN_FAILED, `The relay could not listen: ${String(cause)}`, {
+                cause,
+              })
+        this.#log.error({ err: error }, 'could not listen')
+        if (this.listenerCount('error') > 0) this.emit('error', error)
+        throw error
+      },
+    )
+    return this.#listening
+  }
+
+  /**
+   * Stops receiving, rejects every pending send with a `ClosedError`, releases the transport,
+   * then emits `offline` (the port is free by then). Safe to call more than once.
+   */
+  close(): Promise<void> {
+    if (this.#closing !== undefined) return this.#closing
+    const wasListening = this.#listening !== undefined
+    this.#state = 'closing'
+    this.#pending.rejectAll(new ClosedError(ErrorCodes.CLOSED, 'The relay was closed before a reply arrived.'))
+    this.#closing = (async () => {
+      // A listen still binding must finish (or fail) before the transport can close its port.
+      if (this.#listening !== undefined) await this.#listening.catch(() => undefined)
+      await this.#transport.close()
+      this.#state = 'closed'
+      this.#log.info({}, 'offline')
+      if (wasListening) this.emit('offline')
+    })()
+    return this.#closing
+  }
+
+  /**
+   * Sends a message. Fire-and-forget, callback style, or awaited for a typed reply.
+   * Waiting for the reply starts at once, so a send may be awaited later without losing a
+   * reply that came meanwhile. Throws at once (an `InvalidArgumentError`) on an invalid name,
+   * payload, callback or option.
+   *
+   * @example
+   * ```ts
+   * relay.send('hello', { name: 'world' })                                 // fire-and-forget
+   * relay.send('users.create', data, (user, { outcome }) => console.log(outcome, user))
+   * const user = await relay.send('users.create', data, { timeout: 2000 })
+   * ```
+   */
+  readonly send: SendFunction<M> = ((name: unknown, payload?: unknown, third?: unknown, fourth?: unknown) =>
+    this.#send(name, payload, third, fourth, undefined)) as SendFunction<M>
+
+  #send(
+    name: unknown,
+    payload: unknown,
+    third: unknown,
+    fourth: unknown,
+    responseTo: string | undefined,
+  ): SentMessage<any, any> {
+    assertMessageName(name, 'ExoRelay#send')
+    assertPayload(payload, 'ExoRelay#send')
+    let onReply: ((payload: unknown, context: ReplyContext) => unknown) | undefined
+    let options: unknown = third
+    if (typeof third === 'function') {
+      onReply = third as typeof onReply
+      options = fourth
+    } else if (fourth !== undefined) {
+      throw new InvalidArgumentError(
+        ErrorCodes.INVALID_HANDLER,
+        `The reply handler given to ExoRelay#send must be a function, got ${describeValue(third)}.`,
+      )
+    }
+    const { timeout, signal, reply } = checkSendOptions(options, this.#timeout)
+    const envelope = createEnvelope(name, this.serviceName, payload, responseTo)
+    const { id } = envelope
+    const expectsReply = reply !== false || onReply !== undefined
+
+    if (this.#state === 'closing' || this.#state === 'closed') {
+      const closed = new ClosedError(ErrorCodes.CLOSED, `The relay is closed: cannot send '${name}'.`)
+      return this.#sentMessage(envelope.id, name, Promise.reject(closed), onReply !== undefined)
+    }
+    if (signal?.aborted) {
+      const aborted = Promise.reject(
+        new AbortError(ErrorCodes.ABORTED, `The send of '${name}' was aborted before it started.`, {
+          cause: signal.reason,
+        }),
+      )
+      return this.#sentMessage(id, name, aborted, onReply !== undefined)
+    }
+    if (this.#log.isLevelEnabled?.('debug') !== false) {
+      this.#log.debug({ messageName: name, messageId: id, responseTo }, 'sending')
+    }
+
+    if (!expectsReply) {
+      const accepted = this.#transport.send(envelope, { timeout, signal }).then(
+        () => undefined,
+        (error: unknown) => {
+          if (signal?.aborted && error === signal.reason) {
+            throw new AbortError(ErrorCodes.ABORTED, `The send of '${name}' was aborted by its signal.`, {
+              cause: signal.reason,
+            })
+          }
+          throw error
+        },
+      )
+      return this.#sentMessage(id, name, accepted, false)
+    }
+
+    // The deadline error is made here so that its stack points at the caller's `send` line.
+    const timeoutError = new TimeoutError(
+      `No reply to '${name}' (id ${id}) within ${timeout} ms.`,
+      timeout,
+    )
+    const stopSending = new AbortController()
+    const replied = this.#pending.wait(id, {
+      timeout,
+      timeoutError,
+      signal,
+      onReply: onReply && this.#replyCallback(id, onReply),
+    })
+    // Don't leave a request to the bus running for a send that has already failed.
+    replied.catch((error: unknown) => stopSending.abort(error))
+    this.#transport.send(envelope, { timeout, signal: stopSending.signal }).catch((error: unknown) => {
+      this.#pending.reject(id, error)
+    })
+    return this.#sentMessage(id, name, replied, onReply !== undefined)
+  }
+
+  #sentMessage(
+    id: string,
+    name: string,
+    reply: Promise<ReceivedMessage | undefined>,
+    callbackStyle: boolean,
+  ): SentMessage<any, any> {
+    return new SentMessage(id, name, reply, payloadOf, (error) => {
+      // Nobody awaited this send. A missing reply to a fire-and-forget message is normal; a
+      // message the bus never took is not, and must not vanish silently.
+      const quiet =
+        (error instanceof TimeoutError && !callbackStyle) || error instanceof ClosedError
+      const level = quiet ? 'debug' : 'warn'
+      this.#log[level]({ err: error, messageName: name, messageId: id }, 'send failed')
+    })
+  }
+
+  #replyCallback(
+    id: string,
+    onReply: (payload: unknown, context: ReplyContext) => unknown,
+  ): (reply: ReceivedMessage) => void {
+    const pending = this.#pending
+    const log = this.#log
+    return (reply) => {
+      const context: ReplyContext = {
+        outcome: reply.name,
+        id: reply.id,
+        responseTo: id,
+        end: () => {
+          pending.end(id)
+        },
+      }
+      const fields = { messageName: reply.name, messageId: reply.id, responseTo: id }
+      try {
+        const result = onReply(reply.payload, context)
+        if (isThenable(result)) {
+          result.then(undefined, (err: unknown) => log.error({ ...fields, err }, 'reply callback failed'))
+        }
+      } catch (err) {
+        log.error({ ...fields, err }, 'reply callback failed')
+      }
+    }
+  }
+
+  readonly #receive = (message: ReceivedMessage): Receipt => {
+    const { name, id, responseTo } = message
+    if (this.#state === 'closing' || this.#state === 'closed') {
+      return {
+        status: 'unavailable',
+        error: new ClosedError(ErrorCodes.CLOSED, `The relay is closing: cannot receive '${name}'.`),
+      }
+    }
+    const debug = this.#log.isLevelEnabled?.('debug') !== false
+    if (this.#pending.deliver(message)) {
+      if (debug) this.#log.debug({ messageName: name, messageId: id, responseTo }, 'reply received')
+      return ACCEPTED
+    }
+    const handler = this.#handlers.get(name)
+    if (handler === undefined) {
+      if (debug) this.#log.debug({ messageName: name, messageId: id, responseTo }, 'unknown message')
+      return {
+        status: 'unknown',
+        error: new ProtocolError(ErrorCodes.UNKNOWN_MESSAGE, `unknown message: '${name}'`),
+      }
+    }
+    if (debug) this.#log.debug({ messageName: name, messageId: id, responseTo }, 'received')
+    let result: unknown
+    try {
+      result = handler(message.payload, new Context(this, message))
+    } catch (err) {
+      this.#log.error({ err, messageName: name, messageId: id, responseTo }, 'handler failed')
+      return {
+        status: 'failed',
+        error: new HandlerError(ErrorCodes.HANDLER_FAILED, `The handler for '${name}' failed.`, {
+          cause: err,
+        }),
+      }
+    }
+    // An async handler is awaited for its failure only: its rejection is logged, never unhandled.
+    if (isThenable(result)) {
+      result.then(undefined, (err: unknown) =>
+        this.#log.error({ err, messageName: name, messageId: id, responseTo }, 'handler failed'),
+      )
+    }
+    return ACCEPTED
+  }
+
+  /** @internal Sends a reply to `responseTo`. Used by handler contexts. */
+  sendReply(outcome: unknown, payload: unknown, responseTo: string): SentMessage<void, undefined> {
+    return this.#send(outcome, payload, { reply: false }, undefined, responseTo)
+  }
+}
+
+/** The `ctx` a handler gets. A class, so that each message costs one small object. */
+class Context {
+  readonly name: string
+  readonly id: string
+  readonly responseTo: string | undefined
+  readonly sender: string | undefined
+  readonly #relay: Relay<any>
+
+  constructor(relay: Relay<any>, message: ReceivedMessage) {
+    this.#relay = relay
+    this.name = message.name
+    this.id = message.id
+    this.responseTo = message.responseTo
+    this.sender = message.sender
+  }
+
+  get send(): SendFunction<any> {
+    return this.#relay.send
+  }
+
+  reply = (outcome: unknown, payload?: unknown): SentMessage<void, undefined> =>
+    this.#relay.sendReply(outcome, payload, this.id)
+}
+
+function payloadOf(reply: ReceivedMessage | undefined): unknown {
+  return reply?.payload
+}
+
+function isThenable(value: unknown): value is PromiseLike<unknown> {
+  return (
+    value !== null &&
+    (typeof value === 'object' || typeof value === 'function') &&
+    typeof (value as PromiseLike<unknown>).then === 'function'
+  )
+}
+
+function checkTimeout(value: unknown, option: string): number {
+  if (typeof value !== 'number' || Number.isNaN(value) || value <= 0) {
+    throw new InvalidArgumentError(
+      ErrorCodes.INVALID_OPTION,
+      `The ${option} option must be a positive number of milliseconds (or Infinity), got ${describeValue(value)}.`,
+    )
+  }
+  return value
+}
+
+function checkSendOptions(
+  options: unknown,
+  defaultTimeout: number,
+): { timeout: number; signal: AbortSignal | undefined; reply: boolean | undefined } {
+  if (options === undefined || options === null) {
+    return { timeout: defaultTimeout, signal: undefined, reply: undefined }
+  }
+  if (typeof options !== 'object') {
+    throw new InvalidArgumentError(
+      ErrorCodes.INVALID_HANDLER,
+      `The reply handler given to ExoRelay#send must be a function, got ${describeValue(options)}.`,
+    )
+  }
+  const { timeout, signal, reply } = options as SendOptions
+  if (signal !== undefined && !(signal instanceof AbortSignal)) {
+    throw new InvalidArgumentError(
+      ErrorCodes.INVALID_OPTION,
+      `The signal option must be an AbortSignal, got ${describeValue(signal)}.`,
+    )
+  }
+  if (reply !== undefined && typeof reply !== 'boolean') {
+    throw new InvalidArgumentError(
+      ErrorCodes.INVALID_OPTION,
+      `The reply option must be a boolean, got ${describeValue(reply)}.`,
+    )
+  }
+  return {
+    timeout: timeout === undefined ? defaultTimeout : checkTimeout(timeout, 'timeout'),
+    signal,
+    reply,
+  }
+}
+
+/** Accepts a port number or a numeric string (from the environment); 0 means any free port. */
+export function checkPort(port: unknown): number {
+  const value = typeof port === 'string' && port.trim() !== '' ? Number(port) : port
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < 0 || value > 65535) {
+    throw new InvalidArgumentError(
+      ErrorCodes.INVALID_OPTION,
+      `A port must be an integer from 0 to 65535, got ${describeValue(port)}.`,
+    )
+  }
+  return value
+}

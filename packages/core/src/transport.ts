@@ -1,0 +1,67 @@
+import type { OutgoingEnvelope } from './envelope.js'
+import type { ExoRelayError } from './errors.js'
+import type { ReceivedMessage } from './message-map.js'
+
+/**
+ * What the relay answers when its transport hands it a message. An HTTP listener turns these
+ * into status codes (200, 404, 500, 503); a message-broker transport may only log them.
+ * - `accepted`: understood and handed to a reply waiter or a handler. Not "succeeded": an
+ *   async handler is still running.
+ * - `unknown`: no reply waiter and no handler matches.
+ * - `failed`: the handler threw before it returned.
+ * - `unavailable`: the relay is not receiving (not listening yet, or closing).
+ */
+export type Receipt =
+  | { readonly status: 'accepted' }
+  | { readonly status: 'unknown'; readonly error: ExoRelayError }
+  | { readonly status: 'failed'; readonly error: ExoRelayError }
+  | { readonly status: 'unavailable'; readonly error: ExoRelayError }
+
+/** Hands one incoming message to the relay. Synchronous: a transport answers at once. */
+export type Receiver = (message: ReceivedMessage) => Receipt
+
+/** What the relay gives its transport when it starts listening. */
+export interface Endpoint {
+  /** The service's name: the `sender` of every message it sends. */
+  readonly serviceName: string
+  /** Where incoming messages go. */
+  readonly receive: Receiver
+  /** The names this relay has handlers for, e.g. to subscribe to them or to tell the bus. */
+  handledNames(): readonly string[]
+  /** The port asked for (HTTP transports); `undefined` for the transport's default. */
+  readonly port?: number | undefined
+}
+
+export interface TransportSendOptions {
+  /** Milliseconds the transport may spend on this message; its own timeouts must not exceed it. */
+  readonly timeout: number
+  /** Fires when the caller gives up (its signal, the reply deadline, or close). */
+  readonly signal?: AbortSignal | undefined
+}
+
+/** What a transport reports once it receives messages. */
+export interface ListenInfo {
+  /** The bound port for socket transports; `0` for transports without one (memory, brokers). */
+  readonly port: number
+}
+
+/**
+ * The contract between the relay and the wire. A transport receives (hands each incoming
+ * message to `endpoint.receive`) and sends (delivers each outgoing message to the bus). The
+ * relay does everything else: validation, correlation, deadlines, logging. HTTP (Fastify
+ * listener + undici sender), the in-memory bus and message brokers all fit it.
+ *
+ * Rules a transport keeps:
+ * - `send` resolves once the bus has accepted the message, and rejects with a
+ *   `TransportError` (coded `BUS_UNREACHABLE`, `BUS_REFUSED` or `NO_RECEIVER`) otherwise.
+ *   It must respect `timeout` and `signal`, and never retry a message that may have arrived.
+ * - `listen` resolves once messages can arrive; it rejects with a `ListenError`.
+ * - `close` stops receiving, finishes what it has in flight, and releases every resource.
+ */
+export interface Transport {
+  listen(endpoint: Endpoint): Promise<ListenInfo>
+  send(envelope: OutgoingEnvelope, options: TransportSendOptions): Promise<void>
+  close(): Promise<void>
+  /** Called when handlers are added after `listen`, so the transport can subscribe or re-announce. */
+  handlersChanged?(): void
+}
