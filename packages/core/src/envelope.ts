@@ -146,6 +146,7 @@ export function describeValue(value: unknown): string {
     return `'${shown}'${value.length > 40 ? ` (${value.length} characters)` : ''}`
   }
   if (value === null) return 'null'
+  if (value === undefined) return 'undefined'
   if (Array.isArray(value)) return 'an array'
   if (typeof value === 'function') return 'a function'
   if (typeof value === 'object') return 'an object'

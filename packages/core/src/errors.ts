@@ -93,7 +93,11 @@ export class TransportError extends ExoRelayError {
   override name = 'TransportError'
   readonly status: number | undefined
 
-  constructor(code: ErrorCode, message: string, options?: ExoRelayErrorOptions & { status?: number }) {
+  constructor(
+    code: ErrorCode,
+    message: string,
+    options?: ExoRelayErrorOptions & { status?: number },
+  ) {
     super(code, message, options)
     this.status = options?.status
   }

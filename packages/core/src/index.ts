@@ -1,3 +1,4 @@
+export type { Envelope, OutgoingEnvelope } from './envelope.js'
 export {
   assertMessageName,
   assertPayload,
@@ -8,6 +9,7 @@ export {
   MAX_NAME_LENGTH,
   parseEnvelope,
 } from './envelope.js'
+export type { ErrorCode, ExoRelayErrorOptions } from './errors.js'
 export {
   AbortError,
   ClosedError,
@@ -21,16 +23,10 @@ export {
   TimeoutError,
   TransportError,
 } from './errors.js'
-export { silentLogger } from './logger.js'
-export { MemoryBus } from './memory-transport.js'
-export { unrefTimers } from './pending-replies.js'
-export { checkPort, DEFAULT_TIMEOUT, Relay } from './relay.js'
-export { SentMessage } from './sent-message.js'
-
-export type { Envelope, OutgoingEnvelope } from './envelope.js'
-export type { ErrorCode, ExoRelayErrorOptions } from './errors.js'
 export type { Logger } from './logger.js'
+export { silentLogger } from './logger.js'
 export type { MemoryDelivery } from './memory-transport.js'
+export { MemoryBus } from './memory-transport.js'
 export type {
   AnyMessages,
   ExpectsReply,
@@ -46,6 +42,9 @@ export type {
   ReplyPayloadOf,
 } from './message-map.js'
 export type { Timers } from './pending-replies.js'
+export { unrefTimers } from './pending-replies.js'
+export type { ServiceRegistration } from './protocol.js'
+export { ERROR_CODE_HEADER, runPath, sendPath, servicePath } from './protocol.js'
 export type {
   Handler,
   HandlerContext,
@@ -58,6 +57,8 @@ export type {
   SendFunction,
   SendOptions,
 } from './relay.js'
+export { checkPort, DEFAULT_TIMEOUT, Relay } from './relay.js'
+export { SentMessage } from './sent-message.js'
 export type {
   Endpoint,
   ListenInfo,
@@ -66,5 +67,3 @@ export type {
   Transport,
   TransportSendOptions,
 } from './transport.js'
-export { ERROR_CODE_HEADER, runPath, sendPath, servicePath } from './protocol.js'
-export type { ServiceRegistration } from './protocol.js'

@@ -1,4 +1,4 @@
-import { type OutgoingEnvelope, envelopeBody } from './envelope.js'
+import { envelopeBody, type OutgoingEnvelope } from './envelope.js'
 import { ErrorCodes, ListenError, TransportError } from './errors.js'
 import type { ReceivedMessage } from './message-map.js'
 import type { Endpoint, ListenInfo, Receipt, Transport, TransportSendOptions } from './transport.js'
@@ -108,7 +108,8 @@ class MemoryTransport implements Transport {
   }
 
   async listen(endpoint: Endpoint): Promise<ListenInfo> {
-    if (this.#closed) throw new ListenError(ErrorCodes.LISTEN_FAILED, 'This memory transport is closed.')
+    if (this.#closed)
+      throw new ListenError(ErrorCodes.LISTEN_FAILED, 'This memory transport is closed.')
     this.#endpoint = endpoint
     this.#bus.attach(this)
     return { port: 0 }

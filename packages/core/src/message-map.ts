@@ -37,20 +37,22 @@ export type PayloadOf<M, Name extends keyof M> = M[Name] extends { payload: infe
     ? P | undefined
     : undefined
 
+// The helpers below test `M[Name] extends { replies: infer R }` rather than the usual
+// `[X] extends [never]`: inside generic signatures (`send<Name>(…)`) TypeScript resolved the
+// latter to the never-branch for every name, which made every reply `undefined`.
+
 /** The outcome map of a message; `never` when it is never answered. */
-export type RepliesOf<M, Name extends keyof M> = M[Name] extends { replies: infer R }
-  ? R extends Record<string, unknown>
-    ? R
-    : never
-  : never
+export type RepliesOf<M, Name extends keyof M> = M[Name] extends { replies: infer R } ? R : never
 
 /** The outcome names of a message. */
-export type OutcomeOf<M, Name extends keyof M> = keyof RepliesOf<M, Name> & string
+export type OutcomeOf<M, Name extends keyof M> = M[Name] extends { replies: infer R }
+  ? keyof R & string
+  : never
 
 /** What `await relay.send(name, …)` resolves with: the payload of whichever outcome came first. */
-export type ReplyPayloadOf<M, Name extends keyof M> = [RepliesOf<M, Name>] extends [never]
-  ? undefined
-  : RepliesOf<M, Name>[OutcomeOf<M, Name>]
+export type ReplyPayloadOf<M, Name extends keyof M> = M[Name] extends { replies: infer R }
+  ? R[keyof R & string]
+  : undefined
 
 /** A received message, with its metadata. */
 export interface ReceivedMessage<Payload = unknown, Name extends string = string>
@@ -62,16 +64,14 @@ export interface ReceivedMessage<Payload = unknown, Name extends string = string
  * The whole reply to a message as a union discriminated by `name` (the outcome), so that
  * narrowing on `name` narrows `payload`.
  */
-export type ReplyEnvelopeOf<M, Name extends keyof M> = [RepliesOf<M, Name>] extends [never]
-  ? undefined
-  : {
-      [Outcome in OutcomeOf<M, Name>]: ReceivedMessage<RepliesOf<M, Name>[Outcome], Outcome>
-    }[OutcomeOf<M, Name>]
+export type ReplyEnvelopeOf<M, Name extends keyof M> = M[Name] extends { replies: infer R }
+  ? { [Outcome in keyof R & string]: ReceivedMessage<R[Outcome], Outcome> }[keyof R & string]
+  : undefined
 
 /** True when the spec declares replies. */
-export type ExpectsReply<M, Name extends keyof M> = [RepliesOf<M, Name>] extends [never]
-  ? false
-  : true
+export type ExpectsReply<M, Name extends keyof M> = M[Name] extends { replies: unknown }
+  ? true
+  : false
 
 /** The payload argument: optional only when the message may be sent without one. */
 export type PayloadArg<P> = undefined extends P ? [payload?: P] : [payload: P]

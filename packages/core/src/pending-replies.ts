@@ -8,13 +8,17 @@ export interface Timers {
   clearTimeout: (handle: any) => void
 }
 
+const MAX_TIMER_DELAY = 2_147_483_647
+
 /**
  * Deadlines must never keep a process alive: a fire-and-forget send at the end of a script
  * would otherwise hold the event loop open until its timeout.
  */
 export const unrefTimers: Timers = {
   setTimeout(callback, milliseconds) {
-    return setTimeout(callback, milliseconds).unref()
+    // Node fires a delay above 2^31 - 1 ms after 1 ms instead (TimeoutOverflowWarning), so a
+    // long deadline would expire at once; ~24.8 days is as good as for ever for a reply.
+    return setTimeout(callback, Math.min(milliseconds, MAX_TIMER_DELAY)).unref()
   },
   clearTimeout(handle) {
     clearTimeout(handle)

@@ -51,12 +51,9 @@ export interface ReplyContext<Outcome extends string = string> {
   end(): void
 }
 
-export type ReplyCallback<M, Name extends keyof M> = [RepliesOf<M, Name>] extends [never]
-  ? never
-  : (
-      payload: RepliesOf<M, Name>[OutcomeOf<M, Name>],
-      context: ReplyContext<OutcomeOf<M, Name>>,
-    ) => unknown
+export type ReplyCallback<M, Name extends keyof M> = M[Name] extends { replies: infer R }
+  ? (payload: R[keyof R & string], context: ReplyContext<keyof R & string>) => unknown
+  : never
 
 /**
  * `send` in all its forms. Messages whose spec declares no replies must be sent with
@@ -85,7 +82,7 @@ export interface SendFunction<M> {
 
 /** Names whose spec declares replies. */
 export type ReplyingName<M> = {
-  [Name in MessageName<M>]: [RepliesOf<M, Name>] extends [never] ? never : Name
+  [Name in MessageName<M>]: M[Name] extends { replies: unknown } ? Name : never
 }[MessageName<M>]
 
 /** What a handler gets beside the payload: the message's metadata, `reply` and `send`. */
@@ -230,7 +227,9 @@ export class Relay<M extends MessageMap<M> = AnyMessages> extends EventEmitter<R
    */
   listen(port?: number | string): Promise<number> {
     if (this.#state === 'closing' || this.#state === 'closed') {
-      return Promise.reject(new ClosedError(ErrorCodes.CLOSED, 'The relay is closed: it cannot listen again.'))
+      return Promise.reject(
+        new ClosedError(ErrorCodes.CLOSED, 'The relay is closed: it cannot listen again.'),
+      )
     }
     if (this.#listening !== undefined) return this.#listening
     let portNumber: number | undefined
@@ -261,9 +260,13 @@ export class Relay<M extends MessageMap<M> = AnyMessages> extends EventEmitter<R
         const error =
           cause instanceof ListenError
             ? cause
-            : new ListenError(ErrorCodes.LISTEN_FAILED, `The relay could not listen: ${String(cause)}`, {
-                cause,
-              })
+            : new ListenError(
+                ErrorCodes.LISTEN_FAILED,
+                `The relay could not listen: ${String(cause)}`,
+                {
+                  cause,
+                },
+              )
         this.#log.error({ err: error }, 'could not listen')
         if (this.listenerCount('error') > 0) this.emit('error', error)
         throw error
@@ -280,7 +283,9 @@ export class Relay<M extends MessageMap<M> = AnyMessages> extends EventEmitter<R
     if (this.#closing !== undefined) return this.#closing
     const wasListening = this.#listening !== undefined
     this.#state = 'closing'
-    this.#pending.rejectAll(new ClosedError(ErrorCodes.CLOSED, 'The relay was closed before a reply arrived.'))
+    this.#pending.rejectAll(
+      new ClosedError(ErrorCodes.CLOSED, 'The relay was closed before a reply arrived.'),
+    )
     this.#closing = (async () => {
       // A listen still binding must finish (or fail) before the transport can close its port.
       if (this.#listening !== undefined) await this.#listening.catch(() => undefined)
@@ -305,8 +310,12 @@ export class Relay<M extends MessageMap<M> = AnyMessages> extends EventEmitter<R
    * const user = await relay.send('users.create', data, { timeout: 2000 })
    * ```
    */
-  readonly send: SendFunction<M> = ((name: unknown, payload?: unknown, third?: unknown, fourth?: unknown) =>
-    this.#send(name, payload, third, fourth, undefined)) as SendFunction<M>
+  readonly send: SendFunction<M> = ((
+    name: unknown,
+    payload?: unknown,
+    third?: unknown,
+    fourth?: unknown,
+  ) => this.#send(name, payload, third, fourth, undefined)) as SendFunction<M>
 
   #send(
     name: unknown,
@@ -334,7 +343,10 @@ export class Relay<M extends MessageMap<M> = AnyMessages> extends EventEmitter<R
     const expectsReply = reply !== false || onReply !== undefined
 
     if (this.#state === 'closing' || this.#state === 'closed') {
-      const closed = new ClosedError(ErrorCodes.CLOSED, `The relay is closed: cannot send '${name}'.`)
+      const closed = new ClosedError(
+        ErrorCodes.CLOSED,
+        `The relay is closed: cannot send '${name}'.`,
+      )
       return this.#sentMessage(envelope.id, name, Promise.reject(closed), onReply !== undefined)
     }
     if (signal?.aborted) {
@@ -354,9 +366,13 @@ export class Relay<M extends MessageMap<M> = AnyMessages> extends EventEmitter<R
         () => undefined,
         (error: unknown) => {
           if (signal?.aborted && error === signal.reason) {
-            throw new AbortError(ErrorCodes.ABORTED, `The send of '${name}' was aborted by its signal.`, {
-              cause: signal.reason,
-            })
+            throw new AbortError(
+              ErrorCodes.ABORTED,
+              `The send of '${name}' was aborted by its signal.`,
+              {
+                cause: signal.reason,
+              },
+            )
           }
           throw error
         },
@@ -378,9 +394,11 @@ export class Relay<M extends MessageMap<M> = AnyMessages> extends EventEmitter<R
     })
     // Don't leave a request to the bus running for a send that has already failed.
     replied.catch((error: unknown) => stopSending.abort(error))
-    this.#transport.send(envelope, { timeout, signal: stopSending.signal }).catch((error: unknown) => {
-      this.#pending.reject(id, error)
-    })
+    this.#transport
+      .send(envelope, { timeout, signal: stopSending.signal })
+      .catch((error: unknown) => {
+        this.#pending.reject(id, error)
+      })
     return this.#sentMessage(id, name, replied, onReply !== undefined)
   }
 
@@ -419,7 +437,9 @@ export class Relay<M extends MessageMap<M> = AnyMessages> extends EventEmitter<R
       try {
         const result = onReply(reply.payload, context)
         if (isThenable(result)) {
-          result.then(undefined, (err: unknown) => log.error({ ...fields, err }, 'reply callback failed'))
+          result.then(undefined, (err: unknown) =>
+            log.error({ ...fields, err }, 'reply callback failed'),
+          )
         }
       } catch (err) {
         log.error({ ...fields, err }, 'reply callback failed')
@@ -432,7 +452,10 @@ export class Relay<M extends MessageMap<M> = AnyMessages> extends EventEmitter<R
     if (this.#state === 'closing' || this.#state === 'closed') {
       return {
         status: 'unavailable',
-        error: new ClosedError(ErrorCodes.CLOSED, `The relay is closing: cannot receive '${name}'.`),
+        error: new ClosedError(
+          ErrorCodes.CLOSED,
+          `The relay is closing: cannot receive '${name}'.`,
+        ),
       }
     }
     const debug = this.#log.isLevelEnabled?.('debug') !== false
@@ -442,7 +465,8 @@ export class Relay<M extends MessageMap<M> = AnyMessages> extends EventEmitter<R
     }
     const handler = this.#handlers.get(name)
     if (handler === undefined) {
-      if (debug) this.#log.debug({ messageName: name, messageId: id, responseTo }, 'unknown message')
+      if (debug)
+        this.#log.debug({ messageName: name, messageId: id, responseTo }, 'unknown message')
       return {
         status: 'unknown',
         error: new ProtocolError(ErrorCodes.UNKNOWN_MESSAGE, `unknown message: '${name}'`),

@@ -45,8 +45,15 @@ export class SentMessage<Result = unknown, Reply = unknown> extends Promise<Resu
     reply.then(
       (value) => resolve(toResult(value)),
       (error: unknown) => {
-        if (!this.#observed) onUnobserved(error)
         reject(error)
+        // A send that fails at once (closed relay, aborted signal) is awaited a few microtasks
+        // after this runs: judge it unobserved only once the microtask queue has drained, as
+        // Node judges an unhandled rejection.
+        if (!this.#observed) {
+          process.nextTick(() => {
+            if (!this.#observed) onUnobserved(error)
+          })
+        }
       },
     )
     // Both promises always have a handler, so ignoring a send never rejects unhandled.
@@ -54,6 +61,7 @@ export class SentMessage<Result = unknown, Reply = unknown> extends Promise<Resu
     reply.then(undefined, ignore)
   }
 
+  // biome-ignore lint/suspicious/noThenProperty: this is a Promise; overriding then is how it learns it was observed.
   override then<A = Result, B = never>(
     onFulfilled?: ((value: Result) => A | PromiseLike<A>) | null,
     onRejected?: ((reason: unknown) => B | PromiseLike<B>) | null,

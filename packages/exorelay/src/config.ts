@@ -1,0 +1,94 @@
+import { checkPort, DEFAULT_TIMEOUT, ErrorCodes, InvalidArgumentError } from '@exorelay/core'
+import { describeValue } from '@exorelay/core/internal'
+
+/** The port a relay listens on when neither the `port` option nor `EXORELAY_PORT` says: the original's. */
+export const DEFAULT_PORT = 4000
+/** Where the listener binds unless told otherwise: loopback, so a relay is not exposed by accident. */
+export const DEFAULT_HOST = '127.0.0.1'
+export const DEFAULT_EXOCOM_HOST = 'localhost'
+
+/** The settings that may come from options or the environment, as the orchestrator set them. */
+export interface ConfigOptions {
+  serviceName?: string | undefined
+  exocomHost?: string | undefined
+  exocomPort?: number | string | undefined
+  port?: number | string | undefined
+  host?: string | undefined
+  advertisedHost?: string | undefined
+  timeout?: number | undefined
+  /** The environment to read; default `process.env`. */
+  env?: Record<string, string | undefined> | undefined
+}
+
+export interface ResolvedConfig {
+  serviceName: string
+  exocomHost: string
+  exocomPort: number | undefined
+  port: number
+  host: string
+  advertisedHost: string
+  timeout: number
+}
+
+/**
+ * Options win over the environment, the environment over defaults. A missing required value
+ * names both the option and the variable, because either one fixes it.
+ */
+export function resolveConfig(options: ConfigOptions, needsExocom: boolean): ResolvedConfig {
+  const env = options.env ?? process.env
+  const serviceName = options.serviceName ?? nonEmpty(env.SERVICE_NAME)
+  if (serviceName === undefined || serviceName === '') {
+    throw missing('serviceName', 'SERVICE_NAME')
+  }
+  if (typeof serviceName !== 'string') {
+    throw new InvalidArgumentError(
+      ErrorCodes.INVALID_OPTION,
+      `The serviceName option must be a string, got ${describeValue(serviceName)}.`,
+    )
+  }
+  const rawExocomPort = options.exocomPort ?? nonEmpty(env.EXOCOM_PORT)
+  if (rawExocomPort === undefined && needsExocom) throw missing('exocomPort', 'EXOCOM_PORT')
+  const host = options.host ?? nonEmpty(env.EXORELAY_HOST) ?? DEFAULT_HOST
+  return {
+    serviceName,
+    exocomHost: options.exocomHost ?? nonEmpty(env.EXOCOM_HOST) ?? DEFAULT_EXOCOM_HOST,
+    exocomPort:
+      rawExocomPort === undefined ? undefined : port(rawExocomPort, 'exocomPort', 'EXOCOM_PORT'),
+    port: port(
+      options.port ?? nonEmpty(env.EXORELAY_PORT) ?? DEFAULT_PORT,
+      'port',
+      'EXORELAY_PORT',
+    ),
+    host,
+    advertisedHost:
+      options.advertisedHost ?? nonEmpty(env.EXORELAY_ADVERTISED_HOST) ?? advertisable(host),
+    timeout: options.timeout ?? DEFAULT_TIMEOUT,
+  }
+}
+
+/** A wildcard bind address is no address the bus can deliver to. */
+function advertisable(host: string): string {
+  return host === '0.0.0.0' || host === '::' ? 'localhost' : host
+}
+
+function nonEmpty(value: string | undefined): string | undefined {
+  return value === undefined || value.trim() === '' ? undefined : value.trim()
+}
+
+function port(value: unknown, option: string, variable: string): number {
+  try {
+    return checkPort(value)
+  } catch {
+    throw new InvalidArgumentError(
+      ErrorCodes.INVALID_OPTION,
+      `The ${option} option (or ${variable}) must be a port number from 0 to 65535, got ${describeValue(value)}.`,
+    )
+  }
+}
+
+function missing(option: string, variable: string): InvalidArgumentError {
+  return new InvalidArgumentError(
+    ErrorCodes.MISSING_OPTION,
+    `ExoRelay needs the ${option} option or the ${variable} environment variable.`,
+  )
+}

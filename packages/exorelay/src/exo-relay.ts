@@ -1,0 +1,105 @@
+import type { AnyMessages, MessageMap, Timers, Transport } from '@exorelay/core'
+import { Relay } from '@exorelay/core'
+import type { FastifyInstance } from 'fastify'
+import type { Dispatcher } from 'undici'
+import { type ConfigOptions, resolveConfig } from './config.js'
+import { HttpTransport } from './http-transport.js'
+import { createLogger, type LoggerOption } from './logger.js'
+
+export interface ExoRelayOptions extends ConfigOptions {
+  /** The service's name, sent as `sender`. Env `SERVICE_NAME`. Required. */
+  serviceName?: string
+  /** ExoCom's host. Env `EXOCOM_HOST`. Default `localhost`. */
+  exocomHost?: string
+  /** ExoCom's port. Env `EXOCOM_PORT`. Required unless `transport` is given. */
+  exocomPort?: number | string
+  /** The port the relay listens on. Env `EXORELAY_PORT`. Default 4000; 0 picks a free port. */
+  port?: number | string
+  /** The address the listener binds. Env `EXORELAY_HOST`. Default `127.0.0.1`; containers set `0.0.0.0`. */
+  host?: string
+  /** The host the bus should deliver to, announced by self-registration. Env `EXORELAY_ADVERTISED_HOST`. Default: `host`, or `localhost` for a wildcard `host`. */
+  advertisedHost?: string
+  /** Default reply timeout of `send` in milliseconds. Default 10,000. */
+  timeout?: number
+  /** A pino logger, pino options, or `false` for silence. Default: pino at `info` (env `LOG_LEVEL`). */
+  logger?: LoggerOption
+  /**
+   * Serve the relay from this Fastify app instead of a server of its own: the app's port is
+   * the relay's. The relay goes online when the app listens and closes when the app closes.
+   * Create the relay before `app.listen()`.
+   */
+  fastify?: FastifyInstance
+  /** Largest message body the listener accepts, in bytes. Default 1 MiB. */
+  bodyLimit?: number
+  /** Register with the bus when online and withdraw on close (an extension of `@exorelay/exocom`; harmless elsewhere). Default true. */
+  register?: boolean
+  /** An undici dispatcher for the requests to ExoCom (tests, proxies). */
+  dispatcher?: Dispatcher
+  /** Another transport instead of HTTP (e.g. `new MemoryBus().transport()` in tests). */
+  transport?: Transport
+  /** Timer functions for reply deadlines (tests). */
+  timers?: Timers
+}
+
+/**
+ * The relay a service embeds: it receives messages from ExoCom, runs their handlers, and sends
+ * messages with fire-and-forget, callback or `await` semantics.
+ *
+ * @example
+ * ```ts
+ * const relay = new ExoRelay({ serviceName: 'users', exocomPort: 3100 })
+ * relay.registerHandler('users.create', async (user, { reply, send }) => {
+ *   const hash = await send('passwords.encrypt', user.password)
+ *   reply('users.created', { id: 456, name: user.name })
+ * })
+ * await relay.listen()
+ * ```
+ */
+export class ExoRelay<M extends MessageMap<M> = AnyMessages> extends Relay<M> {
+  readonly #defaultPort: number
+
+  constructor(options: ExoRelayOptions = {}) {
+    const config = resolveConfig(options, options.transport === undefined)
+    const logger = createLogger(options.logger, config.serviceName)
+    const transport =
+      options.transport ??
+      new HttpTransport({
+        exocomHost: config.exocomHost,
+        exocomPort: config.exocomPort!,
+        defaultPort: config.port,
+        host: config.host,
+        advertisedHost: config.advertisedHost,
+        fastify: options.fastify,
+        bodyLimit: options.bodyLimit,
+        register: options.register ?? true,
+        dispatcher: options.dispatcher,
+        logger,
+      })
+    super({
+      serviceName: config.serviceName,
+      transport,
+      logger,
+      timeout: config.timeout,
+      timers: options.timers,
+    })
+    this.#defaultPort = config.port
+    const app = options.fastify
+    if (app !== undefined && options.transport === undefined) {
+      app.addHook('onListen', async () => {
+        await this.listen()
+      })
+      app.addHook('onClose', async () => {
+        await this.close()
+      })
+    }
+  }
+
+  /**
+   * Starts receiving; resolves with the bound port and emits `online`. Without a port, the
+   * `port` option, `EXORELAY_PORT`, or 4000. A port in use rejects with a `ListenError` coded
+   * `EXORELAY_ERR_LISTEN_ADDRESS_IN_USE` (and emits `error` when someone listens for it).
+   */
+  override listen(port?: number | string): Promise<number> {
+    return super.listen(port ?? this.#defaultPort)
+  }
+}

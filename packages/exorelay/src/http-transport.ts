@@ -1,0 +1,180 @@
+import type {
+  Endpoint,
+  ListenInfo,
+  Logger,
+  OutgoingEnvelope,
+  Transport,
+  TransportSendOptions,
+} from '@exorelay/core'
+import { ErrorCodes, isExoRelayError } from '@exorelay/core'
+import { exoRelayRoutes, StandaloneListener } from '@exorelay/fastify-listener'
+import { UndiciSender } from '@exorelay/undici-sender'
+import type { FastifyInstance } from 'fastify'
+import type { Dispatcher } from 'undici'
+
+/** How long one self-registration request may take. */
+const REGISTER_TIMEOUT = 2_000
+/** Backoff between registration attempts while the bus is unreachable: 100 ms doubling to 5 s. */
+const REGISTER_RETRY_FIRST = 100
+const REGISTER_RETRY_MAX = 5_000
+
+export interface HttpTransportOptions {
+  exocomHost: string
+  exocomPort: number
+  /** The port used when `listen()` is called without one. */
+  defaultPort: number
+  /** Where the standalone listener binds. */
+  host: string
+  /** The host the bus delivers to, announced by self-registration. */
+  advertisedHost: string
+  /** Mount the relay's routes into this app instead of running a server of its own. */
+  fastify?: FastifyInstance | undefined
+  bodyLimit?: number | undefined
+  /** Announce the service to the bus when online, withdraw it on close. */
+  register: boolean
+  dispatcher?: Dispatcher | undefined
+  logger: Logger
+}
+
+/**
+ * ExoCom's HTTP protocol as a `Transport`: a Fastify listener receives `POST /run/:name`, an
+ * undici sender posts `/send/:name`. The listener runs on its own port, or inside the user's
+ * Fastify app so that one server serves both the API and the relay.
+ */
+export class HttpTransport implements Transport {
+  readonly #options: HttpTransportOptions
+  readonly #sender: UndiciSender
+  readonly #listener: StandaloneListener | undefined
+  readonly #appListening: Promise<number> | undefined
+  readonly #log: Logger
+  #endpoint: Endpoint | undefined
+  #port: number | undefined
+  #registered = false
+  #registering: Promise<void> | undefined
+  #retryTimer: NodeJS.Timeout | undefined
+  #reannounce = false
+  #closed = false
+
+  constructor(options: HttpTransportOptions) {
+    this.#options = options
+    this.#log = options.logger
+    this.#sender = new UndiciSender({
+      exocomHost: options.exocomHost,
+      exocomPort: options.exocomPort,
+      logger: options.logger,
+      ...(options.dispatcher && { dispatcher: options.dispatcher }),
+    })
+    const routes = {
+      receiver: () => this.#endpoint?.receive,
+      logger: options.logger,
+      ...(options.bodyLimit !== undefined && { bodyLimit: options.bodyLimit }),
+    }
+    const app = options.fastify
+    if (app === undefined) {
+      this.#listener = new StandaloneListener({ host: options.host, ...routes })
+    } else {
+      app.register(exoRelayRoutes, routes)
+      // The app decides when the port is bound; the relay goes online with it.
+      this.#appListening = new Promise((resolve) => {
+        app.addHook('onListen', async () => {
+          resolve(boundPort(app))
+        })
+      })
+    }
+  }
+
+  async listen(endpoint: Endpoint): Promise<ListenInfo> {
+    let port: number
+    if (this.#listener !== undefined) {
+      port = await this.#listener.listen(
+        endpoint.receive,
+        endpoint.port ?? this.#options.defaultPort,
+      )
+    } else {
+      port = await this.#appListening!
+    }
+    this.#endpoint = endpoint
+    this.#port = port
+    // Wait for the first registration attempt, so that once `listen()` resolves the bus
+    // routes to this service. A bus that is down does not fail `listen()`: retries go on.
+    if (this.#options.register) await this.#announce()
+    return { port }
+  }
+
+  send(envelope: OutgoingEnvelope, options: TransportSendOptions): Promise<void> {
+    return this.#sender.send(envelope, options)
+  }
+
+  handlersChanged(): void {
+    if (this.#options.register) void this.#announce()
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return
+    this.#closed = true
+    clearTimeout(this.#retryTimer)
+    // Withdraw first, so the bus stops routing here before the port goes away.
+    await this.#registering
+    if (this.#registered) {
+      await this.#sender
+        .deregister(this.#endpoint!.serviceName, { timeout: REGISTER_TIMEOUT })
+        .catch((err: unknown) => this.#log.warn({ err }, 'could not withdraw from ExoCom'))
+    }
+    await this.#listener?.close()
+    this.#endpoint = undefined
+    await this.#sender.close()
+  }
+
+  /**
+   * Self-registration: tells the bus this service's address and handled names. A bus without
+   * the extension (the original ExoCom) answers 404 and gets its routing from `POST /services`;
+   * a bus that is not up yet is tried again with backoff, so start order does not matter.
+   */
+  #announce(delay = REGISTER_RETRY_FIRST): Promise<void> | undefined {
+    if (this.#closed || this.#endpoint === undefined) return
+    if (this.#registering !== undefined) {
+      // Handlers changed while a registration is on its way: send the new list after it.
+      this.#reannounce = true
+      return this.#registering
+    }
+    const endpoint = this.#endpoint
+    const service = {
+      name: endpoint.serviceName,
+      host: this.#options.advertisedHost,
+      port: this.#port!,
+      receives: [...endpoint.handledNames()],
+    }
+    this.#registering = this.#sender.register(service, { timeout: REGISTER_TIMEOUT }).then(
+      (result) => {
+        this.#registering = undefined
+        if (result === 'unsupported') {
+          this.#log.info(
+            {},
+            'ExoCom does not support self-registration; routing comes from its table',
+          )
+          return
+        }
+        this.#registered = true
+        this.#log.info({ receives: service.receives }, 'registered with ExoCom')
+        if (this.#reannounce) {
+          this.#reannounce = false
+          void this.#announce()
+        }
+      },
+      (err: unknown) => {
+        this.#registering = undefined
+        if (this.#closed) return
+        const unreachable = isExoRelayError(err, ErrorCodes.BUS_UNREACHABLE)
+        this.#log.warn({ err, retryIn: delay }, 'could not register with ExoCom; retrying')
+        const next = unreachable ? Math.min(delay * 2, REGISTER_RETRY_MAX) : REGISTER_RETRY_MAX
+        this.#retryTimer = setTimeout(() => this.#announce(next), delay).unref()
+      },
+    )
+    return this.#registering
+  }
+}
+
+function boundPort(app: FastifyInstance): number {
+  const address = app.server.address()
+  return typeof address === 'object' && address !== null ? address.port : 0
+}

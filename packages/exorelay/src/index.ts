@@ -1,0 +1,39 @@
+export type {
+  AnyMessages,
+  Envelope,
+  ErrorCode,
+  Handler,
+  HandlerContext,
+  HandlerMap,
+  Logger,
+  MessageMap,
+  MessageSpec,
+  ReceivedMessage,
+  RelayEvents,
+  ReplyContext,
+  SendFunction,
+  SendOptions,
+  Transport,
+} from '@exorelay/core'
+export {
+  AbortError,
+  ClosedError,
+  ErrorCodes,
+  ExoRelayError,
+  HandlerError,
+  InvalidArgumentError,
+  isExoRelayError,
+  ListenError,
+  MemoryBus,
+  ProtocolError,
+  Relay,
+  SentMessage,
+  TimeoutError,
+  TransportError,
+} from '@exorelay/core'
+export { DEFAULT_EXOCOM_HOST, DEFAULT_HOST, DEFAULT_PORT } from './config.js'
+export type { ExoRelayOptions } from './exo-relay.js'
+export { ExoRelay } from './exo-relay.js'
+export type { HttpTransportOptions } from './http-transport.js'
+export { HttpTransport } from './http-transport.js'
+export type { LoggerOption } from './logger.js'
