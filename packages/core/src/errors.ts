@@ -27,7 +27,7 @@ export const ErrorCodes = {
   /** The bus says that no service receives the message name. */
   NO_RECEIVER: 'EXORELAY_ERR_TRANSPORT_NO_RECEIVER',
   /** The relay was closed (or was closing) while the operation was pending. */
-  CLOSED: 'EXORELAY_ERR_CLOSED',
+  CLOSED: 'EXORELAY_ERR_RELAY_CLOSED',
   /** The listen port is in use. */
   ADDRESS_IN_USE: 'EXORELAY_ERR_LISTEN_ADDRESS_IN_USE',
   /** The listener could not start for another reason (permission, bad host). */
@@ -41,7 +41,7 @@ export const ErrorCodes = {
   /** A local handler threw synchronously while receiving a message (answered with 500). */
   HANDLER_FAILED: 'EXORELAY_ERR_HANDLER_FAILED',
   /** The relay is not listening (yet, or any more), so it cannot receive. */
-  NOT_LISTENING: 'EXORELAY_ERR_NOT_LISTENING',
+  NOT_LISTENING: 'EXORELAY_ERR_RELAY_NOT_LISTENING',
 } as const
 
 export type ErrorCode = (typeof ErrorCodes)[keyof typeof ErrorCodes]

@@ -64,16 +64,15 @@ export class HttpTransport implements Transport {
       logger: options.logger,
       ...(options.dispatcher && { dispatcher: options.dispatcher }),
     })
-    const routes = {
-      receiver: () => this.#endpoint?.receive,
+    const limits = {
       logger: options.logger,
       ...(options.bodyLimit !== undefined && { bodyLimit: options.bodyLimit }),
     }
     const app = options.fastify
     if (app === undefined) {
-      this.#listener = new StandaloneListener({ host: options.host, ...routes })
+      this.#listener = new StandaloneListener({ host: options.host, ...limits })
     } else {
-      app.register(exoRelayRoutes, routes)
+      app.register(exoRelayRoutes, { receiver: () => this.#endpoint?.receive, ...limits })
       // The app decides when the port is bound; the relay goes online with it.
       this.#appListening = new Promise((resolve) => {
         app.addHook('onListen', async () => {

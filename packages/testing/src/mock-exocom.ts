@@ -105,12 +105,19 @@ export class MockExoCom {
       return reply.code(200).send()
     })
     this.#app.put('/services/:name', async (request, reply) => {
-      const service = request.body as ServiceRegistration
+      const service = request.body as Partial<ServiceRegistration> | null
+      if (typeof service?.name !== 'string' || typeof service.port !== 'number') {
+        return reply
+          .code(400)
+          .header(ERROR_CODE_HEADER, ErrorCodes.INVALID_MESSAGE)
+          .type('text/plain')
+          .send('a registration needs a name and a port')
+      }
       this.registerService({
         name: service.name,
         port: service.port,
-        host: service.host,
-        receives: service.receives,
+        host: service.host ?? '127.0.0.1',
+        receives: service.receives ?? [],
       })
       return reply.code(200).send()
     })

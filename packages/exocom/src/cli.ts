@@ -1,0 +1,107 @@
+#!/usr/bin/env node
+import { readFile } from 'node:fs/promises'
+import { createRequire } from 'node:module'
+import { parseArgs } from 'node:util'
+import { checkPort, isExoRelayError, type ServiceRegistration } from '@exorelay/core'
+import { DEFAULT_EXOCOM_PORT, type ExoCom, startExoCom } from './exocom.js'
+import { validateServices } from './routing-table.js'
+
+// The bin is the one place in this package that talks to the terminal directly.
+
+const USAGE = `Usage: exocom [options]
+
+Starts ExoCom, the message bus of ExoRelay services (ExoCom HTTP protocol).
+
+Options:
+  --port <n>         port to listen on (default: env PORT, then ${DEFAULT_EXOCOM_PORT}; 0 = any free port)
+  --host <host>      interface to listen on (default: 127.0.0.1)
+  --services <file>  JSON file with the routing table, as POST /services takes it
+  -h, --help         show this help
+  -v, --version      show the version
+`
+
+/** Exit codes: 1 = could not start, 2 = wrong usage. */
+async function main(): Promise<number> {
+  let values: ReturnType<typeof parse>['values']
+  try {
+    values = parse().values
+  } catch (error) {
+    process.stderr.write(`exocom: ${(error as Error).message}\n\n${USAGE}`)
+    return 2
+  }
+  if (values.help) {
+    process.stdout.write(USAGE)
+    return 0
+  }
+  if (values.version) {
+    const require = createRequire(import.meta.url)
+    const { version } = require('../package.json') as { version: string }
+    process.stdout.write(`${version}\n`)
+    return 0
+  }
+
+  let port: number
+  try {
+    port = checkPort(values.port ?? (process.env.PORT || DEFAULT_EXOCOM_PORT))
+  } catch (error) {
+    const from = values.port === undefined ? 'the PORT environment variable' : '--port'
+    process.stderr.write(`exocom: ${from}: ${(error as Error).message}\n\n${USAGE}`)
+    return 2
+  }
+
+  let services: ServiceRegistration[] = []
+  if (values.services !== undefined) {
+    try {
+      services = validateServices(JSON.parse(await readFile(values.services, 'utf8')))
+    } catch (error) {
+      process.stderr.write(
+        `exocom: cannot load the services file '${values.services}': ${(error as Error).message}\n`,
+      )
+      return 1
+    }
+  }
+
+  let exocom: ExoCom
+  try {
+    exocom = await startExoCom({
+      port,
+      services,
+      ...(values.host === undefined ? {} : { host: values.host }),
+    })
+  } catch (error) {
+    const code = isExoRelayError(error) ? ` (${error.code})` : ''
+    process.stderr.write(`exocom: ${(error as Error).message}${code}\n`)
+    return 1
+  }
+
+  // `once`: a second Ctrl-C while closing falls back to Node's default and ends at once.
+  const stopped = new Promise<NodeJS.Signals>((resolve) => {
+    process.once('SIGINT', resolve)
+    process.once('SIGTERM', resolve)
+  })
+  await stopped
+  await exocom.close()
+  return 0
+}
+
+function parse() {
+  return parseArgs({
+    options: {
+      port: { type: 'string' },
+      host: { type: 'string' },
+      services: { type: 'string' },
+      help: { type: 'boolean', short: 'h' },
+      version: { type: 'boolean', short: 'v' },
+    },
+    strict: true,
+    allowPositionals: false,
+  })
+}
+
+main().then(
+  (code) => process.exit(code),
+  (error: unknown) => {
+    process.stderr.write(`exocom: ${String(error)}\n`)
+    process.exit(1)
+  },
+)

@@ -1,0 +1,380 @@
+import type { AddressInfo } from 'node:net'
+import {
+  checkPort,
+  ERROR_CODE_HEADER,
+  type ErrorCode,
+  ErrorCodes,
+  ExoRelayError,
+  InvalidArgumentError,
+  ListenError,
+  type Logger,
+  ProtocolError,
+  parseEnvelope,
+  type ServiceRegistration,
+  silentLogger,
+} from '@exorelay/core'
+import { describeInvalidName, describeValue } from '@exorelay/core/internal'
+import Fastify, { type FastifyError, type FastifyReply, type FastifyRequest } from 'fastify'
+import { pino } from 'pino'
+import pretty from 'pino-pretty'
+import { Deliverer } from './delivery.js'
+import {
+  type ExoComConfig,
+  RoutingTable,
+  validateService,
+  validateServices,
+} from './routing-table.js'
+
+/** The port the original ExoCom was usually started on. */
+export const DEFAULT_EXOCOM_PORT = 3100
+const DEFAULT_HOST = '127.0.0.1'
+const DEFAULT_DELIVERY_TIMEOUT = 5000
+const DEFAULT_BODY_LIMIT = 1024 * 1024
+
+/** Options of {@link startExoCom}. Every one is optional. */
+export interface ExoComOptions {
+  /** The port to listen on; `0` picks a free one. Default `3100`. */
+  port?: number
+  /** The interface to listen on. Default `'127.0.0.1'`: a development bus is not exposed. */
+  host?: string
+  /** The initial routing table, as `POST /services` takes it. Default: empty. */
+  services?: ServiceRegistration[]
+  /**
+   * A pino-compatible logger, or `false` for silence. Default: pino at `info`, pretty-printed
+   * (pino-pretty) when stdout is a terminal, JSON lines otherwise.
+   */
+  logger?: Logger | false
+  /** Milliseconds a receiver may take to connect and answer `POST /run`. Default `5000`. */
+  deliveryTimeout?: number
+  /** Largest request body accepted, in bytes; larger ones get 413. Default 1 MiB. */
+  bodyLimit?: number
+}
+
+/** A running ExoCom. */
+export interface ExoCom {
+  /** The bound port (the real one when `port: 0` was asked for). */
+  readonly port: number
+  /** Where services reach the bus, e.g. `http://127.0.0.1:3100`. */
+  readonly url: string
+  /** The current routing table in the `GET /config.json` shape. */
+  config(): ExoComConfig
+  /**
+   * Replaces the routing table (same as `POST /services`). Throws an `InvalidArgumentError`
+   * (code `INVALID_OPTION`) naming the bad entry; the table then stays as it was.
+   */
+  setServices(services: ServiceRegistration[]): void
+  /**
+   * Stops accepting messages, waits for the deliveries in flight (each bounded by
+   * `deliveryTimeout`), frees the port and closes the delivery pools. Idempotent.
+   */
+  close(): Promise<void>
+}
+
+/**
+ * Starts an ExoCom: the bus that routes named messages between ExoRelay services over the
+ * ExoCom HTTP protocol. Rejects with a `ListenError` (code `ADDRESS_IN_USE`) when the port is
+ * taken, and with an `InvalidArgumentError` (code `INVALID_OPTION`) for a bad option.
+ *
+ * @example
+ * ```ts
+ * import { startExoCom } from '@exorelay/exocom'
+ *
+ * const exocom = await startExoCom({
+ *   port: 3100,
+ *   services: [
+ *     { name: 'web', host: '127.0.0.1', port: 4000, receives: ['users.created'] },
+ *     { name: 'users', host: '127.0.0.1', port: 4001, receives: ['users.create'] },
+ *   ],
+ * })
+ * console.log(`ExoCom at ${exocom.url}`)
+ * // later
+ * await exocom.close()
+ * ```
+ */
+export async function startExoCom(options: ExoComOptions = {}): Promise<ExoCom> {
+  const port = options.port === undefined ? DEFAULT_EXOCOM_PORT : checkPort(options.port)
+  const host = options.host ?? DEFAULT_HOST
+  if (typeof host !== 'string' || host.length === 0) {
+    throw invalidOption(`The host option must be a non-empty string, got ${describeValue(host)}.`)
+  }
+  const deliveryTimeout = positiveInteger(
+    options.deliveryTimeout,
+    DEFAULT_DELIVERY_TIMEOUT,
+    'deliveryTimeout',
+  )
+  const bodyLimit = positiveInteger(options.bodyLimit, DEFAULT_BODY_LIMIT, 'bodyLimit')
+  const table = new RoutingTable(validateServices(options.services ?? []))
+  const log = options.logger === false ? silentLogger : (options.logger ?? createDefaultLogger())
+  const deliverer = new Deliverer({ timeout: deliveryTimeout, logger: log })
+
+  const replaceTable = (services: ServiceRegistration[]): void => {
+    table.replace(services)
+    deliverer.retain(table.services())
+    log.info({ services: services.map((service) => service.name) }, 'routing table replaced')
+  }
+
+  const app = Fastify({
+    logger: false,
+    bodyLimit,
+    // A URL whose name cannot be decoded gets the same plain-text answer as any other error.
+    frameworkErrors: (error, request, reply) => {
+      answer(
+        reply,
+        error.statusCode ?? 400,
+        ErrorCodes.INVALID_MESSAGE,
+        error.code === 'FST_ERR_BAD_URL'
+          ? `The URL ${describeValue(request.url)} cannot be URL-decoded.`
+          : `The request is invalid: ${error.message}`,
+      )
+    },
+  })
+  // Fastify parses text/plain by default; the protocol is JSON only, so that is a 415.
+  app.removeContentTypeParser('text/plain')
+
+  app.setErrorHandler((error: FastifyError, request, reply) => {
+    const status = error.statusCode
+    if (status !== undefined && status >= 400 && status < 500) {
+      answer(
+        reply,
+        status,
+        ErrorCodes.INVALID_MESSAGE,
+        describeClientError(error, request, bodyLimit),
+      )
+      return
+    }
+    log.error({ err: error, method: request.method, url: request.url }, 'request failed')
+    answer(
+      reply,
+      500,
+      ErrorCodes.HANDLER_FAILED,
+      'ExoCom failed to handle the request; see its log.',
+    )
+  })
+
+  app.setNotFoundHandler((request, reply) => {
+    answer(
+      reply,
+      404,
+      ErrorCodes.UNKNOWN_MESSAGE,
+      `ExoCom has no route for ${request.method} '${request.url}'.`,
+    )
+  })
+
+  // A wildcard, not `:name`: Fastify's maxParamLength would turn a long name into a 404.
+  app.post('/send/*', (request, reply) => {
+    const name = wildcard(request)
+    const nameProblem = describeInvalidName(name)
+    if (nameProblem !== undefined) {
+      // Not core's `unknown message: '<name>'`: a rejected name may be long, so quote it short.
+      answer(
+        reply,
+        404,
+        ErrorCodes.UNKNOWN_MESSAGE,
+        `Unknown message ${describeValue(name)}: a message name ${nameProblem}.`,
+      )
+      return
+    }
+    let envelope: ReturnType<typeof parseEnvelope>
+    try {
+      envelope = parseEnvelope(name, request.body)
+    } catch (error) {
+      answerError(reply, error)
+      return
+    }
+    const sender = envelope.sender
+    if (sender === undefined || sender.length === 0) {
+      answer(
+        reply,
+        400,
+        ErrorCodes.INVALID_MESSAGE,
+        `The message ${describeValue(name)} has no sender: its body needs 'sender', the sending service's name.`,
+      )
+      return
+    }
+    const route = table.route(sender, envelope.name, envelope.responseTo)
+    if (route.deliveries.length === 0) {
+      const message = `No service receives the message '${route.publicName}'.`
+      log.warn({ sender, messageName: route.publicName, messageId: envelope.id }, message)
+      answer(reply, 404, ErrorCodes.NO_RECEIVER, message)
+      return
+    }
+    table.remember(envelope.id, sender)
+    for (const delivery of route.deliveries) {
+      void deliverer.deliver({
+        receiver: delivery.service,
+        internalName: delivery.internalName,
+        publicName: route.publicName,
+        sender,
+        envelope,
+      })
+    }
+    // Accepted for delivery: a slow receiver must never stall the sender.
+    reply.code(200).send()
+  })
+
+  app.post('/services', (request, reply) => {
+    let services: ServiceRegistration[]
+    try {
+      services = validateServices(request.body)
+    } catch (error) {
+      answerError(reply, error)
+      return
+    }
+    replaceTable(services)
+    reply.code(200).send()
+  })
+
+  app.put('/services/*', (request, reply) => {
+    const name = wildcard(request)
+    let service: ServiceRegistration
+    try {
+      service = validateService(request.body, 'The registration')
+    } catch (error) {
+      answerError(reply, error)
+      return
+    }
+    if (service.name !== name) {
+      answer(
+        reply,
+        400,
+        ErrorCodes.INVALID_OPTION,
+        `The registration is named '${service.name}' but was sent to '/services/${name}': the names must match.`,
+      )
+      return
+    }
+    const replaced = table.has(name)
+    table.upsert(service)
+    deliverer.retain(table.services())
+    log.info(
+      { service: name, host: service.host, port: service.port, receives: service.receives },
+      replaced ? `service '${name}' registered again` : `service '${name}' registered`,
+    )
+    reply.code(200).send()
+  })
+
+  app.delete('/services/*', (request, reply) => {
+    const name = wildcard(request)
+    if (!table.remove(name)) {
+      answer(reply, 404, ErrorCodes.INVALID_OPTION, `No service is registered as '${name}'.`)
+      return
+    }
+    deliverer.retain(table.services())
+    log.info({ service: name }, `service '${name}' withdrawn`)
+    reply.code(200).send()
+  })
+
+  app.get('/config.json', (_request, reply) => {
+    reply.send(table.config())
+  })
+
+  app.get('/status', (_request, reply) => {
+    reply.code(200).send()
+  })
+
+  let bound: number
+  try {
+    await app.listen({ port, host })
+    bound = (app.server.address() as AddressInfo).port
+  } catch (cause) {
+    await app.close().catch(() => {})
+    await deliverer.close()
+    throw toListenError(cause, host, port)
+  }
+  const url = `http://${host.includes(':') ? `[${host}]` : host}:${bound}`
+  log.info({ port: bound, url }, `ExoCom online at ${url}`)
+
+  let closing: Promise<void> | undefined
+  return {
+    port: bound,
+    url,
+    config: () => table.config(),
+    setServices: (services) => replaceTable(validateServices(services)),
+    close: () => {
+      closing ??= (async () => {
+        // Senders first, so no new delivery starts; then the deliveries already in flight.
+        await app.close()
+        await deliverer.close()
+        log.info({ port: bound }, 'ExoCom offline')
+      })()
+      return closing
+    },
+  }
+}
+
+function wildcard(request: FastifyRequest): string {
+  return (request.params as { '*': string })['*']
+}
+
+function answer(reply: FastifyReply, status: number, code: ErrorCode, message: string): void {
+  reply.code(status).header(ERROR_CODE_HEADER, code).type('text/plain; charset=utf-8').send(message)
+}
+
+/** Answers an error from parsing or validation with its status: 404 for names, 400 otherwise. */
+function answerError(reply: FastifyReply, error: unknown): void {
+  if (!(error instanceof ExoRelayError)) throw error
+  const notFound = error instanceof ProtocolError && error.code === ErrorCodes.UNKNOWN_MESSAGE
+  answer(reply, notFound ? 404 : 400, error.code, error.message)
+}
+
+function describeClientError(
+  error: FastifyError,
+  request: FastifyRequest,
+  bodyLimit: number,
+): string {
+  switch (error.code) {
+    case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
+      return `The content type ${describeValue(request.headers['content-type'])} is not supported: send application/json.`
+    case 'FST_ERR_CTP_BODY_TOO_LARGE':
+      return `The request body is larger than the limit of ${bodyLimit} bytes.`
+    case 'FST_ERR_CTP_EMPTY_JSON_BODY':
+      return 'The request body is empty although its content type is application/json.'
+    case 'FST_ERR_CTP_INVALID_JSON_BODY':
+      // Fastify's proto-poisoning protection refuses `__proto__` keys with this same error.
+      return "The request body is not valid JSON, or it has a '__proto__' key."
+    default:
+      return `The request is invalid: ${error.message}`
+  }
+}
+
+function toListenError(cause: unknown, host: string, port: number): ListenError {
+  const code = (cause as NodeJS.ErrnoException | undefined)?.code
+  if (code === 'EADDRINUSE') {
+    return new ListenError(
+      ErrorCodes.ADDRESS_IN_USE,
+      `ExoCom cannot listen on port ${port} of '${host}': the port is already in use.`,
+      { cause },
+    )
+  }
+  return new ListenError(
+    ErrorCodes.LISTEN_FAILED,
+    `ExoCom cannot listen on port ${port} of '${host}': ${String(cause)}.`,
+    { cause },
+  )
+}
+
+function positiveInteger(value: unknown, fallback: number, option: string): number {
+  if (value === undefined) return fallback
+  if (typeof value !== 'number' || !Number.isInteger(value) || value <= 0) {
+    throw invalidOption(
+      `The ${option} option must be a positive integer, got ${describeValue(value)}.`,
+    )
+  }
+  return value
+}
+
+function invalidOption(message: string): InvalidArgumentError {
+  return new InvalidArgumentError(ErrorCodes.INVALID_OPTION, message)
+}
+
+function createDefaultLogger(): Logger {
+  if (!process.stdout.isTTY) return pino({ level: 'info' })
+  // On a terminal the message line is the point; the routing fields stay in JSON mode.
+  const stream = pretty({
+    colorize: true,
+    sync: true,
+    translateTime: 'SYS:HH:MM:ss.l',
+    ignore:
+      'pid,hostname,sender,receiver,messageName,messageId,responseTo,internalName,services,port,url',
+  })
+  return pino({ level: 'info' }, stream)
+}

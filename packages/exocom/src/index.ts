@@ -1,0 +1,3 @@
+export type { ExoCom, ExoComOptions } from './exocom.js'
+export { DEFAULT_EXOCOM_PORT, startExoCom } from './exocom.js'
+export type { ExoComConfig, ExoComRoute, ExoComService } from './routing-table.js'

@@ -1,0 +1,271 @@
+import { ErrorCodes, InvalidArgumentError, type ServiceRegistration } from '@exorelay/core'
+import { describeInvalidName, describeValue } from '@exorelay/core/internal'
+
+/** Where ExoCom reaches one service: an entry of `GET /config.json`. */
+export interface ExoComService {
+  name: string
+  host: string
+  port: number
+  /** Absent when the service uses public names as they are. */
+  internalNamespace?: string
+}
+
+/** The services that receive one public message name. */
+export interface ExoComRoute {
+  receivers: ExoComService[]
+}
+
+/** ExoCom's routing table in the shape of `GET /config.json`, as the original bus served it. */
+export interface ExoComConfig {
+  /** Every registered service, by name. */
+  services: Record<string, ExoComService>
+  /** Every public message name that some service receives, with its receivers. */
+  routes: Record<string, ExoComRoute>
+}
+
+/** One delivery the bus has to make for a routed message. */
+export interface Delivery {
+  readonly service: ExoComService
+  /** The name as the receiver knows it (its internal namespace applied). */
+  readonly internalName: string
+}
+
+/** The outcome of routing one message: its public name and where it goes. */
+export interface Route {
+  /** The name after the sender's internal namespace was translated to the public one. */
+  readonly publicName: string
+  /** One per receiving service, never two for the same service. */
+  readonly deliveries: readonly Delivery[]
+}
+
+// Enough for every reply that is still coming in a busy development bus; ids older than this
+// can no longer be routed back to their requester (only to services that receive the name).
+const REMEMBERED_SENDERS = 100_000
+
+/**
+ * The bus's routing table: the registered services, who receives which public name, and the
+ * memory of which service sent which message id, so a reply reaches its requester.
+ */
+export class RoutingTable {
+  #services = new Map<string, ServiceRegistration>()
+  #receivers = new Map<string, ServiceRegistration[]>()
+  readonly #senders = new Map<string, string>()
+  readonly #rememberedSenders: number
+
+  constructor(
+    services: readonly ServiceRegistration[] = [],
+    rememberedSenders = REMEMBERED_SENDERS,
+  ) {
+    this.#rememberedSenders = rememberedSenders
+    this.replace(services)
+  }
+
+  /** Replaces the whole table. The input must have passed `validateServices`. */
+  replace(services: readonly ServiceRegistration[]): void {
+    this.#services = new Map(services.map((service) => [service.name, service]))
+    this.#reindex()
+  }
+
+  /** Adds a service, or replaces the one registered under the same name. */
+  upsert(service: ServiceRegistration): void {
+    this.#services.set(service.name, service)
+    this.#reindex()
+  }
+
+  /** Withdraws a service; `false` when none had that name. */
+  remove(name: string): boolean {
+    const removed = this.#services.delete(name)
+    if (removed) this.#reindex()
+    return removed
+  }
+
+  has(name: string): boolean {
+    return this.#services.has(name)
+  }
+
+  /** The registered services, in registration order. */
+  services(): ServiceRegistration[] {
+    return [...this.#services.values()]
+  }
+
+  /**
+   * Routes a message sent by `sender` under `name` (as the sender knows it): every service that
+   * receives the public name, plus the requester when the message answers one the bus routed.
+   * Does not remember the message; call `remember` once it was accepted.
+   */
+  route(sender: string, name: string, responseTo?: string): Route {
+    const senderService = this.#services.get(sender)
+    const publicName = toPublicName(name, senderService)
+    const receivers = new Set(this.#receivers.get(publicName))
+    if (responseTo !== undefined) {
+      const requester = this.#senders.get(responseTo)
+      const requesterService = requester === undefined ? undefined : this.#services.get(requester)
+      // A Set of the same objects the index holds: a requester that also receives the name
+      // is delivered to once.
+      if (requesterService !== undefined) receivers.add(requesterService)
+    }
+    const deliveries = [...receivers].map((service) => ({
+      service: describeService(service),
+      internalName: toInternalName(publicName, service),
+    }))
+    return { publicName, deliveries }
+  }
+
+  /** Remembers that `sender` sent message `id`, so that replies to it find their way back. */
+  remember(id: string, sender: string): void {
+    // Delete first so a reused id counts as new and is not forgotten early.
+    this.#senders.delete(id)
+    this.#senders.set(id, sender)
+    if (this.#senders.size > this.#rememberedSenders) {
+      const oldest = this.#senders.keys().next().value
+      if (oldest !== undefined) this.#senders.delete(oldest)
+    }
+  }
+
+  /** The table in the `GET /config.json` shape. */
+  config(): ExoComConfig {
+    // fromEntries defines own properties, so a name like `__proto__` stays an ordinary key.
+    return {
+      services: Object.fromEntries(
+        [...this.#services.values()].map((service) => [service.name, describeService(service)]),
+      ),
+      routes: Object.fromEntries(
+        [...this.#receivers].map(([name, receivers]) => [
+          name,
+          { receivers: receivers.map(describeService) },
+        ]),
+      ),
+    }
+  }
+
+  #reindex(): void {
+    const receivers = new Map<string, ServiceRegistration[]>()
+    for (const service of this.#services.values()) {
+      // A service that lists a name twice still receives it once.
+      for (const name of new Set(service.receives)) {
+        const list = receivers.get(name)
+        if (list === undefined) receivers.set(name, [service])
+        else list.push(service)
+      }
+    }
+    this.#receivers = receivers
+  }
+}
+
+function describeService(service: ServiceRegistration): ExoComService {
+  const described: ExoComService = { name: service.name, host: service.host, port: service.port }
+  if (service.internalNamespace !== undefined) {
+    described.internalNamespace = service.internalNamespace
+  }
+  return described
+}
+
+/**
+ * What a sender calls `<internalNamespace>.created` leaves the bus as `<service name>.created`.
+ * Names without a dot, and names outside the sender's internal namespace, pass unchanged.
+ */
+export function toPublicName(name: string, sender: ServiceRegistration | undefined): string {
+  const namespace = sender?.internalNamespace
+  if (namespace === undefined || !name.startsWith(`${namespace}.`)) return name
+  return `${sender!.name}${name.slice(namespace.length)}`
+}
+
+/**
+ * The public `tweets.create` reaches a receiver whose internal namespace is `text-snippets` as
+ * `text-snippets.create`: the part before the first dot is replaced, as the original bus did.
+ * Names without a dot pass unchanged.
+ */
+export function toInternalName(publicName: string, receiver: ServiceRegistration): string {
+  const namespace = receiver.internalNamespace
+  const dot = publicName.indexOf('.')
+  if (namespace === undefined || dot === -1) return publicName
+  return `${namespace}${publicName.slice(dot)}`
+}
+
+/**
+ * Checks a routing table from the wire or from options and returns a clean copy (known keys
+ * only), or throws an `InvalidArgumentError` naming the bad entry and field.
+ */
+export function validateServices(input: unknown): ServiceRegistration[] {
+  if (!Array.isArray(input)) {
+    throw invalid(`The service list must be a JSON array of services, got ${describeValue(input)}.`)
+  }
+  const seen = new Map<string, number>()
+  return input.map((entry, index) => {
+    const service = validateService(entry, `Service entry ${index}`)
+    const earlier = seen.get(service.name)
+    if (earlier !== undefined) {
+      throw invalid(
+        `Service entries ${earlier} and ${index} both have the name '${service.name}': each service must be listed once.`,
+      )
+    }
+    seen.set(service.name, index)
+    return service
+  })
+}
+
+/**
+ * Checks one registration and returns a clean copy. `where` starts the error sentence, e.g.
+ * `Service entry 2` or `The registration`.
+ */
+export function validateService(input: unknown, where: string): ServiceRegistration {
+  if (input === null || typeof input !== 'object' || Array.isArray(input)) {
+    throw invalid(`${where} must be an object, got ${describeValue(input)}.`)
+  }
+  const fields = input as Record<string, unknown>
+  const name = fields.name
+  if (typeof name !== 'string' || name.length === 0) {
+    throw invalid(`${where} needs a 'name' that is a non-empty string, got ${describeValue(name)}.`)
+  }
+  const label = `${where} ('${name}')`
+  const host = fields.host
+  if (typeof host !== 'string' || host.length === 0) {
+    throw invalid(`${label} needs a 'host' that is a non-empty string, got ${describeValue(host)}.`)
+  }
+  const port = fields.port
+  if (typeof port !== 'number' || !Number.isInteger(port) || port < 1 || port > 65535) {
+    throw invalid(
+      `${label} needs a 'port' that is an integer from 1 to 65535, got ${describeValue(port)}.`,
+    )
+  }
+  const receives = validateNames(fields.receives, 'receives', label)
+  if (receives === undefined) {
+    throw invalid(`${label} needs 'receives', an array of message names, got undefined.`)
+  }
+  const service: ServiceRegistration = { name, host, port, receives }
+  const sends = validateNames(fields.sends, 'sends', label)
+  if (sends !== undefined) service.sends = sends
+  const namespace = fields.internalNamespace
+  // JSON has no undefined: an orchestrator that has no namespace may well send null.
+  if (namespace !== undefined && namespace !== null) {
+    if (typeof namespace !== 'string' || namespace.length === 0 || namespace.includes('.')) {
+      throw invalid(
+        `${label} has an 'internalNamespace' that is not a non-empty string without dots, got ${describeValue(namespace)}.`,
+      )
+    }
+    service.internalNamespace = namespace
+  }
+  return service
+}
+
+function validateNames(value: unknown, field: string, label: string): string[] | undefined {
+  if (value === undefined) return undefined
+  if (!Array.isArray(value)) {
+    throw invalid(
+      `${label} has a '${field}' that is not an array of message names, got ${describeValue(value)}.`,
+    )
+  }
+  return value.map((name, index) => {
+    const problem = describeInvalidName(name)
+    if (problem !== undefined) {
+      throw invalid(
+        `${label} has a '${field}' entry ${index} that is not a message name: it ${problem}.`,
+      )
+    }
+    return name as string
+  })
+}
+
+function invalid(message: string): InvalidArgumentError {
+  return new InvalidArgumentError(ErrorCodes.INVALID_OPTION, message)
+}

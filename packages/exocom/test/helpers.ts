@@ -1,0 +1,198 @@
+import type { IncomingHttpHeaders } from 'node:http'
+import type { AddressInfo } from 'node:net'
+import type { TestContext } from 'node:test'
+import type { Logger } from '@exorelay/core'
+import Fastify from 'fastify'
+import { type ExoCom, type ExoComOptions, startExoCom } from '../src/exocom.js'
+
+type Level = 'debug' | 'info' | 'warn' | 'error'
+
+export interface LogEntry {
+  level: Level
+  fields: Record<string, unknown>
+  message: string | undefined
+}
+
+/** A Logger that records every entry and lets a test await the one it expects. */
+export class TestLogger implements Logger {
+  readonly entries: LogEntry[] = []
+  readonly #waiters = new Set<{
+    match: (entry: LogEntry) => boolean
+    resolve: (entry: LogEntry) => void
+  }>()
+
+  constructor(
+    private readonly bindings: Record<string, unknown> = {},
+    private readonly root?: TestLogger,
+  ) {}
+
+  debug(fields: object, message?: string): void {
+    this.#record('debug', fields, message)
+  }
+  info(fields: object, message?: string): void {
+    this.#record('info', fields, message)
+  }
+  warn(fields: object, message?: string): void {
+    this.#record('warn', fields, message)
+  }
+  error(fields: object, message?: string): void {
+    this.#record('error', fields, message)
+  }
+  child(bindings: object): Logger {
+    return new TestLogger({ ...this.bindings, ...bindings }, this.root ?? this)
+  }
+
+  /** Resolves with the first entry, past or future, that matches. */
+  waitFor(match: (entry: LogEntry) => boolean): Promise<LogEntry> {
+    const root = this.root ?? this
+    const found = root.entries.find(match)
+    if (found) return Promise.resolve(found)
+    return new Promise((resolve) => root.#waiters.add({ match, resolve }))
+  }
+
+  at(level: Level): LogEntry[] {
+    return (this.root ?? this).entries.filter((entry) => entry.level === level)
+  }
+
+  #record(level: Level, fields: object, message: string | undefined): void {
+    const root = this.root ?? this
+    const entry: LogEntry = { level, fields: { ...this.bindings, ...fields }, message }
+    root.entries.push(entry)
+    for (const waiter of root.#waiters) {
+      if (!waiter.match(entry)) continue
+      root.#waiters.delete(waiter)
+      waiter.resolve(entry)
+    }
+  }
+}
+
+export interface RecordedRun {
+  /** The raw request path, e.g. `/run/users.create`. */
+  url: string
+  /** The decoded message name. */
+  name: string
+  headers: IncomingHttpHeaders
+  body: unknown
+  /** The sender's socket port: equal for requests on one keep-alive connection. */
+  remotePort: number | undefined
+}
+
+export type Behaviour = 'ok' | 'fail' | 'hang'
+
+export interface Receiver {
+  readonly name: string
+  readonly port: number
+  readonly runs: RecordedRun[]
+  /** Resolves once the receiver has got `count` requests in all. */
+  waitForRuns(count: number): Promise<RecordedRun[]>
+  close(): Promise<void>
+}
+
+/**
+ * A service stand-in: a Fastify app on 127.0.0.1, port 0, that records every `POST /run/*`
+ * and answers 200, 500, or never, as `behaviour` says. Closed after the test.
+ */
+export async function startReceiver(
+  t: TestContext,
+  name: string,
+  behaviour: Behaviour | ((run: RecordedRun) => Behaviour) = 'ok',
+): Promise<Receiver> {
+  const app = Fastify({ logger: false, forceCloseConnections: true })
+  const runs: RecordedRun[] = []
+  const waiters = new Set<{ count: number; resolve: (runs: RecordedRun[]) => void }>()
+  const hanging = new Set<() => void>()
+  app.post('/run/*', async (request, reply) => {
+    const run: RecordedRun = {
+      url: request.url,
+      name: (request.params as { '*': string })['*'],
+      headers: request.headers,
+      body: request.body,
+      remotePort: request.socket.remotePort,
+    }
+    runs.push(run)
+    for (const waiter of waiters) {
+      if (runs.length < waiter.count) continue
+      waiters.delete(waiter)
+      waiter.resolve([...runs])
+    }
+    const action = typeof behaviour === 'function' ? behaviour(run) : behaviour
+    if (action === 'fail') return reply.code(500).type('text/plain').send('the handler threw')
+    if (action === 'hang') await new Promise<void>((resolve) => hanging.add(resolve))
+    return reply.code(200).send()
+  })
+  // Let hanging handlers go, so nothing stays pending after the test.
+  app.addHook('preClose', async () => {
+    for (const release of hanging) release()
+  })
+  await app.listen({ port: 0, host: '127.0.0.1' })
+  let closed: Promise<void> | undefined
+  const receiver: Receiver = {
+    name,
+    port: (app.server.address() as AddressInfo).port,
+    runs,
+    waitForRuns(count) {
+      if (runs.length >= count) return Promise.resolve([...runs])
+      return new Promise((resolve) => waiters.add({ count, resolve }))
+    },
+    close() {
+      closed ??= app.close()
+      return closed
+    },
+  }
+  t.after(() => receiver.close())
+  return receiver
+}
+
+/** A registration for a receiver, with the names it receives. */
+export function serviceOf(
+  receiver: Receiver,
+  receives: string[],
+  extra: { internalNamespace?: string } = {},
+): { name: string; host: string; port: number; receives: string[]; internalNamespace?: string } {
+  return { name: receiver.name, host: '127.0.0.1', port: receiver.port, receives, ...extra }
+}
+
+/** Starts a bus on 127.0.0.1, port 0, with a recording logger; closed after the test. */
+export async function startBus(
+  t: TestContext,
+  options: ExoComOptions = {},
+): Promise<{ exocom: ExoCom; log: TestLogger }> {
+  const log = new TestLogger()
+  const exocom = await startExoCom({ port: 0, logger: log, ...options })
+  t.after(() => exocom.close())
+  return { exocom, log }
+}
+
+export interface Answer {
+  status: number
+  code: string | null
+  contentType: string | null
+  text: string
+}
+
+/** Sends a request to the bus and reads the whole answer. */
+export async function request(
+  exocom: ExoCom,
+  method: string,
+  path: string,
+  body?: unknown,
+  contentType = 'application/json',
+): Promise<Answer> {
+  const init: RequestInit = { method }
+  if (body !== undefined) {
+    init.body = typeof body === 'string' ? body : JSON.stringify(body)
+    init.headers = { 'content-type': contentType }
+  }
+  const response = await fetch(`${exocom.url}${path}`, init)
+  return {
+    status: response.status,
+    code: response.headers.get('exorelay-error-code'),
+    contentType: response.headers.get('content-type'),
+    text: await response.text(),
+  }
+}
+
+/** `POST /send/<name>` with a JSON body, the way a relay sends. */
+export function send(exocom: ExoCom, name: string, body: unknown): Promise<Answer> {
+  return request(exocom, 'POST', `/send/${encodeURIComponent(name)}`, body)
+}

@@ -1,0 +1,175 @@
+import assert from 'node:assert/strict'
+import { describe, test } from 'node:test'
+import { ErrorCodes, isExoRelayError, type ServiceRegistration } from '@exorelay/core'
+import {
+  RoutingTable,
+  toInternalName,
+  toPublicName,
+  validateService,
+  validateServices,
+} from '../src/routing-table.js'
+
+const users: ServiceRegistration = {
+  name: 'users',
+  host: '127.0.0.1',
+  port: 4001,
+  receives: ['users.create'],
+}
+const tweets: ServiceRegistration = {
+  name: 'tweets',
+  internalNamespace: 'text-snippets',
+  host: '127.0.0.1',
+  port: 4002,
+  receives: ['tweets.create'],
+}
+const web: ServiceRegistration = { name: 'web', host: '127.0.0.1', port: 4000, receives: [] }
+
+function receiversOf(table: RoutingTable, sender: string, name: string, responseTo?: string) {
+  return table
+    .route(sender, name, responseTo)
+    .deliveries.map((d) => `${d.service.name}:${d.internalName}`)
+}
+
+describe('translation', () => {
+  test('a name in the sender internal namespace becomes the public name of the sender', () => {
+    assert.equal(toPublicName('text-snippets.created', tweets), 'tweets.created')
+  })
+
+  test('names without a dot, outside the namespace, or from a sender without one pass unchanged', () => {
+    assert.equal(toPublicName('created', tweets), 'created')
+    assert.equal(toPublicName('users.create', tweets), 'users.create')
+    assert.equal(toPublicName('text-snippetsX.created', tweets), 'text-snippetsX.created')
+    assert.equal(toPublicName('users.created', users), 'users.created')
+    assert.equal(toPublicName('users.created', undefined), 'users.created')
+  })
+
+  test('a public name reaches a receiver with a namespace with the part before the first dot replaced', () => {
+    assert.equal(toInternalName('tweets.create', tweets), 'text-snippets.create')
+    assert.equal(toInternalName('tweets.create.now', tweets), 'text-snippets.create.now')
+    assert.equal(toInternalName('ping', tweets), 'ping')
+    assert.equal(toInternalName('tweets.create', users), 'tweets.create')
+  })
+})
+
+describe('RoutingTable', () => {
+  test('routes a public name to every service that receives it, translated for each', () => {
+    const audit = { ...users, name: 'audit', port: 4003, receives: ['tweets.create'] }
+    const table = new RoutingTable([users, tweets, audit])
+
+    assert.deepEqual(receiversOf(table, 'web', 'tweets.create'), [
+      'tweets:text-snippets.create',
+      'audit:tweets.create',
+    ])
+    assert.deepEqual(receiversOf(table, 'web', 'nobody.listens'), [])
+  })
+
+  test('routes what a namespaced sender sends under the public name', () => {
+    const table = new RoutingTable([tweets, { ...web, receives: ['tweets.created'] }])
+
+    const route = table.route('tweets', 'text-snippets.created')
+
+    assert.equal(route.publicName, 'tweets.created')
+    assert.deepEqual(receiversOf(table, 'tweets', 'text-snippets.created'), ['web:tweets.created'])
+  })
+
+  test('routes a reply to the remembered requester once, even when it also receives the name', () => {
+    const table = new RoutingTable([users, web])
+    table.remember('req-1', 'web')
+
+    assert.deepEqual(receiversOf(table, 'users', 'users.created', 'req-1'), ['web:users.created'])
+
+    table.upsert({ ...web, receives: ['users.created'] })
+    assert.deepEqual(receiversOf(table, 'users', 'users.created', 'req-1'), ['web:users.created'])
+  })
+
+  test('does not route a reply to a requester that is no longer registered', () => {
+    const table = new RoutingTable([users, web])
+    table.remember('req-1', 'web')
+    table.remove('web')
+
+    assert.deepEqual(receiversOf(table, 'users', 'users.created', 'req-1'), [])
+  })
+
+  test('forgets the oldest ids first once it remembers its limit', () => {
+    const table = new RoutingTable([users, web, { ...web, name: 'admin', port: 4009 }], 2)
+    table.remember('a', 'web')
+    table.remember('b', 'admin')
+    table.remember('a', 'web') // reused: counts as new
+    table.remember('c', 'admin')
+
+    assert.deepEqual(receiversOf(table, 'users', 'users.created', 'b'), [])
+    assert.deepEqual(receiversOf(table, 'users', 'users.created', 'a'), ['web:users.created'])
+    assert.deepEqual(receiversOf(table, 'users', 'users.created', 'c'), ['admin:users.created'])
+  })
+
+  test('replacing the table drops every earlier receiver', () => {
+    const table = new RoutingTable([users])
+    table.replace([users])
+    table.replace([tweets])
+
+    assert.deepEqual(Object.keys(table.config().routes), ['tweets.create'])
+    assert.deepEqual(receiversOf(table, 'web', 'users.create'), [])
+  })
+
+  test('a service listing a name twice receives it once', () => {
+    const table = new RoutingTable([{ ...users, receives: ['users.create', 'users.create'] }])
+
+    assert.deepEqual(receiversOf(table, 'web', 'users.create'), ['users:users.create'])
+  })
+
+  test('config keeps names like __proto__ as ordinary keys', () => {
+    const table = new RoutingTable([{ ...users, name: '__proto__', receives: ['__proto__'] }])
+
+    const config = table.config()
+
+    assert.ok(Object.hasOwn(config.services, '__proto__'))
+    assert.equal(Object.getPrototypeOf(config.routes), Object.prototype)
+    assert.match(
+      JSON.stringify(config.routes),
+      /^\{"__proto__":\{"receivers":\[\{"name":"__proto__"/,
+    )
+  })
+})
+
+describe('validateServices', () => {
+  function rejects(input: unknown, pattern: RegExp): void {
+    assert.throws(
+      () => validateServices(input),
+      (error) => isExoRelayError(error, ErrorCodes.INVALID_OPTION) && pattern.test(error.message),
+    )
+  }
+
+  test('accepts a table and copies only the known keys, treating a null namespace as none', () => {
+    const valid = validateServices([
+      { ...users, sends: ['users.created'], extra: 'dropped' },
+      { ...web, internalNamespace: null },
+    ])
+
+    assert.deepEqual(valid, [{ ...users, sends: ['users.created'] }, web])
+  })
+
+  test('names the entry and field that is wrong', () => {
+    rejects({}, /must be a JSON array/)
+    rejects([null], /Service entry 0 must be an object/)
+    rejects([{ ...users, name: '' }], /Service entry 0 needs a 'name'/)
+    rejects([users, { ...web, host: 7 }], /Service entry 1 \('web'\) needs a 'host'.*number 7/)
+    rejects([{ ...users, port: 0 }], /'users'.*'port'.*number 0/)
+    rejects([{ ...users, port: '4001' }], /'port'.*'4001'/)
+    rejects([{ ...users, receives: 'users.create' }], /'receives' that is not an array/)
+    rejects([{ ...users, receives: undefined }], /needs 'receives'/)
+    rejects([{ ...users, receives: ['ok', ''] }], /'receives' entry 1 .*must not be empty/)
+    rejects([{ ...users, sends: [1] }], /'sends' entry 0/)
+    rejects([{ ...users, internalNamespace: 'a.b' }], /'internalNamespace'.*'a\.b'/)
+    rejects([users, users], /entries 0 and 1 both have the name 'users'/)
+  })
+
+  test('a single registration is checked the same way', () => {
+    assert.deepEqual(validateService(tweets, 'The registration'), tweets)
+    assert.throws(
+      () => validateService({ ...tweets, port: 1.5 }, 'The registration'),
+      (error) =>
+        isExoRelayError(error, ErrorCodes.INVALID_OPTION) &&
+        /The registration \('tweets'\)/.test(error.message),
+    )
+  })
+})

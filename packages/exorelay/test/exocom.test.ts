@@ -1,0 +1,107 @@
+import assert from 'node:assert/strict'
+import { describe, test } from 'node:test'
+import { startExoCom } from '@exorelay/exocom'
+import { ErrorCodes, ExoRelay } from '../src/index.js'
+
+// The relay against the bundled bus, both ways it can be routed: the original orchestrator's
+// routing table (POST /services) and self-registration.
+describe('ExoRelay with @exorelay/exocom', () => {
+  test('relays configured only through POST /services talk through the bus', async (t) => {
+    const bus = await startExoCom({ port: 0, logger: false })
+    const options = { exocomPort: bus.port, port: 0, logger: false as const, register: false }
+    const users = new ExoRelay({ serviceName: 'users', ...options })
+    const web = new ExoRelay({ serviceName: 'web', ...options })
+    t.after(async () => {
+      await Promise.all([users.close(), web.close()])
+      await bus.close()
+    })
+    users.registerHandler('users.create', (user: { name: string }, { reply }) =>
+      reply('users.created', { id: 1, name: user.name }),
+    )
+    const [usersPort, webPort] = await Promise.all([users.listen(), web.listen()])
+    const table = [
+      {
+        name: 'users',
+        host: '127.0.0.1',
+        port: usersPort,
+        receives: ['users.create'],
+        sends: ['users.created'],
+      },
+      {
+        name: 'web',
+        host: '127.0.0.1',
+        port: webPort,
+        receives: ['users.created'],
+        sends: ['users.create'],
+      },
+    ]
+    const posted = await fetch(`${bus.url}/services`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify(table),
+    })
+    assert.equal(posted.status, 200)
+
+    const reply = await web.send('users.create', { name: 'Will' }).envelope()
+
+    assert.equal(reply.name, 'users.created')
+    assert.deepEqual(reply.payload, { id: 1, name: 'Will' })
+    assert.deepEqual(Object.keys(bus.config().services).sort(), ['users', 'web'])
+  })
+
+  test('self-registered relays need no table, and the reply finds a requester that declared nothing', async (t) => {
+    const bus = await startExoCom({ port: 0, logger: false })
+    const users = new ExoRelay({
+      serviceName: 'users',
+      exocomPort: bus.port,
+      port: 0,
+      logger: false,
+    })
+    const web = new ExoRelay({ serviceName: 'web', exocomPort: bus.port, port: 0, logger: false })
+    t.after(async () => {
+      await Promise.all([users.close(), web.close()])
+      await bus.close()
+    })
+    users.registerHandler('users.create', (user: { name: string }, { reply }) =>
+      reply('users.created', { id: 1, name: user.name }),
+    )
+    await Promise.all([users.listen(), web.listen()])
+
+    assert.deepEqual(await web.send('users.create', { name: 'Will' }), { id: 1, name: 'Will' })
+    assert.deepEqual(
+      bus.config().routes['users.create']?.receivers.map((r) => r.name),
+      ['users'],
+    )
+
+    await users.close()
+    assert.equal(bus.config().services.users, undefined, 'a closed relay withdrew from the bus')
+    await assert.rejects(web.send('users.create', {}), { code: ErrorCodes.NO_RECEIVER })
+  })
+
+  test('a handler registered after listen is announced to the bus', async (t) => {
+    const bus = await startExoCom({ port: 0, logger: false })
+    const users = new ExoRelay({
+      serviceName: 'users',
+      exocomPort: bus.port,
+      port: 0,
+      logger: false,
+    })
+    const web = new ExoRelay({ serviceName: 'web', exocomPort: bus.port, port: 0, logger: false })
+    t.after(async () => {
+      await Promise.all([users.close(), web.close()])
+      await bus.close()
+    })
+    await Promise.all([users.listen(), web.listen()])
+    users.registerHandler('users.count', (_payload, { reply }) => reply('users.counted', 0))
+
+    // Re-registration is asynchronous: retry the send until the bus knows the new name.
+    let count: unknown
+    for (let attempt = 0; attempt < 50 && count === undefined; attempt++) {
+      count = await web.send('users.count').catch((error) => {
+        if (error.code !== ErrorCodes.NO_RECEIVER) throw error
+        return new Promise((resolve) => setImmediate(() => resolve(undefined)))
+      })
+    }
+    assert.equal(count, 0)
+  })
+})

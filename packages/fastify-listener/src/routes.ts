@@ -1,0 +1,227 @@
+import {
+  type Envelope,
+  ErrorCodes,
+  InvalidArgumentError,
+  isExoRelayError,
+  type Logger,
+  parseEnvelope,
+  type Receipt,
+  type Receiver,
+  silentLogger,
+} from '@exorelay/core'
+import { describeValue } from '@exorelay/core/internal'
+import type {
+  FastifyError,
+  FastifyPluginCallback,
+  FastifyReply,
+  FastifyRequest,
+  RouteHandlerMethod,
+} from 'fastify'
+import { answerForFastifyError, type ErrorAnswer, sendErrorAnswer } from './answer.js'
+
+/** Largest message body accepted by default: 1 MiB. Messages are commands and events, not files. */
+export const DEFAULT_BODY_LIMIT = 1_048_576
+
+/** Options of {@link exoRelayRoutes}. */
+export interface ListenerRoutesOptions {
+  /**
+   * Returns the relay's receiver, or `undefined` while the relay is not receiving (the routes
+   * then answer 503 `not listening`). A function, so that the routes can be mounted before
+   * the relay goes online.
+   */
+  receiver: () => Receiver | undefined
+  /** Largest accepted body in bytes; larger bodies are answered 413. Default 1 MiB (1_048_576). */
+  bodyLimit?: number
+  /** Where request outcomes are logged (pino-compatible). Default: `silentLogger`. */
+  logger?: Logger
+}
+
+type RunRequest = FastifyRequest<{ Params: { '*'?: string } }>
+
+const NOT_LISTENING: ErrorAnswer = {
+  status: 503,
+  code: ErrorCodes.NOT_LISTENING,
+  text: 'not listening',
+}
+
+/**
+ * A Fastify plugin serving the receiving side of the ExoCom HTTP protocol: `POST /run/<name>`
+ * (and `POST /run`, answered 404), and `GET /status`. Register it in any Fastify app.
+ *
+ * It is encapsulated on purpose (not wrapped with fastify-plugin): its JSON-only body parser
+ * and its error handler apply to its own routes, never to the rest of your app. Errors it
+ * does not own (say, from your app's auth hook) go on to your app's error handler.
+ *
+ * @example
+ * ```ts
+ * import Fastify from 'fastify'
+ * import { exoRelayRoutes } from '@exorelay/fastify-listener'
+ *
+ * const app = Fastify()
+ * app.get('/api/health', async () => ({ ok: true }))
+ * app.register(exoRelayRoutes, { receiver: () => relayReceiver })
+ * await app.listen({ port: 4001 })
+ * ```
+ */
+export const exoRelayRoutes: FastifyPluginCallback<ListenerRoutesOptions> = (
+  instance,
+  options,
+  done,
+) => {
+  const { receiver } = options
+  if (typeof receiver !== 'function') {
+    done(
+      new InvalidArgumentError(
+        ErrorCodes.INVALID_OPTION,
+        `The receiver option of exoRelayRoutes must be a function, got ${describeValue(receiver)}.`,
+      ),
+    )
+    return
+  }
+  const bodyLimit = options.bodyLimit ?? DEFAULT_BODY_LIMIT
+  if (!Number.isInteger(bodyLimit) || bodyLimit <= 0) {
+    done(
+      new InvalidArgumentError(
+        ErrorCodes.INVALID_OPTION,
+        `The bodyLimit option of exoRelayRoutes must be a positive integer, got ${describeValue(bodyLimit)}.`,
+      ),
+    )
+    return
+  }
+  const log = options.logger ?? silentLogger
+
+  // Whatever parsers the surrounding app has (form bodies, text, a catch-all), the bus speaks
+  // JSON only. Fastify's own JSON parser, with prototype-poisoning protection forced on even
+  // if the app relaxed it.
+  instance.removeAllContentTypeParsers()
+  instance.addContentTypeParser(
+    'application/json',
+    { parseAs: 'string', bodyLimit },
+    instance.getDefaultJsonParser('error', 'error'),
+  )
+
+  instance.setErrorHandler((error: FastifyError, request, reply) => {
+    const answer = answerForFastifyError(error, request, bodyLimit)
+    if (answer === undefined) {
+      // Not a problem with the message: the app's error handler decides (reply.send passes
+      // an error on to the parent context's handler).
+      reply.send(error)
+      return
+    }
+    const params = request.params as { '*'?: string } | undefined
+    log.warn(
+      { messageName: params?.['*'], status: answer.status, code: answer.code },
+      `message rejected: ${answer.text}`,
+    )
+    sendErrorAnswer(reply, answer)
+  })
+
+  const run: RouteHandlerMethod = (request, reply) => {
+    // `/run` has no wildcard; a name is decoded once by the router (`a%2Fb` is `a/b`).
+    handleRun((request as RunRequest).params['*'] ?? '', request.body, reply)
+  }
+
+  function handleRun(name: string, body: unknown, reply: FastifyReply): void {
+    let envelope: Envelope
+    try {
+      envelope = parseEnvelope(name, body)
+    } catch (err) {
+      if (!isExoRelayError(err)) throw err
+      const status = err.code === ErrorCodes.UNKNOWN_MESSAGE ? 404 : 400
+      log.warn({ messageName: name, status, code: err.code }, `message rejected: ${err.message}`)
+      sendErrorAnswer(reply, { status, code: err.code, text: err.message })
+      return
+    }
+    const fields = { messageName: envelope.name, messageId: envelope.id }
+    const receive = receiver()
+    if (receive === undefined) {
+      log.debug({ ...fields, status: NOT_LISTENING.status }, 'message refused: not listening')
+      sendErrorAnswer(reply, NOT_LISTENING)
+      return
+    }
+    let receipt: Receipt
+    try {
+      receipt = receive(envelope)
+    } catch (err) {
+      // A receiver never throws by contract; if it does, that is a bug, and one bad message
+      // must not take the server down.
+      receiverFailed(reply, fields, err)
+      return
+    }
+    switch (receipt.status) {
+      case 'accepted':
+        // The hot path: skip building the log object when debug is off (pino can tell).
+        if (log.isLevelEnabled?.('debug') !== false) {
+          log.debug({ ...fields, status: 200 }, 'message accepted')
+        }
+        // An empty body, as the original relay and ExoCom expect: not "OK", not JSON.
+        reply.code(200).send()
+        return
+      case 'unknown':
+        log.warn({ ...fields, status: 404, code: receipt.error.code }, 'message unknown')
+        sendErrorAnswer(reply, {
+          status: 404,
+          code: receipt.error.code,
+          text: `unknown message: '${envelope.name}'`,
+        })
+        return
+      case 'failed':
+        log.debug({ ...fields, status: 500, code: receipt.error.code }, 'message failed')
+        // The message only, never the stack: the other side is another service.
+        sendErrorAnswer(reply, {
+          status: 500,
+          code: receipt.error.code,
+          text: receipt.error.message,
+        })
+        return
+      case 'unavailable':
+        log.debug({ ...fields, status: 503, code: receipt.error.code }, 'message refused')
+        sendErrorAnswer(reply, {
+          status: 503,
+          code: receipt.error.code,
+          text: receipt.error.message,
+        })
+        return
+      default:
+        receiverFailed(
+          reply,
+          fields,
+          new TypeError(`The receiver returned an unknown receipt ${describeValue(receipt)}.`),
+        )
+    }
+  }
+
+  function receiverFailed(
+    reply: FastifyReply,
+    fields: { messageName: string; messageId: string },
+    err: unknown,
+  ): void {
+    log.error({ ...fields, status: 500, err }, 'receiver threw')
+    sendErrorAnswer(reply, {
+      status: 500,
+      code: ErrorCodes.HANDLER_FAILED,
+      text: `the relay failed while receiving '${fields.messageName}'`,
+    })
+  }
+
+  // A wildcard rather than `/run/:name`: Fastify answers 404 for params longer than
+  // `maxParamLength` (100 by default), and names may be up to 512 characters.
+  instance.post('/run/*', { bodyLimit }, run)
+  instance.post('/run', { bodyLimit }, run)
+
+  instance.get('/status', (_request, reply) => {
+    if (receiver() === undefined) {
+      sendErrorAnswer(reply, NOT_LISTENING)
+      return
+    }
+    reply.code(200).send()
+  })
+
+  done()
+}
+
+// Names the plugin in Fastify's plugin tree and avvio's timeout errors. Set by hand because
+// fastify-plugin, which usually sets it, would also break the encapsulation.
+Object.defineProperty(exoRelayRoutes, Symbol.for('fastify.display-name'), {
+  value: 'exorelay-routes',
+})

@@ -1,0 +1,180 @@
+import {
+  checkPort,
+  ErrorCodes,
+  InvalidArgumentError,
+  ListenError,
+  type Logger,
+  type Receiver,
+  silentLogger,
+} from '@exorelay/core'
+import { describeValue } from '@exorelay/core/internal'
+import Fastify, { type FastifyInstance } from 'fastify'
+import { answerForFastifyError, sendErrorAnswer } from './answer.js'
+import { DEFAULT_BODY_LIMIT, exoRelayRoutes } from './routes.js'
+
+/** Options of {@link StandaloneListener}. */
+export interface StandaloneListenerOptions {
+  /**
+   * The address to bind. Default `'127.0.0.1'`: loopback, so a relay is not reachable from
+   * the network by accident. In a container, where ExoCom runs elsewhere, set `'0.0.0.0'`.
+   */
+  host?: string
+  /** Largest accepted body in bytes; larger bodies are answered 413. Default 1 MiB (1_048_576). */
+  bodyLimit?: number
+  /** Where lifecycle events and request outcomes are logged (pino-compatible). Default: `silentLogger`. */
+  logger?: Logger
+}
+
+/**
+ * The relay's own Fastify server on its own port, serving {@link exoRelayRoutes}. Use it when
+ * the service has no Fastify app to mount the routes into.
+ *
+ * @example
+ * ```ts
+ * import { StandaloneListener } from '@exorelay/fastify-listener'
+ *
+ * const listener = new StandaloneListener({ host: '0.0.0.0' })
+ * const port = await listener.listen(relayReceiver, 4001)
+ * // … ExoCom now delivers to POST http://<host>:4001/run/<name>
+ * await listener.close()
+ * ```
+ */
+export class StandaloneListener {
+  /** The underlying Fastify app, e.g. to add a route before `listen`. */
+  readonly app: FastifyInstance
+  readonly #host: string
+  readonly #log: Logger
+  #receiver: Receiver | undefined
+  #listening: Promise<number> | undefined
+  #closing: Promise<void> | undefined
+
+  constructor(options: StandaloneListenerOptions = {}) {
+    const { host = '127.0.0.1', bodyLimit = DEFAULT_BODY_LIMIT, logger = silentLogger } = options
+    if (typeof host !== 'string' || host === '') {
+      throw new InvalidArgumentError(
+        ErrorCodes.INVALID_OPTION,
+        `The host option of StandaloneListener must be a non-empty string, got ${describeValue(host)}.`,
+      )
+    }
+    if (!Number.isInteger(bodyLimit) || bodyLimit <= 0) {
+      throw new InvalidArgumentError(
+        ErrorCodes.INVALID_OPTION,
+        `The bodyLimit option of StandaloneListener must be a positive integer, got ${describeValue(bodyLimit)}.`,
+      )
+    }
+    this.#host = host
+    this.#log = logger
+    this.app = Fastify({
+      // Requests are logged through our Logger, one line per outcome, not Fastify's two.
+      logger: false,
+      // The bus keeps connections alive; without this, close() would wait for their timeout.
+      forceCloseConnections: 'idle',
+      // Requests that arrive while closing reach the routes, whose receiver answers 503 in the
+      // protocol's text form with a code; Fastify's own 503 would be JSON without one.
+      return503OnClosing: false,
+      // The router rejects a URL with broken percent-encoding before any route runs; this
+      // server is ours, so answer it in the protocol's form too.
+      frameworkErrors: (error, request, reply) => {
+        const answer = answerForFastifyError(error, request, bodyLimit) ?? {
+          status: error.statusCode ?? 400,
+          code: ErrorCodes.INVALID_MESSAGE,
+          text: error.message,
+        }
+        logger.warn(
+          { status: answer.status, code: answer.code },
+          `message rejected: ${answer.text}`,
+        )
+        sendErrorAnswer(reply, answer)
+      },
+    })
+    this.app.register(exoRelayRoutes, { receiver: () => this.#receiver, bodyLimit, logger })
+  }
+
+  /**
+   * Binds `port` on the configured host and serves the routes with `receiver`. Resolves with
+   * the bound port (`0` binds any free port). Calling it again while listening returns the
+   * same promise. A failed listen leaves the listener able to try again or close.
+   *
+   * Rejects with a `ListenError`: code `ADDRESS_IN_USE` when the port is taken,
+   * `LISTEN_FAILED` (with the system error as `cause`) otherwise or after `close()`; and with
+   * an `InvalidArgumentError` (`INVALID_OPTION`) for a port outside 0–65535.
+   */
+  listen(receiver: Receiver, port: number): Promise<number> {
+    if (this.#closing !== undefined) {
+      return Promise.reject(
+        new ListenError(
+          ErrorCodes.LISTEN_FAILED,
+          'This listener is closed: it cannot listen again.',
+        ),
+      )
+    }
+    if (this.#listening !== undefined) return this.#listening
+    if (typeof receiver !== 'function') {
+      return Promise.reject(
+        new InvalidArgumentError(
+          ErrorCodes.INVALID_OPTION,
+          `StandaloneListener#listen needs a receiver function, got ${describeValue(receiver)}.`,
+        ),
+      )
+    }
+    let portNumber: number
+    try {
+      portNumber = checkPort(port)
+    } catch (error) {
+      return Promise.reject(error)
+    }
+    const listening = this.#bind(receiver, portNumber)
+    this.#listening = listening
+    listening.catch(() => {
+      // Forget the failed attempt so that a later listen() tries again.
+      if (this.#listening === listening) this.#listening = undefined
+    })
+    return listening
+  }
+
+  async #bind(receiver: Receiver, port: number): Promise<number> {
+    const host = this.#host
+    this.#receiver = receiver
+    try {
+      await this.app.listen({ port, host })
+    } catch (error) {
+      this.#receiver = undefined
+      const code = (error as NodeJS.ErrnoException | undefined)?.code
+      this.#log.warn({ err: error, host, port }, 'could not listen')
+      if (code === 'EADDRINUSE') {
+        throw new ListenError(
+          ErrorCodes.ADDRESS_IN_USE,
+          `Port ${port} is already in use on ${host}.`,
+          { cause: error },
+        )
+      }
+      throw new ListenError(
+        ErrorCodes.LISTEN_FAILED,
+        `Could not listen on port ${port} of '${host}': ${error instanceof Error ? error.message : String(error)}.`,
+        { cause: error },
+      )
+    }
+    const address = this.app.server.address()
+    const bound = typeof address === 'object' && address !== null ? address.port : port
+    this.#log.debug({ host, port: bound }, 'listening')
+    return bound
+  }
+
+  /**
+   * Stops accepting connections, waits for in-flight requests to be answered, and frees the
+   * port. Idle keep-alive connections are closed at once. Idempotent: every call returns the
+   * same promise.
+   */
+  close(): Promise<void> {
+    this.#closing ??= this.#shutdown()
+    return this.#closing
+  }
+
+  async #shutdown(): Promise<void> {
+    // A listen still binding finishes first, so that its port is released too.
+    await this.#listening?.catch(() => {})
+    await this.app.close()
+    this.#receiver = undefined
+    this.#log.debug({ host: this.#host }, 'closed')
+  }
+}

@@ -1,0 +1,333 @@
+import assert from 'node:assert/strict'
+import { once } from 'node:events'
+import { createServer, type Server } from 'node:net'
+import { describe, test } from 'node:test'
+import {
+  ERROR_CODE_HEADER,
+  ErrorCodes,
+  type Receipt,
+  type ReceivedMessage,
+  type Receiver,
+} from '@exorelay/core'
+import { StandaloneListener } from '../src/standalone-listener.js'
+
+const ACCEPTED: Receipt = { status: 'accepted' }
+
+function recordingReceiver(): Receiver & { received: ReceivedMessage[] } {
+  const received: ReceivedMessage[] = []
+  return Object.assign(
+    (message: ReceivedMessage): Receipt => {
+      received.push(message)
+      return ACCEPTED
+    },
+    { received },
+  )
+}
+
+function postMessage(port: number, name: string, body: unknown): Promise<Response> {
+  return fetch(`http://127.0.0.1:${port}/run/${encodeURIComponent(name)}`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify(body),
+  })
+}
+
+/** A plain TCP server holding a port, to make it busy. */
+async function occupyPort(t: { after(fn: () => unknown): void }): Promise<Server> {
+  const server = createServer()
+  server.listen(0, '127.0.0.1')
+  await once(server, 'listening')
+  t.after(() => {
+    if (server.listening) return new Promise((resolve) => server.close(resolve))
+  })
+  return server
+}
+
+function portOf(server: Server): number {
+  const address = server.address()
+  assert.ok(address !== null && typeof address === 'object')
+  return address.port
+}
+
+describe('StandaloneListener#listen', () => {
+  test('serves messages and the status on the bound port', async (t) => {
+    const listener = new StandaloneListener()
+    t.after(() => listener.close())
+    const receiver = recordingReceiver()
+
+    const port = await listener.listen(receiver, 0)
+    const status = await fetch(`http://127.0.0.1:${port}/status`)
+    const run = await postMessage(port, 'users.create', { id: 'm-1', payload: { name: 'Will' } })
+
+    assert.ok(port > 0)
+    assert.equal(status.status, 200)
+    assert.equal(await status.text(), '')
+    assert.equal(run.status, 200)
+    assert.equal(await run.text(), '')
+    assert.deepEqual(receiver.received, [
+      { name: 'users.create', id: 'm-1', payload: { name: 'Will' } },
+    ])
+  })
+
+  test('binds the loopback address by default', async (t) => {
+    const listener = new StandaloneListener()
+    t.after(() => listener.close())
+
+    await listener.listen(recordingReceiver(), 0)
+
+    const address = listener.app.server.address()
+    assert.ok(address !== null && typeof address === 'object')
+    assert.equal(address.address, '127.0.0.1')
+  })
+
+  test('binds the host it is given', async (t) => {
+    const listener = new StandaloneListener({ host: 'localhost' })
+    t.after(() => listener.close())
+
+    const port = await listener.listen(recordingReceiver(), 0)
+
+    const status = await fetch(`http://localhost:${port}/status`)
+    assert.equal(status.status, 200)
+  })
+
+  test('answers problems in the protocol form', async (t) => {
+    const listener = new StandaloneListener({ bodyLimit: 64 })
+    t.after(() => listener.close())
+    const port = await listener.listen(recordingReceiver(), 0)
+
+    const missingId = await postMessage(port, 'hello', { payload: 1 })
+    const tooLarge = await postMessage(port, 'hello', { id: 'm-1', payload: 'x'.repeat(64) })
+
+    assert.equal(missingId.status, 400)
+    assert.equal(missingId.headers.get('content-type'), 'text/plain; charset=utf-8')
+    assert.equal(missingId.headers.get(ERROR_CODE_HEADER), ErrorCodes.MISSING_ID)
+    assert.equal(await missingId.text(), 'missing message id')
+    assert.equal(tooLarge.status, 413)
+    assert.equal(tooLarge.headers.get(ERROR_CODE_HEADER), ErrorCodes.INVALID_MESSAGE)
+    await tooLarge.text()
+  })
+
+  test('answers invalid percent-encoding with a plain-text 400 and keeps serving', async (t) => {
+    const listener = new StandaloneListener()
+    t.after(() => listener.close())
+    const port = await listener.listen(recordingReceiver(), 0)
+
+    const bad = await fetch(`http://127.0.0.1:${port}/run/%zz`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: '{"id":"m-1"}',
+    })
+    const good = await postMessage(port, 'hello', { id: 'm-2' })
+
+    assert.equal(bad.status, 400)
+    assert.equal(bad.headers.get('content-type'), 'text/plain; charset=utf-8')
+    assert.equal(bad.headers.get(ERROR_CODE_HEADER), ErrorCodes.INVALID_MESSAGE)
+    assert.equal(await bad.text(), "the url '/run/%zz' is not valid percent-encoding")
+    assert.equal(good.status, 200)
+    await good.text()
+  })
+
+  test('returns the same port when called again while listening', async (t) => {
+    const listener = new StandaloneListener()
+    t.after(() => listener.close())
+    const receiver = recordingReceiver()
+
+    const first = listener.listen(receiver, 0)
+    const second = listener.listen(receiver, 0)
+
+    assert.equal(first, second)
+    assert.equal(await second, await first)
+    assert.equal(await listener.listen(receiver, 0), await first)
+  })
+
+  test('rejects with ADDRESS_IN_USE when the port is taken, and can still close', async (t) => {
+    const busy = await occupyPort(t)
+    const port = portOf(busy)
+    const listener = new StandaloneListener()
+
+    await assert.rejects(listener.listen(recordingReceiver(), port), {
+      name: 'ListenError',
+      code: ErrorCodes.ADDRESS_IN_USE,
+      message: `Port ${port} is already in use on 127.0.0.1.`,
+    })
+    await listener.close()
+
+    assert.equal(listener.app.server.listening, false)
+  })
+
+  test('can listen again after a failed attempt', async (t) => {
+    const busy = await occupyPort(t)
+    const port = portOf(busy)
+    const listener = new StandaloneListener()
+    t.after(() => listener.close())
+    const receiver = recordingReceiver()
+
+    await assert.rejects(listener.listen(receiver, port), { code: ErrorCodes.ADDRESS_IN_USE })
+    await new Promise((resolve) => busy.close(resolve))
+    const bound = await listener.listen(receiver, port)
+    const run = await postMessage(bound, 'hello', { id: 'm-1' })
+
+    assert.equal(bound, port)
+    assert.equal(run.status, 200)
+    assert.equal(receiver.received.length, 1)
+  })
+
+  test('answers 503 not listening after a failed attempt', async (t) => {
+    const busy = await occupyPort(t)
+    const listener = new StandaloneListener()
+    t.after(() => listener.close())
+
+    await assert.rejects(listener.listen(recordingReceiver(), portOf(busy)), {
+      code: ErrorCodes.ADDRESS_IN_USE,
+    })
+    const status = await listener.app.inject({ method: 'GET', url: '/status' })
+
+    assert.equal(status.statusCode, 503)
+    assert.equal(status.headers[ERROR_CODE_HEADER], ErrorCodes.NOT_LISTENING)
+  })
+
+  test('rejects with LISTEN_FAILED and the system error as cause for an address it cannot bind', async (t) => {
+    // 192.0.2.1 is TEST-NET-1: never a local address, so binding fails at once without DNS.
+    const listener = new StandaloneListener({ host: '192.0.2.1' })
+    t.after(() => listener.close())
+
+    const error = await listener.listen(recordingReceiver(), 0).then(
+      () => assert.fail('listen should have failed'),
+      (err: unknown) => err as Error & { code: string; cause: NodeJS.ErrnoException },
+    )
+
+    assert.equal(error.name, 'ListenError')
+    assert.equal(error.code, ErrorCodes.LISTEN_FAILED)
+    assert.equal(error.cause.code, 'EADDRNOTAVAIL')
+    assert.match(error.message, /'192\.0\.2\.1'/)
+  })
+
+  for (const port of [-1, 65536, 1.5, Number.NaN]) {
+    test(`rejects port ${port} with INVALID_OPTION`, async (t) => {
+      const listener = new StandaloneListener()
+      t.after(() => listener.close())
+
+      await assert.rejects(listener.listen(recordingReceiver(), port), {
+        code: ErrorCodes.INVALID_OPTION,
+      })
+    })
+  }
+
+  test('rejects a receiver that is not a function with INVALID_OPTION', async (t) => {
+    const listener = new StandaloneListener()
+    t.after(() => listener.close())
+
+    await assert.rejects(listener.listen(undefined as unknown as Receiver, 0), {
+      code: ErrorCodes.INVALID_OPTION,
+    })
+  })
+
+  test('rejects with LISTEN_FAILED after close', async () => {
+    const listener = new StandaloneListener()
+    await listener.listen(recordingReceiver(), 0)
+    await listener.close()
+
+    await assert.rejects(listener.listen(recordingReceiver(), 0), {
+      name: 'ListenError',
+      code: ErrorCodes.LISTEN_FAILED,
+    })
+  })
+})
+
+describe('StandaloneListener#close', () => {
+  test('frees the port', async () => {
+    const listener = new StandaloneListener()
+    const port = await listener.listen(recordingReceiver(), 0)
+    const status = await fetch(`http://127.0.0.1:${port}/status`)
+    await status.text()
+
+    await listener.close()
+
+    const server = createServer()
+    server.listen(port, '127.0.0.1')
+    await once(server, 'listening')
+    await new Promise((resolve) => server.close(resolve))
+    await assert.rejects(fetch(`http://127.0.0.1:${port}/status`), TypeError)
+  })
+
+  test('answers a request that is in flight when close starts', async () => {
+    const listener = new StandaloneListener()
+    let closing: Promise<void> | undefined
+    const port = await listener.listen(() => {
+      closing = listener.close()
+      return ACCEPTED
+    }, 0)
+
+    const response = await postMessage(port, 'hello', { id: 'm-1' })
+
+    assert.equal(response.status, 200)
+    assert.equal(await response.text(), '')
+    assert.ok(closing !== undefined)
+    await closing
+    assert.equal(listener.app.server.listening, false)
+  })
+
+  test('is idempotent', async () => {
+    const listener = new StandaloneListener()
+    await listener.listen(recordingReceiver(), 0)
+
+    const first = listener.close()
+    const second = listener.close()
+
+    assert.equal(first, second)
+    await first
+    await listener.close()
+  })
+
+  test('resolves for a listener that never listened', async () => {
+    const listener = new StandaloneListener()
+
+    await listener.close()
+
+    assert.equal(listener.app.server.listening, false)
+  })
+
+  test('waits for a listen that is still binding', async () => {
+    const listener = new StandaloneListener()
+    const listening = listener.listen(recordingReceiver(), 0)
+
+    await listener.close()
+
+    await listening
+    assert.equal(listener.app.server.listening, false)
+  })
+})
+
+describe('new StandaloneListener', () => {
+  test('refuses an empty host with INVALID_OPTION', () => {
+    assert.throws(() => new StandaloneListener({ host: '' }), { code: ErrorCodes.INVALID_OPTION })
+  })
+
+  test('refuses a bodyLimit that is not a positive integer with INVALID_OPTION', () => {
+    assert.throws(() => new StandaloneListener({ bodyLimit: 0 }), {
+      code: ErrorCodes.INVALID_OPTION,
+    })
+  })
+
+  test('logs through the given logger, not through Fastify', async (t) => {
+    const lines: [string, object, string | undefined][] = []
+    const logger = {
+      debug: (bindings: object, message?: string) => lines.push(['debug', bindings, message]),
+      info: (bindings: object, message?: string) => lines.push(['info', bindings, message]),
+      warn: (bindings: object, message?: string) => lines.push(['warn', bindings, message]),
+      error: (bindings: object, message?: string) => lines.push(['error', bindings, message]),
+      child: () => logger,
+    }
+    const listener = new StandaloneListener({ logger })
+    t.after(() => listener.close())
+
+    const port = await listener.listen(recordingReceiver(), 0)
+    const run = await postMessage(port, 'hello', { id: 'm-1' })
+    await run.text()
+
+    assert.deepEqual(lines, [
+      ['debug', { host: '127.0.0.1', port }, 'listening'],
+      ['debug', { messageName: 'hello', messageId: 'm-1', status: 200 }, 'message accepted'],
+    ])
+  })
+})

@@ -1,0 +1,81 @@
+import { ErrorCodes, TransportError } from '@exorelay/core'
+
+/** How much of an error body goes into a message: enough to show ExoCom's reason. */
+export const BODY_START_LENGTH = 200
+// Bytes read before giving up on the rest: a misdirected port may answer a huge HTML page.
+const BODY_READ_LIMIT = 4096
+
+/**
+ * The start of a response body as text, trimmed and cut to `BODY_START_LENGTH` characters.
+ * Stops reading once enough has arrived; leaving the loop early destroys the body, which
+ * releases the connection instead of leaking it.
+ */
+export async function readBodyStart(body: AsyncIterable<Uint8Array | string>): Promise<string> {
+  const chunks: Uint8Array[] = []
+  let size = 0
+  for await (const chunk of body) {
+    const bytes = typeof chunk === 'string' ? Buffer.from(chunk) : chunk
+    chunks.push(bytes)
+    size += bytes.length
+    if (size >= BODY_READ_LIMIT) break
+  }
+  const text = Buffer.concat(chunks, size).toString('utf8').trim()
+  if (text.length <= BODY_START_LENGTH) return text
+  // Cut by code point so that a surrogate pair is never split in half.
+  return `${Array.from(text).slice(0, BODY_START_LENGTH).join('')}…`
+}
+
+/** `answered 500: boom`, or `answered 500` for an empty body. */
+function answered(status: number, bodyStart: string): string {
+  return bodyStart === '' ? `answered ${status}` : `answered ${status}: ${bodyStart}`
+}
+
+/** ExoCom knows no service that receives the message. */
+export function noReceiverError(name: string, status: number, bodyStart: string): TransportError {
+  return new TransportError(
+    ErrorCodes.NO_RECEIVER,
+    `No service receives the message '${name}' (ExoCom ${answered(status, bodyStart)}).`,
+    { status },
+  )
+}
+
+/** ExoCom answered, but not with a 2xx. `subject` names what was refused: `the message 'x'`. */
+export function refusedError(subject: string, status: number, bodyStart: string): TransportError {
+  return new TransportError(
+    ErrorCodes.BUS_REFUSED,
+    `ExoCom refused ${subject} (${answered(status, bodyStart)}).`,
+    { status },
+  )
+}
+
+/** ExoCom could not be reached, or the connection broke before it answered. */
+export function unreachableError(origin: string, cause: unknown): TransportError {
+  return new TransportError(
+    ErrorCodes.BUS_UNREACHABLE,
+    `ExoCom at ${origin} is unreachable: ${describeCause(cause)}.`,
+    { cause },
+  )
+}
+
+/** True for undici's headers and body timeouts (checked by code: a second undici copy has other classes). */
+export function isUndiciTimeout(error: unknown): boolean {
+  const code = (error as { code?: unknown } | null)?.code
+  return code === 'UND_ERR_HEADERS_TIMEOUT' || code === 'UND_ERR_BODY_TIMEOUT'
+}
+
+/**
+ * A readable reason for a low-level failure. Node's happy-eyeballs connect (`localhost` tried
+ * as ::1 and 127.0.0.1) fails with an `AggregateError` whose own message is empty.
+ */
+export function describeCause(error: unknown): string {
+  if (error instanceof AggregateError && error.errors.length > 0) {
+    const reasons = new Set(error.errors.map((inner: unknown) => describeCause(inner)))
+    return [...reasons].join('; ')
+  }
+  if (error instanceof Error) {
+    if (error.message !== '') return error.message
+    const code = (error as { code?: unknown }).code
+    return typeof code === 'string' ? code : error.name
+  }
+  return String(error)
+}

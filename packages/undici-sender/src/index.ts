@@ -1,0 +1,2 @@
+export type { UndiciSenderOptions } from './undici-sender.js'
+export { DEFAULT_CONNECTIONS, UndiciSender } from './undici-sender.js'

@@ -1,0 +1,822 @@
+import assert from 'node:assert/strict'
+import { once } from 'node:events'
+import {
+  createServer,
+  type IncomingHttpHeaders,
+  type IncomingMessage,
+  type ServerResponse,
+} from 'node:http'
+import type { AddressInfo, Socket } from 'node:net'
+import { type TestContext, test } from 'node:test'
+import {
+  createEnvelope,
+  ERROR_CODE_HEADER,
+  ErrorCodes,
+  type Logger,
+  type OutgoingEnvelope,
+  type ServiceRegistration,
+  sendPath,
+  TimeoutError,
+  TransportError,
+} from '@exorelay/core'
+import { Agent, type Dispatcher, errors, getGlobalDispatcher, MockAgent } from 'undici'
+import { DEFAULT_CONNECTIONS, UndiciSender } from '../src/undici-sender.js'
+
+interface Recorded {
+  method: string
+  url: string
+  headers: IncomingHttpHeaders
+  body: string
+  socket: Socket
+}
+
+type Respond = (request: Recorded, res: ServerResponse) => void
+
+interface FakeExoCom {
+  port: number
+  requests: Recorded[]
+  /** How many TCP connections the server accepted. */
+  connections: () => number
+  /** Resolves with the next request that arrives. */
+  nextRequest: () => Promise<Recorded>
+}
+
+const answer200: Respond = (_request, res) => res.end()
+
+/** A node:http server on 127.0.0.1, port 0, playing ExoCom and recording every request. */
+async function startExoCom(t: TestContext, respond: Respond = answer200): Promise<FakeExoCom> {
+  const requests: Recorded[] = []
+  let connections = 0
+  const waiting: ((request: Recorded) => void)[] = []
+  const server = createServer((req: IncomingMessage, res: ServerResponse) => {
+    const chunks: Buffer[] = []
+    req.on('data', (chunk: Buffer) => chunks.push(chunk))
+    req.on('end', () => {
+      const recorded: Recorded = {
+        method: req.method ?? '',
+        url: req.url ?? '',
+        headers: req.headers,
+        body: Buffer.concat(chunks).toString('utf8'),
+        socket: req.socket,
+      }
+      requests.push(recorded)
+      for (const resolve of waiting.splice(0)) resolve(recorded)
+      respond(recorded, res)
+    })
+  })
+  server.on('connection', () => {
+    connections += 1
+  })
+  server.listen(0, '127.0.0.1')
+  await once(server, 'listening')
+  t.after(async () => {
+    server.closeAllConnections()
+    server.close()
+    await once(server, 'close')
+  })
+  return {
+    port: (server.address() as AddressInfo).port,
+    requests,
+    connections: () => connections,
+    nextRequest: () => new Promise((resolve) => waiting.push(resolve)),
+  }
+}
+
+function startSender(
+  t: TestContext,
+  port: number,
+  options: Partial<ConstructorParameters<typeof UndiciSender>[0]> = {},
+): UndiciSender {
+  const sender = new UndiciSender({ exocomHost: '127.0.0.1', exocomPort: port, ...options })
+  t.after(() => sender.close())
+  return sender
+}
+
+/** A port that was just free: bound, then closed, so nothing listens on it. */
+async function closedPort(): Promise<number> {
+  const server = createServer()
+  server.listen(0, '127.0.0.1')
+  await once(server, 'listening')
+  const { port } = server.address() as AddressInfo
+  server.close()
+  await once(server, 'close')
+  return port
+}
+
+function envelope(fields: Partial<OutgoingEnvelope> = {}): OutgoingEnvelope {
+  return { name: 'users.create', id: 'id-1', sender: 'web', payload: { name: 'Will' }, ...fields }
+}
+
+const SEND = { timeout: 2000 }
+
+const registration: ServiceRegistration = {
+  name: 'users',
+  host: '127.0.0.1',
+  port: 4001,
+  receives: ['users.create'],
+  sends: ['users.created'],
+}
+
+function isCode(code: string) {
+  return (error: unknown): boolean => {
+    assert.equal((error as { code?: unknown }).code, code, String(error))
+    return true
+  }
+}
+
+// --- the wire ---
+
+test('send posts the envelope to /send/<name> with JSON headers and the name only in the URL', async (t) => {
+  const exocom = await startExoCom(t)
+  const sender = startSender(t, exocom.port)
+  await sender.send(envelope(), SEND)
+  assert.equal(exocom.requests.length, 1)
+  const [request] = exocom.requests
+  assert.equal(request?.method, 'POST')
+  assert.equal(request?.url, '/send/users.create')
+  assert.equal(request?.headers['content-type'], 'application/json')
+  assert.equal(request?.headers.accept, 'application/json')
+  assert.equal(request?.headers.host, `127.0.0.1:${exocom.port}`)
+  assert.deepEqual(JSON.parse(request?.body ?? ''), {
+    sender: 'web',
+    id: 'id-1',
+    payload: { name: 'Will' },
+  })
+})
+
+test('every payload kind travels as it is, and a missing payload sends no payload key', async (t) => {
+  const exocom = await startExoCom(t)
+  const sender = startSender(t, exocom.port)
+  const payloads: [string, unknown][] = [
+    ['none', undefined],
+    ['null', null],
+    ['an empty object', {}],
+    ['a string', 'world'],
+    ['an empty string', ''],
+    ['an array', [1, 2, 3]],
+    ['an empty array', []],
+    ['an object', { name: 'world', nested: { list: [true, null] } }],
+    ['zero', 0],
+    ['false', false],
+  ]
+  for (const [, payload] of payloads) {
+    await sender.send(createEnvelope('hello', 'web', payload), SEND)
+  }
+  assert.equal(exocom.requests.length, payloads.length)
+  payloads.forEach(([kind, payload], index) => {
+    const body = JSON.parse(exocom.requests[index]?.body ?? '') as Record<string, unknown>
+    if (payload === undefined || payload === null) {
+      assert.deepEqual(Object.keys(body).sort(), ['id', 'sender'], kind)
+    } else {
+      assert.deepEqual(Object.keys(body).sort(), ['id', 'payload', 'sender'], kind)
+      assert.deepEqual(body.payload, payload, kind)
+    }
+    assert.equal(body.sender, 'web', kind)
+    assert.equal(typeof body.id, 'string', kind)
+  })
+})
+
+test('responseTo is sent on replies and absent otherwise', async (t) => {
+  const exocom = await startExoCom(t)
+  const sender = startSender(t, exocom.port)
+  await sender.send(createEnvelope('users.created', 'users', { id: 456 }, 'request-1'), SEND)
+  await sender.send(createEnvelope('users.create', 'web', { name: 'Will' }), SEND)
+  const [reply, request] = exocom.requests.map((r) => JSON.parse(r.body) as Record<string, unknown>)
+  assert.equal(reply?.responseTo, 'request-1')
+  assert.deepEqual(Object.keys(reply ?? {}).sort(), ['id', 'payload', 'responseTo', 'sender'])
+  assert.equal('responseTo' in (request ?? {}), false)
+})
+
+test('names with slashes, spaces, unicode and percent signs are URL-encoded', async (t) => {
+  const exocom = await startExoCom(t)
+  const sender = startSender(t, exocom.port)
+  const names = ['users/create', 'hello world', 'grüße.senden', '100%', 'a?b#c&d=e', '😀']
+  for (const name of names) await sender.send(envelope({ name }), SEND)
+  assert.deepEqual(
+    exocom.requests.map((r) => r.url),
+    names.map((name) => `/send/${encodeURIComponent(name)}`),
+  )
+  assert.equal(exocom.requests[0]?.url, '/send/users%2Fcreate')
+  assert.equal(exocom.requests[3]?.url, '/send/100%25')
+  assert.deepEqual(
+    exocom.requests.map((r) => decodeURIComponent(r.url.slice('/send/'.length))),
+    names,
+  )
+  assert.deepEqual(
+    exocom.requests.map((r) => r.url),
+    names.map(sendPath),
+  )
+})
+
+// --- results ---
+
+test('send resolves on any 2xx answer', async (t) => {
+  const statuses = [200, 201, 202, 204]
+  let next = 0
+  const exocom = await startExoCom(t, (_request, res) => {
+    res.statusCode = statuses[next++] ?? 500
+    res.end()
+  })
+  const sender = startSender(t, exocom.port)
+  for (const _status of statuses) {
+    assert.equal(await sender.send(envelope(), SEND), undefined)
+  }
+  assert.equal(exocom.requests.length, statuses.length)
+})
+
+test('a 404 rejects with NO_RECEIVER, the status and the start of the body', async (t) => {
+  const exocom = await startExoCom(t, (_request, res) => {
+    res.statusCode = 404
+    res.end("no receivers for 'users.create'")
+  })
+  const sender = startSender(t, exocom.port)
+  const error = await sender.send(envelope(), SEND).catch((e: unknown) => e)
+  assert.ok(error instanceof TransportError)
+  assert.equal(error.code, ErrorCodes.NO_RECEIVER)
+  assert.equal(error.status, 404)
+  assert.equal(
+    error.message,
+    "No service receives the message 'users.create' (ExoCom answered 404: no receivers for 'users.create').",
+  )
+})
+
+test('the NO_RECEIVER error code header means NO_RECEIVER whatever the status', async (t) => {
+  const statuses = [404, 422]
+  let next = 0
+  const exocom = await startExoCom(t, (_request, res) => {
+    res.statusCode = statuses[next++] ?? 500
+    res.setHeader(ERROR_CODE_HEADER, ErrorCodes.NO_RECEIVER)
+    res.end('nobody')
+  })
+  const sender = startSender(t, exocom.port)
+  for (const status of statuses) {
+    const error = await sender.send(envelope(), SEND).catch((e: unknown) => e)
+    assert.ok(error instanceof TransportError)
+    assert.equal(error.code, ErrorCodes.NO_RECEIVER)
+    assert.equal(error.status, status)
+    assert.match(error.message, new RegExp(`ExoCom answered ${status}: nobody`))
+  }
+})
+
+test('a 500 rejects with BUS_REFUSED naming the message, the status and the body', async (t) => {
+  const exocom = await startExoCom(t, (_request, res) => {
+    res.statusCode = 500
+    res.end('Error: routing table is empty')
+  })
+  const sender = startSender(t, exocom.port)
+  const error = await sender.send(envelope(), SEND).catch((e: unknown) => e)
+  assert.ok(error instanceof TransportError)
+  assert.equal(error.code, ErrorCodes.BUS_REFUSED)
+  assert.equal(error.status, 500)
+  assert.equal(
+    error.message,
+    "ExoCom refused the message 'users.create' (answered 500: Error: routing table is empty).",
+  )
+})
+
+test('an error body is cut to its first 200 characters in the message', async (t) => {
+  const exocom = await startExoCom(t, (_request, res) => {
+    res.statusCode = 404
+    res.end('x'.repeat(10_000))
+  })
+  const sender = startSender(t, exocom.port)
+  const error = await sender.send(envelope(), SEND).catch((e: unknown) => e)
+  assert.ok(error instanceof TransportError)
+  assert.ok(error.message.includes('x'.repeat(200)))
+  assert.ok(!error.message.includes('x'.repeat(201)))
+})
+
+test('the connection is reused after an error answer, so its body was consumed', async (t) => {
+  let next = 0
+  const exocom = await startExoCom(t, (_request, res) => {
+    res.statusCode = next++ === 0 ? 500 : 200
+    res.end('a small error body')
+  })
+  const sender = startSender(t, exocom.port, { connections: 1 })
+  await assert.rejects(sender.send(envelope(), SEND), isCode(ErrorCodes.BUS_REFUSED))
+  await sender.send(envelope(), SEND)
+  assert.equal(exocom.requests.length, 2)
+  assert.equal(exocom.connections(), 1)
+})
+
+test('a refused connection rejects with BUS_UNREACHABLE and keeps the cause', async (t) => {
+  const port = await closedPort()
+  const sender = startSender(t, port)
+  const error = await sender.send(envelope(), SEND).catch((e: unknown) => e)
+  assert.ok(error instanceof TransportError)
+  assert.equal(error.code, ErrorCodes.BUS_UNREACHABLE)
+  assert.equal(error.status, undefined)
+  assert.equal((error.cause as { code?: string }).code, 'ECONNREFUSED')
+  assert.ok(
+    error.message.startsWith(
+      `ExoCom at http://127.0.0.1:${port} is unreachable: connect ECONNREFUSED`,
+    ),
+    error.message,
+  )
+})
+
+test('a refused connection to localhost names the port even when every address fails', async (t) => {
+  const port = await closedPort()
+  const sender = new UndiciSender({ exocomPort: port })
+  t.after(() => sender.close())
+  const error = await sender.send(envelope(), SEND).catch((e: unknown) => e)
+  assert.ok(error instanceof TransportError)
+  assert.equal(error.code, ErrorCodes.BUS_UNREACHABLE)
+  assert.match(
+    error.message,
+    new RegExp(`^ExoCom at http://localhost:${port} is unreachable: .*ECONNREFUSED`),
+  )
+})
+
+test('a server that drops the connection without answering rejects with BUS_UNREACHABLE', async (t) => {
+  const exocom = await startExoCom(t, (request) => request.socket.destroy())
+  const sender = startSender(t, exocom.port)
+  const error = await sender.send(envelope(), SEND).catch((e: unknown) => e)
+  assert.ok(error instanceof TransportError)
+  assert.equal(error.code, ErrorCodes.BUS_UNREACHABLE)
+  assert.ok(error.cause instanceof Error)
+  // At most once: the message may have arrived, so it is not sent again.
+  assert.equal(exocom.requests.length, 1)
+})
+
+test('a server that never answers times out with a TimeoutError and the request is dropped', async (t) => {
+  const exocom = await startExoCom(t, () => {})
+  const sender = startSender(t, exocom.port)
+  const arrived = exocom.nextRequest()
+  const error = await sender.send(envelope(), { timeout: 200 }).catch((e: unknown) => e)
+  assert.ok(error instanceof TimeoutError)
+  assert.equal(error.code, ErrorCodes.TIMEOUT)
+  assert.equal(error.timeout, 200)
+  assert.equal(error.message, "ExoCom did not answer the message 'users.create' within 200 ms.")
+  const request = await arrived
+  if (!request.socket.destroyed) await once(request.socket, 'close')
+  assert.equal(request.socket.destroyed, true)
+})
+
+test('an abort rejects with exactly the signal reason and drops the request', async (t) => {
+  const exocom = await startExoCom(t, () => {})
+  const sender = startSender(t, exocom.port)
+  const controller = new AbortController()
+  const reason = new Error('the caller gave up')
+  const sent = sender.send(envelope(), { timeout: 60_000, signal: controller.signal })
+  const request = await exocom.nextRequest()
+  controller.abort(reason)
+  await assert.rejects(sent, (error) => error === reason)
+  if (!request.socket.destroyed) await once(request.socket, 'close')
+  assert.equal(request.socket.destroyed, true)
+})
+
+test('an abort with the default reason rejects with that same AbortError', async (t) => {
+  const exocom = await startExoCom(t, () => {})
+  const sender = startSender(t, exocom.port)
+  const controller = new AbortController()
+  const sent = sender.send(envelope(), {
+    timeout: Number.POSITIVE_INFINITY,
+    signal: controller.signal,
+  })
+  await exocom.nextRequest()
+  controller.abort()
+  await assert.rejects(sent, (error) => error === controller.signal.reason)
+})
+
+test('an already aborted signal rejects with its reason and sends nothing', async (t) => {
+  const exocom = await startExoCom(t)
+  const sender = startSender(t, exocom.port)
+  const reason = new Error('too late')
+  await assert.rejects(
+    sender.send(envelope({ name: 'never' }), { timeout: 2000, signal: AbortSignal.abort(reason) }),
+    (error) => error === reason,
+  )
+  await sender.send(envelope({ name: 'after' }), SEND)
+  assert.deepEqual(
+    exocom.requests.map((r) => r.url),
+    ['/send/after'],
+  )
+})
+
+test('an infinite timeout sends without a deadline of its own', async (t) => {
+  const exocom = await startExoCom(t)
+  const sender = startSender(t, exocom.port)
+  await sender.send(envelope(), { timeout: Number.POSITIVE_INFINITY })
+  assert.equal(exocom.requests.length, 1)
+})
+
+test('undici headers and body timeouts never outlive the deadline', async (t) => {
+  const exocom = await startExoCom(t)
+  const seen: Dispatcher.DispatchOptions[] = []
+  class RecordingAgent extends Agent {
+    override dispatch(options: Dispatcher.DispatchOptions, handler: Dispatcher.DispatchHandler) {
+      seen.push(options)
+      return super.dispatch(options, handler)
+    }
+  }
+  const agent = new RecordingAgent()
+  t.after(() => agent.close())
+  const sender = startSender(t, exocom.port, { dispatcher: agent })
+  await sender.send(envelope(), { timeout: 200 })
+  await sender.send(envelope(), { timeout: 199.5 })
+  await sender.send(envelope(), { timeout: 3_600_000 })
+  await sender.send(envelope(), { timeout: Number.POSITIVE_INFINITY })
+  assert.deepEqual(
+    seen.map((o) => [o.headersTimeout, o.bodyTimeout]),
+    [
+      [200, 200],
+      [200, 200],
+      [300_000, 300_000],
+      [undefined, undefined],
+    ],
+  )
+  const signals = seen.map((o) => (o as { signal?: unknown }).signal)
+  assert.ok(signals[0] instanceof AbortSignal)
+  assert.equal(signals[3], undefined)
+})
+
+test("undici's own headers timeout becomes a TimeoutError with the cause", async (t) => {
+  const cause = new errors.HeadersTimeoutError()
+  const dispatcher = { request: () => Promise.reject(cause) } as unknown as Dispatcher
+  const sender = startSender(t, 3100, { dispatcher })
+  const error = await sender.send(envelope(), { timeout: 5000 }).catch((e: unknown) => e)
+  assert.ok(error instanceof TimeoutError)
+  assert.equal(error.code, ErrorCodes.TIMEOUT)
+  assert.equal(error.timeout, 5000)
+  assert.equal(error.cause, cause)
+  assert.match(error.message, /'users\.create' within 5000 ms/)
+})
+
+test('any other failure of the dispatcher becomes BUS_UNREACHABLE, never a raw error', async (t) => {
+  const cause = new errors.ClientClosedError()
+  const dispatcher = { request: () => Promise.reject(cause) } as unknown as Dispatcher
+  const sender = startSender(t, 3100, { dispatcher })
+  const error = await sender.send(envelope(), SEND).catch((e: unknown) => e)
+  assert.ok(error instanceof TransportError)
+  assert.equal(error.code, ErrorCodes.BUS_UNREACHABLE)
+  assert.equal(error.cause, cause)
+  assert.equal(error.message, `ExoCom at http://127.0.0.1:3100 is unreachable: ${cause.message}.`)
+})
+
+// --- connections and dispatchers ---
+
+test('two sends reuse one keep-alive connection', async (t) => {
+  const exocom = await startExoCom(t)
+  const sender = startSender(t, exocom.port, { connections: 1 })
+  await sender.send(envelope(), SEND)
+  await sender.send(envelope(), SEND)
+  assert.equal(exocom.requests.length, 2)
+  assert.equal(exocom.connections(), 1)
+})
+
+test('the default pool keeps its connections alive across many sequential sends', async (t) => {
+  const exocom = await startExoCom(t)
+  const sender = startSender(t, exocom.port)
+  for (let i = 0; i < 10; i++) await sender.send(envelope(), SEND)
+  assert.equal(exocom.requests.length, 10)
+  // undici's Pool learns that a connection is free from a 'drain' event one microtask after
+  // the answer, so a send awaited back to back may open a second connection; never more.
+  assert.ok(exocom.connections() <= 2, `${exocom.connections()} connections`)
+})
+
+test('a custom dispatcher receives the request and the global dispatcher is untouched', async (t) => {
+  const globalBefore = getGlobalDispatcher()
+  const mock = new MockAgent()
+  mock.disableNetConnect()
+  t.after(() => mock.close())
+  let body: unknown
+  mock
+    .get('http://exocom.test:3100')
+    .intercept({
+      path: '/send/users.create',
+      method: 'POST',
+      headers: { 'content-type': 'application/json', accept: 'application/json' },
+      body: (text: string) => {
+        body = JSON.parse(text)
+        return true
+      },
+    })
+    .reply(200, '')
+  const sender = new UndiciSender({ exocomHost: 'exocom.test', exocomPort: 3100, dispatcher: mock })
+  t.after(() => sender.close())
+  await sender.send(envelope(), SEND)
+  mock.assertNoPendingInterceptors()
+  assert.deepEqual(body, { sender: 'web', id: 'id-1', payload: { name: 'Will' } })
+  assert.equal(getGlobalDispatcher(), globalBefore)
+})
+
+test('the own pool leaves the global dispatcher untouched', async (t) => {
+  const globalBefore = getGlobalDispatcher()
+  const exocom = await startExoCom(t)
+  const sender = startSender(t, exocom.port)
+  await sender.send(envelope(), SEND)
+  await sender.close()
+  assert.equal(getGlobalDispatcher(), globalBefore)
+  assert.equal(exocom.requests.length, 1)
+})
+
+test('close() leaves a given dispatcher open', async (t) => {
+  const exocom = await startExoCom(t)
+  const agent = new Agent()
+  t.after(() => agent.close())
+  const sender = new UndiciSender({
+    exocomHost: '127.0.0.1',
+    exocomPort: exocom.port,
+    dispatcher: agent,
+  })
+  await sender.send(envelope(), SEND)
+  await sender.close()
+  const response = await agent.request({
+    origin: `http://127.0.0.1:${exocom.port}`,
+    path: '/status',
+    method: 'GET',
+  })
+  await response.body.dump()
+  assert.equal(response.statusCode, 200)
+  assert.equal(exocom.requests.length, 2)
+})
+
+// --- self-registration ---
+
+test('register PUTs the registration to /services/<name> and resolves registered on 2xx', async (t) => {
+  const exocom = await startExoCom(t)
+  const sender = startSender(t, exocom.port)
+  assert.equal(await sender.register(registration, SEND), 'registered')
+  const [request] = exocom.requests
+  assert.equal(request?.method, 'PUT')
+  assert.equal(request?.url, '/services/users')
+  assert.equal(request?.headers['content-type'], 'application/json')
+  assert.equal(request?.headers.accept, 'application/json')
+  assert.deepEqual(JSON.parse(request?.body ?? ''), registration)
+})
+
+test('register resolves unsupported on 404 and 405 (a bus without the extension)', async (t) => {
+  const statuses = [404, 405]
+  let next = 0
+  const exocom = await startExoCom(t, (_request, res) => {
+    res.statusCode = statuses[next++] ?? 500
+    res.end('Cannot PUT /services/users')
+  })
+  const sender = startSender(t, exocom.port)
+  assert.equal(await sender.register(registration, SEND), 'unsupported')
+  assert.equal(await sender.register(registration, SEND), 'unsupported')
+  assert.equal(exocom.requests.length, 2)
+})
+
+test('register rejects with BUS_REFUSED on a 500', async (t) => {
+  const exocom = await startExoCom(t, (_request, res) => {
+    res.statusCode = 500
+    res.end('boom')
+  })
+  const sender = startSender(t, exocom.port)
+  const error = await sender.register(registration, SEND).catch((e: unknown) => e)
+  assert.ok(error instanceof TransportError)
+  assert.equal(error.code, ErrorCodes.BUS_REFUSED)
+  assert.equal(error.status, 500)
+  assert.equal(
+    error.message,
+    "ExoCom refused the registration of the service 'users' (answered 500: boom).",
+  )
+})
+
+test('register rejects with BUS_UNREACHABLE when ExoCom is down', async (t) => {
+  const sender = startSender(t, await closedPort())
+  await assert.rejects(sender.register(registration, SEND), isCode(ErrorCodes.BUS_UNREACHABLE))
+})
+
+test('deregister DELETEs /services/<name> and resolves on 200, 404 and 405', async (t) => {
+  const statuses = [200, 404, 405]
+  let next = 0
+  const exocom = await startExoCom(t, (_request, res) => {
+    res.statusCode = statuses[next++] ?? 500
+    res.end()
+  })
+  const sender = startSender(t, exocom.port)
+  for (const _status of statuses) {
+    assert.equal(await sender.deregister('users/eu', SEND), undefined)
+  }
+  const [request] = exocom.requests
+  assert.equal(request?.method, 'DELETE')
+  assert.equal(request?.url, '/services/users%2Feu')
+  assert.equal(request?.body, '')
+  assert.equal(request?.headers['content-type'], undefined)
+  assert.equal(exocom.requests.length, 3)
+})
+
+test('deregister rejects with BUS_REFUSED on a 500', async (t) => {
+  const exocom = await startExoCom(t, (_request, res) => {
+    res.statusCode = 500
+    res.end()
+  })
+  const sender = startSender(t, exocom.port)
+  const error = await sender.deregister('users', SEND).catch((e: unknown) => e)
+  assert.ok(error instanceof TransportError)
+  assert.equal(error.code, ErrorCodes.BUS_REFUSED)
+  assert.equal(error.status, 500)
+  assert.equal(
+    error.message,
+    "ExoCom refused the deregistration of the service 'users' (answered 500).",
+  )
+})
+
+// --- lifecycle ---
+
+test('after close() send, register and deregister reject with ClosedError', async (t) => {
+  const exocom = await startExoCom(t)
+  const sender = startSender(t, exocom.port)
+  await sender.close()
+  await assert.rejects(sender.send(envelope(), SEND), isCode(ErrorCodes.CLOSED))
+  await assert.rejects(sender.register(registration, SEND), isCode(ErrorCodes.CLOSED))
+  await assert.rejects(sender.deregister('users', SEND), isCode(ErrorCodes.CLOSED))
+  assert.equal(exocom.requests.length, 0)
+})
+
+test('close() lets a request in flight finish before it resolves', async (t) => {
+  let release: (() => void) | undefined
+  const exocom = await startExoCom(t, (_request, res) => {
+    release = () => res.end()
+  })
+  const sender = startSender(t, exocom.port)
+  const order: string[] = []
+  const sent = sender.send(envelope(), SEND).then(() => order.push('sent'))
+  await exocom.nextRequest()
+  const closed = sender.close().then(() => order.push('closed'))
+  await assert.rejects(sender.send(envelope(), SEND), isCode(ErrorCodes.CLOSED))
+  release?.()
+  await Promise.all([sent, closed])
+  assert.deepEqual(order, ['sent', 'closed'])
+})
+
+test('close() with a given dispatcher still waits for the requests in flight', async (t) => {
+  let release: (() => void) | undefined
+  const exocom = await startExoCom(t, (_request, res) => {
+    release = () => res.end()
+  })
+  const agent = new Agent()
+  t.after(() => agent.close())
+  const sender = startSender(t, exocom.port, { dispatcher: agent })
+  const order: string[] = []
+  const sent = sender.send(envelope(), SEND).then(() => order.push('sent'))
+  await exocom.nextRequest()
+  const closed = sender.close().then(() => order.push('closed'))
+  release?.()
+  await Promise.all([sent, closed])
+  assert.deepEqual(order, ['sent', 'closed'])
+})
+
+test('close() is idempotent', async (t) => {
+  const exocom = await startExoCom(t)
+  const sender = startSender(t, exocom.port)
+  await sender.send(envelope(), SEND)
+  const first = sender.close()
+  assert.equal(sender.close(), first)
+  await first
+  await sender.close()
+})
+
+// --- logging ---
+
+function recordingLogger(): Logger & {
+  lines: { level: string; bindings: object; message?: string }[]
+} {
+  const lines: { level: string; bindings: object; message?: string }[] = []
+  const at =
+    (level: string) =>
+    (bindings: object, message?: string): void => {
+      lines.push(message === undefined ? { level, bindings } : { level, bindings, message })
+    }
+  const logger = {
+    lines,
+    debug: at('debug'),
+    info: at('info'),
+    warn: at('warn'),
+    error: at('error'),
+    child: () => logger,
+  }
+  return logger
+}
+
+test('each answered send logs one debug line with name, id, responseTo and status', async (t) => {
+  let next = 0
+  const exocom = await startExoCom(t, (_request, res) => {
+    res.statusCode = next++ === 0 ? 200 : 500
+    res.end()
+  })
+  const logger = recordingLogger()
+  const sender = startSender(t, exocom.port, { logger })
+  await sender.send(envelope({ id: 'm-1', responseTo: 'r-1' }), SEND)
+  await assert.rejects(sender.send(envelope({ id: 'm-2' }), SEND), isCode(ErrorCodes.BUS_REFUSED))
+  assert.deepEqual(
+    logger.lines.map(({ level, bindings }) => ({ level, bindings })),
+    [
+      {
+        level: 'debug',
+        bindings: { messageName: 'users.create', messageId: 'm-1', responseTo: 'r-1', status: 200 },
+      },
+      {
+        level: 'debug',
+        bindings: {
+          messageName: 'users.create',
+          messageId: 'm-2',
+          responseTo: undefined,
+          status: 500,
+        },
+      },
+    ],
+  )
+})
+
+test('a failed connection logs nothing: the relay logs failures', async (t) => {
+  const logger = recordingLogger()
+  const sender = startSender(t, await closedPort(), { logger })
+  await assert.rejects(sender.send(envelope(), SEND), isCode(ErrorCodes.BUS_UNREACHABLE))
+  assert.deepEqual(logger.lines, [])
+})
+
+test('a logger with debug disabled is not asked to log', async (t) => {
+  const exocom = await startExoCom(t)
+  const logger = Object.assign(recordingLogger(), { isLevelEnabled: () => false })
+  const sender = startSender(t, exocom.port, { logger })
+  await sender.send(envelope(), SEND)
+  assert.deepEqual(logger.lines, [])
+  assert.equal(exocom.requests.length, 1)
+})
+
+// --- options and arguments ---
+
+test('the origin defaults to localhost and brackets IPv6 addresses', () => {
+  assert.equal(new UndiciSender({ exocomPort: 3100 }).origin, 'http://localhost:3100')
+  assert.equal(
+    new UndiciSender({ exocomHost: 'exocom', exocomPort: 80 }).origin,
+    'http://exocom:80',
+  )
+  assert.equal(
+    new UndiciSender({ exocomHost: '::1', exocomPort: 3100 }).origin,
+    'http://[::1]:3100',
+  )
+  assert.equal(DEFAULT_CONNECTIONS, 16)
+})
+
+test('a missing exocomPort throws MISSING_OPTION', () => {
+  assert.throws(
+    () => new UndiciSender({} as ConstructorParameters<typeof UndiciSender>[0]),
+    isCode(ErrorCodes.MISSING_OPTION),
+  )
+  assert.throws(
+    () => new UndiciSender(undefined as unknown as ConstructorParameters<typeof UndiciSender>[0]),
+    isCode(ErrorCodes.MISSING_OPTION),
+  )
+})
+
+test('invalid options throw INVALID_OPTION with the value quoted', () => {
+  const invalid: unknown[] = [
+    { exocomPort: '3100' },
+    { exocomPort: 0 },
+    { exocomPort: 70_000 },
+    { exocomPort: 3100.5 },
+    { exocomPort: 3100, exocomHost: '' },
+    { exocomPort: 3100, connections: 0 },
+    { exocomPort: 3100, dispatcher: {} },
+  ]
+  for (const options of invalid) {
+    assert.throws(
+      () => new UndiciSender(options as ConstructorParameters<typeof UndiciSender>[0]),
+      isCode(ErrorCodes.INVALID_OPTION),
+      JSON.stringify(options),
+    )
+  }
+  assert.throws(() => new UndiciSender({ exocomPort: '3100' as unknown as number }), /got '3100'/)
+})
+
+test('an invalid timeout or signal rejects with INVALID_OPTION and sends nothing', async (t) => {
+  const exocom = await startExoCom(t)
+  const sender = startSender(t, exocom.port)
+  for (const timeout of [0, -1, Number.NaN, '2000']) {
+    await assert.rejects(
+      sender.send(envelope(), { timeout } as unknown as { timeout: number }),
+      isCode(ErrorCodes.INVALID_OPTION),
+    )
+  }
+  await assert.rejects(
+    sender.send(envelope(), { timeout: 2000, signal: {} as AbortSignal }),
+    isCode(ErrorCodes.INVALID_OPTION),
+  )
+  assert.equal(exocom.requests.length, 0)
+})
+
+test('a payload JSON cannot carry rejects with INVALID_PAYLOAD and sends nothing', async (t) => {
+  const exocom = await startExoCom(t)
+  const sender = startSender(t, exocom.port)
+  const circular: Record<string, unknown> = {}
+  circular.self = circular
+  await assert.rejects(
+    sender.send(envelope({ payload: circular }), SEND),
+    isCode(ErrorCodes.INVALID_PAYLOAD),
+  )
+  await assert.rejects(
+    sender.send(envelope({ payload: { big: 1n } }), SEND),
+    isCode(ErrorCodes.INVALID_PAYLOAD),
+  )
+  await assert.rejects(sender.send(envelope({ name: '' }), SEND), isCode(ErrorCodes.INVALID_NAME))
+  await assert.rejects(
+    sender.register({ ...registration, name: '' }, SEND),
+    isCode(ErrorCodes.INVALID_OPTION),
+  )
+  assert.equal(exocom.requests.length, 0)
+})
