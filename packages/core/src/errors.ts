@@ -40,6 +40,12 @@ export const ErrorCodes = {
   UNKNOWN_MESSAGE: 'EXORELAY_ERR_PROTOCOL_UNKNOWN_MESSAGE',
   /** A local handler threw synchronously while receiving a message (answered with 500). */
   HANDLER_FAILED: 'EXORELAY_ERR_HANDLER_FAILED',
+  /** Too many handlers are running and the queue is full; the message was refused (503). */
+  OVERLOADED: 'EXORELAY_ERR_RELAY_OVERLOADED',
+  /** The remote handler of a request failed; its own code is in `remoteCode`. */
+  REMOTE_HANDLER_FAILED: 'EXORELAY_ERR_REMOTE_HANDLER_FAILED',
+  /** A request lacked the shared secret (bearer token), or carried a wrong one (401). */
+  UNAUTHORIZED: 'EXORELAY_ERR_AUTH_UNAUTHORIZED',
   /** The relay is not listening (yet, or any more), so it cannot receive. */
   NOT_LISTENING: 'EXORELAY_ERR_RELAY_NOT_LISTENING',
 } as const
@@ -121,6 +127,23 @@ export class ProtocolError extends ExoRelayError {
 /** A local handler threw while a message was being received. */
 export class HandlerError extends ExoRelayError {
   override name = 'HandlerError'
+}
+
+/**
+ * The handler of a request failed in the receiving service and answered with an error reply.
+ * `remoteCode` is the code it threw (its own, or `EXORELAY_ERR_HANDLER_FAILED` for an error
+ * without one), `data` what it attached. Errors cross the wire as data, never with a stack.
+ */
+export class RemoteHandlerError extends ExoRelayError {
+  override name = 'RemoteHandlerError'
+  readonly remoteCode: string
+  readonly data: unknown
+
+  constructor(message: string, remoteCode: string, data?: unknown, options?: ExoRelayErrorOptions) {
+    super(ErrorCodes.REMOTE_HANDLER_FAILED, message, options)
+    this.remoteCode = remoteCode
+    this.data = data
+  }
 }
 
 /** True when `error` is an ExoRelay error, optionally with the given code. */

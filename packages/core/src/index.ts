@@ -20,6 +20,7 @@ export {
   isExoRelayError,
   ListenError,
   ProtocolError,
+  RemoteHandlerError,
   TimeoutError,
   TransportError,
 } from './errors.js'

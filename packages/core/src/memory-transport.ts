@@ -90,6 +90,9 @@ class MemoryTransport implements Transport {
   readonly #bus: MemoryBus
   #endpoint: Endpoint | undefined
   #closed = false
+  // A listening socket keeps a process alive; so does a listening memory transport, or a
+  // test awaiting a reply over the memory bus would end with the event loop empty.
+  #keepAlive: NodeJS.Timeout | undefined
 
   constructor(bus: MemoryBus) {
     this.#bus = bus
@@ -112,6 +115,7 @@ class MemoryTransport implements Transport {
       throw new ListenError(ErrorCodes.LISTEN_FAILED, 'This memory transport is closed.')
     this.#endpoint = endpoint
     this.#bus.attach(this)
+    this.#keepAlive ??= setInterval(() => {}, 2 ** 30)
     return { port: 0 }
   }
 
@@ -122,6 +126,7 @@ class MemoryTransport implements Transport {
 
   async close(): Promise<void> {
     this.#closed = true
+    clearInterval(this.#keepAlive)
     this.#bus.detach(this)
   }
 }

@@ -4,7 +4,9 @@ import { test } from 'node:test'
 import { ErrorCodes } from '../src/errors.js'
 
 const table = readFileSync(new URL('../../../docs/reference/errors.md', import.meta.url), 'utf8')
-const documented = [...table.matchAll(/^\| `(EXORELAY_ERR_[A-Z_]+)` \|/gm)].map((match) => match[1])
+const documented = [...table.matchAll(/^\| `(EXORELAY_ERR_[A-Z_]+)` +\|/gm)].map(
+  (match) => match[1],
+)
 
 test('every error code is documented in docs/reference/errors.md', () => {
   const missing = Object.values(ErrorCodes).filter((code) => !documented.includes(code))

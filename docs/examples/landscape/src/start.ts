@@ -1,0 +1,221 @@
+import { readFileSync } from 'node:fs'
+import { fileURLToPath } from 'node:url'
+import pretty from 'pino-pretty'
+import { createLineWriter, type LogRecord } from './log-output.js'
+import { describeExit, ServiceProcess, StartError } from './service-process.js'
+
+// The launcher of the example landscape: the bus, then the three services, one process each.
+// It is a command-line program, so it writes to the console directly.
+
+/** How long a child may take to report ready: tsx compiles on the first start. */
+const START_TIMEOUT = 30_000
+/** How long a child may take to stop after SIGTERM before it gets SIGKILL. */
+const STOP_GRACE = 5_000
+
+const examples = new URL('../../', import.meta.url)
+const terminal = process.stdout.isTTY === true
+const writeLine = createLineWriter({
+  pretty: terminal,
+  colors: terminal && pretty.isColorSupported,
+  nameWidth: 'passwords'.length,
+  write: (text) => process.stdout.write(text),
+})
+const children: ServiceProcess[] = []
+
+function say(message: string): void {
+  process.stdout.write(`${message}\n`)
+}
+
+function complain(message: string): void {
+  process.stderr.write(`landscape: ${message}\n`)
+}
+
+interface ServiceSpec {
+  name: string
+  args: string[]
+  cwd: string
+  env: Record<string, string>
+  isReady: (record: LogRecord) => boolean
+}
+
+function startService(spec: ServiceSpec): ServiceProcess {
+  const child = new ServiceProcess({
+    ...spec,
+    env: { ...process.env, ...spec.env },
+    startTimeout: START_TIMEOUT,
+    onLine: writeLine,
+  })
+  children.push(child)
+  return child
+}
+
+/** A service of this landscape: `node --import tsx <dir>/src/main.ts`. */
+function exampleService(name: string, env: Record<string, string>): ServiceSpec {
+  const cwd = fileURLToPath(new URL(`${name}/`, examples))
+  return {
+    name,
+    args: ['--import', 'tsx', 'src/main.ts'],
+    cwd,
+    env: { SERVICE_NAME: name, ...env },
+    isReady: (record) => record.msg === 'ready',
+  }
+}
+
+/** The `exocom` bin of @exorelay/exocom, found through the package as Node resolves it. */
+function exocomBin(): string {
+  const entry = import.meta.resolve('@exorelay/exocom')
+  const manifestUrl = new URL('../package.json', entry)
+  const manifest = JSON.parse(readFileSync(manifestUrl, 'utf8')) as {
+    name?: string
+    bin?: Record<string, string>
+  }
+  const bin = manifest.bin?.exocom
+  if (manifest.name !== '@exorelay/exocom' || bin === undefined) {
+    throw new Error(`Cannot find the exocom command next to '${fileURLToPath(entry)}'.`)
+  }
+  return fileURLToPath(new URL(bin, manifestUrl))
+}
+
+function portFromEnv(variable: string, fallback: number): number {
+  const value = process.env[variable]
+  if (value === undefined || value === '') return fallback
+  const port = Number(value)
+  if (!Number.isInteger(port) || port < 0 || port > 65535) {
+    throw new RangeError(`${variable} must be a port number from 0 to 65535, got '${value}'.`)
+  }
+  return port
+}
+
+/**
+ * Resolves with the first stop signal. Later ones are ignored: the stop is already under way
+ * and bounded by the grace period.
+ */
+function stopSignal(): Promise<NodeJS.Signals> {
+  return new Promise((resolve) => {
+    for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
+      process.on(signal, () => resolve(signal))
+    }
+  })
+}
+
+/** A stop signal ended the start; not a failure. */
+class Stopped extends Error {}
+
+async function main(): Promise<number> {
+  const stopped = stopSignal()
+  const whileRunning = <T>(promise: Promise<T>): Promise<T> =>
+    Promise.race([
+      promise,
+      stopped.then((signal) => {
+        throw new Stopped(signal)
+      }),
+    ])
+
+  let exitCode = 0
+  try {
+    const busPort = portFromEnv('EXOCOM_PORT', 3100)
+    const apiPort = portFromEnv('PORT', 3000)
+
+    const bus = startService({
+      name: 'exocom',
+      args: [exocomBin(), '--port', String(busPort)],
+      cwd: fileURLToPath(examples),
+      env: {},
+      isReady: (record) => typeof record.msg === 'string' && record.msg.startsWith('ExoCom online'),
+    })
+    // With EXOCOM_PORT=0 the bus picks a port; its ready line says which.
+    const busRecord = await whileRunning(bus.ready)
+    const relayEnv = {
+      EXOCOM_HOST: '127.0.0.1',
+      EXOCOM_PORT: String(busRecord.port ?? busPort),
+    }
+
+    // The services register with the bus when they go online, so their order does not matter.
+    const passwords = startService(exampleService('passwords', { ...relayEnv, EXORELAY_PORT: '0' }))
+    const users = startService(exampleService('users', { ...relayEnv, EXORELAY_PORT: '0' }))
+    const web = startService(exampleService('web', { ...relayEnv, PORT: String(apiPort) }))
+    const [, , webRecord] = await whileRunning(
+      Promise.all([passwords.ready, users.ready, web.ready]),
+    )
+
+    const api = `http://localhost:${webRecord.port ?? apiPort}`
+    // One write, so that the banner is never split by a child's line.
+    say(
+      [
+        '',
+        'ExoRelay example landscape is running.',
+        `  API:  ${api}`,
+        `  Try:  curl -s -X POST ${api}/users -H 'content-type: application/json' -d '{"name":"Will Riker","password":"secret"}'`,
+        `  Then: curl -s ${api}/users`,
+        'Press Ctrl-C to stop.',
+        '',
+      ].join('\n'),
+    )
+
+    const ended = await Promise.race([
+      stopped.then((signal) => ({ signal })),
+      ...children.map((child) => child.exited.then((status) => ({ child, status }))),
+    ])
+    if ('signal' in ended) {
+      say(`landscape: ${ended.signal}: stopping`)
+    } else {
+      const { child, status } = ended
+      complain(
+        `${child.name} stopped unexpectedly: it ${describeExit(status)}${lastErrorOf(child)}; stopping the others`,
+      )
+      exitCode = 1
+    }
+  } catch (error) {
+    if (error instanceof Stopped) {
+      say(`landscape: ${error.message} while starting: stopping`)
+    } else {
+      const others = children.some((child) => child.running) ? '; stopping the others' : ''
+      complain(`${startFailure(error)}${others}`)
+      exitCode = 1
+    }
+  }
+
+  // Services first, so the bus is still there to see them withdraw; the bus last.
+  const [bus, ...services] = children
+  await Promise.all(services.map((child) => stopChild(child)))
+  if (bus !== undefined) {
+    await stopChild(bus)
+    say('landscape: stopped')
+  }
+  return exitCode
+}
+
+async function stopChild(child: ServiceProcess): Promise<void> {
+  const wasRunning = child.running
+  const status = await child.stop(STOP_GRACE)
+  if (wasRunning && status.signal === 'SIGKILL') {
+    complain(`${child.name} did not stop within ${STOP_GRACE / 1000} s and was killed`)
+  }
+}
+
+function startFailure(error: unknown): string {
+  if (error instanceof StartError) {
+    const child = children.find((candidate) => candidate.name === error.service)
+    return `${error.message}${child === undefined ? '' : lastErrorOf(child)}`
+  }
+  return `could not start: ${error instanceof Error ? error.message : String(error)}`
+}
+
+function lastErrorOf(child: ServiceProcess): string {
+  return child.lastError === undefined ? '' : ` (last error: ${child.lastError})`
+}
+
+// Whatever happens to the launcher, it must not leave its children running.
+process.on('exit', () => {
+  for (const child of children) child.kill()
+})
+
+main().then(
+  (code) => {
+    process.exitCode = code
+  },
+  (error: unknown) => {
+    complain(`failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`)
+    process.exitCode = 1
+  },
+)

@@ -1,0 +1,56 @@
+import { ExoRelay, type ExoRelayOptions } from 'exorelay'
+import type { UsersMessages } from './messages.js'
+import { toUser, UserStore } from './user-store.js'
+
+export interface UsersServiceOptions extends ExoRelayOptions {
+  /** Where users are kept. Default: a new, empty `UserStore`. */
+  store?: UserStore
+  /** Milliseconds to wait for the passwords service. Default: the relay's `timeout` (10 s). */
+  passwordsTimeout?: number
+}
+
+/**
+ * The users service: a relay that handles `users.create` (validates, has the password hashed
+ * by `passwords.encrypt`, stores the user, replies `users.created` or `users.not-created`)
+ * and `users.list` (replies `users.listed`). Call `listen()` to take it online.
+ *
+ * @example
+ * ```ts
+ * const relay = createUsersService({ serviceName: 'users', exocomPort: 3100, port: 0 })
+ * await relay.listen()
+ * ```
+ */
+export function createUsersService(options: UsersServiceOptions = {}): ExoRelay<UsersMessages> {
+  const { store = new UserStore(), passwordsTimeout, ...relayOptions } = options
+  const sendOptions = passwordsTimeout === undefined ? {} : { timeout: passwordsTimeout }
+  const relay = new ExoRelay<UsersMessages>(relayOptions)
+
+  relay.registerHandler('users.create', async (user, { reply, send }) => {
+    const reason = invalidReason(user)
+    if (reason !== undefined) {
+      await reply('users.not-created', { reason })
+      return
+    }
+    // If the passwords service fails, this rejects and the relay logs it; the requester's own
+    // timeout then tells it that no reply is coming. A made-up outcome would hide the fault.
+    const passwordHash = await send('passwords.encrypt', user.password, sendOptions)
+    const created = store.add(user.name.trim(), passwordHash)
+    await reply('users.created', toUser(created))
+  })
+
+  relay.registerHandler('users.list', async (_payload, { reply }) => {
+    await reply('users.listed', store.list())
+  })
+
+  return relay
+}
+
+/** Why a `users.create` payload cannot become a user, or `undefined` when it can. */
+function invalidReason(user: unknown): string | undefined {
+  // Checked at runtime: the message map types the payload, but the wire carries any JSON.
+  if (user === null || typeof user !== 'object') return 'the payload must be an object'
+  const { name, password } = user as { name?: unknown; password?: unknown }
+  if (typeof name !== 'string' || name.trim() === '') return 'a name is required'
+  if (typeof password !== 'string' || password === '') return 'a password is required'
+  return undefined
+}

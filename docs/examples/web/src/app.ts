@@ -1,0 +1,179 @@
+import {
+  type ErrorCode,
+  ErrorCodes,
+  ExoRelay,
+  type ExoRelayOptions,
+  isExoRelayError,
+} from 'exorelay'
+import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } from 'fastify'
+import type { User, WebMessages } from './messages.js'
+
+/** How long the API waits for a service's reply unless told otherwise: 5 seconds. */
+export const DEFAULT_TIMEOUT = 5_000
+
+export interface BuildAppOptions {
+  /**
+   * Options of the relay mounted in the app (`exocomPort`, `exocomHost`, …). `serviceName`
+   * defaults to `'web'`; the port is always the app's.
+   */
+  relay?: Omit<ExoRelayOptions, 'fastify' | 'logger' | 'port'>
+  /** Milliseconds to wait for the users service's reply. Default 5000. */
+  timeout?: number
+  /** A pino logger for the app and its relay, or `false` for silence. Default `false`. */
+  logger?: FastifyBaseLogger | false
+}
+
+/** The app and the relay mounted in it. */
+export interface WebApp {
+  app: FastifyInstance
+  /** Goes online (and registers with the bus) after `app.listen()`, closes with the app. */
+  relay: ExoRelay<WebMessages>
+}
+
+interface CreateUserBody {
+  name: string
+  password: string
+}
+
+const createUserSchema = {
+  body: {
+    type: 'object',
+    required: ['name', 'password'],
+    additionalProperties: false,
+    properties: {
+      // An empty name is the users service's call (422), not a malformed request (400).
+      name: { type: 'string', maxLength: 200 },
+      password: { type: 'string', maxLength: 1000 },
+    },
+  },
+} as const
+
+/**
+ * The web service: a Fastify HTTP API whose relay is mounted in the same app, so that one
+ * port serves both the API and the bus's deliveries. The relay goes online when the app
+ * listens and withdraws from the bus when the app closes.
+ *
+ * - `POST /users {name, password}`: 201 `{id, name}`, 422 `{error}` when the users service
+ *   answers `users.not-created`, 400 for a malformed body.
+ * - `GET /users`: 200 `[{id, name}]`.
+ * - Failures of the message flow are JSON `{error: {code, message}}`: 504 when no reply came
+ *   in time, 503 when no service receives the message or the bus is unreachable.
+ *
+ * @example
+ * ```ts
+ * const { app, relay } = buildApp({ relay: { exocomPort: 3100 } })
+ * relay.on('online', (port) => console.log(`API and relay on port ${port}`))
+ * await app.listen({ port: 3000, host: '127.0.0.1' })
+ * ```
+ */
+export function buildApp(options: BuildAppOptions = {}): WebApp {
+  const timeout = options.timeout ?? DEFAULT_TIMEOUT
+  const logger = options.logger ?? false
+  const app = Fastify({
+    ...(logger === false ? { logger: false } : { loggerInstance: logger }),
+    // Fastify's two lines per request would drown the message flow; the API logs one.
+    logController: new LogController({ disableRequestLogging: true }),
+    // A JSON API takes a number for a string as the client's mistake, not a hint to convert.
+    ajv: { customOptions: { coerceTypes: false } },
+  })
+  const relay = new ExoRelay<WebMessages>({
+    serviceName: 'web',
+    ...options.relay,
+    fastify: app,
+    logger,
+  })
+
+  // The API in a context of its own: its request log leaves out the bus's deliveries to the
+  // relay's routes, whose flow ExoCom's console already shows.
+  app.register(async (api) => {
+    api.addHook('onResponse', async (request, reply) => {
+      request.log.info(
+        { method: request.method, url: request.url, statusCode: reply.statusCode },
+        `${request.method} ${request.url} ${reply.statusCode}`,
+      )
+    })
+
+    api.post<{ Body: CreateUserBody }>(
+      '/users',
+      { schema: createUserSchema },
+      async (request, reply) => {
+        const { name, password } = request.body
+        // `envelope()` gives the outcome's name, so both outcomes can be told apart.
+        const outcome = await relay.send('users.create', { name, password }, { timeout }).envelope()
+        if (outcome.name === 'users.not-created') {
+          const message = outcome.payload?.reason ?? 'The users service gave no reason.'
+          return reply.code(422).send({ error: { code: outcome.name, message } })
+        }
+        if (outcome.payload === undefined) {
+          throw new Error("The users service replied 'users.created' without the user.")
+        }
+        return reply.code(201).send(publicUser(outcome.payload))
+      },
+    )
+
+    api.get('/users', async () => {
+      const users = await relay.send('users.list', undefined, { timeout })
+      return users.map(publicUser)
+    })
+  })
+
+  app.setErrorHandler((error, request, reply) => {
+    if (isExoRelayError(error)) {
+      request.log.warn({ code: error.code }, error.message)
+      return reply
+        .code(statusFor(error.code))
+        .send({ error: { code: error.code, message: error.message } })
+    }
+    const clientError = asClientError(error)
+    if (clientError !== undefined) {
+      return reply
+        .code(clientError.statusCode)
+        .send({ error: { code: clientError.code, message: clientError.message } })
+    }
+    request.log.error({ err: error }, 'request failed')
+    return reply.code(500).send({
+      error: { code: 'INTERNAL_ERROR', message: 'The request failed; see the web service log.' },
+    })
+  })
+
+  return { app, relay }
+}
+
+/** The HTTP status that tells a client what a failed message flow means for it. */
+function statusFor(code: ErrorCode): number {
+  switch (code) {
+    case ErrorCodes.TIMEOUT:
+      return 504
+    case ErrorCodes.NO_RECEIVER:
+    case ErrorCodes.BUS_UNREACHABLE:
+    case ErrorCodes.CLOSED:
+      return 503
+    case ErrorCodes.BUS_REFUSED:
+      return 502
+    default:
+      return 500
+  }
+}
+
+/** Fastify's own 4xx errors (schema validation, unparsable JSON, wrong content type). */
+function asClientError(
+  error: unknown,
+): { statusCode: number; code: string; message: string } | undefined {
+  if (error === null || typeof error !== 'object') return undefined
+  const { statusCode, code, message } = error as {
+    statusCode?: unknown
+    code?: unknown
+    message?: unknown
+  }
+  if (typeof statusCode !== 'number' || statusCode < 400 || statusCode >= 500) return undefined
+  return {
+    statusCode,
+    code: typeof code === 'string' ? code : 'BAD_REQUEST',
+    message: typeof message === 'string' ? message : 'The request is invalid.',
+  }
+}
+
+/** Only the public fields leave the API, whatever else a service put in its reply. */
+function publicUser(user: User): User {
+  return { id: user.id, name: user.name }
+}

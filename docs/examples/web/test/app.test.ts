@@ -1,0 +1,194 @@
+import assert from 'node:assert/strict'
+import { once } from 'node:events'
+import { createServer } from 'node:net'
+import { test } from 'node:test'
+import { type ExoCom, startExoCom } from '@exorelay/exocom'
+import { ErrorCodes, ExoRelay } from 'exorelay'
+import { type BuildAppOptions, buildApp } from '../src/app.js'
+import type { WebMessages } from '../src/messages.js'
+
+type TestContext = { after: (fn: () => Promise<void>) => void }
+
+async function startBus(t: TestContext): Promise<ExoCom> {
+  const bus = await startExoCom({ port: 0, logger: false })
+  t.after(() => bus.close())
+  return bus
+}
+
+/** The web app on a free port; resolves with its base URL. */
+async function startWeb(t: TestContext, exocomPort: number, options: BuildAppOptions = {}) {
+  const { app, relay } = buildApp({
+    ...options,
+    relay: { exocomHost: '127.0.0.1', exocomPort, ...options.relay },
+  })
+  t.after(() => app.close())
+  // Online means registered with the bus, so replies can be routed back to the app.
+  const online = once(relay, 'online')
+  await app.listen({ port: 0, host: '127.0.0.1' })
+  await online
+  const { port } = app.server.address() as { port: number }
+  return `http://127.0.0.1:${port}`
+}
+
+/** A stand-in for the users service, with the handlers `register` gives it. */
+async function startUsers(
+  t: TestContext,
+  exocomPort: number,
+  register: (relay: ExoRelay<WebMessages>) => void,
+): Promise<void> {
+  const relay = new ExoRelay<WebMessages>({
+    serviceName: 'users',
+    exocomHost: '127.0.0.1',
+    exocomPort,
+    port: 0,
+    logger: false,
+  })
+  register(relay)
+  t.after(() => relay.close())
+  await relay.listen()
+}
+
+function postUser(base: string, body: unknown, contentType = 'application/json') {
+  return fetch(`${base}/users`, {
+    method: 'POST',
+    headers: { 'content-type': contentType },
+    body: typeof body === 'string' ? body : JSON.stringify(body),
+  })
+}
+
+async function freePort(): Promise<number> {
+  const server = createServer()
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  const { port } = server.address() as { port: number }
+  await new Promise<void>((resolve, reject) => server.close((e) => (e ? reject(e) : resolve())))
+  return port
+}
+
+test('POST /users answers 201 with the created user, and only its id and name', async (t) => {
+  const bus = await startBus(t)
+  const received: unknown[] = []
+  await startUsers(t, bus.port, (users) => {
+    users.registerHandler('users.create', async (user, { reply }) => {
+      received.push(user)
+      // A careless service that leaks the hash: the API must not pass it on.
+      const leaky = { id: 'u1', name: user.name, passwordHash: 'salt:hash' }
+      await reply('users.created', leaky)
+    })
+  })
+  const base = await startWeb(t, bus.port)
+
+  const response = await postUser(base, { name: 'Will Riker', password: 'secret' })
+  assert.equal(response.status, 201)
+  assert.deepEqual(await response.json(), { id: 'u1', name: 'Will Riker' })
+  assert.deepEqual(received, [{ name: 'Will Riker', password: 'secret' }])
+})
+
+test('POST /users answers 422 with the reason when the users service replies users.not-created', async (t) => {
+  const bus = await startBus(t)
+  await startUsers(t, bus.port, (users) => {
+    users.registerHandler('users.create', async (_user, { reply }) => {
+      await reply('users.not-created', { reason: 'a name is required' })
+    })
+  })
+  const base = await startWeb(t, bus.port)
+
+  const response = await postUser(base, { name: '', password: 'secret' })
+  assert.equal(response.status, 422)
+  assert.deepEqual(await response.json(), {
+    error: { code: 'users.not-created', message: 'a name is required' },
+  })
+})
+
+test('GET /users answers 200 with the users the users service lists', async (t) => {
+  const bus = await startBus(t)
+  await startUsers(t, bus.port, (users) => {
+    users.registerHandler('users.list', async (_payload, { reply }) => {
+      await reply('users.listed', [
+        { id: 'u1', name: 'Will Riker' },
+        { id: 'u2', name: 'Deanna Troi' },
+      ])
+    })
+  })
+  const base = await startWeb(t, bus.port)
+
+  const response = await fetch(`${base}/users`)
+  assert.equal(response.status, 200)
+  assert.deepEqual(await response.json(), [
+    { id: 'u1', name: 'Will Riker' },
+    { id: 'u2', name: 'Deanna Troi' },
+  ])
+})
+
+test('POST /users answers 400 for a body that is not a valid user, and 415 for a form, without sending a message', async (t) => {
+  const bus = await startBus(t)
+  let sent = 0
+  await startUsers(t, bus.port, (users) => {
+    users.registerHandler('users.create', async (_user, { reply }) => {
+      sent += 1
+      await reply('users.not-created', { reason: 'unexpected' })
+    })
+  })
+  const base = await startWeb(t, bus.port)
+
+  const bodies: unknown[] = [
+    { name: 'Will Riker' },
+    { name: 42, password: 'secret' },
+    [{ name: 'Will Riker', password: 'secret' }],
+    '{"name": "Will Riker", ',
+  ]
+  for (const body of bodies) {
+    const response = await postUser(base, body)
+    assert.equal(response.status, 400, `${JSON.stringify(body)} got ${response.status}`)
+    const answer = (await response.json()) as { error: { code: string; message: string } }
+    assert.match(answer.error.code, /^FST_ERR_/)
+    assert.equal(typeof answer.error.message, 'string')
+  }
+  const form = await postUser(base, 'name=Will', 'application/x-www-form-urlencoded')
+  assert.equal(form.status, 415)
+  assert.equal(sent, 0)
+})
+
+test('POST /users answers 503 with EXORELAY_ERR_TRANSPORT_NO_RECEIVER when no service receives users.create', async (t) => {
+  const bus = await startBus(t)
+  const base = await startWeb(t, bus.port)
+
+  const response = await postUser(base, { name: 'Will Riker', password: 'secret' })
+  assert.equal(response.status, 503)
+  const answer = (await response.json()) as { error: { code: string; message: string } }
+  assert.equal(answer.error.code, ErrorCodes.NO_RECEIVER)
+  assert.match(answer.error.message, /users\.create/)
+})
+
+test('POST /users answers 504 with EXORELAY_ERR_REPLY_TIMEOUT when users.create gets no reply in time', async (t) => {
+  const bus = await startBus(t)
+  let received = 0
+  await startUsers(t, bus.port, (users) => {
+    users.registerHandler('users.create', () => {
+      received += 1
+    })
+  })
+  const base = await startWeb(t, bus.port, { timeout: 300 })
+
+  const response = await postUser(base, { name: 'Will Riker', password: 'secret' })
+  assert.equal(response.status, 504)
+  const answer = (await response.json()) as { error: { code: string; message: string } }
+  assert.equal(answer.error.code, ErrorCodes.TIMEOUT)
+  assert.equal(received, 1)
+})
+
+test('GET /users answers 503 with EXORELAY_ERR_TRANSPORT_BUS_UNREACHABLE when the bus is down', async (t) => {
+  const base = await startWeb(t, await freePort())
+
+  const response = await fetch(`${base}/users`)
+  assert.equal(response.status, 503)
+  const answer = (await response.json()) as { error: { code: string } }
+  assert.equal(answer.error.code, ErrorCodes.BUS_UNREACHABLE)
+})
+
+test('the relay is mounted in the app: GET /status answers on the API port', async (t) => {
+  const bus = await startBus(t)
+  const base = await startWeb(t, bus.port)
+  const response = await fetch(`${base}/status`)
+  assert.equal(response.status, 200)
+  assert.deepEqual(Object.keys(bus.config().services), ['web'])
+})
