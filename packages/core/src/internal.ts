@@ -3,3 +3,4 @@
 export { describeInvalidName, describeValue } from './envelope.js'
 export { PendingReplies } from './pending-replies.js'
 export { HandlerRegistry } from './registry.js'
+export { bearerMatcher, checkToken } from './token.js'

@@ -1,16 +1,18 @@
 import { EventEmitter } from 'node:events'
 import { assertMessageName, assertPayload, createEnvelope, describeValue } from './envelope.js'
+import { ERROR_REPLY, remoteHandlerError, toWireError } from './error-reply.js'
 import {
   AbortError,
   ClosedError,
   ErrorCodes,
-  type ExoRelayError,
+  ExoRelayError,
   HandlerError,
   InvalidArgumentError,
   ListenError,
   ProtocolError,
   TimeoutError,
 } from './errors.js'
+import { HandlerQueue } from './handler-queue.js'
 import { type Logger, silentLogger } from './logger.js'
 import type {
   AnyMessages,
@@ -121,7 +123,25 @@ export interface RelayOptions {
   timeout?: number | undefined
   /** Timer functions for the deadlines (tests). Default: Node's, unref'd. */
   timers?: Timers | undefined
+  /** Handlers running at once; more wait in a queue. Default 100. */
+  concurrency?: number | undefined
+  /** Messages waiting for a handler slot; beyond it the relay refuses with 503. Default 1,000. */
+  maxQueued?: number | undefined
+  /** Milliseconds `close()` lets running handlers finish (and their replies go out). Default 10,000. */
+  closeTimeout?: number | undefined
 }
+
+/** What a relay reports about itself, e.g. on `GET /status`. Cheap: no I/O. */
+export interface RelayStatus {
+  state: 'idle' | 'starting' | 'online' | 'closing' | 'closed'
+  pendingReplies: number
+  runningHandlers: number
+  queuedMessages: number
+}
+
+export const DEFAULT_CONCURRENCY = 100
+export const DEFAULT_MAX_QUEUED = 1_000
+export const DEFAULT_CLOSE_TIMEOUT = 10_000
 
 export interface RelayEvents {
   /** The relay receives messages; the port it listens on (`0` for transports without one). */
@@ -132,9 +152,10 @@ export interface RelayEvents {
   error: [error: ExoRelayError]
 }
 
-type State = 'idle' | 'starting' | 'online' | 'closing' | 'closed'
+type State = RelayStatus['state']
 
 const ACCEPTED: Receipt = Object.freeze({ status: 'accepted' })
+const NOT_RUNNING = Object.freeze({ running: undefined, failed: false })
 
 /**
  * The framework-agnostic relay: handlers, sends, reply correlation and lifecycle over any
@@ -155,6 +176,8 @@ export class Relay<M extends MessageMap<M> = AnyMessages> extends EventEmitter<R
   readonly #timeout: number
   readonly #pending: PendingReplies
   readonly #handlers = new HandlerRegistry<Handler<any, any>>()
+  readonly #queue: HandlerQueue
+  readonly #closeTimeout: number
   #state: State = 'idle'
   #listening: Promise<number> | undefined
   #closing: Promise<void> | undefined
@@ -172,6 +195,21 @@ export class Relay<M extends MessageMap<M> = AnyMessages> extends EventEmitter<R
     this.#log = options.logger ?? silentLogger
     this.#timeout = checkTimeout(options.timeout ?? DEFAULT_TIMEOUT, 'timeout')
     this.#pending = new PendingReplies({ timers: options.timers })
+    this.#queue = new HandlerQueue(
+      checkCount(options.concurrency ?? DEFAULT_CONCURRENCY, 'concurrency', 1),
+      checkCount(options.maxQueued ?? DEFAULT_MAX_QUEUED, 'maxQueued', 0),
+    )
+    this.#closeTimeout = checkTimeout(options.closeTimeout ?? DEFAULT_CLOSE_TIMEOUT, 'closeTimeout')
+  }
+
+  /** The relay's state and load, for readiness checks. */
+  status(): RelayStatus {
+    return {
+      state: this.#state,
+      pendingReplies: this.#pending.size,
+      runningHandlers: this.#queue.running,
+      queuedMessages: this.#queue.queued,
+    }
   }
 
   /** How many sends wait for replies right now (for health checks and leak tests). */
@@ -243,6 +281,7 @@ export class Relay<M extends MessageMap<M> = AnyMessages> extends EventEmitter<R
       serviceName: this.serviceName,
       receive: this.#receive,
       handledNames: () => this.#handlers.names(),
+      status: () => this.status(),
       port: portNumber,
     }
     this.#listening = this.#transport.listen(endpoint).then(
@@ -276,21 +315,30 @@ export class Relay<M extends MessageMap<M> = AnyMessages> extends EventEmitter<R
   }
 
   /**
-   * Stops receiving, rejects every pending send with a `ClosedError`, releases the transport,
-   * then emits `offline` (the port is free by then). Safe to call more than once.
+   * Closes gracefully: refuses new messages (503) and withdraws from the bus, lets running and
+   * queued handlers finish within `closeTimeout` (their sends and replies still go out, and
+   * replies to them still arrive), then rejects every pending send with a `ClosedError`,
+   * releases the transport, and emits `offline` once the port is free. Safe to call twice.
    */
   close(): Promise<void> {
     if (this.#closing !== undefined) return this.#closing
     const wasListening = this.#listening !== undefined
     this.#state = 'closing'
-    this.#pending.rejectAll(
-      new ClosedError(ErrorCodes.CLOSED, 'The relay was closed before a reply arrived.'),
-    )
     this.#closing = (async () => {
       // A listen still binding must finish (or fail) before the transport can close its port.
       if (this.#listening !== undefined) await this.#listening.catch(() => undefined)
-      await this.#transport.close()
+      await this.#transport.drain?.()
+      if (!(await this.#queue.idle(this.#closeTimeout))) {
+        this.#log.warn(
+          { runningHandlers: this.#queue.running, queuedMessages: this.#queue.queued },
+          'handlers still running at the close timeout',
+        )
+      }
       this.#state = 'closed'
+      this.#pending.rejectAll(
+        new ClosedError(ErrorCodes.CLOSED, 'The relay was closed before a reply arrived.'),
+      )
+      await this.#transport.close()
       this.#log.info({}, 'offline')
       if (wasListening) this.emit('offline')
     })()
@@ -342,7 +390,8 @@ export class Relay<M extends MessageMap<M> = AnyMessages> extends EventEmitter<R
     const { id } = envelope
     const expectsReply = reply !== false || onReply !== undefined
 
-    if (this.#state === 'closing' || this.#state === 'closed') {
+    // While closing, handlers finishing their work may still send and reply.
+    if (this.#state === 'closed') {
       const closed = new ClosedError(
         ErrorCodes.CLOSED,
         `The relay is closed: cannot send '${name}'.`,
@@ -449,6 +498,12 @@ export class Relay<M extends MessageMap<M> = AnyMessages> extends EventEmitter<R
 
   readonly #receive = (message: ReceivedMessage): Receipt => {
     const { name, id, responseTo } = message
+    const debug = this.#log.isLevelEnabled?.('debug') !== false
+    // Replies are accepted while closing too: handlers finishing their work may wait for them.
+    if (this.#state !== 'closed' && this.#deliverReply(message)) {
+      if (debug) this.#log.debug({ messageName: name, messageId: id, responseTo }, 'reply received')
+      return ACCEPTED
+    }
     if (this.#state === 'closing' || this.#state === 'closed') {
       return {
         status: 'unavailable',
@@ -457,11 +512,6 @@ export class Relay<M extends MessageMap<M> = AnyMessages> extends EventEmitter<R
           `The relay is closing: cannot receive '${name}'.`,
         ),
       }
-    }
-    const debug = this.#log.isLevelEnabled?.('debug') !== false
-    if (this.#pending.deliver(message)) {
-      if (debug) this.#log.debug({ messageName: name, messageId: id, responseTo }, 'reply received')
-      return ACCEPTED
     }
     const handler = this.#handlers.get(name)
     if (handler === undefined) {
@@ -472,26 +522,79 @@ export class Relay<M extends MessageMap<M> = AnyMessages> extends EventEmitter<R
         error: new ProtocolError(ErrorCodes.UNKNOWN_MESSAGE, `unknown message: '${name}'`),
       }
     }
+    if (!this.#queue.hasCapacity) {
+      if (!this.#queue.enqueue(() => this.#invoke(handler, message).running)) {
+        this.#log.warn(
+          { messageName: name, messageId: id, responseTo },
+          'overloaded: message refused',
+        )
+        return {
+          status: 'unavailable',
+          error: new ExoRelayError(
+            ErrorCodes.OVERLOADED,
+            `The relay is overloaded: ${this.#queue.running} handlers running, ${this.#queue.queued} messages queued.`,
+          ),
+        }
+      }
+      if (debug) this.#log.debug({ messageName: name, messageId: id, responseTo }, 'queued')
+      return ACCEPTED
+    }
     if (debug) this.#log.debug({ messageName: name, messageId: id, responseTo }, 'received')
-    let result: unknown
-    try {
-      result = handler(message.payload, new Context(this, message))
-    } catch (err) {
-      this.#log.error({ err, messageName: name, messageId: id, responseTo }, 'handler failed')
+    const { running, failed, error } = this.#invoke(handler, message)
+    this.#queue.track(running)
+    if (failed) {
       return {
         status: 'failed',
         error: new HandlerError(ErrorCodes.HANDLER_FAILED, `The handler for '${name}' failed.`, {
-          cause: err,
+          cause: error,
         }),
       }
     }
-    // An async handler is awaited for its failure only: its rejection is logged, never unhandled.
-    if (isThenable(result)) {
-      result.then(undefined, (err: unknown) =>
-        this.#log.error({ err, messageName: name, messageId: id, responseTo }, 'handler failed'),
-      )
-    }
     return ACCEPTED
+  }
+
+  /** Hands a reply to its waiter; an error reply rejects the waiter with a `RemoteHandlerError`. */
+  #deliverReply(message: ReceivedMessage): boolean {
+    if (message.name !== ERROR_REPLY || message.responseTo === undefined) {
+      return this.#pending.deliver(message)
+    }
+    if (!this.#pending.has(message.responseTo)) return false
+    this.#pending.reject(message.responseTo, remoteHandlerError(message))
+    return true
+  }
+
+  /**
+   * Runs a handler. A failure, sync or async, is logged and answered with an error reply, so
+   * the requester learns of it at once instead of waiting for its timeout. Returns the
+   * promise of an async handler, for the queue to count it as running.
+   */
+  #invoke(
+    handler: Handler<any, any>,
+    message: ReceivedMessage,
+  ): { running: Promise<unknown> | undefined; failed: boolean; error?: unknown } {
+    let result: unknown
+    try {
+      result = handler(message.payload, new Context(this, message))
+    } catch (error) {
+      this.#handlerFailed(message, error)
+      return { running: undefined, failed: true, error }
+    }
+    if (!isThenable(result)) return NOT_RUNNING
+    return {
+      running: Promise.resolve(result).then(undefined, (error: unknown) =>
+        this.#handlerFailed(message, error),
+      ),
+      failed: false,
+    }
+  }
+
+  #handlerFailed(message: ReceivedMessage, error: unknown): void {
+    const { name, id, responseTo } = message
+    this.#log.error({ err: error, messageName: name, messageId: id, responseTo }, 'handler failed')
+    // Only requests get error replies: a reply to a reply would find nobody waiting for it.
+    if (responseTo === undefined && this.#state !== 'closed') {
+      this.sendReply(ERROR_REPLY, toWireError(error), id)
+    }
   }
 
   /** @internal Sends a reply to `responseTo`. Used by handler contexts. */
@@ -534,6 +637,16 @@ function isThenable(value: unknown): value is PromiseLike<unknown> {
     (typeof value === 'object' || typeof value === 'function') &&
     typeof (value as PromiseLike<unknown>).then === 'function'
   )
+}
+
+function checkCount(value: unknown, option: string, min: number): number {
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < min) {
+    throw new InvalidArgumentError(
+      ErrorCodes.INVALID_OPTION,
+      `The ${option} option must be an integer of at least ${min}, got ${describeValue(value)}.`,
+    )
+  }
+  return value
 }
 
 function checkTimeout(value: unknown, option: string): number {

@@ -1,6 +1,7 @@
 import type { OutgoingEnvelope } from './envelope.js'
 import type { ExoRelayError } from './errors.js'
 import type { ReceivedMessage } from './message-map.js'
+import type { RelayStatus } from './relay.js'
 
 /**
  * What the relay answers when its transport hands it a message. An HTTP listener turns these
@@ -28,6 +29,8 @@ export interface Endpoint {
   readonly receive: Receiver
   /** The names this relay has handlers for, e.g. to subscribe to them or to tell the bus. */
   handledNames(): readonly string[]
+  /** The relay's state and load, cheap to call (readiness endpoints). */
+  status(): RelayStatus
   /** The port asked for (HTTP transports); `undefined` for the transport's default. */
   readonly port?: number | undefined
 }
@@ -62,6 +65,12 @@ export interface Transport {
   listen(endpoint: Endpoint): Promise<ListenInfo>
   send(envelope: OutgoingEnvelope, options: TransportSendOptions): Promise<void>
   close(): Promise<void>
+  /**
+   * Optional: stop new messages from being routed to this relay (withdraw from the bus,
+   * unsubscribe) while replies to its pending sends still arrive. `close()` calls it first,
+   * then lets running handlers finish, then calls `close`.
+   */
+  drain?(): Promise<void>
   /** Called when handlers are added after `listen`, so the transport can subscribe or re-announce. */
   handlersChanged?(): void
 }

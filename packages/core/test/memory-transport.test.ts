@@ -4,9 +4,16 @@ import { createEnvelope } from '../src/envelope.js'
 import { ErrorCodes, ProtocolError, TransportError } from '../src/errors.js'
 import { MemoryBus } from '../src/memory-transport.js'
 import type { ReceivedMessage } from '../src/message-map.js'
+import type { RelayStatus } from '../src/relay.js'
 import type { Endpoint, Receipt, Transport } from '../src/transport.js'
 
 const SEND = { timeout: 1000 }
+const idleStatus = (): RelayStatus => ({
+  state: 'online',
+  pendingReplies: 0,
+  runningHandlers: 0,
+  queuedMessages: 0,
+})
 
 // A listening memory transport keeps the process alive, like a socket: close every one.
 const open: Transport[] = []
@@ -37,6 +44,7 @@ async function service(
       return receipt
     },
     handledNames: () => handles,
+    status: idleStatus,
   }
   assert.deepEqual(await transport.listen(endpoint), { port: 0 })
   return { transport, received, handles }
@@ -185,6 +193,7 @@ test('a closed transport receives nothing more and cannot listen again', async (
       serviceName: 'users',
       receive: () => ({ status: 'accepted' }),
       handledNames: () => [],
+      status: idleStatus,
     }),
     { name: 'ListenError', code: ErrorCodes.LISTEN_FAILED },
   )

@@ -3,6 +3,7 @@ import { readFile } from 'node:fs/promises'
 import { createRequire } from 'node:module'
 import { parseArgs } from 'node:util'
 import { checkPort, isExoRelayError, type ServiceRegistration } from '@exorelay/core'
+import { checkToken } from '@exorelay/core/internal'
 import { DEFAULT_EXOCOM_PORT, type ExoCom, startExoCom } from './exocom.js'
 import { validateServices } from './routing-table.js'
 
@@ -16,6 +17,9 @@ Options:
   --port <n>         port to listen on (default: env PORT, then ${DEFAULT_EXOCOM_PORT}; 0 = any free port)
   --host <host>      interface to listen on (default: 127.0.0.1)
   --services <file>  JSON file with the routing table, as POST /services takes it
+  --token <secret>   shared secret every request but GET /status must carry as
+                     'authorization: Bearer <secret>' (default: env EXOCOM_TOKEN; none = open);
+                     prefer the variable: arguments are visible to other local users
   -h, --help         show this help
   -v, --version      show the version
 `
@@ -49,6 +53,16 @@ async function main(): Promise<number> {
     return 2
   }
 
+  let token: string | undefined
+  try {
+    // An empty variable counts as unset, as PORT does.
+    token = checkToken(values.token ?? (process.env.EXOCOM_TOKEN || undefined), 'The token')
+  } catch (error) {
+    const from = values.token === undefined ? 'the EXOCOM_TOKEN environment variable' : '--token'
+    process.stderr.write(`exocom: ${from}: ${(error as Error).message}\n\n${USAGE}`)
+    return 2
+  }
+
   let services: ServiceRegistration[] = []
   if (values.services !== undefined) {
     try {
@@ -66,6 +80,7 @@ async function main(): Promise<number> {
     exocom = await startExoCom({
       port,
       services,
+      token,
       ...(values.host === undefined ? {} : { host: values.host }),
     })
   } catch (error) {
@@ -90,6 +105,7 @@ function parse() {
       port: { type: 'string' },
       host: { type: 'string' },
       services: { type: 'string' },
+      token: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
       version: { type: 'boolean', short: 'v' },
     },

@@ -13,8 +13,18 @@ import {
   type ServiceRegistration,
   silentLogger,
 } from '@exorelay/core'
-import { describeInvalidName, describeValue } from '@exorelay/core/internal'
-import Fastify, { type FastifyError, type FastifyReply, type FastifyRequest } from 'fastify'
+import {
+  bearerMatcher,
+  checkToken,
+  describeInvalidName,
+  describeValue,
+} from '@exorelay/core/internal'
+import Fastify, {
+  type FastifyError,
+  type FastifyReply,
+  type FastifyRequest,
+  type onRequestHookHandler,
+} from 'fastify'
 import { pino } from 'pino'
 import pretty from 'pino-pretty'
 import { Deliverer } from './delivery.js'
@@ -30,6 +40,9 @@ export const DEFAULT_EXOCOM_PORT = 3100
 const DEFAULT_HOST = '127.0.0.1'
 const DEFAULT_DELIVERY_TIMEOUT = 5000
 const DEFAULT_BODY_LIMIT = 1024 * 1024
+// Route config marking the routes the token check lets through. Not a literal at the call
+// site, so Fastify's config type accepts the extra key.
+const OPEN_ROUTE = { exoComOpen: true }
 
 /** Options of {@link startExoCom}. Every one is optional. */
 export interface ExoComOptions {
@@ -48,6 +61,13 @@ export interface ExoComOptions {
   deliveryTimeout?: number
   /** Largest request body accepted, in bytes; larger ones get 413. Default 1 MiB. */
   bodyLimit?: number
+  /**
+   * The shared secret of the installation. When set, every request but `GET /status` must
+   * carry `authorization: Bearer <token>` (else 401 `missing or invalid token`, before the
+   * body is read), and every delivery (`POST /run`) carries it. Visible ASCII, no spaces;
+   * never logged. Default: none (an open bus).
+   */
+  token?: string | undefined
 }
 
 /** A running ExoCom. */
@@ -64,8 +84,9 @@ export interface ExoCom {
    */
   setServices(services: ServiceRegistration[]): void
   /**
-   * Stops accepting messages, waits for the deliveries in flight (each bounded by
-   * `deliveryTimeout`), frees the port and closes the delivery pools. Idempotent.
+   * Graceful: at once answers new `POST /send` with 503 (`EXORELAY_ERR_RELAY_CLOSED`,
+   * `ExoCom is shutting down`), waits for the deliveries in flight (each bounded by
+   * `deliveryTimeout`), closes the delivery pools, then frees the port. Idempotent.
    */
   close(): Promise<void>
 }
@@ -103,9 +124,11 @@ export async function startExoCom(options: ExoComOptions = {}): Promise<ExoCom> 
     'deliveryTimeout',
   )
   const bodyLimit = positiveInteger(options.bodyLimit, DEFAULT_BODY_LIMIT, 'bodyLimit')
+  const token = checkToken(options.token, 'The token option')
   const table = new RoutingTable(validateServices(options.services ?? []))
   const log = options.logger === false ? silentLogger : (options.logger ?? createDefaultLogger())
-  const deliverer = new Deliverer({ timeout: deliveryTimeout, logger: log })
+  const deliverer = new Deliverer({ timeout: deliveryTimeout, logger: log, token })
+  let closing: Promise<void> | undefined
 
   const replaceTable = (services: ServiceRegistration[]): void => {
     table.replace(services)
@@ -116,6 +139,9 @@ export async function startExoCom(options: ExoComOptions = {}): Promise<ExoCom> 
   const app = Fastify({
     logger: false,
     bodyLimit,
+    // While the port closes, requests on open connections still get the protocol's answers
+    // (a 503 with a code for /send), not Fastify's JSON 503.
+    return503OnClosing: false,
     // A URL whose name cannot be decoded gets the same plain-text answer as any other error.
     frameworkErrors: (error, request, reply) => {
       answer(
@@ -160,8 +186,34 @@ export async function startExoCom(options: ExoComOptions = {}): Promise<ExoCom> 
     )
   })
 
+  if (token !== undefined) {
+    const matches = bearerMatcher(token)
+    // onRequest runs before the body is read: a client without the secret cannot make the
+    // bus parse anything, whatever route it asks for.
+    const checkAuthorization: onRequestHookHandler = (request, reply, done) => {
+      const config = request.routeOptions.config as { exoComOpen?: boolean } | undefined
+      // Health checks carry no secrets, and the status reveals nothing.
+      if (config?.exoComOpen === true || matches(request.headers.authorization)) {
+        done()
+        return
+      }
+      log.warn(
+        { method: request.method, url: request.url, status: 401 },
+        'request refused: missing or invalid token',
+      )
+      reply.header('www-authenticate', 'Bearer')
+      answer(reply, 401, ErrorCodes.UNAUTHORIZED, 'missing or invalid token')
+    }
+    app.addHook('onRequest', checkAuthorization)
+  }
+
   // A wildcard, not `:name`: Fastify's maxParamLength would turn a long name into a 404.
   app.post('/send/*', (request, reply) => {
+    if (closing !== undefined) {
+      // Deliveries started now could not be waited for; the sender learns it at once.
+      answer(reply, 503, ErrorCodes.CLOSED, 'ExoCom is shutting down')
+      return
+    }
     const name = wildcard(request)
     const nameProblem = describeInvalidName(name)
     if (nameProblem !== undefined) {
@@ -242,13 +294,21 @@ export async function startExoCom(options: ExoComOptions = {}): Promise<ExoCom> 
       )
       return
     }
-    const replaced = table.has(name)
+    const previous = table.get(name)
     table.upsert(service)
     deliverer.retain(table.services())
-    log.info(
-      { service: name, host: service.host, port: service.port, receives: service.receives },
-      replaced ? `service '${name}' registered again` : `service '${name}' registered`,
-    )
+    const fields = {
+      service: name,
+      host: service.host,
+      port: service.port,
+      receives: service.receives,
+    }
+    // Relays register again every few seconds so a restarted bus relearns them: only a
+    // change is news worth an info line.
+    if (previous === undefined) log.info(fields, `service '${name}' registered`)
+    else if (JSON.stringify(previous) !== JSON.stringify(service)) {
+      log.info(fields, `service '${name}' registered again`)
+    } else log.debug(fields, `service '${name}' refreshed its registration`)
     reply.code(200).send()
   })
 
@@ -267,7 +327,7 @@ export async function startExoCom(options: ExoComOptions = {}): Promise<ExoCom> 
     reply.send(table.config())
   })
 
-  app.get('/status', (_request, reply) => {
+  app.get('/status', { config: OPEN_ROUTE }, (_request, reply) => {
     reply.code(200).send()
   })
 
@@ -281,9 +341,11 @@ export async function startExoCom(options: ExoComOptions = {}): Promise<ExoCom> 
     throw toListenError(cause, host, port)
   }
   const url = `http://${host.includes(':') ? `[${host}]` : host}:${bound}`
-  log.info({ port: bound, url }, `ExoCom online at ${url}`)
+  log.info(
+    { port: bound, url, auth: token === undefined ? 'none' : 'token' },
+    `ExoCom online at ${url}`,
+  )
 
-  let closing: Promise<void> | undefined
   return {
     port: bound,
     url,
@@ -291,9 +353,12 @@ export async function startExoCom(options: ExoComOptions = {}): Promise<ExoCom> 
     setServices: (services) => replaceTable(validateServices(services)),
     close: () => {
       closing ??= (async () => {
-        // Senders first, so no new delivery starts; then the deliveries already in flight.
-        await app.close()
+        // `closing` is set: from here /send answers 503, so no new delivery starts. The port
+        // stays open while the deliveries in flight finish, so a late sender gets that 503
+        // rather than a hang; then the port is freed.
+        log.info({ port: bound }, 'ExoCom shutting down')
         await deliverer.close()
+        await app.close()
         log.info({ port: bound }, 'ExoCom offline')
       })()
       return closing

@@ -83,6 +83,10 @@ export class RoutingTable {
     return this.#services.has(name)
   }
 
+  get(name: string): ServiceRegistration | undefined {
+    return this.#services.get(name)
+  }
+
   /** The registered services, in registration order. */
   services(): ServiceRegistration[] {
     return [...this.#services.values()]

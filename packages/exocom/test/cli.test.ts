@@ -10,20 +10,24 @@ import { fileURLToPath } from 'node:url'
 
 const packageDir = fileURLToPath(new URL('..', import.meta.url))
 
-/** Runs the CLI from source; no TTY, so it logs JSON lines. PORT is unset so --port decides. */
-function startCli(args: string[]): ChildProcess {
-  const { PORT: _port, ...env } = process.env
+/**
+ * Runs the CLI from source; no TTY, so it logs JSON lines. PORT and EXOCOM_TOKEN are unset
+ * unless given, so the flags decide.
+ */
+function startCli(args: string[], extraEnv: Record<string, string> = {}): ChildProcess {
+  const { PORT: _port, EXOCOM_TOKEN: _token, ...env } = process.env
   return spawn(process.execPath, ['--import', 'tsx', 'src/cli.ts', ...args], {
     cwd: packageDir,
-    env,
+    env: { ...env, ...extraEnv },
     stdio: ['ignore', 'pipe', 'pipe'],
   })
 }
 
 async function run(
   args: string[],
+  extraEnv: Record<string, string> = {},
 ): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  const child = startCli(args)
+  const child = startCli(args, extraEnv)
   let stdout = ''
   let stderr = ''
   child.stdout?.on('data', (chunk) => {
@@ -131,4 +135,103 @@ test('a missing or invalid services file exits 1 with a clear message', async (t
   assert.match(missing.stderr, /cannot load the services file '.*missing\.json'/)
   assert.equal(bad.code, 1)
   assert.match(bad.stderr, /Service entry 0 \('users'\) needs a 'port'/)
+})
+
+/** Starts the CLI, waits until it is online, and stops it after the test; all stdout is kept. */
+async function startOnline(
+  t: { after(fn: () => unknown): void },
+  args: string[],
+  extraEnv: Record<string, string> = {},
+): Promise<{ url: string; output: () => string; stop: () => Promise<void> }> {
+  const child = startCli(['--port', '0', ...args], extraEnv)
+  let output = ''
+  const lines = createInterface({ input: child.stdout! })
+  let resolveUrl: (url: string) => void = () => {}
+  const online = new Promise<string>((resolve) => {
+    resolveUrl = resolve
+  })
+  lines.on('line', (line) => {
+    output += `${line}\n`
+    const entry = JSON.parse(line) as { msg?: string; url?: string }
+    if (entry.msg?.startsWith('ExoCom online at')) resolveUrl(entry.url as string)
+  })
+  child.stderr?.on('data', (chunk) => {
+    output += chunk
+  })
+  const exited = once(child, 'close')
+  t.after(() => {
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL')
+  })
+  const url = await online
+  return {
+    url,
+    output: () => output,
+    stop: async () => {
+      child.kill('SIGTERM')
+      await exited
+    },
+  }
+}
+
+for (const [source, args, env] of [
+  ['--token', ['--token', 'cli-s3cret-token'], {}],
+  ['EXOCOM_TOKEN', [], { EXOCOM_TOKEN: 'cli-s3cret-token' }],
+] as const) {
+  test(`exocom takes the shared secret from ${source}, requires it, and never logs it`, async (t) => {
+    const bus = await startOnline(t, [...args], { ...env })
+
+    const without = await fetch(`${bus.url}/config.json`)
+    const wrong = await fetch(`${bus.url}/config.json`, {
+      headers: { authorization: 'Bearer cli-s3cret-tokem' },
+    })
+    const right = await fetch(`${bus.url}/config.json`, {
+      headers: { authorization: 'Bearer cli-s3cret-token' },
+    })
+    const status = await fetch(`${bus.url}/status`)
+    await bus.stop()
+
+    assert.equal(without.status, 401)
+    assert.equal(without.headers.get('exorelay-error-code'), 'EXORELAY_ERR_AUTH_UNAUTHORIZED')
+    assert.equal(wrong.status, 401)
+    assert.equal(right.status, 200)
+    assert.equal(status.status, 200)
+    assert.match(bus.output(), /request refused: missing or invalid token/)
+    assert.ok(!bus.output().includes('cli-s3cret-token'), 'the token leaked')
+  })
+}
+
+test('--token wins over EXOCOM_TOKEN', async (t) => {
+  const bus = await startOnline(t, ['--token', 'from-the-flag'], { EXOCOM_TOKEN: 'from-the-env' })
+
+  const flag = await fetch(`${bus.url}/config.json`, {
+    headers: { authorization: 'Bearer from-the-flag' },
+  })
+  const env = await fetch(`${bus.url}/config.json`, {
+    headers: { authorization: 'Bearer from-the-env' },
+  })
+  await bus.stop()
+
+  assert.equal(flag.status, 200)
+  assert.equal(env.status, 401)
+})
+
+test('an empty EXOCOM_TOKEN leaves the bus open', async (t) => {
+  const bus = await startOnline(t, [], { EXOCOM_TOKEN: '' })
+
+  const config = await fetch(`${bus.url}/config.json`)
+  await bus.stop()
+
+  assert.equal(config.status, 200)
+})
+
+test('a token with spaces exits 2 naming its source, without echoing it', async () => {
+  const flag = await run(['--port', '0', '--token', 'has a space'])
+  const env = await run(['--port', '0'], { EXOCOM_TOKEN: 'also has spaces' })
+
+  assert.equal(flag.code, 2)
+  assert.match(flag.stderr, /^exocom: --token: The token must be/)
+  assert.ok(!flag.stderr.includes('has a space'))
+  assert.equal(env.code, 2)
+  assert.match(env.stderr, /^exocom: the EXOCOM_TOKEN environment variable: The token must be/)
+  assert.ok(!env.stderr.includes('also has spaces'))
 })

@@ -1,14 +1,31 @@
 import assert from 'node:assert/strict'
-import { test } from 'node:test'
+import { once } from 'node:events'
+import { createServer } from 'node:http'
+import type { AddressInfo } from 'node:net'
+import { type TestContext, test } from 'node:test'
 import type { Envelope } from '@exorelay/core'
-import { Deliverer } from '../src/delivery.js'
+import { DEFAULT_MAX_PENDING, Deliverer, type DeliveryOptions } from '../src/delivery.js'
 import { startReceiver, TestLogger } from './helpers.js'
 
-function startDeliverer(t: import('node:test').TestContext, timeout = 5000) {
+function startDeliverer(
+  t: TestContext,
+  timeout = 5000,
+  options: Partial<Omit<DeliveryOptions, 'timeout' | 'logger'>> = {},
+) {
   const log = new TestLogger()
-  const deliverer = new Deliverer({ timeout, logger: log })
+  const deliverer = new Deliverer({ timeout, logger: log, ...options })
   t.after(() => deliverer.close())
   return { deliverer, log }
+}
+
+function jobFor(port: number, id = 'd-1') {
+  return {
+    receiver: { name: 'users', host: '127.0.0.1', port },
+    internalName: 'users.create',
+    publicName: 'users.create',
+    sender: 'web',
+    envelope: { ...envelope, id },
+  }
 }
 
 const envelope: Envelope = {
@@ -124,4 +141,94 @@ test('a delivery after close is not attempted, only logged', async (t) => {
 
   assert.equal(users.runs.length, 0)
   assert.match(log.at('warn')[0]?.message ?? '', /closing/)
+})
+
+test('a delivery carries the shared secret when one is given, and none otherwise', async (t) => {
+  const users = await startReceiver(t, 'users')
+  const withToken = startDeliverer(t, 5000, { token: 'delivery-token' }).deliverer
+  const without = startDeliverer(t).deliverer
+
+  await withToken.deliver(jobFor(users.port, 'with'))
+  await without.deliver(jobFor(users.port, 'without'))
+
+  assert.deepEqual(
+    users.runs.map((run) => run.headers.authorization),
+    ['Bearer delivery-token', undefined],
+  )
+})
+
+test('200 deliveries to a receiver that is down all settle with a warning, on one bounded pool', async (t) => {
+  const down = await startReceiver(t, 'down')
+  await down.close()
+  const { deliverer, log } = startDeliverer(t)
+
+  const deliveries = Array.from({ length: 200 }, (_, index) =>
+    deliverer.deliver(jobFor(down.port, `down-${index}`)),
+  )
+  const during = deliverer.stats()
+  await Promise.all(deliveries)
+
+  assert.equal(during.pools, 1)
+  assert.equal(during.pending, 200)
+  assert.equal(log.at('warn').length, 200)
+  assert.deepEqual(deliverer.stats(), { pools: 1, pending: 0, connections: 0 })
+})
+
+test('a hanging receiver gets at most maxPending deliveries at a time; more are dropped with a warning', async (t) => {
+  const slow = await startReceiver(t, 'slow', 'hang')
+  const users = await startReceiver(t, 'users')
+  const { deliverer, log } = startDeliverer(t, 5000, { maxPending: 3 })
+  assert.equal(DEFAULT_MAX_PENDING, 1000)
+
+  const held = [1, 2, 3].map((n) => deliverer.deliver(jobFor(slow.port, `held-${n}`)))
+  await deliverer.deliver(jobFor(slow.port, 'dropped'))
+  await deliverer.deliver(jobFor(users.port, 'elsewhere'))
+
+  const [dropped] = log.at('warn')
+  assert.equal(dropped?.fields.messageId, 'dropped')
+  assert.equal(dropped?.fields.pending, 3)
+  assert.match(dropped?.message ?? '', /3 deliveries to the receiver are still under way/)
+  assert.equal(users.runs.length, 1)
+  await slow.waitForRuns(3)
+  slow.release()
+  await Promise.all(held)
+  // Room again: the next delivery goes out (and is answered once released).
+  const after = deliverer.deliver(jobFor(slow.port, 'after'))
+  await slow.waitForRuns(4)
+  slow.release()
+  await after
+  assert.deepEqual(slow.runs.map((run) => (run.body as { id: string }).id).sort(), [
+    'after',
+    'held-1',
+    'held-2',
+    'held-3',
+  ])
+  assert.equal(log.at('warn').length, 1)
+  assert.equal(log.at('info').length, 5)
+})
+
+test('a receiver that trickles its answer is cut off at the timeout, as a whole', async (t) => {
+  // Each byte comes well within the timeout, so only a deadline for the whole delivery ends it.
+  const timers = new Set<NodeJS.Timeout>()
+  const server = createServer((_request, res) => {
+    res.writeHead(500, { 'content-type': 'text/plain' })
+    const timer = setInterval(() => res.write('.'), 20)
+    timers.add(timer)
+    res.on('close', () => clearInterval(timer))
+  })
+  server.listen(0, '127.0.0.1')
+  await once(server, 'listening')
+  t.after(() => {
+    for (const timer of timers) clearInterval(timer)
+    server.closeAllConnections()
+    server.close()
+  })
+  const { deliverer, log } = startDeliverer(t, 150)
+
+  await deliverer.deliver(jobFor((server.address() as AddressInfo).port, 'trickle'))
+
+  const [warning] = log.at('warn')
+  assert.equal(warning?.fields.messageId, 'trickle')
+  assert.match(warning?.message ?? '', /did not answer within 150 ms/)
+  assert.deepEqual(deliverer.stats().pending, 0)
 })

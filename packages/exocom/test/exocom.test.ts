@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict'
 import { describe, test } from 'node:test'
+import { inspect } from 'node:util'
 import { ErrorCodes, isExoRelayError } from '@exorelay/core'
 import { startExoCom } from '../src/exocom.js'
 import { request, send, serviceOf, startBus, startReceiver } from './helpers.js'
@@ -615,5 +616,242 @@ describe('lifecycle', () => {
         JSON.stringify(options),
       )
     }
+  })
+})
+
+const TOKEN = 's3cret-bus-token-1732050807'
+const BEARER = `Bearer ${TOKEN}`
+
+describe('the shared secret', () => {
+  test('a send with the token is routed, and the delivery carries the token too', async (t) => {
+    const users = await startReceiver(t, 'users')
+    const { exocom } = await startBus(t, {
+      token: TOKEN,
+      services: [serviceOf(users, ['users.create'])],
+    })
+
+    const answer = await send(exocom, 'users.create', { sender: 'web', id: 'auth-1' }, BEARER)
+
+    assert.equal(answer.status, 200)
+    const [run] = await users.waitForRuns(1)
+    assert.equal(run?.headers.authorization, BEARER)
+    assert.deepEqual(run?.body, { id: 'auth-1' })
+  })
+
+  test('a send without the token, with a wrong one or one of another length is a 401 and nothing is delivered', async (t) => {
+    const users = await startReceiver(t, 'users')
+    const { exocom } = await startBus(t, {
+      token: TOKEN,
+      services: [serviceOf(users, ['users.create'])],
+    })
+    const refused = [
+      undefined,
+      `Bearer ${'z'.repeat(TOKEN.length)}`,
+      'Bearer short',
+      `Bearer ${TOKEN}-and-more`,
+      `Basic ${TOKEN}`,
+    ]
+
+    for (const [index, authorization] of refused.entries()) {
+      const answer = await send(
+        exocom,
+        'users.create',
+        { sender: 'web', id: `no-${index}` },
+        authorization,
+      )
+      assert.equal(answer.status, 401, String(authorization))
+      assert.equal(answer.code, ErrorCodes.UNAUTHORIZED)
+      assert.equal(answer.text, 'missing or invalid token')
+    }
+    // The one accepted send proves the route works; it is the only delivery.
+    await send(exocom, 'users.create', { sender: 'web', id: 'yes' }, BEARER)
+    await exocom.close() // waits for every delivery in flight
+
+    assert.deepEqual(
+      users.runs.map((run) => run.body),
+      [{ id: 'yes' }],
+    )
+  })
+
+  test('every route but GET /status needs the token', async (t) => {
+    const users = await startReceiver(t, 'users')
+    const { exocom } = await startBus(t, { token: TOKEN })
+    const registration = serviceOf(users, ['users.create'])
+
+    const refused = [
+      await request(exocom, 'POST', '/services', [registration]),
+      await request(exocom, 'PUT', '/services/users', registration),
+      await request(exocom, 'DELETE', '/services/users'),
+      await request(exocom, 'GET', '/config.json'),
+      await request(exocom, 'GET', '/nowhere'),
+    ]
+    const status = await request(exocom, 'GET', '/status')
+    const allowed = await request(exocom, 'GET', '/config.json', undefined, undefined, {
+      authorization: BEARER,
+    })
+
+    assert.deepEqual(
+      refused.map((answer) => [answer.status, answer.code]),
+      Array.from({ length: refused.length }, () => [401, ErrorCodes.UNAUTHORIZED]),
+    )
+    assert.deepEqual(exocom.config().services, {})
+    assert.equal(status.status, 200)
+    assert.equal(allowed.status, 200)
+  })
+
+  test('the token is checked before the body is read', async (t) => {
+    const { exocom } = await startBus(t, { token: TOKEN, bodyLimit: 64 })
+
+    // Each would be a 400, 413 or 415 once parsed; refused first, none of them is.
+    const answers = [
+      await request(exocom, 'POST', '/send/users.create', '{"sender": "web", "id": '),
+      await send(exocom, 'users.create', { sender: 'web', id: 'x', payload: 'y'.repeat(500) }),
+      await request(exocom, 'POST', '/send/users.create', 'hello', 'text/plain'),
+    ]
+
+    assert.deepEqual(
+      answers.map((answer) => answer.status),
+      [401, 401, 401],
+    )
+  })
+
+  test('the token appears in no log entry', async (t) => {
+    const users = await startReceiver(t, 'users')
+    const down = await startReceiver(t, 'down')
+    await down.close()
+    const { exocom, log } = await startBus(t, {
+      token: TOKEN,
+      services: [serviceOf(users, ['users.create']), serviceOf(down, ['down.ping'])],
+    })
+
+    await send(exocom, 'users.create', { sender: 'web', id: 'l-1' }, BEARER)
+    await send(exocom, 'users.create', { sender: 'web', id: 'l-2' }, `Bearer ${TOKEN}x`)
+    await send(exocom, 'down.ping', { sender: 'web', id: 'l-3' }, BEARER)
+    await exocom.close()
+
+    assert.ok(log.at('info').some((e) => e.fields.messageId === 'l-1'))
+    assert.ok(log.at('warn').some((e) => e.message === 'request refused: missing or invalid token'))
+    assert.ok(log.at('warn').some((e) => e.fields.messageId === 'l-3'))
+    assert.ok(!inspect(log.entries, { depth: 10 }).includes(TOKEN), 'the token leaked')
+  })
+
+  test('a token that cannot travel in a header is refused with INVALID_OPTION, unquoted', async () => {
+    for (const token of ['', 'two words', 'grüße']) {
+      await assert.rejects(startExoCom({ port: 0, logger: false, token }), (error: Error) => {
+        assert.ok(isExoRelayError(error, ErrorCodes.INVALID_OPTION))
+        if (token !== '') assert.ok(!error.message.includes(token))
+        return true
+      })
+    }
+  })
+})
+
+describe('graceful close', () => {
+  test('a delivery in flight to a slow receiver is still delivered, and a send meanwhile gets 503', {
+    timeout: 20_000,
+  }, async (t) => {
+    const slow = await startReceiver(t, 'slow', 'hang')
+    const { exocom, log } = await startBus(t, { services: [serviceOf(slow, ['slow.ping'])] })
+    assert.equal((await send(exocom, 'slow.ping', { sender: 'web', id: 'c-1' })).status, 200)
+    await slow.waitForRuns(1)
+
+    const closed = exocom.close()
+    const late = await send(exocom, 'slow.ping', { sender: 'web', id: 'c-2' })
+    const status = await request(exocom, 'GET', '/status')
+    slow.release()
+    await closed
+
+    assert.equal(late.status, 503)
+    assert.equal(late.code, ErrorCodes.CLOSED)
+    assert.equal(late.text, 'ExoCom is shutting down')
+    assert.equal(status.status, 200)
+    const delivered = log.at('info').find((e) => e.fields.messageId === 'c-1')
+    assert.equal(delivered?.message, 'web  --[ slow.ping ]->  slow')
+    assert.deepEqual(
+      slow.runs.map((run) => run.body),
+      [{ id: 'c-1' }],
+    )
+    assert.equal(log.at('warn').length, 0)
+  })
+
+  test('a send after close gets a refused connection, never a hang', async (t) => {
+    const users = await startReceiver(t, 'users')
+    const { exocom } = await startBus(t, { services: [serviceOf(users, ['users.create'])] })
+    await exocom.close()
+
+    await assert.rejects(send(exocom, 'users.create', { sender: 'web', id: 'after' }), (error) => {
+      assert.equal(((error as Error).cause as { code?: string }).code, 'ECONNREFUSED')
+      return true
+    })
+    assert.equal(users.runs.length, 0)
+  })
+})
+
+describe('slow and dead receivers', () => {
+  test('a hanging receiver holds up neither the other receiver of the same name nor other messages', {
+    timeout: 20_000,
+  }, async (t) => {
+    const slow = await startReceiver(t, 'slow', 'hang')
+    const fast = await startReceiver(t, 'fast')
+    const other = await startReceiver(t, 'other')
+    const { exocom, log } = await startBus(t, {
+      services: [
+        serviceOf(slow, ['users.create']),
+        serviceOf(fast, ['users.create']),
+        serviceOf(other, ['other.ping']),
+      ],
+    })
+    const delivered = (receiver: string, id: string) =>
+      log.waitFor(
+        (e) => e.level === 'info' && e.fields.receiver === receiver && e.fields.messageId === id,
+      )
+
+    await send(exocom, 'users.create', { sender: 'web', id: 'h-1' })
+    await slow.waitForRuns(1) // the slow receiver now holds h-1
+    await delivered('fast', 'h-1')
+    await send(exocom, 'other.ping', { sender: 'web', id: 'h-2' })
+    await delivered('other', 'h-2')
+    await send(exocom, 'users.create', { sender: 'web', id: 'h-3' })
+    await delivered('fast', 'h-3')
+    await slow.waitForRuns(2)
+    slow.release()
+    await delivered('slow', 'h-1')
+    await delivered('slow', 'h-3')
+
+    const order = log
+      .at('info')
+      .filter((e) => e.fields.messageId !== undefined)
+      .map((e) => `${e.fields.receiver} ${e.fields.messageId}`)
+    assert.deepEqual(order.slice(0, 3), ['fast h-1', 'other h-2', 'fast h-3'])
+    assert.deepEqual(order.slice(3).sort(), ['slow h-1', 'slow h-3'])
+    assert.equal(log.at('warn').length, 0)
+  })
+
+  test('200 messages to a receiver that is down leave the bus serving', {
+    timeout: 20_000,
+  }, async (t) => {
+    const down = await startReceiver(t, 'down')
+    await down.close() // its port now refuses connections
+    const users = await startReceiver(t, 'users')
+    const { exocom, log } = await startBus(t, {
+      services: [serviceOf(down, ['down.ping']), serviceOf(users, ['users.create'])],
+    })
+
+    const sends = Array.from({ length: 200 }, (_, index) =>
+      send(exocom, 'down.ping', { sender: 'web', id: `d-${index}` }),
+    )
+    const status = await request(exocom, 'GET', '/status')
+    const answers = await Promise.all(sends)
+    await log.waitFor(() => log.at('warn').length >= 200)
+    const after = await send(exocom, 'users.create', { sender: 'web', id: 'up-1' })
+    await users.waitForRuns(1)
+
+    assert.equal(status.status, 200)
+    assert.ok(answers.every((answer) => answer.status === 200))
+    const warnings = log.at('warn')
+    assert.equal(warnings.length, 200)
+    assert.ok(warnings.every((e) => /unreachable \(ECONNREFUSED\)/.test(e.message ?? '')))
+    assert.equal(after.status, 200)
+    assert.equal((await request(exocom, 'GET', '/status')).status, 200)
   })
 })

@@ -85,6 +85,8 @@ export interface Receiver {
   readonly runs: RecordedRun[]
   /** Resolves once the receiver has got `count` requests in all. */
   waitForRuns(count: number): Promise<RecordedRun[]>
+  /** Answers 200 to every request that is hanging now. */
+  release(): void
   close(): Promise<void>
 }
 
@@ -134,6 +136,10 @@ export async function startReceiver(
       if (runs.length >= count) return Promise.resolve([...runs])
       return new Promise((resolve) => waiters.add({ count, resolve }))
     },
+    release() {
+      for (const resume of hanging) resume()
+      hanging.clear()
+    },
     close() {
       closed ??= app.close()
       return closed
@@ -177,11 +183,12 @@ export async function request(
   path: string,
   body?: unknown,
   contentType = 'application/json',
+  headers: Record<string, string> = {},
 ): Promise<Answer> {
-  const init: RequestInit = { method }
+  const init: RequestInit = { method, headers: { ...headers } }
   if (body !== undefined) {
     init.body = typeof body === 'string' ? body : JSON.stringify(body)
-    init.headers = { 'content-type': contentType }
+    init.headers = { ...headers, 'content-type': contentType }
   }
   const response = await fetch(`${exocom.url}${path}`, init)
   return {
@@ -192,7 +199,14 @@ export async function request(
   }
 }
 
-/** `POST /send/<name>` with a JSON body, the way a relay sends. */
-export function send(exocom: ExoCom, name: string, body: unknown): Promise<Answer> {
-  return request(exocom, 'POST', `/send/${encodeURIComponent(name)}`, body)
+/** `POST /send/<name>` with a JSON body, the way a relay sends, with `authorization` when given. */
+export function send(
+  exocom: ExoCom,
+  name: string,
+  body: unknown,
+  authorization?: string,
+): Promise<Answer> {
+  const headers: Record<string, string> =
+    authorization === undefined ? {} : { authorization: authorization }
+  return request(exocom, 'POST', `/send/${encodeURIComponent(name)}`, body, undefined, headers)
 }

@@ -16,6 +16,7 @@ export interface ConfigOptions {
   host?: string | undefined
   advertisedHost?: string | undefined
   timeout?: number | undefined
+  token?: string | undefined
   /** The environment to read; default `process.env`. */
   env?: Record<string, string | undefined> | undefined
 }
@@ -28,6 +29,7 @@ export interface ResolvedConfig {
   host: string
   advertisedHost: string
   timeout: number
+  token: string | undefined
 }
 
 /**
@@ -63,6 +65,7 @@ export function resolveConfig(options: ConfigOptions, needsExocom: boolean): Res
     advertisedHost:
       options.advertisedHost ?? nonEmpty(env.EXORELAY_ADVERTISED_HOST) ?? advertisable(host),
     timeout: options.timeout ?? DEFAULT_TIMEOUT,
+    token: options.token ?? nonEmpty(env.EXOCOM_TOKEN),
   }
 }
 

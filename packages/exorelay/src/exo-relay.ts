@@ -39,6 +39,19 @@ export interface ExoRelayOptions extends ConfigOptions {
   transport?: Transport
   /** Timer functions for reply deadlines (tests). */
   timers?: Timers
+  /**
+   * Shared secret. Env `EXOCOM_TOKEN`. When set, every request to the bus carries it as a
+   * bearer token and the listener refuses requests without it (401). Never logged.
+   */
+  token?: string
+  /** Handlers running at once; more wait in a queue. Default 100. */
+  concurrency?: number
+  /** Messages waiting for a handler slot; beyond it the relay answers 503 at once. Default 1,000. */
+  maxQueued?: number
+  /** Milliseconds `close()` lets running handlers finish. Default 10,000. */
+  closeTimeout?: number
+  /** Milliseconds between self-registrations while online, so a restarted bus relearns the service. Default 5,000. */
+  registerInterval?: number
 }
 
 /**
@@ -73,6 +86,8 @@ export class ExoRelay<M extends MessageMap<M> = AnyMessages> extends Relay<M> {
         bodyLimit: options.bodyLimit,
         register: options.register ?? true,
         dispatcher: options.dispatcher,
+        token: config.token,
+        registerInterval: options.registerInterval,
         logger,
       })
     super({
@@ -81,6 +96,9 @@ export class ExoRelay<M extends MessageMap<M> = AnyMessages> extends Relay<M> {
       logger,
       timeout: config.timeout,
       timers: options.timers,
+      concurrency: options.concurrency,
+      maxQueued: options.maxQueued,
+      closeTimeout: options.closeTimeout,
     })
     this.#defaultPort = config.port
     const app = options.fastify

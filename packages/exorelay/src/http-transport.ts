@@ -14,6 +14,8 @@ import type { Dispatcher } from 'undici'
 
 /** How long one self-registration request may take. */
 const REGISTER_TIMEOUT = 2_000
+/** How often a registered relay registers again, so that a restarted bus relearns it. */
+export const DEFAULT_REGISTER_INTERVAL = 5_000
 /** Backoff between registration attempts while the bus is unreachable: 100 ms doubling to 5 s. */
 const REGISTER_RETRY_FIRST = 100
 const REGISTER_RETRY_MAX = 5_000
@@ -33,6 +35,10 @@ export interface HttpTransportOptions {
   /** Announce the service to the bus when online, withdraw it on close. */
   register: boolean
   dispatcher?: Dispatcher | undefined
+  /** Shared secret: sent as a bearer token to the bus, required from it. */
+  token?: string | undefined
+  /** Milliseconds between registrations while online. Default 5,000. */
+  registerInterval?: number | undefined
   logger: Logger
 }
 
@@ -53,6 +59,7 @@ export class HttpTransport implements Transport {
   #registering: Promise<void> | undefined
   #retryTimer: NodeJS.Timeout | undefined
   #reannounce = false
+  #draining = false
   #closed = false
 
   constructor(options: HttpTransportOptions) {
@@ -62,10 +69,13 @@ export class HttpTransport implements Transport {
       exocomHost: options.exocomHost,
       exocomPort: options.exocomPort,
       logger: options.logger,
+      token: options.token,
       ...(options.dispatcher && { dispatcher: options.dispatcher }),
     })
     const limits = {
       logger: options.logger,
+      token: options.token,
+      status: () => this.#status(),
       ...(options.bodyLimit !== undefined && { bodyLimit: options.bodyLimit }),
     }
     const app = options.fastify
@@ -108,20 +118,37 @@ export class HttpTransport implements Transport {
     if (this.#options.register) void this.#announce()
   }
 
-  async close(): Promise<void> {
-    if (this.#closed) return
-    this.#closed = true
+  /** Withdraws from the bus, so it stops routing new messages here; replies still arrive. */
+  async drain(): Promise<void> {
+    if (this.#draining) return
+    this.#draining = true
     clearTimeout(this.#retryTimer)
-    // Withdraw first, so the bus stops routing here before the port goes away.
     await this.#registering
     if (this.#registered) {
+      this.#registered = false
       await this.#sender
         .deregister(this.#endpoint!.serviceName, { timeout: REGISTER_TIMEOUT })
         .catch((err: unknown) => this.#log.warn({ err }, 'could not withdraw from ExoCom'))
     }
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return
+    await this.drain()
+    this.#closed = true
     await this.#listener?.close()
     this.#endpoint = undefined
     await this.#sender.close()
+  }
+
+  /** Readiness for `GET /status`: the relay's own state and what it last saw of the bus. Cheap. */
+  #status(): Record<string, unknown> {
+    const reachable = this.#sender.reachable
+    return {
+      ...this.#endpoint?.status(),
+      bus: reachable === undefined ? 'unknown' : reachable ? 'reachable' : 'unreachable',
+      registered: this.#registered,
+    }
   }
 
   /**
@@ -130,7 +157,7 @@ export class HttpTransport implements Transport {
    * a bus that is not up yet is tried again with backoff, so start order does not matter.
    */
   #announce(delay = REGISTER_RETRY_FIRST): Promise<void> | undefined {
-    if (this.#closed || this.#endpoint === undefined) return
+    if (this.#draining || this.#endpoint === undefined) return
     if (this.#registering !== undefined) {
       // Handlers changed while a registration is on its way: send the new list after it.
       this.#reannounce = true
@@ -153,19 +180,28 @@ export class HttpTransport implements Transport {
           )
           return
         }
+        if (!this.#registered)
+          this.#log.info({ receives: service.receives }, 'registered with ExoCom')
         this.#registered = true
-        this.#log.info({ receives: service.receives }, 'registered with ExoCom')
         if (this.#reannounce) {
           this.#reannounce = false
           void this.#announce()
+          return
         }
+        // Register again from time to time: a bus that restarted has forgotten this service.
+        clearTimeout(this.#retryTimer)
+        this.#retryTimer = setTimeout(
+          () => this.#announce(),
+          this.#options.registerInterval ?? DEFAULT_REGISTER_INTERVAL,
+        ).unref()
       },
       (err: unknown) => {
         this.#registering = undefined
-        if (this.#closed) return
+        if (this.#draining) return
         const unreachable = isExoRelayError(err, ErrorCodes.BUS_UNREACHABLE)
         this.#log.warn({ err, retryIn: delay }, 'could not register with ExoCom; retrying')
         const next = unreachable ? Math.min(delay * 2, REGISTER_RETRY_MAX) : REGISTER_RETRY_MAX
+        clearTimeout(this.#retryTimer)
         this.#retryTimer = setTimeout(() => this.#announce(next), delay).unref()
       },
     )

@@ -12,6 +12,7 @@ test('settings fall back to the orchestrator environment variables', () => {
         EXOCOM_PORT: '3100',
         EXORELAY_PORT: '4001',
         EXORELAY_HOST: '0.0.0.0',
+        EXOCOM_TOKEN: 's3cret',
       },
     },
     true,
@@ -24,6 +25,7 @@ test('settings fall back to the orchestrator environment variables', () => {
     host: '0.0.0.0',
     advertisedHost: 'localhost',
     timeout: 10_000,
+    token: 's3cret',
   })
 })
 

@@ -9,12 +9,13 @@ import {
   type Receiver,
   silentLogger,
 } from '@exorelay/core'
-import { describeValue } from '@exorelay/core/internal'
+import { bearerMatcher, checkToken, describeValue } from '@exorelay/core/internal'
 import type {
   FastifyError,
   FastifyPluginCallback,
   FastifyReply,
   FastifyRequest,
+  onRequestHookHandler,
   RouteHandlerMethod,
 } from 'fastify'
 import { answerForFastifyError, type ErrorAnswer, sendErrorAnswer } from './answer.js'
@@ -34,6 +35,19 @@ export interface ListenerRoutesOptions {
   bodyLimit?: number
   /** Where request outcomes are logged (pino-compatible). Default: `silentLogger`. */
   logger?: Logger
+  /**
+   * The shared secret of the ExoCom installation. When set, `POST /run/*` and `POST /run`
+   * without `authorization: Bearer <token>` (or with another token) are answered 401
+   * `missing or invalid token` before their body is read. `GET /status` stays open. The
+   * token never appears in a log line. Default: none (no check).
+   */
+  token?: string | undefined
+  /**
+   * Readiness details for `GET /status`: while the relay receives, the status answers 200
+   * with this object as JSON (without it, an empty 200). Called on every probe, so it must be
+   * cheap and do no I/O. Default: none.
+   */
+  status?: (() => Record<string, unknown>) | undefined
 }
 
 type RunRequest = FastifyRequest<{ Params: { '*'?: string } }>
@@ -42,6 +56,16 @@ const NOT_LISTENING: ErrorAnswer = {
   status: 503,
   code: ErrorCodes.NOT_LISTENING,
   text: 'not listening',
+}
+
+// Route config marking the routes the token check lets through. Not a literal at the call
+// site, so Fastify's config type accepts the extra key.
+const OPEN_ROUTE = { exoRelayOpen: true }
+
+const UNAUTHORIZED: ErrorAnswer = {
+  status: 401,
+  code: ErrorCodes.UNAUTHORIZED,
+  text: 'missing or invalid token',
 }
 
 /**
@@ -84,6 +108,23 @@ export const exoRelayRoutes: FastifyPluginCallback<ListenerRoutesOptions> = (
       new InvalidArgumentError(
         ErrorCodes.INVALID_OPTION,
         `The bodyLimit option of exoRelayRoutes must be a positive integer, got ${describeValue(bodyLimit)}.`,
+      ),
+    )
+    return
+  }
+  let token: string | undefined
+  try {
+    token = checkToken(options.token, 'The token option of exoRelayRoutes')
+  } catch (error) {
+    done(error as Error)
+    return
+  }
+  const status = options.status
+  if (status !== undefined && typeof status !== 'function') {
+    done(
+      new InvalidArgumentError(
+        ErrorCodes.INVALID_OPTION,
+        `The status option of exoRelayRoutes must be a function, got ${describeValue(status)}.`,
       ),
     )
     return
@@ -204,18 +245,58 @@ export const exoRelayRoutes: FastifyPluginCallback<ListenerRoutesOptions> = (
     })
   }
 
+  const answerStatus: RouteHandlerMethod = (_request, reply) => {
+    if (receiver() === undefined) {
+      sendErrorAnswer(reply, NOT_LISTENING)
+      return
+    }
+    if (status === undefined) {
+      reply.code(200).send()
+      return
+    }
+    let details: Record<string, unknown>
+    try {
+      details = status()
+    } catch (err) {
+      log.error({ err, status: 500 }, 'the status option threw')
+      sendErrorAnswer(reply, {
+        status: 500,
+        code: ErrorCodes.HANDLER_FAILED,
+        text: 'the relay failed to report its status',
+      })
+      return
+    }
+    reply.code(200).send(details)
+  }
+
+  if (token !== undefined) {
+    const matches = bearerMatcher(token)
+    // onRequest runs before the body is read: a client without the secret cannot make the
+    // relay parse anything. Encapsulated, so it guards these routes and none of the app's.
+    const checkAuthorization: onRequestHookHandler = (request, reply, done) => {
+      // Health checks carry no secrets, and the status reveals nothing.
+      const config = request.routeOptions.config as { exoRelayOpen?: boolean } | undefined
+      if (config?.exoRelayOpen === true || matches(request.headers.authorization)) {
+        done()
+        return
+      }
+      const params = request.params as { '*'?: string } | undefined
+      log.warn(
+        { messageName: params?.['*'], status: UNAUTHORIZED.status, code: UNAUTHORIZED.code },
+        `request refused: ${UNAUTHORIZED.text}`,
+      )
+      reply.header('www-authenticate', 'Bearer')
+      sendErrorAnswer(reply, UNAUTHORIZED)
+    }
+    instance.addHook('onRequest', checkAuthorization)
+  }
+
   // A wildcard rather than `/run/:name`: Fastify answers 404 for params longer than
   // `maxParamLength` (100 by default), and names may be up to 512 characters.
   instance.post('/run/*', { bodyLimit }, run)
   instance.post('/run', { bodyLimit }, run)
 
-  instance.get('/status', (_request, reply) => {
-    if (receiver() === undefined) {
-      sendErrorAnswer(reply, NOT_LISTENING)
-      return
-    }
-    reply.code(200).send()
-  })
+  instance.get('/status', { config: OPEN_ROUTE }, answerStatus)
 
   done()
 }

@@ -7,10 +7,10 @@ import {
   type Receiver,
   silentLogger,
 } from '@exorelay/core'
-import { describeValue } from '@exorelay/core/internal'
+import { checkToken, describeValue } from '@exorelay/core/internal'
 import Fastify, { type FastifyInstance } from 'fastify'
 import { answerForFastifyError, sendErrorAnswer } from './answer.js'
-import { DEFAULT_BODY_LIMIT, exoRelayRoutes } from './routes.js'
+import { DEFAULT_BODY_LIMIT, exoRelayRoutes, type ListenerRoutesOptions } from './routes.js'
 
 /** Options of {@link StandaloneListener}. */
 export interface StandaloneListenerOptions {
@@ -23,6 +23,17 @@ export interface StandaloneListenerOptions {
   bodyLimit?: number
   /** Where lifecycle events and request outcomes are logged (pino-compatible). Default: `silentLogger`. */
   logger?: Logger
+  /**
+   * The shared secret of the ExoCom installation: `POST /run/*` without `authorization:
+   * Bearer <token>` is answered 401 before its body is read; `GET /status` stays open.
+   * Default: none (no check). See {@link ListenerRoutesOptions.token}.
+   */
+  token?: string | undefined
+  /**
+   * Readiness details for `GET /status` (a cheap function, no I/O). Default: none (an empty
+   * 200). See {@link ListenerRoutesOptions.status}.
+   */
+  status?: (() => Record<string, unknown>) | undefined
 }
 
 /**
@@ -62,6 +73,14 @@ export class StandaloneListener {
         `The bodyLimit option of StandaloneListener must be a positive integer, got ${describeValue(bodyLimit)}.`,
       )
     }
+    const token = checkToken(options.token, 'The token option of StandaloneListener')
+    const status = options.status
+    if (status !== undefined && typeof status !== 'function') {
+      throw new InvalidArgumentError(
+        ErrorCodes.INVALID_OPTION,
+        `The status option of StandaloneListener must be a function, got ${describeValue(status)}.`,
+      )
+    }
     this.#host = host
     this.#log = logger
     this.app = Fastify({
@@ -87,7 +106,10 @@ export class StandaloneListener {
         sendErrorAnswer(reply, answer)
       },
     })
-    this.app.register(exoRelayRoutes, { receiver: () => this.#receiver, bodyLimit, logger })
+    const routes: ListenerRoutesOptions = { receiver: () => this.#receiver, bodyLimit, logger }
+    if (token !== undefined) routes.token = token
+    if (status !== undefined) routes.status = status
+    this.app.register(exoRelayRoutes, routes)
   }
 
   /**

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict'
 import { describe, test } from 'node:test'
+import { inspect } from 'node:util'
 import {
   ClosedError,
   ERROR_CODE_HEADER,
@@ -809,5 +810,215 @@ describe('mounted in a user app', () => {
     assertAccepted(await post(app, '/run/hello', { id: 'm-1' }))
     assertErrorAnswer(await post(app, '/run/', { id: 'm-2' }), 404, ErrorCodes.UNKNOWN_MESSAGE)
     assertErrorAnswer(await post(app, '/run', { id: 'm-3' }), 404, ErrorCodes.UNKNOWN_MESSAGE)
+  })
+})
+
+const TOKEN = 's3cret-relay-token-2718281828'
+
+function postWith(
+  app: FastifyInstance,
+  url: string,
+  authorization: string | undefined,
+  body: unknown = { id: 'm-1' },
+): Promise<LightMyRequestResponse> {
+  const headers: Record<string, string> = {}
+  if (authorization !== undefined) headers.authorization = authorization
+  return app.inject({ method: 'POST', url, headers, payload: body as object })
+}
+
+function assertUnauthorized(response: LightMyRequestResponse): void {
+  assertErrorAnswer(response, 401, ErrorCodes.UNAUTHORIZED, 'missing or invalid token')
+  assert.equal(response.headers['www-authenticate'], 'Bearer')
+}
+
+describe('the shared secret', () => {
+  test('accepts a message that carries the token, whatever the case of the scheme', async (t) => {
+    const receiver = recordingReceiver()
+    const app = await appWith({ receiver: () => receiver, token: TOKEN })
+    t.after(() => app.close())
+
+    assertAccepted(await postWith(app, '/run/hello', `Bearer ${TOKEN}`, { id: 'm-1' }))
+    assertAccepted(await postWith(app, '/run/hello', `bearer ${TOKEN}`, { id: 'm-2' }))
+
+    assert.deepEqual(
+      receiver.received.map((message) => message.id),
+      ['m-1', 'm-2'],
+    )
+  })
+
+  test('answers 401 without the token, with a wrong one or one of another length, and hands nothing on', async (t) => {
+    const receiver = recordingReceiver()
+    const app = await appWith({ receiver: () => receiver, token: TOKEN })
+    t.after(() => app.close())
+    const sameLength = 'x'.repeat(TOKEN.length)
+    const refused = [
+      undefined,
+      '',
+      `Bearer ${sameLength}`,
+      'Bearer short',
+      `Bearer ${TOKEN}x`,
+      `Bearer ${TOKEN.slice(0, -1)}`,
+      `Basic ${TOKEN}`,
+      TOKEN,
+      'Bearer',
+      'Bearer ',
+    ]
+
+    for (const authorization of refused) {
+      assertUnauthorized(await postWith(app, '/run/hello', authorization))
+    }
+    assertUnauthorized(await postWith(app, '/run', undefined))
+
+    assert.deepEqual(receiver.received, [])
+  })
+
+  test('checks the token before the body is read', async (t) => {
+    const receiver = recordingReceiver()
+    const app = await appWith({ receiver: () => receiver, token: TOKEN, bodyLimit: 64 })
+    t.after(() => app.close())
+
+    // Each would be a 400, 413 or 415 once parsed; refused first, none of them is.
+    assertUnauthorized(await postRaw(app, '/run/hello', '{"id":'))
+    assertUnauthorized(await postRaw(app, '/run/hello', JSON.stringify({ id: 'x'.repeat(200) })))
+    assertUnauthorized(await postRaw(app, '/run/hello', 'id=1', 'text/plain'))
+
+    assert.deepEqual(receiver.received, [])
+  })
+
+  test('leaves GET and HEAD /status open', async (t) => {
+    const app = await appWith({ receiver: () => recordingReceiver(), token: TOKEN })
+    t.after(() => app.close())
+
+    assertAccepted(await app.inject({ method: 'GET', url: '/status' }))
+    assert.equal((await app.inject({ method: 'HEAD', url: '/status' })).statusCode, 200)
+  })
+
+  test('guards the relay routes only, never the routes of the app it is mounted in', async (t) => {
+    const app = Fastify()
+    app.get('/api/health', async () => ({ ok: true }))
+    app.register(exoRelayRoutes, { receiver: () => recordingReceiver(), token: TOKEN })
+    t.after(() => app.close())
+
+    const health = await app.inject({ method: 'GET', url: '/api/health' })
+
+    assert.equal(health.statusCode, 200)
+    assertUnauthorized(await postWith(app, '/run/hello', undefined))
+  })
+
+  test('logs each refusal at warn and never the token', async (t) => {
+    const logger = recordingLogger()
+    const app = await appWith({ logger, receiver: () => recordingReceiver(), token: TOKEN })
+    t.after(() => app.close())
+
+    await postWith(app, '/run/hello', `Bearer ${TOKEN}`)
+    await postWith(app, '/run/hello', `Bearer ${TOKEN}x`)
+    await postWith(app, '/run/hello', undefined)
+
+    const refusals = logger.lines.filter((line) => line.level === 'warn')
+    assert.deepEqual(
+      refusals.map((line) => [line.bindings.messageName, line.bindings.status, line.bindings.code]),
+      [
+        ['hello', 401, ErrorCodes.UNAUTHORIZED],
+        ['hello', 401, ErrorCodes.UNAUTHORIZED],
+      ],
+    )
+    assert.ok(!inspect(logger.lines, { depth: 10 }).includes(TOKEN), 'the token leaked')
+  })
+
+  test('refuses a token that cannot travel in a header, without quoting it', async () => {
+    for (const token of ['', 'two words', 42]) {
+      const app = Fastify()
+      app.register(exoRelayRoutes, {
+        receiver: () => undefined,
+        token,
+      } as unknown as ListenerRoutesOptions)
+
+      await assert.rejects(
+        async () => app.ready(),
+        (error: Error & { code?: string }) => {
+          assert.equal(error.code, ErrorCodes.INVALID_OPTION)
+          assert.ok(!error.message.includes('two words'))
+          return true
+        },
+      )
+    }
+  })
+})
+
+describe('GET /status with readiness details', () => {
+  test('answers 200 with the status object as JSON', async (t) => {
+    const app = await appWith({
+      receiver: () => recordingReceiver(),
+      status: () => ({ ready: true, exocom: { reachable: true } }),
+    })
+    t.after(() => app.close())
+
+    const response = await app.inject({ method: 'GET', url: '/status' })
+
+    assert.equal(response.statusCode, 200)
+    assert.match(String(response.headers['content-type']), /^application\/json/)
+    assert.deepEqual(response.json(), { ready: true, exocom: { reachable: true } })
+  })
+
+  test('asks the status function afresh on every probe', async (t) => {
+    let probes = 0
+    const app = await appWith({
+      receiver: () => recordingReceiver(),
+      status: () => ({ probes: ++probes }),
+    })
+    t.after(() => app.close())
+
+    await app.inject({ method: 'GET', url: '/status' })
+    const second = await app.inject({ method: 'GET', url: '/status' })
+
+    assert.deepEqual(second.json(), { probes: 2 })
+  })
+
+  test('keeps the 503 while the relay does not receive, without asking the status function', async (t) => {
+    let probes = 0
+    const app = await appWith({
+      receiver: () => undefined,
+      status: () => ({ probes: ++probes }),
+    })
+    t.after(() => app.close())
+
+    assertErrorAnswer(
+      await app.inject({ method: 'GET', url: '/status' }),
+      503,
+      ErrorCodes.NOT_LISTENING,
+      'not listening',
+    )
+    assert.equal(probes, 0)
+  })
+
+  test('answers 500 and logs the error when the status function throws', async (t) => {
+    const logger = recordingLogger()
+    const app = await appWith({
+      logger,
+      receiver: () => recordingReceiver(),
+      status: () => {
+        throw new Error('status bug')
+      },
+    })
+    t.after(() => app.close())
+
+    assertErrorAnswer(
+      await app.inject({ method: 'GET', url: '/status' }),
+      500,
+      ErrorCodes.HANDLER_FAILED,
+      'the relay failed to report its status',
+    )
+    const [line] = logger.lines.filter((entry) => entry.level === 'error')
+    assert.equal((line?.bindings.err as Error | undefined)?.message, 'status bug')
+  })
+
+  test('refuses a status option that is not a function', async () => {
+    const app = Fastify()
+    app.register(exoRelayRoutes, {
+      receiver: () => undefined,
+      status: { ready: true },
+    } as unknown as ListenerRoutesOptions)
+
+    await assert.rejects(async () => app.ready(), { code: ErrorCodes.INVALID_OPTION })
   })
 })

@@ -298,6 +298,58 @@ describe('StandaloneListener#close', () => {
   })
 })
 
+describe('StandaloneListener with a token and a status', () => {
+  const TOKEN = 's3cret-standalone-1414213562'
+
+  test('refuses messages without the token on a real server, and keeps /status open with its details', async (t) => {
+    const listener = new StandaloneListener({ token: TOKEN, status: () => ({ ready: true }) })
+    t.after(() => listener.close())
+    const receiver = recordingReceiver()
+    const port = await listener.listen(receiver, 0)
+    const url = `http://127.0.0.1:${port}/run/hello`
+    const post = (authorization?: string) =>
+      fetch(url, {
+        method: 'POST',
+        headers: {
+          'content-type': 'application/json',
+          ...(authorization === undefined ? {} : { authorization }),
+        },
+        body: JSON.stringify({ id: authorization ?? 'none' }),
+      })
+
+    const missing = await post()
+    const wrong = await post('Bearer wrong')
+    const sameLength = await post(`Bearer ${'y'.repeat(TOKEN.length)}`)
+    const right = await post(`Bearer ${TOKEN}`)
+    const status = await fetch(`http://127.0.0.1:${port}/status`)
+
+    for (const refused of [missing, wrong, sameLength]) {
+      assert.equal(refused.status, 401)
+      assert.equal(refused.headers.get(ERROR_CODE_HEADER), ErrorCodes.UNAUTHORIZED)
+      assert.equal(await refused.text(), 'missing or invalid token')
+    }
+    assert.equal(right.status, 200)
+    assert.equal(await right.text(), '')
+    assert.deepEqual(
+      receiver.received.map((message) => message.id),
+      [`Bearer ${TOKEN}`],
+    )
+    assert.equal(status.status, 200)
+    assert.deepEqual(await status.json(), { ready: true })
+  })
+
+  test('refuses a token or status option of the wrong kind with INVALID_OPTION', () => {
+    for (const options of [{ token: '' }, { token: 'a b' }, { status: 'ready' }]) {
+      assert.throws(
+        () =>
+          new StandaloneListener(options as ConstructorParameters<typeof StandaloneListener>[0]),
+        { code: ErrorCodes.INVALID_OPTION },
+        JSON.stringify(options),
+      )
+    }
+  })
+})
+
 describe('new StandaloneListener', () => {
   test('refuses an empty host with INVALID_OPTION', () => {
     assert.throws(() => new StandaloneListener({ host: '' }), { code: ErrorCodes.INVALID_OPTION })

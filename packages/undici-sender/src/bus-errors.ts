@@ -48,13 +48,26 @@ export function refusedError(subject: string, status: number, bodyStart: string)
   )
 }
 
-/** ExoCom could not be reached, or the connection broke before it answered. */
-export function unreachableError(origin: string, cause: unknown): TransportError {
+/**
+ * ExoCom could not be reached, or the connection broke before it answered. `attempts` is
+ * given for connections that were refused (and retried): the message then says how many.
+ */
+export function unreachableError(
+  origin: string,
+  cause: unknown,
+  attempts?: number,
+): TransportError {
+  const tries = attempts === undefined ? '' : ` (${countAttempts(attempts)})`
   return new TransportError(
     ErrorCodes.BUS_UNREACHABLE,
-    `ExoCom at ${origin} is unreachable: ${describeCause(cause)}.`,
+    `ExoCom at ${origin} is unreachable: ${describeCause(cause)}${tries}.`,
     { cause },
   )
+}
+
+/** `1 attempt`, `3 attempts`. */
+export function countAttempts(attempts: number): string {
+  return attempts === 1 ? '1 attempt' : `${attempts} attempts`
 }
 
 /** True for undici's headers and body timeouts (checked by code: a second undici copy has other classes). */

@@ -4,7 +4,7 @@ import type { Timers } from '@exorelay/core'
 const MAX_TIMER_DELAY = 2 ** 31 - 1
 
 // Ref'd on purpose: a request in flight is work the process should finish (or time out).
-const nodeTimers: Timers = {
+export const nodeTimers: Timers = {
   setTimeout: (callback, milliseconds) => setTimeout(callback, milliseconds),
   clearTimeout: (handle) => clearTimeout(handle),
 }

@@ -13,11 +13,13 @@ import {
   servicePath,
   silentLogger,
   TimeoutError,
+  type Timers,
   type TransportSendOptions,
 } from '@exorelay/core'
-import { describeValue } from '@exorelay/core/internal'
+import { checkToken, describeValue } from '@exorelay/core/internal'
 import { type Dispatcher, Pool } from 'undici'
 import {
+  countAttempts,
   describeCause,
   isUndiciTimeout,
   noReceiverError,
@@ -25,7 +27,8 @@ import {
   refusedError,
   unreachableError,
 } from './bus-errors.js'
-import { Deadline } from './deadline.js'
+import { Deadline, nodeTimers } from './deadline.js'
+import { DEFAULT_RETRY_BUDGET, isNeverWritten, pause, retryDelay } from './retry.js'
 
 export interface UndiciSenderOptions {
   /** Host name or IP address of ExoCom. Default: `'localhost'`. */
@@ -41,6 +44,24 @@ export interface UndiciSenderOptions {
   connections?: number | undefined
   /** A pino-compatible logger. Default: silent. */
   logger?: Logger | undefined
+  /**
+   * The shared secret of the ExoCom installation. When set, every request (send, register,
+   * deregister) carries `authorization: Bearer <token>`. Visible ASCII, no spaces. It never
+   * appears in a log line or an error message. Default: none.
+   */
+  token?: string | undefined
+  /**
+   * Milliseconds during which a request whose connection was refused (nothing was written)
+   * is retried, with a backoff of 25 ms doubling (±20%), and never past the send's `timeout`.
+   * A request that may have reached ExoCom is never retried. `0` disables retries.
+   * Default: 1000.
+   */
+  retryBudget?: number | undefined
+  /**
+   * The `setTimeout`/`clearTimeout` pair behind the deadlines and the retry backoff, for
+   * tests that drive time by hand. Default: Node's timers.
+   */
+  timers?: Timers | undefined
 }
 
 /** Keep-alive connections per sender unless told otherwise. */
@@ -52,6 +73,12 @@ const UNDICI_DEFAULT_TIMEOUT = 300_000
 
 const JSON_HEADERS = { 'content-type': 'application/json', accept: 'application/json' }
 const ACCEPT_HEADERS = { accept: 'application/json' }
+
+/** Headers of requests with and without a body. */
+interface RequestHeaders {
+  readonly json: Record<string, string>
+  readonly accept: Record<string, string>
+}
 
 /** One request to ExoCom. `subject` names it in errors: `the message 'users.create'`. */
 interface Exchange {
@@ -71,8 +98,8 @@ interface Answer {
 /**
  * The sending side of ExoRelay over HTTP: delivers each outgoing message to ExoCom as
  * `POST /send/<name>` over a keep-alive undici `Pool` of its own. It never touches undici's
- * global dispatcher, and it never retries: a request that may have reached ExoCom is not sent
- * again (at-most-once).
+ * global dispatcher. It retries only a request whose connection was refused, within
+ * `retryBudget`: a request that may have reached ExoCom is not sent again (at-most-once).
  *
  * @example
  * ```ts
@@ -91,8 +118,14 @@ export class UndiciSender {
   /** Our own pool; `undefined` when the caller's dispatcher is used (and not ours to close). */
   readonly #pool: Pool | undefined
   readonly #log: Logger
+  readonly #headers: RequestHeaders
+  readonly #retryBudget: number
+  readonly #timers: Timers
   readonly #inFlight = new Set<Promise<Answer>>()
+  // Wakes requests waiting to retry, so that close() does not wait out their backoff.
+  readonly #closed = new AbortController()
   #closing: Promise<void> | undefined
+  #reachable: boolean | undefined
 
   constructor(options: UndiciSenderOptions) {
     if (options === null || typeof options !== 'object') {
@@ -105,6 +138,14 @@ export class UndiciSender {
     const port = checkPort(options.exocomPort)
     this.origin = `http://${host.includes(':') && !host.startsWith('[') ? `[${host}]` : host}:${port}`
     this.#log = options.logger ?? silentLogger
+    const token = checkToken(options.token, 'The token option')
+    const authorization = token === undefined ? {} : { authorization: `Bearer ${token}` }
+    this.#headers = {
+      json: { ...JSON_HEADERS, ...authorization },
+      accept: { ...ACCEPT_HEADERS, ...authorization },
+    }
+    this.#retryBudget = checkRetryBudget(options.retryBudget)
+    this.#timers = checkTimers(options.timers)
     if (options.dispatcher !== undefined) {
       if (typeof (options.dispatcher as { request?: unknown } | null)?.request !== 'function') {
         throw new InvalidArgumentError(
@@ -120,12 +161,22 @@ export class UndiciSender {
   }
 
   /**
+   * Whether ExoCom was reachable at the last request: `undefined` before any request, `true`
+   * once ExoCom answered anything (any status, 401 included), `false` after a request failed
+   * with `BUS_UNREACHABLE`. Cheap to read, e.g. for a readiness probe.
+   */
+  get reachable(): boolean | undefined {
+    return this.#reachable
+  }
+
+  /**
    * Delivers one message: `POST /send/<url-encoded name>` with the envelope's body (`sender`,
    * `id`, `payload` when present, `responseTo` when answering). Resolves when ExoCom answered
    * 2xx. Rejects with a `TransportError` coded `NO_RECEIVER` (404, or the bus said so in the
    * `exorelay-error-code` header), `BUS_REFUSED` (any other non-2xx) or `BUS_UNREACHABLE`
-   * (connection failures); with a `TimeoutError` when `timeout` passes; with exactly
-   * `signal.reason` when the signal aborts; with a `ClosedError` after `close()`.
+   * (connection failures; refused connections only once `retryBudget` is spent); with a
+   * `TimeoutError` when `timeout` passes; with exactly `signal.reason` when the signal aborts;
+   * with a `ClosedError` after `close()`.
    *
    * @example
    * ```ts
@@ -228,9 +279,12 @@ export class UndiciSender {
 
   /**
    * Graceful: refuses new requests at once, lets those in flight finish, then closes the pool
-   * (not a `dispatcher` given in the options). Idempotent: every call returns the same Promise.
+   * (not a `dispatcher` given in the options). A request waiting to retry a refused connection
+   * has sent nothing yet: it rejects with a `ClosedError` at once instead. Idempotent: every
+   * call returns the same Promise.
    */
   close(): Promise<void> {
+    this.#closed.abort()
     this.#closing ??= (async () => {
       // The pool would wait for its own requests; a caller's dispatcher is not ours to close,
       // so what this sender started is awaited here.
@@ -266,12 +320,12 @@ export class UndiciSender {
       `ExoCom did not answer ${exchange.subject} within ${timeout} ms.`,
       timeout,
     )
-    const deadline = new Deadline(timeout, signal, timeoutError)
+    const deadline = new Deadline(timeout, signal, timeoutError, this.#timers)
     const request: Dispatcher.RequestOptions = {
       origin: this.origin,
       path: exchange.path,
       method: exchange.method,
-      headers: exchange.body === undefined ? ACCEPT_HEADERS : JSON_HEADERS,
+      headers: exchange.body === undefined ? this.#headers.accept : this.#headers.json,
     }
     if (exchange.body !== undefined) request.body = exchange.body
     if (deadline.signal !== undefined) request.signal = deadline.signal
@@ -281,29 +335,80 @@ export class UndiciSender {
       request.headersTimeout = requestTimeout
       request.bodyTimeout = requestTimeout
     }
+    const started = performance.now()
     try {
-      const response = await this.#dispatcher.request(request)
-      const status = response.statusCode
-      if (isSuccess(status)) {
-        // undici keeps the connection only once the body was consumed.
-        await response.body.dump()
-        return { status, errorCode: undefined, bodyStart: '' }
+      for (let attempt = 1; ; attempt++) {
+        let failure: unknown
+        try {
+          return await this.#attempt(request)
+        } catch (error) {
+          failure = error
+        }
+        if (deadline.abortedByCaller) throw signal?.reason
+        if (deadline.expired) throw timeoutError
+        if (isUndiciTimeout(failure)) {
+          throw new TimeoutError(timeoutError.message, timeout, { cause: failure })
+        }
+        if (isExoRelayError(failure)) throw failure
+        if (!isNeverWritten(failure)) {
+          // It may have arrived: sending it again could deliver it twice.
+          this.#reachable = false
+          throw unreachableError(this.origin, failure)
+        }
+        const retryIn = retryDelay(attempt)
+        if (performance.now() - started + retryIn > this.#retryBudget) {
+          this.#reachable = false
+          throw unreachableError(this.origin, failure, attempt)
+        }
+        this.#log.debug(
+          { attempt, retryIn, err: failure },
+          'ExoCom refused the connection; retrying',
+        )
+        if (await pause(retryIn, [deadline.signal, this.#closed.signal], this.#timers)) continue
+        if (deadline.abortedByCaller) throw signal?.reason
+        if (deadline.expired) throw retryTimeoutError(timeoutError, failure, attempt)
+        throw new ClosedError(
+          ErrorCodes.CLOSED,
+          `The sender was closed while it retried ${exchange.subject} (${countAttempts(attempt)} refused).`,
+          { cause: failure },
+        )
       }
-      const errorCode = firstHeader(response.headers[ERROR_CODE_HEADER])
-      const bodyStart = await readBodyStart(response.body)
-      return { status, errorCode, bodyStart }
-    } catch (error) {
-      if (deadline.abortedByCaller) throw signal?.reason
-      if (deadline.expired) throw timeoutError
-      if (isUndiciTimeout(error)) {
-        throw new TimeoutError(timeoutError.message, timeout, { cause: error })
-      }
-      if (isExoRelayError(error)) throw error
-      throw unreachableError(this.origin, error)
     } finally {
       deadline.dispose()
     }
   }
+
+  /** One HTTP request; the connection is refused, reset or answered. */
+  async #attempt(request: Dispatcher.RequestOptions): Promise<Answer> {
+    const response = await this.#dispatcher.request(request)
+    this.#reachable = true
+    const status = response.statusCode
+    if (isSuccess(status)) {
+      // undici keeps the connection only once the body was consumed.
+      await response.body.dump()
+      return { status, errorCode: undefined, bodyStart: '' }
+    }
+    const errorCode = firstHeader(response.headers[ERROR_CODE_HEADER])
+    const bodyStart = await readBodyStart(response.body)
+    return { status, errorCode, bodyStart }
+  }
+}
+
+/**
+ * The deadline passed while refused connections were being retried: a timeout that says why,
+ * with the caller's stack of `timeoutError`.
+ */
+function retryTimeoutError(
+  timeoutError: TimeoutError,
+  cause: unknown,
+  attempts: number,
+): TimeoutError {
+  const message = `${timeoutError.message.slice(0, -1)}: ${countAttempts(attempts)} to connect failed (${describeCause(cause)}).`
+  const error = new TimeoutError(message, timeoutError.timeout, { cause })
+  if (timeoutError.stack !== undefined) {
+    error.stack = timeoutError.stack.replace(timeoutError.message, message)
+  }
+  return error
 }
 
 function isSuccess(status: number): boolean {
@@ -366,6 +471,29 @@ function checkServiceName(service: unknown, where: string): string {
     )
   }
   return name
+}
+
+function checkRetryBudget(budget: unknown): number {
+  if (budget === undefined) return DEFAULT_RETRY_BUDGET
+  if (typeof budget !== 'number' || !Number.isFinite(budget) || budget < 0) {
+    throw new InvalidArgumentError(
+      ErrorCodes.INVALID_OPTION,
+      `The retryBudget option must be a finite number of milliseconds, 0 or more, got ${describeValue(budget)}.`,
+    )
+  }
+  return budget
+}
+
+function checkTimers(timers: unknown): Timers {
+  if (timers === undefined) return nodeTimers
+  const candidate = timers as Partial<Timers> | null
+  if (typeof candidate?.setTimeout !== 'function' || typeof candidate.clearTimeout !== 'function') {
+    throw new InvalidArgumentError(
+      ErrorCodes.INVALID_OPTION,
+      `The timers option must have setTimeout and clearTimeout functions, got ${describeValue(timers)}.`,
+    )
+  }
+  return timers as Timers
 }
 
 /** The relay checks these already; a direct caller gets the same coded errors. */

@@ -81,6 +81,18 @@ test('unreachableError keeps the cause and names the origin', () => {
   )
 })
 
+test('unreachableError says how many attempts were refused when it is told', () => {
+  const cause = new Error('connect ECONNREFUSED 127.0.0.1:3100')
+  assert.equal(
+    unreachableError('http://localhost:3100', cause, 1).message,
+    'ExoCom at http://localhost:3100 is unreachable: connect ECONNREFUSED 127.0.0.1:3100 (1 attempt).',
+  )
+  assert.equal(
+    unreachableError('http://localhost:3100', cause, 5).message,
+    'ExoCom at http://localhost:3100 is unreachable: connect ECONNREFUSED 127.0.0.1:3100 (5 attempts).',
+  )
+})
+
 test('describeCause reads the inner errors of an AggregateError with an empty message', () => {
   const aggregate = new AggregateError(
     [new Error('connect ECONNREFUSED ::1:3100'), new Error('connect ECONNREFUSED 127.0.0.1:3100')],

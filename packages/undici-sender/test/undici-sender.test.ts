@@ -8,6 +8,7 @@ import {
 } from 'node:http'
 import type { AddressInfo, Socket } from 'node:net'
 import { type TestContext, test } from 'node:test'
+import { inspect } from 'node:util'
 import {
   createEnvelope,
   ERROR_CODE_HEADER,
@@ -17,6 +18,7 @@ import {
   type ServiceRegistration,
   sendPath,
   TimeoutError,
+  type Timers,
   TransportError,
 } from '@exorelay/core'
 import { Agent, type Dispatcher, errors, getGlobalDispatcher, MockAgent } from 'undici'
@@ -43,8 +45,12 @@ interface FakeExoCom {
 
 const answer200: Respond = (_request, res) => res.end()
 
-/** A node:http server on 127.0.0.1, port 0, playing ExoCom and recording every request. */
-async function startExoCom(t: TestContext, respond: Respond = answer200): Promise<FakeExoCom> {
+/** A node:http server on 127.0.0.1 (port 0 unless told), playing ExoCom and recording every request. */
+async function startExoCom(
+  t: TestContext,
+  respond: Respond = answer200,
+  port = 0,
+): Promise<FakeExoCom> {
   const requests: Recorded[] = []
   let connections = 0
   const waiting: ((request: Recorded) => void)[] = []
@@ -67,7 +73,7 @@ async function startExoCom(t: TestContext, respond: Respond = answer200): Promis
   server.on('connection', () => {
     connections += 1
   })
-  server.listen(0, '127.0.0.1')
+  server.listen(port, '127.0.0.1')
   await once(server, 'listening')
   t.after(async () => {
     server.closeAllConnections()
@@ -722,11 +728,19 @@ test('each answered send logs one debug line with name, id, responseTo and statu
   )
 })
 
-test('a failed connection logs nothing: the relay logs failures', async (t) => {
+test('a failed connection logs nothing but its retries: the relay logs failures', async (t) => {
   const logger = recordingLogger()
   const sender = startSender(t, await closedPort(), { logger })
   await assert.rejects(sender.send(envelope(), SEND), isCode(ErrorCodes.BUS_UNREACHABLE))
-  assert.deepEqual(logger.lines, [])
+  assert.ok(logger.lines.length > 0)
+  for (const line of logger.lines) {
+    assert.equal(line.level, 'debug')
+    assert.deepEqual(Object.keys(line.bindings), ['attempt', 'retryIn', 'err'])
+  }
+  const withoutRetries = recordingLogger()
+  const single = startSender(t, await closedPort(), { logger: withoutRetries, retryBudget: 0 })
+  await assert.rejects(single.send(envelope(), SEND), isCode(ErrorCodes.BUS_UNREACHABLE))
+  assert.deepEqual(withoutRetries.lines, [])
 })
 
 test('a logger with debug disabled is not asked to log', async (t) => {
@@ -819,4 +833,382 @@ test('a payload JSON cannot carry rejects with INVALID_PAYLOAD and sends nothing
     isCode(ErrorCodes.INVALID_OPTION),
   )
   assert.equal(exocom.requests.length, 0)
+})
+
+// --- retrying refused connections ---
+
+/** Timers the test fires by hand. `scheduled(n)` resolves once `n` timers were set in all. */
+function manualTimers(): Timers & {
+  delays: number[]
+  pending: () => number
+  scheduled: (count: number) => Promise<void>
+  fire: (index?: number) => void
+} {
+  const callbacks = new Map<number, () => void>()
+  const delays: number[] = []
+  const waiters: { count: number; resolve: () => void }[] = []
+  return {
+    delays,
+    pending: () => callbacks.size,
+    setTimeout(callback, milliseconds) {
+      delays.push(milliseconds)
+      const handle = delays.length
+      callbacks.set(handle, callback)
+      for (const waiter of waiters.filter((w) => delays.length >= w.count)) {
+        waiters.splice(waiters.indexOf(waiter), 1)
+        waiter.resolve()
+      }
+      return handle
+    },
+    clearTimeout(handle: number) {
+      callbacks.delete(handle)
+    },
+    scheduled(count) {
+      if (delays.length >= count) return Promise.resolve()
+      return new Promise((resolve) => waiters.push({ count, resolve }))
+    },
+    /** Fires the timer set as number `index` (1-based), or every pending one. */
+    fire(index) {
+      for (const [handle, callback] of callbacks) {
+        if (index !== undefined && handle !== index) continue
+        callbacks.delete(handle)
+        callback()
+      }
+    },
+  }
+}
+
+/** Timers whose every delay is one turn of the event loop. */
+const immediateTimers: Timers = {
+  setTimeout: (callback) => setImmediate(callback),
+  clearTimeout: (handle) => clearImmediate(handle),
+}
+
+/** A dispatcher that fails or answers 200 as scripted, one entry per request. */
+function scriptedDispatcher(script: (Error | 'ok')[]): Dispatcher & { calls: () => number } {
+  let calls = 0
+  const dispatcher = {
+    calls: () => calls,
+    request: async () => {
+      const step = script[calls++] ?? new Error('the script has ended')
+      if (step !== 'ok') throw step
+      return { statusCode: 200, headers: {}, body: { dump: async () => {} } }
+    },
+  }
+  return dispatcher as unknown as Dispatcher & { calls: () => number }
+}
+
+function systemError(code: string): Error {
+  return Object.assign(new Error(`connect ${code} 127.0.0.1:3100`), { code })
+}
+
+test('a refused connection is retried, and the send succeeds once ExoCom listens', async (t) => {
+  const port = await closedPort()
+  const timers = manualTimers()
+  const logger = recordingLogger()
+  const sender = startSender(t, port, { timers, logger })
+  const sent = sender.send(envelope(), { timeout: Number.POSITIVE_INFINITY })
+
+  await timers.scheduled(1) // the first attempt was refused
+  timers.fire()
+  await timers.scheduled(2) // so was the second
+  const exocom = await startExoCom(t, answer200, port)
+  timers.fire()
+  await sent
+
+  assert.equal(exocom.requests.length, 1)
+  assert.equal(exocom.requests[0]?.url, '/send/users.create')
+  assert.equal(sender.reachable, true)
+  const retries = logger.lines
+    .filter((line) => line.message === 'ExoCom refused the connection; retrying')
+    .map(({ bindings }) => bindings as Record<string, unknown>)
+  assert.equal(logger.lines.at(-1)?.message, 'ExoCom answered')
+  assert.deepEqual(
+    retries.map((line) => line.attempt),
+    [1, 2],
+  )
+  assert.deepEqual(
+    retries.map((line) => line.retryIn),
+    timers.delays,
+  )
+  const [first, second] = timers.delays
+  assert.ok(first !== undefined && first >= 20 && first <= 30, `first retry in ${first} ms`)
+  assert.ok(second !== undefined && second >= 40 && second <= 60, `second retry in ${second} ms`)
+  assert.equal((retries[0]?.err as { code?: string } | undefined)?.code, 'ECONNREFUSED')
+})
+
+test('a bus that never comes up rejects with BUS_UNREACHABLE once the retry budget is spent', async (t) => {
+  const logger = recordingLogger()
+  const port = await closedPort()
+  const sender = startSender(t, port, { logger, retryBudget: 200 })
+
+  const error = await sender.send(envelope(), SEND).catch((e: unknown) => e)
+
+  assert.ok(error instanceof TransportError)
+  assert.equal(error.code, ErrorCodes.BUS_UNREACHABLE)
+  assert.equal((error.cause as { code?: string }).code, 'ECONNREFUSED')
+  const attempts = Number(/ \((\d+) attempts\)\.$/.exec(error.message)?.[1])
+  assert.ok(attempts >= 2, error.message)
+  assert.ok(error.message.startsWith(`ExoCom at http://127.0.0.1:${port} is unreachable:`))
+  assert.deepEqual(
+    logger.lines.map(({ bindings }) => (bindings as { attempt: number }).attempt),
+    Array.from({ length: attempts - 1 }, (_, index) => index + 1),
+  )
+  assert.equal(sender.reachable, false)
+})
+
+test('retryBudget 0 sends once and says so', async (t) => {
+  const logger = recordingLogger()
+  const sender = startSender(t, await closedPort(), { logger, retryBudget: 0 })
+
+  const error = await sender.send(envelope(), SEND).catch((e: unknown) => e)
+
+  assert.ok(error instanceof TransportError)
+  assert.equal(error.code, ErrorCodes.BUS_UNREACHABLE)
+  assert.match(error.message, / \(1 attempt\)\.$/)
+  assert.deepEqual(logger.lines, [])
+})
+
+test('a server that closes the connection after reading the request sees it once: no retry', async (t) => {
+  const exocom = await startExoCom(t, (request) => request.socket.destroy())
+  const logger = recordingLogger()
+  const sender = startSender(t, exocom.port, { logger })
+
+  const error = await sender.send(envelope(), SEND).catch((e: unknown) => e)
+
+  assert.ok(error instanceof TransportError)
+  assert.equal(error.code, ErrorCodes.BUS_UNREACHABLE)
+  assert.doesNotMatch(error.message, /attempt/)
+  assert.equal(exocom.requests.length, 1)
+  assert.equal(exocom.connections(), 1)
+  assert.deepEqual(logger.lines, [])
+  assert.equal(sender.reachable, false)
+})
+
+test('a deadline shorter than the retry budget rejects with a TimeoutError and stops retrying', async (t) => {
+  const timers = manualTimers()
+  const logger = recordingLogger()
+  const sender = startSender(t, await closedPort(), { timers, logger })
+  const sent = sender.send(envelope(), { timeout: 60 })
+
+  await timers.scheduled(2) // the deadline, then the first backoff
+  assert.equal(timers.delays[0], 60)
+  timers.fire(1) // the deadline passes during the backoff
+  const error = await sent.catch((e: unknown) => e)
+
+  assert.ok(error instanceof TimeoutError)
+  assert.equal(error.code, ErrorCodes.TIMEOUT)
+  assert.equal(error.timeout, 60)
+  assert.equal((error.cause as { code?: string }).code, 'ECONNREFUSED')
+  assert.match(
+    error.message,
+    /^ExoCom did not answer the message 'users\.create' within 60 ms: 1 attempt to connect failed \(connect ECONNREFUSED/,
+  )
+  assert.equal(timers.pending(), 0)
+  assert.equal(logger.lines.length, 1)
+})
+
+test('an abort while waiting to retry rejects with the signal reason and tries no more', async (t) => {
+  const timers = manualTimers()
+  const dispatcher = scriptedDispatcher([systemError('ECONNREFUSED'), 'ok'])
+  const sender = startSender(t, 3100, { timers, dispatcher })
+  const controller = new AbortController()
+  const reason = new Error('the caller gave up')
+  const sent = sender.send(envelope(), {
+    timeout: Number.POSITIVE_INFINITY,
+    signal: controller.signal,
+  })
+
+  await timers.scheduled(1)
+  controller.abort(reason)
+
+  await assert.rejects(sent, (error) => error === reason)
+  assert.equal(dispatcher.calls(), 1)
+  assert.equal(timers.pending(), 0)
+})
+
+test('close() while a send waits to retry rejects that send with CLOSED and resolves', async (t) => {
+  const timers = manualTimers()
+  const dispatcher = scriptedDispatcher([systemError('ECONNREFUSED'), 'ok'])
+  const sender = startSender(t, 3100, { timers, dispatcher })
+  const sent = sender.send(envelope(), { timeout: Number.POSITIVE_INFINITY })
+
+  await timers.scheduled(1)
+  const closed = sender.close()
+
+  await assert.rejects(sent, isCode(ErrorCodes.CLOSED))
+  await closed
+  assert.equal(dispatcher.calls(), 1)
+  assert.equal(timers.pending(), 0)
+})
+
+test('connect timeouts and refusals of every address are retried', async (t) => {
+  const refusedTwice = new AggregateError([
+    systemError('ECONNREFUSED'),
+    systemError('ECONNREFUSED'),
+  ])
+  const dispatcher = scriptedDispatcher([new errors.ConnectTimeoutError(), refusedTwice, 'ok'])
+  const sender = startSender(t, 3100, { timers: immediateTimers, dispatcher })
+
+  await sender.send(envelope(), { timeout: Number.POSITIVE_INFINITY })
+
+  assert.equal(dispatcher.calls(), 3)
+  assert.equal(sender.reachable, true)
+})
+
+test('failures that may follow a written request are never retried', async (t) => {
+  const failures = [
+    new errors.SocketError('other side closed'),
+    systemError('ECONNRESET'),
+    systemError('EPIPE'),
+    systemError('ENOTFOUND'),
+    new AggregateError([systemError('ECONNREFUSED'), systemError('ECONNRESET')]),
+  ]
+  for (const failure of failures) {
+    const dispatcher = scriptedDispatcher([failure, 'ok'])
+    const sender = startSender(t, 3100, { timers: immediateTimers, dispatcher })
+    const error = await sender.send(envelope(), SEND).catch((e: unknown) => e)
+    assert.ok(error instanceof TransportError, String(failure))
+    assert.equal(error.code, ErrorCodes.BUS_UNREACHABLE)
+    assert.equal(error.cause, failure)
+    assert.equal(dispatcher.calls(), 1, String(failure))
+  }
+})
+
+test('register and deregister retry refused connections too', async (t) => {
+  const dispatcher = scriptedDispatcher([
+    systemError('ECONNREFUSED'),
+    'ok',
+    systemError('ECONNREFUSED'),
+    'ok',
+  ])
+  const sender = startSender(t, 3100, { timers: immediateTimers, dispatcher })
+
+  // No deadline timer: these timers fire every delay at once.
+  const endless = { timeout: Number.POSITIVE_INFINITY }
+  assert.equal(await sender.register(registration, endless), 'registered')
+  await sender.deregister('users', endless)
+
+  assert.equal(dispatcher.calls(), 4)
+})
+
+// --- reachable ---
+
+test('reachable is undefined before any request, true after any answer, false after BUS_UNREACHABLE', async (t) => {
+  let next = 0
+  const exocom = await startExoCom(t, (_request, res) => {
+    res.statusCode = next++ === 0 ? 500 : 200
+    res.end()
+  })
+  const sender = startSender(t, exocom.port)
+  assert.equal(sender.reachable, undefined)
+  await assert.rejects(sender.send(envelope(), SEND), isCode(ErrorCodes.BUS_REFUSED))
+  assert.equal(sender.reachable, true)
+
+  const flaky = startSender(t, 3100, {
+    retryBudget: 0,
+    dispatcher: scriptedDispatcher(['ok', systemError('ECONNRESET'), 'ok']),
+  })
+  await flaky.send(envelope(), SEND)
+  assert.equal(flaky.reachable, true)
+  await assert.rejects(flaky.send(envelope(), SEND), isCode(ErrorCodes.BUS_UNREACHABLE))
+  assert.equal(flaky.reachable, false)
+  await flaky.send(envelope(), SEND)
+  assert.equal(flaky.reachable, true)
+})
+
+// --- the shared secret ---
+
+const TOKEN = 's3cret-token-4815162342'
+
+test('with a token, send, register and deregister carry authorization: Bearer <token>', async (t) => {
+  const exocom = await startExoCom(t)
+  const sender = startSender(t, exocom.port, { token: TOKEN })
+  const plain = startSender(t, exocom.port)
+
+  await sender.send(envelope(), SEND)
+  await sender.register(registration, SEND)
+  await sender.deregister('users', SEND)
+  await plain.send(envelope(), SEND)
+
+  assert.deepEqual(
+    exocom.requests.map((r) => [r.method, r.headers.authorization]),
+    [
+      ['POST', `Bearer ${TOKEN}`],
+      ['PUT', `Bearer ${TOKEN}`],
+      ['DELETE', `Bearer ${TOKEN}`],
+      ['POST', undefined],
+    ],
+  )
+  assert.equal(exocom.requests[0]?.headers['content-type'], 'application/json')
+  assert.equal(exocom.requests[2]?.headers['content-type'], undefined)
+})
+
+test('a 401 from ExoCom rejects with BUS_REFUSED, and the token is in no error or log line', async (t) => {
+  const exocom = await startExoCom(t, (_request, res) => {
+    res.statusCode = 401
+    res.setHeader(ERROR_CODE_HEADER, ErrorCodes.UNAUTHORIZED)
+    res.end('missing or invalid token')
+  })
+  const logger = recordingLogger()
+  const sender = startSender(t, exocom.port, { token: TOKEN, logger })
+  const down = startSender(t, await closedPort(), { token: TOKEN, logger, retryBudget: 100 })
+
+  const failures = [
+    await sender.send(envelope(), SEND).catch((e: unknown) => e),
+    await sender.register(registration, SEND).catch((e: unknown) => e),
+    await sender.deregister('users', SEND).catch((e: unknown) => e),
+    await down.send(envelope(), SEND).catch((e: unknown) => e),
+  ]
+
+  assert.deepEqual(
+    failures.map((error) => [(error as TransportError).code, (error as TransportError).status]),
+    [
+      [ErrorCodes.BUS_REFUSED, 401],
+      [ErrorCodes.BUS_REFUSED, 401],
+      [ErrorCodes.BUS_REFUSED, 401],
+      [ErrorCodes.BUS_UNREACHABLE, undefined],
+    ],
+  )
+  assert.match((failures[0] as Error).message, /answered 401: missing or invalid token/)
+  assert.equal(sender.reachable, true)
+  assert.ok(logger.lines.length > 0)
+  const everything = inspect([failures, logger.lines], { depth: 10, showHidden: true })
+  assert.ok(!everything.includes(TOKEN), 'the token leaked')
+})
+
+test('an invalid token throws INVALID_OPTION without quoting the value', () => {
+  const invalid: unknown[] = ['', 'two words', 'tab\tinside', ' padded', 'grüße', 42, null, {}]
+  for (const token of invalid) {
+    assert.throws(
+      () => new UndiciSender({ exocomPort: 3100, token: token as string }),
+      (error: unknown) => {
+        assert.equal((error as { code?: string }).code, ErrorCodes.INVALID_OPTION)
+        const message = (error as Error).message
+        assert.match(message, /^The token option must be/)
+        if (typeof token === 'string' && token !== '') assert.ok(!message.includes(token))
+        if (typeof token === 'number') assert.ok(!message.includes('42'))
+        return true
+      },
+      String(token),
+    )
+  }
+})
+
+test('invalid retryBudget or timers options throw INVALID_OPTION', () => {
+  const invalid: unknown[] = [
+    { retryBudget: -1 },
+    { retryBudget: Number.NaN },
+    { retryBudget: Number.POSITIVE_INFINITY },
+    { retryBudget: '1000' },
+    { timers: {} },
+    { timers: { setTimeout } },
+  ]
+  for (const options of invalid) {
+    assert.throws(
+      () => new UndiciSender({ exocomPort: 3100, ...(options as object) }),
+      isCode(ErrorCodes.INVALID_OPTION),
+      inspect(options),
+    )
+  }
 })

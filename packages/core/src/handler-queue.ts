@@ -1,0 +1,78 @@
+/**
+ * Bounds the handlers a relay runs at once. Beyond `concurrency`, started work waits in a
+ * queue of at most `maxQueued`; beyond that the relay refuses at once (503) rather than
+ * growing memory under a flood. `idle()` lets `close()` wait for what was accepted.
+ */
+export class HandlerQueue {
+  readonly #concurrency: number
+  readonly #maxQueued: number
+  readonly #waiting: (() => Promise<unknown> | undefined)[] = []
+  readonly #idleWaiters = new Set<() => void>()
+  #running = 0
+
+  constructor(concurrency: number, maxQueued: number) {
+    this.#concurrency = concurrency
+    this.#maxQueued = maxQueued
+  }
+
+  get running(): number {
+    return this.#running
+  }
+
+  get queued(): number {
+    return this.#waiting.length
+  }
+
+  /** True when a handler may start now. */
+  get hasCapacity(): boolean {
+    return this.#running < this.#concurrency
+  }
+
+  /** Queues work for when a slot frees; false when the queue is full. */
+  enqueue(start: () => Promise<unknown> | undefined): boolean {
+    if (this.#waiting.length >= this.#maxQueued) return false
+    this.#waiting.push(start)
+    return true
+  }
+
+  /** Counts started work as running until its promise settles (`undefined`: it already ended). */
+  track(running: Promise<unknown> | undefined): void {
+    if (running === undefined) return
+    this.#running++
+    running.finally(() => {
+      this.#running--
+      this.#drain()
+    })
+  }
+
+  /** Resolves true once nothing runs or waits, or false when `timeout` ms passed first. */
+  idle(timeout: number): Promise<boolean> {
+    if (this.#isIdle()) return Promise.resolve(true)
+    return new Promise((resolve) => {
+      const done = (): void => {
+        clearTimeout(timer)
+        this.#idleWaiters.delete(done)
+        resolve(true)
+      }
+      // setTimeout treats Infinity as 1 ms: an endless wait needs no timer at all.
+      const timer = Number.isFinite(timeout)
+        ? setTimeout(() => {
+            this.#idleWaiters.delete(done)
+            resolve(false)
+          }, timeout)
+        : undefined
+      this.#idleWaiters.add(done)
+    })
+  }
+
+  #drain(): void {
+    while (this.#running < this.#concurrency && this.#waiting.length > 0) {
+      this.track(this.#waiting.shift()!())
+    }
+    if (this.#isIdle()) for (const done of [...this.#idleWaiters]) done()
+  }
+
+  #isIdle(): boolean {
+    return this.#running === 0 && this.#waiting.length === 0
+  }
+}
