@@ -76,7 +76,15 @@ export class MockExoCom {
   // Fires on every received message and registration, so waits need no polling.
   readonly #changes = new EventTarget()
 
-  constructor() {
+  readonly #replyRouting: boolean
+
+  /**
+   * @param options.replyRouting Deliver a reply to the service that sent the request even when
+   *   it did not declare the reply's name (the `@exorelay/exocom` extension). Default true;
+   *   `false` routes by declared name only, as the original ExoCom did.
+   */
+  constructor(options: { replyRouting?: boolean } = {}) {
+    this.#replyRouting = options.replyRouting ?? true
     this.#app = Fastify({ logger: false, forceCloseConnections: true })
     this.#app.post('/send/*', async (request, reply) => {
       const name = (request.params as { '*': string })['*']
@@ -229,7 +237,8 @@ export class MockExoCom {
     for (const service of this.#services.values()) {
       if (service.receives?.includes(envelope.name)) receivers.add(service)
     }
-    const requester = envelope.responseTo && this.#requesters.get(envelope.responseTo)
+    const requester =
+      this.#replyRouting && envelope.responseTo && this.#requesters.get(envelope.responseTo)
     const requesterService = requester ? this.#services.get(requester) : undefined
     if (requesterService !== undefined) receivers.add(requesterService)
     const { name, sender: _sender, ...body } = envelope
