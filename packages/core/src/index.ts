@@ -52,13 +52,21 @@ export type {
   HandlerMap,
   RelayEvents,
   RelayOptions,
+  RelayStatus,
   ReplyCallback,
   ReplyContext,
   ReplyingName,
   SendFunction,
   SendOptions,
 } from './relay.js'
-export { checkPort, DEFAULT_TIMEOUT, Relay } from './relay.js'
+export {
+  checkPort,
+  DEFAULT_CLOSE_TIMEOUT,
+  DEFAULT_CONCURRENCY,
+  DEFAULT_MAX_QUEUED,
+  DEFAULT_TIMEOUT,
+  Relay,
+} from './relay.js'
 export { SentMessage } from './sent-message.js'
 export type {
   Endpoint,

@@ -15,8 +15,8 @@ import type { PasswordsMessages } from './messages.js'
 export function createPasswordsService(options: ExoRelayOptions = {}): ExoRelay<PasswordsMessages> {
   const relay = new ExoRelay<PasswordsMessages>(options)
   relay.registerHandler('passwords.encrypt', async (password, { reply }) => {
-    // The contract says string, but anything can arrive over the wire. No reply: the sender's
-    // timeout reports it, and the relay logs this rejection (never the password itself).
+    // The contract says string, but anything can arrive over the wire. The relay logs this
+    // rejection (never the password itself) and answers the sender with an error reply.
     if (typeof password !== 'string' || password === '') {
       throw new TypeError(
         `passwords.encrypt needs a non-empty string as its payload, got ${password === '' ? 'an empty string' : `a ${typeof password}`}.`,

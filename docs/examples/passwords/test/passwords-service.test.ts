@@ -33,9 +33,11 @@ test('passwords.encrypt is answered with passwords.encrypted and a hash of the p
   assert.equal(await verifyPassword('secret', reply.payload ?? ''), true)
 })
 
-test('an empty password gets no reply, so the sender times out', async (t) => {
+test('an empty password is refused with an error reply that reaches the sender at once', async (t) => {
   const users = await start(t)
-  await assert.rejects(users.send('passwords.encrypt', '', { timeout: 200 }), {
-    code: ErrorCodes.TIMEOUT,
+  await assert.rejects(users.send('passwords.encrypt', '', { timeout: 60_000 }), {
+    code: ErrorCodes.REMOTE_HANDLER_FAILED,
+    remoteCode: ErrorCodes.HANDLER_FAILED,
+    message: /needs a non-empty string as its payload, got an empty string/,
   })
 })

@@ -31,8 +31,9 @@ export function createUsersService(options: UsersServiceOptions = {}): ExoRelay<
       await reply('users.not-created', { reason })
       return
     }
-    // If the passwords service fails, this rejects and the relay logs it; the requester's own
-    // timeout then tells it that no reply is coming. A made-up outcome would hide the fault.
+    // If the passwords service fails or does not answer in time, this rejects: the relay logs
+    // it and answers the requester with an error reply (a RemoteHandlerError there, carrying
+    // the code, e.g. EXORELAY_ERR_REPLY_TIMEOUT). A made-up outcome would hide the fault.
     const passwordHash = await send('passwords.encrypt', user.password, sendOptions)
     const created = store.add(user.name.trim(), passwordHash)
     await reply('users.created', toUser(created))

@@ -57,7 +57,8 @@ const createUserSchema = {
  *   answers `users.not-created`, 400 for a malformed body.
  * - `GET /users`: 200 `[{id, name}]`.
  * - Failures of the message flow are JSON `{error: {code, message}}`: 504 when no reply came
- *   in time, 503 when no service receives the message or the bus is unreachable.
+ *   in time, 503 when no service receives the message or the bus is unreachable, 502 when the
+ *   bus refused the message or the users service failed (its error reply).
  *
  * @example
  * ```ts
@@ -149,6 +150,7 @@ function statusFor(code: ErrorCode): number {
     case ErrorCodes.CLOSED:
       return 503
     case ErrorCodes.BUS_REFUSED:
+    case ErrorCodes.REMOTE_HANDLER_FAILED:
       return 502
     default:
       return 500

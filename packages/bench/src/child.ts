@@ -1,0 +1,110 @@
+import { ErrorCodes, InvalidArgumentError } from '@exorelay/core'
+import type { AnswerMessage, Command, CommandMessage, ReadyMessage, Usage } from './ipc.js'
+import { ENV_BUS_PORT, ENV_NATS_SERVER } from './ipc.js'
+import { type LoadOptions, type LoadResult, runLoad } from './load.js'
+
+/** What a child process of a system can do beyond reporting its usage. */
+export interface ChildRole {
+  /** The port it listens on (0 when it does not listen). */
+  readonly port: number
+  /** The request the load generator repeats; only the requesting service has one. */
+  readonly request?: (() => Promise<unknown>) | undefined
+  /** Takes the routing table (message name to port); only the floor's bus needs it. */
+  readonly routes?: ((routes: Readonly<Record<string, number>>) => void) | undefined
+  /** Releases sockets and servers before the process exits. */
+  stop(): Promise<void>
+}
+
+/** The bus port the parent passed, for the services. */
+export function busPort(): number {
+  const port = Number(process.env[ENV_BUS_PORT])
+  if (!Number.isInteger(port) || port <= 0) {
+    throw new InvalidArgumentError(
+      ErrorCodes.INVALID_OPTION,
+      `${ENV_BUS_PORT} must be a port number, got '${process.env[ENV_BUS_PORT]}'.`,
+    )
+  }
+  return port
+}
+
+/** `host:port` of nats-server, for the NATS services. */
+export function natsServer(): string {
+  const server = process.env[ENV_NATS_SERVER]
+  if (server === undefined || server === '') {
+    throw new InvalidArgumentError(
+      ErrorCodes.INVALID_OPTION,
+      `${ENV_NATS_SERVER} must be the host:port of nats-server, got '${server}'.`,
+    )
+  }
+  return server
+}
+
+/**
+ * Connects a child process to the parent: says it is ready, then answers the parent's
+ * commands (usage, load, routes, stop) until told to stop. A child whose parent is gone exits,
+ * so a crashed run never leaves servers behind.
+ */
+export function serveParent(role: ChildRole): void {
+  const send = process.send?.bind(process)
+  if (send === undefined) {
+    throw new InvalidArgumentError(
+      ErrorCodes.INVALID_OPTION,
+      'A benchmark child must be started with an IPC channel (child_process.fork), got none.',
+    )
+  }
+  process.on('disconnect', () => process.exit(1))
+  process.on('message', (message: CommandMessage) => {
+    void answer(role, message.command).then(
+      (value) => {
+        const reply: AnswerMessage = { seq: message.seq, ok: true, value }
+        send(reply, undefined, {}, () => {
+          // Exiting through process.exit lets --cpu-prof write its profile.
+          if (message.command.type === 'stop') process.exit(0)
+        })
+      },
+      (error: unknown) => {
+        const reply: AnswerMessage = {
+          seq: message.seq,
+          ok: false,
+          error: error instanceof Error ? (error.stack ?? error.message) : String(error),
+        }
+        send(reply)
+      },
+    )
+  })
+  const ready: ReadyMessage = { ready: true, port: role.port }
+  send(ready)
+}
+
+async function answer(role: ChildRole, command: Command): Promise<unknown> {
+  switch (command.type) {
+    case 'usage':
+      return usage()
+    case 'load':
+      return load(role, command.options)
+    case 'routes':
+      if (role.routes === undefined) throw wrongRole(`takes no routes`)
+      role.routes(command.routes)
+      return undefined
+    case 'stop':
+      await role.stop()
+      return undefined
+  }
+}
+
+function usage(): Usage {
+  const { user, system } = process.cpuUsage()
+  return { cpuMicros: user + system, rssBytes: process.memoryUsage.rss() }
+}
+
+function load(role: ChildRole, options: LoadOptions): Promise<LoadResult> {
+  if (role.request === undefined) throw wrongRole('does not generate load')
+  return runLoad(role.request, options)
+}
+
+function wrongRole(what: string): InvalidArgumentError {
+  return new InvalidArgumentError(
+    ErrorCodes.INVALID_OPTION,
+    `The process '${process.argv[1]}' ${what}: the command was sent to the wrong process.`,
+  )
+}

@@ -1,0 +1,20 @@
+// ExoRelay's answering service: one handler that replies with the payload it got.
+import { ExoRelay } from 'exorelay'
+import { busPort, serveParent } from './child.js'
+import { REPLY_NAME, REQUEST_NAME } from './payload.js'
+
+const relay = new ExoRelay({
+  serviceName: 'users',
+  exocomHost: '127.0.0.1',
+  exocomPort: busPort(),
+  port: 0,
+  logger: false,
+})
+relay.registerHandler(REQUEST_NAME, (payload, { reply }) => reply(REPLY_NAME, payload))
+// listen() resolves once the relay has registered with the bus, so requests can be routed.
+const port = await relay.listen()
+
+serveParent({
+  port,
+  stop: () => relay.close(),
+})

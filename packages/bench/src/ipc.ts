@@ -1,0 +1,44 @@
+import type { LoadOptions, LoadResult } from './load.js'
+
+/** CPU time and resident memory of one process at one moment. */
+export interface Usage {
+  /** User + system CPU time since the process started, in microseconds. */
+  readonly cpuMicros: number
+  readonly rssBytes: number
+}
+
+/** What the parent asks a child to do. */
+export type Command =
+  | { readonly type: 'usage' }
+  | { readonly type: 'load'; readonly options: LoadOptions }
+  | { readonly type: 'routes'; readonly routes: Readonly<Record<string, number>> }
+  | { readonly type: 'stop' }
+
+/** What each command answers. */
+export interface CommandResults {
+  usage: Usage
+  load: LoadResult
+  routes: undefined
+  stop: undefined
+}
+
+export interface CommandMessage {
+  readonly seq: number
+  readonly command: Command
+}
+
+export type AnswerMessage =
+  | { readonly seq: number; readonly ok: true; readonly value: unknown }
+  | { readonly seq: number; readonly ok: false; readonly error: string }
+
+/** The first message of every child: it is ready, and listens on `port` (0 if it doesn't). */
+export interface ReadyMessage {
+  readonly ready: true
+  readonly port: number
+}
+
+// How a parent tells a child where the bus is.
+/** The HTTP bus's port, for the floor's and ExoRelay's services. */
+export const ENV_BUS_PORT = 'BENCH_BUS_PORT'
+/** `host:port` of nats-server, for the NATS services. */
+export const ENV_NATS_SERVER = 'BENCH_NATS_SERVER'

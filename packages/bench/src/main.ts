@@ -1,0 +1,187 @@
+// The benchmark's command line: `npm run bench -- [--quick] [--rounds N] [--only …]`.
+// Runs the systems one at a time, interleaved round by round, prints the table and the
+// ratios, and writes results/latest.json and results/latest.md.
+import { mkdir, rm, writeFile } from 'node:fs/promises'
+import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { isExoRelayError } from '@exorelay/core'
+import { type CoreMicroResult, runCoreMicro } from './core-micro.js'
+import { exorelayScenario } from './exorelay-scenario.js'
+import { floorScenario } from './floor-scenario.js'
+import { atEnd, machineInfo } from './machine.js'
+import { natsScenario } from './nats-scenario.js'
+import { findNatsServer } from './nats-server.js'
+import { type BenchOptions, parseOptions, USAGE } from './options.js'
+import { PAYLOAD_BYTES } from './payload.js'
+import { killAll } from './processes.js'
+import { type ProfileWindow, renderProfiles, summarizeProfiles } from './profile-summary.js'
+import { buildReport, type ReportedSystem, renderText, writeResults } from './report.js'
+import {
+  CONCURRENT,
+  type PhaseResult,
+  runSystemRound,
+  SINGLE,
+  type SystemRound,
+} from './run-system.js'
+import type { Scenario, StartOptions } from './scenario.js'
+
+const RESULTS = fileURLToPath(new URL('../results/', import.meta.url))
+const PROFILES = join(RESULTS, 'profiles')
+const PROCESS_LABELS = ['bus', 'responder', 'requester'] as const
+const SCENARIOS: readonly Scenario[] = [floorScenario, exorelayScenario, natsScenario]
+
+const out = (text: string): void => {
+  process.stdout.write(`${text}\n`)
+}
+
+async function main(argv: readonly string[]): Promise<number> {
+  let parsed: BenchOptions | 'help'
+  try {
+    parsed = parseOptions(argv)
+  } catch (error) {
+    if (!isExoRelayError(error)) throw error
+    process.stderr.write(`${error.message}\n\n${USAGE}\n`)
+    return 2
+  }
+  if (parsed === 'help') {
+    out(USAGE)
+    return 0
+  }
+  const options = parsed
+  const command = `npm run bench${argv.length === 0 ? '' : ` -- ${argv.join(' ')}`}`
+  const machine = machineInfo(command, findNatsServer())
+  const scenarios = SCENARIOS.filter((scenario) => options.targets.includes(scenario.id))
+  const systems: ReportedSystem[] = scenarios.map((scenario) => ({
+    id: scenario.id,
+    title: scenario.title,
+    description: scenario.description,
+    skipped: scenario.unavailable(),
+  }))
+  const runnable = scenarios.filter((scenario) => scenario.unavailable() === undefined)
+  const withCore = options.targets.includes('core') && !options.cpuProf
+
+  out(`ExoRelay benchmark: ${command}`)
+  out(
+    `${machine.cpu}, ${machine.cores} cores, ${machine.memoryGiB} GiB, Node.js ${machine.node}` +
+      (machine.natsServer === undefined ? '' : `, ${machine.natsServer}`) +
+      `; load average ${machine.loadAverage.start.join(' ')}`,
+  )
+  out(
+    `${options.rounds} round(s) of ${[...runnable.map((scenario) => scenario.id), ...(withCore ? ['core'] : [])].join(', ')}; ` +
+      `${options.warmupRequests} warm-up request/replies after each start, then per phase ` +
+      `${options.warmupMs / 1000} s warm-up + ${options.durationMs / 1000} s measured; ${PAYLOAD_BYTES}-byte payload`,
+  )
+  for (const system of systems) {
+    if (system.skipped !== undefined) out(`${system.title}: skipped: ${system.skipped}`)
+  }
+
+  if (options.cpuProf) {
+    await rm(PROFILES, { recursive: true, force: true })
+    await mkdir(PROFILES, { recursive: true })
+  }
+  // Throughput first: its load lets the JIT optimise every path before latency is measured.
+  const inFlight = options.cpuProf ? [CONCURRENT] : [CONCURRENT, SINGLE]
+  const rounds: SystemRound[] = []
+  const core: CoreMicroResult[] = []
+  // Per profile folder, when its measured phase ran: the summary leaves start-up and warm-up out.
+  const windows = new Map<string, ProfileWindow>()
+  for (let round = 1; round <= options.rounds; round++) {
+    if (withCore) {
+      const result = await runCoreMicro({
+        iterations: options.coreIterations,
+        warmup: options.coreWarmup,
+      })
+      core.push(result)
+      out(
+        `round ${round} core: ${Math.round(result.nsPerRequestReply)} ns per request/reply, ` +
+          `${Math.round(result.nsPerRequestReplyWithJson)} ns with JSON`,
+      )
+    }
+    for (const scenario of runnable) {
+      const start: StartOptions = {
+        execArgv: (label) =>
+          options.cpuProf
+            ? // One folder per process: tsx's loader thread writes a profile of its own there.
+              [
+                '--cpu-prof',
+                `--cpu-prof-dir=${join(PROFILES, profileFolder(scenario.id, round, label))}`,
+              ]
+            : [],
+      }
+      rounds.push(
+        await runSystemRound(scenario, {
+          round,
+          inFlight,
+          warmupRequests: options.warmupRequests,
+          warmupMs: options.warmupMs,
+          durationMs: options.durationMs,
+          start,
+          onPhase: (phase, window) => {
+            out(progressLine(scenario.title, round, phase))
+            for (const label of PROCESS_LABELS)
+              windows.set(profileFolder(scenario.id, round, label), window)
+          },
+        }),
+      )
+    }
+  }
+
+  if (options.cpuProf) {
+    const summaries = await summarizeProfiles(PROFILES, windows)
+    const markdown = renderProfiles(summaries)
+    const file = join(RESULTS, 'profile-summary.md')
+    await writeFile(file, markdown)
+    out(`\n${markdown}`)
+    out(`Profiles in ${PROFILES}, summary in ${file}`)
+    return 0
+  }
+
+  const report = buildReport({
+    machine: atEnd(machine),
+    settings: {
+      rounds: options.rounds,
+      warmupRequests: options.warmupRequests,
+      warmupMs: options.warmupMs,
+      durationMs: options.durationMs,
+      payloadBytes: PAYLOAD_BYTES,
+      coreIterations: options.coreIterations,
+    },
+    systems,
+    rounds,
+    core: withCore ? core : undefined,
+  })
+  out(renderText(report))
+  const files = await writeResults(report, RESULTS)
+  out(`Wrote ${files.join(' and ')}`)
+  return 0
+}
+
+function profileFolder(system: string, round: number, label: string): string {
+  return `${system}-r${round}-${label}`
+}
+
+function progressLine(title: string, round: number, phase: PhaseResult): string {
+  const latency = phase.latencyUs
+  const figures =
+    latency === undefined
+      ? 'no request completed'
+      : `${Math.round(phase.throughput).toLocaleString('en-US')} req/s, p50 ${Math.round(latency.median)} µs, ` +
+        `p99 ${Math.round(latency.p99)} µs, CPU ${Math.round(phase.cpuPerRequestUs ?? Number.NaN)} µs/req`
+  const errors = phase.errors === 0 ? '' : `, ${phase.errors} failed: ${phase.firstError}`
+  return `round ${round} ${title} @${phase.inFlight}: ${figures}${errors}`
+}
+
+process.on('SIGINT', () => {
+  killAll()
+  process.exit(130)
+})
+
+try {
+  process.exitCode = await main(process.argv.slice(2))
+} catch (error) {
+  killAll()
+  process.stderr.write(
+    `${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`,
+  )
+  process.exitCode = 1
+}

@@ -1,0 +1,168 @@
+import { parseArgs } from 'node:util'
+import { ErrorCodes, InvalidArgumentError } from '@exorelay/core'
+import { SYSTEM_IDS, type SystemId } from './scenario.js'
+
+/** What `--only` can select: the three systems and the core micro-benchmark. */
+export const TARGETS = [...SYSTEM_IDS, 'core'] as const
+export type Target = SystemId | 'core'
+
+/** Everything a run needs to know, resolved from the command line. */
+export interface BenchOptions {
+  readonly rounds: number
+  readonly targets: readonly Target[]
+  readonly quick: boolean
+  /**
+   * Request/replies at 64 in flight run once after a system starts and before any phase, so
+   * that every system reaches the same JIT-optimised state whatever its speed.
+   */
+  readonly warmupRequests: number
+  /** Warm-up before each measured phase, at the phase's own in-flight level, in milliseconds. */
+  readonly warmupMs: number
+  /** Length of each measured phase, in milliseconds. */
+  readonly durationMs: number
+  /** Request/replies per variant of the core micro-benchmark. */
+  readonly coreIterations: number
+  readonly coreWarmup: number
+  /** Profile every Node.js process of the systems under 64-in-flight load instead of reporting. */
+  readonly cpuProf: boolean
+  /** The arguments as given, for the report's "command used". */
+  readonly argv: readonly string[]
+}
+
+export const USAGE = `Usage: npm run bench -- [--quick] [--rounds N] [--only floor,exorelay,nats,core]
+                          [--warmup-requests N] [--warmup S] [--duration S] [--cpu-prof]
+
+  --quick          1 round of short phases (well under a minute in all)
+  --rounds N       rounds of floor, exorelay, nats, interleaved (default 3; --quick: 1)
+  --only LIST      what to run, comma-separated: ${TARGETS.join(', ')} (default: all)
+  --warmup-requests N
+                   request/replies at 64 in flight after each start, before any phase
+                   (default 10000; --quick: 3000)
+  --warmup S       warm-up before each measured phase, in seconds (default 2; --quick: 0.5)
+  --duration S     length of each measured phase, in seconds (default 5; --quick: 2)
+  --cpu-prof       profile the systems' Node.js processes under 64-in-flight load
+                   (node --cpu-prof) and summarise the profiles instead of reporting
+  -h, --help       print this help`
+
+const FULL = {
+  rounds: 3,
+  warmupRequests: 10_000,
+  warmupMs: 2000,
+  durationMs: 5000,
+  coreIterations: 100_000,
+  coreWarmup: 20_000,
+}
+const QUICK = {
+  rounds: 1,
+  warmupRequests: 3_000,
+  warmupMs: 500,
+  durationMs: 2000,
+  coreIterations: 20_000,
+  coreWarmup: 5_000,
+}
+
+/**
+ * Reads the command line. Returns `'help'` for `--help`; throws an `InvalidArgumentError`
+ * (code `EXORELAY_ERR_ARG_INVALID_OPTION`) naming the bad flag and value.
+ *
+ * @example
+ * ```ts
+ * const options = parseOptions(['--quick', '--only', 'floor,exorelay'])
+ * // { rounds: 1, targets: ['floor', 'exorelay'], warmupMs: 500, durationMs: 2000, … }
+ * ```
+ */
+export function parseOptions(argv: readonly string[]): BenchOptions | 'help' {
+  let values: ReturnType<typeof parse>['values']
+  try {
+    values = parse(argv).values
+  } catch (error) {
+    throw invalid(`${error instanceof Error ? error.message : String(error)} See --help.`)
+  }
+  if (values.help === true) return 'help'
+  const quick = values.quick === true
+  const defaults = quick ? QUICK : FULL
+  return {
+    rounds:
+      values.rounds === undefined ? defaults.rounds : positiveInteger(values.rounds, '--rounds'),
+    targets: values.only === undefined ? [...TARGETS] : targets(values.only),
+    quick,
+    warmupRequests:
+      values['warmup-requests'] === undefined
+        ? defaults.warmupRequests
+        : nonNegativeInteger(values['warmup-requests'], '--warmup-requests'),
+    warmupMs:
+      values.warmup === undefined ? defaults.warmupMs : seconds(values.warmup, '--warmup', true),
+    durationMs:
+      values.duration === undefined
+        ? defaults.durationMs
+        : seconds(values.duration, '--duration', false),
+    coreIterations: defaults.coreIterations,
+    coreWarmup: defaults.coreWarmup,
+    cpuProf: values['cpu-prof'] === true,
+    argv: [...argv],
+  }
+}
+
+function parse(argv: readonly string[]) {
+  return parseArgs({
+    args: [...argv],
+    strict: true,
+    allowPositionals: false,
+    options: {
+      quick: { type: 'boolean' },
+      rounds: { type: 'string' },
+      only: { type: 'string' },
+      'warmup-requests': { type: 'string' },
+      warmup: { type: 'string' },
+      duration: { type: 'string' },
+      'cpu-prof': { type: 'boolean' },
+      help: { type: 'boolean', short: 'h' },
+    },
+  })
+}
+
+function positiveInteger(text: string, flag: string): number {
+  const value = Number(text)
+  if (!Number.isInteger(value) || value < 1) {
+    throw invalid(`${flag} must be a positive integer, got '${text}'.`)
+  }
+  return value
+}
+
+function nonNegativeInteger(text: string, flag: string): number {
+  const value = Number(text)
+  if (text.trim() === '' || !Number.isInteger(value) || value < 0) {
+    throw invalid(`${flag} must be a non-negative integer, got '${text}'.`)
+  }
+  return value
+}
+
+function seconds(text: string, flag: string, zeroAllowed: boolean): number {
+  const value = Number(text)
+  if (text.trim() === '' || !Number.isFinite(value) || value < 0 || (value === 0 && !zeroAllowed)) {
+    throw invalid(
+      `${flag} must be a ${zeroAllowed ? 'non-negative' : 'positive'} number of seconds, got '${text}'.`,
+    )
+  }
+  return Math.round(value * 1000)
+}
+
+function targets(text: string): Target[] {
+  const names = text
+    .split(',')
+    .map((name) => name.trim())
+    .filter((name) => name !== '')
+  if (names.length === 0)
+    throw invalid(`--only needs at least one of ${TARGETS.join(', ')}, got '${text}'.`)
+  for (const name of names) {
+    if (!(TARGETS as readonly string[]).includes(name)) {
+      throw invalid(`--only takes ${TARGETS.join(', ')}; '${name}' is none of them.`)
+    }
+  }
+  // Run in the canonical order, whatever order they were listed in, each once.
+  return TARGETS.filter((target) => names.includes(target))
+}
+
+function invalid(message: string): InvalidArgumentError {
+  return new InvalidArgumentError(ErrorCodes.INVALID_OPTION, message)
+}

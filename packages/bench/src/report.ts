@@ -1,0 +1,455 @@
+import { mkdir, writeFile } from 'node:fs/promises'
+import { join } from 'node:path'
+import type { CoreMicroResult } from './core-micro.js'
+import type { MachineInfo } from './machine.js'
+import { type Alignment, markdownTable } from './markdown.js'
+import { CONCURRENT, type PhaseResult, SINGLE, type SystemRound } from './run-system.js'
+import type { SystemId } from './scenario.js'
+import { median, ratio } from './stats.js'
+
+/** The run's settings, as they go into the report. */
+export interface ReportSettings {
+  readonly rounds: number
+  readonly warmupRequests: number
+  readonly warmupMs: number
+  readonly durationMs: number
+  readonly payloadBytes: number
+  readonly coreIterations: number
+}
+
+/** A system as the report lists it; `skipped` says why it has no rows. */
+export interface ReportedSystem {
+  readonly id: SystemId
+  readonly title: string
+  readonly description: string
+  readonly skipped?: string | undefined
+}
+
+/** One system's figures: the median across rounds of each per-round figure. */
+export interface SystemSummary {
+  readonly system: SystemId
+  readonly rounds: number
+  /** Median latency with 1 in flight, µs. */
+  readonly latencyMedianUs: number | undefined
+  /** p99 latency with 1 in flight, µs. */
+  readonly latencyP99Us: number | undefined
+  /** Request/replies per second with 64 in flight. */
+  readonly throughput: number | undefined
+  /** p99 latency with 64 in flight, ms. */
+  readonly concurrentP99Ms: number | undefined
+  /** CPU µs per request/reply, all processes, with 64 in flight. */
+  readonly cpuPerRequestUs: number | undefined
+  /** CPU µs per request/reply, all processes, with 1 in flight. */
+  readonly singleCpuPerRequestUs: number | undefined
+  /** CPU µs per request/reply with 64 in flight, by process. */
+  readonly cpuByProcessUs: Readonly<Record<string, number>>
+  readonly rssIdleMiB: Readonly<Record<string, number>>
+  readonly rssEndMiB: Readonly<Record<string, number>>
+}
+
+/** A ratio of two systems' medians, and the same ratio within each round. */
+export interface RatioFigure {
+  readonly ofMedians: number | undefined
+  readonly perRound: readonly number[]
+}
+
+/** How one system compares with another: `of / to` for each headline figure. */
+export interface Comparison {
+  readonly of: SystemId
+  readonly to: SystemId
+  readonly throughput: RatioFigure
+  readonly medianLatency: RatioFigure
+  readonly cpuPerRequest: RatioFigure
+}
+
+export interface CoreSummary {
+  readonly rounds: readonly CoreMicroResult[]
+  readonly nsPerRequestReply: number | undefined
+  readonly nsPerRequestReplyWithJson: number | undefined
+}
+
+/** Everything one run measured; `latest.json` is this object. */
+export interface BenchReport {
+  readonly machine: MachineInfo
+  readonly settings: ReportSettings
+  readonly systems: readonly ReportedSystem[]
+  readonly rounds: readonly SystemRound[]
+  readonly summaries: readonly SystemSummary[]
+  readonly comparisons: readonly Comparison[]
+  readonly core: CoreSummary | undefined
+}
+
+export interface ReportInput {
+  readonly machine: MachineInfo
+  readonly settings: ReportSettings
+  readonly systems: readonly ReportedSystem[]
+  readonly rounds: readonly SystemRound[]
+  readonly core: readonly CoreMicroResult[] | undefined
+}
+
+// Every per-round figure the summary and the ratios are made of.
+const figures = {
+  latencyMedianUs: (round: SystemRound) => phase(round, SINGLE)?.latencyUs?.median,
+  latencyP99Us: (round: SystemRound) => phase(round, SINGLE)?.latencyUs?.p99,
+  throughput: (round: SystemRound) => phase(round, CONCURRENT)?.throughput,
+  concurrentP99Ms: (round: SystemRound) => msOf(phase(round, CONCURRENT)?.latencyUs?.p99),
+  cpuPerRequestUs: (round: SystemRound) => phase(round, CONCURRENT)?.cpuPerRequestUs,
+  singleCpuPerRequestUs: (round: SystemRound) => phase(round, SINGLE)?.cpuPerRequestUs,
+}
+
+/**
+ * Summarises a run: medians across rounds per system, and the ratios ExoRelay/floor and
+ * ExoRelay/NATS, both of the medians and within each round (rounds interleave the systems,
+ * so a round's ratio compares runs made seconds apart).
+ */
+export function buildReport(input: ReportInput): BenchReport {
+  const measured = input.systems.filter((system) => system.skipped === undefined)
+  const summaries = measured
+    .map((system) => summarize(system.id, input.rounds))
+    .filter((summary) => summary.rounds > 0)
+  const comparisons: Comparison[] = []
+  for (const to of ['floor', 'nats'] as const) {
+    const has = (id: SystemId) => summaries.some((summary) => summary.system === id)
+    if (has('exorelay') && has(to)) comparisons.push(compare('exorelay', to, input.rounds))
+  }
+  return {
+    machine: input.machine,
+    settings: input.settings,
+    systems: input.systems,
+    rounds: input.rounds,
+    summaries,
+    comparisons,
+    core:
+      input.core === undefined || input.core.length === 0 ? undefined : summarizeCore(input.core),
+  }
+}
+
+function summarize(system: SystemId, all: readonly SystemRound[]): SystemSummary {
+  const rounds = all.filter((round) => round.system === system)
+  const medianOf = (figure: (round: SystemRound) => number | undefined) =>
+    medianOrUndefined(rounds.map(figure))
+  const perProcess = (pick: (round: SystemRound) => Readonly<Record<string, number>>) => {
+    const labels = [...new Set(rounds.flatMap((round) => Object.keys(pick(round))))]
+    return Object.fromEntries(
+      labels.map((label) => [label, medianOrUndefined(rounds.map((round) => pick(round)[label]))!]),
+    )
+  }
+  const mib = (bytes: Readonly<Record<string, number>>) =>
+    Object.fromEntries(Object.entries(bytes).map(([label, value]) => [label, value / 2 ** 20]))
+  return {
+    system,
+    rounds: rounds.length,
+    latencyMedianUs: medianOf(figures.latencyMedianUs),
+    latencyP99Us: medianOf(figures.latencyP99Us),
+    throughput: medianOf(figures.throughput),
+    concurrentP99Ms: medianOf(figures.concurrentP99Ms),
+    cpuPerRequestUs: medianOf(figures.cpuPerRequestUs),
+    singleCpuPerRequestUs: medianOf(figures.singleCpuPerRequestUs),
+    cpuByProcessUs: perProcess((round) => cpuPerRequestByProcess(phase(round, CONCURRENT))),
+    rssIdleMiB: perProcess((round) => mib(round.rss.idle)),
+    rssEndMiB: perProcess((round) => mib(round.rss.end)),
+  }
+}
+
+function compare(of: SystemId, to: SystemId, rounds: readonly SystemRound[]): Comparison {
+  const figure = (pick: (round: SystemRound) => number | undefined): RatioFigure => {
+    const ofRounds = rounds.filter((round) => round.system === of)
+    const toRounds = rounds.filter((round) => round.system === to)
+    const perRound: number[] = []
+    for (const ofRound of ofRounds) {
+      const toRound = toRounds.find((round) => round.round === ofRound.round)
+      const value = toRound === undefined ? undefined : ratio(pick(ofRound), pick(toRound))
+      if (value !== undefined) perRound.push(value)
+    }
+    return {
+      ofMedians: ratio(
+        medianOrUndefined(ofRounds.map(pick)),
+        medianOrUndefined(toRounds.map(pick)),
+      ),
+      perRound,
+    }
+  }
+  return {
+    of,
+    to,
+    throughput: figure(figures.throughput),
+    medianLatency: figure(figures.latencyMedianUs),
+    cpuPerRequest: figure(figures.cpuPerRequestUs),
+  }
+}
+
+function summarizeCore(rounds: readonly CoreMicroResult[]): CoreSummary {
+  return {
+    rounds,
+    nsPerRequestReply: median(rounds.map((round) => round.nsPerRequestReply)),
+    nsPerRequestReplyWithJson: median(rounds.map((round) => round.nsPerRequestReplyWithJson)),
+  }
+}
+
+function phase(round: SystemRound, inFlight: number): PhaseResult | undefined {
+  return round.phases.find((candidate) => candidate.inFlight === inFlight)
+}
+
+function cpuPerRequestByProcess(result: PhaseResult | undefined): Record<string, number> {
+  if (result === undefined || result.completed === 0) return {}
+  return Object.fromEntries(
+    Object.entries(result.cpuMicros).map(([label, micros]) => [label, micros / result.completed]),
+  )
+}
+
+function medianOrUndefined(values: readonly (number | undefined)[]): number | undefined {
+  const present = values.filter((value): value is number => value !== undefined)
+  return present.length === 0 ? undefined : median(present)
+}
+
+function msOf(micros: number | undefined): number | undefined {
+  return micros === undefined ? undefined : micros / 1000
+}
+
+// ---- rendering -------------------------------------------------------------------------
+
+const HEADERS = [
+  'system',
+  'round',
+  'p50 µs @1',
+  'p99 µs @1',
+  'req/s @64',
+  'p99 ms @64',
+  'CPU µs/req @64',
+  'CPU µs/req @1',
+  'CPU µs/req @64 bus/resp/req',
+  'RSS idle MiB bus/resp/req',
+  'RSS end MiB bus/resp/req',
+]
+/** Columns 0 and 1 are text; the rest are numbers, right-aligned in the console. */
+const FIRST_NUMBER_COLUMN = 2
+const LABELS = ['bus', 'responder', 'requester']
+
+/** The results table: each round's row, then the median row, per system. */
+export function tableRows(report: BenchReport): string[][] {
+  const rows: string[][] = []
+  for (const summary of report.summaries) {
+    const title = titleOf(report, summary.system)
+    for (const round of report.rounds.filter((candidate) => candidate.system === summary.system)) {
+      const single = phase(round, SINGLE)
+      const concurrent = phase(round, CONCURRENT)
+      rows.push([
+        title,
+        String(round.round),
+        integer(single?.latencyUs?.median),
+        integer(single?.latencyUs?.p99),
+        integer(concurrent?.throughput),
+        decimal(msOf(concurrent?.latencyUs?.p99), 1),
+        integer(concurrent?.cpuPerRequestUs),
+        integer(single?.cpuPerRequestUs),
+        perLabel(cpuPerRequestByProcess(concurrent), integer),
+        perLabel(mibOf(round.rss.idle), integer),
+        perLabel(mibOf(round.rss.end), integer),
+      ])
+    }
+    rows.push([
+      title,
+      'median',
+      integer(summary.latencyMedianUs),
+      integer(summary.latencyP99Us),
+      integer(summary.throughput),
+      decimal(summary.concurrentP99Ms, 1),
+      integer(summary.cpuPerRequestUs),
+      integer(summary.singleCpuPerRequestUs),
+      perLabel(summary.cpuByProcessUs, integer),
+      perLabel(summary.rssIdleMiB, integer),
+      perLabel(summary.rssEndMiB, integer),
+    ])
+  }
+  return rows
+}
+
+/** The ratio lines: `ExoRelay / floor: throughput 0.52 (rounds 0.50, 0.53, 0.52) …`. */
+export function ratioLines(report: BenchReport): string[] {
+  return report.comparisons.map((comparison) => {
+    const parts = [
+      ['throughput @64', comparison.throughput],
+      ['median latency @1', comparison.medianLatency],
+      ['CPU per request/reply @64', comparison.cpuPerRequest],
+    ] as const
+    const text = parts
+      .map(
+        ([name, figure]) =>
+          `${name} ${decimal(figure.ofMedians, 2)} (rounds ${figure.perRound.map((value) => decimal(value, 2)).join(', ') || 'n/a'})`,
+      )
+      .join('; ')
+    return `${titleOf(report, comparison.of)} / ${titleOf(report, comparison.to)}: ${text}`
+  })
+}
+
+/** What the core micro-benchmark found, set beside one HTTP hop of the floor. */
+export function coreLines(report: BenchReport): string[] {
+  const core = report.core
+  if (core === undefined) return []
+  const lines = [
+    `core micro (no I/O, ${report.settings.coreIterations.toLocaleString('en-US')} sequential request/replies per round): ` +
+      `${integer(core.nsPerRequestReply)} ns per request/reply (dispatch + correlation + validation), ` +
+      `${integer(core.nsPerRequestReplyWithJson)} ns with the JSON codec of the wire; rounds ` +
+      core.rounds
+        .map(
+          (round) =>
+            `${integer(round.nsPerRequestReply)}/${integer(round.nsPerRequestReplyWithJson)}`,
+        )
+        .join(', '),
+  ]
+  const floor = report.summaries.find((summary) => summary.system === 'floor')
+  if (floor?.latencyMedianUs !== undefined && floor.cpuPerRequestUs !== undefined) {
+    // A request/reply is four HTTP requests: send, deliver, send the reply, deliver it.
+    lines.push(
+      `one HTTP hop of the floor (a request/reply is 4): ${integer(floor.latencyMedianUs / 4)} µs of latency @1, ` +
+        `${integer(floor.cpuPerRequestUs / 4)} µs of CPU @64; core's share of the floor's CPU per request/reply: ` +
+        `${decimal(((core.nsPerRequestReply ?? 0) / 1000 / floor.cpuPerRequestUs) * 100, 1)} %`,
+    )
+  }
+  return lines
+}
+
+/** The whole report as console text. */
+export function renderText(report: BenchReport): string {
+  const rows = tableRows(report)
+  const widths = HEADERS.map((header, column) =>
+    Math.max(header.length, ...rows.map((row) => row[column]!.length)),
+  )
+  const line = (cells: readonly string[]) =>
+    cells
+      .map((cell, column) =>
+        column >= FIRST_NUMBER_COLUMN
+          ? cell.padStart(widths[column]!)
+          : cell.padEnd(widths[column]!),
+      )
+      .join('  ')
+      .trimEnd()
+  return [
+    '',
+    ...(rows.length === 0 ? [] : [line(HEADERS), ...rows.map(line), '']),
+    ...ratioLines(report),
+    ...coreLines(report),
+    ...notes(report),
+    '',
+  ].join('\n')
+}
+
+/** The whole report as Markdown, for `latest.md`. */
+export function renderMarkdown(report: BenchReport): string {
+  const { machine, settings } = report
+  const rows = tableRows(report)
+  const alignments = HEADERS.map(
+    (_, column): Alignment => (column >= FIRST_NUMBER_COLUMN ? 'right' : 'left'),
+  )
+  return [
+    '# ExoRelay benchmark',
+    '',
+    `- Date: ${machine.date}`,
+    `- Command: \`${machine.command}\``,
+    `- Machine: ${machine.cpu}, ${machine.cores} cores, ${machine.memoryGiB} GiB, ${machine.os}`,
+    `- Node.js ${machine.node}${machine.natsServer === undefined ? '' : `, ${machine.natsServer}`}`,
+    `- Load average (1, 5, 15 min) at start: ${machine.loadAverage.start.join(', ')}; at end: ${machine.loadAverage.end?.join(', ') ?? 'n/a'}`,
+    `- ${settings.rounds} round(s), systems interleaved, fresh processes per round; ${settings.warmupRequests} ` +
+      `warm-up request/replies at 64 in flight after each start; per phase ${seconds(settings.warmupMs)} s warm-up, ` +
+      `${seconds(settings.durationMs)} s measured; ${settings.payloadBytes}-byte JSON payload; loopback`,
+    '',
+    '## Systems',
+    '',
+    ...report.systems.map(
+      (system) =>
+        `- **${system.title}**: ${system.description}${system.skipped === undefined ? '' : ` — skipped: ${system.skipped}`}`,
+    ),
+    '',
+    '## Results',
+    '',
+    '`@1`: one request in flight (latency); `@64`: 64 in flight (throughput). CPU is the sum ' +
+      'over all processes of the system, divided by the completed request/replies. ' +
+      'bus/resp/req: bus (nats-server for NATS), responding service, requesting service (which ' +
+      'also runs the load generator).',
+    '',
+    ...(rows.length === 0
+      ? ['No system was measured in this run.']
+      : markdownTable(HEADERS, rows, alignments)),
+    '',
+    '## Ratios',
+    '',
+    ...ratioLines(report).map((line) => `- ${line}`),
+    ...(report.core === undefined
+      ? []
+      : ['', '## Core alone', '', ...coreLines(report).map((line) => `- ${line}`)]),
+    ...(notes(report).length === 0
+      ? []
+      : ['', '## Notes', '', ...notes(report).map((line) => `- ${line}`)]),
+    '',
+  ].join('\n')
+}
+
+/** Skipped systems and failed requests: anything that makes a row less than it seems. */
+export function notes(report: BenchReport): string[] {
+  const lines: string[] = []
+  const { loadAverage, cores } = report.machine
+  const busiest = Math.max(loadAverage.start[0] ?? 0, loadAverage.end?.[0] ?? 0)
+  if (busiest > cores / 4) {
+    lines.push(
+      `The 1-minute load average reached ${busiest} on ${cores} cores: other processes competed ` +
+        'for the CPU during the run, so absolute figures are low and noisy; the ratios within a ' +
+        'round (systems run seconds apart) are the figures to trust.',
+    )
+  }
+  for (const system of report.systems) {
+    if (system.skipped !== undefined) lines.push(`${system.title}: skipped: ${system.skipped}`)
+  }
+  for (const round of report.rounds) {
+    for (const result of round.phases) {
+      if (result.errors > 0) {
+        lines.push(
+          `${titleOf(report, round.system)} round ${round.round} @${result.inFlight}: ${result.errors} failed request(s), first: ${result.firstError}`,
+        )
+      }
+    }
+  }
+  return lines
+}
+
+/** Writes `latest.json` and `latest.md` into `directory`; resolves with their paths. */
+export async function writeResults(report: BenchReport, directory: string): Promise<string[]> {
+  await mkdir(directory, { recursive: true })
+  const json = join(directory, 'latest.json')
+  const markdown = join(directory, 'latest.md')
+  await writeFile(json, `${JSON.stringify(report, null, 2)}\n`)
+  await writeFile(markdown, renderMarkdown(report))
+  return [json, markdown]
+}
+
+function titleOf(report: BenchReport, id: SystemId): string {
+  return report.systems.find((system) => system.id === id)?.title ?? id
+}
+
+function perLabel(
+  values: Readonly<Record<string, number>>,
+  format: (value: number) => string,
+): string {
+  const labels = [...LABELS, ...Object.keys(values).filter((label) => !LABELS.includes(label))]
+  return labels
+    .filter((label) => values[label] !== undefined)
+    .map((label) => format(values[label]!))
+    .join('/')
+}
+
+function mibOf(bytes: Readonly<Record<string, number>>): Record<string, number> {
+  return Object.fromEntries(Object.entries(bytes).map(([label, value]) => [label, value / 2 ** 20]))
+}
+
+function integer(value: number | undefined): string {
+  return value === undefined || !Number.isFinite(value)
+    ? 'n/a'
+    : Math.round(value).toLocaleString('en-US')
+}
+
+function decimal(value: number | undefined, digits: number): string {
+  return value === undefined || !Number.isFinite(value) ? 'n/a' : value.toFixed(digits)
+}
+
+function seconds(milliseconds: number): string {
+  return String(milliseconds / 1000)
+}

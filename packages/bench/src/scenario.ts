@@ -1,0 +1,38 @@
+import type { MeasuredProcess, NodeChild } from './processes.js'
+
+/** The systems compared; `core` is the in-process micro-benchmark, not a system. */
+export const SYSTEM_IDS = ['floor', 'exorelay', 'nats'] as const
+export type SystemId = (typeof SYSTEM_IDS)[number]
+
+/** How to start a system's Node.js processes. */
+export interface StartOptions {
+  /** Extra node flags for every Node.js process of the system (e.g. `--cpu-prof`). */
+  readonly execArgv: (label: string) => readonly string[]
+}
+
+/** A system, started and ready for load. */
+export interface RunningSystem {
+  /** Every process whose CPU time and memory belong to the system, in start order. */
+  readonly processes: readonly MeasuredProcess[]
+  /** The requesting service: runs the load generator in its own process. */
+  readonly requester: NodeChild
+}
+
+/** One system under test: how to start it, and why it may not run on this machine. */
+export interface Scenario {
+  readonly id: SystemId
+  /** For tables, e.g. `ExoRelay`. */
+  readonly title: string
+  /** What the system is, in one line, for the report. */
+  readonly description: string
+  /** Why it cannot run here (a missing binary), or `undefined` when it can. */
+  unavailable(): string | undefined
+  start(options: StartOptions): Promise<RunningSystem>
+}
+
+/** Stops processes in reverse start order: requesters first, the bus last. */
+export async function stopSystem(system: {
+  readonly processes: readonly MeasuredProcess[]
+}): Promise<void> {
+  for (const process of [...system.processes].reverse()) await process.stop()
+}

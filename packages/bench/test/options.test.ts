@@ -1,0 +1,73 @@
+import assert from 'node:assert/strict'
+import { describe, it } from 'node:test'
+import { ErrorCodes } from '@exorelay/core'
+import { parseOptions } from '../src/options.js'
+
+describe('parseOptions', () => {
+  it('runs 3 rounds of every system and the core micro-benchmark by default', () => {
+    const options = parseOptions([])
+    assert.notEqual(options, 'help')
+    if (options === 'help') return
+    assert.equal(options.rounds, 3)
+    assert.deepEqual(options.targets, ['floor', 'exorelay', 'nats', 'core'])
+    assert.equal(options.quick, false)
+    assert.equal(options.cpuProf, false)
+  })
+
+  it('makes --quick one round of shorter phases than the full run', () => {
+    const full = parseOptions([])
+    const quick = parseOptions(['--quick'])
+    if (full === 'help' || quick === 'help') return assert.fail('no help expected')
+    assert.equal(quick.rounds, 1)
+    assert.ok(quick.durationMs < full.durationMs)
+    assert.ok(quick.warmupMs < full.warmupMs)
+    assert.ok(quick.warmupRequests < full.warmupRequests)
+  })
+
+  it('lets --rounds, --warmup and --duration override the defaults, durations in seconds', () => {
+    const options = parseOptions(['--quick', '--rounds', '4', '--warmup', '0', '--duration', '1.5'])
+    if (options === 'help') return assert.fail('no help expected')
+    assert.equal(options.rounds, 4)
+    assert.equal(options.warmupMs, 0)
+    assert.equal(options.durationMs, 1500)
+  })
+
+  it('keeps the canonical order of --only, whatever order the list is in, each target once', () => {
+    const options = parseOptions(['--only', 'nats, core,floor,nats'])
+    if (options === 'help') return assert.fail('no help expected')
+    assert.deepEqual(options.targets, ['floor', 'nats', 'core'])
+  })
+
+  it('remembers the arguments, for the command in the report', () => {
+    const options = parseOptions(['--quick'])
+    if (options === 'help') return assert.fail('no help expected')
+    assert.deepEqual(options.argv, ['--quick'])
+  })
+
+  it('returns help for --help and -h', () => {
+    assert.equal(parseOptions(['--help']), 'help')
+    assert.equal(parseOptions(['-h']), 'help')
+  })
+
+  it('rejects an unknown name in --only, naming it', () => {
+    assert.throws(() => parseOptions(['--only', 'floor,kafka']), {
+      code: ErrorCodes.INVALID_OPTION,
+      message: /'kafka'/,
+    })
+  })
+
+  it('rejects rounds that are not a positive integer', () => {
+    for (const rounds of ['0', '-1', '1.5', 'three']) {
+      assert.throws(() => parseOptions(['--rounds', rounds]), { code: ErrorCodes.INVALID_OPTION })
+    }
+  })
+
+  it('rejects a measured phase of zero seconds but accepts no warm-up', () => {
+    assert.throws(() => parseOptions(['--duration', '0']), { code: ErrorCodes.INVALID_OPTION })
+    assert.doesNotThrow(() => parseOptions(['--warmup', '0', '--warmup-requests', '0']))
+  })
+
+  it('rejects an unknown flag with an invalid-option code', () => {
+    assert.throws(() => parseOptions(['--fast']), { code: ErrorCodes.INVALID_OPTION })
+  })
+})

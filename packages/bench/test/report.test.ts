@@ -1,0 +1,169 @@
+import assert from 'node:assert/strict'
+import { describe, it } from 'node:test'
+import type { MachineInfo } from '../src/machine.js'
+import { buildReport, notes, ratioLines, renderMarkdown, tableRows } from '../src/report.js'
+import type { PhaseResult, SystemRound } from '../src/run-system.js'
+import type { SystemId } from '../src/scenario.js'
+
+const machine: MachineInfo = {
+  cpu: 'Test CPU',
+  cores: 2,
+  memoryGiB: 4,
+  os: 'Linux test x64',
+  node: 'v20.19.0',
+  natsServer: undefined,
+  date: '2026-01-01T00:00:00.000Z',
+  command: 'npm run bench',
+  loadAverage: { start: [0.1, 0.1, 0.1], end: [0.2, 0.1, 0.1] },
+}
+
+const settings = {
+  rounds: 3,
+  warmupRequests: 100,
+  warmupMs: 0,
+  durationMs: 1000,
+  payloadBytes: 96,
+  coreIterations: 10,
+}
+
+function phase(inFlight: number, throughput: number, medianUs: number, cpuUs: number): PhaseResult {
+  const completed = throughput
+  return {
+    inFlight,
+    completed,
+    errors: 0,
+    firstError: undefined,
+    elapsedMs: 1000,
+    throughput,
+    latencyUs: { median: medianUs, p99: medianUs * 2, min: medianUs / 2, max: medianUs * 3 },
+    cpuMicros: {
+      bus: (cpuUs * completed) / 2,
+      responder: (cpuUs * completed) / 4,
+      requester: (cpuUs * completed) / 4,
+    },
+    cpuPerRequestUs: cpuUs,
+  }
+}
+
+function round(
+  system: SystemId,
+  number: number,
+  throughput: number,
+  medianUs: number,
+  cpuUs: number,
+): SystemRound {
+  const mib = 2 ** 20
+  return {
+    system,
+    round: number,
+    phases: [phase(64, throughput, medianUs * 20, cpuUs), phase(1, 1000, medianUs, cpuUs * 2)],
+    rss: {
+      idle: { bus: 50 * mib, responder: 60 * mib, requester: 70 * mib },
+      end: { bus: 80 * mib, responder: 90 * mib, requester: 100 * mib },
+    },
+  }
+}
+
+const systems = [
+  { id: 'floor', title: 'floor', description: 'the floor' },
+  { id: 'exorelay', title: 'ExoRelay', description: 'the relay' },
+  { id: 'nats', title: 'NATS', description: 'nats', skipped: 'nats-server not installed' },
+] as const
+
+const rounds = [
+  round('floor', 1, 4000, 600, 400),
+  round('exorelay', 1, 2000, 900, 800),
+  round('floor', 2, 5000, 700, 500),
+  round('exorelay', 2, 2000, 1400, 1000),
+  round('floor', 3, 3000, 650, 450),
+  round('exorelay', 3, 1800, 1000, 900),
+]
+
+describe('buildReport', () => {
+  const report = buildReport({ machine, settings, systems: [...systems], rounds, core: undefined })
+
+  it('summarises each measured system by the median of its rounds', () => {
+    const floor = report.summaries.find((summary) => summary.system === 'floor')
+    assert.equal(floor?.rounds, 3)
+    assert.equal(floor?.throughput, 4000)
+    assert.equal(floor?.latencyMedianUs, 650)
+    assert.equal(floor?.cpuPerRequestUs, 450)
+    assert.equal(floor?.singleCpuPerRequestUs, 900)
+    assert.deepEqual(floor?.rssIdleMiB, { bus: 50, responder: 60, requester: 70 })
+    assert.deepEqual(floor?.cpuByProcessUs, { bus: 225, responder: 112.5, requester: 112.5 })
+  })
+
+  it('gives no summary to a skipped system', () => {
+    assert.equal(
+      report.summaries.some((summary) => summary.system === 'nats'),
+      false,
+    )
+  })
+
+  it('compares ExoRelay with the floor by the ratio of medians and within each round', () => {
+    const comparison = report.comparisons.find((candidate) => candidate.to === 'floor')
+    assert.equal(comparison?.throughput.ofMedians, 2000 / 4000)
+    assert.deepEqual(comparison?.throughput.perRound, [0.5, 0.4, 0.6])
+    assert.equal(comparison?.medianLatency.ofMedians, 1000 / 650)
+    assert.deepEqual(comparison?.cpuPerRequest.perRound, [2, 2, 2])
+  })
+
+  it('makes no NATS comparison when NATS was skipped', () => {
+    assert.equal(
+      report.comparisons.some((candidate) => candidate.to === 'nats'),
+      false,
+    )
+  })
+
+  it('has a table row per round and a median row per system', () => {
+    const rows = tableRows(report)
+    assert.equal(rows.length, 8)
+    assert.deepEqual(
+      rows.map((row) => `${row[0]} ${row[1]}`),
+      [
+        'floor 1',
+        'floor 2',
+        'floor 3',
+        'floor median',
+        'ExoRelay 1',
+        'ExoRelay 2',
+        'ExoRelay 3',
+        'ExoRelay median',
+      ],
+    )
+    assert.deepEqual(rows[3]!.slice(2, 5), ['650', '1,300', '4,000'])
+  })
+
+  it('prints the ratio line with each round', () => {
+    assert.match(
+      ratioLines(report)[0]!,
+      /^ExoRelay \/ floor: throughput @64 0\.50 \(rounds 0\.50, 0\.40, 0\.60\)/,
+    )
+  })
+
+  it('notes the skipped system with its reason', () => {
+    assert.ok(notes(report).includes('NATS: skipped: nats-server not installed'))
+  })
+
+  it('writes the machine, the command and the table into the Markdown', () => {
+    const markdown = renderMarkdown(report)
+    assert.match(markdown, /Test CPU, 2 cores, 4 GiB/)
+    assert.match(markdown, /`npm run bench`/)
+    assert.match(markdown, /\| ExoRelay \| median \|/)
+  })
+
+  it('warns that figures are noisy when the machine was busy', () => {
+    const busy = buildReport({
+      machine: { ...machine, loadAverage: { start: [3, 1, 1] } },
+      settings,
+      systems: [...systems],
+      rounds,
+      core: undefined,
+    })
+    assert.ok(notes(busy).some((line) => line.includes('load average reached 3')))
+    assert.equal(
+      notes(report).some((line) => line.includes('load average')),
+      false,
+    )
+  })
+})
