@@ -1,3 +1,5 @@
+import pTimeout from 'p-timeout'
+
 /**
  * Bounds the handlers a relay runs at once. Beyond `concurrency`, started work waits in a
  * queue of at most `maxQueued`; beyond that the relay refuses at once (503) rather than
@@ -48,20 +50,17 @@ export class HandlerQueue {
   /** Resolves true once nothing runs or waits, or false when `timeout` ms passed first. */
   idle(timeout: number): Promise<boolean> {
     if (this.#isIdle()) return Promise.resolve(true)
-    return new Promise((resolve) => {
-      const done = (): void => {
-        clearTimeout(timer)
-        this.#idleWaiters.delete(done)
-        resolve(true)
-      }
-      // setTimeout treats Infinity as 1 ms: an endless wait needs no timer at all.
-      const timer = Number.isFinite(timeout)
-        ? setTimeout(() => {
-            this.#idleWaiters.delete(done)
-            resolve(false)
-          }, timeout)
-        : undefined
+    let done!: () => void
+    const idle = new Promise<boolean>((resolve) => {
+      done = () => resolve(true)
       this.#idleWaiters.add(done)
+    })
+    return pTimeout(idle, {
+      milliseconds: timeout,
+      fallback: () => {
+        this.#idleWaiters.delete(done)
+        return false
+      },
     })
   }
 
@@ -69,7 +68,10 @@ export class HandlerQueue {
     while (this.#running < this.#concurrency && this.#waiting.length > 0) {
       this.track(this.#waiting.shift()!())
     }
-    if (this.#isIdle()) for (const done of [...this.#idleWaiters]) done()
+    if (this.#isIdle()) {
+      for (const done of this.#idleWaiters) done()
+      this.#idleWaiters.clear()
+    }
   }
 
   #isIdle(): boolean {

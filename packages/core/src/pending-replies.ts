@@ -1,4 +1,3 @@
-import pTimeout from 'p-timeout'
 import { AbortError, ErrorCodes, type ExoRelayError, type TimeoutError } from './errors.js'
 import type { ReceivedMessage } from './message-map.js'
 
@@ -39,18 +38,78 @@ export interface WaitOptions {
   onReply?: ((reply: ReceivedMessage) => void) | undefined
 }
 
-interface Waiter {
-  resolve(reply: ReceivedMessage | undefined): void
-  reject(error: unknown): void
-  onReply: ((reply: ReceivedMessage) => void) | undefined
-  replies: number
+/**
+ * One wait: settled exactly once, by a reply, `end()`, its deadline, its signal or a
+ * rejection, and on settling it clears its timer and abort listener. One Node timer per wait:
+ * Node keeps timers of equal duration in one list, so this costs O(1) and no promise chain
+ * (a per-send wrapper such as p-timeout built two extra promises and an error per send).
+ */
+class Waiter {
+  readonly promise: Promise<ReceivedMessage | undefined>
+  readonly onReply: ((reply: ReceivedMessage) => void) | undefined
+  replies = 0
+  #resolve!: (reply: ReceivedMessage | undefined) => void
+  #reject!: (error: unknown) => void
+  #timer: unknown
+  #signal: AbortSignal | undefined
+  #onAbort: (() => void) | undefined
+  #settled = false
+
+  constructor(
+    readonly id: string,
+    options: WaitOptions,
+    readonly table: Map<string, Waiter>,
+    readonly timers: Timers,
+  ) {
+    this.onReply = options.onReply
+    this.promise = new Promise((resolve, reject) => {
+      this.#resolve = resolve
+      this.#reject = reject
+    })
+    const { signal, timeout, timeoutError } = options
+    if (signal !== undefined) {
+      this.#signal = signal
+      this.#onAbort = () =>
+        this.reject(
+          new AbortError(ErrorCodes.ABORTED, 'The send was aborted by its signal.', {
+            cause: signal.reason,
+          }),
+        )
+      signal.addEventListener('abort', this.#onAbort, { once: true })
+    }
+    if (timeout !== Number.POSITIVE_INFINITY) {
+      this.#timer = timers.setTimeout(() => {
+        // A callback-style send that got at least one reply ends normally at its deadline.
+        if (this.onReply !== undefined && this.replies > 0) this.resolve(undefined)
+        else this.reject(timeoutError)
+      }, timeout)
+    }
+  }
+
+  resolve(reply: ReceivedMessage | undefined): void {
+    if (this.#settle()) this.#resolve(reply)
+  }
+
+  reject(error: unknown): void {
+    if (this.#settle()) this.#reject(error)
+  }
+
+  #settle(): boolean {
+    if (this.#settled) return false
+    this.#settled = true
+    // Only remove the entry this wait created: ids are unique, but be exact anyway.
+    if (this.table.get(this.id) === this) this.table.delete(this.id)
+    if (this.#timer !== undefined) this.timers.clearTimeout(this.#timer)
+    if (this.#onAbort !== undefined) this.#signal!.removeEventListener('abort', this.#onAbort)
+    return true
+  }
 }
 
 /**
  * The table from the id of each sent message to whoever waits for its replies. Every entry
  * leaves the table exactly once: on its (last) reply, its deadline, its signal, or
- * `rejectAll()`. Nothing is settled twice: a waiter is removed before it is settled, so a
- * flood of replies to one request finds it gone after the first.
+ * `rejectAll()`. Nothing is settled twice: a flood of replies to one request finds the
+ * waiter gone after the first.
  */
 export class PendingReplies {
   readonly #waiters = new Map<string, Waiter>()
@@ -71,40 +130,16 @@ export class PendingReplies {
 
   /** Starts waiting for replies to the message `id`. Call before the message is sent. */
   wait(id: string, options: WaitOptions): Promise<ReceivedMessage | undefined> {
-    let waiter!: Waiter
-    const replied = new Promise<ReceivedMessage | undefined>((resolve, reject) => {
-      waiter = { resolve, reject, onReply: options.onReply, replies: 0 }
-    })
+    if (options.signal?.aborted) {
+      return Promise.reject(
+        new AbortError(ErrorCodes.ABORTED, 'The send was aborted by its signal.', {
+          cause: options.signal.reason,
+        }),
+      )
+    }
+    const waiter = new Waiter(id, options, this.#waiters, this.#timers)
     this.#waiters.set(id, waiter)
-    const { signal, timeoutError } = options
-    const settled = pTimeout<ReceivedMessage | undefined>(replied, {
-      milliseconds: options.timeout,
-      ...(signal && { signal }),
-      customTimers: this.#timers as NonNullable<Parameters<typeof pTimeout>[1]['customTimers']>,
-      message: timeoutError,
-      // A callback-style send that got at least one reply ends normally at its deadline.
-      ...(options.onReply && {
-        fallback: () => {
-          if (waiter.replies > 0) return undefined
-          throw timeoutError
-        },
-      }),
-    })
-    return settled.then(
-      (reply) => {
-        this.#remove(id, waiter)
-        return reply
-      },
-      (error: unknown) => {
-        this.#remove(id, waiter)
-        if (signal?.aborted && error === signal.reason) {
-          throw new AbortError(ErrorCodes.ABORTED, 'The send was aborted by its signal.', {
-            cause: signal.reason,
-          })
-        }
-        throw error
-      },
-    )
+    return waiter.promise
   }
 
   /**
@@ -116,12 +151,8 @@ export class PendingReplies {
     const waiter = this.#waiters.get(message.responseTo)
     if (waiter === undefined) return false
     waiter.replies++
-    if (waiter.onReply === undefined) {
-      this.#waiters.delete(message.responseTo)
-      waiter.resolve(message)
-    } else {
-      waiter.onReply(message)
-    }
+    if (waiter.onReply === undefined) waiter.resolve(message)
+    else waiter.onReply(message)
     return true
   }
 
@@ -129,28 +160,17 @@ export class PendingReplies {
   end(id: string): boolean {
     const waiter = this.#waiters.get(id)
     if (waiter === undefined) return false
-    this.#waiters.delete(id)
     waiter.resolve(undefined)
     return true
   }
 
   /** Rejects one wait, e.g. because its message could not be sent. */
   reject(id: string, error: unknown): void {
-    const waiter = this.#waiters.get(id)
-    if (waiter === undefined) return
-    this.#waiters.delete(id)
-    waiter.reject(error)
+    this.#waiters.get(id)?.reject(error)
   }
 
   /** Rejects every wait with `error` (the relay is closing). */
   rejectAll(error: ExoRelayError): void {
-    const waiters = [...this.#waiters.values()]
-    this.#waiters.clear()
-    for (const waiter of waiters) waiter.reject(error)
-  }
-
-  #remove(id: string, waiter: Waiter): void {
-    // Only remove the entry this wait created: ids are unique, but be exact anyway.
-    if (this.#waiters.get(id) === waiter) this.#waiters.delete(id)
+    for (const waiter of [...this.#waiters.values()]) waiter.reject(error)
   }
 }

@@ -434,20 +434,17 @@ export class Relay<M extends MessageMap<M> = AnyMessages> extends EventEmitter<R
       `No reply to '${name}' (id ${id}) within ${timeout} ms.`,
       timeout,
     )
-    const stopSending = new AbortController()
     const replied = this.#pending.wait(id, {
       timeout,
       timeoutError,
       signal,
       onReply: onReply && this.#replyCallback(id, onReply),
     })
-    // Don't leave a request to the bus running for a send that has already failed.
-    replied.catch((error: unknown) => stopSending.abort(error))
-    this.#transport
-      .send(envelope, { timeout, signal: stopSending.signal })
-      .catch((error: unknown) => {
-        this.#pending.reject(id, error)
-      })
+    // The transport bounds the request by the same deadline and the caller's signal, so a
+    // send that failed leaves no request running for long without an abort controller here.
+    this.#transport.send(envelope, { timeout, signal }).then(undefined, (error: unknown) => {
+      this.#pending.reject(id, error)
+    })
     return this.#sentMessage(id, name, replied, onReply !== undefined)
   }
 

@@ -56,9 +56,9 @@ export class SentMessage<Result = unknown, Reply = unknown> extends Promise<Resu
         }
       },
     )
-    // Both promises always have a handler, so ignoring a send never rejects unhandled.
+    // `reply` is handled just above; this promise gets a handler too, so ignoring a send never
+    // rejects unhandled.
     Promise.prototype.then.call(this, undefined, ignore)
-    reply.then(undefined, ignore)
   }
 
   // biome-ignore lint/suspicious/noThenProperty: this is a Promise; overriding then is how it learns it was observed.

@@ -1,0 +1,57 @@
+import assert from 'node:assert/strict'
+import { test } from 'node:test'
+import { ERROR_REPLY, remoteHandlerError, toWireError } from '../src/error-reply.js'
+import { ErrorCodes, RemoteHandlerError } from '../src/errors.js'
+
+test('the error reply name has no dot, so namespace translation leaves it alone', () => {
+  assert.equal(ERROR_REPLY.includes('.'), false)
+})
+
+test('a coded error keeps its code, message and JSON data on the wire, and never its stack', () => {
+  const error = Object.assign(new Error('Will exists already.'), {
+    code: 'USERS_DUPLICATE',
+    data: { name: 'Will' },
+  })
+  const wire = toWireError(error)
+  assert.deepEqual(wire, {
+    code: 'USERS_DUPLICATE',
+    message: 'Will exists already.',
+    data: { name: 'Will' },
+  })
+  assert.equal(JSON.stringify(wire).includes('at '), false)
+})
+
+test('an error without a code travels as HANDLER_FAILED; data that is not JSON is left out', () => {
+  const circular: Record<string, unknown> = {}
+  circular.self = circular
+  const wire = toWireError(Object.assign(new TypeError('bad'), { data: circular }))
+  assert.deepEqual(wire, { code: ErrorCodes.HANDLER_FAILED, message: 'bad' })
+})
+
+test('a thrown non-error still becomes a readable wire error', () => {
+  assert.deepEqual(toWireError('nope'), {
+    code: ErrorCodes.HANDLER_FAILED,
+    message: "The handler failed with 'nope'.",
+  })
+  assert.equal(toWireError(undefined).code, ErrorCodes.HANDLER_FAILED)
+})
+
+test('the caller turns an error reply into a RemoteHandlerError with the remote code and data', () => {
+  const error = remoteHandlerError({
+    name: ERROR_REPLY,
+    id: 'r',
+    responseTo: 'q',
+    payload: { code: 'USERS_DUPLICATE', message: 'Will exists already.', data: 1 },
+  })
+  assert.ok(error instanceof RemoteHandlerError)
+  assert.equal(error.code, ErrorCodes.REMOTE_HANDLER_FAILED)
+  assert.equal(error.remoteCode, 'USERS_DUPLICATE')
+  assert.equal(error.data, 1)
+  assert.match(error.message, /Will exists already/)
+})
+
+test('a malformed error reply still becomes a coded error', () => {
+  const error = remoteHandlerError({ name: ERROR_REPLY, id: 'r', responseTo: 'q', payload: 'junk' })
+  assert.equal(error.remoteCode, ErrorCodes.HANDLER_FAILED)
+  assert.match(error.message, /The remote handler failed/)
+})
