@@ -102,7 +102,12 @@ export function envelopeBody(envelope: Envelope): Omit<Envelope, 'name'> {
 export function parseEnvelope(name: unknown, body: unknown): Envelope {
   const nameProblem = describeInvalidName(name)
   if (nameProblem !== undefined) {
-    throw new ProtocolError(ErrorCodes.UNKNOWN_MESSAGE, `unknown message: '${String(name)}'`)
+    // An over-long name is quoted shortened: a 10 KB name must not come back as a 10 KB answer.
+    const shown =
+      typeof name === 'string' && name.length > MAX_NAME_LENGTH
+        ? describeValue(name)
+        : `'${String(name)}'`
+    throw new ProtocolError(ErrorCodes.UNKNOWN_MESSAGE, `unknown message: ${shown}`)
   }
   if (body === null || typeof body !== 'object' || Array.isArray(body)) {
     // The original relay answered a missing body exactly like a body without an id.

@@ -31,6 +31,13 @@ export interface ExoRelayOptions extends ConfigOptions {
   fastify?: FastifyInstance
   /** Largest message body the listener accepts, in bytes. Default 1 MiB. */
   bodyLimit?: number
+  /**
+   * Milliseconds a client may take to send one whole request to the relay's listener, headers
+   * and body; a client that stalls halfway (slowloris) gets 408 and its connection is closed.
+   * `0` disables it. Default 10,000. Not applied with `fastify` (mounted): the app's server
+   * owns its timeouts, so set Fastify's `requestTimeout` there.
+   */
+  requestTimeout?: number
   /** Register with the bus when online and withdraw on close (an extension of `@exorelay/exocom`; harmless elsewhere). Default true. */
   register?: boolean
   /** An undici dispatcher for the requests to ExoCom (tests, proxies). */
@@ -84,6 +91,7 @@ export class ExoRelay<M extends MessageMap<M> = AnyMessages> extends Relay<M> {
         advertisedHost: config.advertisedHost,
         fastify: options.fastify,
         bodyLimit: options.bodyLimit,
+        requestTimeout: options.requestTimeout,
         register: options.register ?? true,
         dispatcher: options.dispatcher,
         token: config.token,

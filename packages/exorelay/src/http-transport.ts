@@ -32,6 +32,12 @@ export interface HttpTransportOptions {
   /** Mount the relay's routes into this app instead of running a server of its own. */
   fastify?: FastifyInstance | undefined
   bodyLimit?: number | undefined
+  /**
+   * Milliseconds a client may take to send one whole request to the standalone listener; a
+   * stalled one gets 408 and its connection is closed. Default 10,000. Not applied when
+   * mounted: the app's own server owns its timeouts.
+   */
+  requestTimeout?: number | undefined
   /** Announce the service to the bus when online, withdraw it on close. */
   register: boolean
   dispatcher?: Dispatcher | undefined
@@ -80,7 +86,11 @@ export class HttpTransport implements Transport {
     }
     const app = options.fastify
     if (app === undefined) {
-      this.#listener = new StandaloneListener({ host: options.host, ...limits })
+      this.#listener = new StandaloneListener({
+        host: options.host,
+        requestTimeout: options.requestTimeout,
+        ...limits,
+      })
     } else {
       app.register(exoRelayRoutes, { receiver: () => this.#endpoint?.receive, ...limits })
       // The app decides when the port is bound; the relay goes online with it.

@@ -1,5 +1,9 @@
+import type { ServerOptions } from 'node:http'
+import { STATUS_CODES } from 'node:http'
+import type { Socket } from 'node:net'
 import {
   checkPort,
+  ERROR_CODE_HEADER,
   ErrorCodes,
   InvalidArgumentError,
   ListenError,
@@ -8,9 +12,15 @@ import {
   silentLogger,
 } from '@exorelay/core'
 import { checkToken, describeValue } from '@exorelay/core/internal'
-import Fastify, { type FastifyInstance } from 'fastify'
+import Fastify, { type ConnectionError, type FastifyInstance } from 'fastify'
 import { answerForFastifyError, sendErrorAnswer } from './answer.js'
 import { DEFAULT_BODY_LIMIT, exoRelayRoutes, type ListenerRoutesOptions } from './routes.js'
+
+/** Milliseconds a client may take to send one whole request, unless told otherwise. */
+const DEFAULT_REQUEST_TIMEOUT = 10_000
+// Node looks for expired requests on an interval (30 s unless told otherwise); a stalled
+// request is cut off up to one interval after its timeout, so keep the interval short.
+const MAX_TIMEOUT_CHECK_INTERVAL = 1_000
 
 /** Options of {@link StandaloneListener}. */
 export interface StandaloneListenerOptions {
@@ -34,6 +44,15 @@ export interface StandaloneListenerOptions {
    * 200). See {@link ListenerRoutesOptions.status}.
    */
   status?: (() => Record<string, unknown>) | undefined
+  /**
+   * Milliseconds a client may take to send one whole request, headers and body. A client that
+   * has not finished by then gets `408` (code `EXORELAY_ERR_PROTOCOL_INVALID_MESSAGE`) and its
+   * connection is closed, so a client that stalls halfway (slowloris) cannot hold a
+   * connection for ever. The server checks about once a second, so the cut comes up to a
+   * second late. `0` disables it (Node's 60 s limit for the headers still holds).
+   * Default `10_000`.
+   */
+  requestTimeout?: number | undefined
 }
 
 /**
@@ -55,6 +74,7 @@ export class StandaloneListener {
   readonly app: FastifyInstance
   readonly #host: string
   readonly #log: Logger
+  readonly #requestTimeout: number
   #receiver: Receiver | undefined
   #listening: Promise<number> | undefined
   #closing: Promise<void> | undefined
@@ -81,13 +101,26 @@ export class StandaloneListener {
         `The status option of StandaloneListener must be a function, got ${describeValue(status)}.`,
       )
     }
+    const requestTimeout = options.requestTimeout ?? DEFAULT_REQUEST_TIMEOUT
+    if (!Number.isInteger(requestTimeout) || requestTimeout < 0) {
+      throw new InvalidArgumentError(
+        ErrorCodes.INVALID_OPTION,
+        `The requestTimeout option of StandaloneListener must be an integer of at least 0 (0 disables it), got ${describeValue(requestTimeout)}.`,
+      )
+    }
     this.#host = host
     this.#log = logger
+    this.#requestTimeout = requestTimeout
     this.app = Fastify({
       // Requests are logged through our Logger, one line per outcome, not Fastify's two.
       logger: false,
       // The bus keeps connections alive; without this, close() would wait for their timeout.
       forceCloseConnections: 'idle',
+      requestTimeout,
+      http: serverTimeouts(requestTimeout),
+      clientErrorHandler: (error, socket) => {
+        answerClientError(error, socket, requestTimeout, logger)
+      },
       // Requests that arrive while closing reach the routes, whose receiver answers 503 in the
       // protocol's text form with a code; Fastify's own 503 would be JSON without one.
       return503OnClosing: false,
@@ -184,8 +217,9 @@ export class StandaloneListener {
 
   /**
    * Stops accepting connections, waits for in-flight requests to be answered, and frees the
-   * port. Idle keep-alive connections are closed at once. Idempotent: every call returns the
-   * same promise.
+   * port. Idle keep-alive connections are closed at once; a connection whose request is still
+   * not complete `requestTimeout` later is cut off. Idempotent: every call returns the same
+   * promise.
    */
   close(): Promise<void> {
     this.#closing ??= this.#shutdown()
@@ -195,8 +229,76 @@ export class StandaloneListener {
   async #shutdown(): Promise<void> {
     // A listen still binding finishes first, so that its port is released too.
     await this.#listening?.catch(() => {})
-    await this.app.close()
+    // Node stops enforcing the request timeout once its server closes, so a client stalling
+    // halfway through a request would hold close() for ever. Any request still open one
+    // timeout later has overrun it: cut its connection then.
+    const cutOff =
+      this.#requestTimeout > 0
+        ? setTimeout(() => this.app.server.closeAllConnections(), this.#requestTimeout)
+        : undefined
+    try {
+      await this.app.close()
+    } finally {
+      clearTimeout(cutOff)
+    }
     this.#receiver = undefined
     this.#log.debug({ host: this.#host }, 'closed')
   }
+}
+
+/**
+ * Node's server options that make `requestTimeout` hold on Node 20. Fastify sets the server's
+ * request timeout only after creating it, which leaves two gaps. Node swaps a headers timeout
+ * that is longer than the request timeout with it, so with the default 60 s headers timeout a
+ * client that sent its headers and then stalls in the body is cut off only after 60 s. And
+ * Node looks for expired requests every 30 s by default.
+ */
+function serverTimeouts(requestTimeout: number): ServerOptions {
+  // Disabled: keep Node's defaults, whose 60 s headers timeout still bounds the headers.
+  if (requestTimeout === 0) return {}
+  return {
+    requestTimeout,
+    headersTimeout: Math.min(requestTimeout, 60_000),
+    connectionsCheckingInterval: Math.min(requestTimeout, MAX_TIMEOUT_CHECK_INTERVAL),
+  }
+}
+
+/**
+ * Answers what Node refuses before any route runs (a request not complete within
+ * `requestTimeout`, headers over Node's size limit, bytes that are not HTTP) in the protocol's
+ * form, then closes the connection. It replaces Fastify's default, which answers the same
+ * statuses (408, 431, 400) as JSON without an error code.
+ */
+function answerClientError(
+  error: ConnectionError,
+  socket: Socket,
+  requestTimeout: number,
+  log: Logger,
+): void {
+  // A reset or closed connection has nobody left to answer.
+  if (error.code === 'ECONNRESET' || socket.destroyed) return
+  let status = 400
+  let text = 'the request is not valid HTTP'
+  if (error.code === 'ERR_HTTP_REQUEST_TIMEOUT') {
+    status = 408
+    text =
+      requestTimeout > 0
+        ? `the request was not complete within ${requestTimeout} ms`
+        : 'the request headers were not complete in time'
+  } else if (error.code === 'HPE_HEADER_OVERFLOW') {
+    status = 431
+    text = 'the request headers are larger than the limit'
+  }
+  const code = ErrorCodes.INVALID_MESSAGE
+  log.warn({ status, code, reason: error.code }, `request refused: ${text}`)
+  if (socket.writable) {
+    socket.write(
+      `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\n` +
+        'connection: close\r\n' +
+        'content-type: text/plain; charset=utf-8\r\n' +
+        `content-length: ${Buffer.byteLength(text)}\r\n` +
+        `${ERROR_CODE_HEADER}: ${code}\r\n\r\n${text}`,
+    )
+  }
+  socket.destroy()
 }

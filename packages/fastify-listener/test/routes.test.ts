@@ -238,7 +238,13 @@ describe('message names in the path', () => {
 
     const response = await post(app, `/run/${name}`, { id: 'm-1' })
 
-    assertErrorAnswer(response, 404, ErrorCodes.UNKNOWN_MESSAGE, `unknown message: '${name}'`)
+    // Quoted shortened: an over-long name must not come back in full.
+    assertErrorAnswer(
+      response,
+      404,
+      ErrorCodes.UNKNOWN_MESSAGE,
+      `unknown message: '${'n'.repeat(40)}…' (600 characters)`,
+    )
     assert.equal(receiver.received.length, 0)
   })
 
