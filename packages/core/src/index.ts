@@ -1,3 +1,4 @@
+export { diagnostics } from './diagnostics.js'
 export type { Envelope, OutgoingEnvelope } from './envelope.js'
 export {
   assertMessageName,

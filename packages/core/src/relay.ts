@@ -1,4 +1,5 @@
 import { EventEmitter } from 'node:events'
+import { diagnostics } from './diagnostics.js'
 import { assertMessageName, assertPayload, createEnvelope, describeValue } from './envelope.js'
 import { ERROR_REPLY, remoteHandlerError, toWireError } from './error-reply.js'
 import {
@@ -409,6 +410,9 @@ export class Relay<M extends MessageMap<M> = AnyMessages> extends EventEmitter<R
     if (this.#log.isLevelEnabled?.('debug') !== false) {
       this.#log.debug({ messageName: name, messageId: id, responseTo }, 'sending')
     }
+    if (diagnostics.send.hasSubscribers) {
+      diagnostics.send.publish({ serviceName: this.serviceName, envelope })
+    }
 
     if (!expectsReply) {
       const accepted = this.#transport.send(envelope, { timeout, signal }).then(
@@ -494,6 +498,14 @@ export class Relay<M extends MessageMap<M> = AnyMessages> extends EventEmitter<R
   }
 
   readonly #receive = (message: ReceivedMessage): Receipt => {
+    const receipt = this.#dispatch(message)
+    if (diagnostics.receive.hasSubscribers) {
+      diagnostics.receive.publish({ serviceName: this.serviceName, message, receipt })
+    }
+    return receipt
+  }
+
+  #dispatch(message: ReceivedMessage): Receipt {
     const { name, id, responseTo } = message
     const debug = this.#log.isLevelEnabled?.('debug') !== false
     // Replies are accepted while closing too: handlers finishing their work may wait for them.
@@ -587,6 +599,9 @@ export class Relay<M extends MessageMap<M> = AnyMessages> extends EventEmitter<R
 
   #handlerFailed(message: ReceivedMessage, error: unknown): void {
     const { name, id, responseTo } = message
+    if (diagnostics.handlerError.hasSubscribers) {
+      diagnostics.handlerError.publish({ serviceName: this.serviceName, message, error })
+    }
     this.#log.error({ err: error, messageName: name, messageId: id, responseTo }, 'handler failed')
     // Only requests get error replies: a reply to a reply would find nobody waiting for it.
     if (responseTo === undefined && this.#state !== 'closed') {
