@@ -5,13 +5,14 @@ import type { Dispatcher } from 'undici'
 import { type ConfigOptions, resolveConfig } from './config.js'
 import { HttpTransport } from './http-transport.js'
 import { createLogger, type LoggerOption } from './logger.js'
+import { natsTransportFromEnv, TransportKinds, transportKind } from './transport-from-env.js'
 
 export interface ExoRelayOptions extends ConfigOptions {
   /** The service's name, sent as `sender`. Env `SERVICE_NAME`. Required. */
   serviceName?: string
   /** ExoCom's host. Env `EXOCOM_HOST`. Default `localhost`. */
   exocomHost?: string
-  /** ExoCom's port. Env `EXOCOM_PORT`. Required unless `transport` is given. */
+  /** ExoCom's port. Env `EXOCOM_PORT`. Required unless `transport` is given or `EXORELAY_TRANSPORT=nats`. */
   exocomPort?: number | string
   /** The port the relay listens on. Env `EXORELAY_PORT`. Default 4000; 0 picks a free port. */
   port?: number | string
@@ -42,7 +43,12 @@ export interface ExoRelayOptions extends ConfigOptions {
   register?: boolean
   /** An undici dispatcher for the requests to ExoCom (tests, proxies). */
   dispatcher?: Dispatcher
-  /** Another transport instead of HTTP (e.g. `new MemoryBus().transport()` in tests). */
+  /**
+   * Another transport instead of HTTP (e.g. `new MemoryBus().transport()` in tests, or
+   * `natsTransport(…)`). Without it, env `EXORELAY_TRANSPORT=nats` (with `NATS_URL`, and
+   * `NATS_TOKEN` when the server wants one) selects NATS; `@exorelay/nats-transport` must be
+   * installed then, and is loaded on the first `listen()` or `send()`.
+   */
   transport?: Transport
   /** Timer functions for reply deadlines (tests). */
   timers?: Timers
@@ -79,10 +85,13 @@ export class ExoRelay<M extends MessageMap<M> = AnyMessages> extends Relay<M> {
   readonly #defaultPort: number
 
   constructor(options: ExoRelayOptions = {}) {
-    const config = resolveConfig(options, options.transport === undefined)
+    const env = options.env ?? process.env
+    const kind = options.transport === undefined ? transportKind(env) : undefined
+    const config = resolveConfig(options, kind === TransportKinds.HTTP)
     const logger = createLogger(options.logger, config.serviceName)
     const transport =
       options.transport ??
+      (kind === TransportKinds.NATS ? natsTransportFromEnv(env, logger) : undefined) ??
       new HttpTransport({
         exocomHost: config.exocomHost,
         exocomPort: config.exocomPort!,
@@ -110,6 +119,8 @@ export class ExoRelay<M extends MessageMap<M> = AnyMessages> extends Relay<M> {
     })
     this.#defaultPort = config.port
     const app = options.fastify
+    // Mounted, the app decides when the relay goes online, also when the environment chose
+    // NATS (then the app serves no relay routes: messages come through NATS).
     if (app !== undefined && options.transport === undefined) {
       app.addHook('onListen', async () => {
         await this.listen()

@@ -7,3 +7,9 @@ export type {
   ReceivedRequest,
 } from './mock-exocom.js'
 export { MockExoCom } from './mock-exocom.js'
+export type {
+  ScenarioRelayOptions,
+  TransportCapabilities,
+  TransportScenarioSetup,
+} from './transport-scenarios.js'
+export { describeTransportScenarios } from './transport-scenarios.js'

@@ -1,0 +1,553 @@
+import type {
+  Endpoint,
+  ListenInfo,
+  Logger,
+  OutgoingEnvelope,
+  Receipt,
+  ReceivedMessage,
+  Transport,
+  TransportSendOptions,
+} from '@exorelay/core'
+import {
+  ClosedError,
+  ErrorCodes,
+  InvalidArgumentError,
+  ListenError,
+  silentLogger,
+  TimeoutError,
+  TransportError,
+} from '@exorelay/core'
+import { describeValue } from '@exorelay/core/internal'
+import {
+  ClosedConnectionError,
+  connect,
+  createInbox,
+  DrainingConnectionError,
+  type Msg,
+  type NatsConnection,
+  InvalidArgumentError as NatsInvalidArgumentError,
+  type NodeConnectionOptions,
+  type Subscription,
+} from '@nats-io/transport-node'
+import { ReplyRoutes } from './reply-routes.js'
+import { checkSubjectPrefix, DEFAULT_SUBJECT_PREFIX, encodeName, encodeSubject } from './subject.js'
+import { fromNatsMessage, nameFromHeaders, replyAddressOf, toNatsMessage } from './wire.js'
+
+export interface NatsTransportOptions {
+  /**
+   * The NATS server(s) to connect to: `'nats://127.0.0.1:4222'`, `'host:4222'`, or a list.
+   * Other nodes of a cluster are learnt from the server.
+   */
+  servers: string | string[]
+  /** The connection's name in the server's monitoring. Default: the service's name. */
+  name?: string | undefined
+  /** A token for NATS token authentication. Never logged. */
+  token?: string | undefined
+  /** The first token(s) of every message subject. Default `'exorelay'`. */
+  subjectPrefix?: string | undefined
+  /** A pino-compatible logger. Default: silent. */
+  logger?: Logger | undefined
+  /**
+   * Further nats.js connection options (TLS, `user`/`pass`, an `authenticator`, reconnect
+   * timing, `inboxPrefix`). They win over this transport's defaults: reconnect for ever
+   * (`maxReconnectAttempts: -1`), 2 s between attempts.
+   */
+  connectOptions?: Omit<NodeConnectionOptions, 'servers' | 'name' | 'token'> | undefined
+}
+
+/** How long unsubscribing (`drain()`) and flushing on `close()` may take each while the server does not answer. */
+const DRAIN_TIMEOUT = 5_000
+const MAX_TIMER_DELAY = 2_147_483_647
+
+/**
+ * ExoRelay over NATS: each message name is a subject (`exorelay.users.create`), each service
+ * a queue group on it, so every service that handles a name gets each message once and its
+ * instances share the load. Replies go straight to the requesting connection's inbox.
+ * `send` resolves once the NATS server has taken the message and found a subscriber for it;
+ * a message nobody subscribes to rejects with `EXORELAY_ERR_TRANSPORT_NO_RECEIVER` at once.
+ *
+ * @example
+ * ```ts
+ * import { ExoRelay } from 'exorelay'
+ * import { natsTransport } from '@exorelay/nats-transport'
+ *
+ * const relay = new ExoRelay({
+ *   serviceName: 'users',
+ *   transport: natsTransport({ servers: 'nats://127.0.0.1:4222' }),
+ * })
+ * relay.registerHandler('users.create', (user, { reply }) => reply('users.created', user))
+ * await relay.listen()
+ * ```
+ */
+export function natsTransport(options: NatsTransportOptions): Transport {
+  return new NatsTransport(options)
+}
+
+class NatsTransport implements Transport {
+  readonly #options: NatsTransportOptions
+  readonly #servers: string[]
+  readonly #prefix: string
+  readonly #log: Logger
+  /** This connection's private subjects: replies arrive on `<inbox>.r`, no-responder notices on `<inbox>.p.<n>`. */
+  readonly #inbox: string
+  readonly #routes = new ReplyRoutes()
+  /** Publications waiting for their flush, by probe key: `true` once the server said nobody subscribes. */
+  readonly #probes = new Map<string, boolean>()
+  readonly #subscriptions = new Map<string, Subscription>()
+  #probeSequence = 0
+  /** The flush that will cover every publication of the current tick, once issued. */
+  #nextFlush: Promise<void> | undefined
+  #nc: NatsConnection | undefined
+  #connecting: Promise<NatsConnection> | undefined
+  #connected = false
+  #endpoint: Endpoint | undefined
+  #queue = ''
+  #draining = false
+  #closed = false
+  #closing: Promise<void> | undefined
+
+  constructor(options: NatsTransportOptions) {
+    const servers = options?.servers
+    const list = typeof servers === 'string' ? [servers] : servers
+    if (
+      !Array.isArray(list) ||
+      list.length === 0 ||
+      !list.every((server) => typeof server === 'string' && server.trim() !== '')
+    ) {
+      throw new InvalidArgumentError(
+        ErrorCodes.INVALID_OPTION,
+        `The servers option must be a NATS server URL or a non-empty list of them, got ${describeValue(servers)}.`,
+      )
+    }
+    this.#options = options
+    this.#servers = list.map((server) => server.trim())
+    this.#prefix = checkSubjectPrefix(options.subjectPrefix ?? DEFAULT_SUBJECT_PREFIX)
+    this.#log = (options.logger ?? silentLogger).child({ transport: 'nats' })
+    this.#inbox = createInbox(options.connectOptions?.inboxPrefix)
+  }
+
+  async listen(endpoint: Endpoint): Promise<ListenInfo> {
+    if (this.#closed || this.#draining) {
+      throw new ListenError(ErrorCodes.LISTEN_FAILED, 'This NATS transport is closed.')
+    }
+    let nc: NatsConnection
+    try {
+      nc = await this.#connection(endpoint.serviceName)
+      this.#endpoint = endpoint
+      this.#queue = encodeName(endpoint.serviceName)
+      for (const name of endpoint.handledNames()) this.#subscribe(nc, name)
+      // Once the server answered the flush it has every subscription: messages can arrive.
+      await nc.flush()
+    } catch (cause) {
+      if (cause instanceof ListenError) throw cause
+      throw new ListenError(
+        ErrorCodes.LISTEN_FAILED,
+        `Could not listen on NATS at ${this.#describeServers()}: ${errorMessage(cause)}`,
+        { cause },
+      )
+    }
+    this.#log.debug({ subjects: this.#subscriptions.size, queue: this.#queue }, 'subscribed')
+    return { port: 0 }
+  }
+
+  send(envelope: OutgoingEnvelope, options: TransportSendOptions): Promise<void> {
+    if (this.#closed) {
+      return Promise.reject(
+        new ClosedError(
+          ErrorCodes.CLOSED,
+          `The NATS transport is closed: cannot send '${envelope.name}'.`,
+        ),
+      )
+    }
+    if (options.signal?.aborted) return Promise.reject(options.signal.reason)
+    return this.#send(envelope, options)
+  }
+
+  handlersChanged(): void {
+    const nc = this.#nc
+    if (nc === undefined || this.#endpoint === undefined || this.#draining) return
+    for (const name of this.#endpoint.handledNames()) this.#subscribe(nc, name)
+  }
+
+  /**
+   * Unsubscribes from the message subjects, so no new messages arrive; those the server has
+   * already sent are still handed to the relay. The inbox stays: replies still arrive.
+   */
+  async drain(): Promise<void> {
+    if (this.#draining) return
+    this.#draining = true
+    const subscriptions = [...this.#subscriptions.values()]
+    this.#subscriptions.clear()
+    if (subscriptions.length === 0) return
+    if (!this.#connected) {
+      // Nothing can arrive while disconnected, and a drain would wait for the reconnect.
+      for (const subscription of subscriptions) subscription.unsubscribe()
+      return
+    }
+    const drained = Promise.allSettled(subscriptions.map((subscription) => subscription.drain()))
+    if (!(await withinDeadline(drained, DRAIN_TIMEOUT))) {
+      this.#log.warn(
+        { subjects: subscriptions.length },
+        'NATS did not confirm the unsubscriptions in time',
+      )
+    }
+  }
+
+  close(): Promise<void> {
+    this.#closing ??= (async () => {
+      await this.drain()
+      this.#closed = true
+      this.#endpoint = undefined
+      const nc = this.#nc ?? (await this.#connecting?.catch(() => undefined))
+      if (nc === undefined || nc.isClosed()) return
+      if (this.#connected) {
+        // Draining the connection flushes what is still buffered (the last replies) first;
+        // a server that stopped answering meanwhile gets no more than the drain timeout.
+        const drained = nc.drain().then(
+          () => true,
+          () => false,
+        )
+        if (!(await withinDeadline(drained, DRAIN_TIMEOUT)) || !(await drained)) await nc.close()
+      } else {
+        // Disconnected: there is nothing to flush to, and no reconnect is wanted any more.
+        await nc.close()
+      }
+    })()
+    return this.#closing
+  }
+
+  #connection(serviceName: string): Promise<NatsConnection> {
+    if (this.#nc !== undefined) return Promise.resolve(this.#nc)
+    this.#connecting ??= this.#connect(serviceName).catch((error: unknown) => {
+      // A later listen or send tries again.
+      this.#connecting = undefined
+      throw error
+    })
+    return this.#connecting
+  }
+
+  async #connect(serviceName: string): Promise<NatsConnection> {
+    const { name, token, connectOptions } = this.#options
+    const nc = await connect({
+      maxReconnectAttempts: -1,
+      ...connectOptions,
+      servers: this.#servers,
+      name: name ?? serviceName,
+      ...(token !== undefined && { token }),
+    })
+    if (this.#closed) {
+      await nc.close()
+      throw new ClosedError(ErrorCodes.CLOSED, 'The NATS transport was closed while connecting.')
+    }
+    nc.subscribe(`${this.#inbox}.>`, { callback: this.#onInbox })
+    this.#nc = nc
+    this.#connected = true
+    this.#log.info({ server: nc.getServer() }, 'connected to NATS')
+    void this.#watch(nc)
+    return nc
+  }
+
+  /** Logs the connection's life: the client reconnects by itself, sends fail fast meanwhile. */
+  async #watch(nc: NatsConnection): Promise<void> {
+    for await (const status of nc.status()) {
+      switch (status.type) {
+        case 'disconnect':
+          this.#connected = false
+          this.#log.warn({ server: status.server }, 'disconnected from NATS; reconnecting')
+          break
+        case 'reconnect':
+          this.#connected = true
+          // The subscriptions were sent again before this; once the flush returns the server
+          // routes to them, so "reconnected" means messages flow again.
+          nc.flush().then(
+            () => this.#log.info({ server: status.server }, 'reconnected to NATS'),
+            () => undefined,
+          )
+          break
+        case 'ldm':
+          this.#log.warn({ server: status.server }, 'NATS server entering lame duck mode')
+          break
+        case 'error':
+          this.#log.error({ err: status.error }, 'NATS reported an error')
+          break
+        case 'slowConsumer':
+          this.#log.warn({ subject: status.sub.getSubject() }, 'slow consumer: NATS drops messages')
+          break
+        default:
+          this.#log.debug({ status: status.type }, 'NATS status')
+      }
+    }
+    this.#connected = false
+    const error = await nc.closed()
+    if (!this.#closed) {
+      this.#log.error({ err: error }, 'NATS connection closed; no more reconnects')
+    }
+  }
+
+  #subscribe(nc: NatsConnection, name: string): void {
+    if (this.#subscriptions.has(name)) return
+    const subscription = nc.subscribe(encodeSubject(name, this.#prefix), {
+      queue: this.#queue,
+      callback: (error, msg) => {
+        if (error !== null) {
+          this.#log.error({ err: error, messageName: name }, 'subscription failed')
+          return
+        }
+        this.#deliver(name, msg, false)
+      },
+    })
+    this.#subscriptions.set(name, subscription)
+  }
+
+  readonly #onInbox = (error: Error | null, msg: Msg): void => {
+    if (error !== null) {
+      this.#log.error({ err: error }, 'inbox subscription failed')
+      return
+    }
+    const token = msg.subject.slice(this.#inbox.length + 1)
+    if (token.startsWith('p.')) {
+      // The server's "no responders" notice for a publication: an empty 503 status message.
+      const key = token.slice(2)
+      if (msg.headers?.code === 503 && this.#probes.has(key)) this.#probes.set(key, true)
+      return
+    }
+    let name: string
+    try {
+      name = nameFromHeaders(msg)
+    } catch (err) {
+      this.#log.warn({ err, subject: msg.subject }, 'malformed reply dropped')
+      return
+    }
+    this.#deliver(name, msg, true)
+  }
+
+  #deliver(name: string, msg: Msg, onInbox: boolean): void {
+    const endpoint = this.#endpoint
+    if (endpoint === undefined) {
+      this.#log.debug({ messageName: name }, 'not listening: message dropped')
+      return
+    }
+    let message: ReceivedMessage
+    try {
+      message = fromNatsMessage(name, msg)
+    } catch (err) {
+      this.#log.warn({ err, messageName: name, subject: msg.subject }, 'malformed message dropped')
+      return
+    }
+    if (message.responseTo === undefined) {
+      const replyTo = replyAddressOf(msg)
+      if (replyTo !== undefined) this.#routes.remember(message.id, replyTo.subject, replyTo.timeout)
+    }
+    const receipt = endpoint.receive(message)
+    if (receipt.status !== 'accepted') this.#logReceipt(message, receipt, onInbox)
+  }
+
+  /** There is no status code to answer on NATS: what the relay did not accept is logged. */
+  #logReceipt(
+    message: ReceivedMessage,
+    receipt: Exclude<Receipt, { status: 'accepted' }>,
+    onInbox: boolean,
+  ): void {
+    const fields = {
+      err: receipt.error,
+      messageName: message.name,
+      messageId: message.id,
+      responseTo: message.responseTo,
+    }
+    if (receipt.status === 'failed') {
+      // The relay has logged the failure and answered the requester with an error reply.
+      this.#log.debug(fields, 'handler failed')
+    } else if (receipt.status === 'unknown' && onInbox) {
+      // A reply after its waiter ended (its deadline passed, or end() was called).
+      this.#log.debug(fields, 'late reply dropped')
+    } else {
+      this.#log.warn(fields, `message not accepted: ${receipt.status}`)
+    }
+  }
+
+  async #send(envelope: OutgoingEnvelope, { timeout, signal }: TransportSendOptions) {
+    const { name } = envelope
+    const nc = this.#nc ?? (await this.#connectForSend(envelope, timeout, signal))
+    if (!this.#connected) {
+      throw new TransportError(
+        ErrorCodes.BUS_UNREACHABLE,
+        `Not connected to NATS at ${this.#describeServers()}: '${name}' was not sent.`,
+      )
+    }
+    const replyTo =
+      envelope.responseTo === undefined ? undefined : this.#routes.get(envelope.responseTo)
+    // A reply whose requester is unknown here travels by name, as ExoCom routes replies.
+    const subject = replyTo ?? encodeSubject(name, this.#prefix)
+    const { body, headers } = toNatsMessage(
+      envelope,
+      envelope.responseTo === undefined ? { subject: `${this.#inbox}.r`, timeout } : undefined,
+    )
+    const key = (this.#probeSequence++).toString(36)
+    this.#probes.set(key, false)
+    try {
+      try {
+        nc.publish(subject, body, { headers, reply: `${this.#inbox}.p.${key}` })
+      } catch (error) {
+        throw this.#publishError(error, envelope, body)
+      }
+      // The server answers a flush after every message sent before it, and sends its "no
+      // responders" notice for a message before that answer: once the flush returns, both
+      // "the server has it" and "somebody subscribes to it" are known.
+      await bounded(this.#flush(nc), name, timeout, signal).catch((error: unknown) => {
+        throw this.#flushError(error, name, signal)
+      })
+      if (this.#probes.get(key) === true) {
+        throw new TransportError(
+          ErrorCodes.NO_RECEIVER,
+          `No service receives the message '${name}' (nothing subscribes to '${subject}').`,
+        )
+      }
+    } finally {
+      this.#probes.delete(key)
+    }
+  }
+
+  /**
+   * One flush for all publications of a tick: a PING sent after the last of them is answered
+   * after every one, so 100 concurrent sends cost one round trip, not 100.
+   */
+  #flush(nc: NatsConnection): Promise<void> {
+    this.#nextFlush ??= Promise.resolve().then(() => {
+      this.#nextFlush = undefined
+      return nc.flush()
+    })
+    return this.#nextFlush
+  }
+
+  async #connectForSend(
+    envelope: OutgoingEnvelope,
+    timeout: number,
+    signal: AbortSignal | undefined,
+  ): Promise<NatsConnection> {
+    try {
+      return await bounded(this.#connection(envelope.sender), envelope.name, timeout, signal)
+    } catch (error) {
+      if (error instanceof TimeoutError || error instanceof ClosedError) throw error
+      if (signal?.aborted && error === signal.reason) throw error
+      throw new TransportError(
+        ErrorCodes.BUS_UNREACHABLE,
+        `Could not connect to NATS at ${this.#describeServers()} to send '${envelope.name}': ${errorMessage(error)}`,
+        { cause: error },
+      )
+    }
+  }
+
+  #publishError(error: unknown, envelope: OutgoingEnvelope, body: string): Error {
+    if (error instanceof ClosedConnectionError || error instanceof DrainingConnectionError) {
+      return this.#closed
+        ? new ClosedError(
+            ErrorCodes.CLOSED,
+            `The NATS transport is closed: cannot send '${envelope.name}'.`,
+          )
+        : new TransportError(
+            ErrorCodes.BUS_UNREACHABLE,
+            `The NATS connection is closed: '${envelope.name}' was not sent.`,
+            { cause: error },
+          )
+    }
+    if (error instanceof NatsInvalidArgumentError && /max_payload/.test(error.message)) {
+      return new TransportError(
+        ErrorCodes.BUS_REFUSED,
+        `The message '${envelope.name}' (${Buffer.byteLength(body)} bytes of JSON) exceeds the NATS server's max_payload of ${this.#nc?.info?.max_payload} bytes.`,
+        { cause: error },
+      )
+    }
+    return new TransportError(
+      ErrorCodes.BUS_REFUSED,
+      `NATS refused the message '${envelope.name}': ${errorMessage(error)}`,
+      { cause: error },
+    )
+  }
+
+  #flushError(error: unknown, name: string, signal: AbortSignal | undefined): unknown {
+    // The deadline and the caller's abort pass as they are: the relay reports them.
+    if (error instanceof TimeoutError || (signal?.aborted && error === signal.reason)) return error
+    if (error instanceof ClosedConnectionError && this.#closed) {
+      return new ClosedError(
+        ErrorCodes.CLOSED,
+        `The NATS transport closed while sending '${name}'.`,
+      )
+    }
+    // The connection dropped after the message was written: it may or may not have arrived,
+    // so it is reported, never sent again.
+    return new TransportError(
+      ErrorCodes.BUS_UNREACHABLE,
+      `The connection to NATS dropped before the server confirmed '${name}'; it may or may not have arrived.`,
+      { cause: error },
+    )
+  }
+
+  #describeServers(): string {
+    return this.#servers.map((server) => `'${server}'`).join(', ')
+  }
+}
+
+/**
+ * Waits for `promise` no longer than `timeout` and until `signal` aborts. The abort rejects
+ * with the signal's own reason: the relay recognises it and reports an abort.
+ */
+function bounded<T>(
+  promise: Promise<T>,
+  name: string,
+  timeout: number,
+  signal: AbortSignal | undefined,
+): Promise<T> {
+  if (!Number.isFinite(timeout) && signal === undefined) return promise
+  return new Promise<T>((resolve, reject) => {
+    const timer = Number.isFinite(timeout)
+      ? setTimeout(
+          () => {
+            cleanup()
+            reject(
+              new TimeoutError(
+                `NATS did not confirm the message '${name}' within ${timeout} ms.`,
+                timeout,
+              ),
+            )
+          },
+          Math.min(timeout, MAX_TIMER_DELAY),
+        ).unref()
+      : undefined
+    const onAbort = (): void => {
+      cleanup()
+      reject(signal!.reason)
+    }
+    const cleanup = (): void => {
+      clearTimeout(timer)
+      signal?.removeEventListener('abort', onAbort)
+    }
+    signal?.addEventListener('abort', onAbort, { once: true })
+    promise.then(
+      (value) => {
+        cleanup()
+        resolve(value)
+      },
+      (error: unknown) => {
+        cleanup()
+        reject(error)
+      },
+    )
+  })
+}
+
+/** True when `promise` settled within `timeout` milliseconds. */
+async function withinDeadline(promise: Promise<unknown>, timeout: number): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined
+  const expired = new Promise<false>((resolve) => {
+    timer = setTimeout(() => resolve(false), timeout).unref()
+  })
+  try {
+    return await Promise.race([promise.then(() => true), expired])
+  } finally {
+    clearTimeout(timer)
+  }
+}
+
+function errorMessage(error: unknown): string {
+  return error instanceof Error ? error.message : String(error)
+}

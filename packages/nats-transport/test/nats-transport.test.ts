@@ -1,0 +1,592 @@
+import assert from 'node:assert/strict'
+import { describe, type TestContext, test } from 'node:test'
+import { createEnvelope, ErrorCodes, Relay, type RelayOptions } from '@exorelay/core'
+import { connect } from '@nats-io/transport-node'
+import { type NatsTransportOptions, natsTransport } from '../src/nats-transport.js'
+import { freePort, NatsServer } from './nats-server.js'
+import { RecordingLogger } from './recording-logger.js'
+
+// The NATS transport against real nats-server processes on free loopback ports.
+
+interface RelayFactoryOptions extends Partial<Omit<RelayOptions, 'transport'>> {
+  nats?: Partial<NatsTransportOptions>
+}
+
+/**
+ * One test's servers and relays. When the test ends the relays close first, while their
+ * servers still run, then the servers are killed.
+ */
+function fixture(t: TestContext) {
+  const servers: NatsServer[] = []
+  const made: Relay[] = []
+  t.after(async () => {
+    await Promise.all(made.map((relay) => relay.close()))
+    await Promise.all(servers.map((server) => server.stop()))
+  })
+  return {
+    async server(args?: string[]): Promise<NatsServer> {
+      const started = await NatsServer.start(args === undefined ? {} : { args })
+      servers.push(started)
+      return started
+    },
+    async cluster(size: number): Promise<NatsServer[]> {
+      const nodes = await NatsServer.startCluster(size)
+      servers.push(...nodes)
+      return nodes
+    },
+    /** A factory of relays on `servers`. */
+    relays(servers: string | string[]) {
+      return (serviceName: string, { nats, ...options }: RelayFactoryOptions = {}): Relay => {
+        const relay = new Relay({
+          serviceName,
+          ...options,
+          transport: natsTransport({ servers, logger: options.logger, ...nats }),
+        })
+        made.push(relay)
+        return relay
+      }
+    },
+  }
+}
+
+function deferred<T = void>(): { promise: Promise<T>; resolve: (value: T) => void } {
+  let resolve!: (value: T) => void
+  const promise = new Promise<T>((res) => {
+    resolve = res
+  })
+  return { promise, resolve }
+}
+
+/**
+ * Sends until the request is routed. Across a cluster a new subscription reaches the other
+ * nodes a moment after `listen()` resolved on its own node; no client event marks that moment.
+ */
+async function sendOnceRouted(relay: Relay, name: string, payload: unknown): Promise<unknown> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await relay.send(name, payload, { timeout: 5_000 })
+    } catch (error) {
+      const unrouted = (error as { code?: string }).code === ErrorCodes.NO_RECEIVER
+      if (!unrouted || attempt === 100) throw error
+      await new Promise((resolve) => setTimeout(resolve, 20))
+    }
+  }
+}
+
+describe('natsTransport options', () => {
+  test('missing or empty servers and a bad subject prefix are invalid options', () => {
+    for (const servers of [undefined, '', ' ', [], [''], [42]]) {
+      assert.throws(() => natsTransport({ servers } as unknown as NatsTransportOptions), {
+        code: ErrorCodes.INVALID_OPTION,
+      })
+    }
+    assert.throws(() => natsTransport({ servers: 'nats://127.0.0.1:4222', subjectPrefix: 'a.>' }), {
+      code: ErrorCodes.INVALID_OPTION,
+    })
+  })
+})
+
+describe('natsTransport connection', () => {
+  test('listen rejects with LISTEN_FAILED naming the server when none runs there', async (t) => {
+    const f = fixture(t)
+    const url = `nats://127.0.0.1:${await freePort()}`
+    const relay = f.relays(url)('users', { nats: { connectOptions: { timeout: 2_000 } } })
+    await assert.rejects(relay.listen(), (error: Error & { code?: string }) => {
+      assert.equal(error.code, ErrorCodes.LISTEN_FAILED)
+      assert.match(error.message, new RegExp(url.replaceAll('.', '\\.')))
+      return true
+    })
+  })
+
+  test('a send with no server to connect to rejects with BUS_UNREACHABLE', async (t) => {
+    const f = fixture(t)
+    const url = `nats://127.0.0.1:${await freePort()}`
+    const web = f.relays(url)('web')
+    await assert.rejects(web.send('hello', {}, { reply: false }), {
+      code: ErrorCodes.BUS_UNREACHABLE,
+    })
+  })
+
+  test('token authentication: the right token connects, a wrong one fails to listen', async (t) => {
+    const f = fixture(t)
+    const nats = await f.server(['--auth', 's3cret'])
+    const make = f.relays(nats.url)
+    const users = make('users', { nats: { token: 's3cret' } })
+    const web = make('web', { nats: { token: 's3cret' } })
+    users.registerHandler('users.create', (user, { reply }) => reply('users.created', user))
+    await Promise.all([users.listen(), web.listen()])
+    assert.deepEqual(await web.send('users.create', { name: 'Will' }), { name: 'Will' })
+
+    const intruder = make('intruder', { nats: { token: 'wrong' } })
+    await assert.rejects(intruder.listen(), { code: ErrorCodes.LISTEN_FAILED })
+  })
+
+  test('a relay that never listens still sends: it connects on its first send', async (t) => {
+    const f = fixture(t)
+    const nats = await f.server()
+    const make = f.relays(nats.url)
+    const greeter = make('greeter')
+    const greeted = deferred<unknown>()
+    greeter.registerHandler('hello', (payload) => greeted.resolve(payload))
+    await greeter.listen()
+
+    const script = make('script')
+    await script.send('hello', { name: 'world' }, { reply: false })
+    assert.deepEqual(await greeted.promise, { name: 'world' })
+  })
+
+  test('while the server is down sends fail fast with BUS_UNREACHABLE, and the drop is logged', async (t) => {
+    const f = fixture(t)
+    const nats = await f.server()
+    const logger = new RecordingLogger()
+    const web = f.relays(nats.url)('web', { logger })
+    await web.listen()
+
+    await nats.stop()
+    await logger.waitFor((record) => record.msg === 'disconnected from NATS; reconnecting')
+    await assert.rejects(web.send('hello', {}, { reply: false }), {
+      code: ErrorCodes.BUS_UNREACHABLE,
+    })
+    await assert.rejects(web.send('users.create', {}, { timeout: 60_000 }), {
+      code: ErrorCodes.BUS_UNREACHABLE,
+    })
+    assert.equal(logger.find('disconnected from NATS; reconnecting', 'warn').length, 1)
+    assert.equal(web.pendingReplies, 0)
+  })
+
+  test('after close, the transport refuses to send (CLOSED) and to listen again', async (t) => {
+    const f = fixture(t)
+    const nats = await f.server()
+    const transport = natsTransport({ servers: nats.url })
+    const relay = new Relay({ serviceName: 'web', transport })
+    await relay.listen()
+    await relay.close()
+    await transport.close()
+
+    await assert.rejects(transport.send(createEnvelope('hello', 'web', 1), { timeout: 1_000 }), {
+      code: ErrorCodes.CLOSED,
+    })
+    const again = new Relay({ serviceName: 'web', transport })
+    await assert.rejects(again.listen(), { code: ErrorCodes.LISTEN_FAILED })
+  })
+})
+
+describe('natsTransport subjects and wire', () => {
+  test('a message travels on its escaped subject, with the HTTP body and ExoRelay headers', async (t) => {
+    const f = fixture(t)
+    const nats = await f.server()
+    const observer = await connect({ servers: nats.url })
+    t.after(() => observer.close())
+    const seen = deferred<{ subject: string; body: unknown; name: string | undefined }>()
+    observer.subscribe('exorelay.>', {
+      callback: (_error, msg) =>
+        seen.resolve({
+          subject: msg.subject,
+          body: msg.json(),
+          name: msg.headers?.get('exorelay-name'),
+        }),
+    })
+    await observer.flush()
+
+    const web = f.relays(nats.url)('web')
+    const sent = web.send('odd name.*', 'payload', { reply: false })
+    await sent
+    assert.deepEqual(await seen.promise, {
+      subject: 'exorelay.odd%20name.%2A',
+      body: { id: sent.id, sender: 'web', payload: 'payload' },
+      name: 'odd%20name.%2A',
+    })
+  })
+
+  test('odd names reach their handlers and their replies come back', async (t) => {
+    const f = fixture(t)
+    const nats = await f.server()
+    const make = f.relays(nats.url)
+    const odd = make('odd service name')
+    const web = make('web')
+    const names = ['hello world', 'users.*', 'users.>', 'a..b', '.', 'ユーザー.作成', '100%', '🚀']
+    for (const name of names) {
+      odd.registerHandler(name, (payload, { reply }) => reply(`${name} done ✓`, payload))
+    }
+    await Promise.all([odd.listen(), web.listen()])
+
+    for (const name of names) {
+      const reply = await web.send(name, name).envelope()
+      assert.equal(reply.name, `${name} done ✓`)
+      assert.equal(reply.payload, name)
+    }
+  })
+
+  test('a plain NATS client can send to a relay: a JSON body with an id is enough', async (t) => {
+    const f = fixture(t)
+    const nats = await f.server()
+    const greeter = f.relays(nats.url)('greeter')
+    const greeted = deferred<{ payload: unknown; id: string }>()
+    greeter.registerHandler('hello', (payload, { id }) => greeted.resolve({ payload, id }))
+    await greeter.listen()
+
+    const client = await connect({ servers: nats.url })
+    t.after(() => client.close())
+    client.publish('exorelay.hello', JSON.stringify({ id: 'plain-1', payload: 'world' }))
+    await client.flush()
+    assert.deepEqual(await greeted.promise, { payload: 'world', id: 'plain-1' })
+  })
+
+  test("a plain NATS client's request() gets the relay's reply", async (t) => {
+    const f = fixture(t)
+    const nats = await f.server()
+    const users = f.relays(nats.url)('users')
+    users.registerHandler('users.create', (user, { reply }) => reply('users.created', user))
+    await users.listen()
+
+    const client = await connect({ servers: nats.url })
+    t.after(() => client.close())
+    const reply = await client.request(
+      'exorelay.users.create',
+      JSON.stringify({ id: 'plain-3', payload: { name: 'Will' } }),
+      { timeout: 5_000 },
+    )
+    assert.equal(reply.headers?.get('exorelay-name'), 'users.created')
+    assert.deepEqual(reply.json(), {
+      id: reply.headers?.get('exorelay-id'),
+      sender: 'users',
+      responseTo: 'plain-3',
+      payload: { name: 'Will' },
+    })
+  })
+
+  test('a reply to a request that named no inbox travels by name, as ExoCom routes it', async (t) => {
+    const f = fixture(t)
+    const nats = await f.server()
+    const make = f.relays(nats.url)
+    const users = make('users')
+    const audit = make('audit')
+    users.registerHandler('users.create', (user, { reply }) => reply('users.created', user))
+    const audited = deferred<{ payload: unknown; responseTo: string | undefined }>()
+    audit.registerHandler('users.created', (payload, { responseTo }) =>
+      audited.resolve({ payload, responseTo }),
+    )
+    await Promise.all([users.listen(), audit.listen()])
+
+    const client = await connect({ servers: nats.url })
+    t.after(() => client.close())
+    client.publish('exorelay.users.create', JSON.stringify({ id: 'plain-2', payload: 'Will' }))
+    assert.deepEqual(await audited.promise, { payload: 'Will', responseTo: 'plain-2' })
+  })
+
+  test('handlers registered after listen are subscribed too', async (t) => {
+    const f = fixture(t)
+    const nats = await f.server()
+    const users = f.relays(nats.url)('users')
+    await users.listen()
+    users.registerHandler('users.count', (_payload, { reply }) => reply('users.counted', 3))
+
+    // The same connection subscribed first, so the server has the subscription by now.
+    assert.equal(await users.send('users.count'), 3)
+  })
+
+  test('a message over the server max_payload is refused with BUS_REFUSED', async (t) => {
+    const f = fixture(t)
+    const nats = await f.server()
+    const web = f.relays(nats.url)('web')
+    await web.listen()
+    await assert.rejects(web.send('big', 'x'.repeat(2 * 1024 * 1024), { reply: false }), {
+      code: ErrorCodes.BUS_REFUSED,
+      message: /max_payload of 1048576 bytes/,
+    })
+  })
+
+  test('a malformed message on a subject is logged and dropped; the relay carries on', async (t) => {
+    const f = fixture(t)
+    const nats = await f.server()
+    const logger = new RecordingLogger()
+    const greeter = f.relays(nats.url)('greeter', { logger })
+    const greeted = deferred<unknown>()
+    greeter.registerHandler('hello', (payload) => greeted.resolve(payload))
+    await greeter.listen()
+
+    const client = await connect({ servers: nats.url })
+    t.after(() => client.close())
+    client.publish('exorelay.hello', 'not json')
+    client.publish('exorelay.hello', JSON.stringify({ payload: 'no id' }))
+    client.publish('exorelay.hello', JSON.stringify({ id: 'ok', payload: 'fine' }))
+    assert.equal(await greeted.promise, 'fine')
+    assert.deepEqual(
+      logger.find('malformed message dropped', 'warn').map((record) => record.messageName),
+      ['hello', 'hello'],
+    )
+  })
+
+  test('a reply on the inbox without a name header is logged and dropped', async (t) => {
+    const f = fixture(t)
+    const nats = await f.server()
+    const logger = new RecordingLogger()
+    const web = f.relays(nats.url)('web', { logger })
+    await web.listen()
+
+    // A foreign responder answers on the request's reply route without ExoRelay's headers.
+    const client = await connect({ servers: nats.url })
+    t.after(() => client.close())
+    client.subscribe('exorelay.users.create', {
+      callback: (_error, msg) => {
+        client.publish(msg.headers!.get('exorelay-reply-to'), JSON.stringify({ id: 'r' }))
+      },
+    })
+    await client.flush()
+
+    const sent = web.send('users.create', {}, { timeout: 300 })
+    await logger.waitFor((record) => record.msg === 'malformed reply dropped')
+    await assert.rejects(sent, { code: ErrorCodes.TIMEOUT })
+    assert.equal(logger.find('malformed reply dropped', 'warn').length, 1)
+  })
+})
+
+describe('natsTransport receipts', () => {
+  test('a message the relay refuses (overloaded) is logged with its id, as there is no status to answer', async (t) => {
+    const f = fixture(t)
+    const nats = await f.server()
+    const logger = new RecordingLogger()
+    const make = f.relays(nats.url)
+    const users = make('users', { logger, concurrency: 1, maxQueued: 0 })
+    const web = make('web')
+    const release = deferred()
+    const running = deferred()
+    users.registerHandler('users.create', async (_payload, { reply }) => {
+      running.resolve()
+      await release.promise
+      await reply('users.created', 'ok')
+    })
+    await Promise.all([users.listen(), web.listen()])
+
+    const first = web.send('users.create', 1, { timeout: 10_000 })
+    await running.promise
+    const refused = web.send('users.create', 2, { timeout: 300 })
+    await logger.waitFor((record) => record.msg === 'message not accepted: unavailable')
+    await assert.rejects(refused, { code: ErrorCodes.TIMEOUT })
+    release.resolve()
+    assert.equal(await first, 'ok')
+
+    const [record] = logger.find('message not accepted: unavailable', 'warn')
+    assert.equal(record?.messageId, refused.id)
+    assert.equal((record?.err as { code?: string })?.code, ErrorCodes.OVERLOADED)
+  })
+
+  test('a reply that comes after its deadline is dropped quietly (debug)', async (t) => {
+    const f = fixture(t)
+    const nats = await f.server()
+    const logger = new RecordingLogger()
+    const make = f.relays(nats.url)
+    const users = make('users')
+    const web = make('web', { logger })
+    const timedOut = deferred()
+    users.registerHandler('users.create', async (_payload, { reply }) => {
+      await timedOut.promise
+      await reply('users.created', 'late')
+    })
+    await Promise.all([users.listen(), web.listen()])
+
+    const sent = web.send('users.create', {}, { timeout: 200 })
+    await assert.rejects(sent, { code: ErrorCodes.TIMEOUT })
+    timedOut.resolve()
+    await logger.waitFor((record) => record.msg === 'late reply dropped')
+    assert.equal(logger.find('late reply dropped', 'debug')[0]?.responseTo, sent.id)
+    assert.equal(logger.records.filter((record) => record.level === 'warn').length, 0)
+  })
+})
+
+describe('natsTransport scaling', () => {
+  test('a service on one node of a cluster answers a requester on another', async (t) => {
+    const f = fixture(t)
+    const [nodeA, nodeB] = await f.cluster(2)
+    const users = f.relays(nodeA!.url)('users')
+    const web = f.relays(nodeB!.url)('web')
+    users.registerHandler('users.create', (user, { reply }) =>
+      reply('users.created', { ...user, node: 'A' }),
+    )
+    await Promise.all([users.listen(), web.listen()])
+
+    assert.deepEqual(await sendOnceRouted(web, 'users.create', { name: 'Will' }), {
+      name: 'Will',
+      node: 'A',
+    })
+    for (let i = 0; i < 20; i++) {
+      assert.deepEqual(await web.send('users.create', { i }), { i, node: 'A' })
+    }
+  })
+
+  test('instances of a service share the load; each message reaches one of them', async (t) => {
+    const f = fixture(t)
+    const nats = await f.server()
+    const make = f.relays(nats.url)
+    const handled = [0, 0, 0]
+    const instances = handled.map((_, index) => {
+      const users = make('users')
+      users.registerHandler('users.create', async (user, { reply }) => {
+        handled[index]!++
+        await new Promise((resolve) => setImmediate(resolve))
+        await reply('users.created', user)
+      })
+      return users
+    })
+    const audit = make('audit')
+    let audited = 0
+    audit.registerHandler('users.create', () => {
+      audited++
+    })
+    const web = make('web')
+    await Promise.all([...instances, audit, web].map((relay) => relay.listen()))
+
+    const replies = await Promise.all(
+      Array.from({ length: 300 }, (_, i) => web.send('users.create', { i })),
+    )
+
+    assert.deepEqual(
+      replies.map((reply) => (reply as { i: number }).i),
+      Array.from({ length: 300 }, (_, i) => i),
+    )
+    assert.equal(handled[0]! + handled[1]! + handled[2]!, 300, 'each request was handled once')
+    for (const [index, count] of handled.entries()) {
+      assert.ok(count > 0, `instance ${index} handled some of the 300 requests`)
+    }
+    assert.equal(audited, 300, 'another service handling the name got every message too')
+  })
+
+  test('closing one instance mid-load loses only requests that were in flight on it', async (t) => {
+    const f = fixture(t)
+    const nats = await f.server()
+    const make = f.relays(nats.url)
+    const stopping = new RecordingLogger()
+    const received: Array<Set<string>> = [new Set(), new Set(), new Set()]
+    const replied: Array<Set<string>> = [new Set(), new Set(), new Set()]
+    let closed: Promise<void> | undefined
+    const instances = received.map((ids, index) => {
+      const users = make('users', index === 0 ? { logger: stopping, closeTimeout: 10_000 } : {})
+      users.registerHandler('users.create', async (user, { id, reply }) => {
+        ids.add(id)
+        // The first instance stops while it is busy: this handler and others are running.
+        if (index === 0 && ids.size === 20) closed = users.close()
+        await work()
+        await reply('users.created', user)
+        replied[index]!.add(id)
+      })
+      return users
+    })
+    const web = make('web')
+    await Promise.all([...instances, web].map((relay) => relay.listen()))
+
+    // 300 requests as a steady stream: 30 batches of 10, each sent when the last settled.
+    const sends: Array<{ id: string; result: PromiseSettledResult<unknown> }> = []
+    for (let batch = 0; batch < 30; batch++) {
+      const sent = Array.from({ length: 10 }, (_, i) =>
+        web.send('users.create', { batch, i }, { timeout: 1_500 }),
+      )
+      const results = await Promise.allSettled(sent)
+      for (const [i, result] of results.entries()) sends.push({ id: sent[i]!.id, result })
+    }
+    assert.ok(closed, 'the first instance was closed mid-load')
+    await closed
+
+    const refusedWhileClosing = new Set(
+      stopping
+        .find('message not accepted: unavailable', 'warn')
+        .map((record) => record.messageId as string),
+    )
+    const failed = sends.filter(({ result }) => result.status === 'rejected')
+    for (const { id, result } of failed) {
+      const code = ((result as PromiseRejectedResult).reason as { code?: string }).code
+      assert.equal(code, ErrorCodes.TIMEOUT)
+      assert.ok(refusedWhileClosing.has(id), `failed request ${id} was in flight on the closed one`)
+    }
+    assert.equal(sends.length, 300)
+    assert.equal(failed.length, refusedWhileClosing.size, 'every other request was answered')
+    assert.deepEqual(
+      [...received[0]!].filter((id) => !replied[0]!.has(id)),
+      [],
+      'every handler the closed instance started finished, and its reply arrived',
+    )
+    assert.equal(received[0]!.size + received[1]!.size + received[2]!.size, 300 - failed.length)
+    t.diagnostic(
+      `closed instance handled ${received[0]!.size} and refused ${refusedWhileClosing.size} while closing; the others handled ${received[1]!.size} and ${received[2]!.size}`,
+    )
+  })
+
+  test('a nats-server restart under load: relays reconnect and carry on', async (t) => {
+    const f = fixture(t)
+    const nats = await f.server()
+    const make = f.relays(nats.url)
+    const quickReconnect = { connectOptions: { reconnectTimeWait: 100, reconnectJitter: 0 } }
+    const usersLog = new RecordingLogger()
+    const webLog = new RecordingLogger()
+    // Five handlers at a time, so that the stream of requests is still being worked through.
+    const users = make('users', { logger: usersLog, nats: quickReconnect, concurrency: 5 })
+    const web = make('web', { logger: webLog, nats: quickReconnect })
+    users.registerHandler('users.create', async (user, { reply }) => {
+      await work()
+      await reply('users.created', user)
+    })
+    await Promise.all([users.listen(), web.listen()])
+    for (let i = 0; i < 20; i++) assert.deepEqual(await web.send('users.create', i), i)
+
+    // Killed while requests are on their way: some were answered, others are in flight.
+    let answered = 0
+    const someAnswered = deferred()
+    const during = Array.from({ length: 100 }, (_, i) => {
+      const sent = web.send('users.create', i, { timeout: 1_000 })
+      sent.then(
+        () => ++answered === 10 && someAnswered.resolve(),
+        () => undefined,
+      )
+      return sent
+    })
+    await someAnswered.promise
+    await nats.stop()
+    await webLog.waitFor((record) => record.msg === 'disconnected from NATS; reconnecting')
+    for (let i = 0; i < 50; i++) during.push(web.send('users.create', i, { timeout: 1_000 }))
+    await nats.start()
+    await Promise.all(
+      [usersLog, webLog].map((log) =>
+        log.waitFor((record) => record.msg === 'reconnected to NATS'),
+      ),
+    )
+    const settled = await Promise.allSettled(during)
+
+    // A handler whose own reply could not go out during the outage (the server was down, or
+    // back while the requester was not yet) fails, and its error reply, carrying that code,
+    // reaches the requester once both are back.
+    const codes = settled.flatMap((result) => {
+      if (result.status === 'fulfilled') return []
+      const { code, remoteCode } = result.reason as { code?: string; remoteCode?: string }
+      return [code === ErrorCodes.REMOTE_HANDLER_FAILED ? `${code}(${remoteCode})` : code]
+    })
+    const allowed = [
+      ErrorCodes.TIMEOUT,
+      ErrorCodes.BUS_UNREACHABLE,
+      ErrorCodes.NO_RECEIVER,
+      `${ErrorCodes.REMOTE_HANDLER_FAILED}(${ErrorCodes.BUS_UNREACHABLE})`,
+      `${ErrorCodes.REMOTE_HANDLER_FAILED}(${ErrorCodes.NO_RECEIVER})`,
+    ]
+    for (const code of codes) {
+      assert.ok(allowed.includes(code!), `a request during the restart settled with ${code}`)
+    }
+    assert.equal(settled.length, 150)
+    const afterwards = await Promise.allSettled(
+      Array.from({ length: 100 }, (_, i) => web.send('users.create', i, { timeout: 5_000 })),
+    )
+    assert.deepEqual(
+      afterwards.filter((result) => result.status === 'rejected'),
+      [],
+      'every request after the restart succeeds',
+    )
+    assert.equal(web.pendingReplies, 0)
+    assert.equal(usersLog.find('reconnected to NATS', 'info').length, 1)
+    const tally = (code: string) => codes.filter((c) => c === code).length
+    t.diagnostic(
+      `during the restart: ${150 - codes.length} answered; ${allowed.map((code) => `${tally(code)} ${code}`).join(', ')}`,
+    )
+  })
+})
+
+/** A handler's stand-in for real work: it yields to the event loop for a moment. */
+function work(): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, 1))
+}
