@@ -98,6 +98,37 @@ function stopSignal(): Promise<NodeJS.Signals> {
   })
 }
 
+/**
+ * `EXORELAY_TRANSPORT=nats` with `NATS_URL` runs the same services on a NATS server you
+ * started (the services read both variables themselves), instead of the bundled bus.
+ */
+function overNats(): boolean {
+  if (process.env.EXORELAY_TRANSPORT !== 'nats') return false
+  if (!process.env.NATS_URL) {
+    throw new Error(
+      'EXORELAY_TRANSPORT=nats needs NATS_URL, e.g. nats://127.0.0.1:4222 of a running nats-server',
+    )
+  }
+  return true
+}
+
+/** Starts the bundled bus on EXOCOM_PORT and returns what the services need to reach it. */
+async function startBus(
+  whileRunning: <T>(promise: Promise<T>) => Promise<T>,
+): Promise<Record<string, string>> {
+  const busPort = portFromEnv('EXOCOM_PORT', 3100)
+  const bus = startService({
+    name: 'exocom',
+    args: [exocomBin(), '--port', String(busPort)],
+    cwd: fileURLToPath(examples),
+    env: {},
+    isReady: (record) => typeof record.msg === 'string' && record.msg.startsWith('ExoCom online'),
+  })
+  // With EXOCOM_PORT=0 the bus picks a port; its ready line says which.
+  const busRecord = await whileRunning(bus.ready)
+  return { EXOCOM_HOST: '127.0.0.1', EXOCOM_PORT: String(busRecord.port ?? busPort) }
+}
+
 /** A stop signal ended the start; not a failure. */
 class Stopped extends Error {}
 
@@ -113,22 +144,8 @@ async function main(): Promise<number> {
 
   let exitCode = 0
   try {
-    const busPort = portFromEnv('EXOCOM_PORT', 3100)
     const apiPort = portFromEnv('PORT', 3000)
-
-    const bus = startService({
-      name: 'exocom',
-      args: [exocomBin(), '--port', String(busPort)],
-      cwd: fileURLToPath(examples),
-      env: {},
-      isReady: (record) => typeof record.msg === 'string' && record.msg.startsWith('ExoCom online'),
-    })
-    // With EXOCOM_PORT=0 the bus picks a port; its ready line says which.
-    const busRecord = await whileRunning(bus.ready)
-    const relayEnv = {
-      EXOCOM_HOST: '127.0.0.1',
-      EXOCOM_PORT: String(busRecord.port ?? busPort),
-    }
+    const relayEnv = overNats() ? {} : await startBus(whileRunning)
 
     // The services register with the bus when they go online, so their order does not matter.
     const passwords = startService(exampleService('passwords', { ...relayEnv, EXORELAY_PORT: '0' }))
