@@ -6,6 +6,7 @@ import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { isExoRelayError } from '@exorelay/core'
 import { type CoreMicroResult, runCoreMicro } from './core-micro.js'
+import { exorelayNatsScenario } from './exorelay-nats-scenario.js'
 import { exorelayScenario } from './exorelay-scenario.js'
 import { floorScenario } from './floor-scenario.js'
 import { atEnd, machineInfo } from './machine.js'
@@ -28,7 +29,12 @@ import type { Scenario, StartOptions } from './scenario.js'
 const RESULTS = fileURLToPath(new URL('../results/', import.meta.url))
 const PROFILES = join(RESULTS, 'profiles')
 const PROCESS_LABELS = ['bus', 'responder', 'requester'] as const
-const SCENARIOS: readonly Scenario[] = [floorScenario, exorelayScenario, natsScenario]
+const SCENARIOS: readonly Scenario[] = [
+  floorScenario,
+  exorelayScenario,
+  natsScenario,
+  exorelayNatsScenario,
+]
 
 const out = (text: string): void => {
   process.stdout.write(`${text}\n`)

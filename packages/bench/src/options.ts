@@ -29,7 +29,7 @@ export interface BenchOptions {
   readonly argv: readonly string[]
 }
 
-export const USAGE = `Usage: npm run bench -- [--quick] [--rounds N] [--only floor,exorelay,nats,core]
+export const USAGE = `Usage: npm run bench -- [--quick] [--rounds N] [--only floor,exorelay,nats,exorelay-nats,core]
                           [--warmup-requests N] [--warmup S] [--duration S] [--cpu-prof]
 
   --quick          1 round of short phases (well under a minute in all)

@@ -108,9 +108,15 @@ export function buildReport(input: ReportInput): BenchReport {
     .map((system) => summarize(system.id, input.rounds))
     .filter((summary) => summary.rounds > 0)
   const comparisons: Comparison[] = []
-  for (const to of ['floor', 'nats'] as const) {
-    const has = (id: SystemId) => summaries.some((summary) => summary.system === id)
-    if (has('exorelay') && has(to)) comparisons.push(compare('exorelay', to, input.rounds))
+  // ExoRelay against the floor and NATS; ExoRelay over NATS against raw NATS (issue 6's row).
+  const pairs = [
+    ['exorelay', 'floor'],
+    ['exorelay', 'nats'],
+    ['exorelay-nats', 'nats'],
+  ] as const
+  const has = (id: SystemId) => summaries.some((summary) => summary.system === id)
+  for (const [of, to] of pairs) {
+    if (has(of) && has(to)) comparisons.push(compare(of, to, input.rounds))
   }
   return {
     machine: input.machine,

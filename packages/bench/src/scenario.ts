@@ -1,7 +1,7 @@
 import type { MeasuredProcess, NodeChild } from './processes.js'
 
 /** The systems compared; `core` is the in-process micro-benchmark, not a system. */
-export const SYSTEM_IDS = ['floor', 'exorelay', 'nats'] as const
+export const SYSTEM_IDS = ['floor', 'exorelay', 'nats', 'exorelay-nats'] as const
 export type SystemId = (typeof SYSTEM_IDS)[number]
 
 /** How to start a system's Node.js processes. */

@@ -1,0 +1,13 @@
+// ExoRelay's requesting service over NATS: one `await relay.send()` per request/reply.
+import { ExoRelay } from 'exorelay'
+import { serveParent } from './child.js'
+import { PAYLOAD, REQUEST_NAME } from './payload.js'
+
+const relay = new ExoRelay({ serviceName: 'web', logger: false })
+await relay.listen()
+
+serveParent({
+  port: 0,
+  request: async () => await relay.send(REQUEST_NAME, PAYLOAD),
+  stop: () => relay.close(),
+})
