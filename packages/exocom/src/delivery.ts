@@ -1,7 +1,8 @@
-import { type Envelope, type Logger, runPath } from '@exorelay/core'
-import { Pool } from 'undici'
+import type { Logger } from '@exorelay/core'
+import type { Dispatcher, Pool } from 'undici'
 import { formatMessageLine } from './message-log.js'
-import type { ExoComService } from './routing-table.js'
+import { createPool } from './pool.js'
+import { type Delivery, type ExoComService, originOf } from './routing-table.js'
 
 export interface DeliveryOptions {
   /** Milliseconds one delivery may take in all: waiting for a connection, connecting, answering. */
@@ -23,15 +24,19 @@ export interface DeliveryStats {
   readonly connections: number
 }
 
-/** One message on its way to one receiver. */
-export interface DeliveryJob {
-  readonly receiver: ExoComService
-  /** The name as the receiver knows it. */
-  readonly internalName: string
+/** One routed message, the same for each of its receivers. */
+export interface RoutedMessage {
   /** The public name, for the console line. */
   readonly publicName: string
   readonly sender: string
-  readonly envelope: Envelope
+  readonly id: string
+  readonly responseTo: string | undefined
+  /**
+   * The JSON body every receiver gets: `{ id, payload?, responseTo? }`, serialised once per
+   * message (and before the sender was answered, so that a body that cannot be serialised is
+   * refused instead of failing every delivery).
+   */
+  readonly body: string
 }
 
 // Enough parallel deliveries to one receiver for any development load, while a flood of
@@ -49,6 +54,22 @@ const TIMEOUT_CODES = new Set([
   'UND_ERR_HEADERS_TIMEOUT',
   'UND_ERR_BODY_TIMEOUT',
 ])
+const RESOLVED: Promise<void> = Promise.resolve()
+
+/** The pool of one receiver origin and how many deliveries to it are under way. */
+interface Target {
+  readonly pool: Pool
+  pending: number
+}
+
+/** What each delivery shares with its deliverer. */
+interface DeliveryContext {
+  readonly timeout: number
+  readonly headers: Readonly<Record<string, string>>
+  readonly log: Logger
+  /** A delivery to `target` has settled. Called exactly once per delivery. */
+  settled(target: Target): void
+}
 
 /**
  * Posts routed messages to their receivers (`POST /run/<name>`) over one keep-alive undici
@@ -61,9 +82,10 @@ export class Deliverer {
   readonly #log: Logger
   readonly #headers: Record<string, string>
   readonly #maxPending: number
-  readonly #pools = new Map<string, Pool>()
-  readonly #pendingByOrigin = new Map<string, number>()
-  readonly #inFlight = new Set<Promise<void>>()
+  readonly #targets = new Map<string, Target>()
+  readonly #context: DeliveryContext
+  #active = 0
+  #idle: (() => void) | undefined
   #closed = false
 
   constructor(options: DeliveryOptions) {
@@ -72,40 +94,49 @@ export class Deliverer {
     this.#maxPending = options.maxPending ?? DEFAULT_MAX_PENDING
     this.#headers = { 'content-type': 'application/json', accept: 'application/json' }
     if (options.token !== undefined) this.#headers.authorization = `Bearer ${options.token}`
+    this.#context = {
+      timeout: this.#timeout,
+      headers: this.#headers,
+      log: this.#log,
+      settled: (target) => {
+        target.pending--
+        this.#active--
+        if (this.#active === 0 && this.#idle !== undefined) this.#idle()
+      },
+    }
   }
 
   /**
    * Starts the delivery at once and returns its promise, which always resolves. The request
    * is handed to the pool before this returns, so the bus may answer the sender right away.
    */
-  deliver(job: DeliveryJob): Promise<void> {
-    const origin = originOf(job.receiver)
-    const pending = this.#pendingByOrigin.get(origin) ?? 0
-    if (pending >= this.#maxPending && !this.#closed) {
-      const { fields, line } = describeJob(job)
+  deliver(delivery: Delivery, message: RoutedMessage): Promise<void> {
+    if (this.#closed) {
       this.#log.warn(
-        { ...fields, pending },
-        `not delivered: ${line}: ${pending} deliveries to the receiver are still under way`,
+        describe(delivery, message),
+        `not delivered: ${consoleLine(delivery, message)}: ExoCom is closing`,
       )
-      return Promise.resolve()
+      return RESOLVED
     }
-    this.#pendingByOrigin.set(origin, pending + 1)
-    const delivery = this.#deliver(job)
-    this.#inFlight.add(delivery)
-    void delivery.finally(() => {
-      this.#inFlight.delete(delivery)
-      const left = (this.#pendingByOrigin.get(origin) ?? 1) - 1
-      if (left === 0) this.#pendingByOrigin.delete(origin)
-      else this.#pendingByOrigin.set(origin, left)
-    })
-    return delivery
+    const target = this.#target(delivery.origin)
+    if (target.pending >= this.#maxPending) {
+      const pending = target.pending
+      this.#log.warn(
+        { ...describe(delivery, message), pending },
+        `not delivered: ${consoleLine(delivery, message)}: ${pending} deliveries to the receiver are still under way`,
+      )
+      return RESOLVED
+    }
+    target.pending++
+    this.#active++
+    return new Delivering(this.#context, target, delivery, message).promise
   }
 
   /** What the deliverer holds right now. */
   stats(): DeliveryStats {
     let connections = 0
-    for (const pool of this.#pools.values()) connections += pool.stats.connected
-    return { pools: this.#pools.size, pending: this.#inFlight.size, connections }
+    for (const { pool } of this.#targets.values()) connections += pool.stats.connected
+    return { pools: this.#targets.size, pending: this.#active, connections }
   }
 
   /**
@@ -114,9 +145,9 @@ export class Deliverer {
    */
   retain(services: readonly ExoComService[]): void {
     const wanted = new Set(services.map(originOf))
-    for (const [origin, pool] of this.#pools) {
+    for (const [origin, { pool }] of this.#targets) {
       if (wanted.has(origin)) continue
-      this.#pools.delete(origin)
+      this.#targets.delete(origin)
       void pool.close().catch(() => {})
     }
   }
@@ -124,113 +155,194 @@ export class Deliverer {
   /** Waits for in-flight deliveries (each bounded by the timeout), then closes every pool. */
   async close(): Promise<void> {
     this.#closed = true
-    await Promise.all(this.#inFlight)
-    const pools = [...this.#pools.values()]
-    this.#pools.clear()
+    if (this.#active > 0) {
+      await new Promise<void>((resolve) => {
+        this.#idle = resolve
+      })
+    }
+    const pools = [...this.#targets.values()].map(({ pool }) => pool)
+    this.#targets.clear()
     await Promise.all(pools.map((pool) => pool.close()))
   }
 
-  async #deliver(job: DeliveryJob): Promise<void> {
-    const { receiver, internalName, envelope } = job
-    const { fields, line } = describeJob(job)
-    if (this.#closed) {
-      this.#log.warn(fields, `not delivered: ${line}: ExoCom is closing`)
-      return
-    }
-    // The sender's id passes through unchanged; `sender` is not forwarded, as in the original.
-    const body: Record<string, unknown> = { id: envelope.id }
-    if (envelope.payload !== undefined) body.payload = envelope.payload
-    if (envelope.responseTo !== undefined) body.responseTo = envelope.responseTo
-    // One deadline for the whole delivery: undici's own timeouts restart at each stage (and
-    // at each body chunk), so a receiver that trickles its answer would hold close() for ever.
-    const deadline = new AbortController()
-    const timer = setTimeout(() => deadline.abort(this.#timeoutError()), this.#timeout)
-    try {
-      const response = await this.#pool(receiver).request({
-        method: 'POST',
-        path: runPath(internalName),
-        headers: this.#headers,
-        body: JSON.stringify(body),
-        headersTimeout: this.#timeout,
-        bodyTimeout: this.#timeout,
-        signal: deadline.signal,
-      })
-      if (response.statusCode >= 200 && response.statusCode < 300) {
-        // An unread body would hold the keep-alive socket.
-        await response.body.dump()
-        this.#log.info(fields, line)
-        return
-      }
-      const text = await readErrorText(response.body)
-      this.#log.warn(
-        { ...fields, status: response.statusCode, response: text },
-        `not delivered: ${line}: the receiver answered ${response.statusCode}`,
-      )
-    } catch (err) {
-      const reason = this.#describeFailure(err, deadline.signal.aborted)
-      this.#log.warn({ ...fields, err }, `not delivered: ${line}: ${reason}`)
-    } finally {
-      clearTimeout(timer)
-    }
-  }
-
-  #timeoutError(): Error {
-    return new Error(`The receiver did not answer within ${this.#timeout} ms.`)
-  }
-
-  #describeFailure(err: unknown, expired: boolean): string {
-    const code = (err as { code?: unknown } | null)?.code
-    if (expired || (typeof code === 'string' && TIMEOUT_CODES.has(code))) {
-      return `the receiver did not answer within ${this.#timeout} ms`
-    }
-    return `the receiver is unreachable (${typeof code === 'string' ? code : String(err)})`
-  }
-
-  #pool(receiver: ExoComService): Pool {
-    const origin = originOf(receiver)
-    let pool = this.#pools.get(origin)
-    if (pool === undefined) {
-      pool = new Pool(origin, {
+  #target(origin: string): Target {
+    let target = this.#targets.get(origin)
+    if (target === undefined) {
+      const pool = createPool(origin, {
         connections: CONNECTIONS_PER_RECEIVER,
         headersTimeout: this.#timeout,
         bodyTimeout: this.#timeout,
         connect: { timeout: this.#timeout },
       })
-      this.#pools.set(origin, pool)
+      target = { pool, pending: 0 }
+      this.#targets.set(origin, target)
     }
-    return pool
+    return target
   }
 }
 
-/** The log fields and the console line of one delivery. */
-function describeJob(job: DeliveryJob): { fields: Record<string, unknown>; line: string } {
-  const { receiver, internalName, publicName, sender, envelope } = job
+/**
+ * One delivery as an undici dispatch handler: no response stream, no abort controller, no
+ * async function per delivery. Its deadline is one timer for the whole delivery: undici's own
+ * timeouts restart at each stage (and at each body chunk), so a receiver that trickles its
+ * answer would otherwise hold `close()` for ever. The error for a passed deadline is made only
+ * when it passes.
+ */
+class Delivering implements Dispatcher.DispatchHandler {
+  readonly promise: Promise<void>
+  readonly #context: DeliveryContext
+  readonly #target: Target
+  readonly #delivery: Delivery
+  readonly #message: RoutedMessage
+  readonly #timer: NodeJS.Timeout
+  #resolve!: () => void
+  #settled = false
+  #controller: Dispatcher.DispatchController | undefined
+  #status = 0
+  #text: string | undefined
+  #read = 0
+
+  constructor(
+    context: DeliveryContext,
+    target: Target,
+    delivery: Delivery,
+    message: RoutedMessage,
+  ) {
+    this.#context = context
+    this.#target = target
+    this.#delivery = delivery
+    this.#message = message
+    this.promise = new Promise<void>((resolve) => {
+      this.#resolve = resolve
+    })
+    this.#timer = setTimeout(this.#onDeadline, context.timeout)
+    target.pool.dispatch(
+      {
+        origin: delivery.origin,
+        method: 'POST',
+        path: delivery.path,
+        headers: context.headers,
+        body: message.body,
+      },
+      this,
+    )
+  }
+
+  onRequestStart(controller: Dispatcher.DispatchController): void {
+    // Timed out while it waited for a connection: it must not be written any more.
+    if (this.#settled) controller.abort(new Error('The delivery had timed out.'))
+    else this.#controller = controller
+  }
+
+  onResponseStart(_controller: Dispatcher.DispatchController, statusCode: number): void {
+    if (statusCode < 200) return
+    this.#status = statusCode
+    if (statusCode >= 300) this.#text = ''
+  }
+
+  onResponseData(controller: Dispatcher.DispatchController, chunk: Buffer): void {
+    // A 2xx body is not read: undici consumes it, which keeps the connection alive.
+    if (this.#text === undefined) return
+    this.#read += chunk.length
+    if (this.#text.length < MAX_ERROR_TEXT) this.#text += chunk.toString('utf8')
+    // A short body is read to its end so the socket can be reused; a long one is cut off, so
+    // a rogue receiver cannot stream into the bus.
+    if (this.#read >= ERROR_READ_LIMIT) {
+      this.#answered()
+      controller.abort(new Error('The error answer is longer than the bus reads.'))
+    }
+  }
+
+  onResponseEnd(): void {
+    this.#answered()
+  }
+
+  onResponseError(_controller: Dispatcher.DispatchController, error: Error): void {
+    this.#controller = undefined
+    if (!this.#settle()) return
+    const log = this.#context.log
+    const reason = this.#describeFailure(error)
+    log.warn(
+      { ...describe(this.#delivery, this.#message), err: error },
+      `not delivered: ${consoleLine(this.#delivery, this.#message)}: ${reason}`,
+    )
+  }
+
+  readonly #onDeadline = (): void => {
+    if (!this.#settle()) return
+    const timeout = this.#context.timeout
+    const err = new Error(`The receiver did not answer within ${timeout} ms.`)
+    this.#context.log.warn(
+      { ...describe(this.#delivery, this.#message), err },
+      `not delivered: ${consoleLine(this.#delivery, this.#message)}: the receiver did not answer within ${timeout} ms`,
+    )
+    const controller = this.#controller
+    this.#controller = undefined
+    controller?.abort(err)
+  }
+
+  #answered(): void {
+    if (!this.#settle()) return
+    const log = this.#context.log
+    const status = this.#status
+    if (status < 300) {
+      // The hot path: no log object is built when info is off.
+      if (log.isLevelEnabled?.('info') !== false) {
+        log.info(
+          describe(this.#delivery, this.#message),
+          consoleLine(this.#delivery, this.#message),
+        )
+      }
+      return
+    }
+    const text = this.#text ?? ''
+    log.warn(
+      {
+        ...describe(this.#delivery, this.#message),
+        status,
+        response: text.length > MAX_ERROR_TEXT ? `${text.slice(0, MAX_ERROR_TEXT)}…` : text,
+      },
+      `not delivered: ${consoleLine(this.#delivery, this.#message)}: the receiver answered ${status}`,
+    )
+  }
+
+  #settle(): boolean {
+    if (this.#settled) return false
+    this.#settled = true
+    clearTimeout(this.#timer)
+    this.#context.settled(this.#target)
+    this.#resolve()
+    return true
+  }
+
+  #describeFailure(err: unknown): string {
+    const code = (err as { code?: unknown } | null)?.code
+    if (typeof code === 'string' && TIMEOUT_CODES.has(code)) {
+      return `the receiver did not answer within ${this.#context.timeout} ms`
+    }
+    return `the receiver is unreachable (${typeof code === 'string' ? code : String(err)})`
+  }
+}
+
+/** The log fields of one delivery. */
+function describe(delivery: Delivery, message: RoutedMessage): Record<string, unknown> {
   const fields: Record<string, unknown> = {
-    sender,
-    receiver: receiver.name,
-    messageName: publicName,
-    messageId: envelope.id,
+    sender: message.sender,
+    receiver: delivery.service.name,
+    messageName: message.publicName,
+    messageId: message.id,
   }
-  if (internalName !== publicName) fields.internalName = internalName
-  if (envelope.responseTo !== undefined) fields.responseTo = envelope.responseTo
-  return { fields, line: formatMessageLine(sender, publicName, internalName, receiver.name) }
+  if (delivery.internalName !== message.publicName) fields.internalName = delivery.internalName
+  if (message.responseTo !== undefined) fields.responseTo = message.responseTo
+  return fields
 }
 
-function originOf(service: ExoComService): string {
-  // An IPv6 literal needs brackets in a URL.
-  const host = service.host.includes(':') ? `[${service.host}]` : service.host
-  return `http://${host}:${service.port}`
-}
-
-async function readErrorText(body: AsyncIterable<Buffer>): Promise<string> {
-  let text = ''
-  let read = 0
-  // A short body is read to its end so the socket can be reused; a long one is cut off
-  // (leaving the loop destroys the body), so a rogue receiver cannot stream into the bus.
-  for await (const chunk of body) {
-    read += chunk.length
-    if (text.length < MAX_ERROR_TEXT) text += chunk.toString('utf8')
-    if (read >= ERROR_READ_LIMIT) break
-  }
-  return text.length > MAX_ERROR_TEXT ? `${text.slice(0, MAX_ERROR_TEXT)}…` : text
+/** The console line of one delivery: `web  --[ users.create ]->  users`. */
+function consoleLine(delivery: Delivery, message: RoutedMessage): string {
+  return formatMessageLine(
+    message.sender,
+    message.publicName,
+    delivery.internalName,
+    delivery.service.name,
+  )
 }

@@ -29,7 +29,7 @@ import Fastify, {
 } from 'fastify'
 import { pino } from 'pino'
 import pretty from 'pino-pretty'
-import { Deliverer } from './delivery.js'
+import { Deliverer, type RoutedMessage } from './delivery.js'
 import {
   type ExoComConfig,
   RoutingTable,
@@ -269,23 +269,34 @@ export async function startExoCom(options: ExoComOptions = {}): Promise<ExoCom> 
       )
       return
     }
-    const route = table.route(sender, envelope.name, envelope.responseTo)
-    if (route.deliveries.length === 0) {
-      const message = `No service receives the message '${route.publicName}'.`
-      log.warn({ sender, messageName: route.publicName, messageId: envelope.id }, message)
+    const { id, responseTo } = envelope
+    // Serialised once for every receiver, and before the sender is answered: JSON.parse
+    // accepts nesting that JSON.stringify cannot write back (it recurses), and such a body
+    // must be refused here rather than accepted and then fail every delivery.
+    let body: string
+    try {
+      // The sender's id passes through unchanged; `sender` is not forwarded, as in the original.
+      body = JSON.stringify({ id, payload: envelope.payload, responseTo })
+    } catch (error) {
+      answer(
+        reply,
+        400,
+        ErrorCodes.INVALID_MESSAGE,
+        `The body of the message ${describeValue(name)} cannot be forwarded: it cannot be written as JSON again (${error instanceof Error ? error.message : String(error)}).`,
+      )
+      return
+    }
+    const route = table.route(sender, envelope.name, responseTo)
+    const { publicName, deliveries } = route
+    if (deliveries.length === 0) {
+      const message = `No service receives the message '${publicName}'.`
+      log.warn({ sender, messageName: publicName, messageId: id }, message)
       answer(reply, 404, ErrorCodes.NO_RECEIVER, message)
       return
     }
-    table.remember(envelope.id, sender)
-    for (const delivery of route.deliveries) {
-      void deliverer.deliver({
-        receiver: delivery.service,
-        internalName: delivery.internalName,
-        publicName: route.publicName,
-        sender,
-        envelope,
-      })
-    }
+    table.remember(id, sender)
+    const routed: RoutedMessage = { publicName, sender, id, responseTo, body }
+    for (const delivery of deliveries) void deliverer.deliver(delivery, routed)
     // Accepted for delivery: a slow receiver must never stall the sender.
     reply.code(200).send()
   })

@@ -1,4 +1,4 @@
-import { ErrorCodes, InvalidArgumentError, type ServiceRegistration } from '@exorelay/core'
+import { ErrorCodes, InvalidArgumentError, runPath, type ServiceRegistration } from '@exorelay/core'
 import { describeInvalidName, describeValue } from '@exorelay/core/internal'
 
 /** Where ExoCom reaches one service: an entry of `GET /config.json`. */
@@ -28,18 +28,23 @@ export interface Delivery {
   readonly service: ExoComService
   /** The name as the receiver knows it (its internal namespace applied). */
   readonly internalName: string
+  /** Where the receiver is, e.g. `http://127.0.0.1:4001`: one delivery pool per origin. */
+  readonly origin: string
+  /** The receiver's path for the message: `/run/<url-encoded internal name>`. */
+  readonly path: string
 }
 
 /** The outcome of routing one message: its public name and where it goes. */
 export interface Route {
   /** The name after the sender's internal namespace was translated to the public one. */
   readonly publicName: string
-  /** One per receiving service, never two for the same service. */
+  /** One per receiving service, never two for the same service. Shared: do not modify. */
   readonly deliveries: readonly Delivery[]
 }
 
-// Enough for every reply that is still coming in a busy development bus; ids older than this
-// can no longer be routed back to their requester (only to services that receive the name).
+// Enough for every reply that is still coming in a busy development bus: the last 100,000 ids
+// are always remembered (and up to 200,000); older ones can no longer be routed back to their
+// requester (only to services that receive the name).
 const REMEMBERED_SENDERS = 100_000
 
 /**
@@ -48,15 +53,24 @@ const REMEMBERED_SENDERS = 100_000
  */
 export class RoutingTable {
   #services = new Map<string, ServiceRegistration>()
-  #receivers = new Map<string, ServiceRegistration[]>()
-  readonly #senders = new Map<string, string>()
-  readonly #rememberedSenders: number
+  // Built once per change of the table, so that routing a message allocates (almost) nothing:
+  // the deliveries of each public name, and each service as the deliverer sees it.
+  #deliveries = new Map<string, readonly Delivery[]>()
+  #targets = new Map<string, Target>()
+  // Which service sent which message id, in two generations: ids go into the current one, and
+  // once it holds `rememberedSenders` ids it becomes the previous one and the one before is
+  // dropped whole. A Map per generation and no deletes: a full Map that deletes its oldest key
+  // per insert (the first version) must skip every hole its deletes left, which made each
+  // insert cost tens of microseconds once the limit was reached.
+  #current = new Map<string, string>()
+  #previous = new Map<string, string>()
+  readonly #generation: number
 
   constructor(
     services: readonly ServiceRegistration[] = [],
     rememberedSenders = REMEMBERED_SENDERS,
   ) {
-    this.#rememberedSenders = rememberedSenders
+    this.#generation = rememberedSenders
     this.replace(services)
   }
 
@@ -99,31 +113,35 @@ export class RoutingTable {
    */
   route(sender: string, name: string, responseTo?: string): Route {
     const senderService = this.#services.get(sender)
-    const publicName = toPublicName(name, senderService)
-    const receivers = new Set(this.#receivers.get(publicName))
-    if (responseTo !== undefined) {
-      const requester = this.#senders.get(responseTo)
-      const requesterService = requester === undefined ? undefined : this.#services.get(requester)
-      // A Set of the same objects the index holds: a requester that also receives the name
-      // is delivered to once.
-      if (requesterService !== undefined) receivers.add(requesterService)
+    const publicName =
+      senderService?.internalNamespace === undefined ? name : toPublicName(name, senderService)
+    const deliveries = this.#deliveries.get(publicName) ?? NO_DELIVERIES
+    if (responseTo === undefined) return { publicName, deliveries }
+    const requester = this.senderOf(responseTo)
+    const target = requester === undefined ? undefined : this.#targets.get(requester)
+    // A requester that also receives the name is delivered to once.
+    if (target === undefined || deliveries.some((d) => d.service === target.service)) {
+      return { publicName, deliveries }
     }
-    const deliveries = [...receivers].map((service) => ({
-      service: describeService(service),
-      internalName: toInternalName(publicName, service),
-    }))
-    return { publicName, deliveries }
+    return { publicName, deliveries: this.#withRequester(deliveries, target, publicName) }
   }
 
-  /** Remembers that `sender` sent message `id`, so that replies to it find their way back. */
+  /**
+   * Remembers that `sender` sent message `id`, so that replies to it find their way back. The
+   * last `rememberedSenders` ids are always remembered, older ones up to twice as many.
+   */
   remember(id: string, sender: string): void {
-    // Delete first so a reused id counts as new and is not forgotten early.
-    this.#senders.delete(id)
-    this.#senders.set(id, sender)
-    if (this.#senders.size > this.#rememberedSenders) {
-      const oldest = this.#senders.keys().next().value
-      if (oldest !== undefined) this.#senders.delete(oldest)
+    if (this.#generation === 0) return
+    if (this.#current.size >= this.#generation) {
+      this.#previous = this.#current
+      this.#current = new Map()
     }
+    this.#current.set(id, sender)
+  }
+
+  /** The service that sent message `id`, while the table still remembers it. */
+  senderOf(id: string): string | undefined {
+    return this.#current.get(id) ?? this.#previous.get(id)
   }
 
   /** The table in the `GET /config.json` shape. */
@@ -134,26 +152,87 @@ export class RoutingTable {
         [...this.#services.values()].map((service) => [service.name, describeService(service)]),
       ),
       routes: Object.fromEntries(
-        [...this.#receivers].map(([name, receivers]) => [
+        [...this.#deliveries].map(([name, deliveries]) => [
           name,
-          { receivers: receivers.map(describeService) },
+          { receivers: deliveries.map((delivery) => ({ ...delivery.service })) },
         ]),
       ),
     }
   }
 
+  /**
+   * The receivers of `publicName` plus the requester a reply goes back to. Kept per requester
+   * and name until the table changes, so that routing a reply allocates nothing; a bounded
+   * number of names, so that a sender inventing names cannot grow the bus.
+   */
+  #withRequester(
+    deliveries: readonly Delivery[],
+    target: Target,
+    publicName: string,
+  ): readonly Delivery[] {
+    const known = target.replies.get(publicName)
+    if (known !== undefined) return known
+    const all = Object.freeze([
+      ...deliveries,
+      deliveryTo(target, toInternalName(publicName, target.registration)),
+    ])
+    if (target.replies.size < CACHED_REPLY_NAMES) target.replies.set(publicName, all)
+    return all
+  }
+
   #reindex(): void {
-    const receivers = new Map<string, ServiceRegistration[]>()
+    const targets = new Map<string, Target>()
     for (const service of this.#services.values()) {
+      const described = describeService(service)
+      targets.set(service.name, {
+        registration: service,
+        service: described,
+        origin: originOf(described),
+        replies: new Map(),
+      })
+    }
+    const deliveries = new Map<string, Delivery[]>()
+    for (const service of this.#services.values()) {
+      const target = targets.get(service.name)!
       // A service that lists a name twice still receives it once.
       for (const name of new Set(service.receives)) {
-        const list = receivers.get(name)
-        if (list === undefined) receivers.set(name, [service])
-        else list.push(service)
+        const delivery = deliveryTo(target, toInternalName(name, service))
+        const list = deliveries.get(name)
+        if (list === undefined) deliveries.set(name, [delivery])
+        else list.push(delivery)
       }
     }
-    this.#receivers = receivers
+    this.#targets = targets
+    this.#deliveries = deliveries
   }
+}
+
+const NO_DELIVERIES: readonly Delivery[] = Object.freeze([])
+// Reply names whose route is kept per requester: far more than a service answers with.
+const CACHED_REPLY_NAMES = 1000
+
+/** A registered service as routing needs it, rebuilt whenever the table changes. */
+interface Target {
+  readonly registration: ServiceRegistration
+  readonly service: ExoComService
+  readonly origin: string
+  /** Routes of replies to this service (as requester), by public name. */
+  readonly replies: Map<string, readonly Delivery[]>
+}
+
+function deliveryTo(target: Target, internalName: string): Delivery {
+  return {
+    service: target.service,
+    internalName,
+    origin: target.origin,
+    path: runPath(internalName),
+  }
+}
+
+/** `http://<host>:<port>`; an IPv6 literal needs brackets in a URL. */
+export function originOf(service: ExoComService): string {
+  const host = service.host.includes(':') ? `[${service.host}]` : service.host
+  return `http://${host}:${service.port}`
 }
 
 function describeService(service: ServiceRegistration): ExoComService {

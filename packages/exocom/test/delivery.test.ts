@@ -3,8 +3,14 @@ import { once } from 'node:events'
 import { createServer } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { type TestContext, test } from 'node:test'
-import type { Envelope } from '@exorelay/core'
-import { DEFAULT_MAX_PENDING, Deliverer, type DeliveryOptions } from '../src/delivery.js'
+import { runPath } from '@exorelay/core'
+import {
+  DEFAULT_MAX_PENDING,
+  Deliverer,
+  type DeliveryOptions,
+  type RoutedMessage,
+} from '../src/delivery.js'
+import { type Delivery, type ExoComService, originOf } from '../src/routing-table.js'
 import { startReceiver, TestLogger } from './helpers.js'
 
 function startDeliverer(
@@ -18,40 +24,35 @@ function startDeliverer(
   return { deliverer, log }
 }
 
-function jobFor(port: number, id = 'd-1') {
-  return {
-    receiver: { name: 'users', host: '127.0.0.1', port },
-    internalName: 'users.create',
-    publicName: 'users.create',
-    sender: 'web',
-    envelope: { ...envelope, id },
-  }
+/** A delivery and its message, as the bus's route handler hands them to the deliverer. */
+function job(
+  receiver: ExoComService,
+  internalName: string,
+  publicName: string,
+  id = 'd-1',
+): [Delivery, RoutedMessage] {
+  const body = JSON.stringify({ id, payload: [1], responseTo: 'r-1' })
+  return [
+    { service: receiver, internalName, origin: originOf(receiver), path: runPath(internalName) },
+    { publicName, sender: 'web', id, responseTo: 'r-1', body },
+  ]
 }
 
-const envelope: Envelope = {
-  name: 'users.create',
-  id: 'd-1',
-  sender: 'web',
-  payload: [1],
-  responseTo: 'r-1',
+function jobFor(port: number, id = 'd-1'): [Delivery, RoutedMessage] {
+  return job({ name: 'users', host: '127.0.0.1', port }, 'users.create', 'users.create', id)
 }
 
 test('a delivery posts the body without sender to /run/<internal name> and logs the console line', async (t) => {
   const tweets = await startReceiver(t, 'tweets')
   const { deliverer, log } = startDeliverer(t)
 
-  await deliverer.deliver({
-    receiver: {
-      name: 'tweets',
-      host: '127.0.0.1',
-      port: tweets.port,
-      internalNamespace: 'text-snippets',
-    },
-    internalName: 'text-snippets.create',
-    publicName: 'tweets.create',
-    sender: 'web',
-    envelope,
-  })
+  await deliverer.deliver(
+    ...job(
+      { name: 'tweets', host: '127.0.0.1', port: tweets.port, internalNamespace: 'text-snippets' },
+      'text-snippets.create',
+      'tweets.create',
+    ),
+  )
 
   const [run] = tweets.runs
   assert.equal(run?.url, '/run/text-snippets.create')
@@ -71,15 +72,7 @@ test('a delivery posts the body without sender to /run/<internal name> and logs 
 test('deliveries to one receiver reuse keep-alive connections', async (t) => {
   const users = await startReceiver(t, 'users')
   const { deliverer } = startDeliverer(t)
-  const job = {
-    receiver: { name: 'users', host: '127.0.0.1', port: users.port },
-    internalName: 'users.create',
-    publicName: 'users.create',
-    sender: 'web',
-    envelope,
-  }
-
-  for (let i = 0; i < 6; i++) await deliverer.deliver(job)
+  for (let i = 0; i < 6; i++) await deliverer.deliver(...jobFor(users.port))
 
   assert.equal(users.runs.length, 6)
   const connections = new Set(users.runs.map((run) => run.remotePort))
@@ -90,13 +83,9 @@ test('a receiver that answers non-2xx is a warning with its status and text, nev
   const broken = await startReceiver(t, 'broken', 'fail')
   const { deliverer, log } = startDeliverer(t)
 
-  await deliverer.deliver({
-    receiver: { name: 'broken', host: '127.0.0.1', port: broken.port },
-    internalName: 'broken.ping',
-    publicName: 'broken.ping',
-    sender: 'web',
-    envelope,
-  })
+  await deliverer.deliver(
+    ...job({ name: 'broken', host: '127.0.0.1', port: broken.port }, 'broken.ping', 'broken.ping'),
+  )
 
   const [warning] = log.at('warn')
   assert.equal(warning?.fields.status, 500)
@@ -108,13 +97,9 @@ test('close() waits for a delivery in flight to finish before it resolves', asyn
   const slow = await startReceiver(t, 'slow', 'hang')
   const { deliverer, log } = startDeliverer(t, 100)
 
-  const delivery = deliverer.deliver({
-    receiver: { name: 'slow', host: '127.0.0.1', port: slow.port },
-    internalName: 'slow.ping',
-    publicName: 'slow.ping',
-    sender: 'web',
-    envelope,
-  })
+  const delivery = deliverer.deliver(
+    ...job({ name: 'slow', host: '127.0.0.1', port: slow.port }, 'slow.ping', 'slow.ping'),
+  )
   await slow.waitForRuns(1)
   let settled = false
   void delivery.then(() => {
@@ -131,13 +116,7 @@ test('a delivery after close is not attempted, only logged', async (t) => {
   const { deliverer, log } = startDeliverer(t)
   await deliverer.close()
 
-  await deliverer.deliver({
-    receiver: { name: 'users', host: '127.0.0.1', port: users.port },
-    internalName: 'users.create',
-    publicName: 'users.create',
-    sender: 'web',
-    envelope,
-  })
+  await deliverer.deliver(...jobFor(users.port))
 
   assert.equal(users.runs.length, 0)
   assert.match(log.at('warn')[0]?.message ?? '', /closing/)
@@ -148,8 +127,8 @@ test('a delivery carries the shared secret when one is given, and none otherwise
   const withToken = startDeliverer(t, 5000, { token: 'delivery-token' }).deliverer
   const without = startDeliverer(t).deliverer
 
-  await withToken.deliver(jobFor(users.port, 'with'))
-  await without.deliver(jobFor(users.port, 'without'))
+  await withToken.deliver(...jobFor(users.port, 'with'))
+  await without.deliver(...jobFor(users.port, 'without'))
 
   assert.deepEqual(
     users.runs.map((run) => run.headers.authorization),
@@ -163,7 +142,7 @@ test('200 deliveries to a receiver that is down all settle with a warning, on on
   const { deliverer, log } = startDeliverer(t)
 
   const deliveries = Array.from({ length: 200 }, (_, index) =>
-    deliverer.deliver(jobFor(down.port, `down-${index}`)),
+    deliverer.deliver(...jobFor(down.port, `down-${index}`)),
   )
   const during = deliverer.stats()
   await Promise.all(deliveries)
@@ -180,9 +159,9 @@ test('a hanging receiver gets at most maxPending deliveries at a time; more are 
   const { deliverer, log } = startDeliverer(t, 5000, { maxPending: 3 })
   assert.equal(DEFAULT_MAX_PENDING, 1000)
 
-  const held = [1, 2, 3].map((n) => deliverer.deliver(jobFor(slow.port, `held-${n}`)))
-  await deliverer.deliver(jobFor(slow.port, 'dropped'))
-  await deliverer.deliver(jobFor(users.port, 'elsewhere'))
+  const held = [1, 2, 3].map((n) => deliverer.deliver(...jobFor(slow.port, `held-${n}`)))
+  await deliverer.deliver(...jobFor(slow.port, 'dropped'))
+  await deliverer.deliver(...jobFor(users.port, 'elsewhere'))
 
   const [dropped] = log.at('warn')
   assert.equal(dropped?.fields.messageId, 'dropped')
@@ -193,7 +172,7 @@ test('a hanging receiver gets at most maxPending deliveries at a time; more are 
   slow.release()
   await Promise.all(held)
   // Room again: the next delivery goes out (and is answered once released).
-  const after = deliverer.deliver(jobFor(slow.port, 'after'))
+  const after = deliverer.deliver(...jobFor(slow.port, 'after'))
   await slow.waitForRuns(4)
   slow.release()
   await after
@@ -225,7 +204,7 @@ test('a receiver that trickles its answer is cut off at the timeout, as a whole'
   })
   const { deliverer, log } = startDeliverer(t, 150)
 
-  await deliverer.deliver(jobFor((server.address() as AddressInfo).port, 'trickle'))
+  await deliverer.deliver(...jobFor((server.address() as AddressInfo).port, 'trickle'))
 
   const [warning] = log.at('warn')
   assert.equal(warning?.fields.messageId, 'trickle')

@@ -90,16 +90,58 @@ describe('RoutingTable', () => {
     assert.deepEqual(receiversOf(table, 'users', 'users.created', 'req-1'), [])
   })
 
-  test('forgets the oldest ids first once it remembers its limit', () => {
-    const table = new RoutingTable([users, web, { ...web, name: 'admin', port: 4009 }], 2)
-    table.remember('a', 'web')
-    table.remember('b', 'admin')
-    table.remember('a', 'web') // reused: counts as new
-    table.remember('c', 'admin')
+  test('each delivery names the receiver origin and its URL-encoded /run path', () => {
+    const odd = { ...users, name: 'odd', host: '::1', port: 4005, receives: ['a b/c'] }
+    const table = new RoutingTable([odd, tweets])
 
-    assert.deepEqual(receiversOf(table, 'users', 'users.created', 'b'), [])
-    assert.deepEqual(receiversOf(table, 'users', 'users.created', 'a'), ['web:users.created'])
+    assert.deepEqual(
+      table.route('web', 'a b/c').deliveries.map(({ origin, path }) => ({ origin, path })),
+      [{ origin: 'http://[::1]:4005', path: '/run/a%20b%2Fc' }],
+    )
+    assert.deepEqual(
+      table.route('web', 'tweets.create').deliveries.map(({ origin, path }) => ({ origin, path })),
+      [{ origin: 'http://127.0.0.1:4002', path: '/run/text-snippets.create' }],
+    )
+  })
+
+  test('a reply route follows the requester when it registers again at another address', () => {
+    const table = new RoutingTable([users, web])
+    table.remember('req-1', 'web')
+    const first = table.route('users', 'users.created', 'req-1')
+    assert.equal(table.route('users', 'users.created', 'req-1').deliveries, first.deliveries)
+
+    table.upsert({ ...web, port: 4100 })
+
+    const [moved] = table.route('users', 'users.created', 'req-1').deliveries
+    assert.equal(moved?.origin, 'http://127.0.0.1:4100')
+    assert.equal(moved?.path, '/run/users.created')
+  })
+
+  test('always remembers the last ids up to its limit, and forgets older ones a generation at a time', () => {
+    const table = new RoutingTable([users, web, { ...web, name: 'admin', port: 4009 }], 2)
+    const sent = ['a', 'b', 'c', 'd', 'e']
+    for (const id of sent) table.remember(id, id === 'c' ? 'admin' : 'web')
+
+    // The last two are always known; ids more than twice the limit back are forgotten.
+    assert.deepEqual(
+      sent.map((id) => table.senderOf(id)),
+      [undefined, undefined, 'admin', 'web', 'web'],
+    )
     assert.deepEqual(receiversOf(table, 'users', 'users.created', 'c'), ['admin:users.created'])
+    assert.deepEqual(receiversOf(table, 'users', 'users.created', 'a'), [])
+  })
+
+  test('an id sent again counts as new', () => {
+    const table = new RoutingTable([users, web], 2)
+    table.remember('a', 'web')
+    table.remember('b', 'web')
+    table.remember('a', 'users') // reused: the newest sender counts, in the newest generation
+    table.remember('c', 'web')
+    table.remember('d', 'web') // the generation of b and the first a is dropped
+
+    assert.equal(table.senderOf('a'), 'users')
+    assert.equal(table.senderOf('b'), undefined)
+    assert.equal(new RoutingTable([], 0).senderOf('a'), undefined)
   })
 
   test('replacing the table drops every earlier receiver', () => {

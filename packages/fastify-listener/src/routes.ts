@@ -173,10 +173,12 @@ export const exoRelayRoutes: FastifyPluginCallback<ListenerRoutesOptions> = (
       sendErrorAnswer(reply, { status, code: err.code, text: err.message })
       return
     }
-    const fields = { messageName: envelope.name, messageId: envelope.id }
     const receive = receiver()
     if (receive === undefined) {
-      log.debug({ ...fields, status: NOT_LISTENING.status }, 'message refused: not listening')
+      log.debug(
+        { ...fieldsOf(envelope), status: NOT_LISTENING.status },
+        'message refused: not listening',
+      )
       sendErrorAnswer(reply, NOT_LISTENING)
       return
     }
@@ -186,20 +188,23 @@ export const exoRelayRoutes: FastifyPluginCallback<ListenerRoutesOptions> = (
     } catch (err) {
       // A receiver never throws by contract; if it does, that is a bug, and one bad message
       // must not take the server down.
-      receiverFailed(reply, fields, err)
+      receiverFailed(reply, fieldsOf(envelope), err)
       return
     }
     switch (receipt.status) {
       case 'accepted':
-        // The hot path: skip building the log object when debug is off (pino can tell).
+        // The hot path: no log object is built when debug is off (pino can tell).
         if (log.isLevelEnabled?.('debug') !== false) {
-          log.debug({ ...fields, status: 200 }, 'message accepted')
+          log.debug({ ...fieldsOf(envelope), status: 200 }, 'message accepted')
         }
         // An empty body, as the original relay and ExoCom expect: not "OK", not JSON.
         reply.code(200).send()
         return
       case 'unknown':
-        log.warn({ ...fields, status: 404, code: receipt.error.code }, 'message unknown')
+        log.warn(
+          { ...fieldsOf(envelope), status: 404, code: receipt.error.code },
+          'message unknown',
+        )
         sendErrorAnswer(reply, {
           status: 404,
           code: receipt.error.code,
@@ -207,7 +212,10 @@ export const exoRelayRoutes: FastifyPluginCallback<ListenerRoutesOptions> = (
         })
         return
       case 'failed':
-        log.debug({ ...fields, status: 500, code: receipt.error.code }, 'message failed')
+        log.debug(
+          { ...fieldsOf(envelope), status: 500, code: receipt.error.code },
+          'message failed',
+        )
         // The message only, never the stack: the other side is another service.
         sendErrorAnswer(reply, {
           status: 500,
@@ -216,7 +224,10 @@ export const exoRelayRoutes: FastifyPluginCallback<ListenerRoutesOptions> = (
         })
         return
       case 'unavailable':
-        log.debug({ ...fields, status: 503, code: receipt.error.code }, 'message refused')
+        log.debug(
+          { ...fieldsOf(envelope), status: 503, code: receipt.error.code },
+          'message refused',
+        )
         sendErrorAnswer(reply, {
           status: 503,
           code: receipt.error.code,
@@ -226,7 +237,7 @@ export const exoRelayRoutes: FastifyPluginCallback<ListenerRoutesOptions> = (
       default:
         receiverFailed(
           reply,
-          fields,
+          fieldsOf(envelope),
           new TypeError(`The receiver returned an unknown receipt ${describeValue(receipt)}.`),
         )
     }
@@ -299,6 +310,11 @@ export const exoRelayRoutes: FastifyPluginCallback<ListenerRoutesOptions> = (
   instance.get('/status', { config: OPEN_ROUTE }, answerStatus)
 
   done()
+}
+
+/** The log fields of one message. Built only when a line is logged. */
+function fieldsOf(envelope: Envelope): { messageName: string; messageId: string } {
+  return { messageName: envelope.name, messageId: envelope.id }
 }
 
 // Names the plugin in Fastify's plugin tree and avvio's timeout errors. Set by hand because

@@ -2,23 +2,14 @@ import { ErrorCodes, TransportError } from '@exorelay/core'
 
 /** How much of an error body goes into a message: enough to show ExoCom's reason. */
 export const BODY_START_LENGTH = 200
-// Bytes read before giving up on the rest: a misdirected port may answer a huge HTML page.
-const BODY_READ_LIMIT = 4096
-
 /**
- * The start of a response body as text, trimmed and cut to `BODY_START_LENGTH` characters.
- * Stops reading once enough has arrived; leaving the loop early destroys the body, which
- * releases the connection instead of leaking it.
+ * Bytes of an error answer read at most: a misdirected port may answer a huge HTML page.
+ * Past it the request is aborted, which closes that connection instead of reading on.
  */
-export async function readBodyStart(body: AsyncIterable<Uint8Array | string>): Promise<string> {
-  const chunks: Uint8Array[] = []
-  let size = 0
-  for await (const chunk of body) {
-    const bytes = typeof chunk === 'string' ? Buffer.from(chunk) : chunk
-    chunks.push(bytes)
-    size += bytes.length
-    if (size >= BODY_READ_LIMIT) break
-  }
+export const BODY_READ_LIMIT = 4096
+
+/** The start of a response body as text, trimmed and cut to `BODY_START_LENGTH` characters. */
+export function bodyText(chunks: readonly Uint8Array[], size: number): string {
   const text = Buffer.concat(chunks, size).toString('utf8').trim()
   if (text.length <= BODY_START_LENGTH) return text
   // Cut by code point so that a surrogate pair is never split in half.

@@ -3,6 +3,10 @@ import type { Timers } from '@exorelay/core'
 // Node fires longer delays at once (with a TimeoutOverflowWarning), so they count as "no timer".
 const MAX_TIMER_DELAY = 2 ** 31 - 1
 
+// undici's own headers/body timeouts (300 s). Finite deadlines pass the smaller of the two, so
+// undici never waits past the send's deadline and never longer than it would by default.
+const UNDICI_DEFAULT_TIMEOUT = 300_000
+
 // Ref'd on purpose: a request in flight is work the process should finish (or time out).
 export const nodeTimers: Timers = {
   setTimeout: (callback, milliseconds) => setTimeout(callback, milliseconds),
@@ -10,66 +14,21 @@ export const nodeTimers: Timers = {
 }
 
 /**
- * One request's deadline: a signal that aborts when `timeout` passes (with `expiredReason`)
- * or when the caller's signal aborts (with the caller's own reason, so the relay can recognise
- * it), whichever comes first. undici's headers/body timeouts start only once the request is
- * written, so time spent queued in the pool or connecting would otherwise not count.
+ * Whether a send's deadline gets a timer of its own. `Infinity`, and delays beyond what Node's
+ * timers can hold (~24.8 days), have none: undici's own timeouts (and the caller's signal)
+ * are all there is.
  */
-export class Deadline {
-  /** What to pass to the request; `undefined` when nothing can abort it. */
-  readonly signal: AbortSignal | undefined
-  readonly #caller: AbortSignal | undefined
-  readonly #controller: AbortController | undefined
-  readonly #timers: Timers
-  readonly #timer: unknown
-  readonly #expiredReason: unknown
+export function hasDeadlineTimer(timeout: number): boolean {
+  return timeout <= MAX_TIMER_DELAY
+}
 
-  constructor(
-    timeout: number,
-    caller: AbortSignal | undefined,
-    expiredReason: unknown,
-    timers: Timers = nodeTimers,
-  ) {
-    this.#caller = caller
-    this.#expiredReason = expiredReason
-    this.#timers = timers
-    const timed = timeout <= MAX_TIMER_DELAY
-    if (!timed) {
-      // Nothing of our own to add: the caller's signal (if any) is all there is.
-      this.signal = caller
-      return
-    }
-    const controller = new AbortController()
-    this.#controller = controller
-    this.signal = controller.signal
-    if (caller?.aborted) {
-      controller.abort(caller.reason)
-    } else {
-      this.#timer = timers.setTimeout(() => controller.abort(expiredReason), timeout)
-      caller?.addEventListener('abort', this.#onCallerAbort, { once: true })
-    }
-  }
-
-  /** True when the time ran out before the caller aborted. */
-  get expired(): boolean {
-    return (
-      this.#controller?.signal.aborted === true &&
-      this.#controller.signal.reason === this.#expiredReason
-    )
-  }
-
-  /** True when the caller's signal aborted first: the request must reject with its reason. */
-  get abortedByCaller(): boolean {
-    return this.#caller?.aborted === true && !this.expired
-  }
-
-  /** Stops the timer and forgets the caller's signal. Call once the request has settled. */
-  dispose(): void {
-    if (this.#timer !== undefined) this.#timers.clearTimeout(this.#timer)
-    this.#caller?.removeEventListener('abort', this.#onCallerAbort)
-  }
-
-  readonly #onCallerAbort = (): void => {
-    this.#controller?.abort(this.#caller?.reason)
-  }
+/**
+ * The `headersTimeout` and `bodyTimeout` undici gets for a send with this deadline, or
+ * `undefined` (undici's default) for an infinite one. Never longer than the deadline, so
+ * undici's own timers cannot outlive the send, and never longer than undici's default.
+ */
+export function undiciTimeout(timeout: number): number | undefined {
+  if (timeout === Number.POSITIVE_INFINITY) return undefined
+  // undici treats 0 as "no timeout": round up so a sub-millisecond deadline stays one.
+  return Math.min(Math.ceil(timeout), UNDICI_DEFAULT_TIMEOUT)
 }

@@ -1,5 +1,3 @@
-import type { Timers } from '@exorelay/core'
-
 /** Milliseconds ExoCom may refuse connections before a send gives up, unless told otherwise. */
 export const DEFAULT_RETRY_BUDGET = 1000
 /** The wait before the first retry; each further retry waits twice as long. */
@@ -31,27 +29,4 @@ export function isNeverWritten(error: unknown): boolean {
   }
   const code = (error as { code?: unknown } | null)?.code
   return code === 'ECONNREFUSED' || code === 'UND_ERR_CONNECT_TIMEOUT'
-}
-
-/**
- * Resolves `true` once `delay` has passed, or `false` as soon as one of the signals aborts
- * (at once when one already has). Never rejects.
- */
-export function pause(
-  delay: number,
-  signals: readonly (AbortSignal | undefined)[],
-  timers: Timers,
-): Promise<boolean> {
-  const watched = signals.filter((signal): signal is AbortSignal => signal !== undefined)
-  if (watched.some((signal) => signal.aborted)) return Promise.resolve(false)
-  return new Promise((resolve) => {
-    const settle = (waited: boolean): void => {
-      timers.clearTimeout(handle)
-      for (const signal of watched) signal.removeEventListener('abort', onAbort)
-      resolve(waited)
-    }
-    const onAbort = (): void => settle(false)
-    const handle = timers.setTimeout(() => settle(true), delay)
-    for (const signal of watched) signal.addEventListener('abort', onAbort, { once: true })
-  })
 }

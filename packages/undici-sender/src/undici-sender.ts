@@ -1,34 +1,30 @@
 import {
   assertMessageName,
   ClosedError,
-  ERROR_CODE_HEADER,
   ErrorCodes,
-  envelopeBody,
   InvalidArgumentError,
-  isExoRelayError,
   type Logger,
   type OutgoingEnvelope,
   type ServiceRegistration,
   sendPath,
   servicePath,
   silentLogger,
-  TimeoutError,
   type Timers,
   type TransportSendOptions,
 } from '@exorelay/core'
 import { checkToken, describeValue } from '@exorelay/core/internal'
-import { type Dispatcher, Pool } from 'undici'
+import type { Dispatcher, Pool } from 'undici'
+import { describeCause, noReceiverError, refusedError } from './bus-errors.js'
+import { nodeTimers } from './deadline.js'
 import {
-  countAttempts,
-  describeCause,
-  isUndiciTimeout,
-  noReceiverError,
-  readBodyStart,
-  refusedError,
-  unreachableError,
-} from './bus-errors.js'
-import { Deadline, nodeTimers } from './deadline.js'
-import { DEFAULT_RETRY_BUDGET, isNeverWritten, pause, retryDelay } from './retry.js'
+  type Abandonable,
+  type Answer,
+  Exchange,
+  type ExchangeContext,
+  type ExchangeRequest,
+} from './exchange.js'
+import { createPool } from './pool.js'
+import { DEFAULT_RETRY_BUDGET } from './retry.js'
 
 export interface UndiciSenderOptions {
   /** Host name or IP address of ExoCom. Default: `'localhost'`. */
@@ -67,10 +63,6 @@ export interface UndiciSenderOptions {
 /** Keep-alive connections per sender unless told otherwise. */
 export const DEFAULT_CONNECTIONS = 16
 
-// undici's own headers/body timeouts (300 s). Finite deadlines pass the smaller of the two, so
-// undici never waits past the send's deadline and never longer than it would by default.
-const UNDICI_DEFAULT_TIMEOUT = 300_000
-
 const JSON_HEADERS = { 'content-type': 'application/json', accept: 'application/json' }
 const ACCEPT_HEADERS = { accept: 'application/json' }
 
@@ -78,21 +70,6 @@ const ACCEPT_HEADERS = { accept: 'application/json' }
 interface RequestHeaders {
   readonly json: Record<string, string>
   readonly accept: Record<string, string>
-}
-
-/** One request to ExoCom. `subject` names it in errors: `the message 'users.create'`. */
-interface Exchange {
-  readonly method: 'POST' | 'PUT' | 'DELETE'
-  readonly path: string
-  readonly body: string | undefined
-  readonly subject: string
-}
-
-/** What ExoCom answered. The body is read only for non-2xx answers. */
-interface Answer {
-  readonly status: number
-  readonly errorCode: string | undefined
-  readonly bodyStart: string
 }
 
 /**
@@ -114,16 +91,18 @@ interface Answer {
 export class UndiciSender {
   /** Where ExoCom is, e.g. `'http://localhost:3100'`. */
   readonly origin: string
-  readonly #dispatcher: Dispatcher
   /** Our own pool; `undefined` when the caller's dispatcher is used (and not ours to close). */
   readonly #pool: Pool | undefined
   readonly #log: Logger
   readonly #headers: RequestHeaders
-  readonly #retryBudget: number
-  readonly #timers: Timers
-  readonly #inFlight = new Set<Promise<Answer>>()
-  // Wakes requests waiting to retry, so that close() does not wait out their backoff.
-  readonly #closed = new AbortController()
+  readonly #context: ExchangeContext
+  // Exchanges waiting to retry a refused connection, so that close() does not wait out their
+  // backoff. Only refusals put anything here.
+  readonly #retrying = new Set<Abandonable>()
+  // Exchanges not yet settled, and who waits for that count to reach zero.
+  #active = 0
+  #idle: (() => void) | undefined
+  #closed = false
   #closing: Promise<void> | undefined
   #reachable: boolean | undefined
 
@@ -144,19 +123,39 @@ export class UndiciSender {
       json: { ...JSON_HEADERS, ...authorization },
       accept: { ...ACCEPT_HEADERS, ...authorization },
     }
-    this.#retryBudget = checkRetryBudget(options.retryBudget)
-    this.#timers = checkTimers(options.timers)
+    const retryBudget = checkRetryBudget(options.retryBudget)
+    const timers = checkTimers(options.timers)
+    let dispatcher: Dispatcher
     if (options.dispatcher !== undefined) {
-      if (typeof (options.dispatcher as { request?: unknown } | null)?.request !== 'function') {
+      if (typeof (options.dispatcher as { dispatch?: unknown } | null)?.dispatch !== 'function') {
         throw new InvalidArgumentError(
           ErrorCodes.INVALID_OPTION,
           `The dispatcher option must be an undici Dispatcher, got ${describeValue(options.dispatcher)}.`,
         )
       }
-      this.#dispatcher = options.dispatcher
+      dispatcher = options.dispatcher
     } else {
-      this.#pool = new Pool(this.origin, { connections: checkConnections(options.connections) })
-      this.#dispatcher = this.#pool
+      this.#pool = createPool(this.origin, { connections: checkConnections(options.connections) })
+      dispatcher = this.#pool
+    }
+    this.#context = {
+      origin: this.origin,
+      dispatcher,
+      timers,
+      retryBudget,
+      log: this.#log,
+      closing: () => this.#closed,
+      reached: (reachable) => {
+        this.#reachable = reachable
+      },
+      retrying: (exchange, waiting) => {
+        if (waiting) this.#retrying.add(exchange)
+        else this.#retrying.delete(exchange)
+      },
+      settled: () => {
+        this.#active--
+        if (this.#active === 0 && this.#idle !== undefined) this.#idle()
+      },
     }
   }
 
@@ -187,40 +186,50 @@ export class UndiciSender {
    * )
    * ```
    */
-  async send(envelope: OutgoingEnvelope, options: TransportSendOptions): Promise<void> {
+  send(envelope: OutgoingEnvelope, options: TransportSendOptions): Promise<void> {
     const name = envelope?.name
-    assertMessageName(name, 'UndiciSender#send')
+    try {
+      assertMessageName(name, 'UndiciSender#send')
+    } catch (error) {
+      return Promise.reject(error)
+    }
     let body: string
     try {
-      body = JSON.stringify(envelopeBody(envelope))
+      body = JSON.stringify(wireBody(envelope))
     } catch (error) {
-      throw new InvalidArgumentError(
-        ErrorCodes.INVALID_PAYLOAD,
-        `The payload of the message '${name}' cannot travel as JSON: ${describeCause(error)}.`,
-        { cause: error },
+      return Promise.reject(
+        new InvalidArgumentError(
+          ErrorCodes.INVALID_PAYLOAD,
+          `The payload of the message '${name}' cannot travel as JSON: ${describeCause(error)}.`,
+          { cause: error },
+        ),
       )
     }
-    const subject = `the message '${name}'`
-    const answer = await this.#exchange(
-      { method: 'POST', path: sendPath(name), body, subject },
-      options,
-    )
-    if (this.#log.isLevelEnabled?.('debug') !== false) {
-      this.#log.debug(
-        {
-          messageName: name,
-          messageId: envelope.id,
-          responseTo: envelope.responseTo,
-          status: answer.status,
-        },
-        'ExoCom answered',
-      )
+    const request: ExchangeRequest = {
+      method: 'POST',
+      path: sendPath(name),
+      body,
+      headers: this.#headers.json,
+      subject: () => `the message '${name}'`,
     }
-    if (isSuccess(answer.status)) return
-    if (answer.errorCode === ErrorCodes.NO_RECEIVER || answer.status === 404) {
-      throw noReceiverError(name, answer.status, answer.bodyStart)
-    }
-    throw refusedError(subject, answer.status, answer.bodyStart)
+    return this.#exchange(request, options, (answer) => {
+      if (this.#log.isLevelEnabled?.('debug') !== false) {
+        this.#log.debug(
+          {
+            messageName: name,
+            messageId: envelope.id,
+            responseTo: envelope.responseTo,
+            status: answer.status,
+          },
+          'ExoCom answered',
+        )
+      }
+      if (isSuccess(answer.status)) return
+      if (answer.errorCode === ErrorCodes.NO_RECEIVER || answer.status === 404) {
+        throw noReceiverError(name, answer.status, answer.bodyStart)
+      }
+      throw refusedError(request.subject(), answer.status, answer.bodyStart)
+    })
   }
 
   /**
@@ -237,44 +246,56 @@ export class UndiciSender {
    * if (result === 'unsupported') log.info({}, 'ExoCom has no self-registration: configure its routes')
    * ```
    */
-  async register(
+  register(
     service: ServiceRegistration,
     options: TransportSendOptions,
   ): Promise<'registered' | 'unsupported'> {
-    const name = checkServiceName(service, 'UndiciSender#register')
-    const subject = `the registration of the service '${name}'`
+    let name: string
     let body: string
     try {
-      body = JSON.stringify(service)
+      name = checkServiceName(service, 'UndiciSender#register')
+      body = stringifyRegistration(service, name)
     } catch (error) {
-      throw new InvalidArgumentError(
-        ErrorCodes.INVALID_OPTION,
-        `The registration of the service '${name}' cannot travel as JSON: ${describeCause(error)}.`,
-        { cause: error },
-      )
+      return Promise.reject(error)
     }
-    const answer = await this.#exchange(
-      { method: 'PUT', path: servicePath(name), body, subject },
-      options,
-    )
-    if (isSuccess(answer.status)) return 'registered'
-    if (isUnsupported(answer.status)) return 'unsupported'
-    throw refusedError(subject, answer.status, answer.bodyStart)
+    const subject = `the registration of the service '${name}'`
+    const request: ExchangeRequest = {
+      method: 'PUT',
+      path: servicePath(name),
+      body,
+      headers: this.#headers.json,
+      subject: () => subject,
+    }
+    return this.#exchange(request, options, (answer) => {
+      if (isSuccess(answer.status)) return 'registered'
+      if (isUnsupported(answer.status)) return 'unsupported'
+      throw refusedError(subject, answer.status, answer.bodyStart)
+    })
   }
 
   /**
    * `DELETE /services/<name>`: withdraws a self-registration. Resolves on 2xx and on 404/405
    * (nothing to withdraw, or a bus without the extension); rejects like `send()` otherwise.
    */
-  async deregister(name: string, options: TransportSendOptions): Promise<void> {
-    const serviceName = checkServiceName({ name }, 'UndiciSender#deregister')
+  deregister(name: string, options: TransportSendOptions): Promise<void> {
+    let serviceName: string
+    try {
+      serviceName = checkServiceName({ name }, 'UndiciSender#deregister')
+    } catch (error) {
+      return Promise.reject(error)
+    }
     const subject = `the deregistration of the service '${serviceName}'`
-    const answer = await this.#exchange(
-      { method: 'DELETE', path: servicePath(serviceName), body: undefined, subject },
-      options,
-    )
-    if (isSuccess(answer.status) || isUnsupported(answer.status)) return
-    throw refusedError(subject, answer.status, answer.bodyStart)
+    const request: ExchangeRequest = {
+      method: 'DELETE',
+      path: servicePath(serviceName),
+      body: undefined,
+      headers: this.#headers.accept,
+      subject: () => subject,
+    }
+    return this.#exchange(request, options, (answer) => {
+      if (isSuccess(answer.status) || isUnsupported(answer.status)) return
+      throw refusedError(subject, answer.status, answer.bodyStart)
+    })
   }
 
   /**
@@ -284,131 +305,73 @@ export class UndiciSender {
    * call returns the same Promise.
    */
   close(): Promise<void> {
-    this.#closed.abort()
-    this.#closing ??= (async () => {
-      // The pool would wait for its own requests; a caller's dispatcher is not ours to close,
-      // so what this sender started is awaited here.
-      await Promise.allSettled(this.#inFlight)
-      await this.#pool?.close()
-    })()
+    if (this.#closing !== undefined) return this.#closing
+    this.#closed = true
+    for (const exchange of [...this.#retrying]) exchange.abandon()
+    this.#closing = this.#drain()
     return this.#closing
   }
 
-  #exchange(exchange: Exchange, options: TransportSendOptions): Promise<Answer> {
-    if (this.#closing !== undefined) {
+  async #drain(): Promise<void> {
+    // The pool would wait for its own requests; a caller's dispatcher is not ours to close,
+    // so what this sender started is awaited here.
+    if (this.#active > 0) {
+      await new Promise<void>((resolve) => {
+        this.#idle = resolve
+      })
+    }
+    await this.#pool?.close()
+  }
+
+  #exchange<T>(
+    request: ExchangeRequest,
+    options: TransportSendOptions,
+    interpret: (answer: Answer) => T,
+  ): Promise<T> {
+    if (this.#closed) {
       return Promise.reject(
         new ClosedError(
           ErrorCodes.CLOSED,
-          `The sender is closed: it cannot deliver ${exchange.subject}.`,
+          `The sender is closed: it cannot deliver ${request.subject()}.`,
         ),
       )
     }
-    const answer = this.#request(exchange, options)
-    this.#inFlight.add(answer)
-    const forget = (): void => {
-      this.#inFlight.delete(answer)
-    }
-    answer.then(forget, forget)
-    return answer
-  }
-
-  async #request(exchange: Exchange, options: TransportSendOptions): Promise<Answer> {
-    const { timeout, signal } = checkSendOptions(options)
-    if (signal?.aborted) throw signal.reason
-    // Before the request exists, so the timeout's stack points at the caller.
-    const timeoutError = new TimeoutError(
-      `ExoCom did not answer ${exchange.subject} within ${timeout} ms.`,
-      timeout,
-    )
-    const deadline = new Deadline(timeout, signal, timeoutError, this.#timers)
-    const request: Dispatcher.RequestOptions = {
-      origin: this.origin,
-      path: exchange.path,
-      method: exchange.method,
-      headers: exchange.body === undefined ? this.#headers.accept : this.#headers.json,
-    }
-    if (exchange.body !== undefined) request.body = exchange.body
-    if (deadline.signal !== undefined) request.signal = deadline.signal
-    if (timeout !== Number.POSITIVE_INFINITY) {
-      // undici treats 0 as "no timeout": round up so a sub-millisecond deadline stays one.
-      const requestTimeout = Math.min(Math.ceil(timeout), UNDICI_DEFAULT_TIMEOUT)
-      request.headersTimeout = requestTimeout
-      request.bodyTimeout = requestTimeout
-    }
-    const started = performance.now()
+    let timeout: number
+    let signal: AbortSignal | undefined
     try {
-      for (let attempt = 1; ; attempt++) {
-        let failure: unknown
-        try {
-          return await this.#attempt(request)
-        } catch (error) {
-          failure = error
-        }
-        if (deadline.abortedByCaller) throw signal?.reason
-        if (deadline.expired) throw timeoutError
-        if (isUndiciTimeout(failure)) {
-          throw new TimeoutError(timeoutError.message, timeout, { cause: failure })
-        }
-        if (isExoRelayError(failure)) throw failure
-        if (!isNeverWritten(failure)) {
-          // It may have arrived: sending it again could deliver it twice.
-          this.#reachable = false
-          throw unreachableError(this.origin, failure)
-        }
-        const retryIn = retryDelay(attempt)
-        if (performance.now() - started + retryIn > this.#retryBudget) {
-          this.#reachable = false
-          throw unreachableError(this.origin, failure, attempt)
-        }
-        this.#log.debug(
-          { attempt, retryIn, err: failure },
-          'ExoCom refused the connection; retrying',
-        )
-        if (await pause(retryIn, [deadline.signal, this.#closed.signal], this.#timers)) continue
-        if (deadline.abortedByCaller) throw signal?.reason
-        if (deadline.expired) throw retryTimeoutError(timeoutError, failure, attempt)
-        throw new ClosedError(
-          ErrorCodes.CLOSED,
-          `The sender was closed while it retried ${exchange.subject} (${countAttempts(attempt)} refused).`,
-          { cause: failure },
-        )
-      }
-    } finally {
-      deadline.dispose()
+      ;({ timeout, signal } = checkSendOptions(options))
+    } catch (error) {
+      return Promise.reject(error)
     }
-  }
-
-  /** One HTTP request; the connection is refused, reset or answered. */
-  async #attempt(request: Dispatcher.RequestOptions): Promise<Answer> {
-    const response = await this.#dispatcher.request(request)
-    this.#reachable = true
-    const status = response.statusCode
-    if (isSuccess(status)) {
-      // undici keeps the connection only once the body was consumed.
-      await response.body.dump()
-      return { status, errorCode: undefined, bodyStart: '' }
-    }
-    const errorCode = firstHeader(response.headers[ERROR_CODE_HEADER])
-    const bodyStart = await readBodyStart(response.body)
-    return { status, errorCode, bodyStart }
+    if (signal?.aborted) return Promise.reject(signal.reason)
+    this.#active++
+    return new Exchange(this.#context, request, timeout, signal, interpret).promise
   }
 }
 
 /**
- * The deadline passed while refused connections were being retried: a timeout that says why,
- * with the caller's stack of `timeoutError`.
+ * The JSON body of an envelope: everything but the name, which travels in the URL. A fixed
+ * shape; `JSON.stringify` leaves out the keys whose value is `undefined`.
  */
-function retryTimeoutError(
-  timeoutError: TimeoutError,
-  cause: unknown,
-  attempts: number,
-): TimeoutError {
-  const message = `${timeoutError.message.slice(0, -1)}: ${countAttempts(attempts)} to connect failed (${describeCause(cause)}).`
-  const error = new TimeoutError(message, timeoutError.timeout, { cause })
-  if (timeoutError.stack !== undefined) {
-    error.stack = timeoutError.stack.replace(timeoutError.message, message)
+function wireBody(envelope: OutgoingEnvelope): Omit<OutgoingEnvelope, 'name'> {
+  return {
+    sender: envelope.sender,
+    id: envelope.id,
+    payload: envelope.payload,
+    responseTo: envelope.responseTo,
+  } as Omit<OutgoingEnvelope, 'name'>
+}
+
+function stringifyRegistration(service: ServiceRegistration, name: string): string {
+  try {
+    return JSON.stringify(service)
+  } catch (error) {
+    throw new InvalidArgumentError(
+      ErrorCodes.INVALID_OPTION,
+      `The registration of the service '${name}' cannot travel as JSON: ${describeCause(error)}.`,
+      { cause: error },
+    )
   }
-  return error
 }
 
 function isSuccess(status: number): boolean {
@@ -418,10 +381,6 @@ function isSuccess(status: number): boolean {
 /** 404 or 405: a bus without the self-registration extension (the original ExoCom). */
 function isUnsupported(status: number): boolean {
   return status === 404 || status === 405
-}
-
-function firstHeader(value: string | string[] | undefined): string | undefined {
-  return Array.isArray(value) ? value[0] : value
 }
 
 function checkHost(host: unknown): string {

@@ -1,40 +1,15 @@
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
-import type { Timers } from '@exorelay/core'
 import { errors } from 'undici'
 import {
   DEFAULT_RETRY_BUDGET,
   FIRST_RETRY_DELAY,
   isNeverWritten,
-  pause,
   retryDelay,
 } from '../src/retry.js'
 
 function coded(code: string): Error {
   return Object.assign(new Error(code), { code })
-}
-
-/** Timers the test fires by hand. */
-function manualTimers(): Timers & { fire(): void; pending: () => number } {
-  const callbacks = new Map<number, () => void>()
-  let next = 0
-  return {
-    pending: () => callbacks.size,
-    setTimeout(callback) {
-      next += 1
-      callbacks.set(next, callback)
-      return next
-    },
-    clearTimeout(handle: number) {
-      callbacks.delete(handle)
-    },
-    fire() {
-      for (const [handle, callback] of callbacks) {
-        callbacks.delete(handle)
-        callback()
-      }
-    },
-  }
 }
 
 test('the backoff starts at 25 ms and doubles, jittered by at most 20% either way', () => {
@@ -89,32 +64,4 @@ test('only refused connections and connect timeouts count as never written', () 
   ]) {
     assert.equal(isNeverWritten(error), false, String(error))
   }
-})
-
-test('pause resolves true once its timer fires, and forgets the signals', async () => {
-  const timers = manualTimers()
-  const controller = new AbortController()
-  const paused = pause(25, [controller.signal, undefined], timers)
-  assert.equal(timers.pending(), 1)
-  timers.fire()
-  assert.equal(await paused, true)
-  // Aborting afterwards must not reach a settled pause.
-  controller.abort()
-  assert.equal(timers.pending(), 0)
-})
-
-test('pause resolves false as soon as any signal aborts, and clears its timer', async () => {
-  const timers = manualTimers()
-  const first = new AbortController()
-  const second = new AbortController()
-  const paused = pause(25, [first.signal, second.signal], timers)
-  second.abort()
-  assert.equal(await paused, false)
-  assert.equal(timers.pending(), 0)
-})
-
-test('pause resolves false at once, without a timer, when a signal has already aborted', async () => {
-  const timers = manualTimers()
-  assert.equal(await pause(25, [AbortSignal.abort()], timers), false)
-  assert.equal(timers.pending(), 0)
 })

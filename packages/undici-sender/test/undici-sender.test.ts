@@ -407,6 +407,75 @@ test('an infinite timeout sends without a deadline of its own', async (t) => {
   assert.equal(exocom.requests.length, 1)
 })
 
+test('a send whose deadline passes while it waits for a pooled connection rejects then and is never written', async (t) => {
+  const held: ServerResponse[] = []
+  const exocom = await startExoCom(t, (request, res) => {
+    if (request.body.includes('"first"')) held.push(res)
+    else res.end()
+  })
+  const sender = startSender(t, exocom.port, { connections: 1 })
+  const first = sender.send(envelope({ id: 'first' }), SEND)
+  await exocom.nextRequest()
+  const error = await sender.send(envelope({ id: 'queued' }), { timeout: 50 }).catch((e) => e)
+  assert.ok(error instanceof TimeoutError)
+  assert.equal(error.timeout, 50)
+  // The one connection frees up only now; the expired request must not use it.
+  for (const res of held) res.end()
+  await first
+  await sender.send(envelope({ id: 'after' }), SEND)
+  assert.deepEqual(
+    exocom.requests.map((request) => (JSON.parse(request.body) as { id: string }).id),
+    ['first', 'after'],
+  )
+})
+
+test('an abort while the request waits for a pooled connection rejects at once and sends nothing', async (t) => {
+  const held: ServerResponse[] = []
+  const exocom = await startExoCom(t, (request, res) => {
+    if (request.body.includes('"first"')) held.push(res)
+    else res.end()
+  })
+  const sender = startSender(t, exocom.port, { connections: 1 })
+  const first = sender.send(envelope({ id: 'first' }), SEND)
+  await exocom.nextRequest()
+  const controller = new AbortController()
+  const reason = new Error('the caller gave up')
+  const queued = sender.send(envelope({ id: 'queued' }), { ...SEND, signal: controller.signal })
+  controller.abort(reason)
+  await assert.rejects(queued, (error) => error === reason)
+  for (const res of held) res.end()
+  await first
+  await sender.send(envelope({ id: 'after' }), SEND)
+  assert.deepEqual(
+    exocom.requests.map((request) => (JSON.parse(request.body) as { id: string }).id),
+    ['first', 'after'],
+  )
+})
+
+test('an endless error answer is read only as far as the message needs, and its connection closed', async (t) => {
+  let closed: Promise<unknown> | undefined
+  const exocom = await startExoCom(t, (_request, res) => {
+    closed = once(res, 'close')
+    // Writing on after the sender hung up fails; that is the point.
+    res.on('error', () => {})
+    res.writeHead(502, { 'content-type': 'text/html' })
+    const pump = (): void => {
+      while (!res.destroyed && res.write('<p>'.padEnd(1024, 'x'))) {}
+      if (!res.destroyed) res.once('drain', pump)
+    }
+    pump()
+  })
+  const sender = startSender(t, exocom.port)
+  const error = await sender.send(envelope(), SEND).catch((e: unknown) => e)
+  assert.ok(error instanceof TransportError)
+  assert.equal(error.code, ErrorCodes.BUS_REFUSED)
+  assert.equal(error.status, 502)
+  assert.ok(error.message.includes(`answered 502: <p>${'x'.repeat(197)}…`), error.message)
+  // The sender hung up instead of reading on: the endless answer ends.
+  await closed
+  assert.equal(exocom.requests.length, 1)
+})
+
 test('undici headers and body timeouts never outlive the deadline', async (t) => {
   const exocom = await startExoCom(t)
   const seen: Dispatcher.DispatchOptions[] = []
@@ -432,14 +501,26 @@ test('undici headers and body timeouts never outlive the deadline', async (t) =>
       [undefined, undefined],
     ],
   )
-  const signals = seen.map((o) => (o as { signal?: unknown }).signal)
-  assert.ok(signals[0] instanceof AbortSignal)
-  assert.equal(signals[3], undefined)
+  // The sender aborts through undici's dispatch controller: no AbortSignal per request.
+  assert.deepEqual(
+    seen.map((o) => (o as { signal?: unknown }).signal),
+    [undefined, undefined, undefined, undefined],
+  )
 })
+
+/** A dispatcher whose every request fails with `cause` before it reaches a socket. */
+function failingDispatcher(cause: Error): Dispatcher {
+  return {
+    dispatch(_options: Dispatcher.DispatchOptions, handler: Dispatcher.DispatchHandler) {
+      queueMicrotask(() => handler.onResponseError?.(undefined as never, cause))
+      return true
+    },
+  } as unknown as Dispatcher
+}
 
 test("undici's own headers timeout becomes a TimeoutError with the cause", async (t) => {
   const cause = new errors.HeadersTimeoutError()
-  const dispatcher = { request: () => Promise.reject(cause) } as unknown as Dispatcher
+  const dispatcher = failingDispatcher(cause)
   const sender = startSender(t, 3100, { dispatcher })
   const error = await sender.send(envelope(), { timeout: 5000 }).catch((e: unknown) => e)
   assert.ok(error instanceof TimeoutError)
@@ -451,7 +532,7 @@ test("undici's own headers timeout becomes a TimeoutError with the cause", async
 
 test('any other failure of the dispatcher becomes BUS_UNREACHABLE, never a raw error', async (t) => {
   const cause = new errors.ClientClosedError()
-  const dispatcher = { request: () => Promise.reject(cause) } as unknown as Dispatcher
+  const dispatcher = failingDispatcher(cause)
   const sender = startSender(t, 3100, { dispatcher })
   const error = await sender.send(envelope(), SEND).catch((e: unknown) => e)
   assert.ok(error instanceof TransportError)
@@ -889,10 +970,20 @@ function scriptedDispatcher(script: (Error | 'ok')[]): Dispatcher & { calls: () 
   let calls = 0
   const dispatcher = {
     calls: () => calls,
-    request: async () => {
+    dispatch(_options: Dispatcher.DispatchOptions, handler: Dispatcher.DispatchHandler) {
       const step = script[calls++] ?? new Error('the script has ended')
-      if (step !== 'ok') throw step
-      return { statusCode: 200, headers: {}, body: { dump: async () => {} } }
+      const controller = { abort() {}, pause() {}, resume() {}, aborted: false, paused: false }
+      const socket = controller as unknown as Dispatcher.DispatchController
+      queueMicrotask(() => {
+        if (step !== 'ok') {
+          handler.onResponseError?.(socket, step)
+          return
+        }
+        handler.onRequestStart?.(socket, {})
+        handler.onResponseStart?.(socket, 200, {}, 'OK')
+        handler.onResponseEnd?.(socket, {})
+      })
+      return true
     },
   }
   return dispatcher as unknown as Dispatcher & { calls: () => number }

@@ -1,0 +1,113 @@
+// Idle memory: the RSS of a relay process that listens, is registered with a bus and sends
+// nothing, beside a bare Node.js process and the floor's service (Fastify + undici). Each runs
+// as a plain `node` process on the built packages (dist), not through tsx, whose loader thread
+// would add its own memory. RSS moves by a few MiB from one start to the next, so each figure
+// is the median of several starts. Run: npm run idle-rss -w @exorelay/bench [-- --runs N]
+import { execFile } from 'node:child_process'
+import { fileURLToPath } from 'node:url'
+import { parseArgs, promisify } from 'node:util'
+import { startExoCom } from '@exorelay/exocom'
+import { markdownTable } from './markdown.js'
+import { median } from './stats.js'
+
+const { values } = parseArgs({
+  options: { runs: { type: 'string', default: '5' }, idle: { type: 'string', default: '3' } },
+})
+const runs = Number(values.runs)
+const idleMs = Number(values.idle) * 1000
+const root = fileURLToPath(new URL('..', import.meta.url))
+
+// What each child prints once it has been idle: its memory, read from the process itself.
+const REPORT = `
+  const { readFileSync } = await import('node:fs')
+  await new Promise((resolve) => setTimeout(resolve, ${idleMs}))
+  const status = readFileSync('/proc/self/status', 'utf8')
+  const kib = (field) => Number(new RegExp(field + ':\\\\s+(\\\\d+)').exec(status)?.[1] ?? NaN)
+  const memory = process.memoryUsage()
+  console.log('IDLE ' + JSON.stringify({
+    rss: memory.rss, heapTotal: memory.heapTotal, heapUsed: memory.heapUsed,
+    rssAnon: kib('RssAnon') * 1024, rssFile: kib('RssFile') * 1024,
+  }))`
+
+function variants(busPort: number): Record<string, string> {
+  return {
+    'bare node': `${REPORT}`,
+    'floor service (Fastify + undici Pool)': `
+      const { default: Fastify } = await import('fastify')
+      const { Pool } = await import('undici')
+      const app = Fastify({ logger: false })
+      app.post('/run/:name', (_request, reply) => { reply.code(200).send() })
+      await app.listen({ port: 0, host: '127.0.0.1' })
+      const bus = new Pool('http://127.0.0.1:${busPort}', { connections: 16 })
+      await (await bus.request({ method: 'GET', path: '/status' })).body.dump()
+      ${REPORT}
+      await app.close(); await bus.close()`,
+    'ExoRelay (logger: false)': relay('false'),
+    'ExoRelay (default pino logger)': relay('undefined'),
+  }
+
+  function relay(logger: string): string {
+    return `
+      const { ExoRelay } = await import('exorelay')
+      const relay = new ExoRelay({
+        serviceName: 'users', exocomHost: '127.0.0.1', exocomPort: ${busPort}, port: 0,
+        logger: ${logger},
+      })
+      relay.registerHandler('users.create', (user, { reply }) => reply('users.created', user))
+      await relay.listen()
+      ${REPORT}
+      await relay.close()`
+  }
+}
+
+interface Memory {
+  rss: number
+  heapTotal: number
+  heapUsed: number
+  rssAnon: number
+  rssFile: number
+}
+
+async function measure(script: string): Promise<Memory> {
+  const { stdout } = await promisify(execFile)(
+    process.execPath,
+    ['--input-type=module', '--eval', script],
+    { cwd: root, env: { ...process.env, LOG_LEVEL: 'warn' } },
+  )
+  const line = stdout.split('\n').find((text) => text.startsWith('IDLE '))
+  if (line === undefined) throw new Error(`The child reported no memory: ${stdout}`)
+  return JSON.parse(line.slice('IDLE '.length)) as Memory
+}
+
+const bus = await startExoCom({ port: 0, logger: false })
+const rows: string[][] = []
+try {
+  for (const [name, script] of Object.entries(variants(bus.port))) {
+    const samples: Memory[] = []
+    for (let run = 0; run < runs; run++) samples.push(await measure(script))
+    const mib = (pick: (memory: Memory) => number): string =>
+      (median(samples.map(pick)) / 2 ** 20).toFixed(1)
+    rows.push([
+      name,
+      mib((m) => m.rss),
+      samples.map((m) => (m.rss / 2 ** 20).toFixed(0)).join(', '),
+      mib((m) => m.rssAnon),
+      mib((m) => m.rssFile),
+      mib((m) => m.heapTotal),
+      mib((m) => m.heapUsed),
+    ])
+    process.stdout.write(`${name}: ${rows.at(-1)?.[1]} MiB RSS\n`)
+  }
+} finally {
+  await bus.close()
+}
+process.stdout.write(
+  `\nIdle RSS, median of ${runs} plain-node starts each, ${values.idle} s after listening (MiB; Node.js ${process.version}):\n\n`,
+)
+process.stdout.write(
+  `${markdownTable(
+    ['process', 'RSS', 'RSS of each start', 'anonymous', 'file-backed', 'heap total', 'heap used'],
+    rows,
+    ['left', 'right', 'right', 'right', 'right', 'right', 'right'],
+  ).join('\n')}\n`,
+)

@@ -1,0 +1,46 @@
+import assert from 'node:assert/strict'
+import { execFile } from 'node:child_process'
+import { once } from 'node:events'
+import { createServer } from 'node:http'
+import type { AddressInfo } from 'node:net'
+import { test } from 'node:test'
+import { fileURLToPath } from 'node:url'
+import { promisify } from 'node:util'
+import { Pool } from 'undici'
+import { createPool } from '../src/pool.js'
+
+test("the bus's pools are undici's own Pool, and they serve requests", async (t) => {
+  const server = createServer((_request, res) => res.end('pong'))
+  server.listen(0, '127.0.0.1')
+  await once(server, 'listening')
+  t.after(() => server.close())
+  const pool = createPool(`http://127.0.0.1:${(server.address() as AddressInfo).port}`, {
+    connections: 1,
+  })
+  t.after(() => pool.close())
+  assert.ok(pool instanceof Pool)
+  const response = await pool.request({ method: 'GET', path: '/' })
+  assert.equal(await response.body.text(), 'pong')
+})
+
+test('creating a pool loads undici’s Pool alone, not its entry point with fetch and WebSocket', async () => {
+  const pool = fileURLToPath(new URL('../src/pool.ts', import.meta.url))
+  const script = `
+    import { createRequire } from 'node:module'
+    const { createPool } = await import(${JSON.stringify(pool)})
+    await createPool('http://127.0.0.1:9', {}).close()
+    const loaded = Object.keys(createRequire(import.meta.url).cache)
+    console.log(JSON.stringify({
+      pool: loaded.some((file) => file.endsWith('/undici/lib/dispatcher/pool.js')),
+      entry: loaded.some((file) => file.endsWith('/undici/index.js')),
+      fetch: loaded.some((file) => file.includes('/undici/lib/web/fetch/')),
+    }))`
+  const { stdout } = await promisify(execFile)(process.execPath, [
+    '--import',
+    'tsx',
+    '--input-type=module',
+    '--eval',
+    script,
+  ])
+  assert.deepEqual(JSON.parse(stdout), { pool: true, entry: false, fetch: false })
+})
