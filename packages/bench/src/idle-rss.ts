@@ -1,8 +1,10 @@
 // Idle memory: the RSS of a relay process that listens, is registered with a bus and sends
 // nothing, beside a bare Node.js process and the floor's service (Fastify + undici). Each runs
 // as a plain `node` process on the built packages (dist), not through tsx, whose loader thread
-// would add its own memory. RSS moves by a few MiB from one start to the next, so each figure
-// is the median of several starts. Run: npm run idle-rss -w @exorelay/bench [-- --runs N]
+// would add its own memory. Idle means idle: V8 shrinks the heap of a process that stops
+// allocating after several seconds, so the figure is taken 15 s after listening (`--idle S`).
+// RSS still moves by several MiB from one start to the next, so each figure is the median of
+// several starts. Run: npm run idle-rss -w @exorelay/bench [-- --runs N --idle S]
 import { execFile } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
 import { parseArgs, promisify } from 'node:util'
@@ -11,7 +13,7 @@ import { markdownTable } from './markdown.js'
 import { median } from './stats.js'
 
 const { values } = parseArgs({
-  options: { runs: { type: 'string', default: '5' }, idle: { type: 'string', default: '3' } },
+  options: { runs: { type: 'string', default: '7' }, idle: { type: 'string', default: '15' } },
 })
 const runs = Number(values.runs)
 const idleMs = Number(values.idle) * 1000
