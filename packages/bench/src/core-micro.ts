@@ -24,6 +24,8 @@ export interface CoreMicroResult {
   readonly nsPerRequestReply: number
   /** The same, plus the JSON serialise/parse of each message the wire would do. */
   readonly nsPerRequestReplyWithJson: number
+  /** Dispatch, correlation and validation without the caller-stack capture (`stackTraces: false`). */
+  readonly nsPerRequestReplyWithoutStacks: number
 }
 
 /**
@@ -40,16 +42,26 @@ export interface CoreMicroResult {
  * ```
  */
 export async function runCoreMicro(options: CoreMicroOptions): Promise<CoreMicroResult> {
-  const nsPerRequestReply = await measure(false, options)
-  const nsPerRequestReplyWithJson = await measure(true, options)
-  return { iterations: options.iterations, nsPerRequestReply, nsPerRequestReplyWithJson }
+  const nsPerRequestReply = await measure(false, true, options)
+  const nsPerRequestReplyWithJson = await measure(true, true, options)
+  const nsPerRequestReplyWithoutStacks = await measure(false, false, options)
+  return {
+    iterations: options.iterations,
+    nsPerRequestReply,
+    nsPerRequestReplyWithJson,
+    nsPerRequestReplyWithoutStacks,
+  }
 }
 
-async function measure(json: boolean, options: CoreMicroOptions): Promise<number> {
+async function measure(
+  json: boolean,
+  stackTraces: boolean,
+  options: CoreMicroOptions,
+): Promise<number> {
   const bus = new DirectBus(json)
   const users = new Relay({ serviceName: 'users', transport: bus.transport() })
   users.registerHandler(REQUEST_NAME, (payload, { reply }) => reply(REPLY_NAME, payload))
-  const web = new Relay({ serviceName: 'web', transport: bus.transport() })
+  const web = new Relay({ serviceName: 'web', transport: bus.transport(), stackTraces })
   await users.listen(0)
   await web.listen(0)
   try {

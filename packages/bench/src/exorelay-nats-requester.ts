@@ -3,7 +3,8 @@ import { ExoRelay } from 'exorelay'
 import { serveParent } from './child.js'
 import { PAYLOAD, REQUEST_NAME } from './payload.js'
 
-const relay = new ExoRelay({ serviceName: 'web', logger: false })
+// No system of the benchmark captures the caller's stack per request (see the systems list).
+const relay = new ExoRelay({ serviceName: 'web', logger: false, stackTraces: false })
 await relay.listen()
 
 serveParent({

@@ -7,7 +7,7 @@ export const exorelayNatsScenario: Scenario = {
   id: 'exorelay-nats',
   title: 'ExoRelay over NATS',
   description:
-    'nats-server + two services with the exorelay package (EXORELAY_TRANSPORT=nats, logger: false), one await relay.send() per request/reply',
+    'nats-server + two services with the exorelay package (EXORELAY_TRANSPORT=nats, logger: false, stackTraces: false), one await relay.send() per request/reply',
   unavailable: () => (findNatsServer() === undefined ? NATS_MISSING : undefined),
   async start(options) {
     const binary = findNatsServer()

@@ -9,6 +9,8 @@ const relay = new ExoRelay({
   exocomPort: busPort(),
   port: 0,
   logger: false,
+  // No system of the benchmark captures the caller's stack per request (see the systems list).
+  stackTraces: false,
 })
 const port = await relay.listen()
 

@@ -10,7 +10,7 @@ export const exorelayScenario: Scenario = {
   id: 'exorelay',
   title: 'ExoRelay',
   description:
-    'the exorelay package (logger: false) in two services, @exorelay/exocom (logger: false) as the bus, one await relay.send() per request/reply',
+    'the exorelay package (logger: false, stackTraces: false) in two services, @exorelay/exocom (logger: false) as the bus, one await relay.send() per request/reply',
   unavailable: () => undefined,
   async start(options) {
     const started: MeasuredProcess[] = []

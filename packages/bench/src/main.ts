@@ -100,7 +100,8 @@ async function main(argv: readonly string[]): Promise<number> {
       core.push(result)
       out(
         `round ${round} core: ${Math.round(result.nsPerRequestReply)} ns per request/reply, ` +
-          `${Math.round(result.nsPerRequestReplyWithJson)} ns with JSON`,
+          `${Math.round(result.nsPerRequestReplyWithJson)} ns with JSON, ` +
+          `${Math.round(result.nsPerRequestReplyWithoutStacks)} ns without stack capture`,
       )
     }
     for (const scenario of runnable) {

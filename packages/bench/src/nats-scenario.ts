@@ -8,7 +8,7 @@ export const natsScenario: Scenario = {
   id: 'nats',
   title: 'NATS',
   description:
-    'nats-server + two nats.js 2 services, nc.request() / msg.respond() with JSON payloads',
+    'nats-server + two nats.js 2 services, nc.request() (noAsyncTraces: true) / msg.respond() with JSON payloads',
   unavailable: () => (findNatsServer() === undefined ? NATS_MISSING : undefined),
   async start(options) {
     const binary = findNatsServer()

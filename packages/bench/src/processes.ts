@@ -1,4 +1,4 @@
-import { type ChildProcess, execFileSync, fork, spawn } from 'node:child_process'
+import { type ChildProcess, execFileSync, fork } from 'node:child_process'
 import { readFileSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
 import type {
@@ -26,11 +26,15 @@ const STOP_TIMEOUT = 10_000
 
 // Every child that was started and has not exited: stopped on the way out, even after a crash.
 const live = new Set<ChildProcess>()
+const liveExternal = new Set<ExternalProcess>()
 
 /** Kills whatever children are still running; for the exit path of the CLI. */
 export function killAll(): void {
   for (const child of live) child.kill('SIGKILL')
   live.clear()
+  // stop() sends SIGKILL at once; its exit is not waited for on the way out.
+  for (const external of liveExternal) void external.stop()
+  liveExternal.clear()
 }
 
 export interface NodeChildOptions {
@@ -144,71 +148,28 @@ export class NodeChild implements MeasuredProcess {
   }
 }
 
-export interface ExternalProcessOptions {
-  /** A line on stdout or stderr that says the process is ready. */
-  readonly readyPattern: RegExp
+/** What {@link ExternalProcess} measures and stops: a server started by another module. */
+export interface ExternalHandle {
+  readonly pid: number | undefined
+  stop(): Promise<void>
 }
 
 /**
- * A process that is not Node.js (nats-server). Its CPU time and RSS come from
- * `/proc/<pid>/stat` and `/proc/<pid>/status`: CPU at clock-tick resolution (10 ms on Linux),
- * fine for phases of seconds.
+ * A process that is not Node.js (nats-server, started by @exorelay/testing). Its CPU time and
+ * RSS come from `/proc/<pid>/stat` and `/proc/<pid>/status`: CPU at clock-tick resolution
+ * (10 ms on Linux), fine for phases of seconds.
  */
 export class ExternalProcess implements MeasuredProcess {
   readonly label: string
   readonly pid: number
-  readonly #child: ChildProcess
-  readonly #exited: Promise<number | null>
+  readonly #handle: ExternalHandle
 
-  private constructor(label: string, child: ChildProcess, exited: Promise<number | null>) {
+  constructor(label: string, handle: ExternalHandle) {
+    if (handle.pid === undefined) throw new Error(`The ${label} process is not running.`)
     this.label = label
-    this.pid = child.pid!
-    this.#child = child
-    this.#exited = exited
-  }
-
-  static start(
-    label: string,
-    command: string,
-    args: readonly string[],
-    options: ExternalProcessOptions,
-  ): Promise<ExternalProcess> {
-    const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'] })
-    live.add(child)
-    const exited = new Promise<number | null>((resolve) => {
-      child.on('exit', (code) => {
-        live.delete(child)
-        resolve(code)
-      })
-    })
-    return new Promise((resolve, reject) => {
-      let output = ''
-      const timer = setTimeout(() => {
-        child.kill('SIGKILL')
-        reject(new Error(`${label} was not ready within ${READY_TIMEOUT} ms: ${output.trim()}`))
-      }, READY_TIMEOUT)
-      const onData = (chunk: Buffer): void => {
-        output += chunk.toString('utf8')
-        if (!options.readyPattern.test(output)) return
-        clearTimeout(timer)
-        child.stdout?.off('data', onData)
-        child.stderr?.off('data', onData)
-        // Keep draining, or a chatty process would block on a full pipe.
-        child.stdout?.resume()
-        child.stderr?.resume()
-        resolve(new ExternalProcess(label, child, exited))
-      }
-      child.stdout?.on('data', onData)
-      child.stderr?.on('data', onData)
-      child.on('error', (error) => {
-        clearTimeout(timer)
-        reject(error)
-      })
-      void exited.then((code) => {
-        clearTimeout(timer)
-        reject(new Error(`${label} exited with code ${code} before it was ready: ${output.trim()}`))
-      })
-    })
+    this.pid = handle.pid
+    this.#handle = handle
+    liveExternal.add(this)
   }
 
   async usage(): Promise<Usage> {
@@ -216,11 +177,8 @@ export class ExternalProcess implements MeasuredProcess {
   }
 
   async stop(): Promise<void> {
-    if (this.#child.exitCode !== null || this.#child.signalCode !== null) return
-    const timer = setTimeout(() => this.#child.kill('SIGKILL'), STOP_TIMEOUT)
-    this.#child.kill('SIGTERM')
-    await this.#exited
-    clearTimeout(timer)
+    liveExternal.delete(this)
+    await this.#handle.stop()
   }
 }
 

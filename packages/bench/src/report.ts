@@ -66,6 +66,7 @@ export interface CoreSummary {
   readonly rounds: readonly CoreMicroResult[]
   readonly nsPerRequestReply: number | undefined
   readonly nsPerRequestReplyWithJson: number | undefined
+  readonly nsPerRequestReplyWithoutStacks: number | undefined
 }
 
 /** Everything one run measured; `latest.json` is this object. */
@@ -189,6 +190,9 @@ function summarizeCore(rounds: readonly CoreMicroResult[]): CoreSummary {
     rounds,
     nsPerRequestReply: median(rounds.map((round) => round.nsPerRequestReply)),
     nsPerRequestReplyWithJson: median(rounds.map((round) => round.nsPerRequestReplyWithJson)),
+    nsPerRequestReplyWithoutStacks: median(
+      rounds.map((round) => round.nsPerRequestReplyWithoutStacks),
+    ),
   }
 }
 
@@ -295,11 +299,12 @@ export function coreLines(report: BenchReport): string[] {
   const lines = [
     `core micro (no I/O, ${report.settings.coreIterations.toLocaleString('en-US')} sequential request/replies per round): ` +
       `${integer(core.nsPerRequestReply)} ns per request/reply (dispatch + correlation + validation), ` +
-      `${integer(core.nsPerRequestReplyWithJson)} ns with the JSON codec of the wire; rounds ` +
+      `${integer(core.nsPerRequestReplyWithJson)} ns with the JSON codec of the wire, ` +
+      `${integer(core.nsPerRequestReplyWithoutStacks)} ns without the caller-stack capture (stackTraces: false); rounds ` +
       core.rounds
         .map(
           (round) =>
-            `${integer(round.nsPerRequestReply)}/${integer(round.nsPerRequestReplyWithJson)}`,
+            `${integer(round.nsPerRequestReply)}/${integer(round.nsPerRequestReplyWithJson)}/${integer(round.nsPerRequestReplyWithoutStacks)}`,
         )
         .join(', '),
   ]

@@ -8,5 +8,6 @@ describe('runCoreMicro', () => {
     assert.equal(result.iterations, 200)
     assert.ok(result.nsPerRequestReply > 0)
     assert.ok(result.nsPerRequestReplyWithJson > 0)
+    assert.ok(result.nsPerRequestReplyWithoutStacks > 0)
   })
 })

@@ -3,4 +3,12 @@
 export { describeInvalidName, describeValue } from './envelope.js'
 export { PendingReplies } from './pending-replies.js'
 export { HandlerRegistry } from './registry.js'
+export type { ClientErrorHandlerOptions } from './server-hardening.js'
+export {
+  checkRequestTimeout,
+  clientErrorHandler,
+  closeCuttingStalled,
+  DEFAULT_REQUEST_TIMEOUT,
+  serverTimeouts,
+} from './server-hardening.js'
 export { bearerMatcher, checkToken } from './token.js'

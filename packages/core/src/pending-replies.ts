@@ -27,8 +27,12 @@ export const unrefTimers: Timers = {
 export interface WaitOptions {
   /** Milliseconds until the wait gives up; `Infinity` waits for ever. */
   timeout: number
-  /** Rejected with at the deadline. Built by the caller, so its stack points at the caller's line. */
-  timeoutError: TimeoutError
+  /**
+   * Rejected with at the deadline. Built by the caller, so that its stack points at the
+   * caller's line; or a function that builds it when the deadline passes (no stack capture
+   * per wait).
+   */
+  timeoutError: TimeoutError | (() => TimeoutError)
   signal?: AbortSignal | undefined
   /**
    * Receives every reply, for callback-style sends that accept several outcomes. Without it
@@ -81,7 +85,7 @@ class Waiter {
       this.#timer = timers.setTimeout(() => {
         // A callback-style send that got at least one reply ends normally at its deadline.
         if (this.onReply !== undefined && this.replies > 0) this.resolve(undefined)
-        else this.reject(timeoutError)
+        else this.reject(typeof timeoutError === 'function' ? timeoutError() : timeoutError)
       }, timeout)
     }
   }

@@ -18,8 +18,12 @@ export type Receipt =
   | { readonly status: 'failed'; readonly error: ExoRelayError }
   | { readonly status: 'unavailable'; readonly error: ExoRelayError }
 
-/** Hands one incoming message to the relay. Synchronous: a transport answers at once. */
-export type Receiver = (message: ReceivedMessage) => Receipt
+/**
+ * Hands one incoming message to the relay. Synchronous: a transport answers at once.
+ * `replyRoute` is the transport's own note of where replies to this message go (NATS: the
+ * requester's inbox); the relay hands it back unchanged in the send options of every reply.
+ */
+export type Receiver = (message: ReceivedMessage, replyRoute?: unknown) => Receipt
 
 /** What the relay gives its transport when it starts listening. */
 export interface Endpoint {
@@ -40,6 +44,15 @@ export interface TransportSendOptions {
   readonly timeout: number
   /** Fires when the caller gives up (its signal, the reply deadline, or close). */
   readonly signal?: AbortSignal | undefined
+  /**
+   * True when the relay waits for a reply to this message under the same `timeout` and
+   * `signal`. The relay then looks at `send` only for a failure, so a transport may skip
+   * confirming that the bus accepted the message (a broker round trip) and its own timers:
+   * it resolves when it likes and rejects as soon as it learns the message was not taken.
+   */
+  readonly awaitsReply?: boolean | undefined
+  /** On a reply: the `replyRoute` the transport gave `receive` with the request, if any. */
+  readonly replyRoute?: unknown
 }
 
 /** What a transport reports once it receives messages. */
@@ -57,7 +70,8 @@ export interface ListenInfo {
  * Rules a transport keeps:
  * - `send` resolves once the bus has accepted the message, and rejects with a
  *   `TransportError` (coded `BUS_UNREACHABLE`, `BUS_REFUSED` or `NO_RECEIVER`) otherwise.
- *   It must respect `timeout` and `signal`, and never retry a message that may have arrived.
+ *   It must respect `timeout` and `signal` (see `awaitsReply` for the one exception), and
+ *   never retry a message that may have arrived.
  * - `listen` resolves once messages can arrive; it rejects with a `ListenError`.
  * - `close` stops receiving, finishes what it has in flight, and releases every resource.
  */

@@ -15,7 +15,7 @@ import type { Logger } from '../src/logger.js'
 import { MemoryBus } from '../src/memory-transport.js'
 import type { Timers } from '../src/pending-replies.js'
 import { checkPort, DEFAULT_TIMEOUT, type HandlerContext, Relay } from '../src/relay.js'
-import type { Endpoint, Receipt, Transport } from '../src/transport.js'
+import type { Endpoint, Receipt, Transport, TransportSendOptions } from '../src/transport.js'
 
 type Level = 'debug' | 'info' | 'warn' | 'error'
 
@@ -376,6 +376,32 @@ test("a send without reply rejects with a TimeoutError whose stack points at the
   assert.equal(web.pendingReplies, 0)
 })
 
+test('with stackTraces: false a timeout is the same TimeoutError, its stack starting in the timer', async () => {
+  const bus = new MemoryBus()
+  const relay = new Relay({ serviceName: 'fast', transport: bus.transport(), stackTraces: false })
+  const quiet = new Relay({ serviceName: 'quiet', transport: bus.transport() })
+  quiet.registerHandler('quiet.ignore', () => {})
+  await Promise.all([relay.listen(), quiet.listen()])
+  const sent = relay.send('quiet.ignore', 1, { timeout: 20 })
+  await assert.rejects(sent, (error: unknown) => {
+    assert.ok(error instanceof TimeoutError)
+    assert.equal(error.code, ErrorCodes.TIMEOUT)
+    assert.equal(error.timeout, 20)
+    assert.match(error.message, /'quiet\.ignore' \(id [^)]+\) within 20 ms/)
+    assert.doesNotMatch(error.stack ?? '', /relay\.test\.ts/)
+    return true
+  })
+  assert.equal(relay.pendingReplies, 0)
+  await Promise.all([relay.close(), quiet.close()])
+  assert.throws(
+    () => new Relay({ serviceName: 'x', transport: bus.transport(), stackTraces: 'no' as never }),
+    {
+      code: ErrorCodes.INVALID_OPTION,
+      message: "The stackTraces option must be a boolean, got 'no'.",
+    },
+  )
+})
+
 test('a fire-and-forget send whose reply never comes is logged at debug, not warn', async () => {
   users.registerHandler('users.touch', () => {})
   web.send('users.touch', 1, { timeout: 20 })
@@ -672,4 +698,68 @@ test('close() before listen() emits no offline', async () => {
 test('after all of the above the shared relays hold no pending replies', () => {
   assert.equal(web.pendingReplies, 0)
   assert.equal(users.pendingReplies, 0)
+})
+
+test("the transport's reply route comes back with every reply to that message, error replies included", async () => {
+  let endpoint: Endpoint | undefined
+  const sent: { name: string; responseTo: string | undefined; options: TransportSendOptions }[] = []
+  const transport: Transport = {
+    listen: async (given) => {
+      endpoint = given
+      return { port: 0 }
+    },
+    send: async (envelope, options) => {
+      sent.push({ name: envelope.name, responseTo: envelope.responseTo, options })
+    },
+    close: async () => {},
+  }
+  const relay = new Relay({ serviceName: 'users', transport })
+  relay.registerHandler('users.create', (_user, { reply }) => {
+    reply('users.creating')
+    reply('users.created')
+  })
+  relay.registerHandler('users.fail', () => {
+    throw new Error('boom')
+  })
+  await relay.listen()
+  assert.ok(endpoint)
+  const route = { inbox: '_INBOX.web.r' }
+  assert.equal(endpoint.receive({ name: 'users.create', id: 'r1' }, route).status, 'accepted')
+  assert.equal(endpoint.receive({ name: 'users.fail', id: 'r2' }, 'route-2').status, 'failed')
+  endpoint.receive({ name: 'users.create', id: 'r3' })
+  assert.deepEqual(
+    sent.map(({ name, responseTo, options }) => [name, responseTo, options.replyRoute]),
+    [
+      ['users.creating', 'r1', route],
+      ['users.created', 'r1', route],
+      ['__error', 'r2', 'route-2'],
+      ['users.creating', 'r3', undefined],
+      ['users.created', 'r3', undefined],
+    ],
+  )
+  assert.ok(sent.every(({ options }) => options.awaitsReply !== true))
+  await relay.close()
+})
+
+test('a send that waits for its reply tells the transport so; one that does not, does not', async () => {
+  const sent: { name: string; awaitsReply: boolean | undefined }[] = []
+  const transport: Transport = {
+    listen: async () => ({ port: 0 }),
+    send: async (envelope, options) => {
+      sent.push({ name: envelope.name, awaitsReply: options.awaitsReply })
+    },
+    close: async () => {},
+  }
+  const relay = new Relay({ serviceName: 'web', transport })
+  await relay.listen()
+  const awaited = relay.send('users.create', 1, { timeout: 50 })
+  relay.send('users.create', 2, () => {}, { timeout: 50 })
+  await relay.send('hello', 3, { reply: false })
+  assert.deepEqual(sent, [
+    { name: 'users.create', awaitsReply: true },
+    { name: 'users.create', awaitsReply: true },
+    { name: 'hello', awaitsReply: undefined },
+  ])
+  await assert.rejects(awaited, { code: ErrorCodes.TIMEOUT })
+  await relay.close()
 })

@@ -1,7 +1,7 @@
 import type { Logger } from '@exorelay/core'
+import { createPool } from '@exorelay/undici-sender/internal'
 import type { Dispatcher, Pool } from 'undici'
 import { formatMessageLine } from './message-log.js'
-import { createPool } from './pool.js'
 import { type Delivery, type ExoComService, originOf } from './routing-table.js'
 
 export interface DeliveryOptions {

@@ -1,5 +1,4 @@
-import { type ServerOptions, STATUS_CODES } from 'node:http'
-import type { AddressInfo, Socket } from 'node:net'
+import type { AddressInfo } from 'node:net'
 import {
   checkPort,
   ERROR_CODE_HEADER,
@@ -16,12 +15,15 @@ import {
 } from '@exorelay/core'
 import {
   bearerMatcher,
+  checkRequestTimeout,
   checkToken,
+  clientErrorHandler,
+  closeCuttingStalled,
   describeInvalidName,
   describeValue,
+  serverTimeouts,
 } from '@exorelay/core/internal'
 import Fastify, {
-  type ConnectionError,
   type FastifyError,
   type FastifyReply,
   type FastifyRequest,
@@ -42,10 +44,6 @@ export const DEFAULT_EXOCOM_PORT = 3100
 const DEFAULT_HOST = '127.0.0.1'
 const DEFAULT_DELIVERY_TIMEOUT = 5000
 const DEFAULT_BODY_LIMIT = 1024 * 1024
-const DEFAULT_REQUEST_TIMEOUT = 10_000
-// Node looks for expired requests on an interval (30 s unless told otherwise); a stalled
-// request is cut off up to one interval after its timeout, so keep the interval short.
-const MAX_TIMEOUT_CHECK_INTERVAL = 1_000
 // Route config marking the routes the token check lets through. Not a literal at the call
 // site, so Fastify's config type accepts the extra key.
 const OPEN_ROUTE = { exoComOpen: true }
@@ -139,12 +137,7 @@ export async function startExoCom(options: ExoComOptions = {}): Promise<ExoCom> 
     'deliveryTimeout',
   )
   const bodyLimit = positiveInteger(options.bodyLimit, DEFAULT_BODY_LIMIT, 'bodyLimit')
-  const requestTimeout = options.requestTimeout ?? DEFAULT_REQUEST_TIMEOUT
-  if (!Number.isInteger(requestTimeout) || requestTimeout < 0) {
-    throw invalidOption(
-      `The requestTimeout option must be an integer of at least 0 (0 disables it), got ${describeValue(requestTimeout)}.`,
-    )
-  }
+  const requestTimeout = checkRequestTimeout(options.requestTimeout, 'The requestTimeout option')
   const token = checkToken(options.token, 'The token option')
   const table = new RoutingTable(validateServices(options.services ?? []))
   const log = options.logger === false ? silentLogger : (options.logger ?? createDefaultLogger())
@@ -162,9 +155,8 @@ export async function startExoCom(options: ExoComOptions = {}): Promise<ExoCom> 
     bodyLimit,
     requestTimeout,
     http: serverTimeouts(requestTimeout),
-    clientErrorHandler: (error, socket) => {
-      answerClientError(error, socket, requestTimeout, log)
-    },
+    // Answered as sentences with a code, like every other error of the bus.
+    clientErrorHandler: clientErrorHandler({ requestTimeout, logger: log, sentence: true }),
     // While the port closes, requests on open connections still get the protocol's answers
     // (a 503 with a code for /send), not Fastify's JSON 503.
     return503OnClosing: false,
@@ -395,18 +387,8 @@ export async function startExoCom(options: ExoComOptions = {}): Promise<ExoCom> 
         // rather than a hang; then the port is freed.
         log.info({ port: bound }, 'ExoCom shutting down')
         await deliverer.close()
-        // Node stops enforcing the request timeout once its server closes, so a client
-        // stalling halfway through a request would hold close() for ever. Any request still
-        // open one timeout later has overrun it: cut its connection then.
-        const cutOff =
-          requestTimeout > 0
-            ? setTimeout(() => app.server.closeAllConnections(), requestTimeout)
-            : undefined
-        try {
-          await app.close()
-        } finally {
-          clearTimeout(cutOff)
-        }
+        // A client stalling halfway through a request must not hold close() for ever.
+        await closeCuttingStalled(app.server, requestTimeout, () => app.close())
         log.info({ port: bound }, 'ExoCom offline')
       })()
       return closing
@@ -447,63 +429,6 @@ function describeClientError(
     default:
       return `The request is invalid: ${error.message}`
   }
-}
-
-/**
- * Node's server options that make `requestTimeout` hold on Node 20. Fastify sets the server's
- * request timeout only after creating it, which leaves two gaps. Node swaps a headers timeout
- * that is longer than the request timeout with it, so with the default 60 s headers timeout a
- * client that sent its headers and then stalls in the body is cut off only after 60 s. And
- * Node looks for expired requests every 30 s by default.
- */
-function serverTimeouts(requestTimeout: number): ServerOptions {
-  // Disabled: keep Node's defaults, whose 60 s headers timeout still bounds the headers.
-  if (requestTimeout === 0) return {}
-  return {
-    requestTimeout,
-    headersTimeout: Math.min(requestTimeout, 60_000),
-    connectionsCheckingInterval: Math.min(requestTimeout, MAX_TIMEOUT_CHECK_INTERVAL),
-  }
-}
-
-/**
- * Answers what Node refuses before any route runs (a request not complete within
- * `requestTimeout`, headers over Node's size limit, bytes that are not HTTP) as plain text
- * with a code, like every other error of the bus, then closes the connection. It replaces
- * Fastify's default, which answers the same statuses (408, 431, 400) as JSON without a code.
- */
-function answerClientError(
-  error: ConnectionError,
-  socket: Socket,
-  requestTimeout: number,
-  log: Logger,
-): void {
-  // A reset or closed connection has nobody left to answer.
-  if (error.code === 'ECONNRESET' || socket.destroyed) return
-  let status = 400
-  let text = 'The request is not valid HTTP.'
-  if (error.code === 'ERR_HTTP_REQUEST_TIMEOUT') {
-    status = 408
-    text =
-      requestTimeout > 0
-        ? `The request was not complete within ${requestTimeout} ms.`
-        : 'The request headers were not complete in time.'
-  } else if (error.code === 'HPE_HEADER_OVERFLOW') {
-    status = 431
-    text = 'The request headers are larger than the limit.'
-  }
-  const code = ErrorCodes.INVALID_MESSAGE
-  log.warn({ status, code, reason: error.code }, `request refused: ${text}`)
-  if (socket.writable) {
-    socket.write(
-      `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\n` +
-        'connection: close\r\n' +
-        'content-type: text/plain; charset=utf-8\r\n' +
-        `content-length: ${Buffer.byteLength(text)}\r\n` +
-        `${ERROR_CODE_HEADER}: ${code}\r\n\r\n${text}`,
-    )
-  }
-  socket.destroy()
 }
 
 function toListenError(cause: unknown, host: string, port: number): ListenError {

@@ -1,10 +1,7 @@
 import assert from 'node:assert/strict'
-import { subscribe, unsubscribe } from 'node:diagnostics_channel'
-import { once } from 'node:events'
-import { connect, type Socket } from 'node:net'
 import { describe, type TestContext, test } from 'node:test'
 import { ErrorCodes, isExoRelayError } from '@exorelay/core'
-import { Pool } from 'undici'
+import { openRawConnection, type RawAnswer, rawHttpClient, requestStarted } from '@exorelay/testing'
 import { type ExoComOptions, startExoCom } from '../src/exocom.js'
 import { type Behaviour, type RecordedRun, serviceOf, startBus, startReceiver } from './helpers.js'
 
@@ -12,15 +9,9 @@ import { type Behaviour, type RecordedRun, serviceOf, startBus, startReceiver } 
 // 4xx with a plain-text sentence and a code, and the bus keeps serving') does not try yet,
 // plus floods and slow clients. Each must get its coded 4xx, and the bus must keep routing.
 
-interface Answer {
-  status: number
-  code: string | undefined
-  text: string
-}
-
 /**
- * A bus with one receiver, `users`, for `users.create` and a few odd names, and a pool of
- * connections to the bus. All closed after the test.
+ * A bus with one receiver, `users`, for `users.create` and a few odd names, and a raw client
+ * of the bus. All closed after the test.
  */
 async function startLandscape(
   t: TestContext,
@@ -33,29 +24,12 @@ async function startLandscape(
     services: [serviceOf(users, ['users.create', 'grüße.✓']), serviceOf(web, [])],
     ...options,
   })
-  // Unlimited connections: concurrent requests really arrive at once.
-  const pool = new Pool(exocom.url)
-  t.after(() => pool.close())
-
-  /** Posts a raw body; `null` as content type sends none. */
-  async function post(
-    path: string,
-    body: string,
-    contentType: string | null = 'application/json',
-  ): Promise<Answer> {
-    const headers: Record<string, string> = {}
-    if (contentType !== null) headers['content-type'] = contentType
-    const response = await pool.request({ method: 'POST', path, headers, body })
-    const code = response.headers['exorelay-error-code']
-    return {
-      status: response.statusCode,
-      code: typeof code === 'string' ? code : undefined,
-      text: await response.body.text(),
-    }
-  }
+  const client = rawHttpClient(exocom.url)
+  t.after(() => client.close())
+  const post = client.post
 
   /** Posts a JSON message to `/send/<encoded name>`. */
-  function send(name: string, body: unknown): Promise<Answer> {
+  function send(name: string, body: unknown): Promise<RawAnswer> {
     return post(`/send/${encodeURIComponent(name)}`, JSON.stringify(body))
   }
 
@@ -75,39 +49,6 @@ async function startLandscape(
   return { exocom, log, users, web, post, send, assertServing }
 }
 
-/**
- * Opens a raw TCP connection and collects what the server writes until it closes. A test that
- * ends or times out destroys it first, so that a server waiting for it cannot hang the file.
- */
-async function rawConnection(t: TestContext, port: number) {
-  const socket: Socket = connect(port, '127.0.0.1')
-  t.signal.addEventListener('abort', () => socket.destroy(), { once: true })
-  socket.setEncoding('utf8')
-  let written = ''
-  socket.on('data', (chunk: string) => {
-    written += chunk
-  })
-  const closed = once(socket, 'close').then(() => written)
-  await once(socket, 'connect')
-  return { socket, closed }
-}
-
-/**
- * Resolves once the HTTP server in this process has read the headers of a request that came
- * over `socket` (Node's `http.server.request.start` channel): the request is then in flight.
- */
-function requestStarted(socket: Socket): Promise<void> {
-  return new Promise((resolve) => {
-    const onStart = (message: unknown): void => {
-      const serverSide = (message as { socket: Socket }).socket
-      if (serverSide.remotePort !== socket.localPort) return
-      unsubscribe('http.server.request.start', onStart)
-      resolve()
-    }
-    subscribe('http.server.request.start', onStart)
-  })
-}
-
 /** Headers that promise 1,000 bytes of body, and the first 10 of them. */
 const STALLING_REQUEST =
   'POST /send/users.create HTTP/1.1\r\nhost: 127.0.0.1\r\ncontent-type: application/json\r\n' +
@@ -118,7 +59,7 @@ describe('bad input at the bus', () => {
     const { post, send, users, assertServing } = await startLandscape(t)
     const cases: Array<{
       what: string
-      send: () => Promise<Answer>
+      send: () => Promise<RawAnswer>
       status: number
       code: string
     }> = [
@@ -323,8 +264,8 @@ describe('slow clients at the bus', () => {
     timeout: 10_000,
   }, async (t) => {
     const { exocom, users, assertServing } = await startLandscape(t, { requestTimeout: 500 })
-    const body = await rawConnection(t, exocom.port)
-    const headers = await rawConnection(t, exocom.port)
+    const body = await openRawConnection(exocom.port, { signal: t.signal })
+    const headers = await openRawConnection(exocom.port, { signal: t.signal })
     let cutOff = 0
     for (const connection of [body, headers]) void connection.closed.then(() => cutOff++)
     const bodyStarted = requestStarted(body.socket)
@@ -348,8 +289,8 @@ describe('slow clients at the bus', () => {
 
   test('bytes that are not HTTP get 400 and headers over the size limit 431, in plain text with a code', async (t) => {
     const { exocom, assertServing } = await startLandscape(t)
-    const garbage = await rawConnection(t, exocom.port)
-    const oversized = await rawConnection(t, exocom.port)
+    const garbage = await openRawConnection(exocom.port, { signal: t.signal })
+    const oversized = await openRawConnection(exocom.port, { signal: t.signal })
 
     garbage.socket.write('HELLO THERE\r\n\r\n')
     oversized.socket.write(
@@ -375,7 +316,7 @@ describe('slow clients at the bus', () => {
     timeout: 10_000,
   }, async (t) => {
     const { exocom } = await startLandscape(t, { requestTimeout: 500 })
-    const stalled = await rawConnection(t, exocom.port)
+    const stalled = await openRawConnection(exocom.port, { signal: t.signal })
     const started = requestStarted(stalled.socket)
     stalled.socket.write(STALLING_REQUEST)
     await started

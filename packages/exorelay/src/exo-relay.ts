@@ -63,6 +63,11 @@ export interface ExoRelayOptions extends ConfigOptions {
   maxQueued?: number
   /** Milliseconds `close()` lets running handlers finish. Default 10,000. */
   closeTimeout?: number
+  /**
+   * Capture the caller's stack on every send that waits for a reply, so that a timeout points
+   * at the `send(…)` line. Default `true`; `false` saves 2 to 10 µs per send on hot paths.
+   */
+  stackTraces?: boolean
   /** Milliseconds between self-registrations while online, so a restarted bus relearns the service. Default 5,000. */
   registerInterval?: number
 }
@@ -116,6 +121,7 @@ export class ExoRelay<M extends MessageMap<M> = AnyMessages> extends Relay<M> {
       concurrency: options.concurrency,
       maxQueued: options.maxQueued,
       closeTimeout: options.closeTimeout,
+      stackTraces: options.stackTraces,
     })
     this.#defaultPort = config.port
     const app = options.fastify

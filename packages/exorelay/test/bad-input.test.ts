@@ -1,10 +1,12 @@
 import assert from 'node:assert/strict'
-import { subscribe, unsubscribe } from 'node:diagnostics_channel'
-import { once } from 'node:events'
-import { connect, type Socket } from 'node:net'
 import { describe, test } from 'node:test'
-import { MockExoCom } from '@exorelay/testing'
-import { Pool } from 'undici'
+import {
+  MockExoCom,
+  openRawConnection,
+  type RawAnswer,
+  rawHttpClient,
+  requestStarted,
+} from '@exorelay/testing'
 import { ErrorCodes, ExoRelay, type ExoRelayOptions, type HandlerContext } from '../src/index.js'
 
 // Bad input, tried for real: a real relay on 127.0.0.1 (standalone listener, port 0), talking
@@ -12,12 +14,6 @@ import { ErrorCodes, ExoRelay, type ExoRelayOptions, type HandlerContext } from 
 // its coded 4xx, and the relay must go on serving and hold nothing afterwards.
 
 type After = { after: (fn: () => Promise<unknown>) => void }
-
-interface Answer {
-  status: number
-  code: string | undefined
-  text: string
-}
 
 interface Received {
   name: string
@@ -39,7 +35,7 @@ const IDLE = { state: 'online', pendingReplies: 0, runningHandlers: 0, queuedMes
 
 /**
  * A relay `users` with recording handlers for `hello` and a few odd names, listening on a free
- * port; a pool of connections to it. All closed after the test.
+ * port; a raw client of it. All closed after the test.
  */
 async function startRelay(t: After, options: Partial<ExoRelayOptions> = {}) {
   const exocom = new MockExoCom()
@@ -60,33 +56,16 @@ async function startRelay(t: After, options: Partial<ExoRelayOptions> = {}) {
     relay.registerHandler(name, record)
   }
   const port = await relay.listen()
-  // Unlimited connections: concurrent requests really arrive at once.
-  const pool = new Pool(`http://127.0.0.1:${port}`)
+  const client = rawHttpClient(`http://127.0.0.1:${port}`)
   t.after(async () => {
-    await pool.close()
+    await client.close()
     await relay.close()
     await exocom.close()
   })
-
-  /** Posts a raw body; `null` as content type sends none. */
-  async function post(
-    path: string,
-    body: string | undefined,
-    contentType: string | null = 'application/json',
-  ): Promise<Answer> {
-    const headers: Record<string, string> = {}
-    if (contentType !== null) headers['content-type'] = contentType
-    const response = await pool.request({ method: 'POST', path, headers, body: body ?? '' })
-    const code = response.headers['exorelay-error-code']
-    return {
-      status: response.statusCode,
-      code: typeof code === 'string' ? code : undefined,
-      text: await response.body.text(),
-    }
-  }
+  const post = client.post
 
   /** Posts a JSON message to `/run/<encoded name>`. */
-  function run(name: string, body: unknown): Promise<Answer> {
+  function run(name: string, body: unknown): Promise<RawAnswer> {
     return post(`/run/${encodeURIComponent(name)}`, JSON.stringify(body))
   }
 
@@ -105,39 +84,6 @@ async function startRelay(t: After, options: Partial<ExoRelayOptions> = {}) {
   return { relay, exocom, port, received, post, run, assertServing }
 }
 
-/**
- * Opens a raw TCP connection and collects what the server writes until it closes. A test that
- * ends or times out destroys it first, so that a server waiting for it cannot hang the file.
- */
-async function rawConnection(t: { signal: AbortSignal }, port: number) {
-  const socket: Socket = connect(port, '127.0.0.1')
-  t.signal.addEventListener('abort', () => socket.destroy(), { once: true })
-  socket.setEncoding('utf8')
-  let written = ''
-  socket.on('data', (chunk: string) => {
-    written += chunk
-  })
-  const closed = once(socket, 'close').then(() => written)
-  await once(socket, 'connect')
-  return { socket, closed }
-}
-
-/**
- * Resolves once the HTTP server in this process has read the headers of a request that came
- * over `socket` (Node's `http.server.request.start` channel): the request is then in flight.
- */
-function requestStarted(socket: Socket): Promise<void> {
-  return new Promise((resolve) => {
-    const onStart = (message: unknown): void => {
-      const serverSide = (message as { socket: Socket }).socket
-      if (serverSide.remotePort !== socket.localPort) return
-      unsubscribe('http.server.request.start', onStart)
-      resolve()
-    }
-    subscribe('http.server.request.start', onStart)
-  })
-}
-
 /** Headers that promise 1,000 bytes of body, and the first 10 of them. */
 const STALLING_REQUEST =
   'POST /run/hello HTTP/1.1\r\nhost: 127.0.0.1\r\ncontent-type: application/json\r\n' +
@@ -148,7 +94,7 @@ describe('bad input at a real relay', () => {
     const { relay, post, run, received, assertServing } = await startRelay(t)
     const cases: Array<{
       what: string
-      send: () => Promise<Answer>
+      send: () => Promise<RawAnswer>
       status: number
       code: string
     }> = [
@@ -363,7 +309,7 @@ describe('floods at a real relay', () => {
       Array.from({ length: 1_000 }, (_, index) => run('slow', { id: `slow-${index}` })),
     )
 
-    const byStatus = new Map<number, Answer[]>()
+    const byStatus = new Map<number, RawAnswer[]>()
     for (const answer of answers) {
       byStatus.set(answer.status, [...(byStatus.get(answer.status) ?? []), answer])
     }
@@ -424,8 +370,8 @@ describe('slow clients at a real relay', () => {
     const { relay, port, run, received, assertServing } = await startRelay(t, {
       requestTimeout: 500,
     })
-    const body = await rawConnection(t, port)
-    const headers = await rawConnection(t, port)
+    const body = await openRawConnection(port, { signal: t.signal })
+    const headers = await openRawConnection(port, { signal: t.signal })
     let cutOff = 0
     for (const connection of [body, headers]) void connection.closed.then(() => cutOff++)
     const bodyStarted = requestStarted(body.socket)
@@ -454,8 +400,8 @@ describe('slow clients at a real relay', () => {
 
   test('bytes that are not HTTP get 400 and headers over the size limit 431, in plain text with a code', async (t) => {
     const { relay, port, assertServing } = await startRelay(t)
-    const garbage = await rawConnection(t, port)
-    const oversized = await rawConnection(t, port)
+    const garbage = await openRawConnection(port, { signal: t.signal })
+    const oversized = await openRawConnection(port, { signal: t.signal })
 
     garbage.socket.write('HELLO THERE\r\n\r\n')
     oversized.socket.write(
@@ -482,7 +428,7 @@ describe('slow clients at a real relay', () => {
     timeout: 10_000,
   }, async (t) => {
     const { relay, port } = await startRelay(t, { requestTimeout: 500 })
-    const stalled = await rawConnection(t, port)
+    const stalled = await openRawConnection(port, { signal: t.signal })
     const started = requestStarted(stalled.socket)
     stalled.socket.write(STALLING_REQUEST)
     await started

@@ -4,7 +4,7 @@ import { once } from 'node:events'
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { after, before, describe, test } from 'node:test'
 import { fileURLToPath } from 'node:url'
-import { startNatsServer } from './nats-server.js'
+import { type NatsServer, startNatsServer } from '@exorelay/testing'
 
 // Every JavaScript example of the scaling-out guide runs as written, against a real
 // nats-server, with the environment the guide tells services to set. (docs.test.ts runs the
@@ -18,7 +18,7 @@ function examples(document: string): string[] {
   return [...text.matchAll(/^```js\n([\s\S]*?)^```$/gm)].map((match) => match[1]!)
 }
 
-let nats: { url: string; stop: () => Promise<void> }
+let nats: NatsServer
 
 before(async () => {
   rmSync(runDir, { recursive: true, force: true })

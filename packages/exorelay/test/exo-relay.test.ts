@@ -3,7 +3,7 @@ import { EventEmitter, once } from 'node:events'
 import { createServer } from 'node:net'
 import { Writable } from 'node:stream'
 import { describe, test } from 'node:test'
-import { MockExoCom } from '@exorelay/testing'
+import { freePort, MockExoCom } from '@exorelay/testing'
 import { pino } from 'pino'
 import { ErrorCodes, ExoRelay, isExoRelayError } from '../src/index.js'
 
@@ -342,15 +342,6 @@ describe('ExoRelay self-registration', () => {
     assert.deepEqual(exocom.services, [])
   })
 })
-
-async function freePort(): Promise<number> {
-  const server = createServer()
-  server.listen(0, '127.0.0.1')
-  await once(server, 'listening')
-  const { port } = server.address() as { port: number }
-  await new Promise((resolve) => server.close(resolve))
-  return port
-}
 
 async function assertPortFree(port: number): Promise<void> {
   const server = createServer()

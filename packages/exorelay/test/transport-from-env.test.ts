@@ -5,6 +5,7 @@ import { describe, type TestContext, test } from 'node:test'
 import { fileURLToPath } from 'node:url'
 import { promisify } from 'node:util'
 import { createEnvelope, type Endpoint, type Transport } from '@exorelay/core'
+import { freePort, startNatsServer } from '@exorelay/testing'
 import Fastify from 'fastify'
 import { ErrorCodes, ExoRelay } from '../src/index.js'
 import {
@@ -13,7 +14,6 @@ import {
   natsTransportFromEnv,
   transportKind,
 } from '../src/transport-from-env.js'
-import { freePort, startNatsServer } from './nats-server.js'
 
 const silent = { debug() {}, info() {}, warn() {}, error() {}, child: () => silent }
 

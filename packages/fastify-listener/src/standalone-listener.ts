@@ -1,9 +1,5 @@
-import type { ServerOptions } from 'node:http'
-import { STATUS_CODES } from 'node:http'
-import type { Socket } from 'node:net'
 import {
   checkPort,
-  ERROR_CODE_HEADER,
   ErrorCodes,
   InvalidArgumentError,
   ListenError,
@@ -11,16 +7,17 @@ import {
   type Receiver,
   silentLogger,
 } from '@exorelay/core'
-import { checkToken, describeValue } from '@exorelay/core/internal'
-import Fastify, { type ConnectionError, type FastifyInstance } from 'fastify'
+import {
+  checkRequestTimeout,
+  checkToken,
+  clientErrorHandler,
+  closeCuttingStalled,
+  describeValue,
+  serverTimeouts,
+} from '@exorelay/core/internal'
+import Fastify, { type FastifyInstance } from 'fastify'
 import { answerForFastifyError, sendErrorAnswer } from './answer.js'
 import { DEFAULT_BODY_LIMIT, exoRelayRoutes, type ListenerRoutesOptions } from './routes.js'
-
-/** Milliseconds a client may take to send one whole request, unless told otherwise. */
-const DEFAULT_REQUEST_TIMEOUT = 10_000
-// Node looks for expired requests on an interval (30 s unless told otherwise); a stalled
-// request is cut off up to one interval after its timeout, so keep the interval short.
-const MAX_TIMEOUT_CHECK_INTERVAL = 1_000
 
 /** Options of {@link StandaloneListener}. */
 export interface StandaloneListenerOptions {
@@ -101,13 +98,10 @@ export class StandaloneListener {
         `The status option of StandaloneListener must be a function, got ${describeValue(status)}.`,
       )
     }
-    const requestTimeout = options.requestTimeout ?? DEFAULT_REQUEST_TIMEOUT
-    if (!Number.isInteger(requestTimeout) || requestTimeout < 0) {
-      throw new InvalidArgumentError(
-        ErrorCodes.INVALID_OPTION,
-        `The requestTimeout option of StandaloneListener must be an integer of at least 0 (0 disables it), got ${describeValue(requestTimeout)}.`,
-      )
-    }
+    const requestTimeout = checkRequestTimeout(
+      options.requestTimeout,
+      'The requestTimeout option of StandaloneListener',
+    )
     this.#host = host
     this.#log = logger
     this.#requestTimeout = requestTimeout
@@ -118,9 +112,8 @@ export class StandaloneListener {
       forceCloseConnections: 'idle',
       requestTimeout,
       http: serverTimeouts(requestTimeout),
-      clientErrorHandler: (error, socket) => {
-        answerClientError(error, socket, requestTimeout, logger)
-      },
+      // Answered in the protocol's form: lowercase phrases with a code, like the routes' answers.
+      clientErrorHandler: clientErrorHandler({ requestTimeout, logger }),
       // Requests that arrive while closing reach the routes, whose receiver answers 503 in the
       // protocol's text form with a code; Fastify's own 503 would be JSON without one.
       return503OnClosing: false,
@@ -229,76 +222,9 @@ export class StandaloneListener {
   async #shutdown(): Promise<void> {
     // A listen still binding finishes first, so that its port is released too.
     await this.#listening?.catch(() => {})
-    // Node stops enforcing the request timeout once its server closes, so a client stalling
-    // halfway through a request would hold close() for ever. Any request still open one
-    // timeout later has overrun it: cut its connection then.
-    const cutOff =
-      this.#requestTimeout > 0
-        ? setTimeout(() => this.app.server.closeAllConnections(), this.#requestTimeout)
-        : undefined
-    try {
-      await this.app.close()
-    } finally {
-      clearTimeout(cutOff)
-    }
+    // A client stalling halfway through a request must not hold close() for ever.
+    await closeCuttingStalled(this.app.server, this.#requestTimeout, () => this.app.close())
     this.#receiver = undefined
     this.#log.debug({ host: this.#host }, 'closed')
   }
-}
-
-/**
- * Node's server options that make `requestTimeout` hold on Node 20. Fastify sets the server's
- * request timeout only after creating it, which leaves two gaps. Node swaps a headers timeout
- * that is longer than the request timeout with it, so with the default 60 s headers timeout a
- * client that sent its headers and then stalls in the body is cut off only after 60 s. And
- * Node looks for expired requests every 30 s by default.
- */
-function serverTimeouts(requestTimeout: number): ServerOptions {
-  // Disabled: keep Node's defaults, whose 60 s headers timeout still bounds the headers.
-  if (requestTimeout === 0) return {}
-  return {
-    requestTimeout,
-    headersTimeout: Math.min(requestTimeout, 60_000),
-    connectionsCheckingInterval: Math.min(requestTimeout, MAX_TIMEOUT_CHECK_INTERVAL),
-  }
-}
-
-/**
- * Answers what Node refuses before any route runs (a request not complete within
- * `requestTimeout`, headers over Node's size limit, bytes that are not HTTP) in the protocol's
- * form, then closes the connection. It replaces Fastify's default, which answers the same
- * statuses (408, 431, 400) as JSON without an error code.
- */
-function answerClientError(
-  error: ConnectionError,
-  socket: Socket,
-  requestTimeout: number,
-  log: Logger,
-): void {
-  // A reset or closed connection has nobody left to answer.
-  if (error.code === 'ECONNRESET' || socket.destroyed) return
-  let status = 400
-  let text = 'the request is not valid HTTP'
-  if (error.code === 'ERR_HTTP_REQUEST_TIMEOUT') {
-    status = 408
-    text =
-      requestTimeout > 0
-        ? `the request was not complete within ${requestTimeout} ms`
-        : 'the request headers were not complete in time'
-  } else if (error.code === 'HPE_HEADER_OVERFLOW') {
-    status = 431
-    text = 'the request headers are larger than the limit'
-  }
-  const code = ErrorCodes.INVALID_MESSAGE
-  log.warn({ status, code, reason: error.code }, `request refused: ${text}`)
-  if (socket.writable) {
-    socket.write(
-      `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\n` +
-        'connection: close\r\n' +
-        'content-type: text/plain; charset=utf-8\r\n' +
-        `content-length: ${Buffer.byteLength(text)}\r\n` +
-        `${ERROR_CODE_HEADER}: ${code}\r\n\r\n${text}`,
-    )
-  }
-  socket.destroy()
 }

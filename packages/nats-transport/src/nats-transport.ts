@@ -29,8 +29,14 @@ import {
   type NodeConnectionOptions,
   type Subscription,
 } from '@nats-io/transport-node'
-import { ReplyRoutes } from './reply-routes.js'
-import { checkSubjectPrefix, DEFAULT_SUBJECT_PREFIX, encodeName, encodeSubject } from './subject.js'
+import { RequestTable } from './request-table.js'
+import {
+  checkSubjectPrefix,
+  DEFAULT_SUBJECT_PREFIX,
+  decodeName,
+  encodeName,
+  encodeSubject,
+} from './subject.js'
 import { fromNatsMessage, nameFromHeaders, replyAddressOf, toNatsMessage } from './wire.js'
 
 export interface NatsTransportOptions {
@@ -58,6 +64,7 @@ export interface NatsTransportOptions {
 /** How long unsubscribing (`drain()`) and flushing on `close()` may take each while the server does not answer. */
 const DRAIN_TIMEOUT = 5_000
 const MAX_TIMER_DELAY = 2_147_483_647
+const RESOLVED = Promise.resolve()
 
 /**
  * ExoRelay over NATS: each message name is a subject (`exorelay.users.create`), each service
@@ -88,9 +95,14 @@ class NatsTransport implements Transport {
   readonly #servers: string[]
   readonly #prefix: string
   readonly #log: Logger
-  /** This connection's private subjects: replies arrive on `<inbox>.r`, no-responder notices on `<inbox>.p.<n>`. */
+  /**
+   * This connection's private subjects: replies arrive on `<inbox>.r`, the server's "no
+   * responders" notices on `<inbox>.p.<n>` (sends that wait for the flush) and
+   * `<inbox>.a.<escaped id>` (requests whose relay waits for a reply).
+   */
   readonly #inbox: string
-  readonly #routes = new ReplyRoutes()
+  /** Sent requests whose relay waits for a reply: how to fail them if nobody receives them. */
+  readonly #awaiting = new RequestTable<Awaiting>({ onDrop: settle })
   /** Publications waiting for their flush, by probe key: `true` once the server said nobody subscribes. */
   readonly #probes = new Map<string, boolean>()
   readonly #subscriptions = new Map<string, Subscription>()
@@ -160,6 +172,23 @@ class NatsTransport implements Transport {
       )
     }
     if (options.signal?.aborted) return Promise.reject(options.signal.reason)
+    const nc = this.#nc
+    if (nc !== undefined && this.#connected) {
+      if (envelope.responseTo !== undefined) {
+        // The requester's inbox, noted by #deliver and handed back by the relay.
+        const replyTo = options.replyRoute
+        if (typeof replyTo === 'string') {
+          try {
+            this.#publishReply(nc, replyTo, envelope)
+          } catch (error) {
+            return Promise.reject(error)
+          }
+          return RESOLVED
+        }
+      } else if (options.awaitsReply === true) {
+        return this.#publishRequest(nc, envelope, options.timeout)
+      }
+    }
     return this.#send(envelope, options)
   }
 
@@ -198,6 +227,8 @@ class NatsTransport implements Transport {
       await this.drain()
       this.#closed = true
       this.#endpoint = undefined
+      // The relay has failed its waits by now; the entries only hold their promises.
+      this.#awaiting.clear()
       const nc = this.#nc ?? (await this.#connecting?.catch(() => undefined))
       if (nc === undefined || nc.isClosed()) return
       if (this.#connected) {
@@ -311,6 +342,21 @@ class NatsTransport implements Transport {
       if (msg.headers?.code === 503 && this.#probes.has(key)) this.#probes.set(key, true)
       return
     }
+    if (token.startsWith('a.')) {
+      const id = decodeName(token.slice(2))
+      const awaiting = id === undefined ? undefined : this.#awaiting.take(id)
+      if (msg.headers?.code === 503 && awaiting !== undefined) {
+        awaiting.reject(
+          new TransportError(
+            ErrorCodes.NO_RECEIVER,
+            `No service receives the message '${awaiting.name}' (nothing subscribes to '${awaiting.subject}').`,
+          ),
+        )
+      } else if (awaiting !== undefined) {
+        awaiting.resolve()
+      }
+      return
+    }
     let name: string
     try {
       name = nameFromHeaders(msg)
@@ -334,11 +380,14 @@ class NatsTransport implements Transport {
       this.#log.warn({ err, messageName: name, subject: msg.subject }, 'malformed message dropped')
       return
     }
+    let replyTo: string | undefined
     if (message.responseTo === undefined) {
-      const replyTo = replyAddressOf(msg)
-      if (replyTo !== undefined) this.#routes.remember(message.id, replyTo.subject, replyTo.timeout)
+      replyTo = replyAddressOf(msg)
+    } else if (onInbox) {
+      // A reply proves its request was received: nothing more to wait for.
+      this.#awaiting.take(message.responseTo)?.resolve()
     }
-    const receipt = endpoint.receive(message)
+    const receipt = endpoint.receive(message, replyTo)
     if (receipt.status !== 'accepted') this.#logReceipt(message, receipt, onInbox)
   }
 
@@ -374,13 +423,12 @@ class NatsTransport implements Transport {
         `Not connected to NATS at ${this.#describeServers()}: '${name}' was not sent.`,
       )
     }
-    const replyTo =
-      envelope.responseTo === undefined ? undefined : this.#routes.get(envelope.responseTo)
-    // A reply whose requester is unknown here travels by name, as ExoCom routes replies.
-    const subject = replyTo ?? encodeSubject(name, this.#prefix)
+    // Replies with a route went out in send(); a reply whose requester is unknown here
+    // travels by name, as ExoCom routes replies.
+    const subject = encodeSubject(name, this.#prefix)
     const { body, headers } = toNatsMessage(
       envelope,
-      envelope.responseTo === undefined ? { subject: `${this.#inbox}.r`, timeout } : undefined,
+      envelope.responseTo === undefined ? `${this.#inbox}.r` : undefined,
     )
     const key = (this.#probeSequence++).toString(36)
     this.#probes.set(key, false)
@@ -404,6 +452,46 @@ class NatsTransport implements Transport {
       }
     } finally {
       this.#probes.delete(key)
+    }
+  }
+
+  /**
+   * A request whose relay waits for its reply needs no flush round trip: the relay's own
+   * deadline and signal cover it, and the promise only has to reject should the server say
+   * that nobody subscribes. The server sends that notice to the request's NATS reply subject,
+   * which names the request; the entry ends with the first reply, the notice, or the
+   * request's deadline (plus a grace), whichever comes first, and `close()`.
+   */
+  #publishRequest(nc: NatsConnection, envelope: OutgoingEnvelope, timeout: number): Promise<void> {
+    const subject = encodeSubject(envelope.name, this.#prefix)
+    const { body, headers } = toNatsMessage(envelope, `${this.#inbox}.r`)
+    return new Promise((resolve, reject) => {
+      try {
+        nc.publish(subject, body, { headers, reply: `${this.#inbox}.a.${encodeName(envelope.id)}` })
+      } catch (error) {
+        reject(this.#publishError(error, envelope, body))
+        return
+      }
+      this.#awaiting.remember(
+        envelope.id,
+        { name: envelope.name, subject, resolve, reject },
+        timeout,
+      )
+    })
+  }
+
+  /**
+   * A reply to a request that came through NATS goes straight to its requester's inbox and is
+   * done once the connection has it, as `msg.respond()` is: no flush round trip and no
+   * "no responders" probe. Nobody but the requester can receive it, a requester that stopped
+   * waiting drops it anyway, and one whose connection died learns of it by its own deadline.
+   */
+  #publishReply(nc: NatsConnection, subject: string, envelope: OutgoingEnvelope): void {
+    const { body, headers } = toNatsMessage(envelope, undefined)
+    try {
+      nc.publish(subject, body, { headers })
+    } catch (error) {
+      throw this.#publishError(error, envelope, body)
     }
   }
 
@@ -485,6 +573,18 @@ class NatsTransport implements Transport {
   #describeServers(): string {
     return this.#servers.map((server) => `'${server}'`).join(', ')
   }
+}
+
+/** A sent request whose relay waits for a reply. */
+interface Awaiting {
+  readonly name: string
+  readonly subject: string
+  resolve(): void
+  reject(error: Error): void
+}
+
+function settle(awaiting: Awaiting): void {
+  awaiting.resolve()
 }
 
 /**

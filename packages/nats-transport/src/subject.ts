@@ -11,6 +11,7 @@ const EMPTY_SEGMENT = '%'
 // `$` starts system subjects and `%` is the escape character itself.
 const SAFE = /^[A-Za-z0-9_-]$/
 const ESCAPED = /%(?:u([0-9A-F]{4})|([0-9A-F]{2}))/g
+const PLAIN_NAME = /^[A-Za-z0-9_-]+(?:\.[A-Za-z0-9_-]+)*$/
 const TOKEN = /^(?:[A-Za-z0-9_-]|%u[0-9A-F]{4}|%[0-9A-F]{2})+$/
 
 /**
@@ -48,11 +49,15 @@ export function decodeSubject(
 
 /** The escaped form of a whole name, tokens joined by dots; also used in headers and queue names. */
 export function encodeName(name: string): string {
+  // Most names need no escaping: dot-separated tokens of safe characters stand for themselves.
+  if (PLAIN_NAME.test(name)) return name
   return name.split('.').map(encodeSegment).join('.')
 }
 
 /** The name an {@link encodeName} result stands for, or `undefined` when it is not one. */
 export function decodeName(encoded: string): string | undefined {
+  // The same holds backwards: a name without escapes or empty segments decodes to itself.
+  if (PLAIN_NAME.test(encoded)) return encoded
   const segments: string[] = []
   for (const token of encoded.split('.')) {
     if (token === EMPTY_SEGMENT) {

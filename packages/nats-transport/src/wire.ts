@@ -4,27 +4,17 @@ import { headers, type Msg, type MsgHdrs } from '@nats-io/transport-node'
 import { decodeName, encodeName } from './subject.js'
 
 /**
- * The NATS headers ExoRelay sets. Values are ASCII: the name in its subject escaping, ids
- * percent-encoded (a UUID passes unchanged).
+ * The NATS headers ExoRelay sets. Values are ASCII. The body carries the id and `responseTo`;
+ * headers carry only what the subject does not say and the body must not: a reply's name
+ * (a reply's subject is the requester's inbox) and where and how long a request's replies
+ * are awaited.
  */
 export const MessageHeaders = {
   /** The message name (for a reply: the outcome), escaped as in subjects. */
   NAME: 'exorelay-name',
-  /** The message id; the body carries it too. */
-  ID: 'exorelay-id',
-  /** On replies: the id of the message answered; the body carries it too. */
-  RESPONSE_TO: 'exorelay-response-to',
   /** On requests: the subject where replies to this message go (the sending connection's inbox). */
   REPLY_TO: 'exorelay-reply-to',
-  /** On requests: how many milliseconds the sender waits for replies; absent for no limit. */
-  TIMEOUT: 'exorelay-timeout',
 } as const
-
-/** Where a request's replies go and for how long the sender waits for them. */
-export interface ReplyAddress {
-  readonly subject: string
-  readonly timeout: number
-}
 
 /**
  * The NATS form of an outgoing envelope. The body is exactly the HTTP protocol's JSON body
@@ -33,20 +23,12 @@ export interface ReplyAddress {
  */
 export function toNatsMessage(
   envelope: OutgoingEnvelope,
-  replyTo: ReplyAddress | undefined,
+  replyTo: string | undefined,
 ): { body: string; headers: MsgHdrs } {
+  // append, not set: the headers are new, and set() searches them for the key first.
   const hdrs = headers()
-  hdrs.set(MessageHeaders.NAME, encodeName(envelope.name))
-  hdrs.set(MessageHeaders.ID, encodeURIComponent(envelope.id))
-  if (envelope.responseTo !== undefined) {
-    hdrs.set(MessageHeaders.RESPONSE_TO, encodeURIComponent(envelope.responseTo))
-  }
-  if (replyTo !== undefined) {
-    hdrs.set(MessageHeaders.REPLY_TO, replyTo.subject)
-    if (Number.isFinite(replyTo.timeout)) {
-      hdrs.set(MessageHeaders.TIMEOUT, String(Math.ceil(replyTo.timeout)))
-    }
-  }
+  hdrs.append(MessageHeaders.NAME, encodeName(envelope.name))
+  if (replyTo !== undefined) hdrs.append(MessageHeaders.REPLY_TO, replyTo)
   return { body: JSON.stringify(envelopeBody(envelope)), headers: hdrs }
 }
 
@@ -65,7 +47,7 @@ export function fromNatsMessage(name: string, msg: Msg): ReceivedMessage {
       `message body of '${name}' is not JSON (${msg.data.length} bytes)`,
     )
   }
-  return { ...parseEnvelope(name, body), name }
+  return parseEnvelope(name, body)
 }
 
 /** The message name in a reply's headers; throws a `ProtocolError` when missing or malformed. */
@@ -86,9 +68,8 @@ export function nameFromHeaders(msg: Msg): string {
  * NATS reply subject, so that a plain NATS client's `request()` gets the relay's reply.
  * (An ExoRelay request's own reply subject only collects the server's "no responders" notice.)
  */
-export function replyAddressOf(msg: Msg): ReplyAddress | undefined {
+export function replyAddressOf(msg: Msg): string | undefined {
   const subject = msg.headers?.get(MessageHeaders.REPLY_TO) || msg.reply || ''
   if (subject === '' || /\s/.test(subject)) return undefined
-  const timeout = Number(msg.headers?.get(MessageHeaders.TIMEOUT) || Number.POSITIVE_INFINITY)
-  return { subject, timeout: timeout > 0 ? timeout : Number.POSITIVE_INFINITY }
+  return subject
 }

@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict'
 import { describe, type TestContext, test } from 'node:test'
 import { createEnvelope, ErrorCodes, Relay, type RelayOptions } from '@exorelay/core'
+import { freePort, type NatsServer, startNatsCluster, startNatsServer } from '@exorelay/testing'
 import { connect } from '@nats-io/transport-node'
 import { type NatsTransportOptions, natsTransport } from '../src/nats-transport.js'
-import { freePort, NatsServer } from './nats-server.js'
 import { RecordingLogger } from './recording-logger.js'
 
 // The NATS transport against real nats-server processes on free loopback ports.
@@ -25,12 +25,12 @@ function fixture(t: TestContext) {
   })
   return {
     async server(args?: string[]): Promise<NatsServer> {
-      const started = await NatsServer.start(args === undefined ? {} : { args })
+      const started = await startNatsServer({ args })
       servers.push(started)
       return started
     },
     async cluster(size: number): Promise<NatsServer[]> {
-      const nodes = await NatsServer.startCluster(size)
+      const nodes = await startNatsCluster(size)
       servers.push(...nodes)
       return nodes
     },
@@ -247,8 +247,10 @@ describe('natsTransport subjects and wire', () => {
       { timeout: 5_000 },
     )
     assert.equal(reply.headers?.get('exorelay-name'), 'users.created')
-    assert.deepEqual(reply.json(), {
-      id: reply.headers?.get('exorelay-id'),
+    const body = reply.json<{ id: unknown }>()
+    assert.equal(typeof body.id, 'string')
+    assert.deepEqual(body, {
+      id: body.id,
       sender: 'users',
       responseTo: 'plain-3',
       payload: { name: 'Will' },
@@ -542,7 +544,7 @@ describe('natsTransport scaling', () => {
     await nats.stop()
     await webLog.waitFor((record) => record.msg === 'disconnected from NATS; reconnecting')
     for (let i = 0; i < 50; i++) during.push(web.send('users.create', i, { timeout: 1_000 }))
-    await nats.start()
+    await nats.restart()
     await Promise.all(
       [usersLog, webLog].map((log) =>
         log.waitFor((record) => record.msg === 'reconnected to NATS'),

@@ -1,8 +1,7 @@
 import { after, before } from 'node:test'
 import { Relay } from '@exorelay/core'
-import { describeTransportScenarios } from '@exorelay/testing'
+import { describeTransportScenarios, type NatsServer, startNatsServer } from '@exorelay/testing'
 import { natsTransport } from '../src/nats-transport.js'
-import { NatsServer } from './nats-server.js'
 
 // The behaviour every transport shows, over a real nats-server. Scenarios share the server;
 // each gets its own subject prefix, so nothing one leaves behind reaches the next.
@@ -10,7 +9,7 @@ let server: NatsServer
 let scenarios = 0
 
 before(async () => {
-  server = await NatsServer.start()
+  server = await startNatsServer()
 })
 
 after(async () => {

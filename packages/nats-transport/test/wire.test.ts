@@ -25,36 +25,25 @@ function received(body: string, hdrs?: MsgHdrs, subject = 'exorelay.x'): Msg {
 }
 
 describe('toNatsMessage', () => {
-  test('the body is the HTTP protocol body and the headers carry the name, id and reply route', () => {
+  test('the body is the HTTP protocol body and the headers carry the name and reply route', () => {
     const envelope = createEnvelope('users.create', 'web', { name: 'Will' })
-    const { body, headers: hdrs } = toNatsMessage(envelope, {
-      subject: '_INBOX.abc.r',
-      timeout: 2500,
-    })
+    const { body, headers: hdrs } = toNatsMessage(envelope, '_INBOX.abc.r')
     assert.deepEqual(JSON.parse(body), {
       id: envelope.id,
       sender: 'web',
       payload: { name: 'Will' },
     })
     assert.equal(hdrs.get(MessageHeaders.NAME), 'users.create')
-    assert.equal(hdrs.get(MessageHeaders.ID), envelope.id)
     assert.equal(hdrs.get(MessageHeaders.REPLY_TO), '_INBOX.abc.r')
-    assert.equal(hdrs.get(MessageHeaders.TIMEOUT), '2500')
-    assert.equal(hdrs.has(MessageHeaders.RESPONSE_TO), false)
+    assert.deepEqual([...hdrs.keys()].sort(), [MessageHeaders.NAME, MessageHeaders.REPLY_TO])
   })
 
-  test('a reply carries responseTo and no reply route; a request without deadline no timeout', () => {
+  test('a reply carries responseTo in its body and only its name in headers', () => {
     const reply = createEnvelope('users.created', 'users', undefined, 'request-1')
     const { body, headers: replyHeaders } = toNatsMessage(reply, undefined)
     assert.deepEqual(JSON.parse(body), { id: reply.id, sender: 'users', responseTo: 'request-1' })
-    assert.equal(replyHeaders.get(MessageHeaders.RESPONSE_TO), 'request-1')
-    assert.equal(replyHeaders.has(MessageHeaders.REPLY_TO), false)
-
-    const forever = toNatsMessage(createEnvelope('x', 'web', 1), {
-      subject: '_INBOX.abc.r',
-      timeout: Number.POSITIVE_INFINITY,
-    })
-    assert.equal(forever.headers.has(MessageHeaders.TIMEOUT), false)
+    assert.deepEqual([...replyHeaders.keys()], [MessageHeaders.NAME])
+    assert.equal(replyHeaders.get(MessageHeaders.NAME), 'users.created')
   })
 
   test('names outside ASCII travel escaped in the header', () => {
@@ -93,10 +82,9 @@ describe('nameFromHeaders and replyAddressOf', () => {
     const hdrs = headers()
     hdrs.set(MessageHeaders.NAME, 'caf%u00E9.created')
     hdrs.set(MessageHeaders.REPLY_TO, '_INBOX.abc.r')
-    hdrs.set(MessageHeaders.TIMEOUT, '1500')
     const msg = received('{}', hdrs)
     assert.equal(nameFromHeaders(msg), 'café.created')
-    assert.deepEqual(replyAddressOf(msg), { subject: '_INBOX.abc.r', timeout: 1500 })
+    assert.equal(replyAddressOf(msg), '_INBOX.abc.r')
   })
 
   test('a missing or malformed name header is a protocol error; a missing route is none', () => {
@@ -109,22 +97,10 @@ describe('nameFromHeaders and replyAddressOf', () => {
 
   test('without the reply header, the NATS reply subject of a plain request is the route', () => {
     const plain = { ...received('{}'), reply: '_INBOX.plain.1' }
-    assert.deepEqual(replyAddressOf(plain), {
-      subject: '_INBOX.plain.1',
-      timeout: Number.POSITIVE_INFINITY,
-    })
+    assert.equal(replyAddressOf(plain), '_INBOX.plain.1')
     const hdrs = headers()
     hdrs.set(MessageHeaders.REPLY_TO, '_INBOX.relay.r')
     const relayed = { ...received('{}', hdrs), reply: '_INBOX.relay.p.1' }
-    assert.equal(replyAddressOf(relayed)?.subject, '_INBOX.relay.r')
-  })
-
-  test('a route without a usable timeout is remembered as waiting for ever', () => {
-    for (const timeout of [undefined, 'soon', '-5', '0']) {
-      const hdrs = headers()
-      hdrs.set(MessageHeaders.REPLY_TO, '_INBOX.abc.r')
-      if (timeout !== undefined) hdrs.set(MessageHeaders.TIMEOUT, timeout)
-      assert.equal(replyAddressOf(received('{}', hdrs))?.timeout, Number.POSITIVE_INFINITY)
-    }
+    assert.equal(replyAddressOf(relayed), '_INBOX.relay.r')
   })
 })

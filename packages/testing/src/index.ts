@@ -7,6 +7,10 @@ export type {
   ReceivedRequest,
 } from './mock-exocom.js'
 export { MockExoCom } from './mock-exocom.js'
+export type { NatsClusterOptions, NatsServer, NatsServerOptions } from './nats-server.js'
+export { findNatsServer, freePort, startNatsCluster, startNatsServer } from './nats-server.js'
+export type { RawAnswer, RawConnection, RawHttpClient } from './raw-http.js'
+export { openRawConnection, rawHttpClient, requestStarted } from './raw-http.js'
 export type {
   ScenarioRelayOptions,
   TransportCapabilities,

@@ -9,7 +9,7 @@ import { promisify } from 'node:util'
 import { Pool } from 'undici'
 import { createPool } from '../src/pool.js'
 
-test("the sender's pool is undici's own Pool, and it serves requests", async (t) => {
+test("the pool of the sender and the bus is undici's own Pool, and it serves requests", async (t) => {
   const server = createServer((_request, res) => res.end('pong'))
   server.listen(0, '127.0.0.1')
   await once(server, 'listening')
@@ -23,24 +23,27 @@ test("the sender's pool is undici's own Pool, and it serves requests", async (t)
   assert.equal(await response.body.text(), 'pong')
 })
 
-test('creating a pool loads undici’s Pool alone, not its entry point with fetch and WebSocket', async () => {
-  const pool = fileURLToPath(new URL('../src/pool.ts', import.meta.url))
-  const script = `
-    import { createRequire } from 'node:module'
-    const { createPool } = await import(${JSON.stringify(pool)})
-    await createPool('http://127.0.0.1:9', {}).close()
-    const loaded = Object.keys(createRequire(import.meta.url).cache)
-    console.log(JSON.stringify({
-      pool: loaded.some((file) => file.endsWith('/undici/lib/dispatcher/pool.js')),
-      entry: loaded.some((file) => file.endsWith('/undici/index.js')),
-      fetch: loaded.some((file) => file.includes('/undici/lib/web/fetch/')),
-    }))`
-  const { stdout } = await promisify(execFile)(process.execPath, [
-    '--import',
-    'tsx',
-    '--input-type=module',
-    '--eval',
-    script,
-  ])
-  assert.deepEqual(JSON.parse(stdout), { pool: true, entry: false, fetch: false })
-})
+// internal.ts is what the bus imports: it must not reach undici's entry point either.
+for (const entry of ['pool.ts', 'internal.ts']) {
+  test(`creating a pool through src/${entry} loads undici’s Pool alone, not its entry point with fetch and WebSocket`, async () => {
+    const module = fileURLToPath(new URL(`../src/${entry}`, import.meta.url))
+    const script = `
+      import { createRequire } from 'node:module'
+      const { createPool } = await import(${JSON.stringify(module)})
+      await createPool('http://127.0.0.1:9', {}).close()
+      const loaded = Object.keys(createRequire(import.meta.url).cache)
+      console.log(JSON.stringify({
+        pool: loaded.some((file) => file.endsWith('/undici/lib/dispatcher/pool.js')),
+        entry: loaded.some((file) => file.endsWith('/undici/index.js')),
+        fetch: loaded.some((file) => file.includes('/undici/lib/web/fetch/')),
+      }))`
+    const { stdout } = await promisify(execFile)(process.execPath, [
+      '--import',
+      'tsx',
+      '--input-type=module',
+      '--eval',
+      script,
+    ])
+    assert.deepEqual(JSON.parse(stdout), { pool: true, entry: false, fetch: false })
+  })
+}
