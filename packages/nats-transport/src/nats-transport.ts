@@ -37,7 +37,15 @@ import {
   encodeName,
   encodeSubject,
 } from './subject.js'
-import { fromNatsMessage, nameFromHeaders, replyAddressOf, toNatsMessage } from './wire.js'
+import {
+  encodeBody,
+  fromNatsMessage,
+  outcomeOf,
+  type ReplyRoute,
+  replyPublication,
+  replyRouteOf,
+  requestHeaders,
+} from './wire.js'
 
 export interface NatsTransportOptions {
   /**
@@ -96,7 +104,7 @@ class NatsTransport implements Transport {
   readonly #prefix: string
   readonly #log: Logger
   /**
-   * This connection's private subjects: replies arrive on `<inbox>.r`, the server's "no
+   * This connection's private subjects: replies arrive on `<inbox>.r.<escaped outcome>`, the server's "no
    * responders" notices on `<inbox>.p.<n>` (sends that wait for the flush) and
    * `<inbox>.a.<escaped id>` (requests whose relay waits for a reply).
    */
@@ -175,11 +183,11 @@ class NatsTransport implements Transport {
     const nc = this.#nc
     if (nc !== undefined && this.#connected) {
       if (envelope.responseTo !== undefined) {
-        // The requester's inbox, noted by #deliver and handed back by the relay.
-        const replyTo = options.replyRoute
-        if (typeof replyTo === 'string') {
+        // Where the request came from, noted by #deliver and handed back by the relay.
+        const route = options.replyRoute as ReplyRoute | undefined
+        if (route !== undefined) {
           try {
-            this.#publishReply(nc, replyTo, envelope)
+            this.#publishReply(nc, route, envelope)
           } catch (error) {
             return Promise.reject(error)
           }
@@ -359,7 +367,7 @@ class NatsTransport implements Transport {
     }
     let name: string
     try {
-      name = nameFromHeaders(msg)
+      name = outcomeOf(token, msg.subject)
     } catch (err) {
       this.#log.warn({ err, subject: msg.subject }, 'malformed reply dropped')
       return
@@ -380,9 +388,9 @@ class NatsTransport implements Transport {
       this.#log.warn({ err, messageName: name, subject: msg.subject }, 'malformed message dropped')
       return
     }
-    let replyTo: string | undefined
+    let replyTo: ReplyRoute | undefined
     if (message.responseTo === undefined) {
-      replyTo = replyAddressOf(msg)
+      replyTo = replyRouteOf(msg)
     } else if (onInbox) {
       // A reply proves its request was received: nothing more to wait for.
       this.#awaiting.take(message.responseTo)?.resolve()
@@ -426,15 +434,15 @@ class NatsTransport implements Transport {
     // Replies with a route went out in send(); a reply whose requester is unknown here
     // travels by name, as ExoCom routes replies.
     const subject = encodeSubject(name, this.#prefix)
-    const { body, headers } = toNatsMessage(
-      envelope,
-      envelope.responseTo === undefined ? `${this.#inbox}.r` : undefined,
-    )
+    const body = encodeBody(envelope)
+    const headers =
+      envelope.responseTo === undefined ? requestHeaders(`${this.#inbox}.r`) : undefined
     const key = (this.#probeSequence++).toString(36)
     this.#probes.set(key, false)
     try {
       try {
-        nc.publish(subject, body, { headers, reply: `${this.#inbox}.p.${key}` })
+        const reply = `${this.#inbox}.p.${key}`
+        nc.publish(subject, body, headers === undefined ? { reply } : { headers, reply })
       } catch (error) {
         throw this.#publishError(error, envelope, body)
       }
@@ -464,7 +472,8 @@ class NatsTransport implements Transport {
    */
   #publishRequest(nc: NatsConnection, envelope: OutgoingEnvelope, timeout: number): Promise<void> {
     const subject = encodeSubject(envelope.name, this.#prefix)
-    const { body, headers } = toNatsMessage(envelope, `${this.#inbox}.r`)
+    const body = encodeBody(envelope)
+    const headers = requestHeaders(`${this.#inbox}.r`)
     return new Promise((resolve, reject) => {
       try {
         nc.publish(subject, body, { headers, reply: `${this.#inbox}.a.${encodeName(envelope.id)}` })
@@ -486,10 +495,11 @@ class NatsTransport implements Transport {
    * "no responders" probe. Nobody but the requester can receive it, a requester that stopped
    * waiting drops it anyway, and one whose connection died learns of it by its own deadline.
    */
-  #publishReply(nc: NatsConnection, subject: string, envelope: OutgoingEnvelope): void {
-    const { body, headers } = toNatsMessage(envelope, undefined)
+  #publishReply(nc: NatsConnection, route: ReplyRoute, envelope: OutgoingEnvelope): void {
+    const body = encodeBody(envelope)
+    const { subject, headers } = replyPublication(route, envelope.name)
     try {
-      nc.publish(subject, body, { headers })
+      nc.publish(subject, body, headers === undefined ? undefined : { headers })
     } catch (error) {
       throw this.#publishError(error, envelope, body)
     }

@@ -4,38 +4,64 @@ import { headers, type Msg, type MsgHdrs } from '@nats-io/transport-node'
 import { decodeName, encodeName } from './subject.js'
 
 /**
- * The NATS headers ExoRelay sets. Values are ASCII. The body carries the id and `responseTo`;
- * headers carry only what the subject does not say and the body must not: a reply's name
- * (a reply's subject is the requester's inbox) and where and how long a request's replies
- * are awaited.
+ * The NATS headers ExoRelay sets. Values are ASCII. The body carries the id and `responseTo`,
+ * the subject the name: headers carry only what neither can.
  */
 export const MessageHeaders = {
-  /** The message name (for a reply: the outcome), escaped as in subjects. */
-  NAME: 'exorelay-name',
-  /** On requests: the subject where replies to this message go (the sending connection's inbox). */
+  /**
+   * On every message a relay sends that is not a reply: where replies to it go. Each reply is
+   * published to `<reply-to>.<escaped outcome>`, so the outcome travels in the subject.
+   */
   REPLY_TO: 'exorelay-reply-to',
+  /**
+   * On a reply to a plain NATS request (`nc.request()`), whose reply subject is fixed: the
+   * outcome, escaped as in subjects.
+   */
+  NAME: 'exorelay-name',
 } as const
 
+/** Where the replies to a received message go. */
+export interface ReplyRoute {
+  readonly subject: string
+  /**
+   * A relay's request: each reply goes to `<subject>.<escaped outcome>`. Otherwise (a plain
+   * NATS request) every reply goes to `subject` itself, its outcome in the name header.
+   */
+  readonly byOutcome: boolean
+}
+
 /**
- * The NATS form of an outgoing envelope. The body is exactly the HTTP protocol's JSON body
- * (`{ id, sender, payload?, responseTo? }`), so a message can be bridged to ExoCom unchanged;
- * the headers add what HTTP carries in the URL (the name) and what NATS routing needs.
+ * The body of every message: exactly the HTTP protocol's JSON body (`{ id, sender, payload?,
+ * responseTo? }`), so a message can be bridged to ExoCom unchanged.
  */
-export function toNatsMessage(
-  envelope: OutgoingEnvelope,
-  replyTo: string | undefined,
-): { body: string; headers: MsgHdrs } {
+export function encodeBody(envelope: OutgoingEnvelope): string {
+  return JSON.stringify(envelopeBody(envelope))
+}
+
+/** The headers of a message that is not a reply: where its replies go. */
+export function requestHeaders(replyTo: string): MsgHdrs {
   // append, not set: the headers are new, and set() searches them for the key first.
   const hdrs = headers()
-  hdrs.append(MessageHeaders.NAME, encodeName(envelope.name))
-  if (replyTo !== undefined) hdrs.append(MessageHeaders.REPLY_TO, replyTo)
-  return { body: JSON.stringify(envelopeBody(envelope)), headers: hdrs }
+  hdrs.append(MessageHeaders.REPLY_TO, replyTo)
+  return hdrs
+}
+
+/** The subject and headers of a reply published on `route`. */
+export function replyPublication(
+  route: ReplyRoute,
+  outcome: string,
+): { subject: string; headers: MsgHdrs | undefined } {
+  if (route.byOutcome)
+    return { subject: `${route.subject}.${encodeName(outcome)}`, headers: undefined }
+  const hdrs = headers()
+  hdrs.append(MessageHeaders.NAME, encodeName(outcome))
+  return { subject: route.subject, headers: hdrs }
 }
 
 /**
  * The message a relay receives, built by the same parser the HTTP listener uses, so both
  * transports hand the relay identical messages. `name` comes from the subscription (or, for
- * a reply on the inbox, from the name header). Throws a coded `ProtocolError`.
+ * a reply on the inbox, from its subject). Throws a coded `ProtocolError`.
  */
 export function fromNatsMessage(name: string, msg: Msg): ReceivedMessage {
   let body: unknown
@@ -50,26 +76,29 @@ export function fromNatsMessage(name: string, msg: Msg): ReceivedMessage {
   return parseEnvelope(name, body)
 }
 
-/** The message name in a reply's headers; throws a `ProtocolError` when missing or malformed. */
-export function nameFromHeaders(msg: Msg): string {
-  const encoded = msg.headers?.get(MessageHeaders.NAME) ?? ''
-  const name = encoded === '' ? undefined : decodeName(encoded)
-  if (name === undefined) {
+/**
+ * The outcome a reply on a relay's inbox names in its subject: `token` is what follows the
+ * inbox, `r.<escaped outcome>`. Throws a `ProtocolError` when it names no valid outcome.
+ */
+export function outcomeOf(token: string, subject: string): string {
+  const name = token.startsWith('r.') ? decodeName(token.slice(2)) : undefined
+  if (name === undefined || name === '') {
     throw new ProtocolError(
       ErrorCodes.INVALID_MESSAGE,
-      `a reply on '${msg.subject}' has no valid ${MessageHeaders.NAME} header, got '${encoded}'`,
+      `the reply subject '${subject}' names no valid outcome`,
     )
   }
   return name
 }
 
 /**
- * Where the replies to a received request go: the relay's reply header, or else the message's
+ * Where the replies to a received message go: the relay's reply header, or else the message's
  * NATS reply subject, so that a plain NATS client's `request()` gets the relay's reply.
- * (An ExoRelay request's own reply subject only collects the server's "no responders" notice.)
+ * (A relay's own NATS reply subject only collects the server's "no responders" notice.)
  */
-export function replyAddressOf(msg: Msg): string | undefined {
-  const subject = msg.headers?.get(MessageHeaders.REPLY_TO) || msg.reply || ''
+export function replyRouteOf(msg: Msg): ReplyRoute | undefined {
+  const header = msg.headers?.get(MessageHeaders.REPLY_TO) ?? ''
+  const subject = header || msg.reply || ''
   if (subject === '' || /\s/.test(subject)) return undefined
-  return subject
+  return { subject, byOutcome: header !== '' }
 }

@@ -172,18 +172,18 @@ describe('natsTransport connection', () => {
 })
 
 describe('natsTransport subjects and wire', () => {
-  test('a message travels on its escaped subject, with the HTTP body and ExoRelay headers', async (t) => {
+  test('a message travels on its escaped subject, with the HTTP body and its reply route', async (t) => {
     const f = fixture(t)
     const nats = await f.server()
     const observer = await connect({ servers: nats.url })
     t.after(() => observer.close())
-    const seen = deferred<{ subject: string; body: unknown; name: string | undefined }>()
+    const seen = deferred<{ subject: string; body: unknown; headers: string[] }>()
     observer.subscribe('exorelay.>', {
       callback: (_error, msg) =>
         seen.resolve({
           subject: msg.subject,
           body: msg.json(),
-          name: msg.headers?.get('exorelay-name'),
+          headers: [...(msg.headers?.keys() ?? [])],
         }),
     })
     await observer.flush()
@@ -194,8 +194,33 @@ describe('natsTransport subjects and wire', () => {
     assert.deepEqual(await seen.promise, {
       subject: 'exorelay.odd%20name.%2A',
       body: { id: sent.id, sender: 'web', payload: 'payload' },
-      name: 'odd%20name.%2A',
+      headers: ['exorelay-reply-to'],
     })
+  })
+
+  test("a reply names its outcome in the requester's inbox subject and carries no headers", async (t) => {
+    const f = fixture(t)
+    const nats = await f.server()
+    const make = f.relays(nats.url)
+    const users = make('users')
+    users.registerHandler('users.create', (user, { reply }) => reply('users.created ✓', user))
+    const web = make('web')
+    await Promise.all([users.listen(), web.listen()])
+    const observer = await connect({ servers: nats.url })
+    t.after(() => observer.close())
+    const seen = deferred<{ subject: string; headers: boolean }>()
+    observer.subscribe('_INBOX.>', {
+      callback: (_error, msg) => {
+        if (!msg.subject.includes('.r.')) return
+        seen.resolve({ subject: msg.subject, headers: msg.headers !== undefined })
+      },
+    })
+    await observer.flush()
+
+    assert.deepEqual(await web.send('users.create', { name: 'Will' }), { name: 'Will' })
+    const reply = await seen.promise
+    assert.match(reply.subject, /^_INBOX\.[^.]+\.r\.users\.created%20%u2713$/)
+    assert.equal(reply.headers, false)
   })
 
   test('odd names reach their handlers and their replies come back', async (t) => {

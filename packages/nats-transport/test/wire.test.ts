@@ -3,11 +3,13 @@ import { describe, test } from 'node:test'
 import { createEnvelope, ErrorCodes } from '@exorelay/core'
 import { headers, type Msg, type MsgHdrs } from '@nats-io/transport-node'
 import {
+  encodeBody,
   fromNatsMessage,
   MessageHeaders,
-  nameFromHeaders,
-  replyAddressOf,
-  toNatsMessage,
+  outcomeOf,
+  replyPublication,
+  replyRouteOf,
+  requestHeaders,
 } from '../src/wire.js'
 
 /** What a subscription hands over, without a server. */
@@ -24,31 +26,44 @@ function received(body: string, hdrs?: MsgHdrs, subject = 'exorelay.x'): Msg {
   }
 }
 
-describe('toNatsMessage', () => {
-  test('the body is the HTTP protocol body and the headers carry the name and reply route', () => {
+describe('encodeBody, requestHeaders and replyPublication', () => {
+  test('the body is the HTTP protocol body; a request has one header: where its replies go', () => {
     const envelope = createEnvelope('users.create', 'web', { name: 'Will' })
-    const { body, headers: hdrs } = toNatsMessage(envelope, '_INBOX.abc.r')
-    assert.deepEqual(JSON.parse(body), {
+    assert.deepEqual(JSON.parse(encodeBody(envelope)), {
       id: envelope.id,
       sender: 'web',
       payload: { name: 'Will' },
     })
-    assert.equal(hdrs.get(MessageHeaders.NAME), 'users.create')
+    const hdrs = requestHeaders('_INBOX.abc.r')
+    assert.deepEqual([...hdrs.keys()], [MessageHeaders.REPLY_TO])
     assert.equal(hdrs.get(MessageHeaders.REPLY_TO), '_INBOX.abc.r')
-    assert.deepEqual([...hdrs.keys()].sort(), [MessageHeaders.NAME, MessageHeaders.REPLY_TO])
-  })
-
-  test('a reply carries responseTo in its body and only its name in headers', () => {
     const reply = createEnvelope('users.created', 'users', undefined, 'request-1')
-    const { body, headers: replyHeaders } = toNatsMessage(reply, undefined)
-    assert.deepEqual(JSON.parse(body), { id: reply.id, sender: 'users', responseTo: 'request-1' })
-    assert.deepEqual([...replyHeaders.keys()], [MessageHeaders.NAME])
-    assert.equal(replyHeaders.get(MessageHeaders.NAME), 'users.created')
+    assert.deepEqual(JSON.parse(encodeBody(reply)), {
+      id: reply.id,
+      sender: 'users',
+      responseTo: 'request-1',
+    })
   })
 
-  test('names outside ASCII travel escaped in the header', () => {
-    const { headers: hdrs } = toNatsMessage(createEnvelope('café crème', 'web', 1), undefined)
-    assert.equal(hdrs.get(MessageHeaders.NAME), 'caf%u00E9%20cr%u00E8me')
+  test('a reply to a relay names its outcome in the subject, with no headers', () => {
+    const route = { subject: '_INBOX.abc.r', byOutcome: true }
+    assert.deepEqual(replyPublication(route, 'users.created'), {
+      subject: '_INBOX.abc.r.users.created',
+      headers: undefined,
+    })
+    assert.equal(
+      replyPublication(route, 'café crème').subject,
+      '_INBOX.abc.r.caf%u00E9%20cr%u00E8me',
+    )
+  })
+
+  test('a reply to a plain NATS request goes to its reply subject, the outcome in a header', () => {
+    const { subject, headers: hdrs } = replyPublication(
+      { subject: '_INBOX.plain.7', byOutcome: false },
+      'café.created',
+    )
+    assert.equal(subject, '_INBOX.plain.7')
+    assert.equal(hdrs?.get(MessageHeaders.NAME), 'caf%u00E9.created')
   })
 })
 
@@ -77,30 +92,26 @@ describe('fromNatsMessage', () => {
   })
 })
 
-describe('nameFromHeaders and replyAddressOf', () => {
-  test('read the escaped name and the reply route back', () => {
+describe('outcomeOf and replyRouteOf', () => {
+  test('read the escaped outcome of a reply subject and the reply route of a request back', () => {
+    assert.equal(outcomeOf('r.caf%u00E9.created', '_INBOX.abc.r.caf%u00E9.created'), 'café.created')
     const hdrs = headers()
-    hdrs.set(MessageHeaders.NAME, 'caf%u00E9.created')
     hdrs.set(MessageHeaders.REPLY_TO, '_INBOX.abc.r')
-    const msg = received('{}', hdrs)
-    assert.equal(nameFromHeaders(msg), 'café.created')
-    assert.equal(replyAddressOf(msg), '_INBOX.abc.r')
+    const relayed = { ...received('{}', hdrs), reply: '_INBOX.abc.a.request-1' }
+    assert.deepEqual(replyRouteOf(relayed), { subject: '_INBOX.abc.r', byOutcome: true })
   })
 
-  test('a missing or malformed name header is a protocol error; a missing route is none', () => {
-    assert.throws(() => nameFromHeaders(received('{}')), { code: ErrorCodes.INVALID_MESSAGE })
-    const bad = headers()
-    bad.set(MessageHeaders.NAME, 'a%zz')
-    assert.throws(() => nameFromHeaders(received('{}', bad)), { code: ErrorCodes.INVALID_MESSAGE })
-    assert.equal(replyAddressOf(received('{}')), undefined)
+  test('a reply subject without a valid outcome is a protocol error; a missing route is none', () => {
+    for (const token of ['r', 'r.', 'x.users.created', 'r.a%zz', 'r.users..%zz']) {
+      assert.throws(() => outcomeOf(token, `_INBOX.abc.${token}`), {
+        code: ErrorCodes.INVALID_MESSAGE,
+      })
+    }
+    assert.equal(replyRouteOf(received('{}')), undefined)
   })
 
   test('without the reply header, the NATS reply subject of a plain request is the route', () => {
     const plain = { ...received('{}'), reply: '_INBOX.plain.1' }
-    assert.equal(replyAddressOf(plain), '_INBOX.plain.1')
-    const hdrs = headers()
-    hdrs.set(MessageHeaders.REPLY_TO, '_INBOX.relay.r')
-    const relayed = { ...received('{}', hdrs), reply: '_INBOX.relay.p.1' }
-    assert.equal(replyAddressOf(relayed), '_INBOX.relay.r')
+    assert.deepEqual(replyRouteOf(plain), { subject: '_INBOX.plain.1', byOutcome: false })
   })
 })
