@@ -231,3 +231,24 @@ test('separate buses do not see each other', async () => {
   })
   assert.equal(users.received.length, 0)
 })
+
+test('replies find their requester among the last 10,000 messages, and ids older than 20,000 are forgotten', async () => {
+  const bus = new MemoryBus()
+  const web = await service(bus, 'web', [])
+  const admin = await service(bus, 'admin', [])
+  await service(bus, 'users', ['users.ping'])
+  const ids: string[] = []
+  for (let i = 0; i < 20_001; i++) {
+    const envelope = createEnvelope('users.ping', i === 0 ? 'admin' : 'web', i)
+    ids.push(envelope.id)
+    await (i === 0 ? admin : web).transport.send(envelope, SEND)
+  }
+  // The 10,000 most recent ids, and those of the generation before them, route their replies.
+  await web.transport.send(createEnvelope('users.pong', 'users', 1, ids[12_000]), SEND)
+  assert.equal(web.received.length, 1)
+  // The first id is 20,001 messages old: its reply goes nowhere.
+  await assert.rejects(web.transport.send(createEnvelope('users.pong', 'users', 1, ids[0]), SEND), {
+    code: ErrorCodes.NO_RECEIVER,
+  })
+  assert.equal(admin.received.length, 0)
+})
