@@ -188,6 +188,8 @@ export class Relay<M extends MessageMap<M> = AnyMessages> extends EventEmitter<R
   readonly #closeTimeout: number
   readonly #stackTraces: boolean
   #state: State = 'idle'
+  /** Closing, and the transport is still withdrawing: what arrives was routed here, so it is handled. */
+  #withdrawing = false
   #listening: Promise<number> | undefined
   #closing: Promise<void> | undefined
 
@@ -325,19 +327,30 @@ export class Relay<M extends MessageMap<M> = AnyMessages> extends EventEmitter<R
   }
 
   /**
-   * Closes gracefully: refuses new messages (503) and withdraws from the bus, lets running and
-   * queued handlers finish within `closeTimeout` (their sends and replies still go out, and
-   * replies to them still arrive), then rejects every pending send with a `ClosedError`,
-   * releases the transport, and emits `offline` once the port is free. Safe to call twice.
+   * Closes gracefully: withdraws from the bus (messages that arrive until the bus or broker
+   * has taken the withdrawal are still handled: they were routed here), then refuses new
+   * messages (503), lets running and queued handlers finish within `closeTimeout` (their sends
+   * and replies still go out, and replies to them still arrive), then rejects every pending
+   * send with a `ClosedError`, releases the transport, and emits `offline` once the port is
+   * free. Safe to call twice.
    */
   close(): Promise<void> {
     if (this.#closing !== undefined) return this.#closing
     const wasListening = this.#listening !== undefined
     this.#state = 'closing'
+    this.#withdrawing = this.#transport.drain !== undefined
     this.#closing = (async () => {
       // A listen still binding must finish (or fail) before the transport can close its port.
       if (this.#listening !== undefined) await this.#listening.catch(() => undefined)
-      await this.#transport.drain?.()
+      try {
+        await this.#transport.drain?.()
+      } finally {
+        this.#withdrawing = false
+      }
+      this.#log.info(
+        { runningHandlers: this.#queue.running, queuedMessages: this.#queue.queued },
+        'withdrawn: new messages are refused while handlers finish',
+      )
       if (!(await this.#queue.idle(this.#closeTimeout))) {
         this.#log.warn(
           { runningHandlers: this.#queue.running, queuedMessages: this.#queue.queued },
@@ -524,7 +537,7 @@ export class Relay<M extends MessageMap<M> = AnyMessages> extends EventEmitter<R
       if (debug) this.#log.debug({ messageName: name, messageId: id, responseTo }, 'reply received')
       return ACCEPTED
     }
-    if (this.#state === 'closing' || this.#state === 'closed') {
+    if (this.#state === 'closed' || (this.#state === 'closing' && !this.#withdrawing)) {
       return {
         status: 'unavailable',
         error: new ClosedError(

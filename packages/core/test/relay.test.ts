@@ -763,3 +763,45 @@ test('a send that waits for its reply tells the transport so; one that does not,
   await assert.rejects(awaited, { code: ErrorCodes.TIMEOUT })
   await relay.close()
 })
+
+test('while the transport withdraws on close, arriving messages are still handled; afterwards they are refused', async () => {
+  let endpoint: Endpoint | undefined
+  const withdrawn = deferred()
+  const drainCalled = deferred()
+  const transport: Transport = {
+    listen: async (given) => {
+      endpoint = given
+      return { port: 0 }
+    },
+    send: async () => {},
+    drain: () => {
+      drainCalled.resolve()
+      return withdrawn.promise
+    },
+    close: async () => {},
+  }
+  const log = new RecordingLogger()
+  const release = deferred()
+  const handled: string[] = []
+  const relay = new Relay({ serviceName: 'users', transport, logger: log })
+  relay.registerHandler('users.create', async (_payload, { id }) => {
+    handled.push(id)
+    await release.promise
+  })
+  await relay.listen()
+  assert.ok(endpoint)
+  const closing = relay.close()
+  await drainCalled.promise
+  assert.equal(relay.status().state, 'closing')
+  assert.equal(endpoint.receive({ name: 'users.create', id: 'in-flight' }).status, 'accepted')
+  withdrawn.resolve()
+  const logged = await log.waitFor((entry) => entry.message?.startsWith('withdrawn') === true)
+  assert.equal(logged.bindings.runningHandlers, 1)
+  const late = endpoint.receive({ name: 'users.create', id: 'late' })
+  assert.equal(late.status, 'unavailable')
+  assert.ok(late.status === 'unavailable')
+  assert.equal(late.error.code, ErrorCodes.CLOSED)
+  release.resolve()
+  await closing
+  assert.deepEqual(handled, ['in-flight'])
+})

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict'
 import { describe, test } from 'node:test'
 import { type ExoCom, startExoCom } from '@exorelay/exocom'
 import { MockExoCom } from '@exorelay/testing'
+import { pino } from 'pino'
 import {
   ErrorCodes,
   ExoRelay,
@@ -35,6 +36,25 @@ async function landscape(t: After, busOptions: { token?: string } = {}) {
     await bus.close()
   })
   return { bus, relay }
+}
+
+/** A pino logger whose lines a test can wait for. */
+function recordingLogger() {
+  const waiters: { match: (msg: string) => boolean; resolve: () => void }[] = []
+  const stream = {
+    write(line: string) {
+      const { msg } = JSON.parse(line) as { msg: string }
+      for (const waiter of waiters.filter((w) => w.match(msg))) {
+        waiters.splice(waiters.indexOf(waiter), 1)
+        waiter.resolve()
+      }
+    },
+  }
+  return {
+    logger: pino({ level: 'info' }, stream),
+    logged: (match: (msg: string) => boolean) =>
+      new Promise<void>((resolve) => waiters.push({ match, resolve })),
+  }
 }
 
 /** A promise with its resolve function, to hold a handler until the test lets it go. */
@@ -123,9 +143,10 @@ describe('errors that cross the wire', () => {
 })
 
 describe('graceful close', () => {
-  test('close() refuses new messages, lets running handlers finish and their replies go out', async (t) => {
+  test('close() withdraws, then refuses new messages, lets running handlers finish and their replies go out', async (t) => {
     const { bus, relay } = await landscape(t)
-    const users = relay('users', { closeTimeout: 60_000 })
+    const { logger, logged } = recordingLogger()
+    const users = relay('users', { closeTimeout: 60_000, logger })
     const web = relay('web')
     const started = deferred()
     const release = deferred()
@@ -139,8 +160,10 @@ describe('graceful close', () => {
 
     const created = web.send('users.create', { name: 'Will' }, { timeout: 60_000 })
     await started.promise
+    const withdrawn = logged((msg) => msg.startsWith('withdrawn'))
     const closing = users.close()
-    // The relay left the bus at once; a message posted to it directly is refused with 503.
+    await withdrawn
+    // The relay has left the bus; a message posted to it directly now is refused with 503.
     const refused = await fetch(`http://127.0.0.1:${usersPort}/run/users.create`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
