@@ -8,7 +8,7 @@ import { isExoRelayError } from '@exorelay/core'
 import { type CoreMicroResult, runCoreMicro } from './core-micro.js'
 import { exorelayNatsScenario } from './exorelay-nats-scenario.js'
 import { exorelayScenario } from './exorelay-scenario.js'
-import { floorScenario } from './floor-scenario.js'
+import { floorScenario, mixedScenarios } from './floor-scenario.js'
 import { atEnd, machineInfo } from './machine.js'
 import { natsScenario } from './nats-scenario.js'
 import { findNatsServer } from './nats-server.js'
@@ -34,6 +34,7 @@ const SCENARIOS: readonly Scenario[] = [
   exorelayScenario,
   natsScenario,
   exorelayNatsScenario,
+  ...mixedScenarios,
 ]
 
 const out = (text: string): void => {

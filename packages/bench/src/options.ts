@@ -1,10 +1,14 @@
 import { parseArgs } from 'node:util'
 import { ErrorCodes, InvalidArgumentError } from '@exorelay/core'
-import { SYSTEM_IDS, type SystemId } from './scenario.js'
+import { MIXED_IDS, SYSTEM_IDS, type SystemId } from './scenario.js'
 
-/** What `--only` can select: the three systems and the core micro-benchmark. */
+/** What `--only` can select: the systems and the core micro-benchmark. */
 export const TARGETS = [...SYSTEM_IDS, 'core'] as const
 export type Target = SystemId | 'core'
+/** What runs without `--only`: everything but the mixed systems. */
+export const DEFAULT_TARGETS: readonly Target[] = TARGETS.filter(
+  (target) => !(MIXED_IDS as readonly string[]).includes(target),
+)
 
 /** Everything a run needs to know, resolved from the command line. */
 export interface BenchOptions {
@@ -33,8 +37,9 @@ export const USAGE = `Usage: npm run bench -- [--quick] [--rounds N] [--only flo
                           [--warmup-requests N] [--warmup S] [--duration S] [--cpu-prof]
 
   --quick          1 round of short phases (well under a minute in all)
-  --rounds N       rounds of floor, exorelay, nats, interleaved (default 3; --quick: 1)
-  --only LIST      what to run, comma-separated: ${TARGETS.join(', ')} (default: all)
+  --rounds N       rounds of the systems, interleaved (default 3; --quick: 1)
+  --only LIST      what to run, comma-separated: ${TARGETS.join(', ')}
+                   (default: all but the mix-* systems, the floor with one ExoRelay component)
   --warmup-requests N
                    request/replies at 64 in flight after each start, before any phase
                    (default 10000; --quick: 3000)
@@ -84,7 +89,7 @@ export function parseOptions(argv: readonly string[]): BenchOptions | 'help' {
   return {
     rounds:
       values.rounds === undefined ? defaults.rounds : positiveInteger(values.rounds, '--rounds'),
-    targets: values.only === undefined ? [...TARGETS] : targets(values.only),
+    targets: values.only === undefined ? [...DEFAULT_TARGETS] : targets(values.only),
     quick,
     warmupRequests:
       values['warmup-requests'] === undefined

@@ -114,6 +114,10 @@ export function buildReport(input: ReportInput): BenchReport {
     ['exorelay', 'floor'],
     ['exorelay', 'nats'],
     ['exorelay-nats', 'nats'],
+    // The floor with one ExoRelay component: what that component costs.
+    ['mix-bus', 'floor'],
+    ['mix-requester', 'floor'],
+    ['mix-responder', 'floor'],
   ] as const
   const has = (id: SystemId) => summaries.some((summary) => summary.system === id)
   for (const [of, to] of pairs) {

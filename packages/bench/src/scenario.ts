@@ -1,7 +1,17 @@
 import type { MeasuredProcess, NodeChild } from './processes.js'
 
 /** The systems compared; `core` is the in-process micro-benchmark, not a system. */
-export const SYSTEM_IDS = ['floor', 'exorelay', 'nats', 'exorelay-nats'] as const
+export const SYSTEM_IDS = [
+  'floor',
+  'exorelay',
+  'nats',
+  'exorelay-nats',
+  'mix-bus',
+  'mix-requester',
+  'mix-responder',
+] as const
+/** The floor with one ExoRelay component: run only when asked for with `--only`. */
+export const MIXED_IDS: readonly SystemId[] = ['mix-bus', 'mix-requester', 'mix-responder']
 export type SystemId = (typeof SYSTEM_IDS)[number]
 
 /** How to start a system's Node.js processes. */

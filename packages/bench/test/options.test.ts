@@ -38,6 +38,12 @@ describe('parseOptions', () => {
     assert.deepEqual(options.targets, ['floor', 'nats', 'core'])
   })
 
+  it('runs the floor with one ExoRelay component only when --only names it', () => {
+    const options = parseOptions(['--only', 'mix-responder,floor,mix-bus'])
+    if (options === 'help') return assert.fail('no help expected')
+    assert.deepEqual(options.targets, ['floor', 'mix-bus', 'mix-responder'])
+  })
+
   it('remembers the arguments, for the command in the report', () => {
     const options = parseOptions(['--quick'])
     if (options === 'help') return assert.fail('no help expected')
