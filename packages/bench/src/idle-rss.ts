@@ -5,6 +5,11 @@
 // allocating after several seconds, so the figure is taken 15 s after listening (`--idle S`).
 // RSS still moves by several MiB from one start to the next, so each figure is the median of
 // several starts. Run: npm run idle-rss -w @exorelay/bench [-- --runs N --idle S]
+//
+// `--only a,b` runs the variants whose key is listed (bare, fastify, pool, floor, relay-silent,
+// relay-pino); the Fastify-alone and Pool-alone rows attribute the floor's memory. `--flags=…`
+// and `--env K=V` (repeatable) start every child with extra Node.js flags or environment, to
+// measure deployment settings (e.g. `--env MALLOC_ARENA_MAX=2`) without baking them in.
 import { execFile } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
 import { parseArgs, promisify } from 'node:util'
@@ -13,10 +18,21 @@ import { markdownTable } from './markdown.js'
 import { median } from './stats.js'
 
 const { values } = parseArgs({
-  options: { runs: { type: 'string', default: '7' }, idle: { type: 'string', default: '15' } },
+  options: {
+    runs: { type: 'string', default: '7' },
+    idle: { type: 'string', default: '15' },
+    only: { type: 'string' },
+    flags: { type: 'string', default: '' },
+    env: { type: 'string', multiple: true, default: [] },
+  },
 })
 const runs = Number(values.runs)
 const idleMs = Number(values.idle) * 1000
+const only = values.only?.split(',').map((key) => key.trim())
+const flags = values.flags.split(' ').filter((flag) => flag !== '')
+const extraEnv = Object.fromEntries(
+  values.env.map((pair) => [pair.slice(0, pair.indexOf('=')), pair.slice(pair.indexOf('=') + 1)]),
+)
 const root = fileURLToPath(new URL('..', import.meta.url))
 
 // What each child prints once it has been idle: its memory, read from the process itself.
@@ -31,10 +47,40 @@ const REPORT = `
     rssAnon: kib('RssAnon') * 1024, rssFile: kib('RssFile') * 1024,
   }))`
 
-function variants(busPort: number): Record<string, string> {
+interface Variant {
+  readonly name: string
+  readonly script: string
+}
+
+function variants(busPort: number): Record<string, Variant> {
   return {
-    'bare node': `${REPORT}`,
-    'floor service (Fastify + undici Pool)': `
+    bare: { name: 'bare node', script: REPORT },
+    fastify: {
+      name: 'Fastify app alone',
+      script: `
+      const { default: Fastify } = await import('fastify')
+      const app = Fastify({ logger: false })
+      app.post('/run/:name', (_request, reply) => { reply.code(200).send() })
+      await app.listen({ port: 0, host: '127.0.0.1' })
+      ${REPORT}
+      await app.close()`,
+    },
+    // undici's Pool module alone, as the relay loads it, after one request to the bus.
+    pool: {
+      name: 'undici Pool alone (one request)',
+      script: `
+      const { createRequire } = await import('node:module')
+      const require = createRequire(import.meta.url)
+      const Pool = require('undici/lib/dispatcher/pool.js')
+      const { request } = require('undici/lib/api/index.js')
+      const bus = new Pool('http://127.0.0.1:${busPort}', { connections: 16 })
+      await (await request.call(bus, { method: 'GET', path: '/status' })).body.dump()
+      ${REPORT}
+      await bus.close()`,
+    },
+    floor: {
+      name: 'floor service (Fastify + undici Pool)',
+      script: `
       const { default: Fastify } = await import('fastify')
       const { Pool } = await import('undici')
       const app = Fastify({ logger: false })
@@ -44,8 +90,9 @@ function variants(busPort: number): Record<string, string> {
       await (await bus.request({ method: 'GET', path: '/status' })).body.dump()
       ${REPORT}
       await app.close(); await bus.close()`,
-    'ExoRelay (logger: false)': relay('false'),
-    'ExoRelay (default pino logger)': relay('undefined'),
+    },
+    'relay-silent': { name: 'ExoRelay (logger: false)', script: relay('false') },
+    'relay-pino': { name: 'ExoRelay (default pino logger)', script: relay('undefined') },
   }
 
   function relay(logger: string): string {
@@ -73,8 +120,8 @@ interface Memory {
 async function measure(script: string): Promise<Memory> {
   const { stdout } = await promisify(execFile)(
     process.execPath,
-    ['--input-type=module', '--eval', script],
-    { cwd: root, env: { ...process.env, LOG_LEVEL: 'warn' } },
+    [...flags, '--input-type=module', '--eval', script],
+    { cwd: root, env: { ...process.env, LOG_LEVEL: 'warn', ...extraEnv } },
   )
   const line = stdout.split('\n').find((text) => text.startsWith('IDLE '))
   if (line === undefined) throw new Error(`The child reported no memory: ${stdout}`)
@@ -84,7 +131,9 @@ async function measure(script: string): Promise<Memory> {
 const bus = await startExoCom({ port: 0, logger: false })
 const rows: string[][] = []
 try {
-  for (const [name, script] of Object.entries(variants(bus.port))) {
+  for (const [key, { name, script }] of Object.entries(variants(bus.port))) {
+    // Without --only, the rows of the issue: bare node, the floor and the two relays.
+    if (only === undefined ? key === 'fastify' || key === 'pool' : !only.includes(key)) continue
     const samples: Memory[] = []
     for (let run = 0; run < runs; run++) samples.push(await measure(script))
     const mib = (pick: (memory: Memory) => number): string =>
@@ -103,8 +152,9 @@ try {
 } finally {
   await bus.close()
 }
+const settings = [...flags, ...values.env].join(' ')
 process.stdout.write(
-  `\nIdle RSS, median of ${runs} plain-node starts each, ${values.idle} s after listening (MiB; Node.js ${process.version}):\n\n`,
+  `\nIdle RSS, median of ${runs} plain-node starts each, ${values.idle} s after listening (MiB; Node.js ${process.version}${settings === '' ? '' : `; ${settings}`}):\n\n`,
 )
 process.stdout.write(
   `${markdownTable(

@@ -15,9 +15,10 @@ import {
   describeValue,
   serverTimeouts,
 } from '@exorelay/core/internal'
-import Fastify, { type FastifyInstance } from 'fastify'
+import type { FastifyInstance } from 'fastify'
 import { answerForFastifyError, sendErrorAnswer } from './answer.js'
 import { DEFAULT_BODY_LIMIT, exoRelayRoutes, type ListenerRoutesOptions } from './routes.js'
+import { fastifyWithLazySchemaCompilers } from './schema-compilers.js'
 
 /** Options of {@link StandaloneListener}. */
 export interface StandaloneListenerOptions {
@@ -105,7 +106,9 @@ export class StandaloneListener {
     this.#host = host
     this.#log = logger
     this.#requestTimeout = requestTimeout
-    this.app = Fastify({
+    // The routes have no schemas: Ajv and fast-json-stringify load only if a route added to
+    // `app` has one.
+    this.app = fastifyWithLazySchemaCompilers({
       // Requests are logged through our Logger, one line per outcome, not Fastify's two.
       logger: false,
       // The bus keeps connections alive; without this, close() would wait for their timeout.
