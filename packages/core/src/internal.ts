@@ -2,6 +2,7 @@
 // change in any release.
 export { describeInvalidName, describeValue } from './envelope.js'
 export { PendingReplies } from './pending-replies.js'
+export { RecentMap } from './recent-map.js'
 export { HandlerRegistry } from './registry.js'
 export type { ClientErrorHandlerOptions } from './server-hardening.js'
 export {

@@ -1,6 +1,7 @@
 import { envelopeBody, type OutgoingEnvelope } from './envelope.js'
 import { ErrorCodes, ListenError, TransportError } from './errors.js'
 import type { ReceivedMessage } from './message-map.js'
+import { RecentMap } from './recent-map.js'
 import type { Endpoint, ListenInfo, Receipt, Transport, TransportSendOptions } from './transport.js'
 
 /** One delivery the memory bus made, for assertions in tests. */
@@ -10,10 +11,8 @@ export interface MemoryDelivery {
   readonly receipt: Receipt
 }
 
-// Enough to route the replies of any realistic test: the last 10,000 ids (up to 20,000) are
-// remembered. Two generations dropped whole, as ExoCom's table: deleting the oldest key of a
-// full Map on every message costs more the longer the bus runs (V8 steps over deleted slots).
-const SENDER_GENERATION = 10_000
+// Enough to route the replies of any realistic test: the last 10,000 ids (up to 20,000).
+const REMEMBERED_SENDERS = 10_000
 
 /**
  * A bus in one process, for tests without sockets. It routes like ExoCom: a message goes to
@@ -33,8 +32,7 @@ const SENDER_GENERATION = 10_000
  */
 export class MemoryBus {
   readonly #transports = new Set<MemoryTransport>()
-  #senders = new Map<string, MemoryTransport>()
-  #previousSenders = new Map<string, MemoryTransport>()
+  readonly #senders = new RecentMap<string, MemoryTransport>(REMEMBERED_SENDERS)
   /** Every delivery made, in order. */
   readonly deliveries: MemoryDelivery[] = []
 
@@ -64,9 +62,7 @@ export class MemoryBus {
     for (const transport of this.#transports) {
       if (transport.handles(envelope.name)) receivers.add(transport)
     }
-    const requester =
-      envelope.responseTo &&
-      (this.#senders.get(envelope.responseTo) ?? this.#previousSenders.get(envelope.responseTo))
+    const requester = envelope.responseTo && this.#senders.get(envelope.responseTo)
     if (requester && this.#transports.has(requester)) receivers.add(requester)
     if (receivers.size === 0) {
       throw new TransportError(
@@ -75,19 +71,11 @@ export class MemoryBus {
         { status: 404 },
       )
     }
-    this.#remember(envelope.id, from)
+    this.#senders.set(envelope.id, from)
     for (const receiver of receivers) {
       const receipt = receiver.deliver(message)
       this.deliveries.push({ message, receiver: receiver.serviceName, receipt })
     }
-  }
-
-  #remember(id: string, from: MemoryTransport): void {
-    if (this.#senders.size >= SENDER_GENERATION) {
-      this.#previousSenders = this.#senders
-      this.#senders = new Map()
-    }
-    this.#senders.set(id, from)
   }
 }
 

@@ -456,10 +456,10 @@ export class Relay<M extends MessageMap<M> = AnyMessages> extends EventEmitter<R
       return this.#sentMessage(id, name, accepted, false)
     }
 
-    // The deadline error is made here so that its stack points at the caller's `send` line.
-    const timeoutError = this.#stackTraces
-      ? new TimeoutError(`No reply to '${name}' (id ${id}) within ${timeout} ms.`, timeout)
-      : () => new TimeoutError(`No reply to '${name}' (id ${id}) within ${timeout} ms.`, timeout)
+    const timedOut = () =>
+      new TimeoutError(`No reply to '${name}' (id ${id}) within ${timeout} ms.`, timeout)
+    // Made here by default, so that its stack points at the caller's `send` line.
+    const timeoutError = this.#stackTraces ? timedOut() : timedOut
     const replied = this.#pending.wait(id, {
       timeout,
       timeoutError,

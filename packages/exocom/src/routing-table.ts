@@ -1,5 +1,5 @@
 import { ErrorCodes, InvalidArgumentError, runPath, type ServiceRegistration } from '@exorelay/core'
-import { describeInvalidName, describeValue } from '@exorelay/core/internal'
+import { describeInvalidName, describeValue, RecentMap } from '@exorelay/core/internal'
 
 /** Where ExoCom reaches one service: an entry of `GET /config.json`. */
 export interface ExoComService {
@@ -57,20 +57,14 @@ export class RoutingTable {
   // the deliveries of each public name, and each service as the deliverer sees it.
   #deliveries = new Map<string, readonly Delivery[]>()
   #targets = new Map<string, Target>()
-  // Which service sent which message id, in two generations: ids go into the current one, and
-  // once it holds `rememberedSenders` ids it becomes the previous one and the one before is
-  // dropped whole. A Map per generation and no deletes: a full Map that deletes its oldest key
-  // per insert (the first version) must skip every hole its deletes left, which made each
-  // insert cost tens of microseconds once the limit was reached.
-  #current = new Map<string, string>()
-  #previous = new Map<string, string>()
-  readonly #generation: number
+  // Which service sent which message id: the last `rememberedSenders` ids, or none for 0.
+  readonly #senders: RecentMap<string, string> | undefined
 
   constructor(
     services: readonly ServiceRegistration[] = [],
     rememberedSenders = REMEMBERED_SENDERS,
   ) {
-    this.#generation = rememberedSenders
+    this.#senders = rememberedSenders === 0 ? undefined : new RecentMap(rememberedSenders)
     this.replace(services)
   }
 
@@ -131,17 +125,12 @@ export class RoutingTable {
    * last `rememberedSenders` ids are always remembered, older ones up to twice as many.
    */
   remember(id: string, sender: string): void {
-    if (this.#generation === 0) return
-    if (this.#current.size >= this.#generation) {
-      this.#previous = this.#current
-      this.#current = new Map()
-    }
-    this.#current.set(id, sender)
+    this.#senders?.set(id, sender)
   }
 
   /** The service that sent message `id`, while the table still remembers it. */
   senderOf(id: string): string | undefined {
-    return this.#current.get(id) ?? this.#previous.get(id)
+    return this.#senders?.get(id)
   }
 
   /** The table in the `GET /config.json` shape. */

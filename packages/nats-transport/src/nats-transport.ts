@@ -24,9 +24,11 @@ import {
   createInbox,
   DrainingConnectionError,
   type Msg,
+  type MsgHdrs,
   type NatsConnection,
   InvalidArgumentError as NatsInvalidArgumentError,
   type NodeConnectionOptions,
+  type PublishOptions,
   type Subscription,
 } from '@nats-io/transport-node'
 import { RequestTable } from './request-table.js'
@@ -440,12 +442,7 @@ class NatsTransport implements Transport {
     const key = (this.#probeSequence++).toString(36)
     this.#probes.set(key, false)
     try {
-      try {
-        const reply = `${this.#inbox}.p.${key}`
-        nc.publish(subject, body, headers === undefined ? { reply } : { headers, reply })
-      } catch (error) {
-        throw this.#publishError(error, envelope, body)
-      }
+      this.#publish(nc, envelope, subject, body, headers, `${this.#inbox}.p.${key}`)
       // The server answers a flush after every message sent before it, and sends its "no
       // responders" notice for a message before that answer: once the flush returns, both
       // "the server has it" and "somebody subscribes to it" are known.
@@ -476,9 +473,16 @@ class NatsTransport implements Transport {
     const headers = requestHeaders(`${this.#inbox}.r`)
     return new Promise((resolve, reject) => {
       try {
-        nc.publish(subject, body, { headers, reply: `${this.#inbox}.a.${encodeName(envelope.id)}` })
+        this.#publish(
+          nc,
+          envelope,
+          subject,
+          body,
+          headers,
+          `${this.#inbox}.a.${encodeName(envelope.id)}`,
+        )
       } catch (error) {
-        reject(this.#publishError(error, envelope, body))
+        reject(error)
         return
       }
       this.#awaiting.remember(
@@ -498,8 +502,23 @@ class NatsTransport implements Transport {
   #publishReply(nc: NatsConnection, route: ReplyRoute, envelope: OutgoingEnvelope): void {
     const body = encodeBody(envelope)
     const { subject, headers } = replyPublication(route, envelope.name)
+    this.#publish(nc, envelope, subject, body, headers, undefined)
+  }
+
+  /** Hands one message to the connection; what nats.js refuses is thrown as a coded error. */
+  #publish(
+    nc: NatsConnection,
+    envelope: OutgoingEnvelope,
+    subject: string,
+    body: string,
+    headers: MsgHdrs | undefined,
+    reply: string | undefined,
+  ): void {
+    const options: PublishOptions = {}
+    if (headers !== undefined) options.headers = headers
+    if (reply !== undefined) options.reply = reply
     try {
-      nc.publish(subject, body, headers === undefined ? undefined : { headers })
+      nc.publish(subject, body, options)
     } catch (error) {
       throw this.#publishError(error, envelope, body)
     }
