@@ -1,8 +1,7 @@
 import { ENV_BUS_PORT } from './ipc.js'
 import { REPLY_NAME, REQUEST_NAME } from './payload.js'
-import { type MeasuredProcess, NodeChild } from './processes.js'
-import type { Scenario, SystemId } from './scenario.js'
-import { stopSystem } from './scenario.js'
+import { NodeChild } from './processes.js'
+import { type Scenario, type SystemId, startSystem } from './scenario.js'
 
 /** The script each of a floor system's three processes runs. */
 interface FloorParts {
@@ -75,33 +74,19 @@ function floorSystem(
     title,
     description,
     unavailable: () => undefined,
-    async start(options) {
-      const started: MeasuredProcess[] = []
-      try {
-        const bus = await NodeChild.start('bus', parts.bus, {
-          execArgv: options.execArgv('bus'),
-        })
-        started.push(bus)
-        const env = { [ENV_BUS_PORT]: String(bus.port) }
-        const responder = await NodeChild.start('responder', parts.responder, {
-          env,
-          execArgv: options.execArgv('responder'),
-        })
-        started.push(responder)
-        const requester = await NodeChild.start('requester', parts.requester, {
-          env,
-          execArgv: options.execArgv('requester'),
-        })
-        started.push(requester)
-        await bus.request({
-          type: 'routes',
-          routes: { [REQUEST_NAME]: responder.port, [REPLY_NAME]: requester.port },
-        })
-        return { processes: started, requester }
-      } catch (error) {
-        await stopSystem({ processes: started })
-        throw error
-      }
-    },
+    start: (options) =>
+      startSystem(
+        options,
+        async () => {
+          const bus = await NodeChild.start('bus', parts.bus, { execArgv: options.execArgv('bus') })
+          return { process: bus, env: { [ENV_BUS_PORT]: String(bus.port) } }
+        },
+        parts,
+        ({ bus, responder, requester }) =>
+          bus.process.request({
+            type: 'routes',
+            routes: { [REQUEST_NAME]: responder.port, [REPLY_NAME]: requester.port },
+          }),
+      ),
   }
 }

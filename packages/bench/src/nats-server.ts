@@ -1,19 +1,30 @@
-import { findNatsServer, startNatsServer as startServer } from '@exorelay/testing'
+import { findNatsServer, startNatsServer } from '@exorelay/testing'
 import { ExternalProcess } from './processes.js'
+import type { StartedBus } from './scenario.js'
 
 export { findNatsServer }
 
-/** The note printed instead of the NATS row when the server is missing. */
+/** The note printed instead of the NATS rows when the server is missing. */
 export const NATS_MISSING = 'nats-server not installed (apt-get install nats-server)'
 
 /** How long nats-server may take to say it is ready while a machine is busy. */
 const READY_TIMEOUT = 30_000
 
-/** Starts nats-server on loopback; resolves once it logged that it is ready. */
-export async function startNatsServer(
-  binary: string,
-): Promise<{ process: ExternalProcess; port: number }> {
-  const server = await startServer({ binary, readyTimeout: READY_TIMEOUT })
+/** Why a system on NATS cannot run here, or `undefined` when it can. */
+export function natsUnavailable(): string | undefined {
+  return findNatsServer() === undefined ? NATS_MISSING : undefined
+}
+
+/**
+ * Starts nats-server on loopback as a system's bus; resolves once it logged that it is ready.
+ * `envFor` tells the services where it listens.
+ */
+export async function startNatsBus(
+  envFor: (port: number) => Readonly<Record<string, string>>,
+): Promise<StartedBus> {
+  const binary = findNatsServer()
+  if (binary === undefined) throw new Error(NATS_MISSING)
+  const server = await startNatsServer({ binary, readyTimeout: READY_TIMEOUT })
   // Labelled by its role: in the tables nats-server sits in the bus column.
-  return { process: new ExternalProcess('bus', server), port: server.port }
+  return { process: new ExternalProcess('bus', server), env: envFor(server.port) }
 }

@@ -1,4 +1,4 @@
-import type { MeasuredProcess, NodeChild } from './processes.js'
+import { type MeasuredProcess, NodeChild } from './processes.js'
 
 /** The systems compared; `core` is the in-process micro-benchmark, not a system. */
 export const SYSTEM_IDS = [
@@ -45,4 +45,44 @@ export async function stopSystem(system: {
   readonly processes: readonly MeasuredProcess[]
 }): Promise<void> {
   for (const process of [...system.processes].reverse()) await process.stop()
+}
+
+/** The bus of a system, started: its process and what the services need to reach it. */
+export interface StartedBus {
+  readonly process: MeasuredProcess
+  readonly env: Readonly<Record<string, string>>
+}
+
+/**
+ * Starts a system: its bus, then the answering service and the requesting service (scripts of
+ * this package, given the bus's `env`), then `connect` (e.g. the bus's routes). Whatever
+ * started is stopped again if a step fails.
+ */
+export async function startSystem<Bus extends StartedBus>(
+  options: StartOptions,
+  startBus: () => Promise<Bus>,
+  scripts: { readonly responder: string; readonly requester: string },
+  connect?: (system: { bus: Bus; responder: NodeChild; requester: NodeChild }) => Promise<unknown>,
+): Promise<RunningSystem> {
+  const started: MeasuredProcess[] = []
+  try {
+    const bus = await startBus()
+    started.push(bus.process)
+    const service = async (label: 'responder' | 'requester') => {
+      const child = await NodeChild.start(label, scripts[label], {
+        env: bus.env,
+        execArgv: options.execArgv(label),
+      })
+      started.push(child)
+      return child
+    }
+    // The responder first, so that it receives (or has registered) before the first request.
+    const responder = await service('responder')
+    const requester = await service('requester')
+    await connect?.({ bus, responder, requester })
+    return { processes: started, requester }
+  } catch (error) {
+    await stopSystem({ processes: started })
+    throw error
+  }
 }
