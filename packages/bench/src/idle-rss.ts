@@ -7,9 +7,11 @@
 // several starts. Run: npm run idle-rss -w @exorelay/bench [-- --runs N --idle S]
 //
 // `--only a,b` runs the variants whose key is listed (bare, fastify, pool, floor, relay-silent,
-// relay-pino); the Fastify-alone and Pool-alone rows attribute the floor's memory. `--flags=…`
-// and `--env K=V` (repeatable) start every child with extra Node.js flags or environment, to
-// measure deployment settings (e.g. `--env MALLOC_ARENA_MAX=2`) without baking them in.
+// relay-pino, relay-unregistered); the Fastify-alone, Pool-alone and unregistered rows attribute
+// the memory. `--flags=…` and `--env K=V` (repeatable) start every child with extra Node.js flags
+// or environment, to measure deployment settings (e.g. `--env MALLOC_ARENA_MAX=2`) without
+// baking them in. `--maps` also prints, for each start, the anonymous memory mappings with more
+// than 1 MiB resident (from /proc/self/smaps): where the memory of one start and the next differs.
 import { execFile } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
 import { parseArgs, promisify } from 'node:util'
@@ -24,6 +26,7 @@ const { values } = parseArgs({
     only: { type: 'string' },
     flags: { type: 'string', default: '' },
     env: { type: 'string', multiple: true, default: [] },
+    maps: { type: 'boolean', default: false },
   },
 })
 const runs = Number(values.runs)
@@ -42,9 +45,18 @@ const REPORT = `
   const status = readFileSync('/proc/self/status', 'utf8')
   const kib = (field) => Number(new RegExp(field + ':\\\\s+(\\\\d+)').exec(status)?.[1] ?? NaN)
   const memory = process.memoryUsage()
+  // Anonymous mappings (no path; [heap] is the main malloc arena) with over 1 MiB resident.
+  const maps = []
+  for (const entry of readFileSync('/proc/self/smaps', 'utf8').split(/\\n(?=[0-9a-f]+-)/)) {
+    const [range, , , , , path = ''] = entry.slice(0, entry.indexOf('\\n')).split(/\\s+/)
+    const resident = Number(/\\nRss:\\s+(\\d+)/.exec(entry)?.[1] ?? 0) * 1024
+    if (path.startsWith('/') || resident <= 2 ** 20) continue
+    const [start, end] = range.split('-').map((hex) => Number.parseInt(hex, 16))
+    maps.push({ path, size: end - start, resident })
+  }
   console.log('IDLE ' + JSON.stringify({
     rss: memory.rss, heapTotal: memory.heapTotal, heapUsed: memory.heapUsed,
-    rssAnon: kib('RssAnon') * 1024, rssFile: kib('RssFile') * 1024,
+    rssAnon: kib('RssAnon') * 1024, rssFile: kib('RssFile') * 1024, maps,
   }))`
 
 interface Variant {
@@ -93,14 +105,19 @@ function variants(busPort: number): Record<string, Variant> {
     },
     'relay-silent': { name: 'ExoRelay (logger: false)', script: relay('false') },
     'relay-pino': { name: 'ExoRelay (default pino logger)', script: relay('undefined') },
+    // Never registers, so its sender never parses an HTTP response.
+    'relay-unregistered': {
+      name: 'ExoRelay (logger: false, register: false)',
+      script: relay('false', 'false'),
+    },
   }
 
-  function relay(logger: string): string {
+  function relay(logger: string, register = 'true'): string {
     return `
       const { ExoRelay } = await import('exorelay')
       const relay = new ExoRelay({
         serviceName: 'users', exocomHost: '127.0.0.1', exocomPort: ${busPort}, port: 0,
-        logger: ${logger},
+        logger: ${logger}, register: ${register},
       })
       relay.registerHandler('users.create', (user, { reply }) => reply('users.created', user))
       await relay.listen()
@@ -115,6 +132,7 @@ interface Memory {
   heapUsed: number
   rssAnon: number
   rssFile: number
+  maps: { path: string; size: number; resident: number }[]
 }
 
 async function measure(script: string): Promise<Memory> {
@@ -148,6 +166,17 @@ try {
       mib((m) => m.heapUsed),
     ])
     process.stdout.write(`${name}: ${rows.at(-1)?.[1]} MiB RSS\n`)
+    if (values.maps) {
+      for (const [run, { rss, maps }] of samples.entries()) {
+        const list = maps.map(
+          ({ path, size, resident }) =>
+            `${path === '' ? 'anonymous' : path} ${(resident / 2 ** 20).toFixed(1)} of ${(size / 2 ** 20).toFixed(1)}`,
+        )
+        process.stdout.write(
+          `  start ${run + 1}: ${(rss / 2 ** 20).toFixed(1)} MiB RSS; resident MiB of mapping: ${list.join(', ')}\n`,
+        )
+      }
+    }
   }
 } finally {
   await bus.close()
