@@ -42,9 +42,9 @@ export interface CoreMicroResult {
  * ```
  */
 export async function runCoreMicro(options: CoreMicroOptions): Promise<CoreMicroResult> {
-  const nsPerRequestReply = await measure(false, true, options)
-  const nsPerRequestReplyWithJson = await measure(true, true, options)
-  const nsPerRequestReplyWithoutStacks = await measure(false, false, options)
+  const nsPerRequestReply = await measureCore(false, true, options)
+  const nsPerRequestReplyWithJson = await measureCore(true, true, options)
+  const nsPerRequestReplyWithoutStacks = await measureCore(false, false, options)
   return {
     iterations: options.iterations,
     nsPerRequestReply,
@@ -53,7 +53,11 @@ export async function runCoreMicro(options: CoreMicroOptions): Promise<CoreMicro
   }
 }
 
-async function measure(
+/**
+ * Nanoseconds per request/reply of one variant: with or without the JSON codec of the wire,
+ * with or without the caller-stack capture. `warmup` request/replies run first.
+ */
+export async function measureCore(
   json: boolean,
   stackTraces: boolean,
   options: CoreMicroOptions,

@@ -1,5 +1,6 @@
 import { AbortError, ErrorCodes, type ExoRelayError, type TimeoutError } from './errors.js'
 import type { ReceivedMessage } from './message-map.js'
+import { type ReplySink, settleFailure, settleReply } from './sent-message.js'
 
 /** The timer functions the deadlines use; injectable so tests control time without fakes. */
 export interface Timers {
@@ -44,16 +45,15 @@ export interface WaitOptions {
 
 /**
  * One wait: settled exactly once, by a reply, `end()`, its deadline, its signal or a
- * rejection, and on settling it clears its timer and abort listener. One Node timer per wait:
- * Node keeps timers of equal duration in one list, so this costs O(1) and no promise chain
- * (a per-send wrapper such as p-timeout built two extra promises and an error per send).
+ * rejection, and on settling it clears its timer and abort listener and tells its sink (the
+ * send's SentMessage). One Node timer per wait: Node keeps timers of equal duration in one
+ * list, so this costs O(1), and no promise of its own (a per-send wrapper such as p-timeout
+ * built two extra promises and an error per send).
  */
 class Waiter {
-  readonly promise: Promise<ReceivedMessage | undefined>
   readonly onReply: ((reply: ReceivedMessage) => void) | undefined
   replies = 0
-  #resolve!: (reply: ReceivedMessage | undefined) => void
-  #reject!: (error: unknown) => void
+  readonly #sink: ReplySink
   #timer: unknown
   #signal: AbortSignal | undefined
   #onAbort: (() => void) | undefined
@@ -62,14 +62,12 @@ class Waiter {
   constructor(
     readonly id: string,
     options: WaitOptions,
+    sink: ReplySink,
     readonly table: Map<string, Waiter>,
     readonly timers: Timers,
   ) {
     this.onReply = options.onReply
-    this.promise = new Promise((resolve, reject) => {
-      this.#resolve = resolve
-      this.#reject = reject
-    })
+    this.#sink = sink
     const { signal, timeout, timeoutError } = options
     if (signal !== undefined) {
       this.#signal = signal
@@ -91,11 +89,11 @@ class Waiter {
   }
 
   resolve(reply: ReceivedMessage | undefined): void {
-    if (this.#settle()) this.#resolve(reply)
+    if (this.#settle()) this.#sink[settleReply](reply)
   }
 
   reject(error: unknown): void {
-    if (this.#settle()) this.#reject(error)
+    if (this.#settle()) this.#sink[settleFailure](error)
   }
 
   #settle(): boolean {
@@ -132,18 +130,20 @@ export class PendingReplies {
     return this.#waiters.has(id)
   }
 
-  /** Starts waiting for replies to the message `id`. Call before the message is sent. */
-  wait(id: string, options: WaitOptions): Promise<ReceivedMessage | undefined> {
+  /**
+   * Starts waiting for replies to the message `id`; `sink` learns how the wait ended. Call
+   * before the message is sent.
+   */
+  wait(id: string, options: WaitOptions, sink: ReplySink): void {
     if (options.signal?.aborted) {
-      return Promise.reject(
+      sink[settleFailure](
         new AbortError(ErrorCodes.ABORTED, 'The send was aborted by its signal.', {
           cause: options.signal.reason,
         }),
       )
+      return
     }
-    const waiter = new Waiter(id, options, this.#waiters, this.#timers)
-    this.#waiters.set(id, waiter)
-    return waiter.promise
+    this.#waiters.set(id, new Waiter(id, options, sink, this.#waiters, this.#timers))
   }
 
   /**

@@ -29,7 +29,7 @@ import type {
 } from './message-map.js'
 import { PendingReplies, type Timers } from './pending-replies.js'
 import { HandlerRegistry } from './registry.js'
-import { SentMessage } from './sent-message.js'
+import { SentMessage, settleFailure, settleReply } from './sent-message.js'
 import type { Endpoint, Receipt, Transport } from './transport.js'
 
 /** How long a send waits for its reply unless told otherwise: 10 seconds. */
@@ -416,19 +416,20 @@ export class Relay<M extends MessageMap<M> = AnyMessages> extends EventEmitter<R
 
     // While closing, handlers finishing their work may still send and reply.
     if (this.#state === 'closed') {
-      const closed = new ClosedError(
-        ErrorCodes.CLOSED,
-        `The relay is closed: cannot send '${name}'.`,
+      const sent = this.#sentMessage(id, name, onReply !== undefined)
+      sent[settleFailure](
+        new ClosedError(ErrorCodes.CLOSED, `The relay is closed: cannot send '${name}'.`),
       )
-      return this.#sentMessage(envelope.id, name, Promise.reject(closed), onReply !== undefined)
+      return sent
     }
     if (signal?.aborted) {
-      const aborted = Promise.reject(
+      const sent = this.#sentMessage(id, name, onReply !== undefined)
+      sent[settleFailure](
         new AbortError(ErrorCodes.ABORTED, `The send of '${name}' was aborted before it started.`, {
           cause: signal.reason,
         }),
       )
-      return this.#sentMessage(id, name, aborted, onReply !== undefined)
+      return sent
     }
     if (this.#log.isLevelEnabled?.('debug') !== false) {
       this.#log.debug({ messageName: name, messageId: id, responseTo }, 'sending')
@@ -437,35 +438,36 @@ export class Relay<M extends MessageMap<M> = AnyMessages> extends EventEmitter<R
       diagnostics.send.publish({ serviceName: this.serviceName, envelope })
     }
 
+    const sent = this.#sentMessage(id, name, onReply !== undefined)
     if (!expectsReply) {
-      const accepted = this.#transport.send(envelope, { timeout, signal, replyRoute }).then(
-        () => undefined,
+      this.#transport.send(envelope, { timeout, signal, replyRoute }).then(
+        () => {
+          sent[settleReply](undefined)
+        },
         (error: unknown) => {
-          if (signal?.aborted && error === signal.reason) {
-            throw new AbortError(
-              ErrorCodes.ABORTED,
-              `The send of '${name}' was aborted by its signal.`,
-              {
-                cause: signal.reason,
-              },
-            )
-          }
-          throw error
+          sent[settleFailure](
+            signal?.aborted && error === signal.reason
+              ? new AbortError(
+                  ErrorCodes.ABORTED,
+                  `The send of '${name}' was aborted by its signal.`,
+                  { cause: signal.reason },
+                )
+              : error,
+          )
         },
       )
-      return this.#sentMessage(id, name, accepted, false)
+      return sent
     }
 
     const timedOut = () =>
       new TimeoutError(`No reply to '${name}' (id ${id}) within ${timeout} ms.`, timeout)
     // Made here by default, so that its stack points at the caller's `send` line.
     const timeoutError = this.#stackTraces ? timedOut() : timedOut
-    const replied = this.#pending.wait(id, {
-      timeout,
-      timeoutError,
-      signal,
-      onReply: onReply && this.#replyCallback(id, onReply),
-    })
+    this.#pending.wait(
+      id,
+      { timeout, timeoutError, signal, onReply: onReply && this.#replyCallback(id, onReply) },
+      sent,
+    )
     // The transport bounds the request by the same deadline and the caller's signal, so a
     // send that failed leaves no request running for long without an abort controller here.
     this.#transport
@@ -473,23 +475,33 @@ export class Relay<M extends MessageMap<M> = AnyMessages> extends EventEmitter<R
       .then(undefined, (error: unknown) => {
         this.#pending.reject(id, error)
       })
-    return this.#sentMessage(id, name, replied, onReply !== undefined)
+    return sent
   }
 
-  #sentMessage(
-    id: string,
-    name: string,
-    reply: Promise<ReceivedMessage | undefined>,
-    callbackStyle: boolean,
-  ): SentMessage<any, any> {
-    return new SentMessage(id, name, reply, payloadOf, (error) => {
-      // Nobody awaited this send. A missing reply to a fire-and-forget message is normal; a
-      // message the bus never took is not, and must not vanish silently.
-      const quiet =
-        (error instanceof TimeoutError && !callbackStyle) || error instanceof ClosedError
-      const level = quiet ? 'debug' : 'warn'
-      this.#log[level]({ err: error, messageName: name, messageId: id }, 'send failed')
-    })
+  #sentMessage(id: string, name: string, callbackStyle: boolean): SentMessage<any, any> {
+    return new SentMessage(
+      id,
+      name,
+      callbackStyle ? this.#unobservedCallbackSend : this.#unobservedSend,
+    )
+  }
+
+  // What a failed send that nobody awaited logs. A missing reply to a fire-and-forget message
+  // is normal; a message the bus never took is not, and must not vanish silently. Two shared
+  // functions rather than a closure per send.
+  readonly #unobservedSend = (error: unknown, sent: SentMessage): void => {
+    this.#logUnobserved(error, sent, error instanceof TimeoutError || error instanceof ClosedError)
+  }
+
+  readonly #unobservedCallbackSend = (error: unknown, sent: SentMessage): void => {
+    this.#logUnobserved(error, sent, error instanceof ClosedError)
+  }
+
+  #logUnobserved(error: unknown, sent: SentMessage, quiet: boolean): void {
+    this.#log[quiet ? 'debug' : 'warn'](
+      { err: error, messageName: sent.messageName, messageId: sent.id },
+      'send failed',
+    )
   }
 
   #replyCallback(
@@ -669,10 +681,6 @@ class Context {
 
   reply = (outcome: unknown, payload?: unknown): SentMessage<void, undefined> =>
     this.#relay.sendReply(outcome, payload, this.id, this.#replyRoute)
-}
-
-function payloadOf(reply: ReceivedMessage | undefined): unknown {
-  return reply?.payload
 }
 
 function isThenable(value: unknown): value is PromiseLike<unknown> {

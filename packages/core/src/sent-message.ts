@@ -1,8 +1,31 @@
+import type { ReceivedMessage } from './message-map.js'
+
+/**
+ * How the relay settles a SentMessage. Symbol keys (not exported from the package) keep these
+ * two off the public surface: code holding the Promise does not settle it by accident.
+ */
+export const settleReply: unique symbol = Symbol('exorelay.settleReply')
+export const settleFailure: unique symbol = Symbol('exorelay.settleFailure')
+
+/** Whoever learns how a send ended: a SentMessage (see `PendingReplies#wait`). */
+export interface ReplySink {
+  /** The reply came (or, for a callback-style or one-way send, the send ended without one). */
+  [settleReply](reply: ReceivedMessage | undefined): void
+  [settleFailure](error: unknown): void
+}
+
+const PENDING = 0
+const REPLIED = 1
+const FAILED = 2
+
 /**
  * What `relay.send()` returns: a real Promise of the reply's payload that is also safe to
  * ignore. A send that nobody awaits must never become an unhandled rejection, yet its failure
  * must not vanish either, so a failure that nobody observed is handed to `onUnobserved` (the
  * relay logs it). Awaiting later still rejects as usual.
+ *
+ * The relay settles it directly, once, from the reply table or the transport: no promise of
+ * the reply in between, so an awaited send costs one Promise here, not three.
  *
  * @example
  * ```ts
@@ -12,7 +35,10 @@
  * const reply = await relay.send('users.create', data).envelope()  // { name: 'users.created', id, responseTo, payload }
  * ```
  */
-export class SentMessage<Result = unknown, Reply = unknown> extends Promise<Result> {
+export class SentMessage<Result = unknown, Reply = unknown>
+  extends Promise<Result>
+  implements ReplySink
+{
   // Derived promises (`then`, `catch`, `finally`) are plain Promises, not SentMessages.
   static override get [Symbol.species](): PromiseConstructor {
     return Promise
@@ -22,16 +48,26 @@ export class SentMessage<Result = unknown, Reply = unknown> extends Promise<Resu
   readonly id: string
   /** The name the message was sent with. */
   readonly messageName: string
-  readonly #reply: Promise<Reply>
+  readonly #resolve: (value: Result) => void
+  readonly #reject: (reason: unknown) => void
+  readonly #onUnobserved: (error: unknown, sent: SentMessage<Result, Reply>) => void
+  #state: typeof PENDING | typeof REPLIED | typeof FAILED = PENDING
+  /** The reply once replied, the error once failed. */
+  #outcome: unknown
+  /** The Promise `envelope()` handed out before the send settled, and how to settle it. */
+  #envelope:
+    | { promise: Promise<Reply>; resolve(reply: Reply): void; reject(error: unknown): void }
+    | undefined
   #observed = false
 
-  /** @internal Built by the relay; not meant to be constructed by users. */
+  /**
+   * @internal Built by the relay; not meant to be constructed by users. `onUnobserved` gets
+   * the failure of a send that nobody awaited, caught or asked for its envelope.
+   */
   constructor(
     id: string,
     messageName: string,
-    reply: Promise<Reply>,
-    toResult: (reply: Reply) => Result,
-    onUnobserved: (error: unknown) => void,
+    onUnobserved: (error: unknown, sent: SentMessage<Result, Reply>) => void,
   ) {
     let resolve!: (value: Result) => void
     let reject!: (reason: unknown) => void
@@ -39,26 +75,42 @@ export class SentMessage<Result = unknown, Reply = unknown> extends Promise<Resu
       resolve = res
       reject = rej
     })
+    this.#resolve = resolve
+    this.#reject = reject
     this.id = id
     this.messageName = messageName
-    this.#reply = reply
-    reply.then(
-      (value) => resolve(toResult(value)),
-      (error: unknown) => {
-        reject(error)
-        // A send that fails at once (closed relay, aborted signal) is awaited a few microtasks
-        // after this runs: judge it unobserved only once the microtask queue has drained, as
-        // Node judges an unhandled rejection.
-        if (!this.#observed) {
-          process.nextTick(() => {
-            if (!this.#observed) onUnobserved(error)
-          })
-        }
-      },
-    )
-    // `reply` is handled just above; this promise gets a handler too, so ignoring a send never
-    // rejects unhandled.
+    this.#onUnobserved = onUnobserved
+    // A handler of its own, so ignoring a send never rejects unhandled; `#observed` says
+    // whether anybody else looks.
     Promise.prototype.then.call(this, undefined, ignore)
+  }
+
+  /** @internal The reply (the payload is the result), or `undefined` for a send without one. */
+  [settleReply](reply: ReceivedMessage | undefined): void {
+    if (this.#state !== PENDING) return
+    this.#state = REPLIED
+    this.#outcome = reply
+    this.#resolve((reply === undefined ? undefined : reply.payload) as Result)
+    this.#envelope?.resolve(reply as Reply)
+  }
+
+  /** @internal */
+  [settleFailure](error: unknown): void {
+    if (this.#state !== PENDING) return
+    this.#state = FAILED
+    this.#outcome = error
+    this.#reject(error)
+    this.#envelope?.reject(error)
+    if (this.#observed) return
+    // A send that fails at once (closed relay, aborted signal) is awaited a few microtasks
+    // after this runs: judge it unobserved only once the microtask queue has drained, as Node
+    // judges an unhandled rejection.
+    queueMicrotask(() => {
+      if (this.#observed) return
+      process.nextTick(() => {
+        if (!this.#observed) this.#onUnobserved(error, this)
+      })
+    })
   }
 
   // biome-ignore lint/suspicious/noThenProperty: this is a Promise; overriding then is how it learns it was observed.
@@ -76,7 +128,18 @@ export class SentMessage<Result = unknown, Reply = unknown> extends Promise<Resu
    */
   envelope(): Promise<Reply> {
     this.#observed = true
-    return this.#reply
+    if (this.#state === REPLIED) return Promise.resolve(this.#outcome as Reply)
+    if (this.#state === FAILED) return Promise.reject(this.#outcome)
+    if (this.#envelope === undefined) {
+      let resolve!: (reply: Reply) => void
+      let reject!: (error: unknown) => void
+      const promise = new Promise<Reply>((res, rej) => {
+        resolve = res
+        reject = rej
+      })
+      this.#envelope = { promise, resolve, reject }
+    }
+    return this.#envelope.promise
   }
 
   override get [Symbol.toStringTag](): string {

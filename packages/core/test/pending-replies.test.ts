@@ -3,7 +3,13 @@ import { test } from 'node:test'
 import { setImmediate as nextTurn } from 'node:timers/promises'
 import { AbortError, ErrorCodes, TimeoutError } from '../src/errors.js'
 import type { ReceivedMessage } from '../src/message-map.js'
-import { PendingReplies, type Timers, unrefTimers } from '../src/pending-replies.js'
+import {
+  PendingReplies,
+  type Timers,
+  unrefTimers,
+  type WaitOptions,
+} from '../src/pending-replies.js'
+import { SentMessage } from '../src/sent-message.js'
 
 /** Timers that only fire when the test says so: no test waits for a real deadline. */
 class ManualTimers implements Timers {
@@ -33,6 +39,17 @@ function setup(): { pending: PendingReplies; timers: ManualTimers } {
   return { pending: new PendingReplies({ timers }), timers }
 }
 
+/** Waits with a real SentMessage as the sink; resolves with the whole reply, as `envelope()`. */
+function wait(
+  pending: PendingReplies,
+  id: string,
+  options: WaitOptions,
+): Promise<ReceivedMessage | undefined> {
+  const sent = new SentMessage<unknown, ReceivedMessage | undefined>(id, 'users.create', () => {})
+  pending.wait(id, options, sent)
+  return sent.envelope()
+}
+
 function timeoutError(ms = 1000): TimeoutError {
   return new TimeoutError(`No reply within ${ms} ms.`, ms)
 }
@@ -49,7 +66,7 @@ test('a wait is registered at once and counted in size', async () => {
   const { pending } = setup()
   assert.equal(pending.size, 0)
   const waits = ['a', 'b'].map((id) =>
-    pending.wait(id, { timeout: 1000, timeoutError: timeoutError() }),
+    wait(pending, id, { timeout: 1000, timeoutError: timeoutError() }),
   )
   assert.equal(pending.size, 2)
   assert.equal(pending.has('a'), true)
@@ -60,7 +77,7 @@ test('a wait is registered at once and counted in size', async () => {
 
 test('the first reply settles the wait with that reply and removes the entry', async () => {
   const { pending, timers } = setup()
-  const waiting = pending.wait('request', { timeout: 1000, timeoutError: timeoutError() })
+  const waiting = wait(pending, 'request', { timeout: 1000, timeoutError: timeoutError() })
   assert.equal(timers.scheduled.size, 1)
   assert.equal([...timers.scheduled.values()][0]?.milliseconds, 1000)
   const reply = replyTo('request')
@@ -73,7 +90,7 @@ test('the first reply settles the wait with that reply and removes the entry', a
 
 test('a flood of 100 replies to one id settles the wait once and leaves nothing behind', async () => {
   const { pending } = setup()
-  const waiting = pending.wait('request', { timeout: 1000, timeoutError: timeoutError() })
+  const waiting = wait(pending, 'request', { timeout: 1000, timeoutError: timeoutError() })
   const replies = Array.from({ length: 100 }, (_, i) => replyTo('request', 'users.created', i))
   const accepted = replies.map((reply) => pending.deliver(reply))
   assert.equal(accepted.filter(Boolean).length, 1)
@@ -84,7 +101,7 @@ test('a flood of 100 replies to one id settles the wait once and leaves nothing 
 
 test('deliver returns false for unknown ids and for messages that answer nothing', () => {
   const { pending } = setup()
-  pending.wait('request', { timeout: 1000, timeoutError: timeoutError() }).catch(() => {})
+  wait(pending, 'request', { timeout: 1000, timeoutError: timeoutError() }).catch(() => {})
   assert.equal(pending.deliver(replyTo('someone-else')), false)
   assert.equal(pending.deliver({ name: 'users.create', id: 'x' }), false)
   assert.equal(pending.size, 1)
@@ -94,7 +111,7 @@ test('deliver returns false for unknown ids and for messages that answer nothing
 test('the deadline rejects with the given TimeoutError instance and removes the entry', async () => {
   const { pending, timers } = setup()
   const error = timeoutError(250)
-  const waiting = pending.wait('request', { timeout: 250, timeoutError: error })
+  const waiting = wait(pending, 'request', { timeout: 250, timeoutError: error })
   assert.equal([...timers.scheduled.values()][0]?.milliseconds, 250)
   timers.fireAll()
   await assert.rejects(waiting, (rejected: unknown) => rejected === error)
@@ -104,7 +121,7 @@ test('the deadline rejects with the given TimeoutError instance and removes the 
 
 test('an infinite timeout sets no timer', async () => {
   const { pending, timers } = setup()
-  const waiting = pending.wait('request', { timeout: Infinity, timeoutError: timeoutError() })
+  const waiting = wait(pending, 'request', { timeout: Infinity, timeoutError: timeoutError() })
   assert.equal(timers.scheduled.size, 0)
   pending.deliver(replyTo('request'))
   assert.equal((await waiting)?.responseTo, 'request')
@@ -113,7 +130,7 @@ test('an infinite timeout sets no timer', async () => {
 test("an abort rejects with an AbortError whose cause is the signal's reason and removes the entry", async () => {
   const { pending, timers } = setup()
   const controller = new AbortController()
-  const waiting = pending.wait('request', {
+  const waiting = wait(pending, 'request', {
     timeout: 1000,
     timeoutError: timeoutError(),
     signal: controller.signal,
@@ -132,7 +149,7 @@ test("an abort rejects with an AbortError whose cause is the signal's reason and
 test('an abort without a reason still gives an AbortError coded ABORTED', async () => {
   const { pending } = setup()
   const controller = new AbortController()
-  const waiting = pending.wait('request', {
+  const waiting = wait(pending, 'request', {
     timeout: 1000,
     timeoutError: timeoutError(),
     signal: controller.signal,
@@ -143,7 +160,7 @@ test('an abort without a reason still gives an AbortError coded ABORTED', async 
 
 test('a signal aborted before the wait rejects it at once', async () => {
   const { pending } = setup()
-  const waiting = pending.wait('request', {
+  const waiting = wait(pending, 'request', {
     timeout: 1000,
     timeoutError: timeoutError(),
     signal: AbortSignal.abort(),
@@ -154,8 +171,8 @@ test('a signal aborted before the wait rejects it at once', async () => {
 
 test('reject rejects one wait and leaves the others', async () => {
   const { pending } = setup()
-  const failed = pending.wait('a', { timeout: 1000, timeoutError: timeoutError() })
-  const kept = pending.wait('b', { timeout: 1000, timeoutError: timeoutError() })
+  const failed = wait(pending, 'a', { timeout: 1000, timeoutError: timeoutError() })
+  const kept = wait(pending, 'b', { timeout: 1000, timeoutError: timeoutError() })
   const error = new Error('bus down')
   pending.reject('a', error)
   pending.reject('zonk', error)
@@ -168,7 +185,7 @@ test('reject rejects one wait and leaves the others', async () => {
 test('rejectAll rejects every wait with the given error and empties the table', async () => {
   const { pending, timers } = setup()
   const waits = ['a', 'b', 'c'].map((id) =>
-    pending.wait(id, { timeout: 1000, timeoutError: timeoutError() }),
+    wait(pending, id, { timeout: 1000, timeoutError: timeoutError() }),
   )
   const error = timeoutError()
   pending.rejectAll(error)
@@ -182,7 +199,7 @@ test('rejectAll rejects every wait with the given error and empties the table', 
 test('in callback mode every reply reaches onReply and end() resolves the wait', async () => {
   const { pending } = setup()
   const received: ReceivedMessage[] = []
-  const waiting = pending.wait('request', {
+  const waiting = wait(pending, 'request', {
     timeout: 1000,
     timeoutError: timeoutError(),
     onReply: (reply) => received.push(reply),
@@ -204,7 +221,7 @@ test('in callback mode every reply reaches onReply and end() resolves the wait',
 test('in callback mode the deadline resolves with undefined once at least one reply came', async () => {
   const { pending, timers } = setup()
   let replies = 0
-  const waiting = pending.wait('request', {
+  const waiting = wait(pending, 'request', {
     timeout: 1000,
     timeoutError: timeoutError(),
     onReply: () => {
@@ -221,7 +238,7 @@ test('in callback mode the deadline resolves with undefined once at least one re
 test('in callback mode the deadline rejects with the timeout when no reply came', async () => {
   const { pending, timers } = setup()
   const error = timeoutError()
-  const waiting = pending.wait('request', {
+  const waiting = wait(pending, 'request', {
     timeout: 1000,
     timeoutError: error,
     onReply: () => assert.fail('no reply was delivered'),
@@ -238,9 +255,9 @@ test('end returns false for an id nobody waits for', () => {
 
 test('a wait settled by a reply does not remove a later wait for the same id', async () => {
   const { pending } = setup()
-  const first = pending.wait('request', { timeout: 1000, timeoutError: timeoutError() })
+  const first = wait(pending, 'request', { timeout: 1000, timeoutError: timeoutError() })
   pending.deliver(replyTo('request'))
-  const second = pending.wait('request', { timeout: 1000, timeoutError: timeoutError() })
+  const second = wait(pending, 'request', { timeout: 1000, timeoutError: timeoutError() })
   await first
   assert.equal(pending.has('request'), true)
   pending.deliver(replyTo('request'))
@@ -250,7 +267,7 @@ test('a wait settled by a reply does not remove a later wait for the same id', a
 
 test('without injected timers the default timers are used and do not hold the process', async () => {
   const pending = new PendingReplies()
-  const waiting = pending.wait('request', { timeout: 60_000, timeoutError: timeoutError(60_000) })
+  const waiting = wait(pending, 'request', { timeout: 60_000, timeoutError: timeoutError(60_000) })
   pending.deliver(replyTo('request'))
   assert.equal((await waiting)?.responseTo, 'request')
   const handle = unrefTimers.setTimeout(() => {}, 60_000) as NodeJS.Timeout

@@ -3,7 +3,7 @@ import { type TestContext, test } from 'node:test'
 import { setImmediate as nextTurn } from 'node:timers/promises'
 import { ErrorCodes, TimeoutError } from '../src/errors.js'
 import type { ReceivedMessage } from '../src/message-map.js'
-import { SentMessage } from '../src/sent-message.js'
+import { SentMessage, settleFailure, settleReply } from '../src/sent-message.js'
 
 interface Deferred<T> {
   promise: Promise<T>
@@ -40,11 +40,19 @@ const REPLY: ReceivedMessage = {
   payload: { id: 456, name: 'Will' },
 }
 
+/** A SentMessage settled by `reply` the way the relay settles one: once, directly. */
 function sentMessage(
   reply: Promise<ReceivedMessage>,
   onUnobserved: (error: unknown) => void = () => {},
 ): SentMessage<unknown, ReceivedMessage> {
-  return new SentMessage('request-id', 'users.create', reply, (r) => r.payload, onUnobserved)
+  const sent = new SentMessage<unknown, ReceivedMessage>('request-id', 'users.create', (error) =>
+    onUnobserved(error),
+  )
+  reply.then(
+    (message) => sent[settleReply](message),
+    (error: unknown) => sent[settleFailure](error),
+  )
+  return sent
 }
 
 test('a SentMessage is a Promise', () => {
@@ -161,4 +169,47 @@ test('a reply that comes before the send is awaited is kept', async () => {
   await nextTurn()
   assert.deepEqual(await sent, REPLY.payload)
   assert.equal(await sent.envelope(), REPLY)
+})
+
+test('it settles once: a second reply or failure changes nothing', async () => {
+  const sent = new SentMessage<unknown, ReceivedMessage>('request-id', 'users.create', () => {})
+  const early = sent.envelope()
+  sent[settleReply](REPLY)
+  sent[settleFailure](new Error('too late'))
+  sent[settleReply]({ ...REPLY, payload: 'other' })
+  assert.deepEqual(await sent, REPLY.payload)
+  assert.equal(await early, REPLY)
+  assert.equal(await sent.envelope(), REPLY)
+})
+
+test('a send that ends without a reply resolves with undefined, its envelope too', async () => {
+  const sent = new SentMessage<undefined, undefined>('request-id', 'hello', () => {})
+  sent[settleReply](undefined)
+  assert.equal(await sent, undefined)
+  assert.equal(await sent.envelope(), undefined)
+})
+
+test('envelope() asked before a failure rejects with it, and the failure is not reported', async () => {
+  let reported = 0
+  const sent = new SentMessage('request-id', 'users.create', () => {
+    reported++
+  })
+  const envelope = sent.envelope()
+  const error = new Error('bus down')
+  sent[settleFailure](error)
+  await assert.rejects(envelope, (rejected: unknown) => rejected === error)
+  await nextTurn()
+  assert.equal(reported, 0)
+})
+
+test('onUnobserved gets the SentMessage with the error', async () => {
+  const reported = deferred<{ error: unknown; sent: SentMessage }>()
+  const sent = new SentMessage('request-id', 'users.create', (error, which) =>
+    reported.resolve({ error, sent: which }),
+  )
+  const error = new Error('bus down')
+  sent[settleFailure](error)
+  const seen = await reported.promise
+  assert.equal(seen.error, error)
+  assert.equal(seen.sent, sent)
 })
