@@ -4,6 +4,7 @@ import { createServer } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { type TestContext, test } from 'node:test'
 import { runPath } from '@exorelay/core'
+import { RecordingLogger } from '@exorelay/testing'
 import {
   DEFAULT_MAX_PENDING,
   Deliverer,
@@ -11,14 +12,14 @@ import {
   type RoutedMessage,
 } from '../src/delivery.js'
 import { type Delivery, type ExoComService, originOf } from '../src/routing-table.js'
-import { startReceiver, TestLogger } from './helpers.js'
+import { startReceiver } from './helpers.js'
 
 function startDeliverer(
   t: TestContext,
   timeout = 5000,
   options: Partial<Omit<DeliveryOptions, 'timeout' | 'logger'>> = {},
 ) {
-  const log = new TestLogger()
+  const log = new RecordingLogger()
   const deliverer = new Deliverer({ timeout, logger: log, ...options })
   t.after(() => deliverer.close())
   return { deliverer, log }

@@ -1,70 +1,9 @@
 import type { IncomingHttpHeaders } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import type { TestContext } from 'node:test'
-import type { Logger } from '@exorelay/core'
+import { RecordingLogger } from '@exorelay/testing'
 import Fastify from 'fastify'
 import { type ExoCom, type ExoComOptions, startExoCom } from '../src/exocom.js'
-
-type Level = 'debug' | 'info' | 'warn' | 'error'
-
-export interface LogEntry {
-  level: Level
-  fields: Record<string, unknown>
-  message: string | undefined
-}
-
-/** A Logger that records every entry and lets a test await the one it expects. */
-export class TestLogger implements Logger {
-  readonly entries: LogEntry[] = []
-  readonly #waiters = new Set<{
-    match: (entry: LogEntry) => boolean
-    resolve: (entry: LogEntry) => void
-  }>()
-
-  constructor(
-    private readonly bindings: Record<string, unknown> = {},
-    private readonly root?: TestLogger,
-  ) {}
-
-  debug(fields: object, message?: string): void {
-    this.#record('debug', fields, message)
-  }
-  info(fields: object, message?: string): void {
-    this.#record('info', fields, message)
-  }
-  warn(fields: object, message?: string): void {
-    this.#record('warn', fields, message)
-  }
-  error(fields: object, message?: string): void {
-    this.#record('error', fields, message)
-  }
-  child(bindings: object): Logger {
-    return new TestLogger({ ...this.bindings, ...bindings }, this.root ?? this)
-  }
-
-  /** Resolves with the first entry, past or future, that matches. */
-  waitFor(match: (entry: LogEntry) => boolean): Promise<LogEntry> {
-    const root = this.root ?? this
-    const found = root.entries.find(match)
-    if (found) return Promise.resolve(found)
-    return new Promise((resolve) => root.#waiters.add({ match, resolve }))
-  }
-
-  at(level: Level): LogEntry[] {
-    return (this.root ?? this).entries.filter((entry) => entry.level === level)
-  }
-
-  #record(level: Level, fields: object, message: string | undefined): void {
-    const root = this.root ?? this
-    const entry: LogEntry = { level, fields: { ...this.bindings, ...fields }, message }
-    root.entries.push(entry)
-    for (const waiter of root.#waiters) {
-      if (!waiter.match(entry)) continue
-      root.#waiters.delete(waiter)
-      waiter.resolve(entry)
-    }
-  }
-}
 
 export interface RecordedRun {
   /** The raw request path, e.g. `/run/users.create`. */
@@ -162,8 +101,8 @@ export function serviceOf(
 export async function startBus(
   t: TestContext,
   options: ExoComOptions = {},
-): Promise<{ exocom: ExoCom; log: TestLogger }> {
-  const log = new TestLogger()
+): Promise<{ exocom: ExoCom; log: RecordingLogger }> {
+  const log = new RecordingLogger()
   const exocom = await startExoCom({ port: 0, logger: log, ...options })
   t.after(() => exocom.close())
   return { exocom, log }

@@ -1,10 +1,15 @@
 import assert from 'node:assert/strict'
 import { describe, type TestContext, test } from 'node:test'
 import { createEnvelope, ErrorCodes, Relay, type RelayOptions } from '@exorelay/core'
-import { freePort, type NatsServer, startNatsCluster, startNatsServer } from '@exorelay/testing'
+import {
+  freePort,
+  type NatsServer,
+  RecordingLogger,
+  startNatsCluster,
+  startNatsServer,
+} from '@exorelay/testing'
 import { connect } from '@nats-io/transport-node'
 import { type NatsTransportOptions, natsTransport } from '../src/nats-transport.js'
-import { RecordingLogger } from './recording-logger.js'
 
 // The NATS transport against real nats-server processes on free loopback ports.
 
@@ -143,7 +148,7 @@ describe('natsTransport connection', () => {
     await web.listen()
 
     await nats.stop()
-    await logger.waitFor((record) => record.msg === 'disconnected from NATS; reconnecting')
+    await logger.waitFor((entry) => entry.message === 'disconnected from NATS; reconnecting')
     await assert.rejects(web.send('hello', {}, { reply: false }), {
       code: ErrorCodes.BUS_UNREACHABLE,
     })
@@ -339,7 +344,7 @@ describe('natsTransport subjects and wire', () => {
     client.publish('exorelay.hello', JSON.stringify({ id: 'ok', payload: 'fine' }))
     assert.equal(await greeted.promise, 'fine')
     assert.deepEqual(
-      logger.find('malformed message dropped', 'warn').map((record) => record.messageName),
+      logger.find('malformed message dropped', 'warn').map((entry) => entry.fields.messageName),
       ['hello', 'hello'],
     )
   })
@@ -362,7 +367,7 @@ describe('natsTransport subjects and wire', () => {
     await client.flush()
 
     const sent = web.send('users.create', {}, { timeout: 300 })
-    await logger.waitFor((record) => record.msg === 'malformed reply dropped')
+    await logger.waitFor((entry) => entry.message === 'malformed reply dropped')
     await assert.rejects(sent, { code: ErrorCodes.TIMEOUT })
     assert.equal(logger.find('malformed reply dropped', 'warn').length, 1)
   })
@@ -388,14 +393,14 @@ describe('natsTransport receipts', () => {
     const first = web.send('users.create', 1, { timeout: 10_000 })
     await running.promise
     const refused = web.send('users.create', 2, { timeout: 300 })
-    await logger.waitFor((record) => record.msg === 'message not accepted: unavailable')
+    await logger.waitFor((entry) => entry.message === 'message not accepted: unavailable')
     await assert.rejects(refused, { code: ErrorCodes.TIMEOUT })
     release.resolve()
     assert.equal(await first, 'ok')
 
-    const [record] = logger.find('message not accepted: unavailable', 'warn')
-    assert.equal(record?.messageId, refused.id)
-    assert.equal((record?.err as { code?: string })?.code, ErrorCodes.OVERLOADED)
+    const [entry] = logger.find('message not accepted: unavailable', 'warn')
+    assert.equal(entry?.fields.messageId, refused.id)
+    assert.equal((entry?.fields.err as { code?: string })?.code, ErrorCodes.OVERLOADED)
   })
 
   test('a reply that comes after its deadline is dropped quietly (debug)', async (t) => {
@@ -415,9 +420,9 @@ describe('natsTransport receipts', () => {
     const sent = web.send('users.create', {}, { timeout: 200 })
     await assert.rejects(sent, { code: ErrorCodes.TIMEOUT })
     timedOut.resolve()
-    await logger.waitFor((record) => record.msg === 'late reply dropped')
-    assert.equal(logger.find('late reply dropped', 'debug')[0]?.responseTo, sent.id)
-    assert.equal(logger.records.filter((record) => record.level === 'warn').length, 0)
+    await logger.waitFor((entry) => entry.message === 'late reply dropped')
+    assert.equal(logger.find('late reply dropped', 'debug')[0]?.fields.responseTo, sent.id)
+    assert.equal(logger.at('warn').length, 0)
   })
 })
 
@@ -516,7 +521,7 @@ describe('natsTransport scaling', () => {
     const refusedWhileClosing = new Set(
       stopping
         .find('message not accepted: unavailable', 'warn')
-        .map((record) => record.messageId as string),
+        .map((entry) => entry.fields.messageId as string),
     )
     const failed = sends.filter(({ result }) => result.status === 'rejected')
     for (const { id, result } of failed) {
@@ -567,12 +572,12 @@ describe('natsTransport scaling', () => {
     })
     await someAnswered.promise
     await nats.stop()
-    await webLog.waitFor((record) => record.msg === 'disconnected from NATS; reconnecting')
+    await webLog.waitFor((entry) => entry.message === 'disconnected from NATS; reconnecting')
     for (let i = 0; i < 50; i++) during.push(web.send('users.create', i, { timeout: 1_000 }))
     await nats.restart()
     await Promise.all(
       [usersLog, webLog].map((log) =>
-        log.waitFor((record) => record.msg === 'reconnected to NATS'),
+        log.waitFor((entry) => entry.message === 'reconnected to NATS'),
       ),
     )
     const settled = await Promise.allSettled(during)

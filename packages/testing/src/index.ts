@@ -11,6 +11,8 @@ export type { NatsClusterOptions, NatsServer, NatsServerOptions } from './nats-s
 export { findNatsServer, freePort, startNatsCluster, startNatsServer } from './nats-server.js'
 export type { RawAnswer, RawConnection, RawHttpClient } from './raw-http.js'
 export { openRawConnection, rawHttpClient, requestStarted } from './raw-http.js'
+export type { LogEntry, LogLevel } from './recording-logger.js'
+export { RecordingLogger } from './recording-logger.js'
 export type {
   ScenarioRelayOptions,
   TransportCapabilities,

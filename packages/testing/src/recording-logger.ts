@@ -1,0 +1,96 @@
+import type { Logger } from '@exorelay/core'
+
+export type LogLevel = 'debug' | 'info' | 'warn' | 'error'
+
+/** One line a {@link RecordingLogger} (or one of its children) was given. */
+export interface LogEntry {
+  readonly level: LogLevel
+  /** The logged fields, after the bindings of every `child()` on the way. */
+  readonly fields: Record<string, unknown>
+  readonly message: string | undefined
+}
+
+interface Waiter {
+  readonly match: (entry: LogEntry) => boolean
+  readonly resolve: (entry: LogEntry) => void
+}
+
+/**
+ * A pino-compatible Logger that keeps every line, its children's included, so that a test
+ * can assert on what was logged and await a line instead of sleeping.
+ *
+ * @example
+ * ```ts
+ * const log = new RecordingLogger()
+ * const relay = new ExoRelay({ serviceName: 'web', logger: log })
+ * const warning = await log.waitFor((entry) => entry.level === 'warn')
+ * assert.equal(warning.fields.messageName, 'users.create')
+ * assert.equal(log.find('send failed', 'warn').length, 1)
+ * ```
+ */
+export class RecordingLogger implements Logger {
+  #bindings: Record<string, unknown> = {}
+  // One record of everything and one set of waiters, shared by a logger and its children.
+  #shared: { readonly entries: LogEntry[]; readonly waiters: Set<Waiter> } = {
+    entries: [],
+    waiters: new Set(),
+  }
+
+  /** Every line so far, its children's included, in order. */
+  get entries(): readonly LogEntry[] {
+    return this.#shared.entries
+  }
+
+  debug(fields: object, message?: string): void {
+    this.#record('debug', fields, message)
+  }
+
+  info(fields: object, message?: string): void {
+    this.#record('info', fields, message)
+  }
+
+  warn(fields: object, message?: string): void {
+    this.#record('warn', fields, message)
+  }
+
+  error(fields: object, message?: string): void {
+    this.#record('error', fields, message)
+  }
+
+  child(bindings: object): Logger {
+    const child = new RecordingLogger()
+    child.#bindings = { ...this.#bindings, ...bindings }
+    child.#shared = this.#shared
+    return child
+  }
+
+  /** The lines at `level`. */
+  at(level: LogLevel): LogEntry[] {
+    return this.#shared.entries.filter((entry) => entry.level === level)
+  }
+
+  /** The lines with this message, at `level` when one is given. */
+  find(message: string, level?: LogLevel): LogEntry[] {
+    return this.#shared.entries.filter(
+      (entry) => entry.message === message && (level === undefined || entry.level === level),
+    )
+  }
+
+  /** Resolves with the first line, past or future, that matches. */
+  waitFor(match: (entry: LogEntry) => boolean): Promise<LogEntry> {
+    const found = this.#shared.entries.find(match)
+    if (found !== undefined) return Promise.resolve(found)
+    return new Promise((resolve) => this.#shared.waiters.add({ match, resolve }))
+  }
+
+  #record(level: LogLevel, fields: object, message: string | undefined): void {
+    const entry: LogEntry = { level, fields: { ...this.#bindings, ...fields }, message }
+    const { entries, waiters } = this.#shared
+    entries.push(entry)
+    for (const waiter of waiters) {
+      if (!waiter.match(entry)) continue
+      waiters.delete(waiter)
+      waiter.resolve(entry)
+    }
+  }
+}
