@@ -1,22 +1,17 @@
 import assert from 'node:assert/strict'
 import { spawn } from 'node:child_process'
 import { once } from 'node:events'
-import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs'
 import { after, before, describe, test } from 'node:test'
 import { fileURLToPath } from 'node:url'
 import { type NatsServer, startNatsServer } from '@exorelay/testing'
+import { codeBlocks } from './doc-examples.js'
 
 // Every JavaScript example of the scaling-out guide runs as written, against a real
 // nats-server, with the environment the guide tells services to set. (docs.test.ts runs the
 // TypeScript examples of all guides against ExoCom; this guide has none.)
 const guide = 'docs/guides/scaling-out.md'
-const root = new URL('../../../', import.meta.url)
 const runDir = fileURLToPath(new URL('./.docs-run/', import.meta.url))
-
-function examples(document: string): string[] {
-  const text = readFileSync(new URL(document, root), 'utf8')
-  return [...text.matchAll(/^```js\n([\s\S]*?)^```$/gm)].map((match) => match[1]!)
-}
 
 let nats: NatsServer
 
@@ -32,7 +27,7 @@ after(async () => {
 })
 
 describe(guide, () => {
-  const blocks = examples(guide)
+  const blocks = codeBlocks(guide, 'js')
 
   test('the guide has examples to run', () => {
     assert.ok(blocks.length >= 2)

@@ -1,25 +1,20 @@
 import assert from 'node:assert/strict'
 import { spawn } from 'node:child_process'
 import { once } from 'node:events'
-import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs'
 import { after, before, describe, test } from 'node:test'
 import { fileURLToPath } from 'node:url'
 import { type ExoCom, startExoCom } from '@exorelay/exocom'
+import { codeBlocks, repositoryRoot } from './doc-examples.js'
 
 // Every TypeScript example in the README and the guides runs as written, against a real bus.
-const root = new URL('../../../', import.meta.url)
 const runDir = fileURLToPath(new URL('../.docs-run/', import.meta.url))
 const documents = [
   'README.md',
-  ...readdirSync(new URL('docs/guides/', root))
+  ...readdirSync(new URL('docs/guides/', repositoryRoot))
     .filter((file) => file.endsWith('.md'))
     .map((file) => `docs/guides/${file}`),
 ]
-
-function examples(document: string): string[] {
-  const text = readFileSync(new URL(document, root), 'utf8')
-  return [...text.matchAll(/^```ts\n([\s\S]*?)^```$/gm)].map((match) => match[1]!)
-}
 
 let bus: ExoCom
 
@@ -36,7 +31,7 @@ after(async () => {
 
 for (const document of documents) {
   describe(document, () => {
-    for (const [index, code] of examples(document).entries()) {
+    for (const [index, code] of codeBlocks(document, 'ts').entries()) {
       test(`example ${index + 1} runs as written`, { timeout: 60_000 }, async () => {
         const file = `${runDir}${document.replaceAll('/', '-')}-${index + 1}.ts`
         writeFileSync(file, code)
