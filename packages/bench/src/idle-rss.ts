@@ -38,14 +38,9 @@ const extraEnv = Object.fromEntries(
 )
 const root = fileURLToPath(new URL('..', import.meta.url))
 
-// What each child prints once it has been idle: its memory, read from the process itself.
-const REPORT = `
-  const { readFileSync } = await import('node:fs')
-  await new Promise((resolve) => setTimeout(resolve, ${idleMs}))
-  const status = readFileSync('/proc/self/status', 'utf8')
-  const kib = (field) => Number(new RegExp(field + ':\\\\s+(\\\\d+)').exec(status)?.[1] ?? NaN)
-  const memory = process.memoryUsage()
-  // Anonymous mappings (no path; [heap] is the main malloc arena) with over 1 MiB resident.
+// With --maps: the child's anonymous mappings (no path; [heap] is the main malloc arena) with
+// over 1 MiB resident, read after its RSS.
+const LIST_MAPS = `
   const maps = []
   for (const entry of readFileSync('/proc/self/smaps', 'utf8').split(/\\n(?=[0-9a-f]+-)/)) {
     const [range, , , , , path = ''] = entry.slice(0, entry.indexOf('\\n')).split(/\\s+/)
@@ -53,7 +48,16 @@ const REPORT = `
     if (path.startsWith('/') || resident <= 2 ** 20) continue
     const [start, end] = range.split('-').map((hex) => Number.parseInt(hex, 16))
     maps.push({ path, size: end - start, resident })
-  }
+  }`
+
+// What each child prints once it has been idle: its memory, read from the process itself.
+const REPORT = `
+  const { readFileSync } = await import('node:fs')
+  await new Promise((resolve) => setTimeout(resolve, ${idleMs}))
+  const status = readFileSync('/proc/self/status', 'utf8')
+  const kib = (field) => Number(new RegExp(field + ':\\\\s+(\\\\d+)').exec(status)?.[1] ?? NaN)
+  const memory = process.memoryUsage()
+  ${values.maps ? LIST_MAPS : 'const maps = []'}
   console.log('IDLE ' + JSON.stringify({
     rss: memory.rss, heapTotal: memory.heapTotal, heapUsed: memory.heapUsed,
     rssAnon: kib('RssAnon') * 1024, rssFile: kib('RssFile') * 1024, maps,
