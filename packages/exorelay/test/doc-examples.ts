@@ -1,4 +1,8 @@
-import { readFileSync } from 'node:fs'
+import assert from 'node:assert/strict'
+import { spawn } from 'node:child_process'
+import { once } from 'node:events'
+import { readFileSync, writeFileSync } from 'node:fs'
+import { dirname } from 'node:path'
 
 /** The repository root, where the README and docs/ are. */
 export const repositoryRoot = new URL('../../../', import.meta.url)
@@ -8,4 +12,45 @@ export function codeBlocks(document: string, language: 'ts' | 'js'): string[] {
   const text = readFileSync(new URL(document, repositoryRoot), 'utf8')
   const fence = new RegExp(`^\`\`\`${language}\\n([\\s\\S]*?)^\`\`\`$`, 'gm')
   return [...text.matchAll(fence)].map((match) => match[1]!)
+}
+
+export interface ExampleRun {
+  /** Where the example is written; its directory is the working directory. */
+  readonly file: string
+  /** Node.js arguments before the file, e.g. `['--import', 'tsx']`. */
+  readonly nodeArgs: readonly string[]
+  /** Added to this process's environment. */
+  readonly env: Record<string, string>
+  /** What a failure calls the example, e.g. `README.md example 2`. */
+  readonly name: string
+}
+
+/**
+ * Writes `code` to a file, runs it with Node.js and asserts that it exits with 0 and that its
+ * output keeps every promise of the form `console.log(x) // what it prints`. A block that
+ * imports node:test is a test file, and runs the way users run theirs (`--test`).
+ */
+export async function runExample(code: string, run: ExampleRun): Promise<void> {
+  writeFileSync(run.file, code)
+  const test = code.includes("from 'node:test'") ? ['--test'] : []
+  const child = spawn(process.execPath, [...run.nodeArgs, ...test, run.file], {
+    cwd: dirname(run.file),
+    env: { ...process.env, ...run.env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  })
+  let output = ''
+  child.stdout.on('data', (chunk) => {
+    output += chunk
+  })
+  child.stderr.on('data', (chunk) => {
+    output += chunk
+  })
+  const [exitCode] = await once(child, 'exit')
+  assert.equal(exitCode, 0, `${run.name} failed:\n${output}`)
+  for (const [, printed] of code.matchAll(/console\.log\(.*\) \/\/ (.+)$/gm)) {
+    assert.ok(
+      output.includes(printed!.trim()),
+      `expected the output to contain ${printed}:\n${output}`,
+    )
+  }
 }

@@ -1,11 +1,9 @@
 import assert from 'node:assert/strict'
-import { spawn } from 'node:child_process'
-import { once } from 'node:events'
-import { mkdirSync, rmSync, writeFileSync } from 'node:fs'
+import { mkdirSync, rmSync } from 'node:fs'
 import { after, before, describe, test } from 'node:test'
 import { fileURLToPath } from 'node:url'
 import { type NatsServer, startNatsServer } from '@exorelay/testing'
-import { codeBlocks } from './doc-examples.js'
+import { codeBlocks, runExample } from './doc-examples.js'
 
 // Every JavaScript example of the scaling-out guide runs as written, against a real
 // nats-server, with the environment the guide tells services to set. (docs.test.ts runs the
@@ -35,29 +33,12 @@ describe(guide, () => {
 
   for (const [index, code] of blocks.entries()) {
     test(`example ${index + 1} runs as written on NATS`, { timeout: 60_000 }, async () => {
-      const file = `${runDir}scaling-out-${index + 1}.mjs`
-      writeFileSync(file, code)
-      const child = spawn(process.execPath, [file], {
-        cwd: runDir,
-        env: { ...process.env, EXORELAY_TRANSPORT: 'nats', NATS_URL: nats.url },
-        stdio: ['ignore', 'pipe', 'pipe'],
+      await runExample(code, {
+        file: `${runDir}scaling-out-${index + 1}.mjs`,
+        nodeArgs: [],
+        env: { EXORELAY_TRANSPORT: 'nats', NATS_URL: nats.url },
+        name: `${guide} example ${index + 1}`,
       })
-      let output = ''
-      child.stdout!.on('data', (chunk) => {
-        output += chunk
-      })
-      child.stderr!.on('data', (chunk) => {
-        output += chunk
-      })
-      const [exitCode] = await once(child, 'exit')
-      assert.equal(exitCode, 0, `${guide} example ${index + 1} failed:\n${output}`)
-      // `console.log(x) // what it prints` in an example is a promise the output keeps.
-      for (const [, printed] of code.matchAll(/console\.log\(.*\) \/\/ (.+)$/gm)) {
-        assert.ok(
-          output.includes(printed!.trim()),
-          `expected the output to contain ${printed}:\n${output}`,
-        )
-      }
     })
   }
 })
