@@ -1,6 +1,6 @@
 import { ErrorCodes, InvalidArgumentError } from '@exorelay/core'
 import type { AnswerMessage, Command, CommandMessage, ReadyMessage, Usage } from './ipc.js'
-import { ENV_BUS_PORT, ENV_NATS_SERVER } from './ipc.js'
+import { ENV_BATCHES, ENV_BUS_PORT, ENV_NATS_SERVER } from './ipc.js'
 import { type LoadOptions, type LoadResult, runLoad } from './load.js'
 
 /** What a child process of a system can do beyond reporting its usage. */
@@ -13,6 +13,11 @@ export interface ChildRole {
   readonly routes?: ((routes: Readonly<Record<string, number>>) => void) | undefined
   /** Releases sockets and servers before the process exits. */
   stop(): Promise<void>
+}
+
+/** Whether ExoRelay's bus and services use the batch extension: off only in `exorelay-unbatched`. */
+export function batches(): boolean {
+  return process.env[ENV_BATCHES] !== 'false'
 }
 
 /** The bus port the parent passed, for the services. */

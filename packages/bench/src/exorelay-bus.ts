@@ -2,10 +2,10 @@
 // services register themselves; in the floor with ExoCom as its bus (`mix-bus`), the floor's
 // services do not, so the bus gets the floor's routes as a routing table instead.
 import { startExoCom } from '@exorelay/exocom'
-import { serveParent } from './child.js'
+import { batches, serveParent } from './child.js'
 import { REPLY_NAME, REQUEST_NAME } from './payload.js'
 
-const exocom = await startExoCom({ port: 0, logger: false })
+const exocom = await startExoCom({ port: 0, logger: false, batches: batches() })
 
 serveParent({
   port: exocom.port,

@@ -1,6 +1,6 @@
 // ExoRelay's requesting service: one `await relay.send()` per request/reply, as a user writes it.
 import { ExoRelay } from 'exorelay'
-import { busPort, serveParent } from './child.js'
+import { batches, busPort, serveParent } from './child.js'
 import { PAYLOAD, REQUEST_NAME } from './payload.js'
 
 const relay = new ExoRelay({
@@ -9,6 +9,7 @@ const relay = new ExoRelay({
   exocomPort: busPort(),
   port: 0,
   logger: false,
+  batches: batches(),
   // No system of the benchmark captures the caller's stack per request (see the systems list).
   stackTraces: false,
 })

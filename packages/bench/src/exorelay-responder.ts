@@ -1,6 +1,6 @@
 // ExoRelay's answering service: one handler that replies with the payload it got.
 import { ExoRelay } from 'exorelay'
-import { busPort, serveParent } from './child.js'
+import { batches, busPort, serveParent } from './child.js'
 import { REPLY_NAME, REQUEST_NAME } from './payload.js'
 
 const relay = new ExoRelay({
@@ -9,6 +9,7 @@ const relay = new ExoRelay({
   exocomPort: busPort(),
   port: 0,
   logger: false,
+  batches: batches(),
 })
 relay.registerHandler(REQUEST_NAME, (payload, { reply }) => reply(REPLY_NAME, payload))
 // listen() resolves once the relay has registered with the bus, so requests can be routed.

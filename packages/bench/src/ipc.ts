@@ -40,5 +40,7 @@ export interface ReadyMessage {
 // How a parent tells a child where the bus is.
 /** The HTTP bus's port, for the floor's and ExoRelay's services. */
 export const ENV_BUS_PORT = 'BENCH_BUS_PORT'
+/** `false` starts ExoRelay's bus and services without the batch extension (decision 0011). */
+export const ENV_BATCHES = 'BENCH_BATCHES'
 /** `host:port` of nats-server, for the NATS services. */
 export const ENV_NATS_SERVER = 'BENCH_NATS_SERVER'

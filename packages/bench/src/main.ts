@@ -7,7 +7,7 @@ import { fileURLToPath } from 'node:url'
 import { isExoRelayError } from '@exorelay/core'
 import { type CoreMicroResult, runCoreMicro } from './core-micro.js'
 import { exorelayNatsScenario } from './exorelay-nats-scenario.js'
-import { exorelayScenario } from './exorelay-scenario.js'
+import { exorelayScenario, exorelayUnbatchedScenario } from './exorelay-scenario.js'
 import { floorScenario, mixedScenarios } from './floor-scenario.js'
 import { atEnd, machineInfo } from './machine.js'
 import { natsScenario } from './nats-scenario.js'
@@ -32,6 +32,7 @@ const PROCESS_LABELS = ['bus', 'responder', 'requester'] as const
 const SCENARIOS: readonly Scenario[] = [
   floorScenario,
   exorelayScenario,
+  exorelayUnbatchedScenario,
   natsScenario,
   exorelayNatsScenario,
   ...mixedScenarios,

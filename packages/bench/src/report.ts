@@ -112,6 +112,9 @@ export function buildReport(input: ReportInput): BenchReport {
   // ExoRelay against the floor and NATS; ExoRelay over NATS against raw NATS (issue 6's row).
   const pairs = [
     ['exorelay', 'floor'],
+    // What the batch extension buys: the same relays and bus, one HTTP request per message.
+    ['exorelay-unbatched', 'floor'],
+    ['exorelay', 'exorelay-unbatched'],
     ['exorelay', 'nats'],
     ['exorelay-nats', 'nats'],
     // The floor with one ExoRelay component: what that component costs.

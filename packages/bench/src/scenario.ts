@@ -4,6 +4,7 @@ import { type MeasuredProcess, NodeChild } from './processes.js'
 export const SYSTEM_IDS = [
   'floor',
   'exorelay',
+  'exorelay-unbatched',
   'nats',
   'exorelay-nats',
   'mix-bus',

@@ -9,7 +9,14 @@ describe('parseOptions', () => {
     assert.notEqual(options, 'help')
     if (options === 'help') return
     assert.equal(options.rounds, 3)
-    assert.deepEqual(options.targets, ['floor', 'exorelay', 'nats', 'exorelay-nats', 'core'])
+    assert.deepEqual(options.targets, [
+      'floor',
+      'exorelay',
+      'exorelay-unbatched',
+      'nats',
+      'exorelay-nats',
+      'core',
+    ])
     assert.equal(options.quick, false)
     assert.equal(options.cpuProf, false)
   })

@@ -1,3 +1,16 @@
+export type { BatchResult } from './batch.js'
+export {
+  BATCH_ACCEPTED,
+  batchFailure,
+  DEFAULT_BATCH_AFTER,
+  MAX_BATCH_BYTES,
+  MAX_BATCH_MESSAGES,
+  parseBatch,
+  parseBatchResults,
+  RUN_BATCH_PATH,
+  SEND_BATCH_PATH,
+  statusOfProtocolError,
+} from './batch.js'
 export { diagnostics } from './diagnostics.js'
 export type { Envelope, OutgoingEnvelope } from './envelope.js'
 export {

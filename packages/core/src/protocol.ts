@@ -35,4 +35,9 @@ export interface ServiceRegistration {
   receives: string[]
   /** Message names the service sends (informational; the bus does not enforce it). */
   sends?: string[]
+  /**
+   * The batch extension: the service accepts `POST /run` with a JSON array of messages
+   * (decision 0011). Absent or `false`: every delivery is one `POST /run/<name>`.
+   */
+  batches?: boolean
 }

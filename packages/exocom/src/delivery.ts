@@ -1,135 +1,169 @@
-import type { Logger } from '@exorelay/core'
+import {
+  DEFAULT_BATCH_AFTER,
+  type Logger,
+  MAX_BATCH_BYTES,
+  MAX_BATCH_MESSAGES,
+} from '@exorelay/core'
 import { createPool } from '@exorelay/undici-sender/internal'
-import type { Dispatcher, Pool } from 'undici'
-import { formatMessageLine } from './message-log.js'
+import {
+  BatchDelivering,
+  batchEntry,
+  consoleLine,
+  Delivering,
+  type DeliveryContext,
+  describe,
+  logFailed,
+  type Queued,
+  type RoutedMessage,
+  type Target,
+} from './exchange.js'
 import { type Delivery, type ExoComService, originOf } from './routing-table.js'
 
+export type { RoutedMessage } from './exchange.js'
+
 export interface DeliveryOptions {
-  /** Milliseconds one delivery may take in all: waiting for a connection, connecting, answering. */
+  /** Milliseconds one request may take in all: waiting for a connection, connecting, answering. */
   readonly timeout: number
   readonly logger: Logger
   /** The shared secret, sent as `authorization: Bearer <token>` with every delivery. */
   readonly token?: string | undefined
-  /** Deliveries that may be under way to one receiver; more are dropped with a warning. */
+  /** Messages that may be under way to one receiver, queued ones included; more are dropped with a warning. */
   readonly maxPending?: number | undefined
+  /** Send batches to receivers that offered them (decision 0011). Default `true`. */
+  readonly batches?: boolean | undefined
+  /**
+   * Requests under way to a receiver that takes batches before further messages to it wait,
+   * and leave together when one of those requests ends. Default `DEFAULT_BATCH_AFTER` (2).
+   */
+  readonly batchAfter?: number | undefined
 }
 
 /** What the deliverer holds right now; for tests and diagnostics. */
 export interface DeliveryStats {
   /** Receiver origins with a pool. */
   readonly pools: number
-  /** Deliveries started and not yet settled, over all receivers. */
+  /** Messages accepted for delivery and not yet settled, over all receivers. */
   readonly pending: number
   /** Open connections over all pools. */
   readonly connections: number
 }
 
-/** One routed message, the same for each of its receivers. */
-export interface RoutedMessage {
-  /** The public name, for the console line. */
-  readonly publicName: string
-  readonly sender: string
-  readonly id: string
-  readonly responseTo: string | undefined
-  /**
-   * The JSON body every receiver gets: `{ id, payload?, responseTo? }`, serialised once per
-   * message (and before the sender was answered, so that a body that cannot be serialised is
-   * refused instead of failing every delivery).
-   */
-  readonly body: string
-}
-
 // Enough parallel deliveries to one receiver for any development load, while a flood of
 // messages to a hanging receiver cannot open sockets without bound: the rest wait in the pool.
 const CONNECTIONS_PER_RECEIVER = 64
-// What waits in a pool holds its body: a receiver that hangs while messages keep coming must
-// not grow the bus's memory without bound. Each delivery ends within the timeout anyway.
+// What waits in a pool or a batch queue holds its body: a receiver that hangs while messages
+// keep coming must not grow the bus's memory without bound. Each request ends within the
+// timeout anyway, and the queue leaves when one does.
 export const DEFAULT_MAX_PENDING = 1000
-// A receiver's error text goes into the warning; a rogue receiver must not fill the log.
-const MAX_ERROR_TEXT = 200
-// Bytes of an error answer read at most; leaving the rest unread closes that connection.
-const ERROR_READ_LIMIT = 4096
-const TIMEOUT_CODES = new Set([
-  'UND_ERR_CONNECT_TIMEOUT',
-  'UND_ERR_HEADERS_TIMEOUT',
-  'UND_ERR_BODY_TIMEOUT',
-])
 const RESOLVED: Promise<void> = Promise.resolve()
 
-/** The pool of one receiver origin and how many deliveries to it are under way. */
-interface Target {
-  readonly pool: Pool
-  pending: number
-}
-
-/** What each delivery shares with its deliverer. */
-interface DeliveryContext {
-  readonly timeout: number
-  readonly headers: Readonly<Record<string, string>>
-  readonly log: Logger
-  /** A delivery to `target` has settled. Called exactly once per delivery. */
-  settled(target: Target): void
-}
-
 /**
- * Posts routed messages to their receivers (`POST /run/<name>`) over one keep-alive undici
- * Pool per receiver origin. A delivery never throws: a receiver that is down, answers non-2xx
- * or times out is logged as a warning, and the bus carries on. Receivers never wait for each
- * other: each has its own pool, and each delivery ends within the timeout.
+ * Posts routed messages to their receivers over one keep-alive undici Pool per receiver
+ * origin. A delivery never throws: a receiver that is down, answers non-2xx or times out is
+ * logged as a warning, and the bus carries on. Receivers never wait for each other: each has
+ * its own pool, and each request ends within the timeout.
+ *
+ * To a receiver that offered batches, a message goes out at once and alone
+ * (`POST /run/<name>`) while fewer than `batchAfter` requests to it are under way; beyond
+ * that it waits in the receiver's queue, and when one of those requests ends, what waits
+ * leaves as one `POST /run` (decision 0011). A queued message costs no timer and no promise:
+ * the requests under way end within the timeout, and each end sends the queue on.
  */
 export class Deliverer {
   readonly #timeout: number
   readonly #log: Logger
   readonly #headers: Record<string, string>
   readonly #maxPending: number
+  readonly #batches: boolean
+  readonly #batchAfter: number
   readonly #targets = new Map<string, Target>()
   readonly #context: DeliveryContext
   #active = 0
-  #idle: (() => void) | undefined
+  #idle: Array<() => void> = []
   #closed = false
 
   constructor(options: DeliveryOptions) {
     this.#timeout = options.timeout
     this.#log = options.logger
     this.#maxPending = options.maxPending ?? DEFAULT_MAX_PENDING
+    this.#batches = options.batches ?? true
+    this.#batchAfter = options.batchAfter ?? DEFAULT_BATCH_AFTER
     this.#headers = { 'content-type': 'application/json', accept: 'application/json' }
     if (options.token !== undefined) this.#headers.authorization = `Bearer ${options.token}`
     this.#context = {
       timeout: this.#timeout,
       headers: this.#headers,
       log: this.#log,
-      settled: (target) => {
-        target.pending--
-        this.#active--
-        if (this.#active === 0 && this.#idle !== undefined) this.#idle()
+      ended: (target, count) => {
+        target.requests--
+        target.pending -= count
+        this.#active -= count
+        if (target.queue.length > 0) this.#flush(target, false)
+        if (this.#active === 0 && this.#idle.length > 0) {
+          const idle = this.#idle
+          this.#idle = []
+          for (const resolve of idle) resolve()
+        }
+      },
+      refused: (target, items, status) => {
+        const stop = status !== 413
+        // A receiver that does not know the batch route lost it in a restart or was never
+        // what it registered as: it gets single requests until it offers batches again.
+        if (stop) target.batches = false
+        this.#log.warn(
+          { receiver: items[0]?.delivery.service.name, status, messages: items.length },
+          `the receiver answered ${status} to a batch of ${items.length} messages: they go again one by one${
+            stop ? '; no more batches to it until it registers with batches again' : ''
+          }`,
+        )
+        // Still counted as pending: they are the same messages, on their way again.
+        target.pending += items.length
+        this.#active += items.length
+        for (const { delivery, message } of items) this.#single(target, delivery, message)
       },
     }
   }
 
   /**
-   * Starts the delivery at once and returns its promise, which always resolves. The request
-   * is handed to the pool before this returns, so the bus may answer the sender right away.
+   * Sends the message to the receiver at once, or queues it for a batch. The request is handed
+   * to the pool (or the message to the queue) before this returns, so the bus may answer the
+   * sender right away. Its outcome is logged; `idle()` waits for it.
    */
-  deliver(delivery: Delivery, message: RoutedMessage): Promise<void> {
+  deliver(delivery: Delivery, message: RoutedMessage): void {
     if (this.#closed) {
-      this.#log.warn(
-        describe(delivery, message),
-        `not delivered: ${consoleLine(delivery, message)}: ExoCom is closing`,
-      )
-      return RESOLVED
+      logFailed(this.#log, delivery, message, 'ExoCom is closing')
+      return
     }
-    const target = this.#target(delivery.origin)
+    const target = this.#target(delivery)
     if (target.pending >= this.#maxPending) {
       const pending = target.pending
       this.#log.warn(
         { ...describe(delivery, message), pending },
         `not delivered: ${consoleLine(delivery, message)}: ${pending} deliveries to the receiver are still under way`,
       )
-      return RESOLVED
+      return
     }
     target.pending++
     this.#active++
-    return new Delivering(this.#context, target, delivery, message).promise
+    // Behind messages that wait already, a message waits too: the receiver gets them in order.
+    if (target.batches && (target.requests >= this.#batchAfter || target.queue.length > 0)) {
+      target.queue.push({ delivery, message })
+      return
+    }
+    this.#single(target, delivery, message)
+  }
+
+  /**
+   * Takes note of services that registered: those that offer batches get them again after a
+   * refusal; to those that do not, what waits for a batch goes at once, one by one.
+   */
+  registered(services: readonly ExoComService[]): void {
+    for (const service of services) {
+      const target = this.#targets.get(originOf(service))
+      if (target === undefined) continue
+      target.batches = this.#batches && service.batches === true
+      if (!target.batches) this.#flush(target, true)
+    }
   }
 
   /** What the deliverer holds right now. */
@@ -139,33 +173,79 @@ export class Deliverer {
     return { pools: this.#targets.size, pending: this.#active, connections }
   }
 
+  /** Resolves once no message is under way or queued. */
+  idle(): Promise<void> {
+    if (this.#active === 0) return RESOLVED
+    return new Promise<void>((resolve) => {
+      this.#idle.push(resolve)
+    })
+  }
+
   /**
-   * Closes the pools of origins that no registered service uses any more. Their in-flight
-   * deliveries finish first (undici's graceful close).
+   * Closes the pools of origins that no registered service uses any more. What waits for a
+   * batch to them is sent at once, and with the deliveries in flight it finishes first
+   * (undici's graceful close), as the receiver was sent it while it was registered.
    */
   retain(services: readonly ExoComService[]): void {
     const wanted = new Set(services.map(originOf))
-    for (const [origin, { pool }] of this.#targets) {
+    for (const [origin, target] of this.#targets) {
       if (wanted.has(origin)) continue
       this.#targets.delete(origin)
-      void pool.close().catch(() => {})
+      this.#flush(target, true)
+      void target.pool.close().catch(() => {})
     }
   }
 
-  /** Waits for in-flight deliveries (each bounded by the timeout), then closes every pool. */
+  /**
+   * Refuses new deliveries, sends at once what waits for a batch, waits for every request
+   * (each bounded by the timeout), then closes every pool.
+   */
   async close(): Promise<void> {
     this.#closed = true
-    if (this.#active > 0) {
-      await new Promise<void>((resolve) => {
-        this.#idle = resolve
-      })
-    }
+    for (const target of this.#targets.values()) this.#flush(target, true)
+    await this.idle()
     const pools = [...this.#targets.values()].map(({ pool }) => pool)
     this.#targets.clear()
     await Promise.all(pools.map((pool) => pool.close()))
   }
 
-  #target(origin: string): Target {
+  #single(target: Target, delivery: Delivery, message: RoutedMessage): void {
+    target.requests++
+    new Delivering(this.#context, target, delivery, message)
+  }
+
+  /**
+   * Sends what waits in `target`'s queue: one batch per request that may start below
+   * `batchAfter`, or, with `all`, everything at once. A batch takes at most
+   * `MAX_BATCH_MESSAGES` messages and `MAX_BATCH_BYTES` bytes; the rest waits for the next.
+   * A batch of one goes on the single route, and so does everything once the receiver takes
+   * no batches any more.
+   */
+  #flush(target: Target, all: boolean): void {
+    const queue = target.queue
+    while (queue.length > 0 && (all || target.requests < this.#batchAfter)) {
+      if (!target.batches) {
+        for (const { delivery, message } of queue.splice(0)) this.#single(target, delivery, message)
+        return
+      }
+      const entries = queue.length === 1 ? [] : batchEntries(queue)
+      if (entries.length < 2) {
+        const [{ delivery, message }] = queue.splice(0, 1) as [Queued]
+        this.#single(target, delivery, message)
+        continue
+      }
+      target.requests++
+      new BatchDelivering(
+        this.#context,
+        target,
+        queue.splice(0, entries.length),
+        `[${entries.join(',')}]`,
+      )
+    }
+  }
+
+  #target(delivery: Delivery): Target {
+    const origin = delivery.origin
     let target = this.#targets.get(origin)
     if (target === undefined) {
       const pool = createPool(origin, {
@@ -174,175 +254,31 @@ export class Deliverer {
         bodyTimeout: this.#timeout,
         connect: { timeout: this.#timeout },
       })
-      target = { pool, pending: 0 }
+      target = {
+        origin,
+        pool,
+        pending: 0,
+        requests: 0,
+        batches: this.#batches && delivery.service.batches === true,
+        queue: [],
+      }
       this.#targets.set(origin, target)
     }
     return target
   }
 }
 
-/**
- * One delivery as an undici dispatch handler: no response stream, no abort controller, no
- * async function per delivery. Its deadline is one timer for the whole delivery: undici's own
- * timeouts restart at each stage (and at each body chunk), so a receiver that trickles its
- * answer would otherwise hold `close()` for ever. The error for a passed deadline is made only
- * when it passes.
- */
-class Delivering implements Dispatcher.DispatchHandler {
-  readonly promise: Promise<void>
-  readonly #context: DeliveryContext
-  readonly #target: Target
-  readonly #delivery: Delivery
-  readonly #message: RoutedMessage
-  readonly #timer: NodeJS.Timeout
-  #resolve!: () => void
-  #settled = false
-  #controller: Dispatcher.DispatchController | undefined
-  #status = 0
-  #text: string | undefined
-  #read = 0
-
-  constructor(
-    context: DeliveryContext,
-    target: Target,
-    delivery: Delivery,
-    message: RoutedMessage,
-  ) {
-    this.#context = context
-    this.#target = target
-    this.#delivery = delivery
-    this.#message = message
-    this.promise = new Promise<void>((resolve) => {
-      this.#resolve = resolve
-    })
-    this.#timer = setTimeout(this.#onDeadline, context.timeout)
-    target.pool.dispatch(
-      {
-        origin: delivery.origin,
-        method: 'POST',
-        path: delivery.path,
-        headers: context.headers,
-        body: message.body,
-      },
-      this,
-    )
+/** The entries of the next batch from the front of `queue`, within the limits of a batch. */
+function batchEntries(queue: readonly Queued[]): string[] {
+  const entries: string[] = []
+  // The brackets, then each entry and its comma.
+  let bytes = 1
+  for (const queued of queue) {
+    if (entries.length === MAX_BATCH_MESSAGES) break
+    const entry = batchEntry(queued)
+    bytes += Buffer.byteLength(entry) + 1
+    if (bytes > MAX_BATCH_BYTES && entries.length > 0) break
+    entries.push(entry)
   }
-
-  onRequestStart(controller: Dispatcher.DispatchController): void {
-    // Timed out while it waited for a connection: it must not be written any more.
-    if (this.#settled) controller.abort(new Error('The delivery had timed out.'))
-    else this.#controller = controller
-  }
-
-  onResponseStart(_controller: Dispatcher.DispatchController, statusCode: number): void {
-    if (statusCode < 200) return
-    this.#status = statusCode
-    if (statusCode >= 300) this.#text = ''
-  }
-
-  onResponseData(controller: Dispatcher.DispatchController, chunk: Buffer): void {
-    // A 2xx body is not read: undici consumes it, which keeps the connection alive.
-    if (this.#text === undefined) return
-    this.#read += chunk.length
-    if (this.#text.length < MAX_ERROR_TEXT) this.#text += chunk.toString('utf8')
-    // A short body is read to its end so the socket can be reused; a long one is cut off, so
-    // a rogue receiver cannot stream into the bus.
-    if (this.#read >= ERROR_READ_LIMIT) {
-      this.#answered()
-      controller.abort(new Error('The error answer is longer than the bus reads.'))
-    }
-  }
-
-  onResponseEnd(): void {
-    this.#answered()
-  }
-
-  onResponseError(_controller: Dispatcher.DispatchController, error: Error): void {
-    this.#controller = undefined
-    if (!this.#settle()) return
-    const log = this.#context.log
-    const reason = this.#describeFailure(error)
-    log.warn(
-      { ...describe(this.#delivery, this.#message), err: error },
-      `not delivered: ${consoleLine(this.#delivery, this.#message)}: ${reason}`,
-    )
-  }
-
-  readonly #onDeadline = (): void => {
-    if (!this.#settle()) return
-    const timeout = this.#context.timeout
-    const err = new Error(`The receiver did not answer within ${timeout} ms.`)
-    this.#context.log.warn(
-      { ...describe(this.#delivery, this.#message), err },
-      `not delivered: ${consoleLine(this.#delivery, this.#message)}: the receiver did not answer within ${timeout} ms`,
-    )
-    const controller = this.#controller
-    this.#controller = undefined
-    controller?.abort(err)
-  }
-
-  #answered(): void {
-    if (!this.#settle()) return
-    const log = this.#context.log
-    const status = this.#status
-    if (status < 300) {
-      // The hot path: no log object is built when info is off.
-      if (log.isLevelEnabled?.('info') !== false) {
-        log.info(
-          describe(this.#delivery, this.#message),
-          consoleLine(this.#delivery, this.#message),
-        )
-      }
-      return
-    }
-    const text = this.#text ?? ''
-    log.warn(
-      {
-        ...describe(this.#delivery, this.#message),
-        status,
-        response: text.length > MAX_ERROR_TEXT ? `${text.slice(0, MAX_ERROR_TEXT)}…` : text,
-      },
-      `not delivered: ${consoleLine(this.#delivery, this.#message)}: the receiver answered ${status}`,
-    )
-  }
-
-  #settle(): boolean {
-    if (this.#settled) return false
-    this.#settled = true
-    clearTimeout(this.#timer)
-    this.#context.settled(this.#target)
-    this.#resolve()
-    return true
-  }
-
-  #describeFailure(err: unknown): string {
-    const code = (err as { code?: unknown } | null)?.code
-    if (typeof code === 'string' && TIMEOUT_CODES.has(code)) {
-      return `the receiver did not answer within ${this.#context.timeout} ms`
-    }
-    return `the receiver is unreachable (${typeof code === 'string' ? code : String(err)})`
-  }
-}
-
-/** The log fields of one delivery. */
-function describe(delivery: Delivery, message: RoutedMessage): Record<string, unknown> {
-  const fields: Record<string, unknown> = {
-    sender: message.sender,
-    receiver: delivery.service.name,
-    messageName: message.publicName,
-    messageId: message.id,
-  }
-  if (delivery.internalName !== message.publicName) fields.internalName = delivery.internalName
-  if (message.responseTo !== undefined) fields.responseTo = message.responseTo
-  return fields
-}
-
-/** The console line of one delivery: `web  --[ users.create ]->  users`. */
-function consoleLine(delivery: Delivery, message: RoutedMessage): string {
-  return formatMessageLine(
-    message.sender,
-    message.publicName,
-    delivery.internalName,
-    delivery.service.name,
-  )
+  return entries
 }

@@ -1,6 +1,11 @@
 import type { AddressInfo } from 'node:net'
 import {
+  BATCH_ACCEPTED,
+  type BatchResult,
+  batchFailure,
   checkPort,
+  DEFAULT_BATCH_AFTER,
+  type Envelope,
   ERROR_CODE_HEADER,
   type ErrorCode,
   ErrorCodes,
@@ -9,9 +14,12 @@ import {
   ListenError,
   type Logger,
   ProtocolError,
+  parseBatch,
   parseEnvelope,
+  SEND_BATCH_PATH,
   type ServiceRegistration,
   silentLogger,
+  statusOfProtocolError,
 } from '@exorelay/core'
 import {
   bearerMatcher,
@@ -47,6 +55,8 @@ const DEFAULT_BODY_LIMIT = 1024 * 1024
 // Route config marking the routes the token check lets through. Not a literal at the call
 // site, so Fastify's config type accepts the extra key.
 const OPEN_ROUTE = { exoComOpen: true }
+// The answer to a registration that tells the relay it may send batches (decision 0011).
+const BATCHES_OFFERED = Object.freeze({ batches: true })
 
 /** Options of {@link startExoCom}. Every one is optional. */
 export interface ExoComOptions {
@@ -80,6 +90,19 @@ export interface ExoComOptions {
    * late. `0` disables it (Node's 60 s limit for the headers still holds). Default `10_000`.
    */
   requestTimeout?: number
+  /**
+   * The batch extension (decision 0011): the bus answers registrations with
+   * `{"batches":true}`, takes `POST /send` with a JSON array of messages, and sends a
+   * receiver that registered with `batches: true` what waits for it as one `POST /run`. `false`
+   * speaks the original protocol only. Default `true`.
+   */
+  batches?: boolean
+  /**
+   * Requests under way to a receiver that takes batches before further messages to it wait,
+   * and leave together, as one batch, when one of those requests ends. Below it every message
+   * goes out at once, alone. An integer of at least 1. Default `2`.
+   */
+  batchAfter?: number
 }
 
 /** A running ExoCom. */
@@ -97,9 +120,10 @@ export interface ExoCom {
   setServices(services: ServiceRegistration[]): void
   /**
    * Graceful: at once answers new `POST /send` with 503 (`EXORELAY_ERR_RELAY_CLOSED`,
-   * `ExoCom is shutting down`), waits for the deliveries in flight (each bounded by
-   * `deliveryTimeout`), closes the delivery pools, then frees the port; a connection whose
-   * request is still not complete `requestTimeout` later is cut off. Idempotent.
+   * `ExoCom is shutting down`), sends at once what waits for a batch, waits for the
+   * deliveries in flight (each bounded by `deliveryTimeout`), closes the delivery pools, then
+   * frees the port; a connection whose request is still not complete `requestTimeout` later
+   * is cut off. Idempotent.
    */
   close(): Promise<void>
 }
@@ -139,14 +163,26 @@ export async function startExoCom(options: ExoComOptions = {}): Promise<ExoCom> 
   const bodyLimit = positiveInteger(options.bodyLimit, DEFAULT_BODY_LIMIT, 'bodyLimit')
   const requestTimeout = checkRequestTimeout(options.requestTimeout, 'The requestTimeout option')
   const token = checkToken(options.token, 'The token option')
+  const batches = options.batches ?? true
+  if (typeof batches !== 'boolean') {
+    throw invalidOption(`The batches option must be a boolean, got ${describeValue(batches)}.`)
+  }
+  const batchAfter = positiveInteger(options.batchAfter, DEFAULT_BATCH_AFTER, 'batchAfter')
   const table = new RoutingTable(validateServices(options.services ?? []))
   const log = options.logger === false ? silentLogger : (options.logger ?? createDefaultLogger())
-  const deliverer = new Deliverer({ timeout: deliveryTimeout, logger: log, token })
+  const deliverer = new Deliverer({
+    timeout: deliveryTimeout,
+    logger: log,
+    token,
+    batches,
+    batchAfter,
+  })
   let closing: Promise<void> | undefined
 
   const replaceTable = (services: ServiceRegistration[]): void => {
     table.replace(services)
     deliverer.retain(table.services())
+    deliverer.registered(services)
     log.info({ services: services.map((service) => service.name) }, 'routing table replaced')
   }
 
@@ -225,41 +261,19 @@ export async function startExoCom(options: ExoComOptions = {}): Promise<ExoCom> 
     app.addHook('onRequest', checkAuthorization)
   }
 
-  // A wildcard, not `:name`: Fastify's maxParamLength would turn a long name into a 404.
-  app.post('/send/*', (request, reply) => {
-    if (closing !== undefined) {
-      // Deliveries started now could not be waited for; the sender learns it at once.
-      answer(reply, 503, ErrorCodes.CLOSED, 'ExoCom is shutting down')
-      return
-    }
-    const name = wildcard(request)
-    const nameProblem = describeInvalidName(name)
-    if (nameProblem !== undefined) {
-      // Not core's `unknown message: '<name>'`: a rejected name may be long, so quote it short.
-      answer(
-        reply,
-        404,
-        ErrorCodes.UNKNOWN_MESSAGE,
-        `Unknown message ${describeValue(name)}: a message name ${nameProblem}.`,
-      )
-      return
-    }
-    let envelope: ReturnType<typeof parseEnvelope>
-    try {
-      envelope = parseEnvelope(name, request.body)
-    } catch (error) {
-      answerError(reply, error)
-      return
-    }
-    const sender = envelope.sender
+  /**
+   * Routes one message a sender posted, with every check of `POST /send/<name>` but the name's:
+   * answers what that route answers for it. Shared by the single route and batches, so a
+   * message is treated the same whichever way it came.
+   */
+  const route = (envelope: Envelope): BatchResult => {
+    const { name, sender } = envelope
     if (sender === undefined || sender.length === 0) {
-      answer(
-        reply,
+      return batchFailure(
         400,
         ErrorCodes.INVALID_MESSAGE,
         `The message ${describeValue(name)} has no sender: its body needs 'sender', the sending service's name.`,
       )
-      return
     }
     const { id, responseTo } = envelope
     // Serialised once for every receiver, and before the sender is answered: JSON.parse
@@ -270,28 +284,73 @@ export async function startExoCom(options: ExoComOptions = {}): Promise<ExoCom> 
       // The sender's id passes through unchanged; `sender` is not forwarded, as in the original.
       body = JSON.stringify({ id, payload: envelope.payload, responseTo })
     } catch (error) {
-      answer(
-        reply,
+      return batchFailure(
         400,
         ErrorCodes.INVALID_MESSAGE,
         `The body of the message ${describeValue(name)} cannot be forwarded: it cannot be written as JSON again (${error instanceof Error ? error.message : String(error)}).`,
       )
-      return
     }
-    const route = table.route(sender, envelope.name, responseTo)
-    const { publicName, deliveries } = route
+    const { publicName, deliveries } = table.route(sender, name, responseTo)
     if (deliveries.length === 0) {
       const message = `No service receives the message '${publicName}'.`
       log.warn({ sender, messageName: publicName, messageId: id }, message)
-      answer(reply, 404, ErrorCodes.NO_RECEIVER, message)
-      return
+      return batchFailure(404, ErrorCodes.NO_RECEIVER, message)
     }
     table.remember(id, sender)
     const routed: RoutedMessage = { publicName, sender, id, responseTo, body }
-    for (const delivery of deliveries) void deliverer.deliver(delivery, routed)
+    for (const delivery of deliveries) deliverer.deliver(delivery, routed)
     // Accepted for delivery: a slow receiver must never stall the sender.
-    reply.code(200).send()
+    return BATCH_ACCEPTED
+  }
+
+  // A wildcard, not `:name`: Fastify's maxParamLength would turn a long name into a 404.
+  app.post('/send/*', (request, reply) => {
+    if (closing !== undefined) {
+      // Deliveries started now could not be waited for; the sender learns it at once.
+      answer(reply, 503, ErrorCodes.CLOSED, 'ExoCom is shutting down')
+      return
+    }
+    const name = wildcard(request)
+    const refused = refuseName(name)
+    if (refused !== undefined) {
+      answerResult(reply, refused)
+      return
+    }
+    let envelope: Envelope
+    try {
+      envelope = parseEnvelope(name, request.body)
+    } catch (error) {
+      answerError(reply, error)
+      return
+    }
+    answerResult(reply, route(envelope))
   })
+
+  if (batches) {
+    // A batch (decision 0011): each message routed as if it had come alone, answered with
+    // one result per message, in order.
+    app.post(SEND_BATCH_PATH, (request, reply) => {
+      if (closing !== undefined) {
+        answer(reply, 503, ErrorCodes.CLOSED, 'ExoCom is shutting down')
+        return
+      }
+      let entries: Array<Envelope | ProtocolError>
+      try {
+        entries = parseBatch(request.body)
+      } catch (error) {
+        answerError(reply, error)
+        return
+      }
+      const items = request.body as unknown[]
+      const results = new Array<BatchResult>(entries.length)
+      for (let index = 0; index < entries.length; index++) {
+        const entry = entries[index]!
+        results[index] =
+          entry instanceof ProtocolError ? refusalOf(entry, items[index]) : route(entry)
+      }
+      reply.code(200).send(results)
+    })
+  }
 
   app.post('/services', (request, reply) => {
     let services: ServiceRegistration[]
@@ -326,6 +385,7 @@ export async function startExoCom(options: ExoComOptions = {}): Promise<ExoCom> 
     const previous = table.get(name)
     table.upsert(service)
     deliverer.retain(table.services())
+    deliverer.registered([service])
     const fields = {
       service: name,
       host: service.host,
@@ -338,7 +398,8 @@ export async function startExoCom(options: ExoComOptions = {}): Promise<ExoCom> 
     else if (JSON.stringify(previous) !== JSON.stringify(service)) {
       log.info(fields, `service '${name}' registered again`)
     } else log.debug(fields, `service '${name}' refreshed its registration`)
-    reply.code(200).send()
+    if (batches) reply.code(200).send(BATCHES_OFFERED)
+    else reply.code(200).send()
   })
 
   app.delete('/services/*', (request, reply) => {
@@ -402,6 +463,36 @@ function wildcard(request: FastifyRequest): string {
 
 function answer(reply: FastifyReply, status: number, code: ErrorCode, message: string): void {
   reply.code(status).header(ERROR_CODE_HEADER, code).type('text/plain; charset=utf-8').send(message)
+}
+
+/** Answers the single route with what routing said about its message. */
+function answerResult(reply: FastifyReply, result: BatchResult): void {
+  if (result === BATCH_ACCEPTED) reply.code(200).send()
+  else answer(reply, result.status, result.code!, result.error!)
+}
+
+/** What the single route would have answered for a batch entry that `parseBatch` refused. */
+function refusalOf(error: ProtocolError, item: unknown): BatchResult {
+  // parseEnvelope checks the name first: a bad one gets the single route's sentence.
+  const refused =
+    error.code === ErrorCodes.UNKNOWN_MESSAGE
+      ? refuseName((item as { name?: unknown }).name)
+      : undefined
+  return refused ?? batchFailure(statusOfProtocolError(error), error.code, error.message)
+}
+
+/**
+ * The answer to a message whose name cannot be routed, or `undefined` for a good name. Not
+ * core's `unknown message: '<name>'`: a rejected name may be long, so it is quoted short.
+ */
+function refuseName(name: unknown): BatchResult | undefined {
+  const problem = describeInvalidName(name)
+  if (problem === undefined) return undefined
+  return batchFailure(
+    404,
+    ErrorCodes.UNKNOWN_MESSAGE,
+    `Unknown message ${describeValue(name)}: a message name ${problem}.`,
+  )
 }
 
 /** Answers an error from parsing or validation with its status: 404 for names, 400 otherwise. */

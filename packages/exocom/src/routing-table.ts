@@ -8,6 +8,8 @@ export interface ExoComService {
   port: number
   /** Absent when the service uses public names as they are. */
   internalNamespace?: string
+  /** `true` when the service takes batches on `POST /run` (decision 0011); absent otherwise. */
+  batches?: boolean
 }
 
 /** The services that receive one public message name. */
@@ -229,6 +231,7 @@ function describeService(service: ServiceRegistration): ExoComService {
   if (service.internalNamespace !== undefined) {
     described.internalNamespace = service.internalNamespace
   }
+  if (service.batches === true) described.batches = true
   return described
 }
 
@@ -316,6 +319,15 @@ export function validateService(input: unknown, where: string): ServiceRegistrat
       )
     }
     service.internalNamespace = namespace
+  }
+  const batches = fields.batches
+  if (batches !== undefined) {
+    if (typeof batches !== 'boolean') {
+      throw invalid(
+        `${label} has a 'batches' that is not a boolean, got ${describeValue(batches)}.`,
+      )
+    }
+    service.batches = batches
   }
   return service
 }

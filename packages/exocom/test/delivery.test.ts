@@ -3,7 +3,7 @@ import { once } from 'node:events'
 import { createServer } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { type TestContext, test } from 'node:test'
-import { runPath } from '@exorelay/core'
+import { MAX_BATCH_BYTES, MAX_BATCH_MESSAGES, runPath } from '@exorelay/core'
 import { RecordingLogger } from '@exorelay/testing'
 import {
   DEFAULT_MAX_PENDING,
@@ -47,13 +47,14 @@ test('a delivery posts the body without sender to /run/<internal name> and logs 
   const tweets = await startReceiver(t, 'tweets')
   const { deliverer, log } = startDeliverer(t)
 
-  await deliverer.deliver(
+  deliverer.deliver(
     ...job(
       { name: 'tweets', host: '127.0.0.1', port: tweets.port, internalNamespace: 'text-snippets' },
       'text-snippets.create',
       'tweets.create',
     ),
   )
+  await deliverer.idle()
 
   const [run] = tweets.runs
   assert.equal(run?.url, '/run/text-snippets.create')
@@ -73,7 +74,10 @@ test('a delivery posts the body without sender to /run/<internal name> and logs 
 test('deliveries to one receiver reuse keep-alive connections', async (t) => {
   const users = await startReceiver(t, 'users')
   const { deliverer } = startDeliverer(t)
-  for (let i = 0; i < 6; i++) await deliverer.deliver(...jobFor(users.port))
+  for (let i = 0; i < 6; i++) {
+    deliverer.deliver(...jobFor(users.port))
+    await deliverer.idle()
+  }
 
   assert.equal(users.runs.length, 6)
   const connections = new Set(users.runs.map((run) => run.remotePort))
@@ -84,9 +88,10 @@ test('a receiver that answers non-2xx is a warning with its status and text, nev
   const broken = await startReceiver(t, 'broken', 'fail')
   const { deliverer, log } = startDeliverer(t)
 
-  await deliverer.deliver(
+  deliverer.deliver(
     ...job({ name: 'broken', host: '127.0.0.1', port: broken.port }, 'broken.ping', 'broken.ping'),
   )
+  await deliverer.idle()
 
   const [warning] = log.at('warn')
   assert.equal(warning?.fields.status, 500)
@@ -98,12 +103,12 @@ test('close() waits for a delivery in flight to finish before it resolves', asyn
   const slow = await startReceiver(t, 'slow', 'hang')
   const { deliverer, log } = startDeliverer(t, 100)
 
-  const delivery = deliverer.deliver(
+  deliverer.deliver(
     ...job({ name: 'slow', host: '127.0.0.1', port: slow.port }, 'slow.ping', 'slow.ping'),
   )
   await slow.waitForRuns(1)
   let settled = false
-  void delivery.then(() => {
+  void deliverer.idle().then(() => {
     settled = true
   })
   await deliverer.close()
@@ -117,7 +122,8 @@ test('a delivery after close is not attempted, only logged', async (t) => {
   const { deliverer, log } = startDeliverer(t)
   await deliverer.close()
 
-  await deliverer.deliver(...jobFor(users.port))
+  deliverer.deliver(...jobFor(users.port))
+  await deliverer.idle()
 
   assert.equal(users.runs.length, 0)
   assert.match(log.at('warn')[0]?.message ?? '', /closing/)
@@ -128,8 +134,10 @@ test('a delivery carries the shared secret when one is given, and none otherwise
   const withToken = startDeliverer(t, 5000, { token: 'delivery-token' }).deliverer
   const without = startDeliverer(t).deliverer
 
-  await withToken.deliver(...jobFor(users.port, 'with'))
-  await without.deliver(...jobFor(users.port, 'without'))
+  withToken.deliver(...jobFor(users.port, 'with'))
+  await withToken.idle()
+  without.deliver(...jobFor(users.port, 'without'))
+  await without.idle()
 
   assert.deepEqual(
     users.runs.map((run) => run.headers.authorization),
@@ -142,11 +150,9 @@ test('200 deliveries to a receiver that is down all settle with a warning, on on
   await down.close()
   const { deliverer, log } = startDeliverer(t)
 
-  const deliveries = Array.from({ length: 200 }, (_, index) =>
-    deliverer.deliver(...jobFor(down.port, `down-${index}`)),
-  )
+  for (let index = 0; index < 200; index++) deliverer.deliver(...jobFor(down.port, `down-${index}`))
   const during = deliverer.stats()
-  await Promise.all(deliveries)
+  await deliverer.idle()
 
   assert.equal(during.pools, 1)
   assert.equal(during.pending, 200)
@@ -160,9 +166,10 @@ test('a hanging receiver gets at most maxPending deliveries at a time; more are 
   const { deliverer, log } = startDeliverer(t, 5000, { maxPending: 3 })
   assert.equal(DEFAULT_MAX_PENDING, 1000)
 
-  const held = [1, 2, 3].map((n) => deliverer.deliver(...jobFor(slow.port, `held-${n}`)))
-  await deliverer.deliver(...jobFor(slow.port, 'dropped'))
-  await deliverer.deliver(...jobFor(users.port, 'elsewhere'))
+  for (const n of [1, 2, 3]) deliverer.deliver(...jobFor(slow.port, `held-${n}`))
+  deliverer.deliver(...jobFor(slow.port, 'dropped'))
+  deliverer.deliver(...jobFor(users.port, 'elsewhere'))
+  await users.waitForRuns(1)
 
   const [dropped] = log.at('warn')
   assert.equal(dropped?.fields.messageId, 'dropped')
@@ -171,12 +178,12 @@ test('a hanging receiver gets at most maxPending deliveries at a time; more are 
   assert.equal(users.runs.length, 1)
   await slow.waitForRuns(3)
   slow.release()
-  await Promise.all(held)
+  await deliverer.idle()
   // Room again: the next delivery goes out (and is answered once released).
-  const after = deliverer.deliver(...jobFor(slow.port, 'after'))
+  deliverer.deliver(...jobFor(slow.port, 'after'))
   await slow.waitForRuns(4)
   slow.release()
-  await after
+  await deliverer.idle()
   assert.deepEqual(slow.runs.map((run) => (run.body as { id: string }).id).sort(), [
     'after',
     'held-1',
@@ -205,10 +212,96 @@ test('a receiver that trickles its answer is cut off at the timeout, as a whole'
   })
   const { deliverer, log } = startDeliverer(t, 150)
 
-  await deliverer.deliver(...jobFor((server.address() as AddressInfo).port, 'trickle'))
+  deliverer.deliver(...jobFor((server.address() as AddressInfo).port, 'trickle'))
+  await deliverer.idle()
 
   const [warning] = log.at('warn')
   assert.equal(warning?.fields.messageId, 'trickle')
   assert.match(warning?.message ?? '', /did not answer within 150 ms/)
   assert.deepEqual(deliverer.stats().pending, 0)
+})
+
+/** A message of about `size` bytes to a receiver that takes batches. */
+function batchJob(port: number, id: string, size = 0): [Delivery, RoutedMessage] {
+  const service: ExoComService = { name: 'users', host: '127.0.0.1', port, batches: true }
+  const body = JSON.stringify(size === 0 ? { id } : { id, payload: 'x'.repeat(size) })
+  return [
+    {
+      service,
+      internalName: 'users.create',
+      origin: originOf(service),
+      path: runPath('users.create'),
+    },
+    { publicName: 'users.create', sender: 'web', id, responseTo: undefined, body },
+  ]
+}
+
+/** Sizes of the requests after the first: batch lengths, or 1 for the single route. */
+function sizesAfterFirst(runs: readonly { url: string; body: unknown }[]): number[] {
+  return runs.slice(1).map((run) => (Array.isArray(run.body) ? run.body.length : 1))
+}
+
+test('a batch holds at most MAX_BATCH_MESSAGES messages; the rest waits for the next', async (t) => {
+  let count = 0
+  const users = await startReceiver(t, 'users', () => (++count === 1 ? 'hang' : 'ok'))
+  const { deliverer, log } = startDeliverer(t, 5000, { batchAfter: 1 })
+
+  deliverer.deliver(...batchJob(users.port, 'first'))
+  await users.waitForRuns(1)
+  for (let index = 0; index < MAX_BATCH_MESSAGES + 44; index++) {
+    deliverer.deliver(...batchJob(users.port, `m-${index}`))
+  }
+  users.release()
+  await deliverer.idle()
+
+  assert.deepEqual(sizesAfterFirst(users.runs), [MAX_BATCH_MESSAGES, 44])
+  assert.deepEqual(
+    (users.runs[2]!.body as Array<{ id: string }>).map((entry) => entry.id).slice(0, 2),
+    [`m-${MAX_BATCH_MESSAGES}`, `m-${MAX_BATCH_MESSAGES + 1}`],
+  )
+  assert.equal(log.at('info').length, MAX_BATCH_MESSAGES + 45)
+})
+
+test('a batch stops before MAX_BATCH_BYTES, and a message too large for one goes alone', async (t) => {
+  let count = 0
+  const users = await startReceiver(t, 'users', () => (++count === 1 ? 'hang' : 'ok'))
+  const { deliverer, log } = startDeliverer(t, 5000, { batchAfter: 1 })
+  const size = Math.floor(MAX_BATCH_BYTES / 2.5)
+
+  deliverer.deliver(...batchJob(users.port, 'first'))
+  await users.waitForRuns(1)
+  deliverer.deliver(...batchJob(users.port, 'huge', MAX_BATCH_BYTES))
+  for (let index = 0; index < 5; index++) {
+    deliverer.deliver(...batchJob(users.port, `m-${index}`, size))
+  }
+  users.release()
+  await deliverer.idle()
+
+  assert.deepEqual(sizesAfterFirst(users.runs), [1, 2, 2, 1])
+  assert.equal(users.runs[1]?.url, '/run/users.create')
+  assert.equal(log.at('info').length, 7)
+  assert.equal(log.at('warn').length, 0)
+})
+
+test('maxPending counts the messages waiting for a batch with those in flight', async (t) => {
+  const users = await startReceiver(t, 'users', 'hang')
+  const { deliverer, log } = startDeliverer(t, 5000, { batchAfter: 1, maxPending: 3 })
+
+  for (const id of ['in-flight', 'queued-1', 'queued-2', 'dropped']) {
+    deliverer.deliver(...batchJob(users.port, id))
+  }
+
+  const [dropped] = log.at('warn')
+  assert.equal(dropped?.fields.messageId, 'dropped')
+  assert.equal(dropped?.fields.pending, 3)
+  assert.equal(deliverer.stats().pending, 3)
+  await users.waitForRuns(1)
+  users.release()
+  await users.waitForRuns(2)
+  users.release()
+  await deliverer.idle()
+  assert.deepEqual(
+    users.runs.map((run) => run.url),
+    ['/run/users.create', '/run'],
+  )
 })

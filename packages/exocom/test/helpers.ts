@@ -2,13 +2,13 @@ import type { IncomingHttpHeaders } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import type { TestContext } from 'node:test'
 import { RecordingLogger } from '@exorelay/testing'
-import Fastify from 'fastify'
+import Fastify, { type FastifyReply, type FastifyRequest } from 'fastify'
 import { type ExoCom, type ExoComOptions, startExoCom } from '../src/exocom.js'
 
 export interface RecordedRun {
-  /** The raw request path, e.g. `/run/users.create`. */
+  /** The raw request path, e.g. `/run/users.create`, or `/run` for a batch. */
   url: string
-  /** The decoded message name. */
+  /** The decoded message name; empty for a batch. */
   name: string
   headers: IncomingHttpHeaders
   body: unknown
@@ -16,7 +16,8 @@ export interface RecordedRun {
   remotePort: number | undefined
 }
 
-export type Behaviour = 'ok' | 'fail' | 'hang'
+/** `ok`: 200 (with a result per message for a batch); `fail`: 500; `hang`: no answer until released; or this answer. */
+export type Behaviour = 'ok' | 'fail' | 'hang' | { status: number; body?: unknown }
 
 export interface Receiver {
   readonly name: string
@@ -31,7 +32,7 @@ export interface Receiver {
 
 /**
  * A service stand-in: a Fastify app on 127.0.0.1, port 0, that records every `POST /run/*`
- * and answers 200, 500, or never, as `behaviour` says. Closed after the test.
+ * and every batch (`POST /run`) and answers as `behaviour` says. Closed after the test.
  */
 export async function startReceiver(
   t: TestContext,
@@ -42,10 +43,10 @@ export async function startReceiver(
   const runs: RecordedRun[] = []
   const waiters = new Set<{ count: number; resolve: (runs: RecordedRun[]) => void }>()
   const hanging = new Set<() => void>()
-  app.post('/run/*', async (request, reply) => {
+  const run = async (request: FastifyRequest, reply: FastifyReply) => {
     const run: RecordedRun = {
       url: request.url,
-      name: (request.params as { '*': string })['*'],
+      name: (request.params as { '*'?: string })['*'] ?? '',
       headers: request.headers,
       body: request.body,
       remotePort: request.socket.remotePort,
@@ -58,9 +59,13 @@ export async function startReceiver(
     }
     const action = typeof behaviour === 'function' ? behaviour(run) : behaviour
     if (action === 'fail') return reply.code(500).type('text/plain').send('the handler threw')
+    if (typeof action === 'object') return reply.code(action.status).send(action.body)
     if (action === 'hang') await new Promise<void>((resolve) => hanging.add(resolve))
+    if (Array.isArray(run.body)) return reply.code(200).send(run.body.map(() => ({ status: 200 })))
     return reply.code(200).send()
-  })
+  }
+  app.post('/run/*', run)
+  app.post('/run', run)
   // Let hanging handlers go, so nothing stays pending after the test.
   app.addHook('preClose', async () => {
     for (const release of hanging) release()
@@ -92,8 +97,15 @@ export async function startReceiver(
 export function serviceOf(
   receiver: Receiver,
   receives: string[],
-  extra: { internalNamespace?: string } = {},
-): { name: string; host: string; port: number; receives: string[]; internalNamespace?: string } {
+  extra: { internalNamespace?: string; batches?: boolean } = {},
+): {
+  name: string
+  host: string
+  port: number
+  receives: string[]
+  internalNamespace?: string
+  batches?: boolean
+} {
   return { name: receiver.name, host: '127.0.0.1', port: receiver.port, receives, ...extra }
 }
 

@@ -190,6 +190,24 @@ describe('validateServices', () => {
     assert.deepEqual(valid, [{ ...users, sends: ['users.created'] }, web])
   })
 
+  test('keeps a boolean batches, and refuses anything else', () => {
+    assert.deepEqual(
+      validateServices([
+        { ...users, batches: true },
+        { ...web, batches: false },
+      ]),
+      [
+        { ...users, batches: true },
+        { ...web, batches: false },
+      ],
+    )
+    rejects(
+      [{ ...users, batches: 'true' }],
+      /Service entry 0 \('users'\) has a 'batches' that is not a boolean, got 'true'/,
+    )
+    rejects([{ ...users, batches: null }], /'batches'.*null/)
+  })
+
   test('names the entry and field that is wrong', () => {
     rejects({}, /must be a JSON array/)
     rejects([null], /Service entry 0 must be an object/)

@@ -70,6 +70,15 @@ export interface ExoRelayOptions extends ConfigOptions {
   stackTraces?: boolean
   /** Milliseconds between self-registrations while online, so a restarted bus relearns the service. Default 5,000. */
   registerInterval?: number
+  /**
+   * The batch extension (decision 0011): the relay offers the bus batches (several messages
+   * in one `POST /run`) in its registration and accepts them, and sends batches on
+   * `POST /send` to a bus that offers them, once `batchAfter` requests are under way. A quiet
+   * service sends exactly as without it. `false` turns it off both ways. Default true.
+   */
+  batches?: boolean
+  /** Requests to the bus under way before further messages wait and leave as one batch. Default 2. */
+  batchAfter?: number
 }
 
 /**
@@ -110,6 +119,8 @@ export class ExoRelay<M extends MessageMap<M> = AnyMessages> extends Relay<M> {
         dispatcher: options.dispatcher,
         token: config.token,
         registerInterval: options.registerInterval,
+        batches: options.batches,
+        batchAfter: options.batchAfter,
         logger,
       })
     super({

@@ -3,6 +3,7 @@ import type {
   ListenInfo,
   Logger,
   OutgoingEnvelope,
+  ServiceRegistration,
   Transport,
   TransportSendOptions,
 } from '@exorelay/core'
@@ -45,12 +46,20 @@ export interface HttpTransportOptions {
   token?: string | undefined
   /** Milliseconds between registrations while online. Default 5,000. */
   registerInterval?: number | undefined
+  /**
+   * The batch extension (decision 0011), both ways: offer batches in the registration and
+   * accept them on `POST /run`, and send batches to a bus that offers them. Default true.
+   */
+  batches?: boolean | undefined
+  /** Requests to the bus under way before messages wait for a batch. Default 2. */
+  batchAfter?: number | undefined
   logger: Logger
 }
 
 /**
  * ExoCom's HTTP protocol as a `Transport`: a Fastify listener receives `POST /run/:name`, an
- * undici sender posts `/send/:name`. The listener runs on its own port, or inside the user's
+ * undici sender posts `/send/:name`, and with the batch extension (decision 0011) both
+ * also carry several messages per request, `POST /run` and `POST /send`. The listener runs on its own port, or inside the user's
  * Fastify app so that one server serves both the API and the relay.
  */
 export class HttpTransport implements Transport {
@@ -76,12 +85,15 @@ export class HttpTransport implements Transport {
       exocomPort: options.exocomPort,
       logger: options.logger,
       token: options.token,
+      batches: options.batches,
+      batchAfter: options.batchAfter,
       ...(options.dispatcher && { dispatcher: options.dispatcher }),
     })
     const limits = {
       logger: options.logger,
       token: options.token,
       status: () => this.#status(),
+      batches: options.batches,
       ...(options.bodyLimit !== undefined && { bodyLimit: options.bodyLimit }),
     }
     const app = options.fastify
@@ -174,11 +186,13 @@ export class HttpTransport implements Transport {
       return this.#registering
     }
     const endpoint = this.#endpoint
-    const service = {
+    const service: ServiceRegistration = {
       name: endpoint.serviceName,
       host: this.#options.advertisedHost,
       port: this.#port!,
       receives: [...endpoint.handledNames()],
+      // The listener takes batches on `POST /run` unless they are turned off.
+      ...(this.#options.batches !== false && { batches: true }),
     }
     this.#registering = this.#sender.register(service, { timeout: REGISTER_TIMEOUT }).then(
       (result) => {

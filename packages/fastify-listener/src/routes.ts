@@ -1,13 +1,19 @@
 import {
+  BATCH_ACCEPTED,
+  type BatchResult,
+  batchFailure,
   type Envelope,
   ErrorCodes,
   InvalidArgumentError,
-  isExoRelayError,
   type Logger,
+  ProtocolError,
+  parseBatch,
   parseEnvelope,
   type Receipt,
   type Receiver,
+  RUN_BATCH_PATH,
   silentLogger,
+  statusOfProtocolError,
 } from '@exorelay/core'
 import { bearerMatcher, checkToken, describeValue } from '@exorelay/core/internal'
 import type {
@@ -48,6 +54,13 @@ export interface ListenerRoutesOptions {
    * cheap and do no I/O. Default: none.
    */
   status?: (() => Record<string, unknown>) | undefined
+  /**
+   * Accept batches (decision 0011): `POST /run` whose body is a JSON array of 1 to 256
+   * messages, each with its `name`, answered `200` with a JSON array of one result per
+   * message, in order. `false` answers such a body like any other `POST /run` (404
+   * `unknown message: ''`). Default: `true`.
+   */
+  batches?: boolean | undefined
 }
 
 type RunRequest = FastifyRequest<{ Params: { '*'?: string } }>
@@ -69,8 +82,10 @@ const UNAUTHORIZED: ErrorAnswer = {
 }
 
 /**
- * A Fastify plugin serving the receiving side of the ExoCom HTTP protocol: `POST /run/<name>`
- * (and `POST /run`, answered 404), and `GET /status`. Register it in any Fastify app.
+ * A Fastify plugin serving the receiving side of the ExoCom HTTP protocol: `POST /run/<name>`,
+ * `POST /run` with a batch (a JSON array of messages, each with its `name`; answered `200` with
+ * one `{status, code?, error?}` per message, in order; any other body is answered 404 as the
+ * original did), and `GET /status`. Register it in any Fastify app.
  *
  * It is encapsulated on purpose (not wrapped with fastify-plugin): its JSON-only body parser
  * and its error handler apply to its own routes, never to the rest of your app. Errors it
@@ -129,6 +144,16 @@ export const exoRelayRoutes: FastifyPluginCallback<ListenerRoutesOptions> = (
     )
     return
   }
+  const batches = options.batches
+  if (batches !== undefined && typeof batches !== 'boolean') {
+    done(
+      new InvalidArgumentError(
+        ErrorCodes.INVALID_OPTION,
+        `The batches option of exoRelayRoutes must be a boolean, got ${describeValue(batches)}.`,
+      ),
+    )
+    return
+  }
   const log = options.logger ?? silentLogger
 
   // Whatever parsers the surrounding app has (form bodies, text, a catch-all), the bus speaks
@@ -157,20 +182,28 @@ export const exoRelayRoutes: FastifyPluginCallback<ListenerRoutesOptions> = (
     sendErrorAnswer(reply, answer)
   })
 
-  const run: RouteHandlerMethod = (request, reply) => {
-    // `/run` has no wildcard; a name is decoded once by the router (`a%2Fb` is `a/b`).
-    handleRun((request as RunRequest).params['*'] ?? '', request.body, reply)
+  const runNamed: RouteHandlerMethod = (request, reply) => {
+    // A name is decoded once by the router (`a%2Fb` is `a/b`).
+    runSingle((request as RunRequest).params['*'] ?? '', request.body, reply)
   }
 
-  function handleRun(name: string, body: unknown, reply: FastifyReply): void {
+  const runUnnamed: RouteHandlerMethod = (request, reply) => {
+    const body = request.body
+    if (batches !== false && Array.isArray(body)) {
+      runBatch(body, reply)
+      return
+    }
+    // No name: the single route's answer, 404 `unknown message: ''`, as the original relay gave.
+    runSingle('', body, reply)
+  }
+
+  function runSingle(name: string, body: unknown, reply: FastifyReply): void {
     let envelope: Envelope
     try {
       envelope = parseEnvelope(name, body)
     } catch (err) {
-      if (!isExoRelayError(err)) throw err
-      const status = err.code === ErrorCodes.UNKNOWN_MESSAGE ? 404 : 400
-      log.warn({ messageName: name, status, code: err.code }, `message rejected: ${err.message}`)
-      sendErrorAnswer(reply, { status, code: err.code, text: err.message })
+      if (!(err instanceof ProtocolError)) throw err
+      sendResult(reply, rejected(name, err))
       return
     }
     const receive = receiver()
@@ -182,61 +215,93 @@ export const exoRelayRoutes: FastifyPluginCallback<ListenerRoutesOptions> = (
       sendErrorAnswer(reply, NOT_LISTENING)
       return
     }
+    sendResult(reply, deliver(receive, envelope))
+  }
+
+  function sendResult(reply: FastifyReply, result: BatchResult): void {
+    if (result === BATCH_ACCEPTED) {
+      // An empty body, as the original relay and ExoCom expect: not "OK", not JSON.
+      reply.code(200).send()
+      return
+    }
+    // Every other result comes from batchFailure, with a code and a text.
+    sendErrorAnswer(reply, { status: result.status, code: result.code!, text: result.error! })
+  }
+
+  function runBatch(body: unknown[], reply: FastifyReply): void {
+    const receive = receiver()
+    if (receive === undefined) {
+      log.debug({ status: NOT_LISTENING.status }, 'batch refused: not listening')
+      sendErrorAnswer(reply, NOT_LISTENING)
+      return
+    }
+    let entries: Array<Envelope | ProtocolError>
+    try {
+      entries = parseBatch(body)
+    } catch (err) {
+      if (!(err instanceof ProtocolError)) throw err
+      log.warn({ status: 400, code: err.code }, `batch rejected: ${err.message}`)
+      sendErrorAnswer(reply, { status: 400, code: err.code, text: err.message })
+      return
+    }
+    const results = new Array<BatchResult>(entries.length)
+    for (let index = 0; index < entries.length; index++) {
+      const entry = entries[index]!
+      results[index] =
+        entry instanceof ProtocolError
+          ? rejected(nameOf(body[index]), entry)
+          : deliver(receive, entry)
+    }
+    // One result per message, in order; a message's failure is in its result, not the status.
+    reply.code(200).send(results)
+  }
+
+  /** The result for a message `parseEnvelope` refused, logged like every refusal. */
+  function rejected(name: string | undefined, err: ProtocolError): BatchResult {
+    const status = statusOfProtocolError(err)
+    log.warn({ messageName: name, status, code: err.code }, `message rejected: ${err.message}`)
+    return batchFailure(status, err.code, err.message)
+  }
+
+  /** Hands one message to the receiver; the result is what the single route answers for it. */
+  function deliver(receive: Receiver, envelope: Envelope): BatchResult {
     let receipt: Receipt
     try {
       receipt = receive(envelope)
     } catch (err) {
       // A receiver never throws by contract; if it does, that is a bug, and one bad message
       // must not take the server down.
-      receiverFailed(reply, fieldsOf(envelope), err)
-      return
+      return receiverFailed(fieldsOf(envelope), err)
     }
     switch (receipt.status) {
       case 'accepted':
-        // The hot path: no log object is built when debug is off (pino can tell).
+        // The hot path: no log object is built when debug is off (pino can tell), and the
+        // result is the one shared object.
         if (log.isLevelEnabled?.('debug') !== false) {
           log.debug({ ...fieldsOf(envelope), status: 200 }, 'message accepted')
         }
-        // An empty body, as the original relay and ExoCom expect: not "OK", not JSON.
-        reply.code(200).send()
-        return
+        return BATCH_ACCEPTED
       case 'unknown':
         log.warn(
           { ...fieldsOf(envelope), status: 404, code: receipt.error.code },
           'message unknown',
         )
-        sendErrorAnswer(reply, {
-          status: 404,
-          code: receipt.error.code,
-          text: `unknown message: '${envelope.name}'`,
-        })
-        return
+        return batchFailure(404, receipt.error.code, `unknown message: '${envelope.name}'`)
       case 'failed':
         log.debug(
           { ...fieldsOf(envelope), status: 500, code: receipt.error.code },
           'message failed',
         )
         // The message only, never the stack: the other side is another service.
-        sendErrorAnswer(reply, {
-          status: 500,
-          code: receipt.error.code,
-          text: receipt.error.message,
-        })
-        return
+        return batchFailure(500, receipt.error.code, receipt.error.message)
       case 'unavailable':
         log.debug(
           { ...fieldsOf(envelope), status: 503, code: receipt.error.code },
           'message refused',
         )
-        sendErrorAnswer(reply, {
-          status: 503,
-          code: receipt.error.code,
-          text: receipt.error.message,
-        })
-        return
+        return batchFailure(503, receipt.error.code, receipt.error.message)
       default:
-        receiverFailed(
-          reply,
+        return receiverFailed(
           fieldsOf(envelope),
           new TypeError(`The receiver returned an unknown receipt ${describeValue(receipt)}.`),
         )
@@ -244,16 +309,15 @@ export const exoRelayRoutes: FastifyPluginCallback<ListenerRoutesOptions> = (
   }
 
   function receiverFailed(
-    reply: FastifyReply,
     fields: { messageName: string; messageId: string },
     err: unknown,
-  ): void {
+  ): BatchResult {
     log.error({ ...fields, status: 500, err }, 'receiver threw')
-    sendErrorAnswer(reply, {
-      status: 500,
-      code: ErrorCodes.HANDLER_FAILED,
-      text: `the relay failed while receiving '${fields.messageName}'`,
-    })
+    return batchFailure(
+      500,
+      ErrorCodes.HANDLER_FAILED,
+      `the relay failed while receiving '${fields.messageName}'`,
+    )
   }
 
   const answerStatus: RouteHandlerMethod = (_request, reply) => {
@@ -304,12 +368,18 @@ export const exoRelayRoutes: FastifyPluginCallback<ListenerRoutesOptions> = (
 
   // A wildcard rather than `/run/:name`: Fastify answers 404 for params longer than
   // `maxParamLength` (100 by default), and names may be up to 512 characters.
-  instance.post('/run/*', { bodyLimit }, run)
-  instance.post('/run', { bodyLimit }, run)
+  instance.post('/run/*', { bodyLimit }, runNamed)
+  instance.post(RUN_BATCH_PATH, { bodyLimit }, runUnnamed)
 
   instance.get('/status', { config: OPEN_ROUTE }, answerStatus)
 
   done()
+}
+
+/** The name a batch entry gave, for the log line of its refusal. */
+function nameOf(entry: unknown): string | undefined {
+  const name = (entry as { name?: unknown } | null)?.name
+  return typeof name === 'string' ? name : undefined
 }
 
 /** The log fields of one message. Built only when a line is logged. */

@@ -51,6 +51,10 @@ export interface StandaloneListenerOptions {
    * Default `10_000`.
    */
   requestTimeout?: number | undefined
+  /**
+   * Accept batches on `POST /run`. Default `true`. See {@link ListenerRoutesOptions.batches}.
+   */
+  batches?: boolean | undefined
 }
 
 /**
@@ -99,6 +103,13 @@ export class StandaloneListener {
         `The status option of StandaloneListener must be a function, got ${describeValue(status)}.`,
       )
     }
+    const batches = options.batches
+    if (batches !== undefined && typeof batches !== 'boolean') {
+      throw new InvalidArgumentError(
+        ErrorCodes.INVALID_OPTION,
+        `The batches option of StandaloneListener must be a boolean, got ${describeValue(batches)}.`,
+      )
+    }
     const requestTimeout = checkRequestTimeout(
       options.requestTimeout,
       'The requestTimeout option of StandaloneListener',
@@ -138,6 +149,7 @@ export class StandaloneListener {
     const routes: ListenerRoutesOptions = { receiver: () => this.#receiver, bodyLimit, logger }
     if (token !== undefined) routes.token = token
     if (status !== undefined) routes.status = status
+    if (batches !== undefined) routes.batches = batches
     this.app.register(exoRelayRoutes, routes)
   }
 

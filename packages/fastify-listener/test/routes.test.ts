@@ -1028,3 +1028,367 @@ describe('GET /status with readiness details', () => {
     await assert.rejects(async () => app.ready(), { code: ErrorCodes.INVALID_OPTION })
   })
 })
+
+describe('batches on POST /run', () => {
+  /** Accepts every message but `zonk` (no handler), `boom` (throws), `fail` and `closing`. */
+  function scriptedReceiver(): Receiver & { received: ReceivedMessage[] } {
+    const received: ReceivedMessage[] = []
+    const receiver = (message: ReceivedMessage): Receipt => {
+      received.push(message)
+      switch (message.name) {
+        case 'zonk':
+          return {
+            status: 'unknown',
+            error: new ProtocolError(ErrorCodes.UNKNOWN_MESSAGE, "unknown message: 'zonk'"),
+          }
+        case 'boom':
+          throw new Error('receiver bug with a secret')
+        case 'fail':
+          return {
+            status: 'failed',
+            error: new HandlerError(ErrorCodes.HANDLER_FAILED, "The handler for 'fail' failed."),
+          }
+        case 'closing':
+          return {
+            status: 'unavailable',
+            error: new ClosedError(ErrorCodes.CLOSED, "The relay is closing: cannot receive 'x'."),
+          }
+        default:
+          return ACCEPTED
+      }
+    }
+    return Object.assign(receiver, { received })
+  }
+
+  function assertBatchAnswer(response: LightMyRequestResponse): unknown[] {
+    assert.equal(response.statusCode, 200, `status, body: ${response.body}`)
+    assert.match(String(response.headers['content-type']), /^application\/json/)
+    assert.equal(response.headers[ERROR_CODE_HEADER], undefined)
+    const results = response.json()
+    assert.ok(Array.isArray(results))
+    return results
+  }
+
+  test('answers one result per message in order, and hands only the valid ones on, in order', async (t) => {
+    const receiver = scriptedReceiver()
+    const app = await appWith({ receiver: () => receiver })
+    t.after(() => app.close())
+
+    const response = await post(app, '/run', [
+      { name: 'users.create', id: 'm-1', sender: 'web', payload: { name: 'Will' } },
+      { name: 'zonk', id: 'm-2' },
+      { name: 'hello', payload: 'no id' },
+      42,
+      { name: 'boom', id: 'm-5' },
+      { name: 'hello', id: 'm-6', responseTo: 7 },
+      { name: 'after', id: 'm-7' },
+    ])
+
+    assert.deepEqual(assertBatchAnswer(response), [
+      { status: 200 },
+      { status: 404, code: ErrorCodes.UNKNOWN_MESSAGE, error: "unknown message: 'zonk'" },
+      { status: 400, code: ErrorCodes.MISSING_ID, error: 'missing message id' },
+      {
+        status: 400,
+        code: ErrorCodes.INVALID_MESSAGE,
+        error: 'a batch entry must be a JSON object, got number 42',
+      },
+      {
+        status: 500,
+        code: ErrorCodes.HANDLER_FAILED,
+        error: "the relay failed while receiving 'boom'",
+      },
+      {
+        status: 400,
+        code: ErrorCodes.INVALID_MESSAGE,
+        error:
+          'message responseTo must be a non-empty string of at most 256 characters, got number 7',
+      },
+      { status: 200 },
+    ])
+    assert.deepEqual(receiver.received, [
+      { name: 'users.create', id: 'm-1', sender: 'web', payload: { name: 'Will' } },
+      { name: 'zonk', id: 'm-2' },
+      { name: 'boom', id: 'm-5' },
+      { name: 'after', id: 'm-7' },
+    ])
+  })
+
+  test('gives each message the status, code and text the single route answers for it', async (t) => {
+    const messages: Record<string, unknown>[] = [
+      { name: 'hello', id: 'm-1' },
+      { name: 'zonk', id: 'm-2' },
+      { name: 'fail', id: 'm-3' },
+      { name: 'closing', id: 'm-4' },
+      { name: 'boom', id: 'm-5' },
+      { name: 'hello', id: 'i'.repeat(300) },
+      { name: 'n'.repeat(600), id: 'm-7' },
+      { name: '', id: 'm-8' },
+      { name: 'hello', id: '' },
+    ]
+    const app = await appWith({ receiver: () => scriptedReceiver() })
+    t.after(() => app.close())
+
+    const single: unknown[] = []
+    for (const { name, ...body } of messages) {
+      const response = await post(app, `/run/${encodeURIComponent(name as string)}`, body)
+      single.push(
+        response.statusCode === 200
+          ? { status: 200 }
+          : {
+              status: response.statusCode,
+              code: response.headers[ERROR_CODE_HEADER],
+              error: response.body,
+            },
+      )
+    }
+    const batch = assertBatchAnswer(await post(app, '/run', messages))
+
+    assert.deepEqual(batch, single)
+    // Not vacuous: every kind of answer is among them.
+    assert.deepEqual(
+      batch.map((result) => (result as { status: number }).status),
+      [200, 404, 500, 503, 500, 400, 404, 404, 400],
+    )
+  })
+
+  test('logs each message exactly as the single route logs it', async (t) => {
+    const messages: Record<string, unknown>[] = [
+      { name: 'hello', id: 'm-1' },
+      { name: 'zonk', id: 'm-2' },
+      { name: 'hello', payload: 'no id' },
+      { name: 'fail', id: 'm-4' },
+      { name: 'closing', id: 'm-5' },
+    ]
+    const singleLogger = recordingLogger()
+    const batchLogger = recordingLogger()
+    const singleApp = await appWith({ logger: singleLogger, receiver: () => scriptedReceiver() })
+    const batchApp = await appWith({ logger: batchLogger, receiver: () => scriptedReceiver() })
+    t.after(() => Promise.all([singleApp.close(), batchApp.close()]))
+
+    for (const { name, ...body } of messages) await post(singleApp, `/run/${name}`, body)
+    assertBatchAnswer(await post(batchApp, '/run', messages))
+
+    assert.equal(batchLogger.lines.length, messages.length)
+    assert.deepEqual(batchLogger.lines, singleLogger.lines)
+  })
+
+  test('logs a receiver that throws at error, with the message and the error', async (t) => {
+    const logger = recordingLogger()
+    const app = await appWith({ logger, receiver: () => scriptedReceiver() })
+    t.after(() => app.close())
+
+    assertBatchAnswer(await post(app, '/run', [{ name: 'boom', id: 'm-1' }]))
+
+    const errors = logger.lines.filter((line) => line.level === 'error')
+    assert.equal(errors.length, 1)
+    assert.equal(errors[0]?.bindings.messageId, 'm-1')
+    assert.equal((errors[0]!.bindings.err as Error).message, 'receiver bug with a secret')
+  })
+
+  test('builds no debug line for accepted messages when the logger says debug is off', async (t) => {
+    const logger = Object.assign(recordingLogger(), { isLevelEnabled: () => false })
+    const app = await appWith({ logger, receiver: () => recordingReceiver() })
+    t.after(() => app.close())
+
+    const results = assertBatchAnswer(
+      await post(app, '/run', [
+        { name: 'hello', id: 'm-1' },
+        { name: 'hello', id: 'm-2' },
+      ]),
+    )
+
+    assert.deepEqual(results, [{ status: 200 }, { status: 200 }])
+    assert.equal(logger.lines.length, 0)
+  })
+
+  test('accepts 1 and 256 messages', async (t) => {
+    const receiver = recordingReceiver()
+    const app = await appWith({ receiver: () => receiver })
+    t.after(() => app.close())
+    const many = Array.from({ length: 256 }, (_, index) => ({ name: 'hello', id: `m-${index}` }))
+
+    assert.deepEqual(assertBatchAnswer(await post(app, '/run', [{ name: 'a', id: 'x' }])), [
+      { status: 200 },
+    ])
+    const results = assertBatchAnswer(await post(app, '/run', many))
+
+    assert.equal(results.length, 256)
+    assert.ok(results.every((result) => (result as { status: number }).status === 200))
+    assert.equal(receiver.received.length, 257)
+    assert.equal(receiver.received[256]?.id, 'm-255')
+  })
+
+  for (const [kind, size] of [
+    ['an empty batch', 0],
+    ['257 messages', 257],
+  ] as const) {
+    test(`refuses ${kind} as a whole with 400, delivering nothing`, async (t) => {
+      const logger = recordingLogger()
+      const receiver = recordingReceiver()
+      const app = await appWith({ logger, receiver: () => receiver })
+      t.after(() => app.close())
+      const batch = Array.from({ length: size }, (_, index) => ({ name: 'a', id: `m-${index}` }))
+
+      assertErrorAnswer(
+        await post(app, '/run', batch),
+        400,
+        ErrorCodes.INVALID_MESSAGE,
+        `a batch must hold 1 to 256 messages, got ${size}`,
+      )
+      assert.equal(receiver.received.length, 0)
+      assert.deepEqual(
+        logger.lines.map((line) => [line.level, line.bindings.status, line.bindings.code]),
+        [['warn', 400, ErrorCodes.INVALID_MESSAGE]],
+      )
+    })
+  }
+
+  test('answers 503 not listening for the whole batch while the relay does not receive', async (t) => {
+    let receiver: Receiver | undefined
+    const app = await appWith({ receiver: () => receiver })
+    t.after(() => app.close())
+    const batch = [
+      { name: 'hello', id: 'm-1' },
+      { name: 'hello', id: 'm-2' },
+    ]
+
+    assertErrorAnswer(
+      await post(app, '/run', batch),
+      503,
+      ErrorCodes.NOT_LISTENING,
+      'not listening',
+    )
+    receiver = recordingReceiver()
+    assert.deepEqual(assertBatchAnswer(await post(app, '/run', batch)), [
+      { status: 200 },
+      { status: 200 },
+    ])
+  })
+
+  for (const [kind, body] of [
+    ['an object', '{"name":"hello","id":"m-1"}'],
+    ['a string', '"m-1"'],
+    ['a number', '7'],
+    ['null', 'null'],
+  ] as const) {
+    test(`keeps answering 404 unknown message '' for ${kind} posted to /run`, async (t) => {
+      const receiver = recordingReceiver()
+      const app = await appWith({ receiver: () => receiver })
+      t.after(() => app.close())
+
+      assertErrorAnswer(
+        await postRaw(app, '/run', body),
+        404,
+        ErrorCodes.UNKNOWN_MESSAGE,
+        "unknown message: ''",
+      )
+      assert.equal(receiver.received.length, 0)
+    })
+  }
+
+  test('is no batch on POST /run/<name>: an array there is a bad message body', async (t) => {
+    const receiver = recordingReceiver()
+    const app = await appWith({ receiver: () => receiver })
+    t.after(() => app.close())
+
+    assertErrorAnswer(
+      await post(app, '/run/hello', [{ name: 'hello', id: 'm-1' }]),
+      400,
+      ErrorCodes.INVALID_MESSAGE,
+      'message body must be a JSON object, got an array',
+    )
+    assert.equal(receiver.received.length, 0)
+  })
+
+  test('requires the token for a batch, before its body is read', async (t) => {
+    const receiver = recordingReceiver()
+    const app = await appWith({ receiver: () => receiver, token: TOKEN })
+    t.after(() => app.close())
+    const batch = [{ name: 'hello', id: 'm-1' }]
+
+    assertUnauthorized(await postWith(app, '/run', undefined, batch))
+    assertUnauthorized(await postWith(app, '/run', `Bearer ${TOKEN}x`, batch))
+    assertUnauthorized(await postRaw(app, '/run', '[{"name":'))
+    assert.equal(receiver.received.length, 0)
+
+    assert.deepEqual(assertBatchAnswer(await postWith(app, '/run', `Bearer ${TOKEN}`, batch)), [
+      { status: 200 },
+    ])
+    assert.equal(receiver.received.length, 1)
+  })
+
+  test('answers 413 for a batch over bodyLimit, delivering nothing', async (t) => {
+    const receiver = recordingReceiver()
+    const app = await appWith({ receiver: () => receiver, bodyLimit: 100 })
+    t.after(() => app.close())
+    const batch = [1, 2, 3].map((index) => ({ name: 'hello', id: `m-${index}`, payload: 'x' }))
+    assert.ok(JSON.stringify(batch).length > 100)
+
+    assertErrorAnswer(
+      await post(app, '/run', batch),
+      413,
+      ErrorCodes.INVALID_MESSAGE,
+      'message body is larger than the limit of 100 bytes',
+    )
+    assert.equal(receiver.received.length, 0)
+    assert.deepEqual(assertBatchAnswer(await post(app, '/run', batch.slice(0, 1))), [
+      { status: 200 },
+    ])
+  })
+
+  test('answers malformed JSON on /run with 400 as a whole', async (t) => {
+    const receiver = recordingReceiver()
+    const app = await appWith({ receiver: () => receiver })
+    t.after(() => app.close())
+
+    const response = await postRaw(app, '/run', '[{"name":"hello","id":"m-1"},')
+
+    assertErrorAnswer(response, 400, ErrorCodes.INVALID_MESSAGE)
+    assert.match(response.body, /not valid JSON/)
+    assert.equal(receiver.received.length, 0)
+  })
+
+  test('with batches: false, answers an array on /run as before, delivering nothing', async (t) => {
+    const receiver = recordingReceiver()
+    const app = await appWith({ receiver: () => receiver, batches: false })
+    t.after(() => app.close())
+
+    for (const batch of [[{ name: 'hello', id: 'm-1' }], []]) {
+      assertErrorAnswer(
+        await post(app, '/run', batch),
+        404,
+        ErrorCodes.UNKNOWN_MESSAGE,
+        "unknown message: ''",
+      )
+    }
+    assert.equal(receiver.received.length, 0)
+    assertAccepted(await post(app, '/run/hello', { id: 'm-2' }))
+  })
+
+  for (const batches of [true, undefined]) {
+    test(`accepts batches: ${batches}`, async (t) => {
+      const app = await appWith({ receiver: () => recordingReceiver(), batches })
+      t.after(() => app.close())
+
+      assert.deepEqual(assertBatchAnswer(await post(app, '/run', [{ name: 'a', id: 'm-1' }])), [
+        { status: 200 },
+      ])
+    })
+  }
+
+  for (const batches of ['yes', 1, null, {}]) {
+    test(`refuses batches option ${inspect(batches)}`, async () => {
+      const app = Fastify()
+      app.register(exoRelayRoutes, {
+        receiver: () => undefined,
+        batches,
+      } as unknown as ListenerRoutesOptions)
+
+      await assert.rejects(async () => app.ready(), {
+        code: ErrorCodes.INVALID_OPTION,
+        message: /batches option of exoRelayRoutes must be a boolean/,
+      })
+    })
+  }
+})

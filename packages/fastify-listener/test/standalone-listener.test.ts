@@ -9,7 +9,7 @@ import {
   type ReceivedMessage,
   type Receiver,
 } from '@exorelay/core'
-import { StandaloneListener } from '../src/standalone-listener.js'
+import { StandaloneListener, type StandaloneListenerOptions } from '../src/standalone-listener.js'
 
 const ACCEPTED: Receipt = { status: 'accepted' }
 
@@ -381,5 +381,61 @@ describe('new StandaloneListener', () => {
       ['debug', { host: '127.0.0.1', port }, 'listening'],
       ['debug', { messageName: 'hello', messageId: 'm-1', status: 200 }, 'message accepted'],
     ])
+  })
+
+  test('refuses a batches option that is not a boolean with INVALID_OPTION', () => {
+    for (const batches of ['yes', 1, null]) {
+      assert.throws(
+        () => new StandaloneListener({ batches } as unknown as StandaloneListenerOptions),
+        { code: ErrorCodes.INVALID_OPTION },
+        String(batches),
+      )
+    }
+  })
+})
+
+describe('StandaloneListener with batches', () => {
+  function postBatch(port: number, batch: unknown[]): Promise<Response> {
+    return fetch(`http://127.0.0.1:${port}/run`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify(batch),
+    })
+  }
+
+  test('answers a batch on POST /run with one result per message on a real server', async (t) => {
+    const listener = new StandaloneListener()
+    t.after(() => listener.close())
+    const receiver = recordingReceiver()
+    const port = await listener.listen(receiver, 0)
+
+    const response = await postBatch(port, [
+      { name: 'users.create', id: 'm-1', payload: { name: 'Will' } },
+      { name: 'users.create' },
+    ])
+
+    assert.equal(response.status, 200)
+    assert.match(String(response.headers.get('content-type')), /^application\/json/)
+    assert.deepEqual(await response.json(), [
+      { status: 200 },
+      { status: 400, code: ErrorCodes.MISSING_ID, error: 'missing message id' },
+    ])
+    assert.deepEqual(receiver.received, [
+      { name: 'users.create', id: 'm-1', payload: { name: 'Will' } },
+    ])
+  })
+
+  test('with batches: false, answers a batch 404 as the original did', async (t) => {
+    const listener = new StandaloneListener({ batches: false })
+    t.after(() => listener.close())
+    const receiver = recordingReceiver()
+    const port = await listener.listen(receiver, 0)
+
+    const response = await postBatch(port, [{ name: 'hello', id: 'm-1' }])
+
+    assert.equal(response.status, 404)
+    assert.equal(response.headers.get(ERROR_CODE_HEADER), ErrorCodes.UNKNOWN_MESSAGE)
+    assert.equal(await response.text(), "unknown message: ''")
+    assert.equal(receiver.received.length, 0)
   })
 })

@@ -10,10 +10,18 @@ export const BODY_READ_LIMIT = 4096
 
 /** The start of a response body as text, trimmed and cut to `BODY_START_LENGTH` characters. */
 export function bodyText(chunks: readonly Uint8Array[], size: number): string {
-  const text = Buffer.concat(chunks, size).toString('utf8').trim()
-  if (text.length <= BODY_START_LENGTH) return text
+  return textStart(Buffer.concat(chunks, size).toString('utf8'))
+}
+
+/**
+ * An error text as errors quote it: trimmed and cut to `BODY_START_LENGTH` characters. The
+ * body of a single answer and the `error` of a batch result read the same.
+ */
+export function textStart(text: string): string {
+  const trimmed = text.trim()
+  if (trimmed.length <= BODY_START_LENGTH) return trimmed
   // Cut by code point so that a surrogate pair is never split in half.
-  return `${Array.from(text).slice(0, BODY_START_LENGTH).join('')}…`
+  return `${Array.from(trimmed).slice(0, BODY_START_LENGTH).join('')}…`
 }
 
 /** `answered 500: boom`, or `answered 500` for an empty body. */
@@ -37,6 +45,11 @@ export function refusedError(subject: string, status: number, bodyStart: string)
     `ExoCom refused ${subject} (${answered(status, bodyStart)}).`,
     { status },
   )
+}
+
+/** What a `TimeoutError` says when ExoCom did not answer `subject` in time. */
+export function timeoutMessage(subject: string, timeout: number): string {
+  return `ExoCom did not answer ${subject} within ${timeout} ms.`
 }
 
 /**

@@ -14,6 +14,7 @@ import {
   countAttempts,
   describeCause,
   isUndiciTimeout,
+  timeoutMessage,
   unreachableError,
 } from './bus-errors.js'
 import { hasDeadlineTimer, undiciTimeout } from './deadline.js'
@@ -27,13 +28,26 @@ export interface ExchangeRequest {
   readonly headers: Readonly<Record<string, string>>
   /** What errors call it: `the message 'users.create'`. A function: built only for an error. */
   readonly subject: () => string
+  /**
+   * Bytes of a 2xx answer's body to read, for requests whose answer says something (a
+   * registration, a batch). Without it a 2xx body is not read.
+   */
+  readonly answerLimit?: number | undefined
+  /**
+   * The body to send when a refused connection is tried again, if it may have changed since
+   * (a batch leaves out the messages that gave up meanwhile: they must never be written).
+   */
+  readonly retryBody?: (() => string) | undefined
 }
 
-/** What ExoCom answered. The body is read only for non-2xx answers. */
+/** What ExoCom answered. */
 export interface Answer {
   readonly status: number
   readonly errorCode: string | undefined
+  /** The start of a non-2xx answer's body, as errors quote it. */
   readonly bodyStart: string
+  /** A 2xx answer's body, up to the request's `answerLimit` bytes; `''` when not read. */
+  readonly body: string
 }
 
 /** An exchange as close() sees it: something it can tell to give up. */
@@ -74,6 +88,9 @@ export interface ExchangeContext {
  *   deadline error already carries the caller's stack.
  * - A refused connection (nothing was written) is tried again within the retry budget;
  *   anything else may have reached ExoCom and is never sent twice.
+ * - `started` (a `performance.now()` time) is given for a message that waited before this
+ *   request was made (for a batch, or in one that ExoCom did not take): its deadline and its
+ *   retry budget then count from then, not from now.
  */
 export class Exchange<T> implements Dispatcher.DispatchHandler, Abandonable {
   readonly promise: Promise<T>
@@ -106,6 +123,7 @@ export class Exchange<T> implements Dispatcher.DispatchHandler, Abandonable {
     timeout: number,
     signal: AbortSignal | undefined,
     interpret: (answer: Answer) => T,
+    started?: number,
   ) {
     this.#context = context
     this.#request = request
@@ -123,22 +141,32 @@ export class Exchange<T> implements Dispatcher.DispatchHandler, Abandonable {
       headers: request.headers,
     }
     if (request.body !== undefined) options.body = request.body
-    const limit = undiciTimeout(timeout)
+    const now = performance.now()
+    this.#started = started ?? now
+    const remaining = started === undefined ? timeout : timeout - (now - started)
+    const limit = undiciTimeout(remaining)
     if (limit !== undefined) {
       options.headersTimeout = limit
       options.bodyTimeout = limit
     }
     this.#options = options
-    this.#started = performance.now()
     if (signal !== undefined) {
       // Exactly the caller's reason, so the relay recognises its own abort.
       this.#onAbort = () => this.#fail(signal.reason)
       signal.addEventListener('abort', this.#onAbort)
     }
-    if (hasDeadlineTimer(timeout)) {
-      this.#deadline = context.timers.setTimeout(this.#onDeadline, timeout)
+    if (hasDeadlineTimer(remaining)) {
+      this.#deadline = context.timers.setTimeout(this.#onDeadline, remaining)
     }
     this.#dispatch()
+  }
+
+  /**
+   * Gives up with `reason`: nobody waits for the answer any more. A request not yet written is
+   * never written; one on its socket is dropped.
+   */
+  cancel(reason: unknown): void {
+    this.#fail(reason)
   }
 
   /** The sender is closing while this exchange waits to retry: it gives up at once. */
@@ -176,19 +204,24 @@ export class Exchange<T> implements Dispatcher.DispatchHandler, Abandonable {
       const code = headers[ERROR_CODE_HEADER]
       this.#errorCode = Array.isArray(code) ? code[0] : code
       this.#chunks = []
+    } else if (this.#request.answerLimit !== undefined) {
+      this.#chunks = []
     }
   }
 
   onResponseData(controller: Dispatcher.DispatchController, chunk: Buffer): void {
-    // A 2xx body is not read: undici consumes it, which keeps the connection alive.
+    // A 2xx body is read only when asked for; otherwise undici consumes it, which keeps the
+    // connection alive.
     const chunks = this.#chunks
     if (chunks === undefined) return
     chunks.push(chunk)
     this.#size += chunk.length
-    if (this.#size >= BODY_READ_LIMIT) {
-      // Enough to say why; a misdirected port may stream a huge page. Stop reading it.
+    const limit = this.#status >= 300 ? BODY_READ_LIMIT : (this.#request.answerLimit ?? 0)
+    if (this.#size >= limit) {
+      // Enough to say why (or more than any answer the sender understands); a misdirected
+      // port may stream a huge page. Stop reading it.
       this.#answer()
-      controller.abort(new Error('The error answer is longer than the sender reads.'))
+      controller.abort(new Error('The answer is longer than the sender reads.'))
     }
   }
 
@@ -248,6 +281,8 @@ export class Exchange<T> implements Dispatcher.DispatchHandler, Abandonable {
     this.#backoff = undefined
     this.#context.retrying(this, false)
     this.#attempts++
+    const { retryBody } = this.#request
+    if (retryBody !== undefined) this.#options.body = retryBody()
     this.#dispatch()
   }
 
@@ -270,18 +305,23 @@ export class Exchange<T> implements Dispatcher.DispatchHandler, Abandonable {
   }
 
   #timeoutMessage(): string {
-    return `ExoCom did not answer ${this.#request.subject()} within ${this.#timeout} ms.`
+    return timeoutMessage(this.#request.subject(), this.#timeout)
   }
 
   #answer(): void {
     if (this.#settled) return
     const chunks = this.#chunks
+    const status = this.#status
     let value: T
     try {
       value = this.#interpret({
-        status: this.#status,
+        status,
         errorCode: this.#errorCode,
-        bodyStart: chunks === undefined ? '' : bodyText(chunks, this.#size),
+        bodyStart: chunks === undefined || status < 300 ? '' : bodyText(chunks, this.#size),
+        body:
+          chunks === undefined || status >= 300
+            ? ''
+            : Buffer.concat(chunks, this.#size).toString('utf8'),
       })
     } catch (error) {
       this.#fail(error)

@@ -1,6 +1,7 @@
 import {
   assertMessageName,
   ClosedError,
+  DEFAULT_BATCH_AFTER,
   ErrorCodes,
   InvalidArgumentError,
   type Logger,
@@ -14,7 +15,8 @@ import {
 } from '@exorelay/core'
 import { checkToken, describeValue } from '@exorelay/core/internal'
 import type { Dispatcher, Pool } from 'undici'
-import { describeCause, noReceiverError, refusedError } from './bus-errors.js'
+import { Batcher, offersBatches } from './batch.js'
+import { BODY_READ_LIMIT, describeCause, refusedError } from './bus-errors.js'
 import { nodeTimers } from './deadline.js'
 import {
   type Abandonable,
@@ -23,6 +25,7 @@ import {
   type ExchangeContext,
   type ExchangeRequest,
 } from './exchange.js'
+import { isSuccess, messageOutcome, messageSubject } from './outcome.js'
 import { createPool } from './pool.js'
 import { DEFAULT_RETRY_BUDGET } from './retry.js'
 
@@ -58,6 +61,14 @@ export interface UndiciSenderOptions {
    * tests that drive time by hand. Default: Node's timers.
    */
   timers?: Timers | undefined
+  /**
+   * The batch extension (decision 0011): once ExoCom offered batches in its answer to
+   * `register()` and `batchAfter` requests are under way, further messages wait and leave
+   * together as one `POST /send` when one of those requests ends. `false`: never. Default: true.
+   */
+  batches?: boolean | undefined
+  /** Requests to ExoCom under way before messages wait for a batch. Default: 2. */
+  batchAfter?: number | undefined
 }
 
 /** Keep-alive connections per sender unless told otherwise. */
@@ -96,6 +107,7 @@ export class UndiciSender {
   readonly #log: Logger
   readonly #headers: RequestHeaders
   readonly #context: ExchangeContext
+  readonly #batcher: Batcher
   // Exchanges waiting to retry a refused connection, so that close() does not wait out their
   // backoff. Only refusals put anything here.
   readonly #retrying = new Set<Abandonable>()
@@ -125,6 +137,8 @@ export class UndiciSender {
     }
     const retryBudget = checkRetryBudget(options.retryBudget)
     const timers = checkTimers(options.timers)
+    const batches = checkBatches(options.batches)
+    const batchAfter = checkBatchAfter(options.batchAfter)
     let dispatcher: Dispatcher
     if (options.dispatcher !== undefined) {
       if (typeof (options.dispatcher as { dispatch?: unknown } | null)?.dispatch !== 'function') {
@@ -154,9 +168,30 @@ export class UndiciSender {
       },
       settled: () => {
         this.#active--
+        // A request ended: what waits for a batch may go now. Before the idle check, so that
+        // close() waits for those too.
+        if (this.#batcher.waiting > 0) this.#batcher.flush()
         if (this.#active === 0 && this.#idle !== undefined) this.#idle()
       },
     }
+    this.#batcher = new Batcher(
+      {
+        context: this.#context,
+        headers: this.#headers.json,
+        log: this.#log,
+        underWay: () => this.#active,
+        start: (request, timeout, interpret) => {
+          this.#active++
+          return new Exchange(this.#context, request, timeout, undefined, interpret)
+        },
+        sendAlone: (message) => {
+          const { envelope, body, timeout, signal, started } = message
+          message.transfer(() => this.#deliver(envelope, body, timeout, signal, started))
+        },
+      },
+      batches,
+      batchAfter,
+    )
   }
 
   /**
@@ -175,7 +210,8 @@ export class UndiciSender {
    * `exorelay-error-code` header), `BUS_REFUSED` (any other non-2xx) or `BUS_UNREACHABLE`
    * (connection failures; refused connections only once `retryBudget` is spent); with a
    * `TimeoutError` when `timeout` passes; with exactly `signal.reason` when the signal aborts;
-   * with a `ClosedError` after `close()`.
+   * with a `ClosedError` after `close()`. A message that travels in a batch settles the same
+   * way, by its own result in the batch's answer.
    *
    * @example
    * ```ts
@@ -205,37 +241,23 @@ export class UndiciSender {
         ),
       )
     }
-    const request: ExchangeRequest = {
-      method: 'POST',
-      path: sendPath(name),
-      body,
-      headers: this.#headers.json,
-      subject: () => `the message '${name}'`,
+    if (this.#closed) return rejectClosed(messageSubject(name))
+    const refused = refuseOptions(options)
+    if (refused !== undefined) return refused
+    const { timeout, signal } = options
+    if (this.#batcher.holds(this.#active)) {
+      const waiting = this.#batcher.wait(envelope, body, timeout, signal)
+      if (waiting !== undefined) return waiting
     }
-    return this.#exchange(request, options, (answer) => {
-      if (this.#log.isLevelEnabled?.('debug') !== false) {
-        this.#log.debug(
-          {
-            messageName: name,
-            messageId: envelope.id,
-            responseTo: envelope.responseTo,
-            status: answer.status,
-          },
-          'ExoCom answered',
-        )
-      }
-      if (isSuccess(answer.status)) return
-      if (answer.errorCode === ErrorCodes.NO_RECEIVER || answer.status === 404) {
-        throw noReceiverError(name, answer.status, answer.bodyStart)
-      }
-      throw refusedError(request.subject(), answer.status, answer.bodyStart)
-    })
+    return this.#deliver(envelope, body, timeout, signal)
   }
 
   /**
    * Self-registration extension: `PUT /services/<name>` with the registration as JSON body.
    * Resolves `'registered'` on 2xx and `'unsupported'` on 404 or 405 (a bus without the
-   * extension, e.g. the original ExoCom); rejects like `send()` otherwise.
+   * extension, e.g. the original ExoCom); rejects like `send()` otherwise. A 2xx whose body is
+   * `{"batches": true}` lets this sender batch (unless `batches: false`); another 2xx body, a
+   * 404 or a 405 stops it from batching.
    *
    * @example
    * ```ts
@@ -265,10 +287,19 @@ export class UndiciSender {
       body,
       headers: this.#headers.json,
       subject: () => subject,
+      // The answer's body offers batches, or not: read it only if this sender may batch.
+      answerLimit: this.#batcher.allowed ? BODY_READ_LIMIT : undefined,
     }
     return this.#exchange(request, options, (answer) => {
-      if (isSuccess(answer.status)) return 'registered'
-      if (isUnsupported(answer.status)) return 'unsupported'
+      // Every answer says what the bus takes now: it may have been replaced by another.
+      if (isSuccess(answer.status)) {
+        this.#batcher.learn(offersBatches(answer.body))
+        return 'registered'
+      }
+      if (isUnsupported(answer.status)) {
+        this.#batcher.learn(false)
+        return 'unsupported'
+      }
       throw refusedError(subject, answer.status, answer.bodyStart)
     })
   }
@@ -299,10 +330,11 @@ export class UndiciSender {
   }
 
   /**
-   * Graceful: refuses new requests at once, lets those in flight finish, then closes the pool
-   * (not a `dispatcher` given in the options). A request waiting to retry a refused connection
-   * has sent nothing yet: it rejects with a `ClosedError` at once instead. Idempotent: every
-   * call returns the same Promise.
+   * Graceful: refuses new requests at once, lets those in flight finish (and sends the
+   * messages waiting for a batch), then closes the pool (not a `dispatcher` given in the
+   * options). A request waiting to retry a refused connection has sent nothing yet: it
+   * rejects with a `ClosedError` at once instead. Idempotent: every call returns the same
+   * Promise.
    */
   close(): Promise<void> {
     if (this.#closing !== undefined) return this.#closing
@@ -314,7 +346,8 @@ export class UndiciSender {
 
   async #drain(): Promise<void> {
     // The pool would wait for its own requests; a caller's dispatcher is not ours to close,
-    // so what this sender started is awaited here.
+    // so what this sender started is awaited here. Messages waiting for a batch leave when a
+    // request ends, so they are sent before this count reaches zero.
     if (this.#active > 0) {
       await new Promise<void>((resolve) => {
         this.#idle = resolve
@@ -323,30 +356,72 @@ export class UndiciSender {
     await this.#pool?.close()
   }
 
+  /** `POST /send/<name>`: one message on the single route. */
+  #deliver(
+    envelope: OutgoingEnvelope,
+    body: string,
+    timeout: number,
+    signal: AbortSignal | undefined,
+    started?: number,
+  ): Promise<void> {
+    const request: ExchangeRequest = {
+      method: 'POST',
+      path: sendPath(envelope.name),
+      body,
+      headers: this.#headers.json,
+      subject: () => messageSubject(envelope.name),
+    }
+    this.#active++
+    return new Exchange(
+      this.#context,
+      request,
+      timeout,
+      signal,
+      (answer) => {
+        const error = messageOutcome(
+          this.#log,
+          envelope,
+          answer.status,
+          answer.errorCode,
+          answer.bodyStart,
+        )
+        if (error !== undefined) throw error
+      },
+      started,
+    ).promise
+  }
+
   #exchange<T>(
     request: ExchangeRequest,
     options: TransportSendOptions,
     interpret: (answer: Answer) => T,
   ): Promise<T> {
-    if (this.#closed) {
-      return Promise.reject(
-        new ClosedError(
-          ErrorCodes.CLOSED,
-          `The sender is closed: it cannot deliver ${request.subject()}.`,
-        ),
-      )
-    }
-    let timeout: number
-    let signal: AbortSignal | undefined
-    try {
-      ;({ timeout, signal } = checkSendOptions(options))
-    } catch (error) {
-      return Promise.reject(error)
-    }
-    if (signal?.aborted) return Promise.reject(signal.reason)
+    if (this.#closed) return rejectClosed(request.subject())
+    const refused = refuseOptions(options)
+    if (refused !== undefined) return refused
     this.#active++
-    return new Exchange(this.#context, request, timeout, signal, interpret).promise
+    return new Exchange(this.#context, request, options.timeout, options.signal, interpret).promise
   }
+}
+
+function rejectClosed(subject: string): Promise<never> {
+  return Promise.reject(
+    new ClosedError(ErrorCodes.CLOSED, `The sender is closed: it cannot deliver ${subject}.`),
+  )
+}
+
+/**
+ * The rejection of a request whose options are invalid or whose signal aborted already;
+ * `undefined` when it may start.
+ */
+function refuseOptions(options: TransportSendOptions): Promise<never> | undefined {
+  try {
+    checkSendOptions(options)
+  } catch (error) {
+    return Promise.reject(error)
+  }
+  if (options.signal?.aborted) return Promise.reject(options.signal.reason)
+  return undefined
 }
 
 /**
@@ -372,10 +447,6 @@ function stringifyRegistration(service: ServiceRegistration, name: string): stri
       { cause: error },
     )
   }
-}
-
-function isSuccess(status: number): boolean {
-  return status >= 200 && status < 300
 }
 
 /** 404 or 405: a bus without the self-registration extension (the original ExoCom). */
@@ -421,6 +492,28 @@ function checkConnections(connections: unknown): number {
   return connections
 }
 
+function checkBatches(batches: unknown): boolean {
+  if (batches === undefined) return true
+  if (typeof batches !== 'boolean') {
+    throw new InvalidArgumentError(
+      ErrorCodes.INVALID_OPTION,
+      `The batches option must be true or false, got ${describeValue(batches)}.`,
+    )
+  }
+  return batches
+}
+
+function checkBatchAfter(batchAfter: unknown): number {
+  if (batchAfter === undefined) return DEFAULT_BATCH_AFTER
+  if (typeof batchAfter !== 'number' || !Number.isInteger(batchAfter) || batchAfter < 1) {
+    throw new InvalidArgumentError(
+      ErrorCodes.INVALID_OPTION,
+      `The batchAfter option must be a positive integer, got ${describeValue(batchAfter)}.`,
+    )
+  }
+  return batchAfter
+}
+
 function checkServiceName(service: unknown, where: string): string {
   const name = (service as { name?: unknown } | null | undefined)?.name
   if (typeof name !== 'string' || name === '') {
@@ -456,7 +549,7 @@ function checkTimers(timers: unknown): Timers {
 }
 
 /** The relay checks these already; a direct caller gets the same coded errors. */
-function checkSendOptions(options: TransportSendOptions): TransportSendOptions {
+function checkSendOptions(options: TransportSendOptions): void {
   const timeout = options?.timeout
   if (typeof timeout !== 'number' || !(timeout > 0)) {
     throw new InvalidArgumentError(
@@ -471,5 +564,4 @@ function checkSendOptions(options: TransportSendOptions): TransportSendOptions {
       `The signal option must be an AbortSignal, got ${describeValue(signal)}.`,
     )
   }
-  return options
 }

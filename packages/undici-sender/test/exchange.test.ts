@@ -128,7 +128,12 @@ test('a 2xx answer settles with what interpret makes of it, and leaves no timer 
   handler.onResponseStart?.(socket, 202, { 'content-length': '2' }, 'Accepted')
   handler.onResponseData?.(socket, Buffer.from('ok'))
   handler.onResponseEnd?.(socket, {})
-  assert.deepEqual(await exchange.promise, { status: 202, errorCode: undefined, bodyStart: '' })
+  assert.deepEqual(await exchange.promise, {
+    status: 202,
+    errorCode: undefined,
+    bodyStart: '',
+    body: '',
+  })
   assert.equal(timers.pending(), 0)
   assert.equal(getEventListeners(controller.signal, 'abort').length, 0)
   assert.equal(shared.settledCount(), 1)
@@ -169,6 +174,7 @@ test('a non-2xx answer brings its error code header and the start of its body', 
     status: 404,
     errorCode: ErrorCodes.NO_RECEIVER,
     bodyStart: 'nobody receives it',
+    body: '',
   })
 })
 

@@ -1,21 +1,12 @@
 import assert from 'node:assert/strict'
 import { once } from 'node:events'
-import {
-  createServer,
-  type IncomingHttpHeaders,
-  type IncomingMessage,
-  type ServerResponse,
-} from 'node:http'
-import type { AddressInfo, Socket } from 'node:net'
-import { type TestContext, test } from 'node:test'
+import type { ServerResponse } from 'node:http'
+import { test } from 'node:test'
 import { inspect } from 'node:util'
 import {
   createEnvelope,
   ERROR_CODE_HEADER,
   ErrorCodes,
-  type Logger,
-  type OutgoingEnvelope,
-  type ServiceRegistration,
   sendPath,
   TimeoutError,
   type Timers,
@@ -23,112 +14,18 @@ import {
 } from '@exorelay/core'
 import { Agent, type Dispatcher, errors, getGlobalDispatcher, MockAgent } from 'undici'
 import { DEFAULT_CONNECTIONS, UndiciSender } from '../src/undici-sender.js'
-
-interface Recorded {
-  method: string
-  url: string
-  headers: IncomingHttpHeaders
-  body: string
-  socket: Socket
-}
-
-type Respond = (request: Recorded, res: ServerResponse) => void
-
-interface FakeExoCom {
-  port: number
-  requests: Recorded[]
-  /** How many TCP connections the server accepted. */
-  connections: () => number
-  /** Resolves with the next request that arrives. */
-  nextRequest: () => Promise<Recorded>
-}
-
-const answer200: Respond = (_request, res) => res.end()
-
-/** A node:http server on 127.0.0.1 (port 0 unless told), playing ExoCom and recording every request. */
-async function startExoCom(
-  t: TestContext,
-  respond: Respond = answer200,
-  port = 0,
-): Promise<FakeExoCom> {
-  const requests: Recorded[] = []
-  let connections = 0
-  const waiting: ((request: Recorded) => void)[] = []
-  const server = createServer((req: IncomingMessage, res: ServerResponse) => {
-    const chunks: Buffer[] = []
-    req.on('data', (chunk: Buffer) => chunks.push(chunk))
-    req.on('end', () => {
-      const recorded: Recorded = {
-        method: req.method ?? '',
-        url: req.url ?? '',
-        headers: req.headers,
-        body: Buffer.concat(chunks).toString('utf8'),
-        socket: req.socket,
-      }
-      requests.push(recorded)
-      for (const resolve of waiting.splice(0)) resolve(recorded)
-      respond(recorded, res)
-    })
-  })
-  server.on('connection', () => {
-    connections += 1
-  })
-  server.listen(port, '127.0.0.1')
-  await once(server, 'listening')
-  t.after(async () => {
-    server.closeAllConnections()
-    server.close()
-    await once(server, 'close')
-  })
-  return {
-    port: (server.address() as AddressInfo).port,
-    requests,
-    connections: () => connections,
-    nextRequest: () => new Promise((resolve) => waiting.push(resolve)),
-  }
-}
-
-function startSender(
-  t: TestContext,
-  port: number,
-  options: Partial<ConstructorParameters<typeof UndiciSender>[0]> = {},
-): UndiciSender {
-  const sender = new UndiciSender({ exocomHost: '127.0.0.1', exocomPort: port, ...options })
-  t.after(() => sender.close())
-  return sender
-}
-
-/** A port that was just free: bound, then closed, so nothing listens on it. */
-async function closedPort(): Promise<number> {
-  const server = createServer()
-  server.listen(0, '127.0.0.1')
-  await once(server, 'listening')
-  const { port } = server.address() as AddressInfo
-  server.close()
-  await once(server, 'close')
-  return port
-}
-
-function envelope(fields: Partial<OutgoingEnvelope> = {}): OutgoingEnvelope {
-  return { name: 'users.create', id: 'id-1', sender: 'web', payload: { name: 'Will' }, ...fields }
-}
-
-const SEND = { timeout: 2000 }
-
-const registration: ServiceRegistration = {
-  name: 'users',
-  host: '127.0.0.1',
-  port: 4001,
-  receives: ['users.create'],
-  sends: ['users.created'],
-}
-
-function isCode(code: string) {
-  return (error: unknown): boolean => {
-    assert.equal((error as { code?: unknown }).code, code, String(error))
-    return true
-  }
-}
+import {
+  answer200,
+  closedPort,
+  envelope,
+  isCode,
+  recordingAgent,
+  recordingLogger,
+  registration,
+  SEND,
+  startExoCom,
+  startSender,
+} from './fake-exocom.js'
 
 // --- the wire ---
 
@@ -478,15 +375,7 @@ test('an endless error answer is read only as far as the message needs, and its 
 
 test('undici headers and body timeouts never outlive the deadline', async (t) => {
   const exocom = await startExoCom(t)
-  const seen: Dispatcher.DispatchOptions[] = []
-  class RecordingAgent extends Agent {
-    override dispatch(options: Dispatcher.DispatchOptions, handler: Dispatcher.DispatchHandler) {
-      seen.push(options)
-      return super.dispatch(options, handler)
-    }
-  }
-  const agent = new RecordingAgent()
-  t.after(() => agent.close())
+  const { agent, seen } = recordingAgent(t)
   const sender = startSender(t, exocom.port, { dispatcher: agent })
   await sender.send(envelope(), { timeout: 200 })
   await sender.send(envelope(), { timeout: 199.5 })
@@ -758,26 +647,6 @@ test('close() is idempotent', async (t) => {
 })
 
 // --- logging ---
-
-function recordingLogger(): Logger & {
-  lines: { level: string; bindings: object; message?: string }[]
-} {
-  const lines: { level: string; bindings: object; message?: string }[] = []
-  const at =
-    (level: string) =>
-    (bindings: object, message?: string): void => {
-      lines.push(message === undefined ? { level, bindings } : { level, bindings, message })
-    }
-  const logger = {
-    lines,
-    debug: at('debug'),
-    info: at('info'),
-    warn: at('warn'),
-    error: at('error'),
-    child: () => logger,
-  }
-  return logger
-}
 
 test('each answered send logs one debug line with name, id, responseTo and status', async (t) => {
   let next = 0
