@@ -99,22 +99,16 @@ export class Deliverer {
         target.pending -= count
         this.#active -= count
         if (target.queue.length > 0) this.#flush(target, false)
-        if (this.#active === 0 && this.#idle.length > 0) {
-          const idle = this.#idle
-          this.#idle = []
-          for (const resolve of idle) resolve()
-        }
+        if (this.#active === 0 && this.#idle.length > 0) this.#resolveIdle()
       },
       refused: (target, items, status) => {
-        const stop = status !== 413
         // A receiver that does not know the batch route lost it in a restart or was never
-        // what it registered as: it gets single requests until it offers batches again.
-        if (stop) target.batches = false
+        // what it registered as; one that answers 413 has a body limit under a batch's size.
+        // Either gets single requests until it registers with batches again.
+        target.batches = false
         this.#log.warn(
           { receiver: items[0]?.delivery.service.name, status, messages: items.length },
-          `the receiver answered ${status} to a batch of ${items.length} messages: they go again one by one${
-            stop ? '; no more batches to it until it registers with batches again' : ''
-          }`,
+          `the receiver answered ${status} to a batch of ${items.length} messages: they go again one by one; no more batches to it until it registers with batches again`,
         )
         // Still counted as pending: they are the same messages, on their way again.
         target.pending += items.length
@@ -147,7 +141,7 @@ export class Deliverer {
     this.#active++
     // Behind messages that wait already, a message waits too: the receiver gets them in order.
     if (target.batches && (target.requests >= this.#batchAfter || target.queue.length > 0)) {
-      target.queue.push({ delivery, message })
+      target.queue.push({ delivery, message, since: performance.now() })
       return
     }
     this.#single(target, delivery, message)
@@ -223,6 +217,7 @@ export class Deliverer {
    */
   #flush(target: Target, all: boolean): void {
     const queue = target.queue
+    this.#expire(target)
     while (queue.length > 0 && (all || target.requests < this.#batchAfter)) {
       if (!target.batches) {
         for (const { delivery, message } of queue.splice(0)) this.#single(target, delivery, message)
@@ -242,6 +237,36 @@ export class Deliverer {
         `[${entries.join(',')}]`,
       )
     }
+  }
+
+  /**
+   * Drops the messages at the front of `target`'s queue that waited the whole delivery
+   * timeout (the queue is in the order they came): a receiver that hangs must not get a burst
+   * of stale messages once it recovers. Each is logged as a delivery that timed out.
+   */
+  #expire(target: Target): void {
+    const queue = target.queue
+    const oldest = performance.now() - this.#timeout
+    let count = 0
+    while (count < queue.length && (queue[count] as Queued).since <= oldest) count++
+    if (count === 0) return
+    for (const { delivery, message } of queue.splice(0, count)) {
+      logFailed(
+        this.#log,
+        delivery,
+        message,
+        `it waited ${this.#timeout} ms for the receiver, which was busy with earlier deliveries`,
+      )
+    }
+    target.pending -= count
+    this.#active -= count
+    if (this.#active === 0) this.#resolveIdle()
+  }
+
+  #resolveIdle(): void {
+    const idle = this.#idle
+    this.#idle = []
+    for (const resolve of idle) resolve()
   }
 
   #target(delivery: Delivery): Target {

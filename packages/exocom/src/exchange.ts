@@ -23,6 +23,8 @@ export interface RoutedMessage {
 export interface Queued {
   readonly delivery: Delivery
   readonly message: RoutedMessage
+  /** When it was queued (`performance.now()`): it waits at most the delivery timeout. */
+  readonly since: number
 }
 
 /** One receiver origin: its pool, what is under way to it, and what waits for a batch. */

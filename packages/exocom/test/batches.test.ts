@@ -507,9 +507,13 @@ describe('batches to a receiver', () => {
     assert.equal(log.at('warn').length, 1)
   })
 
-  test('a 413 to a batch sends its messages again one by one and keeps batching', async (t) => {
+  test('a 413 to a batch sends its messages again one by one, and no batch follows until the receiver offers them again', async (t) => {
     const { receiver, exocom, log } = await busyReceiver(t, {
-      after: (run) => (run.url === '/run' ? { status: 413 } : 'ok'),
+      after: (run) => {
+        if (run.url === '/run') return { status: 413 }
+        // Busy again later: l-7 would wait for a batch if batching had gone on.
+        return ['l-5', 'l-6'].includes((run.body as { id: string }).id) ? 'hang' : 'ok'
+      },
     })
 
     await sendAll(exocom, ['l-1', 'l-2'])
@@ -525,7 +529,17 @@ describe('batches to a receiver', () => {
     const [refusal] = log.at('warn')
     assert.equal(
       refusal?.message,
-      'the receiver answered 413 to a batch of 2 messages: they go again one by one',
+      'the receiver answered 413 to a batch of 2 messages: they go again one by one; no more batches to it until it registers with batches again',
+    )
+    // Its body limit is under a batch's size: with two requests under way again, the next
+    // message still goes at once, alone.
+    await sendAll(exocom, ['l-5', 'l-6', 'l-7'])
+    await receiver.waitForRuns(8)
+    receiver.release()
+    await log.waitFor(() => log.at('info').filter((e) => e.fields.messageId).length === 7)
+    assert.deepEqual(
+      receiver.runs.slice(5).map((run) => run.url),
+      ['/run/users.create', '/run/users.create', '/run/users.create'],
     )
   })
 
@@ -566,6 +580,34 @@ describe('batches to a receiver', () => {
 
     assert.deepEqual(idsOf(runs[2]), ['h-3', 'h-4'])
     assert.ok(log.at('warn').every((e) => /did not answer within 300 ms/.test(e.message ?? '')))
+  })
+
+  test('a message that waited the whole delivery timeout for a busy receiver is dropped, never written', async (t) => {
+    const { receiver, exocom, log } = await busyReceiver(t, {
+      held: 1,
+      after: () => 'hang',
+      bus: { deliveryTimeout: 400, batchAfter: 1 },
+    })
+    await sendAll(exocom, ['x-0'])
+    await receiver.waitForRuns(1)
+    // A full batch and one more wait behind the held request.
+    const ids = Array.from({ length: MAX_BATCH_MESSAGES + 1 }, (_, index) => `x-${index + 1}`)
+    const entries = ids.map((id) => ({ name: 'users.create', sender: 'web', id }))
+    assert.equal((await sendBatch(exocom, entries.slice(0, MAX_BATCH_MESSAGES))).status, 200)
+    assert.equal((await sendBatch(exocom, entries.slice(MAX_BATCH_MESSAGES))).status, 200)
+
+    // The held request times out and the full batch leaves; when that one times out too, the
+    // last message has waited longer than the delivery timeout.
+    const dropped = await log.waitFor((e) => e.fields.messageId === ids.at(-1))
+    receiver.release()
+
+    assert.match(
+      dropped.message ?? '',
+      /not delivered: web {2}--\[ users.create \]-> {2}users: it waited 400 ms for the receiver/,
+    )
+    assert.equal(dropped.level, 'warn')
+    assert.equal(receiver.runs.length, 2)
+    assert.deepEqual(idsOf(receiver.runs[1]), ids.slice(0, MAX_BATCH_MESSAGES))
   })
 
   test('close() sends what waits for a batch at once, and waits for it', async (t) => {

@@ -70,6 +70,7 @@ const NOT_LISTENING: ErrorAnswer = {
   code: ErrorCodes.NOT_LISTENING,
   text: 'not listening',
 }
+const NOT_LISTENING_RESULT = batchFailure(503, ErrorCodes.NOT_LISTENING, 'not listening')
 
 // Route config marking the routes the token check lets through. Not a literal at the call
 // site, so Fastify's config type accepts the extra key.
@@ -207,15 +208,16 @@ export const exoRelayRoutes: FastifyPluginCallback<ListenerRoutesOptions> = (
       return
     }
     const receive = receiver()
-    if (receive === undefined) {
-      log.debug(
-        { ...fieldsOf(envelope), status: NOT_LISTENING.status },
-        'message refused: not listening',
-      )
-      sendErrorAnswer(reply, NOT_LISTENING)
-      return
-    }
-    sendResult(reply, deliver(receive, envelope))
+    sendResult(reply, receive === undefined ? notListening(envelope) : deliver(receive, envelope))
+  }
+
+  /** The result for a message that arrived while the relay is not receiving. */
+  function notListening(envelope: Envelope): BatchResult {
+    log.debug(
+      { ...fieldsOf(envelope), status: NOT_LISTENING.status },
+      'message refused: not listening',
+    )
+    return NOT_LISTENING_RESULT
   }
 
   function sendResult(reply: FastifyReply, result: BatchResult): void {
@@ -229,12 +231,6 @@ export const exoRelayRoutes: FastifyPluginCallback<ListenerRoutesOptions> = (
   }
 
   function runBatch(body: unknown[], reply: FastifyReply): void {
-    const receive = receiver()
-    if (receive === undefined) {
-      log.debug({ status: NOT_LISTENING.status }, 'batch refused: not listening')
-      sendErrorAnswer(reply, NOT_LISTENING)
-      return
-    }
     let entries: Array<Envelope | ProtocolError>
     try {
       entries = parseBatch(body)
@@ -244,13 +240,15 @@ export const exoRelayRoutes: FastifyPluginCallback<ListenerRoutesOptions> = (
       sendErrorAnswer(reply, { status: 400, code: err.code, text: err.message })
       return
     }
+    // Each message gets what the single route answers it, in the same order of checks: a
+    // message it would refuse is refused, the others are not taken while not listening.
+    const receive = receiver()
     const results = new Array<BatchResult>(entries.length)
     for (let index = 0; index < entries.length; index++) {
       const entry = entries[index]!
-      results[index] =
-        entry instanceof ProtocolError
-          ? rejected(nameOf(body[index]), entry)
-          : deliver(receive, entry)
+      if (entry instanceof ProtocolError) results[index] = rejected(nameOf(body[index]), entry)
+      else if (receive === undefined) results[index] = notListening(entry)
+      else results[index] = deliver(receive, entry)
     }
     // One result per message, in order; a message's failure is in its result, not the status.
     reply.code(200).send(results)

@@ -1244,7 +1244,7 @@ describe('batches on POST /run', () => {
     })
   }
 
-  test('answers 503 not listening for the whole batch while the relay does not receive', async (t) => {
+  test('answers each message 503 not listening while the relay does not receive, after the checks the single route makes first', async (t) => {
     let receiver: Receiver | undefined
     const app = await appWith({ receiver: () => receiver })
     t.after(() => app.close())
@@ -1253,11 +1253,16 @@ describe('batches on POST /run', () => {
       { name: 'hello', id: 'm-2' },
     ]
 
+    assert.deepEqual(assertBatchAnswer(await post(app, '/run', [...batch, { name: 'hello' }])), [
+      { status: 503, code: ErrorCodes.NOT_LISTENING, error: 'not listening' },
+      { status: 503, code: ErrorCodes.NOT_LISTENING, error: 'not listening' },
+      { status: 400, code: ErrorCodes.MISSING_ID, error: 'missing message id' },
+    ])
     assertErrorAnswer(
-      await post(app, '/run', batch),
-      503,
-      ErrorCodes.NOT_LISTENING,
-      'not listening',
+      await post(app, '/run/hello', { name: 'hello' }),
+      400,
+      ErrorCodes.MISSING_ID,
+      'missing message id',
     )
     receiver = recordingReceiver()
     assert.deepEqual(assertBatchAnswer(await post(app, '/run', batch)), [

@@ -104,8 +104,10 @@ export class Batcher {
     timeout: number,
     signal: AbortSignal | undefined,
   ): Promise<void> | undefined {
-    // The single route's body with the name in front: no second JSON.stringify.
-    const entry = `{"name":${JSON.stringify(envelope.name)},${body.slice(1)}`
+    // The single route's body with the name in front: no second JSON.stringify. A direct
+    // caller's envelope may have no other field: `{}` must not become `{"name":"x",}`.
+    const name = `{"name":${JSON.stringify(envelope.name)}`
+    const entry = body === '{}' ? `${name}}` : `${name},${body.slice(1)}`
     const size = Buffer.byteLength(entry)
     // A batch of it alone adds its brackets.
     if (size + 2 > MAX_BATCH_BYTES) return undefined
@@ -118,6 +120,9 @@ export class Batcher {
   /** A waiting message gave up (deadline or signal) before it left. */
   left(): void {
     this.#waiting--
+    // Nobody waits any more: drop the ones that gave up now, not when the next one waits,
+    // which may be never (their payloads would stay referenced).
+    if (this.#waiting === 0) this.#queue = []
   }
 
   /**
@@ -146,9 +151,17 @@ export class Batcher {
     const taken: WaitingMessage[] = []
     let bytes = 2
     let index = 0
+    const now = performance.now()
     for (; index < queue.length && taken.length < MAX_BATCH_MESSAGES; index++) {
       const message = queue[index] as WaitingMessage
       if (message.settled) continue
+      // Its deadline passed, but its timer has not run yet (several requests ended in one
+      // turn of the event loop): it fails here and is never written.
+      if (now - message.started >= message.timeout) {
+        message.fail(message.timeoutError())
+        this.#waiting--
+        continue
+      }
       const size = taken.length === 0 ? message.size : message.size + 1
       // The first always fits: wait() sent larger ones alone.
       if (bytes + size > MAX_BATCH_BYTES) break
@@ -328,12 +341,11 @@ export class Batch {
       return
     }
     if (status === 404 || status === 405 || status === 413) {
-      // The bus took none of them (no batch route, or a body too large): each is sent again,
-      // alone. At most once holds: none of them arrived.
-      if (status !== 413) {
-        this.#batcher.stop()
-        this.#host.log.debug({ status }, 'ExoCom takes no batches; sending messages alone')
-      }
+      // The bus took none of them (no batch route, or a body limit under a batch's size):
+      // each is sent again, alone, and no batch goes until a registration offers them again.
+      // At most once holds: none of them arrived.
+      this.#batcher.stop()
+      this.#host.log.debug({ status }, 'ExoCom took no batch; sending messages alone')
       for (const message of this.#sent) {
         if (!message.settled) this.#host.sendAlone(message)
       }

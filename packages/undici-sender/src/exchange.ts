@@ -88,9 +88,10 @@ export interface ExchangeContext {
  *   deadline error already carries the caller's stack.
  * - A refused connection (nothing was written) is tried again within the retry budget;
  *   anything else may have reached ExoCom and is never sent twice.
- * - `started` (a `performance.now()` time) is given for a message that waited before this
- *   request was made (for a batch, or in one that ExoCom did not take): its deadline and its
- *   retry budget then count from then, not from now.
+ * - `started` (a `performance.now()` time) is given for a message that waited for a batch
+ *   and then goes alone (a batch of one, or a batch ExoCom did not take): its deadline and its
+ *   retry budget count from its `send()`, not from now. A batch's own request gets what is
+ *   left of the latest deadline among its messages as its timeout.
  */
 export class Exchange<T> implements Dispatcher.DispatchHandler, Abandonable {
   readonly promise: Promise<T>
