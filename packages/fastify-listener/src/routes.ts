@@ -110,22 +110,12 @@ export const exoRelayRoutes: FastifyPluginCallback<ListenerRoutesOptions> = (
 ) => {
   const { receiver } = options
   if (typeof receiver !== 'function') {
-    done(
-      new InvalidArgumentError(
-        ErrorCodes.INVALID_OPTION,
-        `The receiver option of exoRelayRoutes must be a function, got ${describeValue(receiver)}.`,
-      ),
-    )
+    done(invalidOption('receiver', 'a function', receiver))
     return
   }
   const bodyLimit = options.bodyLimit ?? DEFAULT_BODY_LIMIT
   if (!Number.isInteger(bodyLimit) || bodyLimit <= 0) {
-    done(
-      new InvalidArgumentError(
-        ErrorCodes.INVALID_OPTION,
-        `The bodyLimit option of exoRelayRoutes must be a positive integer, got ${describeValue(bodyLimit)}.`,
-      ),
-    )
+    done(invalidOption('bodyLimit', 'a positive integer', bodyLimit))
     return
   }
   let token: string | undefined
@@ -137,22 +127,12 @@ export const exoRelayRoutes: FastifyPluginCallback<ListenerRoutesOptions> = (
   }
   const status = options.status
   if (status !== undefined && typeof status !== 'function') {
-    done(
-      new InvalidArgumentError(
-        ErrorCodes.INVALID_OPTION,
-        `The status option of exoRelayRoutes must be a function, got ${describeValue(status)}.`,
-      ),
-    )
+    done(invalidOption('status', 'a function', status))
     return
   }
   const batches = options.batches
   if (batches !== undefined && typeof batches !== 'boolean') {
-    done(
-      new InvalidArgumentError(
-        ErrorCodes.INVALID_OPTION,
-        `The batches option of exoRelayRoutes must be a boolean, got ${describeValue(batches)}.`,
-      ),
-    )
+    done(invalidOption('batches', 'a boolean', batches))
     return
   }
   const log = options.logger ?? silentLogger
@@ -378,6 +358,14 @@ export const exoRelayRoutes: FastifyPluginCallback<ListenerRoutesOptions> = (
 function nameOf(entry: unknown): string | undefined {
   const name = (entry as { name?: unknown } | null)?.name
   return typeof name === 'string' ? name : undefined
+}
+
+/** The error of an option of the plugin that has the wrong type or value. */
+function invalidOption(name: string, expected: string, value: unknown): InvalidArgumentError {
+  return new InvalidArgumentError(
+    ErrorCodes.INVALID_OPTION,
+    `The ${name} option of exoRelayRoutes must be ${expected}, got ${describeValue(value)}.`,
+  )
 }
 
 /** The log fields of one message. Built only when a line is logged. */
