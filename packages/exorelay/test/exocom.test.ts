@@ -1,6 +1,8 @@
 import assert from 'node:assert/strict'
+import { once } from 'node:events'
 import { describe, test } from 'node:test'
 import { startExoCom } from '@exorelay/exocom'
+import Fastify from 'fastify'
 import { ErrorCodes, ExoRelay } from '../src/index.js'
 
 // The relay against the bundled bus, both ways it can be routed: the original orchestrator's
@@ -47,6 +49,53 @@ describe('ExoRelay with @exorelay/exocom', () => {
     assert.equal(reply.name, 'users.created')
     assert.deepEqual(reply.payload, { id: 1, name: 'Will' })
     assert.deepEqual(Object.keys(bus.config().services).sort(), ['users', 'web'])
+  })
+
+  test('a burst of sends between self-registered relays travels in batches both ways, and each caller gets its own reply', async (t) => {
+    const bus = await startExoCom({ port: 0, logger: false })
+    // Each relay mounted in an app that counts the requests the bus makes to it.
+    const requests = { users: 0, web: 0 }
+    const relay = (serviceName: 'users' | 'web') => {
+      const app = Fastify()
+      app.addHook('onRequest', (request, _reply, done) => {
+        if (request.url.startsWith('/run')) requests[serviceName]++
+        done()
+      })
+      t.after(() => app.close())
+      const exoRelay = new ExoRelay({
+        serviceName,
+        exocomPort: bus.port,
+        fastify: app,
+        logger: false,
+      })
+      return { app, exoRelay }
+    }
+    const users = relay('users')
+    const web = relay('web')
+    t.after(() => bus.close())
+    users.exoRelay.registerHandler('users.create', (user: { n: number }, { reply }) =>
+      reply('users.created', { n: user.n }),
+    )
+    const online = Promise.all([once(users.exoRelay, 'online'), once(web.exoRelay, 'online')])
+    await users.app.listen({ port: 0, host: '127.0.0.1' })
+    await web.app.listen({ port: 0, host: '127.0.0.1' })
+    await online
+    await web.exoRelay.send('users.create', { n: -1 })
+    requests.users = 0
+    requests.web = 0
+
+    const count = 300
+    const replies = await Promise.all(
+      Array.from({ length: count }, (_, n) => web.exoRelay.send('users.create', { n })),
+    )
+
+    assert.deepEqual(
+      replies.map((reply) => (reply as { n: number }).n),
+      Array.from({ length: count }, (_, n) => n),
+    )
+    assert.equal(bus.config().services.users?.batches, true)
+    assert.ok(requests.users < count, `${requests.users} requests carried ${count} requests`)
+    assert.ok(requests.web < count, `${requests.web} requests carried ${count} replies`)
   })
 
   test('self-registered relays need no table, and the reply finds a requester that declared nothing', async (t) => {
