@@ -110,6 +110,19 @@ export class Deliverer {
           { receiver: items[0]?.delivery.service.name, status, messages: items.length },
           `the receiver answered ${status} to a batch of ${items.length} messages: they go again one by one; no more batches to it until it registers with batches again`,
         )
+        if (this.#targets.get(target.origin) !== target) {
+          // Withdrawn (or registered elsewhere) while the batch was under way: its pool is
+          // closing, and the messages were never taken.
+          for (const { delivery, message } of items) {
+            logFailed(
+              this.#log,
+              delivery,
+              message,
+              `the receiver refused a batch with ${status} after it was withdrawn`,
+            )
+          }
+          return
+        }
         // Still counted as pending: they are the same messages, on their way again.
         target.pending += items.length
         this.#active += items.length

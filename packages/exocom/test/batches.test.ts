@@ -639,4 +639,33 @@ describe('batches to a receiver', () => {
 
     assert.deepEqual(idsOf(runs[2]), ['w-3', 'w-4'])
   })
+
+  test('a batch refused by a receiver withdrawn meanwhile is logged as not delivered, not sent again', async (t) => {
+    const { receiver, exocom, log } = await busyReceiver(t, {
+      after: (run) => (run.url === '/run' ? { status: 404 } : 'ok'),
+    })
+    await sendAll(exocom, ['v-1', 'v-2'])
+    await receiver.waitForRuns(2)
+    await sendAll(exocom, ['v-3', 'v-4'])
+
+    assert.equal((await request(exocom, 'DELETE', '/services/users')).status, 200)
+    await log.waitFor(() => log.at('warn').filter((e) => e.fields.messageId).length === 2)
+    receiver.release()
+    await log.waitFor(() => log.at('info').filter((e) => e.fields.messageId).length === 2)
+
+    assert.deepEqual(
+      log
+        .at('warn')
+        .filter((e) => e.fields.messageId)
+        .map((e) => [e.fields.messageId, e.message]),
+      ['v-3', 'v-4'].map((id) => [
+        id,
+        'not delivered: web  --[ users.create ]->  users: the receiver refused a batch with 404 after it was withdrawn',
+      ]),
+    )
+    assert.deepEqual(
+      receiver.runs.map((run) => run.url),
+      ['/run/users.create', '/run/users.create', '/run'],
+    )
+  })
 })
