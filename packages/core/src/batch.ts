@@ -42,6 +42,24 @@ export interface BatchResult {
   readonly error?: string
 }
 
+/**
+ * A message's entry in a batch: its single-route `body` (a JSON object) with its `name` in
+ * front, so that no message is serialised twice. An empty body `{}` becomes `{"name":"x"}`.
+ */
+export function batchEntry(name: string, body: string): string {
+  const head = `{"name":${JSON.stringify(name)}`
+  return body === '{}' ? `${head}}` : `${head},${body.slice(1)}`
+}
+
+/**
+ * Whether a peer's answer to a whole batch means it took none of its messages: 404 or 405 (it
+ * has no batch route) or 413 (its body limit is under the batch's size). Each message may then
+ * go again alone, and no batch should go to that peer until it offers batches again.
+ */
+export function tookNoneOfBatch(status: number): boolean {
+  return status === 404 || status === 405 || status === 413
+}
+
 /** The answer for a message that was accepted. One shared object: it is never changed. */
 export const BATCH_ACCEPTED: BatchResult = Object.freeze({ status: 200 })
 

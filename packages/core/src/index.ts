@@ -1,6 +1,7 @@
 export type { BatchResult } from './batch.js'
 export {
   BATCH_ACCEPTED,
+  batchEntry,
   batchFailure,
   DEFAULT_BATCH_AFTER,
   MAX_BATCH_BYTES,
@@ -10,6 +11,7 @@ export {
   RUN_BATCH_PATH,
   SEND_BATCH_PATH,
   statusOfProtocolError,
+  tookNoneOfBatch,
 } from './batch.js'
 export { diagnostics } from './diagnostics.js'
 export type { Envelope, OutgoingEnvelope } from './envelope.js'

@@ -2,11 +2,13 @@ import assert from 'node:assert/strict'
 import { test } from 'node:test'
 import {
   BATCH_ACCEPTED,
+  batchEntry,
   batchFailure,
   MAX_BATCH_MESSAGES,
   parseBatch,
   parseBatchResults,
   statusOfProtocolError,
+  tookNoneOfBatch,
 } from '../src/batch.js'
 import { ErrorCodes, ProtocolError } from '../src/errors.js'
 
@@ -115,4 +117,20 @@ test('the shared accepted result cannot be changed; failures carry status, code 
     code: ErrorCodes.NOT_LISTENING,
     error: 'not listening',
   })
+})
+
+test('batchEntry puts the name in front of a single-route body, also of an empty one', () => {
+  assert.equal(
+    batchEntry('users.create', '{"id":"1","payload":{"a":1}}'),
+    '{"name":"users.create","id":"1","payload":{"a":1}}',
+  )
+  assert.equal(batchEntry('a"b', '{}'), '{"name":"a\\"b"}')
+  assert.deepEqual(JSON.parse(batchEntry('x', '{"id":"2"}')), { name: 'x', id: '2' })
+})
+
+test('tookNoneOfBatch is true for 404, 405 and 413 only', () => {
+  assert.deepEqual(
+    [200, 400, 401, 404, 405, 413, 500, 503].filter(tookNoneOfBatch),
+    [404, 405, 413],
+  )
 })

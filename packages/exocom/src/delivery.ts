@@ -1,4 +1,5 @@
 import {
+  batchEntry,
   DEFAULT_BATCH_AFTER,
   type Logger,
   MAX_BATCH_BYTES,
@@ -7,7 +8,6 @@ import {
 import { createPool } from '@exorelay/undici-sender/internal'
 import {
   BatchDelivering,
-  batchEntry,
   consoleLine,
   Delivering,
   type DeliveryContext,
@@ -313,7 +313,8 @@ function batchEntries(queue: readonly Queued[]): string[] {
   let bytes = 1
   for (const queued of queue) {
     if (entries.length === MAX_BATCH_MESSAGES) break
-    const entry = batchEntry(queued)
+    // The receiver's (translated) name in front of the body serialised once per message.
+    const entry = batchEntry(queued.delivery.internalName, queued.message.body)
     bytes += Buffer.byteLength(entry) + 1
     if (bytes > MAX_BATCH_BYTES && entries.length > 0) break
     entries.push(entry)

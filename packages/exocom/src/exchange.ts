@@ -1,4 +1,10 @@
-import { type BatchResult, type Logger, parseBatchResults, RUN_BATCH_PATH } from '@exorelay/core'
+import {
+  type BatchResult,
+  type Logger,
+  parseBatchResults,
+  RUN_BATCH_PATH,
+  tookNoneOfBatch,
+} from '@exorelay/core'
 import type { Dispatcher, Pool } from 'undici'
 import { formatMessageLine } from './message-log.js'
 import type { Delivery } from './routing-table.js'
@@ -247,9 +253,8 @@ export class BatchDelivering extends Exchange {
     const log = this.context.log
     const items = this.#items
     if (status >= 300) {
-      // The batch route is unknown (404), not allowed (405) or the batch too large (413):
-      // the receiver took none of it, so each message may still go alone.
-      if (status === 404 || status === 405 || status === 413) {
+      // The receiver took none of it: each message may still go alone.
+      if (tookNoneOfBatch(status)) {
         this.context.refused(this.target, items, status)
         return
       }
@@ -282,14 +287,6 @@ export class BatchDelivering extends Exchange {
       logFailed(log, delivery, message, reason, err)
     }
   }
-}
-
-/**
- * The entry of a message in a batch: its body with the receiver's `name` in front. Every
- * body starts with `{"id":`, so no message is serialised twice.
- */
-export function batchEntry({ delivery, message }: Queued): string {
-  return `{"name":${JSON.stringify(delivery.internalName)},${message.body.slice(1)}`
 }
 
 function logDelivered(log: Logger, delivery: Delivery, message: RoutedMessage): void {

@@ -1,5 +1,6 @@
 import {
   type BatchResult,
+  batchEntry,
   ErrorCodes,
   type Logger,
   MAX_BATCH_BYTES,
@@ -10,6 +11,7 @@ import {
   TimeoutError,
   type Timers,
   TransportError,
+  tookNoneOfBatch,
 } from '@exorelay/core'
 import { describeCause, textStart, timeoutMessage } from './bus-errors.js'
 import { hasDeadlineTimer } from './deadline.js'
@@ -104,10 +106,7 @@ export class Batcher {
     timeout: number,
     signal: AbortSignal | undefined,
   ): Promise<void> | undefined {
-    // The single route's body with the name in front: no second JSON.stringify. A direct
-    // caller's envelope may have no other field: `{}` must not become `{"name":"x",}`.
-    const name = `{"name":${JSON.stringify(envelope.name)}`
-    const entry = body === '{}' ? `${name}}` : `${name},${body.slice(1)}`
+    const entry = batchEntry(envelope.name, body)
     const size = Buffer.byteLength(entry)
     // A batch of it alone adds its brackets.
     if (size + 2 > MAX_BATCH_BYTES) return undefined
@@ -140,7 +139,7 @@ export class Batcher {
     }
   }
 
-  /** ExoCom took no batch (404, 405): the single route until it offers batches again. */
+  /** ExoCom took no batch (404, 405, 413): the single route until it offers batches again. */
   stop(): void {
     this.#on = false
   }
@@ -340,7 +339,7 @@ export class Batch {
       this.#settle(answer.body, status)
       return
     }
-    if (status === 404 || status === 405 || status === 413) {
+    if (tookNoneOfBatch(status)) {
       // The bus took none of them (no batch route, or a body limit under a batch's size):
       // each is sent again, alone, and no batch goes until a registration offers them again.
       // At most once holds: none of them arrived.
