@@ -596,18 +596,33 @@ describe('batches to a receiver', () => {
     assert.equal((await sendBatch(exocom, entries.slice(0, MAX_BATCH_MESSAGES))).status, 200)
     assert.equal((await sendBatch(exocom, entries.slice(MAX_BATCH_MESSAGES))).status, 200)
 
-    // The held request times out and the full batch leaves; when that one times out too, the
-    // last message has waited longer than the delivery timeout.
-    const dropped = await log.waitFor((e) => e.fields.messageId === ids.at(-1))
+    // The held request times out and what waits leaves (at most a full batch); when that one
+    // times out too, what is still waiting has waited longer than the delivery timeout. How
+    // many get written depends on how late the timers run on a loaded machine: every message
+    // ends with one warning, and one that waited is never written.
+    await log.waitFor(() => log.at('warn').filter((e) => e.fields.messageId).length === 258)
     receiver.release()
 
-    assert.match(
-      dropped.message ?? '',
-      /not delivered: web {2}--\[ users.create \]-> {2}users: it waited 400 ms for the receiver/,
+    const waited = log
+      .at('warn')
+      .filter((e) => /it waited 400 ms for the receiver/.test(e.message ?? ''))
+    assert.ok(waited.length > 0, 'the last message at least cannot have left in time')
+    for (const entry of waited) {
+      assert.match(
+        entry.message ?? '',
+        /^not delivered: web {2}--\[ users.create \]-> {2}users: it waited 400 ms for the receiver/,
+      )
+    }
+    const written = receiver.runs.flatMap((run) =>
+      Array.isArray(run.body) ? idsOf(run) : [(run.body as { id: string }).id],
     )
-    assert.equal(dropped.level, 'warn')
-    assert.equal(receiver.runs.length, 2)
-    assert.deepEqual(idsOf(receiver.runs[1]), ids.slice(0, MAX_BATCH_MESSAGES))
+    const dropped = waited.map((e) => e.fields.messageId as string)
+    assert.deepEqual(
+      dropped.filter((id) => written.includes(id)),
+      [],
+      'a message that waited is never written',
+    )
+    assert.deepEqual([...written, ...dropped].sort(), ['x-0', ...ids].sort())
   })
 
   test('close() sends what waits for a batch at once, and waits for it', async (t) => {
