@@ -48,6 +48,16 @@ export const ErrorCodes = {
   UNAUTHORIZED: 'EXORELAY_ERR_AUTH_UNAUTHORIZED',
   /** The relay is not listening (yet, or any more), so it cannot receive. */
   NOT_LISTENING: 'EXORELAY_ERR_RELAY_NOT_LISTENING',
+  /** ExoCom failed while handling a request: a fault of the bus, not of the message (500). */
+  BUS_FAILED: 'EXORELAY_ERR_BUS_FAILED',
+  /** ExoCom has no HTTP route for the method and path asked for (404). */
+  BUS_NO_ROUTE: 'EXORELAY_ERR_BUS_NO_ROUTE',
+  /** ExoCom is shutting down and takes no new messages (503). */
+  BUS_CLOSING: 'EXORELAY_ERR_BUS_CLOSING',
+  /** A service registration or routing table sent to ExoCom is invalid (400). */
+  BUS_INVALID_REGISTRATION: 'EXORELAY_ERR_BUS_INVALID_REGISTRATION',
+  /** A withdrawal names a service ExoCom has not registered (404). */
+  BUS_UNKNOWN_SERVICE: 'EXORELAY_ERR_BUS_UNKNOWN_SERVICE',
 } as const
 
 export type ErrorCode = (typeof ErrorCodes)[keyof typeof ErrorCodes]

@@ -1,18 +1,3 @@
-export type { BatchResult } from './batch.js'
-export {
-  BATCH_ACCEPTED,
-  batchEntry,
-  batchFailure,
-  DEFAULT_BATCH_AFTER,
-  MAX_BATCH_BYTES,
-  MAX_BATCH_MESSAGES,
-  parseBatch,
-  parseBatchResults,
-  RUN_BATCH_PATH,
-  SEND_BATCH_PATH,
-  statusOfProtocolError,
-  tookNoneOfBatch,
-} from './batch.js'
 export { diagnostics } from './diagnostics.js'
 export type { Envelope, OutgoingEnvelope } from './envelope.js'
 export {
@@ -58,10 +43,9 @@ export type {
   ReplyEnvelopeOf,
   ReplyPayloadOf,
 } from './message-map.js'
+export { checkPort } from './options.js'
 export type { Timers } from './pending-replies.js'
 export { unrefTimers } from './pending-replies.js'
-export type { ServiceRegistration } from './protocol.js'
-export { ERROR_CODE_HEADER, runPath, sendPath, servicePath } from './protocol.js'
 export type {
   Handler,
   HandlerContext,
@@ -76,7 +60,6 @@ export type {
   SendOptions,
 } from './relay.js'
 export {
-  checkPort,
   DEFAULT_CLOSE_TIMEOUT,
   DEFAULT_CONCURRENCY,
   DEFAULT_MAX_QUEUED,

@@ -27,6 +27,7 @@ import type {
   ReplyEnvelopeOf,
   ReplyPayloadOf,
 } from './message-map.js'
+import { checkPort } from './options.js'
 import { PendingReplies, type Timers } from './pending-replies.js'
 import { HandlerRegistry } from './registry.js'
 import { SentMessage, settleFailure, settleReply } from './sent-message.js'
@@ -752,16 +753,4 @@ function checkSendOptions(
     signal,
     reply,
   }
-}
-
-/** Accepts a port number or a numeric string (from the environment); 0 means any free port. */
-export function checkPort(port: unknown): number {
-  const value = typeof port === 'string' && port.trim() !== '' ? Number(port) : port
-  if (typeof value !== 'number' || !Number.isInteger(value) || value < 0 || value > 65535) {
-    throw new InvalidArgumentError(
-      ErrorCodes.INVALID_OPTION,
-      `A port must be an integer from 0 to 65535, got ${describeValue(port)}.`,
-    )
-  }
-  return value
 }

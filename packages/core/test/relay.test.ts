@@ -13,8 +13,9 @@ import {
 } from '../src/errors.js'
 import type { Logger } from '../src/logger.js'
 import { MemoryBus } from '../src/memory-transport.js'
+import { checkPort } from '../src/options.js'
 import type { Timers } from '../src/pending-replies.js'
-import { checkPort, DEFAULT_TIMEOUT, type HandlerContext, Relay } from '../src/relay.js'
+import { DEFAULT_TIMEOUT, type HandlerContext, Relay } from '../src/relay.js'
 import type { Endpoint, Receipt, Transport, TransportSendOptions } from '../src/transport.js'
 
 type Level = 'debug' | 'info' | 'warn' | 'error'

@@ -2,8 +2,8 @@
 import { readFile } from 'node:fs/promises'
 import { createRequire } from 'node:module'
 import { parseArgs } from 'node:util'
-import { checkPort, isExoRelayError, type ServiceRegistration } from '@exorelay/core'
-import { checkToken } from '@exorelay/core/internal'
+import { checkPort, isExoRelayError } from '@exorelay/core'
+import { checkToken, type ServiceRegistration } from '@exorelay/http-protocol'
 import { DEFAULT_EXOCOM_PORT, type ExoCom, startExoCom } from './exocom.js'
 import { validateServices } from './routing-table.js'
 

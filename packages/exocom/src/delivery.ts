@@ -1,10 +1,11 @@
+import type { Logger } from '@exorelay/core'
 import {
+  authorizationHeader,
   batchEntry,
   DEFAULT_BATCH_AFTER,
-  type Logger,
   MAX_BATCH_BYTES,
   MAX_BATCH_MESSAGES,
-} from '@exorelay/core'
+} from '@exorelay/http-protocol'
 import { createPool } from '@exorelay/undici-sender/internal'
 import {
   BatchDelivering,
@@ -89,7 +90,8 @@ export class Deliverer {
     this.#batches = options.batches ?? true
     this.#batchAfter = options.batchAfter ?? DEFAULT_BATCH_AFTER
     this.#headers = { 'content-type': 'application/json', accept: 'application/json' }
-    if (options.token !== undefined) this.#headers.authorization = `Bearer ${options.token}`
+    if (options.token !== undefined)
+      this.#headers.authorization = authorizationHeader(options.token)
     this.#context = {
       timeout: this.#timeout,
       headers: this.#headers,

@@ -1,10 +1,10 @@
+import type { Logger } from '@exorelay/core'
 import {
   type BatchResult,
-  type Logger,
   parseBatchResults,
   RUN_BATCH_PATH,
   tookNoneOfBatch,
-} from '@exorelay/core'
+} from '@exorelay/http-protocol'
 import type { Dispatcher, Pool } from 'undici'
 import { formatMessageLine } from './message-log.js'
 import type { Delivery } from './routing-table.js'

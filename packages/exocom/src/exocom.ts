@@ -1,12 +1,7 @@
 import type { AddressInfo } from 'node:net'
 import {
-  BATCH_ACCEPTED,
-  type BatchResult,
-  batchFailure,
   checkPort,
-  DEFAULT_BATCH_AFTER,
   type Envelope,
-  ERROR_CODE_HEADER,
   type ErrorCode,
   ErrorCodes,
   ExoRelayError,
@@ -14,23 +9,27 @@ import {
   ListenError,
   type Logger,
   ProtocolError,
-  parseBatch,
   parseEnvelope,
-  SEND_BATCH_PATH,
-  type ServiceRegistration,
   silentLogger,
-  statusOfProtocolError,
 } from '@exorelay/core'
+import { describeInvalidName, describeValue } from '@exorelay/core/internal'
 import {
+  BATCH_ACCEPTED,
+  type BatchResult,
+  batchFailure,
   bearerMatcher,
   checkRequestTimeout,
   checkToken,
   clientErrorHandler,
   closeCuttingStalled,
-  describeInvalidName,
-  describeValue,
+  DEFAULT_BATCH_AFTER,
+  ERROR_CODE_HEADER,
+  parseBatch,
+  SEND_BATCH_PATH,
+  type ServiceRegistration,
   serverTimeouts,
-} from '@exorelay/core/internal'
+  statusOf,
+} from '@exorelay/http-protocol'
 import Fastify, {
   type FastifyError,
   type FastifyReply,
@@ -119,7 +118,7 @@ export interface ExoCom {
    */
   setServices(services: ServiceRegistration[]): void
   /**
-   * Graceful: at once answers new `POST /send` with 503 (`EXORELAY_ERR_RELAY_CLOSED`,
+   * Graceful: at once answers new `POST /send` with 503 (`EXORELAY_ERR_BUS_CLOSING`,
    * `ExoCom is shutting down`), sends at once what waits for a batch, waits for the
    * deliveries in flight (each bounded by `deliveryTimeout`), closes the delivery pools, then
    * frees the port; a connection whose request is still not complete `requestTimeout` later
@@ -223,19 +222,14 @@ export async function startExoCom(options: ExoComOptions = {}): Promise<ExoCom> 
       return
     }
     log.error({ err: error, method: request.method, url: request.url }, 'request failed')
-    answer(
-      reply,
-      500,
-      ErrorCodes.HANDLER_FAILED,
-      'ExoCom failed to handle the request; see its log.',
-    )
+    answer(reply, 500, ErrorCodes.BUS_FAILED, 'ExoCom failed to handle the request; see its log.')
   })
 
   app.setNotFoundHandler((request, reply) => {
     answer(
       reply,
       404,
-      ErrorCodes.UNKNOWN_MESSAGE,
+      ErrorCodes.BUS_NO_ROUTE,
       `ExoCom has no route for ${request.method} '${request.url}'.`,
     )
   })
@@ -307,7 +301,7 @@ export async function startExoCom(options: ExoComOptions = {}): Promise<ExoCom> 
   app.post('/send/*', (request, reply) => {
     if (closing !== undefined) {
       // Deliveries started now could not be waited for; the sender learns it at once.
-      answer(reply, 503, ErrorCodes.CLOSED, 'ExoCom is shutting down')
+      answer(reply, 503, ErrorCodes.BUS_CLOSING, 'ExoCom is shutting down')
       return
     }
     const name = wildcard(request)
@@ -331,7 +325,7 @@ export async function startExoCom(options: ExoComOptions = {}): Promise<ExoCom> 
     // one result per message, in order.
     app.post(SEND_BATCH_PATH, (request, reply) => {
       if (closing !== undefined) {
-        answer(reply, 503, ErrorCodes.CLOSED, 'ExoCom is shutting down')
+        answer(reply, 503, ErrorCodes.BUS_CLOSING, 'ExoCom is shutting down')
         return
       }
       let entries: Array<Envelope | ProtocolError>
@@ -357,7 +351,7 @@ export async function startExoCom(options: ExoComOptions = {}): Promise<ExoCom> 
     try {
       services = validateServices(request.body)
     } catch (error) {
-      answerError(reply, error)
+      answerError(reply, error, ErrorCodes.BUS_INVALID_REGISTRATION)
       return
     }
     replaceTable(services)
@@ -370,14 +364,14 @@ export async function startExoCom(options: ExoComOptions = {}): Promise<ExoCom> 
     try {
       service = validateService(request.body, 'The registration')
     } catch (error) {
-      answerError(reply, error)
+      answerError(reply, error, ErrorCodes.BUS_INVALID_REGISTRATION)
       return
     }
     if (service.name !== name) {
       answer(
         reply,
         400,
-        ErrorCodes.INVALID_OPTION,
+        ErrorCodes.BUS_INVALID_REGISTRATION,
         `The registration is named '${service.name}' but was sent to '/services/${name}': the names must match.`,
       )
       return
@@ -405,7 +399,7 @@ export async function startExoCom(options: ExoComOptions = {}): Promise<ExoCom> 
   app.delete('/services/*', (request, reply) => {
     const name = wildcard(request)
     if (!table.remove(name)) {
-      answer(reply, 404, ErrorCodes.INVALID_OPTION, `No service is registered as '${name}'.`)
+      answer(reply, 404, ErrorCodes.BUS_UNKNOWN_SERVICE, `No service is registered as '${name}'.`)
       return
     }
     deliverer.retain(table.services())
@@ -478,7 +472,7 @@ function refusalOf(error: ProtocolError, item: unknown): BatchResult {
     error.code === ErrorCodes.UNKNOWN_MESSAGE
       ? refuseName((item as { name?: unknown }).name)
       : undefined
-  return refused ?? batchFailure(statusOfProtocolError(error), error.code, error.message)
+  return refused ?? batchFailure(statusOf(error.code), error.code, error.message)
 }
 
 /**
@@ -495,11 +489,14 @@ function refuseName(name: unknown): BatchResult | undefined {
   )
 }
 
-/** Answers an error from parsing or validation with its status: 404 for names, 400 otherwise. */
-function answerError(reply: FastifyReply, error: unknown): void {
+/**
+ * Answers an error from parsing or validation with the status of its code (404 for names, 400
+ * otherwise), or of `code` when the bus answers it with a code of its own.
+ */
+function answerError(reply: FastifyReply, error: unknown, code?: ErrorCode): void {
   if (!(error instanceof ExoRelayError)) throw error
-  const notFound = error instanceof ProtocolError && error.code === ErrorCodes.UNKNOWN_MESSAGE
-  answer(reply, notFound ? 404 : 400, error.code, error.message)
+  const answered = code ?? error.code
+  answer(reply, statusOf(answered), answered, error.message)
 }
 
 function describeClientError(

@@ -1,5 +1,6 @@
-import { ErrorCodes, InvalidArgumentError, runPath, type ServiceRegistration } from '@exorelay/core'
+import { ErrorCodes, InvalidArgumentError } from '@exorelay/core'
 import { describeInvalidName, describeValue, RecentMap } from '@exorelay/core/internal'
+import { runPath, type ServiceRegistration } from '@exorelay/http-protocol'
 
 /** Where ExoCom reaches one service: an entry of `GET /config.json`. */
 export interface ExoComService {

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict'
 import { describe, type TestContext, test } from 'node:test'
-import { ErrorCodes, isExoRelayError, MAX_BATCH_MESSAGES } from '@exorelay/core'
+import { ErrorCodes, isExoRelayError } from '@exorelay/core'
+import { MAX_BATCH_MESSAGES } from '@exorelay/http-protocol'
 import type { RecordingLogger } from '@exorelay/testing'
 import { type ExoCom, type ExoComOptions, startExoCom } from '../src/exocom.js'
 import {
@@ -120,14 +121,14 @@ describe('the offer', () => {
         batches,
       })
       assert.equal(put.status, 400, JSON.stringify(batches))
-      assert.equal(put.code, ErrorCodes.INVALID_OPTION)
+      assert.equal(put.code, ErrorCodes.BUS_INVALID_REGISTRATION)
       assert.match(put.text, /The registration \('users'\) has a 'batches' that is not a boolean/)
     }
     const posted = await request(exocom, 'POST', '/services', [
       { ...serviceOf(users, ['a']), batches: 'true' },
     ])
     assert.equal(posted.status, 400)
-    assert.equal(posted.code, ErrorCodes.INVALID_OPTION)
+    assert.equal(posted.code, ErrorCodes.BUS_INVALID_REGISTRATION)
     assert.match(posted.text, /Service entry 0 \('users'\) has a 'batches'.*'true'/)
     assert.deepEqual(exocom.config().services, {})
   })
@@ -289,7 +290,7 @@ describe('batches to the bus', () => {
     const answer = await sendBatch(exocom, [{ name: 'a', sender: 'web', id: 'off' }])
 
     assert.equal(answer.status, 404)
-    assert.equal(answer.code, ErrorCodes.UNKNOWN_MESSAGE)
+    assert.equal(answer.code, ErrorCodes.BUS_NO_ROUTE)
     assert.equal(answer.text, "ExoCom has no route for POST '/send'.")
   })
 
@@ -305,7 +306,7 @@ describe('batches to the bus', () => {
 
     assert.deepEqual(
       [late.status, late.code, late.text],
-      [503, ErrorCodes.CLOSED, 'ExoCom is shutting down'],
+      [503, ErrorCodes.BUS_CLOSING, 'ExoCom is shutting down'],
     )
   })
 })

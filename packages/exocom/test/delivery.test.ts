@@ -3,7 +3,7 @@ import { once } from 'node:events'
 import { createServer } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { type TestContext, test } from 'node:test'
-import { MAX_BATCH_BYTES, MAX_BATCH_MESSAGES, runPath } from '@exorelay/core'
+import { MAX_BATCH_BYTES, MAX_BATCH_MESSAGES, runPath } from '@exorelay/http-protocol'
 import { RecordingLogger } from '@exorelay/testing'
 import {
   DEFAULT_MAX_PENDING,

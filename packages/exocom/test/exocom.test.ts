@@ -256,7 +256,7 @@ describe('POST /services', () => {
     ])
 
     assert.equal(answer.status, 400)
-    assert.equal(answer.code, ErrorCodes.INVALID_OPTION)
+    assert.equal(answer.code, ErrorCodes.BUS_INVALID_REGISTRATION)
     assert.match(answer.text, /Service entry 1 \('tweets'\).*'port'.*70000/)
     assert.deepEqual(exocom.config(), before)
     assert.equal((await send(exocom, 'users.create', { sender: 'web', id: 'kept-1' })).status, 200)
@@ -268,7 +268,7 @@ describe('POST /services', () => {
     const answer = await request(exocom, 'POST', '/services', { name: 'users' })
 
     assert.equal(answer.status, 400)
-    assert.equal(answer.code, ErrorCodes.INVALID_OPTION)
+    assert.equal(answer.code, ErrorCodes.BUS_INVALID_REGISTRATION)
   })
 
   test('setServices replaces the table programmatically and refuses a bad one with INVALID_OPTION', async (t) => {
@@ -327,7 +327,7 @@ describe('self-registration', () => {
     )
 
     assert.equal(answer.status, 400)
-    assert.equal(answer.code, ErrorCodes.INVALID_OPTION)
+    assert.equal(answer.code, ErrorCodes.BUS_INVALID_REGISTRATION)
     assert.match(answer.text, /'users'.*'\/services\/other'/)
     assert.deepEqual(exocom.config().services, {})
   })
@@ -340,7 +340,7 @@ describe('self-registration', () => {
     assert.ok(log.at('info').some((e) => e.message === "service 'users' withdrawn"))
     const unknown = await request(exocom, 'DELETE', '/services/users')
     assert.equal(unknown.status, 404)
-    assert.equal(unknown.code, ErrorCodes.INVALID_OPTION)
+    assert.equal(unknown.code, ErrorCodes.BUS_UNKNOWN_SERVICE)
     assert.equal(unknown.text, "No service is registered as 'users'.")
     const answer = await send(exocom, 'users.create', { sender: 'web', id: 'gone-1' })
     assert.equal(answer.status, 404)
@@ -548,7 +548,7 @@ describe('failures', () => {
       {
         answer: request(exocom, 'GET', '/nowhere'),
         status: 404,
-        code: ErrorCodes.UNKNOWN_MESSAGE,
+        code: ErrorCodes.BUS_NO_ROUTE,
       },
     ]
 
@@ -762,7 +762,7 @@ describe('graceful close', () => {
     await closed
 
     assert.equal(late.status, 503)
-    assert.equal(late.code, ErrorCodes.CLOSED)
+    assert.equal(late.code, ErrorCodes.BUS_CLOSING)
     assert.equal(late.text, 'ExoCom is shutting down')
     assert.equal(status.status, 200)
     const delivered = log.at('info').find((e) => e.fields.messageId === 'c-1')

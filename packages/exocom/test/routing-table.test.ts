@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict'
 import { describe, test } from 'node:test'
-import { ErrorCodes, isExoRelayError, type ServiceRegistration } from '@exorelay/core'
+import { ErrorCodes, isExoRelayError } from '@exorelay/core'
+import type { ServiceRegistration } from '@exorelay/http-protocol'
 import {
   RoutingTable,
   toInternalName,

@@ -3,12 +3,12 @@ import type {
   ListenInfo,
   Logger,
   OutgoingEnvelope,
-  ServiceRegistration,
   Transport,
   TransportSendOptions,
 } from '@exorelay/core'
 import { ErrorCodes, isExoRelayError } from '@exorelay/core'
 import { exoRelayRoutes, StandaloneListener } from '@exorelay/fastify-listener'
+import type { ServiceRegistration } from '@exorelay/http-protocol'
 import { UndiciSender } from '@exorelay/undici-sender'
 import type { FastifyInstance } from 'fastify'
 import type { Dispatcher } from 'undici'

@@ -1,12 +1,6 @@
-import { ERROR_CODE_HEADER, type ErrorCode, ErrorCodes } from '@exorelay/core'
+import { ErrorCodes } from '@exorelay/core'
+import { ERROR_CODE_HEADER, type ErrorAnswer } from '@exorelay/http-protocol'
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify'
-
-/** A non-2xx answer: the status, the ExoRelay code for the header, and the text body. */
-export interface ErrorAnswer {
-  readonly status: number
-  readonly code: ErrorCode
-  readonly text: string
-}
 
 /**
  * Sends a non-2xx answer. The body stays plain text, as the original relay answered

@@ -1,21 +1,26 @@
 import {
-  BATCH_ACCEPTED,
-  type BatchResult,
-  batchFailure,
   type Envelope,
   ErrorCodes,
   InvalidArgumentError,
   type Logger,
   ProtocolError,
-  parseBatch,
   parseEnvelope,
   type Receipt,
   type Receiver,
-  RUN_BATCH_PATH,
   silentLogger,
-  statusOfProtocolError,
 } from '@exorelay/core'
-import { bearerMatcher, checkToken, describeValue } from '@exorelay/core/internal'
+import { describeValue } from '@exorelay/core/internal'
+import {
+  BATCH_ACCEPTED,
+  type BatchResult,
+  batchFailure,
+  bearerMatcher,
+  checkToken,
+  type ErrorAnswer,
+  parseBatch,
+  RUN_BATCH_PATH,
+  statusOf,
+} from '@exorelay/http-protocol'
 import type {
   FastifyError,
   FastifyPluginCallback,
@@ -24,7 +29,7 @@ import type {
   onRequestHookHandler,
   RouteHandlerMethod,
 } from 'fastify'
-import { answerForFastifyError, type ErrorAnswer, sendErrorAnswer } from './answer.js'
+import { answerForFastifyError, sendErrorAnswer } from './answer.js'
 
 /** Largest message body accepted by default: 1 MiB. Messages are commands and events, not files. */
 export const DEFAULT_BODY_LIMIT = 1_048_576
@@ -236,7 +241,7 @@ export const exoRelayRoutes: FastifyPluginCallback<ListenerRoutesOptions> = (
 
   /** The result for a message `parseEnvelope` refused, logged like every refusal. */
   function rejected(name: string | undefined, err: ProtocolError): BatchResult {
-    const status = statusOfProtocolError(err)
+    const status = statusOf(err.code)
     log.warn({ messageName: name, status, code: err.code }, `message rejected: ${err.message}`)
     return batchFailure(status, err.code, err.message)
   }

@@ -7,14 +7,14 @@ import {
   type Receiver,
   silentLogger,
 } from '@exorelay/core'
+import { describeValue } from '@exorelay/core/internal'
 import {
   checkRequestTimeout,
   checkToken,
   clientErrorHandler,
   closeCuttingStalled,
-  describeValue,
   serverTimeouts,
-} from '@exorelay/core/internal'
+} from '@exorelay/http-protocol'
 import type { FastifyInstance } from 'fastify'
 import { answerForFastifyError, sendErrorAnswer } from './answer.js'
 import { DEFAULT_BODY_LIMIT, exoRelayRoutes, type ListenerRoutesOptions } from './routes.js'

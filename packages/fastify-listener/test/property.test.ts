@@ -2,13 +2,13 @@ import assert from 'node:assert/strict'
 import { after, before, test } from 'node:test'
 import {
   type Endpoint,
-  ERROR_CODE_HEADER,
   ErrorCodes,
   type Receipt,
   type ReceivedMessage,
   Relay,
   type Transport,
 } from '@exorelay/core'
+import { ERROR_CODE_HEADER } from '@exorelay/http-protocol'
 import fc from 'fast-check'
 import Fastify, { type FastifyInstance } from 'fastify'
 import { exoRelayRoutes } from '../src/routes.js'

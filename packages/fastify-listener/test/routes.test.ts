@@ -3,7 +3,6 @@ import { describe, test } from 'node:test'
 import { inspect } from 'node:util'
 import {
   ClosedError,
-  ERROR_CODE_HEADER,
   ErrorCodes,
   HandlerError,
   type Logger,
@@ -12,6 +11,7 @@ import {
   type ReceivedMessage,
   type Receiver,
 } from '@exorelay/core'
+import { ERROR_CODE_HEADER } from '@exorelay/http-protocol'
 import Fastify, {
   type FastifyError,
   type FastifyInstance,

@@ -2,13 +2,8 @@ import assert from 'node:assert/strict'
 import { once } from 'node:events'
 import { createServer, type Server } from 'node:net'
 import { describe, test } from 'node:test'
-import {
-  ERROR_CODE_HEADER,
-  ErrorCodes,
-  type Receipt,
-  type ReceivedMessage,
-  type Receiver,
-} from '@exorelay/core'
+import { ErrorCodes, type Receipt, type ReceivedMessage, type Receiver } from '@exorelay/core'
+import { ERROR_CODE_HEADER } from '@exorelay/http-protocol'
 import { StandaloneListener, type StandaloneListenerOptions } from '../src/standalone-listener.js'
 
 const ACCEPTED: Receipt = { status: 'accepted' }

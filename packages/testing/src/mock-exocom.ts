@@ -1,14 +1,14 @@
 import { once } from 'node:events'
-import type { Envelope, ServiceRegistration } from '@exorelay/core'
+import type { Envelope } from '@exorelay/core'
 import {
   createMessageId,
-  ERROR_CODE_HEADER,
   ErrorCodes,
   isExoRelayError,
   parseEnvelope,
-  runPath,
   TimeoutError,
 } from '@exorelay/core'
+import type { ServiceRegistration } from '@exorelay/http-protocol'
+import { ERROR_CODE_HEADER, runPath } from '@exorelay/http-protocol'
 import Fastify, { type FastifyInstance } from 'fastify'
 import { Pool } from 'undici'
 

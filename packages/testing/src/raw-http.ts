@@ -1,7 +1,7 @@
 import { subscribe, unsubscribe } from 'node:diagnostics_channel'
 import { once } from 'node:events'
 import { connect, type Socket } from 'node:net'
-import { ERROR_CODE_HEADER } from '@exorelay/core'
+import { ERROR_CODE_HEADER } from '@exorelay/http-protocol'
 import { Pool } from 'undici'
 
 // Clients that send what a well-behaved relay never would, for tests of how a relay or the

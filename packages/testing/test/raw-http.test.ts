@@ -3,7 +3,8 @@ import { once } from 'node:events'
 import { createServer, type IncomingMessage, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { type TestContext, test } from 'node:test'
-import { ERROR_CODE_HEADER, ErrorCodes } from '@exorelay/core'
+import { ErrorCodes } from '@exorelay/core'
+import { ERROR_CODE_HEADER } from '@exorelay/http-protocol'
 import { openRawConnection, rawHttpClient, requestStarted } from '../src/raw-http.js'
 
 interface Seen {

@@ -1,18 +1,20 @@
 import {
-  type BatchResult,
-  batchEntry,
   ErrorCodes,
   type Logger,
-  MAX_BATCH_BYTES,
-  MAX_BATCH_MESSAGES,
   type OutgoingEnvelope,
-  parseBatchResults,
-  SEND_BATCH_PATH,
   TimeoutError,
   type Timers,
   TransportError,
-  tookNoneOfBatch,
 } from '@exorelay/core'
+import {
+  type BatchResult,
+  batchEntry,
+  MAX_BATCH_BYTES,
+  MAX_BATCH_MESSAGES,
+  parseBatchResults,
+  SEND_BATCH_PATH,
+  tookNoneOfBatch,
+} from '@exorelay/http-protocol'
 import { describeCause, textStart, timeoutMessage } from './bus-errors.js'
 import { hasDeadlineTimer } from './deadline.js'
 import type { Answer, Exchange, ExchangeContext, ExchangeRequest } from './exchange.js'

@@ -1,12 +1,12 @@
 import {
   ClosedError,
-  ERROR_CODE_HEADER,
   ErrorCodes,
   isExoRelayError,
   type Logger,
   TimeoutError,
   type Timers,
 } from '@exorelay/core'
+import { ERROR_CODE_HEADER } from '@exorelay/http-protocol'
 import type { Dispatcher } from 'undici'
 import {
   BODY_READ_LIMIT,

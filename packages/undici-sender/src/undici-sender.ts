@@ -1,19 +1,23 @@
 import {
   assertMessageName,
   ClosedError,
-  DEFAULT_BATCH_AFTER,
   ErrorCodes,
   InvalidArgumentError,
   type Logger,
   type OutgoingEnvelope,
-  type ServiceRegistration,
-  sendPath,
-  servicePath,
   silentLogger,
   type Timers,
   type TransportSendOptions,
 } from '@exorelay/core'
-import { checkToken, describeValue } from '@exorelay/core/internal'
+import { describeValue } from '@exorelay/core/internal'
+import {
+  authorizationHeader,
+  checkToken,
+  DEFAULT_BATCH_AFTER,
+  type ServiceRegistration,
+  sendPath,
+  servicePath,
+} from '@exorelay/http-protocol'
 import type { Dispatcher, Pool } from 'undici'
 import { Batcher, offersBatches } from './batch.js'
 import { BODY_READ_LIMIT, describeCause, refusedError } from './bus-errors.js'
@@ -130,7 +134,7 @@ export class UndiciSender {
     this.origin = `http://${host.includes(':') && !host.startsWith('[') ? `[${host}]` : host}:${port}`
     this.#log = options.logger ?? silentLogger
     const token = checkToken(options.token, 'The token option')
-    const authorization = token === undefined ? {} : { authorization: `Bearer ${token}` }
+    const authorization = token === undefined ? {} : { authorization: authorizationHeader(token) }
     this.#headers = {
       json: { ...JSON_HEADERS, ...authorization },
       accept: { ...ACCEPT_HEADERS, ...authorization },

@@ -4,14 +4,8 @@ import type { ServerResponse } from 'node:http'
 import { type TestContext, test } from 'node:test'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { inspect } from 'node:util'
-import {
-  ErrorCodes,
-  MAX_BATCH_BYTES,
-  MAX_BATCH_MESSAGES,
-  type OutgoingEnvelope,
-  TimeoutError,
-  TransportError,
-} from '@exorelay/core'
+import { ErrorCodes, type OutgoingEnvelope, TimeoutError, TransportError } from '@exorelay/core'
+import { MAX_BATCH_BYTES, MAX_BATCH_MESSAGES } from '@exorelay/http-protocol'
 import { Agent, type Dispatcher } from 'undici'
 import { offersBatches } from '../src/batch.js'
 import { UndiciSender } from '../src/undici-sender.js'

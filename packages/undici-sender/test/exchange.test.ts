@@ -1,13 +1,8 @@
 import assert from 'node:assert/strict'
 import { getEventListeners } from 'node:events'
 import { test } from 'node:test'
-import {
-  ERROR_CODE_HEADER,
-  ErrorCodes,
-  silentLogger,
-  TimeoutError,
-  type Timers,
-} from '@exorelay/core'
+import { ErrorCodes, silentLogger, TimeoutError, type Timers } from '@exorelay/core'
+import { ERROR_CODE_HEADER } from '@exorelay/http-protocol'
 import type { Dispatcher } from 'undici'
 import { BODY_START_LENGTH } from '../src/bus-errors.js'
 import {

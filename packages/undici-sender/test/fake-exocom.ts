@@ -8,7 +8,8 @@ import {
 } from 'node:http'
 import type { AddressInfo, Socket } from 'node:net'
 import type { TestContext } from 'node:test'
-import type { Logger, OutgoingEnvelope, ServiceRegistration } from '@exorelay/core'
+import type { Logger, OutgoingEnvelope } from '@exorelay/core'
+import type { ServiceRegistration } from '@exorelay/http-protocol'
 import { Agent, type Dispatcher } from 'undici'
 import { UndiciSender } from '../src/undici-sender.js'
 

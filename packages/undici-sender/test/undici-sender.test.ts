@@ -5,13 +5,12 @@ import { test } from 'node:test'
 import { inspect } from 'node:util'
 import {
   createEnvelope,
-  ERROR_CODE_HEADER,
   ErrorCodes,
-  sendPath,
   TimeoutError,
   type Timers,
   TransportError,
 } from '@exorelay/core'
+import { ERROR_CODE_HEADER, sendPath } from '@exorelay/http-protocol'
 import { Agent, type Dispatcher, errors, getGlobalDispatcher, MockAgent } from 'undici'
 import { DEFAULT_CONNECTIONS, UndiciSender } from '../src/undici-sender.js'
 import {

@@ -1,5 +1,5 @@
 import { createHash, timingSafeEqual } from 'node:crypto'
-import { ErrorCodes, InvalidArgumentError } from './errors.js'
+import { ErrorCodes, InvalidArgumentError } from '@exorelay/core'
 
 // Visible ASCII without spaces: the value travels in a header, where anything else is either
 // refused or trimmed by some hop, and two sides would then disagree about the secret.
@@ -21,6 +21,11 @@ export function checkToken(token: unknown, where: string): string | undefined {
 function describeToken(token: unknown): string {
   if (typeof token !== 'string') return token === null ? 'null' : `a value of type ${typeof token}`
   return token === '' ? 'an empty string' : 'a string with spaces or non-ASCII characters'
+}
+
+/** The `authorization` header that carries the shared secret on every request to a peer. */
+export function authorizationHeader(token: string): string {
+  return `Bearer ${token}`
 }
 
 /**

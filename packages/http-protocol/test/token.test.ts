@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
-import { ErrorCodes } from '../src/errors.js'
+import { ErrorCodes } from '@exorelay/core'
 import { bearerMatcher, checkToken } from '../src/token.js'
 
 test('a bearer header with the token matches, with the scheme in any case and spaces around', () => {

@@ -1,5 +1,11 @@
-import { describeValue, type Envelope, parseEnvelope } from './envelope.js'
-import { type ErrorCode, ErrorCodes, ProtocolError } from './errors.js'
+import {
+  type Envelope,
+  type ErrorCode,
+  ErrorCodes,
+  ProtocolError,
+  parseEnvelope,
+} from '@exorelay/core'
+import { describeValue } from '@exorelay/core/internal'
 
 /**
  * The batch extension of the ExoCom HTTP protocol (decision 0011, docs/protocol.md): several
@@ -67,7 +73,7 @@ export const BATCH_ACCEPTED: BatchResult = Object.freeze({ status: 200 })
  * Reads the body of a batch. Throws a `ProtocolError` (`INVALID_MESSAGE`) when the body is not
  * a non-empty array of at most `MAX_BATCH_MESSAGES` entries; the whole batch is then refused.
  * Otherwise returns one entry per message, in order: its envelope, or the `ProtocolError` the
- * single-message route would have raised for it (its status: {@link statusOfProtocolError}).
+ * single-message route would have raised for it (its status: `statusOf(error.code)`).
  * One bad message never costs the others their delivery.
  */
 export function parseBatch(body: unknown): Array<Envelope | ProtocolError> {
@@ -103,11 +109,6 @@ function parseItem(item: unknown): Envelope | ProtocolError {
     if (error instanceof ProtocolError) return error
     throw error
   }
-}
-
-/** The status the single-message route answers for a message `parseEnvelope` refused. */
-export function statusOfProtocolError(error: ProtocolError): number {
-  return error.code === ErrorCodes.UNKNOWN_MESSAGE ? 404 : 400
 }
 
 /** The result of a message refused with `status`, its `code` and the route's text. */

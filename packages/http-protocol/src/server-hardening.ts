@@ -1,8 +1,8 @@
 import { type ServerOptions, STATUS_CODES } from 'node:http'
 import type { Socket } from 'node:net'
-import { describeValue } from './envelope.js'
-import { ErrorCodes, InvalidArgumentError } from './errors.js'
-import type { Logger } from './logger.js'
+import type { Logger } from '@exorelay/core'
+import { ErrorCodes, InvalidArgumentError } from '@exorelay/core'
+import { describeValue } from '@exorelay/core/internal'
 import { ERROR_CODE_HEADER } from './protocol.js'
 
 // What the HTTP servers of ExoRelay (the bus and a relay's standalone listener) do about

@@ -3,8 +3,8 @@ import { once } from 'node:events'
 import { createServer, type Server } from 'node:http'
 import { type AddressInfo, connect } from 'node:net'
 import { type TestContext, test } from 'node:test'
-import { ErrorCodes } from '../src/errors.js'
-import type { Logger } from '../src/logger.js'
+import type { Logger } from '@exorelay/core'
+import { ErrorCodes } from '@exorelay/core'
 import {
   checkRequestTimeout,
   clientErrorHandler,

@@ -1,5 +1,7 @@
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
+import { ErrorCodes, ProtocolError } from '@exorelay/core'
+import { statusOf } from '../src/answers.js'
 import {
   BATCH_ACCEPTED,
   batchEntry,
@@ -7,10 +9,8 @@ import {
   MAX_BATCH_MESSAGES,
   parseBatch,
   parseBatchResults,
-  statusOfProtocolError,
   tookNoneOfBatch,
 } from '../src/batch.js'
-import { ErrorCodes, ProtocolError } from '../src/errors.js'
 
 test('parseBatch reads each entry into an envelope, its name taken from the entry', () => {
   const parsed = parseBatch([
@@ -37,7 +37,7 @@ test('parseBatch answers a bad entry with the error the single route raises, and
   assert.deepEqual(parsed[0], { name: 'a', id: '1' })
   const codes = parsed.slice(1, 7).map((entry) => {
     assert.ok(entry instanceof ProtocolError)
-    return [entry.code, statusOfProtocolError(entry)]
+    return [entry.code, statusOf(entry.code)]
   })
   assert.deepEqual(codes, [
     [ErrorCodes.MISSING_ID, 400],

@@ -1,0 +1,27 @@
+export type { ErrorAnswer } from './answers.js'
+export { answerOf, STATUS_OF_CODE, statusOf } from './answers.js'
+export type { BatchResult } from './batch.js'
+export {
+  BATCH_ACCEPTED,
+  batchEntry,
+  batchFailure,
+  DEFAULT_BATCH_AFTER,
+  MAX_BATCH_BYTES,
+  MAX_BATCH_MESSAGES,
+  parseBatch,
+  parseBatchResults,
+  RUN_BATCH_PATH,
+  SEND_BATCH_PATH,
+  tookNoneOfBatch,
+} from './batch.js'
+export type { ServiceRegistration } from './protocol.js'
+export { ERROR_CODE_HEADER, runPath, sendPath, servicePath } from './protocol.js'
+export type { ClientErrorHandlerOptions } from './server-hardening.js'
+export {
+  checkRequestTimeout,
+  clientErrorHandler,
+  closeCuttingStalled,
+  DEFAULT_REQUEST_TIMEOUT,
+  serverTimeouts,
+} from './server-hardening.js'
+export { authorizationHeader, bearerMatcher, checkToken } from './token.js'
