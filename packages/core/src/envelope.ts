@@ -2,8 +2,9 @@ import { randomUUID } from 'node:crypto'
 import { ErrorCodes, InvalidArgumentError, ProtocolError } from './errors.js'
 
 /**
- * One message as it travels between a relay and the bus. On the HTTP wire the `name` is
- * part of the URL (`/send/<name>`, `/run/<name>`) and the rest is the JSON body.
+ * One message as it travels between a relay and the bus. Each transport decides how: the
+ * ExoCom HTTP protocol (`@exorelay/http-protocol`) puts the `name` in the URL and the rest in
+ * the JSON body.
  */
 export interface Envelope<Payload = unknown> {
   /** The message name, e.g. `users.create`; for a reply, the outcome, e.g. `users.created`. */
