@@ -55,11 +55,33 @@ class RecordingLogger implements Logger {
     return this.entries.filter((e) => e.level === level && e.bindings.messageName === messageName)
   }
 
-  /** Resolves with the first entry (logged already or later) that `match` accepts. */
-  waitFor(match: (entry: LogEntry) => boolean): Promise<LogEntry> {
+  /**
+   * Resolves with the first entry (logged already or later) that `match` accepts; rejects
+   * naming the latest entries when none does within `timeout` ms.
+   */
+  waitFor(match: (entry: LogEntry) => boolean, timeout = 10_000): Promise<LogEntry> {
     const found = this.entries.find(match)
     if (found) return Promise.resolve(found)
-    return new Promise((resolve) => this.#waiters.push({ match, resolve }))
+    return new Promise((resolve, reject) => {
+      const waiter = {
+        match,
+        resolve: (entry: LogEntry) => {
+          clearTimeout(timer)
+          resolve(entry)
+        },
+      }
+      const timer = setTimeout(() => {
+        this.#waiters.splice(this.#waiters.indexOf(waiter), 1)
+        const last = this.entries.slice(-5).map((e) => `${e.level} '${e.message ?? ''}'`)
+        reject(
+          new Error(
+            `waitFor: no log entry matched within ${timeout} ms; last entries: ${last.join('; ') || 'none'}`,
+          ),
+        )
+      }, timeout)
+      timer.unref()
+      this.#waiters.push(waiter)
+    })
   }
 
   #record(level: Level, bindings: object, message: string | undefined): void {

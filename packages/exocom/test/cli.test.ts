@@ -40,13 +40,57 @@ async function run(
   return { code, stdout, stderr }
 }
 
-/** Resolves with the first JSON log line whose message starts with `prefix`. */
-async function waitForLog(child: ChildProcess, prefix: string): Promise<Record<string, unknown>> {
-  for await (const line of createInterface({ input: child.stdout! })) {
-    const entry = JSON.parse(line) as Record<string, unknown>
-    if (typeof entry.msg === 'string' && entry.msg.startsWith(prefix)) return entry
+// Starting the CLI through tsx takes a few seconds on a slow CI machine.
+const CLI_TIMEOUT = 30_000
+
+/** `promise`, or a rejection with `describe()` once `timeout` ms pass first. */
+async function withDeadline<T>(
+  promise: Promise<T>,
+  timeout: number,
+  describe: () => string,
+): Promise<T> {
+  let timer: NodeJS.Timeout | undefined
+  const late = new Promise<never>((_resolve, reject) => {
+    timer = setTimeout(() => reject(new Error(`${describe()} within ${timeout} ms`)), timeout)
+    // Only a guard: it must never keep the test process alive by itself.
+    timer.unref()
+  })
+  try {
+    return await Promise.race([promise, late])
+  } finally {
+    clearTimeout(timer)
   }
-  throw new Error(`the CLI ended without logging '${prefix}'`)
+}
+
+/**
+ * Resolves with the first JSON log line whose message starts with `prefix`; rejects naming
+ * the lines seen when none comes within `timeout` ms.
+ */
+async function waitForLog(
+  child: ChildProcess,
+  prefix: string,
+  timeout = CLI_TIMEOUT,
+): Promise<Record<string, unknown>> {
+  const seen: string[] = []
+  const lines = createInterface({ input: child.stdout! })
+  const found = (async () => {
+    for await (const line of lines) {
+      seen.push(line)
+      const entry = JSON.parse(line) as Record<string, unknown>
+      if (typeof entry.msg === 'string' && entry.msg.startsWith(prefix)) return entry
+    }
+    throw new Error(`the CLI ended without logging '${prefix}'; it logged: ${seen.join(' ')}`)
+  })()
+  try {
+    return await withDeadline(
+      found,
+      timeout,
+      () => `waitForLog: the CLI logged no '${prefix}' (it logged: ${seen.join(' ') || 'nothing'})`,
+    )
+  } finally {
+    // A timed-out wait leaves no reader behind on the child's stdout.
+    lines.close()
+  }
 }
 
 test('exocom loads the services file, serves it on /config.json and exits 0 on SIGTERM', async (t) => {
@@ -162,7 +206,11 @@ async function startOnline(
   t.after(() => {
     if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL')
   })
-  const url = await online
+  const url = await withDeadline(
+    online,
+    CLI_TIMEOUT,
+    () => `startOnline: the CLI logged no 'ExoCom online at' (output: ${output || 'none'})`,
+  )
   return {
     url,
     output: () => output,

@@ -23,8 +23,11 @@ export interface Receiver {
   readonly name: string
   readonly port: number
   readonly runs: RecordedRun[]
-  /** Resolves once the receiver has got `count` requests in all. */
-  waitForRuns(count: number): Promise<RecordedRun[]>
+  /**
+   * Resolves once the receiver has got `count` requests in all; rejects saying how many it
+   * got when they do not come within `timeout` ms (default 10,000).
+   */
+  waitForRuns(count: number, timeout?: number): Promise<RecordedRun[]>
   /** Answers 200 to every request that is hanging now. */
   release(): void
   close(): Promise<void>
@@ -41,7 +44,10 @@ export async function startReceiver(
 ): Promise<Receiver> {
   const app = Fastify({ logger: false, forceCloseConnections: true })
   const runs: RecordedRun[] = []
-  const waiters = new Set<{ count: number; resolve: (runs: RecordedRun[]) => void }>()
+  const waiters = new Set<{
+    readonly count: number
+    readonly resolve: (runs: RecordedRun[]) => void
+  }>()
   const hanging = new Set<() => void>()
   const run = async (request: FastifyRequest, reply: FastifyReply) => {
     const run: RecordedRun = {
@@ -76,9 +82,29 @@ export async function startReceiver(
     name,
     port: (app.server.address() as AddressInfo).port,
     runs,
-    waitForRuns(count) {
+    waitForRuns(count, timeout = 10_000) {
       if (runs.length >= count) return Promise.resolve([...runs])
-      return new Promise((resolve) => waiters.add({ count, resolve }))
+      return new Promise((resolve, reject) => {
+        const waiter = {
+          count,
+          resolve: (got: RecordedRun[]) => {
+            clearTimeout(timer)
+            resolve(got)
+          },
+        }
+        const timer = setTimeout(() => {
+          waiters.delete(waiter)
+          const urls = runs.map((run) => run.url).join(', ') || 'none'
+          reject(
+            new Error(
+              `waitForRuns(${count}): receiver '${name}' got ${runs.length} run(s) within ${timeout} ms (${urls})`,
+            ),
+          )
+        }, timeout)
+        // Only a guard: it must never keep the test process alive by itself.
+        timer.unref()
+        waiters.add(waiter)
+      })
     },
     release() {
       for (const resume of hanging) resume()

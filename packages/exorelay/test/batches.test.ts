@@ -56,10 +56,31 @@ async function startBus(t: TestContext, offer: string) {
     release: () => {
       for (const res of held.splice(0)) res.end()
     },
-    received: (count: number) =>
+    /** Resolves once `count` requests arrived in all; rejects if they do not within `timeout` ms. */
+    received: (count: number, timeout = 10_000) =>
       requests.length >= count
         ? Promise.resolve()
-        : new Promise<void>((resolve) => arrivals.push({ count, resolve })),
+        : new Promise<void>((resolve, reject) => {
+            const waiter = {
+              count,
+              resolve: () => {
+                clearTimeout(timer)
+                resolve()
+              },
+            }
+            const timer = setTimeout(() => {
+              arrivals.splice(arrivals.indexOf(waiter), 1)
+              const got = requests.map((r) => `${r.method} ${r.url}`).join(', ') || 'none'
+              reject(
+                new Error(
+                  `received(${count}): the bus got ${requests.length} request(s) within ${timeout} ms (${got})`,
+                ),
+              )
+            }, timeout)
+            // Only a guard: it must never keep the test process alive by itself.
+            timer.unref()
+            arrivals.push(waiter)
+          }),
   }
 }
 

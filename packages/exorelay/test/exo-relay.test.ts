@@ -21,12 +21,28 @@ function recordingLogger(level = 'debug') {
       done()
     },
   })
-  /** Resolves with the first line (already written or still to come) that matches. */
-  async function waitForLine(match: (line: Record<string, any>) => boolean) {
+  /**
+   * Resolves with the first line (already written or still to come) that matches; rejects
+   * naming the latest lines when none does within `timeout` ms.
+   */
+  async function waitForLine(match: (line: Record<string, any>) => boolean, timeout = 10_000) {
+    // AbortSignal.timeout's timer is unref'd: it never keeps the test process alive.
+    const signal = AbortSignal.timeout(timeout)
     for (;;) {
       const found = lines.find(match)
       if (found !== undefined) return found
-      await once(written, 'line')
+      try {
+        await once(written, 'line', { signal })
+      } catch {
+        const last =
+          lines
+            .slice(-5)
+            .map((line) => JSON.stringify(line))
+            .join(' ') || 'none'
+        throw new Error(
+          `waitForLine: no log line matched within ${timeout} ms; last lines: ${last}`,
+        )
+      }
     }
   }
   return { logger: pino({ level }, stream), lines, waitForLine }

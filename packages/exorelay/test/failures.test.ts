@@ -38,12 +38,17 @@ async function landscape(t: After, busOptions: { token?: string } = {}) {
   return { bus, relay }
 }
 
-/** A pino logger whose lines a test can wait for. */
+/**
+ * A pino logger whose lines a test can wait for: `logged(match)` rejects naming the latest
+ * lines when no line matches within `timeout` ms.
+ */
 function recordingLogger() {
   const waiters: { match: (msg: string) => boolean; resolve: () => void }[] = []
+  const seen: string[] = []
   const stream = {
     write(line: string) {
       const { msg } = JSON.parse(line) as { msg: string }
+      seen.push(msg)
       for (const waiter of waiters.filter((w) => w.match(msg))) {
         waiters.splice(waiters.indexOf(waiter), 1)
         waiter.resolve()
@@ -52,8 +57,24 @@ function recordingLogger() {
   }
   return {
     logger: pino({ level: 'info' }, stream),
-    logged: (match: (msg: string) => boolean) =>
-      new Promise<void>((resolve) => waiters.push({ match, resolve })),
+    logged: (match: (msg: string) => boolean, timeout = 10_000) =>
+      new Promise<void>((resolve, reject) => {
+        const waiter = {
+          match,
+          resolve: () => {
+            clearTimeout(timer)
+            resolve()
+          },
+        }
+        const timer = setTimeout(() => {
+          waiters.splice(waiters.indexOf(waiter), 1)
+          const last = seen.slice(-5).join(' | ') || 'none'
+          reject(new Error(`logged: no log line matched within ${timeout} ms; last lines: ${last}`))
+        }, timeout)
+        // Only a guard: it must never keep the test process alive by itself.
+        timer.unref()
+        waiters.push(waiter)
+      }),
   }
 }
 

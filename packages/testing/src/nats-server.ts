@@ -7,6 +7,9 @@ import { ErrorCodes, ListenError, TimeoutError } from '@exorelay/core'
 
 const HOST = '127.0.0.1'
 const DEFAULT_READY_TIMEOUT = 10_000
+const DEFAULT_OUTPUT_TIMEOUT = 10_000
+// How much of the latest output a waitForOutput timeout quotes.
+const QUOTED_OUTPUT = 500
 const DEFAULT_CLUSTER_NAME = 'exorelay-test'
 // Debian and Ubuntu install nats-server in /usr/sbin, which is not on every user's PATH.
 const EXTRA_DIRS = ['/usr/sbin', '/usr/local/bin']
@@ -48,8 +51,12 @@ export interface NatsServer {
   readonly pid: number | undefined
   /** Whether the process runs. */
   readonly running: boolean
-  /** Resolves once the server's log since its last start matches `pattern`. */
-  waitForOutput(pattern: RegExp): Promise<void>
+  /**
+   * Resolves once the server's log since its last start matches `pattern`. Rejects with a
+   * `TimeoutError` quoting the pattern and the latest output when it does not within
+   * `timeout` ms (default `10_000`).
+   */
+  waitForOutput(pattern: RegExp, options?: { timeout?: number }): Promise<void>
   /** Kills the server (SIGKILL: no goodbye to clients, as in a crash) and waits for its exit. */
   stop(): Promise<void>
   /**
@@ -155,7 +162,10 @@ export async function startNatsCluster(
     await Promise.all(nodes.map((node) => node.stop()))
     throw failed.reason
   }
-  await Promise.all(nodes.map((node) => node.waitForOutput(/Route connection created/)))
+  const timeout = options.readyTimeout ?? DEFAULT_READY_TIMEOUT
+  await Promise.all(
+    nodes.map((node) => node.waitForOutput(/Route connection created/, { timeout })),
+  )
   return nodes
 }
 
@@ -165,7 +175,7 @@ class LocalNatsServer implements NatsServer {
   readonly #options: NatsServerOptions
   #child: ChildProcess | undefined
   #output = ''
-  #waiters: Array<{ pattern: RegExp; resolve: () => void }> = []
+  #waiters: Array<{ readonly pattern: RegExp; readonly resolve: () => void }> = []
 
   constructor(binary: string, port: number, options: NatsServerOptions) {
     this.#binary = binary
@@ -186,9 +196,32 @@ class LocalNatsServer implements NatsServer {
     return child !== undefined && child.exitCode === null && child.signalCode === null
   }
 
-  waitForOutput(pattern: RegExp): Promise<void> {
+  waitForOutput(pattern: RegExp, options: { timeout?: number } = {}): Promise<void> {
+    const timeout = options.timeout ?? DEFAULT_OUTPUT_TIMEOUT
+    return this.#waitForOutput(pattern, timeout, () => {
+      const output = this.#output.trim().slice(-QUOTED_OUTPUT) || 'none'
+      return `waitForOutput: nats-server on port ${this.port} printed nothing matching ${pattern} within ${timeout} ms; last output: ${output}`
+    })
+  }
+
+  #waitForOutput(pattern: RegExp, timeout: number, describe: () => string): Promise<void> {
     if (pattern.test(this.#output)) return Promise.resolve()
-    return new Promise((resolve) => this.#waiters.push({ pattern, resolve }))
+    return new Promise((resolve, reject) => {
+      const waiter = {
+        pattern,
+        resolve: () => {
+          clearTimeout(timer)
+          resolve()
+        },
+      }
+      const timer = setTimeout(() => {
+        this.#waiters = this.#waiters.filter((other) => other !== waiter)
+        reject(new TimeoutError(describe(), timeout))
+      }, timeout)
+      // The deadline only guards a wait; it must never keep the process alive by itself.
+      timer.unref()
+      this.#waiters.push(waiter)
+    })
   }
 
   async stop(): Promise<void> {
@@ -239,24 +272,18 @@ class LocalNatsServer implements NatsServer {
         )
       }),
     ])
-    let timer: NodeJS.Timeout | undefined
-    const late = new Promise<never>((_resolve, reject) => {
-      timer = setTimeout(() => {
-        reject(
-          new TimeoutError(
-            `nats-server on port ${this.port} was not ready within ${timeout} ms: ${this.#output.trim()}`,
-            timeout,
-          ),
-        )
-      }, timeout)
-    })
     try {
-      await Promise.race([this.waitForOutput(READY_LINE), failed, late])
+      const ready = this.#waitForOutput(
+        READY_LINE,
+        timeout,
+        () =>
+          `nats-server on port ${this.port} was not ready within ${timeout} ms: ${this.#output.trim()}`,
+      )
+      await Promise.race([ready, failed])
     } catch (error) {
       await this.stop()
       throw error
     } finally {
-      clearTimeout(timer)
       abort.abort()
       // The listeners are gone now; their aborted waits must not count as failures.
       failed.catch(() => {})

@@ -1,4 +1,8 @@
-import type { Logger } from '@exorelay/core'
+import { type Logger, TimeoutError } from '@exorelay/core'
+
+const DEFAULT_WAIT_TIMEOUT = 5_000
+// How many of the latest lines a waitFor timeout quotes, to show what came instead.
+const QUOTED_ENTRIES = 5
 
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error'
 
@@ -76,11 +80,45 @@ export class RecordingLogger implements Logger {
     )
   }
 
-  /** Resolves with the first line, past or future, that matches. */
-  waitFor(match: (entry: LogEntry) => boolean): Promise<LogEntry> {
+  /**
+   * Resolves with the first line, past or future, that matches. Rejects with a
+   * `TimeoutError` (code `EXORELAY_ERR_REPLY_TIMEOUT`) naming the latest lines when none
+   * matches within `timeout` ms (default `5_000`), so a test fails instead of hanging.
+   *
+   * @example
+   * ```ts
+   * const warning = await log.waitFor((entry) => entry.level === 'warn', { timeout: 1_000 })
+   * ```
+   */
+  waitFor(
+    match: (entry: LogEntry) => boolean,
+    options: { timeout?: number } = {},
+  ): Promise<LogEntry> {
     const found = this.#shared.entries.find(match)
     if (found !== undefined) return Promise.resolve(found)
-    return new Promise((resolve) => this.#shared.waiters.add({ match, resolve }))
+    const timeout = options.timeout ?? DEFAULT_WAIT_TIMEOUT
+    const { entries, waiters } = this.#shared
+    return new Promise((resolve, reject) => {
+      const waiter: Waiter = {
+        match,
+        resolve: (entry) => {
+          clearTimeout(timer)
+          resolve(entry)
+        },
+      }
+      const timer = setTimeout(() => {
+        waiters.delete(waiter)
+        reject(
+          new TimeoutError(
+            `waitFor: no log entry matched within ${timeout} ms; last entries: ${describeEntries(entries)}`,
+            timeout,
+          ),
+        )
+      }, timeout)
+      // The deadline only guards a wait; it must never keep the process alive by itself.
+      timer.unref()
+      waiters.add(waiter)
+    })
   }
 
   #record(level: LogLevel, fields: object, message: string | undefined): void {
@@ -92,5 +130,23 @@ export class RecordingLogger implements Logger {
       waiters.delete(waiter)
       waiter.resolve(entry)
     }
+  }
+}
+
+/** `level 'message' {fields}` of the latest lines, or `none`. */
+function describeEntries(entries: readonly LogEntry[]): string {
+  if (entries.length === 0) return 'none'
+  return entries
+    .slice(-QUOTED_ENTRIES)
+    .map((entry) => `${entry.level} '${entry.message ?? ''}' ${safeJson(entry.fields)}`)
+    .join('; ')
+}
+
+function safeJson(value: unknown): string {
+  try {
+    return JSON.stringify(value) ?? ''
+  } catch {
+    // A circular or BigInt field: the message alone still says which line it was.
+    return '{…}'
   }
 }

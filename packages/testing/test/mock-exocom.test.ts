@@ -18,8 +18,19 @@ async function recordingService(t: { after: (fn: () => Promise<unknown>) => void
   await app.listen({ port: 0, host: '127.0.0.1' })
   t.after(() => app.close())
   const port = (app.server.address() as { port: number }).port
-  const next = async (count: number) => {
-    while (received.length < count) await once(arrived, 'run')
+  /** Resolves once `count` runs arrived in all; rejects saying how many did within `timeout` ms. */
+  const next = async (count: number, timeout = 10_000) => {
+    // AbortSignal.timeout's timer is unref'd: it never keeps the test process alive.
+    const signal = AbortSignal.timeout(timeout)
+    while (received.length < count) {
+      try {
+        await once(arrived, 'run', { signal })
+      } catch {
+        throw new Error(
+          `next(${count}): the service got ${received.length} run(s) within ${timeout} ms`,
+        )
+      }
+    }
     return received
   }
   return { port, received, next }

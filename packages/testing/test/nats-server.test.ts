@@ -110,6 +110,25 @@ describe('startNatsServer', { skip }, () => {
     assert.equal((await serverInfo(guarded.port)).auth_required, true)
   })
 
+  test('waitForOutput resolves on a line already printed, and rejects with TIMEOUT naming the pattern when none comes', async (t) => {
+    const nats = await startNatsServer()
+    stopAfter(t, nats)
+
+    await nats.waitForOutput(/Server is ready/, { timeout: 50 })
+    await assert.rejects(
+      nats.waitForOutput(/no such line/, { timeout: 50 }),
+      (error: Error & { code?: string; timeout?: number }) => {
+        assert.equal(error.code, ErrorCodes.TIMEOUT)
+        assert.equal(error.timeout, 50)
+        assert.match(
+          error.message,
+          /^waitForOutput: nats-server on port \d+ printed nothing matching \/no such line\/ within 50 ms; last output: .*Server is ready/s,
+        )
+        return true
+      },
+    )
+  })
+
   test('a server that exits while starting rejects with LISTEN_FAILED and its output', async () => {
     await assert.rejects(
       startNatsServer({ args: ['--no-such-flag'] }),

@@ -30,10 +30,10 @@ export interface FakeExoCom {
   requests: Recorded[]
   /** How many TCP connections the server accepted. */
   connections: () => number
-  /** Resolves with the next request that arrives. */
-  nextRequest: () => Promise<Recorded>
-  /** Resolves once `count` requests have arrived in all. */
-  received: (count: number) => Promise<void>
+  /** Resolves with the next request that arrives; rejects if none does within `timeout` ms (default 10,000). */
+  nextRequest: (timeout?: number) => Promise<Recorded>
+  /** Resolves once `count` requests have arrived in all; rejects if they do not within `timeout` ms (default 10,000). */
+  received: (count: number, timeout?: number) => Promise<void>
 }
 
 export const answer200: Respond = (_request, res) => res.end()
@@ -82,12 +82,53 @@ export async function startExoCom(
     port: (server.address() as AddressInfo).port,
     requests,
     connections: () => connections,
-    nextRequest: () => new Promise((resolve) => waiting.push(resolve)),
-    received: (count) =>
+    nextRequest: (timeout = WAIT_TIMEOUT) =>
+      new Promise((resolve, reject) => {
+        const waiter = (request: Recorded): void => {
+          clearTimeout(timer)
+          resolve(request)
+        }
+        const timer = deadline(timeout, () => {
+          waiting.splice(waiting.indexOf(waiter), 1)
+          reject(
+            new Error(
+              `nextRequest: no request reached the fake ExoCom within ${timeout} ms (${requests.length} before)`,
+            ),
+          )
+        })
+        waiting.push(waiter)
+      }),
+    received: (count, timeout = WAIT_TIMEOUT) =>
       requests.length >= count
         ? Promise.resolve()
-        : new Promise((resolve) => counting.push({ count, resolve })),
+        : new Promise((resolve, reject) => {
+            const waiter = {
+              count,
+              resolve: (): void => {
+                clearTimeout(timer)
+                resolve()
+              },
+            }
+            const timer = deadline(timeout, () => {
+              counting.splice(counting.indexOf(waiter), 1)
+              reject(
+                new Error(
+                  `received(${count}): the fake ExoCom got ${requests.length} request(s) within ${timeout} ms`,
+                ),
+              )
+            })
+            counting.push(waiter)
+          }),
   }
+}
+
+const WAIT_TIMEOUT = 10_000
+
+/** An unref'd timer: a wait's deadline must never keep the test process alive by itself. */
+function deadline(timeout: number, expire: () => void): NodeJS.Timeout {
+  const timer = setTimeout(expire, timeout)
+  timer.unref()
+  return timer
 }
 
 export function startSender(

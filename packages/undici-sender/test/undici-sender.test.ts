@@ -786,11 +786,14 @@ test('a payload JSON cannot carry rejects with INVALID_PAYLOAD and sends nothing
 
 // --- retrying refused connections ---
 
-/** Timers the test fires by hand. `scheduled(n)` resolves once `n` timers were set in all. */
+/**
+ * Timers the test fires by hand. `scheduled(n)` resolves once `n` timers were set in all, or
+ * rejects saying how many were when they are not within `timeout` ms of real time.
+ */
 function manualTimers(): Timers & {
   delays: number[]
   pending: () => number
-  scheduled: (count: number) => Promise<void>
+  scheduled: (count: number, timeout?: number) => Promise<void>
   fire: (index?: number) => void
 } {
   const callbacks = new Map<number, () => void>()
@@ -812,9 +815,28 @@ function manualTimers(): Timers & {
     clearTimeout(handle: number) {
       callbacks.delete(handle)
     },
-    scheduled(count) {
+    scheduled(count, timeout = 10_000) {
       if (delays.length >= count) return Promise.resolve()
-      return new Promise((resolve) => waiters.push({ count, resolve }))
+      return new Promise((resolve, reject) => {
+        const waiter = {
+          count,
+          resolve: (): void => {
+            clearTimeout(timer)
+            resolve()
+          },
+        }
+        // A real, unref'd timer: the deadline must never keep the test process alive.
+        const timer = setTimeout(() => {
+          waiters.splice(waiters.indexOf(waiter), 1)
+          reject(
+            new Error(
+              `scheduled(${count}): ${delays.length} timer(s) were set within ${timeout} ms`,
+            ),
+          )
+        }, timeout)
+        timer.unref()
+        waiters.push(waiter)
+      })
     },
     /** Fires the timer set as number `index` (1-based), or every pending one. */
     fire(index) {

@@ -59,8 +59,12 @@ class Output {
     })
   }
 
-  /** Resolves with the first line (seen or to come) that passes `test`; rejects if the output ends first. */
-  waitFor(test: (line: string) => boolean): Promise<string> {
+  /**
+   * Resolves with the first line (seen or to come) that passes `test`; rejects if the output
+   * ends first, or naming what the launcher said when no such line comes within `timeout` ms
+   * (the launcher starts four services through tsx, which is slow on a 2-core CI machine).
+   */
+  waitFor(test: (line: string) => boolean, timeout = 30_000): Promise<string> {
     const seen = this.lines.find(test)
     if (seen !== undefined) return Promise.resolve(seen)
     if (this.#ended) return Promise.reject(new Error('The launcher has already exited.'))
@@ -68,12 +72,28 @@ class Output {
       const waiter = {
         test,
         resolve: (line: string) => {
-          this.#endWaiters.delete(reject)
+          clearTimeout(timer)
+          this.#endWaiters.delete(fail)
           resolve(line)
         },
       }
+      const fail = (error: Error): void => {
+        clearTimeout(timer)
+        reject(error)
+      }
+      const timer = setTimeout(() => {
+        this.#waiters.delete(waiter)
+        this.#endWaiters.delete(fail)
+        reject(
+          new Error(
+            `waitFor: the launcher printed no line passing ${test} within ${timeout} ms. It said:\n${this.lines.join('\n')}`,
+          ),
+        )
+      }, timeout)
+      // Only a guard: it must never keep the test process alive by itself.
+      timer.unref()
       this.#waiters.add(waiter)
-      this.#endWaiters.add(reject)
+      this.#endWaiters.add(fail)
     })
   }
 
