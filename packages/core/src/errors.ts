@@ -66,6 +66,37 @@ export interface ExoRelayErrorOptions {
   cause?: unknown
 }
 
+// Brands, as undici's errors have: two installed copies of core (a service that depends on
+// two versions, or a bundled copy beside node_modules) make two sets of classes, and a plain
+// `instanceof` would fail across them. Each class gets a brand under a `Symbol.for` key (the
+// same symbol in every copy in the process) as a non-enumerable property of its prototype,
+// and a static `[Symbol.hasInstance]` that looks for it. Both are installed by `brand()` after
+// the class rather than written in it, so they stay out of JSON, logs and the public types.
+type ErrorClass = abstract new (...args: never[]) => Error
+
+const ordinaryHasInstance = Function.prototype[Symbol.hasInstance]
+
+function hasBrand(instance: unknown, key: symbol): boolean {
+  return (
+    typeof instance === 'object' &&
+    instance !== null &&
+    (instance as Record<symbol, unknown>)[key] === true
+  )
+}
+
+function brand(cls: ErrorClass, key: symbol): void {
+  Object.defineProperty(cls.prototype, key, { value: true })
+  Object.defineProperty(cls, Symbol.hasInstance, {
+    // A subclass declared outside this file inherits this method but has no brand of its own:
+    // for it (`this` is not `cls`) the prototype chain decides, as it would without brands.
+    value: function hasInstance(this: ErrorClass, instance: unknown): boolean {
+      return this === cls ? hasBrand(instance, key) : ordinaryHasInstance.call(this, instance)
+    },
+  })
+}
+
+const kExoRelayError = Symbol.for('exorelay.error.ExoRelayError')
+
 /** The base class of every error ExoRelay raises. Branch on `code`, not on `message`. */
 export class ExoRelayError extends Error {
   override name = 'ExoRelayError'
@@ -81,11 +112,17 @@ export class ExoRelayError extends Error {
     return { name: this.name, code: this.code, message: this.message }
   }
 }
+brand(ExoRelayError, kExoRelayError)
+
+const kInvalidArgumentError = Symbol.for('exorelay.error.InvalidArgumentError')
 
 /** A programmer error: a bad argument or option. Fix the calling code. */
 export class InvalidArgumentError extends ExoRelayError {
   override name = 'InvalidArgumentError'
 }
+brand(InvalidArgumentError, kInvalidArgumentError)
+
+const kTimeoutError = Symbol.for('exorelay.error.TimeoutError')
 
 /** No reply arrived before the deadline. Retry, raise `timeout`, or check the receiving service. */
 export class TimeoutError extends ExoRelayError {
@@ -98,11 +135,17 @@ export class TimeoutError extends ExoRelayError {
     this.timeout = timeout
   }
 }
+brand(TimeoutError, kTimeoutError)
+
+const kAbortError = Symbol.for('exorelay.error.AbortError')
 
 /** The caller gave up through its `AbortSignal`; `cause` is the signal's reason. */
 export class AbortError extends ExoRelayError {
   override name = 'AbortError'
 }
+brand(AbortError, kAbortError)
+
+const kTransportError = Symbol.for('exorelay.error.TransportError')
 
 /** The bus could not be reached or refused the message. `status` is set when it answered. */
 export class TransportError extends ExoRelayError {
@@ -118,26 +161,41 @@ export class TransportError extends ExoRelayError {
     this.status = options?.status
   }
 }
+brand(TransportError, kTransportError)
+
+const kClosedError = Symbol.for('exorelay.error.ClosedError')
 
 /** The relay is closed or closing. Nothing more will be sent or received. */
 export class ClosedError extends ExoRelayError {
   override name = 'ClosedError'
 }
+brand(ClosedError, kClosedError)
+
+const kListenError = Symbol.for('exorelay.error.ListenError')
 
 /** The listener could not bind its port. */
 export class ListenError extends ExoRelayError {
   override name = 'ListenError'
 }
+brand(ListenError, kListenError)
+
+const kProtocolError = Symbol.for('exorelay.error.ProtocolError')
 
 /** An incoming message broke the wire protocol, or nobody handles it. */
 export class ProtocolError extends ExoRelayError {
   override name = 'ProtocolError'
 }
+brand(ProtocolError, kProtocolError)
+
+const kHandlerError = Symbol.for('exorelay.error.HandlerError')
 
 /** A local handler threw while a message was being received. */
 export class HandlerError extends ExoRelayError {
   override name = 'HandlerError'
 }
+brand(HandlerError, kHandlerError)
+
+const kRemoteHandlerError = Symbol.for('exorelay.error.RemoteHandlerError')
 
 /**
  * The handler of a request failed in the receiving service and answered with an error reply.
@@ -155,8 +213,12 @@ export class RemoteHandlerError extends ExoRelayError {
     this.data = data
   }
 }
+brand(RemoteHandlerError, kRemoteHandlerError)
 
-/** True when `error` is an ExoRelay error, optionally with the given code. */
+/**
+ * True when `error` is an ExoRelay error, optionally with the given code. Like `instanceof`, it
+ * holds for errors from any installed copy of `@exorelay/core`.
+ */
 export function isExoRelayError(error: unknown, code?: ErrorCode): error is ExoRelayError {
   return error instanceof ExoRelayError && (code === undefined || error.code === code)
 }
