@@ -249,7 +249,7 @@ export class UndiciSender {
     const refused = refuseOptions(options)
     if (refused !== undefined) return refused
     const { timeout, signal } = options
-    if (this.#batcher.holds(this.#active)) {
+    if (this.#batcher.holds()) {
       const waiting = this.#batcher.wait(envelope, body, timeout, signal)
       if (waiting !== undefined) return waiting
     }
