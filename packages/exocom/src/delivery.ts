@@ -1,12 +1,6 @@
 import type { Logger } from '@exorelay/core'
-import {
-  authorizationHeader,
-  batchEntry,
-  DEFAULT_BATCH_AFTER,
-  MAX_BATCH_BYTES,
-  MAX_BATCH_MESSAGES,
-} from '@exorelay/http-protocol'
-import { createPool } from '@exorelay/undici-sender/internal'
+import { authorizationHeader, batchEntry, DEFAULT_BATCH_AFTER } from '@exorelay/http-protocol'
+import { BatchQueue, createPool, nodeTimers } from '@exorelay/undici-sender/internal'
 import {
   BatchDelivering,
   consoleLine,
@@ -100,14 +94,14 @@ export class Deliverer {
         target.requests--
         target.pending -= count
         this.#active -= count
-        if (target.queue.length > 0) this.#flush(target, false)
+        if (target.queue.waiting > 0) target.queue.flush(false)
         if (this.#active === 0 && this.#idle.length > 0) this.#resolveIdle()
       },
       refused: (target, items, status) => {
         // A receiver that does not know the batch route lost it in a restart or was never
         // what it registered as; one that answers 413 has a body limit under a batch's size.
         // Either gets single requests until it registers with batches again.
-        target.batches = false
+        target.queue.on = false
         this.#log.warn(
           { receiver: items[0]?.delivery.service.name, status, messages: items.length },
           `the receiver answered ${status} to a batch of ${items.length} messages: they go again one by one; no more batches to it until it registers with batches again`,
@@ -155,7 +149,7 @@ export class Deliverer {
     target.pending++
     this.#active++
     // Behind messages that wait already, a message waits too: the receiver gets them in order.
-    if (target.batches && (target.requests >= this.#batchAfter || target.queue.length > 0)) {
+    if (target.queue.holds()) {
       target.queue.push({ delivery, message, since: performance.now() })
       return
     }
@@ -170,8 +164,8 @@ export class Deliverer {
     for (const service of services) {
       const target = this.#targets.get(originOf(service))
       if (target === undefined) continue
-      target.batches = this.#batches && service.batches === true
-      if (!target.batches) this.#flush(target, true)
+      target.queue.on = this.#batches && service.batches === true
+      if (!target.queue.on) target.queue.flush(true)
     }
   }
 
@@ -200,7 +194,7 @@ export class Deliverer {
     for (const [origin, target] of this.#targets) {
       if (wanted.has(origin)) continue
       this.#targets.delete(origin)
-      this.#flush(target, true)
+      target.queue.flush(true)
       void target.pool.close().catch(() => {})
     }
   }
@@ -211,7 +205,7 @@ export class Deliverer {
    */
   async close(): Promise<void> {
     this.#closed = true
-    for (const target of this.#targets.values()) this.#flush(target, true)
+    for (const target of this.#targets.values()) target.queue.flush(true)
     await this.idle()
     const pools = [...this.#targets.values()].map(({ pool }) => pool)
     this.#targets.clear()
@@ -221,61 +215,6 @@ export class Deliverer {
   #single(target: Target, delivery: Delivery, message: RoutedMessage): void {
     target.requests++
     new Delivering(this.#context, target, delivery, message)
-  }
-
-  /**
-   * Sends what waits in `target`'s queue: one batch per request that may start below
-   * `batchAfter`, or, with `all`, everything at once. A batch takes at most
-   * `MAX_BATCH_MESSAGES` messages and `MAX_BATCH_BYTES` bytes; the rest waits for the next.
-   * A batch of one goes on the single route, and so does everything once the receiver takes
-   * no batches any more.
-   */
-  #flush(target: Target, all: boolean): void {
-    const queue = target.queue
-    this.#expire(target)
-    while (queue.length > 0 && (all || target.requests < this.#batchAfter)) {
-      if (!target.batches) {
-        for (const { delivery, message } of queue.splice(0)) this.#single(target, delivery, message)
-        return
-      }
-      const entries = queue.length === 1 ? [] : batchEntries(queue)
-      if (entries.length < 2) {
-        const [{ delivery, message }] = queue.splice(0, 1) as [Queued]
-        this.#single(target, delivery, message)
-        continue
-      }
-      target.requests++
-      new BatchDelivering(
-        this.#context,
-        target,
-        queue.splice(0, entries.length),
-        `[${entries.join(',')}]`,
-      )
-    }
-  }
-
-  /**
-   * Drops the messages at the front of `target`'s queue that waited the whole delivery
-   * timeout (the queue is in the order they came): a receiver that hangs must not get a burst
-   * of stale messages once it recovers. Each is logged as a delivery that timed out.
-   */
-  #expire(target: Target): void {
-    const queue = target.queue
-    const oldest = performance.now() - this.#timeout
-    let count = 0
-    while (count < queue.length && (queue[count] as Queued).since <= oldest) count++
-    if (count === 0) return
-    for (const { delivery, message } of queue.splice(0, count)) {
-      logFailed(
-        this.#log,
-        delivery,
-        message,
-        `it waited ${this.#timeout} ms for the receiver, which was busy with earlier deliveries`,
-      )
-    }
-    target.pending -= count
-    this.#active -= count
-    if (this.#active === 0) this.#resolveIdle()
   }
 
   #resolveIdle(): void {
@@ -294,32 +233,53 @@ export class Deliverer {
         bodyTimeout: this.#timeout,
         connect: { timeout: this.#timeout },
       })
+      const timeout = this.#timeout
+      const log = this.#log
+      const queue = new BatchQueue<Queued>(
+        {
+          underWay: () => (target as Target).requests,
+          // The receiver's (translated) name in front of the body serialised once per message.
+          entry: ({ delivery, message }) => batchEntry(delivery.internalName, message.body),
+          settled: () => false,
+          // A receiver that hangs must not get a burst of stale messages once it recovers:
+          // what waited the whole delivery timeout is logged as a delivery that timed out.
+          expired: ({ since }, now) => since <= now - timeout,
+          expire: ({ delivery, message }) => {
+            logFailed(
+              log,
+              delivery,
+              message,
+              `it waited ${timeout} ms for the receiver, which was busy with earlier deliveries`,
+            )
+            const expiring = target as Target
+            expiring.pending--
+            this.#active--
+            if (this.#active === 0) this.#resolveIdle()
+          },
+          sendAlone: ({ delivery, message }) => this.#single(target as Target, delivery, message),
+          sendBatch: (items, body) => {
+            const batching = target as Target
+            batching.requests++
+            new BatchDelivering(this.#context, batching, items, body)
+          },
+        },
+        this.#batchAfter,
+        this.#batches && delivery.service.batches === true,
+      )
       target = {
         origin,
+        dispatcher: pool,
+        timers: nodeTimers,
+        retryBudget: 0,
+        log,
+        dispatcherTimeout: timeout,
         pool,
         pending: 0,
         requests: 0,
-        batches: this.#batches && delivery.service.batches === true,
-        queue: [],
+        queue,
       }
       this.#targets.set(origin, target)
     }
     return target
   }
-}
-
-/** The entries of the next batch from the front of `queue`, within the limits of a batch. */
-function batchEntries(queue: readonly Queued[]): string[] {
-  const entries: string[] = []
-  // The brackets, then each entry and its comma.
-  let bytes = 1
-  for (const queued of queue) {
-    if (entries.length === MAX_BATCH_MESSAGES) break
-    // The receiver's (translated) name in front of the body serialised once per message.
-    const entry = batchEntry(queued.delivery.internalName, queued.message.body)
-    bytes += Buffer.byteLength(entry) + 1
-    if (bytes > MAX_BATCH_BYTES && entries.length > 0) break
-    entries.push(entry)
-  }
-  return entries
 }

@@ -5,7 +5,14 @@ import {
   RUN_BATCH_PATH,
   tookNoneOfBatch,
 } from '@exorelay/http-protocol'
-import type { Dispatcher, Pool } from 'undici'
+import {
+  type BatchQueue,
+  type ExchangeContext,
+  type Failure,
+  type RawAnswer,
+  UndiciExchange,
+} from '@exorelay/undici-sender/internal'
+import type { Pool } from 'undici'
 import { formatMessageLine } from './message-log.js'
 import type { Delivery } from './routing-table.js'
 
@@ -33,18 +40,21 @@ export interface Queued {
   readonly since: number
 }
 
-/** One receiver origin: its pool, what is under way to it, and what waits for a batch. */
-export interface Target {
-  readonly origin: string
+/**
+ * One receiver origin: its pool, what is under way to it, and what waits for a batch. The
+ * exchanges to it share it as their context: no retries (a delivery is never sent twice).
+ */
+export interface Target extends ExchangeContext {
   readonly pool: Pool
   /** Messages to it that have not settled: in requests under way, and queued. */
   pending: number
   /** Requests under way to it, single deliveries and batches alike. */
   requests: number
-  /** Messages may wait for a batch: it offered batches and has not refused one since. */
-  batches: boolean
-  /** Messages waiting for a batch, oldest first. */
-  readonly queue: Queued[]
+  /**
+   * Messages waiting for a batch, oldest first; `queue.on` while it offered batches and has
+   * not refused one since.
+   */
+  readonly queue: BatchQueue<Queued>
 }
 
 /** What each request shares with its deliverer. */
@@ -63,140 +73,68 @@ export interface DeliveryContext {
 
 // A receiver's error text goes into the warning; a rogue receiver must not fill the log.
 const MAX_ERROR_TEXT = 200
-// Bytes of an error answer read at most; leaving the rest unread closes that connection.
-const ERROR_READ_LIMIT = 4096
 // Bytes of the results of a batch read at most: 256 results with long error texts fit well
 // within it, while a rogue receiver cannot stream into the bus.
 const RESULTS_READ_LIMIT = 1024 * 1024
-const TIMEOUT_CODES = new Set([
-  'UND_ERR_CONNECT_TIMEOUT',
-  'UND_ERR_HEADERS_TIMEOUT',
-  'UND_ERR_BODY_TIMEOUT',
-])
 
 /**
- * One request to a receiver as an undici dispatch handler: no response stream, no abort
- * controller, no promise, no async function per request. Its deadline is one timer for the
- * whole request: undici's own timeouts restart at each stage (and at each body chunk), so a
- * receiver that trickles its answer would otherwise hold `close()` for ever. The error for a
- * passed deadline is made only when it passes.
+ * One request to a receiver: the shared undici exchange (one deadline for the whole request,
+ * an answer's body read within limits, never written once timed out), with its outcome
+ * logged. A delivery never throws and is never retried.
  */
-abstract class Exchange implements Dispatcher.DispatchHandler {
-  protected readonly context: DeliveryContext
+abstract class Exchange extends UndiciExchange {
+  protected readonly deliveries: DeliveryContext
   protected readonly target: Target
   readonly #count: number
-  #timer: NodeJS.Timeout | undefined
-  #settled = false
-  #controller: Dispatcher.DispatchController | undefined
-  #status = 0
-  #chunks: Buffer[] | undefined
-  #limit = 0
-  #read = 0
 
-  constructor(context: DeliveryContext, target: Target, count: number) {
-    this.context = context
+  constructor(
+    deliveries: DeliveryContext,
+    target: Target,
+    count: number,
+    path: string,
+    body: string,
+    answerLimit: number | undefined,
+  ) {
+    super(
+      target,
+      { method: 'POST', path, body, headers: deliveries.headers, subject, answerLimit },
+      deliveries.timeout,
+      undefined,
+    )
+    this.deliveries = deliveries
     this.target = target
     this.#count = count
   }
 
-  /**
-   * How many bytes of an answer with `status` to read; `0` reads none (undici consumes the
-   * body, which keeps the connection alive).
-   */
-  protected abstract readLimit(status: number): number
-
   /** The receiver answered `status`; `body` is what was read, `cut` when it was longer. */
-  protected abstract answered(status: number, body: string, cut: boolean): void
+  protected abstract delivered(status: number, body: string, cut: boolean): void
 
   /** No answer came: `reason` says why, for each message's warning. */
-  protected abstract failed(reason: string, err: Error): void
+  protected abstract undelivered(reason: string, err: Error): void
 
-  /** Sends the request. Called by a subclass once it is complete: undici may answer at once. */
-  protected send(path: string, body: string): void {
-    this.#timer = setTimeout(this.#onDeadline, this.context.timeout)
-    this.target.pool.dispatch(
-      {
-        origin: this.target.origin,
-        method: 'POST',
-        path,
-        headers: this.context.headers,
-        body,
-      },
-      this,
-    )
+  protected answered({ status, body, cut }: RawAnswer): void {
+    this.delivered(status, body, cut)
+    this.deliveries.ended(this.target, this.#count)
   }
 
-  onRequestStart(controller: Dispatcher.DispatchController): void {
-    // Timed out while it waited for a connection: it must not be written any more.
-    if (this.#settled) controller.abort(new Error('The delivery had timed out.'))
-    else this.#controller = controller
-  }
-
-  onResponseStart(_controller: Dispatcher.DispatchController, statusCode: number): void {
-    if (statusCode < 200) return
-    this.#status = statusCode
-    const limit = this.readLimit(statusCode)
-    if (limit === 0) return
-    this.#chunks = []
-    this.#limit = limit
-  }
-
-  onResponseData(controller: Dispatcher.DispatchController, chunk: Buffer): void {
-    const chunks = this.#chunks
-    if (chunks === undefined) return
-    chunks.push(chunk)
-    this.#read += chunk.length
-    // A short body is read to its end so the socket can be reused; a long one is cut off, so
-    // a rogue receiver cannot stream into the bus.
-    if (this.#read > this.#limit) {
-      this.#answer(true)
-      controller.abort(new Error('The answer is longer than the bus reads.'))
+  protected failed({ kind, cause }: Failure): unknown {
+    const timeout = this.timeout
+    const code = (cause as { code?: unknown } | null | undefined)?.code
+    let err = cause as Error
+    let reason = `the receiver did not answer within ${timeout} ms`
+    if (kind === 'timeout') {
+      err ??= new Error(`The receiver did not answer within ${timeout} ms.`)
+    } else if (code !== 'UND_ERR_CONNECT_TIMEOUT') {
+      reason = `the receiver is unreachable (${typeof code === 'string' ? code : String(cause)})`
     }
+    this.undelivered(reason, err)
+    this.deliveries.ended(this.target, this.#count)
+    return err
   }
+}
 
-  onResponseEnd(): void {
-    this.#answer(false)
-  }
-
-  onResponseError(_controller: Dispatcher.DispatchController, error: Error): void {
-    this.#controller = undefined
-    if (!this.#stop()) return
-    const code = (error as { code?: unknown }).code
-    this.failed(
-      typeof code === 'string' && TIMEOUT_CODES.has(code)
-        ? `the receiver did not answer within ${this.context.timeout} ms`
-        : `the receiver is unreachable (${typeof code === 'string' ? code : String(error)})`,
-      error,
-    )
-    this.context.ended(this.target, this.#count)
-  }
-
-  readonly #onDeadline = (): void => {
-    if (!this.#stop()) return
-    const timeout = this.context.timeout
-    const err = new Error(`The receiver did not answer within ${timeout} ms.`)
-    this.failed(`the receiver did not answer within ${timeout} ms`, err)
-    this.context.ended(this.target, this.#count)
-    const controller = this.#controller
-    this.#controller = undefined
-    controller?.abort(err)
-  }
-
-  #answer(cut: boolean): void {
-    if (!this.#stop()) return
-    const chunks = this.#chunks
-    const body = chunks === undefined ? '' : Buffer.concat(chunks).toString('utf8')
-    this.answered(this.#status, body, cut)
-    this.context.ended(this.target, this.#count)
-  }
-
-  /** Marks the request as ended; `false` when it had ended already. */
-  #stop(): boolean {
-    if (this.#settled) return false
-    this.#settled = true
-    clearTimeout(this.#timer)
-    return true
-  }
+function subject(): string {
+  return 'a delivery'
 }
 
 /** One message alone on the original route: `POST /run/<name>` with its body. */
@@ -210,23 +148,19 @@ export class Delivering extends Exchange {
     delivery: Delivery,
     message: RoutedMessage,
   ) {
-    super(context, target, 1)
+    super(context, target, 1, delivery.path, message.body, undefined)
     this.#delivery = delivery
     this.#message = message
-    this.send(delivery.path, message.body)
+    this.start()
   }
 
-  protected readLimit(status: number): number {
-    return status < 300 ? 0 : ERROR_READ_LIMIT
+  protected delivered(status: number, body: string): void {
+    if (status < 300) logDelivered(this.deliveries.log, this.#delivery, this.#message)
+    else logRefused(this.deliveries.log, this.#delivery, this.#message, status, body)
   }
 
-  protected answered(status: number, body: string): void {
-    if (status < 300) logDelivered(this.context.log, this.#delivery, this.#message)
-    else logRefused(this.context.log, this.#delivery, this.#message, status, body)
-  }
-
-  protected failed(reason: string, err: Error): void {
-    logFailed(this.context.log, this.#delivery, this.#message, reason, err)
+  protected undelivered(reason: string, err: Error): void {
+    logFailed(this.deliveries.log, this.#delivery, this.#message, reason, err)
   }
 }
 
@@ -240,22 +174,18 @@ export class BatchDelivering extends Exchange {
 
   /** `body` is the JSON array of the entries of `items`, in their order. */
   constructor(context: DeliveryContext, target: Target, items: readonly Queued[], body: string) {
-    super(context, target, items.length)
+    super(context, target, items.length, RUN_BATCH_PATH, body, RESULTS_READ_LIMIT)
     this.#items = items
-    this.send(RUN_BATCH_PATH, body)
+    this.start()
   }
 
-  protected readLimit(status: number): number {
-    return status < 300 ? RESULTS_READ_LIMIT : ERROR_READ_LIMIT
-  }
-
-  protected answered(status: number, body: string, cut: boolean): void {
-    const log = this.context.log
+  protected delivered(status: number, body: string, cut: boolean): void {
+    const log = this.deliveries.log
     const items = this.#items
     if (status >= 300) {
       // The receiver took none of it: each message may still go alone.
       if (tookNoneOfBatch(status)) {
-        this.context.refused(this.target, items, status)
+        this.deliveries.refused(this.target, items, status)
         return
       }
       for (const { delivery, message } of items) logRefused(log, delivery, message, status, body)
@@ -281,8 +211,8 @@ export class BatchDelivering extends Exchange {
     }
   }
 
-  protected failed(reason: string, err: Error): void {
-    const log = this.context.log
+  protected undelivered(reason: string, err: Error): void {
+    const log = this.deliveries.log
     for (const { delivery, message } of this.#items) {
       logFailed(log, delivery, message, reason, err)
     }

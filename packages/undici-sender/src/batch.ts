@@ -10,11 +10,11 @@ import {
   type BatchResult,
   batchEntry,
   MAX_BATCH_BYTES,
-  MAX_BATCH_MESSAGES,
   parseBatchResults,
   SEND_BATCH_PATH,
   tookNoneOfBatch,
 } from '@exorelay/http-protocol'
+import { BatchQueue } from './batch-queue.js'
 import { describeCause, textStart, timeoutMessage } from './bus-errors.js'
 import { hasDeadlineTimer } from './deadline.js'
 import type { Answer, Exchange, ExchangeContext, ExchangeRequest } from './exchange.js'
@@ -56,22 +56,30 @@ export function offersBatches(body: string): boolean {
   }
 }
 
-/** The messages waiting for a batch, and when they leave. One per sender. */
+/** The messages waiting for a batch, and when they leave: the shared queue. One per sender. */
 export class Batcher {
   readonly #host: BatchHost
   readonly #allowed: boolean
-  readonly #after: number
-  /** Allowed, offered by the bus at its last registration answer, and not refused since. */
-  #on = false
-  // Oldest first. A message that gives up stays until the next batch skips it: removing it
-  // at once would cost a search of the queue per timeout.
-  #queue: WaitingMessage[] = []
-  #waiting = 0
+  /** `queue.on`: allowed, offered by the bus at its last registration answer, not refused since. */
+  readonly #queue: BatchQueue<WaitingMessage>
 
   constructor(host: BatchHost, allowed: boolean, after: number) {
     this.#host = host
     this.#allowed = allowed
-    this.#after = after
+    this.#queue = new BatchQueue<WaitingMessage>(
+      {
+        underWay: host.underWay,
+        entry: (message) => message.entry,
+        settled: (message) => message.settled,
+        // Its deadline passed, but its timer has not run yet (several requests ended in one
+        // turn of the event loop): it fails here and is never written.
+        expired: (message, now) => now - message.started >= message.timeout,
+        expire: (message) => message.fail(message.timeoutError()),
+        sendAlone: host.sendAlone,
+        sendBatch: (messages, body) => new Batch(this, host, messages, body),
+      },
+      after,
+    )
   }
 
   /** Whether this sender may batch at all (the `batches` option). */
@@ -85,17 +93,17 @@ export class Batcher {
 
   /** Messages waiting that have not given up. */
   get waiting(): number {
-    return this.#waiting
+    return this.#queue.waiting
   }
 
   /** The bus answered a registration: it takes batches from now on, or not. */
   learn(offered: boolean): void {
-    this.#on = this.#allowed && offered
+    this.#queue.on = this.#allowed && offered
   }
 
   /** Whether a new message waits for a batch instead of going out at once. */
-  holds(underWay: number): boolean {
-    return this.#on && underWay >= this.#after
+  holds(): boolean {
+    return this.#queue.holds()
   }
 
   /**
@@ -109,21 +117,16 @@ export class Batcher {
     signal: AbortSignal | undefined,
   ): Promise<void> | undefined {
     const entry = batchEntry(envelope.name, body)
-    const size = Buffer.byteLength(entry)
     // A batch of it alone adds its brackets.
-    if (size + 2 > MAX_BATCH_BYTES) return undefined
-    const message = new WaitingMessage(this, envelope, body, entry, size, timeout, signal)
+    if (Buffer.byteLength(entry) + 2 > MAX_BATCH_BYTES) return undefined
+    const message = new WaitingMessage(this, envelope, body, entry, timeout, signal)
     this.#queue.push(message)
-    this.#waiting++
     return message.promise
   }
 
   /** A waiting message gave up (deadline or signal) before it left. */
   left(): void {
-    this.#waiting--
-    // Nobody waits any more: drop the ones that gave up now, not when the next one waits,
-    // which may be never (their payloads would stay referenced).
-    if (this.#waiting === 0) this.#queue = []
+    this.#queue.left()
   }
 
   /**
@@ -131,47 +134,12 @@ export class Batcher {
    * than `batchAfter` requests are under way, or each alone once the bus takes no batches.
    */
   flush(): void {
-    while (this.#waiting > 0 && (!this.#on || this.#host.underWay() < this.#after)) {
-      const messages = this.#take()
-      if (!this.#on || messages.length === 1) {
-        for (const message of messages) this.#host.sendAlone(message)
-      } else {
-        new Batch(this, this.#host, messages)
-      }
-    }
+    this.#queue.flush(!this.#queue.on)
   }
 
   /** ExoCom took no batch (404, 405, 413): the single route until it offers batches again. */
   stop(): void {
-    this.#on = false
-  }
-
-  /** The oldest waiting messages that fit one batch: `MAX_BATCH_MESSAGES`, `MAX_BATCH_BYTES`. */
-  #take(): WaitingMessage[] {
-    const queue = this.#queue
-    const taken: WaitingMessage[] = []
-    let bytes = 2
-    let index = 0
-    const now = performance.now()
-    for (; index < queue.length && taken.length < MAX_BATCH_MESSAGES; index++) {
-      const message = queue[index] as WaitingMessage
-      if (message.settled) continue
-      // Its deadline passed, but its timer has not run yet (several requests ended in one
-      // turn of the event loop): it fails here and is never written.
-      if (now - message.started >= message.timeout) {
-        message.fail(message.timeoutError())
-        this.#waiting--
-        continue
-      }
-      const size = taken.length === 0 ? message.size : message.size + 1
-      // The first always fits: wait() sent larger ones alone.
-      if (bytes + size > MAX_BATCH_BYTES) break
-      bytes += size
-      taken.push(message)
-    }
-    queue.splice(0, index)
-    this.#waiting -= taken.length
-    return taken
+    this.#queue.on = false
   }
 }
 
@@ -186,8 +154,6 @@ export class WaitingMessage {
   readonly body: string
   /** Its entry in a batch: the body with the name. */
   readonly entry: string
-  /** Bytes of `entry`. */
-  readonly size: number
   readonly timeout: number
   readonly signal: AbortSignal | undefined
   /** When its send started (`performance.now()`): its deadline and retry budget count from it. */
@@ -207,7 +173,6 @@ export class WaitingMessage {
     envelope: OutgoingEnvelope,
     body: string,
     entry: string,
-    size: number,
     timeout: number,
     signal: AbortSignal | undefined,
   ) {
@@ -215,7 +180,6 @@ export class WaitingMessage {
     this.envelope = envelope
     this.body = body
     this.entry = entry
-    this.size = size
     this.timeout = timeout
     this.signal = signal
     this.started = performance.now()
@@ -297,7 +261,7 @@ export class Batch {
   #sent: readonly WaitingMessage[]
   #live: number
 
-  constructor(batcher: Batcher, host: BatchHost, messages: WaitingMessage[]) {
+  constructor(batcher: Batcher, host: BatchHost, messages: WaitingMessage[], body: string) {
     this.#batcher = batcher
     this.#host = host
     this.#messages = messages
@@ -311,7 +275,7 @@ export class Batch {
     const request: ExchangeRequest = {
       method: 'POST',
       path: SEND_BATCH_PATH,
-      body: batchBody(messages),
+      body,
       // Nothing was written: the messages that gave up during the backoff are left out.
       retryBody: () => {
         this.#sent = this.#messages.filter((message) => !message.settled)

@@ -5,7 +5,8 @@ import type { Pool } from 'undici'
 // agents. A relay only ever needs a Pool, and loading its module alone leaves about 11 MB
 // less on the heap of every relay process. undici has no exports map, so the module can be
 // loaded by its path; should a later undici move it or close its internals, the package's
-// entry point still works.
+// entry point still works, and test/pool.test.ts fails loudly so that it is noticed
+// (docs/decisions/0014-undici-pool-module.md).
 const require = createRequire(import.meta.url)
 const PoolClass = loadPool()
 

@@ -1,6 +1,7 @@
 import {
   assertMessageName,
   ClosedError,
+  checkPort,
   ErrorCodes,
   InvalidArgumentError,
   type Logger,
@@ -9,7 +10,15 @@ import {
   type Timers,
   type TransportSendOptions,
 } from '@exorelay/core'
-import { describeValue } from '@exorelay/core/internal'
+import {
+  checkBoolean,
+  checkInteger,
+  checkNonEmptyString,
+  checkTimeout,
+  describeValue,
+  invalidOption,
+  missingOption,
+} from '@exorelay/core/internal'
 import {
   authorizationHeader,
   checkToken,
@@ -129,8 +138,8 @@ export class UndiciSender {
         `The sender needs options with an exocomPort, got ${describeValue(options)}.`,
       )
     }
-    const host = checkHost(options.exocomHost)
-    const port = checkPort(options.exocomPort)
+    const host = checkNonEmptyString(options.exocomHost, 'exocomHost', 'localhost')
+    const port = checkExocomPort(options.exocomPort)
     this.origin = `http://${host.includes(':') && !host.startsWith('[') ? `[${host}]` : host}:${port}`
     this.#log = options.logger ?? silentLogger
     const token = checkToken(options.token, 'The token option')
@@ -141,19 +150,17 @@ export class UndiciSender {
     }
     const retryBudget = checkRetryBudget(options.retryBudget)
     const timers = checkTimers(options.timers)
-    const batches = checkBatches(options.batches)
-    const batchAfter = checkBatchAfter(options.batchAfter)
+    const batches = checkBoolean(options.batches, 'batches', true)
+    const batchAfter = checkInteger(options.batchAfter, 'batchAfter', 1, DEFAULT_BATCH_AFTER)
     let dispatcher: Dispatcher
     if (options.dispatcher !== undefined) {
       if (typeof (options.dispatcher as { dispatch?: unknown } | null)?.dispatch !== 'function') {
-        throw new InvalidArgumentError(
-          ErrorCodes.INVALID_OPTION,
-          `The dispatcher option must be an undici Dispatcher, got ${describeValue(options.dispatcher)}.`,
-        )
+        throw invalidOption('dispatcher', 'an undici Dispatcher', options.dispatcher)
       }
       dispatcher = options.dispatcher
     } else {
-      this.#pool = createPool(this.origin, { connections: checkConnections(options.connections) })
+      const connections = checkInteger(options.connections, 'connections', 1, DEFAULT_CONNECTIONS)
+      this.#pool = createPool(this.origin, { connections })
       dispatcher = this.#pool
     }
     this.#context = {
@@ -249,7 +256,7 @@ export class UndiciSender {
     const refused = refuseOptions(options)
     if (refused !== undefined) return refused
     const { timeout, signal } = options
-    if (this.#batcher.holds(this.#active)) {
+    if (this.#batcher.holds()) {
       const waiting = this.#batcher.wait(envelope, body, timeout, signal)
       if (waiting !== undefined) return waiting
     }
@@ -458,64 +465,15 @@ function isUnsupported(status: number): boolean {
   return status === 404 || status === 405
 }
 
-function checkHost(host: unknown): string {
-  if (host === undefined) return 'localhost'
-  if (typeof host !== 'string' || host.trim() === '') {
-    throw new InvalidArgumentError(
-      ErrorCodes.INVALID_OPTION,
-      `The exocomHost option must be a non-empty host name, got ${describeValue(host)}.`,
-    )
-  }
-  return host
-}
-
-function checkPort(port: unknown): number {
-  if (port === undefined || port === null) {
-    throw new InvalidArgumentError(
-      ErrorCodes.MISSING_OPTION,
-      `The sender needs an exocomPort, got ${describeValue(port)}.`,
-    )
-  }
-  if (typeof port !== 'number' || !Number.isInteger(port) || port < 1 || port > 65535) {
-    throw new InvalidArgumentError(
-      ErrorCodes.INVALID_OPTION,
-      `The exocomPort option must be an integer from 1 to 65535, got ${describeValue(port)}.`,
-    )
-  }
-  return port
-}
-
-function checkConnections(connections: unknown): number {
-  if (connections === undefined) return DEFAULT_CONNECTIONS
-  if (typeof connections !== 'number' || !Number.isInteger(connections) || connections < 1) {
-    throw new InvalidArgumentError(
-      ErrorCodes.INVALID_OPTION,
-      `The connections option must be a positive integer, got ${describeValue(connections)}.`,
-    )
-  }
-  return connections
-}
-
-function checkBatches(batches: unknown): boolean {
-  if (batches === undefined) return true
-  if (typeof batches !== 'boolean') {
-    throw new InvalidArgumentError(
-      ErrorCodes.INVALID_OPTION,
-      `The batches option must be true or false, got ${describeValue(batches)}.`,
-    )
-  }
-  return batches
-}
-
-function checkBatchAfter(batchAfter: unknown): number {
-  if (batchAfter === undefined) return DEFAULT_BATCH_AFTER
-  if (typeof batchAfter !== 'number' || !Number.isInteger(batchAfter) || batchAfter < 1) {
-    throw new InvalidArgumentError(
-      ErrorCodes.INVALID_OPTION,
-      `The batchAfter option must be a positive integer, got ${describeValue(batchAfter)}.`,
-    )
-  }
-  return batchAfter
+/**
+ * The port to connect to: core's one rule with `0` refused; a number only (a string is read
+ * from the environment by the facade, not here). Missing is `MISSING_OPTION`.
+ */
+function checkExocomPort(port: unknown): number {
+  if (port === undefined || port === null) throw missingOption('exocomPort', '', port)
+  if (typeof port !== 'number')
+    throw invalidOption('exocomPort', 'an integer from 1 to 65535', port)
+  return checkPort(port, 'exocomPort', { connect: true })
 }
 
 function checkServiceName(service: unknown, where: string): string {
@@ -532,10 +490,7 @@ function checkServiceName(service: unknown, where: string): string {
 function checkRetryBudget(budget: unknown): number {
   if (budget === undefined) return DEFAULT_RETRY_BUDGET
   if (typeof budget !== 'number' || !Number.isFinite(budget) || budget < 0) {
-    throw new InvalidArgumentError(
-      ErrorCodes.INVALID_OPTION,
-      `The retryBudget option must be a finite number of milliseconds, 0 or more, got ${describeValue(budget)}.`,
-    )
+    throw invalidOption('retryBudget', 'a finite number of milliseconds, 0 or more', budget)
   }
   return budget
 }
@@ -544,28 +499,16 @@ function checkTimers(timers: unknown): Timers {
   if (timers === undefined) return nodeTimers
   const candidate = timers as Partial<Timers> | null
   if (typeof candidate?.setTimeout !== 'function' || typeof candidate.clearTimeout !== 'function') {
-    throw new InvalidArgumentError(
-      ErrorCodes.INVALID_OPTION,
-      `The timers option must have setTimeout and clearTimeout functions, got ${describeValue(timers)}.`,
-    )
+    throw invalidOption('timers', 'an object with setTimeout and clearTimeout functions', timers)
   }
   return timers as Timers
 }
 
 /** The relay checks these already; a direct caller gets the same coded errors. */
 function checkSendOptions(options: TransportSendOptions): void {
-  const timeout = options?.timeout
-  if (typeof timeout !== 'number' || !(timeout > 0)) {
-    throw new InvalidArgumentError(
-      ErrorCodes.INVALID_OPTION,
-      `The timeout option must be a positive number of milliseconds (or Infinity), got ${describeValue(timeout)}.`,
-    )
-  }
+  checkTimeout(options?.timeout, 'timeout')
   const signal = options.signal
   if (signal !== undefined && !(signal instanceof AbortSignal)) {
-    throw new InvalidArgumentError(
-      ErrorCodes.INVALID_OPTION,
-      `The signal option must be an AbortSignal, got ${describeValue(signal)}.`,
-    )
+    throw invalidOption('signal', 'an AbortSignal', signal)
   }
 }

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict'
 import { execFile } from 'node:child_process'
 import { once } from 'node:events'
 import { createServer } from 'node:http'
+import { createRequire } from 'node:module'
 import type { AddressInfo } from 'node:net'
 import { test } from 'node:test'
 import { fileURLToPath } from 'node:url'
@@ -21,6 +22,22 @@ test("the pool of the sender and the bus is undici's own Pool, and it serves req
   assert.ok(pool instanceof Pool)
   const response = await pool.request({ method: 'GET', path: '/' })
   assert.equal(await response.body.text(), 'pong')
+})
+
+// Decision 0014: src/pool.ts reaches into undici's private file for a smaller heap, and falls
+// back to the entry point at run time. This test is what notices: it fails as soon as undici
+// moves, renames or stops exporting that file, so the fallback never ships by accident.
+test("undici's private pool module is still where src/pool.ts loads it, and is undici's own Pool", () => {
+  const require = createRequire(import.meta.url)
+  let pool: unknown
+  assert.doesNotThrow(() => {
+    pool = require('undici/lib/dispatcher/pool.js')
+  }, 'undici/lib/dispatcher/pool.js moved: see docs/decisions/0014-undici-pool-module.md')
+  assert.equal(
+    pool,
+    Pool,
+    'undici/lib/dispatcher/pool.js is no longer the Pool that undici exports: see decision 0014',
+  )
 })
 
 // internal.ts is what the bus imports: it must not reach undici's entry point either.
