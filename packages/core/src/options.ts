@@ -6,7 +6,8 @@ import { ErrorCodes, InvalidArgumentError } from './errors.js'
  * thing everywhere and is refused with the same sentence: `The <option> option must be
  * <expected>, got <value>.` Each check returns the value (or `fallback` when the option is
  * `undefined` and a fallback is given) and throws an `InvalidArgumentError` coded
- * `INVALID_OPTION` otherwise. `option` is the option's name as users write it.
+ * `INVALID_OPTION` otherwise. `option` is the option's name as users write it, optionally with
+ * its owner: `'bodyLimit of exoRelayRoutes'` reads `The bodyLimit option of exoRelayRoutes …`.
  */
 
 /** The error every check throws: one sentence naming the option, what it takes, and what it got. */
@@ -17,15 +18,23 @@ export function invalidOption(
 ): InvalidArgumentError {
   return new InvalidArgumentError(
     ErrorCodes.INVALID_OPTION,
-    `The ${option} option must be ${expected}, got ${describeValue(value)}.`,
+    `The ${optionPhrase(option)} must be ${expected}, got ${describeValue(value)}.`,
   )
+}
+
+/** `bodyLimit` → `bodyLimit option`; `bodyLimit of exoRelayRoutes` → `bodyLimit option of exoRelayRoutes`. */
+function optionPhrase(option: string): string {
+  const space = option.indexOf(' ')
+  return space === -1
+    ? `${option} option`
+    : `${option.slice(0, space)} option${option.slice(space)}`
 }
 
 /** A required option that is missing (`MISSING_OPTION`), naming where it can come from. */
 export function missingOption(option: string, hint: string, value: unknown): InvalidArgumentError {
   return new InvalidArgumentError(
     ErrorCodes.MISSING_OPTION,
-    `The ${option} option is required${hint === '' ? '' : ` (${hint})`}, got ${describeValue(value)}.`,
+    `The ${optionPhrase(option)} is required${hint === '' ? '' : ` (${hint})`}, got ${describeValue(value)}.`,
   )
 }
 

@@ -32,6 +32,18 @@ test('every check names the option, what it takes and what it got, coded INVALID
   )
 })
 
+test('an option named with its owner says whose option it is', () => {
+  assert.throws(() => checkInteger(0, 'bodyLimit of exoRelayRoutes', 1), {
+    code: ErrorCodes.INVALID_OPTION,
+    message:
+      'The bodyLimit option of exoRelayRoutes must be an integer of at least 1, got number 0.',
+  })
+  assert.equal(
+    missingOption('receiver of exoRelayRoutes', '', undefined).message,
+    'The receiver option of exoRelayRoutes is required, got undefined.',
+  )
+})
+
 test('a missing option takes its fallback; a given one is checked even when a fallback exists', () => {
   assert.equal(checkInteger(undefined, 'n', 1, 5), 5)
   assert.equal(checkTimeout(undefined, 't', 10), 10)

@@ -1,35 +1,29 @@
 import {
   type Envelope,
   ErrorCodes,
-  InvalidArgumentError,
   type Logger,
-  ProtocolError,
-  parseEnvelope,
   type Receipt,
   type Receiver,
   silentLogger,
 } from '@exorelay/core'
-import { describeValue } from '@exorelay/core/internal'
+import { checkFunction, checkInteger, describeValue, invalidOption } from '@exorelay/core/internal'
 import {
   BATCH_ACCEPTED,
   type BatchResult,
   batchFailure,
-  bearerMatcher,
   checkToken,
-  type ErrorAnswer,
-  parseBatch,
   RUN_BATCH_PATH,
   statusOf,
 } from '@exorelay/http-protocol'
-import type {
-  FastifyError,
-  FastifyPluginCallback,
-  FastifyReply,
-  FastifyRequest,
-  onRequestHookHandler,
-  RouteHandlerMethod,
-} from 'fastify'
-import { answerForFastifyError, sendErrorAnswer } from './answer.js'
+import type { FastifyInstance, FastifyPluginCallback, RouteHandlerMethod } from 'fastify'
+import { PHRASES, sendErrorAnswer } from './answer.js'
+import {
+  addIngressRoutes,
+  ingressErrorHandler,
+  OPEN_ROUTE,
+  sendResult,
+  tokenCheck,
+} from './ingress.js'
 
 /** Largest message body accepted by default: 1 MiB. Messages are commands and events, not files. */
 export const DEFAULT_BODY_LIMIT = 1_048_576
@@ -68,24 +62,48 @@ export interface ListenerRoutesOptions {
   batches?: boolean | undefined
 }
 
-type RunRequest = FastifyRequest<{ Params: { '*'?: string } }>
-
-const NOT_LISTENING: ErrorAnswer = {
-  status: 503,
-  code: ErrorCodes.NOT_LISTENING,
-  text: 'not listening',
+/** The listener's options once checked: what the routes are built from. */
+export interface CheckedListenerOptions {
+  readonly receiver: () => Receiver | undefined
+  readonly bodyLimit: number
+  readonly logger: Logger
+  readonly token: string | undefined
+  readonly status: (() => Record<string, unknown>) | undefined
+  readonly batches: boolean
 }
-const NOT_LISTENING_RESULT = batchFailure(503, ErrorCodes.NOT_LISTENING, 'not listening')
 
-// Route config marking the routes the token check lets through. Not a literal at the call
-// site, so Fastify's config type accepts the extra key.
-const OPEN_ROUTE = { exoRelayOpen: true }
-
-const UNAUTHORIZED: ErrorAnswer = {
-  status: 401,
-  code: ErrorCodes.UNAUTHORIZED,
-  text: 'missing or invalid token',
+/**
+ * Checks the options of the routes, for the plugin and the standalone listener alike; `owner`
+ * names the one they were given to in the error (`The bodyLimit option of exoRelayRoutes …`).
+ */
+export function checkListenerOptions(
+  options: ListenerRoutesOptions,
+  owner: string,
+): CheckedListenerOptions {
+  const { batches, status } = options
+  if (batches !== undefined && typeof batches !== 'boolean') {
+    throw invalidOption(`batches of ${owner}`, 'a boolean', batches)
+  }
+  return {
+    receiver: checkFunction(options.receiver, `receiver of ${owner}`),
+    bodyLimit: checkInteger(options.bodyLimit, `bodyLimit of ${owner}`, 1, DEFAULT_BODY_LIMIT),
+    logger: options.logger ?? silentLogger,
+    token: checkToken(options.token, `The token option of ${owner}`),
+    status: status === undefined ? undefined : checkFunction(status, `status of ${owner}`),
+    batches: batches ?? true,
+  }
 }
+
+const NOT_LISTENING_STATUS = statusOf(ErrorCodes.NOT_LISTENING)
+const NOT_LISTENING_RESULT = batchFailure(
+  NOT_LISTENING_STATUS,
+  ErrorCodes.NOT_LISTENING,
+  'not listening',
+)
+const UNKNOWN_STATUS = statusOf(ErrorCodes.UNKNOWN_MESSAGE)
+const FAILED_STATUS = statusOf(ErrorCodes.HANDLER_FAILED)
+// A relay that is closing or overloaded refuses; every code it refuses with has this status.
+const UNAVAILABLE_STATUS = statusOf(ErrorCodes.CLOSED)
 
 /**
  * A Fastify plugin serving the receiving side of the ExoCom HTTP protocol: `POST /run/<name>`,
@@ -113,34 +131,21 @@ export const exoRelayRoutes: FastifyPluginCallback<ListenerRoutesOptions> = (
   options,
   done,
 ) => {
-  const { receiver } = options
-  if (typeof receiver !== 'function') {
-    done(invalidOption('receiver', 'a function', receiver))
-    return
-  }
-  const bodyLimit = options.bodyLimit ?? DEFAULT_BODY_LIMIT
-  if (!Number.isInteger(bodyLimit) || bodyLimit <= 0) {
-    done(invalidOption('bodyLimit', 'a positive integer', bodyLimit))
-    return
-  }
-  let token: string | undefined
+  let checked: CheckedListenerOptions
   try {
-    token = checkToken(options.token, 'The token option of exoRelayRoutes')
+    checked = checkListenerOptions(options, 'exoRelayRoutes')
   } catch (error) {
     done(error as Error)
     return
   }
-  const status = options.status
-  if (status !== undefined && typeof status !== 'function') {
-    done(invalidOption('status', 'a function', status))
-    return
-  }
-  const batches = options.batches
-  if (batches !== undefined && typeof batches !== 'boolean') {
-    done(invalidOption('batches', 'a boolean', batches))
-    return
-  }
-  const log = options.logger ?? silentLogger
+  mountRoutes(instance, checked)
+  done()
+}
+
+/** Adds the routes, with options already checked, to an encapsulated context. */
+export function mountRoutes(instance: FastifyInstance, options: CheckedListenerOptions): void {
+  const { receiver, bodyLimit, token, status } = options
+  const log = options.logger
 
   // Whatever parsers the surrounding app has (form bodies, text, a catch-all), the bus speaks
   // JSON only. Fastify's own JSON parser, with prototype-poisoning protection forced on even
@@ -152,98 +157,42 @@ export const exoRelayRoutes: FastifyPluginCallback<ListenerRoutesOptions> = (
     instance.getDefaultJsonParser('error', 'error'),
   )
 
-  instance.setErrorHandler((error: FastifyError, request, reply) => {
-    const answer = answerForFastifyError(error, request, bodyLimit)
-    if (answer === undefined) {
+  instance.setErrorHandler(
+    ingressErrorHandler({
+      bodyLimit,
+      texts: PHRASES,
+      logger: log,
       // Not a problem with the message: the app's error handler decides (reply.send passes
       // an error on to the parent context's handler).
-      reply.send(error)
-      return
-    }
-    const params = request.params as { '*'?: string } | undefined
-    log.warn(
-      { messageName: params?.['*'], status: answer.status, code: answer.code },
-      `message rejected: ${answer.text}`,
-    )
-    sendErrorAnswer(reply, answer)
+      otherwise: (error, _request, reply) => reply.send(error),
+    }),
+  )
+
+  if (token !== undefined) {
+    // Encapsulated, so it guards these routes and none of the app's.
+    instance.addHook('onRequest', tokenCheck(token, log))
+  }
+
+  addIngressRoutes(instance, {
+    prefix: RUN_BATCH_PATH,
+    bodyLimit,
+    batches: options.batches,
+    unbatched: 'single',
+    texts: PHRASES,
+    logger: log,
+    handle: (envelope) => {
+      const receive = receiver()
+      return receive === undefined ? notListening(envelope) : deliver(receive, envelope)
+    },
   })
-
-  const runNamed: RouteHandlerMethod = (request, reply) => {
-    // A name is decoded once by the router (`a%2Fb` is `a/b`).
-    runSingle((request as RunRequest).params['*'] ?? '', request.body, reply)
-  }
-
-  const runUnnamed: RouteHandlerMethod = (request, reply) => {
-    const body = request.body
-    if (batches !== false && Array.isArray(body)) {
-      runBatch(body, reply)
-      return
-    }
-    // No name: the single route's answer, 404 `unknown message: ''`, as the original relay gave.
-    runSingle('', body, reply)
-  }
-
-  function runSingle(name: string, body: unknown, reply: FastifyReply): void {
-    let envelope: Envelope
-    try {
-      envelope = parseEnvelope(name, body)
-    } catch (err) {
-      if (!(err instanceof ProtocolError)) throw err
-      sendResult(reply, rejected(name, err))
-      return
-    }
-    const receive = receiver()
-    sendResult(reply, receive === undefined ? notListening(envelope) : deliver(receive, envelope))
-  }
 
   /** The result for a message that arrived while the relay is not receiving. */
   function notListening(envelope: Envelope): BatchResult {
     log.debug(
-      { ...fieldsOf(envelope), status: NOT_LISTENING.status },
+      { ...fieldsOf(envelope), status: NOT_LISTENING_STATUS },
       'message refused: not listening',
     )
     return NOT_LISTENING_RESULT
-  }
-
-  function sendResult(reply: FastifyReply, result: BatchResult): void {
-    if (result === BATCH_ACCEPTED) {
-      // An empty body, as the original relay and ExoCom expect: not "OK", not JSON.
-      reply.code(200).send()
-      return
-    }
-    // Every other result comes from batchFailure, with a code and a text.
-    sendErrorAnswer(reply, { status: result.status, code: result.code!, text: result.error! })
-  }
-
-  function runBatch(body: unknown[], reply: FastifyReply): void {
-    let entries: Array<Envelope | ProtocolError>
-    try {
-      entries = parseBatch(body)
-    } catch (err) {
-      if (!(err instanceof ProtocolError)) throw err
-      log.warn({ status: 400, code: err.code }, `batch rejected: ${err.message}`)
-      sendErrorAnswer(reply, { status: 400, code: err.code, text: err.message })
-      return
-    }
-    // Each message gets what the single route answers it, in the same order of checks: a
-    // message it would refuse is refused, the others are not taken while not listening.
-    const receive = receiver()
-    const results = new Array<BatchResult>(entries.length)
-    for (let index = 0; index < entries.length; index++) {
-      const entry = entries[index]!
-      if (entry instanceof ProtocolError) results[index] = rejected(nameOf(body[index]), entry)
-      else if (receive === undefined) results[index] = notListening(entry)
-      else results[index] = deliver(receive, entry)
-    }
-    // One result per message, in order; a message's failure is in its result, not the status.
-    reply.code(200).send(results)
-  }
-
-  /** The result for a message `parseEnvelope` refused, logged like every refusal. */
-  function rejected(name: string | undefined, err: ProtocolError): BatchResult {
-    const status = statusOf(err.code)
-    log.warn({ messageName: name, status, code: err.code }, `message rejected: ${err.message}`)
-    return batchFailure(status, err.code, err.message)
   }
 
   /** Hands one message to the receiver; the result is what the single route answers for it. */
@@ -266,23 +215,27 @@ export const exoRelayRoutes: FastifyPluginCallback<ListenerRoutesOptions> = (
         return BATCH_ACCEPTED
       case 'unknown':
         log.warn(
-          { ...fieldsOf(envelope), status: 404, code: receipt.error.code },
+          { ...fieldsOf(envelope), status: UNKNOWN_STATUS, code: receipt.error.code },
           'message unknown',
         )
-        return batchFailure(404, receipt.error.code, `unknown message: '${envelope.name}'`)
+        return batchFailure(
+          UNKNOWN_STATUS,
+          receipt.error.code,
+          `unknown message: '${envelope.name}'`,
+        )
       case 'failed':
         log.debug(
-          { ...fieldsOf(envelope), status: 500, code: receipt.error.code },
+          { ...fieldsOf(envelope), status: FAILED_STATUS, code: receipt.error.code },
           'message failed',
         )
         // The message only, never the stack: the other side is another service.
-        return batchFailure(500, receipt.error.code, receipt.error.message)
+        return batchFailure(FAILED_STATUS, receipt.error.code, receipt.error.message)
       case 'unavailable':
         log.debug(
-          { ...fieldsOf(envelope), status: 503, code: receipt.error.code },
+          { ...fieldsOf(envelope), status: UNAVAILABLE_STATUS, code: receipt.error.code },
           'message refused',
         )
-        return batchFailure(503, receipt.error.code, receipt.error.message)
+        return batchFailure(UNAVAILABLE_STATUS, receipt.error.code, receipt.error.message)
       default:
         return receiverFailed(
           fieldsOf(envelope),
@@ -295,9 +248,9 @@ export const exoRelayRoutes: FastifyPluginCallback<ListenerRoutesOptions> = (
     fields: { messageName: string; messageId: string },
     err: unknown,
   ): BatchResult {
-    log.error({ ...fields, status: 500, err }, 'receiver threw')
+    log.error({ ...fields, status: FAILED_STATUS, err }, 'receiver threw')
     return batchFailure(
-      500,
+      FAILED_STATUS,
       ErrorCodes.HANDLER_FAILED,
       `the relay failed while receiving '${fields.messageName}'`,
     )
@@ -305,7 +258,7 @@ export const exoRelayRoutes: FastifyPluginCallback<ListenerRoutesOptions> = (
 
   const answerStatus: RouteHandlerMethod = (_request, reply) => {
     if (receiver() === undefined) {
-      sendErrorAnswer(reply, NOT_LISTENING)
+      sendResult(reply, NOT_LISTENING_RESULT)
       return
     }
     if (status === undefined) {
@@ -316,9 +269,9 @@ export const exoRelayRoutes: FastifyPluginCallback<ListenerRoutesOptions> = (
     try {
       details = status()
     } catch (err) {
-      log.error({ err, status: 500 }, 'the status option threw')
+      log.error({ err, status: FAILED_STATUS }, 'the status option threw')
       sendErrorAnswer(reply, {
-        status: 500,
+        status: FAILED_STATUS,
         code: ErrorCodes.HANDLER_FAILED,
         text: 'the relay failed to report its status',
       })
@@ -327,50 +280,7 @@ export const exoRelayRoutes: FastifyPluginCallback<ListenerRoutesOptions> = (
     reply.code(200).send(details)
   }
 
-  if (token !== undefined) {
-    const matches = bearerMatcher(token)
-    // onRequest runs before the body is read: a client without the secret cannot make the
-    // relay parse anything. Encapsulated, so it guards these routes and none of the app's.
-    const checkAuthorization: onRequestHookHandler = (request, reply, done) => {
-      // Health checks carry no secrets, and the status reveals nothing.
-      const config = request.routeOptions.config as { exoRelayOpen?: boolean } | undefined
-      if (config?.exoRelayOpen === true || matches(request.headers.authorization)) {
-        done()
-        return
-      }
-      const params = request.params as { '*'?: string } | undefined
-      log.warn(
-        { messageName: params?.['*'], status: UNAUTHORIZED.status, code: UNAUTHORIZED.code },
-        `request refused: ${UNAUTHORIZED.text}`,
-      )
-      reply.header('www-authenticate', 'Bearer')
-      sendErrorAnswer(reply, UNAUTHORIZED)
-    }
-    instance.addHook('onRequest', checkAuthorization)
-  }
-
-  // A wildcard rather than `/run/:name`: Fastify answers 404 for params longer than
-  // `maxParamLength` (100 by default), and names may be up to 512 characters.
-  instance.post('/run/*', { bodyLimit }, runNamed)
-  instance.post(RUN_BATCH_PATH, { bodyLimit }, runUnnamed)
-
   instance.get('/status', { config: OPEN_ROUTE }, answerStatus)
-
-  done()
-}
-
-/** The name a batch entry gave, for the log line of its refusal. */
-function nameOf(entry: unknown): string | undefined {
-  const name = (entry as { name?: unknown } | null)?.name
-  return typeof name === 'string' ? name : undefined
-}
-
-/** The error of an option of the plugin that has the wrong type or value. */
-function invalidOption(name: string, expected: string, value: unknown): InvalidArgumentError {
-  return new InvalidArgumentError(
-    ErrorCodes.INVALID_OPTION,
-    `The ${name} option of exoRelayRoutes must be ${expected}, got ${describeValue(value)}.`,
-  )
 }
 
 /** The log fields of one message. Built only when a line is logged. */

@@ -63,13 +63,23 @@ interface SchemaController {
   isCustomSerializerCompiler: boolean
 }
 
-function usesDefaultCompilers(app: FastifyInstance): boolean {
+/**
+ * The one place that reaches into Fastify's private state (decision 0015): the schema
+ * controller of `app`, or `undefined` when Fastify no longer keeps one where and as this
+ * expects. A test fails loudly then, rather than the relay quietly loading Ajv again.
+ */
+export function schemaControllerOf(app: FastifyInstance): SchemaController | undefined {
   const key = Object.getOwnPropertySymbols(app).find(
     (symbol) => symbol.description === SCHEMA_CONTROLLER,
   )
   const controller: unknown =
     key === undefined ? undefined : (app as unknown as Record<symbol, unknown>)[key]
-  if (!isSchemaController(controller)) return false
+  return isSchemaController(controller) ? controller : undefined
+}
+
+function usesDefaultCompilers(app: FastifyInstance): boolean {
+  const controller = schemaControllerOf(app)
+  if (controller === undefined) return false
   controller.isCustomValidatorCompiler = false
   controller.isCustomSerializerCompiler = false
   return true

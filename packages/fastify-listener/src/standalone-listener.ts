@@ -1,23 +1,15 @@
-import {
-  checkPort,
-  ErrorCodes,
-  InvalidArgumentError,
-  ListenError,
-  type Logger,
-  type Receiver,
-  silentLogger,
-} from '@exorelay/core'
-import { describeValue } from '@exorelay/core/internal'
+import { checkPort, ErrorCodes, ListenError, type Logger, type Receiver } from '@exorelay/core'
+import { checkFunction, checkNonEmptyString } from '@exorelay/core/internal'
 import {
   checkRequestTimeout,
-  checkToken,
   clientErrorHandler,
   closeCuttingStalled,
   serverTimeouts,
 } from '@exorelay/http-protocol'
-import type { FastifyInstance } from 'fastify'
-import { answerForFastifyError, sendErrorAnswer } from './answer.js'
-import { DEFAULT_BODY_LIMIT, exoRelayRoutes, type ListenerRoutesOptions } from './routes.js'
+import type { FastifyInstance, FastifyPluginCallback } from 'fastify'
+import { PHRASES } from './answer.js'
+import { frameworkErrors } from './ingress.js'
+import { checkListenerOptions, mountRoutes } from './routes.js'
 import { fastifyWithLazySchemaCompilers } from './schema-compilers.js'
 
 /** Options of {@link StandaloneListener}. */
@@ -82,37 +74,14 @@ export class StandaloneListener {
   #closing: Promise<void> | undefined
 
   constructor(options: StandaloneListenerOptions = {}) {
-    const { host = '127.0.0.1', bodyLimit = DEFAULT_BODY_LIMIT, logger = silentLogger } = options
-    if (typeof host !== 'string' || host === '') {
-      throw new InvalidArgumentError(
-        ErrorCodes.INVALID_OPTION,
-        `The host option of StandaloneListener must be a non-empty string, got ${describeValue(host)}.`,
-      )
-    }
-    if (!Number.isInteger(bodyLimit) || bodyLimit <= 0) {
-      throw new InvalidArgumentError(
-        ErrorCodes.INVALID_OPTION,
-        `The bodyLimit option of StandaloneListener must be a positive integer, got ${describeValue(bodyLimit)}.`,
-      )
-    }
-    const token = checkToken(options.token, 'The token option of StandaloneListener')
-    const status = options.status
-    if (status !== undefined && typeof status !== 'function') {
-      throw new InvalidArgumentError(
-        ErrorCodes.INVALID_OPTION,
-        `The status option of StandaloneListener must be a function, got ${describeValue(status)}.`,
-      )
-    }
-    const batches = options.batches
-    if (batches !== undefined && typeof batches !== 'boolean') {
-      throw new InvalidArgumentError(
-        ErrorCodes.INVALID_OPTION,
-        `The batches option of StandaloneListener must be a boolean, got ${describeValue(batches)}.`,
-      )
-    }
+    const owner = 'StandaloneListener'
+    const host = checkNonEmptyString(options.host, `host of ${owner}`, '127.0.0.1')
+    // Checked once, here: the routes are mounted with them as they are.
+    const routes = checkListenerOptions({ ...options, receiver: () => this.#receiver }, owner)
+    const { bodyLimit, logger } = routes
     const requestTimeout = checkRequestTimeout(
       options.requestTimeout,
-      'The requestTimeout option of StandaloneListener',
+      `The requestTimeout option of ${owner}`,
     )
     this.#host = host
     this.#log = logger
@@ -133,24 +102,16 @@ export class StandaloneListener {
       return503OnClosing: false,
       // The router rejects a URL with broken percent-encoding before any route runs; this
       // server is ours, so answer it in the protocol's form too.
-      frameworkErrors: (error, request, reply) => {
-        const answer = answerForFastifyError(error, request, bodyLimit) ?? {
-          status: error.statusCode ?? 400,
-          code: ErrorCodes.INVALID_MESSAGE,
-          text: error.message,
-        }
-        logger.warn(
-          { status: answer.status, code: answer.code },
-          `message rejected: ${answer.text}`,
-        )
-        sendErrorAnswer(reply, answer)
-      },
+      frameworkErrors: frameworkErrors({ bodyLimit, texts: PHRASES, logger }),
     })
-    const routes: ListenerRoutesOptions = { receiver: () => this.#receiver, bodyLimit, logger }
-    if (token !== undefined) routes.token = token
-    if (status !== undefined) routes.status = status
-    if (batches !== undefined) routes.batches = batches
-    this.app.register(exoRelayRoutes, routes)
+    const plugin: FastifyPluginCallback = (instance, _options, done) => {
+      mountRoutes(instance, routes)
+      done()
+    }
+    Object.defineProperty(plugin, Symbol.for('fastify.display-name'), {
+      value: 'exorelay-routes',
+    })
+    this.app.register(plugin)
   }
 
   /**
@@ -172,16 +133,9 @@ export class StandaloneListener {
       )
     }
     if (this.#listening !== undefined) return this.#listening
-    if (typeof receiver !== 'function') {
-      return Promise.reject(
-        new InvalidArgumentError(
-          ErrorCodes.INVALID_OPTION,
-          `StandaloneListener#listen needs a receiver function, got ${describeValue(receiver)}.`,
-        ),
-      )
-    }
     let portNumber: number
     try {
+      checkFunction(receiver, 'receiver of StandaloneListener#listen')
       portNumber = checkPort(port)
     } catch (error) {
       return Promise.reject(error)

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict'
 import { test } from 'node:test'
 import { ErrorCodes } from '@exorelay/core'
 import { errorCodes, type FastifyError, type FastifyRequest } from 'fastify'
-import { answerForFastifyError } from '../src/answer.js'
+import { answerForFastifyError, PHRASES } from '../src/answer.js'
 
 const request = { headers: {}, url: '/run/hello' } as FastifyRequest
 
@@ -11,6 +11,7 @@ test('maps a content-length mismatch to 400 invalid message', () => {
     new errorCodes.FST_ERR_CTP_INVALID_CONTENT_LENGTH(),
     request,
     100,
+    PHRASES,
   )
 
   assert.deepEqual(answer, {
@@ -24,8 +25,8 @@ test('leaves errors that are not about reading the message unanswered', () => {
   const hookError = Object.assign(new Error('no credentials'), { statusCode: 401 }) as FastifyError
   const serverError = new errorCodes.FST_ERR_CTP_INVALID_TYPE()
 
-  assert.equal(answerForFastifyError(hookError, request, 100), undefined)
-  assert.equal(answerForFastifyError(serverError, request, 100), undefined)
+  assert.equal(answerForFastifyError(hookError, request, 100, PHRASES), undefined)
+  assert.equal(answerForFastifyError(serverError, request, 100, PHRASES), undefined)
 })
 
 test('quotes the content type it refused', () => {
@@ -33,6 +34,7 @@ test('quotes the content type it refused', () => {
     new errorCodes.FST_ERR_CTP_INVALID_MEDIA_TYPE(),
     { headers: { 'content-type': 'text/csv' }, url: '/run/hello' } as FastifyRequest,
     100,
+    PHRASES,
   )
 
   assert.equal(answer?.status, 415)

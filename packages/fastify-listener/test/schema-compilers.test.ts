@@ -4,7 +4,7 @@ import { describe, test } from 'node:test'
 import { fileURLToPath } from 'node:url'
 import { promisify } from 'node:util'
 import Fastify, { type FastifyInstance } from 'fastify'
-import { fastifyWithLazySchemaCompilers } from '../src/schema-compilers.js'
+import { fastifyWithLazySchemaCompilers, schemaControllerOf } from '../src/schema-compilers.js'
 
 /** Routes with every kind of schema, the same in both apps compared below. */
 function addSchemaRoutes(app: FastifyInstance): void {
@@ -57,6 +57,25 @@ const REQUESTS = [
 ] as const
 
 describe('fastifyWithLazySchemaCompilers', () => {
+  test('Fastify still keeps its schema controller where the lazy compilers expect it', () => {
+    // The one reach into Fastify's private state (decision 0015). When a Fastify upgrade moves
+    // it, the listener silently builds plain apps, which load Ajv at start again: this test is
+    // what notices. Then drop the lazy compilers or follow Fastify, and update decision 0015.
+    const explain =
+      "Fastify no longer keeps the 'fastify.schemaController' symbol with isCustomValidatorCompiler " +
+      'and isCustomSerializerCompiler flags: fastifyWithLazySchemaCompilers falls back to plain ' +
+      'Fastify apps (Ajv loads eagerly again). See docs/decisions/0015-fastify-schema-compilers.md.'
+    const custom = Fastify({
+      schemaController: { compilersFactory: { buildValidator: (() => () => () => true) as never } },
+    })
+    assert.equal(schemaControllerOf(custom)?.isCustomValidatorCompiler, true, explain)
+    const lazy = fastifyWithLazySchemaCompilers({})
+    const controller = schemaControllerOf(lazy)
+    assert.ok(controller !== undefined, explain)
+    assert.equal(controller.isCustomValidatorCompiler, false, explain)
+    assert.equal(controller.isCustomSerializerCompiler, false, explain)
+  })
+
   test("routes with schemas validate and serialize exactly as with Fastify's own compilers", async (t) => {
     const plain = Fastify()
     const lazy = fastifyWithLazySchemaCompilers({})

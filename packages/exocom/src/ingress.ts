@@ -1,0 +1,160 @@
+import { type Envelope, ErrorCodes, type Logger } from '@exorelay/core'
+import { describeValue } from '@exorelay/core/internal'
+import {
+  type AnswerTexts,
+  addIngressRoutes,
+  frameworkErrors,
+  ingressErrorHandler,
+  sendErrorAnswer,
+  tokenCheck,
+} from '@exorelay/fastify-listener/internal'
+import {
+  BATCH_ACCEPTED,
+  type BatchResult,
+  batchFailure,
+  SEND_BATCH_PATH,
+  statusOf,
+} from '@exorelay/http-protocol'
+import type { FastifyInstance, FastifyServerOptions } from 'fastify'
+import type { Deliverer, RoutedMessage } from './delivery.js'
+import type { RoutingTable } from './routing-table.js'
+
+/**
+ * The bus's texts: sentences, like every other answer of the bus. Its whole server is the
+ * protocol's, so every client error is answered, with the code `INVALID_MESSAGE`.
+ */
+export const SENTENCES: AnswerTexts = Object.freeze({
+  emptyBodyCode: ErrorCodes.INVALID_MESSAGE,
+  emptyBody: 'The request body is empty although its content type is application/json.',
+  // Fastify's proto-poisoning protection refuses `__proto__` keys with this same error.
+  invalidJson: "The request body is not valid JSON, or it has a '__proto__' key.",
+  mediaType: (contentType: string | undefined) =>
+    `The content type ${describeValue(contentType)} is not supported: send application/json.`,
+  tooLarge: (bodyLimit: number) =>
+    `The request body is larger than the limit of ${bodyLimit} bytes.`,
+  badUrl: (url: string) => `The URL ${describeValue(url)} cannot be URL-decoded.`,
+  otherClientError: (message: string) => `The request is invalid: ${message}`,
+  everyClientError: true,
+  // Not core's `unknown message: '<name>'`: a rejected name may be long, so it is quoted short.
+  invalidName: (name: unknown, problem: string) =>
+    `Unknown message ${describeValue(name)}: a message name ${problem}.`,
+})
+
+const CLOSING = batchFailure(
+  statusOf(ErrorCodes.BUS_CLOSING),
+  ErrorCodes.BUS_CLOSING,
+  'ExoCom is shutting down',
+)
+
+/** The options of the bus's Fastify server that make it answer in the protocol's form. */
+export function ingressServerOptions(bodyLimit: number): Partial<FastifyServerOptions> {
+  return {
+    // While the port closes, requests on open connections still get the protocol's answers
+    // (a 503 with a code for /send), not Fastify's JSON 503.
+    return503OnClosing: false,
+    // A URL whose name cannot be decoded gets the same plain-text answer as any other error.
+    frameworkErrors: frameworkErrors({ bodyLimit, texts: SENTENCES }),
+  }
+}
+
+/** What the ingress of the bus needs from the rest of it. */
+export interface BusIngressOptions {
+  readonly table: RoutingTable
+  readonly deliverer: Deliverer
+  readonly logger: Logger
+  readonly bodyLimit: number
+  readonly batches: boolean
+  readonly token: string | undefined
+  /** Whether the bus is shutting down: then every `POST /send` is answered 503. */
+  readonly closing: () => boolean
+}
+
+/**
+ * The bus's side of the ingress: `POST /send/<name>` and, with batches, `POST /send`, the
+ * answers to requests Fastify could not read and to unknown routes, and the token check.
+ */
+export function addBusIngress(app: FastifyInstance, options: BusIngressOptions): void {
+  const { table, deliverer, bodyLimit, closing } = options
+  const log = options.logger
+
+  // Fastify parses text/plain by default; the protocol is JSON only, so that is a 415.
+  app.removeContentTypeParser('text/plain')
+
+  app.setErrorHandler(
+    ingressErrorHandler({
+      bodyLimit,
+      texts: SENTENCES,
+      otherwise: (error, request, reply) => {
+        log.error({ err: error, method: request.method, url: request.url }, 'request failed')
+        sendErrorAnswer(reply, {
+          status: statusOf(ErrorCodes.BUS_FAILED),
+          code: ErrorCodes.BUS_FAILED,
+          text: 'ExoCom failed to handle the request; see its log.',
+        })
+      },
+    }),
+  )
+
+  app.setNotFoundHandler((request, reply) => {
+    sendErrorAnswer(reply, {
+      status: statusOf(ErrorCodes.BUS_NO_ROUTE),
+      code: ErrorCodes.BUS_NO_ROUTE,
+      text: `ExoCom has no route for ${request.method} '${request.url}'.`,
+    })
+  })
+
+  // Guards every route, whatever it is, but the open ones (`GET /status`).
+  if (options.token !== undefined) app.addHook('onRequest', tokenCheck(options.token, log))
+
+  /**
+   * Routes one message a sender posted, with every check of `POST /send/<name>` but the name's:
+   * answers what that route answers for it, whichever way the message came.
+   */
+  const route = (envelope: Envelope): BatchResult => {
+    const { name, sender } = envelope
+    if (sender === undefined || sender.length === 0) {
+      return batchFailure(
+        statusOf(ErrorCodes.INVALID_MESSAGE),
+        ErrorCodes.INVALID_MESSAGE,
+        `The message ${describeValue(name)} has no sender: its body needs 'sender', the sending service's name.`,
+      )
+    }
+    const { id, responseTo } = envelope
+    // Serialised once for every receiver, and before the sender is answered: JSON.parse
+    // accepts nesting that JSON.stringify cannot write back (it recurses), and such a body
+    // must be refused here rather than accepted and then fail every delivery.
+    let body: string
+    try {
+      // The sender's id passes through unchanged; `sender` is not forwarded, as in the original.
+      body = JSON.stringify({ id, payload: envelope.payload, responseTo })
+    } catch (error) {
+      return batchFailure(
+        statusOf(ErrorCodes.INVALID_MESSAGE),
+        ErrorCodes.INVALID_MESSAGE,
+        `The body of the message ${describeValue(name)} cannot be forwarded: it cannot be written as JSON again (${error instanceof Error ? error.message : String(error)}).`,
+      )
+    }
+    const { publicName, deliveries } = table.route(sender, name, responseTo)
+    if (deliveries.length === 0) {
+      const message = `No service receives the message '${publicName}'.`
+      log.warn({ sender, messageName: publicName, messageId: id }, message)
+      return batchFailure(statusOf(ErrorCodes.NO_RECEIVER), ErrorCodes.NO_RECEIVER, message)
+    }
+    table.remember(id, sender)
+    const routed: RoutedMessage = { publicName, sender, id, responseTo, body }
+    for (const delivery of deliveries) deliverer.deliver(delivery, routed)
+    // Accepted for delivery: a slow receiver must never stall the sender.
+    return BATCH_ACCEPTED
+  }
+
+  addIngressRoutes(app, {
+    prefix: SEND_BATCH_PATH,
+    bodyLimit,
+    batches: options.batches,
+    unbatched: 'batch',
+    texts: SENTENCES,
+    handle: route,
+    // Deliveries started now could not be waited for; the sender learns it at once.
+    refusal: () => (closing() ? CLOSING : undefined),
+  })
+}

@@ -1,0 +1,112 @@
+import { ErrorCodes, ExoRelayError, type Logger } from '@exorelay/core'
+import { sendErrorAnswer, wildcardOf } from '@exorelay/fastify-listener/internal'
+import { type ServiceRegistration, statusOf } from '@exorelay/http-protocol'
+import type { FastifyInstance, FastifyReply } from 'fastify'
+import type { Deliverer } from './delivery.js'
+import { type RoutingTable, validateService, validateServices } from './routing-table.js'
+
+// The answer to a registration that tells the relay it may send batches (decision 0011).
+const BATCHES_OFFERED = Object.freeze({ batches: true })
+const INVALID_STATUS = statusOf(ErrorCodes.BUS_INVALID_REGISTRATION)
+
+/** What registration changes: the routing table, and the deliverer's pools and batch offers. */
+export interface Registrations {
+  /** Replaces the whole table with checked entries (`POST /services`, `setServices`). */
+  replace(services: ServiceRegistration[]): void
+}
+
+/**
+ * The routing table as services change it: `POST /services` replaces it, `PUT /services/<name>`
+ * adds or updates one service (a relay registering itself), `DELETE /services/<name>` withdraws
+ * one. Every change keeps the deliverer's pools to the services in the table.
+ */
+export function addRegistrationRoutes(
+  app: FastifyInstance,
+  options: { table: RoutingTable; deliverer: Deliverer; logger: Logger; batches: boolean },
+): Registrations {
+  const { table, deliverer, batches } = options
+  const log = options.logger
+
+  const replace = (services: ServiceRegistration[]): void => {
+    table.replace(services)
+    deliverer.retain(table.services())
+    deliverer.registered(services)
+    log.info({ services: services.map((service) => service.name) }, 'routing table replaced')
+  }
+
+  app.post('/services', (request, reply) => {
+    let services: ServiceRegistration[]
+    try {
+      services = validateServices(request.body)
+    } catch (error) {
+      refuse(reply, error)
+      return
+    }
+    replace(services)
+    reply.code(200).send()
+  })
+
+  app.put('/services/*', (request, reply) => {
+    const name = wildcardOf(request) ?? ''
+    let service: ServiceRegistration
+    try {
+      service = validateService(request.body, 'The registration')
+    } catch (error) {
+      refuse(reply, error)
+      return
+    }
+    if (service.name !== name) {
+      sendErrorAnswer(reply, {
+        status: INVALID_STATUS,
+        code: ErrorCodes.BUS_INVALID_REGISTRATION,
+        text: `The registration is named '${service.name}' but was sent to '/services/${name}': the names must match.`,
+      })
+      return
+    }
+    const previous = table.get(name)
+    table.upsert(service)
+    deliverer.retain(table.services())
+    deliverer.registered([service])
+    const fields = {
+      service: name,
+      host: service.host,
+      port: service.port,
+      receives: service.receives,
+    }
+    // Relays register again every few seconds so a restarted bus relearns them: only a
+    // change is news worth an info line.
+    if (previous === undefined) log.info(fields, `service '${name}' registered`)
+    else if (JSON.stringify(previous) !== JSON.stringify(service)) {
+      log.info(fields, `service '${name}' registered again`)
+    } else log.debug(fields, `service '${name}' refreshed its registration`)
+    if (batches) reply.code(200).send(BATCHES_OFFERED)
+    else reply.code(200).send()
+  })
+
+  app.delete('/services/*', (request, reply) => {
+    const name = wildcardOf(request) ?? ''
+    if (!table.remove(name)) {
+      sendErrorAnswer(reply, {
+        status: statusOf(ErrorCodes.BUS_UNKNOWN_SERVICE),
+        code: ErrorCodes.BUS_UNKNOWN_SERVICE,
+        text: `No service is registered as '${name}'.`,
+      })
+      return
+    }
+    deliverer.retain(table.services())
+    log.info({ service: name }, `service '${name}' withdrawn`)
+    reply.code(200).send()
+  })
+
+  return { replace }
+}
+
+/** Answers a registration the routing table refused, with the bus's code for it. */
+function refuse(reply: FastifyReply, error: unknown): void {
+  if (!(error instanceof ExoRelayError)) throw error
+  sendErrorAnswer(reply, {
+    status: INVALID_STATUS,
+    code: ErrorCodes.BUS_INVALID_REGISTRATION,
+    text: error.message,
+  })
+}
