@@ -3,7 +3,8 @@ import { once } from 'node:events'
 import { createServer, type ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { type TestContext, test } from 'node:test'
-import { ExoRelay, type ExoRelayOptions } from '../src/index.js'
+import type { HttpTransportOptions } from '../src/index.js'
+import { httpRelay } from './relay.js'
 
 interface Arrived {
   method: string
@@ -63,8 +64,12 @@ async function startBus(t: TestContext, offer: string) {
   }
 }
 
-async function startRelay(t: TestContext, exocomPort: number, options: ExoRelayOptions = {}) {
-  const relay = new ExoRelay({ serviceName: 'web', exocomPort, port: 0, logger: false, ...options })
+async function startRelay(
+  t: TestContext,
+  exocomPort: number,
+  options: Partial<HttpTransportOptions> = {},
+) {
+  const relay = httpRelay('web', exocomPort, options)
   relay.registerHandler('web.ping', () => {})
   t.after(() => relay.close())
   await relay.listen()
