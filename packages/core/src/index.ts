@@ -46,6 +46,13 @@ export type {
 export { checkPort } from './options.js'
 export type { Timers } from './pending-replies.js'
 export { unrefTimers } from './pending-replies.js'
+export {
+  DEFAULT_CLOSE_TIMEOUT,
+  DEFAULT_CONCURRENCY,
+  DEFAULT_MAX_QUEUED,
+  DEFAULT_TIMEOUT,
+  Relay,
+} from './relay.js'
 export type {
   Handler,
   HandlerContext,
@@ -58,14 +65,7 @@ export type {
   ReplyingName,
   SendFunction,
   SendOptions,
-} from './relay.js'
-export {
-  DEFAULT_CLOSE_TIMEOUT,
-  DEFAULT_CONCURRENCY,
-  DEFAULT_MAX_QUEUED,
-  DEFAULT_TIMEOUT,
-  Relay,
-} from './relay.js'
+} from './relay-types.js'
 export { SentMessage } from './sent-message.js'
 export type {
   Endpoint,

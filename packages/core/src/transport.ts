@@ -1,7 +1,7 @@
 import type { OutgoingEnvelope } from './envelope.js'
 import type { ExoRelayError } from './errors.js'
 import type { ReceivedMessage } from './message-map.js'
-import type { RelayStatus } from './relay.js'
+import type { RelayStatus } from './relay-types.js'
 
 /**
  * What the relay answers when its transport hands it a message. An HTTP listener turns these

@@ -4,7 +4,7 @@ import { createEnvelope } from '../src/envelope.js'
 import { ErrorCodes, ProtocolError, TransportError } from '../src/errors.js'
 import { MemoryBus } from '../src/memory-transport.js'
 import type { ReceivedMessage } from '../src/message-map.js'
-import type { RelayStatus } from '../src/relay.js'
+import type { RelayStatus } from '../src/relay-types.js'
 import type { Endpoint, Receipt, Transport } from '../src/transport.js'
 
 const SEND = { timeout: 1000 }

@@ -14,7 +14,8 @@ import type {
   ReplyEnvelopeOf,
   ReplyPayloadOf,
 } from '../src/message-map.js'
-import { type HandlerContext, Relay } from '../src/relay.js'
+import { Relay } from '../src/relay.js'
+import type { HandlerContext } from '../src/relay-types.js'
 import type { SentMessage } from '../src/sent-message.js'
 
 /** True only when A and B are the same type (not merely assignable either way). */

@@ -1,5 +1,5 @@
-import { checkPort, DEFAULT_TIMEOUT, ErrorCodes, InvalidArgumentError } from '@exorelay/core'
-import { describeValue } from '@exorelay/core/internal'
+import { checkPort, DEFAULT_TIMEOUT } from '@exorelay/core'
+import { checkNonEmptyString, missingOption } from '@exorelay/core/internal'
 
 /** The port a relay listens on when neither the `port` option nor `EXORELAY_PORT` says: the original's. */
 export const DEFAULT_PORT = 4000
@@ -40,26 +40,24 @@ export function resolveConfig(options: ConfigOptions, needsExocom: boolean): Res
   const env = options.env ?? process.env
   const serviceName = options.serviceName ?? nonEmpty(env.SERVICE_NAME)
   if (serviceName === undefined || serviceName === '') {
-    throw missing('serviceName', 'SERVICE_NAME')
+    throw missing('serviceName', 'SERVICE_NAME', serviceName)
   }
-  if (typeof serviceName !== 'string') {
-    throw new InvalidArgumentError(
-      ErrorCodes.INVALID_OPTION,
-      `The serviceName option must be a string, got ${describeValue(serviceName)}.`,
-    )
-  }
+  checkNonEmptyString(serviceName, 'serviceName')
   const rawExocomPort = options.exocomPort ?? nonEmpty(env.EXOCOM_PORT)
-  if (rawExocomPort === undefined && needsExocom) throw missing('exocomPort', 'EXOCOM_PORT')
+  if (rawExocomPort === undefined && needsExocom) {
+    throw missing('exocomPort', 'EXOCOM_PORT', rawExocomPort)
+  }
   const host = options.host ?? nonEmpty(env.EXORELAY_HOST) ?? DEFAULT_HOST
   return {
     serviceName,
     exocomHost: options.exocomHost ?? nonEmpty(env.EXOCOM_HOST) ?? DEFAULT_EXOCOM_HOST,
     exocomPort:
-      rawExocomPort === undefined ? undefined : port(rawExocomPort, 'exocomPort', 'EXOCOM_PORT'),
-    port: port(
+      rawExocomPort === undefined
+        ? undefined
+        : checkPort(rawExocomPort, 'exocomPort (or EXOCOM_PORT)', { connect: true }),
+    port: checkPort(
       options.port ?? nonEmpty(env.EXORELAY_PORT) ?? DEFAULT_PORT,
-      'port',
-      'EXORELAY_PORT',
+      'port (or EXORELAY_PORT)',
     ),
     host,
     advertisedHost:
@@ -78,20 +76,7 @@ function nonEmpty(value: string | undefined): string | undefined {
   return value === undefined || value.trim() === '' ? undefined : value.trim()
 }
 
-function port(value: unknown, option: string, variable: string): number {
-  try {
-    return checkPort(value)
-  } catch {
-    throw new InvalidArgumentError(
-      ErrorCodes.INVALID_OPTION,
-      `The ${option} option (or ${variable}) must be a port number from 0 to 65535, got ${describeValue(value)}.`,
-    )
-  }
-}
-
-function missing(option: string, variable: string): InvalidArgumentError {
-  return new InvalidArgumentError(
-    ErrorCodes.MISSING_OPTION,
-    `ExoRelay needs the ${option} option or the ${variable} environment variable.`,
-  )
+/** A required setting that neither the option nor its variable gives: either one fixes it. */
+function missing(option: string, variable: string, value: unknown) {
+  return missingOption(option, `or the ${variable} environment variable`, value)
 }

@@ -1,9 +1,9 @@
 import type { AnyMessages, MessageMap, Timers, Transport } from '@exorelay/core'
 import { Relay } from '@exorelay/core'
+import { HttpTransport, mountRelay } from '@exorelay/http-transport'
 import type { FastifyInstance } from 'fastify'
 import type { Dispatcher } from 'undici'
 import { type ConfigOptions, resolveConfig } from './config.js'
-import { HttpTransport } from './http-transport.js'
 import { createLogger, type LoggerOption } from './logger.js'
 import { natsTransportFromEnv, TransportKinds, transportKind } from './transport-from-env.js'
 
@@ -115,7 +115,7 @@ export class ExoRelay<M extends MessageMap<M> = AnyMessages> extends Relay<M> {
         fastify: options.fastify,
         bodyLimit: options.bodyLimit,
         requestTimeout: options.requestTimeout,
-        register: options.register ?? true,
+        register: options.register,
         dispatcher: options.dispatcher,
         token: config.token,
         registerInterval: options.registerInterval,
@@ -138,14 +138,7 @@ export class ExoRelay<M extends MessageMap<M> = AnyMessages> extends Relay<M> {
     const app = options.fastify
     // Mounted, the app decides when the relay goes online, also when the environment chose
     // NATS (then the app serves no relay routes: messages come through NATS).
-    if (app !== undefined && options.transport === undefined) {
-      app.addHook('onListen', async () => {
-        await this.listen()
-      })
-      app.addHook('onClose', async () => {
-        await this.close()
-      })
-    }
+    if (app !== undefined && options.transport === undefined) mountRelay(app, this)
   }
 
   /**

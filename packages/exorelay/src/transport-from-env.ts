@@ -7,7 +7,7 @@ import type {
   TransportSendOptions,
 } from '@exorelay/core'
 import { ErrorCodes, InvalidArgumentError } from '@exorelay/core'
-import { describeValue } from '@exorelay/core/internal'
+import { invalidOption, missingOption } from '@exorelay/core/internal'
 
 /** The package that carries ExoRelay over NATS: an optional peer of `exorelay`. */
 export const NATS_TRANSPORT_PACKAGE = '@exorelay/nats-transport'
@@ -45,10 +45,7 @@ export function transportKind(env: Record<string, string | undefined>): Transpor
   const value = env.EXORELAY_TRANSPORT?.trim().toLowerCase() ?? ''
   if (value === '' || value === TransportKinds.HTTP) return TransportKinds.HTTP
   if (value === TransportKinds.NATS) return TransportKinds.NATS
-  throw new InvalidArgumentError(
-    ErrorCodes.INVALID_OPTION,
-    `EXORELAY_TRANSPORT must be 'http' or 'nats', got ${describeValue(env.EXORELAY_TRANSPORT)}.`,
-  )
+  throw invalidOption('EXORELAY_TRANSPORT', "'http' or 'nats'", env.EXORELAY_TRANSPORT)
 }
 
 /**
@@ -67,9 +64,10 @@ export function natsTransportFromEnv(
     .map((server) => server.trim())
     .filter((server) => server !== '')
   if (servers.length === 0) {
-    throw new InvalidArgumentError(
-      ErrorCodes.MISSING_OPTION,
-      "ExoRelay needs the NATS_URL environment variable (e.g. 'nats://127.0.0.1:4222') when EXORELAY_TRANSPORT is 'nats'.",
+    throw missingOption(
+      'NATS_URL',
+      "a NATS server URL such as 'nats://127.0.0.1:4222' when EXORELAY_TRANSPORT is 'nats'",
+      env.NATS_URL,
     )
   }
   try {

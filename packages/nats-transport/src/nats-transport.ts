@@ -11,13 +11,12 @@ import type {
 import {
   ClosedError,
   ErrorCodes,
-  InvalidArgumentError,
   ListenError,
   silentLogger,
   TimeoutError,
   TransportError,
 } from '@exorelay/core'
-import { describeValue } from '@exorelay/core/internal'
+import { invalidOption } from '@exorelay/core/internal'
 import {
   ClosedConnectionError,
   connect,
@@ -136,10 +135,7 @@ class NatsTransport implements Transport {
       list.length === 0 ||
       !list.every((server) => typeof server === 'string' && server.trim() !== '')
     ) {
-      throw new InvalidArgumentError(
-        ErrorCodes.INVALID_OPTION,
-        `The servers option must be a NATS server URL or a non-empty list of them, got ${describeValue(servers)}.`,
-      )
+      throw invalidOption('servers', 'a NATS server URL or a non-empty list of them', servers)
     }
     this.#options = options
     this.#servers = list.map((server) => server.trim())

@@ -1,5 +1,4 @@
-import { ErrorCodes, InvalidArgumentError } from '@exorelay/core'
-import { describeValue } from '@exorelay/core/internal'
+import { invalidOption } from '@exorelay/core/internal'
 
 /** The first token(s) of every message subject unless told otherwise: `exorelay.users.create`. */
 export const DEFAULT_SUBJECT_PREFIX = 'exorelay'
@@ -104,9 +103,10 @@ export function checkSubjectPrefix(prefix: unknown): string {
     prefix === '' ||
     !prefix.split('.').every((token) => /^[\x21-\x7E]+$/.test(token) && !/[*>]/.test(token))
   ) {
-    throw new InvalidArgumentError(
-      ErrorCodes.INVALID_OPTION,
-      `The subjectPrefix option must be one or more dot-separated NATS subject tokens without wildcards or whitespace, got ${describeValue(prefix)}.`,
+    throw invalidOption(
+      'subjectPrefix',
+      'one or more dot-separated NATS subject tokens without wildcards or whitespace',
+      prefix,
     )
   }
   return prefix

@@ -7,11 +7,13 @@ import type {
   TransportSendOptions,
 } from '@exorelay/core'
 import { ErrorCodes, isExoRelayError } from '@exorelay/core'
+import { checkBoolean, checkInteger } from '@exorelay/core/internal'
 import { exoRelayRoutes, StandaloneListener } from '@exorelay/fastify-listener'
 import type { ServiceRegistration } from '@exorelay/http-protocol'
 import { UndiciSender } from '@exorelay/undici-sender'
 import type { FastifyInstance } from 'fastify'
 import type { Dispatcher } from 'undici'
+import { onceListening } from './mounted.js'
 
 /** How long one self-registration request may take. */
 const REGISTER_TIMEOUT = 2_000
@@ -22,7 +24,9 @@ const REGISTER_RETRY_FIRST = 100
 const REGISTER_RETRY_MAX = 5_000
 
 export interface HttpTransportOptions {
+  /** ExoCom's host. */
   exocomHost: string
+  /** ExoCom's port. */
   exocomPort: number
   /** The port used when `listen()` is called without one. */
   defaultPort: number
@@ -39,8 +43,8 @@ export interface HttpTransportOptions {
    * mounted: the app's own server owns its timeouts.
    */
   requestTimeout?: number | undefined
-  /** Announce the service to the bus when online, withdraw it on close. */
-  register: boolean
+  /** Announce the service to the bus when online, withdraw it on close. Default true. */
+  register?: boolean | undefined
   dispatcher?: Dispatcher | undefined
   /** Shared secret: sent as a bearer token to the bus, required from it. */
   token?: string | undefined
@@ -53,6 +57,7 @@ export interface HttpTransportOptions {
   batches?: boolean | undefined
   /** Requests to the bus under way before messages wait for a batch. Default 2. */
   batchAfter?: number | undefined
+  /** A pino-compatible logger. */
   logger: Logger
 }
 
@@ -60,13 +65,26 @@ export interface HttpTransportOptions {
  * ExoCom's HTTP protocol as a `Transport`: a Fastify listener receives `POST /run/:name`, an
  * undici sender posts `/send/:name`, and with the batch extension (decision 0011) both
  * also carry several messages per request, `POST /run` and `POST /send`. The listener runs on its own port, or inside the user's
- * Fastify app so that one server serves both the API and the relay.
+ * Fastify app so that one server serves both the API and the relay (then `mountRelay` lets the
+ * app's `listen` and `close` drive the relay).
+ *
+ * @example
+ * ```ts
+ * const transport = new HttpTransport({
+ *   exocomHost: 'localhost', exocomPort: 3100, defaultPort: 4000,
+ *   host: '127.0.0.1', advertisedHost: 'localhost', logger: silentLogger,
+ * })
+ * const relay = new Relay({ serviceName: 'users', transport })
+ * await relay.listen()
+ * ```
  */
 export class HttpTransport implements Transport {
   readonly #options: HttpTransportOptions
   readonly #sender: UndiciSender
   readonly #listener: StandaloneListener | undefined
-  readonly #appListening: Promise<number> | undefined
+  readonly #app: FastifyInstance | undefined
+  readonly #register: boolean
+  readonly #registerInterval: number
   readonly #log: Logger
   #endpoint: Endpoint | undefined
   #port: number | undefined
@@ -80,6 +98,13 @@ export class HttpTransport implements Transport {
   constructor(options: HttpTransportOptions) {
     this.#options = options
     this.#log = options.logger
+    this.#register = checkBoolean(options.register, 'register', true)
+    this.#registerInterval = checkInteger(
+      options.registerInterval,
+      'registerInterval',
+      1,
+      DEFAULT_REGISTER_INTERVAL,
+    )
     this.#sender = new UndiciSender({
       exocomHost: options.exocomHost,
       exocomPort: options.exocomPort,
@@ -97,6 +122,7 @@ export class HttpTransport implements Transport {
       ...(options.bodyLimit !== undefined && { bodyLimit: options.bodyLimit }),
     }
     const app = options.fastify
+    this.#app = app
     if (app === undefined) {
       this.#listener = new StandaloneListener({
         host: options.host,
@@ -105,12 +131,6 @@ export class HttpTransport implements Transport {
       })
     } else {
       app.register(exoRelayRoutes, { receiver: () => this.#endpoint?.receive, ...limits })
-      // The app decides when the port is bound; the relay goes online with it.
-      this.#appListening = new Promise((resolve) => {
-        app.addHook('onListen', async () => {
-          resolve(boundPort(app))
-        })
-      })
     }
   }
 
@@ -122,13 +142,14 @@ export class HttpTransport implements Transport {
         endpoint.port ?? this.#options.defaultPort,
       )
     } else {
-      port = await this.#appListening!
+      // The app decides when the port is bound; the relay goes online with it.
+      port = await onceListening(this.#app!)
     }
     this.#endpoint = endpoint
     this.#port = port
     // Wait for the first registration attempt, so that once `listen()` resolves the bus
     // routes to this service. A bus that is down does not fail `listen()`: retries go on.
-    if (this.#options.register) await this.#announce()
+    if (this.#register) await this.#announce()
     return { port }
   }
 
@@ -137,7 +158,7 @@ export class HttpTransport implements Transport {
   }
 
   handlersChanged(): void {
-    if (this.#options.register) void this.#announce()
+    if (this.#register) void this.#announce()
   }
 
   /** Withdraws from the bus, so it stops routing new messages here; replies still arrive. */
@@ -214,10 +235,7 @@ export class HttpTransport implements Transport {
         }
         // Register again from time to time: a bus that restarted has forgotten this service.
         clearTimeout(this.#retryTimer)
-        this.#retryTimer = setTimeout(
-          () => this.#announce(),
-          this.#options.registerInterval ?? DEFAULT_REGISTER_INTERVAL,
-        ).unref()
+        this.#retryTimer = setTimeout(() => this.#announce(), this.#registerInterval).unref()
       },
       (err: unknown) => {
         this.#registering = undefined
@@ -231,9 +249,4 @@ export class HttpTransport implements Transport {
     )
     return this.#registering
   }
-}
-
-function boundPort(app: FastifyInstance): number {
-  const address = app.server.address()
-  return typeof address === 'object' && address !== null ? address.port : 0
 }

@@ -1,0 +1,205 @@
+import { diagnostics } from './diagnostics.js'
+import { ERROR_REPLY, remoteHandlerError, toWireError } from './error-reply.js'
+import { ClosedError, ErrorCodes, ExoRelayError, HandlerError, ProtocolError } from './errors.js'
+import type { HandlerQueue } from './handler-queue.js'
+import type { Logger } from './logger.js'
+import type { ReceivedMessage } from './message-map.js'
+import type { PendingReplies } from './pending-replies.js'
+import type { HandlerRegistry } from './registry.js'
+import type { Handler, SendFunction } from './relay-types.js'
+import { isThenable } from './send-arguments.js'
+import type { SentMessage } from './sent-message.js'
+import type { Receipt } from './transport.js'
+
+/**
+ * What the relay's lifecycle lets in: everything (`'all'`); only replies, while closing once
+ * the transport has withdrawn (`'replies'`); nothing once closed (`'none'`).
+ */
+export type Admission = 'all' | 'replies' | 'none'
+
+/** The relay as the dispatcher and the handler contexts see it. */
+export interface DispatchHost {
+  readonly serviceName: string
+  readonly send: SendFunction<any>
+  sendReply(
+    outcome: unknown,
+    payload: unknown,
+    responseTo: string,
+    replyRoute?: unknown,
+  ): SentMessage<void, undefined>
+}
+
+export interface DispatcherOptions {
+  host: DispatchHost
+  admission: () => Admission
+  handlers: HandlerRegistry<Handler<any, any>>
+  queue: HandlerQueue
+  pending: PendingReplies
+  log: Logger
+}
+
+const ACCEPTED: Receipt = Object.freeze({ status: 'accepted' })
+const NOT_RUNNING = Object.freeze({ running: undefined, failed: false })
+
+/**
+ * Receiving: a reply goes to its waiter, a message to its handler (at once or through the
+ * queue), and the transport gets a receipt saying what became of it.
+ */
+export class Dispatcher {
+  readonly #host: DispatchHost
+  readonly #admission: () => Admission
+  readonly #handlers: HandlerRegistry<Handler<any, any>>
+  readonly #queue: HandlerQueue
+  readonly #pending: PendingReplies
+  readonly #log: Logger
+
+  constructor(options: DispatcherOptions) {
+    this.#host = options.host
+    this.#admission = options.admission
+    this.#handlers = options.handlers
+    this.#queue = options.queue
+    this.#pending = options.pending
+    this.#log = options.log
+  }
+
+  /** The transport's `receive`: one receipt per message. */
+  readonly receive = (message: ReceivedMessage, replyRoute?: unknown): Receipt => {
+    const receipt = this.#dispatch(message, replyRoute)
+    if (diagnostics.receive.hasSubscribers) {
+      diagnostics.receive.publish({ serviceName: this.#host.serviceName, message, receipt })
+    }
+    return receipt
+  }
+
+  #dispatch(message: ReceivedMessage, replyRoute: unknown): Receipt {
+    const { name, id, responseTo } = message
+    const debug = this.#log.isLevelEnabled?.('debug') !== false
+    const admission = this.#admission()
+    // Replies are accepted while closing too: handlers finishing their work may wait for them.
+    if (admission !== 'none' && this.#deliverReply(message)) {
+      if (debug) this.#log.debug({ messageName: name, messageId: id, responseTo }, 'reply received')
+      return ACCEPTED
+    }
+    if (admission !== 'all') {
+      return {
+        status: 'unavailable',
+        error: new ClosedError(
+          ErrorCodes.CLOSED,
+          `The relay is closing: cannot receive '${name}'.`,
+        ),
+      }
+    }
+    const handler = this.#handlers.get(name)
+    if (handler === undefined) {
+      if (debug)
+        this.#log.debug({ messageName: name, messageId: id, responseTo }, 'unknown message')
+      return {
+        status: 'unknown',
+        error: new ProtocolError(ErrorCodes.UNKNOWN_MESSAGE, `unknown message: '${name}'`),
+      }
+    }
+    if (!this.#queue.hasCapacity) {
+      if (!this.#queue.enqueue(() => this.#invoke(handler, message, replyRoute).running)) {
+        this.#log.warn(
+          { messageName: name, messageId: id, responseTo },
+          'overloaded: message refused',
+        )
+        return {
+          status: 'unavailable',
+          error: new ExoRelayError(
+            ErrorCodes.OVERLOADED,
+            `The relay is overloaded: ${this.#queue.running} handlers running, ${this.#queue.queued} messages queued.`,
+          ),
+        }
+      }
+      if (debug) this.#log.debug({ messageName: name, messageId: id, responseTo }, 'queued')
+      return ACCEPTED
+    }
+    if (debug) this.#log.debug({ messageName: name, messageId: id, responseTo }, 'received')
+    const { running, failed, error } = this.#invoke(handler, message, replyRoute)
+    this.#queue.track(running)
+    if (failed) {
+      return {
+        status: 'failed',
+        error: new HandlerError(ErrorCodes.HANDLER_FAILED, `The handler for '${name}' failed.`, {
+          cause: error,
+        }),
+      }
+    }
+    return ACCEPTED
+  }
+
+  /** Hands a reply to its waiter; an error reply rejects the waiter with a `RemoteHandlerError`. */
+  #deliverReply(message: ReceivedMessage): boolean {
+    if (message.name !== ERROR_REPLY || message.responseTo === undefined) {
+      return this.#pending.deliver(message)
+    }
+    if (!this.#pending.has(message.responseTo)) return false
+    this.#pending.reject(message.responseTo, remoteHandlerError(message))
+    return true
+  }
+
+  /**
+   * Runs a handler. A failure, sync or async, is logged and answered with an error reply, so
+   * the requester learns of it at once instead of waiting for its timeout. Returns the
+   * promise of an async handler, for the queue to count it as running.
+   */
+  #invoke(
+    handler: Handler<any, any>,
+    message: ReceivedMessage,
+    replyRoute: unknown,
+  ): { running: Promise<unknown> | undefined; failed: boolean; error?: unknown } {
+    let result: unknown
+    try {
+      result = handler(message.payload, new Context(this.#host, message, replyRoute))
+    } catch (error) {
+      this.#handlerFailed(message, replyRoute, error)
+      return { running: undefined, failed: true, error }
+    }
+    if (!isThenable(result)) return NOT_RUNNING
+    return {
+      running: Promise.resolve(result).then(undefined, (error: unknown) =>
+        this.#handlerFailed(message, replyRoute, error),
+      ),
+      failed: false,
+    }
+  }
+
+  #handlerFailed(message: ReceivedMessage, replyRoute: unknown, error: unknown): void {
+    const { name, id, responseTo } = message
+    if (diagnostics.handlerError.hasSubscribers) {
+      diagnostics.handlerError.publish({ serviceName: this.#host.serviceName, message, error })
+    }
+    this.#log.error({ err: error, messageName: name, messageId: id, responseTo }, 'handler failed')
+    // Only requests get error replies: a reply to a reply would find nobody waiting for it.
+    if (responseTo === undefined && this.#admission() !== 'none') {
+      this.#host.sendReply(ERROR_REPLY, toWireError(error), id, replyRoute)
+    }
+  }
+}
+
+/** The `ctx` a handler gets. A class, so that each message costs one small object. */
+class Context {
+  readonly name: string
+  readonly id: string
+  readonly responseTo: string | undefined
+  readonly sender: string | undefined
+  readonly #relay: DispatchHost
+  readonly #replyRoute: unknown
+
+  constructor(relay: DispatchHost, message: ReceivedMessage, replyRoute: unknown) {
+    this.#relay = relay
+    this.#replyRoute = replyRoute
+    this.name = message.name
+    this.id = message.id
+    this.responseTo = message.responseTo
+    this.sender = message.sender
+  }
+
+  get send(): SendFunction<any> {
+    return this.#relay.send
+  }
+
+  reply = (outcome: unknown, payload?: unknown): SentMessage<void, undefined> =>
+    this.#relay.sendReply(outcome, payload, this.id, this.#replyRoute)
+}

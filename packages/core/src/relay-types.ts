@@ -1,0 +1,139 @@
+import type { ExoRelayError } from './errors.js'
+import type { Logger } from './logger.js'
+import type {
+  AnyMessages,
+  MessageName,
+  OutcomeOf,
+  PayloadArg,
+  PayloadOf,
+  RepliesOf,
+  ReplyEnvelopeOf,
+  ReplyPayloadOf,
+} from './message-map.js'
+import type { Timers } from './pending-replies.js'
+import type { SentMessage } from './sent-message.js'
+import type { Transport } from './transport.js'
+
+// The public types of a relay: what `send` takes, what handlers and reply callbacks get, and
+// the relay's options, status and events. The class itself is in `relay.ts`.
+
+export interface SendOptions {
+  /** Milliseconds to wait for the reply (and for the bus to accept the message). Default: the relay's `timeout`. */
+  timeout?: number
+  /** Aborts the wait; the send then rejects with an `AbortError`. */
+  signal?: AbortSignal
+  /** `false`: no reply is expected. Nothing is held; the send resolves once the bus accepted it. */
+  reply?: boolean
+}
+
+/** What a reply callback gets beside the payload. */
+export interface ReplyContext<Outcome extends string = string> {
+  /** The reply's name, e.g. `users.created` or `users.not-created`. */
+  readonly outcome: Outcome
+  readonly id: string
+  readonly responseTo: string
+  /** Stops receiving outcomes for this request before its deadline. */
+  end(): void
+}
+
+export type ReplyCallback<M, Name extends keyof M> = M[Name] extends { replies: infer R }
+  ? (payload: R[keyof R & string], context: ReplyContext<keyof R & string>) => unknown
+  : never
+
+/**
+ * `send` in all its forms. Messages whose spec declares no replies must be sent with
+ * `{ reply: false }`, so that the relay holds nothing for them at runtime.
+ */
+export interface SendFunction<M> {
+  /** Callback style: every outcome reaches `onReply` until `end()` or the deadline. */
+  <Name extends MessageName<M>>(
+    name: Name,
+    payload: PayloadOf<M, Name>,
+    onReply: ReplyCallback<M, Name>,
+    options?: SendOptions,
+  ): SentMessage<void, undefined>
+  /** No reply expected: resolves when the bus accepted the message, holds nothing. */
+  <Name extends MessageName<M>>(
+    name: Name,
+    payload: PayloadOf<M, Name>,
+    options: SendOptions & { reply: false },
+  ): SentMessage<void, undefined>
+  /** Promise style: resolves with the payload of the first reply. Ignore it for fire-and-forget. */
+  <Name extends ReplyingName<M>>(
+    name: Name,
+    ...args: [...PayloadArg<PayloadOf<M, Name>>, options?: SendOptions]
+  ): SentMessage<ReplyPayloadOf<M, Name>, ReplyEnvelopeOf<M, Name>>
+}
+
+/** Names whose spec declares replies. */
+export type ReplyingName<M> = {
+  [Name in MessageName<M>]: M[Name] extends { replies: unknown } ? Name : never
+}[MessageName<M>]
+
+/** What a handler gets beside the payload: the message's metadata, `reply` and `send`. */
+export interface HandlerContext<M = AnyMessages, Name extends keyof M = MessageName<M>> {
+  readonly name: Name
+  readonly id: string
+  readonly responseTo: string | undefined
+  readonly sender: string | undefined
+  /**
+   * Answers this message with an outcome. Expects nothing back; resolves once the bus accepted
+   * the reply (a failure nobody awaits is logged).
+   */
+  reply<Outcome extends OutcomeOf<M, Name>>(
+    outcome: Outcome,
+    ...payload: PayloadArg<RepliesOf<M, Name>[Outcome]>
+  ): SentMessage<void, undefined>
+  /** The relay's `send`, in all its forms. */
+  readonly send: SendFunction<M>
+}
+
+export type Handler<M = AnyMessages, Name extends keyof M = MessageName<M>> = (
+  payload: PayloadOf<M, Name>,
+  context: HandlerContext<M, Name>,
+) => unknown
+
+export type HandlerMap<M> = { [Name in MessageName<M>]?: Handler<M, Name> }
+
+export interface RelayOptions {
+  /** The service's name, sent as `sender` on every message. */
+  serviceName: string
+  /** How messages travel. */
+  transport: Transport
+  /** A pino-compatible logger. Default: silent. */
+  logger?: Logger | undefined
+  /** Default reply timeout in milliseconds for `send`. Default: 10,000. */
+  timeout?: number | undefined
+  /** Timer functions for the deadlines (tests). Default: Node's, unref'd. */
+  timers?: Timers | undefined
+  /** Handlers running at once; more wait in a queue. Default 100. */
+  concurrency?: number | undefined
+  /** Messages waiting for a handler slot; beyond it the relay refuses with 503. Default 1,000. */
+  maxQueued?: number | undefined
+  /** Milliseconds `close()` lets running handlers finish (and their replies go out). Default 10,000. */
+  closeTimeout?: number | undefined
+  /**
+   * Capture the caller's stack on every send that waits for a reply, so that a `TimeoutError`
+   * points at the `send(…)` line. Default `true`. `false` saves the capture, 2 to 10 µs per
+   * send, on hot paths; a timeout's stack then starts in the relay's timer (its message still
+   * names the message and its id). Like nats.js's `noAsyncTraces`.
+   */
+  stackTraces?: boolean | undefined
+}
+
+/** What a relay reports about itself, e.g. on `GET /status`. Cheap: no I/O. */
+export interface RelayStatus {
+  state: 'idle' | 'starting' | 'online' | 'closing' | 'closed'
+  pendingReplies: number
+  runningHandlers: number
+  queuedMessages: number
+}
+
+export interface RelayEvents {
+  /** The relay receives messages; the port it listens on (`0` for transports without one). */
+  online: [port: number]
+  /** The relay has closed and its port is free. */
+  offline: []
+  /** Listening failed. Emitted only when someone listens for it; `listen()` rejects as well. */
+  error: [error: ExoRelayError]
+}

@@ -1,0 +1,38 @@
+import { once } from 'node:events'
+import type { FastifyInstance } from 'fastify'
+
+/** What `mountRelay` drives: a relay, or anything that goes online and closes like one. */
+export interface Mountable {
+  listen(): Promise<unknown>
+  close(): Promise<void>
+}
+
+/**
+ * Lets a Fastify app drive a relay served from it: the relay goes online when the app listens
+ * and closes when the app closes. The one `onListen` hook of a mounted relay: the transport's
+ * own `listen()` waits for the app's server rather than for a hook, so no order of hooks
+ * matters. Used by `exorelay` also when the environment chose another transport.
+ *
+ * @example
+ * ```ts
+ * const app = Fastify()
+ * const relay = new Relay({ serviceName: 'web', transport: new HttpTransport({ fastify: app, … }) })
+ * mountRelay(app, relay)
+ * await app.listen({ port: 3000 })
+ * ```
+ */
+export function mountRelay(app: FastifyInstance, relay: Mountable): void {
+  app.addHook('onListen', async () => {
+    await relay.listen()
+  })
+  app.addHook('onClose', async () => {
+    await relay.close()
+  })
+}
+
+/** The port the app's server is bound to, once it is. */
+export async function onceListening(app: FastifyInstance): Promise<number> {
+  if (!app.server.listening) await once(app.server, 'listening')
+  const address = app.server.address()
+  return typeof address === 'object' && address !== null ? address.port : 0
+}
