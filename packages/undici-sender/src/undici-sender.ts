@@ -465,14 +465,9 @@ function isUnsupported(status: number): boolean {
   return status === 404 || status === 405
 }
 
-/**
- * The port to connect to: core's one rule with `0` refused; a number only (a string is read
- * from the environment by the facade, not here). Missing is `MISSING_OPTION`.
- */
+/** The port to connect to: core's one rule for ports, with `0` refused. Missing is `MISSING_OPTION`. */
 function checkExocomPort(port: unknown): number {
   if (port === undefined || port === null) throw missingOption('exocomPort', '', port)
-  if (typeof port !== 'number')
-    throw invalidOption('exocomPort', 'an integer from 1 to 65535', port)
   return checkPort(port, 'exocomPort', { connect: true })
 }
 

@@ -729,7 +729,7 @@ test('a missing exocomPort throws MISSING_OPTION', () => {
 
 test('invalid options throw INVALID_OPTION with the value quoted', () => {
   const invalid: unknown[] = [
-    { exocomPort: '3100' },
+    { exocomPort: 'zonk' },
     { exocomPort: 0 },
     { exocomPort: 70_000 },
     { exocomPort: 3100.5 },
@@ -744,7 +744,13 @@ test('invalid options throw INVALID_OPTION with the value quoted', () => {
       JSON.stringify(options),
     )
   }
-  assert.throws(() => new UndiciSender({ exocomPort: '3100' as unknown as number }), /got '3100'/)
+  assert.throws(() => new UndiciSender({ exocomPort: 'zonk' as unknown as number }), /got 'zonk'/)
+})
+
+test('exocomPort follows the one rule of every port option: a numeric string reads as its number', async (t) => {
+  const sender = new UndiciSender({ exocomPort: '3100' as unknown as number })
+  t.after(() => sender.close())
+  assert.equal(sender.origin, 'http://localhost:3100')
 })
 
 test('an invalid timeout or signal rejects with INVALID_OPTION and sends nothing', async (t) => {
