@@ -1,6 +1,7 @@
 import { existsSync, readFileSync, writeFileSync } from 'node:fs'
 import { join, relative } from 'node:path'
 import { lineDiff } from './diff.js'
+import { internalEntryProblems } from './internal-entries.js'
 import { apiReport } from './report.js'
 
 /** Where a package keeps its report. */
@@ -12,13 +13,18 @@ export interface CheckResult {
   message: string
 }
 
-/** Compares the package's checked-in report with its current declarations. */
+/**
+ * Compares the package's checked-in report with its current declarations, and checks that its
+ * internal entries ship no types.
+ */
 export function checkReport(packageDir: string): CheckResult {
   const file = join(packageDir, REPORT_FILE)
   const actual = apiReport({ packageDir })
   const expected = existsSync(file) ? readFileSync(file, 'utf8') : ''
-  if (actual === expected) return { ok: true, message: `${REPORT_FILE} is up to date.` }
   const where = relative(process.cwd(), file) || file
+  const problems = internalEntryProblems(packageDir)
+  if (problems.length > 0) return { ok: false, message: problems.join('\n') }
+  if (actual === expected) return { ok: true, message: `${REPORT_FILE} is up to date.` }
   return {
     ok: false,
     message: [

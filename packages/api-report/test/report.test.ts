@@ -143,3 +143,36 @@ test('a public declaration that uses a sibling internal entry fails the report',
     /dist\/greeter\.d\.ts imports 'dep\/internal': a public declaration must not use an internal entry/,
   )
 })
+
+test('an internal entry that would ship its types to users fails the check, naming the fix', async (t) => {
+  const dir = await fixture(t)
+  await writeFile(join(dir, 'dist/internal.js'), 'export {}\n')
+  await writeFile(join(dir, 'dist/internal.d.ts'), 'export {}\n')
+  const manifest = (internal: object, files: string[]) =>
+    writeFile(
+      join(dir, 'package.json'),
+      JSON.stringify({
+        name: 'fixture',
+        version: '1.0.0',
+        type: 'module',
+        exports: {
+          '.': { types: './dist/index.d.ts', default: './dist/index.js' },
+          './internal': internal,
+        },
+        files,
+      }),
+    )
+  updateReport(dir)
+
+  await manifest({ types: './dist/internal.d.ts', default: './dist/internal.js' }, ['dist'])
+  const both = checkReport(dir)
+  assert.equal(both.ok, false)
+  assert.match(both.message, /exports\['\.\/internal'\] has a "types" condition/)
+  assert.match(
+    both.message,
+    /npm pack ships dist\/internal\.d\.ts.*Add "!dist\/internal\.d\.ts" to "files"/,
+  )
+
+  await manifest({ default: './dist/internal.js' }, ['dist', '!dist/internal.d.ts'])
+  assert.deepEqual(checkReport(dir), { ok: true, message: 'api-report.md is up to date.' })
+})

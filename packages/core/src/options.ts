@@ -63,10 +63,10 @@ export function checkTimeout(value: unknown, option: string, fallback?: number):
   return value
 }
 
-/** `true` or `false`. */
+/** A boolean. */
 export function checkBoolean(value: unknown, option: string, fallback?: boolean): boolean {
   if (value === undefined && fallback !== undefined) return fallback
-  if (typeof value !== 'boolean') throw invalidOption(option, 'true or false', value)
+  if (typeof value !== 'boolean') throw invalidOption(option, 'a boolean', value)
   return value
 }
 

@@ -22,7 +22,7 @@ test('every check names the option, what it takes and what it got, coded INVALID
       'The timeout option must be a positive number of milliseconds (or Infinity), got number -1.',
   })
   assert.throws(() => checkBoolean('yes', 'batches'), {
-    message: "The batches option must be true or false, got 'yes'.",
+    message: "The batches option must be a boolean, got 'yes'.",
   })
   assert.throws(() => checkNonEmptyString('  ', 'host'), { code: ErrorCodes.INVALID_OPTION })
   assert.equal(invalidOption('x', 'y', null).message, 'The x option must be y, got null.')

@@ -1,5 +1,5 @@
-import { checkPort, DEFAULT_TIMEOUT } from '@exorelay/core'
-import { checkNonEmptyString, missingOption } from '@exorelay/core/internal'
+import { checkPort, DEFAULT_TIMEOUT, ErrorCodes, InvalidArgumentError } from '@exorelay/core'
+import { checkNonEmptyString } from '@exorelay/core/internal'
 
 /** The port a relay listens on when neither the `port` option nor `EXORELAY_PORT` says: the original's. */
 export const DEFAULT_PORT = 4000
@@ -40,12 +40,12 @@ export function resolveConfig(options: ConfigOptions, needsExocom: boolean): Res
   const env = options.env ?? process.env
   const serviceName = options.serviceName ?? nonEmpty(env.SERVICE_NAME)
   if (serviceName === undefined || serviceName === '') {
-    throw missing('serviceName', 'SERVICE_NAME', serviceName)
+    throw missing('serviceName', 'SERVICE_NAME')
   }
   checkNonEmptyString(serviceName, 'serviceName')
   const rawExocomPort = options.exocomPort ?? nonEmpty(env.EXOCOM_PORT)
   if (rawExocomPort === undefined && needsExocom) {
-    throw missing('exocomPort', 'EXOCOM_PORT', rawExocomPort)
+    throw missing('exocomPort', 'EXOCOM_PORT')
   }
   const host = options.host ?? nonEmpty(env.EXORELAY_HOST) ?? DEFAULT_HOST
   return {
@@ -77,6 +77,9 @@ function nonEmpty(value: string | undefined): string | undefined {
 }
 
 /** A required setting that neither the option nor its variable gives: either one fixes it. */
-function missing(option: string, variable: string, value: unknown) {
-  return missingOption(option, `or the ${variable} environment variable`, value)
+function missing(option: string, variable: string): InvalidArgumentError {
+  return new InvalidArgumentError(
+    ErrorCodes.MISSING_OPTION,
+    `ExoRelay needs the ${option} option or the ${variable} environment variable.`,
+  )
 }

@@ -7,7 +7,7 @@ import type {
   TransportSendOptions,
 } from '@exorelay/core'
 import { ErrorCodes, InvalidArgumentError } from '@exorelay/core'
-import { invalidOption, missingOption } from '@exorelay/core/internal'
+import { invalidOption } from '@exorelay/core/internal'
 
 /** The package that carries ExoRelay over NATS: an optional peer of `exorelay`. */
 export const NATS_TRANSPORT_PACKAGE = '@exorelay/nats-transport'
@@ -64,10 +64,9 @@ export function natsTransportFromEnv(
     .map((server) => server.trim())
     .filter((server) => server !== '')
   if (servers.length === 0) {
-    throw missingOption(
-      'NATS_URL',
-      "a NATS server URL such as 'nats://127.0.0.1:4222' when EXORELAY_TRANSPORT is 'nats'",
-      env.NATS_URL,
+    throw new InvalidArgumentError(
+      ErrorCodes.MISSING_OPTION,
+      "ExoRelay needs the NATS_URL environment variable (e.g. 'nats://127.0.0.1:4222') when EXORELAY_TRANSPORT is 'nats'.",
     )
   }
   try {

@@ -55,14 +55,14 @@ test('defaults: ExoCom on localhost, the relay on 127.0.0.1:4000', () => {
 test('a missing service name names both the option and the variable', () => {
   assert.throws(() => new ExoRelay({ exocomPort: 3100, env: {} }), {
     code: ErrorCodes.MISSING_OPTION,
-    message: /serviceName option.*SERVICE_NAME environment variable/,
+    message: /serviceName option or the SERVICE_NAME environment variable/,
   })
 })
 
 test('a missing ExoCom port names both the option and the variable', () => {
   assert.throws(() => new ExoRelay({ serviceName: 'web', env: {} }), {
     code: ErrorCodes.MISSING_OPTION,
-    message: /exocomPort option.*EXOCOM_PORT environment variable/,
+    message: /exocomPort option or the EXOCOM_PORT environment variable/,
   })
 })
 

@@ -85,7 +85,7 @@ test('invalid register and registerInterval options are refused with INVALID_OPT
   }
   assert.throws(() => new HttpTransport({ ...base, register: 'yes' as unknown as boolean }), {
     code: ErrorCodes.INVALID_OPTION,
-    message: /register option must be true or false, got 'yes'/,
+    message: /register option must be a boolean, got 'yes'/,
   })
   assert.ok(new Relay({ serviceName: 'web', transport: new HttpTransport(base) }))
 })
