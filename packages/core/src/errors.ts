@@ -1,7 +1,9 @@
 /**
  * Every error ExoRelay raises carries a stable `code`. Codes never change once released;
  * `docs/reference/errors.md` lists each one with when it happens and how to fix it, and a
- * test keeps that table and this object in agreement.
+ * test keeps that table and this object in agreement. Core knows no HTTP: where a code is
+ * answered over the wire, the HTTP transports answer it with the status `statusOf` gives, see
+ * `@exorelay/http-protocol`.
  */
 export const ErrorCodes = {
   /** A message name is empty, not a string, or too long. */
@@ -32,31 +34,31 @@ export const ErrorCodes = {
   ADDRESS_IN_USE: 'EXORELAY_ERR_LISTEN_ADDRESS_IN_USE',
   /** The listener could not start for another reason (permission, bad host). */
   LISTEN_FAILED: 'EXORELAY_ERR_LISTEN_FAILED',
-  /** An incoming message has no `id` (the original protocol's 400 `missing message id`). */
+  /** An incoming message has no `id` (the original protocol's answer `missing message id`). */
   MISSING_ID: 'EXORELAY_ERR_PROTOCOL_MISSING_ID',
   /** An incoming message is malformed: an id or responseTo that is not a short string, a body that is not an object. */
   INVALID_MESSAGE: 'EXORELAY_ERR_PROTOCOL_INVALID_MESSAGE',
-  /** No reply waiter and no handler match an incoming message (404 `unknown message: '<name>'`). */
+  /** No reply waiter and no handler match an incoming message (answer text `unknown message: '<name>'`). */
   UNKNOWN_MESSAGE: 'EXORELAY_ERR_PROTOCOL_UNKNOWN_MESSAGE',
-  /** A local handler threw synchronously while receiving a message (answered with 500). */
+  /** A local handler threw synchronously while receiving a message. */
   HANDLER_FAILED: 'EXORELAY_ERR_HANDLER_FAILED',
-  /** Too many handlers are running and the queue is full; the message was refused (503). */
+  /** Too many handlers are running and the queue is full; the message was refused. */
   OVERLOADED: 'EXORELAY_ERR_RELAY_OVERLOADED',
   /** The remote handler of a request failed; its own code is in `remoteCode`. */
   REMOTE_HANDLER_FAILED: 'EXORELAY_ERR_REMOTE_HANDLER_FAILED',
-  /** A request lacked the shared secret (bearer token), or carried a wrong one (401). */
+  /** A request lacked the shared secret (bearer token), or carried a wrong one. */
   UNAUTHORIZED: 'EXORELAY_ERR_AUTH_UNAUTHORIZED',
   /** The relay is not listening (yet, or any more), so it cannot receive. */
   NOT_LISTENING: 'EXORELAY_ERR_RELAY_NOT_LISTENING',
-  /** ExoCom failed while handling a request: a fault of the bus, not of the message (500). */
+  /** ExoCom failed while handling a request: a fault of the bus, not of the message. */
   BUS_FAILED: 'EXORELAY_ERR_BUS_FAILED',
-  /** ExoCom has no HTTP route for the method and path asked for (404). */
+  /** ExoCom has no HTTP route for the method and path asked for. */
   BUS_NO_ROUTE: 'EXORELAY_ERR_BUS_NO_ROUTE',
-  /** ExoCom is shutting down and takes no new messages (503). */
+  /** ExoCom is shutting down and takes no new messages. */
   BUS_CLOSING: 'EXORELAY_ERR_BUS_CLOSING',
-  /** A service registration or routing table sent to ExoCom is invalid (400). */
+  /** A service registration or routing table sent to ExoCom is invalid. */
   BUS_INVALID_REGISTRATION: 'EXORELAY_ERR_BUS_INVALID_REGISTRATION',
-  /** A withdrawal names a service ExoCom has not registered (404). */
+  /** A withdrawal names a service ExoCom has not registered. */
   BUS_UNKNOWN_SERVICE: 'EXORELAY_ERR_BUS_UNKNOWN_SERVICE',
 } as const
 

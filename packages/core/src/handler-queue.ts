@@ -2,8 +2,10 @@ import pTimeout from 'p-timeout'
 
 /**
  * Bounds the handlers a relay runs at once. Beyond `concurrency`, started work waits in a
- * queue of at most `maxQueued`; beyond that the relay refuses at once (503) rather than
- * growing memory under a flood. `idle()` lets `close()` wait for what was accepted.
+ * queue of at most `maxQueued`; beyond that the relay refuses at once (`OVERLOADED`; the HTTP
+ * transports answer it with the status `statusOf` gives, see `@exorelay/http-protocol`)
+ * rather than growing memory under a flood. `idle()` lets `close()` wait for what was
+ * accepted.
  */
 export class HandlerQueue {
   readonly #concurrency: number

@@ -10,6 +10,4 @@ export {
   invalidOption,
   missingOption,
 } from './options.js'
-export { PendingReplies } from './pending-replies.js'
 export { RecentMap } from './recent-map.js'
-export { HandlerRegistry } from './registry.js'

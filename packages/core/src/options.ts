@@ -48,8 +48,11 @@ export function checkInteger(
 ): number {
   if (value === undefined && fallback !== undefined) return fallback
   if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
-    const range = max === Number.MAX_SAFE_INTEGER ? `of at least ${min}` : `from ${min} to ${max}`
-    throw invalidOption(option, `an integer ${range}`, value)
+    let expected = `an integer from ${min} to ${max}`
+    if (max === Number.MAX_SAFE_INTEGER) {
+      expected = min === 1 ? 'a positive integer' : `an integer of at least ${min}`
+    }
+    throw invalidOption(option, expected, value)
   }
   return value
 }

@@ -108,7 +108,11 @@ export interface RelayOptions {
   timers?: Timers | undefined
   /** Handlers running at once; more wait in a queue. Default 100. */
   concurrency?: number | undefined
-  /** Messages waiting for a handler slot; beyond it the relay refuses with 503. Default 1,000. */
+  /**
+   * Messages waiting for a handler slot; beyond it the relay refuses them with `OVERLOADED`
+   * (the HTTP transports answer it with the status `statusOf` gives, see
+   * `@exorelay/http-protocol`). Default 1,000.
+   */
   maxQueued?: number | undefined
   /** Milliseconds `close()` lets running handlers finish (and their replies go out). Default 10,000. */
   closeTimeout?: number | undefined

@@ -207,7 +207,7 @@ export class Relay<M extends MessageMap<M> = AnyMessages> extends EventEmitter<R
   /**
    * Closes gracefully: withdraws from the bus (messages that arrive until the bus or broker
    * has taken the withdrawal are still handled: they were routed here), then refuses new
-   * messages (503), lets running and queued handlers finish within `closeTimeout` (their sends
+   * messages, lets running and queued handlers finish within `closeTimeout` (their sends
    * and replies still go out, and replies to them still arrive), then rejects every pending
    * send with a `ClosedError`, releases the transport, and emits `offline` once the port is
    * free. Safe to call twice.

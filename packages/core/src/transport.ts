@@ -5,7 +5,8 @@ import type { RelayStatus } from './relay-types.js'
 
 /**
  * What the relay answers when its transport hands it a message. An HTTP listener turns these
- * into status codes (200, 404, 500, 503); a message-broker transport may only log them.
+ * into status codes (`statusOf` in @exorelay/http-protocol); a message-broker transport may
+ * only log them.
  * - `accepted`: understood and handed to a reply waiter or a handler. Not "succeeded": an
  *   async handler is still running.
  * - `unknown`: no reply waiter and no handler matches.

@@ -14,7 +14,7 @@ import {
 test('every check names the option, what it takes and what it got, coded INVALID_OPTION', () => {
   assert.throws(() => checkInteger(0, 'concurrency', 1), {
     code: ErrorCodes.INVALID_OPTION,
-    message: 'The concurrency option must be an integer of at least 1, got number 0.',
+    message: 'The concurrency option must be a positive integer, got number 0.',
   })
   assert.throws(() => checkTimeout(-1, 'timeout'), {
     code: ErrorCodes.INVALID_OPTION,
@@ -35,8 +35,7 @@ test('every check names the option, what it takes and what it got, coded INVALID
 test('an option named with its owner says whose option it is', () => {
   assert.throws(() => checkInteger(0, 'bodyLimit of exoRelayRoutes', 1), {
     code: ErrorCodes.INVALID_OPTION,
-    message:
-      'The bodyLimit option of exoRelayRoutes must be an integer of at least 1, got number 0.',
+    message: 'The bodyLimit option of exoRelayRoutes must be a positive integer, got number 0.',
   })
   assert.equal(
     missingOption('receiver of exoRelayRoutes', '', undefined).message,

@@ -1,5 +1,5 @@
 import type { Logger } from '@exorelay/core'
-import { authorizationHeader, batchEntry, DEFAULT_BATCH_AFTER } from '@exorelay/http-protocol'
+import { batchEntry, DEFAULT_BATCH_AFTER, requestHeaders } from '@exorelay/http-protocol'
 import { BatchQueue, createPool, nodeTimers } from '@exorelay/undici-sender/internal'
 import {
   BatchDelivering,
@@ -83,9 +83,7 @@ export class Deliverer {
     this.#maxPending = options.maxPending ?? DEFAULT_MAX_PENDING
     this.#batches = options.batches ?? true
     this.#batchAfter = options.batchAfter ?? DEFAULT_BATCH_AFTER
-    this.#headers = { 'content-type': 'application/json', accept: 'application/json' }
-    if (options.token !== undefined)
-      this.#headers.authorization = authorizationHeader(options.token)
+    this.#headers = requestHeaders(options.token)
     this.#context = {
       timeout: this.#timeout,
       headers: this.#headers,
@@ -235,38 +233,8 @@ export class Deliverer {
       })
       const timeout = this.#timeout
       const log = this.#log
-      const queue = new BatchQueue<Queued>(
-        {
-          underWay: () => (target as Target).requests,
-          // The receiver's (translated) name in front of the body serialised once per message.
-          entry: ({ delivery, message }) => batchEntry(delivery.internalName, message.body),
-          settled: () => false,
-          // A receiver that hangs must not get a burst of stale messages once it recovers:
-          // what waited the whole delivery timeout is logged as a delivery that timed out.
-          expired: ({ since }, now) => since <= now - timeout,
-          expire: ({ delivery, message }) => {
-            logFailed(
-              log,
-              delivery,
-              message,
-              `it waited ${timeout} ms for the receiver, which was busy with earlier deliveries`,
-            )
-            const expiring = target as Target
-            expiring.pending--
-            this.#active--
-            if (this.#active === 0) this.#resolveIdle()
-          },
-          sendAlone: ({ delivery, message }) => this.#single(target as Target, delivery, message),
-          sendBatch: (items, body) => {
-            const batching = target as Target
-            batching.requests++
-            new BatchDelivering(this.#context, batching, items, body)
-          },
-        },
-        this.#batchAfter,
-        this.#batches && delivery.service.batches === true,
-      )
-      target = {
+      // The queue's callbacks run only once the target exists.
+      const created: Target = {
         origin,
         dispatcher: pool,
         timers: nodeTimers,
@@ -276,8 +244,37 @@ export class Deliverer {
         pool,
         pending: 0,
         requests: 0,
-        queue,
+        queue: new BatchQueue<Queued>(
+          {
+            underWay: () => created.requests,
+            // The receiver's (translated) name in front of the body serialised once per message.
+            entry: ({ delivery, message }) => batchEntry(delivery.internalName, message.body),
+            settled: () => false,
+            // A receiver that hangs must not get a burst of stale messages once it recovers:
+            // what waited the whole delivery timeout is logged as a delivery that timed out.
+            expired: ({ since }, now) => since <= now - timeout,
+            expire: ({ delivery, message }) => {
+              logFailed(
+                log,
+                delivery,
+                message,
+                `it waited ${timeout} ms for the receiver, which was busy with earlier deliveries`,
+              )
+              created.pending--
+              this.#active--
+              if (this.#active === 0) this.#resolveIdle()
+            },
+            sendAlone: ({ delivery, message }) => this.#single(created, delivery, message),
+            sendBatch: (items, body) => {
+              created.requests++
+              new BatchDelivering(this.#context, created, items, body)
+            },
+          },
+          this.#batchAfter,
+          this.#batches && delivery.service.batches === true,
+        ),
       }
+      target = created
       this.#targets.set(origin, target)
     }
     return target

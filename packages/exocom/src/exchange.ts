@@ -1,14 +1,17 @@
 import type { Logger } from '@exorelay/core'
 import {
   type BatchResult,
+  MAX_BATCH_RESULTS_BYTES,
   parseBatchResults,
   RUN_BATCH_PATH,
+  textStart,
   tookNoneOfBatch,
 } from '@exorelay/http-protocol'
 import {
   type BatchQueue,
   type ExchangeContext,
   type Failure,
+  isConnectTimeout,
   type RawAnswer,
   UndiciExchange,
 } from '@exorelay/undici-sender/internal'
@@ -71,18 +74,12 @@ export interface DeliveryContext {
   refused(target: Target, items: readonly Queued[], status: number): void
 }
 
-// A receiver's error text goes into the warning; a rogue receiver must not fill the log.
-const MAX_ERROR_TEXT = 200
-// Bytes of the results of a batch read at most: 256 results with long error texts fit well
-// within it, while a rogue receiver cannot stream into the bus.
-const RESULTS_READ_LIMIT = 1024 * 1024
-
 /**
  * One request to a receiver: the shared undici exchange (one deadline for the whole request,
  * an answer's body read within limits, never written once timed out), with its outcome
  * logged. A delivery never throws and is never retried.
  */
-abstract class Exchange extends UndiciExchange {
+abstract class DeliveryExchange extends UndiciExchange {
   protected readonly deliveries: DeliveryContext
   protected readonly target: Target
   readonly #count: number
@@ -97,7 +94,7 @@ abstract class Exchange extends UndiciExchange {
   ) {
     super(
       target,
-      { method: 'POST', path, body, headers: deliveries.headers, subject, answerLimit },
+      { method: 'POST', path, body, headers: deliveries.headers, answerLimit },
       deliveries.timeout,
       undefined,
     )
@@ -119,12 +116,12 @@ abstract class Exchange extends UndiciExchange {
 
   protected failed({ kind, cause }: Failure): unknown {
     const timeout = this.timeout
-    const code = (cause as { code?: unknown } | null | undefined)?.code
     let err = cause as Error
     let reason = `the receiver did not answer within ${timeout} ms`
     if (kind === 'timeout') {
       err ??= new Error(`The receiver did not answer within ${timeout} ms.`)
-    } else if (code !== 'UND_ERR_CONNECT_TIMEOUT') {
+    } else if (!isConnectTimeout(cause)) {
+      const code = (cause as { code?: unknown } | null | undefined)?.code
       reason = `the receiver is unreachable (${typeof code === 'string' ? code : String(cause)})`
     }
     this.undelivered(reason, err)
@@ -133,12 +130,8 @@ abstract class Exchange extends UndiciExchange {
   }
 }
 
-function subject(): string {
-  return 'a delivery'
-}
-
 /** One message alone on the original route: `POST /run/<name>` with its body. */
-export class Delivering extends Exchange {
+export class Delivering extends DeliveryExchange {
   readonly #delivery: Delivery
   readonly #message: RoutedMessage
 
@@ -169,12 +162,12 @@ export class Delivering extends Exchange {
  * entries (decision 0011), answered with one result per message. Each message is logged as
  * if it had gone alone.
  */
-export class BatchDelivering extends Exchange {
+export class BatchDelivering extends DeliveryExchange {
   readonly #items: readonly Queued[]
 
   /** `body` is the JSON array of the entries of `items`, in their order. */
   constructor(context: DeliveryContext, target: Target, items: readonly Queued[], body: string) {
-    super(context, target, items.length, RUN_BATCH_PATH, body, RESULTS_READ_LIMIT)
+    super(context, target, items.length, RUN_BATCH_PATH, body, MAX_BATCH_RESULTS_BYTES)
     this.#items = items
     this.start()
   }
@@ -193,7 +186,7 @@ export class BatchDelivering extends Exchange {
     }
     let results: BatchResult[]
     try {
-      if (cut) throw new Error(`it is longer than ${RESULTS_READ_LIMIT} bytes`)
+      if (cut) throw new Error(`it is longer than ${MAX_BATCH_RESULTS_BYTES} bytes`)
       results = parseBatchResults(JSON.parse(body), items.length)
     } catch (error) {
       // Nobody can tell which messages were taken: each is reported, none is sent again
@@ -236,7 +229,7 @@ function logRefused(
     {
       ...describe(delivery, message),
       status,
-      response: text.length > MAX_ERROR_TEXT ? `${text.slice(0, MAX_ERROR_TEXT)}…` : text,
+      response: textStart(text),
     },
     `not delivered: ${consoleLine(delivery, message)}: the receiver answered ${status}`,
   )

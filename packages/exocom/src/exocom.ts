@@ -1,14 +1,9 @@
 import type { AddressInfo } from 'node:net'
-import { ErrorCodes, ListenError } from '@exorelay/core'
-import {
-  clientErrorHandler,
-  closeCuttingStalled,
-  type ServiceRegistration,
-  serverTimeouts,
-} from '@exorelay/http-protocol'
+import { listenError, protocolServerOptions } from '@exorelay/fastify-listener/internal'
+import { closeCuttingStalled, type ServiceRegistration } from '@exorelay/http-protocol'
 import Fastify from 'fastify'
 import { Deliverer } from './delivery.js'
-import { addBusIngress, ingressServerOptions } from './ingress.js'
+import { addBusIngress, SENTENCES } from './ingress.js'
 import { checkExoComOptions, type ExoComOptions } from './options.js'
 import { addRegistrationRoutes } from './registration.js'
 import { type ExoComConfig, RoutingTable, validateServices } from './routing-table.js'
@@ -76,13 +71,8 @@ export async function startExoCom(options: ExoComOptions = {}): Promise<ExoCom> 
   let closing: Promise<void> | undefined
 
   const app = Fastify({
-    logger: false,
+    ...protocolServerOptions({ requestTimeout, bodyLimit, texts: SENTENCES, logger: log }),
     bodyLimit,
-    requestTimeout,
-    http: serverTimeouts(requestTimeout),
-    // Answered as sentences with a code, like every other error of the bus.
-    clientErrorHandler: clientErrorHandler({ requestTimeout, logger: log, sentence: true }),
-    ...ingressServerOptions(bodyLimit),
   })
   addBusIngress(app, {
     table,
@@ -103,7 +93,11 @@ export async function startExoCom(options: ExoComOptions = {}): Promise<ExoCom> 
   } catch (cause) {
     await app.close().catch(() => {})
     await deliverer.close()
-    throw toListenError(cause, host, port)
+    throw listenError(
+      cause,
+      `ExoCom cannot listen on port ${port} of '${host}': the port is already in use.`,
+      (reason) => `ExoCom cannot listen on port ${port} of '${host}': ${reason}.`,
+    )
   }
   const url = `http://${host.includes(':') ? `[${host}]` : host}:${bound}`
   log.info(
@@ -130,20 +124,4 @@ export async function startExoCom(options: ExoComOptions = {}): Promise<ExoCom> 
       return closing
     },
   }
-}
-
-function toListenError(cause: unknown, host: string, port: number): ListenError {
-  const code = (cause as NodeJS.ErrnoException | undefined)?.code
-  if (code === 'EADDRINUSE') {
-    return new ListenError(
-      ErrorCodes.ADDRESS_IN_USE,
-      `ExoCom cannot listen on port ${port} of '${host}': the port is already in use.`,
-      { cause },
-    )
-  }
-  return new ListenError(
-    ErrorCodes.LISTEN_FAILED,
-    `ExoCom cannot listen on port ${port} of '${host}': ${String(cause)}.`,
-    { cause },
-  )
 }

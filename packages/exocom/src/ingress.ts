@@ -3,7 +3,6 @@ import { describeValue } from '@exorelay/core/internal'
 import {
   type AnswerTexts,
   addIngressRoutes,
-  frameworkErrors,
   ingressErrorHandler,
   sendErrorAnswer,
   tokenCheck,
@@ -15,7 +14,7 @@ import {
   SEND_BATCH_PATH,
   statusOf,
 } from '@exorelay/http-protocol'
-import type { FastifyInstance, FastifyServerOptions } from 'fastify'
+import type { FastifyInstance } from 'fastify'
 import type { Deliverer, RoutedMessage } from './delivery.js'
 import type { RoutingTable } from './routing-table.js'
 
@@ -24,6 +23,7 @@ import type { RoutingTable } from './routing-table.js'
  * protocol's, so every client error is answered, with the code `INVALID_MESSAGE`.
  */
 export const SENTENCES: AnswerTexts = Object.freeze({
+  style: 'sentence',
   emptyBodyCode: ErrorCodes.INVALID_MESSAGE,
   emptyBody: 'The request body is empty although its content type is application/json.',
   // Fastify's proto-poisoning protection refuses `__proto__` keys with this same error.
@@ -45,17 +45,6 @@ const CLOSING = batchFailure(
   ErrorCodes.BUS_CLOSING,
   'ExoCom is shutting down',
 )
-
-/** The options of the bus's Fastify server that make it answer in the protocol's form. */
-export function ingressServerOptions(bodyLimit: number): Partial<FastifyServerOptions> {
-  return {
-    // While the port closes, requests on open connections still get the protocol's answers
-    // (a 503 with a code for /send), not Fastify's JSON 503.
-    return503OnClosing: false,
-    // A URL whose name cannot be decoded gets the same plain-text answer as any other error.
-    frameworkErrors: frameworkErrors({ bodyLimit, texts: SENTENCES }),
-  }
-}
 
 /** What the ingress of the bus needs from the rest of it. */
 export interface BusIngressOptions {

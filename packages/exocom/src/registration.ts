@@ -1,12 +1,10 @@
 import { ErrorCodes, ExoRelayError, type Logger } from '@exorelay/core'
 import { sendErrorAnswer, wildcardOf } from '@exorelay/fastify-listener/internal'
-import { type ServiceRegistration, statusOf } from '@exorelay/http-protocol'
+import { BATCHES_OFFERED, type ServiceRegistration, statusOf } from '@exorelay/http-protocol'
 import type { FastifyInstance, FastifyReply } from 'fastify'
 import type { Deliverer } from './delivery.js'
 import { type RoutingTable, validateService, validateServices } from './routing-table.js'
 
-// The answer to a registration that tells the relay it may send batches (decision 0011).
-const BATCHES_OFFERED = Object.freeze({ batches: true })
 const INVALID_STATUS = statusOf(ErrorCodes.BUS_INVALID_REGISTRATION)
 
 /** What registration changes: the routing table, and the deliverer's pools and batch offers. */

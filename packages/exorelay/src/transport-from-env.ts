@@ -7,7 +7,7 @@ import type {
   TransportSendOptions,
 } from '@exorelay/core'
 import { ErrorCodes, InvalidArgumentError } from '@exorelay/core'
-import { invalidOption } from '@exorelay/core/internal'
+import { describeValue } from '@exorelay/core/internal'
 
 /** The package that carries ExoRelay over NATS: an optional peer of `exorelay`. */
 export const NATS_TRANSPORT_PACKAGE = '@exorelay/nats-transport'
@@ -45,7 +45,11 @@ export function transportKind(env: Record<string, string | undefined>): Transpor
   const value = env.EXORELAY_TRANSPORT?.trim().toLowerCase() ?? ''
   if (value === '' || value === TransportKinds.HTTP) return TransportKinds.HTTP
   if (value === TransportKinds.NATS) return TransportKinds.NATS
-  throw invalidOption('EXORELAY_TRANSPORT', "'http' or 'nats'", env.EXORELAY_TRANSPORT)
+  // An environment variable, not an option: the sentence names it as such.
+  throw new InvalidArgumentError(
+    ErrorCodes.INVALID_OPTION,
+    `EXORELAY_TRANSPORT must be 'http' or 'nats', got ${describeValue(env.EXORELAY_TRANSPORT)}.`,
+  )
 }
 
 /**

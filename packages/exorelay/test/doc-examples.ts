@@ -23,6 +23,8 @@ export interface ExampleRun {
   readonly env: Record<string, string>
   /** What a failure calls the example, e.g. `README.md example 2`. */
   readonly name: string
+  /** Milliseconds the example may run before it is killed and fails. Default 30_000. */
+  readonly timeout?: number
 }
 
 /**
@@ -33,10 +35,18 @@ export interface ExampleRun {
 export async function runExample(code: string, run: ExampleRun): Promise<void> {
   writeFileSync(run.file, code)
   const test = code.includes("from 'node:test'") ? ['--test'] : []
+  // node --test marks the files it runs as its children (NODE_TEST_CONTEXT); a child that
+  // inherits the mark reports to this runner instead of failing, so an example that is a
+  // failing test file would exit 0. Examples run the way users run them: without it.
+  const { NODE_TEST_CONTEXT: _, ...env } = process.env
+  const timeout = run.timeout ?? 30_000
   const child = spawn(process.execPath, [...run.nodeArgs, ...test, run.file], {
     cwd: dirname(run.file),
-    env: { ...process.env, ...run.env },
+    env: { ...env, ...run.env },
     stdio: ['ignore', 'pipe', 'pipe'],
+    // An example that never exits fails here, named, instead of hanging the test file.
+    timeout,
+    killSignal: 'SIGKILL',
   })
   let output = ''
   child.stdout.on('data', (chunk) => {
@@ -45,7 +55,8 @@ export async function runExample(code: string, run: ExampleRun): Promise<void> {
   child.stderr.on('data', (chunk) => {
     output += chunk
   })
-  const [exitCode] = await once(child, 'exit')
+  const [exitCode, signal] = await once(child, 'exit')
+  if (signal === 'SIGKILL') assert.fail(`${run.name} did not exit within ${timeout} ms:\n${output}`)
   assert.equal(exitCode, 0, `${run.name} failed:\n${output}`)
   for (const [, printed] of code.matchAll(/console\.log\(.*\) \/\/ (.+)$/gm)) {
     assert.ok(

@@ -21,6 +21,11 @@ export function sendErrorAnswer(reply: FastifyReply, answer: ErrorAnswer): void 
  * relay did; the bus answers sentences. The statuses and the cases are the same.
  */
 export interface AnswerTexts {
+  /**
+   * `'phrase'`: lowercase, no full stop, as the original relay answered (`missing message
+   * id`); `'sentence'`: capitalised with a full stop (the bus).
+   */
+  readonly style: 'phrase' | 'sentence'
   /** The code of an empty JSON body. */
   readonly emptyBodyCode: ErrorCode
   readonly emptyBody: string
@@ -46,6 +51,7 @@ export interface AnswerTexts {
 
 /** The relay's texts: lowercase phrases, the empty body answered like a body without an id. */
 export const PHRASES: AnswerTexts = Object.freeze({
+  style: 'phrase',
   // The original relay answered a missing body exactly like a body without an id.
   emptyBodyCode: ErrorCodes.MISSING_ID,
   emptyBody: 'missing message id',

@@ -8,6 +8,7 @@ import {
 } from '@exorelay/core'
 import { describeInvalidName } from '@exorelay/core/internal'
 import {
+  answerOf,
   BATCH_ACCEPTED,
   type BatchResult,
   batchFailure,
@@ -94,7 +95,7 @@ export function addIngressRoutes(instance: FastifyInstance, options: IngressOpti
       entries = parseBatch(body)
     } catch (error) {
       if (!(error instanceof ProtocolError)) throw error
-      const answer = { status: statusOf(error.code), code: error.code, text: error.message }
+      const answer = answerOf(error)
       log.warn({ status: answer.status, code: answer.code }, `batch rejected: ${answer.text}`)
       sendErrorAnswer(reply, answer)
       return

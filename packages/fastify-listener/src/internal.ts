@@ -1,14 +1,12 @@
 // The ingress shared with the bus (@exorelay/exocom). No semver: these may change in any
 // release.
 export type { AnswerTexts } from './answer.js'
-export { PHRASES, sendErrorAnswer } from './answer.js'
-export type { IngressOptions } from './ingress.js'
+export { sendErrorAnswer } from './answer.js'
 export {
   addIngressRoutes,
-  frameworkErrors,
   ingressErrorHandler,
   OPEN_ROUTE,
-  sendResult,
   tokenCheck,
   wildcardOf,
 } from './ingress.js'
+export { listenError, protocolServerOptions } from './protocol-server.js'

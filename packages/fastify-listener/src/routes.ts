@@ -6,7 +6,7 @@ import {
   type Receiver,
   silentLogger,
 } from '@exorelay/core'
-import { checkFunction, checkInteger, describeValue, invalidOption } from '@exorelay/core/internal'
+import { checkBoolean, checkFunction, checkInteger, describeValue } from '@exorelay/core/internal'
 import {
   BATCH_ACCEPTED,
   type BatchResult,
@@ -80,17 +80,14 @@ export function checkListenerOptions(
   options: ListenerRoutesOptions,
   owner: string,
 ): CheckedListenerOptions {
-  const { batches, status } = options
-  if (batches !== undefined && typeof batches !== 'boolean') {
-    throw invalidOption(`batches of ${owner}`, 'a boolean', batches)
-  }
+  const { status } = options
   return {
     receiver: checkFunction(options.receiver, `receiver of ${owner}`),
     bodyLimit: checkInteger(options.bodyLimit, `bodyLimit of ${owner}`, 1, DEFAULT_BODY_LIMIT),
     logger: options.logger ?? silentLogger,
     token: checkToken(options.token, `The token option of ${owner}`),
     status: status === undefined ? undefined : checkFunction(status, `status of ${owner}`),
-    batches: batches ?? true,
+    batches: checkBoolean(options.batches, `batches of ${owner}`, true),
   }
 }
 
@@ -102,8 +99,6 @@ const NOT_LISTENING_RESULT = batchFailure(
 )
 const UNKNOWN_STATUS = statusOf(ErrorCodes.UNKNOWN_MESSAGE)
 const FAILED_STATUS = statusOf(ErrorCodes.HANDLER_FAILED)
-// A relay that is closing or overloaded refuses; every code it refuses with has this status.
-const UNAVAILABLE_STATUS = statusOf(ErrorCodes.CLOSED)
 
 /**
  * A Fastify plugin serving the receiving side of the ExoCom HTTP protocol: `POST /run/<name>`,
@@ -230,12 +225,15 @@ export function mountRoutes(instance: FastifyInstance, options: CheckedListenerO
         )
         // The message only, never the stack: the other side is another service.
         return batchFailure(FAILED_STATUS, receipt.error.code, receipt.error.message)
-      case 'unavailable':
+      case 'unavailable': {
+        // Closing, overloaded: the code says which, and its status goes with it.
+        const unavailable = statusOf(receipt.error.code)
         log.debug(
-          { ...fieldsOf(envelope), status: UNAVAILABLE_STATUS, code: receipt.error.code },
+          { ...fieldsOf(envelope), status: unavailable, code: receipt.error.code },
           'message refused',
         )
-        return batchFailure(UNAVAILABLE_STATUS, receipt.error.code, receipt.error.message)
+        return batchFailure(unavailable, receipt.error.code, receipt.error.message)
+      }
       default:
         return receiverFailed(
           fieldsOf(envelope),

@@ -1,14 +1,16 @@
-import { checkPort, ErrorCodes, ListenError, type Logger, type Receiver } from '@exorelay/core'
-import { checkFunction, checkNonEmptyString } from '@exorelay/core/internal'
 import {
-  checkRequestTimeout,
-  clientErrorHandler,
-  closeCuttingStalled,
-  serverTimeouts,
-} from '@exorelay/http-protocol'
+  checkPort,
+  ErrorCodes,
+  InvalidArgumentError,
+  ListenError,
+  type Logger,
+  type Receiver,
+} from '@exorelay/core'
+import { checkNonEmptyString, describeValue } from '@exorelay/core/internal'
+import { checkRequestTimeout, closeCuttingStalled } from '@exorelay/http-protocol'
 import type { FastifyInstance, FastifyPluginCallback } from 'fastify'
 import { PHRASES } from './answer.js'
-import { frameworkErrors } from './ingress.js'
+import { listenError, protocolServerOptions } from './protocol-server.js'
 import { checkListenerOptions, mountRoutes } from './routes.js'
 import { fastifyWithLazySchemaCompilers } from './schema-compilers.js'
 
@@ -89,20 +91,9 @@ export class StandaloneListener {
     // The routes have no schemas: Ajv and fast-json-stringify load only if a route added to
     // `app` has one.
     this.app = fastifyWithLazySchemaCompilers({
-      // Requests are logged through our Logger, one line per outcome, not Fastify's two.
-      logger: false,
+      ...protocolServerOptions({ requestTimeout, bodyLimit, texts: PHRASES, logger }),
       // The bus keeps connections alive; without this, close() would wait for their timeout.
       forceCloseConnections: 'idle',
-      requestTimeout,
-      http: serverTimeouts(requestTimeout),
-      // Answered in the protocol's form: lowercase phrases with a code, like the routes' answers.
-      clientErrorHandler: clientErrorHandler({ requestTimeout, logger }),
-      // Requests that arrive while closing reach the routes, whose receiver answers 503 in the
-      // protocol's text form with a code; Fastify's own 503 would be JSON without one.
-      return503OnClosing: false,
-      // The router rejects a URL with broken percent-encoding before any route runs; this
-      // server is ours, so answer it in the protocol's form too.
-      frameworkErrors: frameworkErrors({ bodyLimit, texts: PHRASES, logger }),
     })
     const plugin: FastifyPluginCallback = (instance, _options, done) => {
       mountRoutes(instance, routes)
@@ -135,7 +126,13 @@ export class StandaloneListener {
     if (this.#listening !== undefined) return this.#listening
     let portNumber: number
     try {
-      checkFunction(receiver, 'receiver of StandaloneListener#listen')
+      if (typeof receiver !== 'function') {
+        // An argument, not an option.
+        throw new InvalidArgumentError(
+          ErrorCodes.INVALID_OPTION,
+          `StandaloneListener#listen needs a receiver function, got ${describeValue(receiver)}.`,
+        )
+      }
       portNumber = checkPort(port)
     } catch (error) {
       return Promise.reject(error)
@@ -156,19 +153,11 @@ export class StandaloneListener {
       await this.app.listen({ port, host })
     } catch (error) {
       this.#receiver = undefined
-      const code = (error as NodeJS.ErrnoException | undefined)?.code
       this.#log.warn({ err: error, host, port }, 'could not listen')
-      if (code === 'EADDRINUSE') {
-        throw new ListenError(
-          ErrorCodes.ADDRESS_IN_USE,
-          `Port ${port} is already in use on ${host}.`,
-          { cause: error },
-        )
-      }
-      throw new ListenError(
-        ErrorCodes.LISTEN_FAILED,
-        `Could not listen on port ${port} of '${host}': ${error instanceof Error ? error.message : String(error)}.`,
-        { cause: error },
+      throw listenError(
+        error,
+        `Port ${port} is already in use on ${host}.`,
+        (reason) => `Could not listen on port ${port} of '${host}': ${reason}.`,
       )
     }
     const address = this.app.server.address()

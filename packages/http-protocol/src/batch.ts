@@ -31,6 +31,14 @@ export const MAX_BATCH_BYTES = 262_144
  */
 export const DEFAULT_BATCH_AFTER = 2
 
+/**
+ * Bytes of the answer to a batch read at most: one result per message, each a status and at
+ * most a code and a short text, is far less (256 results with long texts fit well within it).
+ * A longer answer is no answer either side understands, and a rogue peer cannot stream into
+ * the reader.
+ */
+export const MAX_BATCH_RESULTS_BYTES = 1024 * 1024
+
 /** Path of a batch to the bus. */
 export const SEND_BATCH_PATH = '/send'
 
@@ -55,6 +63,22 @@ export interface BatchResult {
 export function batchEntry(name: string, body: string): string {
   const head = `{"name":${JSON.stringify(name)}`
   return body === '{}' ? `${head}}` : `${head},${body.slice(1)}`
+}
+
+/**
+ * The body of an answer to a registration that offers batches (the bus's answer to
+ * `PUT /services/<name>`, decision 0011). The original ExoCom answers an empty body: no offer.
+ */
+export const BATCHES_OFFERED: Readonly<{ batches: true }> = Object.freeze({ batches: true })
+
+/** Whether the body of a registration answer offers batches: `{"batches": true}`. */
+export function offersBatches(body: string): boolean {
+  try {
+    return (JSON.parse(body) as { batches?: unknown } | null)?.batches === true
+  } catch {
+    // The original ExoCom answers an empty body: no offer.
+    return false
+  }
 }
 
 /**

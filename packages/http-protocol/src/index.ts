@@ -3,19 +3,30 @@ export { answerOf, STATUS_OF_CODE, statusOf } from './answers.js'
 export type { BatchResult } from './batch.js'
 export {
   BATCH_ACCEPTED,
+  BATCHES_OFFERED,
   batchEntry,
   batchFailure,
   DEFAULT_BATCH_AFTER,
   MAX_BATCH_BYTES,
   MAX_BATCH_MESSAGES,
+  MAX_BATCH_RESULTS_BYTES,
+  offersBatches,
   parseBatch,
   parseBatchResults,
   RUN_BATCH_PATH,
   SEND_BATCH_PATH,
   tookNoneOfBatch,
 } from './batch.js'
+export { QUOTED_TEXT_LENGTH, textStart } from './peer-text.js'
 export type { ServiceRegistration } from './protocol.js'
-export { ERROR_CODE_HEADER, runPath, sendPath, servicePath } from './protocol.js'
+export {
+  ERROR_CODE_HEADER,
+  lacksSelfRegistration,
+  requestHeaders,
+  runPath,
+  sendPath,
+  servicePath,
+} from './protocol.js'
 export type { ClientErrorHandlerOptions } from './server-hardening.js'
 export {
   checkRequestTimeout,
@@ -24,4 +35,4 @@ export {
   DEFAULT_REQUEST_TIMEOUT,
   serverTimeouts,
 } from './server-hardening.js'
-export { authorizationHeader, bearerMatcher, checkToken } from './token.js'
+export { bearerMatcher, checkToken } from './token.js'

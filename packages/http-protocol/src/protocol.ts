@@ -1,3 +1,5 @@
+import { authorizationHeader } from './token.js'
+
 /**
  * Facts of the ExoCom HTTP protocol shared by the listener, the sender and the bus, so that
  * each side spells paths and headers the same way. See docs/protocol.md.
@@ -19,6 +21,26 @@ export function runPath(name: string): string {
 /** Path of the self-registration extension: `PUT` registers a service, `DELETE` withdraws it. */
 export function servicePath(name: string): string {
   return `/services/${encodeURIComponent(name)}`
+}
+
+/**
+ * Whether the bus answered a registration with 404 or 405: it has no self-registration
+ * extension (the original ExoCom), so the relay relies on the operator's table.
+ */
+export function lacksSelfRegistration(status: number): boolean {
+  return status === 404 || status === 405
+}
+
+/**
+ * The headers of a request to a peer: JSON in (when it has a body) and out, and the shared
+ * secret when there is one. The same for the relay's sends and the bus's deliveries.
+ */
+export function requestHeaders(token: string | undefined, withBody = true): Record<string, string> {
+  const headers: Record<string, string> = withBody
+    ? { 'content-type': 'application/json', accept: 'application/json' }
+    : { accept: 'application/json' }
+  if (token !== undefined) headers.authorization = authorizationHeader(token)
+  return headers
 }
 
 /**

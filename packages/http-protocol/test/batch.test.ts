@@ -7,6 +7,7 @@ import {
   batchEntry,
   batchFailure,
   MAX_BATCH_MESSAGES,
+  offersBatches,
   parseBatch,
   parseBatchResults,
   tookNoneOfBatch,
@@ -133,4 +134,12 @@ test('tookNoneOfBatch is true for 404, 405 and 413 only', () => {
     [200, 400, 401, 404, 405, 413, 500, 503].filter(tookNoneOfBatch),
     [404, 405, 413],
   )
+})
+
+test('offersBatches reads only {"batches": true} as an offer', () => {
+  assert.equal(offersBatches('{"batches":true}'), true)
+  assert.equal(offersBatches(' { "batches" : true, "other": 1 } '), true)
+  for (const body of ['', '{}', '{"batches":false}', '{"batches":"true"}', 'null', '[]', 'ok']) {
+    assert.equal(offersBatches(body), false, body)
+  }
 })

@@ -10,14 +10,16 @@ import {
   type BatchResult,
   batchEntry,
   MAX_BATCH_BYTES,
+  MAX_BATCH_RESULTS_BYTES,
   parseBatchResults,
   SEND_BATCH_PATH,
+  textStart,
   tookNoneOfBatch,
 } from '@exorelay/http-protocol'
 import { BatchQueue } from './batch-queue.js'
-import { describeCause, textStart, timeoutMessage } from './bus-errors.js'
+import { describeCause, timeoutMessage } from './bus-errors.js'
 import { hasDeadlineTimer } from './deadline.js'
-import type { Answer, Exchange, ExchangeContext, ExchangeRequest } from './exchange.js'
+import type { Answer, ExchangeContext, SendExchange, SendRequest } from './exchange.js'
 import { isSuccess, messageOutcome, messageSubject } from './outcome.js'
 
 /**
@@ -38,22 +40,12 @@ export interface BatchHost {
   underWay(): number
   /** Starts a request to ExoCom, counted among those under way until it settles. */
   start(
-    request: ExchangeRequest,
+    request: SendRequest,
     timeout: number,
     interpret: (answer: Answer) => void,
-  ): Exchange<void>
+  ): SendExchange<void>
   /** Sends the message alone on the single route, within what is left of its deadline. */
   sendAlone(message: WaitingMessage): void
-}
-
-/** Whether the body of a registration answer offers batches: `{"batches": true}`. */
-export function offersBatches(body: string): boolean {
-  try {
-    return (JSON.parse(body) as { batches?: unknown } | null)?.batches === true
-  } catch {
-    // The original ExoCom answers an empty body: no offer.
-    return false
-  }
 }
 
 /** The messages waiting for a batch, and when they leave: the shared queue. One per sender. */
@@ -256,7 +248,7 @@ export class Batch {
   readonly #batcher: Batcher
   readonly #host: BatchHost
   readonly #messages: readonly WaitingMessage[]
-  readonly #exchange: Exchange<void>
+  readonly #exchange: SendExchange<void>
   /** The messages in the body last sent, in order: the answer has one result for each. */
   #sent: readonly WaitingMessage[]
   #live: number
@@ -272,7 +264,7 @@ export class Batch {
       message.batch = this
       deadline = Math.max(deadline, message.started + message.timeout)
     }
-    const request: ExchangeRequest = {
+    const request: SendRequest = {
       method: 'POST',
       path: SEND_BATCH_PATH,
       body,
@@ -283,9 +275,7 @@ export class Batch {
       },
       headers: host.headers,
       subject: () => `a batch of ${messages.length} messages`,
-      // One result per message, each a status and at most a code and a short text: far less
-      // than this. A longer answer is no answer the sender understands.
-      answerLimit: MAX_BATCH_BYTES,
+      answerLimit: MAX_BATCH_RESULTS_BYTES,
     }
     // A timer that fired late may leave nothing; undici takes no timeout below 1 ms.
     const timeout = Math.max(deadline - performance.now(), 1)

@@ -1,28 +1,10 @@
 import { ErrorCodes, TransportError } from '@exorelay/core'
 
-/** How much of an error body goes into a message: enough to show ExoCom's reason. */
-export const BODY_START_LENGTH = 200
 /**
  * Bytes of an error answer read at most: a misdirected port may answer a huge HTML page.
  * Past it the request is aborted, which closes that connection instead of reading on.
  */
 export const BODY_READ_LIMIT = 4096
-
-/** The start of a response body as text, trimmed and cut to `BODY_START_LENGTH` characters. */
-export function bodyText(chunks: readonly Uint8Array[], size: number): string {
-  return textStart(Buffer.concat(chunks, size).toString('utf8'))
-}
-
-/**
- * An error text as errors quote it: trimmed and cut to `BODY_START_LENGTH` characters. The
- * body of a single answer and the `error` of a batch result read the same.
- */
-export function textStart(text: string): string {
-  const trimmed = text.trim()
-  if (trimmed.length <= BODY_START_LENGTH) return trimmed
-  // Cut by code point so that a surrogate pair is never split in half.
-  return `${Array.from(trimmed).slice(0, BODY_START_LENGTH).join('')}…`
-}
 
 /** `answered 500: boom`, or `answered 500` for an empty body. */
 function answered(status: number, bodyStart: string): string {

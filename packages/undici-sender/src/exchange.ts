@@ -6,18 +6,17 @@ import {
   TimeoutError,
   type Timers,
 } from '@exorelay/core'
-import { ERROR_CODE_HEADER } from '@exorelay/http-protocol'
+import { ERROR_CODE_HEADER, textStart } from '@exorelay/http-protocol'
 import type { Dispatcher } from 'undici'
 import {
   BODY_READ_LIMIT,
   countAttempts,
   describeCause,
   isUndiciTimeout,
-  textStart,
   timeoutMessage,
   unreachableError,
 } from './bus-errors.js'
-import { hasDeadlineTimer, UNDICI_DEFAULT_TIMEOUT, undiciTimeout } from './deadline.js'
+import { hasDeadlineTimer, undiciTimeout } from './deadline.js'
 import { isNeverWritten, retryDelay } from './retry.js'
 
 /** One request to a peer: ExoCom for the relay's sender, a receiver for the bus. */
@@ -26,8 +25,6 @@ export interface ExchangeRequest {
   readonly path: string
   readonly body: string | undefined
   readonly headers: Readonly<Record<string, string>>
-  /** What errors call it: `the message 'users.create'`. A function: built only for an error. */
-  readonly subject: () => string
   /**
    * Bytes of a 2xx answer's body to read, for requests whose answer says something (a
    * registration, a batch). Without it a 2xx body is not read.
@@ -187,7 +184,7 @@ export abstract class UndiciExchange implements Dispatcher.DispatchHandler, Aban
     }
     if (request.body !== undefined) options.body = request.body
     const remaining = this.#remaining
-    const limit = undiciTimeout(remaining, context.dispatcherTimeout ?? UNDICI_DEFAULT_TIMEOUT)
+    const limit = undiciTimeout(remaining, context.dispatcherTimeout)
     if (limit !== undefined) {
       options.headersTimeout = limit
       options.bodyTimeout = limit
@@ -372,21 +369,28 @@ export abstract class UndiciExchange implements Dispatcher.DispatchHandler, Aban
   }
 }
 
+/** A request of the relay's sender to ExoCom. */
+export interface SendRequest extends ExchangeRequest {
+  /** What errors call it: `the message 'users.create'`. A function: built only for an error. */
+  readonly subject: () => string
+}
+
 /**
  * One request of the relay's sender to ExoCom: settles its `promise` with what `interpret`
  * makes of ExoCom's answer, or rejects with the coded error of its failure. The timeout error
  * is built when the deadline passes, not per request: the relay's own deadline error already
  * carries the caller's stack.
  */
-export class Exchange<T> extends UndiciExchange {
+export class SendExchange<T> extends UndiciExchange {
   readonly promise: Promise<T>
   readonly #interpret: (answer: Answer) => T
+  readonly #subject: () => string
   #resolve!: (value: T) => void
   #reject!: (reason: unknown) => void
 
   constructor(
     context: ExchangeContext,
-    request: ExchangeRequest,
+    request: SendRequest,
     timeout: number,
     signal: AbortSignal | undefined,
     interpret: (answer: Answer) => T,
@@ -394,6 +398,7 @@ export class Exchange<T> extends UndiciExchange {
   ) {
     super(context, request, timeout, signal, started)
     this.#interpret = interpret
+    this.#subject = request.subject
     this.promise = new Promise<T>((resolve, reject) => {
       this.#resolve = resolve
       this.#reject = reject
@@ -423,7 +428,7 @@ export class Exchange<T> extends UndiciExchange {
   }
 
   #error(kind: Failure['kind'], cause: unknown, refused: number): unknown {
-    const subject = this.request.subject()
+    const subject = this.#subject()
     if (kind === 'reason') return cause
     if (kind === 'unreachable') {
       return unreachableError(this.context.origin, cause, refused === 0 ? undefined : refused)

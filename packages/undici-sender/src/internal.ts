@@ -2,14 +2,13 @@
 // exchange and the same batch queue). No semver: these may change in any release. Keep this
 // entry free of undici's entry point: a sibling importing it must load undici's Pool alone
 // (test/pool.test.ts checks).
-export { BatchQueue, type BatchQueueHost } from './batch-queue.js'
+export { BatchQueue } from './batch-queue.js'
 export { nodeTimers } from './deadline.js'
 export {
   type ExchangeContext,
-  type ExchangeRequest,
   type Failure,
   type RawAnswer,
   UndiciExchange,
 } from './exchange.js'
 export { createPool } from './pool.js'
-export { DEFAULT_RETRY_BUDGET } from './retry.js'
+export { isConnectTimeout } from './retry.js'

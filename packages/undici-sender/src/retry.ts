@@ -27,6 +27,10 @@ export function isNeverWritten(error: unknown): boolean {
   if (error instanceof AggregateError && error.errors.length > 0) {
     return error.errors.every(isNeverWritten)
   }
-  const code = (error as { code?: unknown } | null)?.code
-  return code === 'ECONNREFUSED' || code === 'UND_ERR_CONNECT_TIMEOUT'
+  return (error as { code?: unknown } | null)?.code === 'ECONNREFUSED' || isConnectTimeout(error)
+}
+
+/** undici could not open the connection in time: the peer is slow or gone, nothing was written. */
+export function isConnectTimeout(error: unknown): boolean {
+  return (error as { code?: unknown } | null)?.code === 'UND_ERR_CONNECT_TIMEOUT'
 }

@@ -20,23 +20,25 @@ import {
   missingOption,
 } from '@exorelay/core/internal'
 import {
-  authorizationHeader,
   checkToken,
   DEFAULT_BATCH_AFTER,
+  lacksSelfRegistration,
+  offersBatches,
+  requestHeaders,
   type ServiceRegistration,
   sendPath,
   servicePath,
 } from '@exorelay/http-protocol'
 import type { Dispatcher, Pool } from 'undici'
-import { Batcher, offersBatches } from './batch.js'
+import { Batcher } from './batch.js'
 import { BODY_READ_LIMIT, describeCause, refusedError } from './bus-errors.js'
 import { nodeTimers } from './deadline.js'
 import {
   type Abandonable,
   type Answer,
-  Exchange,
   type ExchangeContext,
-  type ExchangeRequest,
+  SendExchange,
+  type SendRequest,
 } from './exchange.js'
 import { isSuccess, messageOutcome, messageSubject } from './outcome.js'
 import { createPool } from './pool.js'
@@ -86,9 +88,6 @@ export interface UndiciSenderOptions {
 
 /** Keep-alive connections per sender unless told otherwise. */
 export const DEFAULT_CONNECTIONS = 16
-
-const JSON_HEADERS = { 'content-type': 'application/json', accept: 'application/json' }
-const ACCEPT_HEADERS = { accept: 'application/json' }
 
 /** Headers of requests with and without a body. */
 interface RequestHeaders {
@@ -143,11 +142,7 @@ export class UndiciSender {
     this.origin = `http://${host.includes(':') && !host.startsWith('[') ? `[${host}]` : host}:${port}`
     this.#log = options.logger ?? silentLogger
     const token = checkToken(options.token, 'The token option')
-    const authorization = token === undefined ? {} : { authorization: authorizationHeader(token) }
-    this.#headers = {
-      json: { ...JSON_HEADERS, ...authorization },
-      accept: { ...ACCEPT_HEADERS, ...authorization },
-    }
+    this.#headers = { json: requestHeaders(token), accept: requestHeaders(token, false) }
     const retryBudget = checkRetryBudget(options.retryBudget)
     const timers = checkTimers(options.timers)
     const batches = checkBoolean(options.batches, 'batches', true)
@@ -193,7 +188,7 @@ export class UndiciSender {
         underWay: () => this.#active,
         start: (request, timeout, interpret) => {
           this.#active++
-          return new Exchange(this.#context, request, timeout, undefined, interpret)
+          return new SendExchange(this.#context, request, timeout, undefined, interpret)
         },
         sendAlone: (message) => {
           const { envelope, body, timeout, signal, started } = message
@@ -292,7 +287,7 @@ export class UndiciSender {
       return Promise.reject(error)
     }
     const subject = `the registration of the service '${name}'`
-    const request: ExchangeRequest = {
+    const request: SendRequest = {
       method: 'PUT',
       path: servicePath(name),
       body,
@@ -307,7 +302,7 @@ export class UndiciSender {
         this.#batcher.learn(offersBatches(answer.body))
         return 'registered'
       }
-      if (isUnsupported(answer.status)) {
+      if (lacksSelfRegistration(answer.status)) {
         this.#batcher.learn(false)
         return 'unsupported'
       }
@@ -327,7 +322,7 @@ export class UndiciSender {
       return Promise.reject(error)
     }
     const subject = `the deregistration of the service '${serviceName}'`
-    const request: ExchangeRequest = {
+    const request: SendRequest = {
       method: 'DELETE',
       path: servicePath(serviceName),
       body: undefined,
@@ -335,7 +330,7 @@ export class UndiciSender {
       subject: () => subject,
     }
     return this.#exchange(request, options, (answer) => {
-      if (isSuccess(answer.status) || isUnsupported(answer.status)) return
+      if (isSuccess(answer.status) || lacksSelfRegistration(answer.status)) return
       throw refusedError(subject, answer.status, answer.bodyStart)
     })
   }
@@ -375,7 +370,7 @@ export class UndiciSender {
     signal: AbortSignal | undefined,
     started?: number,
   ): Promise<void> {
-    const request: ExchangeRequest = {
+    const request: SendRequest = {
       method: 'POST',
       path: sendPath(envelope.name),
       body,
@@ -383,7 +378,7 @@ export class UndiciSender {
       subject: () => messageSubject(envelope.name),
     }
     this.#active++
-    return new Exchange(
+    return new SendExchange(
       this.#context,
       request,
       timeout,
@@ -403,7 +398,7 @@ export class UndiciSender {
   }
 
   #exchange<T>(
-    request: ExchangeRequest,
+    request: SendRequest,
     options: TransportSendOptions,
     interpret: (answer: Answer) => T,
   ): Promise<T> {
@@ -411,7 +406,8 @@ export class UndiciSender {
     const refused = refuseOptions(options)
     if (refused !== undefined) return refused
     this.#active++
-    return new Exchange(this.#context, request, options.timeout, options.signal, interpret).promise
+    return new SendExchange(this.#context, request, options.timeout, options.signal, interpret)
+      .promise
   }
 }
 
@@ -458,11 +454,6 @@ function stringifyRegistration(service: ServiceRegistration, name: string): stri
       { cause: error },
     )
   }
-}
-
-/** 404 or 405: a bus without the self-registration extension (the original ExoCom). */
-function isUnsupported(status: number): boolean {
-  return status === 404 || status === 405
 }
 
 /** The port to connect to: core's one rule for ports, with `0` refused. Missing is `MISSING_OPTION`. */

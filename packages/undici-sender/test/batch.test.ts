@@ -7,7 +7,6 @@ import { inspect } from 'node:util'
 import { ErrorCodes, type OutgoingEnvelope, TimeoutError, TransportError } from '@exorelay/core'
 import { MAX_BATCH_BYTES, MAX_BATCH_MESSAGES } from '@exorelay/http-protocol'
 import { Agent, type Dispatcher } from 'undici'
-import { offersBatches } from '../src/batch.js'
 import { UndiciSender } from '../src/undici-sender.js'
 import {
   envelope,
@@ -94,14 +93,6 @@ const ids = (entries: Record<string, unknown>[]): unknown[] => entries.map((entr
 const urls = (requests: Recorded[]): string[] => requests.map((request) => request.url)
 
 // --- learning the offer ---
-
-test('offersBatches reads only {"batches": true} as an offer', () => {
-  assert.equal(offersBatches('{"batches":true}'), true)
-  assert.equal(offersBatches(' { "batches" : true, "other": 1 } '), true)
-  for (const body of ['', '{}', '{"batches":false}', '{"batches":"true"}', 'null', '[]', 'ok']) {
-    assert.equal(offersBatches(body), false, body)
-  }
-})
 
 test('once the bus offers batches, messages beyond batchAfter leave as one POST /send, in order', async (t) => {
   const bus = await startBus(t)

@@ -2,15 +2,14 @@ import assert from 'node:assert/strict'
 import { getEventListeners } from 'node:events'
 import { test } from 'node:test'
 import { ErrorCodes, silentLogger, TimeoutError, type Timers } from '@exorelay/core'
-import { ERROR_CODE_HEADER } from '@exorelay/http-protocol'
+import { ERROR_CODE_HEADER, QUOTED_TEXT_LENGTH } from '@exorelay/http-protocol'
 import type { Dispatcher } from 'undici'
-import { BODY_START_LENGTH } from '../src/bus-errors.js'
 import {
   type Abandonable,
   type Answer,
-  Exchange,
   type ExchangeContext,
-  type ExchangeRequest,
+  SendExchange,
+  type SendRequest,
 } from '../src/exchange.js'
 
 /** Timers the test fires by hand: no waiting, no global fakes. */
@@ -94,7 +93,7 @@ function context(
   }
 }
 
-const REQUEST: ExchangeRequest = {
+const REQUEST: SendRequest = {
   method: 'POST',
   path: '/send/users.create',
   body: '{"id":"1"}',
@@ -108,7 +107,7 @@ function start(timeout: number, signal?: AbortSignal) {
   const timers = manualTimers()
   const dispatcher = holdingDispatcher()
   const shared = context(dispatcher, timers)
-  const exchange = new Exchange(shared, REQUEST, timeout, signal, asAnswer)
+  const exchange = new SendExchange(shared, REQUEST, timeout, signal, asAnswer)
   const { handler, options } = dispatcher.dispatched[0]!
   return { timers, shared, exchange, handler, options, dispatcher }
 }
@@ -185,7 +184,7 @@ test('an error answer longer than the read limit settles at the limit and drops 
   handler.onResponseError?.(socket, socket.reason!)
   const answer = await exchange.promise
   assert.equal(answer.status, 500)
-  assert.equal(answer.bodyStart, `${'a'.repeat(BODY_START_LENGTH)}…`)
+  assert.equal(answer.bodyStart, `${'a'.repeat(QUOTED_TEXT_LENGTH)}…`)
 })
 
 test('the deadline rejects with a TimeoutError built when it passes, and drops the request', async () => {
@@ -242,7 +241,7 @@ test('a failure of interpret rejects the exchange with that failure', async () =
   const timers = manualTimers()
   const dispatcher = holdingDispatcher()
   const refused = new Error('refused by interpret')
-  const exchange = new Exchange(context(dispatcher, timers), REQUEST, 2000, undefined, () => {
+  const exchange = new SendExchange(context(dispatcher, timers), REQUEST, 2000, undefined, () => {
     throw refused
   })
   const { handler } = dispatcher.dispatched[0]!
