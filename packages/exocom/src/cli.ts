@@ -2,7 +2,7 @@
 import { readFile } from 'node:fs/promises'
 import { createRequire } from 'node:module'
 import { parseArgs } from 'node:util'
-import { checkPort, isExoRelayError } from '@exorelay/core'
+import { checkPort, ErrorCodes, isExoRelayError } from '@exorelay/core'
 import { checkToken, type ServiceRegistration } from '@exorelay/http-protocol'
 import { DEFAULT_EXOCOM_PORT, type ExoCom, startExoCom } from './exocom.js'
 import { validateServices } from './routing-table.js'
@@ -86,6 +86,9 @@ async function main(): Promise<number> {
   } catch (error) {
     const code = isExoRelayError(error) ? ` (${error.code})` : ''
     process.stderr.write(`exocom: ${(error as Error).message}${code}\n`)
+    if (isExoRelayError(error, ErrorCodes.ADDRESS_IN_USE)) {
+      process.stderr.write('exocom: --port <n> chooses another port; --port 0 any free one.\n')
+    }
     return 1
   }
 

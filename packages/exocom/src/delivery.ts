@@ -12,7 +12,7 @@ import {
   type RoutedMessage,
   type Target,
 } from './exchange.js'
-import { type Delivery, type ExoComService, originOf } from './routing-table.js'
+import { type Delivery, originOf, type ServiceAddress } from './routing-table.js'
 
 export type { RoutedMessage } from './exchange.js'
 
@@ -158,7 +158,7 @@ export class Deliverer {
    * Takes note of services that registered: those that offer batches get them again after a
    * refusal; to those that do not, what waits for a batch goes at once, one by one.
    */
-  registered(services: readonly ExoComService[]): void {
+  registered(services: readonly ServiceAddress[]): void {
     for (const service of services) {
       const target = this.#targets.get(originOf(service))
       if (target === undefined) continue
@@ -187,7 +187,7 @@ export class Deliverer {
    * batch to them is sent at once, and with the deliveries in flight it finishes first
    * (undici's graceful close), as the receiver was sent it while it was registered.
    */
-  retain(services: readonly ExoComService[]): void {
+  retain(services: readonly ServiceAddress[]): void {
     const wanted = new Set(services.map(originOf))
     for (const [origin, target] of this.#targets) {
       if (wanted.has(origin)) continue

@@ -23,6 +23,11 @@ import type { Delivery } from './routing-table.js'
 export interface RoutedMessage {
   /** The public name, for the console line. */
   readonly publicName: string
+  /**
+   * The name as the sender sent it. When its internal namespace made it another public name,
+   * the console line shows both, as the original bus did. Absent: the public name.
+   */
+  readonly sentName?: string | undefined
   readonly sender: string
   readonly id: string
   readonly responseTo: string | undefined
@@ -190,8 +195,13 @@ export class BatchDelivering extends DeliveryExchange {
       results = parseBatchResults(JSON.parse(body), items.length)
     } catch (error) {
       // Nobody can tell which messages were taken: each is reported, none is sent again
-      // (at most once).
-      const err = error instanceof Error ? error : new Error(String(error))
+      // (at most once). V8's JSON error quotes the body (`Unexpected token '<', "<!DOCTYPE "...`),
+      // which is the receiver's text: the log names only what is wrong with it.
+      const err = new Error(
+        error instanceof SyntaxError
+          ? 'its body is not JSON'
+          : textStart(error instanceof Error ? error.message : String(error)),
+      )
       const reason = `the receiver answered a batch of ${items.length} with no valid results (${err.message}), so the message may or may not have been taken`
       for (const { delivery, message } of items) logFailed(log, delivery, message, reason, err)
       return
@@ -257,6 +267,9 @@ export function describe(delivery: Delivery, message: RoutedMessage): Record<str
     messageId: message.id,
   }
   if (delivery.internalName !== message.publicName) fields.internalName = delivery.internalName
+  if (message.sentName !== undefined && message.sentName !== message.publicName) {
+    fields.sentName = message.sentName
+  }
   if (message.responseTo !== undefined) fields.responseTo = message.responseTo
   return fields
 }
@@ -268,5 +281,6 @@ export function consoleLine(delivery: Delivery, message: RoutedMessage): string 
     message.publicName,
     delivery.internalName,
     delivery.service.name,
+    message.sentName,
   )
 }

@@ -21,8 +21,10 @@ export interface ExoCom {
   /** The current routing table in the `GET /config.json` shape. */
   config(): ExoComConfig
   /**
-   * Replaces the routing table (same as `POST /services`). Throws an `InvalidArgumentError`
-   * (code `INVALID_OPTION`) naming the bad entry; the table then stays as it was.
+   * Sets the operator's routing table (same as `POST /services`): it replaces every configured
+   * entry; services that registered themselves and are not in it stay. Throws an
+   * `InvalidArgumentError` (code `INVALID_OPTION`) naming the bad entry; the table then stays
+   * as it was.
    */
   setServices(services: ServiceRegistration[]): void
   /**
@@ -95,21 +97,24 @@ export async function startExoCom(options: ExoComOptions = {}): Promise<ExoCom> 
     await deliverer.close()
     throw listenError(
       cause,
-      `ExoCom cannot listen on port ${port} of '${host}': the port is already in use.`,
+      // `port <N> is already in use`: the original's words, which scripts look for.
+      `ExoCom cannot listen on port ${port} of '${host}': port ${port} is already in use. ` +
+        'Stop the process that holds it, or choose another port.',
       (reason) => `ExoCom cannot listen on port ${port} of '${host}': ${reason}.`,
     )
   }
   const url = `http://${host.includes(':') ? `[${host}]` : host}:${bound}`
   log.info(
     { port: bound, url, auth: token === undefined ? 'none' : 'token' },
-    `ExoCom online at ${url}`,
+    // `online at port <N>` is the text the original's orchestrator waits for.
+    `ExoCom online at port ${bound} (${url})`,
   )
 
   return {
     port: bound,
     url,
     config: () => table.config(),
-    setServices: (services) => registrations.replace(validateServices(services)),
+    setServices: (services) => registrations.configure(validateServices(services)),
     close: () => {
       closing ??= (async () => {
         // `closing` is set: from here /send answers 503, so no new delivery starts. The port

@@ -1,4 +1,4 @@
 export type { ServiceRegistration } from '@exorelay/http-protocol'
 export type { ExoCom, ExoComOptions } from './exocom.js'
 export { DEFAULT_EXOCOM_PORT, startExoCom } from './exocom.js'
-export type { ExoComConfig, ExoComRoute, ExoComService } from './routing-table.js'
+export type { ExoComConfig, ExoComRoute, ExoComService, ServiceSource } from './routing-table.js'

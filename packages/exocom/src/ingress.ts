@@ -1,5 +1,5 @@
 import { type Envelope, ErrorCodes, type Logger } from '@exorelay/core'
-import { describeValue } from '@exorelay/core/internal'
+import { describeValue, ERROR_REPLY } from '@exorelay/core/internal'
 import {
   type AnswerTexts,
   addIngressRoutes,
@@ -123,14 +123,30 @@ export function addBusIngress(app: FastifyInstance, options: BusIngressOptions):
         `The body of the message ${describeValue(name)} cannot be forwarded: it cannot be written as JSON again (${error instanceof Error ? error.message : String(error)}).`,
       )
     }
-    const { publicName, deliveries } = table.route(sender, name, responseTo)
+    const routing = table.route(sender, name, responseTo)
+    const { publicName } = routing
+    let { deliveries } = routing
+    if (publicName === ERROR_REPLY) {
+      deliveries = deliveries.filter((delivery) => delivery.service.errorReplies === true)
+      if (deliveries.length < routing.deliveries.length) {
+        // Never to a relay that did not declare it understands them: an original relay runs
+        // its callback with outcome '__error' and the error as the payload of a success.
+        log.warn(
+          { sender, messageName: publicName, messageId: id, responseTo },
+          `error reply not delivered: ${routing.deliveries
+            .filter((delivery) => delivery.service.errorReplies !== true)
+            .map((delivery) => `'${delivery.service.name}'`)
+            .join(', ')} did not declare that it understands error replies (errorReplies)`,
+        )
+      }
+    }
     if (deliveries.length === 0) {
       const message = `No service receives the message '${publicName}'.`
       log.warn({ sender, messageName: publicName, messageId: id }, message)
       return batchFailure(statusOf(ErrorCodes.NO_RECEIVER), ErrorCodes.NO_RECEIVER, message)
     }
     table.remember(id, sender)
-    const routed: RoutedMessage = { publicName, sender, id, responseTo, body }
+    const routed: RoutedMessage = { publicName, sentName: name, sender, id, responseTo, body }
     for (const delivery of deliveries) deliverer.deliver(delivery, routed)
     // Accepted for delivery: a slow receiver must never stall the sender.
     return BATCH_ACCEPTED

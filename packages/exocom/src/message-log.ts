@@ -1,15 +1,22 @@
 /**
  * The console line of one delivered message, in the original ExoCom's style:
- * `web  --[ users.create ]->  users`, and when the receiver knows the message under another
- * name, `web  --[ tweets.create ]-[ text-snippets.create ]->  tweets`.
+ * `web  --[ users.create ]->  users`. When the receiver knows the message under another
+ * name, the public name comes first, then the receiver's:
+ * `web  --[ tweets.create ]-[ text-snippets.create ]->  tweets`. When the sender sent it
+ * under another name, the sender's name comes first, then the public one:
+ * `tweets  --[ text-snippets.created ]-[ tweets.created ]->  web`. Both shapes are the
+ * original's; a message translated on both sides (which the original never showed) reads
+ * `[ sent ]-[ public ]-[ received ]`.
  */
 export function formatMessageLine(
   sender: string,
   publicName: string,
   internalName: string,
   receiver: string,
+  sentName: string = publicName,
 ): string {
-  const names =
-    internalName === publicName ? `[ ${publicName} ]` : `[ ${publicName} ]-[ ${internalName} ]`
+  let names = `[ ${publicName} ]`
+  if (sentName !== publicName) names = `[ ${sentName} ]-${names}`
+  if (internalName !== publicName) names = `${names}-[ ${internalName} ]`
   return `${sender}  --${names}->  ${receiver}`
 }

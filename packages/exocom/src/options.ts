@@ -94,7 +94,12 @@ export function checkExoComOptions(options: ExoComOptions): ExoComSettings {
 }
 
 function createDefaultLogger(): Logger {
-  if (!process.stdout.isTTY) return pino({ level: 'info' })
+  // Written synchronously, as Node writes to a pipe on Linux: an asynchronous destination
+  // whose reader went away (`exocom | head -1`) makes pino's flush at exit retry the failed
+  // write for ever (sonic-boom's flushSync retries any failed write), and the bus never exits.
+  if (!process.stdout.isTTY) {
+    return pino({ level: 'info' }, pino.destination({ dest: 1, sync: true }))
+  }
   // On a terminal the message line is the point; the routing fields stay in JSON mode.
   const stream = pretty({
     colorize: true,

@@ -9,14 +9,18 @@ const INVALID_STATUS = statusOf(ErrorCodes.BUS_INVALID_REGISTRATION)
 
 /** What registration changes: the routing table, and the deliverer's pools and batch offers. */
 export interface Registrations {
-  /** Replaces the whole table with checked entries (`POST /services`, `setServices`). */
-  replace(services: ServiceRegistration[]): void
+  /**
+   * Sets an operator's table of checked entries (`POST /services`, `setServices`): it replaces
+   * every configured entry; self-registered services it does not name stay.
+   */
+  configure(services: ServiceRegistration[]): void
 }
 
 /**
- * The routing table as services change it: `POST /services` replaces it, `PUT /services/<name>`
- * adds or updates one service (a relay registering itself), `DELETE /services/<name>` withdraws
- * one. Every change keeps the deliverer's pools to the services in the table.
+ * The routing table as services change it: `POST /services` sets an operator's table (every
+ * configured entry replaced, self-registered services kept), `PUT /services/<name>` adds or
+ * updates one service (a relay registering itself), `DELETE /services/<name>` withdraws one.
+ * Every change keeps the deliverer's pools to the services in the table.
  */
 export function addRegistrationRoutes(
   app: FastifyInstance,
@@ -25,11 +29,19 @@ export function addRegistrationRoutes(
   const { table, deliverer, batches } = options
   const log = options.logger
 
-  const replace = (services: ServiceRegistration[]): void => {
-    table.replace(services)
+  const configure = (services: ServiceRegistration[]): void => {
+    const kept = table.configure(services)
     deliverer.retain(table.services())
     deliverer.registered(services)
-    log.info({ services: services.map((service) => service.name) }, 'routing table replaced')
+    const names = services.map((service) => service.name)
+    if (kept.length === 0) log.info({ services: names }, 'routing table replaced')
+    else {
+      // Said out loud, so an operator who meant to remove one of them learns why it stays.
+      log.info(
+        { services: names, kept },
+        `routing table replaced; kept ${kept.map((name) => `'${name}'`).join(', ')}, which registered ${kept.length === 1 ? 'itself' : 'themselves'} and ${kept.length === 1 ? 'is' : 'are'} not in the table: a relay leaves when it closes, or with DELETE /services/<name>`,
+      )
+    }
   }
 
   app.post('/services', (request, reply) => {
@@ -40,7 +52,7 @@ export function addRegistrationRoutes(
       refuse(reply, error)
       return
     }
-    replace(services)
+    configure(services)
     reply.code(200).send()
   })
 
@@ -62,7 +74,7 @@ export function addRegistrationRoutes(
       return
     }
     const previous = table.get(name)
-    table.upsert(service)
+    table.register(service)
     deliverer.retain(table.services())
     deliverer.registered([service])
     const fields = {
@@ -96,7 +108,7 @@ export function addRegistrationRoutes(
     reply.code(200).send()
   })
 
-  return { replace }
+  return { configure }
 }
 
 /** Answers a registration the routing table refused, with the bus's code for it. */

@@ -7,11 +7,29 @@ export interface ExoComService {
   name: string
   host: string
   port: number
-  /** Absent when the service uses public names as they are. */
+  /**
+   * The namespace the service knows its own messages under (`text-snippets` for the service
+   * `tweets`). Absent when the service uses public names as they are: a registration with
+   * `''`, `null` or none.
+   */
   internalNamespace?: string
   /** `true` when the service takes batches on `POST /run` (decision 0011); absent otherwise. */
   batches?: boolean
+  /** `true` when the service understands error replies (`__error`); absent otherwise. */
+  errorReplies?: boolean
+  /** Who wrote the entry: an operator's table, or the service registering itself. */
+  source: ServiceSource
 }
+
+/**
+ * `configured`: from `POST /services`, `setServices` or the `services` option; replaced as a
+ * whole by the next table. `self-registered`: from `PUT /services/<name>`, which a relay sends
+ * every few seconds; it stays until the service withdraws or a table names the service.
+ */
+export type ServiceSource = 'configured' | 'self-registered'
+
+/** What delivering needs of a service: where it is, and whether it takes batches. */
+export type ServiceAddress = Pick<ExoComService, 'name' | 'host' | 'port' | 'batches'>
 
 /** The services that receive one public message name. */
 export interface ExoComRoute {
@@ -56,6 +74,8 @@ const REMEMBERED_SENDERS = 100_000
  */
 export class RoutingTable {
   #services = new Map<string, ServiceRegistration>()
+  // The names whose entry came from the service itself rather than from a table.
+  #selfRegistered = new Set<string>()
   // Built once per change of the table, so that routing a message allocates (almost) nothing:
   // the deliveries of each public name, and each service as the deliverer sees it.
   #deliveries = new Map<string, readonly Delivery[]>()
@@ -68,24 +88,42 @@ export class RoutingTable {
     rememberedSenders = REMEMBERED_SENDERS,
   ) {
     this.#senders = rememberedSenders === 0 ? undefined : new RecentMap(rememberedSenders)
-    this.replace(services)
+    this.configure(services)
   }
 
-  /** Replaces the whole table. The input must have passed `validateServices`. */
-  replace(services: readonly ServiceRegistration[]): void {
-    this.#services = new Map(services.map((service) => [service.name, service]))
+  /**
+   * Sets an operator's table (`POST /services`): it replaces every configured entry and every
+   * entry of a name it lists. Services that registered themselves and are not in it stay
+   * routed: a live relay would be back on its next registration anyway, and keeping it spares
+   * its callers that gap. Returns the names kept that way. The input must have passed
+   * `validateServices`.
+   */
+  configure(services: readonly ServiceRegistration[]): string[] {
+    const next = new Map(services.map((service) => [service.name, service]))
+    const kept: string[] = []
+    for (const name of this.#selfRegistered) {
+      if (next.has(name)) this.#selfRegistered.delete(name)
+      else {
+        next.set(name, this.#services.get(name)!)
+        kept.push(name)
+      }
+    }
+    this.#services = next
     this.#reindex()
+    return kept
   }
 
-  /** Adds a service, or replaces the one registered under the same name. */
-  upsert(service: ServiceRegistration): void {
+  /** A service registering itself: adds it, or replaces the entry of the same name. */
+  register(service: ServiceRegistration): void {
     this.#services.set(service.name, service)
+    this.#selfRegistered.add(service.name)
     this.#reindex()
   }
 
   /** Withdraws a service; `false` when none had that name. */
   remove(name: string): boolean {
     const removed = this.#services.delete(name)
+    this.#selfRegistered.delete(name)
     if (removed) this.#reindex()
     return removed
   }
@@ -141,7 +179,7 @@ export class RoutingTable {
     // fromEntries defines own properties, so a name like `__proto__` stays an ordinary key.
     return {
       services: Object.fromEntries(
-        [...this.#services.values()].map((service) => [service.name, describeService(service)]),
+        [...this.#targets.values()].map((target) => [target.service.name, { ...target.service }]),
       ),
       routes: Object.fromEntries(
         [...this.#deliveries].map(([name, deliveries]) => [
@@ -175,7 +213,8 @@ export class RoutingTable {
   #reindex(): void {
     const targets = new Map<string, Target>()
     for (const service of this.#services.values()) {
-      const described = describeService(service)
+      const source = this.#selfRegistered.has(service.name) ? 'self-registered' : 'configured'
+      const described = describeService(service, source)
       targets.set(service.name, {
         registration: service,
         service: described,
@@ -186,8 +225,10 @@ export class RoutingTable {
     const deliveries = new Map<string, Delivery[]>()
     for (const service of this.#services.values()) {
       const target = targets.get(service.name)!
-      // A service that lists a name twice still receives it once.
-      for (const name of new Set(service.receives)) {
+      // Listed as the service's own service.yml has them, translated to public names; a name
+      // listed twice, or in both forms, is still received once.
+      const names = new Set(service.receives.map((listed) => toListedPublicName(listed, service)))
+      for (const name of names) {
         const delivery = deliveryTo(target, toInternalName(name, service))
         const list = deliveries.get(name)
         if (list === undefined) deliveries.set(name, [delivery])
@@ -222,18 +263,40 @@ function deliveryTo(target: Target, internalName: string): Delivery {
 }
 
 /** `http://<host>:<port>`; an IPv6 literal needs brackets in a URL. */
-export function originOf(service: ExoComService): string {
+export function originOf(service: ServiceAddress): string {
   const host = service.host.includes(':') ? `[${service.host}]` : service.host
   return `http://${host}:${service.port}`
 }
 
-function describeService(service: ServiceRegistration): ExoComService {
-  const described: ExoComService = { name: service.name, host: service.host, port: service.port }
+function describeService(service: ServiceRegistration, source: ServiceSource): ExoComService {
+  const described: ExoComService = {
+    name: service.name,
+    host: service.host,
+    port: service.port,
+    source,
+  }
   if (service.internalNamespace !== undefined) {
     described.internalNamespace = service.internalNamespace
   }
   if (service.batches === true) described.batches = true
+  if (service.errorReplies === true) described.errorReplies = true
   return described
+}
+
+/**
+ * A name a service lists in its `receives` (or `sends`), as its own service.yml has it, in
+ * public form, as the original bus translated it: for a service with an internal namespace,
+ * the first dotted segment of a listed name stands for the service, so `tweets` (internal
+ * namespace `text-snippets`) listing `text-snippet.create` receives `tweets.create`. Names
+ * that already start with the service's name, names without a dot, and every name of a
+ * service without a namespace stay as they are. Unlike the original, a three-part name keeps
+ * its tail (`text-snippet.create.now` is `tweets.create.now`, not `tweets.create`).
+ */
+export function toListedPublicName(listed: string, service: ServiceRegistration): string {
+  const dot = listed.indexOf('.')
+  if (service.internalNamespace === undefined || dot === -1) return listed
+  if (listed.slice(0, dot) === service.name) return listed
+  return `${service.name}${listed.slice(dot)}`
 }
 
 /**
@@ -312,23 +375,23 @@ export function validateService(input: unknown, where: string): ServiceRegistrat
   const sends = validateNames(fields.sends, 'sends', label)
   if (sends !== undefined) service.sends = sends
   const namespace = fields.internalNamespace
-  // JSON has no undefined: an orchestrator that has no namespace may well send null.
-  if (namespace !== undefined && namespace !== null) {
-    if (typeof namespace !== 'string' || namespace.length === 0 || namespace.includes('.')) {
+  // No namespace: absent, null (JSON has no undefined), or '' as the original's orchestrator
+  // writes it for every service without one.
+  if (namespace !== undefined && namespace !== null && namespace !== '') {
+    if (typeof namespace !== 'string' || namespace.includes('.')) {
       throw invalid(
-        `${label} has an 'internalNamespace' that is not a non-empty string without dots, got ${describeValue(namespace)}.`,
+        `${label} has an 'internalNamespace' that is neither a name without dots nor empty ('', null or absent for none), got ${describeValue(namespace)}.`,
       )
     }
     service.internalNamespace = namespace
   }
-  const batches = fields.batches
-  if (batches !== undefined) {
-    if (typeof batches !== 'boolean') {
-      throw invalid(
-        `${label} has a 'batches' that is not a boolean, got ${describeValue(batches)}.`,
-      )
+  for (const flag of ['batches', 'errorReplies'] as const) {
+    const value = fields[flag]
+    if (value === undefined) continue
+    if (typeof value !== 'boolean') {
+      throw invalid(`${label} has a '${flag}' that is not a boolean, got ${describeValue(value)}.`)
     }
-    service.batches = batches
+    service[flag] = value
   }
   return service
 }

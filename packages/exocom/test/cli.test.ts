@@ -7,6 +7,7 @@ import { join } from 'node:path'
 import { createInterface } from 'node:readline'
 import { test } from 'node:test'
 import { fileURLToPath } from 'node:url'
+import { withDeadline } from './helpers.js'
 
 const packageDir = fileURLToPath(new URL('..', import.meta.url))
 
@@ -42,25 +43,6 @@ async function run(
 
 // Starting the CLI through tsx takes a few seconds on a slow CI machine.
 const CLI_TIMEOUT = 30_000
-
-/** `promise`, or a rejection with `describe()` once `timeout` ms pass first. */
-async function withDeadline<T>(
-  promise: Promise<T>,
-  timeout: number,
-  describe: () => string,
-): Promise<T> {
-  let timer: NodeJS.Timeout | undefined
-  const late = new Promise<never>((_resolve, reject) => {
-    timer = setTimeout(() => reject(new Error(`${describe()} within ${timeout} ms`)), timeout)
-    // Only a guard: it must never keep the test process alive by itself.
-    timer.unref()
-  })
-  try {
-    return await Promise.race([promise, late])
-  } finally {
-    clearTimeout(timer)
-  }
-}
 
 /**
  * Resolves with the first JSON log line whose message starts with `prefix`; rejects naming
@@ -113,8 +95,8 @@ test('exocom loads the services file, serves it on /config.json and exits 0 on S
   const online = await waitForLog(child, 'ExoCom online at')
   assert.equal(online.level, 30)
   const url = online.url as string
-  assert.equal(online.msg, `ExoCom online at ${url}`)
-  assert.match(url, /^http:\/\/127\.0\.0\.1:\d+$/)
+  assert.equal(online.msg, `ExoCom online at port ${online.port} (${url})`)
+  assert.equal(url, `http://127.0.0.1:${online.port}`)
   const config = (await (await fetch(`${url}/config.json`)).json()) as {
     services: Record<string, unknown>
     routes: Record<string, unknown>
@@ -182,6 +164,39 @@ test('a missing or invalid services file exits 1 with a clear message', async (t
 })
 
 /** Starts the CLI, waits until it is online, and stops it after the test; all stdout is kept. */
+for (const messages of [0, 20]) {
+  test(`exocom whose output reader went away (exocom | head -1) exits 0 on SIGTERM, after ${messages} log lines`, async (t) => {
+    const child = startCli(['--port', '0'])
+    const exited = once(child, 'exit') as Promise<[number | null, NodeJS.Signals | null]>
+    t.after(() => {
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL')
+    })
+    const online = await waitForLog(child, 'ExoCom online at')
+
+    // As `head -1` does: read one line, then close the pipe, so every later write fails (EPIPE).
+    child.stdout!.destroy()
+    // Log lines after that: one warning per message nobody receives. With none, the first
+    // failing write is the close's own log line, just before the process exits.
+    for (let i = 0; i < messages; i++) {
+      const answer = await fetch(`${online.url as string}/send/nobody`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ sender: 'web', id: `m-${i}` }),
+      })
+      assert.equal(answer.status, 404)
+    }
+    child.kill('SIGTERM')
+    const [code, signal] = await withDeadline(
+      exited,
+      CLI_TIMEOUT,
+      () => 'exocom did not exit on SIGTERM after its stdout was closed',
+    )
+
+    assert.equal(signal, null)
+    assert.equal(code, 0)
+  })
+}
+
 async function startOnline(
   t: { after(fn: () => unknown): void },
   args: string[],

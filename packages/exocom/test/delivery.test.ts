@@ -27,11 +27,12 @@ function startDeliverer(
 
 /** A delivery and its message, as the bus's route handler hands them to the deliverer. */
 function job(
-  receiver: ExoComService,
+  where: Omit<ExoComService, 'source'>,
   internalName: string,
   publicName: string,
   id = 'd-1',
 ): [Delivery, RoutedMessage] {
+  const receiver: ExoComService = { ...where, source: 'configured' }
   const body = JSON.stringify({ id, payload: [1], responseTo: 'r-1' })
   return [
     { service: receiver, internalName, origin: originOf(receiver), path: runPath(internalName) },
@@ -223,7 +224,13 @@ test('a receiver that trickles its answer is cut off at the timeout, as a whole'
 
 /** A message of about `size` bytes to a receiver that takes batches. */
 function batchJob(port: number, id: string, size = 0): [Delivery, RoutedMessage] {
-  const service: ExoComService = { name: 'users', host: '127.0.0.1', port, batches: true }
+  const service: ExoComService = {
+    name: 'users',
+    host: '127.0.0.1',
+    port,
+    batches: true,
+    source: 'configured',
+  }
   const body = JSON.stringify(size === 0 ? { id } : { id, payload: 'x'.repeat(size) })
   return [
     {

@@ -145,7 +145,7 @@ describe('namespace translation', () => {
     const [run] = await web.waitForRuns(1)
     assert.equal(run?.url, '/run/tweets.created')
     const entry = await log.waitFor((e) => e.level === 'info' && e.fields.messageId === 'tr-2')
-    assert.equal(entry.message, 'tweets  --[ tweets.created ]->  web')
+    assert.equal(entry.message, 'tweets  --[ text-snippets.created ]-[ tweets.created ]->  web')
   })
 })
 
@@ -363,7 +363,8 @@ describe('GET /config.json and GET /status', () => {
           internalNamespace: 'text-snippets',
           host: 'localhost',
           port: 4002,
-          receives: ['tweets.create', 'users.created'],
+          // As the service's own service.yml lists them: the first segment stands for it.
+          receives: ['text-snippet.create', 'tweets.deleted'],
         },
         { name: 'web', host: '127.0.0.1', port: 4000, receives: ['users.created'] },
       ],
@@ -372,20 +373,23 @@ describe('GET /config.json and GET /status', () => {
     const answer = await request(exocom, 'GET', '/config.json')
 
     assert.equal(answer.status, 200)
-    const users = { name: 'users', host: '127.0.0.1', port: 4001 }
+    const source = 'configured'
+    const users = { name: 'users', host: '127.0.0.1', port: 4001, source }
     const tweets = {
       name: 'tweets',
       host: 'localhost',
       port: 4002,
       internalNamespace: 'text-snippets',
+      source,
     }
-    const web = { name: 'web', host: '127.0.0.1', port: 4000 }
+    const web = { name: 'web', host: '127.0.0.1', port: 4000, source }
     assert.deepEqual(JSON.parse(answer.text), {
       services: { users, tweets, web },
       routes: {
         'users.create': { receivers: [users] },
         'tweets.create': { receivers: [tweets] },
-        'users.created': { receivers: [tweets, web] },
+        'tweets.deleted': { receivers: [tweets] },
+        'users.created': { receivers: [web] },
       },
     })
     assert.deepEqual(exocom.config(), JSON.parse(answer.text))
@@ -597,7 +601,11 @@ describe('lifecycle', () => {
 
     assert.ok(exocom.port > 0)
     assert.equal(exocom.url, `http://127.0.0.1:${exocom.port}`)
-    assert.ok(log.at('info').some((e) => e.message === `ExoCom online at ${exocom.url}`))
+    assert.ok(
+      log
+        .at('info')
+        .some((e) => e.message === `ExoCom online at port ${exocom.port} (${exocom.url})`),
+    )
   })
 
   test('bad options reject with INVALID_OPTION', async () => {

@@ -5,6 +5,7 @@ import type { ServiceRegistration } from '@exorelay/http-protocol'
 import {
   RoutingTable,
   toInternalName,
+  toListedPublicName,
   toPublicName,
   validateService,
   validateServices,
@@ -44,6 +45,21 @@ describe('translation', () => {
     assert.equal(toPublicName('users.created', undefined), 'users.created')
   })
 
+  test('a name a namespaced service lists stands for its own public name, whatever its first segment', () => {
+    // The original's rule: `tweets` lists `text-snippet.create` (its service.yml's name).
+    assert.equal(toListedPublicName('text-snippet.create', tweets), 'tweets.create')
+    assert.equal(toListedPublicName('text-snippets.create', tweets), 'tweets.create')
+    assert.equal(toListedPublicName('users.created', tweets), 'tweets.created')
+    // Three-part names keep their tail (the original cut it).
+    assert.equal(toListedPublicName('text-snippet.create.now', tweets), 'tweets.create.now')
+  })
+
+  test('listed names already public, without a dot, or of a service without a namespace stay', () => {
+    assert.equal(toListedPublicName('tweets.create', tweets), 'tweets.create')
+    assert.equal(toListedPublicName('ping', tweets), 'ping')
+    assert.equal(toListedPublicName('text-snippet.create', users), 'text-snippet.create')
+  })
+
   test('a public name reaches a receiver with a namespace with the part before the first dot replaced', () => {
     assert.equal(toInternalName('tweets.create', tweets), 'text-snippets.create')
     assert.equal(toInternalName('tweets.create.now', tweets), 'text-snippets.create.now')
@@ -64,6 +80,23 @@ describe('RoutingTable', () => {
     assert.deepEqual(receiversOf(table, 'web', 'nobody.listens'), [])
   })
 
+  test('routes the public name of what a namespaced service lists in its own names', () => {
+    const own = {
+      ...tweets,
+      receives: ['text-snippet.create', 'tweets.create', 'text-snippet.x.y'],
+    }
+    const table = new RoutingTable([own, users])
+
+    assert.deepEqual(receiversOf(table, 'web', 'tweets.create'), ['tweets:text-snippets.create'])
+    assert.deepEqual(receiversOf(table, 'web', 'tweets.x.y'), ['tweets:text-snippets.x.y'])
+    assert.deepEqual(receiversOf(table, 'web', 'text-snippet.create'), [])
+    assert.deepEqual(Object.keys(table.config().routes), [
+      'tweets.create',
+      'tweets.x.y',
+      'users.create',
+    ])
+  })
+
   test('routes what a namespaced sender sends under the public name', () => {
     const table = new RoutingTable([tweets, { ...web, receives: ['tweets.created'] }])
 
@@ -79,7 +112,7 @@ describe('RoutingTable', () => {
 
     assert.deepEqual(receiversOf(table, 'users', 'users.created', 'req-1'), ['web:users.created'])
 
-    table.upsert({ ...web, receives: ['users.created'] })
+    table.register({ ...web, receives: ['users.created'] })
     assert.deepEqual(receiversOf(table, 'users', 'users.created', 'req-1'), ['web:users.created'])
   })
 
@@ -111,7 +144,7 @@ describe('RoutingTable', () => {
     const first = table.route('users', 'users.created', 'req-1')
     assert.equal(table.route('users', 'users.created', 'req-1').deliveries, first.deliveries)
 
-    table.upsert({ ...web, port: 4100 })
+    table.register({ ...web, port: 4100 })
 
     const [moved] = table.route('users', 'users.created', 'req-1').deliveries
     assert.equal(moved?.origin, 'http://127.0.0.1:4100')
@@ -145,13 +178,44 @@ describe('RoutingTable', () => {
     assert.equal(new RoutingTable([], 0).senderOf('a'), undefined)
   })
 
-  test('replacing the table drops every earlier receiver', () => {
+  test('a new table drops every earlier configured receiver', () => {
     const table = new RoutingTable([users])
-    table.replace([users])
-    table.replace([tweets])
+    table.configure([users])
+    table.configure([tweets])
 
     assert.deepEqual(Object.keys(table.config().routes), ['tweets.create'])
     assert.deepEqual(receiversOf(table, 'web', 'users.create'), [])
+  })
+
+  test('a new table keeps the services that registered themselves and are not in it', () => {
+    const table = new RoutingTable([users])
+    table.register({ ...web, receives: ['users.created'] })
+
+    const kept = table.configure([tweets])
+
+    assert.deepEqual(kept, ['web'])
+    assert.deepEqual(Object.keys(table.config().services), ['tweets', 'web'])
+    assert.equal(table.config().services.web?.source, 'self-registered')
+    assert.equal(table.config().services.tweets?.source, 'configured')
+    assert.deepEqual(receiversOf(table, 'tweets', 'text-snippets.created'), [])
+    assert.deepEqual(receiversOf(table, 'users', 'users.created'), ['web:users.created'])
+  })
+
+  test('a table that names a self-registered service replaces its entry until it registers again', () => {
+    const table = new RoutingTable()
+    table.register(web)
+
+    assert.deepEqual(table.configure([{ ...web, port: 4100 }]), [])
+    assert.equal(table.config().services.web?.port, 4100)
+    assert.equal(table.config().services.web?.source, 'configured')
+    // Configured now: the next table without it drops it.
+    table.configure([])
+    assert.equal(table.has('web'), false)
+
+    table.register(web)
+    table.remove('web')
+    table.configure([])
+    assert.equal(table.has('web'), false, 'a withdrawn service came back')
   })
 
   test('a service listing a name twice receives it once', () => {
@@ -182,13 +246,24 @@ describe('validateServices', () => {
     )
   }
 
-  test('accepts a table and copies only the known keys, treating a null namespace as none', () => {
+  test('accepts a table and copies only the known keys, treating a null or empty namespace as none', () => {
     const valid = validateServices([
       { ...users, sends: ['users.created'], extra: 'dropped' },
       { ...web, internalNamespace: null },
+      { ...web, name: 'admin', internalNamespace: '' },
     ])
 
-    assert.deepEqual(valid, [{ ...users, sends: ['users.created'] }, web])
+    assert.deepEqual(valid, [
+      { ...users, sends: ['users.created'] },
+      web,
+      { ...web, name: 'admin' },
+    ])
+  })
+
+  test('accepts sends and receives in a namespaced service own names, as given', () => {
+    const listed = { ...tweets, receives: ['text-snippet.create'], sends: ['text-snippet.created'] }
+
+    assert.deepEqual(validateServices([listed]), [listed])
   })
 
   test('keeps a boolean batches, and refuses anything else', () => {
@@ -221,6 +296,8 @@ describe('validateServices', () => {
     rejects([{ ...users, receives: ['ok', ''] }], /'receives' entry 1 .*must not be empty/)
     rejects([{ ...users, sends: [1] }], /'sends' entry 0/)
     rejects([{ ...users, internalNamespace: 'a.b' }], /'internalNamespace'.*'a\.b'/)
+    rejects([{ ...users, internalNamespace: 7 }], /'internalNamespace'.*number 7/)
+    rejects([{ ...users, internalNamespace: '.' }], /'internalNamespace'.*'\.'/)
     rejects([users, users], /entries 0 and 1 both have the name 'users'/)
   })
 

@@ -127,6 +127,61 @@ describe('ExoRelay with @exorelay/exocom', () => {
     await assert.rejects(web.send('users.create', {}), { code: ErrorCodes.NO_RECEIVER })
   })
 
+  test('a table posted without a live self-registered relay keeps routing to it, and config.json says where each entry came from', async (t) => {
+    const bus = await startExoCom({ port: 0, logger: false })
+    t.after(() => bus.close())
+    const relay = (serviceName: string, register = true) => {
+      const exoRelay = new ExoRelay({
+        serviceName,
+        exocomPort: bus.port,
+        port: 0,
+        logger: false,
+        register,
+      })
+      t.after(() => exoRelay.close())
+      return exoRelay
+    }
+    const users = relay('users')
+    const web = relay('web')
+    // Known to the bus only through the operator's table.
+    const reports = relay('reports', false)
+    users.registerHandler('users.create', (user: { name: string }, { reply }) =>
+      reply('users.created', { id: 1, name: user.name }),
+    )
+    reports.registerHandler('reports.make', (_payload, { reply }) => reply('reports.made', 'ok'))
+    const [, , reportsPort] = await Promise.all([users.listen(), web.listen(), reports.listen()])
+
+    // An operator's table that names only 'reports': the live relays stay routed at once, not
+    // only after their next registration.
+    const posted = await fetch(`${bus.url}/services`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify([
+        { name: 'reports', host: '127.0.0.1', port: reportsPort, receives: ['reports.make'] },
+      ]),
+    })
+    assert.equal(posted.status, 200)
+
+    const config = (await (await fetch(`${bus.url}/config.json`)).json()) as {
+      services: Record<string, { source: string }>
+    }
+    assert.deepEqual(
+      Object.fromEntries(Object.entries(config.services).map(([name, s]) => [name, s.source])),
+      { reports: 'configured', users: 'self-registered', web: 'self-registered' },
+    )
+    assert.deepEqual(await web.send('users.create', { name: 'Will' }), { id: 1, name: 'Will' })
+    assert.equal(await web.send('reports.make'), 'ok')
+
+    // A relay that closes withdraws; the next table does not bring it back.
+    await users.close()
+    await fetch(`${bus.url}/services`, {
+      method: 'POST',
+      body: '[]',
+      headers: { 'content-type': 'application/json' },
+    })
+    assert.deepEqual(Object.keys(bus.config().services), ['web'])
+  })
+
   test('a handler registered after listen is announced to the bus', async (t) => {
     const bus = await startExoCom({ port: 0, logger: false })
     const users = new ExoRelay({

@@ -51,9 +51,18 @@ export interface ServiceRegistration {
   name: string
   host: string
   port: number
-  /** Public namespace translation: `tweets.create` reaches the service as `<internalNamespace>.create`. */
+  /**
+   * The namespace the service knows its own messages under: the public `tweets.create`
+   * reaches the service `tweets` as `<internalNamespace>.create`, and what it sends as
+   * `<internalNamespace>.created` leaves as `tweets.created`. Absent for none (on the wire,
+   * `''` and `null` mean none too).
+   */
   internalNamespace?: string
-  /** Message names the service handles. */
+  /**
+   * Message names the service handles. With an internal namespace they may be listed in the
+   * service's own names (as its `service.yml` has them): the first dotted segment stands for
+   * the service, so `text-snippet.create` listed by `tweets` receives `tweets.create`.
+   */
   receives: string[]
   /** Message names the service sends (informational; the bus does not enforce it). */
   sends?: string[]
@@ -62,4 +71,12 @@ export interface ServiceRegistration {
    * (decision 0011). Absent or `false`: every delivery is one `POST /run/<name>`.
    */
   batches?: boolean
+  /**
+   * The service understands error replies (`__error`, an extension): the bus delivers them to
+   * it. Absent or `false` (every `POST /services` entry the original's orchestrator writes,
+   * every original relay): the bus never does, because an original relay would take the error for a
+   * successful reply; it logs the error reply instead, and the requester times out as it did
+   * with the original bus.
+   */
+  errorReplies?: boolean
 }

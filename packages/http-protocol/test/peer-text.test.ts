@@ -31,3 +31,94 @@ test('bodyText joins a character split across two chunks', () => {
   const parts = [bytes.subarray(0, 3), bytes.subarray(3)]
   assert.equal(bodyText(parts, bytes.length), 'grüße')
 })
+
+// The original ExoCom's answer when it threw (Express's default error page): the stack and the
+// absolute paths of the machine it runs on, in HTML.
+const ORIGINAL_500_PAGE = `<!DOCTYPE html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<title>Error</title>
+</head>
+<body>
+<pre>TypeError: Cannot read properties of undefined (reading &#39;map&#39;)<br> &nbsp; &nbsp;at ClientRegistry.subscribersTo (/home/u/exocom/dist/client-registry.js:47:15)<br> &nbsp; &nbsp;at ExoCom.send (/home/u/exocom/dist/exocom.js:80:31)<br> &nbsp; &nbsp;at Layer.handle [as handle_request] (/home/u/exocom/node_modules/express/lib/router/layer.js:95:5)</pre>
+</body>
+</html>
+`
+
+test('textStart reduces an HTML error page with a stack to its first sentence', () => {
+  const quoted = textStart(ORIGINAL_500_PAGE)
+  assert.equal(quoted, "TypeError: Cannot read properties of undefined (reading 'map')")
+  // The same page written on one line, quotes unescaped.
+  assert.equal(
+    textStart(
+      "<!DOCTYPE html><html><head><title>Error</title></head><body><pre>TypeError: Cannot read properties of undefined (reading 'map')<br> &nbsp; &nbsp;at ClientRegistry.subscribersTo (/home/u/exocom/dist/client-registry.js:47:15)<br> …</pre></body></html>",
+    ),
+    "TypeError: Cannot read properties of undefined (reading 'map')",
+  )
+})
+
+test('textStart reads a page as a browser shows it: blocks are lines, source line breaks are spaces', () => {
+  const nginx =
+    '<html>\r\n<head><title>502 Bad Gateway</title></head>\r\n<body>\r\n<center><h1>502 Bad Gateway</h1></center>\r\n<hr><center>nginx</center>\r\n</body>\r\n</html>\r\n'
+  assert.equal(textStart(nginx), '502 Bad Gateway')
+  assert.equal(textStart('<p>no\n  route <b>for</b> it</p><p>second</p>'), 'no route for it')
+  assert.equal(
+    textStart('<script>alert(1)</script><style>p{}</style><!-- x --><div>shown</div>'),
+    'shown',
+  )
+  assert.equal(textStart('<HEAD><TITLE>İstanbul</TITLE></HEAD><BODY>shown</BODY>'), 'shown')
+})
+
+test('textStart decodes entities once and keeps a lone < of plain text', () => {
+  assert.equal(
+    textStart('a &lt;b&gt; &amp;amp; &quot;c&quot; &#39;d&#x27; &nbsp;e &bogus;'),
+    `a <b> &amp; "c" 'd' e &bogus;`,
+  )
+  assert.equal(textStart('a < b and 1<2'), 'a < b and 1<2')
+})
+
+test('textStart keeps the first line and ends it where a stack trace starts', () => {
+  assert.equal(
+    textStart('Error: boom\n    at f (/srv/app/x.js:1:2)\n    at g (node:internal/y:3:4)'),
+    'Error: boom',
+  )
+  assert.equal(textStart('\n\n  Error: boom    at f (/srv/app/x.js:1:2)'), 'Error: boom')
+  assert.equal(textStart('Error: boom at Object.f (/srv/app/x.js:1:2)'), 'Error: boom')
+  assert.equal(textStart('first line\r\nsecond line'), 'first line')
+})
+
+test('textStart removes absolute file paths but keeps routes and URLs', () => {
+  assert.equal(
+    textStart("ENOENT: no such file or directory, open '/home/u/app/config.json'"),
+    "ENOENT: no such file or directory, open ''",
+  )
+  assert.equal(
+    textStart('failed in C:\\Users\\u\\app\\x.js:3:4, file:///srv/x.mjs and \\\\host\\share\\y.js'),
+    'failed in , and',
+  )
+  assert.equal(textStart('thrown by (/opt/bus/index.js:12) here'), 'thrown by here')
+  assert.equal(
+    textStart(
+      "unknown message 'users.create' on /send/users.create of http://127.0.0.1:3100/send/x",
+    ),
+    "unknown message 'users.create' on /send/users.create of http://127.0.0.1:3100/send/x",
+  )
+})
+
+test('textStart collapses whitespace and drops control characters and terminal colours', () => {
+  assert.equal(textStart('\u001b[31mError\u001b[0m: red\tand\u0007 bell'), 'Error: red and bell')
+})
+
+test('textStart drops a tag left open where the body was cut', () => {
+  const parts = chunks(`<p>${'x'.repeat(50)}`, '<a href="/home/u/x.js')
+  assert.equal(bodyText(parts, size(parts)), 'x'.repeat(50))
+})
+
+test('textStart scans a huge body only as far as its start', () => {
+  const huge = `<html><head>${'<meta>'.repeat(1_000_000)}</head><body>late</body></html>`
+  const started = performance.now()
+  assert.equal(textStart(huge), '')
+  assert.ok(performance.now() - started < 1000)
+  assert.equal(textStart(`sentence${' '.repeat(2_000_000)}`), 'sentence')
+})

@@ -214,6 +214,8 @@ export class HttpTransport implements Transport {
       receives: [...endpoint.handledNames()],
       // The listener takes batches on `POST /run` unless they are turned off.
       ...(this.#options.batches !== false && { batches: true }),
+      // The relay turns an `__error` reply into a RemoteHandlerError (core's dispatch).
+      errorReplies: true,
     }
     this.#registering = this.#sender.register(service, { timeout: REGISTER_TIMEOUT }).then(
       (result) => {

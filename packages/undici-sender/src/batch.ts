@@ -322,12 +322,13 @@ export class Batch {
     try {
       results = parseBatchResults(JSON.parse(body), messages.length)
     } catch (error) {
-      // Which messages the bus took is unknown: none is sent again (at most once).
+      // Which messages the bus took is unknown: none is sent again (at most once). The error
+      // has no cause: V8's JSON error quotes the body, which is peer text.
       this.#fail(
         new TransportError(
           ErrorCodes.BUS_REFUSED,
-          `ExoCom answered a batch of ${messages.length} messages with ${status} but no valid results (${describeCause(error)}).`,
-          { status, cause: error },
+          `ExoCom answered a batch of ${messages.length} messages with ${status} but no valid results (${unreadable(error)}).`,
+          { status },
         ),
       )
       return
@@ -355,6 +356,14 @@ export class Batch {
       message.fail(error instanceof TimeoutError ? message.timeoutError(error) : error)
     }
   }
+}
+
+/**
+ * Why a batch answer could not be read, without quoting it: V8's `SyntaxError` shows the
+ * start of the body (`Unexpected token '<', "<!DOCTYPE "...`), so only its kind is named.
+ */
+function unreadable(error: unknown): string {
+  return error instanceof SyntaxError ? 'its body is not JSON' : textStart(describeCause(error))
 }
 
 /** The JSON array of the messages' entries. */

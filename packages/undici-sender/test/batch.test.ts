@@ -223,9 +223,10 @@ test('each message of a batch settles by its own result, with the errors of the 
 
 test('an answer without valid results rejects every message with BUS_REFUSED and sends none again', async (t) => {
   const answers: unknown[] = [[{ status: 200 }], [{ status: 200 }, { status: 'ok' }], { ok: true }]
-  for (const answer of [...answers, 'not json']) {
+  const pages = ['not json', '<!DOCTYPE html><pre>Error<br> &nbsp;at f (/home/u/x.js:1:2)</pre>']
+  for (const answer of [...answers, ...pages]) {
     const bus = await startBus(t, (_entries, res) => {
-      if (answer === 'not json') res.end('not json')
+      if (typeof answer === 'string') res.end(answer)
       else return answer
       return undefined
     })
@@ -243,6 +244,11 @@ test('an answer without valid results rejects every message with BUS_REFUSED and
         error.message,
         /^ExoCom answered a batch of 2 messages with 200 but no valid results \(/,
       )
+      if (typeof answer === 'string') {
+        // V8's JSON error would quote the body: only what is wrong with it is said.
+        assert.match(error.message, /\(its body is not JSON\)\.$/)
+        assert.equal(error.cause, undefined)
+      }
     }
     assert.equal(bus.requests.length, 4, 'nothing was sent again')
   }

@@ -176,6 +176,43 @@ test('a 500 rejects with BUS_REFUSED naming the message, the status and the body
   )
 })
 
+// The original ExoCom's answer when it threw (Express's default error page): stack and paths.
+const ORIGINAL_500_PAGE = `<!DOCTYPE html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<title>Error</title>
+</head>
+<body>
+<pre>TypeError: Cannot read properties of undefined (reading &#39;map&#39;)<br> &nbsp; &nbsp;at ClientRegistry.subscribersTo (/home/u/exocom/dist/client-registry.js:47:15)<br> &nbsp; &nbsp;at ExoCom.send (/home/u/exocom/dist/exocom.js:80:31)</pre>
+</body>
+</html>
+`
+
+test('an HTML error page with a stack is quoted as its status and first sentence, without tags, stack or paths', async (t) => {
+  const exocom = await startExoCom(t, (_request, res) => {
+    res.writeHead(500, { 'content-type': 'text/html; charset=utf-8' })
+    res.end(ORIGINAL_500_PAGE)
+  })
+  const sender = startSender(t, exocom.port)
+  const failures = await Promise.all([
+    sender.send(envelope(), SEND).catch((e: unknown) => e),
+    sender.register(registration, SEND).catch((e: unknown) => e),
+  ])
+  for (const error of failures) {
+    assert.ok(error instanceof TransportError)
+    assert.equal(error.code, ErrorCodes.BUS_REFUSED)
+    assert.equal(error.status, 500)
+    assert.match(
+      error.message,
+      /\(answered 500: TypeError: Cannot read properties of undefined \(reading 'map'\)\)\.$/,
+    )
+    for (const leak of ['<', '&', '/home/', ' at ', 'client-registry']) {
+      assert.ok(!error.message.includes(leak), `${leak} in ${error.message}`)
+    }
+  }
+})
+
 test('an error body is cut to its first 200 characters in the message', async (t) => {
   const exocom = await startExoCom(t, (_request, res) => {
     res.statusCode = 404
@@ -366,7 +403,8 @@ test('an endless error answer is read only as far as the message needs, and its 
   assert.ok(error instanceof TransportError)
   assert.equal(error.code, ErrorCodes.BUS_REFUSED)
   assert.equal(error.status, 502)
-  assert.ok(error.message.includes(`answered 502: <p>${'x'.repeat(197)}…`), error.message)
+  // Its tags stripped (a <p> is a line: the quote ends at the first), its text cut.
+  assert.ok(error.message.includes(`answered 502: ${'x'.repeat(200)}…)`), error.message)
   // The sender hung up instead of reading on: the endless answer ends.
   await closed
   assert.equal(exocom.requests.length, 1)

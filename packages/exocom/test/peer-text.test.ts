@@ -1,0 +1,130 @@
+import assert from 'node:assert/strict'
+import { type TestContext, test } from 'node:test'
+import type { LogEntry, RecordingLogger } from '@exorelay/testing'
+import type { ExoCom } from '../src/exocom.js'
+import {
+  type Behaviour,
+  type Receiver,
+  type RecordedRun,
+  request,
+  send,
+  serviceOf,
+  startBus,
+  startReceiver,
+} from './helpers.js'
+
+// What the original ExoCom, or an original relay (both Express), answers when it threw:
+// Express's default error page, with the stack and the paths of the machine it runs on.
+const ERROR_PAGE = `<!DOCTYPE html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<title>Error</title>
+</head>
+<body>
+<pre>TypeError: Cannot read properties of undefined (reading &#39;map&#39;)<br> &nbsp; &nbsp;at ClientRegistry.subscribersTo (/home/u/exocom/dist/client-registry.js:47:15)<br> &nbsp; &nbsp;at ExoCom.send (/home/u/exocom/dist/exocom.js:80:31)</pre>
+</body>
+</html>
+`
+const SENTENCE = "TypeError: Cannot read properties of undefined (reading 'map')"
+
+/** Asserts that a log entry quotes nothing of the page but its sentence. */
+function assertClean(entry: LogEntry | undefined): void {
+  assert.ok(entry !== undefined)
+  const { err, ...fields } = entry.fields
+  const text = `${entry.message} ${JSON.stringify(fields)} ${(err as Error | undefined)?.message ?? ''}`
+  for (const leak of ['<', '&#', '/home/', ' at ', 'client-registry', 'DOCTYPE']) {
+    assert.ok(!text.includes(leak), `${leak} in ${text}`)
+  }
+}
+
+/**
+ * A receiver that holds its first two requests open, then answers as `after` says, on a bus
+ * that offers batches: the messages sent while it holds them leave as one batch.
+ */
+async function busyReceiver(
+  t: TestContext,
+  after: (run: RecordedRun) => Behaviour,
+): Promise<{ receiver: Receiver; exocom: ExoCom; log: RecordingLogger }> {
+  let count = 0
+  const receiver = await startReceiver(t, 'users', (run) => {
+    count++
+    return count <= 2 ? 'hang' : after(run)
+  })
+  const { exocom, log } = await startBus(t)
+  const registered = await request(
+    exocom,
+    'PUT',
+    '/services/users',
+    serviceOf(receiver, ['users.create'], { batches: true }),
+  )
+  assert.equal(registered.status, 200)
+  return { receiver, exocom, log }
+}
+
+async function sendAll(exocom: ExoCom, ids: string[]): Promise<void> {
+  for (const id of ids) {
+    const answer = await send(exocom, 'users.create', { sender: 'web', id, payload: { id } })
+    assert.equal(answer.status, 200, answer.text)
+  }
+}
+
+test("the warning about a receiver's HTML error page quotes its status and first sentence only", async (t) => {
+  const receiver = await startReceiver(t, 'users', () => ({ status: 500, body: ERROR_PAGE }))
+  const { exocom, log } = await startBus(t)
+  const registered = await request(
+    exocom,
+    'PUT',
+    '/services/users',
+    serviceOf(receiver, ['users.create'], { batches: false }),
+  )
+  assert.equal(registered.status, 200)
+
+  await sendAll(exocom, ['p-1'])
+  await log.waitFor(() => log.at('warn').length === 1)
+
+  const [warning] = log.at('warn')
+  assert.equal(warning?.fields.status, 500)
+  assert.equal(warning?.fields.response, SENTENCE)
+  assertClean(warning)
+})
+
+test('the error of a batch result and a whole batch refused are quoted the same way', async (t) => {
+  for (const after of [
+    (run: RecordedRun): Behaviour => ({
+      status: 200,
+      body: (run.body as unknown[]).map(() => ({ status: 500, error: ERROR_PAGE })),
+    }),
+    (): Behaviour => ({ status: 500, body: ERROR_PAGE }),
+  ]) {
+    const { receiver, exocom, log } = await busyReceiver(t, after)
+    await sendAll(exocom, ['b-1', 'b-2'])
+    await receiver.waitForRuns(2)
+    await sendAll(exocom, ['b-3', 'b-4'])
+    receiver.release()
+    await log.waitFor(() => log.at('warn').length === 2)
+
+    for (const warning of log.at('warn')) {
+      assert.equal(warning.fields.status, 500)
+      assert.equal(warning.fields.response, SENTENCE)
+      assertClean(warning)
+    }
+  }
+})
+
+test('a batch answered 200 with an HTML page is reported without quoting it', async (t) => {
+  const { receiver, exocom, log } = await busyReceiver(t, () => ({ status: 200, body: ERROR_PAGE }))
+  await sendAll(exocom, ['h-1', 'h-2'])
+  await receiver.waitForRuns(2)
+  await sendAll(exocom, ['h-3', 'h-4'])
+  receiver.release()
+  await log.waitFor(() => log.at('warn').length === 2)
+
+  for (const warning of log.at('warn')) {
+    assert.match(
+      warning.message ?? '',
+      /the receiver answered a batch of 2 with no valid results \(its body is not JSON\)/,
+    )
+    assertClean(warning)
+  }
+})
