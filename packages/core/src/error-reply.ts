@@ -1,10 +1,12 @@
 import { ErrorCodes, RemoteHandlerError } from './errors.js'
 import type { ReceivedMessage } from './message-map.js'
+import { textStart } from './peer-text.js'
 
 /**
  * The reserved outcome name of an error reply. It has no dot, so ExoCom's namespace
- * translation passes it unchanged; a bus that does not route it (the original ExoCom) drops
- * it, and the requester then times out as it always did: degraded, never broken.
+ * translation passes it unchanged. It goes only to relays that declared they understand it
+ * (an original relay would take it for a successful reply); a bus that does not route it
+ * (the original ExoCom) drops it, and the requester then times out as it always did.
  */
 export const ERROR_REPLY = '__error'
 
@@ -44,9 +46,14 @@ export function remoteHandlerError(reply: ReceivedMessage): RemoteHandlerError {
     typeof reply.payload === 'object' && reply.payload !== null ? reply.payload : {}
   ) as Record<string, unknown>
   const code = typeof payload.code === 'string' ? payload.code : ErrorCodes.HANDLER_FAILED
+  // A peer's text, perhaps passed on from further down a chain of requests: one plain
+  // sentence, never a stack, HTML or a path.
+  const text = typeof payload.message === 'string' ? textStart(payload.message) : ''
   const message =
-    typeof payload.message === 'string' ? payload.message : 'The remote handler failed.'
-  return new RemoteHandlerError(`The remote handler failed: ${message}`, code, payload.data)
+    text === ''
+      ? 'The remote handler failed; its error reply carries no message.'
+      : `The remote handler failed: ${text}`
+  return new RemoteHandlerError(message, code, payload.data)
 }
 
 function isJson(value: unknown): boolean {

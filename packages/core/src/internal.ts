@@ -11,4 +11,5 @@ export {
   invalidOption,
   missingOption,
 } from './options.js'
+export { QUOTED_TEXT_LENGTH, textStart } from './peer-text.js'
 export { RecentMap } from './recent-map.js'

@@ -55,3 +55,21 @@ test('a malformed error reply still becomes a coded error', () => {
   assert.equal(error.remoteCode, ErrorCodes.HANDLER_FAILED)
   assert.match(error.message, /The remote handler failed/)
 })
+
+test("an error reply's message is quoted as one plain sentence: no stack, no HTML, no path, no flood", () => {
+  const quoted = (message: unknown) =>
+    remoteHandlerError({ name: ERROR_REPLY, id: 'r', responseTo: 'q', payload: { message } })
+      .message
+
+  // As a handler further down a chain of requests might have let it through.
+  assert.equal(
+    quoted("ENOENT: no such file, open '/srv/app/users.json'\n    at open (node:fs:1:2)"),
+    "The remote handler failed: ENOENT: no such file, open ''",
+  )
+  assert.equal(
+    quoted('<html><body><pre>TypeError: boom<br>  at f (/home/u/x.js:1:2)</pre></body></html>'),
+    'The remote handler failed: TypeError: boom',
+  )
+  assert.ok(quoted('x'.repeat(1_000_000)).length < 300)
+  assert.equal(quoted('   '), 'The remote handler failed; its error reply carries no message.')
+})

@@ -75,6 +75,13 @@ async function main(): Promise<number> {
     }
   }
 
+  // Listened for before the bus starts: an orchestrator may stop it as soon as it reads the
+  // start line, and a signal without a listener would end the process without a close.
+  // `once`: a second Ctrl-C while closing falls back to Node's default and ends at once.
+  const stopped = new Promise<NodeJS.Signals>((resolve) => {
+    process.once('SIGINT', resolve)
+    process.once('SIGTERM', resolve)
+  })
   let exocom: ExoCom
   try {
     exocom = await startExoCom({
@@ -92,11 +99,6 @@ async function main(): Promise<number> {
     return 1
   }
 
-  // `once`: a second Ctrl-C while closing falls back to Node's default and ends at once.
-  const stopped = new Promise<NodeJS.Signals>((resolve) => {
-    process.once('SIGINT', resolve)
-    process.once('SIGTERM', resolve)
-  })
   await stopped
   await exocom.close()
   return 0

@@ -1,10 +1,10 @@
 import type { Logger } from '@exorelay/core'
+import { textStart } from '@exorelay/core/internal'
 import {
   type BatchResult,
   MAX_BATCH_RESULTS_BYTES,
   parseBatchResults,
   RUN_BATCH_PATH,
-  textStart,
   tookNoneOfBatch,
 } from '@exorelay/http-protocol'
 import {
@@ -154,7 +154,7 @@ export class Delivering extends DeliveryExchange {
 
   protected delivered(status: number, body: string): void {
     if (status < 300) logDelivered(this.deliveries.log, this.#delivery, this.#message)
-    else logRefused(this.deliveries.log, this.#delivery, this.#message, status, body)
+    else logRefused(this.deliveries.log, this.#delivery, this.#message, status, textStart(body))
   }
 
   protected undelivered(reason: string, err: Error): void {
@@ -186,7 +186,11 @@ export class BatchDelivering extends DeliveryExchange {
         this.deliveries.refused(this.target, items, status)
         return
       }
-      for (const { delivery, message } of items) logRefused(log, delivery, message, status, body)
+      // Quoted once for the whole batch: the body may be a megabyte.
+      const response = textStart(body)
+      for (const { delivery, message } of items) {
+        logRefused(log, delivery, message, status, response)
+      }
       return
     }
     let results: BatchResult[]
@@ -210,7 +214,7 @@ export class BatchDelivering extends DeliveryExchange {
       const { delivery, message } = items[index]!
       const result = results[index]!
       if (result.status >= 200 && result.status < 300) logDelivered(log, delivery, message)
-      else logRefused(log, delivery, message, result.status, result.error ?? '')
+      else logRefused(log, delivery, message, result.status, textStart(result.error ?? ''))
     }
   }
 
@@ -233,13 +237,14 @@ function logRefused(
   delivery: Delivery,
   message: RoutedMessage,
   status: number,
-  text: string,
+  /** The receiver's answer, quoted by `textStart`. */
+  response: string,
 ): void {
   log.warn(
     {
       ...describe(delivery, message),
       status,
-      response: textStart(text),
+      response,
     },
     `not delivered: ${consoleLine(delivery, message)}: the receiver answered ${status}`,
   )

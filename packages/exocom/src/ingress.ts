@@ -131,13 +131,22 @@ export function addBusIngress(app: FastifyInstance, options: BusIngressOptions):
       if (deliveries.length < routing.deliveries.length) {
         // Never to a relay that did not declare it understands them: an original relay runs
         // its callback with outcome '__error' and the error as the payload of a success.
+        const refusers = routing.deliveries
+          .filter((delivery) => delivery.service.errorReplies !== true)
+          .map((delivery) => `'${delivery.service.name}'`)
+          .join(', ')
+        const why = `${refusers} did not declare that it understands error replies (errorReplies)`
         log.warn(
           { sender, messageName: publicName, messageId: id, responseTo },
-          `error reply not delivered: ${routing.deliveries
-            .filter((delivery) => delivery.service.errorReplies !== true)
-            .map((delivery) => `'${delivery.service.name}'`)
-            .join(', ')} did not declare that it understands error replies (errorReplies)`,
+          `error reply not delivered: ${why}`,
         )
+        if (deliveries.length === 0) {
+          return batchFailure(
+            statusOf(ErrorCodes.NO_RECEIVER),
+            ErrorCodes.NO_RECEIVER,
+            `No service takes the error reply: ${why}. Its requester times out, as with the original ExoCom.`,
+          )
+        }
       }
     }
     if (deliveries.length === 0) {

@@ -106,7 +106,7 @@ function createDefaultLogger(): Logger {
     sync: true,
     translateTime: 'SYS:HH:MM:ss.l',
     ignore:
-      'pid,hostname,sender,receiver,messageName,messageId,responseTo,internalName,services,port,url',
+      'pid,hostname,sender,receiver,messageName,messageId,responseTo,internalName,sentName,services,port,url',
   })
   return pino({ level: 'info' }, stream)
 }

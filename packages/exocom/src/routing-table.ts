@@ -69,13 +69,22 @@ export interface Route {
 const REMEMBERED_SENDERS = 100_000
 
 /**
+ * How recently a service must have registered itself for a new table to keep it: three of
+ * the 5-second intervals a relay registers again by default. One that crashed without
+ * withdrawing is dropped by the next table.
+ */
+export const SELF_REGISTRATION_KEPT_FOR = 15_000
+
+/**
  * The bus's routing table: the registered services, who receives which public name, and the
  * memory of which service sent which message id, so a reply reaches its requester.
  */
 export class RoutingTable {
   #services = new Map<string, ServiceRegistration>()
-  // The names whose entry came from the service itself rather than from a table.
-  #selfRegistered = new Set<string>()
+  // The names whose entry came from the service itself rather than from a table, with the
+  // time (of `#now`) of their last registration.
+  #selfRegistered = new Map<string, number>()
+  readonly #now: () => number
   // Built once per change of the table, so that routing a message allocates (almost) nothing:
   // the deliveries of each public name, and each service as the deliverer sees it.
   #deliveries = new Map<string, readonly Delivery[]>()
@@ -86,24 +95,28 @@ export class RoutingTable {
   constructor(
     services: readonly ServiceRegistration[] = [],
     rememberedSenders = REMEMBERED_SENDERS,
+    now: () => number = performance.now.bind(performance),
   ) {
+    this.#now = now
     this.#senders = rememberedSenders === 0 ? undefined : new RecentMap(rememberedSenders)
     this.configure(services)
   }
 
   /**
    * Sets an operator's table (`POST /services`): it replaces every configured entry and every
-   * entry of a name it lists. Services that registered themselves and are not in it stay
-   * routed: a live relay would be back on its next registration anyway, and keeping it spares
-   * its callers that gap. Returns the names kept that way. The input must have passed
-   * `validateServices`.
+   * entry of a name it lists. Services that registered themselves within the last
+   * `SELF_REGISTRATION_KEPT_FOR` ms and are not in it stay routed: a live relay would be back
+   * on its next registration anyway, and keeping it spares its callers that gap. Returns the
+   * names kept that way. The input must have passed `validateServices`.
    */
   configure(services: readonly ServiceRegistration[]): string[] {
     const next = new Map(services.map((service) => [service.name, service]))
     const kept: string[] = []
-    for (const name of this.#selfRegistered) {
-      if (next.has(name)) this.#selfRegistered.delete(name)
-      else {
+    const now = this.#now()
+    for (const [name, registeredAt] of this.#selfRegistered) {
+      if (next.has(name) || now - registeredAt > SELF_REGISTRATION_KEPT_FOR) {
+        this.#selfRegistered.delete(name)
+      } else {
         next.set(name, this.#services.get(name)!)
         kept.push(name)
       }
@@ -116,7 +129,9 @@ export class RoutingTable {
   /** A service registering itself: adds it, or replaces the entry of the same name. */
   register(service: ServiceRegistration): void {
     this.#services.set(service.name, service)
-    this.#selfRegistered.add(service.name)
+    // Deleted first, so that the map's order stays the order of the last registrations.
+    this.#selfRegistered.delete(service.name)
+    this.#selfRegistered.set(service.name, this.#now())
     this.#reindex()
   }
 

@@ -163,7 +163,6 @@ test('a missing or invalid services file exits 1 with a clear message', async (t
   assert.match(bad.stderr, /Service entry 0 \('users'\) needs a 'port'/)
 })
 
-/** Starts the CLI, waits until it is online, and stops it after the test; all stdout is kept. */
 for (const messages of [0, 20]) {
   test(`exocom whose output reader went away (exocom | head -1) exits 0 on SIGTERM, after ${messages} log lines`, async (t) => {
     const child = startCli(['--port', '0'])
@@ -197,6 +196,7 @@ for (const messages of [0, 20]) {
   })
 }
 
+/** Starts the CLI, waits until it is online, and stops it after the test; all stdout is kept. */
 async function startOnline(
   t: { after(fn: () => unknown): void },
   args: string[],

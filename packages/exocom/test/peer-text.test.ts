@@ -1,6 +1,11 @@
 import assert from 'node:assert/strict'
 import { type TestContext, test } from 'node:test'
-import type { LogEntry, RecordingLogger } from '@exorelay/testing'
+import {
+  type LogEntry,
+  ORIGINAL_ERROR_PAGE,
+  ORIGINAL_ERROR_PAGE_SENTENCE,
+  type RecordingLogger,
+} from '@exorelay/testing'
 import type { ExoCom } from '../src/exocom.js'
 import {
   type Behaviour,
@@ -13,20 +18,8 @@ import {
   startReceiver,
 } from './helpers.js'
 
-// What the original ExoCom, or an original relay (both Express), answers when it threw:
-// Express's default error page, with the stack and the paths of the machine it runs on.
-const ERROR_PAGE = `<!DOCTYPE html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<title>Error</title>
-</head>
-<body>
-<pre>TypeError: Cannot read properties of undefined (reading &#39;map&#39;)<br> &nbsp; &nbsp;at ClientRegistry.subscribersTo (/home/u/exocom/dist/client-registry.js:47:15)<br> &nbsp; &nbsp;at ExoCom.send (/home/u/exocom/dist/exocom.js:80:31)</pre>
-</body>
-</html>
-`
-const SENTENCE = "TypeError: Cannot read properties of undefined (reading 'map')"
+const ERROR_PAGE = ORIGINAL_ERROR_PAGE
+const SENTENCE = ORIGINAL_ERROR_PAGE_SENTENCE
 
 /** Asserts that a log entry quotes nothing of the page but its sentence. */
 function assertClean(entry: LogEntry | undefined): void {

@@ -4,6 +4,7 @@ import { ErrorCodes, isExoRelayError } from '@exorelay/core'
 import type { ServiceRegistration } from '@exorelay/http-protocol'
 import {
   RoutingTable,
+  SELF_REGISTRATION_KEPT_FOR,
   toInternalName,
   toListedPublicName,
   toPublicName,
@@ -199,6 +200,21 @@ describe('RoutingTable', () => {
     assert.equal(table.config().services.tweets?.source, 'configured')
     assert.deepEqual(receiversOf(table, 'tweets', 'text-snippets.created'), [])
     assert.deepEqual(receiversOf(table, 'users', 'users.created'), ['web:users.created'])
+  })
+
+  test('a new table drops a self-registered service that has not registered again for 15 seconds', () => {
+    let now = 0
+    const table = new RoutingTable([], undefined, () => now)
+    table.register(web)
+    table.register(users)
+
+    now = SELF_REGISTRATION_KEPT_FOR
+    table.register(users) // alive: registered again
+    now += 1
+    assert.deepEqual(table.configure([]), ['users'])
+
+    assert.equal(table.has('web'), false, 'a relay that stopped registering was kept')
+    assert.equal(table.config().services.users?.source, 'self-registered')
   })
 
   test('a table that names a self-registered service replaces its entry until it registers again', () => {

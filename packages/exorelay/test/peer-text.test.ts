@@ -3,21 +3,8 @@ import { once } from 'node:events'
 import { createServer } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { test } from 'node:test'
+import { ORIGINAL_ERROR_PAGE, RecordingLogger } from '@exorelay/testing'
 import { ErrorCodes, ExoRelay } from '../src/index.js'
-
-// The original ExoCom's answer when it threw while routing (Express's default error page):
-// its stack, with the absolute paths of the machine it runs on.
-const ORIGINAL_500_PAGE = `<!DOCTYPE html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<title>Error</title>
-</head>
-<body>
-<pre>TypeError: Cannot read properties of undefined (reading &#39;map&#39;)<br> &nbsp; &nbsp;at ClientRegistry.subscribersTo (/home/u/exocom/dist/client-registry.js:47:15)<br> &nbsp; &nbsp;at ExoCom.send (/home/u/exocom/dist/exocom.js:80:31)</pre>
-</body>
-</html>
-`
 
 test('a reply the bus refuses with an HTML page and a stack becomes an error reply that quotes one plain sentence', async (t) => {
   // A bus that refuses `users.created` as the original did, and takes everything else.
@@ -34,13 +21,14 @@ test('a reply the bus refuses with an HTML page and a stack becomes an error rep
       sent.push({ url: req.url ?? '', body })
       if (req.url === '/send/users.created') {
         res.writeHead(500, { 'content-type': 'text/html; charset=utf-8' })
-        res.end(ORIGINAL_500_PAGE)
+        res.end(ORIGINAL_ERROR_PAGE)
         return
       }
       res.end()
       if (req.url === '/send/__error') errorReply(body)
     })
   })
+  const log = new RecordingLogger()
   bus.listen(0, '127.0.0.1')
   await once(bus, 'listening')
   const users = new ExoRelay({
@@ -48,7 +36,7 @@ test('a reply the bus refuses with an HTML page and a stack becomes an error rep
     exocomHost: '127.0.0.1',
     exocomPort: (bus.address() as AddressInfo).port,
     port: 0,
-    logger: false,
+    logger: log,
     register: false,
   })
   t.after(async () => {
@@ -69,7 +57,17 @@ test('a reply the bus refuses with an HTML page and a stack becomes an error rep
   })
   assert.equal(run.status, 200)
 
-  const body = (await errorReplied) as { responseTo?: string; payload?: Record<string, unknown> }
+  let timer: NodeJS.Timeout | undefined
+  const late = new Promise<never>((_resolve, reject) => {
+    timer = setTimeout(
+      () => reject(new Error('no error reply reached the bus within 10 s')),
+      10_000,
+    )
+  })
+  const body = (await Promise.race([errorReplied, late]).finally(() => clearTimeout(timer))) as {
+    responseTo?: string
+    payload?: Record<string, unknown>
+  }
   assert.equal(body.responseTo, 'request-1')
   assert.equal(body.payload?.code, ErrorCodes.BUS_REFUSED)
   const message = String(body.payload?.message)
@@ -78,8 +76,18 @@ test('a reply the bus refuses with an HTML page and a stack becomes an error rep
     "ExoCom refused the message 'users.created' (answered 500: TypeError: Cannot read properties of undefined (reading 'map')).",
   )
   const wire = JSON.stringify(body)
+  // Nor in what the relay logged about it, its error objects included.
+  const logged = JSON.stringify(
+    log.entries.map(({ message, fields }) => ({
+      message,
+      fields,
+      err: fields.err instanceof Error ? fields.err.message : undefined,
+    })),
+  )
+  assert.ok(log.entries.length > 0, 'the relay logged nothing about the refused reply')
   for (const leak of ['<', '&#', '/home/', ' at ', 'client-registry', 'stack']) {
     assert.ok(!wire.includes(leak), `${leak} in ${wire}`)
+    assert.ok(!logged.includes(leak), `${leak} in the log: ${logged}`)
   }
   assert.deepEqual(
     sent.map((request) => request.url),

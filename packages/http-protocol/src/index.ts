@@ -17,7 +17,6 @@ export {
   SEND_BATCH_PATH,
   tookNoneOfBatch,
 } from './batch.js'
-export { QUOTED_TEXT_LENGTH, textStart } from './peer-text.js'
 export type { ServiceRegistration } from './protocol.js'
 export {
   ERROR_CODE_HEADER,

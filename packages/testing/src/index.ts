@@ -9,6 +9,7 @@ export type {
 export { MockExoCom } from './mock-exocom.js'
 export type { NatsClusterOptions, NatsServer, NatsServerOptions } from './nats-server.js'
 export { findNatsServer, freePort, startNatsCluster, startNatsServer } from './nats-server.js'
+export { ORIGINAL_ERROR_PAGE, ORIGINAL_ERROR_PAGE_SENTENCE } from './original-exocom.js'
 export type { RawAnswer, RawConnection, RawHttpClient } from './raw-http.js'
 export { openRawConnection, rawHttpClient, requestStarted } from './raw-http.js'
 export type { LogEntry, LogLevel } from './recording-logger.js'

@@ -6,6 +6,7 @@ import {
   type Timers,
   TransportError,
 } from '@exorelay/core'
+import { textStart } from '@exorelay/core/internal'
 import {
   type BatchResult,
   batchEntry,
@@ -13,7 +14,6 @@ import {
   MAX_BATCH_RESULTS_BYTES,
   parseBatchResults,
   SEND_BATCH_PATH,
-  textStart,
   tookNoneOfBatch,
 } from '@exorelay/http-protocol'
 import { BatchQueue } from './batch-queue.js'

@@ -6,7 +6,8 @@ import {
   TimeoutError,
   type Timers,
 } from '@exorelay/core'
-import { ERROR_CODE_HEADER, textStart } from '@exorelay/http-protocol'
+import { textStart } from '@exorelay/core/internal'
+import { ERROR_CODE_HEADER } from '@exorelay/http-protocol'
 import type { Dispatcher } from 'undici'
 import {
   BODY_READ_LIMIT,

@@ -2,7 +2,8 @@ import assert from 'node:assert/strict'
 import { getEventListeners } from 'node:events'
 import { test } from 'node:test'
 import { ErrorCodes, silentLogger, TimeoutError, type Timers } from '@exorelay/core'
-import { ERROR_CODE_HEADER, QUOTED_TEXT_LENGTH } from '@exorelay/http-protocol'
+import { QUOTED_TEXT_LENGTH } from '@exorelay/core/internal'
+import { ERROR_CODE_HEADER } from '@exorelay/http-protocol'
 import type { Dispatcher } from 'undici'
 import {
   type Abandonable,

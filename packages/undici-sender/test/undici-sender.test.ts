@@ -11,6 +11,7 @@ import {
   TransportError,
 } from '@exorelay/core'
 import { ERROR_CODE_HEADER, sendPath } from '@exorelay/http-protocol'
+import { ORIGINAL_ERROR_PAGE } from '@exorelay/testing'
 import { Agent, type Dispatcher, errors, getGlobalDispatcher, MockAgent } from 'undici'
 import { DEFAULT_CONNECTIONS, UndiciSender } from '../src/undici-sender.js'
 import {
@@ -176,23 +177,10 @@ test('a 500 rejects with BUS_REFUSED naming the message, the status and the body
   )
 })
 
-// The original ExoCom's answer when it threw (Express's default error page): stack and paths.
-const ORIGINAL_500_PAGE = `<!DOCTYPE html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<title>Error</title>
-</head>
-<body>
-<pre>TypeError: Cannot read properties of undefined (reading &#39;map&#39;)<br> &nbsp; &nbsp;at ClientRegistry.subscribersTo (/home/u/exocom/dist/client-registry.js:47:15)<br> &nbsp; &nbsp;at ExoCom.send (/home/u/exocom/dist/exocom.js:80:31)</pre>
-</body>
-</html>
-`
-
 test('an HTML error page with a stack is quoted as its status and first sentence, without tags, stack or paths', async (t) => {
   const exocom = await startExoCom(t, (_request, res) => {
     res.writeHead(500, { 'content-type': 'text/html; charset=utf-8' })
-    res.end(ORIGINAL_500_PAGE)
+    res.end(ORIGINAL_ERROR_PAGE)
   })
   const sender = startSender(t, exocom.port)
   const failures = await Promise.all([

@@ -8,14 +8,23 @@ export const QUOTED_TEXT_LENGTH = 200
 const SCANNED_LENGTH = 16_384
 
 /**
+ * Characters of the first line searched for a stack trace and paths: ample for a quote of
+ * `QUOTED_TEXT_LENGTH`, and short enough that no pattern below costs more than a moment.
+ */
+const LINE_LENGTH = 2048
+
+/**
  * A peer's answer text as errors, log lines and error replies quote it: one plain line, at
  * most `QUOTED_TEXT_LENGTH` characters. One rule for the body of a single answer, the `error`
  * of a batch result, and the bus's warnings about a receiver, so that a peer can neither fill
  * an error or a log nor carry its internals across: an HTML error page (the original ExoCom
  * answers one, stack included) is reduced to its first sentence.
  *
- * - HTML is stripped: tags removed, `<head>`, `<script>` and `<style>` dropped with their
- *   content, entities (`&lt;`, `&#39;`, …) decoded, `<br>` and block elements read as line breaks;
+ * - a page (a text that starts with a tag) is read as a browser shows it: tags removed,
+ *   `<head>`, `<script>` and `<style>` dropped with their content, entities (`&lt;`, `&#39;`,
+ *   …) decoded, `<br>` and block elements read as line breaks, and any tag the decoding
+ *   revealed (`&lt;b&gt;`) removed too. Other text is quoted as written: `Promise<void>` and
+ *   `a<b` are not markup;
  * - only the first line is kept, and it ends where a stack trace starts (`    at …`);
  * - absolute file paths (`/home/u/app.js:47:15`, `C:\app\x.js`, `file:///…`) are removed;
  * - whitespace and control characters collapse to single spaces;
@@ -29,19 +38,34 @@ const SCANNED_LENGTH = 16_384
  * // 'TypeError: boom'
  */
 export function textStart(text: string): string {
-  const start = text.trimStart()
-  let scanned = start.length > SCANNED_LENGTH ? start.slice(0, SCANNED_LENGTH) : start
-  // The cut above may have split a surrogate pair: its lone first half goes.
-  if (isHighSurrogate(scanned.charCodeAt(scanned.length - 1)) && scanned.length < start.length) {
-    scanned = scanned.slice(0, -1)
-  }
-  const plain = scanned.includes('<') ? stripMarkup(scanned) : scanned
-  const line = oneLine(plain.includes('&') ? decodeEntities(plain) : plain)
+  const scanned = prefix(text.trimStart(), SCANNED_LENGTH)
+  const line = oneLine(scanned.startsWith('<') ? pageText(scanned) : scanned)
   if (line.length <= QUOTED_TEXT_LENGTH) return line
   // Cut by code point so that a surrogate pair is never split in half.
   const points = Array.from(line)
   if (points.length <= QUOTED_TEXT_LENGTH) return line
   return `${points.slice(0, QUOTED_TEXT_LENGTH).join('').trimEnd()}…`
+}
+
+/** At most `length` UTF-16 units of `text`, never ending in half a surrogate pair. */
+function prefix(text: string, length: number): string {
+  if (text.length <= length) return text
+  return isHighSurrogate(text.charCodeAt(length - 1))
+    ? text.slice(0, length - 1)
+    : text.slice(0, length)
+}
+
+/** A tag that decoding entities revealed: `&lt;script&gt;` is `<script>` by then. */
+const REVEALED_TAG = /<\/?[A-Za-z!?][^<>]*>/g
+
+/**
+ * The text of a page; the text unchanged when it has no tag after all (`<3 is a heart`).
+ */
+function pageText(text: string): string {
+  const stripped = stripMarkup(text)
+  if (stripped === undefined) return text
+  if (!stripped.includes('&')) return stripped
+  return decodeEntities(stripped).replace(REVEALED_TAG, '')
 }
 
 /** Elements whose content is never the message: the page's head, its code and its styles. */
@@ -99,12 +123,12 @@ const LINE_ELEMENTS = new Set([
 const TAG_NAME = /^<\/?([A-Za-z][A-Za-z0-9-]*)/
 
 /**
- * The text of an HTML page, or of text with tags in it, with line breaks where the page has
- * them. A scanner rather than regular expressions: a peer's markup is arbitrary, and each
- * step here moves forward, so no input makes it slow. A tag left open at the end (the body
- * was cut while read) is dropped with the rest.
+ * The text of an HTML page, with line breaks where the page has them; `undefined` when it has
+ * no tag. A scanner rather than regular expressions: a peer's markup is arbitrary, and each
+ * step here moves forward, so its cost grows with the text and no faster. A tag left open at
+ * the end (the body was cut while read) is dropped with the rest.
  */
-function stripMarkup(text: string): string {
+function stripMarkup(text: string): string | undefined {
   let out = ''
   let markup = false
   let index = 0
@@ -148,8 +172,8 @@ function stripMarkup(text: string): string {
     }
     if (LINE_ELEMENTS.has(name)) out += LINE_SEPARATOR
   }
-  // Text with a stray `<`, not a page: its own line breaks stay.
-  return markup ? out.replace(SOURCE_LINE_BREAKS, ' ') : out
+  // Line breaks of the page's source are spaces, as a browser shows them.
+  return markup ? out.replace(SOURCE_LINE_BREAKS, ' ') : undefined
 }
 
 /** U+2028: a line break of the page (`<br>`, a block), told apart from those of its source. */
@@ -185,9 +209,10 @@ const LINE_BREAK = /[\r\n\u2028\u2029]/
 
 /**
  * Where a stack trace starts: `    at ` (V8's frames, indented), or ` at name (file:1:2)` once
- * the indentation is lost.
+ * the indentation is lost. A run of spaces is tried from its start only (`(?<!\s)`): tried
+ * from each of its spaces, a long run would cost its length squared.
  */
-const STACK_FRAME = /\s{2,}at\s|\sat\s+(?:\S+\s+)?\(?\S+:\d+:\d+\)?/
+const STACK_FRAME = /(?<!\s)\s{2,}at\s|\sat\s+(?:\S+\s+)?\(?\S+:\d+:\d+\)?/
 
 /** Terminal escapes (`\x1b[31m`): colour codes of a peer's log output. */
 // biome-ignore lint/suspicious/noControlCharactersInRegex: these are what it removes
@@ -254,6 +279,7 @@ function oneLine(text: string): string {
   let line = text.trimStart()
   const lineEnd = LINE_BREAK.exec(line)
   if (lineEnd !== null) line = line.slice(0, lineEnd.index)
+  line = prefix(line, LINE_LENGTH)
   const frame = STACK_FRAME.exec(line)
   if (frame !== null) line = line.slice(0, frame.index)
   line = line.replace(ANSI_ESCAPE, '').replace(CONTROL, ' ')
