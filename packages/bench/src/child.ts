@@ -1,6 +1,7 @@
 import { ErrorCodes, InvalidArgumentError } from '@exorelay/core'
+import type { RegistrationCounts } from './flood.js'
 import type { AnswerMessage, Command, CommandMessage, ReadyMessage, Usage } from './ipc.js'
-import { ENV_BATCHES, ENV_BUS_PORT, ENV_NATS_SERVER } from './ipc.js'
+import { ENV_BATCHES, ENV_BUS_PORT, ENV_FLOOD_SERVICES, ENV_NATS_SERVER } from './ipc.js'
 import { type LoadOptions, type LoadResult, runLoad } from './load.js'
 
 /** What a child process of a system can do beyond reporting its usage. */
@@ -11,6 +12,8 @@ export interface ChildRole {
   readonly request?: (() => Promise<unknown>) | undefined
   /** Takes the routing table (message name to port); only the floor's bus needs it. */
   readonly routes?: ((routes: Readonly<Record<string, number>>) => void) | undefined
+  /** What the registration flood did since the last reading; only the flood process has it. */
+  readonly registrations?: (() => RegistrationCounts) | undefined
   /** Releases sockets and servers before the process exits. */
   stop(): Promise<void>
 }
@@ -22,14 +25,24 @@ export function batches(): boolean {
 
 /** The bus port the parent passed, for the services. */
 export function busPort(): number {
-  const port = Number(process.env[ENV_BUS_PORT])
-  if (!Number.isInteger(port) || port <= 0) {
+  return positiveIntegerFrom(ENV_BUS_PORT, 'a port number')
+}
+
+/** How many services the registration flood re-registers each second. */
+export function floodServices(): number {
+  return positiveIntegerFrom(ENV_FLOOD_SERVICES, 'a positive integer')
+}
+
+/** The positive integer the parent passed in the environment variable `name`. */
+function positiveIntegerFrom(name: string, what: string): number {
+  const value = Number(process.env[name])
+  if (!Number.isInteger(value) || value <= 0) {
     throw new InvalidArgumentError(
       ErrorCodes.INVALID_OPTION,
-      `${ENV_BUS_PORT} must be a port number, got '${process.env[ENV_BUS_PORT]}'.`,
+      `${name} must be ${what}, got '${process.env[name]}'.`,
     )
   }
-  return port
+  return value
 }
 
 /** `host:port` of nats-server, for the NATS services. */
@@ -91,6 +104,9 @@ async function answer(role: ChildRole, command: Command): Promise<unknown> {
       if (role.routes === undefined) throw wrongRole(`takes no routes`)
       role.routes(command.routes)
       return undefined
+    case 'registrations':
+      if (role.registrations === undefined) throw wrongRole('runs no registration flood')
+      return role.registrations()
     case 'stop':
       await role.stop()
       return undefined

@@ -2,10 +2,20 @@
 // services register themselves; in the floor with ExoCom as its bus (`mix-bus`), the floor's
 // services do not, so the bus gets the floor's routes as a routing table instead.
 import { startExoCom } from '@exorelay/exocom'
-import { batches, serveParent } from './child.js'
+import { batches, floodServices, serveParent } from './child.js'
+import { ENV_FLOOD_SERVICES } from './ipc.js'
 import { REPLY_NAME, REQUEST_NAME } from './payload.js'
 
-const exocom = await startExoCom({ port: 0, logger: false, batches: batches() })
+// Under the registration flood (`exorelay-flood`), the bus holds the flood's services too.
+const flood = process.env[ENV_FLOOD_SERVICES] === undefined ? undefined : floodServices()
+
+const exocom = await startExoCom({
+  port: 0,
+  logger: false,
+  batches: batches(),
+  // ISSUE 14 maxServices: the bus's cap (default 1,000) raised for the flood plus the benchmark's own services.
+  ...(flood !== undefined && { maxServices: flood + 16 }),
+})
 
 serveParent({
   port: exocom.port,

@@ -1,3 +1,4 @@
+import type { RegistrationCounts } from './flood.js'
 import type { LoadOptions, LoadResult } from './load.js'
 
 /** CPU time and resident memory of one process at one moment. */
@@ -12,6 +13,8 @@ export type Command =
   | { readonly type: 'usage' }
   | { readonly type: 'load'; readonly options: LoadOptions }
   | { readonly type: 'routes'; readonly routes: Readonly<Record<string, number>> }
+  /** The registration flood's counts since the previous reading (which it resets). */
+  | { readonly type: 'registrations' }
   | { readonly type: 'stop' }
 
 /** What each command answers. */
@@ -19,6 +22,7 @@ export interface CommandResults {
   usage: Usage
   load: LoadResult
   routes: undefined
+  registrations: RegistrationCounts
   stop: undefined
 }
 
@@ -44,3 +48,5 @@ export const ENV_BUS_PORT = 'BENCH_BUS_PORT'
 export const ENV_BATCHES = 'BENCH_BATCHES'
 /** `host:port` of nats-server, for the NATS services. */
 export const ENV_NATS_SERVER = 'BENCH_NATS_SERVER'
+/** How many services the registration flood re-registers each second. */
+export const ENV_FLOOD_SERVICES = 'BENCH_FLOOD_SERVICES'

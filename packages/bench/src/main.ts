@@ -7,7 +7,11 @@ import { fileURLToPath } from 'node:url'
 import { isExoRelayError } from '@exorelay/core'
 import { type CoreMicroResult, runCoreMicro } from './core-micro.js'
 import { exorelayNatsScenario } from './exorelay-nats-scenario.js'
-import { exorelayScenario, exorelayUnbatchedScenario } from './exorelay-scenario.js'
+import {
+  exorelayFloodScenario,
+  exorelayScenario,
+  exorelayUnbatchedScenario,
+} from './exorelay-scenario.js'
 import { floorScenario, mixedScenarios } from './floor-scenario.js'
 import { atEnd, machineInfo } from './machine.js'
 import { natsScenario } from './nats-scenario.js'
@@ -16,7 +20,13 @@ import { type BenchOptions, parseOptions, USAGE } from './options.js'
 import { PAYLOAD_BYTES } from './payload.js'
 import { killAll } from './processes.js'
 import { type ProfileWindow, renderProfiles, summarizeProfiles } from './profile-summary.js'
-import { buildReport, type ReportedSystem, renderText, writeResults } from './report.js'
+import {
+  buildReport,
+  type ReportedSystem,
+  registrationFigures,
+  renderText,
+  writeResults,
+} from './report.js'
 import {
   CONCURRENT,
   type PhaseResult,
@@ -29,12 +39,13 @@ import type { Scenario, StartOptions } from './scenario.js'
 const RESULTS = fileURLToPath(new URL('../results/', import.meta.url))
 const PROFILES = join(RESULTS, 'profiles')
 const PROCESS_LABELS = ['bus', 'responder', 'requester'] as const
-const SCENARIOS: readonly Scenario[] = [
+const scenarios = (options: BenchOptions): readonly Scenario[] => [
   floorScenario,
   exorelayScenario,
   exorelayUnbatchedScenario,
   natsScenario,
   exorelayNatsScenario,
+  exorelayFloodScenario(options.floodServices),
   ...mixedScenarios,
 ]
 
@@ -58,14 +69,14 @@ async function main(argv: readonly string[]): Promise<number> {
   const options = parsed
   const command = `npm run bench${argv.length === 0 ? '' : ` -- ${argv.join(' ')}`}`
   const machine = machineInfo(command, findNatsServer())
-  const scenarios = SCENARIOS.filter((scenario) => options.targets.includes(scenario.id))
-  const systems: ReportedSystem[] = scenarios.map((scenario) => ({
+  const selected = scenarios(options).filter((scenario) => options.targets.includes(scenario.id))
+  const systems: ReportedSystem[] = selected.map((scenario) => ({
     id: scenario.id,
     title: scenario.title,
     description: scenario.description,
     skipped: scenario.unavailable(),
   }))
-  const runnable = scenarios.filter((scenario) => scenario.unavailable() === undefined)
+  const runnable = selected.filter((scenario) => scenario.unavailable() === undefined)
   const withCore = options.targets.includes('core') && !options.cpuProf
 
   out(`ExoRelay benchmark: ${command}`)
@@ -177,7 +188,9 @@ function progressLine(title: string, round: number, phase: PhaseResult): string 
       : `${Math.round(phase.throughput).toLocaleString('en-US')} req/s, p50 ${Math.round(latency.median)} µs, ` +
         `p99 ${Math.round(latency.p99)} µs, CPU ${Math.round(phase.cpuPerRequestUs ?? Number.NaN)} µs/req`
   const errors = phase.errors === 0 ? '' : `, ${phase.errors} failed: ${phase.firstError}`
-  return `round ${round} ${title} @${phase.inFlight}: ${figures}${errors}`
+  const flood =
+    phase.registrations === undefined ? '' : `; flood: ${registrationFigures(phase.registrations)}`
+  return `round ${round} ${title} @${phase.inFlight}: ${figures}${errors}${flood}`
 }
 
 process.on('SIGINT', () => {

@@ -1,13 +1,14 @@
 import { parseArgs } from 'node:util'
 import { ErrorCodes, InvalidArgumentError } from '@exorelay/core'
-import { MIXED_IDS, SYSTEM_IDS, type SystemId } from './scenario.js'
+import { DEFAULT_FLOOD_SERVICES } from './flood.js'
+import { OPT_IN_IDS, SYSTEM_IDS, type SystemId } from './scenario.js'
 
 /** What `--only` can select: the systems and the core micro-benchmark. */
 export const TARGETS = [...SYSTEM_IDS, 'core'] as const
 export type Target = SystemId | 'core'
-/** What runs without `--only`: everything but the mixed systems. */
+/** What runs without `--only`: everything but the mixed systems and the registration flood. */
 export const DEFAULT_TARGETS: readonly Target[] = TARGETS.filter(
-  (target) => !(MIXED_IDS as readonly string[]).includes(target),
+  (target) => !(OPT_IN_IDS as readonly string[]).includes(target),
 )
 
 /** Everything a run needs to know, resolved from the command line. */
@@ -29,17 +30,22 @@ export interface BenchOptions {
   readonly coreWarmup: number
   /** Profile every Node.js process of the systems under 64-in-flight load instead of reporting. */
   readonly cpuProf: boolean
+  /** Services that re-register once a second in `exorelay-flood`. */
+  readonly floodServices: number
   /** The arguments as given, for the report's "command used". */
   readonly argv: readonly string[]
 }
 
 export const USAGE = `Usage: npm run bench -- [--quick] [--rounds N] [--only floor,exorelay,nats,exorelay-nats,core]
                           [--warmup-requests N] [--warmup S] [--duration S] [--cpu-prof]
+                          [--flood-services N]
 
   --quick          1 round of short phases (well under a minute in all)
   --rounds N       rounds of the systems, interleaved (default 3; --quick: 1)
   --only LIST      what to run, comma-separated: ${TARGETS.join(', ')}
-                   (default: all but the mix-* systems, the floor with one ExoRelay component)
+                   (default: all but the mix-* systems, the floor with one ExoRelay component,
+                   and exorelay-flood, ExoRelay while other services flood the bus with
+                   re-registrations: run it with exorelay to get the ratio)
   --warmup-requests N
                    request/replies at 64 in flight after each start, before any phase
                    (default 10000; --quick: 3000)
@@ -47,6 +53,9 @@ export const USAGE = `Usage: npm run bench -- [--quick] [--rounds N] [--only flo
   --duration S     length of each measured phase, in seconds (default 5; --quick: 2)
   --cpu-prof       profile the systems' Node.js processes under 64-in-flight load
                    (node --cpu-prof) and summarise the profiles instead of reporting
+  --flood-services N
+                   services that each re-register (PUT /services/<name>, unchanged) once a
+                   second in exorelay-flood (default ${DEFAULT_FLOOD_SERVICES})
   -h, --help       print this help`
 
 const FULL = {
@@ -104,6 +113,10 @@ export function parseOptions(argv: readonly string[]): BenchOptions | 'help' {
     coreIterations: defaults.coreIterations,
     coreWarmup: defaults.coreWarmup,
     cpuProf: values['cpu-prof'] === true,
+    floodServices:
+      values['flood-services'] === undefined
+        ? DEFAULT_FLOOD_SERVICES
+        : positiveInteger(values['flood-services'], '--flood-services'),
     argv: [...argv],
   }
 }
@@ -121,6 +134,7 @@ function parse(argv: readonly string[]) {
       warmup: { type: 'string' },
       duration: { type: 'string' },
       'cpu-prof': { type: 'boolean' },
+      'flood-services': { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
   })

@@ -1,6 +1,7 @@
 import { mkdir, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import type { CoreMicroResult } from './core-micro.js'
+import type { RegistrationCounts } from './flood.js'
 import type { MachineInfo } from './machine.js'
 import { type Alignment, markdownTable } from './markdown.js'
 import { CONCURRENT, type PhaseResult, SINGLE, type SystemRound } from './run-system.js'
@@ -117,6 +118,8 @@ export function buildReport(input: ReportInput): BenchReport {
     ['exorelay', 'exorelay-unbatched'],
     ['exorelay', 'nats'],
     ['exorelay-nats', 'nats'],
+    // What a flood of unchanged re-registrations costs the bus's traffic (issue 14).
+    ['exorelay-flood', 'exorelay'],
     // The floor with one ExoRelay component: what that component costs.
     ['mix-bus', 'floor'],
     ['mix-requester', 'floor'],
@@ -328,6 +331,71 @@ export function coreLines(report: BenchReport): string[] {
   return lines
 }
 
+/**
+ * The registration flood (issue 14): first the headline, ExoRelay's throughput @64 without
+ * and with the flood and their ratio, then what the flood achieved in each measured phase,
+ * so that the figure can be checked against the PUTs the bus really took.
+ */
+export function floodLines(report: BenchReport): string[] {
+  const flooded = report.rounds.filter((round) => round.system === 'exorelay-flood')
+  if (flooded.length === 0) return []
+  const lines: string[] = []
+  const without = report.summaries.find((summary) => summary.system === 'exorelay')
+  const withFlood = report.summaries.find((summary) => summary.system === 'exorelay-flood')
+  const comparison = report.comparisons.find(
+    (candidate) => candidate.of === 'exorelay-flood' && candidate.to === 'exorelay',
+  )
+  const putsPerSecond = medianOrUndefined(
+    flooded.map((round) => {
+      const counts = phase(round, CONCURRENT)?.registrations
+      return counts === undefined ? undefined : completedPerSecond(counts)
+    }),
+  )
+  const failed = flooded.reduce(
+    (sum, round) =>
+      sum + round.phases.reduce((total, result) => total + (result.registrations?.failed ?? 0), 0),
+    0,
+  )
+  lines.push(
+    `${titleOf(report, 'exorelay-flood')}: ${integer(withFlood?.throughput)} req/s @64 against ` +
+      `${integer(without?.throughput)} without (${titleOf(report, 'exorelay')} row), ratio ` +
+      `${decimal(comparison?.throughput.ofMedians, 2)} (rounds ${comparison?.throughput.perRound.map((value) => decimal(value, 2)).join(', ') || 'n/a'}); ` +
+      `${integer(putsPerSecond)} PUT/s completed @64 (median), ${integer(failed)} failed in all phases`,
+  )
+  for (const round of flooded) {
+    for (const result of round.phases) {
+      if (result.registrations === undefined) continue
+      lines.push(
+        `${titleOf(report, round.system)} round ${round.round} @${result.inFlight}: ${registrationFigures(result.registrations)}`,
+      )
+    }
+  }
+  return lines
+}
+
+/**
+ * What the flood did in one phase, in one line: `1,000 PUT/s due, 998 completed/s (each
+ * second 1,000, 996), 0 failed, 2 skipped (previous PUT still under way); PUT p50 0.6 ms, …`.
+ */
+export function registrationFigures(counts: RegistrationCounts): string {
+  const seconds = counts.elapsedMs / 1000
+  const perSecond = counts.perSecond.map((value) => integer(value)).join(', ')
+  const latency = counts.latencyMs
+  return (
+    `${integer(counts.due / seconds)} PUT/s due, ${integer(completedPerSecond(counts))} completed/s` +
+    (perSecond === '' ? '' : ` (each second ${perSecond})`) +
+    `, ${integer(counts.failed)} failed, ${integer(counts.skipped)} skipped (previous PUT still under way)` +
+    (latency === undefined
+      ? ''
+      : `; PUT p50 ${decimal(latency.median, 1)} ms, p99 ${decimal(latency.p99, 1)} ms, max ${decimal(latency.max, 1)} ms`) +
+    (counts.firstError === undefined ? '' : `; first failure: ${counts.firstError}`)
+  )
+}
+
+function completedPerSecond(counts: RegistrationCounts): number | undefined {
+  return counts.elapsedMs <= 0 ? undefined : counts.completed / (counts.elapsedMs / 1000)
+}
+
 /** The whole report as console text. */
 export function renderText(report: BenchReport): string {
   const rows = tableRows(report)
@@ -347,6 +415,7 @@ export function renderText(report: BenchReport): string {
     '',
     ...(rows.length === 0 ? [] : [line(HEADERS), ...rows.map(line), '']),
     ...ratioLines(report),
+    ...floodLines(report),
     ...coreLines(report),
     ...notes(report),
     '',
@@ -393,6 +462,9 @@ export function renderMarkdown(report: BenchReport): string {
     '## Ratios',
     '',
     ...ratioLines(report).map((line) => `- ${line}`),
+    ...(floodLines(report).length === 0
+      ? []
+      : ['', '## Registration flood', '', ...floodLines(report).map((line) => `- ${line}`)]),
     ...(report.core === undefined
       ? []
       : ['', '## Core alone', '', ...coreLines(report).map((line) => `- ${line}`)]),
@@ -423,6 +495,11 @@ export function notes(report: BenchReport): string[] {
       if (result.errors > 0) {
         lines.push(
           `${titleOf(report, round.system)} round ${round.round} @${result.inFlight}: ${result.errors} failed request(s), first: ${result.firstError}`,
+        )
+      }
+      if ((result.registrations?.failed ?? 0) > 0) {
+        lines.push(
+          `${titleOf(report, round.system)} round ${round.round} @${result.inFlight}: ${result.registrations!.failed} re-registration(s) of the flood failed, first: ${result.registrations!.firstError}`,
         )
       }
     }

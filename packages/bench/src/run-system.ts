@@ -1,3 +1,4 @@
+import type { RegistrationCounts } from './flood.js'
 import type { Usage } from './ipc.js'
 import type { LoadResult } from './load.js'
 import type { MeasuredProcess } from './processes.js'
@@ -27,6 +28,8 @@ export interface PhaseResult {
   readonly cpuMicros: Readonly<Record<string, number>>
   /** All processes' CPU time divided by completed request/replies, in microseconds. */
   readonly cpuPerRequestUs: number | undefined
+  /** What the registration flood did during the measured phase; only in `exorelay-flood`. */
+  readonly registrations?: RegistrationCounts | undefined
 }
 
 /** One round of one system. */
@@ -110,12 +113,15 @@ async function runPhase(
     await system.requester.request({ type: 'load', options: { inFlight, durationMs: warmupMs } })
   }
   const before = await usageOf(system.processes)
+  // Read (and so reset) the flood's counts as the phase starts, and again as it ends.
+  await system.background?.request({ type: 'registrations' })
   const startUs = microsNow()
   const load: LoadResult = await system.requester.request({
     type: 'load',
     options: { inFlight, durationMs },
   })
   const endUs = microsNow()
+  const registrations = await system.background?.request({ type: 'registrations' })
   const after = await usageOf(system.processes)
   const cpuMicros: Record<string, number> = {}
   let totalCpu = 0
@@ -143,6 +149,7 @@ async function runPhase(
           },
     cpuMicros,
     cpuPerRequestUs: load.completed === 0 ? undefined : totalCpu / load.completed,
+    ...(registrations === undefined ? {} : { registrations }),
   }
   return { phase, window: { startUs, endUs } }
 }

@@ -7,12 +7,18 @@ export const SYSTEM_IDS = [
   'exorelay-unbatched',
   'nats',
   'exorelay-nats',
+  'exorelay-flood',
   'mix-bus',
   'mix-requester',
   'mix-responder',
 ] as const
 /** The floor with one ExoRelay component: run only when asked for with `--only`. */
 export const MIXED_IDS: readonly SystemId[] = ['mix-bus', 'mix-requester', 'mix-responder']
+/**
+ * What runs only when `--only` names it: the mixed systems, and ExoRelay under a registration
+ * flood (issue 14), which is compared with the ExoRelay row and needs no place in every run.
+ */
+export const OPT_IN_IDS: readonly SystemId[] = [...MIXED_IDS, 'exorelay-flood']
 export type SystemId = (typeof SYSTEM_IDS)[number]
 
 /** How to start a system's Node.js processes. */
@@ -27,6 +33,11 @@ export interface RunningSystem {
   readonly processes: readonly MeasuredProcess[]
   /** The requesting service: runs the load generator in its own process. */
   readonly requester: NodeChild
+  /**
+   * Load beside the measured requests, not part of the system (the registration flood): its
+   * counts are read around each measured phase, its CPU time is not the system's.
+   */
+  readonly background?: NodeChild | undefined
 }
 
 /** One system under test: how to start it, and why it may not run on this machine. */
@@ -41,10 +52,12 @@ export interface Scenario {
   start(options: StartOptions): Promise<RunningSystem>
 }
 
-/** Stops processes in reverse start order: requesters first, the bus last. */
+/** Stops the background load, then processes in reverse start order: the bus last. */
 export async function stopSystem(system: {
   readonly processes: readonly MeasuredProcess[]
+  readonly background?: NodeChild | undefined
 }): Promise<void> {
+  await system.background?.stop()
   for (const process of [...system.processes].reverse()) await process.stop()
 }
 

@@ -51,6 +51,29 @@ describe('parseOptions', () => {
     assert.deepEqual(options.targets, ['floor', 'mix-bus', 'mix-responder'])
   })
 
+  it('runs ExoRelay under the registration flood only when --only names it', () => {
+    const options = parseOptions(['--only', 'exorelay-flood,exorelay'])
+    if (options === 'help') return assert.fail('no help expected')
+    assert.deepEqual(options.targets, ['exorelay', 'exorelay-flood'])
+  })
+
+  it('floods with 1,000 services unless --flood-services says how many', () => {
+    const byDefault = parseOptions([])
+    const fewer = parseOptions(['--flood-services', '250'])
+    if (byDefault === 'help' || fewer === 'help') return assert.fail('no help expected')
+    assert.equal(byDefault.floodServices, 1000)
+    assert.equal(fewer.floodServices, 250)
+  })
+
+  it('rejects a number of flood services that is not a positive integer, naming the flag', () => {
+    for (const services of ['0', '-1', '2.5', 'many', '']) {
+      assert.throws(() => parseOptions(['--flood-services', services]), {
+        code: ErrorCodes.INVALID_OPTION,
+        message: /--flood-services/,
+      })
+    }
+  })
+
   it('remembers the arguments, for the command in the report', () => {
     const options = parseOptions(['--quick'])
     if (options === 'help') return assert.fail('no help expected')

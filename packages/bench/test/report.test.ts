@@ -1,7 +1,17 @@
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
+import type { RegistrationCounts } from '../src/flood.js'
 import type { MachineInfo } from '../src/machine.js'
-import { buildReport, notes, ratioLines, renderMarkdown, tableRows } from '../src/report.js'
+import {
+  buildReport,
+  floodLines,
+  notes,
+  ratioLines,
+  registrationFigures,
+  renderMarkdown,
+  renderText,
+  tableRows,
+} from '../src/report.js'
 import type { PhaseResult, SystemRound } from '../src/run-system.js'
 import type { SystemId } from '../src/scenario.js'
 
@@ -164,6 +174,129 @@ describe('buildReport', () => {
     assert.equal(
       notes(report).some((line) => line.includes('load average')),
       false,
+    )
+  })
+})
+
+describe('the registration flood', () => {
+  const counts = (completed: number, failed = 0): RegistrationCounts => ({
+    elapsedMs: 2000,
+    due: 2000,
+    completed,
+    failed,
+    skipped: 2000 - completed - failed,
+    firstError: failed === 0 ? undefined : 'Error: the bus answered 500',
+    perSecond: [completed / 2, completed / 2],
+    latencyMs: { median: 0.5, p99: 3.25, max: 9 },
+  })
+  const flooded = (number: number, throughput: number, registrations: RegistrationCounts) => {
+    const plain = round('exorelay-flood', number, throughput, 1000, 900)
+    return {
+      ...plain,
+      phases: plain.phases.map((result) => ({ ...result, registrations })),
+    }
+  }
+  const report = buildReport({
+    machine,
+    settings,
+    systems: [
+      { id: 'exorelay', title: 'ExoRelay', description: 'the relay' },
+      { id: 'exorelay-flood', title: 'ExoRelay, 1,000 re-registering', description: 'flooded' },
+    ],
+    rounds: [
+      round('exorelay', 1, 10_000, 900, 300),
+      flooded(1, 2000, counts(1990, 10)),
+      round('exorelay', 2, 8000, 900, 300),
+      flooded(2, 4000, counts(2000)),
+    ],
+    core: undefined,
+  })
+
+  it('states throughput with and without the flood, their ratio and the PUTs the bus took', () => {
+    assert.equal(
+      floodLines(report)[0],
+      'ExoRelay, 1,000 re-registering: 3,000 req/s @64 against 9,000 without (ExoRelay row), ' +
+        'ratio 0.33 (rounds 0.20, 0.50); 998 PUT/s completed @64 (median), 20 failed in all phases',
+    )
+  })
+
+  it('gives what the flood achieved in every measured phase', () => {
+    const lines = floodLines(report)
+    assert.equal(lines.length, 5)
+    assert.match(lines[1]!, /^ExoRelay, 1,000 re-registering round 1 @64: 1,000 PUT\/s due/)
+    assert.match(lines[4]!, /round 2 @1: /)
+  })
+
+  it('compares the flooded row with the ExoRelay row in the ratio lines', () => {
+    assert.match(
+      ratioLines(report)[0]!,
+      /^ExoRelay, 1,000 re-registering \/ ExoRelay: throughput @64 0\.33 \(rounds 0\.20, 0\.50\)/,
+    )
+  })
+
+  it('puts the flood into the console text and a section of the Markdown', () => {
+    assert.match(renderText(report), /PUT\/s completed @64/)
+    assert.match(
+      renderMarkdown(report),
+      /## Registration flood\n\n- ExoRelay, 1,000 re-registering: /,
+    )
+  })
+
+  it('notes failed re-registrations', () => {
+    assert.ok(
+      notes(report).some((line) =>
+        line.includes(
+          '10 re-registration(s) of the flood failed, first: Error: the bus answered 500',
+        ),
+      ),
+    )
+  })
+
+  it('writes nothing about a flood when none ran', () => {
+    const plain = buildReport({
+      machine,
+      settings,
+      systems: [{ id: 'exorelay', title: 'ExoRelay', description: 'the relay' }],
+      rounds: [round('exorelay', 1, 10_000, 900, 300)],
+      core: undefined,
+    })
+    assert.deepEqual(floodLines(plain), [])
+    assert.doesNotMatch(renderMarkdown(plain), /Registration flood/)
+  })
+})
+
+describe('registrationFigures', () => {
+  it('gives the PUTs due and completed per second, each second, failures, skips and latency', () => {
+    assert.equal(
+      registrationFigures({
+        elapsedMs: 2500,
+        due: 2500,
+        completed: 2480,
+        failed: 5,
+        skipped: 15,
+        firstError: 'TimeoutError: The operation was aborted due to timeout',
+        perSecond: [1000, 990],
+        latencyMs: { median: 0.64, p99: 12.34, max: 40 },
+      }),
+      '1,000 PUT/s due, 992 completed/s (each second 1,000, 990), 5 failed, 15 skipped ' +
+        '(previous PUT still under way); PUT p50 0.6 ms, p99 12.3 ms, max 40.0 ms; ' +
+        'first failure: TimeoutError: The operation was aborted due to timeout',
+    )
+  })
+
+  it('leaves out the seconds and the latency when there are none', () => {
+    assert.equal(
+      registrationFigures({
+        elapsedMs: 500,
+        due: 500,
+        completed: 0,
+        failed: 0,
+        skipped: 500,
+        firstError: undefined,
+        perSecond: [],
+        latencyMs: undefined,
+      }),
+      '1,000 PUT/s due, 0 completed/s, 0 failed, 500 skipped (previous PUT still under way)',
     )
   })
 })

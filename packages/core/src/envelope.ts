@@ -28,6 +28,11 @@ export interface OutgoingEnvelope<Payload = unknown> extends Envelope<Payload> {
 export const MAX_NAME_LENGTH = 512
 /** Longest `id` / `responseTo` accepted from the wire. UUIDs are 36 characters. */
 export const MAX_ID_LENGTH = 256
+/**
+ * Longest service name: a relay's `serviceName`, a message's `sender`, a registration's
+ * `name`. A bus keeps the sender of every recent message: it must not be data.
+ */
+export const MAX_SERVICE_NAME_LENGTH = 256
 
 /** A new message id. UUID v4 from `node:crypto`: unique without coordination. */
 export function createMessageId(): string {
@@ -131,7 +136,15 @@ export function parseEnvelope(name: unknown, body: unknown): Envelope {
     checkWireId(fields.responseTo, 'responseTo')
     envelope.responseTo = fields.responseTo as string
   }
-  if (typeof fields.sender === 'string') envelope.sender = fields.sender
+  if (typeof fields.sender === 'string') {
+    if (fields.sender.length > MAX_SERVICE_NAME_LENGTH) {
+      throw new ProtocolError(
+        ErrorCodes.INVALID_MESSAGE,
+        `message sender must be a service name of at most ${MAX_SERVICE_NAME_LENGTH} characters, got ${describeValue(fields.sender)}`,
+      )
+    }
+    envelope.sender = fields.sender
+  }
   if (fields.payload !== undefined && fields.payload !== null) envelope.payload = fields.payload
   return envelope
 }

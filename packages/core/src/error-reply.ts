@@ -1,4 +1,4 @@
-import { ErrorCodes, RemoteHandlerError } from './errors.js'
+import { ErrorCodes, RemoteHandlerError, TransportError } from './errors.js'
 import type { ReceivedMessage } from './message-map.js'
 import { textStart } from './peer-text.js'
 
@@ -40,8 +40,12 @@ export function toWireError(error: unknown): WireError {
   return wire
 }
 
-/** The caller's side of an error reply. A malformed one still becomes a coded error. */
-export function remoteHandlerError(reply: ReceivedMessage): RemoteHandlerError {
+/**
+ * The caller's side of an error reply. A malformed one still becomes a coded error. One the
+ * bus sent because the receiver was unreachable is a `TransportError` with that code: no
+ * handler ran.
+ */
+export function remoteHandlerError(reply: ReceivedMessage): RemoteHandlerError | TransportError {
   const payload = (
     typeof reply.payload === 'object' && reply.payload !== null ? reply.payload : {}
   ) as Record<string, unknown>
@@ -49,6 +53,12 @@ export function remoteHandlerError(reply: ReceivedMessage): RemoteHandlerError {
   // A peer's text, perhaps passed on from further down a chain of requests: one plain
   // sentence, never a stack, HTML or a path.
   const text = typeof payload.message === 'string' ? textStart(payload.message) : ''
+  if (code === ErrorCodes.RECEIVER_UNREACHABLE) {
+    return new TransportError(
+      ErrorCodes.RECEIVER_UNREACHABLE,
+      text || 'The receiver is unreachable.',
+    )
+  }
   const message =
     text === ''
       ? 'The remote handler failed; its error reply carries no message.'

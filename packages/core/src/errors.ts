@@ -28,6 +28,11 @@ export const ErrorCodes = {
   BUS_REFUSED: 'EXORELAY_ERR_TRANSPORT_BUS_REFUSED',
   /** The bus says that no service receives the message name. */
   NO_RECEIVER: 'EXORELAY_ERR_TRANSPORT_NO_RECEIVER',
+  /**
+   * The bus could not reach the only service that receives a request (nothing listened at its
+   * address), dropped that service, and said so at once instead of letting the caller wait.
+   */
+  RECEIVER_UNREACHABLE: 'EXORELAY_ERR_TRANSPORT_RECEIVER_UNREACHABLE',
   /** The relay was closed (or was closing) while the operation was pending. */
   CLOSED: 'EXORELAY_ERR_RELAY_CLOSED',
   /** The listen port is in use. */

@@ -8,6 +8,7 @@ export {
   envelopeBody,
   MAX_ID_LENGTH,
   MAX_NAME_LENGTH,
+  MAX_SERVICE_NAME_LENGTH,
   parseEnvelope,
 } from './envelope.js'
 export type { ErrorCode, ExoRelayErrorOptions } from './errors.js'

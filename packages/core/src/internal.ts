@@ -12,4 +12,5 @@ export {
   missingOption,
 } from './options.js'
 export { QUOTED_TEXT_LENGTH, textStart } from './peer-text.js'
+export type { GenerationWeight } from './recent-map.js'
 export { RecentMap } from './recent-map.js'

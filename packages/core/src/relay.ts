@@ -1,7 +1,13 @@
 import { EventEmitter } from 'node:events'
 import { diagnostics } from './diagnostics.js'
 import { type Admission, Dispatcher } from './dispatch.js'
-import { assertMessageName, assertPayload, createEnvelope, describeValue } from './envelope.js'
+import {
+  assertMessageName,
+  assertPayload,
+  createEnvelope,
+  describeValue,
+  MAX_SERVICE_NAME_LENGTH,
+} from './envelope.js'
 import {
   AbortError,
   ClosedError,
@@ -13,7 +19,14 @@ import {
 import { HandlerQueue } from './handler-queue.js'
 import { type Logger, silentLogger } from './logger.js'
 import type { AnyMessages, MessageMap, MessageName } from './message-map.js'
-import { checkBoolean, checkInteger, checkPort, checkTimeout, missingOption } from './options.js'
+import {
+  checkBoolean,
+  checkInteger,
+  checkPort,
+  checkTimeout,
+  invalidOption,
+  missingOption,
+} from './options.js'
 import { PendingReplies } from './pending-replies.js'
 import { HandlerRegistry } from './registry.js'
 import type {
@@ -70,6 +83,13 @@ export class Relay<M extends MessageMap<M> = AnyMessages> extends EventEmitter<R
     super()
     if (typeof options?.serviceName !== 'string' || options.serviceName === '') {
       throw missingOption('serviceName', '', options?.serviceName)
+    }
+    if (options.serviceName.length > MAX_SERVICE_NAME_LENGTH) {
+      throw invalidOption(
+        'serviceName',
+        `at most ${MAX_SERVICE_NAME_LENGTH} characters (a bus refuses longer senders)`,
+        options.serviceName,
+      )
     }
     this.serviceName = options.serviceName
     this.#transport = options.transport

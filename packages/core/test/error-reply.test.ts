@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
 import { ERROR_REPLY, remoteHandlerError, toWireError } from '../src/error-reply.js'
-import { ErrorCodes, RemoteHandlerError } from '../src/errors.js'
+import { ErrorCodes, RemoteHandlerError, TransportError } from '../src/errors.js'
 
 test('the error reply name has no dot, so namespace translation leaves it alone', () => {
   assert.equal(ERROR_REPLY.includes('.'), false)
@@ -52,6 +52,7 @@ test('the caller turns an error reply into a RemoteHandlerError with the remote 
 
 test('a malformed error reply still becomes a coded error', () => {
   const error = remoteHandlerError({ name: ERROR_REPLY, id: 'r', responseTo: 'q', payload: 'junk' })
+  assert.ok(error instanceof RemoteHandlerError)
   assert.equal(error.remoteCode, ErrorCodes.HANDLER_FAILED)
   assert.match(error.message, /The remote handler failed/)
 })
@@ -72,4 +73,19 @@ test("an error reply's message is quoted as one plain sentence: no stack, no HTM
   )
   assert.ok(quoted('x'.repeat(1_000_000)).length < 300)
   assert.equal(quoted('   '), 'The remote handler failed; its error reply carries no message.')
+})
+
+test('an error reply the bus sent for an unreachable receiver is a TransportError with that code', () => {
+  const error = remoteHandlerError({
+    name: ERROR_REPLY,
+    id: 'r',
+    responseTo: 'q',
+    payload: {
+      code: ErrorCodes.RECEIVER_UNREACHABLE,
+      message: "The service 'users' is unreachable at http://127.0.0.1:4001 (ECONNREFUSED).",
+    },
+  })
+  assert.ok(error instanceof TransportError)
+  assert.equal(error.code, ErrorCodes.RECEIVER_UNREACHABLE)
+  assert.match(error.message, /^The service 'users' is unreachable/)
 })

@@ -37,3 +37,21 @@ test('onDrop sees each value dropped with a generation or by clear, not those de
   assert.deepEqual(dropped, [1, 3, 4])
   assert.equal(map.size, 0)
 })
+
+test('with a weight, a generation also ends once it would weigh more than its limit', () => {
+  const dropped: string[] = []
+  const map = new RecentMap<string, string>(1000, (value) => dropped.push(value), {
+    limit: 10,
+    of: (key, value) => key.length + value.length,
+  })
+  map.set('a', '1234') // 5
+  map.set('b', '1234') // 10: still the first generation
+  map.set('c', '1234') // 15 > 10: a new generation starts with it
+
+  assert.deepEqual([map.get('a'), map.get('b'), map.get('c')], ['1234', '1234', '1234'])
+  map.set('d', '1'.repeat(20)) // heavier than the limit alone: a generation of its own
+  assert.deepEqual(dropped, ['1234', '1234'])
+  assert.equal(map.get('a'), undefined)
+  assert.equal(map.get('c'), '1234')
+  assert.equal(map.size, 2)
+})

@@ -1,4 +1,5 @@
-import type { Logger } from '@exorelay/core'
+import { ErrorCodes, type Logger } from '@exorelay/core'
+import { textStart } from '@exorelay/core/internal'
 import { batchEntry, DEFAULT_BATCH_AFTER, requestHeaders } from '@exorelay/http-protocol'
 import { BatchQueue, createPool, nodeTimers } from '@exorelay/undici-sender/internal'
 import {
@@ -31,6 +32,11 @@ export interface DeliveryOptions {
    * and leave together when one of those requests ends. Default `DEFAULT_BATCH_AFTER` (2).
    */
   readonly batchAfter?: number | undefined
+  /**
+   * A message was not taken because nothing listened at the receiver's address (the
+   * connection was refused). Called after its failure was logged.
+   */
+  readonly onUnreachable?: ((delivery: Delivery, message: RoutedMessage) => void) | undefined
 }
 
 /** What the deliverer holds right now; for tests and diagnostics. */
@@ -95,6 +101,7 @@ export class Deliverer {
         if (target.queue.waiting > 0) target.queue.flush(false)
         if (this.#active === 0 && this.#idle.length > 0) this.#resolveIdle()
       },
+      unreachable: options.onUnreachable ?? (() => {}),
       refused: (target, items, status) => {
         // A receiver that does not know the batch route lost it in a restart or was never
         // what it registered as; one that answers 413 has a body limit under a batch's size.
@@ -135,7 +142,15 @@ export class Deliverer {
       logFailed(this.#log, delivery, message, 'ExoCom is closing')
       return
     }
-    const target = this.#target(delivery)
+    let target: Target
+    try {
+      target = this.#target(delivery)
+    } catch (error) {
+      // A receiver the bus cannot even address fails its own delivery, never the message
+      // for the sender or for the other receivers.
+      this.#failedToStart(delivery, message, error)
+      return
+    }
     if (target.pending >= this.#maxPending) {
       const pending = target.pending
       this.#log.warn(
@@ -151,7 +166,26 @@ export class Deliverer {
       target.queue.push({ delivery, message, since: performance.now() })
       return
     }
-    this.#single(target, delivery, message)
+    try {
+      this.#single(target, delivery, message)
+    } catch (error) {
+      target.requests--
+      target.pending--
+      this.#active--
+      if (this.#active === 0 && this.#idle.length > 0) this.#resolveIdle()
+      this.#failedToStart(delivery, message, error)
+    }
+  }
+
+  #failedToStart(delivery: Delivery, message: RoutedMessage, error: unknown): void {
+    const err = error instanceof Error ? error : new Error(String(error))
+    logFailed(
+      this.#log,
+      delivery,
+      message,
+      `ExoCom could not start the delivery (${ErrorCodes.BUS_FAILED}): ${textStart(err.message)}`,
+      err,
+    )
   }
 
   /**

@@ -31,6 +31,8 @@ export interface RoutedMessage {
   readonly sender: string
   readonly id: string
   readonly responseTo: string | undefined
+  /** How many services the message went to: a request to one that is gone is answered at once. */
+  readonly receivers: number
   /**
    * The JSON body every receiver gets: `{ id, payload?, responseTo? }`, serialised once per
    * message (and before the sender was answered, so that a body that cannot be serialised is
@@ -77,6 +79,11 @@ export interface DeliveryContext {
   ended(target: Target, count: number): void
   /** `target` answered `status` to a batch without taking any of it: deliver `items` again, alone. */
   refused(target: Target, items: readonly Queued[], status: number): void
+  /**
+   * Nothing listened at the receiver's address (the connection was refused), so `message` was
+   * never taken: called once per message, after its failure was logged.
+   */
+  unreachable(delivery: Delivery, message: RoutedMessage): void
 }
 
 /**
@@ -114,6 +121,9 @@ abstract class DeliveryExchange extends UndiciExchange {
   /** No answer came: `reason` says why, for each message's warning. */
   protected abstract undelivered(reason: string, err: Error): void
 
+  /** The messages of this request, each with its delivery. */
+  protected abstract messages(): Iterable<{ delivery: Delivery; message: RoutedMessage }>
+
   protected answered({ status, body, cut }: RawAnswer): void {
     this.delivered(status, body, cut)
     this.deliveries.ended(this.target, this.#count)
@@ -123,14 +133,22 @@ abstract class DeliveryExchange extends UndiciExchange {
     const timeout = this.timeout
     let err = cause as Error
     let reason = `the receiver did not answer within ${timeout} ms`
+    let refused = false
     if (kind === 'timeout') {
       err ??= new Error(`The receiver did not answer within ${timeout} ms.`)
     } else if (!isConnectTimeout(cause)) {
       const code = (cause as { code?: unknown } | null | undefined)?.code
       reason = `the receiver is unreachable (${typeof code === 'string' ? code : String(cause)})`
+      // Nothing listens there: the request was never taken, and the service is gone.
+      refused = code === 'ECONNREFUSED'
     }
     this.undelivered(reason, err)
     this.deliveries.ended(this.target, this.#count)
+    if (refused) {
+      for (const { delivery, message } of this.messages()) {
+        this.deliveries.unreachable(delivery, message)
+      }
+    }
     return err
   }
 }
@@ -159,6 +177,10 @@ export class Delivering extends DeliveryExchange {
 
   protected undelivered(reason: string, err: Error): void {
     logFailed(this.deliveries.log, this.#delivery, this.#message, reason, err)
+  }
+
+  protected messages(): Iterable<{ delivery: Delivery; message: RoutedMessage }> {
+    return [{ delivery: this.#delivery, message: this.#message }]
   }
 }
 
@@ -223,6 +245,10 @@ export class BatchDelivering extends DeliveryExchange {
     for (const { delivery, message } of this.#items) {
       logFailed(log, delivery, message, reason, err)
     }
+  }
+
+  protected messages(): Iterable<{ delivery: Delivery; message: RoutedMessage }> {
+    return this.#items
   }
 }
 

@@ -1,9 +1,14 @@
 import type { AddressInfo } from 'node:net'
-import { listenError, protocolServerOptions } from '@exorelay/fastify-listener/internal'
+import {
+  capConnections,
+  listenError,
+  protocolServerOptions,
+} from '@exorelay/fastify-listener/internal'
 import { closeCuttingStalled, type ServiceRegistration } from '@exorelay/http-protocol'
 import Fastify from 'fastify'
 import { Deliverer } from './delivery.js'
 import { addBusIngress, SENTENCES } from './ingress.js'
+import { Liveness } from './liveness.js'
 import { checkExoComOptions, type ExoComOptions } from './options.js'
 import { addRegistrationRoutes } from './registration.js'
 import { type ExoComConfig, RoutingTable, validateServices } from './routing-table.js'
@@ -59,11 +64,14 @@ export interface ExoCom {
  * ```
  */
 export async function startExoCom(options: ExoComOptions = {}): Promise<ExoCom> {
-  const { port, host, bodyLimit, requestTimeout, token, batches, ...settings } =
+  const { port, host, bodyLimit, requestTimeout, token, batches, maxServices, ...settings } =
     checkExoComOptions(options)
   const log = settings.logger
   const table = new RoutingTable(settings.services)
+  // Created once the ingress can route what it says; a delivery fails only after that.
+  let liveness: Liveness | undefined
   const deliverer = new Deliverer({
+    onUnreachable: (delivery, message) => liveness?.unreachable(delivery, message),
     timeout: settings.deliveryTimeout,
     logger: log,
     token,
@@ -76,7 +84,7 @@ export async function startExoCom(options: ExoComOptions = {}): Promise<ExoCom> 
     ...protocolServerOptions({ requestTimeout, bodyLimit, texts: SENTENCES, logger: log }),
     bodyLimit,
   })
-  addBusIngress(app, {
+  const route = addBusIngress(app, {
     table,
     deliverer,
     logger: log,
@@ -85,14 +93,30 @@ export async function startExoCom(options: ExoComOptions = {}): Promise<ExoCom> 
     token,
     closing: () => closing !== undefined,
   })
-  const registrations = addRegistrationRoutes(app, { table, deliverer, logger: log, batches })
+  // Beyond it Node closes a new connection at once: idle connections cannot take every
+  // descriptor the deliveries need.
+  capConnections(app.server, settings.maxConnections, log)
+  const registrations = addRegistrationRoutes(app, {
+    table,
+    deliverer,
+    logger: log,
+    batches,
+    maxServices,
+  })
   addStatusRoutes(app, table)
+  liveness = new Liveness({
+    table,
+    logger: log,
+    route,
+    dropped: () => deliverer.retain(table.services()),
+  })
 
   let bound: number
   try {
     await app.listen({ port, host })
     bound = (app.server.address() as AddressInfo).port
   } catch (cause) {
+    liveness.close()
     await app.close().catch(() => {})
     await deliverer.close()
     throw listenError(
@@ -121,6 +145,7 @@ export async function startExoCom(options: ExoComOptions = {}): Promise<ExoCom> 
         // stays open while the deliveries in flight finish, so a late sender gets that 503
         // rather than a hang; then the port is freed.
         log.info({ port: bound }, 'ExoCom shutting down')
+        liveness?.close()
         await deliverer.close()
         // A client stalling halfway through a request must not hold close() for ever.
         await closeCuttingStalled(app.server, requestTimeout, () => app.close())

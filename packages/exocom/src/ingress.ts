@@ -40,6 +40,12 @@ export const SENTENCES: AnswerTexts = Object.freeze({
     `Unknown message ${describeValue(name)}: a message name ${problem}.`,
 })
 
+const ROUTING_FAILED = batchFailure(
+  statusOf(ErrorCodes.BUS_FAILED),
+  ErrorCodes.BUS_FAILED,
+  'ExoCom failed to route the message; see its log.',
+)
+
 const CLOSING = batchFailure(
   statusOf(ErrorCodes.BUS_CLOSING),
   ErrorCodes.BUS_CLOSING,
@@ -62,7 +68,10 @@ export interface BusIngressOptions {
  * The bus's side of the ingress: `POST /send/<name>` and, with batches, `POST /send`, the
  * answers to requests Fastify could not read and to unknown routes, and the token check.
  */
-export function addBusIngress(app: FastifyInstance, options: BusIngressOptions): void {
+export function addBusIngress(
+  app: FastifyInstance,
+  options: BusIngressOptions,
+): (envelope: Envelope) => BatchResult {
   const { table, deliverer, bodyLimit, closing } = options
   const log = options.logger
 
@@ -155,7 +164,15 @@ export function addBusIngress(app: FastifyInstance, options: BusIngressOptions):
       return batchFailure(statusOf(ErrorCodes.NO_RECEIVER), ErrorCodes.NO_RECEIVER, message)
     }
     table.remember(id, sender)
-    const routed: RoutedMessage = { publicName, sentName: name, sender, id, responseTo, body }
+    const routed: RoutedMessage = {
+      publicName,
+      sentName: name,
+      sender,
+      id,
+      responseTo,
+      body,
+      receivers: deliveries.length,
+    }
     for (const delivery of deliveries) deliverer.deliver(delivery, routed)
     // Accepted for delivery: a slow receiver must never stall the sender.
     return BATCH_ACCEPTED
@@ -167,8 +184,26 @@ export function addBusIngress(app: FastifyInstance, options: BusIngressOptions):
     batches: options.batches,
     unbatched: 'batch',
     texts: SENTENCES,
-    handle: route,
+    // A failure while routing one message is that message's answer alone: in a batch, the
+    // others keep theirs.
+    handle: (envelope) => {
+      try {
+        return route(envelope)
+      } catch (error) {
+        log.error(
+          {
+            err: error,
+            sender: envelope.sender,
+            messageName: envelope.name,
+            messageId: envelope.id,
+          },
+          'routing a message failed',
+        )
+        return ROUTING_FAILED
+      }
+    },
     // Deliveries started now could not be waited for; the sender learns it at once.
     refusal: () => (closing() ? CLOSING : undefined),
   })
+  return route
 }

@@ -12,6 +12,8 @@ import { validateServices } from './routing-table.js'
 
 /** The port the original ExoCom was usually started on. */
 export const DEFAULT_EXOCOM_PORT = 3100
+const DEFAULT_MAX_SERVICES = 1000
+const DEFAULT_MAX_CONNECTIONS = 4096
 
 /** Options of {@link startExoCom}. Every one is optional. */
 export interface ExoComOptions {
@@ -58,6 +60,19 @@ export interface ExoComOptions {
    * goes out at once, alone. An integer of at least 1. Default `2`.
    */
   batchAfter?: number
+  /**
+   * Services the routing table holds at most; a registration of one more is refused with 400
+   * (`EXORELAY_ERR_BUS_INVALID_REGISTRATION`) naming this option. Each service lists at most
+   * 1,000 names, and one registration (`PUT /services/<name>`) is at most 256 KiB, so a client
+   * cannot grow the table without bound. Default `1000`.
+   */
+  maxServices?: number
+  /**
+   * Connections the bus keeps open at once; beyond it, a new connection is closed at once.
+   * It keeps a flood of idle connections from taking every file descriptor of the process
+   * (the bus needs some for its deliveries): keep it well under `ulimit -n`. Default `4096`.
+   */
+  maxConnections?: number
 }
 
 /** The options of a bus once checked, with their defaults filled in. */
@@ -72,6 +87,8 @@ export interface ExoComSettings {
   readonly requestTimeout: number
   readonly batches: boolean
   readonly batchAfter: number
+  readonly maxServices: number
+  readonly maxConnections: number
 }
 
 /**
@@ -88,6 +105,13 @@ export function checkExoComOptions(options: ExoComOptions): ExoComSettings {
     token: checkToken(options.token, 'The token option'),
     batches: checkBoolean(options.batches, 'batches', true),
     batchAfter: checkInteger(options.batchAfter, 'batchAfter', 1, DEFAULT_BATCH_AFTER),
+    maxServices: checkInteger(options.maxServices, 'maxServices', 1, DEFAULT_MAX_SERVICES),
+    maxConnections: checkInteger(
+      options.maxConnections,
+      'maxConnections',
+      1,
+      DEFAULT_MAX_CONNECTIONS,
+    ),
     services: validateServices(options.services ?? []),
     logger: options.logger === false ? silentLogger : (options.logger ?? createDefaultLogger()),
   }

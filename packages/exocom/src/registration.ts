@@ -1,4 +1,4 @@
-import { ErrorCodes, ExoRelayError, type Logger } from '@exorelay/core'
+import { ErrorCodes, ExoRelayError, InvalidArgumentError, type Logger } from '@exorelay/core'
 import { sendErrorAnswer, wildcardOf } from '@exorelay/fastify-listener/internal'
 import { BATCHES_OFFERED, type ServiceRegistration, statusOf } from '@exorelay/http-protocol'
 import type { FastifyInstance, FastifyReply } from 'fastify'
@@ -6,6 +6,8 @@ import type { Deliverer } from './delivery.js'
 import { type RoutingTable, validateService, validateServices } from './routing-table.js'
 
 const INVALID_STATUS = statusOf(ErrorCodes.BUS_INVALID_REGISTRATION)
+/** Largest `PUT /services/<name>` body: a thousand long names fit, a flood does not. */
+export const REGISTRATION_BODY_LIMIT = 256 * 1024
 
 /** What registration changes: the routing table, and the deliverer's pools and batch offers. */
 export interface Registrations {
@@ -24,12 +26,24 @@ export interface Registrations {
  */
 export function addRegistrationRoutes(
   app: FastifyInstance,
-  options: { table: RoutingTable; deliverer: Deliverer; logger: Logger; batches: boolean },
+  options: {
+    table: RoutingTable
+    deliverer: Deliverer
+    logger: Logger
+    batches: boolean
+    maxServices: number
+  },
 ): Registrations {
-  const { table, deliverer, batches } = options
+  const { table, deliverer, batches, maxServices } = options
   const log = options.logger
 
   const configure = (services: ServiceRegistration[]): void => {
+    if (services.length > maxServices) {
+      throw new InvalidArgumentError(
+        ErrorCodes.INVALID_OPTION,
+        `The table lists ${services.length} services, more than ExoCom's limit of ${maxServices} (maxServices): split the landscape, or start the bus with a higher maxServices.`,
+      )
+    }
     const kept = table.configure(services)
     deliverer.retain(table.services())
     deliverer.registered(services)
@@ -45,18 +59,16 @@ export function addRegistrationRoutes(
   }
 
   app.post('/services', (request, reply) => {
-    let services: ServiceRegistration[]
     try {
-      services = validateServices(request.body)
+      configure(validateServices(request.body))
     } catch (error) {
       refuse(reply, error)
       return
     }
-    configure(services)
     reply.code(200).send()
   })
 
-  app.put('/services/*', (request, reply) => {
+  app.put('/services/*', { bodyLimit: REGISTRATION_BODY_LIMIT }, (request, reply) => {
     const name = wildcardOf(request) ?? ''
     let service: ServiceRegistration
     try {
@@ -73,22 +85,28 @@ export function addRegistrationRoutes(
       })
       return
     }
-    const previous = table.get(name)
-    table.register(service)
-    deliverer.retain(table.services())
-    deliverer.registered([service])
-    const fields = {
-      service: name,
-      host: service.host,
-      port: service.port,
-      receives: service.receives,
+    if (!table.has(name) && table.size >= maxServices) {
+      sendErrorAnswer(reply, {
+        status: INVALID_STATUS,
+        code: ErrorCodes.BUS_INVALID_REGISTRATION,
+        text: `ExoCom holds ${maxServices} services already, its limit (maxServices): withdraw one with DELETE /services/<name>, or start the bus with a higher maxServices.`,
+      })
+      return
     }
-    // Relays register again every few seconds so a restarted bus relearns them: only a
-    // change is news worth an info line.
-    if (previous === undefined) log.info(fields, `service '${name}' registered`)
-    else if (JSON.stringify(previous) !== JSON.stringify(service)) {
-      log.info(fields, `service '${name}' registered again`)
-    } else log.debug(fields, `service '${name}' refreshed its registration`)
+    const change = table.register(service)
+    const fields = { service: name, host: service.host, port: service.port }
+    // Relays register again every few seconds so a restarted bus relearns them: the same
+    // registration again costs a timestamp, a look at its batch offer (a receiver that
+    // refused a batch gets batches again once it registers with them) and a debug line.
+    deliverer.registered([service])
+    if (change === 'unchanged') log.debug(fields, `service '${name}' refreshed its registration`)
+    else {
+      deliverer.retain(table.services())
+      log.info(
+        { ...fields, receives: service.receives },
+        change === 'added' ? `service '${name}' registered` : `service '${name}' registered again`,
+      )
+    }
     if (batches) reply.code(200).send(BATCHES_OFFERED)
     else reply.code(200).send()
   })

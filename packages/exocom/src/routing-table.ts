@@ -1,4 +1,5 @@
-import { ErrorCodes, InvalidArgumentError } from '@exorelay/core'
+import { isIP } from 'node:net'
+import { ErrorCodes, InvalidArgumentError, MAX_SERVICE_NAME_LENGTH } from '@exorelay/core'
 import { describeInvalidName, describeValue, RecentMap } from '@exorelay/core/internal'
 import { runPath, type ServiceRegistration } from '@exorelay/http-protocol'
 
@@ -67,13 +68,31 @@ export interface Route {
 // are always remembered (and up to 200,000); older ones can no longer be routed back to their
 // requester (only to services that receive the name).
 const REMEMBERED_SENDERS = 100_000
+// Ids and senders come from the network: the memory of them is bounded in bytes too. Typical
+// entries (a UUID and a short name, about 180 bytes) fit well over 100,000 per generation.
+const REMEMBERED_BYTES_PER_GENERATION = 32 * 1024 * 1024
+// A string's characters at two bytes each, plus the map's entry and the strings' headers.
+const rememberedWeight = (id: string, sender: string): number =>
+  2 * (id.length + sender.length) + 96
 
 /**
- * How recently a service must have registered itself for a new table to keep it: three of
- * the 5-second intervals a relay registers again by default. One that crashed without
- * withdrawing is dropped by the next table.
+ * Registrations a self-registered service may miss before the bus drops it: one that was
+ * killed never withdraws. Its interval is its `registerInterval`, or a relay's default.
  */
-export const SELF_REGISTRATION_KEPT_FOR = 15_000
+export const MISSED_REGISTRATIONS = 3
+const DEFAULT_REGISTER_INTERVAL = 5000
+/**
+ * A service is never dropped sooner than this after its last registration: a relay that
+ * registers every few milliseconds (in tests) must not flap out of the table whenever its
+ * event loop is busy for a moment.
+ */
+const MIN_SILENCE = 1000
+
+/** How long a self-registered service may stay silent before the bus drops it. */
+export function silenceAllowed(service: ServiceRegistration): number {
+  const interval = service.registerInterval ?? DEFAULT_REGISTER_INTERVAL
+  return Math.max(MISSED_REGISTRATIONS * interval, MIN_SILENCE)
+}
 
 /**
  * The bus's routing table: the registered services, who receives which public name, and the
@@ -98,23 +117,29 @@ export class RoutingTable {
     now: () => number = performance.now.bind(performance),
   ) {
     this.#now = now
-    this.#senders = rememberedSenders === 0 ? undefined : new RecentMap(rememberedSenders)
+    this.#senders =
+      rememberedSenders === 0
+        ? undefined
+        : new RecentMap(rememberedSenders, undefined, {
+            limit: REMEMBERED_BYTES_PER_GENERATION,
+            of: rememberedWeight,
+          })
     this.configure(services)
   }
 
   /**
    * Sets an operator's table (`POST /services`): it replaces every configured entry and every
-   * entry of a name it lists. Services that registered themselves within the last
-   * `SELF_REGISTRATION_KEPT_FOR` ms and are not in it stay routed: a live relay would be back
-   * on its next registration anyway, and keeping it spares its callers that gap. Returns the
-   * names kept that way. The input must have passed `validateServices`.
+   * entry of a name it lists. Services that registered themselves, have not missed
+   * `MISSED_REGISTRATIONS` registrations, and are not in it stay routed: a live relay would be
+   * back on its next registration anyway, and keeping it spares its callers that gap. Returns
+   * the names kept that way. The input must have passed `validateServices`.
    */
   configure(services: readonly ServiceRegistration[]): string[] {
     const next = new Map(services.map((service) => [service.name, service]))
     const kept: string[] = []
     const now = this.#now()
     for (const [name, registeredAt] of this.#selfRegistered) {
-      if (next.has(name) || now - registeredAt > SELF_REGISTRATION_KEPT_FOR) {
+      if (next.has(name) || !this.#alive(name, registeredAt, now)) {
         this.#selfRegistered.delete(name)
       } else {
         next.set(name, this.#services.get(name)!)
@@ -126,21 +151,73 @@ export class RoutingTable {
     return kept
   }
 
-  /** A service registering itself: adds it, or replaces the entry of the same name. */
-  register(service: ServiceRegistration): void {
-    this.#services.set(service.name, service)
+  /**
+   * A service registering itself: adds it, or replaces the entry of the same name. A relay
+   * registers again every few seconds: the same registration again only notes the time, and
+   * a changed one re-indexes that service alone, so a flood of registrations costs little.
+   */
+  register(service: ServiceRegistration): 'added' | 'changed' | 'unchanged' {
+    const name = service.name
+    const previous = this.#services.get(name)
+    const wasSelfRegistered = this.#selfRegistered.has(name)
     // Deleted first, so that the map's order stays the order of the last registrations.
-    this.#selfRegistered.delete(service.name)
-    this.#selfRegistered.set(service.name, this.#now())
-    this.#reindex()
+    this.#selfRegistered.delete(name)
+    this.#selfRegistered.set(name, this.#now())
+    if (previous !== undefined && wasSelfRegistered && sameRegistration(previous, service)) {
+      return 'unchanged'
+    }
+    this.#services.set(name, service)
+    this.#reindexService(name, previous, service)
+    return previous === undefined ? 'added' : 'changed'
   }
 
   /** Withdraws a service; `false` when none had that name. */
   remove(name: string): boolean {
-    const removed = this.#services.delete(name)
+    const previous = this.#services.get(name)
+    if (previous === undefined) return false
+    this.#services.delete(name)
     this.#selfRegistered.delete(name)
-    if (removed) this.#reindex()
-    return removed
+    this.#reindexService(name, previous, undefined)
+    return true
+  }
+
+  /**
+   * Drops every self-registered service that has not registered for three of its intervals
+   * (`registerInterval`, 5,000 ms when it gave none): a relay that was killed never
+   * withdraws. Returns the services dropped.
+   */
+  expire(): ServiceRegistration[] {
+    const now = this.#now()
+    const dropped: ServiceRegistration[] = []
+    for (const [name, registeredAt] of this.#selfRegistered) {
+      if (this.#alive(name, registeredAt, now)) continue
+      dropped.push(this.#services.get(name)!)
+      this.remove(name)
+    }
+    return dropped
+  }
+
+  /** Whether a self-registered service registered recently enough to be taken as alive. */
+  #alive(name: string, registeredAt: number, now: number): boolean {
+    return now - registeredAt <= silenceAllowed(this.#services.get(name)!)
+  }
+
+  /**
+   * Drops the self-registered service `name` when it still is at `origin`, where nothing
+   * listened: it comes back when it registers again. A configured one stays (an original
+   * relay never registers again by itself). Returns whether it was dropped.
+   */
+  dropUnreachable(name: string, origin: string): boolean {
+    const target = this.#targets.get(name)
+    if (target === undefined || target.origin !== origin || !this.#selfRegistered.has(name)) {
+      return false
+    }
+    return this.remove(name)
+  }
+
+  /** How many services the table holds. */
+  get size(): number {
+    return this.#services.size
   }
 
   has(name: string): boolean {
@@ -225,25 +302,61 @@ export class RoutingTable {
     return all
   }
 
+  /**
+   * Re-indexes one service that was added (`before` undefined), changed, or withdrawn (`after`
+   * undefined): only the names it received or receives get new delivery lists (new arrays:
+   * a route handed out before stays as it was). Replies routed through the old entry are
+   * forgotten, in every requester's cache.
+   */
+  #reindexService(
+    name: string,
+    before: ServiceRegistration | undefined,
+    after: ServiceRegistration | undefined,
+  ): void {
+    if (before !== undefined) {
+      for (const publicName of publicNamesReceivedBy(before)) {
+        const left = (this.#deliveries.get(publicName) ?? NO_DELIVERIES).filter(
+          (delivery) => delivery.service.name !== name,
+        )
+        if (left.length === 0) this.#deliveries.delete(publicName)
+        else this.#deliveries.set(publicName, left)
+      }
+    }
+    if (after === undefined) this.#targets.delete(name)
+    else {
+      const target = this.#targetOf(after)
+      this.#targets.set(name, target)
+      for (const publicName of publicNamesReceivedBy(after)) {
+        const delivery = deliveryTo(target, toInternalName(publicName, after))
+        this.#deliveries.set(publicName, [
+          ...(this.#deliveries.get(publicName) ?? NO_DELIVERIES),
+          delivery,
+        ])
+      }
+    }
+    for (const target of this.#targets.values()) target.replies.clear()
+  }
+
+  #targetOf(service: ServiceRegistration): Target {
+    const source = this.#selfRegistered.has(service.name) ? 'self-registered' : 'configured'
+    const described = describeService(service, source)
+    return {
+      registration: service,
+      service: described,
+      origin: originOf(described),
+      replies: new Map(),
+    }
+  }
+
   #reindex(): void {
     const targets = new Map<string, Target>()
     for (const service of this.#services.values()) {
-      const source = this.#selfRegistered.has(service.name) ? 'self-registered' : 'configured'
-      const described = describeService(service, source)
-      targets.set(service.name, {
-        registration: service,
-        service: described,
-        origin: originOf(described),
-        replies: new Map(),
-      })
+      targets.set(service.name, this.#targetOf(service))
     }
     const deliveries = new Map<string, Delivery[]>()
     for (const service of this.#services.values()) {
       const target = targets.get(service.name)!
-      // Listed as the service's own service.yml has them, translated to public names; a name
-      // listed twice, or in both forms, is still received once.
-      const names = new Set(service.receives.map((listed) => toListedPublicName(listed, service)))
-      for (const name of names) {
+      for (const name of publicNamesReceivedBy(service)) {
         const delivery = deliveryTo(target, toInternalName(name, service))
         const list = deliveries.get(name)
         if (list === undefined) deliveries.set(name, [delivery])
@@ -256,6 +369,33 @@ export class RoutingTable {
 }
 
 const NO_DELIVERIES: readonly Delivery[] = Object.freeze([])
+
+/**
+ * The public names a service receives: listed as its own service.yml has them, translated;
+ * a name listed twice, or in both forms, is received once.
+ */
+function publicNamesReceivedBy(service: ServiceRegistration): Set<string> {
+  return new Set(service.receives.map((listed) => toListedPublicName(listed, service)))
+}
+
+/** Whether two registrations of one service route alike (and show alike). */
+function sameRegistration(a: ServiceRegistration, b: ServiceRegistration): boolean {
+  return (
+    a.host === b.host &&
+    a.port === b.port &&
+    a.internalNamespace === b.internalNamespace &&
+    a.batches === b.batches &&
+    a.errorReplies === b.errorReplies &&
+    a.registerInterval === b.registerInterval &&
+    sameNames(a.receives, b.receives) &&
+    sameNames(a.sends, b.sends)
+  )
+}
+
+function sameNames(a: readonly string[] | undefined, b: readonly string[] | undefined): boolean {
+  if (a === undefined || b === undefined) return a === b
+  return a.length === b.length && a.every((name, index) => name === b[index])
+}
 // Reply names whose route is kept per requester: far more than a service answers with.
 const CACHED_REPLY_NAMES = 1000
 
@@ -368,13 +508,17 @@ export function validateService(input: unknown, where: string): ServiceRegistrat
   }
   const fields = input as Record<string, unknown>
   const name = fields.name
-  if (typeof name !== 'string' || name.length === 0) {
-    throw invalid(`${where} needs a 'name' that is a non-empty string, got ${describeValue(name)}.`)
+  if (typeof name !== 'string' || name.length === 0 || name.length > MAX_SERVICE_NAME_LENGTH) {
+    throw invalid(
+      `${where} needs a 'name' that is a string of 1 to ${MAX_SERVICE_NAME_LENGTH} characters, got ${describeValue(name)}.`,
+    )
   }
-  const label = `${where} ('${name}')`
+  const label = `${where} (${describeValue(name)})`
   const host = fields.host
-  if (typeof host !== 'string' || host.length === 0) {
-    throw invalid(`${label} needs a 'host' that is a non-empty string, got ${describeValue(host)}.`)
+  if (typeof host !== 'string' || !isHost(host)) {
+    throw invalid(
+      `${label} needs a 'host' that is a host name or an IP address, got ${describeValue(host)}: give the host alone, without a port, scheme or brackets, e.g. '127.0.0.1', '::1' or 'users.internal'.`,
+    )
   }
   const port = fields.port
   if (typeof port !== 'number' || !Number.isInteger(port) || port < 1 || port > 65535) {
@@ -400,6 +544,15 @@ export function validateService(input: unknown, where: string): ServiceRegistrat
     }
     service.internalNamespace = namespace
   }
+  const interval = fields.registerInterval
+  if (interval !== undefined) {
+    if (typeof interval !== 'number' || !Number.isInteger(interval) || interval < 1) {
+      throw invalid(
+        `${label} has a 'registerInterval' that is not a whole number of milliseconds of at least 1, got ${describeValue(interval)}.`,
+      )
+    }
+    service.registerInterval = interval
+  }
   for (const flag of ['batches', 'errorReplies'] as const) {
     const value = fields[flag]
     if (value === undefined) continue
@@ -418,6 +571,11 @@ function validateNames(value: unknown, field: string, label: string): string[] |
       `${label} has a '${field}' that is not an array of message names, got ${describeValue(value)}.`,
     )
   }
+  if (value.length > MAX_NAMES_PER_SERVICE) {
+    throw invalid(
+      `${label} lists ${value.length} names in '${field}', more than the ${MAX_NAMES_PER_SERVICE} a service may list.`,
+    )
+  }
   return value.map((name, index) => {
     const problem = describeInvalidName(name)
     if (problem !== undefined) {
@@ -427,6 +585,19 @@ function validateNames(value: unknown, field: string, label: string): string[] |
     }
     return name as string
   })
+}
+
+/** Names a service may list in `receives`, and again in `sends`. */
+export const MAX_NAMES_PER_SERVICE = 1000
+
+// A DNS name (labels of letters, digits, `-`, and `_` as container names have them), or an
+// IP literal: what the bus can put in a URL without it meaning something else.
+const HOST_NAME =
+  /^(?=.{1,253}$)[A-Za-z0-9_](?:[A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?(?:\.[A-Za-z0-9_](?:[A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?)*$/
+
+/** A host name or an IP address, nothing else: no port, scheme, brackets, spaces or CR/LF. */
+function isHost(host: string): boolean {
+  return isIP(host) !== 0 || HOST_NAME.test(host)
 }
 
 function invalid(message: string): InvalidArgumentError {

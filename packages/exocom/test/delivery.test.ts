@@ -36,7 +36,7 @@ function job(
   const body = JSON.stringify({ id, payload: [1], responseTo: 'r-1' })
   return [
     { service: receiver, internalName, origin: originOf(receiver), path: runPath(internalName) },
-    { publicName, sender: 'web', id, responseTo: 'r-1', body },
+    { publicName, sender: 'web', id, responseTo: 'r-1', body, receivers: 1 },
   ]
 }
 
@@ -239,7 +239,7 @@ function batchJob(port: number, id: string, size = 0): [Delivery, RoutedMessage]
       origin: originOf(service),
       path: runPath('users.create'),
     },
-    { publicName: 'users.create', sender: 'web', id, responseTo: undefined, body },
+    { publicName: 'users.create', sender: 'web', id, responseTo: undefined, body, receivers: 1 },
   ]
 }
 
@@ -311,4 +311,27 @@ test('maxPending counts the messages waiting for a batch with those in flight', 
     users.runs.map((run) => run.url),
     ['/run/users.create', '/run'],
   )
+})
+
+test('a receiver the bus cannot address fails its own delivery, logged, and the others go on', async (t) => {
+  const users = await startReceiver(t, 'users')
+  const { deliverer, log } = startDeliverer(t)
+  // What a registration could carry before hosts were checked: undici refuses the origin.
+  const [broken, message] = job(
+    { name: 'reports', host: 'a b', port: 4000 },
+    'orders.create',
+    'orders.create',
+  )
+
+  assert.doesNotThrow(() => deliverer.deliver({ ...broken, origin: 'http://a b:4000' }, message))
+  deliverer.deliver(...jobFor(users.port))
+  await users.waitForRuns(1)
+  await deliverer.idle()
+
+  const [warning] = log.at('warn')
+  assert.match(
+    warning?.message ?? '',
+    /^not delivered: web {2}--\[ orders\.create \]-> {2}reports: ExoCom could not start the delivery \(EXORELAY_ERR_BUS_FAILED\)/,
+  )
+  assert.equal(deliverer.stats().pending, 0)
 })

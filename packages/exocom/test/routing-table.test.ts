@@ -4,7 +4,6 @@ import { ErrorCodes, isExoRelayError } from '@exorelay/core'
 import type { ServiceRegistration } from '@exorelay/http-protocol'
 import {
   RoutingTable,
-  SELF_REGISTRATION_KEPT_FOR,
   toInternalName,
   toListedPublicName,
   toPublicName,
@@ -202,13 +201,13 @@ describe('RoutingTable', () => {
     assert.deepEqual(receiversOf(table, 'users', 'users.created'), ['web:users.created'])
   })
 
-  test('a new table drops a self-registered service that has not registered again for 15 seconds', () => {
+  test('a new table drops a self-registered service that missed three registrations', () => {
     let now = 0
     const table = new RoutingTable([], undefined, () => now)
     table.register(web)
     table.register(users)
 
-    now = SELF_REGISTRATION_KEPT_FOR
+    now = 15_000 // three of a relay's default 5-second intervals
     table.register(users) // alive: registered again
     now += 1
     assert.deepEqual(table.configure([]), ['users'])
@@ -325,5 +324,102 @@ describe('validateServices', () => {
         isExoRelayError(error, ErrorCodes.INVALID_OPTION) &&
         /The registration \('tweets'\)/.test(error.message),
     )
+  })
+})
+
+describe('a registration costs what it changes', () => {
+  test('the same registration again rebuilds nothing: every route stays the same object', () => {
+    const table = new RoutingTable()
+    table.register(users)
+    table.register(web)
+    const before = table.route('web', 'users.create').deliveries
+
+    assert.equal(table.register({ ...users, receives: ['users.create'] }), 'unchanged')
+    assert.equal(table.route('web', 'users.create').deliveries, before)
+  })
+
+  test('a changed registration re-indexes that service alone', () => {
+    const table = new RoutingTable()
+    table.register(users)
+    table.register({ ...tweets, receives: ['tweets.create'] })
+    const tweetsRoute = table.route('web', 'tweets.create').deliveries
+
+    assert.equal(
+      table.register({ ...users, receives: ['users.create', 'users.delete'] }),
+      'changed',
+    )
+
+    // The other service's routes are untouched; the changed one's are new.
+    assert.equal(table.route('web', 'tweets.create').deliveries, tweetsRoute)
+    assert.deepEqual(receiversOf(table, 'web', 'users.delete'), ['users:users.delete'])
+    assert.equal(table.register({ ...users, receives: ['users.delete'] }), 'changed')
+    assert.deepEqual(receiversOf(table, 'web', 'users.create'), [])
+    assert.deepEqual(Object.keys(table.config().routes).sort(), ['tweets.create', 'users.delete'])
+    table.remove('users')
+    assert.deepEqual(Object.keys(table.config().routes), ['tweets.create'])
+  })
+
+  test('a service configured by a table that then registers itself the same is re-indexed once, as self-registered', () => {
+    const table = new RoutingTable([users])
+    assert.equal(table.register(users), 'changed')
+    assert.equal(table.config().services.users?.source, 'self-registered')
+    assert.equal(table.register(users), 'unchanged')
+  })
+
+  test('the id-to-sender memory is bounded in bytes: long ids and senders are forgotten sooner', () => {
+    const table = new RoutingTable([users, web])
+    const sender = 's'.repeat(256)
+    const id = (n: number) => `${String(n).padStart(8, '0')}${'i'.repeat(248)}`
+    // Each entry weighs about 1.1 KB: 100,000 of them would be 110 MB.
+    for (let n = 0; n < 100_000; n++) table.remember(id(n), sender)
+
+    assert.equal(table.senderOf(id(99_999)), sender)
+    assert.equal(table.senderOf(id(0)), undefined, 'the oldest long entry was kept')
+    // Short entries as relays send them: the last 100,000 are always known.
+    for (let n = 0; n < 100_000; n++)
+      table.remember(`${n}-4f1c2a9e-7b3d-4c55-9a0e-1d2b3c4d5e6f`, 'web')
+    assert.equal(table.senderOf('0-4f1c2a9e-7b3d-4c55-9a0e-1d2b3c4d5e6f'), 'web')
+  })
+})
+
+describe('services that stop registering', () => {
+  test('expire() drops a self-registered service after three missed registrations of its own interval', () => {
+    let now = 0
+    const table = new RoutingTable([users], undefined, () => now)
+    table.register({ ...web, registerInterval: 400 })
+    table.register({ ...tweets, receives: ['tweets.create'] }) // the default 5,000 ms
+    table.register({ ...users, name: 'fast', registerInterval: 10 }) // at least 1 s
+
+    now = 1000
+    assert.deepEqual(table.expire(), [])
+    now = 1001
+    assert.deepEqual(
+      table.expire().map((service) => service.name),
+      ['fast'],
+    )
+    now = 1200
+    assert.deepEqual(table.expire(), [])
+    now = 1201
+    assert.deepEqual(
+      table.expire().map((service) => service.name),
+      ['web'],
+    )
+    now = 15_001
+    assert.deepEqual(
+      table.expire().map((service) => service.name),
+      ['tweets'],
+    )
+    // A configured service never expires: an original relay does not register itself.
+    assert.deepEqual(Object.keys(table.config().services), ['users'])
+  })
+
+  test('dropUnreachable drops a self-registered service only while it is still at that address', () => {
+    const table = new RoutingTable([users])
+    table.register(web)
+
+    assert.equal(table.dropUnreachable('web', 'http://127.0.0.1:9999'), false)
+    assert.equal(table.dropUnreachable('users', 'http://127.0.0.1:4001'), false, 'a configured one')
+    assert.equal(table.dropUnreachable('web', 'http://127.0.0.1:4000'), true)
+    assert.equal(table.has('web'), false)
   })
 })

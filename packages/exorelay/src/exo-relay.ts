@@ -1,6 +1,13 @@
-import type { AnyMessages, MessageMap, Timers, Transport } from '@exorelay/core'
+import type {
+  AnyMessages,
+  ExoRelayError,
+  MessageMap,
+  RelayStatus,
+  Timers,
+  Transport,
+} from '@exorelay/core'
 import { Relay } from '@exorelay/core'
-import { HttpTransport, mountRelay } from '@exorelay/http-transport'
+import { type BusStatus, HttpTransport, mountRelay } from '@exorelay/http-transport'
 import type { FastifyInstance } from 'fastify'
 import type { Dispatcher } from 'undici'
 import { type ConfigOptions, resolveConfig } from './config.js'
@@ -39,6 +46,14 @@ export interface ExoRelayOptions extends ConfigOptions {
    * owns its timeouts, so set Fastify's `requestTimeout` there.
    */
   requestTimeout?: number
+  /**
+   * Connections the relay's listener keeps open at once; each one beyond it is closed as soon
+   * as it is accepted, without an answer, so a flood of connections cannot take the process's
+   * file descriptors (the bus opens at most 64 per receiver). A positive integer. Default
+   * 1,024. Not applied with `fastify` (mounted): the app's server owns its connections, so
+   * set `app.server.maxConnections` there.
+   */
+  maxConnections?: number
   /** Register with the bus when online and withdraw on close (an extension of `@exorelay/exocom`; harmless elsewhere). Default true. */
   register?: boolean
   /** An undici dispatcher for the requests to ExoCom (tests, proxies). */
@@ -82,8 +97,18 @@ export interface ExoRelayOptions extends ConfigOptions {
 }
 
 /**
+ * What `status()` reports: the relay's state and load and, over HTTP, what it last saw of the
+ * bus (`bus`: `unknown`, `reachable`, `unreachable` or `unauthorized`) and whether the bus took
+ * its registration. `GET /status` serves the same.
+ */
+export interface ExoRelayStatus extends RelayStatus, Partial<BusStatus> {}
+
+/**
  * The relay a service embeds: it receives messages from ExoCom, runs their handlers, and sends
- * messages with fire-and-forget, callback or `await` semantics.
+ * messages with fire-and-forget, callback or `await` semantics. It emits `online`, `offline`
+ * and, when someone listens for it, `error`: a failed `listen()`, or a token mismatch with the
+ * bus (code `EXORELAY_ERR_AUTH_UNAUTHORIZED`, once per mismatch; `status().bus` is then
+ * `'unauthorized'`).
  *
  * @example
  * ```ts
@@ -97,12 +122,16 @@ export interface ExoRelayOptions extends ConfigOptions {
  */
 export class ExoRelay<M extends MessageMap<M> = AnyMessages> extends Relay<M> {
   readonly #defaultPort: number
+  readonly #http: HttpTransport | undefined
 
   constructor(options: ExoRelayOptions = {}) {
     const env = options.env ?? process.env
     const kind = options.transport === undefined ? transportKind(env) : undefined
     const config = resolveConfig(options, kind === TransportKinds.HTTP)
     const logger = createLogger(options.logger, config.serviceName)
+    const onError = (error: ExoRelayError): void => {
+      if (this !== undefined) this.#transportError(error)
+    }
     const transport =
       options.transport ??
       (kind === TransportKinds.NATS ? natsTransportFromEnv(env, logger) : undefined) ??
@@ -115,6 +144,7 @@ export class ExoRelay<M extends MessageMap<M> = AnyMessages> extends Relay<M> {
         fastify: options.fastify,
         bodyLimit: options.bodyLimit,
         requestTimeout: options.requestTimeout,
+        maxConnections: options.maxConnections,
         register: options.register,
         dispatcher: options.dispatcher,
         token: config.token,
@@ -122,6 +152,7 @@ export class ExoRelay<M extends MessageMap<M> = AnyMessages> extends Relay<M> {
         batches: options.batches,
         batchAfter: options.batchAfter,
         logger,
+        onError,
       })
     super({
       serviceName: config.serviceName,
@@ -135,6 +166,7 @@ export class ExoRelay<M extends MessageMap<M> = AnyMessages> extends Relay<M> {
       stackTraces: options.stackTraces,
     })
     this.#defaultPort = config.port
+    this.#http = transport instanceof HttpTransport ? transport : undefined
     const app = options.fastify
     // Mounted, the app decides when the relay goes online, also when the environment chose
     // NATS (then the app serves no relay routes: messages come through NATS).
@@ -148,5 +180,25 @@ export class ExoRelay<M extends MessageMap<M> = AnyMessages> extends Relay<M> {
    */
   override listen(port?: number | string): Promise<number> {
     return super.listen(port ?? this.#defaultPort)
+  }
+
+  /**
+   * The relay's state and load and, over HTTP, what it last saw of the bus: `bus` is
+   * `unauthorized` while the bus refuses the relay's token or delivers without it, and
+   * `registered` says whether the bus took its registration. Cheap, no I/O.
+   *
+   * @example
+   * ```ts
+   * const { state, bus } = relay.status() // 'online', 'reachable'
+   * ```
+   */
+  override status(): ExoRelayStatus {
+    const status = super.status()
+    return this.#http === undefined ? status : { ...status, ...this.#http.busStatus() }
+  }
+
+  /** A problem the transport noticed outside any call: logged there, emitted here if heard. */
+  #transportError(error: ExoRelayError): void {
+    if (this.listenerCount('error') > 0) this.emit('error', error)
   }
 }

@@ -33,9 +33,9 @@ export {
   TimeoutError,
   TransportError,
 } from '@exorelay/core'
-export type { HttpTransportOptions } from '@exorelay/http-transport'
+export type { BusState, BusStatus, HttpTransportOptions } from '@exorelay/http-transport'
 export { HttpTransport } from '@exorelay/http-transport'
 export { DEFAULT_EXOCOM_HOST, DEFAULT_HOST, DEFAULT_PORT } from './config.js'
-export type { ExoRelayOptions } from './exo-relay.js'
+export type { ExoRelayOptions, ExoRelayStatus } from './exo-relay.js'
 export { ExoRelay } from './exo-relay.js'
 export type { LoggerOption } from './logger.js'

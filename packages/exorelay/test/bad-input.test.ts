@@ -33,6 +33,12 @@ function deferred<T = void>() {
 
 const IDLE = { state: 'online', pendingReplies: 0, runningHandlers: 0, queuedMessages: 0 }
 
+/** The relay's state and load from `status()`, without what it saw of the bus. */
+function loadOf(relay: ExoRelay) {
+  const { state, pendingReplies, runningHandlers, queuedMessages } = relay.status()
+  return { state, pendingReplies, runningHandlers, queuedMessages }
+}
+
 /**
  * A relay `users` with recording handlers for `hello` and a few odd names, listening on a free
  * port; a raw client of it. All closed after the test.
@@ -82,6 +88,19 @@ async function startRelay(t: After, options: Partial<ExoRelayOptions> = {}) {
   }
 
   return { relay, exocom, port, received, post, run, assertServing }
+}
+
+/** `promise`, or a failure naming `what` when it does not settle within `timeout` ms. */
+async function within<T>(promise: Promise<T>, timeout: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined
+  const deadline = new Promise<never>((_resolve, reject) => {
+    timer = setTimeout(() => reject(new Error(`waited ${timeout} ms for ${what}`)), timeout)
+  })
+  try {
+    return await Promise.race([promise, deadline])
+  } finally {
+    clearTimeout(timer)
+  }
 }
 
 /** Headers that promise 1,000 bytes of body, and the first 10 of them. */
@@ -207,7 +226,7 @@ describe('bad input at a real relay', () => {
     // None of the refused messages reached a handler; only the checks did.
     assert.ok(received.every((message) => message.id.startsWith('still-serving-')))
     assert.equal(({} as Record<string, unknown>).polluted, undefined)
-    assert.deepEqual(relay.status(), IDLE)
+    assert.deepEqual(loadOf(relay), IDLE)
   })
 
   test('odd but valid names arrive decoded at their handlers', async (t) => {
@@ -232,7 +251,7 @@ describe('bad input at a real relay', () => {
       ],
     )
     await assertServing('odd names')
-    assert.deepEqual(relay.status(), IDLE)
+    assert.deepEqual(loadOf(relay), IDLE)
   })
 
   test('a reply to an unknown id falls back to the handler registered for its name', async (t) => {
@@ -245,7 +264,7 @@ describe('bad input at a real relay', () => {
       { name: 'hello', id: 'r-2', responseTo: 'nobody-waits', payload: 'late' },
     ])
     await assertServing('unknown responseTo')
-    assert.deepEqual(relay.status(), IDLE)
+    assert.deepEqual(loadOf(relay), IDLE)
   })
 
   test("a plain 'constructor' key reaches the handler exactly as sent and pollutes nothing", async (t) => {
@@ -267,7 +286,7 @@ describe('bad input at a real relay', () => {
     assert.equal(({} as Record<string, unknown>).polluted, undefined)
     assert.deepEqual(Object.getOwnPropertyNames(Object.prototype), prototypeKeys)
     await assertServing('constructor key')
-    assert.deepEqual(relay.status(), IDLE)
+    assert.deepEqual(loadOf(relay), IDLE)
   })
 
   test('an array nested 100,000 deep is parsed without a stack overflow and handed to the handler', async (t) => {
@@ -287,7 +306,7 @@ describe('bad input at a real relay', () => {
     }
     assert.equal(measured, depth)
     await assertServing('deep nesting')
-    assert.deepEqual(relay.status(), IDLE)
+    assert.deepEqual(loadOf(relay), IDLE)
   })
 })
 
@@ -321,7 +340,7 @@ describe('floods at a real relay', () => {
       assert.match(refused.text, /overloaded: 10 handlers running, 10 messages queued/)
     }
     assert.equal(started, 10)
-    assert.deepEqual(relay.status(), { ...IDLE, runningHandlers: 10, queuedMessages: 10 })
+    assert.deepEqual(loadOf(relay), { ...IDLE, runningHandlers: 10, queuedMessages: 10 })
 
     release.resolve()
     await allDone.promise
@@ -329,9 +348,9 @@ describe('floods at a real relay', () => {
     await new Promise((resolve) => setImmediate(resolve))
 
     assert.equal(completed, 20)
-    assert.deepEqual(relay.status(), IDLE)
+    assert.deepEqual(loadOf(relay), IDLE)
     await assertServing('after the flood')
-    assert.deepEqual(relay.status(), IDLE)
+    assert.deepEqual(loadOf(relay), IDLE)
   })
 
   test('100 replies to one request: the first resolves the send, the other 99 get 404, nothing stays pending', async (t) => {
@@ -356,9 +375,9 @@ describe('floods at a real relay', () => {
       assert.equal(answer.text, "unknown message: 'users.created'")
     }
     assert.equal(await sent, accepted[0])
-    assert.deepEqual(relay.status(), IDLE)
+    assert.deepEqual(loadOf(relay), IDLE)
     await assertServing('after the reply flood')
-    assert.deepEqual(relay.status(), IDLE)
+    assert.deepEqual(loadOf(relay), IDLE)
   })
 })
 
@@ -395,7 +414,7 @@ describe('slow clients at a real relay', () => {
       ['meanwhile'],
     )
     await assertServing('after slow clients')
-    assert.deepEqual(relay.status(), IDLE)
+    assert.deepEqual(loadOf(relay), IDLE)
   })
 
   test('bytes that are not HTTP get 400 and headers over the size limit 431, in plain text with a code', async (t) => {
@@ -421,7 +440,7 @@ describe('slow clients at a real relay', () => {
       assert.match(answer, /\r\nexorelay-error-code: EXORELAY_ERR_PROTOCOL_INVALID_MESSAGE\r\n/)
     }
     await assertServing('after bytes that are not HTTP')
-    assert.deepEqual(relay.status(), IDLE)
+    assert.deepEqual(loadOf(relay), IDLE)
   })
 
   test('close() does not wait for ever for a client that stalls: its connection is cut one requestTimeout later', {
@@ -438,6 +457,48 @@ describe('slow clients at a real relay', () => {
     await stalled.closed
     assert.equal(stalled.socket.destroyed, true)
     assert.equal(relay.status().state, 'closed')
+  })
+
+  test('connections beyond maxConnections are closed at once without an answer, and requests work again once one closes', {
+    timeout: 10_000,
+  }, async (t) => {
+    const { relay, port, assertServing } = await startRelay(t, { maxConnections: 3 })
+    // Three connections that send nothing and stay open: all the listener takes.
+    const held = [
+      await openRawConnection(port, { signal: t.signal }),
+      await openRawConnection(port, { signal: t.signal }),
+      await openRawConnection(port, { signal: t.signal }),
+    ]
+
+    const fourth = await openRawConnection(port, { signal: t.signal })
+    const written = await within(fourth.closed, 5_000, 'the fourth connection to be closed')
+
+    assert.equal(written, '', 'closed without an answer')
+    assert.equal(fourth.socket.destroyed, true)
+    assert.deepEqual(
+      held.map((connection) => connection.socket.destroyed),
+      [false, false, false],
+    )
+    // One of the three leaves: the server closes it after this answer, so its slot is free
+    // by the time this side sees the close.
+    held[0]!.socket.write('GET /status HTTP/1.1\r\nhost: 127.0.0.1\r\nconnection: close\r\n\r\n')
+    assert.match(
+      await within(held[0]!.closed, 5_000, 'the status answer'),
+      /^HTTP\/1\.1 200 OK\r\n/,
+    )
+    await assertServing('once a connection closed')
+    for (const connection of held) connection.socket.destroy()
+    assert.deepEqual(loadOf(relay), IDLE)
+  })
+
+  test('a maxConnections that is not a positive integer is refused with INVALID_OPTION', () => {
+    for (const maxConnections of [0, -1, 1.5, Number.POSITIVE_INFINITY, '3' as unknown as number]) {
+      assert.throws(
+        () => new ExoRelay({ serviceName: 'users', exocomPort: 1, maxConnections, logger: false }),
+        { code: ErrorCodes.INVALID_OPTION, message: /maxConnections/ },
+        String(maxConnections),
+      )
+    }
   })
 
   test('a requestTimeout that is not an integer of at least 0 is refused with INVALID_OPTION', () => {

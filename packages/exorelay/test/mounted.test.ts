@@ -55,3 +55,23 @@ test('a mounted relay answers 503 until the app listens', async (t) => {
   const response = await app.inject({ method: 'POST', url: '/run/hello', payload: { id: '1' } })
   assert.equal(response.statusCode, 503)
 })
+
+test("maxConnections is not applied to the app's server: the app owns its connections", async (t) => {
+  const app = Fastify()
+  t.after(() => app.close())
+  const before = app.server.maxConnections
+  const relay = new ExoRelay({
+    serviceName: 'web',
+    exocomPort: 1,
+    fastify: app,
+    logger: false,
+    register: false,
+    maxConnections: 3,
+  })
+  const online = once(relay, 'online')
+  await app.listen({ port: 0, host: '127.0.0.1' })
+  await online
+
+  assert.equal(app.server.maxConnections, before)
+  assert.notEqual(app.server.maxConnections, 3)
+})

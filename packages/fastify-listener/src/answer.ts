@@ -96,7 +96,12 @@ export function answerForFastifyError(
         text: texts.mediaType(request.headers['content-type']),
       }
     case 'FST_ERR_CTP_BODY_TOO_LARGE':
-      return { status: 413, code: ErrorCodes.INVALID_MESSAGE, text: texts.tooLarge(bodyLimit) }
+      // A route may have a limit of its own (the bus's registrations).
+      return {
+        status: 413,
+        code: ErrorCodes.INVALID_MESSAGE,
+        text: texts.tooLarge(request.routeOptions?.bodyLimit ?? bodyLimit),
+      }
     case 'FST_ERR_BAD_URL':
       return {
         status: INVALID_STATUS,

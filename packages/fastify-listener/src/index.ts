@@ -1,3 +1,4 @@
+export { DEFAULT_MAX_CONNECTIONS } from './protocol-server.js'
 export type { ListenerRoutesOptions } from './routes.js'
 export { DEFAULT_BODY_LIMIT, exoRelayRoutes } from './routes.js'
 export type { StandaloneListenerOptions } from './standalone-listener.js'

@@ -208,21 +208,35 @@ export function frameworkErrors(options: {
   }
 }
 
+/** Told the outcome of each token check: whether `request` carried the token. */
+export type TokenChecked = (accepted: boolean, request: FastifyRequest) => void
+
 /**
  * The token check: an `onRequest` hook refusing with 401 `missing or invalid token` every
  * request without `authorization: Bearer <token>`, except on routes with {@link OPEN_ROUTE}.
  * onRequest runs before the body is read: a client without the secret cannot make the server
- * parse anything. The token never appears in a log line.
+ * parse anything. The token never appears in a log line. `checked`, when given, hears the
+ * outcome of every check (not of the open routes), before the request goes on or is answered.
  */
-export function tokenCheck(token: string, logger: Logger): onRequestHookHandler {
+export function tokenCheck(
+  token: string,
+  logger: Logger,
+  checked?: TokenChecked,
+): onRequestHookHandler {
   const matches = bearerMatcher(token)
   return (request, reply, done) => {
     // Health checks carry no secrets, and the status reveals nothing.
     const config = request.routeOptions.config as { exoRelayOpen?: boolean } | undefined
-    if (config?.exoRelayOpen === true || matches(request.headers.authorization)) {
+    if (config?.exoRelayOpen === true) {
       done()
       return
     }
+    if (matches(request.headers.authorization)) {
+      checked?.(true, request)
+      done()
+      return
+    }
+    checked?.(false, request)
     logger.warn(
       {
         method: request.method,

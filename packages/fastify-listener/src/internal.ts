@@ -2,6 +2,7 @@
 // release.
 export type { AnswerTexts } from './answer.js'
 export { sendErrorAnswer } from './answer.js'
+export type { TokenChecked } from './ingress.js'
 export {
   addIngressRoutes,
   ingressErrorHandler,
@@ -9,4 +10,9 @@ export {
   tokenCheck,
   wildcardOf,
 } from './ingress.js'
-export { listenError, protocolServerOptions } from './protocol-server.js'
+export {
+  capConnections,
+  DEFAULT_MAX_CONNECTIONS,
+  listenError,
+  protocolServerOptions,
+} from './protocol-server.js'

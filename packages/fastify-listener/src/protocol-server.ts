@@ -1,9 +1,45 @@
 import type { Server } from 'node:http'
+import type { DropArgument } from 'node:net'
 import { ErrorCodes, ListenError, type Logger } from '@exorelay/core'
 import { clientErrorHandler, serverTimeouts } from '@exorelay/http-protocol'
 import type { FastifyHttpOptions } from 'fastify'
 import type { AnswerTexts } from './answer.js'
 import { frameworkErrors } from './ingress.js'
+
+/**
+ * Connections a relay's standalone listener keeps open at once unless told otherwise. The bus
+ * opens at most 64 per receiver, health checks one each: 1,024 leaves room for many buses and
+ * probes, while a flood of idle or half-open connections is cut off long before it takes the
+ * process's file descriptors (the sender's connections to the bus need some too).
+ */
+export const DEFAULT_MAX_CONNECTIONS = 1_024
+
+/** At most one warning per this many milliseconds while connections are being refused. */
+const DROP_WARNING_INTERVAL = 10_000
+
+/**
+ * Caps the connections `server` keeps open at once: Node closes each connection beyond
+ * `maxConnections` as soon as it is accepted, before any byte is read, so a flood of
+ * connections cannot take the process's file descriptors. The first refused connection is
+ * logged at `warn`, then at most one line (with the count) every 10 s, so that a flood does
+ * not flood the log as well.
+ */
+export function capConnections(server: Server, maxConnections: number, logger: Logger): void {
+  server.maxConnections = maxConnections
+  let dropped = 0
+  let warned = Number.NEGATIVE_INFINITY
+  server.on('drop', (data?: DropArgument) => {
+    dropped++
+    const now = performance.now()
+    if (now - warned < DROP_WARNING_INTERVAL) return
+    warned = now
+    logger.warn(
+      { maxConnections, dropped, remoteAddress: data?.remoteAddress },
+      'connection closed at once: maxConnections are open',
+    )
+    dropped = 0
+  })
+}
 
 /** What {@link protocolServerOptions} builds a server's options from. */
 export interface ProtocolServerSettings {

@@ -15,13 +15,19 @@ import {
   RUN_BATCH_PATH,
   statusOf,
 } from '@exorelay/http-protocol'
-import type { FastifyInstance, FastifyPluginCallback, RouteHandlerMethod } from 'fastify'
+import type {
+  FastifyInstance,
+  FastifyPluginCallback,
+  FastifyRequest,
+  RouteHandlerMethod,
+} from 'fastify'
 import { PHRASES, sendErrorAnswer } from './answer.js'
 import {
   addIngressRoutes,
   ingressErrorHandler,
   OPEN_ROUTE,
   sendResult,
+  type TokenChecked,
   tokenCheck,
 } from './ingress.js'
 
@@ -48,6 +54,13 @@ export interface ListenerRoutesOptions {
    */
   token?: string | undefined
   /**
+   * With `token`: told whether each request to `POST /run/*` and `POST /run` carried it
+   * (`accepted`), before the request goes on or is answered 401; not called for
+   * `GET /status`. For a relay to notice that the bus delivers without its token. Runs on
+   * every request: keep it cheap, and it must not throw. Default: none.
+   */
+  onTokenCheck?: ((accepted: boolean, request: FastifyRequest) => void) | undefined
+  /**
    * Readiness details for `GET /status`: while the relay receives, the status answers 200
    * with this object as JSON (without it, an empty 200). Called on every probe, so it must be
    * cheap and do no I/O. Default: none.
@@ -68,6 +81,7 @@ export interface CheckedListenerOptions {
   readonly bodyLimit: number
   readonly logger: Logger
   readonly token: string | undefined
+  readonly onTokenCheck: TokenChecked | undefined
   readonly status: (() => Record<string, unknown>) | undefined
   readonly batches: boolean
 }
@@ -80,12 +94,16 @@ export function checkListenerOptions(
   options: ListenerRoutesOptions,
   owner: string,
 ): CheckedListenerOptions {
-  const { status } = options
+  const { status, onTokenCheck } = options
   return {
     receiver: checkFunction(options.receiver, `receiver of ${owner}`),
     bodyLimit: checkInteger(options.bodyLimit, `bodyLimit of ${owner}`, 1, DEFAULT_BODY_LIMIT),
     logger: options.logger ?? silentLogger,
     token: checkToken(options.token, `The token option of ${owner}`),
+    onTokenCheck:
+      onTokenCheck === undefined
+        ? undefined
+        : checkFunction(onTokenCheck, `onTokenCheck of ${owner}`),
     status: status === undefined ? undefined : checkFunction(status, `status of ${owner}`),
     batches: checkBoolean(options.batches, `batches of ${owner}`, true),
   }
@@ -165,7 +183,7 @@ export function mountRoutes(instance: FastifyInstance, options: CheckedListenerO
 
   if (token !== undefined) {
     // Encapsulated, so it guards these routes and none of the app's.
-    instance.addHook('onRequest', tokenCheck(token, log))
+    instance.addHook('onRequest', tokenCheck(token, log, options.onTokenCheck))
   }
 
   addIngressRoutes(instance, {

@@ -6,11 +6,16 @@ import {
   type Logger,
   type Receiver,
 } from '@exorelay/core'
-import { checkNonEmptyString, describeValue } from '@exorelay/core/internal'
+import { checkInteger, checkNonEmptyString, describeValue } from '@exorelay/core/internal'
 import { checkRequestTimeout, closeCuttingStalled } from '@exorelay/http-protocol'
-import type { FastifyInstance, FastifyPluginCallback } from 'fastify'
+import type { FastifyInstance, FastifyPluginCallback, FastifyRequest } from 'fastify'
 import { PHRASES } from './answer.js'
-import { listenError, protocolServerOptions } from './protocol-server.js'
+import {
+  capConnections,
+  DEFAULT_MAX_CONNECTIONS,
+  listenError,
+  protocolServerOptions,
+} from './protocol-server.js'
 import { checkListenerOptions, mountRoutes } from './routes.js'
 import { fastifyWithLazySchemaCompilers } from './schema-compilers.js'
 
@@ -32,6 +37,11 @@ export interface StandaloneListenerOptions {
    */
   token?: string | undefined
   /**
+   * With `token`: told whether each request to `POST /run*` carried it. See
+   * {@link ListenerRoutesOptions.onTokenCheck}.
+   */
+  onTokenCheck?: ((accepted: boolean, request: FastifyRequest) => void) | undefined
+  /**
    * Readiness details for `GET /status` (a cheap function, no I/O). Default: none (an empty
    * 200). See {@link ListenerRoutesOptions.status}.
    */
@@ -45,6 +55,14 @@ export interface StandaloneListenerOptions {
    * Default `10_000`.
    */
   requestTimeout?: number | undefined
+  /**
+   * Connections kept open at once. Node closes each connection beyond it as soon as it is
+   * accepted, without an answer (the first is logged at `warn`, then at most one line every
+   * 10 s), so a flood of idle or half-open connections cannot take the process's file
+   * descriptors; the bus opens at most 64 connections per receiver. A positive integer.
+   * Default `1_024`.
+   */
+  maxConnections?: number | undefined
   /**
    * Accept batches on `POST /run`. Default `true`. See {@link ListenerRoutesOptions.batches}.
    */
@@ -85,6 +103,12 @@ export class StandaloneListener {
       options.requestTimeout,
       `The requestTimeout option of ${owner}`,
     )
+    const maxConnections = checkInteger(
+      options.maxConnections,
+      `maxConnections of ${owner}`,
+      1,
+      DEFAULT_MAX_CONNECTIONS,
+    )
     this.#host = host
     this.#log = logger
     this.#requestTimeout = requestTimeout
@@ -95,6 +119,7 @@ export class StandaloneListener {
       // The bus keeps connections alive; without this, close() would wait for their timeout.
       forceCloseConnections: 'idle',
     })
+    capConnections(this.app.server, maxConnections, logger)
     const plugin: FastifyPluginCallback = (instance, _options, done) => {
       mountRoutes(instance, routes)
       done()

@@ -931,6 +931,48 @@ describe('the shared secret', () => {
     assert.ok(!inspect(logger.lines, { depth: 10 }).includes(TOKEN), 'the token leaked')
   })
 
+  test('tells onTokenCheck whether each request to /run carried the token, and nothing of GET /status', async (t) => {
+    const receiver = recordingReceiver()
+    const checks: [boolean, string, string | undefined][] = []
+    const app = await appWith({
+      receiver: () => receiver,
+      token: TOKEN,
+      onTokenCheck: (accepted, request) => {
+        checks.push([accepted, request.url, request.headers.authorization])
+      },
+    })
+    t.after(() => app.close())
+
+    assertAccepted(await postWith(app, '/run/hello', `Bearer ${TOKEN}`, { id: 'm-1' }))
+    assertUnauthorized(await postWith(app, '/run/hello', undefined))
+    assertUnauthorized(await postWith(app, '/run', 'Bearer wrong', [{ name: 'hello', id: 'm-2' }]))
+    assertAccepted(await app.inject({ method: 'GET', url: '/status' }))
+
+    assert.deepEqual(checks, [
+      [true, '/run/hello', `Bearer ${TOKEN}`],
+      [false, '/run/hello', undefined],
+      [false, '/run', 'Bearer wrong'],
+    ])
+    assert.deepEqual(
+      receiver.received.map((message) => message.id),
+      ['m-1'],
+    )
+  })
+
+  test('refuses an onTokenCheck that is not a function with INVALID_OPTION', async () => {
+    const app = Fastify()
+    app.register(exoRelayRoutes, {
+      receiver: () => undefined,
+      token: TOKEN,
+      onTokenCheck: 'log it',
+    } as unknown as ListenerRoutesOptions)
+
+    await assert.rejects(async () => app.ready(), {
+      code: ErrorCodes.INVALID_OPTION,
+      message: /^The onTokenCheck option of exoRelayRoutes must be a function, got /,
+    })
+  })
+
   test('refuses a token that cannot travel in a header, without quoting it', async () => {
     for (const token of ['', 'two words', 42]) {
       const app = Fastify()

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict'
 import { once } from 'node:events'
-import { createServer, type Server } from 'node:net'
+import { connect, createServer, type Server, type Socket } from 'node:net'
 import { describe, test } from 'node:test'
 import { ErrorCodes, type Receipt, type ReceivedMessage, type Receiver } from '@exorelay/core'
 import { ERROR_CODE_HEADER } from '@exorelay/http-protocol'
@@ -384,6 +384,120 @@ describe('new StandaloneListener', () => {
         () => new StandaloneListener({ batches } as unknown as StandaloneListenerOptions),
         { code: ErrorCodes.INVALID_OPTION },
         String(batches),
+      )
+    }
+  })
+})
+
+describe('StandaloneListener with maxConnections', () => {
+  /** Resolves with `promise`, or fails naming `what` when it does not settle within 5 s. */
+  async function within<T>(promise: Promise<T>, what: string): Promise<T> {
+    let timer: NodeJS.Timeout | undefined
+    const deadline = new Promise<never>((_resolve, reject) => {
+      timer = setTimeout(() => reject(new Error(`waited 5 s for ${what}`)), 5_000)
+    })
+    try {
+      return await Promise.race([promise, deadline])
+    } finally {
+      clearTimeout(timer)
+    }
+  }
+
+  /** A TCP connection that sends nothing; `closed` resolves with what the server wrote. */
+  async function idleConnection(
+    port: number,
+  ): Promise<{ socket: Socket; closed: Promise<string> }> {
+    const socket = connect(port, '127.0.0.1')
+    socket.setEncoding('utf8')
+    let written = ''
+    socket.on('data', (chunk: string) => {
+      written += chunk
+    })
+    // A reset is a close too: what matters is that the server ended it.
+    socket.on('error', () => {})
+    const closed = once(socket, 'close').then(() => written)
+    await once(socket, 'connect')
+    return { socket, closed }
+  }
+
+  test('closes each connection beyond maxConnections at once, without an answer, and serves again once one closes', async (t) => {
+    const lines: [string, Record<string, unknown>, string | undefined][] = []
+    const record = (level: string) => (fields: object, message?: string) => {
+      lines.push([level, fields as Record<string, unknown>, message])
+    }
+    const logger = {
+      debug: () => {},
+      info: record('info'),
+      warn: record('warn'),
+      error: record('error'),
+      child: () => logger,
+    }
+    const listener = new StandaloneListener({ maxConnections: 3, logger })
+    const receiver = recordingReceiver()
+    const port = await listener.listen(receiver, 0)
+    const server = listener.app.server
+    const accepted: Socket[] = []
+    const threeAccepted = new Promise<void>((resolve) => {
+      server.on('connection', (socket: Socket) => {
+        if (accepted.push(socket) === 3) resolve()
+      })
+    })
+    const held = [
+      await idleConnection(port),
+      await idleConnection(port),
+      await idleConnection(port),
+    ]
+    t.after(async () => {
+      for (const connection of held) connection.socket.destroy()
+      await listener.close()
+    })
+    await within(threeAccepted, 'three connections to be accepted')
+
+    const dropped = once(server, 'drop')
+    const fourth = await idleConnection(port)
+
+    await within(dropped, 'the fourth connection to be dropped')
+    assert.equal(await within(fourth.closed, 'the fourth connection to close'), '')
+    assert.equal(accepted.length, 3, 'the fourth never reached the HTTP server')
+    assert.deepEqual(
+      lines.map(([level, fields, message]) => [
+        level,
+        fields.maxConnections,
+        fields.dropped,
+        message,
+      ]),
+      [['warn', 3, 1, 'connection closed at once: maxConnections are open']],
+    )
+
+    held[0]!.socket.destroy()
+    await within(once(accepted[0]!, 'close'), 'the server to see the first connection close')
+    const run = await postMessage(port, 'hello', { id: 'after' })
+
+    assert.equal(run.status, 200)
+    assert.deepEqual(
+      receiver.received.map((message) => message.id),
+      ['after'],
+    )
+  })
+
+  test('keeps 1,024 connections by default', async (t) => {
+    const listener = new StandaloneListener()
+    t.after(() => listener.close())
+    await listener.listen(recordingReceiver(), 0)
+
+    assert.equal(listener.app.server.maxConnections, 1_024)
+  })
+
+  test('refuses a maxConnections that is not a positive integer with INVALID_OPTION', () => {
+    for (const maxConnections of [0, -1, 2.5, Number.POSITIVE_INFINITY, '3', null]) {
+      assert.throws(
+        () => new StandaloneListener({ maxConnections } as unknown as StandaloneListenerOptions),
+        {
+          code: ErrorCodes.INVALID_OPTION,
+          message:
+            /^The maxConnections option of StandaloneListener must be a positive integer, got /,
+        },
+        String(maxConnections),
       )
     }
   })

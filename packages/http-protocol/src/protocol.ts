@@ -79,4 +79,10 @@ export interface ServiceRegistration {
    * with the original bus.
    */
   errorReplies?: boolean
+  /**
+   * Milliseconds between the service's registrations (a relay's `registerInterval`). The
+   * bundled bus drops a self-registered service that has not registered for three of them.
+   * Absent: 5,000, a relay's default.
+   */
+  registerInterval?: number
 }

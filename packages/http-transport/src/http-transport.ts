@@ -1,5 +1,6 @@
 import type {
   Endpoint,
+  ExoRelayError,
   ListenInfo,
   Logger,
   OutgoingEnvelope,
@@ -7,13 +8,14 @@ import type {
   TransportSendOptions,
 } from '@exorelay/core'
 import { ErrorCodes, isExoRelayError } from '@exorelay/core'
-import { checkBoolean, checkInteger } from '@exorelay/core/internal'
+import { checkBoolean, checkFunction, checkInteger } from '@exorelay/core/internal'
 import { exoRelayRoutes, StandaloneListener } from '@exorelay/fastify-listener'
 import type { ServiceRegistration } from '@exorelay/http-protocol'
 import { UndiciSender } from '@exorelay/undici-sender'
 import type { FastifyInstance } from 'fastify'
 import type { Dispatcher } from 'undici'
 import { onceListening } from './mounted.js'
+import { TokenMismatch } from './token-mismatch.js'
 
 /** How long one self-registration request may take. */
 const REGISTER_TIMEOUT = 2_000
@@ -22,6 +24,20 @@ export const DEFAULT_REGISTER_INTERVAL = 5_000
 /** Backoff between registration attempts while the bus is unreachable: 100 ms doubling to 5 s. */
 const REGISTER_RETRY_FIRST = 100
 const REGISTER_RETRY_MAX = 5_000
+
+/**
+ * What the relay last saw of the bus: `unknown` before any request; `reachable` once the bus
+ * answered; `unreachable` after a request could not reach it; `unauthorized` while the bus
+ * refuses the relay's token or delivers without it (see `onError`).
+ */
+export type BusState = 'unknown' | 'reachable' | 'unreachable' | 'unauthorized'
+
+/** The transport's part of a relay's readiness, as `GET /status` shows it. */
+export interface BusStatus {
+  bus: BusState
+  /** The bus took the relay's last self-registration. */
+  registered: boolean
+}
 
 export interface HttpTransportOptions {
   /** ExoCom's host. */
@@ -43,6 +59,12 @@ export interface HttpTransportOptions {
    * mounted: the app's own server owns its timeouts.
    */
   requestTimeout?: number | undefined
+  /**
+   * Connections the standalone listener keeps open at once; each one beyond it is closed as
+   * soon as it is accepted, without an answer. A positive integer. Default 1,024. Not applied
+   * when mounted: the app's own server owns its connections.
+   */
+  maxConnections?: number | undefined
   /** Announce the service to the bus when online, withdraw it on close. Default true. */
   register?: boolean | undefined
   dispatcher?: Dispatcher | undefined
@@ -59,6 +81,15 @@ export interface HttpTransportOptions {
   batchAfter?: number | undefined
   /** A pino-compatible logger. */
   logger: Logger
+  /**
+   * Told of a problem no call of the relay returns, once per problem, after it was logged at
+   * `error`: today a token mismatch with the bus, a `TransportError` coded
+   * `EXORELAY_ERR_AUTH_UNAUTHORIZED` (`status: 401`) whose message names the fix. The bus
+   * refused the relay's registration or a send with 401, or the listener refused a delivery
+   * without the relay's token; `busStatus().bus` is `'unauthorized'` meanwhile. `exorelay`
+   * emits it as the relay's `error` event. Default: none (the log line only).
+   */
+  onError?: ((error: ExoRelayError) => void) | undefined
 }
 
 /**
@@ -86,6 +117,7 @@ export class HttpTransport implements Transport {
   readonly #register: boolean
   readonly #registerInterval: number
   readonly #log: Logger
+  readonly #mismatch: TokenMismatch
   #endpoint: Endpoint | undefined
   #port: number | undefined
   #registered = false
@@ -105,6 +137,14 @@ export class HttpTransport implements Transport {
       1,
       DEFAULT_REGISTER_INTERVAL,
     )
+    this.#mismatch = new TokenMismatch({
+      logger: options.logger,
+      busRefuses: () => this.#sender.unauthorized,
+      report:
+        options.onError === undefined
+          ? undefined
+          : checkFunction<(error: ExoRelayError) => void>(options.onError, 'onError'),
+    })
     this.#sender = new UndiciSender({
       exocomHost: options.exocomHost,
       exocomPort: options.exocomPort,
@@ -112,11 +152,13 @@ export class HttpTransport implements Transport {
       token: options.token,
       batches: options.batches,
       batchAfter: options.batchAfter,
+      onUnauthorized: this.#mismatch.busRefused,
       ...(options.dispatcher && { dispatcher: options.dispatcher }),
     })
     const limits = {
       logger: options.logger,
       token: options.token,
+      onTokenCheck: this.#mismatch.tokenChecked,
       status: () => this.#status(),
       batches: options.batches,
       ...(options.bodyLimit !== undefined && { bodyLimit: options.bodyLimit }),
@@ -127,6 +169,7 @@ export class HttpTransport implements Transport {
       this.#listener = new StandaloneListener({
         host: options.host,
         requestTimeout: options.requestTimeout,
+        maxConnections: options.maxConnections,
         ...limits,
       })
     } else {
@@ -184,14 +227,27 @@ export class HttpTransport implements Transport {
     await this.#sender.close()
   }
 
+  /**
+   * What the relay last saw of the bus, and whether the bus took its registration. Cheap, no
+   * I/O: for readiness checks.
+   *
+   * @example
+   * ```ts
+   * if (transport.busStatus().bus === 'unauthorized') console.error('EXOCOM_TOKEN differs')
+   * ```
+   */
+  busStatus(): BusStatus {
+    const reachable = this.#sender.reachable
+    let bus: BusState
+    if (reachable === false) bus = 'unreachable'
+    else if (this.#mismatch.active) bus = 'unauthorized'
+    else bus = reachable === undefined ? 'unknown' : 'reachable'
+    return { bus, registered: this.#registered }
+  }
+
   /** Readiness for `GET /status`: the relay's own state and what it last saw of the bus. Cheap. */
   #status(): Record<string, unknown> {
-    const reachable = this.#sender.reachable
-    return {
-      ...this.#endpoint?.status(),
-      bus: reachable === undefined ? 'unknown' : reachable ? 'reachable' : 'unreachable',
-      registered: this.#registered,
-    }
+    return { ...this.#endpoint?.status(), ...this.busStatus() }
   }
 
   /**
@@ -216,6 +272,8 @@ export class HttpTransport implements Transport {
       ...(this.#options.batches !== false && { batches: true }),
       // The relay turns an `__error` reply into a RemoteHandlerError (core's dispatch).
       errorReplies: true,
+      // The bus drops a service that misses three of these: a relay killed never withdraws.
+      registerInterval: this.#registerInterval,
     }
     this.#registering = this.#sender.register(service, { timeout: REGISTER_TIMEOUT }).then(
       (result) => {

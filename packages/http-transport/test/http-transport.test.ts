@@ -2,7 +2,9 @@ import assert from 'node:assert/strict'
 import { once } from 'node:events'
 import type { AddressInfo } from 'node:net'
 import { test } from 'node:test'
-import { ErrorCodes, Relay, silentLogger } from '@exorelay/core'
+import { ErrorCodes, type ExoRelayError, Relay, silentLogger } from '@exorelay/core'
+import { startExoCom } from '@exorelay/exocom'
+import { RecordingLogger } from '@exorelay/testing'
 import Fastify from 'fastify'
 import { HttpTransport, mountRelay } from '../src/index.js'
 import { startBus } from './fake-bus.js'
@@ -68,7 +70,58 @@ test('mounted, a relay told to listen before the app does waits for the app', as
   assert.equal(await listening, (app.server.address() as AddressInfo).port)
 })
 
-test('invalid register and registerInterval options are refused with INVALID_OPTION', () => {
+test('mounted, a relay whose bus delivers without its token tells onError once and reports bus unauthorized', async (t) => {
+  const bus = await startExoCom({ port: 0, logger: false })
+  const app = Fastify()
+  const log = new RecordingLogger()
+  const errors: ExoRelayError[] = []
+  const transport = new HttpTransport({
+    exocomHost: '127.0.0.1',
+    exocomPort: bus.port,
+    defaultPort: 0,
+    host: '127.0.0.1',
+    advertisedHost: '127.0.0.1',
+    fastify: app,
+    token: 's3cret-token-2236067977',
+    logger: log,
+    onError: (error) => errors.push(error),
+  })
+  const users = new Relay({ serviceName: 'users', transport })
+  users.registerHandler('users.created', () => assert.fail('delivered without the token'))
+  mountRelay(app, users)
+  const web = httpRelay('web', bus.port, { register: false })
+  t.after(async () => {
+    await web.close()
+    await app.close()
+    await bus.close()
+  })
+  const online = once(users, 'online')
+  await app.listen({ port: 0, host: '127.0.0.1' })
+  await online
+  await web.listen()
+  assert.deepEqual(transport.busStatus(), { bus: 'reachable', registered: true })
+
+  for (let delivery = 1; delivery <= 3; delivery++) {
+    await web.send('users.created', { delivery }, { reply: false, timeout: 5_000 })
+    let seen = 0
+    await log.waitFor(
+      (entry) =>
+        entry.message === 'request refused: missing or invalid token' && ++seen === delivery,
+    )
+  }
+  const status = await app.inject({ method: 'GET', url: '/status' })
+
+  assert.equal(errors.length, 1, 'once for three refused deliveries')
+  assert.equal(errors[0]?.code, ErrorCodes.UNAUTHORIZED)
+  assert.deepEqual(
+    log.at('error').map((entry) => entry.message),
+    [errors[0]?.message],
+  )
+  assert.deepEqual(transport.busStatus(), { bus: 'unauthorized', registered: true })
+  assert.equal((status.json() as { bus: string }).bus, 'unauthorized')
+})
+
+test('invalid register, registerInterval and onError options are refused with INVALID_OPTION', () => {
   const base = {
     exocomHost: '127.0.0.1',
     exocomPort: 1,
@@ -86,6 +139,10 @@ test('invalid register and registerInterval options are refused with INVALID_OPT
   assert.throws(() => new HttpTransport({ ...base, register: 'yes' as unknown as boolean }), {
     code: ErrorCodes.INVALID_OPTION,
     message: /register option must be a boolean, got 'yes'/,
+  })
+  assert.throws(() => new HttpTransport({ ...base, onError: 'log' as unknown as () => void }), {
+    code: ErrorCodes.INVALID_OPTION,
+    message: /onError option must be a function, got 'log'/,
   })
   assert.ok(new Relay({ serviceName: 'web', transport: new HttpTransport(base) }))
 })

@@ -29,6 +29,21 @@ export function refusedError(subject: string, status: number, bodyStart: string)
   )
 }
 
+/**
+ * ExoCom answered 401: the token this relay sends (or its lack of one) is not ExoCom's. One
+ * sentence with the fix, for the relay's `error` event and its log line.
+ */
+export function unauthorizedError(origin: string, hasToken: boolean): TransportError {
+  const problem = hasToken
+    ? `refused this relay's token (401)`
+    : 'wants a token and this relay sends none (401)'
+  return new TransportError(
+    ErrorCodes.UNAUTHORIZED,
+    `ExoCom at ${origin} ${problem}: start ExoCom and every relay with the same EXOCOM_TOKEN (the token option).`,
+    { status: 401 },
+  )
+}
+
 /** What a `TimeoutError` says when ExoCom did not answer `subject` in time. */
 export function timeoutMessage(subject: string, timeout: number): string {
   return `ExoCom did not answer ${subject} within ${timeout} ms.`

@@ -92,8 +92,11 @@ export interface ExchangeContext {
   readonly dispatcherTimeout?: number | undefined
   /** True once the owner is closing: a refused connection is then not tried again. */
   closing?(): boolean
-  /** The peer answered something (`true`), or proved unreachable (`false`). */
-  reached?(reachable: boolean): void
+  /**
+   * The peer answered something (`true`, with the answer's status), or proved unreachable
+   * (`false`). Called while undici handles the response: it must not throw.
+   */
+  reached?(reachable: boolean, status?: number): void
   /** The exchange waits to retry (`true`), or stopped waiting (`false`); close() wakes it. */
   retrying?(exchange: Abandonable, waiting: boolean): void
   /** The exchange settled, after its outcome was handled. Called exactly once per exchange. */
@@ -232,7 +235,7 @@ export abstract class UndiciExchange implements Dispatcher.DispatchHandler, Aban
     statusCode: number,
     headers: Record<string, string | string[] | undefined>,
   ): void {
-    this.context.reached?.(true)
+    this.context.reached?.(true, statusCode)
     // 1xx answers are informational: the real one follows.
     if (statusCode < 200) return
     this.#status = statusCode

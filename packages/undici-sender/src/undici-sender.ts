@@ -8,10 +8,12 @@ import {
   type OutgoingEnvelope,
   silentLogger,
   type Timers,
+  type TransportError,
   type TransportSendOptions,
 } from '@exorelay/core'
 import {
   checkBoolean,
+  checkFunction,
   checkInteger,
   checkNonEmptyString,
   checkTimeout,
@@ -28,10 +30,11 @@ import {
   type ServiceRegistration,
   sendPath,
   servicePath,
+  statusOf,
 } from '@exorelay/http-protocol'
 import type { Dispatcher, Pool } from 'undici'
 import { Batcher } from './batch.js'
-import { BODY_READ_LIMIT, describeCause, refusedError } from './bus-errors.js'
+import { BODY_READ_LIMIT, describeCause, refusedError, unauthorizedError } from './bus-errors.js'
 import { nodeTimers } from './deadline.js'
 import {
   type Abandonable,
@@ -84,10 +87,20 @@ export interface UndiciSenderOptions {
   batches?: boolean | undefined
   /** Requests to ExoCom under way before messages wait for a batch. Default: 2. */
   batchAfter?: number | undefined
+  /**
+   * Told when ExoCom refuses this sender's token (answers 401) after it last took it, or
+   * before it answered anything: once per mismatch, not once per request. The error is a
+   * `TransportError` coded `EXORELAY_ERR_AUTH_UNAUTHORIZED` (`status: 401`) whose message
+   * names the fix; the requests themselves still reject with `BUS_REFUSED`. Called in a
+   * microtask, never while a request is being handled. Default: none.
+   */
+  onUnauthorized?: ((error: TransportError) => void) | undefined
 }
 
 /** Keep-alive connections per sender unless told otherwise. */
 export const DEFAULT_CONNECTIONS = 16
+
+const UNAUTHORIZED_STATUS = statusOf(ErrorCodes.UNAUTHORIZED)
 
 /** Headers of requests with and without a body. */
 interface RequestHeaders {
@@ -129,6 +142,7 @@ export class UndiciSender {
   #closed = false
   #closing: Promise<void> | undefined
   #reachable: boolean | undefined
+  #unauthorized = false
 
   constructor(options: UndiciSenderOptions) {
     if (options === null || typeof options !== 'object') {
@@ -142,6 +156,10 @@ export class UndiciSender {
     this.origin = `http://${host.includes(':') && !host.startsWith('[') ? `[${host}]` : host}:${port}`
     this.#log = options.logger ?? silentLogger
     const token = checkToken(options.token, 'The token option')
+    const onUnauthorized =
+      options.onUnauthorized === undefined
+        ? undefined
+        : checkFunction<(error: TransportError) => void>(options.onUnauthorized, 'onUnauthorized')
     this.#headers = { json: requestHeaders(token), accept: requestHeaders(token, false) }
     const retryBudget = checkRetryBudget(options.retryBudget)
     const timers = checkTimers(options.timers)
@@ -165,8 +183,18 @@ export class UndiciSender {
       retryBudget,
       log: this.#log,
       closing: () => this.#closed,
-      reached: (reachable) => {
+      reached: (reachable, status) => {
         this.#reachable = reachable
+        // Only a final answer tells whether ExoCom took the token; a lost connection does not.
+        if (status === undefined || status < 200) return
+        const refused = status === UNAUTHORIZED_STATUS
+        if (refused === this.#unauthorized) return
+        this.#unauthorized = refused
+        if (refused && onUnauthorized !== undefined) {
+          // Outside undici's response handling: whatever the callback does, the request goes on.
+          const error = unauthorizedError(this.origin, token !== undefined)
+          queueMicrotask(() => onUnauthorized(error))
+        }
       },
       retrying: (exchange, waiting) => {
         if (waiting) this.#retrying.add(exchange)
@@ -207,6 +235,15 @@ export class UndiciSender {
    */
   get reachable(): boolean | undefined {
     return this.#reachable
+  }
+
+  /**
+   * Whether ExoCom answered the last answered request 401 (`missing or invalid token`): its
+   * token is not this sender's. `false` before any answer and once ExoCom answers anything
+   * else; a request that got no answer changes nothing. Cheap to read.
+   */
+  get unauthorized(): boolean {
+    return this.#unauthorized
   }
 
   /**

@@ -1190,6 +1190,57 @@ test('a 401 from ExoCom rejects with BUS_REFUSED, and the token is in no error o
   assert.ok(!everything.includes(TOKEN), 'the token leaked')
 })
 
+test('a 401 from ExoCom is told to onUnauthorized once per mismatch, with the fix, until ExoCom takes the token again', async (t) => {
+  let refuse = true
+  const exocom = await startExoCom(t, (_request, res) => {
+    if (refuse) {
+      res.statusCode = 401
+      res.setHeader(ERROR_CODE_HEADER, ErrorCodes.UNAUTHORIZED)
+    }
+    res.end(refuse ? 'missing or invalid token' : '')
+  })
+  const told: TransportError[] = []
+  const sender = startSender(t, exocom.port, {
+    token: TOKEN,
+    onUnauthorized: (error) => told.push(error),
+  })
+  const without = startSender(t, exocom.port, { onUnauthorized: (error) => told.push(error) })
+  const refusal = (promise: Promise<unknown>) =>
+    promise.then(
+      () => assert.fail('ExoCom took it'),
+      (error: TransportError) => [error.code, error.status],
+    )
+
+  assert.equal(sender.unauthorized, false)
+  assert.deepEqual(
+    [
+      await refusal(sender.register(registration, SEND)),
+      await refusal(sender.send(envelope(), SEND)),
+      await refusal(sender.send(envelope({ id: 'id-2' }), SEND)),
+    ],
+    Array(3).fill([ErrorCodes.BUS_REFUSED, 401]),
+  )
+  assert.equal(sender.unauthorized, true)
+  assert.equal(told.length, 1, 'once for three refusals')
+  assert.ok(told[0] instanceof TransportError)
+  assert.equal(told[0].code, ErrorCodes.UNAUTHORIZED)
+  assert.equal(told[0].status, 401)
+  assert.equal(
+    told[0].message,
+    `ExoCom at ${sender.origin} refused this relay's token (401): start ExoCom and every relay with the same EXOCOM_TOKEN (the token option).`,
+  )
+  await refusal(without.send(envelope(), SEND))
+  assert.match(told[1]?.message ?? '', /wants a token and this relay sends none \(401\)/)
+
+  refuse = false
+  await sender.send(envelope({ id: 'id-3' }), SEND)
+  assert.equal(sender.unauthorized, false)
+  refuse = true
+  await refusal(sender.send(envelope({ id: 'id-4' }), SEND))
+  assert.equal(told.length, 3, 'a new mismatch after the token was taken is told again')
+  assert.ok(!inspect(told, { depth: 10, showHidden: true }).includes(TOKEN), 'the token leaked')
+})
+
 test('an invalid token throws INVALID_OPTION without quoting the value', () => {
   const invalid: unknown[] = ['', 'two words', 'tab\tinside', ' padded', 'grüße', 42, null, {}]
   for (const token of invalid) {
@@ -1208,7 +1259,7 @@ test('an invalid token throws INVALID_OPTION without quoting the value', () => {
   }
 })
 
-test('invalid retryBudget or timers options throw INVALID_OPTION', () => {
+test('invalid retryBudget, timers or onUnauthorized options throw INVALID_OPTION', () => {
   const invalid: unknown[] = [
     { retryBudget: -1 },
     { retryBudget: Number.NaN },
@@ -1216,6 +1267,7 @@ test('invalid retryBudget or timers options throw INVALID_OPTION', () => {
     { retryBudget: '1000' },
     { timers: {} },
     { timers: { setTimeout } },
+    { onUnauthorized: 'log it' },
   ]
   for (const options of invalid) {
     assert.throws(

@@ -1,0 +1,101 @@
+import { randomUUID } from 'node:crypto'
+import { type Envelope, ErrorCodes, type Logger } from '@exorelay/core'
+import { ERROR_REPLY } from '@exorelay/core/internal'
+import type { BatchResult } from '@exorelay/http-protocol'
+import type { RoutedMessage } from './delivery.js'
+import {
+  type Delivery,
+  MISSED_REGISTRATIONS,
+  type RoutingTable,
+  silenceAllowed,
+} from './routing-table.js'
+
+/** How often the bus looks for self-registered services that stopped registering. */
+const SWEEP_INTERVAL = 250
+
+/** The sender of what the bus says by itself: it is no service of the table. */
+export const BUS_SENDER = 'exocom'
+
+export interface LivenessOptions {
+  readonly table: RoutingTable
+  readonly logger: Logger
+  /** Routes a message as if a service had posted it (the bus's ingress). */
+  readonly route: (envelope: Envelope) => BatchResult
+  /** Called after services were dropped: the deliverer closes what it held for them. */
+  readonly dropped: () => void
+}
+
+/**
+ * Keeps the routing table to services that are alive, so that a dead one is no black hole:
+ * a self-registered service that missed `MISSED_REGISTRATIONS` registrations is dropped, and
+ * so is one where nothing listened when the bus delivered (it comes back when it registers).
+ * The requester of a request whose only receiver was not there learns it at once, as an
+ * error reply (`EXORELAY_ERR_TRANSPORT_RECEIVER_UNREACHABLE`) when it understands them,
+ * instead of waiting for its deadline.
+ */
+export class Liveness {
+  readonly #options: LivenessOptions
+  readonly #sweep: NodeJS.Timeout
+
+  constructor(options: LivenessOptions) {
+    this.#options = options
+    this.#sweep = setInterval(() => this.#expire(), SWEEP_INTERVAL).unref()
+  }
+
+  /** Nothing listened at the receiver's address: `message` was never taken. */
+  unreachable(delivery: Delivery, message: RoutedMessage): void {
+    const { table, logger } = this.#options
+    const service = delivery.service.name
+    const dropped = table.dropUnreachable(service, delivery.origin)
+    if (dropped) {
+      this.#options.dropped()
+      logger.warn(
+        { service, origin: delivery.origin },
+        `service '${service}' dropped: nothing listens at ${delivery.origin}; it is routed again once it registers`,
+      )
+    }
+    // A reply, or a request that others received: nobody waits in vain because of this one.
+    if (message.responseTo !== undefined || message.receivers !== 1) return
+    // An original relay would take an error reply for a success (see the ingress); it times
+    // out as it always did, and the failed delivery is in the log already.
+    if (table.get(message.sender)?.errorReplies !== true) return
+    const result = this.#options.route({
+      name: ERROR_REPLY,
+      id: randomUUID(),
+      sender: BUS_SENDER,
+      responseTo: message.id,
+      payload: {
+        code: ErrorCodes.RECEIVER_UNREACHABLE,
+        message:
+          `The service '${service}', the only receiver of '${message.publicName}', is unreachable: nothing listens at ${delivery.origin}.` +
+          (dropped
+            ? ' ExoCom dropped it; it is routed again once it registers.'
+            : ' Start it, or correct its address in the routing table.'),
+      },
+    })
+    if (result.status >= 300) {
+      logger.debug(
+        { messageId: message.id, status: result.status },
+        `the requester of '${message.publicName}' was not told that its receiver is unreachable: ${result.error ?? ''}`,
+      )
+    }
+  }
+
+  /** Stops looking for services that stopped registering. */
+  close(): void {
+    clearInterval(this.#sweep)
+  }
+
+  #expire(): void {
+    const dropped = this.#options.table.expire()
+    if (dropped.length === 0) return
+    this.#options.dropped()
+    for (const service of dropped) {
+      const interval = service.registerInterval ?? 5000
+      this.#options.logger.warn(
+        { service: service.name, host: service.host, port: service.port },
+        `service '${service.name}' dropped: it has not registered for ${silenceAllowed(service)} ms (it registers every ${interval} ms; ${MISSED_REGISTRATIONS} missed, or at least 1 s); it is routed again once it registers`,
+      )
+    }
+  }
+}

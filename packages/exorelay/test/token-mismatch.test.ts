@@ -1,0 +1,163 @@
+import assert from 'node:assert/strict'
+import { once } from 'node:events'
+import { describe, test } from 'node:test'
+import { startExoCom } from '@exorelay/exocom'
+import { type LogEntry, RecordingLogger } from '@exorelay/testing'
+import { ErrorCodes, ExoRelay, type ExoRelayError, type ExoRelayOptions } from '../src/index.js'
+
+// Case 7 of issue 14: a relay and a bus whose tokens differ looked healthy (`registered: true,
+// bus: 'reachable'`) while every request to the relay timed out. Both directions, with a real
+// bus and real relays on 127.0.0.1.
+
+type After = { after: (fn: () => Promise<unknown>) => void }
+
+const TOKEN = 's3cret-token-1618033988'
+
+/** How long any wait below may take before the test fails instead of hanging. */
+const DEADLINE = 5_000
+
+/** A bus with or without a token, and relays on it that record their logs and `error` events. */
+async function landscape(t: After, busToken: string | undefined) {
+  const bus = await startExoCom({ port: 0, logger: false, token: busToken })
+  const relays: ExoRelay[] = []
+  const relay = (serviceName: string, options: Partial<ExoRelayOptions> = {}) => {
+    const log = new RecordingLogger()
+    const created = new ExoRelay({
+      serviceName,
+      exocomPort: bus.port,
+      port: 0,
+      logger: log,
+      ...options,
+    })
+    const errors: ExoRelayError[] = []
+    created.on('error', (error) => errors.push(error))
+    relays.push(created)
+    return { relay: created, log, errors }
+  }
+  t.after(async () => {
+    await Promise.all(relays.map((r) => r.close()))
+    await bus.close()
+  })
+  return { bus, relay }
+}
+
+/** A field of the relay's `GET /status` body. */
+async function statusRoute(port: number, field: 'bus' | 'registered'): Promise<unknown> {
+  const response = await fetch(`http://127.0.0.1:${port}/status`, {
+    signal: AbortSignal.timeout(DEADLINE),
+  })
+  assert.equal(response.status, 200)
+  return ((await response.json()) as Record<string, unknown>)[field]
+}
+
+/** The lines logged at `error`, as `[code, message]`. */
+function errorLines(log: RecordingLogger): [unknown, string | undefined][] {
+  return log.at('error').map((entry: LogEntry) => [entry.fields.code, entry.message])
+}
+
+describe('a token mismatch is loud', () => {
+  test("a relay whose token the bus refuses emits error once, logs the fix at error and reports bus 'unauthorized'", async (t) => {
+    const { relay } = await landscape(t, TOKEN)
+    // One relay without a token, one with another: the bus answers both 401.
+    for (const token of [undefined, 'another-token']) {
+      const { relay: web, log, errors } = relay('web', token === undefined ? {} : { token })
+      const first = once(web, 'error', { signal: AbortSignal.timeout(DEADLINE) })
+      const port = await web.listen()
+      await first
+
+      // Several refusals more: the registration was one, each send is another.
+      for (let attempt = 0; attempt < 3; attempt++) {
+        await assert.rejects(web.send('users.create', {}, { timeout: DEADLINE }), {
+          code: ErrorCodes.BUS_REFUSED,
+          status: 401,
+        })
+      }
+
+      assert.equal(errors.length, 1, `${token}: one error event for four refusals`)
+      const [error] = errors
+      assert.equal(error?.code, ErrorCodes.UNAUTHORIZED)
+      assert.equal((error as ExoRelayError & { status?: number }).status, 401)
+      const problem =
+        token === undefined
+          ? 'wants a token and this relay sends none'
+          : "refused this relay's token"
+      assert.match(
+        error?.message ?? '',
+        new RegExp(
+          `^ExoCom at http://localhost:\\d+ ${problem} \\(401\\): start ExoCom and every relay with the same EXOCOM_TOKEN \\(the token option\\)\\.$`,
+        ),
+      )
+      assert.deepEqual(errorLines(log), [[ErrorCodes.UNAUTHORIZED, error?.message]])
+      assert.equal(web.status().bus, 'unauthorized')
+      assert.equal(web.status().registered, false)
+      assert.equal(await statusRoute(port, 'bus'), 'unauthorized')
+      assert.ok(!JSON.stringify(log.entries).includes(TOKEN), 'the token leaked')
+    }
+  })
+
+  test("a relay with a token on a bus without one emits error once when the bus delivers without it, and reports bus 'unauthorized'", async (t) => {
+    const { relay } = await landscape(t, undefined)
+    const { relay: users, log, errors } = relay('users', { token: TOKEN })
+    const { relay: web } = relay('web', { register: false })
+    let ran = 0
+    users.registerHandler('users.created', () => {
+      ran++
+    })
+    const port = await users.listen()
+    await web.listen()
+    // The bus took the registration: it ignores the token.
+    assert.equal(await statusRoute(port, 'registered'), true)
+    const first = once(users, 'error', { signal: AbortSignal.timeout(DEADLINE) })
+
+    for (let delivery = 1; delivery <= 3; delivery++) {
+      await web.send('users.created', { delivery }, { reply: false, timeout: DEADLINE })
+      // One delivery at a time, so that each is refused on its own (not in one batch).
+      await waitForRefusals(log, delivery)
+    }
+    const [error] = (await first) as [ExoRelayError]
+
+    assert.equal(ran, 0)
+    assert.equal(errors.length, 1, 'one error event for three refused deliveries')
+    assert.equal(error.code, ErrorCodes.UNAUTHORIZED)
+    assert.match(
+      error.message,
+      /^This relay refused POST \/run\/users\.created from 127\.0\.0\.1 with 401 because it came without the relay's token: if ExoCom sent it, start ExoCom and every relay with the same EXOCOM_TOKEN \(the token option\)\.$/,
+    )
+    assert.deepEqual(errorLines(log), [[ErrorCodes.UNAUTHORIZED, error.message]])
+    assert.equal(users.status().bus, 'unauthorized')
+    assert.equal(await statusRoute(port, 'bus'), 'unauthorized')
+  })
+
+  test("with the same token on both sides there is no error and the status says 'reachable'", async (t) => {
+    const { relay } = await landscape(t, TOKEN)
+    const users = relay('users', { token: TOKEN })
+    const web = relay('web', { token: TOKEN })
+    users.relay.registerHandler('users.create', (user, { reply }) => reply('users.created', user))
+    const port = await users.relay.listen()
+    await web.relay.listen()
+
+    assert.deepEqual(
+      await web.relay.send('users.create', { name: 'Will' }, { timeout: DEADLINE }),
+      {
+        name: 'Will',
+      },
+    )
+
+    for (const { relay: each, errors, log } of [users, web]) {
+      assert.deepEqual(errors, [])
+      assert.deepEqual(errorLines(log), [])
+      assert.equal(each.status().bus, 'reachable')
+      assert.equal(each.status().registered, true)
+    }
+    assert.equal(await statusRoute(port, 'bus'), 'reachable')
+  })
+})
+
+/** Resolves once `count` deliveries were refused for the token, or fails at the deadline. */
+async function waitForRefusals(log: RecordingLogger, count: number): Promise<void> {
+  let seen = 0
+  await log.waitFor(
+    (entry) => entry.message === 'request refused: missing or invalid token' && ++seen === count,
+    { timeout: DEADLINE },
+  )
+}
