@@ -28,7 +28,11 @@ export function toWireError(error: unknown): WireError {
   >
   const wire: WireError = {
     code:
-      typeof source.code === 'string' && source.code !== ''
+      // Only the bus says that a receiver was unreachable (the caller then knows no handler
+      // ran): a handler that ran, and let such an error from its own send escape, failed.
+      typeof source.code === 'string' &&
+      source.code !== '' &&
+      source.code !== ErrorCodes.RECEIVER_UNREACHABLE
         ? source.code
         : ErrorCodes.HANDLER_FAILED,
     message:

@@ -138,6 +138,10 @@ export interface RelayEvents {
   online: [port: number]
   /** The relay has closed and its port is free. */
   offline: []
-  /** Listening failed. Emitted only when someone listens for it; `listen()` rejects as well. */
+  /**
+   * Something needs the operator: listening failed (`listen()` rejects as well), or the
+   * transport found the relay and its bus at odds (a token mismatch). Emitted only when
+   * someone listens for it.
+   */
   error: [error: ExoRelayError]
 }

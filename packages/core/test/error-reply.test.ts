@@ -89,3 +89,13 @@ test('an error reply the bus sent for an unreachable receiver is a TransportErro
   assert.equal(error.code, ErrorCodes.RECEIVER_UNREACHABLE)
   assert.match(error.message, /^The service 'users' is unreachable/)
 })
+
+test('a handler that lets RECEIVER_UNREACHABLE from its own send escape failed: its caller learns a handler ran', () => {
+  const escaped = Object.assign(new Error("The service 'audit' … is unreachable"), {
+    code: ErrorCodes.RECEIVER_UNREACHABLE,
+  })
+  const wire = toWireError(escaped)
+  assert.equal(wire.code, ErrorCodes.HANDLER_FAILED)
+  const error = remoteHandlerError({ name: ERROR_REPLY, id: 'r', responseTo: 'q', payload: wire })
+  assert.ok(error instanceof RemoteHandlerError)
+})

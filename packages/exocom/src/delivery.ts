@@ -36,7 +36,9 @@ export interface DeliveryOptions {
    * A message was not taken because nothing listened at the receiver's address (the
    * connection was refused). Called after its failure was logged.
    */
-  readonly onUnreachable?: ((delivery: Delivery, message: RoutedMessage) => void) | undefined
+  readonly onUnreachable?:
+    | ((delivery: Delivery, message: RoutedMessage, since: number) => void)
+    | undefined
 }
 
 /** What the deliverer holds right now; for tests and diagnostics. */
@@ -186,6 +188,8 @@ export class Deliverer {
       `ExoCom could not start the delivery (${ErrorCodes.BUS_FAILED}): ${textStart(err.message)}`,
       err,
     )
+    // As unreachable as a refused connection: nothing will ever take it there.
+    this.#context.unreachable(delivery, message, performance.now())
   }
 
   /**

@@ -81,9 +81,10 @@ export interface DeliveryContext {
   refused(target: Target, items: readonly Queued[], status: number): void
   /**
    * Nothing listened at the receiver's address (the connection was refused), so `message` was
-   * never taken: called once per message, after its failure was logged.
+   * never taken: called once per message, after its failure was logged. `since`: when the
+   * request was made.
    */
-  unreachable(delivery: Delivery, message: RoutedMessage): void
+  unreachable(delivery: Delivery, message: RoutedMessage, since: number): void
 }
 
 /**
@@ -95,6 +96,9 @@ abstract class DeliveryExchange extends UndiciExchange {
   protected readonly deliveries: DeliveryContext
   protected readonly target: Target
   readonly #count: number
+  // When the request was made (`performance.now()`): a service that registered after that is
+  // alive, whatever this request found.
+  readonly #since = performance.now()
 
   constructor(
     deliveries: DeliveryContext,
@@ -146,7 +150,7 @@ abstract class DeliveryExchange extends UndiciExchange {
     this.deliveries.ended(this.target, this.#count)
     if (refused) {
       for (const { delivery, message } of this.messages()) {
-        this.deliveries.unreachable(delivery, message)
+        this.deliveries.unreachable(delivery, message, this.#since)
       }
     }
     return err

@@ -67,11 +67,11 @@ export async function startExoCom(options: ExoComOptions = {}): Promise<ExoCom> 
   const { port, host, bodyLimit, requestTimeout, token, batches, maxServices, ...settings } =
     checkExoComOptions(options)
   const log = settings.logger
-  const table = new RoutingTable(settings.services)
+  const table = new RoutingTable(settings.services, undefined, undefined, maxServices)
   // Created once the ingress can route what it says; a delivery fails only after that.
   let liveness: Liveness | undefined
   const deliverer = new Deliverer({
-    onUnreachable: (delivery, message) => liveness?.unreachable(delivery, message),
+    onUnreachable: (delivery, message, since) => liveness?.unreachable(delivery, message, since),
     timeout: settings.deliveryTimeout,
     logger: log,
     token,
@@ -96,13 +96,7 @@ export async function startExoCom(options: ExoComOptions = {}): Promise<ExoCom> 
   // Beyond it Node closes a new connection at once: idle connections cannot take every
   // descriptor the deliveries need.
   capConnections(app.server, settings.maxConnections, log)
-  const registrations = addRegistrationRoutes(app, {
-    table,
-    deliverer,
-    logger: log,
-    batches,
-    maxServices,
-  })
+  const registrations = addRegistrationRoutes(app, { table, deliverer, logger: log, batches })
   addStatusRoutes(app, table)
   liveness = new Liveness({
     table,

@@ -178,32 +178,29 @@ export function addBusIngress(
     return BATCH_ACCEPTED
   }
 
+  // A failure while routing one message is that message's answer alone: in a batch, the
+  // others keep theirs. The bus's own messages (liveness) go the same way.
+  const handle = (envelope: Envelope): BatchResult => {
+    try {
+      return route(envelope)
+    } catch (error) {
+      log.error(
+        { err: error, sender: envelope.sender, messageName: envelope.name, messageId: envelope.id },
+        'routing a message failed',
+      )
+      return ROUTING_FAILED
+    }
+  }
+
   addIngressRoutes(app, {
     prefix: SEND_BATCH_PATH,
     bodyLimit,
     batches: options.batches,
     unbatched: 'batch',
     texts: SENTENCES,
-    // A failure while routing one message is that message's answer alone: in a batch, the
-    // others keep theirs.
-    handle: (envelope) => {
-      try {
-        return route(envelope)
-      } catch (error) {
-        log.error(
-          {
-            err: error,
-            sender: envelope.sender,
-            messageName: envelope.name,
-            messageId: envelope.id,
-          },
-          'routing a message failed',
-        )
-        return ROUTING_FAILED
-      }
-    },
+    handle,
     // Deliveries started now could not be waited for; the sender learns it at once.
     refusal: () => (closing() ? CLOSING : undefined),
   })
-  return route
+  return handle
 }

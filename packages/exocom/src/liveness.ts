@@ -4,6 +4,7 @@ import { ERROR_REPLY } from '@exorelay/core/internal'
 import type { BatchResult } from '@exorelay/http-protocol'
 import type { RoutedMessage } from './delivery.js'
 import {
+  DEFAULT_REGISTER_INTERVAL,
   type Delivery,
   MISSED_REGISTRATIONS,
   type RoutingTable,
@@ -42,11 +43,14 @@ export class Liveness {
     this.#sweep = setInterval(() => this.#expire(), SWEEP_INTERVAL).unref()
   }
 
-  /** Nothing listened at the receiver's address: `message` was never taken. */
-  unreachable(delivery: Delivery, message: RoutedMessage): void {
+  /**
+   * Nothing listened at the receiver's address: `message` was never taken. `since`: when the
+   * request was made; a service that registered after that is not dropped.
+   */
+  unreachable(delivery: Delivery, message: RoutedMessage, since: number): void {
     const { table, logger } = this.#options
     const service = delivery.service.name
-    const dropped = table.dropUnreachable(service, delivery.origin)
+    const dropped = table.dropUnreachable(service, delivery.origin, since)
     if (dropped) {
       this.#options.dropped()
       logger.warn(
@@ -68,7 +72,7 @@ export class Liveness {
         code: ErrorCodes.RECEIVER_UNREACHABLE,
         message:
           `The service '${service}', the only receiver of '${message.publicName}', is unreachable: nothing listens at ${delivery.origin}.` +
-          (dropped
+          (dropped || !table.has(service)
             ? ' ExoCom dropped it; it is routed again once it registers.'
             : ' Start it, or correct its address in the routing table.'),
       },
@@ -91,7 +95,7 @@ export class Liveness {
     if (dropped.length === 0) return
     this.#options.dropped()
     for (const service of dropped) {
-      const interval = service.registerInterval ?? 5000
+      const interval = service.registerInterval ?? DEFAULT_REGISTER_INTERVAL
       this.#options.logger.warn(
         { service: service.name, host: service.host, port: service.port },
         `service '${service.name}' dropped: it has not registered for ${silenceAllowed(service)} ms (it registers every ${interval} ms; ${MISSED_REGISTRATIONS} missed, or at least 1 s); it is routed again once it registers`,

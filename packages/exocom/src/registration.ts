@@ -1,4 +1,4 @@
-import { ErrorCodes, ExoRelayError, InvalidArgumentError, type Logger } from '@exorelay/core'
+import { ErrorCodes, ExoRelayError, type Logger } from '@exorelay/core'
 import { sendErrorAnswer, wildcardOf } from '@exorelay/fastify-listener/internal'
 import { BATCHES_OFFERED, type ServiceRegistration, statusOf } from '@exorelay/http-protocol'
 import type { FastifyInstance, FastifyReply } from 'fastify'
@@ -26,24 +26,13 @@ export interface Registrations {
  */
 export function addRegistrationRoutes(
   app: FastifyInstance,
-  options: {
-    table: RoutingTable
-    deliverer: Deliverer
-    logger: Logger
-    batches: boolean
-    maxServices: number
-  },
+  options: { table: RoutingTable; deliverer: Deliverer; logger: Logger; batches: boolean },
 ): Registrations {
-  const { table, deliverer, batches, maxServices } = options
+  const { table, deliverer, batches } = options
   const log = options.logger
 
+  // Throws, changing nothing, when the table would be past a limit.
   const configure = (services: ServiceRegistration[]): void => {
-    if (services.length > maxServices) {
-      throw new InvalidArgumentError(
-        ErrorCodes.INVALID_OPTION,
-        `The table lists ${services.length} services, more than ExoCom's limit of ${maxServices} (maxServices): split the landscape, or start the bus with a higher maxServices.`,
-      )
-    }
     const kept = table.configure(services)
     deliverer.retain(table.services())
     deliverer.registered(services)
@@ -85,15 +74,13 @@ export function addRegistrationRoutes(
       })
       return
     }
-    if (!table.has(name) && table.size >= maxServices) {
-      sendErrorAnswer(reply, {
-        status: INVALID_STATUS,
-        code: ErrorCodes.BUS_INVALID_REGISTRATION,
-        text: `ExoCom holds ${maxServices} services already, its limit (maxServices): withdraw one with DELETE /services/<name>, or start the bus with a higher maxServices.`,
-      })
+    let change: ReturnType<RoutingTable['register']>
+    try {
+      change = table.register(service)
+    } catch (error) {
+      refuse(reply, error)
       return
     }
-    const change = table.register(service)
     const fields = { service: name, host: service.host, port: service.port }
     // Relays register again every few seconds so a restarted bus relearns them: the same
     // registration again costs a timestamp, a look at its batch offer (a receiver that
@@ -103,7 +90,8 @@ export function addRegistrationRoutes(
     else {
       deliverer.retain(table.services())
       log.info(
-        { ...fields, receives: service.receives },
+        // At most a few names: a registration may list a thousand.
+        { ...fields, receives: service.receives.slice(0, 10), names: service.receives.length },
         change === 'added' ? `service '${name}' registered` : `service '${name}' registered again`,
       )
     }

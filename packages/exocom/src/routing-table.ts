@@ -1,7 +1,7 @@
 import { isIP } from 'node:net'
 import { ErrorCodes, InvalidArgumentError, MAX_SERVICE_NAME_LENGTH } from '@exorelay/core'
 import { describeInvalidName, describeValue, RecentMap } from '@exorelay/core/internal'
-import { runPath, type ServiceRegistration } from '@exorelay/http-protocol'
+import { MAX_REGISTER_INTERVAL, runPath, type ServiceRegistration } from '@exorelay/http-protocol'
 
 /** Where ExoCom reaches one service: an entry of `GET /config.json`. */
 export interface ExoComService {
@@ -80,7 +80,7 @@ const rememberedWeight = (id: string, sender: string): number =>
  * killed never withdraws. Its interval is its `registerInterval`, or a relay's default.
  */
 export const MISSED_REGISTRATIONS = 3
-const DEFAULT_REGISTER_INTERVAL = 5000
+export const DEFAULT_REGISTER_INTERVAL = 5000
 /**
  * A service is never dropped sooner than this after its last registration: a relay that
  * registers every few milliseconds (in tests) must not flap out of the table whenever its
@@ -111,12 +111,18 @@ export class RoutingTable {
   // Which service sent which message id: the last `rememberedSenders` ids, or none for 0.
   readonly #senders: RecentMap<string, string> | undefined
 
+  readonly #maxServices: number
+  // What the table lists in all, kept against `MAX_TABLE_NAMES` and `MAX_TABLE_CHARACTERS`.
+  #size: TableSize = { names: 0, characters: 0 }
+
   constructor(
     services: readonly ServiceRegistration[] = [],
     rememberedSenders = REMEMBERED_SENDERS,
     now: () => number = performance.now.bind(performance),
+    maxServices = Number.MAX_SAFE_INTEGER,
   ) {
     this.#now = now
+    this.#maxServices = maxServices
     this.#senders =
       rememberedSenders === 0
         ? undefined
@@ -132,20 +138,33 @@ export class RoutingTable {
    * entry of a name it lists. Services that registered themselves, have not missed
    * `MISSED_REGISTRATIONS` registrations, and are not in it stay routed: a live relay would be
    * back on its next registration anyway, and keeping it spares its callers that gap. Returns
-   * the names kept that way. The input must have passed `validateServices`.
+   * the names kept that way. The input must have passed `validateServices`. Throws an
+   * `InvalidArgumentError`, and changes nothing, when the result would be past a limit.
    */
   configure(services: readonly ServiceRegistration[]): string[] {
     const next = new Map(services.map((service) => [service.name, service]))
     const kept: string[] = []
     const now = this.#now()
     for (const [name, registeredAt] of this.#selfRegistered) {
-      if (next.has(name) || !this.#alive(name, registeredAt, now)) {
-        this.#selfRegistered.delete(name)
-      } else {
-        next.set(name, this.#services.get(name)!)
-        kept.push(name)
-      }
+      if (next.has(name) || !this.#alive(name, registeredAt, now)) continue
+      next.set(name, this.#services.get(name)!)
+      kept.push(name)
     }
+    if (next.size > this.#maxServices) {
+      const stay =
+        kept.length === 0
+          ? ''
+          : ` and ${kept.length} that registered themselves stay, ${next.size} in all`
+      throw invalid(
+        `The table lists ${services.length} services${stay}, more than ExoCom's limit of ${this.#maxServices} (maxServices): list fewer, or start the bus with a higher maxServices.`,
+      )
+    }
+    const size = sizeOfAll(next.values())
+    checkSize(size, 'The table')
+    for (const name of [...this.#selfRegistered.keys()]) {
+      if (!kept.includes(name)) this.#selfRegistered.delete(name)
+    }
+    this.#size = size
     this.#services = next
     this.#reindex()
     return kept
@@ -159,6 +178,13 @@ export class RoutingTable {
   register(service: ServiceRegistration): 'added' | 'changed' | 'unchanged' {
     const name = service.name
     const previous = this.#services.get(name)
+    if (previous === undefined && this.#services.size >= this.#maxServices) {
+      throw invalid(
+        `ExoCom holds ${this.#maxServices} services already, its limit (maxServices): withdraw one with DELETE /services/<name>, or start the bus with a higher maxServices.`,
+      )
+    }
+    const size = this.#sizeWith(service, previous)
+    checkSize(size, `The registration of '${name}'`)
     const wasSelfRegistered = this.#selfRegistered.has(name)
     // Deleted first, so that the map's order stays the order of the last registrations.
     this.#selfRegistered.delete(name)
@@ -167,6 +193,7 @@ export class RoutingTable {
       return 'unchanged'
     }
     this.#services.set(name, service)
+    this.#size = size
     this.#reindexService(name, previous, service)
     return previous === undefined ? 'added' : 'changed'
   }
@@ -177,6 +204,7 @@ export class RoutingTable {
     if (previous === undefined) return false
     this.#services.delete(name)
     this.#selfRegistered.delete(name)
+    this.#size = this.#sizeWith(undefined, previous)
     this.#reindexService(name, previous, undefined)
     return true
   }
@@ -204,20 +232,28 @@ export class RoutingTable {
 
   /**
    * Drops the self-registered service `name` when it still is at `origin`, where nothing
-   * listened: it comes back when it registers again. A configured one stays (an original
-   * relay never registers again by itself). Returns whether it was dropped.
+   * listened for a request made at `since`, and has not registered since: it comes back when
+   * it registers again. A configured one stays (an original relay never registers again by
+   * itself). Returns whether it was dropped.
    */
-  dropUnreachable(name: string, origin: string): boolean {
+  dropUnreachable(name: string, origin: string, since: number): boolean {
     const target = this.#targets.get(name)
-    if (target === undefined || target.origin !== origin || !this.#selfRegistered.has(name)) {
+    const registeredAt = this.#selfRegistered.get(name)
+    // Registered again after the failed request was made: it restarted, and is alive.
+    if (target?.origin !== origin || registeredAt === undefined || registeredAt > since) {
       return false
     }
     return this.remove(name)
   }
 
-  /** How many services the table holds. */
-  get size(): number {
-    return this.#services.size
+  /** The table's size with `previous` replaced by `next` (either may be absent). */
+  #sizeWith(next: ServiceRegistration | undefined, previous: ServiceRegistration | undefined) {
+    const added = next === undefined ? NO_SIZE : sizeOf(next)
+    const removed = previous === undefined ? NO_SIZE : sizeOf(previous)
+    return {
+      names: this.#size.names + added.names - removed.names,
+      characters: this.#size.characters + added.characters - removed.characters,
+    }
   }
 
   has(name: string): boolean {
@@ -537,18 +573,27 @@ export function validateService(input: unknown, where: string): ServiceRegistrat
   // No namespace: absent, null (JSON has no undefined), or '' as the original's orchestrator
   // writes it for every service without one.
   if (namespace !== undefined && namespace !== null && namespace !== '') {
-    if (typeof namespace !== 'string' || namespace.includes('.')) {
+    if (
+      typeof namespace !== 'string' ||
+      namespace.includes('.') ||
+      namespace.length > MAX_SERVICE_NAME_LENGTH
+    ) {
       throw invalid(
-        `${label} has an 'internalNamespace' that is neither a name without dots nor empty ('', null or absent for none), got ${describeValue(namespace)}.`,
+        `${label} has an 'internalNamespace' that is neither a name without dots of at most ${MAX_SERVICE_NAME_LENGTH} characters nor empty ('', null or absent for none), got ${describeValue(namespace)}.`,
       )
     }
     service.internalNamespace = namespace
   }
   const interval = fields.registerInterval
   if (interval !== undefined) {
-    if (typeof interval !== 'number' || !Number.isInteger(interval) || interval < 1) {
+    if (
+      typeof interval !== 'number' ||
+      !Number.isInteger(interval) ||
+      interval < 1 ||
+      interval > MAX_REGISTER_INTERVAL
+    ) {
       throw invalid(
-        `${label} has a 'registerInterval' that is not a whole number of milliseconds of at least 1, got ${describeValue(interval)}.`,
+        `${label} has a 'registerInterval' that is not a whole number of milliseconds from 1 to ${MAX_REGISTER_INTERVAL}, got ${describeValue(interval)}.`,
       )
     }
     service.registerInterval = interval
@@ -589,15 +634,71 @@ function validateNames(value: unknown, field: string, label: string): string[] |
 
 /** Names a service may list in `receives`, and again in `sends`. */
 export const MAX_NAMES_PER_SERVICE = 1000
+/**
+ * Names all services together may list, and their characters (each name with its service's
+ * internal namespace): what the table, its routes and `GET /config.json` hold stays within
+ * tens of megabytes, whatever clients register.
+ */
+export const MAX_TABLE_NAMES = 100_000
+export const MAX_TABLE_CHARACTERS = 4_000_000
+
+/** What a table lists: names, and their characters. */
+interface TableSize {
+  readonly names: number
+  readonly characters: number
+}
+
+const NO_SIZE: TableSize = { names: 0, characters: 0 }
+
+function sizeOf(service: ServiceRegistration): TableSize {
+  const namespace = service.internalNamespace?.length ?? 0
+  let names = 0
+  let characters = 0
+  for (const list of [service.receives, service.sends ?? []]) {
+    names += list.length
+    for (const name of list) characters += name.length + namespace
+  }
+  return { names, characters }
+}
+
+function sizeOfAll(services: Iterable<ServiceRegistration>): TableSize {
+  let names = 0
+  let characters = 0
+  for (const service of services) {
+    const size = sizeOf(service)
+    names += size.names
+    characters += size.characters
+  }
+  return { names, characters }
+}
+
+function checkSize(size: TableSize, what: string): void {
+  if (size.names <= MAX_TABLE_NAMES && size.characters <= MAX_TABLE_CHARACTERS) return
+  throw invalid(
+    `${what} would make the routing table list ${size.names} names of ${size.characters} characters in all, more than ExoCom's limit of ${MAX_TABLE_NAMES} names and ${MAX_TABLE_CHARACTERS} characters: list fewer or shorter names.`,
+  )
+}
 
 // A DNS name (labels of letters, digits, `-`, and `_` as container names have them), or an
 // IP literal: what the bus can put in a URL without it meaning something else.
 const HOST_NAME =
   /^(?=.{1,253}$)[A-Za-z0-9_](?:[A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?(?:\.[A-Za-z0-9_](?:[A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?)*$/
 
-/** A host name or an IP address, nothing else: no port, scheme, brackets, spaces or CR/LF. */
+/**
+ * A host name or an IP address, nothing else: no port, scheme, brackets, spaces or CR/LF, and
+ * one that a URL keeps as it is. `999.1.1.1` is no address, `1.2.3` would reach 1.2.0.3 and
+ * `0x7f.1` 127.0.0.1, and an IPv6 zone (`fe80::1%eth0`) cannot be written in a URL.
+ */
 function isHost(host: string): boolean {
-  return isIP(host) !== 0 || HOST_NAME.test(host)
+  const ip = isIP(host)
+  if (ip === 4) return true
+  if (ip === 6) return !host.includes('%')
+  if (!HOST_NAME.test(host)) return false
+  try {
+    return new URL(`http://${host}/`).hostname === host.toLowerCase()
+  } catch {
+    return false
+  }
 }
 
 function invalid(message: string): InvalidArgumentError {

@@ -35,6 +35,23 @@ describe('what a client can make the bus hold is bounded', () => {
     const put = (name: string, body: unknown) =>
       request(exocom, 'PUT', `/services/${encodeURIComponent(name)}`, body)
 
+    const namespaced = await put('users', {
+      ...serviceOf(users, ['x.a']),
+      internalNamespace: 'n'.repeat(MAX_SERVICE_NAME_LENGTH + 1),
+    })
+    assert.equal(namespaced.status, 400)
+    assert.match(
+      namespaced.text,
+      /'internalNamespace' that is neither a name without dots of at most 256/,
+    )
+
+    const slow = await put('users', { ...serviceOf(users, []), registerInterval: 60_001 })
+    assert.equal(slow.status, 400)
+    assert.match(
+      slow.text,
+      /'registerInterval' that is not a whole number of milliseconds from 1 to 60000/,
+    )
+
     const longName = 'n'.repeat(MAX_SERVICE_NAME_LENGTH + 1)
     const named = await put(longName, { ...serviceOf(users, []), name: longName })
     assert.equal(named.status, 400)
@@ -82,7 +99,7 @@ describe('what a client can make the bus hold is bounded', () => {
     assert.equal(third.code, ErrorCodes.BUS_INVALID_REGISTRATION)
     assert.match(third.text, /holds 2 services already, its limit \(maxServices\)/)
     assert.equal(table.status, 400)
-    assert.match(table.text, /lists 3 services, more than ExoCom's limit of 2 \(maxServices\)/)
+    assert.match(table.text, /lists 3 services .*more than ExoCom's limit of 2 \(maxServices\)/)
     // A service already in the table may still register again.
     const again = await request(exocom, 'PUT', '/services/a', {
       ...serviceOf(users, ['a.x']),
@@ -136,7 +153,22 @@ describe('what a client can make the bus hold is bounded', () => {
 })
 
 describe('one bad registration breaks nothing else', () => {
-  for (const host of ['reports:4000', 'a b', '[::1', '[::1]', 'x\r\ny', 'http://x', '']) {
+  for (const host of [
+    'reports:4000',
+    'a b',
+    '[::1',
+    '[::1]',
+    'x\r\ny',
+    'http://x',
+    '',
+    // What a URL would not take, or would read as another address.
+    '999.1.1.1',
+    '256.256.256.256',
+    '1.2.3',
+    '0x7f.1',
+    '2130706433',
+    'fe80::1%eth0',
+  ]) {
     test(`a host of ${JSON.stringify(host)} is refused with 400 naming the fix`, async (t) => {
       const { exocom } = await startBus(t)
       const reports = await startReceiver(t, 'reports')

@@ -414,12 +414,46 @@ describe('services that stop registering', () => {
   })
 
   test('dropUnreachable drops a self-registered service only while it is still at that address', () => {
-    const table = new RoutingTable([users])
+    let now = 10
+    const table = new RoutingTable([users], undefined, () => now)
     table.register(web)
 
-    assert.equal(table.dropUnreachable('web', 'http://127.0.0.1:9999'), false)
-    assert.equal(table.dropUnreachable('users', 'http://127.0.0.1:4001'), false, 'a configured one')
-    assert.equal(table.dropUnreachable('web', 'http://127.0.0.1:4000'), true)
+    assert.equal(table.dropUnreachable('web', 'http://127.0.0.1:9999', 20), false)
+    assert.equal(table.dropUnreachable('users', 'http://127.0.0.1:4001', 20), false, 'configured')
+    // It restarted at the same address and registered after the failed request was made.
+    now = 30
+    table.register(web)
+    assert.equal(table.dropUnreachable('web', 'http://127.0.0.1:4000', 20), false, 'restarted')
+    assert.equal(table.dropUnreachable('web', 'http://127.0.0.1:4000', 40), true)
     assert.equal(table.has('web'), false)
+  })
+
+  test('the table refuses what would take it past maxServices or its size, and changes nothing', () => {
+    let now = 0
+    const table = new RoutingTable([], undefined, () => now, 2)
+    table.register(web)
+    table.register(users)
+    assert.throws(
+      () => table.register(tweets),
+      /holds 2 services already, its limit \(maxServices\)/,
+    )
+    // Two self-registered services stay, so a table of one would make three.
+    assert.throws(
+      () => table.configure([tweets]),
+      /lists 1 services and 2 that registered themselves stay, 3 in all, more than ExoCom's limit of 2/,
+    )
+    now = 20_000 // both missed their registrations: a table of two fits again
+    assert.deepEqual(table.configure([tweets, { ...users, name: 'other' }]), [])
+
+    const big = new RoutingTable()
+    const names = (n: number, prefix: string) =>
+      Array.from({ length: n }, (_, i) => `${prefix}.${'x'.repeat(490)}${i}`)
+    for (let i = 0; i < 8; i++)
+      big.register({ ...web, name: `s${i}`, receives: names(1000, `s${i}`) })
+    assert.throws(
+      () => big.register({ ...web, name: 's8', receives: names(1000, 's8') }),
+      /would make the routing table list 9000 names of \d+ characters in all, more than ExoCom's limit of 100000 names and 4000000 characters/,
+    )
+    assert.equal(big.has('s8'), false)
   })
 })

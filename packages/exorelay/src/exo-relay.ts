@@ -129,9 +129,8 @@ export class ExoRelay<M extends MessageMap<M> = AnyMessages> extends Relay<M> {
     const kind = options.transport === undefined ? transportKind(env) : undefined
     const config = resolveConfig(options, kind === TransportKinds.HTTP)
     const logger = createLogger(options.logger, config.serviceName)
-    const onError = (error: ExoRelayError): void => {
-      if (this !== undefined) this.#transportError(error)
-    }
+    // Called only once the relay is online, long after the constructor ran.
+    const onError = (error: ExoRelayError): void => this.#transportError(error)
     const transport =
       options.transport ??
       (kind === TransportKinds.NATS ? natsTransportFromEnv(env, logger) : undefined) ??

@@ -121,11 +121,49 @@ describe('a token mismatch is loud', () => {
     assert.equal(error.code, ErrorCodes.UNAUTHORIZED)
     assert.match(
       error.message,
-      /^This relay refused POST \/run\/users\.created from 127\.0\.0\.1 with 401 because it came without the relay's token: if ExoCom sent it, start ExoCom and every relay with the same EXOCOM_TOKEN \(the token option\)\.$/,
+      /^This relay refused POST \/run\/users\.created from 127\.0\.0\.1 with 401 because it came without the relay's token, and ExoCom takes requests without a token: ExoCom delivers without it\. Start ExoCom and every relay with the same EXOCOM_TOKEN \(the token option\)\.$/,
     )
     assert.deepEqual(errorLines(log), [[ErrorCodes.UNAUTHORIZED, error.message]])
     assert.equal(users.status().bus, 'unauthorized')
     assert.equal(await statusRoute(port, 'bus'), 'unauthorized')
+  })
+
+  test('a request without the token from another client, while the bus checks tokens, is no mismatch', async (t) => {
+    const busLog = new RecordingLogger()
+    const bus = await startExoCom({ port: 0, logger: busLog, token: TOKEN })
+    t.after(() => bus.close())
+    const log = new RecordingLogger()
+    const users = new ExoRelay({
+      serviceName: 'users',
+      exocomPort: bus.port,
+      port: 0,
+      logger: log,
+      token: TOKEN,
+    })
+    t.after(() => users.close())
+    const errors: ExoRelayError[] = []
+    users.on('error', (error) => errors.push(error))
+    const port = await users.listen()
+
+    // Any local process can do this.
+    const stray = await fetch(`http://127.0.0.1:${port}/run/users.create`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: '{"id":"x"}',
+      signal: AbortSignal.timeout(DEADLINE),
+    })
+    assert.equal(stray.status, 401)
+    // The relay asks the bus whether it takes requests without a token: the bus says no (401).
+    await busLog.waitFor((entry) => entry.fields.url === '/exorelay/token-probe', {
+      timeout: DEADLINE,
+    })
+    // A round trip through the bus after that answer.
+    await users.send('users.ping', {}, { reply: false, timeout: DEADLINE }).catch(() => {})
+
+    assert.deepEqual(errors, [])
+    assert.deepEqual(errorLines(log), [])
+    assert.equal(users.status().bus, 'reachable')
+    assert.equal(await statusRoute(port, 'bus'), 'reachable')
   })
 
   test("with the same token on both sides there is no error and the status says 'reachable'", async (t) => {

@@ -21,6 +21,7 @@ export type { ServiceRegistration } from './protocol.js'
 export {
   ERROR_CODE_HEADER,
   lacksSelfRegistration,
+  MAX_REGISTER_INTERVAL,
   requestHeaders,
   runPath,
   sendPath,

@@ -80,9 +80,15 @@ export interface ServiceRegistration {
    */
   errorReplies?: boolean
   /**
-   * Milliseconds between the service's registrations (a relay's `registerInterval`). The
-   * bundled bus drops a self-registered service that has not registered for three of them.
-   * Absent: 5,000, a relay's default.
+   * Milliseconds between the service's registrations (a relay's `registerInterval`), at most
+   * `MAX_REGISTER_INTERVAL`. The bundled bus drops a self-registered service that has not
+   * registered for three of them. Absent: 5,000, a relay's default.
    */
   registerInterval?: number
 }
+
+/**
+ * The longest `registerInterval` a registration may state: a service that registers less often
+ * would stay routed for minutes after it died.
+ */
+export const MAX_REGISTER_INTERVAL = 60_000

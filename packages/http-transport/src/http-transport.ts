@@ -10,7 +10,7 @@ import type {
 import { ErrorCodes, isExoRelayError } from '@exorelay/core'
 import { checkBoolean, checkFunction, checkInteger } from '@exorelay/core/internal'
 import { exoRelayRoutes, StandaloneListener } from '@exorelay/fastify-listener'
-import type { ServiceRegistration } from '@exorelay/http-protocol'
+import { MAX_REGISTER_INTERVAL, type ServiceRegistration } from '@exorelay/http-protocol'
 import { UndiciSender } from '@exorelay/undici-sender'
 import type { FastifyInstance } from 'fastify'
 import type { Dispatcher } from 'undici'
@@ -136,10 +136,13 @@ export class HttpTransport implements Transport {
       'registerInterval',
       1,
       DEFAULT_REGISTER_INTERVAL,
+      // A bus refuses a longer one: a dead relay would stay routed for minutes.
+      MAX_REGISTER_INTERVAL,
     )
     this.#mismatch = new TokenMismatch({
       logger: options.logger,
       busRefuses: () => this.#sender.unauthorized,
+      busAcceptsNoToken: () => this.#sender.acceptsNoToken(REGISTER_TIMEOUT),
       report:
         options.onError === undefined
           ? undefined

@@ -124,6 +124,12 @@ interface RequestHeaders {
  * await sender.close()
  * ```
  */
+/** A path no ExoCom serves: the token probe learns only whether the bus checks tokens. */
+const TOKEN_PROBE_PATH = '/exorelay/token-probe'
+const NO_TOKEN_HEADERS: Readonly<Record<string, string>> = Object.freeze(
+  requestHeaders(undefined, false),
+)
+
 export class UndiciSender {
   /** Where ExoCom is, e.g. `'http://localhost:3100'`. */
   readonly origin: string
@@ -370,6 +376,27 @@ export class UndiciSender {
       if (isSuccess(answer.status) || lacksSelfRegistration(answer.status)) return
       throw refusedError(subject, answer.status, answer.bodyStart)
     })
+  }
+
+  /**
+   * Whether the bus takes requests without a token: one `GET` of a path no bus serves, sent
+   * without `authorization`. A bus with a token answers 401 before it looks for a route; one
+   * without answers 404. Tells a relay with a token whether a request its listener refused
+   * for the token can have come from the bus. Rejects when no answer comes within `timeout`
+   * milliseconds.
+   */
+  async acceptsNoToken(timeout: number): Promise<boolean> {
+    // Straight to the dispatcher: a 401 here is the point of the probe, not the bus refusing
+    // this relay's token (`unauthorized` stays as it is), and nothing is retried.
+    const answer = await this.#context.dispatcher.request({
+      origin: this.origin,
+      method: 'GET',
+      path: TOKEN_PROBE_PATH,
+      headers: NO_TOKEN_HEADERS,
+      signal: AbortSignal.timeout(timeout),
+    })
+    await answer.body.dump()
+    return answer.statusCode !== 401
   }
 
   /**
