@@ -10,6 +10,12 @@ import { textStart } from './peer-text.js'
  */
 export const ERROR_REPLY = '__error'
 
+/** Codes of the error replies the bus sends by itself, when no handler could run. */
+const BUS_REPORTED: ReadonlySet<string> = new Set([
+  ErrorCodes.RECEIVER_UNREACHABLE,
+  ErrorCodes.UNAUTHORIZED,
+])
+
 /** An error as it crosses the wire: data, never a stack. */
 export interface WireError {
   code: string
@@ -28,11 +34,9 @@ export function toWireError(error: unknown): WireError {
   >
   const wire: WireError = {
     code:
-      // Only the bus says that a receiver was unreachable (the caller then knows no handler
-      // ran): a handler that ran, and let such an error from its own send escape, failed.
-      typeof source.code === 'string' &&
-      source.code !== '' &&
-      source.code !== ErrorCodes.RECEIVER_UNREACHABLE
+      // Only the bus says that a receiver was unreachable or refused its token (the caller
+      // then knows no handler ran): a handler that ran, and let such an error escape, failed.
+      typeof source.code === 'string' && source.code !== '' && !BUS_REPORTED.has(source.code)
         ? source.code
         : ErrorCodes.HANDLER_FAILED,
     message:
@@ -46,8 +50,8 @@ export function toWireError(error: unknown): WireError {
 
 /**
  * The caller's side of an error reply. A malformed one still becomes a coded error. One the
- * bus sent because the receiver was unreachable is a `TransportError` with that code: no
- * handler ran.
+ * bus sent because the receiver was unreachable, or refused the bus's token, is a
+ * `TransportError` with that code: no handler ran.
  */
 export function remoteHandlerError(reply: ReceivedMessage): RemoteHandlerError | TransportError {
   const payload = (
@@ -62,6 +66,11 @@ export function remoteHandlerError(reply: ReceivedMessage): RemoteHandlerError |
       ErrorCodes.RECEIVER_UNREACHABLE,
       text || 'The receiver is unreachable.',
     )
+  }
+  if (code === ErrorCodes.UNAUTHORIZED) {
+    return new TransportError(ErrorCodes.UNAUTHORIZED, text || 'The receiver refused the token.', {
+      status: 401,
+    })
   }
   const message =
     text === ''

@@ -99,3 +99,18 @@ test('a handler that lets RECEIVER_UNREACHABLE from its own send escape failed: 
   const error = remoteHandlerError({ name: ERROR_REPLY, id: 'r', responseTo: 'q', payload: wire })
   assert.ok(error instanceof RemoteHandlerError)
 })
+
+test('an error reply the bus sent for a receiver that refused its token is a TransportError with status 401', () => {
+  const error = remoteHandlerError({
+    name: ERROR_REPLY,
+    id: 'r',
+    responseTo: 'q',
+    payload: { code: ErrorCodes.UNAUTHORIZED, message: "The service 'users' … refused it (401)." },
+  })
+  assert.ok(error instanceof TransportError)
+  assert.equal(error.code, ErrorCodes.UNAUTHORIZED)
+  assert.equal(error.status, 401)
+  // A handler that lets such an error escape failed: its caller learns a handler ran.
+  const escaped = Object.assign(new Error('refused'), { code: ErrorCodes.UNAUTHORIZED })
+  assert.equal(toWireError(escaped).code, ErrorCodes.HANDLER_FAILED)
+})

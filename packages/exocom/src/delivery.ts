@@ -39,6 +39,8 @@ export interface DeliveryOptions {
   readonly onUnreachable?:
     | ((delivery: Delivery, message: RoutedMessage, since: number) => void)
     | undefined
+  /** The receiver answered 401 to a message: it wants another token than the bus's. */
+  readonly onTokenRefused?: ((delivery: Delivery, message: RoutedMessage) => void) | undefined
 }
 
 /** What the deliverer holds right now; for tests and diagnostics. */
@@ -104,6 +106,7 @@ export class Deliverer {
         if (this.#active === 0 && this.#idle.length > 0) this.#resolveIdle()
       },
       unreachable: options.onUnreachable ?? (() => {}),
+      tokenRefused: options.onTokenRefused ?? (() => {}),
       refused: (target, items, status) => {
         // A receiver that does not know the batch route lost it in a restart or was never
         // what it registered as; one that answers 413 has a body limit under a batch's size.

@@ -19,6 +19,8 @@ import type { Pool } from 'undici'
 import { formatMessageLine } from './message-log.js'
 import type { Delivery } from './routing-table.js'
 
+const UNAUTHORIZED = 401
+
 /** One routed message, the same for each of its receivers. */
 export interface RoutedMessage {
   /** The public name, for the console line. */
@@ -85,6 +87,8 @@ export interface DeliveryContext {
    * request was made.
    */
   unreachable(delivery: Delivery, message: RoutedMessage, since: number): void
+  /** The receiver answered 401 to `message`: it wants another token than the bus's. */
+  tokenRefused(delivery: Delivery, message: RoutedMessage): void
 }
 
 /**
@@ -177,6 +181,7 @@ export class Delivering extends DeliveryExchange {
   protected delivered(status: number, body: string): void {
     if (status < 300) logDelivered(this.deliveries.log, this.#delivery, this.#message)
     else logRefused(this.deliveries.log, this.#delivery, this.#message, status, textStart(body))
+    if (status === UNAUTHORIZED) this.deliveries.tokenRefused(this.#delivery, this.#message)
   }
 
   protected undelivered(reason: string, err: Error): void {
@@ -216,6 +221,7 @@ export class BatchDelivering extends DeliveryExchange {
       const response = textStart(body)
       for (const { delivery, message } of items) {
         logRefused(log, delivery, message, status, response)
+        if (status === UNAUTHORIZED) this.deliveries.tokenRefused(delivery, message)
       }
       return
     }

@@ -72,6 +72,7 @@ export async function startExoCom(options: ExoComOptions = {}): Promise<ExoCom> 
   let liveness: Liveness | undefined
   const deliverer = new Deliverer({
     onUnreachable: (delivery, message, since) => liveness?.unreachable(delivery, message, since),
+    onTokenRefused: (delivery, message) => liveness?.tokenRefused(delivery, message),
     timeout: settings.deliveryTimeout,
     logger: log,
     token,

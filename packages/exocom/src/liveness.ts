@@ -32,7 +32,8 @@ export interface LivenessOptions {
  * so is one where nothing listened when the bus delivered (it comes back when it registers).
  * The requester of a request whose only receiver was not there learns it at once, as an
  * error reply (`EXORELAY_ERR_TRANSPORT_RECEIVER_UNREACHABLE`) when it understands them,
- * instead of waiting for its deadline.
+ * instead of waiting for its deadline; so does one whose only receiver refused the bus's
+ * token (`EXORELAY_ERR_AUTH_UNAUTHORIZED`).
  */
 export class Liveness {
   readonly #options: LivenessOptions
@@ -58,6 +59,34 @@ export class Liveness {
         `service '${service}' dropped: nothing listens at ${delivery.origin}; it is routed again once it registers`,
       )
     }
+    this.#tellRequester(message, {
+      code: ErrorCodes.RECEIVER_UNREACHABLE,
+      message:
+        `The service '${service}', the only receiver of '${message.publicName}', is unreachable: nothing listens at ${delivery.origin}.` +
+        (dropped || !table.has(service)
+          ? ' ExoCom dropped it; it is routed again once it registers.'
+          : ' Start it, or correct its address in the routing table.'),
+    })
+  }
+
+  /**
+   * The receiver answered 401: it has another token than the bus (or the bus has none). The
+   * relay there reports it; its requester learns it at once too.
+   */
+  tokenRefused(delivery: Delivery, message: RoutedMessage): void {
+    this.#tellRequester(message, {
+      code: ErrorCodes.UNAUTHORIZED,
+      message: `The service '${delivery.service.name}', the only receiver of '${message.publicName}', refused it for ExoCom's token (401): start ExoCom and every relay with the same EXOCOM_TOKEN (the token option).`,
+    })
+  }
+
+  /**
+   * Answers the requester of `message` at once with an error reply, when nobody else can
+   * answer it: a request (not a reply) to one receiver, from a requester that understands
+   * error replies.
+   */
+  #tellRequester(message: RoutedMessage, payload: { code: string; message: string }): void {
+    const { table, logger } = this.#options
     // A reply, or a request that others received: nobody waits in vain because of this one.
     if (message.responseTo !== undefined || message.receivers !== 1) return
     // An original relay would take an error reply for a success (see the ingress); it times
@@ -68,19 +97,12 @@ export class Liveness {
       id: randomUUID(),
       sender: BUS_SENDER,
       responseTo: message.id,
-      payload: {
-        code: ErrorCodes.RECEIVER_UNREACHABLE,
-        message:
-          `The service '${service}', the only receiver of '${message.publicName}', is unreachable: nothing listens at ${delivery.origin}.` +
-          (dropped || !table.has(service)
-            ? ' ExoCom dropped it; it is routed again once it registers.'
-            : ' Start it, or correct its address in the routing table.'),
-      },
+      payload,
     })
     if (result.status >= 300) {
       logger.debug(
         { messageId: message.id, status: result.status },
-        `the requester of '${message.publicName}' was not told that its receiver is unreachable: ${result.error ?? ''}`,
+        `the requester of '${message.publicName}' was not told (${payload.code}): ${result.error ?? ''}`,
       )
     }
   }

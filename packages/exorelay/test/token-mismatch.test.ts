@@ -128,6 +128,32 @@ describe('a token mismatch is loud', () => {
     assert.equal(await statusRoute(port, 'bus'), 'unauthorized')
   })
 
+  test('a requester whose only receiver refuses the bus for its token learns it at once, not at its deadline', async (t) => {
+    const { relay } = await landscape(t, undefined)
+    const { relay: users } = relay('users', { token: TOKEN })
+    const { relay: web } = relay('web')
+    users.registerHandler('users.create', (user, { reply }) => reply('users.created', user))
+    await Promise.all([users.listen(), web.listen()])
+
+    // The send would wait 60 s for a reply; the test allows DEADLINE.
+    const sent = web.send('users.create', { name: 'Will' }, { timeout: 60_000 }).then(
+      () => assert.fail('the send resolved'),
+      (rejection: unknown) => rejection as ExoRelayError & { status?: number },
+    )
+    let timer: NodeJS.Timeout | undefined
+    const late = new Promise<never>((_resolve, reject) => {
+      timer = setTimeout(() => reject(new Error('the send waited for its deadline')), DEADLINE)
+    })
+    const error = await Promise.race([sent, late]).finally(() => clearTimeout(timer))
+
+    assert.equal(error.code, ErrorCodes.UNAUTHORIZED)
+    assert.equal(error.status, 401)
+    assert.match(
+      error.message,
+      /^The service 'users', the only receiver of 'users\.create', refused it for ExoCom's token \(401\): start ExoCom and every relay with the same EXOCOM_TOKEN/,
+    )
+  })
+
   test('a request without the token from another client, while the bus checks tokens, is no mismatch', async (t) => {
     const busLog = new RecordingLogger()
     const bus = await startExoCom({ port: 0, logger: busLog, token: TOKEN })
