@@ -636,8 +636,9 @@ function validateNames(value: unknown, field: string, label: string): string[] |
 export const MAX_NAMES_PER_SERVICE = 1000
 /**
  * Names all services together may list, and their characters (each name with its service's
- * internal namespace): what the table, its routes and `GET /config.json` hold stays within
- * tens of megabytes, whatever clients register.
+ * internal namespace, name and host, as each route of `GET /config.json` repeats them): what
+ * the table, its routes and `GET /config.json` hold stays within megabytes, whatever clients
+ * register.
  */
 export const MAX_TABLE_NAMES = 100_000
 export const MAX_TABLE_CHARACTERS = 4_000_000
@@ -651,12 +652,14 @@ interface TableSize {
 const NO_SIZE: TableSize = { names: 0, characters: 0 }
 
 function sizeOf(service: ServiceRegistration): TableSize {
-  const namespace = service.internalNamespace?.length ?? 0
+  // What each listed name brings along: its internal form, and the receiver as a route shows it.
+  const perName =
+    (service.internalNamespace?.length ?? 0) + service.name.length + service.host.length
   let names = 0
   let characters = 0
   for (const list of [service.receives, service.sends ?? []]) {
     names += list.length
-    for (const name of list) characters += name.length + namespace
+    for (const name of list) characters += name.length + perName
   }
   return { names, characters }
 }

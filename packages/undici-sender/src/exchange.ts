@@ -22,7 +22,7 @@ import { isNeverWritten, retryDelay } from './retry.js'
 
 /** One request to a peer: ExoCom for the relay's sender, a receiver for the bus. */
 export interface ExchangeRequest {
-  readonly method: 'POST' | 'PUT' | 'DELETE'
+  readonly method: 'GET' | 'POST' | 'PUT' | 'DELETE'
   readonly path: string
   readonly body: string | undefined
   readonly headers: Readonly<Record<string, string>>

@@ -385,18 +385,21 @@ export class UndiciSender {
    * for the token can have come from the bus. Rejects when no answer comes within `timeout`
    * milliseconds.
    */
-  async acceptsNoToken(timeout: number): Promise<boolean> {
-    // Straight to the dispatcher: a 401 here is the point of the probe, not the bus refusing
-    // this relay's token (`unauthorized` stays as it is), and nothing is retried.
-    const answer = await this.#context.dispatcher.request({
-      origin: this.origin,
+  acceptsNoToken(timeout: number): Promise<boolean> {
+    if (this.#closed) return rejectClosed('the token probe')
+    const request: SendRequest = {
       method: 'GET',
       path: TOKEN_PROBE_PATH,
+      body: undefined,
       headers: NO_TOKEN_HEADERS,
-      signal: AbortSignal.timeout(timeout),
-    })
-    await answer.body.dump()
-    return answer.statusCode !== 401
+      subject: () => 'the token probe',
+    }
+    // Its own context: a 401 here is the point of the probe, not the bus refusing this
+    // relay's token (`unauthorized` stays as it is), and nothing is retried.
+    const context: ExchangeContext = { ...this.#context, reached: () => {}, retryBudget: 0 }
+    this.#active++
+    return new SendExchange(context, request, timeout, undefined, (answer) => answer.status !== 401)
+      .promise
   }
 
   /**

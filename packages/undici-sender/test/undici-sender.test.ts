@@ -1277,3 +1277,29 @@ test('invalid retryBudget, timers or onUnauthorized options throw INVALID_OPTION
     )
   }
 })
+
+test('acceptsNoToken asks the bus without a token: a 401 means it checks tokens, and the probe is no refusal of this sender', async (t) => {
+  let checks = true
+  const seen: { url?: string | undefined; authorization?: string | undefined }[] = []
+  const exocom = await startExoCom(t, (request, res) => {
+    seen.push({ url: request.url, authorization: request.headers.authorization })
+    res.statusCode = checks ? 401 : 404
+    res.end()
+  })
+  const told: TransportError[] = []
+  const sender = startSender(t, exocom.port, {
+    token: TOKEN,
+    onUnauthorized: (error) => told.push(error),
+  })
+
+  assert.equal(await sender.acceptsNoToken(5_000), false)
+  checks = false
+  assert.equal(await sender.acceptsNoToken(5_000), true)
+
+  assert.deepEqual(seen, [
+    { url: '/exorelay/token-probe', authorization: undefined },
+    { url: '/exorelay/token-probe', authorization: undefined },
+  ])
+  assert.equal(sender.unauthorized, false)
+  assert.deepEqual(told, [])
+})
