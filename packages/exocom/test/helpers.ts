@@ -188,21 +188,4 @@ export function send(
   return request(exocom, 'POST', `/send/${encodeURIComponent(name)}`, body, undefined, headers)
 }
 
-/** `promise`, or a rejection saying what was awaited once `timeout` ms pass first. */
-export async function withDeadline<T>(
-  promise: Promise<T>,
-  timeout: number,
-  describe: () => string,
-): Promise<T> {
-  let timer: NodeJS.Timeout | undefined
-  const late = new Promise<never>((_resolve, reject) => {
-    timer = setTimeout(() => reject(new Error(`${describe()} within ${timeout} ms`)), timeout)
-    // Only a guard: it must never keep the test process alive by itself.
-    timer.unref()
-  })
-  try {
-    return await Promise.race([promise, late])
-  } finally {
-    clearTimeout(timer)
-  }
-}
+export { withDeadline } from '@exorelay/testing'

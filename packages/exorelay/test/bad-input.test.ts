@@ -6,6 +6,7 @@ import {
   type RawAnswer,
   rawHttpClient,
   requestStarted,
+  withDeadline,
 } from '@exorelay/testing'
 import { ErrorCodes, ExoRelay, type ExoRelayOptions, type HandlerContext } from '../src/index.js'
 
@@ -88,19 +89,6 @@ async function startRelay(t: After, options: Partial<ExoRelayOptions> = {}) {
   }
 
   return { relay, exocom, port, received, post, run, assertServing }
-}
-
-/** `promise`, or a failure naming `what` when it does not settle within `timeout` ms. */
-async function within<T>(promise: Promise<T>, timeout: number, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined
-  const deadline = new Promise<never>((_resolve, reject) => {
-    timer = setTimeout(() => reject(new Error(`waited ${timeout} ms for ${what}`)), timeout)
-  })
-  try {
-    return await Promise.race([promise, deadline])
-  } finally {
-    clearTimeout(timer)
-  }
 }
 
 /** Headers that promise 1,000 bytes of body, and the first 10 of them. */
@@ -471,7 +459,11 @@ describe('slow clients at a real relay', () => {
     ]
 
     const fourth = await openRawConnection(port, { signal: t.signal })
-    const written = await within(fourth.closed, 5_000, 'the fourth connection to be closed')
+    const written = await withDeadline(
+      fourth.closed,
+      5_000,
+      () => 'waited for the fourth connection to be closed',
+    )
 
     assert.equal(written, '', 'closed without an answer')
     assert.equal(fourth.socket.destroyed, true)
@@ -483,7 +475,7 @@ describe('slow clients at a real relay', () => {
     // by the time this side sees the close.
     held[0]!.socket.write('GET /status HTTP/1.1\r\nhost: 127.0.0.1\r\nconnection: close\r\n\r\n')
     assert.match(
-      await within(held[0]!.closed, 5_000, 'the status answer'),
+      await withDeadline(held[0]!.closed, 5_000, () => 'waited for the status answer'),
       /^HTTP\/1\.1 200 OK\r\n/,
     )
     await assertServing('once a connection closed')

@@ -3,6 +3,7 @@ import { once } from 'node:events'
 import { createServer } from 'node:net'
 import { test } from 'node:test'
 import { startExoCom } from '@exorelay/exocom'
+import { withDeadline } from '@exorelay/testing'
 import { ErrorCodes, ExoRelay, TransportError } from '../src/index.js'
 
 // Issue 14, case 4: a service killed without withdrawing was a black hole; every request to it
@@ -27,17 +28,14 @@ test('a request whose only receiver is gone rejects at once with RECEIVER_UNREAC
   })
   assert.equal(registered.status, 200)
 
-  let timer: NodeJS.Timeout | undefined
-  const tooLate = new Promise<never>((_resolve, reject) => {
-    timer = setTimeout(() => reject(new Error('the send waited for its deadline')), 10_000)
-  })
-  const error = await Promise.race([
+  const error = await withDeadline(
     web.send('users.create', { name: 'Will' }, { timeout: 60_000 }).then(
       () => assert.fail('the send resolved'),
       (rejection: unknown) => rejection,
     ),
-    tooLate,
-  ]).finally(() => clearTimeout(timer))
+    10_000,
+    () => 'the send waited for its 60 s deadline: it did not settle',
+  )
 
   assert.ok(error instanceof TransportError)
   assert.equal(error.code, ErrorCodes.RECEIVER_UNREACHABLE)

@@ -3,7 +3,7 @@ import { once } from 'node:events'
 import { createServer } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { test } from 'node:test'
-import { ORIGINAL_ERROR_PAGE, RecordingLogger } from '@exorelay/testing'
+import { ORIGINAL_ERROR_PAGE, RecordingLogger, withDeadline } from '@exorelay/testing'
 import { ErrorCodes, ExoRelay } from '../src/index.js'
 
 test('a reply the bus refuses with an HTML page and a stack becomes an error reply that quotes one plain sentence', async (t) => {
@@ -57,14 +57,11 @@ test('a reply the bus refuses with an HTML page and a stack becomes an error rep
   })
   assert.equal(run.status, 200)
 
-  let timer: NodeJS.Timeout | undefined
-  const late = new Promise<never>((_resolve, reject) => {
-    timer = setTimeout(
-      () => reject(new Error('no error reply reached the bus within 10 s')),
-      10_000,
-    )
-  })
-  const body = (await Promise.race([errorReplied, late]).finally(() => clearTimeout(timer))) as {
+  const body = (await withDeadline(
+    errorReplied,
+    10_000,
+    () => 'no error reply reached the bus',
+  )) as {
     responseTo?: string
     payload?: Record<string, unknown>
   }

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict'
 import { once } from 'node:events'
 import { describe, test } from 'node:test'
 import { startExoCom } from '@exorelay/exocom'
-import { type LogEntry, RecordingLogger } from '@exorelay/testing'
+import { type LogEntry, RecordingLogger, withDeadline } from '@exorelay/testing'
 import { ErrorCodes, ExoRelay, type ExoRelayError, type ExoRelayOptions } from '../src/index.js'
 
 // Case 7 of issue 14: a relay and a bus whose tokens differ looked healthy (`registered: true,
@@ -140,11 +140,7 @@ describe('a token mismatch is loud', () => {
       () => assert.fail('the send resolved'),
       (rejection: unknown) => rejection as ExoRelayError & { status?: number },
     )
-    let timer: NodeJS.Timeout | undefined
-    const late = new Promise<never>((_resolve, reject) => {
-      timer = setTimeout(() => reject(new Error('the send waited for its deadline')), DEADLINE)
-    })
-    const error = await Promise.race([sent, late]).finally(() => clearTimeout(timer))
+    const error = await withDeadline(sent, DEADLINE, () => 'the send waited for its deadline')
 
     assert.equal(error.code, ErrorCodes.UNAUTHORIZED)
     assert.equal(error.status, 401)

@@ -4,6 +4,7 @@ import { connect, createServer, type Server, type Socket } from 'node:net'
 import { describe, test } from 'node:test'
 import { ErrorCodes, type Receipt, type ReceivedMessage, type Receiver } from '@exorelay/core'
 import { ERROR_CODE_HEADER } from '@exorelay/http-protocol'
+import { withDeadline } from '@exorelay/testing'
 import { StandaloneListener, type StandaloneListenerOptions } from '../src/standalone-listener.js'
 
 const ACCEPTED: Receipt = { status: 'accepted' }
@@ -390,19 +391,6 @@ describe('new StandaloneListener', () => {
 })
 
 describe('StandaloneListener with maxConnections', () => {
-  /** Resolves with `promise`, or fails naming `what` when it does not settle within 5 s. */
-  async function within<T>(promise: Promise<T>, what: string): Promise<T> {
-    let timer: NodeJS.Timeout | undefined
-    const deadline = new Promise<never>((_resolve, reject) => {
-      timer = setTimeout(() => reject(new Error(`waited 5 s for ${what}`)), 5_000)
-    })
-    try {
-      return await Promise.race([promise, deadline])
-    } finally {
-      clearTimeout(timer)
-    }
-  }
-
   /** A TCP connection that sends nothing; `closed` resolves with what the server wrote. */
   async function idleConnection(
     port: number,
@@ -451,13 +439,16 @@ describe('StandaloneListener with maxConnections', () => {
       for (const connection of held) connection.socket.destroy()
       await listener.close()
     })
-    await within(threeAccepted, 'three connections to be accepted')
+    await withDeadline(threeAccepted, 5_000, () => 'waited for three connections to be accepted')
 
     const dropped = once(server, 'drop')
     const fourth = await idleConnection(port)
 
-    await within(dropped, 'the fourth connection to be dropped')
-    assert.equal(await within(fourth.closed, 'the fourth connection to close'), '')
+    await withDeadline(dropped, 5_000, () => 'waited for the fourth connection to be dropped')
+    assert.equal(
+      await withDeadline(fourth.closed, 5_000, () => 'waited for the fourth connection to close'),
+      '',
+    )
     assert.equal(accepted.length, 3, 'the fourth never reached the HTTP server')
     assert.deepEqual(
       lines.map(([level, fields, message]) => [
@@ -470,7 +461,11 @@ describe('StandaloneListener with maxConnections', () => {
     )
 
     held[0]!.socket.destroy()
-    await within(once(accepted[0]!, 'close'), 'the server to see the first connection close')
+    await withDeadline(
+      once(accepted[0]!, 'close'),
+      5_000,
+      () => 'waited for the server to see the first connection close',
+    )
     const run = await postMessage(port, 'hello', { id: 'after' })
 
     assert.equal(run.status, 200)
