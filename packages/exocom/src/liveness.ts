@@ -4,10 +4,10 @@ import { ERROR_REPLY } from '@exorelay/core/internal'
 import type { BatchResult } from '@exorelay/http-protocol'
 import type { RoutedMessage } from './delivery.js'
 import {
-  DEFAULT_REGISTER_INTERVAL,
   type Delivery,
   MISSED_REGISTRATIONS,
   type RoutingTable,
+  registerIntervalOf,
   silenceAllowed,
 } from './routing-table.js'
 
@@ -15,7 +15,7 @@ import {
 const SWEEP_INTERVAL = 250
 
 /** The sender of what the bus says by itself: it is no service of the table. */
-export const BUS_SENDER = 'exocom'
+const BUS_SENDER = 'exocom'
 
 export interface LivenessOptions {
   readonly table: RoutingTable
@@ -117,7 +117,7 @@ export class Liveness {
     if (dropped.length === 0) return
     this.#options.dropped()
     for (const service of dropped) {
-      const interval = service.registerInterval ?? DEFAULT_REGISTER_INTERVAL
+      const interval = registerIntervalOf(service)
       this.#options.logger.warn(
         { service: service.name, host: service.host, port: service.port },
         `service '${service.name}' dropped: it has not registered for ${silenceAllowed(service)} ms (it registers every ${interval} ms; ${MISSED_REGISTRATIONS} missed, or at least 1 s); it is routed again once it registers`,

@@ -7,7 +7,7 @@ import { type RoutingTable, validateService, validateServices } from './routing-
 
 const INVALID_STATUS = statusOf(ErrorCodes.BUS_INVALID_REGISTRATION)
 /** Largest `PUT /services/<name>` body: a thousand long names fit, a flood does not. */
-export const REGISTRATION_BODY_LIMIT = 256 * 1024
+const REGISTRATION_BODY_LIMIT = 256 * 1024
 
 /** What registration changes: the routing table, and the deliverer's pools and batch offers. */
 export interface Registrations {

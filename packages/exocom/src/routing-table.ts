@@ -1,7 +1,12 @@
 import { isIP } from 'node:net'
 import { ErrorCodes, InvalidArgumentError, MAX_SERVICE_NAME_LENGTH } from '@exorelay/core'
 import { describeInvalidName, describeValue, RecentMap } from '@exorelay/core/internal'
-import { MAX_REGISTER_INTERVAL, runPath, type ServiceRegistration } from '@exorelay/http-protocol'
+import {
+  DEFAULT_REGISTER_INTERVAL,
+  MAX_REGISTER_INTERVAL,
+  runPath,
+  type ServiceRegistration,
+} from '@exorelay/http-protocol'
 
 /** Where ExoCom reaches one service: an entry of `GET /config.json`. */
 export interface ExoComService {
@@ -80,7 +85,6 @@ const rememberedWeight = (id: string, sender: string): number =>
  * killed never withdraws. Its interval is its `registerInterval`, or a relay's default.
  */
 export const MISSED_REGISTRATIONS = 3
-export const DEFAULT_REGISTER_INTERVAL = 5000
 /**
  * A service is never dropped sooner than this after its last registration: a relay that
  * registers every few milliseconds (in tests) must not flap out of the table whenever its
@@ -88,10 +92,14 @@ export const DEFAULT_REGISTER_INTERVAL = 5000
  */
 const MIN_SILENCE = 1000
 
+/** How often a service registers: what it stated, or a relay's default. */
+export function registerIntervalOf(service: ServiceRegistration): number {
+  return service.registerInterval ?? DEFAULT_REGISTER_INTERVAL
+}
+
 /** How long a self-registered service may stay silent before the bus drops it. */
 export function silenceAllowed(service: ServiceRegistration): number {
-  const interval = service.registerInterval ?? DEFAULT_REGISTER_INTERVAL
-  return Math.max(MISSED_REGISTRATIONS * interval, MIN_SILENCE)
+  return Math.max(MISSED_REGISTRATIONS * registerIntervalOf(service), MIN_SILENCE)
 }
 
 /**

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict'
-import { connect } from 'node:net'
 import { describe, test } from 'node:test'
 import { ErrorCodes, MAX_SERVICE_NAME_LENGTH } from '@exorelay/core'
+import { openRawConnection } from '@exorelay/testing'
 import { MAX_NAMES_PER_SERVICE } from '../src/routing-table.js'
 import { request, send, serviceOf, startBus, startReceiver, withDeadline } from './helpers.js'
 
@@ -111,31 +111,24 @@ describe('what a client can make the bus hold is bounded', () => {
 
   test('beyond maxConnections a new connection is closed at once, and the bus serves again once one ends', async (t) => {
     const { exocom } = await startBus(t, { maxConnections: 2 })
-    const open = async () => {
-      const socket = connect(exocom.port, '127.0.0.1')
-      t.after(() => socket.destroy())
-      await withDeadline(
-        new Promise((resolve, reject) => socket.once('connect', resolve).once('error', reject)),
+    const open = () =>
+      withDeadline(
+        openRawConnection(exocom.port, { signal: t.signal }),
         5_000,
         () => 'a connection to the bus did not open',
       )
-      return socket
-    }
     const held = [await open(), await open()]
 
     const third = await open()
-    const closed = await withDeadline(
-      new Promise<boolean>((resolve) => {
-        third.once('close', () => resolve(true))
-        third.once('data', () => resolve(false))
-        third.write('GET /status HTTP/1.1\r\nhost: x\r\n\r\n')
-      }),
+    third.socket.write('GET /status HTTP/1.1\r\nhost: x\r\n\r\n')
+    const written = await withDeadline(
+      third.closed,
       5_000,
-      () => 'the connection past maxConnections was neither closed nor answered',
+      () => 'the connection past maxConnections was not closed',
     )
-    assert.equal(closed, true, 'the connection past the limit was answered')
+    assert.equal(written, '', 'the connection past the limit was answered')
 
-    held[0]!.destroy()
+    held[0]!.socket.destroy()
     // Once the bus has seen one end, a new client is served.
     const status = await withDeadline(
       (async () => {

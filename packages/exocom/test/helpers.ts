@@ -162,7 +162,8 @@ export async function request(
   contentType = 'application/json',
   headers: Record<string, string> = {},
 ): Promise<Answer> {
-  const init: RequestInit = { method, headers: { ...headers } }
+  // A bus that never answers fails the test instead of hanging it.
+  const init: RequestInit = { method, headers: { ...headers }, signal: AbortSignal.timeout(10_000) }
   if (body !== undefined) {
     init.body = typeof body === 'string' ? body : JSON.stringify(body)
     init.headers = { ...headers, 'content-type': contentType }

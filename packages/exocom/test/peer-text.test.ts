@@ -18,9 +18,6 @@ import {
   startReceiver,
 } from './helpers.js'
 
-const ERROR_PAGE = ORIGINAL_ERROR_PAGE
-const SENTENCE = ORIGINAL_ERROR_PAGE_SENTENCE
-
 /** Asserts that a log entry quotes nothing of the page but its sentence. */
 function assertClean(entry: LogEntry | undefined): void {
   assert.ok(entry !== undefined)
@@ -63,7 +60,10 @@ async function sendAll(exocom: ExoCom, ids: string[]): Promise<void> {
 }
 
 test("the warning about a receiver's HTML error page quotes its status and first sentence only", async (t) => {
-  const receiver = await startReceiver(t, 'users', () => ({ status: 500, body: ERROR_PAGE }))
+  const receiver = await startReceiver(t, 'users', () => ({
+    status: 500,
+    body: ORIGINAL_ERROR_PAGE,
+  }))
   const { exocom, log } = await startBus(t)
   const registered = await request(
     exocom,
@@ -78,7 +78,7 @@ test("the warning about a receiver's HTML error page quotes its status and first
 
   const [warning] = log.at('warn')
   assert.equal(warning?.fields.status, 500)
-  assert.equal(warning?.fields.response, SENTENCE)
+  assert.equal(warning?.fields.response, ORIGINAL_ERROR_PAGE_SENTENCE)
   assertClean(warning)
 })
 
@@ -86,9 +86,9 @@ test('the error of a batch result and a whole batch refused are quoted the same 
   for (const after of [
     (run: RecordedRun): Behaviour => ({
       status: 200,
-      body: (run.body as unknown[]).map(() => ({ status: 500, error: ERROR_PAGE })),
+      body: (run.body as unknown[]).map(() => ({ status: 500, error: ORIGINAL_ERROR_PAGE })),
     }),
-    (): Behaviour => ({ status: 500, body: ERROR_PAGE }),
+    (): Behaviour => ({ status: 500, body: ORIGINAL_ERROR_PAGE }),
   ]) {
     const { receiver, exocom, log } = await busyReceiver(t, after)
     await sendAll(exocom, ['b-1', 'b-2'])
@@ -99,14 +99,17 @@ test('the error of a batch result and a whole batch refused are quoted the same 
 
     for (const warning of log.at('warn')) {
       assert.equal(warning.fields.status, 500)
-      assert.equal(warning.fields.response, SENTENCE)
+      assert.equal(warning.fields.response, ORIGINAL_ERROR_PAGE_SENTENCE)
       assertClean(warning)
     }
   }
 })
 
 test('a batch answered 200 with an HTML page is reported without quoting it', async (t) => {
-  const { receiver, exocom, log } = await busyReceiver(t, () => ({ status: 200, body: ERROR_PAGE }))
+  const { receiver, exocom, log } = await busyReceiver(t, () => ({
+    status: 200,
+    body: ORIGINAL_ERROR_PAGE,
+  }))
   await sendAll(exocom, ['h-1', 'h-2'])
   await receiver.waitForRuns(2)
   await sendAll(exocom, ['h-3', 'h-4'])

@@ -19,6 +19,7 @@ export {
 } from './batch.js'
 export type { ServiceRegistration } from './protocol.js'
 export {
+  DEFAULT_REGISTER_INTERVAL,
   ERROR_CODE_HEADER,
   lacksSelfRegistration,
   MAX_REGISTER_INTERVAL,

@@ -88,6 +88,12 @@ export interface ServiceRegistration {
 }
 
 /**
+ * How often a relay registers again unless told otherwise, so that a restarted bus relearns
+ * it; a bus takes a registration that states no `registerInterval` to mean this one.
+ */
+export const DEFAULT_REGISTER_INTERVAL = 5_000
+
+/**
  * The longest `registerInterval` a registration may state: a service that registers less often
  * would stay routed for minutes after it died.
  */

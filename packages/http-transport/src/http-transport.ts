@@ -10,7 +10,11 @@ import type {
 import { ErrorCodes, isExoRelayError } from '@exorelay/core'
 import { checkBoolean, checkFunction, checkInteger } from '@exorelay/core/internal'
 import { exoRelayRoutes, StandaloneListener } from '@exorelay/fastify-listener'
-import { MAX_REGISTER_INTERVAL, type ServiceRegistration } from '@exorelay/http-protocol'
+import {
+  DEFAULT_REGISTER_INTERVAL,
+  MAX_REGISTER_INTERVAL,
+  type ServiceRegistration,
+} from '@exorelay/http-protocol'
 import { UndiciSender } from '@exorelay/undici-sender'
 import type { FastifyInstance } from 'fastify'
 import type { Dispatcher } from 'undici'
@@ -19,8 +23,6 @@ import { TokenMismatch } from './token-mismatch.js'
 
 /** How long one self-registration request may take. */
 const REGISTER_TIMEOUT = 2_000
-/** How often a registered relay registers again, so that a restarted bus relearns it. */
-export const DEFAULT_REGISTER_INTERVAL = 5_000
 /** Backoff between registration attempts while the bus is unreachable: 100 ms doubling to 5 s. */
 const REGISTER_RETRY_FIRST = 100
 const REGISTER_RETRY_MAX = 5_000

@@ -386,7 +386,6 @@ export class UndiciSender {
    * milliseconds.
    */
   acceptsNoToken(timeout: number): Promise<boolean> {
-    if (this.#closed) return rejectClosed('the token probe')
     const request: SendRequest = {
       method: 'GET',
       path: TOKEN_PROBE_PATH,
@@ -397,9 +396,7 @@ export class UndiciSender {
     // Its own context: a 401 here is the point of the probe, not the bus refusing this
     // relay's token (`unauthorized` stays as it is), and nothing is retried.
     const context: ExchangeContext = { ...this.#context, reached: () => {}, retryBudget: 0 }
-    this.#active++
-    return new SendExchange(context, request, timeout, undefined, (answer) => answer.status !== 401)
-      .promise
+    return this.#exchange(request, { timeout }, (answer) => answer.status !== 401, context)
   }
 
   /**
@@ -468,13 +465,13 @@ export class UndiciSender {
     request: SendRequest,
     options: TransportSendOptions,
     interpret: (answer: Answer) => T,
+    context = this.#context,
   ): Promise<T> {
     if (this.#closed) return rejectClosed(request.subject())
     const refused = refuseOptions(options)
     if (refused !== undefined) return refused
     this.#active++
-    return new SendExchange(this.#context, request, options.timeout, options.signal, interpret)
-      .promise
+    return new SendExchange(context, request, options.timeout, options.signal, interpret).promise
   }
 }
 
