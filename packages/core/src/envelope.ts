@@ -17,6 +17,12 @@ export interface Envelope<Payload = unknown> {
   payload?: Payload
   /** On replies: the `id` of the message this one answers. */
   responseTo?: string
+  /**
+   * The sending instance's id, as it registered (an extension, decision 0017): the bus sends
+   * replies to this message to that instance of the sender. Set by the transport; the bus
+   * does not forward it.
+   */
+  instance?: string
 }
 
 /** What a relay hands to its transport: the sender is always known. */
@@ -144,6 +150,10 @@ export function parseEnvelope(name: unknown, body: unknown): Envelope {
       )
     }
     envelope.sender = fields.sender
+  }
+  if (fields.instance !== undefined && fields.instance !== null) {
+    checkWireId(fields.instance, 'instance')
+    envelope.instance = fields.instance as string
   }
   if (fields.payload !== undefined && fields.payload !== null) envelope.payload = fields.payload
   return envelope

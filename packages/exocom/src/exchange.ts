@@ -31,6 +31,8 @@ export interface RoutedMessage {
    */
   readonly sentName?: string | undefined
   readonly sender: string
+  /** The sending instance's id, when the message named one. */
+  readonly instance?: string | undefined
   readonly id: string
   readonly responseTo: string | undefined
   /** How many services the message went to: a request to one that is gone is answered at once. */

@@ -103,7 +103,8 @@ export async function startExoCom(options: ExoComOptions = {}): Promise<ExoCom> 
     table,
     logger: log,
     route,
-    dropped: () => deliverer.retain(table.services()),
+    dropped: () => deliverer.retain(table.registrations()),
+    redeliver: (delivery, message) => deliverer.deliver(delivery, message),
   })
 
   let bound: number

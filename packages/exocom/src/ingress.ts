@@ -117,7 +117,7 @@ export function addBusIngress(
         `The message ${describeValue(name)} has no sender: its body needs 'sender', the sending service's name.`,
       )
     }
-    const { id, responseTo } = envelope
+    const { id, responseTo, instance } = envelope
     // Serialised once for every receiver, and before the sender is answered: JSON.parse
     // accepts nesting that JSON.stringify cannot write back (it recurses), and such a body
     // must be refused here rather than accepted and then fail every delivery.
@@ -132,7 +132,7 @@ export function addBusIngress(
         `The body of the message ${describeValue(name)} cannot be forwarded: it cannot be written as JSON again (${error instanceof Error ? error.message : String(error)}).`,
       )
     }
-    const routing = table.route(sender, name, responseTo)
+    const routing = table.route(sender, name, responseTo, instance)
     const { publicName } = routing
     let { deliveries } = routing
     if (publicName === ERROR_REPLY) {
@@ -163,11 +163,12 @@ export function addBusIngress(
       log.warn({ sender, messageName: publicName, messageId: id }, message)
       return batchFailure(statusOf(ErrorCodes.NO_RECEIVER), ErrorCodes.NO_RECEIVER, message)
     }
-    table.remember(id, sender)
+    table.remember(id, sender, instance)
     const routed: RoutedMessage = {
       publicName,
       sentName: name,
       sender,
+      instance,
       id,
       responseTo,
       body,

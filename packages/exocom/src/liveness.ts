@@ -24,13 +24,16 @@ export interface LivenessOptions {
   readonly route: (envelope: Envelope) => BatchResult
   /** Called after services were dropped: the deliverer closes what it held for them. */
   readonly dropped: () => void
+  /** Delivers a message again, to another instance (the deliverer's `deliver`). */
+  readonly redeliver: (delivery: Delivery, message: RoutedMessage) => void
 }
 
 /**
- * Keeps the routing table to services that are alive, so that a dead one is no black hole:
- * a self-registered service that missed `MISSED_REGISTRATIONS` registrations is dropped, and
+ * Keeps the routing table to instances that are alive, so that a dead one is no black hole:
+ * a self-registered instance that missed `MISSED_REGISTRATIONS` registrations is dropped, and
  * so is one where nothing listened when the bus delivered (it comes back when it registers).
- * The requester of a request whose only receiver was not there learns it at once, as an
+ * A message that found nothing listening goes to another instance of the service, if it has
+ * one: it was never taken, so it is never handled twice. The requester of a request whose only receiver was not there learns it at once, as an
  * error reply (`EXORELAY_ERR_TRANSPORT_RECEIVER_UNREACHABLE`) when it understands them,
  * instead of waiting for its deadline; so does one whose only receiver refused the bus's
  * token (`EXORELAY_ERR_AUTH_UNAUTHORIZED`).
@@ -55,9 +58,24 @@ export class Liveness {
     if (dropped) {
       this.#options.dropped()
       logger.warn(
-        { service, origin: delivery.origin },
+        { service, origin: delivery.origin, instance: delivery.service.instance },
         `service '${service}' dropped: nothing listens at ${delivery.origin}; it is routed again once it registers`,
       )
+    }
+    // Dropped now, or by a delivery that failed before this one: the next live instance takes
+    // the message. Each step drops an instance or stops, so it ends. A reply is not sent on:
+    // only the instance that asked waits for it.
+    const next =
+      message.responseTo === undefined && (dropped || !table.holds(delivery))
+        ? table.alternative(delivery, message.publicName)
+        : undefined
+    if (next !== undefined) {
+      logger.info(
+        { service, from: delivery.origin, to: next.origin, messageId: message.id },
+        `'${message.publicName}' goes to another instance of '${service}' (${next.origin}): nothing listened at ${delivery.origin}`,
+      )
+      this.#options.redeliver(next, message)
+      return
     }
     this.#tellRequester(message, {
       code: ErrorCodes.RECEIVER_UNREACHABLE,
@@ -91,7 +109,7 @@ export class Liveness {
     if (message.responseTo !== undefined || message.receivers !== 1) return
     // An original relay would take an error reply for a success (see the ingress); it times
     // out as it always did, and the failed delivery is in the log already.
-    if (table.get(message.sender)?.errorReplies !== true) return
+    if (!table.understandsErrorReplies(message.sender, message.instance)) return
     const result = this.#options.route({
       name: ERROR_REPLY,
       id: randomUUID(),

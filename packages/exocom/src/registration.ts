@@ -1,4 +1,5 @@
 import { ErrorCodes, ExoRelayError, type Logger } from '@exorelay/core'
+import { describeValue } from '@exorelay/core/internal'
 import { sendErrorAnswer, wildcardOf } from '@exorelay/fastify-listener/internal'
 import { BATCHES_OFFERED, type ServiceRegistration, statusOf } from '@exorelay/http-protocol'
 import type { FastifyInstance, FastifyReply } from 'fastify'
@@ -34,7 +35,7 @@ export function addRegistrationRoutes(
   // Throws, changing nothing, when the table would be past a limit.
   const configure = (services: ServiceRegistration[]): void => {
     const kept = table.configure(services)
-    deliverer.retain(table.services())
+    deliverer.retain(table.registrations())
     deliverer.registered(services)
     const names = services.map((service) => service.name)
     if (kept.length === 0) log.info({ services: names }, 'routing table replaced')
@@ -81,14 +82,19 @@ export function addRegistrationRoutes(
       refuse(reply, error)
       return
     }
-    const fields = { service: name, host: service.host, port: service.port }
+    const fields = {
+      service: name,
+      host: service.host,
+      port: service.port,
+      instance: service.instance,
+    }
     // Relays register again every few seconds so a restarted bus relearns them: the same
     // registration again costs a timestamp, a look at its batch offer (a receiver that
     // refused a batch gets batches again once it registers with them) and a debug line.
     deliverer.registered([service])
     if (change === 'unchanged') log.debug(fields, `service '${name}' refreshed its registration`)
     else {
-      deliverer.retain(table.services())
+      deliverer.retain(table.registrations())
       log.info(
         // At most a few names: a registration may list a thousand.
         { ...fields, receives: service.receives.slice(0, 10), names: service.receives.length },
@@ -99,18 +105,43 @@ export function addRegistrationRoutes(
     else reply.code(200).send()
   })
 
+  // `?instance=<id>` withdraws that instance alone (a relay closing); without it, every
+  // instance of the service goes (an operator).
   app.delete('/services/*', (request, reply) => {
     const name = wildcardOf(request) ?? ''
-    if (!table.remove(name)) {
+    const { instance } = request.query as { instance?: string | string[] }
+    if (Array.isArray(instance)) {
       sendErrorAnswer(reply, {
-        status: statusOf(ErrorCodes.BUS_UNKNOWN_SERVICE),
-        code: ErrorCodes.BUS_UNKNOWN_SERVICE,
-        text: `No service is registered as '${name}'.`,
+        status: INVALID_STATUS,
+        code: ErrorCodes.BUS_INVALID_REGISTRATION,
+        text: `The withdrawal of '${name}' names ${instance.length} instances: name one, as ?instance=<id>, or none to withdraw every instance.`,
       })
       return
     }
-    deliverer.retain(table.services())
-    log.info({ service: name }, `service '${name}' withdrawn`)
+    const withdrawn = table.remove(name, instance)
+    if (withdrawn.length === 0) {
+      sendErrorAnswer(reply, {
+        status: statusOf(ErrorCodes.BUS_UNKNOWN_SERVICE),
+        code: ErrorCodes.BUS_UNKNOWN_SERVICE,
+        text:
+          instance === undefined
+            ? `No service is registered as '${name}'.`
+            : `No instance ${describeValue(instance)} of a service '${name}' is registered.`,
+      })
+      return
+    }
+    deliverer.retain(table.registrations())
+    if (instance === undefined) log.info({ service: name }, `service '${name}' withdrawn`)
+    else {
+      log.info(
+        {
+          service: name,
+          instance,
+          left: table.registrations().filter((s) => s.name === name).length,
+        },
+        `an instance of the service '${name}' withdrew`,
+      )
+    }
     reply.code(200).send()
   })
 

@@ -3,14 +3,21 @@ import { ErrorCodes, InvalidArgumentError, MAX_SERVICE_NAME_LENGTH } from '@exor
 import { describeInvalidName, describeValue, RecentMap } from '@exorelay/core/internal'
 import {
   DEFAULT_REGISTER_INTERVAL,
+  isInstanceId,
+  MAX_INSTANCE_LENGTH,
   MAX_REGISTER_INTERVAL,
   runPath,
   type ServiceRegistration,
 } from '@exorelay/http-protocol'
 
-/** Where ExoCom reaches one service: an entry of `GET /config.json`. */
-export interface ExoComService {
-  name: string
+/** Where ExoCom reaches one instance of a service. */
+export interface ExoComInstance {
+  /**
+   * The id the instance registered with: a relay makes one per process (decision 0017).
+   * Absent for an entry without one (an operator's table, an original relay), which is known
+   * by its address.
+   */
+  instance?: string
   host: string
   port: number
   /**
@@ -19,26 +26,46 @@ export interface ExoComService {
    * `''`, `null` or none.
    */
   internalNamespace?: string
-  /** `true` when the service takes batches on `POST /run` (decision 0011); absent otherwise. */
+  /** `true` when the instance takes batches on `POST /run` (decision 0011); absent otherwise. */
   batches?: boolean
-  /** `true` when the service understands error replies (`__error`); absent otherwise. */
+  /** `true` when the instance understands error replies (`__error`); absent otherwise. */
   errorReplies?: boolean
-  /** Who wrote the entry: an operator's table, or the service registering itself. */
+  /** Who wrote the entry: an operator's table, or the instance registering itself. */
   source: ServiceSource
+}
+
+/**
+ * A service of `GET /config.json`: the fields of its first instance, as the original bus
+ * showed a service, and all of its instances.
+ */
+export interface ExoComService extends ExoComInstance {
+  name: string
+  /**
+   * Every instance, in the order they registered; the fields above are the first one's. Each
+   * message to the service goes to one of them, in turn (decision 0017).
+   */
+  instances: ExoComInstance[]
 }
 
 /**
  * `configured`: from `POST /services`, `setServices` or the `services` option; replaced as a
  * whole by the next table. `self-registered`: from `PUT /services/<name>`, which a relay sends
- * every few seconds; it stays until the service withdraws or a table names the service.
+ * every few seconds; it stays until the instance withdraws, misses its registrations, or a
+ * table names its service.
  */
 export type ServiceSource = 'configured' | 'self-registered'
 
-/** What delivering needs of a service: where it is, and whether it takes batches. */
-export type ServiceAddress = Pick<ExoComService, 'name' | 'host' | 'port' | 'batches'>
+/** One instance of a service as a delivery to it needs it. */
+export interface Receiver extends ExoComInstance {
+  readonly name: string
+}
+
+/** What delivering needs of an instance: where it is, and whether it takes batches. */
+export type ServiceAddress = Pick<Receiver, 'name' | 'host' | 'port' | 'batches'>
 
 /** The services that receive one public message name. */
 export interface ExoComRoute {
+  /** One entry per service; its `instances` are those that receive the name. */
   receivers: ExoComService[]
 }
 
@@ -52,7 +79,8 @@ export interface ExoComConfig {
 
 /** One delivery the bus has to make for a routed message. */
 export interface Delivery {
-  readonly service: ExoComService
+  /** The instance it goes to. */
+  readonly service: Receiver
   /** The name as the receiver knows it (its internal namespace applied). */
   readonly internalName: string
   /** Where the receiver is, e.g. `http://127.0.0.1:4001`: one delivery pool per origin. */
@@ -65,7 +93,10 @@ export interface Delivery {
 export interface Route {
   /** The name after the sender's internal namespace was translated to the public one. */
   readonly publicName: string
-  /** One per receiving service, never two for the same service. Shared: do not modify. */
+  /**
+   * One per receiving service (to one of its instances), never two for the same service.
+   * May be shared: do not modify.
+   */
   readonly deliveries: readonly Delivery[]
 }
 
@@ -74,19 +105,26 @@ export interface Route {
 // requester (only to services that receive the name).
 const REMEMBERED_SENDERS = 100_000
 // Ids and senders come from the network: the memory of them is bounded in bytes too. Typical
-// entries (a UUID and a short name, about 180 bytes) fit well over 100,000 per generation.
+// entries (a UUID, a short name and an instance id, about 250 bytes) fit well over 100,000 per
+// generation.
 const REMEMBERED_BYTES_PER_GENERATION = 32 * 1024 * 1024
-// A string's characters at two bytes each, plus the map's entry and the strings' headers.
-const rememberedWeight = (id: string, sender: string): number =>
-  2 * (id.length + sender.length) + 96
+// A string's characters at two bytes each, plus the map's entry and the strings' and the
+// object's headers.
+const rememberedWeight = (id: string, requester: Requester): number =>
+  typeof requester === 'string'
+    ? 2 * (id.length + requester.length) + 96
+    : 2 * (id.length + requester.sender.length + requester.instance.length) + 144
+
+/** Who sent a message: a service, and the instance of it when the message named one. */
+type Requester = string | { readonly sender: string; readonly instance: string }
 
 /**
- * Registrations a self-registered service may miss before the bus drops it: one that was
+ * Registrations a self-registered instance may miss before the bus drops it: one that was
  * killed never withdraws. Its interval is its `registerInterval`, or a relay's default.
  */
 export const MISSED_REGISTRATIONS = 3
 /**
- * A service is never dropped sooner than this after its last registration: a relay that
+ * An instance is never dropped sooner than this after its last registration: a relay that
  * registers every few milliseconds (in tests) must not flap out of the table whenever its
  * event loop is busy for a moment.
  */
@@ -97,31 +135,32 @@ export function registerIntervalOf(service: ServiceRegistration): number {
   return service.registerInterval ?? DEFAULT_REGISTER_INTERVAL
 }
 
-/** How long a self-registered service may stay silent before the bus drops it. */
+/** How long a self-registered instance may stay silent before the bus drops it. */
 export function silenceAllowed(service: ServiceRegistration): number {
   return Math.max(MISSED_REGISTRATIONS * registerIntervalOf(service), MIN_SILENCE)
 }
 
 /**
- * The bus's routing table: the registered services, who receives which public name, and the
- * memory of which service sent which message id, so a reply reaches its requester.
+ * The bus's routing table: the registered services and their instances, who receives which
+ * public name, and the memory of which instance sent which message id, so a reply reaches
+ * the instance that waits for it.
  */
 export class RoutingTable {
-  #services = new Map<string, ServiceRegistration>()
-  // The names whose entry came from the service itself rather than from a table, with the
-  // time (of `#now`) of their last registration.
-  #selfRegistered = new Map<string, number>()
+  // Each service's instances by key (its instance id, or else its address), in the order they
+  // registered. Maps are replaced, never changed, so a list handed out stays as it was.
+  #services = new Map<string, ReadonlyMap<string, Instance>>()
+  #instanceCount = 0
   readonly #now: () => number
-  // Built once per change of the table, so that routing a message allocates (almost) nothing:
-  // the deliveries of each public name, and each service as the deliverer sees it.
-  #deliveries = new Map<string, readonly Delivery[]>()
-  #targets = new Map<string, Target>()
-  // Which service sent which message id: the last `rememberedSenders` ids, or none for 0.
-  readonly #senders: RecentMap<string, string> | undefined
+  // Built per change of a service, so that routing a message allocates (almost) nothing: the
+  // receivers of each public name, one group of instances per service.
+  #receivers = new Map<string, Receivers>()
+  // Which service (and instance) sent which message id: the last `rememberedSenders` ids, or
+  // none for 0.
+  readonly #senders: RecentMap<string, Requester> | undefined
 
   readonly #maxServices: number
   // What the table lists in all, kept against `MAX_TABLE_NAMES` and `MAX_TABLE_CHARACTERS`.
-  #size: TableSize = { names: 0, characters: 0 }
+  #size: TableSize = NO_SIZE
 
   constructor(
     services: readonly ServiceRegistration[] = [],
@@ -143,124 +182,207 @@ export class RoutingTable {
 
   /**
    * Sets an operator's table (`POST /services`): it replaces every configured entry and every
-   * entry of a name it lists. Services that registered themselves, have not missed
-   * `MISSED_REGISTRATIONS` registrations, and are not in it stay routed: a live relay would be
-   * back on its next registration anyway, and keeping it spares its callers that gap. Returns
-   * the names kept that way. The input must have passed `validateServices`. Throws an
-   * `InvalidArgumentError`, and changes nothing, when the result would be past a limit.
+   * instance of a service it lists. Instances that registered themselves, have not missed
+   * `MISSED_REGISTRATIONS` registrations, and whose service it does not list stay routed: a
+   * live relay would be back on its next registration anyway, and keeping it spares its
+   * callers that gap. Returns the names of the services kept that way. The input must have
+   * passed `validateServices`. Throws an `InvalidArgumentError`, and changes nothing, when the
+   * result would be past a limit.
    */
   configure(services: readonly ServiceRegistration[]): string[] {
-    const next = new Map(services.map((service) => [service.name, service]))
-    const kept: string[] = []
-    const now = this.#now()
-    for (const [name, registeredAt] of this.#selfRegistered) {
-      if (next.has(name) || !this.#alive(name, registeredAt, now)) continue
-      next.set(name, this.#services.get(name)!)
-      kept.push(name)
+    const next = new Map<string, ReadonlyMap<string, Instance>>()
+    for (const service of services) {
+      const instance = this.#instance(service, undefined)
+      next.set(service.name, new Map([[instance.key, instance]]))
     }
-    if (next.size > this.#maxServices) {
+    const kept: string[] = []
+    let count = services.length
+    const now = this.#now()
+    for (const [name, instances] of this.#services) {
+      if (next.has(name)) continue
+      const alive = [...instances.values()].filter((instance) => this.#alive(instance, now))
+      if (alive.length === 0) continue
+      next.set(name, new Map(alive.map((instance) => [instance.key, instance])))
+      kept.push(name)
+      count += alive.length
+    }
+    if (count > this.#maxServices) {
       const stay =
         kept.length === 0
           ? ''
-          : ` and ${kept.length} that registered themselves stay, ${next.size} in all`
+          : ` and ${count - services.length} instances that registered themselves stay, ${count} in all`
       throw invalid(
         `The table lists ${services.length} services${stay}, more than ExoCom's limit of ${this.#maxServices} (maxServices): list fewer, or start the bus with a higher maxServices.`,
       )
     }
-    const size = sizeOfAll(next.values())
+    const size = sizeOfAll(registrationsOf(next))
     checkSize(size, 'The table')
-    for (const name of [...this.#selfRegistered.keys()]) {
-      if (!kept.includes(name)) this.#selfRegistered.delete(name)
-    }
     this.#size = size
+    this.#instanceCount = count
     this.#services = next
-    this.#reindex()
+    this.#receivers = new Map()
+    for (const [name, instances] of next) this.#reindexService(name, [], [...instances.values()])
     return kept
   }
 
   /**
-   * A service registering itself: adds it, or replaces the entry of the same name. A relay
-   * registers again every few seconds: the same registration again only notes the time, and
-   * a changed one re-indexes that service alone, so a flood of registrations costs little.
+   * An instance registering itself: adds it, or replaces the entry with the same key (its
+   * `instance` id, or else its address). It also replaces the operator's entries of its
+   * service (the service speaks for itself now) and an instance of it at the same address
+   * (an earlier run of it: two processes do not listen on one address). A relay registers
+   * again every few seconds: the same registration again only notes the time, and a changed
+   * one re-indexes that service alone, so a flood of registrations costs little.
    */
   register(service: ServiceRegistration): 'added' | 'changed' | 'unchanged' {
     const name = service.name
-    const previous = this.#services.get(name)
-    if (previous === undefined && this.#services.size >= this.#maxServices) {
-      throw invalid(
-        `ExoCom holds ${this.#maxServices} services already, its limit (maxServices): withdraw one with DELETE /services/<name>, or start the bus with a higher maxServices.`,
-      )
-    }
-    const size = this.#sizeWith(service, previous)
-    checkSize(size, `The registration of '${name}'`)
-    const wasSelfRegistered = this.#selfRegistered.has(name)
-    // Deleted first, so that the map's order stays the order of the last registrations.
-    this.#selfRegistered.delete(name)
-    this.#selfRegistered.set(name, this.#now())
-    if (previous !== undefined && wasSelfRegistered && sameRegistration(previous, service)) {
+    const key = instanceKey(service)
+    const now = this.#now()
+    const current = this.#services.get(name) ?? NO_INSTANCES
+    const previous = current.get(key)
+    if (previous?.registeredAt !== undefined && sameRegistration(previous.registration, service)) {
+      previous.registeredAt = now
       return 'unchanged'
     }
-    this.#services.set(name, service)
-    this.#size = size
-    this.#reindexService(name, previous, service)
+    const origin = originOf(service)
+    const replaced = [...current.values()].filter(
+      (instance) =>
+        instance.key === key || instance.registeredAt === undefined || instance.origin === origin,
+    )
+    const count = this.#instanceCount - replaced.length + 1
+    if (count > this.#maxServices) {
+      throw invalid(
+        `ExoCom holds ${this.#maxServices} services already (each instance counts), its limit (maxServices): withdraw one with DELETE /services/<name>, or start the bus with a higher maxServices.`,
+      )
+    }
+    const size = this.#sizeWith([service], replaced)
+    checkSize(size, `The registration of '${name}'`)
+    const next = new Map(current)
+    for (const instance of replaced) if (instance.key !== key) next.delete(instance.key)
+    // Set on a key it has keeps the instance's place: the first instance stays the first.
+    next.set(key, this.#instance(service, now))
+    this.#commit(name, current, next, count, size)
     return previous === undefined ? 'added' : 'changed'
   }
 
-  /** Withdraws a service; `false` when none had that name. */
-  remove(name: string): boolean {
-    const previous = this.#services.get(name)
-    if (previous === undefined) return false
-    this.#services.delete(name)
-    this.#selfRegistered.delete(name)
-    this.#size = this.#sizeWith(undefined, previous)
-    this.#reindexService(name, previous, undefined)
-    return true
+  /**
+   * Withdraws the instance of `name` that registered with the id `instance`, or, without one,
+   * every instance of `name`. Returns the registrations withdrawn (none when nothing matched).
+   */
+  remove(name: string, instance?: string): ServiceRegistration[] {
+    const current = this.#services.get(name)
+    if (current === undefined) return []
+    if (instance === undefined) return this.#drop(name, current, [...current.values()])
+    const found = current.get(idKey(instance))
+    return found === undefined ? [] : this.#drop(name, current, [found])
   }
 
   /**
-   * Drops every self-registered service that has not registered for three of its intervals
+   * Drops every self-registered instance that has not registered for three of its intervals
    * (`registerInterval`, 5,000 ms when it gave none): a relay that was killed never
-   * withdraws. Returns the services dropped.
+   * withdraws. Returns the registrations dropped.
    */
   expire(): ServiceRegistration[] {
     const now = this.#now()
     const dropped: ServiceRegistration[] = []
-    for (const [name, registeredAt] of this.#selfRegistered) {
-      if (this.#alive(name, registeredAt, now)) continue
-      dropped.push(this.#services.get(name)!)
-      this.remove(name)
+    for (const [name, instances] of this.#services) {
+      const silent = [...instances.values()].filter(
+        (instance) => instance.registeredAt !== undefined && !this.#alive(instance, now),
+      )
+      if (silent.length > 0) dropped.push(...this.#drop(name, instances, silent))
     }
     return dropped
   }
 
-  /** Whether a self-registered service registered recently enough to be taken as alive. */
-  #alive(name: string, registeredAt: number, now: number): boolean {
-    return now - registeredAt <= silenceAllowed(this.#services.get(name)!)
+  /**
+   * Drops the self-registered instances of `name` at `origin`, where nothing listened for a
+   * request made at `since`, that have not registered since: they come back when they
+   * register again. Configured ones stay (an original relay never registers again by itself).
+   * Returns whether one was dropped.
+   */
+  dropUnreachable(name: string, origin: string, since: number): boolean {
+    const current = this.#services.get(name)
+    if (current === undefined) return false
+    // Registered again after the failed request was made: it restarted, and is alive.
+    const gone = [...current.values()].filter(
+      (instance) =>
+        instance.origin === origin &&
+        instance.registeredAt !== undefined &&
+        instance.registeredAt <= since,
+    )
+    return this.#drop(name, current, gone).length > 0
   }
 
   /**
-   * Drops the self-registered service `name` when it still is at `origin`, where nothing
-   * listened for a request made at `since`, and has not registered since: it comes back when
-   * it registers again. A configured one stays (an original relay never registers again by
-   * itself). Returns whether it was dropped.
+   * Another instance of the receiver of `delivery` for `publicName`, the next in turn, after
+   * `delivery`'s own was dropped: a message that never reached a dead instance goes to a live
+   * one. `undefined` when the service has none left.
    */
-  dropUnreachable(name: string, origin: string, since: number): boolean {
-    const target = this.#targets.get(name)
-    const registeredAt = this.#selfRegistered.get(name)
-    // Registered again after the failed request was made: it restarted, and is alive.
-    if (target?.origin !== origin || registeredAt === undefined || registeredAt > since) {
-      return false
-    }
-    return this.remove(name)
+  alternative(delivery: Delivery, publicName: string): Delivery | undefined {
+    const group = this.#receivers
+      .get(publicName)
+      ?.groups.find((candidate) => candidate.service === delivery.service.name)
+    if (group === undefined) return undefined
+    const next = nextOf(group)
+    return next.origin === delivery.origin ? undefined : next
   }
 
-  /** The table's size with `previous` replaced by `next` (either may be absent). */
-  #sizeWith(next: ServiceRegistration | undefined, previous: ServiceRegistration | undefined) {
-    const added = next === undefined ? NO_SIZE : sizeOf(next)
-    const removed = previous === undefined ? NO_SIZE : sizeOf(previous)
+  /** Whether the instance `delivery` goes to is still in the table, at its address. */
+  holds(delivery: Delivery): boolean {
+    const instances = this.#services.get(delivery.service.name)
+    if (instances === undefined) return false
+    for (const instance of instances.values()) {
+      if (instance.origin === delivery.origin) return true
+    }
+    return false
+  }
+
+  /** Whether a self-registered instance registered recently enough to be taken as alive. */
+  #alive(instance: Instance, now: number): boolean {
+    return (
+      instance.registeredAt !== undefined &&
+      now - instance.registeredAt <= silenceAllowed(instance.registration)
+    )
+  }
+
+  #drop(
+    name: string,
+    current: ReadonlyMap<string, Instance>,
+    gone: readonly Instance[],
+  ): ServiceRegistration[] {
+    if (gone.length === 0) return []
+    const next = new Map(current)
+    for (const instance of gone) next.delete(instance.key)
+    const size = this.#sizeWith([], gone)
+    this.#commit(name, current, next, this.#instanceCount - gone.length, size)
+    return gone.map((instance) => instance.registration)
+  }
+
+  /** Puts the new instances of one service in place, and re-indexes it alone. */
+  #commit(
+    name: string,
+    before: ReadonlyMap<string, Instance>,
+    after: ReadonlyMap<string, Instance>,
+    count: number,
+    size: TableSize,
+  ): void {
+    if (after.size === 0) this.#services.delete(name)
+    else this.#services.set(name, after)
+    this.#instanceCount = count
+    this.#size = size
+    this.#reindexService(name, [...before.values()], [...after.values()])
+    // Replies routed through the old entries are forgotten, in every requester's cache.
+    for (const instances of this.#services.values()) {
+      for (const instance of instances.values()) instance.replies.clear()
+    }
+  }
+
+  /** The table's size with `added` registrations in and the `removed` instances out. */
+  #sizeWith(added: readonly ServiceRegistration[], removed: readonly Instance[]): TableSize {
+    const more = sizeOfAll(added)
+    const less = sizeOfAll(removed.map((instance) => instance.registration))
     return {
-      names: this.#size.names + added.names - removed.names,
-      characters: this.#size.characters + added.characters - removed.characters,
+      names: this.#size.names + more.names - less.names,
+      characters: this.#size.characters + more.characters - less.characters,
     }
   }
 
@@ -268,46 +390,69 @@ export class RoutingTable {
     return this.#services.has(name)
   }
 
+  /** The registration of the first instance of `name`. */
   get(name: string): ServiceRegistration | undefined {
-    return this.#services.get(name)
+    return firstOf(this.#services.get(name))?.registration
   }
 
-  /** The registered services, in registration order. */
-  services(): ServiceRegistration[] {
-    return [...this.#services.values()]
+  /** The registration of every instance, in registration order. */
+  registrations(): ServiceRegistration[] {
+    return registrationsOf(this.#services)
+  }
+
+  /** Whether the instance that sent a message (see `remember`) understands error replies. */
+  understandsErrorReplies(sender: string, instance: string | undefined): boolean {
+    return this.#instanceOf(sender, instance)?.registration.errorReplies === true
   }
 
   /**
-   * Routes a message sent by `sender` under `name` (as the sender knows it): every service that
-   * receives the public name, plus the requester when the message answers one the bus routed.
-   * Does not remember the message; call `remember` once it was accepted.
+   * Routes a message sent by `sender` (its instance `instance`, when the message named one)
+   * under `name` (as the sender knows it): to one instance, in turn, of every service that
+   * receives the public name, plus the instance that asked when the message answers one the
+   * bus routed. Does not remember the message; call `remember` once it was accepted.
    */
-  route(sender: string, name: string, responseTo?: string): Route {
-    const senderService = this.#services.get(sender)
-    const publicName =
-      senderService?.internalNamespace === undefined ? name : toPublicName(name, senderService)
-    const deliveries = this.#deliveries.get(publicName) ?? NO_DELIVERIES
+  route(sender: string, name: string, responseTo?: string, instance?: string): Route {
+    const from = this.#instanceOf(sender, instance)?.registration
+    const publicName = from?.internalNamespace === undefined ? name : toPublicName(name, from)
+    const receivers = this.#receivers.get(publicName)
+    const deliveries =
+      receivers === undefined ? NO_DELIVERIES : (receivers.single ?? pick(receivers.groups))
     if (responseTo === undefined) return { publicName, deliveries }
-    const requester = this.senderOf(responseTo)
-    const target = requester === undefined ? undefined : this.#targets.get(requester)
-    // A requester that also receives the name is delivered to once.
-    if (target === undefined || deliveries.some((d) => d.service === target.service)) {
-      return { publicName, deliveries }
+    const requester = this.#requesterOf(responseTo)
+    if (requester === undefined) return { publicName, deliveries }
+    // A requester that also receives the name is delivered to once: at the instance that asked.
+    const same = deliveries.findIndex((delivery) => delivery.service.name === requester.name)
+    if (same !== -1) {
+      if (deliveries[same]!.service === requester.receiver) return { publicName, deliveries }
+      const all = [...deliveries]
+      all[same] = deliveryTo(requester, toInternalName(publicName, requester.registration))
+      return { publicName, deliveries: all }
     }
-    return { publicName, deliveries: this.#withRequester(deliveries, target, publicName) }
+    if (deliveries === NO_DELIVERIES || deliveries === receivers?.single) {
+      return { publicName, deliveries: this.#withRequester(deliveries, requester, publicName) }
+    }
+    return {
+      publicName,
+      deliveries: [
+        ...deliveries,
+        deliveryTo(requester, toInternalName(publicName, requester.registration)),
+      ],
+    }
   }
 
   /**
-   * Remembers that `sender` sent message `id`, so that replies to it find their way back. The
-   * last `rememberedSenders` ids are always remembered, older ones up to twice as many.
+   * Remembers that `sender` (its instance `instance`, when the message named one) sent
+   * message `id`, so that replies to it find their way back. The last `rememberedSenders` ids
+   * are always remembered, older ones up to twice as many.
    */
-  remember(id: string, sender: string): void {
-    this.#senders?.set(id, sender)
+  remember(id: string, sender: string, instance?: string): void {
+    this.#senders?.set(id, instance === undefined ? sender : { sender, instance })
   }
 
   /** The service that sent message `id`, while the table still remembers it. */
   senderOf(id: string): string | undefined {
-    return this.#senders?.get(id)
+    const requester = this.#senders?.get(id)
+    return typeof requester === 'string' ? requester : requester?.sender
   }
 
   /** The table in the `GET /config.json` shape. */
@@ -315,15 +460,49 @@ export class RoutingTable {
     // fromEntries defines own properties, so a name like `__proto__` stays an ordinary key.
     return {
       services: Object.fromEntries(
-        [...this.#targets.values()].map((target) => [target.service.name, { ...target.service }]),
+        [...this.#services].map(([name, instances]) => [
+          name,
+          serviceEntry([...instances.values()].map((instance) => instance.receiver)),
+        ]),
       ),
       routes: Object.fromEntries(
-        [...this.#deliveries].map(([name, deliveries]) => [
+        [...this.#receivers].map(([name, receivers]) => [
           name,
-          { receivers: deliveries.map((delivery) => ({ ...delivery.service })) },
+          {
+            receivers: receivers.groups.map((group) =>
+              serviceEntry(group.deliveries.map((delivery) => delivery.service)),
+            ),
+          },
         ]),
       ),
     }
+  }
+
+  /** The instance a reply to message `id` goes back to, while it is registered. */
+  #requesterOf(id: string): Instance | undefined {
+    const requester = this.#senders?.get(id)
+    if (requester === undefined) return undefined
+    if (typeof requester === 'string') return this.#instanceOf(requester, undefined)
+    return this.#instanceOf(requester.sender, requester.instance)
+  }
+
+  /**
+   * The instance `id` of `service`, or its first instance without an id. A relay names its
+   * instance on every message; when its service was registered without ids (by an operator's
+   * table, say), the message comes from that entry, whichever the relay's id is. Otherwise an
+   * id the table does not know is an instance that is gone.
+   */
+  #instanceOf(service: string, id: string | undefined): Instance | undefined {
+    const instances = this.#services.get(service)
+    if (instances === undefined) return undefined
+    if (id !== undefined) {
+      const found = instances.get(idKey(id))
+      if (found !== undefined) return found
+      for (const instance of instances.values()) {
+        if (instance.registration.instance !== undefined) return undefined
+      }
+    }
+    return firstOf(instances)
   }
 
   /**
@@ -333,86 +512,147 @@ export class RoutingTable {
    */
   #withRequester(
     deliveries: readonly Delivery[],
-    target: Target,
+    requester: Instance,
     publicName: string,
   ): readonly Delivery[] {
-    const known = target.replies.get(publicName)
+    const known = requester.replies.get(publicName)
     if (known !== undefined) return known
     const all = Object.freeze([
       ...deliveries,
-      deliveryTo(target, toInternalName(publicName, target.registration)),
+      deliveryTo(requester, toInternalName(publicName, requester.registration)),
     ])
-    if (target.replies.size < CACHED_REPLY_NAMES) target.replies.set(publicName, all)
+    if (requester.replies.size < CACHED_REPLY_NAMES) requester.replies.set(publicName, all)
     return all
   }
 
   /**
-   * Re-indexes one service that was added (`before` undefined), changed, or withdrawn (`after`
-   * undefined): only the names it received or receives get new delivery lists (new arrays:
-   * a route handed out before stays as it was). Replies routed through the old entry are
-   * forgotten, in every requester's cache.
+   * Re-indexes one service whose instances were `before` and are `after`: only the names they
+   * received or receive get new receivers (new objects: a route handed out before stays as
+   * it was). The service keeps its place among the receivers of a name it still receives.
    */
-  #reindexService(
-    name: string,
-    before: ServiceRegistration | undefined,
-    after: ServiceRegistration | undefined,
-  ): void {
-    if (before !== undefined) {
-      for (const publicName of publicNamesReceivedBy(before)) {
-        const left = (this.#deliveries.get(publicName) ?? NO_DELIVERIES).filter(
-          (delivery) => delivery.service.name !== name,
-        )
-        if (left.length === 0) this.#deliveries.delete(publicName)
-        else this.#deliveries.set(publicName, left)
-      }
+  #reindexService(name: string, before: readonly Instance[], after: readonly Instance[]): void {
+    const names = new Set<string>()
+    for (const instance of [...before, ...after]) {
+      for (const publicName of instance.names) names.add(publicName)
     }
-    if (after === undefined) this.#targets.delete(name)
-    else {
-      const target = this.#targetOf(after)
-      this.#targets.set(name, target)
-      for (const publicName of publicNamesReceivedBy(after)) {
-        const delivery = deliveryTo(target, toInternalName(publicName, after))
-        this.#deliveries.set(publicName, [
-          ...(this.#deliveries.get(publicName) ?? NO_DELIVERIES),
-          delivery,
-        ])
+    for (const publicName of names) {
+      const deliveries: Delivery[] = []
+      for (const instance of after) {
+        if (!instance.names.has(publicName)) continue
+        deliveries.push(deliveryTo(instance, toInternalName(publicName, instance.registration)))
       }
+      const groups = [...(this.#receivers.get(publicName)?.groups ?? [])]
+      const at = groups.findIndex((group) => group.service === name)
+      const group = { service: name, deliveries, next: 0 }
+      if (deliveries.length === 0) {
+        if (at !== -1) groups.splice(at, 1)
+      } else if (at === -1) groups.push(group)
+      else groups[at] = group
+      if (groups.length === 0) this.#receivers.delete(publicName)
+      else this.#receivers.set(publicName, receiversOf(groups))
     }
-    for (const target of this.#targets.values()) target.replies.clear()
   }
 
-  #targetOf(service: ServiceRegistration): Target {
-    const source = this.#selfRegistered.has(service.name) ? 'self-registered' : 'configured'
-    const described = describeService(service, source)
+  #instance(service: ServiceRegistration, registeredAt: number | undefined): Instance {
+    const receiver = describeInstance(
+      service,
+      registeredAt === undefined ? 'configured' : 'self-registered',
+    )
     return {
+      key: instanceKey(service),
       registration: service,
-      service: described,
-      origin: originOf(described),
+      name: service.name,
+      receiver,
+      origin: originOf(receiver),
+      names: publicNamesReceivedBy(service),
       replies: new Map(),
+      registeredAt,
     }
-  }
-
-  #reindex(): void {
-    const targets = new Map<string, Target>()
-    for (const service of this.#services.values()) {
-      targets.set(service.name, this.#targetOf(service))
-    }
-    const deliveries = new Map<string, Delivery[]>()
-    for (const service of this.#services.values()) {
-      const target = targets.get(service.name)!
-      for (const name of publicNamesReceivedBy(service)) {
-        const delivery = deliveryTo(target, toInternalName(name, service))
-        const list = deliveries.get(name)
-        if (list === undefined) deliveries.set(name, [delivery])
-        else list.push(delivery)
-      }
-    }
-    this.#targets = targets
-    this.#deliveries = deliveries
   }
 }
 
+/** One instance of a service as routing needs it, made anew whenever it changes. */
+interface Instance {
+  /** Its `instance` id, or its address for an entry without one (see `instanceKey`). */
+  readonly key: string
+  readonly name: string
+  readonly registration: ServiceRegistration
+  readonly receiver: Receiver
+  readonly origin: string
+  /** The public names it receives. */
+  readonly names: ReadonlySet<string>
+  /** Routes of replies to this instance (as requester), by public name. */
+  readonly replies: Map<string, readonly Delivery[]>
+  /** When it last registered itself; `undefined` for an operator's entry. */
+  registeredAt: number | undefined
+}
+
+/** The instances of one service that receive one public name, taken in turn. */
+interface Group {
+  readonly service: string
+  readonly deliveries: readonly Delivery[]
+  next: number
+}
+
+/** Who receives one public name. */
+interface Receivers {
+  readonly groups: readonly Group[]
+  /** When every service has one instance for the name: its deliveries, routed as they are. */
+  readonly single: readonly Delivery[] | undefined
+}
+
+function receiversOf(groups: readonly Group[]): Receivers {
+  const single = groups.every((group) => group.deliveries.length === 1)
+    ? Object.freeze(groups.map((group) => group.deliveries[0]!))
+    : undefined
+  return { groups, single }
+}
+
+/** One delivery per service: the next of its instances, in turn. */
+function pick(groups: readonly Group[]): Delivery[] {
+  return groups.map(nextOf)
+}
+
+function nextOf(group: Group): Delivery {
+  const delivery = group.deliveries[group.next]!
+  group.next = (group.next + 1) % group.deliveries.length
+  return delivery
+}
+
+const NO_INSTANCES: ReadonlyMap<string, Instance> = new Map()
 const NO_DELIVERIES: readonly Delivery[] = Object.freeze([])
+
+/**
+ * What tells the instances of a service apart: the id it registered with, or its address.
+ * The prefixes keep an id from ever equalling an address.
+ */
+function instanceKey(service: ServiceRegistration): string {
+  return service.instance === undefined ? `at ${originOf(service)}` : idKey(service.instance)
+}
+
+function idKey(instance: string): string {
+  return `id ${instance}`
+}
+
+function firstOf(instances: ReadonlyMap<string, Instance> | undefined): Instance | undefined {
+  return instances?.values().next().value
+}
+
+function registrationsOf(
+  services: ReadonlyMap<string, ReadonlyMap<string, Instance>>,
+): ServiceRegistration[] {
+  const all: ServiceRegistration[] = []
+  for (const instances of services.values()) {
+    for (const instance of instances.values()) all.push(instance.registration)
+  }
+  return all
+}
+
+/** A service entry of `GET /config.json`, from the instances it shows (at least one). */
+function serviceEntry(receivers: readonly Receiver[]): ExoComService {
+  const instances = receivers.map(({ name: _name, ...instance }) => instance)
+  return { name: receivers[0]!.name, ...instances[0]!, instances }
+}
 
 /**
  * The public names a service receives: listed as its own service.yml has them, translated;
@@ -422,11 +662,12 @@ function publicNamesReceivedBy(service: ServiceRegistration): Set<string> {
   return new Set(service.receives.map((listed) => toListedPublicName(listed, service)))
 }
 
-/** Whether two registrations of one service route alike (and show alike). */
+/** Whether two registrations of one instance route alike (and show alike). */
 function sameRegistration(a: ServiceRegistration, b: ServiceRegistration): boolean {
   return (
     a.host === b.host &&
     a.port === b.port &&
+    a.instance === b.instance &&
     a.internalNamespace === b.internalNamespace &&
     a.batches === b.batches &&
     a.errorReplies === b.errorReplies &&
@@ -443,37 +684,24 @@ function sameNames(a: readonly string[] | undefined, b: readonly string[] | unde
 // Reply names whose route is kept per requester: far more than a service answers with.
 const CACHED_REPLY_NAMES = 1000
 
-/** A registered service as routing needs it, rebuilt whenever the table changes. */
-interface Target {
-  readonly registration: ServiceRegistration
-  readonly service: ExoComService
-  readonly origin: string
-  /** Routes of replies to this service (as requester), by public name. */
-  readonly replies: Map<string, readonly Delivery[]>
-}
-
-function deliveryTo(target: Target, internalName: string): Delivery {
+function deliveryTo(instance: Instance, internalName: string): Delivery {
   return {
-    service: target.service,
+    service: instance.receiver,
     internalName,
-    origin: target.origin,
+    origin: instance.origin,
     path: runPath(internalName),
   }
 }
 
 /** `http://<host>:<port>`; an IPv6 literal needs brackets in a URL. */
-export function originOf(service: ServiceAddress): string {
+export function originOf(service: Pick<ServiceAddress, 'host' | 'port'>): string {
   const host = service.host.includes(':') ? `[${service.host}]` : service.host
   return `http://${host}:${service.port}`
 }
 
-function describeService(service: ServiceRegistration, source: ServiceSource): ExoComService {
-  const described: ExoComService = {
-    name: service.name,
-    host: service.host,
-    port: service.port,
-    source,
-  }
+function describeInstance(service: ServiceRegistration, source: ServiceSource): Receiver {
+  const described: Receiver = { name: service.name, host: service.host, port: service.port, source }
+  if (service.instance !== undefined) described.instance = service.instance
   if (service.internalNamespace !== undefined) {
     described.internalNamespace = service.internalNamespace
   }
@@ -592,6 +820,15 @@ export function validateService(input: unknown, where: string): ServiceRegistrat
     }
     service.internalNamespace = namespace
   }
+  const instance = fields.instance
+  if (instance !== undefined) {
+    if (!isInstanceId(instance)) {
+      throw invalid(
+        `${label} has an 'instance' that is not an id of 1 to ${MAX_INSTANCE_LENGTH} visible ASCII characters without spaces, got ${describeValue(instance)}.`,
+      )
+    }
+    service.instance = instance
+  }
   const interval = fields.registerInterval
   if (interval !== undefined) {
     if (
@@ -662,7 +899,10 @@ const NO_SIZE: TableSize = { names: 0, characters: 0 }
 function sizeOf(service: ServiceRegistration): TableSize {
   // What each listed name brings along: its internal form, and the receiver as a route shows it.
   const perName =
-    (service.internalNamespace?.length ?? 0) + service.name.length + service.host.length
+    (service.internalNamespace?.length ?? 0) +
+    service.name.length +
+    service.host.length +
+    (service.instance?.length ?? 0)
   let names = 0
   let characters = 0
   for (const list of [service.receives, service.sends ?? []]) {

@@ -97,7 +97,10 @@ describe('what a client can make the bus hold is bounded', () => {
 
     assert.equal(third.status, 400)
     assert.equal(third.code, ErrorCodes.BUS_INVALID_REGISTRATION)
-    assert.match(third.text, /holds 2 services already, its limit \(maxServices\)/)
+    assert.match(
+      third.text,
+      /holds 2 services already \(each instance counts\), its limit \(maxServices\)/,
+    )
     assert.equal(table.status, 400)
     assert.match(table.text, /lists 3 services .*more than ExoCom's limit of 2 \(maxServices\)/)
     // A service already in the table may still register again.

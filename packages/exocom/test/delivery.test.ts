@@ -11,7 +11,7 @@ import {
   type DeliveryOptions,
   type RoutedMessage,
 } from '../src/delivery.js'
-import { type Delivery, type ExoComService, originOf } from '../src/routing-table.js'
+import { type Delivery, originOf, type Receiver } from '../src/routing-table.js'
 import { startReceiver } from './helpers.js'
 
 function startDeliverer(
@@ -27,12 +27,12 @@ function startDeliverer(
 
 /** A delivery and its message, as the bus's route handler hands them to the deliverer. */
 function job(
-  where: Omit<ExoComService, 'source'>,
+  where: Omit<Receiver, 'source'>,
   internalName: string,
   publicName: string,
   id = 'd-1',
 ): [Delivery, RoutedMessage] {
-  const receiver: ExoComService = { ...where, source: 'configured' }
+  const receiver: Receiver = { ...where, source: 'configured' }
   const body = JSON.stringify({ id, payload: [1], responseTo: 'r-1' })
   return [
     { service: receiver, internalName, origin: originOf(receiver), path: runPath(internalName) },
@@ -224,7 +224,7 @@ test('a receiver that trickles its answer is cut off at the timeout, as a whole'
 
 /** A message of about `size` bytes to a receiver that takes batches. */
 function batchJob(port: number, id: string, size = 0): [Delivery, RoutedMessage] {
-  const service: ExoComService = {
+  const service: Receiver = {
     name: 'users',
     host: '127.0.0.1',
     port,

@@ -3,7 +3,14 @@ import { describe, test } from 'node:test'
 import { inspect } from 'node:util'
 import { ErrorCodes, isExoRelayError } from '@exorelay/core'
 import { startExoCom } from '../src/exocom.js'
-import { request, send, serviceOf, startBus, startReceiver } from './helpers.js'
+import {
+  request,
+  send,
+  serviceOf,
+  shownWithOneInstance,
+  startBus,
+  startReceiver,
+} from './helpers.js'
 
 describe('routing', () => {
   test('a message reaches its receiver as POST /run/<name> with id, payload and responseTo but no sender', async (t) => {
@@ -374,15 +381,15 @@ describe('GET /config.json and GET /status', () => {
 
     assert.equal(answer.status, 200)
     const source = 'configured'
-    const users = { name: 'users', host: '127.0.0.1', port: 4001, source }
-    const tweets = {
+    const users = shownWithOneInstance({ name: 'users', host: '127.0.0.1', port: 4001, source })
+    const tweets = shownWithOneInstance({
       name: 'tweets',
       host: 'localhost',
       port: 4002,
       internalNamespace: 'text-snippets',
       source,
-    }
-    const web = { name: 'web', host: '127.0.0.1', port: 4000, source }
+    })
+    const web = shownWithOneInstance({ name: 'web', host: '127.0.0.1', port: 4000, source })
     assert.deepEqual(JSON.parse(answer.text), {
       services: { users, tweets, web },
       routes: {

@@ -190,3 +190,11 @@ export function send(
 }
 
 export { withDeadline } from '@exorelay/testing'
+
+/** A service entry of `GET /config.json` with one instance: its fields, and that instance. */
+export function shownWithOneInstance<T extends { name: string }>(
+  entry: T,
+): T & { instances: Omit<T, 'name'>[] } {
+  const { name: _name, ...instance } = entry
+  return { ...entry, instances: [instance] }
+}

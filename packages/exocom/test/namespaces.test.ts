@@ -5,7 +5,14 @@
 import assert from 'node:assert/strict'
 import { describe, test } from 'node:test'
 import type { RecordingLogger } from '@exorelay/testing'
-import { type Receiver, request, send, startBus, startReceiver } from './helpers.js'
+import {
+  type Receiver,
+  request,
+  send,
+  shownWithOneInstance,
+  startBus,
+  startReceiver,
+} from './helpers.js'
 
 // Every wait of this file ends within this many milliseconds.
 const DEADLINE = 5_000
@@ -69,14 +76,19 @@ describe('POST /services in the original orchestrator shape', () => {
 
     const answer = await request(exocom, 'GET', '/config.json')
 
-    const tweetsService = {
+    const tweetsService = shownWithOneInstance({
       name: 'tweets',
       host: 'localhost',
       port: tweets.port,
       internalNamespace: 'text-snippets',
       source: 'configured',
-    }
-    const webService = { name: 'web', host: '127.0.0.1', port: web.port, source: 'configured' }
+    })
+    const webService = shownWithOneInstance({
+      name: 'web',
+      host: '127.0.0.1',
+      port: web.port,
+      source: 'configured',
+    })
     assert.equal(answer.status, 200)
     assert.deepEqual(JSON.parse(answer.text), {
       services: { tweets: tweetsService, web: webService },

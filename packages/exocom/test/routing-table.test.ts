@@ -435,12 +435,12 @@ describe('services that stop registering', () => {
     table.register(users)
     assert.throws(
       () => table.register(tweets),
-      /holds 2 services already, its limit \(maxServices\)/,
+      /holds 2 services already \(each instance counts\), its limit \(maxServices\)/,
     )
     // Two self-registered services stay, so a table of one would make three.
     assert.throws(
       () => table.configure([tweets]),
-      /lists 1 services and 2 that registered themselves stay, 3 in all, more than ExoCom's limit of 2/,
+      /lists 1 services and 2 instances that registered themselves stay, 3 in all, more than ExoCom's limit of 2/,
     )
     now = 20_000 // both missed their registrations: a table of two fits again
     assert.deepEqual(table.configure([tweets, { ...users, name: 'other' }]), [])
@@ -455,5 +455,168 @@ describe('services that stop registering', () => {
       /would make the routing table list 8000 names of \d+ characters in all, more than ExoCom's limit of 100000 names and 4000000 characters/,
     )
     assert.equal(big.has('s7'), false)
+  })
+})
+
+describe('several instances of one service', () => {
+  const one = { ...users, instance: 'one', port: 5001 }
+  const two = { ...users, instance: 'two', port: 5002 }
+  const three = { ...users, instance: 'three', port: 5003 }
+  const origins = (table: RoutingTable, sender: string, name: string, responseTo?: string) =>
+    table.route(sender, name, responseTo).deliveries.map((delivery) => delivery.origin)
+
+  test('instances registering under one name are all kept, and each message goes to one in turn', () => {
+    const table = new RoutingTable([web])
+    for (const instance of [one, two, three]) assert.equal(table.register(instance), 'added')
+
+    const picked = Array.from({ length: 6 }, () => origins(table, 'web', 'users.create'))
+
+    assert.deepEqual(picked.flat(), [
+      'http://127.0.0.1:5001',
+      'http://127.0.0.1:5002',
+      'http://127.0.0.1:5003',
+      'http://127.0.0.1:5001',
+      'http://127.0.0.1:5002',
+      'http://127.0.0.1:5003',
+    ])
+    const shown = table.config().services.users
+    assert.deepEqual(
+      shown?.instances.map(({ instance, port, source }) => ({ instance, port, source })),
+      [
+        { instance: 'one', port: 5001, source: 'self-registered' },
+        { instance: 'two', port: 5002, source: 'self-registered' },
+        { instance: 'three', port: 5003, source: 'self-registered' },
+      ],
+    )
+    assert.equal(shown?.port, 5001, "the service's own fields are its first instance's")
+    assert.equal(table.config().routes['users.create']?.receivers[0]?.instances.length, 3)
+  })
+
+  test('a reply goes to the instance that sent the request, and to nobody once it is gone', () => {
+    const table = new RoutingTable([users])
+    const webA = { ...web, instance: 'a', port: 4100 }
+    const webB = { ...web, instance: 'b', port: 4200 }
+    table.register(webA)
+    table.register(webB)
+    table.remember('from-a', 'web', 'a')
+    table.remember('from-b', 'web', 'b')
+
+    assert.deepEqual(origins(table, 'users', 'users.created', 'from-a'), ['http://127.0.0.1:4100'])
+    assert.deepEqual(origins(table, 'users', 'users.created', 'from-b'), ['http://127.0.0.1:4200'])
+    assert.equal(table.remove('web', 'a').length, 1)
+    assert.deepEqual(origins(table, 'users', 'users.created', 'from-a'), [])
+    assert.deepEqual(origins(table, 'users', 'users.created', 'from-b'), ['http://127.0.0.1:4200'])
+  })
+
+  test('a requester that also receives the reply name gets it once, at the instance that asked', () => {
+    const table = new RoutingTable([users])
+    table.register({ ...web, instance: 'a', port: 4100, receives: ['users.created'] })
+    table.register({ ...web, instance: 'b', port: 4200, receives: ['users.created'] })
+    table.remember('from-b', 'web', 'b')
+
+    for (let i = 0; i < 3; i++) {
+      assert.deepEqual(origins(table, 'users', 'users.created', 'from-b'), [
+        'http://127.0.0.1:4200',
+      ])
+    }
+  })
+
+  test('a message naming an instance of a service registered without ids is answered to that service', () => {
+    // A relay with `register: false` sends its instance id; an operator's table knows no ids.
+    const table = new RoutingTable([users, web])
+    table.remember('req-1', 'web', 'some-id')
+
+    assert.deepEqual(origins(table, 'users', 'users.created', 'req-1'), ['http://127.0.0.1:4000'])
+  })
+
+  test('withdrawing one instance leaves the others; withdrawing the service removes them all', () => {
+    const table = new RoutingTable()
+    for (const instance of [one, two, three]) table.register(instance)
+
+    assert.deepEqual(
+      table.remove('users', 'two').map((service) => service.instance),
+      ['two'],
+    )
+    assert.deepEqual(table.remove('users', 'two'), [])
+    assert.deepEqual(origins(table, 'web', 'users.create'), ['http://127.0.0.1:5001'])
+    assert.deepEqual(origins(table, 'web', 'users.create'), ['http://127.0.0.1:5003'])
+    assert.equal(table.remove('users').length, 2)
+    assert.equal(table.has('users'), false)
+  })
+
+  test('an instance that registers with a new id at the address of an earlier one replaces it', () => {
+    const table = new RoutingTable()
+    table.register(one)
+    table.register(two)
+
+    assert.equal(table.register({ ...one, instance: 'one-restarted' }), 'added')
+
+    assert.deepEqual(
+      table.config().services.users?.instances.map((instance) => instance.instance),
+      ['two', 'one-restarted'],
+    )
+  })
+
+  test('instances may receive different names while a deploy rolls', () => {
+    const table = new RoutingTable()
+    table.register(one)
+    table.register({ ...two, receives: ['users.create', 'users.delete'] })
+
+    assert.deepEqual(origins(table, 'web', 'users.delete'), ['http://127.0.0.1:5002'])
+    assert.deepEqual(origins(table, 'web', 'users.delete'), ['http://127.0.0.1:5002'])
+    assert.equal(table.config().routes['users.create']?.receivers[0]?.instances.length, 2)
+    assert.equal(table.config().routes['users.delete']?.receivers[0]?.instances.length, 1)
+  })
+
+  test('an unreachable instance is dropped alone, and the next instance is its alternative', () => {
+    let now = 0
+    const table = new RoutingTable([], undefined, () => now)
+    for (const instance of [one, two, three]) table.register(instance)
+    const [first] = table.route('web', 'users.create').deliveries
+    now = 10
+
+    assert.equal(table.dropUnreachable('users', first!.origin, 5), true)
+
+    assert.equal(table.holds(first!), false)
+    assert.equal(table.alternative(first!, 'users.create')?.origin, 'http://127.0.0.1:5002')
+    assert.equal(table.config().services.users?.instances.length, 2)
+  })
+
+  test('expire() drops the silent instances of a service and keeps the others', () => {
+    let now = 0
+    const table = new RoutingTable([], undefined, () => now)
+    table.register({ ...one, registerInterval: 1000 })
+    table.register({ ...two, registerInterval: 1000 })
+    now = 2500
+    table.register({ ...two, registerInterval: 1000 })
+    now = 3500
+
+    assert.deepEqual(
+      table.expire().map((service) => service.instance),
+      ['one'],
+    )
+    assert.deepEqual(origins(table, 'web', 'users.create'), ['http://127.0.0.1:5002'])
+  })
+
+  test('maxServices counts every instance', () => {
+    const table = new RoutingTable([], undefined, undefined, 2)
+    table.register(one)
+    table.register(two)
+
+    assert.throws(() => table.register(three), /holds 2 services already \(each instance counts\)/)
+    assert.equal(table.register({ ...two, receives: ['users.create', 'users.get'] }), 'changed')
+  })
+
+  test('an instance id is 1 to 128 visible ASCII characters', () => {
+    for (const instance of ['', 'a b', 'x'.repeat(129), 7, 'é']) {
+      assert.throws(
+        () => validateService({ ...users, instance }, 'The registration'),
+        /has an 'instance' that is not an id of 1 to 128 visible ASCII characters/,
+      )
+    }
+    assert.equal(
+      validateService({ ...users, instance: 'x'.repeat(128) }, 'R').instance?.length,
+      128,
+    )
   })
 })

@@ -21,12 +21,15 @@ export type { ServiceRegistration } from './protocol.js'
 export {
   DEFAULT_REGISTER_INTERVAL,
   ERROR_CODE_HEADER,
+  isInstanceId,
   lacksSelfRegistration,
+  MAX_INSTANCE_LENGTH,
   MAX_REGISTER_INTERVAL,
   requestHeaders,
   runPath,
   sendPath,
   servicePath,
+  withdrawalPath,
 } from './protocol.js'
 export type { ClientErrorHandlerOptions } from './server-hardening.js'
 export {

@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto'
 import type {
   Endpoint,
   ExoRelayError,
@@ -117,6 +118,8 @@ export class HttpTransport implements Transport {
   readonly #listener: StandaloneListener | undefined
   readonly #app: FastifyInstance | undefined
   readonly #register: boolean
+  // This process's instance of the service (decision 0017): the bus sends replies to it.
+  readonly #instance = randomUUID()
   readonly #registerInterval: number
   readonly #log: Logger
   readonly #mismatch: TokenMismatch
@@ -158,6 +161,7 @@ export class HttpTransport implements Transport {
       batches: options.batches,
       batchAfter: options.batchAfter,
       onUnauthorized: this.#mismatch.busRefused,
+      instance: this.#instance,
       ...(options.dispatcher && { dispatcher: options.dispatcher }),
     })
     const limits = {
@@ -270,6 +274,8 @@ export class HttpTransport implements Transport {
     const endpoint = this.#endpoint
     const service: ServiceRegistration = {
       name: endpoint.serviceName,
+      // Several instances of a service register under its name; each message goes to one.
+      instance: this.#instance,
       host: this.#options.advertisedHost,
       port: this.#port!,
       receives: [...endpoint.handledNames()],

@@ -24,13 +24,16 @@ import {
 import {
   checkToken,
   DEFAULT_BATCH_AFTER,
+  isInstanceId,
   lacksSelfRegistration,
+  MAX_INSTANCE_LENGTH,
   offersBatches,
   requestHeaders,
   type ServiceRegistration,
   sendPath,
   servicePath,
   statusOf,
+  withdrawalPath,
 } from '@exorelay/http-protocol'
 import type { Dispatcher, Pool } from 'undici'
 import { Batcher } from './batch.js'
@@ -95,6 +98,14 @@ export interface UndiciSenderOptions {
    * microtask, never while a request is being handled. Default: none.
    */
   onUnauthorized?: ((error: TransportError) => void) | undefined
+  /**
+   * This instance's id (decision 0017), e.g. a UUID per process: sent as `instance` with
+   * every message, so that when several instances of the service run, the bus sends replies
+   * to the one that asked; and named when it withdraws
+   * (`DELETE /services/<name>?instance=<id>`), so that it withdraws alone. 1 to 128 visible
+   * ASCII characters. Default: none.
+   */
+  instance?: string | undefined
 }
 
 /** Keep-alive connections per sender unless told otherwise. */
@@ -137,6 +148,7 @@ export class UndiciSender {
   readonly #pool: Pool | undefined
   readonly #log: Logger
   readonly #headers: RequestHeaders
+  readonly #instance: string | undefined
   readonly #context: ExchangeContext
   readonly #batcher: Batcher
   // Exchanges waiting to retry a refused connection, so that close() does not wait out their
@@ -167,6 +179,14 @@ export class UndiciSender {
         ? undefined
         : checkFunction<(error: TransportError) => void>(options.onUnauthorized, 'onUnauthorized')
     this.#headers = { json: requestHeaders(token), accept: requestHeaders(token, false) }
+    if (options.instance !== undefined && !isInstanceId(options.instance)) {
+      throw invalidOption(
+        'instance',
+        `an id of 1 to ${MAX_INSTANCE_LENGTH} visible ASCII characters without spaces`,
+        options.instance,
+      )
+    }
+    this.#instance = options.instance
     const retryBudget = checkRetryBudget(options.retryBudget)
     const timers = checkTimers(options.timers)
     const batches = checkBoolean(options.batches, 'batches', true)
@@ -280,7 +300,7 @@ export class UndiciSender {
     }
     let body: string
     try {
-      body = JSON.stringify(wireBody(envelope))
+      body = JSON.stringify(wireBody(envelope, this.#instance))
     } catch (error) {
       return Promise.reject(
         new InvalidArgumentError(
@@ -367,7 +387,7 @@ export class UndiciSender {
     const subject = `the deregistration of the service '${serviceName}'`
     const request: SendRequest = {
       method: 'DELETE',
-      path: servicePath(serviceName),
+      path: withdrawalPath(serviceName, this.#instance),
       body: undefined,
       headers: this.#headers.accept,
       subject: () => subject,
@@ -499,9 +519,14 @@ function refuseOptions(options: TransportSendOptions): Promise<never> | undefine
  * The JSON body of an envelope: everything but the name, which travels in the URL. A fixed
  * shape; `JSON.stringify` leaves out the keys whose value is `undefined`.
  */
-function wireBody(envelope: OutgoingEnvelope): Omit<OutgoingEnvelope, 'name'> {
+function wireBody(
+  envelope: OutgoingEnvelope,
+  instance: string | undefined,
+): Omit<OutgoingEnvelope, 'name'> {
   return {
     sender: envelope.sender,
+    // Undefined keys are not written: without an instance the body is the original's.
+    instance,
     id: envelope.id,
     payload: envelope.payload,
     responseTo: envelope.responseTo,
