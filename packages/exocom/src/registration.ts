@@ -1,7 +1,12 @@
 import { ErrorCodes, ExoRelayError, type Logger } from '@exorelay/core'
 import { describeValue } from '@exorelay/core/internal'
 import { sendErrorAnswer, wildcardOf } from '@exorelay/fastify-listener/internal'
-import { BATCHES_OFFERED, type ServiceRegistration, statusOf } from '@exorelay/http-protocol'
+import {
+  BATCHES_OFFERED,
+  isInstanceId,
+  type ServiceRegistration,
+  statusOf,
+} from '@exorelay/http-protocol'
 import type { FastifyInstance, FastifyReply } from 'fastify'
 import type { Deliverer } from './delivery.js'
 import { type RoutingTable, validateService, validateServices } from './routing-table.js'
@@ -110,11 +115,14 @@ export function addRegistrationRoutes(
   app.delete('/services/*', (request, reply) => {
     const name = wildcardOf(request) ?? ''
     const { instance } = request.query as { instance?: string | string[] }
-    if (Array.isArray(instance)) {
+    if (Array.isArray(instance) || (instance !== undefined && !isInstanceId(instance))) {
+      const named = Array.isArray(instance)
+        ? `${instance.length} instances`
+        : `the instance ${describeValue(instance)}, which is no instance id`
       sendErrorAnswer(reply, {
         status: INVALID_STATUS,
         code: ErrorCodes.BUS_INVALID_REGISTRATION,
-        text: `The withdrawal of '${name}' names ${instance.length} instances: name one, as ?instance=<id>, or none to withdraw every instance.`,
+        text: `The withdrawal of '${name}' names ${named}: name one, as ?instance=<id>, or none to withdraw every instance.`,
       })
       return
     }

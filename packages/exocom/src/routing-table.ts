@@ -272,7 +272,7 @@ export class RoutingTable {
     const current = this.#services.get(name)
     if (current === undefined) return []
     if (instance === undefined) return this.#drop(name, current, [...current.values()])
-    const found = current.get(idKey(instance))
+    const found = current.get(instance)
     return found === undefined ? [] : this.#drop(name, current, [found])
   }
 
@@ -496,7 +496,7 @@ export class RoutingTable {
     const instances = this.#services.get(service)
     if (instances === undefined) return undefined
     if (id !== undefined) {
-      const found = instances.get(idKey(id))
+      const found = instances.get(id)
       if (found !== undefined) return found
       for (const instance of instances.values()) {
         if (instance.registration.instance !== undefined) return undefined
@@ -623,15 +623,12 @@ const NO_INSTANCES: ReadonlyMap<string, Instance> = new Map()
 const NO_DELIVERIES: readonly Delivery[] = Object.freeze([])
 
 /**
- * What tells the instances of a service apart: the id it registered with, or its address.
- * The prefixes keep an id from ever equalling an address.
+ * What tells the instances of a service apart: the id it registered with, or its address. An
+ * id has no spaces, so it never equals an address key, and is the key as it is: routing a
+ * message that names its instance builds no string.
  */
 function instanceKey(service: ServiceRegistration): string {
-  return service.instance === undefined ? `at ${originOf(service)}` : idKey(service.instance)
-}
-
-function idKey(instance: string): string {
-  return `id ${instance}`
+  return service.instance ?? `at ${originOf(service)}`
 }
 
 function firstOf(instances: ReadonlyMap<string, Instance> | undefined): Instance | undefined {

@@ -44,8 +44,11 @@ test('DELETE /services/<name>?instance=<id> withdraws that instance alone', asyn
   assert.equal(again.status, 404)
   assert.equal(again.code, ErrorCodes.BUS_UNKNOWN_SERVICE)
   assert.match(again.text, /No instance 'a' of a service 'users' is registered\./)
+  const address = await request(exocom, 'DELETE', '/services/users?instance=at%20http%3A%2F%2Fx')
   assert.equal(twice.status, 400)
   assert.match(twice.text, /names 2 instances: name one/)
+  assert.equal(address.status, 400)
+  assert.match(address.text, /names the instance 'at http:\/\/x', which is no instance id/)
   assert.deepEqual(
     exocom.config().services.users?.instances.map((instance) => instance.instance),
     ['b'],

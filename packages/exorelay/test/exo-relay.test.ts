@@ -100,9 +100,15 @@ describe('ExoRelay over HTTP', () => {
       assert.equal(request.headers['content-type'], 'application/json', kind)
       assert.equal(request.headers.accept, 'application/json', kind)
       const body = request.body as Record<string, unknown>
-      const keys = payload === undefined ? ['id', 'sender'] : ['id', 'payload', 'sender']
+      const keys =
+        payload === undefined
+          ? ['id', 'instance', 'sender']
+          : ['id', 'instance', 'payload', 'sender']
       assert.deepEqual(Object.keys(body).sort(), keys, kind)
       assert.equal(body.sender, 'web', kind)
+      // This process's instance of `web` (decision 0017): one id for all its messages.
+      assert.match(String(body.instance), /^[0-9a-f-]{36}$/, kind)
+      assert.equal(body.instance, (exocom.receivedRequests[0]!.body as typeof body).instance)
       assert.deepEqual(body.payload, payload, kind)
     }
   })
