@@ -24,6 +24,15 @@ const AS_OPERATOR = { authorization: `Bearer ${OPERATOR_TOKEN}` }
 
 type Mode = 'open' | 'identity'
 
+/** `PUT /services/users` with `registration`, carrying `headers` (a token). */
+function register(
+  exocom: Awaited<ReturnType<typeof startBus>>['exocom'],
+  registration: unknown,
+  headers: Record<string, string>,
+): Promise<Answer> {
+  return request(exocom, 'PUT', '/services/users', registration, undefined, headers)
+}
+
 function busOptions(mode: Mode, extra: ExoComOptions = {}): ExoComOptions {
   return mode === 'open' ? extra : { credentials: CREDENTIALS, ...extra }
 }
@@ -96,7 +105,7 @@ describe('taking over a service name', () => {
     const registration = serviceOf(impostor, ['users.create'])
 
     const anonymous = await request(exocom, 'PUT', '/services/users', registration)
-    const asWeb = await request(exocom, 'PUT', '/services/users', registration, undefined, AS_WEB)
+    const asWeb = await register(exocom, registration, AS_WEB)
 
     assert.equal(anonymous.status, 401)
     assert.equal(anonymous.code, ErrorCodes.UNAUTHORIZED)
@@ -109,14 +118,7 @@ describe('taking over a service name', () => {
     const users = await startReceiver(t, 'users')
     const { exocom } = await startBus(t, busOptions('identity'))
 
-    const registered = await request(
-      exocom,
-      'PUT',
-      '/services/users',
-      serviceOf(users, ['users.create']),
-      undefined,
-      AS_USERS,
-    )
+    const registered = await register(exocom, serviceOf(users, ['users.create']), AS_USERS)
     const sent = await send(exocom, 'users.create', { id: 'm1' }, AS_WEB.authorization)
 
     assert.equal(registered.status, 200)
@@ -163,10 +165,7 @@ describe('withdrawing another service', () => {
         AS_OPERATOR,
       )
       assert.equal(byOperator.status, 200)
-      assert.equal(
-        (await request(exocom, 'PUT', '/services/users', registration, undefined, AS_USERS)).status,
-        200,
-      )
+      assert.equal((await register(exocom, registration, AS_USERS)).status, 200)
       assert.equal(
         (await request(exocom, 'DELETE', '/services/users', undefined, undefined, AS_USERS)).status,
         200,
@@ -245,26 +244,12 @@ describe('making the bus post to an address it names', () => {
       receives: ['users.create'],
     }
 
-    const refused = await request(
-      exocom,
-      'PUT',
-      '/services/users',
-      registration,
-      undefined,
-      AS_USERS,
-    )
+    const refused = await register(exocom, registration, AS_USERS)
 
     assertForbidden(refused, "'10.255.255.1'", "'127.0.0.1'", "registrationAddresses: 'any'")
     assert.equal((await tableOf(exocom)).users, undefined)
     // The operator registers whatever address its services have.
-    const byOperator = await request(
-      exocom,
-      'PUT',
-      '/services/users',
-      registration,
-      undefined,
-      AS_OPERATOR,
-    )
+    const byOperator = await register(exocom, registration, AS_OPERATOR)
     assert.equal(byOperator.status, 200)
   })
 
@@ -273,22 +258,16 @@ describe('making the bus post to an address it names', () => {
     const { exocom } = await startBus(t, busOptions('identity'))
 
     for (const host of ['127.0.0.1', '::ffff:127.0.0.1', 'localhost']) {
-      const answer = await request(
+      const answer = await register(
         exocom,
-        'PUT',
-        '/services/users',
         { ...serviceOf(users, ['users.create']), host },
-        undefined,
         AS_USERS,
       )
       assert.equal(answer.status, 200, `${host}: ${answer.text}`)
     }
-    const unknown = await request(
+    const unknown = await register(
       exocom,
-      'PUT',
-      '/services/users',
       { ...serviceOf(users, ['users.create']), host: 'no-such-host.invalid' },
-      undefined,
       AS_USERS,
     )
     assertForbidden(unknown, "'no-such-host.invalid'", 'does not resolve')
@@ -296,12 +275,9 @@ describe('making the bus post to an address it names', () => {
 
   test("registrationAddresses: 'any' lets a service register another address", async (t) => {
     const { exocom } = await startBus(t, busOptions('identity', { registrationAddresses: 'any' }))
-    const answer = await request(
+    const answer = await register(
       exocom,
-      'PUT',
-      '/services/users',
       { name: 'users', host: '10.255.255.1', port: 80, receives: [] },
-      undefined,
       AS_USERS,
     )
     assert.equal(answer.status, 200)
@@ -449,22 +425,8 @@ describe('the credentials option', () => {
   test('no token appears in any log entry of a bus in identity mode', async (t) => {
     const users = await startReceiver(t, 'users')
     const { exocom, log } = await startBus(t, busOptions('identity'))
-    await request(
-      exocom,
-      'PUT',
-      '/services/users',
-      serviceOf(users, ['users.create']),
-      undefined,
-      AS_USERS,
-    )
-    await request(
-      exocom,
-      'PUT',
-      '/services/users',
-      serviceOf(users, ['users.create']),
-      undefined,
-      AS_WEB,
-    )
+    await register(exocom, serviceOf(users, ['users.create']), AS_USERS)
+    await register(exocom, serviceOf(users, ['users.create']), AS_WEB)
     await send(exocom, 'users.create', { sender: 'users', id: 'm1' }, AS_WEB.authorization)
     await send(exocom, 'users.create', { id: 'm2' }, AS_WEB.authorization)
     await users.waitForRuns(1)
