@@ -1,84 +1,11 @@
 import assert from 'node:assert/strict'
-import { type ChildProcess, spawn } from 'node:child_process'
 import { once } from 'node:events'
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { createInterface } from 'node:readline'
 import { test } from 'node:test'
-import { fileURLToPath } from 'node:url'
+import { CLI_TIMEOUT, packageDir, run, startCli, startOnline, waitForLog } from './cli-helpers.js'
 import { withDeadline } from './helpers.js'
-
-const packageDir = fileURLToPath(new URL('..', import.meta.url))
-
-/**
- * Runs the CLI from source; no TTY, so it logs JSON lines. PORT, EXOCOM_TOKEN and
- * EXOCOM_CREDENTIALS are unset unless given, so the flags decide.
- */
-function startCli(args: string[], extraEnv: Record<string, string> = {}): ChildProcess {
-  const {
-    PORT: _port,
-    EXOCOM_TOKEN: _token,
-    EXOCOM_CREDENTIALS: _credentials,
-    ...env
-  } = process.env
-  return spawn(process.execPath, ['--import', 'tsx', 'src/cli.ts', ...args], {
-    cwd: packageDir,
-    env: { ...env, ...extraEnv },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  })
-}
-
-async function run(
-  args: string[],
-  extraEnv: Record<string, string> = {},
-): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  const child = startCli(args, extraEnv)
-  let stdout = ''
-  let stderr = ''
-  child.stdout?.on('data', (chunk) => {
-    stdout += chunk
-  })
-  child.stderr?.on('data', (chunk) => {
-    stderr += chunk
-  })
-  const [code] = (await once(child, 'close')) as [number | null]
-  return { code, stdout, stderr }
-}
-
-// Starting the CLI through tsx takes a few seconds on a slow CI machine.
-const CLI_TIMEOUT = 30_000
-
-/**
- * Resolves with the first JSON log line whose message starts with `prefix`; rejects naming
- * the lines seen when none comes within `timeout` ms.
- */
-async function waitForLog(
-  child: ChildProcess,
-  prefix: string,
-  timeout = CLI_TIMEOUT,
-): Promise<Record<string, unknown>> {
-  const seen: string[] = []
-  const lines = createInterface({ input: child.stdout! })
-  const found = (async () => {
-    for await (const line of lines) {
-      seen.push(line)
-      const entry = JSON.parse(line) as Record<string, unknown>
-      if (typeof entry.msg === 'string' && entry.msg.startsWith(prefix)) return entry
-    }
-    throw new Error(`the CLI ended without logging '${prefix}'; it logged: ${seen.join(' ')}`)
-  })()
-  try {
-    return await withDeadline(
-      found,
-      timeout,
-      () => `waitForLog: the CLI logged no '${prefix}' (it logged: ${seen.join(' ') || 'nothing'})`,
-    )
-  } finally {
-    // A timed-out wait leaves no reader behind on the child's stdout.
-    lines.close()
-  }
-}
 
 test('exocom loads the services file, serves it on /config.json and exits 0 on SIGTERM', async (t) => {
   const dir = await mkdtemp(join(tmpdir(), 'exocom-cli-'))
@@ -201,46 +128,6 @@ for (const messages of [0, 20]) {
   })
 }
 
-/** Starts the CLI, waits until it is online, and stops it after the test; all stdout is kept. */
-async function startOnline(
-  t: { after(fn: () => unknown): void },
-  args: string[],
-  extraEnv: Record<string, string> = {},
-): Promise<{ url: string; output: () => string; stop: () => Promise<void> }> {
-  const child = startCli(['--port', '0', ...args], extraEnv)
-  let output = ''
-  const lines = createInterface({ input: child.stdout! })
-  let resolveUrl: (url: string) => void = () => {}
-  const online = new Promise<string>((resolve) => {
-    resolveUrl = resolve
-  })
-  lines.on('line', (line) => {
-    output += `${line}\n`
-    const entry = JSON.parse(line) as { msg?: string; url?: string }
-    if (entry.msg?.startsWith('ExoCom online at')) resolveUrl(entry.url as string)
-  })
-  child.stderr?.on('data', (chunk) => {
-    output += chunk
-  })
-  const exited = once(child, 'close')
-  t.after(() => {
-    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL')
-  })
-  const url = await withDeadline(
-    online,
-    CLI_TIMEOUT,
-    () => `startOnline: the CLI logged no 'ExoCom online at' (output: ${output || 'none'})`,
-  )
-  return {
-    url,
-    output: () => output,
-    stop: async () => {
-      child.kill('SIGTERM')
-      await exited
-    },
-  }
-}
-
 for (const [source, args, env] of [
   ['--token', ['--token', 'cli-s3cret-token'], {}],
   ['EXOCOM_TOKEN', [], { EXOCOM_TOKEN: 'cli-s3cret-token' }],
@@ -302,81 +189,4 @@ test('a token with spaces exits 2 naming its source, without echoing it', async 
   assert.equal(env.code, 2)
   assert.match(env.stderr, /^exocom: the EXOCOM_TOKEN environment variable: The token must be/)
   assert.ok(!env.stderr.includes('also has spaces'))
-})
-
-const CLI_CREDENTIALS = {
-  operator: 'cli-operator-token',
-  services: { users: 'cli-users-token', web: 'cli-web-token' },
-}
-
-for (const source of ['--credentials', 'EXOCOM_CREDENTIALS'] as const) {
-  test(`exocom takes a credentials file from ${source}: identity mode, and no token is logged`, async (t) => {
-    const dir = await mkdtemp(join(tmpdir(), 'exocom-cli-'))
-    t.after(() => rm(dir, { recursive: true, force: true }))
-    const file = join(dir, 'credentials.json')
-    await writeFile(file, JSON.stringify(CLI_CREDENTIALS))
-    const bus =
-      source === '--credentials'
-        ? await startOnline(t, ['--credentials', file])
-        : await startOnline(t, [], { EXOCOM_CREDENTIALS: file })
-
-    const asOperator = await fetch(`${bus.url}/config.json`, {
-      headers: { authorization: 'Bearer cli-operator-token' },
-    })
-    const asService = await fetch(`${bus.url}/config.json`, {
-      headers: { authorization: 'Bearer cli-web-token' },
-    })
-    const without = await fetch(`${bus.url}/config.json`)
-    await bus.stop()
-
-    assert.equal(asOperator.status, 200)
-    assert.equal(asService.status, 403)
-    assert.equal(asService.headers.get('exorelay-error-code'), 'EXORELAY_ERR_AUTH_FORBIDDEN')
-    assert.equal(without.status, 401)
-    assert.match(bus.output(), /"auth":"credentials"/)
-    assert.ok(!/cli-\w+-token/.test(bus.output()), 'a token leaked')
-  })
-}
-
-test('a missing, unreadable or invalid credentials file exits 1 with a sentence naming the file and the problem', async (t) => {
-  const dir = await mkdtemp(join(tmpdir(), 'exocom-cli-'))
-  t.after(() => rm(dir, { recursive: true, force: true }))
-  const notJson = join(dir, 'not-json.json')
-  await writeFile(notJson, '{"services": {"users": "cli-users-token"')
-  const shared = join(dir, 'shared.json')
-  await writeFile(shared, JSON.stringify({ services: { users: 'cli-same', web: 'cli-same' } }))
-
-  const missing = await run(['--port', '0', '--credentials', join(dir, 'missing.json')])
-  const broken = await run(['--port', '0', '--credentials', notJson])
-  const twice = await run(['--port', '0'], { EXOCOM_CREDENTIALS: shared })
-
-  assert.equal(missing.code, 1)
-  assert.match(
-    missing.stderr,
-    /^exocom: cannot load the credentials file '.*missing\.json': it does not exist\./,
-  )
-  assert.equal(broken.code, 1)
-  assert.match(broken.stderr, /credentials file '.*not-json\.json': it is not valid JSON\./)
-  assert.ok(!broken.stderr.includes('cli-users-token'))
-  assert.equal(twice.code, 1)
-  assert.match(
-    twice.stderr,
-    /The file gives the service 'users' and the service 'web' the same token/,
-  )
-  assert.ok(!twice.stderr.includes('cli-same'))
-})
-
-test('the shared token and a credentials file together exit 1 naming both and the fix', async (t) => {
-  const dir = await mkdtemp(join(tmpdir(), 'exocom-cli-'))
-  t.after(() => rm(dir, { recursive: true, force: true }))
-  const file = join(dir, 'credentials.json')
-  await writeFile(file, JSON.stringify(CLI_CREDENTIALS))
-
-  const both = await run(['--port', '0', '--credentials', file], {
-    EXOCOM_TOKEN: 'cli-shared-token',
-  })
-
-  assert.equal(both.code, 1)
-  assert.match(both.stderr, /token and credentials options cannot both be set/)
-  assert.match(both.stderr, /--credentials or EXOCOM_CREDENTIALS/)
 })
