@@ -53,6 +53,12 @@ export const ErrorCodes = {
   REMOTE_HANDLER_FAILED: 'EXORELAY_ERR_REMOTE_HANDLER_FAILED',
   /** A request lacked the shared secret (bearer token), or carried a wrong one. */
   UNAUTHORIZED: 'EXORELAY_ERR_AUTH_UNAUTHORIZED',
+  /**
+   * The bus knows the request's credential, but it does not allow what was asked: a sender
+   * other than the credential's service, a registration of another service, the operator's
+   * routes, or a registration naming another address (identity mode, decision 0018).
+   */
+  FORBIDDEN: 'EXORELAY_ERR_AUTH_FORBIDDEN',
   /** The relay is not listening (yet, or any more), so it cannot receive. */
   NOT_LISTENING: 'EXORELAY_ERR_RELAY_NOT_LISTENING',
   /** ExoCom failed while handling a request: a fault of the bus, not of the message. */

@@ -5,6 +5,7 @@ import { parseArgs } from 'node:util'
 import { checkPort, ErrorCodes, isExoRelayError } from '@exorelay/core'
 import { checkToken, type ServiceRegistration } from '@exorelay/http-protocol'
 import { DEFAULT_EXOCOM_PORT, type ExoCom, startExoCom } from './exocom.js'
+import { checkCredentials, type ExoComCredentials } from './options.js'
 import { validateServices } from './routing-table.js'
 
 // The bin is the one place in this package that talks to the terminal directly.
@@ -20,6 +21,14 @@ Options:
   --token <secret>   shared secret every request but GET /status must carry as
                      'authorization: Bearer <secret>' (default: env EXOCOM_TOKEN; none = open);
                      prefer the variable: arguments are visible to other local users
+  --credentials <file>
+                     identity mode: JSON file {"operator": "<token>", "services":
+                     {"<service>": "<token>"}}, a token per service (default: env
+                     EXOCOM_CREDENTIALS); not with --token. Keep the file readable
+                     by the bus's user only
+  --registration-addresses <connection|any>
+                     identity mode: whether a service may register only the address
+                     it connects from (default: connection)
   -h, --help         show this help
   -v, --version      show the version
 `
@@ -63,6 +72,39 @@ async function main(): Promise<number> {
     return 2
   }
 
+  // Read once, at start: a bus with other credentials is a restarted bus.
+  const credentialsFile = values.credentials ?? (process.env.EXOCOM_CREDENTIALS || undefined)
+  let credentials: ExoComCredentials | undefined
+  if (credentialsFile !== undefined) {
+    try {
+      const text = await readFile(credentialsFile, 'utf8')
+      let parsed: unknown
+      try {
+        parsed = JSON.parse(text)
+      } catch {
+        // The parser's message quotes the text, which holds tokens.
+        throw new Error('it is not valid JSON.')
+      }
+      const checked = checkCredentials(parsed, 'the file')
+      credentials = {
+        services: Object.fromEntries(checked.services),
+        ...(checked.operator !== undefined && { operator: checked.operator }),
+      }
+    } catch (error) {
+      const { code, message } = error as NodeJS.ErrnoException
+      const reason =
+        code === 'ENOENT'
+          ? 'it does not exist.'
+          : code === 'EACCES'
+            ? 'it cannot be read (permission denied).'
+            : message
+      process.stderr.write(
+        `exocom: cannot load the credentials file '${credentialsFile}': ${reason} It must be JSON of the shape {"operator": "<token>", "services": {"<service name>": "<token>"}}.\n`,
+      )
+      return 1
+    }
+  }
+
   let services: ServiceRegistration[] = []
   if (values.services !== undefined) {
     try {
@@ -88,6 +130,10 @@ async function main(): Promise<number> {
       port,
       services,
       token,
+      credentials,
+      ...(values['registration-addresses'] !== undefined && {
+        registrationAddresses: values['registration-addresses'] as 'connection' | 'any',
+      }),
       ...(values.host === undefined ? {} : { host: values.host }),
     })
   } catch (error) {
@@ -111,6 +157,8 @@ function parse() {
       host: { type: 'string' },
       services: { type: 'string' },
       token: { type: 'string' },
+      credentials: { type: 'string' },
+      'registration-addresses': { type: 'string' },
       help: { type: 'boolean', short: 'h' },
       version: { type: 'boolean', short: 'v' },
     },

@@ -23,6 +23,12 @@ export interface DeliveryOptions {
   readonly logger: Logger
   /** The shared secret, sent as `authorization: Bearer <token>` with every delivery. */
   readonly token?: string | undefined
+  /**
+   * Identity mode: the token a receiver's deliveries carry, by its service name (`undefined`:
+   * none), instead of `token`. Each service then has pools of its own, so that no request
+   * ever carries one service's token to another.
+   */
+  readonly tokenOf?: ((service: string) => string | undefined) | undefined
   /** Messages that may be under way to one receiver, queued ones included; more are dropped with a warning. */
   readonly maxPending?: number | undefined
   /** Send batches to receivers that offered them (decision 0011). Default `true`. */
@@ -77,7 +83,8 @@ const RESOLVED: Promise<void> = Promise.resolve()
 export class Deliverer {
   readonly #timeout: number
   readonly #log: Logger
-  readonly #headers: Record<string, string>
+  readonly #tokenOf: ((service: string) => string | undefined) | undefined
+  readonly #token: string | undefined
   readonly #maxPending: number
   readonly #batches: boolean
   readonly #batchAfter: number
@@ -93,10 +100,10 @@ export class Deliverer {
     this.#maxPending = options.maxPending ?? DEFAULT_MAX_PENDING
     this.#batches = options.batches ?? true
     this.#batchAfter = options.batchAfter ?? DEFAULT_BATCH_AFTER
-    this.#headers = requestHeaders(options.token)
+    this.#token = options.token
+    this.#tokenOf = options.tokenOf
     this.#context = {
       timeout: this.#timeout,
-      headers: this.#headers,
       log: this.#log,
       ended: (target, count) => {
         target.requests--
@@ -116,7 +123,7 @@ export class Deliverer {
           { receiver: items[0]?.delivery.service.name, status, messages: items.length },
           `the receiver answered ${status} to a batch of ${items.length} messages: they go again one by one; no more batches to it until it registers with batches again`,
         )
-        if (this.#targets.get(target.origin) !== target) {
+        if (this.#targets.get(target.key) !== target) {
           // Withdrawn (or registered elsewhere) while the batch was under way: its pool is
           // closing, and the messages were never taken.
           for (const { delivery, message } of items) {
@@ -201,7 +208,7 @@ export class Deliverer {
    */
   registered(services: readonly ServiceAddress[]): void {
     for (const service of services) {
-      const target = this.#targets.get(originOf(service))
+      const target = this.#targets.get(this.#key(service.name, originOf(service)))
       if (target === undefined) continue
       target.queue.on = this.#batches && service.batches === true
       if (!target.queue.on) target.queue.flush(true)
@@ -229,10 +236,10 @@ export class Deliverer {
    * (undici's graceful close), as the receiver was sent it while it was registered.
    */
   retain(services: readonly ServiceAddress[]): void {
-    const wanted = new Set(services.map(originOf))
-    for (const [origin, target] of this.#targets) {
-      if (wanted.has(origin)) continue
-      this.#targets.delete(origin)
+    const wanted = new Set(services.map((service) => this.#key(service.name, originOf(service))))
+    for (const [key, target] of this.#targets) {
+      if (wanted.has(key)) continue
+      this.#targets.delete(key)
       target.queue.flush(true)
       void target.pool.close().catch(() => {})
     }
@@ -262,9 +269,15 @@ export class Deliverer {
     for (const resolve of idle) resolve()
   }
 
+  /** A receiver's pool: one per origin, or per service and origin in identity mode. */
+  #key(service: string, origin: string): string {
+    return this.#tokenOf === undefined ? origin : `${service} ${origin}`
+  }
+
   #target(delivery: Delivery): Target {
     const origin = delivery.origin
-    let target = this.#targets.get(origin)
+    const key = this.#key(delivery.service.name, origin)
+    let target = this.#targets.get(key)
     if (target === undefined) {
       const pool = createPool(origin, {
         connections: CONNECTIONS_PER_RECEIVER,
@@ -275,8 +288,11 @@ export class Deliverer {
       const timeout = this.#timeout
       const log = this.#log
       // The queue's callbacks run only once the target exists.
+      const token = this.#tokenOf === undefined ? this.#token : this.#tokenOf(delivery.service.name)
       const created: Target = {
         origin,
+        key,
+        headers: requestHeaders(token),
         dispatcher: pool,
         timers: nodeTimers,
         retryBudget: 0,
@@ -316,7 +332,7 @@ export class Deliverer {
         ),
       }
       target = created
-      this.#targets.set(origin, target)
+      this.#targets.set(key, target)
     }
     return target
   }

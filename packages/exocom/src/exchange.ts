@@ -59,6 +59,10 @@ export interface Queued {
  * exchanges to it share it as their context: no retries (a delivery is never sent twice).
  */
 export interface Target extends ExchangeContext {
+  /** Its key among the deliverer's targets: the origin, with the service in identity mode. */
+  readonly key: string
+  /** The headers of each request to it: its token, the shared one, or none. */
+  readonly headers: Readonly<Record<string, string>>
   readonly pool: Pool
   /** Messages to it that have not settled: in requests under way, and queued. */
   pending: number
@@ -74,7 +78,6 @@ export interface Target extends ExchangeContext {
 /** What each request shares with its deliverer. */
 export interface DeliveryContext {
   readonly timeout: number
-  readonly headers: Readonly<Record<string, string>>
   readonly log: Logger
   /**
    * A request to `target` carrying `count` messages has ended, each message logged. Called
@@ -116,7 +119,7 @@ abstract class DeliveryExchange extends UndiciExchange {
   ) {
     super(
       target,
-      { method: 'POST', path, body, headers: deliveries.headers, answerLimit },
+      { method: 'POST', path, body, headers: target.headers, answerLimit },
       deliveries.timeout,
       undefined,
     )

@@ -7,6 +7,7 @@ import {
 import { closeCuttingStalled, type ServiceRegistration } from '@exorelay/http-protocol'
 import Fastify from 'fastify'
 import { Deliverer } from './delivery.js'
+import { addIdentityChecks, type Identities } from './identity.js'
 import { addBusIngress, SENTENCES } from './ingress.js'
 import { Liveness } from './liveness.js'
 import { checkExoComOptions, type ExoComOptions } from './options.js'
@@ -14,7 +15,7 @@ import { addRegistrationRoutes } from './registration.js'
 import { type ExoComConfig, RoutingTable, validateServices } from './routing-table.js'
 import { addStatusRoutes } from './status.js'
 
-export type { ExoComOptions } from './options.js'
+export type { ExoComCredentials, ExoComOptions, RegistrationAddresses } from './options.js'
 export { DEFAULT_EXOCOM_PORT } from './options.js'
 
 /** A running ExoCom. */
@@ -64,8 +65,18 @@ export interface ExoCom {
  * ```
  */
 export async function startExoCom(options: ExoComOptions = {}): Promise<ExoCom> {
-  const { port, host, bodyLimit, requestTimeout, token, batches, maxServices, ...settings } =
-    checkExoComOptions(options)
+  const {
+    port,
+    host,
+    bodyLimit,
+    requestTimeout,
+    token,
+    credentials,
+    registrationAddresses,
+    batches,
+    maxServices,
+    ...settings
+  } = checkExoComOptions(options)
   const log = settings.logger
   const table = new RoutingTable(settings.services, undefined, undefined, maxServices)
   // Created once the ingress can route what it says; a delivery fails only after that.
@@ -76,6 +87,8 @@ export async function startExoCom(options: ExoComOptions = {}): Promise<ExoCom> 
     timeout: settings.deliveryTimeout,
     logger: log,
     token,
+    // Identity mode: each receiver gets its own token.
+    ...(credentials !== undefined && { tokenOf: (service) => credentials.services.get(service) }),
     batches,
     batchAfter: settings.batchAfter,
   })
@@ -85,7 +98,13 @@ export async function startExoCom(options: ExoComOptions = {}): Promise<ExoCom> 
     ...protocolServerOptions({ requestTimeout, bodyLimit, texts: SENTENCES, logger: log }),
     bodyLimit,
   })
+  // Before the ingress's routes: every request is identified before anything else runs.
+  const identities: Identities | undefined =
+    credentials === undefined
+      ? undefined
+      : addIdentityChecks(app, { credentials, registrationAddresses, logger: log })
   const route = addBusIngress(app, {
+    identities,
     table,
     deliverer,
     logger: log,
@@ -125,7 +144,11 @@ export async function startExoCom(options: ExoComOptions = {}): Promise<ExoCom> 
   }
   const url = `http://${host.includes(':') ? `[${host}]` : host}:${bound}`
   log.info(
-    { port: bound, url, auth: token === undefined ? 'none' : 'token' },
+    {
+      port: bound,
+      url,
+      auth: credentials !== undefined ? 'credentials' : token === undefined ? 'none' : 'token',
+    },
     // `online at port <N>` is the text the original's orchestrator waits for.
     `ExoCom online at port ${bound} (${url})`,
   )

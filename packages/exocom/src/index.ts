@@ -1,4 +1,9 @@
 export type { ServiceRegistration } from '@exorelay/http-protocol'
-export type { ExoCom, ExoComOptions } from './exocom.js'
+export type {
+  ExoCom,
+  ExoComCredentials,
+  ExoComOptions,
+  RegistrationAddresses,
+} from './exocom.js'
 export { DEFAULT_EXOCOM_PORT, startExoCom } from './exocom.js'
 export type { ExoComConfig, ExoComRoute, ExoComService, ServiceSource } from './routing-table.js'

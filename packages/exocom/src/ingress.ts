@@ -14,8 +14,9 @@ import {
   SEND_BATCH_PATH,
   statusOf,
 } from '@exorelay/http-protocol'
-import type { FastifyInstance } from 'fastify'
+import type { FastifyInstance, FastifyRequest } from 'fastify'
 import type { Deliverer, RoutedMessage } from './delivery.js'
+import type { Identities } from './identity.js'
 import type { RoutingTable } from './routing-table.js'
 
 /**
@@ -60,6 +61,8 @@ export interface BusIngressOptions {
   readonly bodyLimit: number
   readonly batches: boolean
   readonly token: string | undefined
+  /** Identity mode: a message's sender comes from its request's credential. */
+  readonly identities?: Identities | undefined
   /** Whether the bus is shutting down: then every `POST /send` is answered 503. */
   readonly closing: () => boolean
 }
@@ -67,12 +70,13 @@ export interface BusIngressOptions {
 /**
  * The bus's side of the ingress: `POST /send/<name>` and, with batches, `POST /send`, the
  * answers to requests Fastify could not read and to unknown routes, and the token check.
+ * Returns how a message is routed; the bus's own messages (no request) go that way too.
  */
 export function addBusIngress(
   app: FastifyInstance,
   options: BusIngressOptions,
-): (envelope: Envelope) => BatchResult {
-  const { table, deliverer, bodyLimit, closing } = options
+): (envelope: Envelope, request?: FastifyRequest) => BatchResult {
+  const { table, deliverer, bodyLimit, closing, identities } = options
   const log = options.logger
 
   // Fastify parses text/plain by default; the protocol is JSON only, so that is a 415.
@@ -181,8 +185,14 @@ export function addBusIngress(
 
   // A failure while routing one message is that message's answer alone: in a batch, the
   // others keep theirs. The bus's own messages (liveness) go the same way.
-  const handle = (envelope: Envelope): BatchResult => {
+  const handle = (envelope: Envelope, request?: FastifyRequest): BatchResult => {
     try {
+      if (identities !== undefined && request !== undefined) {
+        const sender = identities.sender(request, envelope)
+        if (typeof sender === 'object') return sender
+        if (sender !== undefined && sender !== envelope.sender)
+          return route({ ...envelope, sender })
+      }
       return route(envelope)
     } catch (error) {
       log.error(

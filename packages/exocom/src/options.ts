@@ -1,5 +1,18 @@
-import { checkPort, type Logger, silentLogger } from '@exorelay/core'
-import { checkBoolean, checkInteger, checkNonEmptyString } from '@exorelay/core/internal'
+import {
+  checkPort,
+  ErrorCodes,
+  InvalidArgumentError,
+  type Logger,
+  MAX_SERVICE_NAME_LENGTH,
+  silentLogger,
+} from '@exorelay/core'
+import {
+  checkBoolean,
+  checkInteger,
+  checkNonEmptyString,
+  describeValue,
+  invalidOption,
+} from '@exorelay/core/internal'
 import {
   checkRequestTimeout,
   checkToken,
@@ -14,6 +27,32 @@ import { validateServices } from './routing-table.js'
 export const DEFAULT_EXOCOM_PORT = 3100
 const DEFAULT_MAX_SERVICES = 1000
 const DEFAULT_MAX_CONNECTIONS = 4096
+
+/**
+ * Per-service credentials (identity mode, decision 0018): a token for each service, and one for
+ * the operator. A request's credential says who sent it.
+ *
+ * @example
+ * ```ts
+ * const credentials: ExoComCredentials = {
+ *   operator: process.env.EXOCOM_OPERATOR_TOKEN,
+ *   services: { web: process.env.WEB_TOKEN!, users: process.env.USERS_TOKEN! },
+ * }
+ * ```
+ */
+export interface ExoComCredentials {
+  /**
+   * The operator's token: it may set the routing table (`POST /services`), read it
+   * (`GET /config.json`), register and withdraw any service, and send under any sender name
+   * (tools that speak for a service need that). Default: none (nobody may).
+   */
+  operator?: string | undefined
+  /** Service name → that service's token. Each token is visible ASCII without spaces, and its own. */
+  services: Record<string, string>
+}
+
+/** Which address a service may register in identity mode; see `registrationAddresses`. */
+export type RegistrationAddresses = 'connection' | 'any'
 
 /** Options of {@link startExoCom}. Every one is optional. */
 export interface ExoComOptions {
@@ -39,6 +78,34 @@ export interface ExoComOptions {
    * never logged. Default: none (an open bus).
    */
   token?: string | undefined
+  /**
+   * Identity mode (decision 0018): a token per service, and one for the operator, instead of
+   * the one shared `token` (setting both is an error). Every request but `GET /status` must
+   * carry one of them (else 401), and the bus takes its sender from it:
+   *
+   * - `POST /send`: a message without `sender` gets the credential's service name; another
+   *   `sender` is refused with 403 (`EXORELAY_ERR_AUTH_FORBIDDEN`), each message of a batch
+   *   alone. The operator may send under any name.
+   * - `PUT` / `DELETE /services/<name>`: the credential of `<name>`, or the operator's.
+   * - `POST /services`, `GET /config.json`: the operator's only.
+   * - A registration names its own connection's address (see `registrationAddresses`).
+   * - A delivery to a service carries that service's token (`authorization: Bearer <its
+   *   token>`), so a relay whose `token` is its own credential both sends with it and takes
+   *   deliveries with it; a service without a credential (from the operator's table) gets
+   *   deliveries without one.
+   *
+   * Tokens are never logged. Default: none.
+   */
+  credentials?: ExoComCredentials | undefined
+  /**
+   * In identity mode, which `host` a service may register: `'connection'` only the address its
+   * registration comes from (an IP literal equal to it, or a host name all of whose addresses
+   * are it; loopback addresses count as one), so that no client can make the bus post to
+   * another machine; `'any'` any host (an operator who knows the addresses differ, e.g. behind
+   * NAT). Registrations by the operator are never checked. Checked when a registration is new
+   * or its host or port changed, not on every refresh. Default `'connection'`.
+   */
+  registrationAddresses?: RegistrationAddresses | undefined
   /**
    * Milliseconds a client may take to send one whole request, headers and body. A client that
    * has not finished by then gets `408` (code `EXORELAY_ERR_PROTOCOL_INVALID_MESSAGE`) and its
@@ -84,6 +151,8 @@ export interface ExoComSettings {
   readonly deliveryTimeout: number
   readonly bodyLimit: number
   readonly token: string | undefined
+  readonly credentials: Credentials | undefined
+  readonly registrationAddresses: RegistrationAddresses
   readonly requestTimeout: number
   readonly batches: boolean
   readonly batchAfter: number
@@ -96,7 +165,23 @@ export interface ExoComSettings {
  * defaults. Throws an `InvalidArgumentError` (code `INVALID_OPTION`) for a bad one.
  */
 export function checkExoComOptions(options: ExoComOptions): ExoComSettings {
+  const credentials =
+    options.credentials === undefined
+      ? undefined
+      : checkCredentials(options.credentials, 'the credentials option')
+  if (credentials !== undefined && options.token !== undefined) {
+    throw new InvalidArgumentError(
+      ErrorCodes.INVALID_OPTION,
+      'The token and credentials options cannot both be set: token is one secret that every service shares, credentials give each service its own. Keep one of them (credentials for identity mode); for the exocom command, --token or EXOCOM_TOKEN, and --credentials or EXOCOM_CREDENTIALS.',
+    )
+  }
+  const registrationAddresses = options.registrationAddresses ?? 'connection'
+  if (registrationAddresses !== 'connection' && registrationAddresses !== 'any') {
+    throw invalidOption('registrationAddresses', "'connection' or 'any'", registrationAddresses)
+  }
   return {
+    credentials,
+    registrationAddresses,
     port: options.port === undefined ? DEFAULT_EXOCOM_PORT : checkPort(options.port),
     host: checkNonEmptyString(options.host, 'host', '127.0.0.1'),
     deliveryTimeout: checkInteger(options.deliveryTimeout, 'deliveryTimeout', 1, 5000),
@@ -133,4 +218,72 @@ function createDefaultLogger(): Logger {
       'pid,hostname,sender,receiver,messageName,messageId,responseTo,internalName,sentName,services,port,url',
   })
   return pino({ level: 'info' }, stream)
+}
+
+/** Credentials once checked: each token of one service, or of the operator. */
+export interface Credentials {
+  readonly operator: string | undefined
+  /** Service name → token. */
+  readonly services: ReadonlyMap<string, string>
+}
+
+/**
+ * Checks credentials (the option, or the CLI's file) and returns them. `where` names them in
+ * errors: `'the credentials option'`, `"the credentials file 'x.json'"`. Throws an
+ * `InvalidArgumentError` (code `INVALID_OPTION`) saying what is wrong; a token is never quoted.
+ */
+export function checkCredentials(value: unknown, where: string): Credentials {
+  const shape = "{ operator?: '<token>', services: { '<service name>': '<token>' } }"
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) {
+    throw invalidCredentials(
+      `${capitalise(where)} must be an object ${shape}, got ${describeValue(value)}.`,
+    )
+  }
+  const { operator, services } = value as { operator?: unknown; services?: unknown }
+  if (services === null || typeof services !== 'object' || Array.isArray(services)) {
+    throw invalidCredentials(
+      `${capitalise(where)} needs 'services', an object of service name to token (${shape}), got ${describeValue(services)}.`,
+    )
+  }
+  // Who holds each token so far: a token identifies one holder, so it may not appear twice.
+  const holders = new Map<string, string>()
+  const hold = (token: string, holder: string): void => {
+    const other = holders.get(token)
+    if (other !== undefined) {
+      throw invalidCredentials(
+        `${capitalise(where)} gives ${other} and ${holder} the same token: a token says who sent a request, so each needs its own (e.g. openssl rand -hex 32).`,
+      )
+    }
+    holders.set(token, holder)
+  }
+  const operatorToken = checkToken(operator, `The operator token in ${where}`)
+  if (operatorToken !== undefined) hold(operatorToken, 'the operator')
+  const tokens = new Map<string, string>()
+  for (const [name, token] of Object.entries(services)) {
+    if (name.length === 0 || name.length > MAX_SERVICE_NAME_LENGTH) {
+      throw invalidCredentials(
+        `${capitalise(where)} names a service ${describeValue(name)}: a service name has 1 to ${MAX_SERVICE_NAME_LENGTH} characters.`,
+      )
+    }
+    const checked = checkToken(token, `The token of the service '${name}' in ${where}`)
+    if (checked === undefined) {
+      throw invalidCredentials(`${capitalise(where)} gives the service '${name}' no token.`)
+    }
+    hold(checked, `the service '${name}'`)
+    tokens.set(name, checked)
+  }
+  if (operatorToken === undefined && tokens.size === 0) {
+    throw invalidCredentials(
+      `${capitalise(where)} names no service and no operator: nobody could use the bus. Give each service a token under 'services'.`,
+    )
+  }
+  return { operator: operatorToken, services: tokens }
+}
+
+function invalidCredentials(message: string): InvalidArgumentError {
+  return new InvalidArgumentError(ErrorCodes.INVALID_OPTION, message)
+}
+
+function capitalise(text: string): string {
+  return text.charAt(0).toUpperCase() + text.slice(1)
 }

@@ -1,79 +1,11 @@
 import assert from 'node:assert/strict'
-import { type ChildProcess, spawn } from 'node:child_process'
 import { once } from 'node:events'
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { createInterface } from 'node:readline'
 import { test } from 'node:test'
-import { fileURLToPath } from 'node:url'
+import { CLI_TIMEOUT, packageDir, run, startCli, startOnline, waitForLog } from './cli-helpers.js'
 import { withDeadline } from './helpers.js'
-
-const packageDir = fileURLToPath(new URL('..', import.meta.url))
-
-/**
- * Runs the CLI from source; no TTY, so it logs JSON lines. PORT and EXOCOM_TOKEN are unset
- * unless given, so the flags decide.
- */
-function startCli(args: string[], extraEnv: Record<string, string> = {}): ChildProcess {
-  const { PORT: _port, EXOCOM_TOKEN: _token, ...env } = process.env
-  return spawn(process.execPath, ['--import', 'tsx', 'src/cli.ts', ...args], {
-    cwd: packageDir,
-    env: { ...env, ...extraEnv },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  })
-}
-
-async function run(
-  args: string[],
-  extraEnv: Record<string, string> = {},
-): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  const child = startCli(args, extraEnv)
-  let stdout = ''
-  let stderr = ''
-  child.stdout?.on('data', (chunk) => {
-    stdout += chunk
-  })
-  child.stderr?.on('data', (chunk) => {
-    stderr += chunk
-  })
-  const [code] = (await once(child, 'close')) as [number | null]
-  return { code, stdout, stderr }
-}
-
-// Starting the CLI through tsx takes a few seconds on a slow CI machine.
-const CLI_TIMEOUT = 30_000
-
-/**
- * Resolves with the first JSON log line whose message starts with `prefix`; rejects naming
- * the lines seen when none comes within `timeout` ms.
- */
-async function waitForLog(
-  child: ChildProcess,
-  prefix: string,
-  timeout = CLI_TIMEOUT,
-): Promise<Record<string, unknown>> {
-  const seen: string[] = []
-  const lines = createInterface({ input: child.stdout! })
-  const found = (async () => {
-    for await (const line of lines) {
-      seen.push(line)
-      const entry = JSON.parse(line) as Record<string, unknown>
-      if (typeof entry.msg === 'string' && entry.msg.startsWith(prefix)) return entry
-    }
-    throw new Error(`the CLI ended without logging '${prefix}'; it logged: ${seen.join(' ')}`)
-  })()
-  try {
-    return await withDeadline(
-      found,
-      timeout,
-      () => `waitForLog: the CLI logged no '${prefix}' (it logged: ${seen.join(' ') || 'nothing'})`,
-    )
-  } finally {
-    // A timed-out wait leaves no reader behind on the child's stdout.
-    lines.close()
-  }
-}
 
 test('exocom loads the services file, serves it on /config.json and exits 0 on SIGTERM', async (t) => {
   const dir = await mkdtemp(join(tmpdir(), 'exocom-cli-'))
@@ -194,46 +126,6 @@ for (const messages of [0, 20]) {
     assert.equal(signal, null)
     assert.equal(code, 0)
   })
-}
-
-/** Starts the CLI, waits until it is online, and stops it after the test; all stdout is kept. */
-async function startOnline(
-  t: { after(fn: () => unknown): void },
-  args: string[],
-  extraEnv: Record<string, string> = {},
-): Promise<{ url: string; output: () => string; stop: () => Promise<void> }> {
-  const child = startCli(['--port', '0', ...args], extraEnv)
-  let output = ''
-  const lines = createInterface({ input: child.stdout! })
-  let resolveUrl: (url: string) => void = () => {}
-  const online = new Promise<string>((resolve) => {
-    resolveUrl = resolve
-  })
-  lines.on('line', (line) => {
-    output += `${line}\n`
-    const entry = JSON.parse(line) as { msg?: string; url?: string }
-    if (entry.msg?.startsWith('ExoCom online at')) resolveUrl(entry.url as string)
-  })
-  child.stderr?.on('data', (chunk) => {
-    output += chunk
-  })
-  const exited = once(child, 'close')
-  t.after(() => {
-    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL')
-  })
-  const url = await withDeadline(
-    online,
-    CLI_TIMEOUT,
-    () => `startOnline: the CLI logged no 'ExoCom online at' (output: ${output || 'none'})`,
-  )
-  return {
-    url,
-    output: () => output,
-    stop: async () => {
-      child.kill('SIGTERM')
-      await exited
-    },
-  }
 }
 
 for (const [source, args, env] of [

@@ -108,7 +108,8 @@ export interface ExoRelayStatus extends RelayStatus, Partial<BusStatus> {}
  * messages with fire-and-forget, callback or `await` semantics. It emits `online`, `offline`
  * and, when someone listens for it, `error`: a failed `listen()`, or a token mismatch with the
  * bus (code `EXORELAY_ERR_AUTH_UNAUTHORIZED`, once per mismatch; `status().bus` is then
- * `'unauthorized'`).
+ * `'unauthorized'`), or a registration the bus refuses for the relay's credential (code
+ * `EXORELAY_ERR_AUTH_FORBIDDEN`, once until it is taken; `status().registered` is `false`).
  *
  * @example
  * ```ts

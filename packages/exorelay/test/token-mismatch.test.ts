@@ -2,62 +2,19 @@ import assert from 'node:assert/strict'
 import { once } from 'node:events'
 import { describe, test } from 'node:test'
 import { startExoCom } from '@exorelay/exocom'
-import { type LogEntry, RecordingLogger, withDeadline } from '@exorelay/testing'
-import { ErrorCodes, ExoRelay, type ExoRelayError, type ExoRelayOptions } from '../src/index.js'
+import { RecordingLogger, withDeadline } from '@exorelay/testing'
+import { ErrorCodes, ExoRelay, type ExoRelayError } from '../src/index.js'
+import { DEADLINE, errorLines, landscape, statusRoute } from './auth-landscape.js'
 
 // Case 7 of issue 14: a relay and a bus whose tokens differ looked healthy (`registered: true,
 // bus: 'reachable'`) while every request to the relay timed out. Both directions, with a real
 // bus and real relays on 127.0.0.1.
 
-type After = { after: (fn: () => Promise<unknown>) => void }
-
 const TOKEN = 's3cret-token-1618033988'
-
-/** How long any wait below may take before the test fails instead of hanging. */
-const DEADLINE = 5_000
-
-/** A bus with or without a token, and relays on it that record their logs and `error` events. */
-async function landscape(t: After, busToken: string | undefined) {
-  const bus = await startExoCom({ port: 0, logger: false, token: busToken })
-  const relays: ExoRelay[] = []
-  const relay = (serviceName: string, options: Partial<ExoRelayOptions> = {}) => {
-    const log = new RecordingLogger()
-    const created = new ExoRelay({
-      serviceName,
-      exocomPort: bus.port,
-      port: 0,
-      logger: log,
-      ...options,
-    })
-    const errors: ExoRelayError[] = []
-    created.on('error', (error) => errors.push(error))
-    relays.push(created)
-    return { relay: created, log, errors }
-  }
-  t.after(async () => {
-    await Promise.all(relays.map((r) => r.close()))
-    await bus.close()
-  })
-  return { bus, relay }
-}
-
-/** A field of the relay's `GET /status` body. */
-async function statusRoute(port: number, field: 'bus' | 'registered'): Promise<unknown> {
-  const response = await fetch(`http://127.0.0.1:${port}/status`, {
-    signal: AbortSignal.timeout(DEADLINE),
-  })
-  assert.equal(response.status, 200)
-  return ((await response.json()) as Record<string, unknown>)[field]
-}
-
-/** The lines logged at `error`, as `[code, message]`. */
-function errorLines(log: RecordingLogger): [unknown, string | undefined][] {
-  return log.at('error').map((entry: LogEntry) => [entry.fields.code, entry.message])
-}
 
 describe('a token mismatch is loud', () => {
   test("a relay whose token the bus refuses emits error once, logs the fix at error and reports bus 'unauthorized'", async (t) => {
-    const { relay } = await landscape(t, TOKEN)
+    const { relay } = await landscape(t, { token: TOKEN })
     // One relay without a token, one with another: the bus answers both 401.
     for (const token of [undefined, 'another-token']) {
       const { relay: web, log, errors } = relay('web', token === undefined ? {} : { token })
@@ -96,7 +53,7 @@ describe('a token mismatch is loud', () => {
   })
 
   test("a relay with a token on a bus without one emits error once when the bus delivers without it, and reports bus 'unauthorized'", async (t) => {
-    const { relay } = await landscape(t, undefined)
+    const { relay } = await landscape(t, {})
     const { relay: users, log, errors } = relay('users', { token: TOKEN })
     const { relay: web } = relay('web', { register: false })
     let ran = 0
@@ -129,7 +86,7 @@ describe('a token mismatch is loud', () => {
   })
 
   test('a requester whose only receiver refuses the bus for its token learns it at once, not at its deadline', async (t) => {
-    const { relay } = await landscape(t, undefined)
+    const { relay } = await landscape(t, {})
     const { relay: users } = relay('users', { token: TOKEN })
     const { relay: web } = relay('web')
     users.registerHandler('users.create', (user, { reply }) => reply('users.created', user))
@@ -189,7 +146,7 @@ describe('a token mismatch is loud', () => {
   })
 
   test("with the same token on both sides there is no error and the status says 'reachable'", async (t) => {
-    const { relay } = await landscape(t, TOKEN)
+    const { relay } = await landscape(t, { token: TOKEN })
     const users = relay('users', { token: TOKEN })
     const web = relay('web', { token: TOKEN })
     users.relay.registerHandler('users.create', (user, { reply }) => reply('users.created', user))

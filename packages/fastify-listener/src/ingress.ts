@@ -57,8 +57,8 @@ export interface IngressOptions {
    * `'batch'` refuses it as a bad batch, and without batches the route is not added (the bus).
    */
   readonly unbatched: 'single' | 'batch'
-  /** What is done with one parsed message; the result is its answer. */
-  readonly handle: (envelope: Envelope) => BatchResult
+  /** What is done with one parsed message of `request`; the result is its answer. */
+  readonly handle: (envelope: Envelope, request: FastifyRequest) => BatchResult
   /** An answer for every message of a request, before any is read (the bus while closing). */
   readonly refusal?: (() => BatchResult | undefined) | undefined
   readonly texts: AnswerTexts
@@ -71,7 +71,7 @@ export function addIngressRoutes(instance: FastifyInstance, options: IngressOpti
   const { handle, refusal, texts, bodyLimit, batches } = options
   const log = options.logger ?? silentLogger
 
-  function single(name: string, body: unknown): BatchResult {
+  function single(name: string, body: unknown, request: FastifyRequest): BatchResult {
     const refused = refusal?.()
     if (refused !== undefined) return refused
     let envelope: Envelope
@@ -81,10 +81,10 @@ export function addIngressRoutes(instance: FastifyInstance, options: IngressOpti
       if (!(error instanceof ProtocolError)) throw error
       return rejected(error, name)
     }
-    return handle(envelope)
+    return handle(envelope, request)
   }
 
-  function batch(body: unknown, reply: FastifyReply): void {
+  function batch(body: unknown, request: FastifyRequest, reply: FastifyReply): void {
     const refused = refusal?.()
     if (refused !== undefined) {
       sendResult(reply, refused)
@@ -109,7 +109,7 @@ export function addIngressRoutes(instance: FastifyInstance, options: IngressOpti
       results[index] =
         entry instanceof ProtocolError
           ? rejected(entry, (items[index] as { name?: unknown } | null)?.name)
-          : handle(entry)
+          : handle(entry, request)
     }
     // One result per message, in order; a message's failure is in its result, not the status.
     reply.code(200).send(results)
@@ -135,17 +135,17 @@ export function addIngressRoutes(instance: FastifyInstance, options: IngressOpti
   // `maxParamLength` (100 by default), and names may be up to 512 characters. A name is
   // decoded once, by the router (`a%2Fb` is `a/b`).
   instance.post(`${options.prefix}/*`, { bodyLimit }, (request, reply) => {
-    sendResult(reply, single(wildcardOf(request) ?? '', request.body))
+    sendResult(reply, single(wildcardOf(request) ?? '', request.body, request))
   })
   if (options.unbatched === 'single') {
     instance.post(options.prefix, { bodyLimit }, (request, reply) => {
       const body = request.body
-      if (batches && Array.isArray(body)) batch(body, reply)
-      else sendResult(reply, single('', body))
+      if (batches && Array.isArray(body)) batch(body, request, reply)
+      else sendResult(reply, single('', body, request))
     })
   } else if (batches) {
     instance.post(options.prefix, { bodyLimit }, (request, reply) => {
-      batch(request.body, reply)
+      batch(request.body, request, reply)
     })
   }
 }
@@ -224,6 +224,26 @@ export function tokenCheck(
   checked?: TokenChecked,
 ): onRequestHookHandler {
   const matches = bearerMatcher(token)
+  return credentialCheck(
+    (authorization) => (matches(authorization) ? true : undefined),
+    logger,
+    checked === undefined ? undefined : (identity, request) => checked(identity === true, request),
+  )
+}
+
+/**
+ * The credential check behind {@link tokenCheck}, for servers that tell several credentials
+ * apart (the bus in identity mode): `identify` maps the `authorization` header to whom it
+ * belongs, or `undefined` for none, which is refused with 401 as `tokenCheck` refuses it.
+ * `checked` hears whom each checked request identified (`undefined`: refused), before the
+ * request goes on or is answered; it may answer the request itself (a 403), and then the
+ * request stops there.
+ */
+export function credentialCheck<T>(
+  identify: (authorization: unknown) => T | undefined,
+  logger: Logger,
+  checked?: (identity: T | undefined, request: FastifyRequest, reply: FastifyReply) => void,
+): onRequestHookHandler {
   return (request, reply, done) => {
     // Health checks carry no secrets, and the status reveals nothing.
     const config = request.routeOptions.config as { exoRelayOpen?: boolean } | undefined
@@ -231,12 +251,13 @@ export function tokenCheck(
       done()
       return
     }
-    if (matches(request.headers.authorization)) {
-      checked?.(true, request)
-      done()
+    const identity = identify(request.headers.authorization)
+    if (identity !== undefined) {
+      checked?.(identity, request, reply)
+      if (!reply.sent) done()
       return
     }
-    checked?.(false, request)
+    checked?.(undefined, request, reply)
     logger.warn(
       {
         method: request.method,

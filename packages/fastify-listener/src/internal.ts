@@ -5,6 +5,7 @@ export { sendErrorAnswer } from './answer.js'
 export type { TokenChecked } from './ingress.js'
 export {
   addIngressRoutes,
+  credentialCheck,
   ingressErrorHandler,
   OPEN_ROUTE,
   tokenCheck,

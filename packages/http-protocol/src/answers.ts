@@ -20,6 +20,7 @@ export const STATUS_OF_CODE: Readonly<Partial<Record<ErrorCode, number>>> = Obje
   [ErrorCodes.CLOSED]: 503,
   [ErrorCodes.NOT_LISTENING]: 503,
   [ErrorCodes.UNAUTHORIZED]: 401,
+  [ErrorCodes.FORBIDDEN]: 403,
   // The bus.
   [ErrorCodes.NO_RECEIVER]: 404,
   [ErrorCodes.BUS_FAILED]: 500,

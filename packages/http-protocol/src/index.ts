@@ -39,4 +39,4 @@ export {
   DEFAULT_REQUEST_TIMEOUT,
   serverTimeouts,
 } from './server-hardening.js'
-export { bearerMatcher, checkToken } from './token.js'
+export { bearerIdentifier, bearerMatcher, checkToken } from './token.js'

@@ -34,11 +34,30 @@ export function authorizationHeader(token: string): string {
  * a missing or malformed header is hashed all the same.
  */
 export function bearerMatcher(token: string): (authorization: unknown) => boolean {
-  const expected = digest(token)
+  const identify = bearerIdentifier([[token, true]])
+  return (authorization) => identify(authorization) === true
+}
+
+/**
+ * Returns a lookup of an `authorization` header among several tokens (identity mode: one per
+ * service): the value of the matching token, or `undefined`. Like {@link bearerMatcher} it
+ * compares SHA-256 digests in constant time, and it compares with every token, whether one
+ * matched already or not, so the time taken tells nothing about which one matched.
+ */
+export function bearerIdentifier<T>(
+  tokens: Iterable<readonly [token: string, value: T]>,
+): (authorization: unknown) => T | undefined {
+  const expected = [...tokens].map(([token, value]) => ({ digest: digest(token), value }))
   return (authorization) => {
     const presented = typeof authorization === 'string' ? bearerValue(authorization) : undefined
-    const equal = timingSafeEqual(digest(presented ?? ''), expected)
-    return equal && presented !== undefined
+    const actual = digest(presented ?? '')
+    let found: T | undefined
+    for (const candidate of expected) {
+      if (timingSafeEqual(actual, candidate.digest) && presented !== undefined) {
+        found = candidate.value
+      }
+    }
+    return found
   }
 }
 

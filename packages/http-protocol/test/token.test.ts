@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
 import { ErrorCodes } from '@exorelay/core'
-import { bearerMatcher, checkToken } from '../src/token.js'
+import { bearerIdentifier, bearerMatcher, checkToken } from '../src/token.js'
 
 test('a bearer header with the token matches, with the scheme in any case and spaces around', () => {
   const matches = bearerMatcher('s3cret')
@@ -44,4 +44,17 @@ test('the token check refuses values that cannot travel in a header, without quo
       },
     )
   }
+})
+
+test('among several tokens, a bearer header finds the value of its own, and nothing else does', () => {
+  const identify = bearerIdentifier([
+    ['token-of-users', 'users'],
+    ['token-of-web', 'web'],
+  ])
+  assert.equal(identify('Bearer token-of-users'), 'users')
+  assert.equal(identify('bearer token-of-web '), 'web')
+  for (const header of [undefined, '', 'Bearer', 'Bearer token-of-user', 'token-of-web', 7]) {
+    assert.equal(identify(header), undefined, String(header))
+  }
+  assert.equal(bearerIdentifier([])('Bearer x'), undefined)
 })

@@ -90,7 +90,10 @@ export interface HttpTransportOptions {
    * `EXORELAY_ERR_AUTH_UNAUTHORIZED` (`status: 401`) whose message names the fix. The bus
    * refused the relay's registration or a send with 401, or the listener refused a delivery
    * without the relay's token; `busStatus().bus` is `'unauthorized'` meanwhile. `exorelay`
-   * emits it as the relay's `error` event. Default: none (the log line only).
+   * emits it as the relay's `error` event. And a registration the bus refuses for the relay's
+   * credential (identity mode): a `TransportError` coded `EXORELAY_ERR_AUTH_FORBIDDEN`
+   * (`status: 403`) with the bus's reason, told once until a registration is taken again.
+   * Default: none (the log line only).
    */
   onError?: ((error: ExoRelayError) => void) | undefined
 }
@@ -123,6 +126,9 @@ export class HttpTransport implements Transport {
   readonly #registerInterval: number
   readonly #log: Logger
   readonly #mismatch: TokenMismatch
+  readonly #report: ((error: ExoRelayError) => void) | undefined
+  // The bus refuses this relay's registration for its credential (403): told once.
+  #forbidden = false
   #endpoint: Endpoint | undefined
   #port: number | undefined
   #registered = false
@@ -144,14 +150,15 @@ export class HttpTransport implements Transport {
       // A bus refuses a longer one: a dead relay would stay routed for minutes.
       MAX_REGISTER_INTERVAL,
     )
+    this.#report =
+      options.onError === undefined
+        ? undefined
+        : checkFunction<(error: ExoRelayError) => void>(options.onError, 'onError')
     this.#mismatch = new TokenMismatch({
       logger: options.logger,
       busRefuses: () => this.#sender.unauthorized,
       busAcceptsNoToken: () => this.#sender.acceptsNoToken(REGISTER_TIMEOUT),
-      report:
-        options.onError === undefined
-          ? undefined
-          : checkFunction<(error: ExoRelayError) => void>(options.onError, 'onError'),
+      report: this.#report,
     })
     this.#sender = new UndiciSender({
       exocomHost: options.exocomHost,
@@ -299,6 +306,7 @@ export class HttpTransport implements Transport {
         if (!this.#registered)
           this.#log.info({ receives: service.receives }, 'registered with ExoCom')
         this.#registered = true
+        this.#forbidden = false
         if (this.#reannounce) {
           this.#reannounce = false
           void this.#announce()
@@ -312,7 +320,18 @@ export class HttpTransport implements Transport {
         this.#registering = undefined
         if (this.#draining) return
         const unreachable = isExoRelayError(err, ErrorCodes.BUS_UNREACHABLE)
-        this.#log.warn({ err, retryIn: delay }, 'could not register with ExoCom; retrying')
+        if (isExoRelayError(err, ErrorCodes.FORBIDDEN)) {
+          // Retrying changes nothing until the bus or the relay is configured anew: said once,
+          // loud, with the bus's reason and fix; the retries go on quietly.
+          if (!this.#forbidden) {
+            this.#forbidden = true
+            this.#log.error(
+              { code: err.code, status: 403 },
+              `${err.message} The bus does not route to this service until it takes the registration: give the relay the token of '${service.name}' (EXOCOM_TOKEN, the token option) and register the address the bus sees it at (EXORELAY_ADVERTISED_HOST).`,
+            )
+            this.#report?.(err)
+          } else this.#log.debug({ err, retryIn: delay }, 'ExoCom still refuses the registration')
+        } else this.#log.warn({ err, retryIn: delay }, 'could not register with ExoCom; retrying')
         const next = unreachable ? Math.min(delay * 2, REGISTER_RETRY_MAX) : REGISTER_RETRY_MAX
         clearTimeout(this.#retryTimer)
         this.#retryTimer = setTimeout(() => this.#announce(next), delay).unref()

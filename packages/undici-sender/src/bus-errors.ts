@@ -30,6 +30,30 @@ export function refusedError(subject: string, status: number, bodyStart: string)
 }
 
 /**
+ * ExoCom in identity mode knows this relay's token but does not allow `subject` (403): the
+ * bus's sentence says why and what to do.
+ */
+export function forbiddenError(subject: string, status: number, bodyStart: string): TransportError {
+  return new TransportError(
+    ErrorCodes.FORBIDDEN,
+    `ExoCom refused ${subject} for this relay's credential (${answered(status, bodyStart)}).`,
+    { status },
+  )
+}
+
+/** The error for a non-2xx answer to `subject`: forbidden (403) or refused. */
+export function refusal(
+  subject: string,
+  status: number,
+  errorCode: string | undefined,
+  bodyStart: string,
+): TransportError {
+  return status === 403 || errorCode === ErrorCodes.FORBIDDEN
+    ? forbiddenError(subject, status, bodyStart)
+    : refusedError(subject, status, bodyStart)
+}
+
+/**
  * ExoCom answered 401: the token this relay sends (or its lack of one) is not ExoCom's. One
  * sentence with the fix, for the relay's `error` event and its log line.
  */

@@ -1,5 +1,5 @@
 import { ErrorCodes, type Logger, type OutgoingEnvelope, type TransportError } from '@exorelay/core'
-import { noReceiverError, refusedError } from './bus-errors.js'
+import { noReceiverError, refusal } from './bus-errors.js'
 
 export function isSuccess(status: number): boolean {
   return status >= 200 && status < 300
@@ -34,7 +34,7 @@ export function messageOutcome(
   if (errorCode === ErrorCodes.NO_RECEIVER || status === 404) {
     return noReceiverError(envelope.name, status, text)
   }
-  return refusedError(messageSubject(envelope.name), status, text)
+  return refusal(messageSubject(envelope.name), status, errorCode, text)
 }
 
 /** How errors name a message: `the message 'users.create'`. */

@@ -37,7 +37,7 @@ import {
 } from '@exorelay/http-protocol'
 import type { Dispatcher, Pool } from 'undici'
 import { Batcher } from './batch.js'
-import { BODY_READ_LIMIT, describeCause, refusedError, unauthorizedError } from './bus-errors.js'
+import { BODY_READ_LIMIT, describeCause, refusal, unauthorizedError } from './bus-errors.js'
 import { nodeTimers } from './deadline.js'
 import {
   type Abandonable,
@@ -369,7 +369,7 @@ export class UndiciSender {
         this.#batcher.learn(false)
         return 'unsupported'
       }
-      throw refusedError(subject, answer.status, answer.bodyStart)
+      throw refusal(subject, answer.status, answer.errorCode, answer.bodyStart)
     })
   }
 
@@ -394,7 +394,7 @@ export class UndiciSender {
     }
     return this.#exchange(request, options, (answer) => {
       if (isSuccess(answer.status) || lacksSelfRegistration(answer.status)) return
-      throw refusedError(subject, answer.status, answer.bodyStart)
+      throw refusal(subject, answer.status, answer.errorCode, answer.bodyStart)
     })
   }
 
