@@ -34,30 +34,30 @@ export function authorizationHeader(token: string): string {
  * a missing or malformed header is hashed all the same.
  */
 export function bearerMatcher(token: string): (authorization: unknown) => boolean {
-  const identify = bearerIdentifier([[token, true]])
-  return (authorization) => identify(authorization) === true
+  const expected = digest(token)
+  return (authorization) => {
+    const presented = typeof authorization === 'string' ? bearerValue(authorization) : undefined
+    const equal = timingSafeEqual(digest(presented ?? ''), expected)
+    return equal && presented !== undefined
+  }
 }
 
 /**
  * Returns a lookup of an `authorization` header among several tokens (identity mode: one per
- * service): the value of the matching token, or `undefined`. Like {@link bearerMatcher} it
- * compares SHA-256 digests in constant time, and it compares with every token, whether one
- * matched already or not, so the time taken tells nothing about which one matched.
+ * service): the value of the matching token, or `undefined`. It looks up the SHA-256 digest
+ * of the presented token, so its time depends on that digest alone, which tells nothing about
+ * any token but the one presented; and it stays the same however many tokens there are (a
+ * comparison with each would cost about 80 µs a request at 1,000).
  */
 export function bearerIdentifier<T>(
   tokens: Iterable<readonly [token: string, value: T]>,
 ): (authorization: unknown) => T | undefined {
-  const expected = [...tokens].map(([token, value]) => ({ digest: digest(token), value }))
+  const byDigest = new Map<string, T>()
+  for (const [token, value] of tokens) byDigest.set(digest(token).toString('base64'), value)
   return (authorization) => {
     const presented = typeof authorization === 'string' ? bearerValue(authorization) : undefined
-    const actual = digest(presented ?? '')
-    let found: T | undefined
-    for (const candidate of expected) {
-      if (timingSafeEqual(actual, candidate.digest) && presented !== undefined) {
-        found = candidate.value
-      }
-    }
-    return found
+    if (presented === undefined) return undefined
+    return byDigest.get(digest(presented).toString('base64'))
   }
 }
 
