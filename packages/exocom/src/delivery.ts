@@ -40,10 +40,12 @@ export interface DeliveryOptions {
   readonly batchAfter?: number | undefined
   /**
    * A message was not taken because nothing listened at the receiver's address (the
-   * connection was refused). Called after its failure was logged.
+   * connection was refused), or its delivery could not start. Returns whether it went on to
+   * another instance of the service; when it did not, a refused connection is logged as the
+   * message's failure after this call.
    */
   readonly onUnreachable?:
-    | ((delivery: Delivery, message: RoutedMessage, since: number) => void)
+    | ((delivery: Delivery, message: RoutedMessage, since: number) => boolean)
     | undefined
   /** The receiver answered 401 to a message: it wants another token than the bus's. */
   readonly onTokenRefused?: ((delivery: Delivery, message: RoutedMessage) => void) | undefined
@@ -112,7 +114,7 @@ export class Deliverer {
         if (target.queue.waiting > 0) target.queue.flush(false)
         if (this.#active === 0 && this.#idle.length > 0) this.#resolveIdle()
       },
-      unreachable: options.onUnreachable ?? (() => {}),
+      unreachable: options.onUnreachable ?? (() => false),
       tokenRefused: options.onTokenRefused ?? (() => {}),
       refused: (target, items, status) => {
         // A receiver that does not know the batch route lost it in a restart or was never
@@ -191,6 +193,8 @@ export class Deliverer {
 
   #failedToStart(delivery: Delivery, message: RoutedMessage, error: unknown): void {
     const err = error instanceof Error ? error : new Error(String(error))
+    // As unreachable as a refused connection: nothing will ever take it there.
+    if (this.#context.unreachable(delivery, message, performance.now())) return
     logFailed(
       this.#log,
       delivery,
@@ -198,8 +202,6 @@ export class Deliverer {
       `ExoCom could not start the delivery (${ErrorCodes.BUS_FAILED}): ${textStart(err.message)}`,
       err,
     )
-    // As unreachable as a refused connection: nothing will ever take it there.
-    this.#context.unreachable(delivery, message, performance.now())
   }
 
   /**

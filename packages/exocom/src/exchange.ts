@@ -91,7 +91,11 @@ export interface DeliveryContext {
    * never taken: called once per message, after its failure was logged. `since`: when the
    * request was made.
    */
-  unreachable(delivery: Delivery, message: RoutedMessage, since: number): void
+  /**
+   * Nothing listened at the receiver's address: `message` was never taken. Returns whether it
+   * went on to another instance of the service (then it is no failure).
+   */
+  unreachable(delivery: Delivery, message: RoutedMessage, since: number): boolean
   /** The receiver answered 401 to `message`: it wants another token than the bus's. */
   tokenRefused(delivery: Delivery, message: RoutedMessage): void
 }
@@ -155,12 +159,16 @@ abstract class DeliveryExchange extends UndiciExchange {
       // Nothing listens there: the request was never taken, and the service is gone.
       refused = code === 'ECONNREFUSED'
     }
-    this.undelivered(reason, err)
+    if (!refused) {
+      this.undelivered(reason, err)
+      this.deliveries.ended(this.target, this.#count)
+      return err
+    }
     this.deliveries.ended(this.target, this.#count)
-    if (refused) {
-      for (const { delivery, message } of this.messages()) {
-        this.deliveries.unreachable(delivery, message, this.#since)
-      }
+    for (const { delivery, message } of this.messages()) {
+      // A message another instance took is no failure: liveness logs where it went.
+      if (this.deliveries.unreachable(delivery, message, this.#since)) continue
+      logFailed(this.deliveries.log, delivery, message, reason, err)
     }
     return err
   }

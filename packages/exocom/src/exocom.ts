@@ -82,7 +82,8 @@ export async function startExoCom(options: ExoComOptions = {}): Promise<ExoCom> 
   // Created once the ingress can route what it says; a delivery fails only after that.
   let liveness: Liveness | undefined
   const deliverer = new Deliverer({
-    onUnreachable: (delivery, message, since) => liveness?.unreachable(delivery, message, since),
+    onUnreachable: (delivery, message, since) =>
+      liveness?.unreachable(delivery, message, since) ?? false,
     onTokenRefused: (delivery, message) => liveness?.tokenRefused(delivery, message),
     timeout: settings.deliveryTimeout,
     logger: log,

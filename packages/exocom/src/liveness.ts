@@ -3,6 +3,7 @@ import { type Envelope, ErrorCodes, type Logger } from '@exorelay/core'
 import { ERROR_REPLY } from '@exorelay/core/internal'
 import type { BatchResult } from '@exorelay/http-protocol'
 import type { RoutedMessage } from './delivery.js'
+import { consoleLine, describe } from './exchange.js'
 import {
   type Delivery,
   MISSED_REGISTRATIONS,
@@ -51,15 +52,18 @@ export class Liveness {
    * Nothing listened at the receiver's address: `message` was never taken. `since`: when the
    * request was made; a service that registered after that is not dropped.
    */
-  unreachable(delivery: Delivery, message: RoutedMessage, since: number): void {
+  unreachable(delivery: Delivery, message: RoutedMessage, since: number): boolean {
     const { table, logger } = this.#options
     const service = delivery.service.name
     const dropped = table.dropUnreachable(service, delivery.origin, since)
     if (dropped) {
       this.#options.dropped()
+      const left = table.instancesOf(service)
       logger.warn(
-        { service, origin: delivery.origin, instance: delivery.service.instance },
-        `service '${service}' dropped: nothing listens at ${delivery.origin}; it is routed again once it registers`,
+        { service, origin: delivery.origin, instance: delivery.service.instance, left },
+        left === 0
+          ? `service '${service}' dropped: nothing listens at ${delivery.origin}; it is routed again once it registers`
+          : `an instance of the service '${service}' dropped: nothing listens at ${delivery.origin}; ${left} left; it is routed again once it registers`,
       )
     }
     // Dropped now, or by a delivery that failed before this one: the next live instance takes
@@ -71,11 +75,11 @@ export class Liveness {
         : undefined
     if (next !== undefined) {
       logger.info(
-        { service, from: delivery.origin, to: next.origin, messageId: message.id },
-        `'${message.publicName}' goes to another instance of '${service}' (${next.origin}): nothing listened at ${delivery.origin}`,
+        { ...describe(delivery, message), from: delivery.origin, to: next.origin },
+        `re-routed: ${consoleLine(delivery, message)}: nothing listened at ${delivery.origin}, so it goes to the instance at ${next.origin}`,
       )
       this.#options.redeliver(next, message)
-      return
+      return true
     }
     this.#tellRequester(message, {
       code: ErrorCodes.RECEIVER_UNREACHABLE,
@@ -85,6 +89,7 @@ export class Liveness {
           ? ' ExoCom dropped it; it is routed again once it registers.'
           : ' Start it, or correct its address in the routing table.'),
     })
+    return false
   }
 
   /**

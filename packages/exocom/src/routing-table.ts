@@ -395,6 +395,11 @@ export class RoutingTable {
     return firstOf(this.#services.get(name))?.registration
   }
 
+  /** How many instances of `name` the table holds. */
+  instancesOf(name: string): number {
+    return this.#services.get(name)?.size ?? 0
+  }
+
   /** The registration of every instance, in registration order. */
   registrations(): ServiceRegistration[] {
     return registrationsOf(this.#services)
