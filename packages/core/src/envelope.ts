@@ -40,6 +40,20 @@ export const MAX_ID_LENGTH = 256
  */
 export const MAX_SERVICE_NAME_LENGTH = 256
 
+/** The longest instance id (decision 0017): a relay makes a UUID, 36 characters. */
+export const MAX_INSTANCE_LENGTH = 128
+// Visible ASCII without spaces: it travels in JSON bodies and in the query string of a
+// withdrawal, and a log line shows it as it is.
+const INSTANCE_ID = new RegExp(`^[\\x21-\\x7e]{1,${MAX_INSTANCE_LENGTH}}$`)
+
+/**
+ * Whether `value` can be an instance id: 1 to 128 visible ASCII characters, no spaces. The
+ * same rule for a registration's `instance` and a message's.
+ */
+export function isInstanceId(value: unknown): value is string {
+  return typeof value === 'string' && INSTANCE_ID.test(value)
+}
+
 /** A new message id. UUID v4 from `node:crypto`: unique without coordination. */
 export function createMessageId(): string {
   return randomUUID()
@@ -152,8 +166,13 @@ export function parseEnvelope(name: unknown, body: unknown): Envelope {
     envelope.sender = fields.sender
   }
   if (fields.instance !== undefined && fields.instance !== null) {
-    checkWireId(fields.instance, 'instance')
-    envelope.instance = fields.instance as string
+    if (!isInstanceId(fields.instance)) {
+      throw new ProtocolError(
+        ErrorCodes.INVALID_MESSAGE,
+        `message instance must be an id of 1 to ${MAX_INSTANCE_LENGTH} visible ASCII characters without spaces, got ${describeValue(fields.instance)}`,
+      )
+    }
+    envelope.instance = fields.instance
   }
   if (fields.payload !== undefined && fields.payload !== null) envelope.payload = fields.payload
   return envelope

@@ -7,6 +7,7 @@ export {
   createMessageId,
   envelopeBody,
   MAX_ID_LENGTH,
+  MAX_INSTANCE_LENGTH,
   MAX_NAME_LENGTH,
   MAX_SERVICE_NAME_LENGTH,
   parseEnvelope,

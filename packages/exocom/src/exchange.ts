@@ -320,6 +320,10 @@ export function describe(delivery: Delivery, message: RoutedMessage): Record<str
     messageName: message.publicName,
     messageId: message.id,
   }
+  // Which instance took it, when the service has ids: the spread shows in the log.
+  if (delivery.service.instance !== undefined) {
+    fields.receiverInstance = delivery.service.instance
+  }
   if (delivery.internalName !== message.publicName) fields.internalName = delivery.internalName
   if (message.sentName !== undefined && message.sentName !== message.publicName) {
     fields.sentName = message.sentName

@@ -75,10 +75,11 @@ export async function startExoCom(options: ExoComOptions = {}): Promise<ExoCom> 
     registrationAddresses,
     batches,
     maxServices,
+    maxInstances,
     ...settings
   } = checkExoComOptions(options)
   const log = settings.logger
-  const table = new RoutingTable(settings.services, undefined, undefined, maxServices)
+  const table = new RoutingTable(settings.services, { maxServices, maxInstances })
   // Created once the ingress can route what it says; a delivery fails only after that.
   let liveness: Liveness | undefined
   const deliverer = new Deliverer({
@@ -125,6 +126,7 @@ export async function startExoCom(options: ExoComOptions = {}): Promise<ExoCom> 
     route,
     dropped: () => deliverer.retain(table.registrations()),
     redeliver: (delivery, message) => deliverer.deliver(delivery, message),
+    identity: credentials !== undefined,
   })
 
   let bound: number

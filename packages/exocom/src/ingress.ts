@@ -163,7 +163,11 @@ export function addBusIngress(
       }
     }
     if (deliveries.length === 0) {
-      const message = `No service receives the message '${publicName}'.`
+      const requester = responseTo === undefined ? undefined : table.senderOf(responseTo)
+      const message =
+        requester === undefined
+          ? `No service receives the message '${publicName}'.`
+          : `No service receives the reply '${publicName}': the instance of '${requester}' that sent the message it answers is gone, and no service receives the name.`
       log.warn({ sender, messageName: publicName, messageId: id }, message)
       return batchFailure(statusOf(ErrorCodes.NO_RECEIVER), ErrorCodes.NO_RECEIVER, message)
     }

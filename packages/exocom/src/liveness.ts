@@ -25,6 +25,8 @@ export interface LivenessOptions {
   readonly route: (envelope: Envelope) => BatchResult
   /** Called after services were dropped: the deliverer closes what it held for them. */
   readonly dropped: () => void
+  /** Whether the bus has per-service credentials: a token refused then needs other advice. */
+  readonly identity: boolean
   /** Delivers a message again, to another instance (the deliverer's `deliver`). */
   readonly redeliver: (delivery: Delivery, message: RoutedMessage) => void
 }
@@ -34,10 +36,11 @@ export interface LivenessOptions {
  * a self-registered instance that missed `MISSED_REGISTRATIONS` registrations is dropped, and
  * so is one where nothing listened when the bus delivered (it comes back when it registers).
  * A message that found nothing listening goes to another instance of the service, if it has
- * one: it was never taken, so it is never handled twice. The requester of a request whose only receiver was not there learns it at once, as an
- * error reply (`EXORELAY_ERR_TRANSPORT_RECEIVER_UNREACHABLE`) when it understands them,
- * instead of waiting for its deadline; so does one whose only receiver refused the bus's
- * token (`EXORELAY_ERR_AUTH_UNAUTHORIZED`).
+ * one: it was never taken, so it is never handled twice. The requester of a request whose
+ * only receiver was not there learns it at once, as an error reply
+ * (`EXORELAY_ERR_TRANSPORT_RECEIVER_UNREACHABLE`) when it understands them, instead of
+ * waiting for its deadline; so does one whose only receiver refused the bus's token
+ * (`EXORELAY_ERR_AUTH_UNAUTHORIZED`).
  */
 export class Liveness {
   readonly #options: LivenessOptions
@@ -99,7 +102,11 @@ export class Liveness {
   tokenRefused(delivery: Delivery, message: RoutedMessage): void {
     this.#tellRequester(message, {
       code: ErrorCodes.UNAUTHORIZED,
-      message: `The service '${delivery.service.name}', the only receiver of '${message.publicName}', refused it for ExoCom's token (401): start ExoCom and every relay with the same EXOCOM_TOKEN (the token option).`,
+      message: `The service '${delivery.service.name}', the only receiver of '${message.publicName}', refused it for ExoCom's token (401): ${
+        this.#options.identity
+          ? `give the relay of '${delivery.service.name}' its own token from ExoCom's credentials file (EXOCOM_TOKEN, the token option).`
+          : 'start ExoCom and every relay with the same EXOCOM_TOKEN (the token option).'
+      }`,
     })
   }
 
@@ -141,9 +148,20 @@ export class Liveness {
     this.#options.dropped()
     for (const service of dropped) {
       const interval = registerIntervalOf(service)
+      const left = this.#options.table.instancesOf(service.name)
+      const what =
+        left === 0
+          ? `service '${service.name}' dropped`
+          : `an instance of the service '${service.name}' dropped (${left} left)`
       this.#options.logger.warn(
-        { service: service.name, host: service.host, port: service.port },
-        `service '${service.name}' dropped: it has not registered for ${silenceAllowed(service)} ms (it registers every ${interval} ms; ${MISSED_REGISTRATIONS} missed, or at least 1 s); it is routed again once it registers`,
+        {
+          service: service.name,
+          host: service.host,
+          port: service.port,
+          instance: service.instance,
+          left,
+        },
+        `${what}: it has not registered for ${silenceAllowed(service)} ms (it registers every ${interval} ms; ${MISSED_REGISTRATIONS} missed, or at least 1 s); it is routed again once it registers`,
       )
     }
   }

@@ -26,6 +26,7 @@ import { validateServices } from './routing-table.js'
 /** The port the original ExoCom was usually started on. */
 export const DEFAULT_EXOCOM_PORT = 3100
 const DEFAULT_MAX_SERVICES = 1000
+const DEFAULT_MAX_INSTANCES = 64
 const DEFAULT_MAX_CONNECTIONS = 4096
 
 /**
@@ -128,12 +129,19 @@ export interface ExoComOptions {
    */
   batchAfter?: number
   /**
-   * Services the routing table holds at most; a registration of one more is refused with 400
-   * (`EXORELAY_ERR_BUS_INVALID_REGISTRATION`) naming this option. Each service lists at most
-   * 1,000 names, and one registration (`PUT /services/<name>`) is at most 256 KiB, so a client
-   * cannot grow the table without bound. Default `1000`.
+   * Services the routing table holds at most, each instance of a service counting as one; a
+   * registration of one more is refused with 400 (`EXORELAY_ERR_BUS_INVALID_REGISTRATION`)
+   * naming this option. Each service lists at most 1,000 names, and one registration
+   * (`PUT /services/<name>`) is at most 256 KiB, so a client cannot grow the table without
+   * bound. Default `1000`.
    */
   maxServices?: number
+  /**
+   * Instances one service may have (decision 0017); a registration of one more is refused
+   * with 400 naming this option, so that one service cannot take every place of
+   * `maxServices` from the others. Default `64`.
+   */
+  maxInstances?: number
   /**
    * Connections the bus keeps open at once; beyond it, a new connection is closed at once.
    * It keeps a flood of idle connections from taking every file descriptor of the process
@@ -157,6 +165,7 @@ export interface ExoComSettings {
   readonly batches: boolean
   readonly batchAfter: number
   readonly maxServices: number
+  readonly maxInstances: number
   readonly maxConnections: number
 }
 
@@ -191,6 +200,7 @@ export function checkExoComOptions(options: ExoComOptions): ExoComSettings {
     batches: checkBoolean(options.batches, 'batches', true),
     batchAfter: checkInteger(options.batchAfter, 'batchAfter', 1, DEFAULT_BATCH_AFTER),
     maxServices: checkInteger(options.maxServices, 'maxServices', 1, DEFAULT_MAX_SERVICES),
+    maxInstances: checkInteger(options.maxInstances, 'maxInstances', 1, DEFAULT_MAX_INSTANCES),
     maxConnections: checkInteger(
       options.maxConnections,
       'maxConnections',

@@ -1,12 +1,7 @@
 import { ErrorCodes, ExoRelayError, type Logger } from '@exorelay/core'
-import { describeValue } from '@exorelay/core/internal'
+import { describeValue, isInstanceId } from '@exorelay/core/internal'
 import { sendErrorAnswer, wildcardOf } from '@exorelay/fastify-listener/internal'
-import {
-  BATCHES_OFFERED,
-  isInstanceId,
-  type ServiceRegistration,
-  statusOf,
-} from '@exorelay/http-protocol'
+import { BATCHES_OFFERED, type ServiceRegistration, statusOf } from '@exorelay/http-protocol'
 import type { FastifyInstance, FastifyReply } from 'fastify'
 import type { Deliverer } from './delivery.js'
 import { type RoutingTable, validateService, validateServices } from './routing-table.js'

@@ -1,10 +1,18 @@
 import { isIP } from 'node:net'
-import { ErrorCodes, InvalidArgumentError, MAX_SERVICE_NAME_LENGTH } from '@exorelay/core'
-import { describeInvalidName, describeValue, RecentMap } from '@exorelay/core/internal'
+import {
+  ErrorCodes,
+  InvalidArgumentError,
+  MAX_INSTANCE_LENGTH,
+  MAX_SERVICE_NAME_LENGTH,
+} from '@exorelay/core'
+import {
+  describeInvalidName,
+  describeValue,
+  isInstanceId,
+  RecentMap,
+} from '@exorelay/core/internal'
 import {
   DEFAULT_REGISTER_INTERVAL,
-  isInstanceId,
-  MAX_INSTANCE_LENGTH,
   MAX_REGISTER_INTERVAL,
   runPath,
   type ServiceRegistration,
@@ -13,7 +21,7 @@ import {
 /** Where ExoCom reaches one instance of a service. */
 export interface ExoComInstance {
   /**
-   * The id the instance registered with: a relay makes one per process (decision 0017).
+   * The id the instance registered with: each relay makes one (decision 0017).
    * Absent for an entry without one (an operator's table, an original relay), which is known
    * by its address.
    */
@@ -140,6 +148,18 @@ export function silenceAllowed(service: ServiceRegistration): number {
   return Math.max(MISSED_REGISTRATIONS * registerIntervalOf(service), MIN_SILENCE)
 }
 
+/** Options of a {@link RoutingTable}; each has a default. */
+export interface RoutingTableOptions {
+  /** Message ids whose sender is always remembered (up to twice as many). Default 100,000. */
+  readonly rememberedSenders?: number
+  /** The clock of registrations and their expiry. Default `performance.now()`. */
+  readonly now?: () => number
+  /** Instances the table holds at most, over all services. Default: no limit. */
+  readonly maxServices?: number
+  /** Instances one service may have. Default: no limit. */
+  readonly maxInstances?: number
+}
+
 /**
  * The bus's routing table: the registered services and their instances, who receives which
  * public name, and the memory of which instance sent which message id, so a reply reaches
@@ -159,17 +179,15 @@ export class RoutingTable {
   readonly #senders: RecentMap<string, Requester> | undefined
 
   readonly #maxServices: number
+  readonly #maxInstances: number
   // What the table lists in all, kept against `MAX_TABLE_NAMES` and `MAX_TABLE_CHARACTERS`.
   #size: TableSize = NO_SIZE
 
-  constructor(
-    services: readonly ServiceRegistration[] = [],
-    rememberedSenders = REMEMBERED_SENDERS,
-    now: () => number = performance.now.bind(performance),
-    maxServices = Number.MAX_SAFE_INTEGER,
-  ) {
-    this.#now = now
-    this.#maxServices = maxServices
+  constructor(services: readonly ServiceRegistration[] = [], options: RoutingTableOptions = {}) {
+    const rememberedSenders = options.rememberedSenders ?? REMEMBERED_SENDERS
+    this.#now = options.now ?? performance.now.bind(performance)
+    this.#maxServices = options.maxServices ?? Number.MAX_SAFE_INTEGER
+    this.#maxInstances = options.maxInstances ?? Number.MAX_SAFE_INTEGER
     this.#senders =
       rememberedSenders === 0
         ? undefined
@@ -222,6 +240,8 @@ export class RoutingTable {
     this.#services = next
     this.#receivers = new Map()
     for (const [name, instances] of next) this.#reindexService(name, [], [...instances.values()])
+    // The instances kept are the same objects: the reply routes they cached name the old table.
+    this.#forgetReplyRoutes()
     return kept
   }
 
@@ -249,6 +269,14 @@ export class RoutingTable {
         instance.key === key || instance.registeredAt === undefined || instance.origin === origin,
     )
     const count = this.#instanceCount - replaced.length + 1
+    // One service must not take every place of the table: each new instance is counted
+    // against its own service first.
+    const own = current.size - replaced.length + 1
+    if (own > this.#maxInstances) {
+      throw invalid(
+        `The service '${name}' has ${this.#maxInstances} instances already, its limit (maxInstances): withdraw one with DELETE /services/<name>?instance=<id>, or start the bus with a higher maxInstances.`,
+      )
+    }
     if (count > this.#maxServices) {
       throw invalid(
         `ExoCom holds ${this.#maxServices} services already (each instance counts), its limit (maxServices): withdraw one with DELETE /services/<name>, or start the bus with a higher maxServices.`,
@@ -370,7 +398,11 @@ export class RoutingTable {
     this.#instanceCount = count
     this.#size = size
     this.#reindexService(name, [...before.values()], [...after.values()])
-    // Replies routed through the old entries are forgotten, in every requester's cache.
+    this.#forgetReplyRoutes()
+  }
+
+  /** Replies routed through old entries are forgotten, in every requester's cache. */
+  #forgetReplyRoutes(): void {
     for (const instances of this.#services.values()) {
       for (const instance of instances.values()) instance.replies.clear()
     }
@@ -407,7 +439,7 @@ export class RoutingTable {
 
   /** Whether the instance that sent a message (see `remember`) understands error replies. */
   understandsErrorReplies(sender: string, instance: string | undefined): boolean {
-    return this.#instanceOf(sender, instance)?.registration.errorReplies === true
+    return this.#describing(sender, instance)?.errorReplies === true
   }
 
   /**
@@ -417,7 +449,7 @@ export class RoutingTable {
    * bus routed. Does not remember the message; call `remember` once it was accepted.
    */
   route(sender: string, name: string, responseTo?: string, instance?: string): Route {
-    const from = this.#instanceOf(sender, instance)?.registration
+    const from = this.#describing(sender, instance)
     const publicName = from?.internalNamespace === undefined ? name : toPublicName(name, from)
     const receivers = this.#receivers.get(publicName)
     const deliveries =
@@ -492,6 +524,17 @@ export class RoutingTable {
   }
 
   /**
+   * What a message from instance `id` of `service` is sent as: that instance's registration,
+   * or, for an instance the table does not know (refused, or dropped while its siblings
+   * serve), the first instance's. The instances of a service share its namespace.
+   */
+  #describing(service: string, id: string | undefined): ServiceRegistration | undefined {
+    const instances = this.#services.get(service)
+    const own = id === undefined ? undefined : instances?.get(id)
+    return (own ?? firstOf(instances))?.registration
+  }
+
+  /**
    * The instance `id` of `service`, or its first instance without an id. A relay names its
    * instance on every message; when its service was registered without ids (by an operator's
    * table, say), the message comes from that entry, whichever the relay's id is. Otherwise an
@@ -548,7 +591,11 @@ export class RoutingTable {
       }
       const groups = [...(this.#receivers.get(publicName)?.groups ?? [])]
       const at = groups.findIndex((group) => group.service === name)
-      const group = { service: name, deliveries, next: 0 }
+      const group = {
+        service: name,
+        deliveries,
+        next: at === -1 ? 0 : turnAfter(groups[at]!, deliveries),
+      }
       if (deliveries.length === 0) {
         if (at !== -1) groups.splice(at, 1)
       } else if (at === -1) groups.push(group)
@@ -618,6 +665,17 @@ function pick(groups: readonly Group[]): Delivery[] {
   return groups.map(nextOf)
 }
 
+/**
+ * Where the turn of a group goes on in its new `deliveries`: at the instance that was next, if
+ * it is still there, so that a change of one instance sends the next message neither to the
+ * first instance again nor past the one whose turn it was.
+ */
+function turnAfter(old: Group, deliveries: readonly Delivery[]): number {
+  const due = old.deliveries[old.next]?.origin
+  const at = deliveries.findIndex((delivery) => delivery.origin === due)
+  return at !== -1 ? at : old.next % Math.max(deliveries.length, 1)
+}
+
 function nextOf(group: Group): Delivery {
   const delivery = group.deliveries[group.next]!
   group.next = (group.next + 1) % group.deliveries.length
@@ -683,6 +741,7 @@ function sameNames(a: readonly string[] | undefined, b: readonly string[] | unde
   if (a === undefined || b === undefined) return a === b
   return a.length === b.length && a.every((name, index) => name === b[index])
 }
+
 // Reply names whose route is kept per requester: far more than a service answers with.
 const CACHED_REPLY_NAMES = 1000
 

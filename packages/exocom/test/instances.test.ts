@@ -75,10 +75,12 @@ test('a message whose instance is not a valid id is refused with 400, and a repl
   await request(exocom, 'PUT', '/services/users', serviceOf(users, ['users.create']))
   await request(exocom, 'PUT', '/services/web', { ...serviceOf(web, []), instance: 'w1' })
 
-  const bad = await send(exocom, 'users.create', { sender: 'web', id: 'm-0', instance: 7 })
-  assert.equal(bad.status, 400)
-  assert.equal(bad.code, ErrorCodes.INVALID_MESSAGE)
-  assert.match(bad.text, /instance/)
+  for (const instance of [7, 'a b', 'x'.repeat(129)]) {
+    const bad = await send(exocom, 'users.create', { sender: 'web', id: 'm-0', instance })
+    assert.equal(bad.status, 400)
+    assert.equal(bad.code, ErrorCodes.INVALID_MESSAGE)
+    assert.match(bad.text, /message instance must be an id of 1 to 128 visible ASCII characters/)
+  }
 
   await send(exocom, 'users.create', { sender: 'web', instance: 'w-gone', id: 'm-1' })
   await users.waitForRuns(1, 5_000)
@@ -90,5 +92,9 @@ test('a message whose instance is not a valid id is refused with 400, and a repl
 
   // Nobody else receives the reply, and the instance that asked is gone: 404, never `w1`.
   assert.equal(reply.status, 404)
+  assert.match(
+    reply.text,
+    /^No service receives the reply 'users\.created': the instance of 'web' that sent the message it answers is gone/,
+  )
   assert.equal(web.runs.length, 0)
 })

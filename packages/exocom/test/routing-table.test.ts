@@ -152,7 +152,9 @@ describe('RoutingTable', () => {
   })
 
   test('always remembers the last ids up to its limit, and forgets older ones a generation at a time', () => {
-    const table = new RoutingTable([users, web, { ...web, name: 'admin', port: 4009 }], 2)
+    const table = new RoutingTable([users, web, { ...web, name: 'admin', port: 4009 }], {
+      rememberedSenders: 2,
+    })
     const sent = ['a', 'b', 'c', 'd', 'e']
     for (const id of sent) table.remember(id, id === 'c' ? 'admin' : 'web')
 
@@ -166,7 +168,7 @@ describe('RoutingTable', () => {
   })
 
   test('an id sent again counts as new', () => {
-    const table = new RoutingTable([users, web], 2)
+    const table = new RoutingTable([users, web], { rememberedSenders: 2 })
     table.remember('a', 'web')
     table.remember('b', 'web')
     table.remember('a', 'users') // reused: the newest sender counts, in the newest generation
@@ -175,7 +177,7 @@ describe('RoutingTable', () => {
 
     assert.equal(table.senderOf('a'), 'users')
     assert.equal(table.senderOf('b'), undefined)
-    assert.equal(new RoutingTable([], 0).senderOf('a'), undefined)
+    assert.equal(new RoutingTable([], { rememberedSenders: 0 }).senderOf('a'), undefined)
   })
 
   test('a new table drops every earlier configured receiver', () => {
@@ -203,7 +205,7 @@ describe('RoutingTable', () => {
 
   test('a new table drops a self-registered service that missed three registrations', () => {
     let now = 0
-    const table = new RoutingTable([], undefined, () => now)
+    const table = new RoutingTable([], { now: () => now })
     table.register(web)
     table.register(users)
 
@@ -385,7 +387,7 @@ describe('a registration costs what it changes', () => {
 describe('services that stop registering', () => {
   test('expire() drops a self-registered service after three missed registrations of its own interval', () => {
     let now = 0
-    const table = new RoutingTable([users], undefined, () => now)
+    const table = new RoutingTable([users], { now: () => now })
     table.register({ ...web, registerInterval: 400 })
     table.register({ ...tweets, receives: ['tweets.create'] }) // the default 5,000 ms
     table.register({ ...users, name: 'fast', registerInterval: 10 }) // at least 1 s
@@ -415,7 +417,7 @@ describe('services that stop registering', () => {
 
   test('dropUnreachable drops a self-registered service only while it is still at that address', () => {
     let now = 10
-    const table = new RoutingTable([users], undefined, () => now)
+    const table = new RoutingTable([users], { now: () => now })
     table.register(web)
 
     assert.equal(table.dropUnreachable('web', 'http://127.0.0.1:9999', 20), false)
@@ -430,7 +432,7 @@ describe('services that stop registering', () => {
 
   test('the table refuses what would take it past maxServices or its size, and changes nothing', () => {
     let now = 0
-    const table = new RoutingTable([], undefined, () => now, 2)
+    const table = new RoutingTable([], { now: () => now, maxServices: 2 })
     table.register(web)
     table.register(users)
     assert.throws(
@@ -570,7 +572,7 @@ describe('several instances of one service', () => {
 
   test('an unreachable instance is dropped alone, and the next instance is its alternative', () => {
     let now = 0
-    const table = new RoutingTable([], undefined, () => now)
+    const table = new RoutingTable([], { now: () => now })
     for (const instance of [one, two, three]) table.register(instance)
     const [first] = table.route('web', 'users.create').deliveries
     now = 10
@@ -584,7 +586,7 @@ describe('several instances of one service', () => {
 
   test('expire() drops the silent instances of a service and keeps the others', () => {
     let now = 0
-    const table = new RoutingTable([], undefined, () => now)
+    const table = new RoutingTable([], { now: () => now })
     table.register({ ...one, registerInterval: 1000 })
     table.register({ ...two, registerInterval: 1000 })
     now = 2500
@@ -599,12 +601,76 @@ describe('several instances of one service', () => {
   })
 
   test('maxServices counts every instance', () => {
-    const table = new RoutingTable([], undefined, undefined, 2)
+    const table = new RoutingTable([], { maxServices: 2 })
     table.register(one)
     table.register(two)
 
     assert.throws(() => table.register(three), /holds 2 services already \(each instance counts\)/)
     assert.equal(table.register({ ...two, receives: ['users.create', 'users.get'] }), 'changed')
+  })
+
+  test('a change of one instance keeps the turn where it was', () => {
+    const table = new RoutingTable()
+    for (const instance of [one, two, three]) table.register(instance)
+    const picked: string[] = []
+    for (let i = 0; i < 3; i++) {
+      picked.push(...origins(table, 'web', 'users.create'))
+      // Another name on each turn: the service is re-indexed every time.
+      table.register({ ...three, receives: ['users.create', `users.other-${i}`] })
+    }
+
+    assert.deepEqual(picked, [
+      'http://127.0.0.1:5001',
+      'http://127.0.0.1:5002',
+      'http://127.0.0.1:5003',
+    ])
+  })
+
+  test('a message from an instance the table does not know is translated like its siblings', () => {
+    const table = new RoutingTable([{ ...web, receives: ['tweets.created'] }])
+    table.register({ ...tweets, instance: 'a' })
+
+    assert.equal(
+      table.route('tweets', 'text-snippets.created', undefined, 'a').publicName,
+      'tweets.created',
+    )
+    assert.equal(
+      table.route('tweets', 'text-snippets.created', undefined, 'b').publicName,
+      'tweets.created',
+    )
+  })
+
+  test('a new table forgets the reply routes the kept instances had cached', () => {
+    const audit = { ...users, name: 'audit', port: 7001, receives: ['users.created'] }
+    const table = new RoutingTable([audit])
+    table.register({ ...web, instance: 'w', port: 4100 })
+    table.remember('m1', 'web', 'w')
+    assert.deepEqual(origins(table, 'users', 'users.created', 'm1'), [
+      'http://127.0.0.1:7001',
+      'http://127.0.0.1:4100',
+    ])
+
+    table.configure([{ ...audit, port: 7002 }])
+    assert.deepEqual(origins(table, 'users', 'users.created', 'm1'), [
+      'http://127.0.0.1:7002',
+      'http://127.0.0.1:4100',
+    ])
+    table.configure([])
+    assert.deepEqual(origins(table, 'users', 'users.created', 'm1'), ['http://127.0.0.1:4100'])
+  })
+
+  test('maxInstances bounds the instances of one service, so that it cannot fill the table', () => {
+    const table = new RoutingTable([], { maxServices: 10, maxInstances: 2 })
+    table.register(one)
+    table.register(two)
+
+    assert.throws(
+      () => table.register(three),
+      /The service 'users' has 2 instances already, its limit \(maxInstances\)/,
+    )
+    // A restart at the address of an instance replaces it, and another service still fits.
+    assert.equal(table.register({ ...one, instance: 'one-again' }), 'added')
+    assert.equal(table.register(web), 'added')
   })
 
   test('an instance id is 1 to 128 visible ASCII characters', () => {

@@ -21,9 +21,7 @@ export type { ServiceRegistration } from './protocol.js'
 export {
   DEFAULT_REGISTER_INTERVAL,
   ERROR_CODE_HEADER,
-  isInstanceId,
   lacksSelfRegistration,
-  MAX_INSTANCE_LENGTH,
   MAX_REGISTER_INTERVAL,
   requestHeaders,
   runPath,

@@ -52,7 +52,7 @@ export interface ServiceRegistration {
   host: string
   port: number
   /**
-   * The id of this instance of the service, e.g. a UUID a relay makes per process (an
+   * The id of this instance of the service, e.g. a UUID each relay makes (an
    * extension, decision 0017). Several instances of one service register under one name, each
    * with its own id; the bus sends each message to one of them, in turn, and a reply to the
    * instance whose message `instance` named it. Absent: the bus tells instances apart by
@@ -106,17 +106,6 @@ export const DEFAULT_REGISTER_INTERVAL = 5_000
  * would stay routed for minutes after it died.
  */
 export const MAX_REGISTER_INTERVAL = 60_000
-
-/** The longest instance id (decision 0017): a relay makes a UUID, 36 characters. */
-export const MAX_INSTANCE_LENGTH = 128
-// Visible ASCII without spaces: it travels in JSON bodies and in the query string of a
-// withdrawal, and a log line shows it as it is.
-const INSTANCE_ID = new RegExp(`^[\\x21-\\x7e]{1,${MAX_INSTANCE_LENGTH}}$`)
-
-/** Whether `value` can be an instance id: 1 to 128 visible ASCII characters, no spaces. */
-export function isInstanceId(value: unknown): value is string {
-  return typeof value === 'string' && INSTANCE_ID.test(value)
-}
 
 /**
  * `DELETE /services/<name>`, or `DELETE /services/<name>?instance=<id>` to withdraw one

@@ -121,7 +121,7 @@ export class HttpTransport implements Transport {
   readonly #listener: StandaloneListener | undefined
   readonly #app: FastifyInstance | undefined
   readonly #register: boolean
-  // This process's instance of the service (decision 0017): the bus sends replies to it.
+  // This relay's instance of the service (decision 0017): the bus sends replies to it.
   readonly #instance = randomUUID()
   readonly #registerInterval: number
   readonly #log: Logger
@@ -304,7 +304,10 @@ export class HttpTransport implements Transport {
           return
         }
         if (!this.#registered)
-          this.#log.info({ receives: service.receives }, 'registered with ExoCom')
+          this.#log.info(
+            { receives: service.receives, instance: this.#instance },
+            'registered with ExoCom',
+          )
         this.#registered = true
         this.#forbidden = false
         if (this.#reannounce) {

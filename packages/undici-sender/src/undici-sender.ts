@@ -5,6 +5,7 @@ import {
   ErrorCodes,
   InvalidArgumentError,
   type Logger,
+  MAX_INSTANCE_LENGTH,
   type OutgoingEnvelope,
   silentLogger,
   type Timers,
@@ -19,14 +20,13 @@ import {
   checkTimeout,
   describeValue,
   invalidOption,
+  isInstanceId,
   missingOption,
 } from '@exorelay/core/internal'
 import {
   checkToken,
   DEFAULT_BATCH_AFTER,
-  isInstanceId,
   lacksSelfRegistration,
-  MAX_INSTANCE_LENGTH,
   offersBatches,
   requestHeaders,
   type ServiceRegistration,
@@ -99,7 +99,7 @@ export interface UndiciSenderOptions {
    */
   onUnauthorized?: ((error: TransportError) => void) | undefined
   /**
-   * This instance's id (decision 0017), e.g. a UUID per process: sent as `instance` with
+   * This instance's id (decision 0017), e.g. a UUID per relay: sent as `instance` with
    * every message, so that when several instances of the service run, the bus sends replies
    * to the one that asked; and named when it withdraws
    * (`DELETE /services/<name>?instance=<id>`), so that it withdraws alone. 1 to 128 visible
