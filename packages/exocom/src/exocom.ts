@@ -88,8 +88,13 @@ export async function startExoCom(options: ExoComOptions = {}): Promise<ExoCom> 
     timeout: settings.deliveryTimeout,
     logger: log,
     token,
-    // Identity mode: each receiver gets its own token.
-    ...(credentials !== undefined && { tokenOf: (service) => credentials.services.get(service) }),
+    // Identity mode: each receiver gets its own token. A service without one can only be in
+    // the table by the operator's doing (its token registered it, or its table named it), so
+    // the operator's token goes only to addresses the operator named: a test driver or an
+    // admin tool that runs a relay with the operator's token takes its replies with it.
+    ...(credentials !== undefined && {
+      tokenOf: (service) => credentials.services.get(service) ?? credentials.operator,
+    }),
     batches,
     batchAfter: settings.batchAfter,
   })

@@ -91,8 +91,9 @@ export interface ExoComOptions {
    * - A registration names its own connection's address (see `registrationAddresses`).
    * - A delivery to a service carries that service's token (`authorization: Bearer <its
    *   token>`), so a relay whose `token` is its own credential both sends with it and takes
-   *   deliveries with it; a service without a credential (from the operator's table) gets
-   *   deliveries without one.
+   *   deliveries with it. A service without a credential of its own (only the operator can
+   *   have registered it, or named it in the table) gets deliveries with the operator's token,
+   *   so a relay that runs with the operator's token (a test driver) takes its replies.
    *
    * Tokens are never logged. Default: none.
    */
