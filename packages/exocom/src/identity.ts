@@ -21,6 +21,9 @@ export type Identity =
 
 const OPERATOR: Identity = Object.freeze({ operator: true })
 const FORBIDDEN_STATUS = statusOf(ErrorCodes.FORBIDDEN)
+// The 401 of identity mode: the shared secret of the simple mode is not what this bus takes.
+const UNAUTHORIZED_TEXT =
+  "missing or invalid token: this bus takes a token per service (its credentials file), or the operator's; give each relay its own service's token (EXOCOM_TOKEN, the token option)"
 // Registrations whose address was checked, as `name host port connection`: a relay
 // registers again every few seconds, and only a new or moved one is looked at again. Bounded:
 // past this many, the memory starts over (the next registrations are checked again).
@@ -78,31 +81,36 @@ export function addIdentityChecks(
 
   app.addHook(
     'onRequest',
-    credentialCheck(identify, log, (identity, request, reply) => {
-      if (identity === undefined) return
-      identities.set(request, identity)
-      if (identity.operator) return
-      const { service } = identity
-      const route = request.routeOptions.url
-      const { method } = request
-      if ((route === '/services' && method === 'POST') || route === '/config.json') {
-        forbid(
-          request,
-          reply,
-          `Only the operator's credential may ${route === '/config.json' ? 'read the routing table (GET /config.json)' : 'set the routing table (POST /services)'}; this request carries the credential of the service '${service}'. Use the operator's token (credentials.operator).`,
-        )
-        return
-      }
-      if (route === '/services/*' && (method === 'PUT' || method === 'DELETE')) {
-        const name = wildcardOf(request) ?? ''
-        if (name === service) return
-        forbid(
-          request,
-          reply,
-          `The credential of the service '${service}' may not ${method === 'PUT' ? 'register' : 'withdraw'} ${describeValue(name)}: a service registers and withdraws only itself. Use the token of ${describeValue(name)}, or the operator's.`,
-        )
-      }
-    }),
+    credentialCheck(
+      identify,
+      log,
+      (identity, request, reply) => {
+        if (identity === undefined) return
+        identities.set(request, identity)
+        if (identity.operator) return
+        const { service } = identity
+        const route = request.routeOptions.url
+        const { method } = request
+        if ((route === '/services' && method === 'POST') || route === '/config.json') {
+          forbid(
+            request,
+            reply,
+            `Only the operator's credential may ${route === '/config.json' ? 'read the routing table (GET /config.json)' : 'set the routing table (POST /services)'}; this request carries the credential of the service '${service}'. Use the operator's token (credentials.operator).`,
+          )
+          return
+        }
+        if (route === '/services/*' && (method === 'PUT' || method === 'DELETE')) {
+          const name = wildcardOf(request) ?? ''
+          if (name === service) return
+          forbid(
+            request,
+            reply,
+            `The credential of the service '${service}' may not ${method === 'PUT' ? 'register' : 'withdraw'} ${describeValue(name)}: a service registers and withdraws only itself. Use the token of ${describeValue(name)}, or the operator's.`,
+          )
+        }
+      },
+      UNAUTHORIZED_TEXT,
+    ),
   )
 
   if (registrationAddresses === 'connection') {
