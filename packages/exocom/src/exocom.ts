@@ -10,7 +10,7 @@ import { Deliverer } from './delivery.js'
 import { addIdentityChecks, type Identities } from './identity.js'
 import { addBusIngress, SENTENCES } from './ingress.js'
 import { Liveness } from './liveness.js'
-import { checkExoComOptions, type ExoComOptions } from './options.js'
+import { type Credentials, checkExoComOptions, type ExoComOptions } from './options.js'
 import { addRegistrationRoutes } from './registration.js'
 import { type ExoComConfig, RoutingTable, validateServices } from './routing-table.js'
 import { addStatusRoutes } from './status.js'
@@ -156,8 +156,14 @@ export async function startExoCom(options: ExoComOptions = {}): Promise<ExoCom> 
       auth: credentials !== undefined ? 'credentials' : token === undefined ? 'none' : 'token',
     },
     // `online at port <N>` is the text the original's orchestrator waits for.
-    `ExoCom online at port ${bound} (${url})`,
+    `ExoCom online at port ${bound} (${url})${credentials === undefined ? '' : `, identity mode: ${identitySummary(credentials)}`}`,
   )
+  if (credentials !== undefined && credentials.operator === undefined) {
+    log.warn(
+      { auth: 'credentials' },
+      'The credentials name no operator: nobody can read the routing table (GET /config.json) or set it (POST /services), and a service can be withdrawn only by itself. Add "operator" with a token of its own to the credentials to allow that.',
+    )
+  }
 
   return {
     port: bound,
@@ -179,4 +185,13 @@ export async function startExoCom(options: ExoComOptions = {}): Promise<ExoCom> 
       return closing
     },
   }
+}
+
+/** `3 services with credentials, and an operator`: what the start line says of identity mode. */
+function identitySummary(credentials: Credentials): string {
+  const count = credentials.services.size
+  const services = `${count} ${count === 1 ? 'service' : 'services'} with credentials`
+  return credentials.operator === undefined
+    ? `${services}, and no operator`
+    : `${services}, and an operator`
 }

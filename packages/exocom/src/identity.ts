@@ -135,7 +135,7 @@ export function addIdentityChecks(
         forbid(
           request,
           reply,
-          `The registration of '${identity.service}' names the host ${describeValue(host)}, but its connection comes from '${connection}'${problem}: a service registers only the address it connects from. Register that address (EXORELAY_ADVERTISED_HOST), or start the bus with registrationAddresses: 'any'.`,
+          `The registration of '${identity.service}' names the host ${describeValue(host)}, but its connection comes from '${connection}'${problem}: a service registers only the address it connects from. Register that address (EXORELAY_ADVERTISED_HOST), or start the bus with registrationAddresses: 'any' (the exocom command: --registration-addresses any).`,
         )
         return reply
       }

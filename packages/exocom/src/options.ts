@@ -104,7 +104,8 @@ export interface ExoComOptions {
    * are it; loopback addresses count as one), so that no client can make the bus post to
    * another machine; `'any'` any host (an operator who knows the addresses differ, e.g. behind
    * NAT). Registrations by the operator are never checked. Checked when a registration is new
-   * or its host or port changed, not on every refresh. Default `'connection'`.
+   * or its host or port changed, not on every refresh. Only with `credentials`: set without
+   * them, it is an error. Default `'connection'`.
    */
   registrationAddresses?: RegistrationAddresses | undefined
   /**
@@ -180,6 +181,12 @@ export function checkExoComOptions(options: ExoComOptions): ExoComSettings {
   if (registrationAddresses !== 'connection' && registrationAddresses !== 'any') {
     throw invalidOption('registrationAddresses', "'connection' or 'any'", registrationAddresses)
   }
+  if (options.registrationAddresses !== undefined && credentials === undefined) {
+    throw new InvalidArgumentError(
+      ErrorCodes.INVALID_OPTION,
+      'The registrationAddresses option (--registration-addresses) is a setting of identity mode, and no credentials are set: without them any client may register any address, and nothing is checked. Set credentials (--credentials <file> or EXOCOM_CREDENTIALS), or leave registrationAddresses out.',
+    )
+  }
   return {
     credentials,
     registrationAddresses,
@@ -240,10 +247,19 @@ export function checkCredentials(value: unknown, where: string): Credentials {
       `${capitalise(where)} must be an object ${shape}, got ${describeValue(value)}.`,
     )
   }
+  // A misspelt key ("operater", "service") would otherwise leave a holder without its token,
+  // and nothing would say why its requests are refused.
+  const unknown = Object.keys(value).filter((key) => !CREDENTIALS_KEYS.includes(key))
+  if (unknown.length > 0) {
+    throw invalidCredentials(
+      `${capitalise(where)} has the key ${unknown.map((key) => describeValue(key)).join(', ')}, which ExoCom does not know: the keys are ${CREDENTIALS_KEYS.map((key) => `'${key}'`).join(' and ')} (${shape}).`,
+    )
+  }
   const { operator, services } = value as { operator?: unknown; services?: unknown }
   if (services === null || typeof services !== 'object' || Array.isArray(services)) {
+    const got = services === undefined ? "'services' is missing" : `got ${describeValue(services)}`
     throw invalidCredentials(
-      `${capitalise(where)} needs 'services', an object of service name to token (${shape}), got ${describeValue(services)}.`,
+      `${capitalise(where)} needs 'services', an object of service name to token (${shape}): ${got}.`,
     )
   }
   // Who holds each token so far: a token identifies one holder, so it may not appear twice.
@@ -280,6 +296,9 @@ export function checkCredentials(value: unknown, where: string): Credentials {
   }
   return { operator: operatorToken, services: tokens }
 }
+
+/** The keys of a credentials object (and file). */
+const CREDENTIALS_KEYS: readonly string[] = ['operator', 'services']
 
 function invalidCredentials(message: string): InvalidArgumentError {
   return new InvalidArgumentError(ErrorCodes.INVALID_OPTION, message)

@@ -246,7 +246,12 @@ describe('making the bus post to an address it names', () => {
 
     const refused = await register(exocom, registration, AS_USERS)
 
-    assertForbidden(refused, "'10.255.255.1'", "'127.0.0.1'", "registrationAddresses: 'any'")
+    assertForbidden(
+      refused,
+      "'10.255.255.1'",
+      "'127.0.0.1'",
+      "registrationAddresses: 'any' (the exocom command: --registration-addresses any)",
+    )
     assert.equal((await tableOf(exocom)).users, undefined)
     // The operator registers whatever address its services have.
     const byOperator = await register(exocom, registration, AS_OPERATOR)
@@ -407,6 +412,12 @@ describe('the credentials option', () => {
       [{ services: { users: 'two words' } }, /token of the service 'users'/],
       [{ services: {} }, /names no service and no operator/],
       [{ services: [] }, /needs 'services'/],
+      [{ operator: 'op-token' }, /needs 'services', .*: 'services' is missing\.$/],
+      [
+        { operater: 'op-token', services: { users: 'users-token' } },
+        /has the key 'operater', which ExoCom does not know: the keys are 'operator' and 'services'/,
+      ],
+      [{ service: { users: 'users-token' } }, /has the key 'service', which ExoCom does not know/],
       ['users=x', /must be an object/],
     ]
     for (const [credentials, expected] of cases) {
@@ -420,6 +431,45 @@ describe('the credentials option', () => {
         },
       )
     }
+  })
+
+  test('registrationAddresses without credentials is refused with a sentence naming the option, the flag and the fix', async () => {
+    for (const registrationAddresses of ['any', 'connection'] as const) {
+      await assert.rejects(
+        startExoCom({ port: 0, logger: false, registrationAddresses }),
+        (error: Error & { code?: string }) => {
+          assert.equal(error.code, ErrorCodes.INVALID_OPTION)
+          assert.match(
+            error.message,
+            /^The registrationAddresses option \(--registration-addresses\) is a setting of identity mode, and no credentials are set: .* Set credentials \(--credentials <file> or EXOCOM_CREDENTIALS\), or leave registrationAddresses out\.$/,
+          )
+          return true
+        },
+      )
+    }
+  })
+
+  test('the start line says identity mode in words; without an operator a warning at start says what nobody can do', async (t) => {
+    const { log } = await startBus(t, busOptions('identity'))
+    const { log: without } = await startBus(t, {
+      credentials: { services: { users: USERS_TOKEN } },
+    })
+
+    assert.match(
+      log.at('info')[0]?.message ?? '',
+      /^ExoCom online at port \d+ \(http:\/\/127\.0\.0\.1:\d+\), identity mode: 2 services with credentials, and an operator$/,
+    )
+    assert.deepEqual(log.at('warn'), [])
+    assert.match(
+      without.at('info')[0]?.message ?? '',
+      /identity mode: 1 service with credentials, and no operator$/,
+    )
+    const warnings = without.at('warn').map((entry) => entry.message)
+    assert.equal(warnings.length, 1)
+    assert.match(
+      warnings[0] ?? '',
+      /nobody can read the routing table \(GET \/config\.json\) or set it \(POST \/services\)/,
+    )
   })
 
   test('no token appears in any log entry of a bus in identity mode', async (t) => {
