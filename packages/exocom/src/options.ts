@@ -11,7 +11,6 @@ import {
   checkInteger,
   checkNonEmptyString,
   describeValue,
-  invalidOption,
 } from '@exorelay/core/internal'
 import {
   checkRequestTimeout,
@@ -179,7 +178,10 @@ export function checkExoComOptions(options: ExoComOptions): ExoComSettings {
   }
   const registrationAddresses = options.registrationAddresses ?? 'connection'
   if (registrationAddresses !== 'connection' && registrationAddresses !== 'any') {
-    throw invalidOption('registrationAddresses', "'connection' or 'any'", registrationAddresses)
+    throw new InvalidArgumentError(
+      ErrorCodes.INVALID_OPTION,
+      `The registrationAddresses option (--registration-addresses) must be 'connection' or 'any', got ${describeValue(registrationAddresses)}.`,
+    )
   }
   if (options.registrationAddresses !== undefined && credentials === undefined) {
     throw new InvalidArgumentError(

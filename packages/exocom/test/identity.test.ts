@@ -458,6 +458,22 @@ describe('the credentials option', () => {
     }
   })
 
+  test('a registrationAddresses other than connection or any names the option and the flag', async () => {
+    await assert.rejects(
+      startExoCom({
+        port: 0,
+        logger: false,
+        credentials: CREDENTIALS,
+        registrationAddresses: 'all' as 'any',
+      }),
+      {
+        code: ErrorCodes.INVALID_OPTION,
+        message:
+          "The registrationAddresses option (--registration-addresses) must be 'connection' or 'any', got 'all'.",
+      },
+    )
+  })
+
   test('the start line says identity mode in words; without an operator a warning at start says what nobody can do', async (t) => {
     const { log } = await startBus(t, busOptions('identity'))
     const { log: without } = await startBus(t, {
