@@ -536,10 +536,10 @@ describe('the lookups of the address check', () => {
         return true
       }),
       5_000,
-      'the slow lookup was not refused',
+      () => 'the slow lookup was not refused',
     )
     // The one waiting ran out of time too, without a turn: the slow lookup still holds it.
-    await withDeadline(assert.rejects(next, LookupRefused), 5_000, 'the waiting one stayed')
+    await withDeadline(assert.rejects(next, LookupRefused), 5_000, () => 'the waiting one stayed')
     assert.equal(lookups.active, 1)
     assert.deepEqual(
       pending.map(({ host }) => host),
@@ -552,7 +552,7 @@ describe('the lookups of the address check', () => {
         while (pending.length < 2) await new Promise((resolve) => setImmediate(resolve))
       })(),
       5_000,
-      'the turn was not given back',
+      () => 'the turn was not given back',
     )
     pending[1]?.end(['10.0.0.1'])
     assert.deepEqual(await after, ['10.0.0.1'])
@@ -568,7 +568,7 @@ describe('the lookups of the address check', () => {
     await withDeadline(
       assert.rejects(refused, /the bus is resolving 4 host names and 2 more wait/),
       5_000,
-      'the seventh was not refused',
+      () => 'the seventh was not refused',
     )
     assert.equal(lookups.active, 4)
     assert.equal(pending.length, 4)
@@ -576,12 +576,12 @@ describe('the lookups of the address check', () => {
     assert.deepEqual(await answers[0], ['10.0.0.1'])
     // The fifth got the turn given back.
     while (pending.length < 5)
-      await withDeadline(new Promise((resolve) => setImmediate(resolve)), 5_000, 'no turn')
+      await withDeadline(new Promise((resolve) => setImmediate(resolve)), 5_000, () => 'no turn')
     assert.equal(pending[4]?.host, 'e.example')
     for (const { end } of pending.slice(1)) end([])
     for (const answer of answers.slice(1, 5)) assert.deepEqual(await answer, [])
     while (pending.length < 6)
-      await withDeadline(new Promise((resolve) => setImmediate(resolve)), 5_000, 'no turn')
+      await withDeadline(new Promise((resolve) => setImmediate(resolve)), 5_000, () => 'no turn')
     pending[5]?.end([])
     assert.deepEqual(await answers[5], [])
   })
