@@ -11,6 +11,6 @@ export {
   invalidOption,
   missingOption,
 } from './options.js'
-export { QUOTED_TEXT_LENGTH, textStart } from './peer-text.js'
+export { FORBIDDEN_TEXT_LENGTH, QUOTED_TEXT_LENGTH, textStart } from './peer-text.js'
 export type { GenerationWeight } from './recent-map.js'
 export { RecentMap } from './recent-map.js'

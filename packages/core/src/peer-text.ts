@@ -2,6 +2,13 @@
 export const QUOTED_TEXT_LENGTH = 200
 
 /**
+ * Characters of the bus's own refusal of a credential (403 `EXORELAY_ERR_AUTH_FORBIDDEN`) quoted
+ * at most: the bus's sentence ends with its fix, which a cut at `QUOTED_TEXT_LENGTH` loses. It
+ * is the bus's bounded text, not a peer's page; the bound stays against a stranger posing as one.
+ */
+export const FORBIDDEN_TEXT_LENGTH = 1000
+
+/**
  * Characters of an answer's text read at most to find its first sentence: an HTML page puts
  * its message after a head, but a sentence past this point is not worth scanning megabytes for.
  */
@@ -28,8 +35,8 @@ const LINE_LENGTH = 2048
  * - only the first line is kept, and it ends where a stack trace starts (`    at …`);
  * - absolute file paths (`/home/u/app.js:47:15`, `C:\app\x.js`, `file:///…`) are removed;
  * - whitespace and control characters collapse to single spaces;
- * - past `QUOTED_TEXT_LENGTH` characters the text is cut (by code point: a surrogate pair is
- *   never split) and ends with `…`.
+ * - past `length` characters (default `QUOTED_TEXT_LENGTH`) the text is cut (by code point: a
+ *   surrogate pair is never split) and ends with `…`.
  *
  * The answer's status is not part of it: whoever quotes the text names the status beside it.
  *
@@ -37,14 +44,14 @@ const LINE_LENGTH = 2048
  * textStart('<html><body><pre>TypeError: boom<br> &nbsp;at f (/srv/x.js:1:2)</pre></body></html>')
  * // 'TypeError: boom'
  */
-export function textStart(text: string): string {
+export function textStart(text: string, length: number = QUOTED_TEXT_LENGTH): string {
   const scanned = prefix(text.trimStart(), SCANNED_LENGTH)
   const line = oneLine(scanned.startsWith('<') ? pageText(scanned) : scanned)
-  if (line.length <= QUOTED_TEXT_LENGTH) return line
+  if (line.length <= length) return line
   // Cut by code point so that a surrogate pair is never split in half.
   const points = Array.from(line)
-  if (points.length <= QUOTED_TEXT_LENGTH) return line
-  return `${points.slice(0, QUOTED_TEXT_LENGTH).join('').trimEnd()}…`
+  if (points.length <= length) return line
+  return `${points.slice(0, length).join('').trimEnd()}…`
 }
 
 /** At most `length` UTF-16 units of `text`, never ending in half a surrogate pair. */

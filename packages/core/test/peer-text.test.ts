@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
-import { QUOTED_TEXT_LENGTH, textStart } from '../src/peer-text.js'
+import { FORBIDDEN_TEXT_LENGTH, QUOTED_TEXT_LENGTH, textStart } from '../src/peer-text.js'
 
 const chunks = (...texts: string[]): Buffer[] => texts.map((text) => Buffer.from(text))
 const size = (parts: Buffer[]): number => parts.reduce((sum, part) => sum + part.length, 0)
@@ -141,4 +141,13 @@ test('textStart reads a megabyte of spaces, of ats, of tags and of entities in l
   assert.equal(textStart(`<p>x${'<a'.repeat(mebibyte / 2)}`), 'x')
   assert.equal(textStart(`<p>${'&lt;a'.repeat(mebibyte / 5)}</p>`).startsWith('<a<a'), true)
   for (let run = 0; run < 256; run++) textStart(`x${' '.repeat(mebibyte)}`)
+})
+
+test('textStart quotes up to a longer length when asked (the bus’s own refusal), and cuts past it', () => {
+  const sentence = `${'word '.repeat(150)}Use the token of 'users'.`
+  assert.equal(textStart(sentence, FORBIDDEN_TEXT_LENGTH), sentence)
+  assert.ok(textStart(sentence).length <= QUOTED_TEXT_LENGTH + 1)
+  assert.doesNotMatch(textStart(sentence), /Use the token/)
+  const long = 'y'.repeat(FORBIDDEN_TEXT_LENGTH + 5)
+  assert.equal(textStart(long, FORBIDDEN_TEXT_LENGTH), `${'y'.repeat(FORBIDDEN_TEXT_LENGTH)}…`)
 })

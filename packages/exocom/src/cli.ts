@@ -28,7 +28,7 @@ Options:
                      by the bus's user only
   --registration-addresses <connection|any>
                      identity mode: whether a service may register only the address
-                     it connects from (default: connection)
+                     it connects from (default: connection); only with --credentials
   -h, --help         show this help
   -v, --version      show the version
 `
@@ -91,13 +91,19 @@ async function main(): Promise<number> {
         ...(checked.operator !== undefined && { operator: checked.operator }),
       }
     } catch (error) {
-      const { code, message } = error as NodeJS.ErrnoException
+      const { code, message, syscall } = error as NodeJS.ErrnoException
+      // A system error's own text (`EISDIR: illegal operation on a directory, read`) is no
+      // sentence for a person: each is said in words, the rest by its code.
       const reason =
         code === 'ENOENT'
           ? 'it does not exist.'
           : code === 'EACCES'
             ? 'it cannot be read (permission denied).'
-            : message
+            : code === 'EISDIR'
+              ? 'it is a directory, not a file.'
+              : syscall !== undefined
+                ? `it cannot be read (${code ?? syscall}).`
+                : message
       process.stderr.write(
         `exocom: cannot load the credentials file '${credentialsFile}': ${reason} It must be JSON of the shape {"operator": "<token>", "services": {"<service name>": "<token>"}}.\n`,
       )

@@ -10,7 +10,7 @@ import { Deliverer } from './delivery.js'
 import { addIdentityChecks, type Identities } from './identity.js'
 import { addBusIngress, SENTENCES } from './ingress.js'
 import { Liveness } from './liveness.js'
-import { checkExoComOptions, type ExoComOptions } from './options.js'
+import { type Credentials, checkExoComOptions, type ExoComOptions } from './options.js'
 import { addRegistrationRoutes } from './registration.js'
 import { type ExoComConfig, RoutingTable, validateServices } from './routing-table.js'
 import { addStatusRoutes } from './status.js'
@@ -89,8 +89,13 @@ export async function startExoCom(options: ExoComOptions = {}): Promise<ExoCom> 
     timeout: settings.deliveryTimeout,
     logger: log,
     token,
-    // Identity mode: each receiver gets its own token.
-    ...(credentials !== undefined && { tokenOf: (service) => credentials.services.get(service) }),
+    // Identity mode: each receiver gets its own token. A service without one can only be in
+    // the table by the operator's doing (its token registered it, or its table named it), so
+    // the operator's token goes only to addresses the operator named: a test driver or an
+    // admin tool that runs a relay with the operator's token takes its replies with it.
+    ...(credentials !== undefined && {
+      tokenOf: (service) => credentials.services.get(service) ?? credentials.operator,
+    }),
     batches,
     batchAfter: settings.batchAfter,
   })
@@ -153,8 +158,14 @@ export async function startExoCom(options: ExoComOptions = {}): Promise<ExoCom> 
       auth: credentials !== undefined ? 'credentials' : token === undefined ? 'none' : 'token',
     },
     // `online at port <N>` is the text the original's orchestrator waits for.
-    `ExoCom online at port ${bound} (${url})`,
+    `ExoCom online at port ${bound} (${url})${credentials === undefined ? '' : `, identity mode: ${identitySummary(credentials)}`}`,
   )
+  if (credentials !== undefined && credentials.operator === undefined) {
+    log.warn(
+      { auth: 'credentials' },
+      'The credentials name no operator: nobody can read the routing table (GET /config.json) or set it (POST /services), and a service can be withdrawn only by itself. Add "operator" with a token of its own to the credentials to allow that.',
+    )
+  }
 
   return {
     port: bound,
@@ -176,4 +187,13 @@ export async function startExoCom(options: ExoComOptions = {}): Promise<ExoCom> 
       return closing
     },
   }
+}
+
+/** `3 services with credentials, and an operator`: what the start line says of identity mode. */
+function identitySummary(credentials: Credentials): string {
+  const count = credentials.services.size
+  const services = `${count} ${count === 1 ? 'service' : 'services'} with credentials`
+  return credentials.operator === undefined
+    ? `${services}, and no operator`
+    : `${services}, and an operator`
 }

@@ -21,10 +21,20 @@ export type Identity =
 
 const OPERATOR: Identity = Object.freeze({ operator: true })
 const FORBIDDEN_STATUS = statusOf(ErrorCodes.FORBIDDEN)
+// The 401 of identity mode: the shared secret of the simple mode is not what this bus takes.
+const UNAUTHORIZED_TEXT =
+  "missing or invalid token: this bus takes a token per service (its credentials file), or the operator's; give each relay its own service's token (EXOCOM_TOKEN, the token option)"
 // Registrations whose address was checked, as `name host port connection`: a relay
 // registers again every few seconds, and only a new or moved one is looked at again. Bounded:
 // past this many, the memory starts over (the next registrations are checked again).
 const MAX_VERIFIED = 10_000
+/** Milliseconds a registration's host name may take to resolve, waiting for a turn included. */
+export const LOOKUP_TIMEOUT = 2_000
+// Lookups under way at once: `dns.lookup` runs on libuv's threadpool (4 threads by default),
+// which file system calls and crypto share, and it has no timeout of its own.
+const MAX_LOOKUPS = 4
+// Registrations waiting for a turn at most; beyond, one is refused at once.
+const MAX_WAITING_LOOKUPS = 64
 
 /** What the rest of the bus asks of identity mode. */
 export interface Identities {
@@ -60,6 +70,7 @@ export function addIdentityChecks(
   if (credentials.operator !== undefined) entries.push([credentials.operator, OPERATOR])
   const identify = bearerIdentifier(entries)
   const verified = new Set<string>()
+  const lookups = new HostLookups()
 
   const forbid = (request: FastifyRequest, reply: FastifyReply, text: string): void => {
     const identity = identities.get(request)
@@ -78,31 +89,36 @@ export function addIdentityChecks(
 
   app.addHook(
     'onRequest',
-    credentialCheck(identify, log, (identity, request, reply) => {
-      if (identity === undefined) return
-      identities.set(request, identity)
-      if (identity.operator) return
-      const { service } = identity
-      const route = request.routeOptions.url
-      const { method } = request
-      if ((route === '/services' && method === 'POST') || route === '/config.json') {
-        forbid(
-          request,
-          reply,
-          `Only the operator's credential may ${route === '/config.json' ? 'read the routing table (GET /config.json)' : 'set the routing table (POST /services)'}; this request carries the credential of the service '${service}'. Use the operator's token (credentials.operator).`,
-        )
-        return
-      }
-      if (route === '/services/*' && (method === 'PUT' || method === 'DELETE')) {
-        const name = wildcardOf(request) ?? ''
-        if (name === service) return
-        forbid(
-          request,
-          reply,
-          `The credential of the service '${service}' may not ${method === 'PUT' ? 'register' : 'withdraw'} ${describeValue(name)}: a service registers and withdraws only itself. Use the token of ${describeValue(name)}, or the operator's.`,
-        )
-      }
-    }),
+    credentialCheck(
+      identify,
+      log,
+      (identity, request, reply) => {
+        if (identity === undefined) return
+        identities.set(request, identity)
+        if (identity.operator) return
+        const { service } = identity
+        const route = request.routeOptions.url
+        const { method } = request
+        if ((route === '/services' && method === 'POST') || route === '/config.json') {
+          forbid(
+            request,
+            reply,
+            `Only the operator's credential may ${route === '/config.json' ? 'read the routing table (GET /config.json)' : 'set the routing table (POST /services)'}; this request carries the credential of the service '${service}'. Use the operator's token (credentials.operator).`,
+          )
+          return
+        }
+        if (route === '/services/*' && (method === 'PUT' || method === 'DELETE')) {
+          const name = wildcardOf(request) ?? ''
+          if (name === service) return
+          forbid(
+            request,
+            reply,
+            `The credential of the service '${service}' may not ${method === 'PUT' ? 'register' : 'withdraw'} ${describeValue(name)}: a service registers and withdraws only itself. Use the token of ${describeValue(name)}, or the operator's.`,
+          )
+        }
+      },
+      UNAUTHORIZED_TEXT,
+    ),
   )
 
   if (registrationAddresses === 'connection') {
@@ -122,12 +138,12 @@ export function addIdentityChecks(
         // The route refuses it with 400 and says why.
         return
       }
-      const problem = await addressProblem(host, connection)
+      const problem = await addressProblem(host, connection, lookups)
       if (problem !== undefined) {
         forbid(
           request,
           reply,
-          `The registration of '${identity.service}' names the host ${describeValue(host)}, but its connection comes from '${connection}'${problem}: a service registers only the address it connects from. Register that address (EXORELAY_ADVERTISED_HOST), or start the bus with registrationAddresses: 'any'.`,
+          `The registration of '${identity.service}' names the host ${describeValue(host)}, but its connection comes from '${connection}'${problem}: a service registers only the address it connects from. Register that address (EXORELAY_ADVERTISED_HOST), or start the bus with registrationAddresses: 'any' (the exocom command: --registration-addresses any).`,
         )
         return reply
       }
@@ -175,14 +191,19 @@ function holderOf(identity: Identity): string {
  * deliver to any of them: a name that also resolves elsewhere would point the bus at another
  * machine. Loopback addresses count as one: `localhost` is 127.0.0.1 and ::1 alike.
  */
-async function addressProblem(host: string, connection: string): Promise<string | undefined> {
+async function addressProblem(
+  host: string,
+  connection: string,
+  lookups: HostLookups,
+): Promise<string | undefined> {
   if (isIP(host) !== 0) {
     return sameMachine(normalAddress(host), connection) ? undefined : ''
   }
   let addresses: string[]
   try {
-    addresses = (await lookup(host, { all: true })).map(({ address }) => normalAddress(address))
+    addresses = (await lookups.resolve(host)).map((address) => normalAddress(address))
   } catch (error) {
+    if (error instanceof LookupRefused) return ` (${error.message})`
     const code = (error as { code?: unknown }).code
     return ` (the host does not resolve: ${typeof code === 'string' ? code : String(error)})`
   }
@@ -213,4 +234,96 @@ function sameMachine(a: string, b: string): boolean {
 
 function isLoopback(address: string): boolean {
   return address === '::1' || (isIP(address) === 4 && address.startsWith('127.'))
+}
+
+/** A host name the address check could not resolve in time, or had no turn for. */
+export class LookupRefused extends Error {}
+
+/**
+ * The host-name lookups of the address check, bounded: at most `concurrency` at once, each
+ * answered within `timeout` ms (its wait for a turn included), at most `maxWaiting` waiting.
+ * A lookup that ran out of time still holds its turn until it ends: the threadpool thread it
+ * runs on is busy until then, and the bound is on those threads.
+ */
+export class HostLookups {
+  readonly #lookup: (host: string) => Promise<string[]>
+  readonly #timeout: number
+  readonly #concurrency: number
+  readonly #maxWaiting: number
+  readonly #waiting: Array<() => void> = []
+  #active = 0
+
+  constructor(
+    options: {
+      lookup?: (host: string) => Promise<string[]>
+      timeout?: number
+      concurrency?: number
+      maxWaiting?: number
+    } = {},
+  ) {
+    this.#lookup =
+      options.lookup ??
+      (async (host) => (await lookup(host, { all: true })).map(({ address }) => address))
+    this.#timeout = options.timeout ?? LOOKUP_TIMEOUT
+    this.#concurrency = options.concurrency ?? MAX_LOOKUPS
+    this.#maxWaiting = options.maxWaiting ?? MAX_WAITING_LOOKUPS
+  }
+
+  /** Lookups running now (a settled deadline does not end one). */
+  get active(): number {
+    return this.#active
+  }
+
+  /** The addresses of `host`; rejects with a `LookupRefused` past the deadline or the bound. */
+  resolve(host: string): Promise<string[]> {
+    if (this.#active >= this.#concurrency && this.#waiting.length >= this.#maxWaiting) {
+      return Promise.reject(
+        new LookupRefused(
+          `the bus is resolving ${this.#active} host names and ${this.#waiting.length} more wait: it checks no more at once; the registration is tried again`,
+        ),
+      )
+    }
+    return new Promise((resolve, reject) => {
+      let settled = false
+      const start = (): void => {
+        this.#active++
+        this.#lookup(host)
+          .then(
+            (addresses) => {
+              if (settled) return
+              settled = true
+              clearTimeout(timer)
+              resolve(addresses)
+            },
+            (error: unknown) => {
+              if (settled) return
+              settled = true
+              clearTimeout(timer)
+              reject(error)
+            },
+          )
+          .finally(() => {
+            this.#active--
+            this.#next()
+          })
+      }
+      // Not unref'd: the lookup it guards holds the process up for as long anyway.
+      const timer = setTimeout(() => {
+        settled = true
+        const index = this.#waiting.indexOf(start)
+        if (index !== -1) this.#waiting.splice(index, 1)
+        reject(new LookupRefused(`the host did not resolve within ${this.#timeout} ms`))
+      }, this.#timeout)
+      if (this.#active < this.#concurrency) start()
+      else this.#waiting.push(start)
+    })
+  }
+
+  #next(): void {
+    while (this.#active < this.#concurrency) {
+      const start = this.#waiting.shift()
+      if (start === undefined) return
+      start()
+    }
+  }
 }

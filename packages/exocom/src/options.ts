@@ -11,7 +11,6 @@ import {
   checkInteger,
   checkNonEmptyString,
   describeValue,
-  invalidOption,
 } from '@exorelay/core/internal'
 import {
   checkRequestTimeout,
@@ -92,8 +91,9 @@ export interface ExoComOptions {
    * - A registration names its own connection's address (see `registrationAddresses`).
    * - A delivery to a service carries that service's token (`authorization: Bearer <its
    *   token>`), so a relay whose `token` is its own credential both sends with it and takes
-   *   deliveries with it; a service without a credential (from the operator's table) gets
-   *   deliveries without one.
+   *   deliveries with it. A service without a credential of its own (only the operator can
+   *   have registered it, or named it in the table) gets deliveries with the operator's token,
+   *   so a relay that runs with the operator's token (a test driver) takes its replies.
    *
    * Tokens are never logged. Default: none.
    */
@@ -104,7 +104,8 @@ export interface ExoComOptions {
    * are it; loopback addresses count as one), so that no client can make the bus post to
    * another machine; `'any'` any host (an operator who knows the addresses differ, e.g. behind
    * NAT). Registrations by the operator are never checked. Checked when a registration is new
-   * or its host or port changed, not on every refresh. Default `'connection'`.
+   * or its host or port changed, not on every refresh. Only with `credentials`: set without
+   * them, it is an error. Default `'connection'`.
    */
   registrationAddresses?: RegistrationAddresses | undefined
   /**
@@ -186,7 +187,16 @@ export function checkExoComOptions(options: ExoComOptions): ExoComSettings {
   }
   const registrationAddresses = options.registrationAddresses ?? 'connection'
   if (registrationAddresses !== 'connection' && registrationAddresses !== 'any') {
-    throw invalidOption('registrationAddresses', "'connection' or 'any'", registrationAddresses)
+    throw new InvalidArgumentError(
+      ErrorCodes.INVALID_OPTION,
+      `The registrationAddresses option (--registration-addresses) must be 'connection' or 'any', got ${describeValue(registrationAddresses)}.`,
+    )
+  }
+  if (options.registrationAddresses !== undefined && credentials === undefined) {
+    throw new InvalidArgumentError(
+      ErrorCodes.INVALID_OPTION,
+      'The registrationAddresses option (--registration-addresses) is a setting of identity mode, and no credentials are set: without them any client may register any address, and nothing is checked. Set credentials (--credentials <file> or EXOCOM_CREDENTIALS), or leave registrationAddresses out.',
+    )
   }
   return {
     credentials,
@@ -249,10 +259,19 @@ export function checkCredentials(value: unknown, where: string): Credentials {
       `${capitalise(where)} must be an object ${shape}, got ${describeValue(value)}.`,
     )
   }
+  // A misspelt key ("operater", "service") would otherwise leave a holder without its token,
+  // and nothing would say why its requests are refused.
+  const unknown = Object.keys(value).filter((key) => !CREDENTIALS_KEYS.includes(key))
+  if (unknown.length > 0) {
+    throw invalidCredentials(
+      `${capitalise(where)} has the key ${unknown.map((key) => describeValue(key)).join(', ')}, which ExoCom does not know: the keys are ${CREDENTIALS_KEYS.map((key) => `'${key}'`).join(' and ')} (${shape}).`,
+    )
+  }
   const { operator, services } = value as { operator?: unknown; services?: unknown }
   if (services === null || typeof services !== 'object' || Array.isArray(services)) {
+    const got = services === undefined ? "'services' is missing" : `got ${describeValue(services)}`
     throw invalidCredentials(
-      `${capitalise(where)} needs 'services', an object of service name to token (${shape}), got ${describeValue(services)}.`,
+      `${capitalise(where)} needs 'services', an object of service name to token (${shape}): ${got}.`,
     )
   }
   // Who holds each token so far: a token identifies one holder, so it may not appear twice.
@@ -289,6 +308,9 @@ export function checkCredentials(value: unknown, where: string): Credentials {
   }
   return { operator: operatorToken, services: tokens }
 }
+
+/** The keys of a credentials object (and file). */
+const CREDENTIALS_KEYS: readonly string[] = ['operator', 'services']
 
 function invalidCredentials(message: string): InvalidArgumentError {
   return new InvalidArgumentError(ErrorCodes.INVALID_OPTION, message)

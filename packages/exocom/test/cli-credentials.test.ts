@@ -49,7 +49,12 @@ test('a missing, unreadable or invalid credentials file exits 1 with a sentence 
   const shared = join(dir, 'shared.json')
   await writeFile(shared, JSON.stringify({ services: { users: 'cli-same', web: 'cli-same' } }))
 
+  const misspelt = join(dir, 'misspelt.json')
+  await writeFile(misspelt, JSON.stringify({ operater: 'cli-op-token', services: {} }))
+
   const missing = await run(['--port', '0', '--credentials', join(dir, 'missing.json')])
+  const directory = await run(['--port', '0', '--credentials', dir])
+  const unknownKey = await run(['--port', '0', '--credentials', misspelt])
   const broken = await run(['--port', '0', '--credentials', notJson])
   const twice = await run(['--port', '0'], { EXOCOM_CREDENTIALS: shared })
 
@@ -58,6 +63,14 @@ test('a missing, unreadable or invalid credentials file exits 1 with a sentence 
     missing.stderr,
     /^exocom: cannot load the credentials file '.*missing\.json': it does not exist\./,
   )
+  assert.equal(directory.code, 1)
+  assert.match(
+    directory.stderr,
+    /credentials file '.*': it is a directory, not a file\. It must be JSON of the shape/,
+  )
+  assert.ok(!directory.stderr.includes('EISDIR'), directory.stderr)
+  assert.equal(unknownKey.code, 1)
+  assert.match(unknownKey.stderr, /The file has the key 'operater', which ExoCom does not know/)
   assert.equal(broken.code, 1)
   assert.match(broken.stderr, /credentials file '.*not-json\.json': it is not valid JSON\./)
   assert.ok(!broken.stderr.includes('cli-users-token'))
@@ -67,6 +80,16 @@ test('a missing, unreadable or invalid credentials file exits 1 with a sentence 
     /The file gives the service 'users' and the service 'web' the same token/,
   )
   assert.ok(!twice.stderr.includes('cli-same'))
+})
+
+test('--registration-addresses without credentials exits 1 with a sentence', async () => {
+  const alone = await run(['--port', '0', '--registration-addresses', 'any'])
+
+  assert.equal(alone.code, 1)
+  assert.match(
+    alone.stderr,
+    /The registrationAddresses option \(--registration-addresses\) is a setting of identity mode/,
+  )
 })
 
 test('the shared token and a credentials file together exit 1 naming both and the fix', async (t) => {

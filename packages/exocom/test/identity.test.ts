@@ -3,8 +3,17 @@ import { describe, test } from 'node:test'
 import { inspect } from 'node:util'
 import { ErrorCodes } from '@exorelay/core'
 import { startExoCom } from '../src/exocom.js'
+import { HostLookups, LookupRefused } from '../src/identity.js'
 import type { ExoComCredentials, ExoComOptions } from '../src/options.js'
-import { type Answer, request, send, serviceOf, startBus, startReceiver } from './helpers.js'
+import {
+  type Answer,
+  request,
+  send,
+  serviceOf,
+  startBus,
+  startReceiver,
+  withDeadline,
+} from './helpers.js'
 
 // Issue 14, case 5: what any client can do to a bus, on an open bus (where it is allowed, and
 // each test documents that), with the shared token (the documented limit), and in identity
@@ -246,7 +255,12 @@ describe('making the bus post to an address it names', () => {
 
     const refused = await register(exocom, registration, AS_USERS)
 
-    assertForbidden(refused, "'10.255.255.1'", "'127.0.0.1'", "registrationAddresses: 'any'")
+    assertForbidden(
+      refused,
+      "'10.255.255.1'",
+      "'127.0.0.1'",
+      "registrationAddresses: 'any' (the exocom command: --registration-addresses any)",
+    )
     assert.equal((await tableOf(exocom)).users, undefined)
     // The operator registers whatever address its services have.
     const byOperator = await register(exocom, registration, AS_OPERATOR)
@@ -407,6 +421,12 @@ describe('the credentials option', () => {
       [{ services: { users: 'two words' } }, /token of the service 'users'/],
       [{ services: {} }, /names no service and no operator/],
       [{ services: [] }, /needs 'services'/],
+      [{ operator: 'op-token' }, /needs 'services', .*: 'services' is missing\.$/],
+      [
+        { operater: 'op-token', services: { users: 'users-token' } },
+        /has the key 'operater', which ExoCom does not know: the keys are 'operator' and 'services'/,
+      ],
+      [{ service: { users: 'users-token' } }, /has the key 'service', which ExoCom does not know/],
       ['users=x', /must be an object/],
     ]
     for (const [credentials, expected] of cases) {
@@ -422,6 +442,61 @@ describe('the credentials option', () => {
     }
   })
 
+  test('registrationAddresses without credentials is refused with a sentence naming the option, the flag and the fix', async () => {
+    for (const registrationAddresses of ['any', 'connection'] as const) {
+      await assert.rejects(
+        startExoCom({ port: 0, logger: false, registrationAddresses }),
+        (error: Error & { code?: string }) => {
+          assert.equal(error.code, ErrorCodes.INVALID_OPTION)
+          assert.match(
+            error.message,
+            /^The registrationAddresses option \(--registration-addresses\) is a setting of identity mode, and no credentials are set: .* Set credentials \(--credentials <file> or EXOCOM_CREDENTIALS\), or leave registrationAddresses out\.$/,
+          )
+          return true
+        },
+      )
+    }
+  })
+
+  test('a registrationAddresses other than connection or any names the option and the flag', async () => {
+    await assert.rejects(
+      startExoCom({
+        port: 0,
+        logger: false,
+        credentials: CREDENTIALS,
+        registrationAddresses: 'all' as 'any',
+      }),
+      {
+        code: ErrorCodes.INVALID_OPTION,
+        message:
+          "The registrationAddresses option (--registration-addresses) must be 'connection' or 'any', got 'all'.",
+      },
+    )
+  })
+
+  test('the start line says identity mode in words; without an operator a warning at start says what nobody can do', async (t) => {
+    const { log } = await startBus(t, busOptions('identity'))
+    const { log: without } = await startBus(t, {
+      credentials: { services: { users: USERS_TOKEN } },
+    })
+
+    assert.match(
+      log.at('info')[0]?.message ?? '',
+      /^ExoCom online at port \d+ \(http:\/\/127\.0\.0\.1:\d+\), identity mode: 2 services with credentials, and an operator$/,
+    )
+    assert.deepEqual(log.at('warn'), [])
+    assert.match(
+      without.at('info')[0]?.message ?? '',
+      /identity mode: 1 service with credentials, and no operator$/,
+    )
+    const warnings = without.at('warn').map((entry) => entry.message)
+    assert.equal(warnings.length, 1)
+    assert.match(
+      warnings[0] ?? '',
+      /nobody can read the routing table \(GET \/config\.json\) or set it \(POST \/services\)/,
+    )
+  })
+
   test('no token appears in any log entry of a bus in identity mode', async (t) => {
     const users = await startReceiver(t, 'users')
     const { exocom, log } = await startBus(t, busOptions('identity'))
@@ -434,5 +509,80 @@ describe('the credentials option', () => {
 
     const logged = inspect(log.entries, { depth: 10 })
     for (const token of [USERS_TOKEN, WEB_TOKEN, OPERATOR_TOKEN]) assert.ok(!logged.includes(token))
+  })
+})
+
+describe('the lookups of the address check', () => {
+  /** A lookup that ends when the test says so. */
+  function controlledLookups() {
+    const pending: Array<{ host: string; end: (addresses: string[]) => void }> = []
+    const lookup = (host: string) =>
+      new Promise<string[]>((resolve) => {
+        pending.push({ host, end: resolve })
+      })
+    return { lookup, pending }
+  }
+
+  test('a host name that does not resolve within the deadline is refused naming it, and its lookup keeps its turn until it ends', async () => {
+    const { lookup, pending } = controlledLookups()
+    const lookups = new HostLookups({ lookup, timeout: 50, concurrency: 1 })
+
+    const slow = lookups.resolve('slow.example')
+    const next = lookups.resolve('next.example')
+    await withDeadline(
+      assert.rejects(slow, (error: Error) => {
+        assert.ok(error instanceof LookupRefused)
+        assert.equal(error.message, 'the host did not resolve within 50 ms')
+        return true
+      }),
+      5_000,
+      () => 'the slow lookup was not refused',
+    )
+    // The one waiting ran out of time too, without a turn: the slow lookup still holds it.
+    await withDeadline(assert.rejects(next, LookupRefused), 5_000, () => 'the waiting one stayed')
+    assert.equal(lookups.active, 1)
+    assert.deepEqual(
+      pending.map(({ host }) => host),
+      ['slow.example'],
+    )
+    pending[0]?.end(['127.0.0.1'])
+    const after = lookups.resolve('after.example')
+    await withDeadline(
+      (async () => {
+        while (pending.length < 2) await new Promise((resolve) => setImmediate(resolve))
+      })(),
+      5_000,
+      () => 'the turn was not given back',
+    )
+    pending[1]?.end(['10.0.0.1'])
+    assert.deepEqual(await after, ['10.0.0.1'])
+  })
+
+  test('at most 4 lookups run at once by default; the others wait for a turn, and past the waiting bound one is refused at once', async () => {
+    const { lookup, pending } = controlledLookups()
+    const lookups = new HostLookups({ lookup, maxWaiting: 2 })
+
+    const answers = ['a', 'b', 'c', 'd', 'e', 'f'].map((host) => lookups.resolve(`${host}.example`))
+    const refused = lookups.resolve('g.example')
+
+    await withDeadline(
+      assert.rejects(refused, /the bus is resolving 4 host names and 2 more wait/),
+      5_000,
+      () => 'the seventh was not refused',
+    )
+    assert.equal(lookups.active, 4)
+    assert.equal(pending.length, 4)
+    pending[0]?.end(['10.0.0.1'])
+    assert.deepEqual(await answers[0], ['10.0.0.1'])
+    // The fifth got the turn given back.
+    while (pending.length < 5)
+      await withDeadline(new Promise((resolve) => setImmediate(resolve)), 5_000, () => 'no turn')
+    assert.equal(pending[4]?.host, 'e.example')
+    for (const { end } of pending.slice(1)) end([])
+    for (const answer of answers.slice(1, 5)) assert.deepEqual(await answer, [])
+    while (pending.length < 6)
+      await withDeadline(new Promise((resolve) => setImmediate(resolve)), 5_000, () => 'no turn')
+    pending[5]?.end([])
+    assert.deepEqual(await answers[5], [])
   })
 })

@@ -45,6 +45,58 @@ describe('identity mode end to end', () => {
     assert.deepEqual([...users.errors, ...web.errors], [])
   })
 
+  test('a relay with the operator token under a name without credentials (a test driver) gets its replies', async (t) => {
+    const { relay } = await landscape(t, { credentials: CREDENTIALS })
+    const users = relay('users', { token: CREDENTIALS.services.users })
+    // Not in the credentials file: only the operator's token may register it.
+    const tester = relay('tester', { token: CREDENTIALS.operator })
+    users.relay.registerHandler('users.create', (user: { name: string }, { reply }) =>
+      reply('users.created', { id: 2, name: user.name }),
+    )
+    await users.relay.listen()
+    await tester.relay.listen()
+
+    const created = await tester.relay.send('users.create', { name: 'Q' }, { timeout: DEADLINE })
+
+    assert.deepEqual(created, { id: 2, name: 'Q' })
+    assert.equal(tester.relay.status().registered, true)
+    assert.deepEqual([...users.errors, ...tester.errors], [])
+    assert.deepEqual(tester.log.at('warn'), [])
+  })
+
+  test('a relay with a token the bus in identity mode does not know logs one line that names per-service credentials, and no warning', async (t) => {
+    const { relay } = await landscape(t, { credentials: CREDENTIALS })
+    const stranger = relay('users', { token: 'not-a-known-token' })
+    const refused = once(stranger.relay, 'error', { signal: AbortSignal.timeout(DEADLINE) })
+    await stranger.relay.listen()
+    const [error] = (await refused) as [ExoRelayError]
+
+    const sent = await stranger.relay
+      .send('users.created', {}, { timeout: DEADLINE })
+      .catch((e) => e)
+    // The retry after the refusal: it must not log again.
+    await stranger.log.waitFor(
+      (entry) => entry.message?.startsWith('ExoCom still refuses the token') === true,
+      {
+        timeout: DEADLINE,
+      },
+    )
+
+    assert.equal(error.code, ErrorCodes.UNAUTHORIZED)
+    assert.match(
+      error.message,
+      /when ExoCom has per-service credentials \(--credentials\), this service's token from its credentials file/,
+    )
+    assert.equal(sent.code, ErrorCodes.BUS_REFUSED)
+    // The bus's 401 says what it takes.
+    assert.match(
+      sent.message,
+      /answered 401: missing or invalid token: this bus takes a token per service/,
+    )
+    assert.deepEqual(errorLines(stranger.log), [[ErrorCodes.UNAUTHORIZED, error.message]])
+    assert.deepEqual(stranger.log.at('warn'), [])
+  })
+
   test('a relay registering under a name its token does not hold emits FORBIDDEN once, logs the fix at error once, and its sends reject with FORBIDDEN', async (t) => {
     const { relay } = await landscape(t, { credentials: CREDENTIALS })
     // The token of web, the name of users: a copy-paste mistake, or an impostor.
@@ -59,8 +111,14 @@ describe('identity mode end to end', () => {
       status: 403,
       message: /names the sender 'users', but its credential is that of the service 'web'/,
     })
-    // Several registrations more were refused in the meantime (every 100 ms, then backing off).
-    await new Promise((resolve) => setTimeout(resolve, 300))
+    // After a 403 the relay tries once more after registerInterval (100 ms), then every 5 s:
+    // the second refusal, which the relay takes quietly, is what the assertions below are about.
+    await impostor.log.waitFor(
+      (entry) => entry.message === 'ExoCom still refuses the registration',
+      {
+        timeout: DEADLINE,
+      },
+    )
 
     assert.equal(error.code, ErrorCodes.FORBIDDEN)
     assert.equal(error.status, 403)
@@ -69,7 +127,11 @@ describe('identity mode end to end', () => {
     const lines = errorLines(impostor.log)
     assert.equal(lines.length, 1)
     assert.equal(lines[0]?.[0], ErrorCodes.FORBIDDEN)
-    assert.match(lines[0]?.[1] ?? '', /give the relay the token of 'users'/)
+    // The bus's sentence whole, fix included, and no advice of the relay's beside it.
+    assert.match(
+      lines[0]?.[1] ?? '',
+      /may not register 'users': a service registers and withdraws only itself\. Use the token of 'users', or the operator's\.\)\. The bus does not route to this service until it takes the registration\.$/,
+    )
     assert.equal(impostor.relay.status().registered, false)
   })
 })

@@ -41,10 +41,12 @@ describe('a token mismatch is loud', () => {
       assert.match(
         error?.message ?? '',
         new RegExp(
-          `^ExoCom at http://localhost:\\d+ ${problem} \\(401\\): start ExoCom and every relay with the same EXOCOM_TOKEN \\(the token option\\)\\.$`,
+          `^ExoCom at http://localhost:\\d+ ${problem} \\(401\\)\\. Give the relay the token ExoCom expects: the installation's shared EXOCOM_TOKEN, or, when ExoCom has per-service credentials \\(--credentials\\), this service's token from its credentials file \\(EXOCOM_TOKEN, the token option\\)\\.$`,
         ),
       )
       assert.deepEqual(errorLines(log), [[ErrorCodes.UNAUTHORIZED, error?.message]])
+      // An expected refusal is said once: no warning per retry, no stack.
+      assert.deepEqual(log.at('warn'), [])
       assert.equal(web.status().bus, 'unauthorized')
       assert.equal(web.status().registered, false)
       assert.equal(await statusRoute(port, 'bus'), 'unauthorized')
@@ -78,7 +80,7 @@ describe('a token mismatch is loud', () => {
     assert.equal(error.code, ErrorCodes.UNAUTHORIZED)
     assert.match(
       error.message,
-      /^This relay refused POST \/run\/users\.created from 127\.0\.0\.1 with 401 because it came without the relay's token, and ExoCom takes requests without a token: ExoCom delivers without it\. Start ExoCom and every relay with the same EXOCOM_TOKEN \(the token option\)\.$/,
+      /^This relay refused POST \/run\/users\.created from 127\.0\.0\.1 with 401 because it came without the relay's token, and ExoCom takes requests without a token: ExoCom delivers without it\. Start ExoCom with a token \(EXOCOM_TOKEN, or per-service credentials with --credentials\) and give every relay the token ExoCom expects of it\.$/,
     )
     assert.deepEqual(errorLines(log), [[ErrorCodes.UNAUTHORIZED, error.message]])
     assert.equal(users.status().bus, 'unauthorized')

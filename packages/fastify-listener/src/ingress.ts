@@ -237,13 +237,17 @@ export function tokenCheck(
  * belongs, or `undefined` for none, which is refused with 401 as `tokenCheck` refuses it.
  * `checked` hears whom each checked request identified (`undefined`: refused), before the
  * request goes on or is answered; it may answer the request itself (a 403), and then the
- * request stops there.
+ * request stops there. `unauthorizedText` replaces the 401's sentence; it starts with
+ * `missing or invalid token`, which clients look for.
  */
 export function credentialCheck<T>(
   identify: (authorization: unknown) => T | undefined,
   logger: Logger,
   checked?: (identity: T | undefined, request: FastifyRequest, reply: FastifyReply) => void,
+  unauthorizedText?: string,
 ): onRequestHookHandler {
+  const unauthorized: ErrorAnswer =
+    unauthorizedText === undefined ? UNAUTHORIZED : { ...UNAUTHORIZED, text: unauthorizedText }
   return (request, reply, done) => {
     // Health checks carry no secrets, and the status reveals nothing.
     const config = request.routeOptions.config as { exoRelayOpen?: boolean } | undefined
@@ -266,10 +270,10 @@ export function credentialCheck<T>(
         status: UNAUTHORIZED.status,
         code: UNAUTHORIZED.code,
       },
-      `request refused: ${UNAUTHORIZED.text}`,
+      `request refused: ${unauthorized.text}`,
     )
     reply.header('www-authenticate', 'Bearer')
-    sendErrorAnswer(reply, UNAUTHORIZED)
+    sendErrorAnswer(reply, unauthorized)
   }
 }
 

@@ -330,10 +330,18 @@ export class HttpTransport implements Transport {
             this.#forbidden = true
             this.#log.error(
               { code: err.code, status: 403 },
-              `${err.message} The bus does not route to this service until it takes the registration: give the relay the token of '${service.name}' (EXOCOM_TOKEN, the token option) and register the address the bus sees it at (EXORELAY_ADVERTISED_HOST).`,
+              // The bus's sentence, quoted whole, names the fix (the token, the address).
+              `${err.message} The bus does not route to this service until it takes the registration.`,
             )
             this.#report?.(err)
           } else this.#log.debug({ err, retryIn: delay }, 'ExoCom still refuses the registration')
+        } else if ((err as { status?: unknown }).status === 401) {
+          // The token mismatch said it at `error`, once, with the fix: an expected refusal
+          // needs no second line, and no stack.
+          this.#log.debug(
+            { code: (err as { code?: unknown }).code, status: 401, retryIn: delay },
+            'ExoCom still refuses the token; retrying the registration',
+          )
         } else this.#log.warn({ err, retryIn: delay }, 'could not register with ExoCom; retrying')
         const next = unreachable ? Math.min(delay * 2, REGISTER_RETRY_MAX) : REGISTER_RETRY_MAX
         clearTimeout(this.#retryTimer)

@@ -102,7 +102,7 @@ const ASK_AGAIN_AFTER = 10_000
 function deliveryRefusedError(request: FastifyRequest): TransportError {
   return new TransportError(
     ErrorCodes.UNAUTHORIZED,
-    `This relay refused ${request.method} ${textStart(request.url)} from ${request.ip} with 401 because it came without the relay's token, and ExoCom takes requests without a token: ExoCom delivers without it. Start ExoCom and every relay with the same EXOCOM_TOKEN (the token option).`,
+    `This relay refused ${request.method} ${textStart(request.url)} from ${request.ip} with 401 because it came without the relay's token, and ExoCom takes requests without a token: ExoCom delivers without it. Start ExoCom with a token (EXOCOM_TOKEN, or per-service credentials with --credentials) and give every relay the token ExoCom expects of it.`,
     { status: 401 },
   )
 }

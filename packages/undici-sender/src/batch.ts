@@ -17,7 +17,7 @@ import {
   tookNoneOfBatch,
 } from '@exorelay/http-protocol'
 import { BatchQueue } from './batch-queue.js'
-import { describeCause, timeoutMessage } from './bus-errors.js'
+import { answerText, describeCause, timeoutMessage } from './bus-errors.js'
 import { hasDeadlineTimer } from './deadline.js'
 import type { Answer, ExchangeContext, SendExchange, SendRequest } from './exchange.js'
 import { isSuccess, messageOutcome, messageSubject } from './outcome.js'
@@ -342,7 +342,7 @@ export class Batch {
         message.envelope,
         result.status,
         result.code,
-        textStart(result.error ?? ''),
+        answerText(result.error ?? '', result.code),
       )
       if (error === undefined) message.succeed()
       else message.fail(error)

@@ -1,10 +1,22 @@
 import { ErrorCodes, TransportError } from '@exorelay/core'
+import { FORBIDDEN_TEXT_LENGTH, textStart } from '@exorelay/core/internal'
 
 /**
  * Bytes of an error answer read at most: a misdirected port may answer a huge HTML page.
  * Past it the request is aborted, which closes that connection instead of reading on.
  */
 export const BODY_READ_LIMIT = 4096
+
+/**
+ * The text of an error answer as the relay quotes it. The bus's refusal of a credential
+ * (`exorelay-error-code: EXORELAY_ERR_AUTH_FORBIDDEN`) is its own sentence, ending with the
+ * fix: quoted whole, up to `FORBIDDEN_TEXT_LENGTH`. Anything else is a peer's text, cut short.
+ */
+export function answerText(body: string, errorCode: string | undefined): string {
+  return errorCode === ErrorCodes.FORBIDDEN
+    ? textStart(body, FORBIDDEN_TEXT_LENGTH)
+    : textStart(body)
+}
 
 /** `answered 500: boom`, or `answered 500` for an empty body. */
 function answered(status: number, bodyStart: string): string {
@@ -41,14 +53,18 @@ export function forbiddenError(subject: string, status: number, bodyStart: strin
   )
 }
 
-/** The error for a non-2xx answer to `subject`: forbidden (403) or refused. */
+/**
+ * The error for a non-2xx answer to `subject`: forbidden when the bus says so by its error
+ * code, refused otherwise. A 403 without the code is not the bus's refusal of a credential (a
+ * reverse proxy's, say): it stays `BUS_REFUSED`, in neutral words.
+ */
 export function refusal(
   subject: string,
   status: number,
   errorCode: string | undefined,
   bodyStart: string,
 ): TransportError {
-  return status === 403 || errorCode === ErrorCodes.FORBIDDEN
+  return errorCode === ErrorCodes.FORBIDDEN
     ? forbiddenError(subject, status, bodyStart)
     : refusedError(subject, status, bodyStart)
 }
@@ -61,12 +77,20 @@ export function unauthorizedError(origin: string, hasToken: boolean): TransportE
   const problem = hasToken
     ? `refused this relay's token (401)`
     : 'wants a token and this relay sends none (401)'
+  // Either mode: the relay cannot tell a bus with a shared token from one with credentials.
   return new TransportError(
     ErrorCodes.UNAUTHORIZED,
-    `ExoCom at ${origin} ${problem}: start ExoCom and every relay with the same EXOCOM_TOKEN (the token option).`,
+    `ExoCom at ${origin} ${problem}. ${TOKEN_FIX}`,
     { status: 401 },
   )
 }
+
+/**
+ * What to do about a token the other side does not take, in either mode of the bus: the
+ * relay's sentences end with it.
+ */
+const TOKEN_FIX =
+  "Give the relay the token ExoCom expects: the installation's shared EXOCOM_TOKEN, or, when ExoCom has per-service credentials (--credentials), this service's token from its credentials file (EXOCOM_TOKEN, the token option)."
 
 /** What a `TimeoutError` says when ExoCom did not answer `subject` in time. */
 export function timeoutMessage(subject: string, timeout: number): string {

@@ -6,10 +6,10 @@ import {
   TimeoutError,
   type Timers,
 } from '@exorelay/core'
-import { textStart } from '@exorelay/core/internal'
 import { ERROR_CODE_HEADER } from '@exorelay/http-protocol'
 import type { Dispatcher } from 'undici'
 import {
+  answerText,
   BODY_READ_LIMIT,
   countAttempts,
   describeCause,
@@ -416,7 +416,7 @@ export class SendExchange<T> extends UndiciExchange {
         this.#interpret({
           status,
           errorCode,
-          bodyStart: status < 300 ? '' : textStart(body),
+          bodyStart: status < 300 ? '' : answerText(body, errorCode),
           body: status < 300 ? body : '',
         }),
       )

@@ -143,6 +143,44 @@ test('a 404 rejects with NO_RECEIVER, the status and the start of the body', asy
   )
 })
 
+test("the bus's FORBIDDEN refusal is quoted whole (up to 1,000 characters); a 403 without that code stays BUS_REFUSED, cut as any peer's text", async (t) => {
+  // The bus's sentence: its fix comes last, well past the 200 characters of a peer's quote.
+  const sentence = `${'The registration names a host that is not the address of its connection; '.repeat(4)}Register that address (EXORELAY_ADVERTISED_HOST).`
+  const answers: [number, string | undefined, string][] = [
+    [403, ErrorCodes.FORBIDDEN, sentence],
+    [403, undefined, sentence],
+    [403, ErrorCodes.FORBIDDEN, 'x'.repeat(1_500)],
+  ]
+  let next = 0
+  const exocom = await startExoCom(t, (_request, res) => {
+    const [status, code, body] = answers[next++] ?? [500, undefined, '']
+    res.statusCode = status
+    if (code !== undefined) res.setHeader(ERROR_CODE_HEADER, code)
+    res.end(body)
+  })
+  const sender = startSender(t, exocom.port)
+  const errors: TransportError[] = []
+  for (const _answer of answers) {
+    const error = await sender.send(envelope(), SEND).catch((e: unknown) => e)
+    assert.ok(error instanceof TransportError)
+    errors.push(error)
+  }
+  const [forbidden, proxy, long] = errors
+  assert.equal(forbidden?.code, ErrorCodes.FORBIDDEN)
+  assert.equal(forbidden?.status, 403)
+  assert.ok(forbidden?.message.endsWith(`${sentence}).`), forbidden?.message)
+  // A reverse proxy's 403 is not the bus's refusal of a credential.
+  assert.equal(proxy?.code, ErrorCodes.BUS_REFUSED)
+  assert.equal(proxy?.status, 403)
+  assert.match(
+    proxy?.message ?? '',
+    /^ExoCom refused the message 'users\.create' \(answered 403: The registration/,
+  )
+  assert.doesNotMatch(proxy?.message ?? '', /EXORELAY_ADVERTISED_HOST|credential/)
+  assert.equal(long?.code, ErrorCodes.FORBIDDEN)
+  assert.match(long?.message ?? '', /: x{1000}…\)\.$/)
+})
+
 test('the NO_RECEIVER error code header means NO_RECEIVER whatever the status', async (t) => {
   const statuses = [404, 422]
   let next = 0
@@ -1227,7 +1265,7 @@ test('a 401 from ExoCom is told to onUnauthorized once per mismatch, with the fi
   assert.equal(told[0].status, 401)
   assert.equal(
     told[0].message,
-    `ExoCom at ${sender.origin} refused this relay's token (401): start ExoCom and every relay with the same EXOCOM_TOKEN (the token option).`,
+    `ExoCom at ${sender.origin} refused this relay's token (401). Give the relay the token ExoCom expects: the installation's shared EXOCOM_TOKEN, or, when ExoCom has per-service credentials (--credentials), this service's token from its credentials file (EXOCOM_TOKEN, the token option).`,
   )
   await refusal(without.send(envelope(), SEND))
   assert.match(told[1]?.message ?? '', /wants a token and this relay sends none \(401\)/)
