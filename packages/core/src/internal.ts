@@ -14,3 +14,4 @@ export {
 export { QUOTED_TEXT_LENGTH, textStart } from './peer-text.js'
 export type { GenerationWeight } from './recent-map.js'
 export { RecentMap } from './recent-map.js'
+export { traceIdOf } from './trace-context.js'

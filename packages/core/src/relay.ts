@@ -16,6 +16,7 @@ import {
   ListenError,
   TimeoutError,
 } from './errors.js'
+import type { HandlerContextImpl } from './handler-context.js'
 import { HandlerQueue } from './handler-queue.js'
 import { type Logger, silentLogger } from './logger.js'
 import type { AnyMessages, MessageMap, MessageName } from './message-map.js'
@@ -40,6 +41,9 @@ import type {
 import { readSendArguments, replyCallback } from './send-arguments.js'
 import { SentMessage, settleFailure, settleReply } from './sent-message.js'
 import type { Endpoint, Transport } from './transport.js'
+
+// A reply expects nothing back.
+const NO_REPLY = Object.freeze({ reply: false })
 
 /** How long a send waits for its reply unless told otherwise: 10 seconds. */
 export const DEFAULT_TIMEOUT = 10_000
@@ -103,7 +107,14 @@ export class Relay<M extends MessageMap<M> = AnyMessages> extends EventEmitter<R
     this.#closeTimeout = checkTimeout(options.closeTimeout, 'closeTimeout', DEFAULT_CLOSE_TIMEOUT)
     this.#stackTraces = checkBoolean(options.stackTraces, 'stackTraces', true)
     this.#dispatcher = new Dispatcher({
-      host: this,
+      host: {
+        serviceName: this.serviceName,
+        log: this.#log,
+        sendFrom: (parent, name, payload, third, fourth) =>
+          this.#send(name, payload, third, fourth, undefined, undefined, parent),
+        sendReply: (outcome, payload, responseTo, replyRoute, parent) =>
+          this.#send(outcome, payload, NO_REPLY, undefined, responseTo, replyRoute, parent),
+      },
       admission: () => this.#admission(),
       handlers: this.#handlers,
       queue: this.#queue,
@@ -254,6 +265,8 @@ export class Relay<M extends MessageMap<M> = AnyMessages> extends EventEmitter<R
           { runningHandlers: this.#queue.running, queuedMessages: this.#queue.queued },
           'handlers still running at the close timeout',
         )
+        // Their signals tell them to stop: nothing they do reaches anyone any more.
+        this.#dispatcher.abortRunning()
       }
       this.#state = 'closed'
       this.#pending.rejectAll(
@@ -286,6 +299,10 @@ export class Relay<M extends MessageMap<M> = AnyMessages> extends EventEmitter<R
     fourth?: unknown,
   ) => this.#send(name, payload, third, fourth, undefined, undefined)) as SendFunction<M>
 
+  /**
+   * Every send: the relay's own, a handler's (`parent`: it inherits that message's deadline
+   * and trace context) and a handler's reply (`responseTo`).
+   */
   #send(
     name: unknown,
     payload: unknown,
@@ -293,13 +310,33 @@ export class Relay<M extends MessageMap<M> = AnyMessages> extends EventEmitter<R
     fourth: unknown,
     responseTo: string | undefined,
     replyRoute: unknown,
+    parent?: HandlerContextImpl,
   ): SentMessage<any, any> {
     assertMessageName(name, 'ExoRelay#send')
     assertPayload(payload, 'ExoRelay#send')
-    const { onReply, timeout, signal, reply } = readSendArguments(third, fourth, this.#timeout)
+    const args = readSendArguments(third, fourth, this.#timeout)
+    const { onReply, signal, reply } = args
+    let { timeout } = args
     const envelope = createEnvelope(name, this.serviceName, payload, responseTo)
     const { id } = envelope
     const expectsReply = reply !== false || onReply !== undefined
+    if (parent !== undefined) {
+      // The trace goes on through every message the handler sends, its replies included.
+      if (parent.traceparent !== undefined) {
+        envelope.traceparent = parent.traceparent
+        if (parent.tracestate !== undefined) envelope.tracestate = parent.tracestate
+      }
+      // A reply goes out whatever the deadline: it costs the caller nothing.
+      const left = responseTo === undefined ? parent.timeLeft() : Infinity
+      if (left === 0) {
+        const sent = this.#sentMessage(id, name, onReply !== undefined)
+        sent[settleFailure](parent.deadlinePassedFor(name))
+        return sent
+      }
+      if (left < timeout) timeout = Math.ceil(left)
+    }
+    // The receiver's deadline: what the sender will still wait, counted from now.
+    if (expectsReply) envelope.timeout = timeout
 
     // While closing, handlers finishing their work may still send and reply.
     if (this.#state === 'closed') {
@@ -400,15 +437,5 @@ export class Relay<M extends MessageMap<M> = AnyMessages> extends EventEmitter<R
   #admission(): Admission {
     if (this.#state === 'closed') return 'none'
     return this.#state === 'closing' && !this.#withdrawing ? 'replies' : 'all'
-  }
-
-  /** @internal Sends a reply to `responseTo`. Used by handler contexts. */
-  sendReply(
-    outcome: unknown,
-    payload: unknown,
-    responseTo: string,
-    replyRoute?: unknown,
-  ): SentMessage<void, undefined> {
-    return this.#send(outcome, payload, { reply: false }, undefined, responseTo, replyRoute)
   }
 }

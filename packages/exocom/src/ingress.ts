@@ -1,5 +1,5 @@
 import { type Envelope, ErrorCodes, type Logger } from '@exorelay/core'
-import { describeValue, ERROR_REPLY } from '@exorelay/core/internal'
+import { describeValue, ERROR_REPLY, traceIdOf } from '@exorelay/core/internal'
 import {
   type AnswerTexts,
   addIngressRoutes,
@@ -128,7 +128,16 @@ export function addBusIngress(
     let body: string
     try {
       // The sender's id passes through unchanged; `sender` is not forwarded, as in the original.
-      body = JSON.stringify({ id, payload: envelope.payload, responseTo })
+      // Deadline and trace context are forwarded as they came (issue 15): the receiver counts
+      // the deadline from its arrival there.
+      body = JSON.stringify({
+        id,
+        payload: envelope.payload,
+        responseTo,
+        timeout: envelope.timeout,
+        traceparent: envelope.traceparent,
+        tracestate: envelope.tracestate,
+      })
     } catch (error) {
       return batchFailure(
         statusOf(ErrorCodes.INVALID_MESSAGE),
@@ -177,6 +186,7 @@ export function addBusIngress(
       sentName: name,
       sender,
       instance,
+      traceId: envelope.traceparent === undefined ? undefined : traceIdOf(envelope.traceparent),
       id,
       responseTo,
       body,
