@@ -1,7 +1,7 @@
 import { diagnostics } from './diagnostics.js'
 import { ERROR_REPLY, remoteHandlerError, toWireError } from './error-reply.js'
 import { ClosedError, ErrorCodes, ExoRelayError, HandlerError, ProtocolError } from './errors.js'
-import { type ContextHost, HandlerContextImpl } from './handler-context.js'
+import { CANCEL, type ContextHost, HandlerContextImpl } from './handler-context.js'
 import type { HandlerQueue } from './handler-queue.js'
 import type { Logger } from './logger.js'
 import type { ReceivedMessage } from './message-map.js'
@@ -53,8 +53,8 @@ export class Dispatcher {
   readonly #queue: HandlerQueue
   readonly #pending: PendingReplies
   readonly #log: Logger
-  // Handler contexts whose signal exists and whose handler still runs.
-  readonly #live = new Set<HandlerContextImpl>()
+  // The contexts of running handlers, by message id: what a cancellation and close() find.
+  readonly #running = new Map<string, HandlerContextImpl>()
 
   constructor(options: DispatcherOptions) {
     this.#host = options.host
@@ -78,6 +78,7 @@ export class Dispatcher {
     const { name, id, responseTo } = message
     const debug = this.#log.isLevelEnabled?.('debug') !== false
     const admission = this.#admission()
+    if (name === CANCEL) return this.#cancel(message)
     // Replies are accepted while closing too: handlers finishing their work may wait for them.
     if (admission !== 'none' && this.#deliverReply(message)) {
       if (debug) this.#log.debug({ messageName: name, messageId: id, responseTo }, 'reply received')
@@ -134,6 +135,25 @@ export class Dispatcher {
     return ACCEPTED
   }
 
+  /**
+   * A caller no longer waits for its request: the handler running it (if any still runs here)
+   * learns it through its signal. Accepted either way: a handler that ended has nothing to stop.
+   */
+  #cancel(message: ReceivedMessage): Receipt {
+    const { id, responseTo } = message
+    const running = responseTo === undefined ? undefined : this.#running.get(responseTo)
+    if (this.#log.isLevelEnabled?.('debug') !== false) {
+      this.#log.debug(
+        { messageId: id, responseTo, running: running !== undefined },
+        running === undefined
+          ? 'cancellation of a handler that is not running'
+          : 'cancelled by the caller',
+      )
+    }
+    running?.cancel()
+    return ACCEPTED
+  }
+
   /** Hands a reply to its waiter; an error reply rejects the waiter with a `RemoteHandlerError`. */
   #deliverReply(message: ReceivedMessage): boolean {
     if (message.name !== ERROR_REPLY || message.responseTo === undefined) {
@@ -155,7 +175,7 @@ export class Dispatcher {
     replyRoute: unknown,
     arrived: number,
   ): { running: Promise<unknown> | undefined; failed: boolean; error?: unknown } {
-    const context = new HandlerContextImpl(this.#host, message, replyRoute, arrived, this.#live)
+    const context = new HandlerContextImpl(this.#host, message, replyRoute, arrived, this.#running)
     let result: unknown
     try {
       result = handler(message.payload, context)
@@ -168,6 +188,7 @@ export class Dispatcher {
       context.finish()
       return NOT_RUNNING
     }
+    context.start()
     return {
       running: Promise.resolve(result).then(
         () => context.finish(),
@@ -203,7 +224,7 @@ export class Dispatcher {
 
   /** `close()` gives up on the running handlers: their signals abort. */
   abortRunning(): void {
-    for (const context of [...this.#live]) context.closing()
+    for (const context of [...this.#running.values()]) context.closing()
   }
 
   #handlerFailed(message: ReceivedMessage, replyRoute: unknown, error: unknown): void {

@@ -1,9 +1,16 @@
-import { ClosedError, ErrorCodes, TimeoutError } from './errors.js'
+import { AbortError, ClosedError, ErrorCodes, TimeoutError } from './errors.js'
 import type { Logger } from './logger.js'
 import type { ReceivedMessage } from './message-map.js'
 import type { SendFunction } from './relay-types.js'
 import type { SentMessage } from './sent-message.js'
 import { traceIdOf } from './trace-context.js'
+
+/**
+ * The reserved name of a cancellation: a message whose `responseTo` names a request its sender
+ * no longer waits for (issue 15). Like `__error`, it has no dot, so namespace translation
+ * passes it unchanged, and it goes only to relays that declared they understand it.
+ */
+export const CANCEL = '__cancel'
 
 /** What a handler context needs of its relay. */
 export interface ContextHost {
@@ -44,9 +51,13 @@ export class HandlerContextImpl {
   // The deadline on the monotonic clock, which timers use.
   readonly #due: number | undefined
   readonly #timeout: number
-  // Contexts whose signal exists and whose handler still runs: what close() aborts.
-  readonly #live: Set<HandlerContextImpl>
+  // The contexts whose handlers run, by message id: what a cancellation and close() find.
+  readonly #running: Map<string, HandlerContextImpl>
   #controller: AbortController | undefined
+  // Aborted on a cancellation or by close(), not at the deadline: the handler's own sends
+  // follow it, and end at the deadline by their timeout (a TimeoutError, not an abort).
+  #stop: AbortController | undefined
+  #stopped: Error | undefined
   #timer: ReturnType<typeof setTimeout> | undefined
   #send: SendFunction<any> | undefined
   #log: Logger | undefined
@@ -60,11 +71,11 @@ export class HandlerContextImpl {
     message: ReceivedMessage,
     replyRoute: unknown,
     arrived: number,
-    live: Set<HandlerContextImpl>,
+    running: Map<string, HandlerContextImpl>,
   ) {
     this.#host = host
     this.#replyRoute = replyRoute
-    this.#live = live
+    this.#running = running
     this.name = message.name
     this.id = message.id
     this.responseTo = message.responseTo
@@ -85,15 +96,15 @@ export class HandlerContextImpl {
   }
 
   /**
-   * Aborted when the message's deadline passes (reason: a `TimeoutError`) or when `close()`
-   * gives up on the handler (a `ClosedError`). Pass it on to `fetch`, database drivers and
-   * the like.
+   * Aborted when the message's deadline passes (reason: a `TimeoutError`), when its caller
+   * cancels (an `AbortError`), or when `close()` gives up on the handler (a `ClosedError`).
+   * Pass it on to `fetch`, database drivers and the like.
    */
   get signal(): AbortSignal {
     if (this.#controller === undefined) {
       this.#controller = new AbortController()
-      if (!this.#finished) {
-        this.#live.add(this)
+      if (this.#stopped !== undefined) this.#controller.abort(this.#stopped)
+      else if (!this.#finished) {
         const left = this.timeLeft()
         if (left === 0) this.#abort(this.#deadlinePassed())
         else if (left !== Infinity) {
@@ -132,21 +143,60 @@ export class HandlerContextImpl {
   reply = (outcome: unknown, payload?: unknown): SentMessage<void, undefined> =>
     this.#host.sendReply(outcome, payload, this.id, this.#replyRoute, this)
 
+  /**
+   * @internal Aborted when the caller cancels or `close()` gives up, for the handler's own
+   * sends; `undefined` reason while it runs on.
+   */
+  get stopSignal(): AbortSignal {
+    if (this.#stop === undefined) {
+      this.#stop = new AbortController()
+      if (this.#stopped !== undefined) this.#stop.abort(this.#stopped)
+    }
+    return this.#stop.signal
+  }
+
+  /** @internal Why the handler was told to stop (cancelled, or the relay closing), if it was. */
+  get stopped(): Error | undefined {
+    return this.#stopped
+  }
+
+  /** @internal The handler runs: a cancellation of its message finds it. */
+  start(): void {
+    this.#running.set(this.id, this)
+  }
+
   /** @internal The handler has settled: its deadline timer is not needed any more. */
   finish(): void {
     this.#finished = true
     clearTimeout(this.#timer)
-    this.#live.delete(this)
+    if (this.#running.get(this.id) === this) this.#running.delete(this.id)
+  }
+
+  /** @internal The caller no longer waits: it aborted its send. */
+  cancel(): void {
+    this.#stopWith(
+      new AbortError(
+        ErrorCodes.ABORTED,
+        `The caller cancelled '${this.name}' (id ${this.id}): it no longer waits for a reply.`,
+      ),
+    )
   }
 
   /** @internal `close()` gives up on the handler. */
   closing(): void {
-    this.#abort(
+    this.#stopWith(
       new ClosedError(
         ErrorCodes.CLOSED,
         `The relay closed while the handler for '${this.name}' (id ${this.id}) still ran.`,
       ),
     )
+  }
+
+  #stopWith(reason: Error): void {
+    if (this.#stopped !== undefined || this.#finished) return
+    this.#stopped = reason
+    this.#stop?.abort(reason)
+    this.#abort(reason)
   }
 
   /** @internal The error a send from this handler rejects with once the deadline passed. */
@@ -166,7 +216,6 @@ export class HandlerContextImpl {
 
   #abort(reason: Error): void {
     clearTimeout(this.#timer)
-    this.#live.delete(this)
     if (this.#controller !== undefined && !this.#controller.signal.aborted) {
       this.#controller.abort(reason)
     }

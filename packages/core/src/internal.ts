@@ -2,6 +2,7 @@
 // change in any release.
 export { describeInvalidName, describeValue, isInstanceId } from './envelope.js'
 export { ERROR_REPLY } from './error-reply.js'
+export { CANCEL } from './handler-context.js'
 export {
   checkBoolean,
   checkFunction,

@@ -16,7 +16,7 @@ import {
   ListenError,
   TimeoutError,
 } from './errors.js'
-import type { HandlerContextImpl } from './handler-context.js'
+import { CANCEL, type HandlerContextImpl } from './handler-context.js'
 import { HandlerQueue } from './handler-queue.js'
 import { type Logger, silentLogger } from './logger.js'
 import type { AnyMessages, MessageMap, MessageName } from './message-map.js'
@@ -44,6 +44,8 @@ import type { Endpoint, Transport } from './transport.js'
 
 // A reply expects nothing back.
 const NO_REPLY = Object.freeze({ reply: false })
+// How long a cancellation may take to reach the bus: it is worth little once late.
+const CANCEL_TIMEOUT = 2_000
 
 /** How long a send waits for its reply unless told otherwise: 10 seconds. */
 export const DEFAULT_TIMEOUT = 10_000
@@ -315,8 +317,8 @@ export class Relay<M extends MessageMap<M> = AnyMessages> extends EventEmitter<R
     assertMessageName(name, 'ExoRelay#send')
     assertPayload(payload, 'ExoRelay#send')
     const args = readSendArguments(third, fourth, this.#timeout)
-    const { onReply, signal, reply } = args
-    let { timeout } = args
+    const { onReply, reply } = args
+    let { timeout, signal } = args
     const envelope = createEnvelope(name, this.serviceName, payload, responseTo)
     const { id } = envelope
     const expectsReply = reply !== false || onReply !== undefined
@@ -326,14 +328,28 @@ export class Relay<M extends MessageMap<M> = AnyMessages> extends EventEmitter<R
         envelope.traceparent = parent.traceparent
         if (parent.tracestate !== undefined) envelope.tracestate = parent.tracestate
       }
-      // A reply goes out whatever the deadline: it costs the caller nothing.
-      const left = responseTo === undefined ? parent.timeLeft() : Infinity
-      if (left === 0) {
-        const sent = this.#sentMessage(id, name, onReply !== undefined)
-        sent[settleFailure](parent.deadlinePassedFor(name))
-        return sent
+      // A reply goes out whatever the deadline or a cancellation: it costs the caller nothing.
+      if (responseTo === undefined) {
+        const left = parent.timeLeft()
+        const stopped = parent.stopped
+        if (left === 0 || stopped !== undefined) {
+          const sent = this.#sentMessage(id, name, onReply !== undefined)
+          sent[settleFailure](
+            stopped === undefined
+              ? parent.deadlinePassedFor(name)
+              : new AbortError(
+                  ErrorCodes.ABORTED,
+                  `'${name}' was not sent: the handler of '${parent.name}' was told to stop.`,
+                  { cause: stopped },
+                ),
+          )
+          return sent
+        }
+        if (left < timeout) timeout = Math.ceil(left)
+        // A cancellation of the handler's message cancels what the handler waits for.
+        signal =
+          signal === undefined ? parent.stopSignal : AbortSignal.any([signal, parent.stopSignal])
       }
-      if (left < timeout) timeout = Math.ceil(left)
     }
     // The receiver's deadline: what the sender will still wait, counted from now.
     if (expectsReply) envelope.timeout = timeout
@@ -394,6 +410,8 @@ export class Relay<M extends MessageMap<M> = AnyMessages> extends EventEmitter<R
         timeoutError,
         signal,
         onReply: onReply && replyCallback(id, onReply, this.#pending, this.#log),
+        // The receiver may still be working on it: tell it, so that its handler can stop.
+        onAbort: signal === undefined ? undefined : () => this.#cancel(id, name),
       },
       sent,
     )
@@ -405,6 +423,21 @@ export class Relay<M extends MessageMap<M> = AnyMessages> extends EventEmitter<R
         this.#pending.reject(id, error)
       })
     return sent
+  }
+
+  /**
+   * Tells the receivers of request `id` that nobody waits for it any more: one small message,
+   * best effort (issue 15). A deadline needs none: the receiver knows it.
+   */
+  #cancel(id: string, name: string): void {
+    if (this.#state === 'closed') return
+    const envelope = createEnvelope(CANCEL, this.serviceName, undefined, id)
+    this.#transport.send(envelope, { timeout: CANCEL_TIMEOUT }).then(undefined, (error) => {
+      this.#log.debug(
+        { err: error, messageName: name, messageId: id },
+        'the cancellation could not be sent',
+      )
+    })
   }
 
   #sentMessage(id: string, name: string, callbackStyle: boolean): SentMessage<any, any> {

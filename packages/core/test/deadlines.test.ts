@@ -4,7 +4,7 @@ import { type TestContext, test } from 'node:test'
 import { setTimeout as delay } from 'node:timers/promises'
 import fc from 'fast-check'
 import { MAX_MESSAGE_TIMEOUT, parseEnvelope } from '../src/envelope.js'
-import { ClosedError, TimeoutError } from '../src/errors.js'
+import { AbortError, ClosedError, TimeoutError } from '../src/errors.js'
 import type { Logger } from '../src/logger.js'
 import { silentLogger } from '../src/logger.js'
 import { MemoryBus } from '../src/memory-transport.js'
@@ -38,12 +38,16 @@ function handed<T>() {
   return { promise, resolve }
 }
 
-/** Makes `users.create` run until its signal aborts, and hands out its context. */
-function runUntilAborted(users: Relay) {
+/**
+ * Makes `users.create` run until its signal aborts (after `work`, when given), and hands out
+ * its context.
+ */
+function runUntilAborted(users: Relay, work?: (ctx: HandlerContext) => Promise<void>) {
   const context = handed<HandlerContext>()
-  users.registerHandler('users.create', (_user, ctx) => {
+  users.registerHandler('users.create', async (_user, ctx) => {
     context.resolve(ctx)
-    return once(ctx.signal, 'abort')
+    await work?.(ctx)
+    if (!ctx.signal.aborted) await once(ctx.signal, 'abort')
   })
   return context
 }
@@ -247,5 +251,60 @@ test('bad deadlines and trace contexts from the wire are dropped or clamped, nev
   assert.equal(
     parse({ traceparent: TRACEPARENT, tracestate: 'x'.repeat(513) }).tracestate,
     undefined,
+  )
+})
+
+test('a caller that aborts its send cancels the handler, and what the handler waits for', async (t) => {
+  const { bus, relay } = await landscape(t)
+  const users = relay('users')
+  const passwords = relay('passwords')
+  const web = relay('web')
+  const atPasswords = handed<HandlerContext>()
+  passwords.registerHandler('passwords.encrypt', (_password, ctx) => {
+    atPasswords.resolve(ctx)
+    return once(ctx.signal, 'abort')
+  })
+  const atUsers = runUntilAborted(users, async (ctx) => {
+    await ctx.send('passwords.encrypt', 'secret').catch(() => {})
+  })
+  for (const r of [users, passwords, web]) await r.listen()
+
+  const controller = new AbortController()
+  const sent = web.send('users.create', {}, { timeout: 60_000, signal: controller.signal })
+  const passwordsCtx = await atPasswords.promise
+  controller.abort()
+  await assert.rejects(sent, AbortError)
+  const usersCtx = await atUsers.promise
+  if (!usersCtx.signal.aborted) await once(usersCtx.signal, 'abort')
+  if (!passwordsCtx.signal.aborted) await once(passwordsCtx.signal, 'abort')
+
+  assert.ok(usersCtx.signal.reason instanceof AbortError)
+  assert.match(usersCtx.signal.reason.message, /^The caller cancelled 'users\.create'/)
+  // users' own send was cancelled in turn: passwords learns it too.
+  assert.ok(passwordsCtx.signal.reason instanceof AbortError)
+  const cancels = bus.deliveries.filter((d) => d.message.name === '__cancel')
+  assert.deepEqual(
+    cancels.map((d) => d.receiver),
+    ['users', 'passwords'],
+  )
+})
+
+test('no cancellation is sent for a send that already has its reply, nor for a deadline', async (t) => {
+  const { bus, relay } = await landscape(t)
+  const users = relay('users')
+  const web = relay('web')
+  users.registerHandler('users.create', (_user, { reply }) => reply('users.created'))
+  users.registerHandler('users.slow', (_user, { signal }) => once(signal, 'abort'))
+  await users.listen()
+  await web.listen()
+
+  const controller = new AbortController()
+  await web.send('users.create', {}, { signal: controller.signal })
+  controller.abort()
+  await assert.rejects(web.send('users.slow', {}, { timeout: 100 }), TimeoutError)
+
+  assert.deepEqual(
+    bus.deliveries.filter((d) => d.message.name === '__cancel'),
+    [],
   )
 })

@@ -28,15 +28,24 @@ async function landscape(t: TestContext) {
   return { bus, relay }
 }
 
+/** Makes `name` run until its signal aborts, handing its context to `at`. */
+function runUntilAborted(
+  relay: ExoRelay,
+  name: string,
+  at: { resolve(ctx: HandlerContext): void },
+) {
+  relay.registerHandler(name, (_payload, ctx) => {
+    at.resolve(ctx)
+    return once(ctx.signal, 'abort')
+  })
+}
+
 test('a caller that waits 300 ms stops the work at every hop through the bus', async (t) => {
   const { relay } = await landscape(t)
   const atPasswords = deferred<HandlerContext>()
   const atUsers = deferred<{ ctx: HandlerContext; nested: unknown; waited: number }>()
   await relay('passwords', (passwords) =>
-    passwords.registerHandler('passwords.encrypt', (_password, ctx) => {
-      atPasswords.resolve(ctx)
-      return once(ctx.signal, 'abort')
-    }),
+    runUntilAborted(passwords, 'passwords.encrypt', atPasswords),
   )
   await relay('users', (users) =>
     users.registerHandler('users.create', async (_user, ctx) => {
@@ -106,4 +115,33 @@ test('trace context that arrives at a service goes on, unchanged, through the bu
   // users.create came without a deadline (fire-and-forget); the nested send has its own.
   assert.equal(users.deadline, undefined)
   assert.ok(passwords.timeLeft() <= 5_000)
+})
+
+test('a caller that aborts after 100 ms cancels the handler through the bus, and what it waits for', async (t) => {
+  const { relay } = await landscape(t)
+  const atPasswords = deferred<HandlerContext>()
+  const atUsers = deferred<HandlerContext>()
+  await relay('passwords', (passwords) =>
+    runUntilAborted(passwords, 'passwords.encrypt', atPasswords),
+  )
+  await relay('users', (users) =>
+    users.registerHandler('users.create', async (_user, ctx) => {
+      atUsers.resolve(ctx)
+      await ctx.send('passwords.encrypt', 'secret').catch(() => {})
+    }),
+  )
+  const web = await relay('web')
+
+  const sent = web.send('users.create', {}, { timeout: 60_000, signal: AbortSignal.timeout(100) })
+  await assert.rejects(sent, { code: 'EXORELAY_ERR_REPLY_ABORTED' })
+  const users = await withDeadline(atUsers.promise, 5_000, () => 'users got nothing')
+  const passwords = await withDeadline(atPasswords.promise, 5_000, () => 'passwords got nothing')
+  for (const ctx of [users, passwords]) {
+    if (!ctx.signal.aborted) {
+      await withDeadline(once(ctx.signal, 'abort'), 5_000, () => `${ctx.name} was not cancelled`)
+    }
+  }
+
+  assert.match(String(users.signal.reason), /The caller cancelled 'users\.create'/)
+  assert.match(String(passwords.signal.reason), /The caller cancelled 'passwords\.encrypt'/)
 })

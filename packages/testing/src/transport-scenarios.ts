@@ -162,6 +162,28 @@ export function describeTransportScenarios(
       assert.equal((aborted as { code?: unknown }).code, ErrorCodes.TIMEOUT)
     })
 
+    scenario('a caller that aborts its send cancels the running handler', async (t) => {
+      const relay = await world(t)
+      const users = relay('users')
+      const web = relay('web')
+      const started = deferred<void>()
+      const stopped = deferred<unknown>()
+      users.registerHandler('users.create', async (_user, context) => {
+        started.resolve()
+        if (!context.signal.aborted) await once(context.signal, 'abort')
+        stopped.resolve(context.signal.reason)
+      })
+      await listen(users, web)
+
+      const controller = new AbortController()
+      const sent = web.send('users.create', {}, { timeout: 60_000, signal: controller.signal })
+      await started.promise
+      controller.abort()
+      await assert.rejects(sent, { code: ErrorCodes.ABORTED })
+
+      assert.match(String(await stopped.promise), /The caller cancelled 'users\.create'/)
+    })
+
     scenario('payloads of every kind arrive as sent, and no payload stays absent', async (t) => {
       const relay = await world(t)
       const echo = relay('echo')
