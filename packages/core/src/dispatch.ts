@@ -1,12 +1,13 @@
 import { diagnostics } from './diagnostics.js'
 import { ERROR_REPLY, remoteHandlerError, toWireError } from './error-reply.js'
 import { ClosedError, ErrorCodes, ExoRelayError, HandlerError, ProtocolError } from './errors.js'
+import { CANCEL, type ContextHost, HandlerContextImpl } from './handler-context.js'
 import type { HandlerQueue } from './handler-queue.js'
 import type { Logger } from './logger.js'
 import type { ReceivedMessage } from './message-map.js'
 import type { PendingReplies } from './pending-replies.js'
 import type { HandlerRegistry } from './registry.js'
-import type { Handler, SendFunction } from './relay-types.js'
+import type { Handler } from './relay-types.js'
 import { isThenable } from './send-arguments.js'
 import type { SentMessage } from './sent-message.js'
 import type { Receipt } from './transport.js'
@@ -18,14 +19,14 @@ import type { Receipt } from './transport.js'
 export type Admission = 'all' | 'replies' | 'none'
 
 /** The relay as the dispatcher and the handler contexts see it. */
-export interface DispatchHost {
+export interface DispatchHost extends ContextHost {
   readonly serviceName: string
-  readonly send: SendFunction<any>
   sendReply(
     outcome: unknown,
     payload: unknown,
     responseTo: string,
     replyRoute?: unknown,
+    parent?: HandlerContextImpl,
   ): SentMessage<void, undefined>
 }
 
@@ -52,6 +53,8 @@ export class Dispatcher {
   readonly #queue: HandlerQueue
   readonly #pending: PendingReplies
   readonly #log: Logger
+  // The contexts of running handlers, by message id: what a cancellation and close() find.
+  readonly #running = new Map<string, HandlerContextImpl>()
 
   constructor(options: DispatcherOptions) {
     this.#host = options.host
@@ -75,6 +78,7 @@ export class Dispatcher {
     const { name, id, responseTo } = message
     const debug = this.#log.isLevelEnabled?.('debug') !== false
     const admission = this.#admission()
+    if (name === CANCEL) return this.#cancel(message)
     // Replies are accepted while closing too: handlers finishing their work may wait for them.
     if (admission !== 'none' && this.#deliverReply(message)) {
       if (debug) this.#log.debug({ messageName: name, messageId: id, responseTo }, 'reply received')
@@ -98,8 +102,10 @@ export class Dispatcher {
         error: new ProtocolError(ErrorCodes.UNKNOWN_MESSAGE, `unknown message: '${name}'`),
       }
     }
+    // A deadline counts from arrival: time in the queue is time the sender waits.
+    const arrived = performance.now()
     if (!this.#queue.hasCapacity) {
-      if (!this.#queue.enqueue(() => this.#invoke(handler, message, replyRoute).running)) {
+      if (!this.#queue.enqueue(() => this.#invokeQueued(handler, message, replyRoute, arrived))) {
         this.#log.warn(
           { messageName: name, messageId: id, responseTo },
           'overloaded: message refused',
@@ -116,7 +122,7 @@ export class Dispatcher {
       return ACCEPTED
     }
     if (debug) this.#log.debug({ messageName: name, messageId: id, responseTo }, 'received')
-    const { running, failed, error } = this.#invoke(handler, message, replyRoute)
+    const { running, failed, error } = this.#invoke(handler, message, replyRoute, arrived)
     this.#queue.track(running)
     if (failed) {
       return {
@@ -126,6 +132,25 @@ export class Dispatcher {
         }),
       }
     }
+    return ACCEPTED
+  }
+
+  /**
+   * A caller no longer waits for its request: the handler running it (if any still runs here)
+   * learns it through its signal. Accepted either way: a handler that ended has nothing to stop.
+   */
+  #cancel(message: ReceivedMessage): Receipt {
+    const { id, responseTo } = message
+    const running = responseTo === undefined ? undefined : this.#running.get(responseTo)
+    if (this.#log.isLevelEnabled?.('debug') !== false) {
+      this.#log.debug(
+        { messageId: id, responseTo, running: running !== undefined },
+        running === undefined
+          ? 'cancellation of a handler that is not running'
+          : 'cancelled by the caller',
+      )
+    }
+    running?.cancel()
     return ACCEPTED
   }
 
@@ -148,21 +173,58 @@ export class Dispatcher {
     handler: Handler<any, any>,
     message: ReceivedMessage,
     replyRoute: unknown,
+    arrived: number,
   ): { running: Promise<unknown> | undefined; failed: boolean; error?: unknown } {
+    const context = new HandlerContextImpl(this.#host, message, replyRoute, arrived, this.#running)
     let result: unknown
     try {
-      result = handler(message.payload, new Context(this.#host, message, replyRoute))
+      result = handler(message.payload, context)
     } catch (error) {
+      context.finish()
       this.#handlerFailed(message, replyRoute, error)
       return { running: undefined, failed: true, error }
     }
-    if (!isThenable(result)) return NOT_RUNNING
+    if (!isThenable(result)) {
+      context.finish()
+      return NOT_RUNNING
+    }
+    context.start()
     return {
-      running: Promise.resolve(result).then(undefined, (error: unknown) =>
-        this.#handlerFailed(message, replyRoute, error),
+      running: Promise.resolve(result).then(
+        () => context.finish(),
+        (error: unknown) => {
+          context.finish()
+          this.#handlerFailed(message, replyRoute, error)
+        },
       ),
       failed: false,
     }
+  }
+
+  /**
+   * Runs a message that waited in the queue, unless its deadline passed meanwhile: its sender
+   * waits no longer, so the work would be for nobody.
+   */
+  #invokeQueued(
+    handler: Handler<any, any>,
+    message: ReceivedMessage,
+    replyRoute: unknown,
+    arrived: number,
+  ): Promise<unknown> | undefined {
+    const { name, id, responseTo, timeout } = message
+    if (timeout !== undefined && performance.now() - arrived >= timeout) {
+      this.#log.warn(
+        { messageName: name, messageId: id, responseTo, timeout },
+        `not handled: its deadline of ${timeout} ms passed while it waited in the queue`,
+      )
+      return undefined
+    }
+    return this.#invoke(handler, message, replyRoute, arrived).running
+  }
+
+  /** `close()` gives up on the running handlers: their signals abort. */
+  abortRunning(): void {
+    for (const context of [...this.#running.values()]) context.closing()
   }
 
   #handlerFailed(message: ReceivedMessage, replyRoute: unknown, error: unknown): void {
@@ -176,30 +238,4 @@ export class Dispatcher {
       this.#host.sendReply(ERROR_REPLY, toWireError(error), id, replyRoute)
     }
   }
-}
-
-/** The `ctx` a handler gets. A class, so that each message costs one small object. */
-class Context {
-  readonly name: string
-  readonly id: string
-  readonly responseTo: string | undefined
-  readonly sender: string | undefined
-  readonly #relay: DispatchHost
-  readonly #replyRoute: unknown
-
-  constructor(relay: DispatchHost, message: ReceivedMessage, replyRoute: unknown) {
-    this.#relay = relay
-    this.#replyRoute = replyRoute
-    this.name = message.name
-    this.id = message.id
-    this.responseTo = message.responseTo
-    this.sender = message.sender
-  }
-
-  get send(): SendFunction<any> {
-    return this.#relay.send
-  }
-
-  reply = (outcome: unknown, payload?: unknown): SentMessage<void, undefined> =>
-    this.#relay.sendReply(outcome, payload, this.id, this.#replyRoute)
 }

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto'
 import { ErrorCodes, InvalidArgumentError, ProtocolError } from './errors.js'
+import { validTraceparent, validTracestate } from './trace-context.js'
 
 /**
  * One message as it travels between a relay and the bus. Each transport decides how: the
@@ -23,7 +24,23 @@ export interface Envelope<Payload = unknown> {
    * does not forward it.
    */
   instance?: string
+  /**
+   * On a message that waits for a reply: the whole milliseconds its sender will still wait,
+   * counted from when it left (relative, so no clocks need to agree). A receiver's deadline
+   * is its arrival plus this. An extension (issue 15); the bus forwards it.
+   */
+  timeout?: number
+  /** W3C Trace Context: the trace this message belongs to. Forwarded by the bus. */
+  traceparent?: string
+  /** W3C Trace Context: vendors' state, with a `traceparent` only. Forwarded by the bus. */
+  tracestate?: string
 }
+
+/**
+ * The longest deadline a message may carry: a day. A longer `timeout` is taken as a day, as
+ * gRPC caps its `grpc-timeout`; it still ends.
+ */
+export const MAX_MESSAGE_TIMEOUT = 86_400_000
 
 /** What a relay hands to its transport: the sender is always known. */
 export interface OutgoingEnvelope<Payload = unknown> extends Envelope<Payload> {
@@ -173,6 +190,18 @@ export function parseEnvelope(name: unknown, body: unknown): Envelope {
       )
     }
     envelope.instance = fields.instance
+  }
+  // Deadline and trace context are hints: a bad one is dropped (or a too long deadline cut to
+  // a day), never a reason to refuse the message.
+  const timeout = fields.timeout
+  if (typeof timeout === 'number' && timeout > 0 && Number.isFinite(timeout)) {
+    envelope.timeout = Math.min(Math.ceil(timeout), MAX_MESSAGE_TIMEOUT)
+  }
+  const traceparent = validTraceparent(fields.traceparent)
+  if (traceparent !== undefined) {
+    envelope.traceparent = traceparent
+    const tracestate = validTracestate(fields.tracestate, traceparent)
+    if (tracestate !== undefined) envelope.tracestate = tracestate
   }
   if (fields.payload !== undefined && fields.payload !== null) envelope.payload = fields.payload
   return envelope

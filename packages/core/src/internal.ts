@@ -2,6 +2,7 @@
 // change in any release.
 export { describeInvalidName, describeValue, isInstanceId } from './envelope.js'
 export { ERROR_REPLY } from './error-reply.js'
+export { CANCEL } from './handler-context.js'
 export {
   checkBoolean,
   checkFunction,
@@ -14,3 +15,4 @@ export {
 export { FORBIDDEN_TEXT_LENGTH, QUOTED_TEXT_LENGTH, textStart } from './peer-text.js'
 export type { GenerationWeight } from './recent-map.js'
 export { RecentMap } from './recent-map.js'
+export { traceIdOf } from './trace-context.js'

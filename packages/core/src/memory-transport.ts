@@ -1,5 +1,6 @@
 import { envelopeBody, type OutgoingEnvelope } from './envelope.js'
 import { ErrorCodes, ListenError, TransportError } from './errors.js'
+import { CANCEL } from './handler-context.js'
 import type { ReceivedMessage } from './message-map.js'
 import { RecentMap } from './recent-map.js'
 import type { Endpoint, ListenInfo, Receipt, Transport, TransportSendOptions } from './transport.js'
@@ -33,6 +34,8 @@ const REMEMBERED_SENDERS = 10_000
 export class MemoryBus {
   readonly #transports = new Set<MemoryTransport>()
   readonly #senders = new RecentMap<string, MemoryTransport>(REMEMBERED_SENDERS)
+  // Where each request went: its cancellation goes there too.
+  readonly #receivers = new RecentMap<string, Set<MemoryTransport>>(REMEMBERED_SENDERS)
   /** Every delivery made, in order. */
   readonly deliveries: MemoryDelivery[] = []
 
@@ -59,10 +62,18 @@ export class MemoryBus {
     // Deliver on a later turn of the event loop, as a network would.
     await new Promise<void>((resolve) => setImmediate(resolve))
     const receivers = new Set<MemoryTransport>()
-    for (const transport of this.#transports) {
-      if (transport.handles(envelope.name)) receivers.add(transport)
+    if (envelope.name === CANCEL) {
+      // A cancellation goes where the request went, as ExoCom routes it.
+      for (const transport of this.#receivers.get(envelope.responseTo ?? '') ?? []) {
+        if (this.#transports.has(transport)) receivers.add(transport)
+      }
+    } else {
+      for (const transport of this.#transports) {
+        if (transport.handles(envelope.name)) receivers.add(transport)
+      }
     }
-    const requester = envelope.responseTo && this.#senders.get(envelope.responseTo)
+    const requester =
+      envelope.name !== CANCEL && envelope.responseTo && this.#senders.get(envelope.responseTo)
     if (requester && this.#transports.has(requester)) receivers.add(requester)
     if (receivers.size === 0) {
       throw new TransportError(
@@ -72,6 +83,7 @@ export class MemoryBus {
       )
     }
     this.#senders.set(envelope.id, from)
+    if (envelope.timeout !== undefined) this.#receivers.set(envelope.id, receivers)
     for (const receiver of receivers) {
       const receipt = receiver.deliver(message)
       this.deliveries.push({ message, receiver: receiver.serviceName, receipt })

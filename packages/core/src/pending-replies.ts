@@ -41,6 +41,11 @@ export interface WaitOptions {
    * at the deadline: with `undefined` when at least one reply came, else with the timeout.
    */
   onReply?: ((reply: ReceivedMessage) => void) | undefined
+  /**
+   * Called when `signal` ends the wait, before any reply came: the sender tells the receiver
+   * that nobody waits any more (a cancellation, issue 15).
+   */
+  onAbort?: (() => void) | undefined
 }
 
 /**
@@ -71,12 +76,16 @@ class Waiter {
     const { signal, timeout, timeoutError } = options
     if (signal !== undefined) {
       this.#signal = signal
-      this.#onAbort = () =>
+      const aborted = options.onAbort
+      this.#onAbort = () => {
+        const waiting = !this.#settled && this.replies === 0
         this.reject(
           new AbortError(ErrorCodes.ABORTED, 'The send was aborted by its signal.', {
             cause: signal.reason,
           }),
         )
+        if (waiting) aborted?.()
+      }
       signal.addEventListener('abort', this.#onAbort, { once: true })
     }
     if (timeout !== Number.POSITIVE_INFINITY) {

@@ -84,8 +84,31 @@ export interface HandlerContext<M = AnyMessages, Name extends keyof M = MessageN
     outcome: Outcome,
     ...payload: PayloadArg<RepliesOf<M, Name>[Outcome]>
   ): SentMessage<void, undefined>
-  /** The relay's `send`, in all its forms. */
+  /**
+   * The relay's `send`, in all its forms, inheriting from this message: its timeout is at most
+   * the time this message has left (with none left it rejects at once with a `TimeoutError`
+   * and sends nothing), and it carries this message's trace context.
+   */
   readonly send: SendFunction<M>
+  /**
+   * Aborted when this message's deadline passes (`reason`: a `TimeoutError`) or when
+   * `close()` gives up on the handler (a `ClosedError`). Pass it on to `fetch`, database
+   * drivers and the like, so that work for a caller that stopped waiting stops too.
+   */
+  readonly signal: AbortSignal
+  /**
+   * When the sender stops waiting, in epoch milliseconds: arrival plus the message's
+   * `timeout`. `undefined` for a message without one (fire-and-forget, or from an original
+   * relay).
+   */
+  readonly deadline: number | undefined
+  /** Milliseconds until the deadline, `0` once it passed, `Infinity` without one. */
+  timeLeft(): number
+  /** W3C Trace Context of the message, when it carried a valid one. */
+  readonly traceparent: string | undefined
+  readonly tracestate: string | undefined
+  /** The relay's logger, bound to the message's name, id and (with trace context) trace id. */
+  readonly log: Logger
 }
 
 export type Handler<M = AnyMessages, Name extends keyof M = MessageName<M>> = (

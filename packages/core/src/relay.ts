@@ -16,6 +16,7 @@ import {
   ListenError,
   TimeoutError,
 } from './errors.js'
+import { CANCEL, type HandlerContextImpl } from './handler-context.js'
 import { HandlerQueue } from './handler-queue.js'
 import { type Logger, silentLogger } from './logger.js'
 import type { AnyMessages, MessageMap, MessageName } from './message-map.js'
@@ -40,6 +41,11 @@ import type {
 import { readSendArguments, replyCallback } from './send-arguments.js'
 import { SentMessage, settleFailure, settleReply } from './sent-message.js'
 import type { Endpoint, Transport } from './transport.js'
+
+// A reply expects nothing back.
+const NO_REPLY = Object.freeze({ reply: false })
+// How long a cancellation may take to reach the bus: it is worth little once late.
+const CANCEL_TIMEOUT = 2_000
 
 /** How long a send waits for its reply unless told otherwise: 10 seconds. */
 export const DEFAULT_TIMEOUT = 10_000
@@ -103,7 +109,14 @@ export class Relay<M extends MessageMap<M> = AnyMessages> extends EventEmitter<R
     this.#closeTimeout = checkTimeout(options.closeTimeout, 'closeTimeout', DEFAULT_CLOSE_TIMEOUT)
     this.#stackTraces = checkBoolean(options.stackTraces, 'stackTraces', true)
     this.#dispatcher = new Dispatcher({
-      host: this,
+      host: {
+        serviceName: this.serviceName,
+        log: this.#log,
+        sendFrom: (parent, name, payload, third, fourth) =>
+          this.#send(name, payload, third, fourth, undefined, undefined, parent),
+        sendReply: (outcome, payload, responseTo, replyRoute, parent) =>
+          this.#send(outcome, payload, NO_REPLY, undefined, responseTo, replyRoute, parent),
+      },
       admission: () => this.#admission(),
       handlers: this.#handlers,
       queue: this.#queue,
@@ -254,6 +267,8 @@ export class Relay<M extends MessageMap<M> = AnyMessages> extends EventEmitter<R
           { runningHandlers: this.#queue.running, queuedMessages: this.#queue.queued },
           'handlers still running at the close timeout',
         )
+        // Their signals tell them to stop: nothing they do reaches anyone any more.
+        this.#dispatcher.abortRunning()
       }
       this.#state = 'closed'
       this.#pending.rejectAll(
@@ -286,6 +301,10 @@ export class Relay<M extends MessageMap<M> = AnyMessages> extends EventEmitter<R
     fourth?: unknown,
   ) => this.#send(name, payload, third, fourth, undefined, undefined)) as SendFunction<M>
 
+  /**
+   * Every send: the relay's own, a handler's (`parent`: it inherits that message's deadline
+   * and trace context) and a handler's reply (`responseTo`).
+   */
   #send(
     name: unknown,
     payload: unknown,
@@ -293,13 +312,47 @@ export class Relay<M extends MessageMap<M> = AnyMessages> extends EventEmitter<R
     fourth: unknown,
     responseTo: string | undefined,
     replyRoute: unknown,
+    parent?: HandlerContextImpl,
   ): SentMessage<any, any> {
     assertMessageName(name, 'ExoRelay#send')
     assertPayload(payload, 'ExoRelay#send')
-    const { onReply, timeout, signal, reply } = readSendArguments(third, fourth, this.#timeout)
+    const args = readSendArguments(third, fourth, this.#timeout)
+    const { onReply, reply } = args
+    let { timeout, signal } = args
     const envelope = createEnvelope(name, this.serviceName, payload, responseTo)
     const { id } = envelope
     const expectsReply = reply !== false || onReply !== undefined
+    if (parent !== undefined) {
+      // The trace goes on through every message the handler sends, its replies included.
+      if (parent.traceparent !== undefined) {
+        envelope.traceparent = parent.traceparent
+        if (parent.tracestate !== undefined) envelope.tracestate = parent.tracestate
+      }
+      // A reply goes out whatever the deadline or a cancellation: it costs the caller nothing.
+      if (responseTo === undefined) {
+        const left = parent.timeLeft()
+        const stopped = parent.stopped
+        if (left === 0 || stopped !== undefined) {
+          const sent = this.#sentMessage(id, name, onReply !== undefined)
+          sent[settleFailure](
+            stopped === undefined
+              ? parent.deadlinePassedFor(name)
+              : new AbortError(
+                  ErrorCodes.ABORTED,
+                  `'${name}' was not sent: the handler of '${parent.name}' was told to stop.`,
+                  { cause: stopped },
+                ),
+          )
+          return sent
+        }
+        if (left < timeout) timeout = Math.ceil(left)
+        // A cancellation of the handler's message cancels what the handler waits for.
+        signal =
+          signal === undefined ? parent.stopSignal : AbortSignal.any([signal, parent.stopSignal])
+      }
+    }
+    // The receiver's deadline: what the sender will still wait, counted from now.
+    if (expectsReply) envelope.timeout = timeout
 
     // While closing, handlers finishing their work may still send and reply.
     if (this.#state === 'closed') {
@@ -357,6 +410,8 @@ export class Relay<M extends MessageMap<M> = AnyMessages> extends EventEmitter<R
         timeoutError,
         signal,
         onReply: onReply && replyCallback(id, onReply, this.#pending, this.#log),
+        // The receiver may still be working on it: tell it, so that its handler can stop.
+        onAbort: signal === undefined ? undefined : () => this.#cancel(id, name),
       },
       sent,
     )
@@ -368,6 +423,21 @@ export class Relay<M extends MessageMap<M> = AnyMessages> extends EventEmitter<R
         this.#pending.reject(id, error)
       })
     return sent
+  }
+
+  /**
+   * Tells the receivers of request `id` that nobody waits for it any more: one small message,
+   * best effort (issue 15). A deadline needs none: the receiver knows it.
+   */
+  #cancel(id: string, name: string): void {
+    if (this.#state === 'closed') return
+    const envelope = createEnvelope(CANCEL, this.serviceName, undefined, id)
+    this.#transport.send(envelope, { timeout: CANCEL_TIMEOUT }).then(undefined, (error) => {
+      this.#log.debug(
+        { err: error, messageName: name, messageId: id },
+        'the cancellation could not be sent',
+      )
+    })
   }
 
   #sentMessage(id: string, name: string, callbackStyle: boolean): SentMessage<any, any> {
@@ -400,15 +470,5 @@ export class Relay<M extends MessageMap<M> = AnyMessages> extends EventEmitter<R
   #admission(): Admission {
     if (this.#state === 'closed') return 'none'
     return this.#state === 'closing' && !this.#withdrawing ? 'replies' : 'all'
-  }
-
-  /** @internal Sends a reply to `responseTo`. Used by handler contexts. */
-  sendReply(
-    outcome: unknown,
-    payload: unknown,
-    responseTo: string,
-    replyRoute?: unknown,
-  ): SentMessage<void, undefined> {
-    return this.#send(outcome, payload, { reply: false }, undefined, responseTo, replyRoute)
   }
 }

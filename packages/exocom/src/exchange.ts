@@ -35,6 +35,8 @@ export interface RoutedMessage {
   readonly instance?: string | undefined
   readonly id: string
   readonly responseTo: string | undefined
+  /** The W3C trace id, when the message carried trace context: in every log line of it. */
+  readonly traceId?: string | undefined
   /** How many services the message went to: a request to one that is gone is answered at once. */
   readonly receivers: number
   /**
@@ -329,6 +331,7 @@ export function describe(delivery: Delivery, message: RoutedMessage): Record<str
     fields.sentName = message.sentName
   }
   if (message.responseTo !== undefined) fields.responseTo = message.responseTo
+  if (message.traceId !== undefined) fields.traceId = message.traceId
   return fields
 }
 

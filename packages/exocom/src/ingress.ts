@@ -1,5 +1,5 @@
 import { type Envelope, ErrorCodes, type Logger } from '@exorelay/core'
-import { describeValue, ERROR_REPLY } from '@exorelay/core/internal'
+import { CANCEL, describeValue, ERROR_REPLY, traceIdOf } from '@exorelay/core/internal'
 import {
   type AnswerTexts,
   addIngressRoutes,
@@ -17,7 +17,7 @@ import {
 import type { FastifyInstance, FastifyRequest } from 'fastify'
 import type { Deliverer, RoutedMessage } from './delivery.js'
 import type { Identities } from './identity.js'
-import type { RoutingTable } from './routing-table.js'
+import type { Delivery, RoutingTable } from './routing-table.js'
 
 /**
  * The bus's texts: sentences, like every other answer of the bus. Its whole server is the
@@ -128,7 +128,16 @@ export function addBusIngress(
     let body: string
     try {
       // The sender's id passes through unchanged; `sender` is not forwarded, as in the original.
-      body = JSON.stringify({ id, payload: envelope.payload, responseTo })
+      // Deadline and trace context are forwarded as they came (issue 15): the receiver counts
+      // the deadline from its arrival there.
+      body = JSON.stringify({
+        id,
+        payload: envelope.payload,
+        responseTo,
+        timeout: envelope.timeout,
+        traceparent: envelope.traceparent,
+        tracestate: envelope.tracestate,
+      })
     } catch (error) {
       return batchFailure(
         statusOf(ErrorCodes.INVALID_MESSAGE),
@@ -136,6 +145,7 @@ export function addBusIngress(
         `The body of the message ${describeValue(name)} cannot be forwarded: it cannot be written as JSON again (${error instanceof Error ? error.message : String(error)}).`,
       )
     }
+    if (name === CANCEL) return cancel(envelope, sender, body)
     const routing = table.route(sender, name, responseTo, instance)
     const { publicName } = routing
     let { deliveries } = routing
@@ -172,19 +182,49 @@ export function addBusIngress(
       return batchFailure(statusOf(ErrorCodes.NO_RECEIVER), ErrorCodes.NO_RECEIVER, message)
     }
     table.remember(id, sender, instance)
-    const routed: RoutedMessage = {
+    // A request (it has a deadline): its cancellation, if one comes, goes where it went.
+    if (envelope.timeout !== undefined) table.rememberReceivers(id, deliveries)
+    return deliverAll(deliveries, {
       publicName,
       sentName: name,
       sender,
       instance,
+      traceId: envelope.traceparent === undefined ? undefined : traceIdOf(envelope.traceparent),
       id,
       responseTo,
       body,
       receivers: deliveries.length,
-    }
+    })
+  }
+
+  // Accepted once every delivery started: a slow receiver must never stall the sender.
+  const deliverAll = (deliveries: readonly Delivery[], routed: RoutedMessage): BatchResult => {
     for (const delivery of deliveries) deliverer.deliver(delivery, routed)
-    // Accepted for delivery: a slow receiver must never stall the sender.
     return BATCH_ACCEPTED
+  }
+
+  /**
+   * A sender no longer waits for its request (`responseTo`): the instances that took it, and
+   * understand cancellations, are told (decision 0019).
+   */
+  const cancel = (envelope: Envelope, sender: string, body: string): BatchResult => {
+    const { id, responseTo } = envelope
+    const deliveries = responseTo === undefined ? [] : table.cancellationsOf(responseTo)
+    if (deliveries.length === 0) {
+      return batchFailure(
+        statusOf(ErrorCodes.NO_RECEIVER),
+        ErrorCodes.NO_RECEIVER,
+        `No service takes the cancellation of ${describeValue(responseTo)}: ExoCom does not know where that request went (it routed none with that id and a timeout, or forgot it), or its receivers do not understand cancellations (cancels).`,
+      )
+    }
+    return deliverAll(deliveries, {
+      publicName: CANCEL,
+      sender,
+      id,
+      responseTo,
+      body,
+      receivers: deliveries.length,
+    })
   }
 
   // A failure while routing one message is that message's answer alone: in a batch, the

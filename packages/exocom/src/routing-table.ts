@@ -6,6 +6,7 @@ import {
   MAX_SERVICE_NAME_LENGTH,
 } from '@exorelay/core'
 import {
+  CANCEL,
   describeInvalidName,
   describeValue,
   isInstanceId,
@@ -38,6 +39,8 @@ export interface ExoComInstance {
   batches?: boolean
   /** `true` when the instance understands error replies (`__error`); absent otherwise. */
   errorReplies?: boolean
+  /** `true` when the instance understands cancellations (`__cancel`); absent otherwise. */
+  cancels?: boolean
   /** Who wrote the entry: an operator's table, or the instance registering itself. */
   source: ServiceSource
 }
@@ -177,6 +180,9 @@ export class RoutingTable {
   // Which service (and instance) sent which message id: the last `rememberedSenders` ids, or
   // none for 0.
   readonly #senders: RecentMap<string, Requester> | undefined
+  // Where each request went (a message with a deadline waits for a reply): its cancellation
+  // goes there. The deliveries are the table's own objects; the memory holds ids and arrays.
+  readonly #takenBy: RecentMap<string, readonly Delivery[]> | undefined
 
   readonly #maxServices: number
   readonly #maxInstances: number
@@ -194,6 +200,13 @@ export class RoutingTable {
         : new RecentMap(rememberedSenders, undefined, {
             limit: REMEMBERED_BYTES_PER_GENERATION,
             of: rememberedWeight,
+          })
+    this.#takenBy =
+      rememberedSenders === 0
+        ? undefined
+        : new RecentMap(rememberedSenders, undefined, {
+            limit: REMEMBERED_BYTES_PER_GENERATION,
+            of: (id, deliveries) => 2 * id.length + 96 + 8 * deliveries.length,
           })
     this.configure(services)
   }
@@ -486,6 +499,22 @@ export class RoutingTable {
     this.#senders?.set(id, instance === undefined ? sender : { sender, instance })
   }
 
+  /** Remembers where request `id` went, so that its cancellation goes there too. */
+  rememberReceivers(id: string, deliveries: readonly Delivery[]): void {
+    this.#takenBy?.set(id, deliveries)
+  }
+
+  /**
+   * Where the cancellation of request `id` goes: the instances that took the request, still
+   * registered at their address, that understand cancellations. Each delivery names `__cancel`.
+   */
+  cancellationsOf(id: string): Delivery[] {
+    const deliveries = this.#takenBy?.get(id) ?? NO_DELIVERIES
+    return deliveries
+      .filter((delivery) => delivery.service.cancels === true && this.holds(delivery))
+      .map((delivery) => ({ ...delivery, internalName: CANCEL, path: CANCEL_PATH }))
+  }
+
   /** The service that sent message `id`, while the table still remembers it. */
   senderOf(id: string): string | undefined {
     const requester = this.#senders?.get(id)
@@ -683,6 +712,7 @@ function nextOf(group: Group): Delivery {
 }
 
 const NO_INSTANCES: ReadonlyMap<string, Instance> = new Map()
+const CANCEL_PATH = runPath(CANCEL)
 const NO_DELIVERIES: readonly Delivery[] = Object.freeze([])
 
 /**
@@ -731,6 +761,7 @@ function sameRegistration(a: ServiceRegistration, b: ServiceRegistration): boole
     a.internalNamespace === b.internalNamespace &&
     a.batches === b.batches &&
     a.errorReplies === b.errorReplies &&
+    a.cancels === b.cancels &&
     a.registerInterval === b.registerInterval &&
     sameNames(a.receives, b.receives) &&
     sameNames(a.sends, b.sends)
@@ -768,6 +799,7 @@ function describeInstance(service: ServiceRegistration, source: ServiceSource): 
   }
   if (service.batches === true) described.batches = true
   if (service.errorReplies === true) described.errorReplies = true
+  if (service.cancels === true) described.cancels = true
   return described
 }
 
@@ -904,7 +936,7 @@ export function validateService(input: unknown, where: string): ServiceRegistrat
     }
     service.registerInterval = interval
   }
-  for (const flag of ['batches', 'errorReplies'] as const) {
+  for (const flag of ['batches', 'errorReplies', 'cancels'] as const) {
     const value = fields[flag]
     if (value === undefined) continue
     if (typeof value !== 'boolean') {

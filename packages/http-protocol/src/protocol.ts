@@ -88,6 +88,11 @@ export interface ServiceRegistration {
    */
   errorReplies?: boolean
   /**
+   * The service understands cancellations (`__cancel`, an extension, decision 0019): the bus
+   * delivers the cancellation of a request it took to it. Absent or `false`: never.
+   */
+  cancels?: boolean
+  /**
    * Milliseconds between the service's registrations (a relay's `registerInterval`), at most
    * `MAX_REGISTER_INTERVAL`. The bundled bus drops a self-registered service that has not
    * registered for three of them. Absent: 5,000, a relay's default.

@@ -290,6 +290,8 @@ export class HttpTransport implements Transport {
       ...(this.#options.batches !== false && { batches: true }),
       // The relay turns an `__error` reply into a RemoteHandlerError (core's dispatch).
       errorReplies: true,
+      // A `__cancel` aborts the signal of the handler running that request (core's dispatch).
+      cancels: true,
       // The bus drops a service that misses three of these: a relay killed never withdraws.
       registerInterval: this.#registerInterval,
     }

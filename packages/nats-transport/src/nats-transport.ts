@@ -16,7 +16,7 @@ import {
   TimeoutError,
   TransportError,
 } from '@exorelay/core'
-import { invalidOption } from '@exorelay/core/internal'
+import { CANCEL, invalidOption } from '@exorelay/core/internal'
 import {
   ClosedConnectionError,
   connect,
@@ -154,6 +154,7 @@ class NatsTransport implements Transport {
       this.#endpoint = endpoint
       this.#queue = encodeName(endpoint.serviceName)
       for (const name of endpoint.handledNames()) this.#subscribe(nc, name)
+      this.#subscribe(nc, CANCEL, false)
       // Once the server answered the flush it has every subscription: messages can arrive.
       await nc.flush()
     } catch (cause) {
@@ -321,10 +322,15 @@ class NatsTransport implements Transport {
     }
   }
 
-  #subscribe(nc: NatsConnection, name: string): void {
+  /**
+   * Subscribes to a message name: in the service's queue group, so one instance gets each
+   * message; or, for cancellations (`inGroup` false), every instance, since only the one
+   * running the request knows it (nobody tracks where a NATS request went).
+   */
+  #subscribe(nc: NatsConnection, name: string, inGroup = true): void {
     if (this.#subscriptions.has(name)) return
     const subscription = nc.subscribe(encodeSubject(name, this.#prefix), {
-      queue: this.#queue,
+      ...(inGroup && { queue: this.#queue }),
       callback: (error, msg) => {
         if (error !== null) {
           this.#log.error({ err: error, messageName: name }, 'subscription failed')

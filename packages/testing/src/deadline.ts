@@ -24,3 +24,22 @@ export async function withDeadline<T>(
     clearTimeout(timer)
   }
 }
+
+/**
+ * A promise and the function that resolves it: for a handler to hand a value out to the test
+ * that awaits it (with {@link withDeadline}).
+ *
+ * @example
+ * ```ts
+ * const seen = deferred<string>()
+ * relay.registerHandler('users.create', (_user, ctx) => seen.resolve(ctx.id))
+ * const id = await withDeadline(seen.promise, 5_000, () => 'users.create was not handled')
+ * ```
+ */
+export function deferred<T>(): { promise: Promise<T>; resolve: (value: T) => void } {
+  let resolve!: (value: T) => void
+  const promise = new Promise<T>((res) => {
+    resolve = res
+  })
+  return { promise, resolve }
+}

@@ -1,6 +1,6 @@
 export type { MemoryDelivery } from '@exorelay/core'
 export { MemoryBus, Relay } from '@exorelay/core'
-export { withDeadline } from './deadline.js'
+export { deferred, withDeadline } from './deadline.js'
 export type {
   MockSendOptions,
   MockService,

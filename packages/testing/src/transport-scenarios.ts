@@ -1,7 +1,9 @@
 import assert from 'node:assert/strict'
+import { once } from 'node:events'
 import { describe, type TestContext, test } from 'node:test'
 import type { ReceivedMessage, Relay } from '@exorelay/core'
 import { ErrorCodes } from '@exorelay/core'
+import { deferred } from './deadline.js'
 
 /** Relay settings a scenario needs to choose; everything else is the setup's business. */
 export interface ScenarioRelayOptions {
@@ -130,6 +132,57 @@ export function describeTransportScenarios(
         })
       },
     )
+
+    scenario("a request's deadline reaches its handler and the handler's own sends", async (t) => {
+      const relay = await world(t)
+      const users = relay('users')
+      const passwords = relay('passwords')
+      const web = relay('web')
+      const atUsers = deferred<{ aborted: unknown; nested: unknown }>()
+      passwords.registerHandler('passwords.encrypt', () => {
+        // Never answers: the nested send ends at the deadline it inherited.
+      })
+      users.registerHandler('users.create', async (_user, context) => {
+        const nested = await context.send('passwords.encrypt', 'secret').then(
+          () => undefined,
+          (error: unknown) => error,
+        )
+        if (!context.signal.aborted) await once(context.signal, 'abort')
+        atUsers.resolve({ aborted: context.signal.reason, nested })
+      })
+      await listen(users, passwords, web)
+
+      await assert.rejects(web.send('users.create', {}, { timeout: 300 }), {
+        code: ErrorCodes.TIMEOUT,
+      })
+      const { aborted, nested } = await atUsers.promise
+
+      // Both at the caller's deadline, not at the relays' 10-second default.
+      assert.equal((nested as { code?: unknown }).code, ErrorCodes.TIMEOUT)
+      assert.equal((aborted as { code?: unknown }).code, ErrorCodes.TIMEOUT)
+    })
+
+    scenario('a caller that aborts its send cancels the running handler', async (t) => {
+      const relay = await world(t)
+      const users = relay('users')
+      const web = relay('web')
+      const started = deferred<void>()
+      const stopped = deferred<unknown>()
+      users.registerHandler('users.create', async (_user, context) => {
+        started.resolve()
+        if (!context.signal.aborted) await once(context.signal, 'abort')
+        stopped.resolve(context.signal.reason)
+      })
+      await listen(users, web)
+
+      const controller = new AbortController()
+      const sent = web.send('users.create', {}, { timeout: 60_000, signal: controller.signal })
+      await started.promise
+      controller.abort()
+      await assert.rejects(sent, { code: ErrorCodes.ABORTED })
+
+      assert.match(String(await stopped.promise), /The caller cancelled 'users\.create'/)
+    })
 
     scenario('payloads of every kind arrive as sent, and no payload stays absent', async (t) => {
       const relay = await world(t)
@@ -338,14 +391,6 @@ export function describeTransportScenarios(
 
 async function listen(...relays: Relay[]): Promise<void> {
   await Promise.all(relays.map((relay) => relay.listen()))
-}
-
-function deferred<T>(): { promise: Promise<T>; resolve: (value: T) => void } {
-  let resolve!: (value: T) => void
-  const promise = new Promise<T>((res) => {
-    resolve = res
-  })
-  return { promise, resolve }
 }
 
 function byJson(a: unknown, b: unknown): number {

@@ -530,6 +530,9 @@ function wireBody(
     id: envelope.id,
     payload: envelope.payload,
     responseTo: envelope.responseTo,
+    timeout: envelope.timeout,
+    traceparent: envelope.traceparent,
+    tracestate: envelope.tracestate,
   } as Omit<OutgoingEnvelope, 'name'>
 }
 

@@ -1,0 +1,44 @@
+// W3C Trace Context (https://www.w3.org/TR/trace-context/) as a message carries it: checked
+// when it arrives, dropped (never refused) when it is not valid, as the spec asks of a
+// receiver. A relay passes what arrived on to the sends of the handler that got it.
+
+// version "-" trace-id "-" parent-id "-" trace-flags, lowercase hex.
+const TRACEPARENT = /^([0-9a-f]{2})-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})(-.*)?$/
+const ALL_ZEROS = /^0+$/
+/** The spec lets a vendor drop a `tracestate` longer than this. */
+export const MAX_TRACESTATE_LENGTH = 512
+// Printable ASCII (list members are keys, `=`, values, separated by commas and spaces).
+const TRACESTATE = /^[\x20-\x7e]*$/
+
+/**
+ * The `traceparent` to keep from a message, or `undefined` to drop it: version `00` exactly as
+ * the spec writes it; a later version (never `ff`) by its first four fields, which every
+ * version keeps; all-zero ids are invalid.
+ */
+export function validTraceparent(value: unknown): string | undefined {
+  if (typeof value !== 'string' || value.length > 512) return undefined
+  const match = TRACEPARENT.exec(value)
+  if (match === null) return undefined
+  const [, version, traceId, parentId, , rest] = match
+  if (version === 'ff' || ALL_ZEROS.test(traceId!) || ALL_ZEROS.test(parentId!)) {
+    return undefined
+  }
+  if (version === '00') return rest === undefined ? value : undefined
+  // A later version: what follows the four fields is that version's; this one knows none of it.
+  return value.slice(0, 55)
+}
+
+/** The `tracestate` to keep, or `undefined`: only with a valid `traceparent`, and not too long. */
+export function validTracestate(
+  value: unknown,
+  traceparent: string | undefined,
+): string | undefined {
+  if (traceparent === undefined || typeof value !== 'string') return undefined
+  if (value.length > MAX_TRACESTATE_LENGTH || !TRACESTATE.test(value)) return undefined
+  return value
+}
+
+/** The trace id of a valid `traceparent`: the 32 hex digits after the version. */
+export function traceIdOf(traceparent: string): string {
+  return traceparent.slice(3, 35)
+}
