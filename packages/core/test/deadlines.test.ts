@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict'
+import { subscribe, unsubscribe } from 'node:diagnostics_channel'
 import { once } from 'node:events'
 import { type TestContext, test } from 'node:test'
 import { setTimeout as delay } from 'node:timers/promises'
@@ -184,16 +185,24 @@ test('a message whose deadline passed while it waited in the queue is not handle
   await users.listen()
   await web.listen()
 
+  // The receiver counts the deadline from arrival: it is known to have arrived (queued behind
+  // the first) once it was dispatched.
+  const queued = handed<void>()
+  const onReceive = ({ message }: { message: { payload?: unknown } }) => {
+    if (message.payload === 'second') queued.resolve()
+  }
+  subscribe('exorelay:message:receive', onReceive as (message: unknown) => void)
+  t.after(() => unsubscribe('exorelay:message:receive', onReceive as (message: unknown) => void))
   const first = web.send('users.create', 'first', { timeout: 5_000 })
-  const second = web.send('users.create', 'second', { timeout: 100 })
-  await assert.rejects(second, TimeoutError)
-  // The receiver counts from the message's arrival, a moment after it left: no event marks
-  // the passing of its deadline there, so the first handler ends a margin later.
-  await delay(50)
+  const second = web.send('users.create', 'second', { timeout: 1 })
+  await queued.promise
+  // A deadline of 1 ms after arrival: passed 20 ms later however loaded the machine is.
+  await delay(20)
   release.resolve()
   // The first handler has ended; the second message, whose caller gave up, never ran.
   await users.close()
   first.catch(() => {})
+  await assert.rejects(second, TimeoutError)
 
   assert.deepEqual(handled, ['first'])
 })

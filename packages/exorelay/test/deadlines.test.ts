@@ -19,7 +19,14 @@ async function landscape(t: TestContext) {
     await bus.close()
   })
   const relay = async (serviceName: string, setup: (relay: ExoRelay) => void = () => {}) => {
-    const created = new ExoRelay({ serviceName, exocomPort: bus.port, port: 0, logger: false })
+    // A short closeTimeout: a handler left waiting must not hold the teardown for 10 s.
+    const created = new ExoRelay({
+      serviceName,
+      exocomPort: bus.port,
+      port: 0,
+      logger: false,
+      closeTimeout: 1_000,
+    })
     setup(created)
     relays.push(created)
     await created.listen()
@@ -34,13 +41,16 @@ function runUntilAborted(
   name: string,
   at: { resolve(ctx: HandlerContext): void },
 ) {
-  relay.registerHandler(name, (_payload, ctx) => {
+  relay.registerHandler(name, async (_payload, ctx) => {
     at.resolve(ctx)
-    return once(ctx.signal, 'abort')
+    // An aborted signal fires no more events: check first, or the handler would wait for ever.
+    if (!ctx.signal.aborted) await once(ctx.signal, 'abort')
   })
 }
 
-test('a caller that waits 300 ms stops the work at every hop through the bus', async (t) => {
+test('a caller that waits 300 ms stops the work at every hop through the bus', {
+  timeout: 20_000,
+}, async (t) => {
   const { relay } = await landscape(t)
   const atPasswords = deferred<HandlerContext>()
   const atUsers = deferred<{ ctx: HandlerContext; nested: unknown; waited: number }>()
@@ -81,7 +91,9 @@ test('a caller that waits 300 ms stops the work at every hop through the bus', a
   assert.ok(passwords.signal.reason instanceof TimeoutError)
 })
 
-test('trace context that arrives at a service goes on, unchanged, through the bus to the next', async (t) => {
+test('trace context that arrives at a service goes on, unchanged, through the bus to the next', {
+  timeout: 20_000,
+}, async (t) => {
   const { bus, relay } = await landscape(t)
   const atPasswords = deferred<HandlerContext>()
   const atUsers = deferred<HandlerContext>()
@@ -117,7 +129,9 @@ test('trace context that arrives at a service goes on, unchanged, through the bu
   assert.ok(passwords.timeLeft() <= 5_000)
 })
 
-test('a caller that aborts after 100 ms cancels the handler through the bus, and what it waits for', async (t) => {
+test('a caller that aborts after 100 ms cancels the handler through the bus, and what it waits for', {
+  timeout: 20_000,
+}, async (t) => {
   const { relay } = await landscape(t)
   const atPasswords = deferred<HandlerContext>()
   const atUsers = deferred<HandlerContext>()
