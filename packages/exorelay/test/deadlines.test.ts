@@ -15,8 +15,12 @@ async function landscape(t: TestContext) {
   const relays: ExoRelay[] = []
   // The relays first: each withdraws from the bus while it still runs.
   t.after(async () => {
-    await Promise.all(relays.map((created) => created.close()))
-    await bus.close()
+    await withDeadline(
+      Promise.all(relays.map((created) => created.close())),
+      15_000,
+      () => `the relays (${relays.map((r) => r.serviceName).join(', ')}) did not close`,
+    )
+    await withDeadline(bus.close(), 15_000, () => 'the bus did not close')
   })
   const relay = async (serviceName: string, setup: (relay: ExoRelay) => void = () => {}) => {
     // A short closeTimeout: a handler left waiting must not hold the teardown for 10 s.
