@@ -212,7 +212,7 @@ export class Dispatcher {
     arrived: number,
   ): Promise<unknown> | undefined {
     const { name, id, responseTo, timeout } = message
-    if (timeout !== undefined && performance.now() - arrived >= timeout) {
+    if (typeof timeout === 'number' && timeout > 0 && performance.now() - arrived >= timeout) {
       this.#log.warn(
         { messageName: name, messageId: id, responseTo, timeout },
         `not handled: its deadline of ${timeout} ms passed while it waited in the queue`,

@@ -57,7 +57,7 @@ export const MAX_ID_LENGTH = 256
  */
 export const MAX_SERVICE_NAME_LENGTH = 256
 
-/** The longest instance id (decision 0017): a relay makes a UUID, 36 characters. */
+/** The longest instance id (decision 0017); a relay makes 12 random characters. */
 export const MAX_INSTANCE_LENGTH = 128
 // Visible ASCII without spaces: it travels in JSON bodies and in the query string of a
 // withdrawal, and a log line shows it as it is.

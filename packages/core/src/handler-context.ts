@@ -1,3 +1,4 @@
+import { MAX_MESSAGE_TIMEOUT } from './envelope.js'
 import { AbortError, ClosedError, ErrorCodes, TimeoutError } from './errors.js'
 import type { Logger } from './logger.js'
 import type { ReceivedMessage } from './message-map.js'
@@ -82,15 +83,19 @@ export class HandlerContextImpl {
     this.sender = message.sender
     this.traceparent = message.traceparent
     this.tracestate = message.tracestate
-    this.#timeout = message.timeout ?? 0
-    if (message.timeout !== undefined) {
-      this.#due = arrived + message.timeout
+    // Only what parseEnvelope keeps: a transport that hands messages over unchecked must not
+    // make a `null` or an endless deadline mean "already passed".
+    const timeout = message.timeout
+    const valid = typeof timeout === 'number' && timeout > 0 && timeout <= MAX_MESSAGE_TIMEOUT
+    this.#timeout = valid ? timeout : 0
+    if (valid) {
+      this.#due = arrived + timeout
       this.deadline = Date.now() + this.#due - performance.now()
     }
   }
 
   /** Milliseconds until the deadline (0 once it passed); `Infinity` without one. */
-  timeLeft(): number {
+  timeLeft = (): number => {
     if (this.#due === undefined) return Infinity
     return this.#expired ? 0 : Math.max(0, this.#due - performance.now())
   }

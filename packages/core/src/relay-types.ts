@@ -85,15 +85,19 @@ export interface HandlerContext<M = AnyMessages, Name extends keyof M = MessageN
     ...payload: PayloadArg<RepliesOf<M, Name>[Outcome]>
   ): SentMessage<void, undefined>
   /**
-   * The relay's `send`, in all its forms, inheriting from this message: its timeout is at most
-   * the time this message has left (with none left it rejects at once with a `TimeoutError`
-   * and sends nothing), and it carries this message's trace context.
+   * The relay's `send`, in all its forms, inheriting from this message. It carries the
+   * message's trace context. A send that waits for a reply waits at most the time this message
+   * has left (with none left it rejects at once with a `TimeoutError` and sends nothing), and
+   * is cancelled when this message is. A reply or a fire-and-forget event goes out whatever
+   * happened.
    */
   readonly send: SendFunction<M>
   /**
-   * Aborted when this message's deadline passes (`reason`: a `TimeoutError`) or when
-   * `close()` gives up on the handler (a `ClosedError`). Pass it on to `fetch`, database
-   * drivers and the like, so that work for a caller that stopped waiting stops too.
+   * Aborted when this message's deadline passes (`reason`: a `TimeoutError`), when its caller
+   * cancels (an `AbortError`), or when `close()` gives up on the handler (a `ClosedError`).
+   * Pass it on to `fetch`, database drivers and the like, so that work for a caller that
+   * stopped waiting stops too. It follows the handler's returned promise: return (or await)
+   * the work it guards, since the signal of a handler that has returned no longer aborts.
    */
   readonly signal: AbortSignal
   /**

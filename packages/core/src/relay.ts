@@ -6,6 +6,7 @@ import {
   assertPayload,
   createEnvelope,
   describeValue,
+  MAX_MESSAGE_TIMEOUT,
   MAX_SERVICE_NAME_LENGTH,
 } from './envelope.js'
 import {
@@ -328,8 +329,9 @@ export class Relay<M extends MessageMap<M> = AnyMessages> extends EventEmitter<R
         envelope.traceparent = parent.traceparent
         if (parent.tracestate !== undefined) envelope.tracestate = parent.tracestate
       }
-      // A reply goes out whatever the deadline or a cancellation: it costs the caller nothing.
-      if (responseTo === undefined) {
+      // Only what waits for a reply inherits the deadline and a cancellation: a reply, or an
+      // event the handler publishes (its work is done), goes out whatever happened.
+      if (expectsReply) {
         const left = parent.timeLeft()
         const stopped = parent.stopped
         if (left === 0 || stopped !== undefined) {
@@ -351,8 +353,11 @@ export class Relay<M extends MessageMap<M> = AnyMessages> extends EventEmitter<R
           signal === undefined ? parent.stopSignal : AbortSignal.any([signal, parent.stopSignal])
       }
     }
-    // The receiver's deadline: what the sender will still wait, counted from now.
-    if (expectsReply) envelope.timeout = timeout
+    // The receiver's deadline: what the sender will still wait, counted from now; none for a
+    // send that waits for ever, and at most a day (what a receiver would take anyway).
+    if (expectsReply && Number.isFinite(timeout)) {
+      envelope.timeout = Math.min(Math.ceil(timeout), MAX_MESSAGE_TIMEOUT)
+    }
 
     // While closing, handlers finishing their work may still send and reply.
     if (this.#state === 'closed') {

@@ -24,8 +24,9 @@ export function validTraceparent(value: unknown): string | undefined {
     return undefined
   }
   if (version === '00') return rest === undefined ? value : undefined
-  // A later version: what follows the four fields is that version's; this one knows none of it.
-  return value.slice(0, 55)
+  // A later version: what follows the four fields is that version's, which this one does not
+  // know; the four fields go on as version 00, the version this relay speaks.
+  return `00${value.slice(2, 55)}`
 }
 
 /** The `tracestate` to keep, or `undefined`: only with a valid `traceparent`, and not too long. */

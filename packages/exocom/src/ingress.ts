@@ -181,9 +181,8 @@ export function addBusIngress(
       log.warn({ sender, messageName: publicName, messageId: id }, message)
       return batchFailure(statusOf(ErrorCodes.NO_RECEIVER), ErrorCodes.NO_RECEIVER, message)
     }
-    table.remember(id, sender, instance)
     // A request (it has a deadline): its cancellation, if one comes, goes where it went.
-    if (envelope.timeout !== undefined) table.rememberReceivers(id, deliveries)
+    table.remember(id, sender, instance, envelope.timeout === undefined ? undefined : deliveries)
     return deliverAll(deliveries, {
       publicName,
       sentName: name,
@@ -208,13 +207,14 @@ export function addBusIngress(
    * understand cancellations, are told (decision 0019).
    */
   const cancel = (envelope: Envelope, sender: string, body: string): BatchResult => {
-    const { id, responseTo } = envelope
-    const deliveries = responseTo === undefined ? [] : table.cancellationsOf(responseTo)
+    const { id, responseTo, instance } = envelope
+    const deliveries =
+      responseTo === undefined ? [] : table.cancellationsOf(responseTo, sender, instance)
     if (deliveries.length === 0) {
       return batchFailure(
         statusOf(ErrorCodes.NO_RECEIVER),
         ErrorCodes.NO_RECEIVER,
-        `No service takes the cancellation of ${describeValue(responseTo)}: ExoCom does not know where that request went (it routed none with that id and a timeout, or forgot it), or its receivers do not understand cancellations (cancels).`,
+        `No service takes the cancellation of ${describeValue(responseTo)}: ExoCom routed no request with that id and a timeout from this sender (or forgot it, or it was cancelled already), or its receivers do not understand cancellations (cancels).`,
       )
     }
     return deliverAll(deliveries, {

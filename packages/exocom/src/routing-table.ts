@@ -119,15 +119,27 @@ const REMEMBERED_SENDERS = 100_000
 // entries (a UUID, a short name and an instance id, about 250 bytes) fit well over 100,000 per
 // generation.
 const REMEMBERED_BYTES_PER_GENERATION = 32 * 1024 * 1024
-// A string's characters at two bytes each, plus the map's entry and the strings' and the
-// object's headers.
+// A string's characters at two bytes each, plus the map's entry, the strings' and the object's
+// headers, and a pointer per delivery a request went to.
 const rememberedWeight = (id: string, requester: Requester): number =>
   typeof requester === 'string'
     ? 2 * (id.length + requester.length) + 96
-    : 2 * (id.length + requester.sender.length + requester.instance.length) + 144
+    : 2 * (id.length + requester.sender.length + (requester.instance?.length ?? 0)) +
+      144 +
+      8 * (requester.takenBy?.length ?? 0)
 
-/** Who sent a message: a service, and the instance of it when the message named one. */
-type Requester = string | { readonly sender: string; readonly instance: string }
+/**
+ * Who sent a message (a service, and its instance when the message named one) and, for a
+ * request, where it went: one entry per message id, so that routing a request costs one write.
+ */
+type Requester =
+  | string
+  | {
+      readonly sender: string
+      readonly instance?: string | undefined
+      /** The deliveries of a request (it had a deadline): its cancellation goes there. */
+      readonly takenBy?: readonly Delivery[] | undefined
+    }
 
 /**
  * Registrations a self-registered instance may miss before the bus drops it: one that was
@@ -180,9 +192,6 @@ export class RoutingTable {
   // Which service (and instance) sent which message id: the last `rememberedSenders` ids, or
   // none for 0.
   readonly #senders: RecentMap<string, Requester> | undefined
-  // Where each request went (a message with a deadline waits for a reply): its cancellation
-  // goes there. The deliveries are the table's own objects; the memory holds ids and arrays.
-  readonly #takenBy: RecentMap<string, readonly Delivery[]> | undefined
 
   readonly #maxServices: number
   readonly #maxInstances: number
@@ -200,13 +209,6 @@ export class RoutingTable {
         : new RecentMap(rememberedSenders, undefined, {
             limit: REMEMBERED_BYTES_PER_GENERATION,
             of: rememberedWeight,
-          })
-    this.#takenBy =
-      rememberedSenders === 0
-        ? undefined
-        : new RecentMap(rememberedSenders, undefined, {
-            limit: REMEMBERED_BYTES_PER_GENERATION,
-            of: (id, deliveries) => 2 * id.length + 96 + 8 * deliveries.length,
           })
     this.configure(services)
   }
@@ -369,12 +371,17 @@ export class RoutingTable {
 
   /** Whether the instance `delivery` goes to is still in the table, at its address. */
   holds(delivery: Delivery): boolean {
+    return this.#atAddress(delivery) !== undefined
+  }
+
+  /** The instance of `delivery`'s service registered at its address now, if any. */
+  #atAddress(delivery: Delivery): Instance | undefined {
     const instances = this.#services.get(delivery.service.name)
-    if (instances === undefined) return false
+    if (instances === undefined) return undefined
     for (const instance of instances.values()) {
-      if (instance.origin === delivery.origin) return true
+      if (instance.origin === delivery.origin) return instance
     }
-    return false
+    return undefined
   }
 
   /** Whether a self-registered instance registered recently enough to be taken as alive. */
@@ -495,23 +502,33 @@ export class RoutingTable {
    * message `id`, so that replies to it find their way back. The last `rememberedSenders` ids
    * are always remembered, older ones up to twice as many.
    */
-  remember(id: string, sender: string, instance?: string): void {
-    this.#senders?.set(id, instance === undefined ? sender : { sender, instance })
-  }
-
-  /** Remembers where request `id` went, so that its cancellation goes there too. */
-  rememberReceivers(id: string, deliveries: readonly Delivery[]): void {
-    this.#takenBy?.set(id, deliveries)
+  remember(
+    id: string,
+    sender: string,
+    instance?: string,
+    /** Where a request (a message with a deadline) went: its cancellation goes there too. */
+    takenBy?: readonly Delivery[],
+  ): void {
+    this.#senders?.set(
+      id,
+      instance === undefined && takenBy === undefined ? sender : { sender, instance, takenBy },
+    )
   }
 
   /**
-   * Where the cancellation of request `id` goes: the instances that took the request, still
-   * registered at their address, that understand cancellations. Each delivery names `__cancel`.
+   * Where the cancellation of request `id`, sent by `sender` (its instance `instance`), goes:
+   * the instances that took the request and, as registered now at that address, understand
+   * cancellations. Only the instance that sent the request may cancel it (none when another
+   * sender asks), and only once: the record of where it went is then forgotten. Each
+   * delivery names `__cancel`.
    */
-  cancellationsOf(id: string): Delivery[] {
-    const deliveries = this.#takenBy?.get(id) ?? NO_DELIVERIES
-    return deliveries
-      .filter((delivery) => delivery.service.cancels === true && this.holds(delivery))
+  cancellationsOf(id: string, sender: string, instance: string | undefined): Delivery[] {
+    const requester = this.#senders?.get(id)
+    if (typeof requester !== 'object' || requester.takenBy === undefined) return []
+    if (requester.sender !== sender || requester.instance !== instance) return []
+    this.#senders?.set(id, { sender, instance })
+    return requester.takenBy
+      .filter((delivery) => this.#atAddress(delivery)?.registration.cancels === true)
       .map((delivery) => ({ ...delivery, internalName: CANCEL, path: CANCEL_PATH }))
   }
 

@@ -44,11 +44,26 @@ test('a cancellation nobody can take is answered 404, and is delivered nowhere',
   await send(exocom, 'users.create', { sender: 'web', id: 'm-1' })
   await users.waitForRuns(1)
 
-  for (const responseTo of ['m-1', 'never-sent', undefined]) {
+  await send(exocom, 'users.create', { sender: 'web', id: 'm-2', timeout: 5_000 })
+  await users.waitForRuns(2)
+  // Only the sender of a request may cancel it, and only once.
+  const fromAnother = await send(exocom, '__cancel', {
+    sender: 'shop',
+    id: 'c-0',
+    responseTo: 'm-2',
+  })
+  assert.equal(fromAnother.status, 404)
+  assert.equal(
+    (await send(exocom, '__cancel', { sender: 'web', id: 'c-1', responseTo: 'm-2' })).status,
+    200,
+  )
+  await users.waitForRuns(3)
+
+  for (const responseTo of ['m-1', 'm-2', 'never-sent', undefined]) {
     const answer = await send(exocom, '__cancel', { sender: 'web', id: 'c-1', responseTo })
     assert.equal(answer.status, 404)
     assert.equal(answer.code, ErrorCodes.NO_RECEIVER)
     assert.match(answer.text, /^No service takes the cancellation of /)
   }
-  assert.equal(users.runs.length, 1)
+  assert.equal(users.runs.length, 3)
 })

@@ -133,7 +133,7 @@ test('trace context that arrives at a service goes on, unchanged, through the bu
   assert.ok(passwords.timeLeft() <= 5_000)
 })
 
-test('a caller that aborts after 100 ms cancels the handler through the bus, and what it waits for', {
+test('a caller that aborts cancels the handler through the bus, and what it waits for', {
   timeout: 20_000,
 }, async (t) => {
   const { relay } = await landscape(t)
@@ -150,10 +150,13 @@ test('a caller that aborts after 100 ms cancels the handler through the bus, and
   )
   const web = await relay('web')
 
-  const sent = web.send('users.create', {}, { timeout: 60_000, signal: AbortSignal.timeout(100) })
+  const controller = new AbortController()
+  const sent = web.send('users.create', {}, { timeout: 60_000, signal: controller.signal })
+  // Aborted once the work reached the last hop: every hop has something to stop.
+  const passwords = await withDeadline(atPasswords.promise, 5_000, () => 'passwords got nothing')
+  controller.abort()
   await assert.rejects(sent, { code: 'EXORELAY_ERR_REPLY_ABORTED' })
   const users = await withDeadline(atUsers.promise, 5_000, () => 'users got nothing')
-  const passwords = await withDeadline(atPasswords.promise, 5_000, () => 'passwords got nothing')
   for (const ctx of [users, passwords]) {
     if (!ctx.signal.aborted) {
       await withDeadline(once(ctx.signal, 'abort'), 5_000, () => `${ctx.name} was not cancelled`)

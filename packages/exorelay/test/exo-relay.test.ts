@@ -72,10 +72,17 @@ describe('ExoRelay over HTTP', () => {
     exocom.registerService({ name: 'users', port: usersPort, receives: ['users.create'] })
     exocom.registerService({ name: 'web', port: webPort })
 
-    const created = await web.send('users.create', { name: 'Will Riker' })
+    const created = await web.send('users.create', { name: 'Will Riker' }, { timeout: 5_000 })
 
     assert.deepEqual(created, { id: 456, name: 'Will Riker' })
     assert.equal(web.pendingReplies, 0)
+    // A request carries its deadline and the sending instance (issue 15, decision 0017); the
+    // reply, which waits for nothing, carries neither.
+    const [request, reply] = exocom.receivedRequests.map((r) => r.body as Record<string, unknown>)
+    assert.equal(request?.timeout, 5_000)
+    assert.match(String(request?.instance), /^[\w-]{12}$/)
+    assert.equal(reply?.timeout, undefined)
+    assert.equal(reply?.instance, undefined)
   })
 
   test('the request on the wire is POST /send/<name> with JSON headers and the protocol body keys', async (t) => {
@@ -100,15 +107,10 @@ describe('ExoRelay over HTTP', () => {
       assert.equal(request.headers['content-type'], 'application/json', kind)
       assert.equal(request.headers.accept, 'application/json', kind)
       const body = request.body as Record<string, unknown>
-      const keys =
-        payload === undefined
-          ? ['id', 'instance', 'sender']
-          : ['id', 'instance', 'payload', 'sender']
+      // Fire-and-forget: neither a deadline nor an instance (only replies need it).
+      const keys = payload === undefined ? ['id', 'sender'] : ['id', 'payload', 'sender']
       assert.deepEqual(Object.keys(body).sort(), keys, kind)
       assert.equal(body.sender, 'web', kind)
-      // This process's instance of `web` (decision 0017): one id for all its messages.
-      assert.match(String(body.instance), /^[0-9a-f-]{36}$/, kind)
-      assert.equal(body.instance, (exocom.receivedRequests[0]!.body as typeof body).instance)
       assert.deepEqual(body.payload, payload, kind)
     }
   })

@@ -52,7 +52,7 @@ export interface ServiceRegistration {
   host: string
   port: number
   /**
-   * The id of this instance of the service, e.g. a UUID each relay makes (an
+   * The id of this instance of the service, e.g. random characters each relay makes (an
    * extension, decision 0017). Several instances of one service register under one name, each
    * with its own id; the bus sends each message to one of them, in turn, and a reply to the
    * instance whose message `instance` named it. Absent: the bus tells instances apart by

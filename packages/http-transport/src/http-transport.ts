@@ -1,4 +1,4 @@
-import { randomUUID } from 'node:crypto'
+import { randomBytes } from 'node:crypto'
 import type {
   Endpoint,
   ExoRelayError,
@@ -121,8 +121,10 @@ export class HttpTransport implements Transport {
   readonly #listener: StandaloneListener | undefined
   readonly #app: FastifyInstance | undefined
   readonly #register: boolean
-  // This relay's instance of the service (decision 0017): the bus sends replies to it.
-  readonly #instance = randomUUID()
+  // This relay's instance of the service (decision 0017): the bus sends replies to it. 72
+  // random bits in 12 characters: unique among the instances of one service, and short, as
+  // every request carries it.
+  readonly #instance = randomBytes(9).toString('base64url')
   readonly #registerInterval: number
   readonly #log: Logger
   readonly #mismatch: TokenMismatch

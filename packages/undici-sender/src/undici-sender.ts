@@ -13,6 +13,7 @@ import {
   type TransportSendOptions,
 } from '@exorelay/core'
 import {
+  CANCEL,
   checkBoolean,
   checkFunction,
   checkInteger,
@@ -99,9 +100,9 @@ export interface UndiciSenderOptions {
    */
   onUnauthorized?: ((error: TransportError) => void) | undefined
   /**
-   * This instance's id (decision 0017), e.g. a UUID per relay: sent as `instance` with
-   * every message, so that when several instances of the service run, the bus sends replies
-   * to the one that asked; and named when it withdraws
+   * This instance's id (decision 0017), e.g. random per relay: sent as `instance` with every
+   * message that waits for a reply, so that when several instances of the service run, the
+   * bus sends replies to the one that asked; and named when it withdraws
    * (`DELETE /services/<name>?instance=<id>`), so that it withdraws alone. 1 to 128 visible
    * ASCII characters. Default: none.
    */
@@ -300,7 +301,10 @@ export class UndiciSender {
     }
     let body: string
     try {
-      body = JSON.stringify(wireBody(envelope, this.#instance))
+      // A request names its instance (the bus sends its replies there), and so does its
+      // cancellation (only the instance that asked may cancel); nothing else needs it.
+      const named = options?.awaitsReply === true || name === CANCEL
+      body = JSON.stringify(wireBody(envelope, named ? this.#instance : undefined))
     } catch (error) {
       return Promise.reject(
         new InvalidArgumentError(
