@@ -57,26 +57,23 @@ test('a caller that waits 300 ms stops the work at every hop through the bus', {
 }, async (t) => {
   const { relay } = await landscape(t)
   const atPasswords = deferred<HandlerContext>()
-  const atUsers = deferred<{ ctx: HandlerContext; nested: unknown; waited: number }>()
+  const atUsers = deferred<{ ctx: HandlerContext; nested: unknown }>()
   await relay('passwords', (passwords) =>
     runUntilAborted(passwords, 'passwords.encrypt', atPasswords),
   )
   await relay('users', (users) =>
     users.registerHandler('users.create', async (_user, ctx) => {
-      const started = performance.now()
       // No timeout of its own: without the deadline it would wait the default 10 s.
       const nested = await ctx.send('passwords.encrypt', 'secret').then(
         () => undefined,
         (error: unknown) => error,
       )
-      atUsers.resolve({ ctx, nested, waited: performance.now() - started })
+      atUsers.resolve({ ctx, nested })
     }),
   )
   const web = await relay('web')
 
-  const started = performance.now()
   await assert.rejects(web.send('users.create', { name: 'Will' }, { timeout: 300 }), TimeoutError)
-  const waitedAtWeb = performance.now() - started
   const passwords = await withDeadline(atPasswords.promise, 5_000, () => 'passwords got nothing')
   const users = await withDeadline(atUsers.promise, 5_000, () => 'the nested send did not end')
   if (!passwords.signal.aborted) {
@@ -87,12 +84,14 @@ test('a caller that waits 300 ms stops the work at every hop through the bus', {
     )
   }
 
-  assert.ok(waitedAtWeb < 1_000, `web waited ${waitedAtWeb} ms`)
   assert.ok(users.nested instanceof TimeoutError, String(users.nested))
-  assert.ok(users.waited < 1_000, `the nested send waited ${users.waited} ms`)
+  // Each hop waited at most what its caller had, not the relays' 10 s default: no wall-clock
+  // figures here (a loaded machine would make them flake), the deadlines the errors carry.
+  assert.ok((users.nested as TimeoutError).timeout <= 300)
   assert.ok(users.ctx.deadline !== undefined)
-  assert.ok(passwords.deadline !== undefined && passwords.deadline <= users.ctx.deadline + 50)
+  assert.ok(passwords.deadline !== undefined)
   assert.ok(passwords.signal.reason instanceof TimeoutError)
+  assert.ok(passwords.signal.reason.timeout <= 300)
 })
 
 test('trace context that arrives at a service goes on, unchanged, through the bus to the next', {
