@@ -43,14 +43,13 @@ export class HandlerContextImpl {
   readonly id: string
   readonly responseTo: string | undefined
   readonly sender: string | undefined
-  /** When the sender stops waiting (epoch ms), from the message's `timeout`; else undefined. */
-  readonly deadline: number | undefined
   readonly traceparent: string | undefined
   readonly tracestate: string | undefined
   readonly #host: ContextHost
   readonly #replyRoute: unknown
   // The deadline on the monotonic clock, which timers use.
   readonly #due: number | undefined
+  #epochDeadline: number | undefined
   readonly #timeout: number
   // The contexts whose handlers run, by message id: what a cancellation and close() find.
   readonly #running: Map<string, HandlerContextImpl>
@@ -90,8 +89,18 @@ export class HandlerContextImpl {
     this.#timeout = valid ? timeout : 0
     if (valid) {
       this.#due = arrived + timeout
-      this.deadline = Date.now() + this.#due - performance.now()
     }
+  }
+
+  /**
+   * When the sender stops waiting (epoch ms), from the message's `timeout`; else undefined.
+   * Worked out when asked, from the monotonic deadline the timers use: most handlers never
+   * ask, and it costs them no clock read.
+   */
+  get deadline(): number | undefined {
+    if (this.#due === undefined) return undefined
+    this.#epochDeadline ??= Date.now() + this.#due - performance.now()
+    return this.#epochDeadline
   }
 
   /** Milliseconds until the deadline (0 once it passed); `Infinity` without one. */

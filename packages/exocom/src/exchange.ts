@@ -1,5 +1,5 @@
 import type { Logger } from '@exorelay/core'
-import { textStart } from '@exorelay/core/internal'
+import { textStart, traceIdOf } from '@exorelay/core/internal'
 import {
   type BatchResult,
   MAX_BATCH_RESULTS_BYTES,
@@ -35,8 +35,8 @@ export interface RoutedMessage {
   readonly instance?: string | undefined
   readonly id: string
   readonly responseTo: string | undefined
-  /** The W3C trace id, when the message carried trace context: in every log line of it. */
-  readonly traceId?: string | undefined
+  /** W3C trace context, when the message carried it: its trace id is in every log line of it. */
+  readonly traceparent?: string | undefined
   /** How many services the message went to: a request to one that is gone is answered at once. */
   readonly receivers: number
   /**
@@ -331,7 +331,8 @@ export function describe(delivery: Delivery, message: RoutedMessage): Record<str
     fields.sentName = message.sentName
   }
   if (message.responseTo !== undefined) fields.responseTo = message.responseTo
-  if (message.traceId !== undefined) fields.traceId = message.traceId
+  // Cut out here, where a line is written, not for every message routed.
+  if (message.traceparent !== undefined) fields.traceId = traceIdOf(message.traceparent)
   return fields
 }
 

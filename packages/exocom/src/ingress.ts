@@ -1,5 +1,5 @@
 import { type Envelope, ErrorCodes, type Logger } from '@exorelay/core'
-import { CANCEL, describeValue, ERROR_REPLY, traceIdOf } from '@exorelay/core/internal'
+import { CANCEL, describeValue, ERROR_REPLY } from '@exorelay/core/internal'
 import {
   type AnswerTexts,
   addIngressRoutes,
@@ -188,7 +188,7 @@ export function addBusIngress(
       sentName: name,
       sender,
       instance,
-      traceId: envelope.traceparent === undefined ? undefined : traceIdOf(envelope.traceparent),
+      traceparent: envelope.traceparent,
       id,
       responseTo,
       body,
