@@ -1,4 +1,4 @@
-import { diagnostics } from './diagnostics.js'
+import { diagnostics, endHandleTrace, type HandleTrace } from './diagnostics.js'
 import { ERROR_REPLY, remoteHandlerError, toWireError } from './error-reply.js'
 import { ClosedError, ErrorCodes, ExoRelayError, HandlerError, ProtocolError } from './errors.js'
 import { CANCEL, type ContextHost, HandlerContextImpl } from './handler-context.js'
@@ -10,6 +10,7 @@ import type { HandlerRegistry } from './registry.js'
 import type { Handler } from './relay-types.js'
 import { isThenable } from './send-arguments.js'
 import type { SentMessage } from './sent-message.js'
+import { validTraceparent, validTracestate } from './trace-context.js'
 import type { Receipt } from './transport.js'
 
 /**
@@ -176,29 +177,59 @@ export class Dispatcher {
     arrived: number,
   ): { running: Promise<unknown> | undefined; failed: boolean; error?: unknown } {
     const context = new HandlerContextImpl(this.#host, message, replyRoute, arrived, this.#running)
+    const trace = this.#startTrace(message, context)
     let result: unknown
     try {
-      result = handler(message.payload, context)
+      result =
+        trace?.runHandler === undefined
+          ? handler(message.payload, context)
+          : trace.runHandler(() => handler(message.payload, context))
     } catch (error) {
       context.finish()
-      this.#handlerFailed(message, replyRoute, error)
+      if (trace !== undefined) endHandleTrace(trace, true, error)
+      this.#handlerFailed(message, replyRoute, error, context)
       return { running: undefined, failed: true, error }
     }
     if (!isThenable(result)) {
       context.finish()
+      if (trace !== undefined) endHandleTrace(trace, true)
       return NOT_RUNNING
     }
     context.start()
+    if (trace !== undefined) {
+      trace.async = true
+      diagnostics.handleTracing.end.publish(trace)
+    }
     return {
       running: Promise.resolve(result).then(
-        () => context.finish(),
+        () => {
+          context.finish()
+          if (trace !== undefined) endHandleTrace(trace, false)
+        },
         (error: unknown) => {
           context.finish()
-          this.#handlerFailed(message, replyRoute, error)
+          if (trace !== undefined) endHandleTrace(trace, false, error)
+          this.#handlerFailed(message, replyRoute, error, context)
         },
       ),
       failed: false,
     }
+  }
+
+  /**
+   * Publishes the start of a handler run on `exorelay:handle` when a tracer listens. The
+   * tracer may give the handler its own trace context (its span's) and a way to run it.
+   */
+  #startTrace(message: ReceivedMessage, context: HandlerContextImpl): HandleTrace | undefined {
+    if (!diagnostics.handleTracing.start.hasSubscribers) return undefined
+    const trace: HandleTrace = { serviceName: this.#host.serviceName, message }
+    diagnostics.handleTracing.start.publish(trace)
+    // Checked as if it came over the wire: a subscriber's mistake must not reach the bus.
+    const traceparent = validTraceparent(trace.traceparent)
+    if (traceparent !== undefined) {
+      context.continueTrace(traceparent, validTracestate(trace.tracestate, traceparent))
+    }
+    return trace
   }
 
   /**
@@ -227,7 +258,12 @@ export class Dispatcher {
     for (const context of [...this.#running.values()]) context.closing()
   }
 
-  #handlerFailed(message: ReceivedMessage, replyRoute: unknown, error: unknown): void {
+  #handlerFailed(
+    message: ReceivedMessage,
+    replyRoute: unknown,
+    error: unknown,
+    context: HandlerContextImpl,
+  ): void {
     const { name, id, responseTo } = message
     if (diagnostics.handlerError.hasSubscribers) {
       diagnostics.handlerError.publish({ serviceName: this.#host.serviceName, message, error })
@@ -235,7 +271,8 @@ export class Dispatcher {
     this.#log.error({ err: error, messageName: name, messageId: id, responseTo }, 'handler failed')
     // Only requests get error replies: a reply to a reply would find nobody waiting for it.
     if (responseTo === undefined && this.#admission() !== 'none') {
-      this.#host.sendReply(ERROR_REPLY, toWireError(error), id, replyRoute)
+      // With the handler's trace context, so that a tracer sees the error reply in its trace.
+      this.#host.sendReply(ERROR_REPLY, toWireError(error), id, replyRoute, context)
     }
   }
 }

@@ -43,8 +43,8 @@ export class HandlerContextImpl {
   readonly id: string
   readonly responseTo: string | undefined
   readonly sender: string | undefined
-  readonly traceparent: string | undefined
-  readonly tracestate: string | undefined
+  #traceparent: string | undefined
+  #tracestate: string | undefined
   readonly #host: ContextHost
   readonly #replyRoute: unknown
   // The deadline on the monotonic clock, which timers use.
@@ -80,8 +80,8 @@ export class HandlerContextImpl {
     this.id = message.id
     this.responseTo = message.responseTo
     this.sender = message.sender
-    this.traceparent = message.traceparent
-    this.tracestate = message.tracestate
+    this.#traceparent = message.traceparent
+    this.#tracestate = message.tracestate
     // Only what parseEnvelope keeps: a transport that hands messages over unchecked must not
     // make a `null` or an endless deadline mean "already passed".
     const timeout = message.timeout
@@ -90,6 +90,24 @@ export class HandlerContextImpl {
     if (valid) {
       this.#due = arrived + timeout
     }
+  }
+
+  /** W3C Trace Context of the message, or of the tracer's span for it (`continueTrace`). */
+  get traceparent(): string | undefined {
+    return this.#traceparent
+  }
+
+  get tracestate(): string | undefined {
+    return this.#tracestate
+  }
+
+  /**
+   * @internal A tracer made a span for this message: the handler and its sends go on from it
+   * (and `log`, made when first asked, binds its trace id).
+   */
+  continueTrace(traceparent: string, tracestate: string | undefined): void {
+    this.#traceparent = traceparent
+    this.#tracestate = tracestate
   }
 
   /**

@@ -1,3 +1,4 @@
+export type { HandleTrace, SendTrace } from './diagnostics.js'
 export { diagnostics } from './diagnostics.js'
 export type { Envelope, OutgoingEnvelope } from './envelope.js'
 export {

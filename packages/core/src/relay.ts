@@ -1,5 +1,5 @@
 import { EventEmitter } from 'node:events'
-import { diagnostics } from './diagnostics.js'
+import { diagnostics, type SendTrace } from './diagnostics.js'
 import { type Admission, Dispatcher } from './dispatch.js'
 import {
   assertMessageName,
@@ -8,6 +8,7 @@ import {
   describeValue,
   MAX_MESSAGE_TIMEOUT,
   MAX_SERVICE_NAME_LENGTH,
+  type OutgoingEnvelope,
 } from './envelope.js'
 import {
   AbortError,
@@ -39,8 +40,8 @@ import type {
   RelayStatus,
   SendFunction,
 } from './relay-types.js'
-import { readSendArguments, replyCallback } from './send-arguments.js'
-import { SentMessage, settleFailure, settleReply } from './sent-message.js'
+import { type OnReply, readSendArguments, replyCallback } from './send-arguments.js'
+import { SentMessage, sendTrace, settleFailure, settleReply } from './sent-message.js'
 import type { Endpoint, Transport } from './transport.js'
 
 // A reply expects nothing back.
@@ -335,8 +336,10 @@ export class Relay<M extends MessageMap<M> = AnyMessages> extends EventEmitter<R
         const left = parent.timeLeft()
         const stopped = parent.stopped
         if (left === 0 || stopped !== undefined) {
-          const sent = this.#sentMessage(id, name, onReply !== undefined)
-          sent[settleFailure](
+          return this.#failed(
+            envelope,
+            expectsReply,
+            onReply !== undefined,
             stopped === undefined
               ? parent.deadlinePassedFor(name)
               : new AbortError(
@@ -345,7 +348,6 @@ export class Relay<M extends MessageMap<M> = AnyMessages> extends EventEmitter<R
                   { cause: stopped },
                 ),
           )
-          return sent
         }
         if (left < timeout) timeout = Math.ceil(left)
         // A cancellation of the handler's message cancels what the handler waits for.
@@ -361,29 +363,53 @@ export class Relay<M extends MessageMap<M> = AnyMessages> extends EventEmitter<R
 
     // While closing, handlers finishing their work may still send and reply.
     if (this.#state === 'closed') {
-      const sent = this.#sentMessage(id, name, onReply !== undefined)
-      sent[settleFailure](
+      return this.#failed(
+        envelope,
+        expectsReply,
+        onReply !== undefined,
         new ClosedError(ErrorCodes.CLOSED, `The relay is closed: cannot send '${name}'.`),
       )
-      return sent
     }
     if (signal?.aborted) {
-      const sent = this.#sentMessage(id, name, onReply !== undefined)
-      sent[settleFailure](
+      return this.#failed(
+        envelope,
+        expectsReply,
+        onReply !== undefined,
         new AbortError(ErrorCodes.ABORTED, `The send of '${name}' was aborted before it started.`, {
           cause: signal.reason,
         }),
       )
-      return sent
     }
     if (this.#log.isLevelEnabled?.('debug') !== false) {
       this.#log.debug({ messageName: name, messageId: id, responseTo }, 'sending')
     }
+
+    const sent = this.#sentMessage(id, name, onReply !== undefined)
+    // First, so that a tracer sees the send in the caller's context and may add its trace
+    // context to the envelope before anything reads it.
+    const trace = this.#startTrace(sent, envelope, expectsReply)
     if (diagnostics.send.hasSubscribers) {
       diagnostics.send.publish({ serviceName: this.serviceName, envelope })
     }
+    try {
+      this.#hand(sent, envelope, expectsReply, timeout, signal, onReply, replyRoute)
+    } finally {
+      if (trace !== undefined) diagnostics.sendTracing.end.publish(trace)
+    }
+    return sent
+  }
 
-    const sent = this.#sentMessage(id, name, onReply !== undefined)
+  /** Hands a send to the transport, and, for a request, waits for its reply. */
+  #hand(
+    sent: SentMessage<any, any>,
+    envelope: OutgoingEnvelope,
+    expectsReply: boolean,
+    timeout: number,
+    signal: AbortSignal | undefined,
+    onReply: OnReply | undefined,
+    replyRoute: unknown,
+  ): void {
+    const { id, name } = envelope
     if (!expectsReply) {
       this.#transport.send(envelope, { timeout, signal, replyRoute }).then(
         () => {
@@ -401,7 +427,7 @@ export class Relay<M extends MessageMap<M> = AnyMessages> extends EventEmitter<R
           )
         },
       )
-      return sent
+      return
     }
 
     const timedOut = () =>
@@ -427,7 +453,33 @@ export class Relay<M extends MessageMap<M> = AnyMessages> extends EventEmitter<R
       .then(undefined, (error: unknown) => {
         this.#pending.reject(id, error)
       })
+  }
+
+  /** A send that fails before it leaves: it still shows in a trace, with its error. */
+  #failed(
+    envelope: OutgoingEnvelope,
+    expectsReply: boolean,
+    callbackStyle: boolean,
+    error: Error,
+  ): SentMessage<any, any> {
+    const sent = this.#sentMessage(envelope.id, envelope.name, callbackStyle)
+    const trace = this.#startTrace(sent, envelope, expectsReply)
+    if (trace !== undefined) diagnostics.sendTracing.end.publish(trace)
+    sent[settleFailure](error)
     return sent
+  }
+
+  /** Publishes the start of a send on `exorelay:send` when a tracer listens; settling ends it. */
+  #startTrace(
+    sent: SentMessage<any, any>,
+    envelope: OutgoingEnvelope,
+    expectsReply: boolean,
+  ): SendTrace | undefined {
+    if (!diagnostics.sendTracing.start.hasSubscribers) return undefined
+    const trace: SendTrace = { serviceName: this.serviceName, envelope, expectsReply }
+    sent[sendTrace] = trace
+    diagnostics.sendTracing.start.publish(trace)
+    return trace
   }
 
   /**

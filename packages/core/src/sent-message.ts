@@ -1,3 +1,4 @@
+import { endSendTrace, type SendTrace } from './diagnostics.js'
 import type { ReceivedMessage } from './message-map.js'
 
 /**
@@ -6,6 +7,8 @@ import type { ReceivedMessage } from './message-map.js'
  */
 export const settleReply: unique symbol = Symbol('exorelay.settleReply')
 export const settleFailure: unique symbol = Symbol('exorelay.settleFailure')
+/** The send's `exorelay:send` trace, when a tracer listens: settling the send ends it. */
+export const sendTrace: unique symbol = Symbol('exorelay.sendTrace')
 
 /** Whoever learns how a send ended: a SentMessage (see `PendingReplies#wait`). */
 export interface ReplySink {
@@ -59,6 +62,8 @@ export class SentMessage<Result = unknown, Reply = unknown>
     | { promise: Promise<Reply>; resolve(reply: Reply): void; reject(error: unknown): void }
     | undefined
   #observed = false
+  /** @internal Set only while a tracer listens, so that untraced sends keep their shape. */
+  declare [sendTrace]?: SendTrace
 
   /**
    * @internal Built by the relay; not meant to be constructed by users. `onUnobserved` gets
@@ -92,6 +97,7 @@ export class SentMessage<Result = unknown, Reply = unknown>
     this.#outcome = reply
     this.#resolve((reply === undefined ? undefined : reply.payload) as Result)
     this.#envelope?.resolve(reply as Reply)
+    if (this[sendTrace] !== undefined) endSendTrace(this[sendTrace], reply)
   }
 
   /** @internal */
@@ -101,6 +107,7 @@ export class SentMessage<Result = unknown, Reply = unknown>
     this.#outcome = error
     this.#reject(error)
     this.#envelope?.reject(error)
+    if (this[sendTrace] !== undefined) endSendTrace(this[sendTrace], undefined, error)
     if (this.#observed) return
     // A send that fails at once (closed relay, aborted signal) is awaited a few microtasks
     // after this runs: judge it unobserved only once the microtask queue has drained, as Node

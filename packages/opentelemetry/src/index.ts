@@ -1,0 +1,1 @@
+export { ExoRelayInstrumentation, type ExoRelayInstrumentationConfig } from './instrumentation.js'

@@ -1,0 +1,92 @@
+import type { Channel } from 'node:diagnostics_channel'
+import { createRequire } from 'node:module'
+import { diagnostics } from '@exorelay/core'
+import { type MeterProvider, metrics, type TracerProvider, trace } from '@opentelemetry/api'
+import { createInstruments, MessagingSpans } from './messaging-spans.js'
+
+const NAME = '@exorelay/opentelemetry'
+const VERSION: string = createRequire(import.meta.url)('../package.json').version
+
+export interface ExoRelayInstrumentationConfig {
+  /** Subscribe at once (the default), or only when `enable()` or `registerInstrumentations` asks. */
+  enabled?: boolean
+}
+
+/**
+ * Traces and metrics for every relay in the process, from the tracing channels the relays
+ * publish (`exorelay:send`, `exorelay:handle`), as `@opentelemetry/instrumentation-undici`
+ * does for undici: a PRODUCER span per send (a request's lasts until its reply), a CONSUMER
+ * span per handled message, and the messaging conventions' duration histograms and counters.
+ * Nothing is loaded or published while it is not enabled.
+ *
+ * It fits OpenTelemetry's `Instrumentation` interface: pass it to the Node SDK's
+ * `instrumentations` or to `registerInstrumentations`, which hand it their providers; on its
+ * own it uses the global ones.
+ *
+ * @example
+ * ```ts
+ * import { NodeSDK } from '@opentelemetry/sdk-node'
+ * import { ExoRelayInstrumentation } from '@exorelay/opentelemetry'
+ * new NodeSDK({ instrumentations: [new ExoRelayInstrumentation()] }).start()
+ * ```
+ */
+export class ExoRelayInstrumentation {
+  readonly instrumentationName: string = NAME
+  readonly instrumentationVersion = VERSION
+  #config: ExoRelayInstrumentationConfig
+  #enabled = false
+  readonly #spans: MessagingSpans
+  // Each channel and its handler, subscribed and unsubscribed together.
+  readonly #subscriptions: [Channel, (message: any) => void][]
+
+  constructor(config: ExoRelayInstrumentationConfig = {}) {
+    this.#config = { ...config }
+    // The global tracer follows a provider registered later; the global meter does not, so
+    // the SDK (or registerInstrumentations) hands over its meter provider.
+    this.#spans = new MessagingSpans(
+      trace.getTracer(NAME, VERSION),
+      createInstruments(metrics.getMeter(NAME, VERSION)),
+    )
+    const spans = this.#spans
+    const { sendTracing, handleTracing } = diagnostics
+    this.#subscriptions = [
+      [sendTracing.start, spans.sendStart],
+      [sendTracing.asyncEnd, spans.sendEnd],
+      [handleTracing.start, spans.handleStart],
+      [handleTracing.end, spans.handleEnd],
+      [handleTracing.asyncEnd, spans.handleAsyncEnd],
+    ]
+    if (config.enabled !== false) this.enable()
+  }
+
+  /** Subscribes to the relays' tracing channels. Calling it twice changes nothing. */
+  enable(): void {
+    if (this.#enabled) return
+    this.#enabled = true
+    for (const [channel, handler] of this.#subscriptions) channel.subscribe(handler)
+  }
+
+  /** Unsubscribes: relays publish nothing more, and spans already started still end. */
+  disable(): void {
+    if (!this.#enabled) return
+    this.#enabled = false
+    for (const [channel, handler] of this.#subscriptions) channel.unsubscribe(handler)
+  }
+
+  setTracerProvider(tracerProvider: TracerProvider): void {
+    this.#spans.tracer = tracerProvider.getTracer(NAME, VERSION)
+  }
+
+  setMeterProvider(meterProvider: MeterProvider): void {
+    this.#spans.instruments = createInstruments(meterProvider.getMeter(NAME, VERSION))
+  }
+
+  setConfig(config: ExoRelayInstrumentationConfig): void {
+    this.#config = { ...config }
+  }
+
+  /** The configuration, `enabled` defaulting to true as OpenTelemetry's instrumentations do. */
+  getConfig(): ExoRelayInstrumentationConfig {
+    return { enabled: true, ...this.#config }
+  }
+}

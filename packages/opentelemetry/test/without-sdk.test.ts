@@ -1,0 +1,85 @@
+import assert from 'node:assert/strict'
+import { test } from 'node:test'
+import { MemoryBus, Relay } from '@exorelay/core'
+import { deferred, withDeadline } from '@exorelay/testing'
+import { registerInstrumentations } from '@opentelemetry/instrumentation'
+import {
+  BasicTracerProvider,
+  InMemorySpanExporter,
+  SimpleSpanProcessor,
+} from '@opentelemetry/sdk-trace-base'
+import { ExoRelayInstrumentation } from '../src/index.js'
+
+// An application that installs the instrumentation but runs no SDK (or one that is not
+// started yet) loses nothing: the trace context that arrives still goes on unchanged.
+
+const INCOMING = '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01'
+
+test('without an SDK, a handler passes the incoming trace context on unchanged', async (t) => {
+  const instrumentation = new ExoRelayInstrumentation()
+  t.after(() => instrumentation.disable())
+  const bus = new MemoryBus()
+  const relay = (serviceName: string) => {
+    const created = new Relay({ serviceName, transport: bus.transport(), timeout: 2_000 })
+    t.after(() => created.close())
+    return created
+  }
+  const seen = deferred<string | undefined>()
+  const passwords = relay('passwords').registerHandler('passwords.encrypt', (_pw, ctx) => {
+    seen.resolve(ctx.traceparent)
+    ctx.reply('passwords.encrypted', 'x')
+  })
+  const users = relay('users').registerHandler('users.create', async (_user, ctx) => {
+    assert.equal(ctx.traceparent, INCOMING)
+    await ctx.send('passwords.encrypt', 'secret')
+    ctx.reply('users.created', {})
+  })
+  await Promise.all([passwords.listen(), users.listen()])
+  // A message as another service sends it, with trace context.
+  const web = bus.transport()
+  await web.listen({
+    serviceName: 'web',
+    receive: () => ({ status: 'accepted' }),
+    handledNames: () => [],
+    status: () => ({ state: 'online', pendingReplies: 0, runningHandlers: 0, queuedMessages: 0 }),
+  })
+  t.after(() => web.close())
+  await web.send(
+    {
+      name: 'users.create',
+      id: 'request-1',
+      sender: 'web',
+      payload: {},
+      traceparent: INCOMING,
+      timeout: 1_000,
+    },
+    { timeout: 1_000, awaitsReply: true },
+  )
+  const nested = await withDeadline(seen.promise, 5_000, () => 'passwords.encrypt never arrived')
+  assert.equal(nested, INCOMING)
+})
+
+test('registerInstrumentations hands it its providers and enables it', async (t) => {
+  const exporter = new InMemorySpanExporter()
+  const tracerProvider = new BasicTracerProvider({
+    spanProcessors: [new SimpleSpanProcessor(exporter)],
+  })
+  const instrumentation = new ExoRelayInstrumentation({ enabled: false })
+  const unregister = registerInstrumentations({
+    instrumentations: [instrumentation],
+    tracerProvider,
+  })
+  t.after(unregister)
+  const bus = new MemoryBus()
+  const users = new Relay({ serviceName: 'users', transport: bus.transport() })
+  const web = new Relay({ serviceName: 'web', transport: bus.transport() })
+  t.after(() => Promise.all([users.close(), web.close()]))
+  users.registerHandler('users.create', (_user, { reply }) => {
+    reply('users.created', {})
+  })
+  await Promise.all([users.listen(), web.listen()])
+  await web.send('users.create', {}, { timeout: 1_000 })
+  const names = exporter.getFinishedSpans().map((span) => span.name)
+  assert.ok(names.includes('send users.create'), `spans: ${names.join(', ')}`)
+  assert.ok(names.includes('process users.create'), `spans: ${names.join(', ')}`)
+})
