@@ -56,6 +56,9 @@ export class Dispatcher {
   readonly #log: Logger
   // The contexts of running handlers, by message id: what a cancellation and close() find.
   readonly #running = new Map<string, HandlerContextImpl>()
+  // The requests waiting in the queue, by id, and whether their caller has cancelled them
+  // meanwhile: a cancelled one is not run. At most `maxQueued` entries.
+  readonly #queuedRequests = new Map<string, boolean>()
 
   constructor(options: DispatcherOptions) {
     this.#host = options.host
@@ -119,6 +122,7 @@ export class Dispatcher {
           ),
         }
       }
+      if (responseTo === undefined) this.#queuedRequests.set(id, false)
       if (debug) this.#log.debug({ messageName: name, messageId: id, responseTo }, 'queued')
       return ACCEPTED
     }
@@ -143,6 +147,11 @@ export class Dispatcher {
   #cancel(message: ReceivedMessage): Receipt {
     const { id, responseTo } = message
     const running = responseTo === undefined ? undefined : this.#running.get(responseTo)
+    if (running === undefined && responseTo !== undefined && this.#queuedRequests.has(responseTo)) {
+      this.#queuedRequests.set(responseTo, true)
+      this.#log.debug({ messageId: id, responseTo }, 'cancelled by the caller while queued')
+      return ACCEPTED
+    }
     if (this.#log.isLevelEnabled?.('debug') !== false) {
       this.#log.debug(
         { messageId: id, responseTo, running: running !== undefined },
@@ -233,8 +242,8 @@ export class Dispatcher {
   }
 
   /**
-   * Runs a message that waited in the queue, unless its deadline passed meanwhile: its sender
-   * waits no longer, so the work would be for nobody.
+   * Runs a message that waited in the queue, unless its caller cancelled it or its deadline
+   * passed meanwhile: its sender waits no longer, so the work would be for nobody.
    */
   #invokeQueued(
     handler: Handler<any, any>,
@@ -243,6 +252,15 @@ export class Dispatcher {
     arrived: number,
   ): Promise<unknown> | undefined {
     const { name, id, responseTo, timeout } = message
+    const cancelled = this.#queuedRequests.get(id) === true
+    this.#queuedRequests.delete(id)
+    if (cancelled) {
+      this.#log.info(
+        { messageName: name, messageId: id, responseTo },
+        'not handled: its caller cancelled it while it waited in the queue',
+      )
+      return undefined
+    }
     if (typeof timeout === 'number' && timeout > 0 && performance.now() - arrived >= timeout) {
       this.#log.warn(
         { messageName: name, messageId: id, responseTo, timeout },

@@ -204,6 +204,13 @@ export class HandlerContextImpl {
     if (this.#running.get(this.id) === this) this.#running.delete(this.id)
   }
 
+  /** @internal A send that ended at this message's deadline timed out: no time is left. */
+  expire(): void {
+    if (this.#expired || this.#finished) return
+    this.#expired = true
+    if (this.#stopped === undefined) this.#abort(this.#deadlinePassed())
+  }
+
   /** @internal The caller no longer waits: it aborted its send. */
   cancel(): void {
     this.#stopWith(

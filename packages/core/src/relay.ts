@@ -324,6 +324,8 @@ export class Relay<M extends MessageMap<M> = AnyMessages> extends EventEmitter<R
     const envelope = createEnvelope(name, this.serviceName, payload, responseTo)
     const { id } = envelope
     const expectsReply = reply !== false || onReply !== undefined
+    // Set when this send's deadline is its parent message's.
+    let endsWithParent: HandlerContextImpl | undefined
     if (parent !== undefined) {
       // The trace goes on through every message the handler sends, its replies included.
       if (parent.traceparent !== undefined) {
@@ -349,7 +351,10 @@ export class Relay<M extends MessageMap<M> = AnyMessages> extends EventEmitter<R
                 ),
           )
         }
-        if (left < timeout) timeout = Math.ceil(left)
+        if (left < timeout) {
+          timeout = Math.ceil(left)
+          endsWithParent = parent
+        }
         // A cancellation of the handler's message cancels what the handler waits for.
         signal =
           signal === undefined ? parent.stopSignal : AbortSignal.any([signal, parent.stopSignal])
@@ -385,6 +390,7 @@ export class Relay<M extends MessageMap<M> = AnyMessages> extends EventEmitter<R
     }
 
     const sent = this.#sentMessage(id, name, onReply !== undefined)
+    if (endsWithParent !== undefined) expireWith(sent, endsWithParent)
     // First, so that a tracer sees the send in the caller's context and may add its trace
     // context to the envelope before anything reads it.
     const trace = this.#startTrace(sent, envelope, expectsReply)
@@ -528,4 +534,16 @@ export class Relay<M extends MessageMap<M> = AnyMessages> extends EventEmitter<R
     if (this.#state === 'closed') return 'none'
     return this.#state === 'closing' && !this.#withdrawing ? 'replies' : 'all'
   }
+}
+
+/**
+ * A send that ends at its parent message's deadline: once it timed out, the parent has no time
+ * left, whatever the clock says. A timer can fire before `performance.now()` reaches its
+ * deadline (it counts from the event loop's cached time), and a send after it must not go out.
+ * `Promise.prototype.then`, not the send's own `then`: this is not someone awaiting it.
+ */
+function expireWith(sent: SentMessage<any, any>, parent: HandlerContextImpl): void {
+  Promise.prototype.then.call(sent, undefined, (error: unknown) => {
+    if (error instanceof TimeoutError) parent.expire()
+  })
 }

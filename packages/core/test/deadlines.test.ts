@@ -205,6 +205,42 @@ test('a message whose deadline passed while it waited in the queue is not handle
   assert.deepEqual(handled, ['first'])
 })
 
+test('a request its caller cancels while it waits in the queue is not handled', async (t) => {
+  const { relay } = await landscape(t)
+  const users = relay('users', { concurrency: 1 })
+  const web = relay('web')
+  const handled: string[] = []
+  const release = handed<void>()
+  users.registerHandler('users.create', async (name: string) => {
+    handled.push(name)
+    if (name === 'first') await release.promise
+  })
+  await users.listen()
+  await web.listen()
+  const queued = handed<void>()
+  const cancelled = handed<void>()
+  const onReceive = ({ message }: { message: { name: string; payload?: unknown } }) => {
+    if (message.payload === 'second') queued.resolve()
+    if (message.name === '__cancel') cancelled.resolve()
+  }
+  subscribe('exorelay:message:receive', onReceive as (message: unknown) => void)
+  t.after(() => unsubscribe('exorelay:message:receive', onReceive as (message: unknown) => void))
+
+  const first = web.send('users.create', 'first', { timeout: 5_000 })
+  const controller = new AbortController()
+  const second = web.send('users.create', 'second', { timeout: 5_000, signal: controller.signal })
+  // Queued behind the first, then cancelled.
+  await queued.promise
+  controller.abort()
+  await assert.rejects(second, AbortError)
+  // The cancellation reached users while the second request still waited behind the first.
+  await cancelled.promise
+  release.resolve()
+  await first.catch(() => {})
+  await users.close()
+  assert.deepEqual(handled, ['first'])
+})
+
 test('close() that gives up on a handler aborts its signal with a ClosedError', async (t) => {
   const { relay } = await landscape(t)
   const users = relay('users', { closeTimeout: 50 })
