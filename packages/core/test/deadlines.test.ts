@@ -170,7 +170,11 @@ test('the trace context goes on unchanged to nested sends and replies, and ctx.l
   ])
 })
 
-test('a message whose deadline passed while it waited in the queue is not handled', async (t) => {
+/**
+ * users handles one message at a time, and its handler of 'first' waits for `release`: a
+ * second message waits in the queue behind it.
+ */
+async function oneAtATime(t: TestContext) {
   const { relay } = await landscape(t)
   const users = relay('users', { concurrency: 1 })
   const web = relay('web')
@@ -182,6 +186,11 @@ test('a message whose deadline passed while it waited in the queue is not handle
   })
   await users.listen()
   await web.listen()
+  return { users, web, handled, release }
+}
+
+test('a message whose deadline passed while it waited in the queue is not handled', async (t) => {
+  const { users, web, handled, release } = await oneAtATime(t)
 
   // The receiver counts the deadline from arrival: it is known to have arrived (queued behind
   // the first) once it was dispatched.
@@ -206,17 +215,7 @@ test('a message whose deadline passed while it waited in the queue is not handle
 })
 
 test('a request its caller cancels while it waits in the queue is not handled', async (t) => {
-  const { relay } = await landscape(t)
-  const users = relay('users', { concurrency: 1 })
-  const web = relay('web')
-  const handled: string[] = []
-  const release = handed<void>()
-  users.registerHandler('users.create', async (name: string) => {
-    handled.push(name)
-    if (name === 'first') await release.promise
-  })
-  await users.listen()
-  await web.listen()
+  const { users, web, handled, release } = await oneAtATime(t)
   const queued = handed<void>()
   const cancelled = handed<void>()
   const onReceive = ({ message }: { message: { name: string; payload?: unknown } }) => {
