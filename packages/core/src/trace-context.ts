@@ -7,8 +7,12 @@ const TRACEPARENT = /^([0-9a-f]{2})-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})(
 const ALL_ZEROS = /^0+$/
 /** The spec lets a vendor drop a `tracestate` longer than this. */
 export const MAX_TRACESTATE_LENGTH = 512
-// Printable ASCII (list members are keys, `=`, values, separated by commas and spaces).
-const TRACESTATE = /^[\x20-\x7e]*$/
+/** The most list-members a `tracestate` may have. */
+export const MAX_TRACESTATE_MEMBERS = 32
+// One list-member: a key (simple, or tenant@system) "=" a value of printable ASCII without
+// "," and "=", not ending in a space (W3C Trace Context, section 3.3.1).
+const TRACESTATE_MEMBER =
+  /^(?:[a-z][_0-9a-z\-*/]{0,255}|[a-z0-9][_0-9a-z\-*/]{0,240}@[a-z][_0-9a-z\-*/]{0,13})=[\x20-\x2b\x2d-\x3c\x3e-\x7e]{0,255}[\x21-\x2b\x2d-\x3c\x3e-\x7e]$/
 
 /**
  * The `traceparent` to keep from a message, or `undefined` to drop it: version `00` exactly as
@@ -29,14 +33,25 @@ export function validTraceparent(value: unknown): string | undefined {
   return `00${value.slice(2, 55)}`
 }
 
-/** The `tracestate` to keep, or `undefined`: only with a valid `traceparent`, and not too long. */
+/**
+ * The `tracestate` to keep, or `undefined`: only with a valid `traceparent`, at most 512
+ * characters and 32 list-members, each as the spec writes them (empty members between commas
+ * are allowed). A list that breaks the rules is dropped whole, as the spec asks: a vendor
+ * cannot tell which of its members to trust.
+ */
 export function validTracestate(
   value: unknown,
   traceparent: string | undefined,
 ): string | undefined {
   if (traceparent === undefined || typeof value !== 'string') return undefined
-  if (value.length > MAX_TRACESTATE_LENGTH || !TRACESTATE.test(value)) return undefined
-  return value
+  if (value.length > MAX_TRACESTATE_LENGTH) return undefined
+  let members = 0
+  for (const part of value.split(',')) {
+    const member = part.trim()
+    if (member === '') continue
+    if (++members > MAX_TRACESTATE_MEMBERS || !TRACESTATE_MEMBER.test(member)) return undefined
+  }
+  return members === 0 ? undefined : value
 }
 
 /** The trace id of a valid `traceparent`: the 32 hex digits after the version. */

@@ -293,6 +293,50 @@ test('bad deadlines and trace contexts from the wire are dropped or clamped, nev
   )
 })
 
+test('a tracestate is kept only as the W3C grammar writes it, and dropped whole otherwise', () => {
+  const tracestate = (value: unknown) =>
+    parseEnvelope('x', { id: 'm', traceparent: TRACEPARENT, tracestate: value }).tracestate
+  for (const kept of [
+    'a=1',
+    'congo=t61rcWkgMzE,rojo=00f067aa0ba902b7',
+    'rojo=00f067aa0ba902b7 , congo=t61rcWkgMzE', // spaces around members
+    'tenant@vendor=x',
+    'a=1,,b=2', // an empty member
+    'k=value with spaces',
+    Array.from({ length: 32 }, (_, i) => `k${i}=v`).join(','),
+  ]) {
+    assert.equal(tracestate(kept), kept, kept)
+  }
+  for (const dropped of [
+    'A=1', // uppercase key
+    'a=', // empty value
+    'a=1,b', // a member without "="
+    '=1',
+    'a=1=2',
+    'a=ü',
+    '1a=x', // a simple key starts with a letter
+    'a@B=x',
+    ',',
+    Array.from({ length: 33 }, (_, i) => `k${i}=v`).join(','),
+  ]) {
+    assert.equal(tracestate(dropped), undefined, dropped)
+  }
+  const key = fc.stringMatching(/^[a-z][a-z0-9_*/-]{0,20}$/)
+  const value = fc.stringMatching(/^[!-+\--<>-~]{1,20}$/)
+  fc.assert(
+    fc.property(fc.array(fc.tuple(key, value), { minLength: 1, maxLength: 32 }), (members) => {
+      const list = members.map(([k, v]) => `${k}=${v}`).join(',')
+      if (list.length <= 512) assert.equal(tracestate(list), list)
+    }),
+  )
+  fc.assert(
+    fc.property(fc.string({ unit: 'binary', maxLength: 600 }), (value) => {
+      const kept = tracestate(value)
+      assert.ok(kept === undefined || kept === value)
+    }),
+  )
+})
+
 test('a caller that aborts its send cancels the handler, and what the handler waits for', async (t) => {
   const { bus, relay } = await landscape(t)
   const users = relay('users')
