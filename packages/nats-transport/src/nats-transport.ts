@@ -23,7 +23,6 @@ import {
   createInbox,
   DrainingConnectionError,
   type Msg,
-  type MsgHdrs,
   type NatsConnection,
   InvalidArgumentError as NatsInvalidArgumentError,
   type NodeConnectionOptions,
@@ -41,11 +40,14 @@ import {
 import {
   encodeBody,
   fromNatsMessage,
+  isNoResponders,
+  MessageHeaders,
+  messageHeaders,
   outcomeOf,
   type ReplyRoute,
+  type RouteHeader,
   replyPublication,
   replyRouteOf,
-  requestHeaders,
 } from './wire.js'
 
 export interface NatsTransportOptions {
@@ -112,6 +114,8 @@ class NatsTransport implements Transport {
   readonly #inbox: string
   /** Sent requests whose relay waits for a reply: how to fail them if nobody receives them. */
   readonly #awaiting = new RequestTable<Awaiting>({ onDrop: settle })
+  /** The route header of every request: replies come to this connection's inbox. */
+  readonly #replyTo: RouteHeader
   /** Publications waiting for their flush, by probe key: `true` once the server said nobody subscribes. */
   readonly #probes = new Map<string, boolean>()
   readonly #subscriptions = new Map<string, Subscription>()
@@ -142,6 +146,7 @@ class NatsTransport implements Transport {
     this.#prefix = checkSubjectPrefix(options.subjectPrefix ?? DEFAULT_SUBJECT_PREFIX)
     this.#log = (options.logger ?? silentLogger).child({ transport: 'nats' })
     this.#inbox = createInbox(options.connectOptions?.inboxPrefix)
+    this.#replyTo = [MessageHeaders.REPLY_TO, `${this.#inbox}.r`]
   }
 
   async listen(endpoint: Endpoint): Promise<ListenInfo> {
@@ -351,13 +356,13 @@ class NatsTransport implements Transport {
     if (token.startsWith('p.')) {
       // The server's "no responders" notice for a publication: an empty 503 status message.
       const key = token.slice(2)
-      if (msg.headers?.code === 503 && this.#probes.has(key)) this.#probes.set(key, true)
+      if (isNoResponders(msg) && this.#probes.has(key)) this.#probes.set(key, true)
       return
     }
     if (token.startsWith('a.')) {
       const id = decodeName(token.slice(2))
       const awaiting = id === undefined ? undefined : this.#awaiting.take(id)
-      if (msg.headers?.code === 503 && awaiting !== undefined) {
+      if (awaiting !== undefined && isNoResponders(msg)) {
         awaiting.reject(
           new TransportError(
             ErrorCodes.NO_RECEIVER,
@@ -394,6 +399,7 @@ class NatsTransport implements Transport {
     }
     let replyTo: ReplyRoute | undefined
     if (message.responseTo === undefined) {
+      // fromNatsMessage has read the headers: this read cannot fail.
       replyTo = replyRouteOf(msg)
     } else if (onInbox) {
       // A reply proves its request was received: nothing more to wait for.
@@ -438,13 +444,16 @@ class NatsTransport implements Transport {
     // Replies with a route went out in send(); a reply whose requester is unknown here
     // travels by name, as ExoCom routes replies.
     const subject = encodeSubject(name, this.#prefix)
-    const body = encodeBody(envelope)
-    const headers =
-      envelope.responseTo === undefined ? requestHeaders(`${this.#inbox}.r`) : undefined
     const key = (this.#probeSequence++).toString(36)
     this.#probes.set(key, false)
     try {
-      this.#publish(nc, envelope, subject, body, headers, `${this.#inbox}.p.${key}`)
+      this.#publish(
+        nc,
+        envelope,
+        subject,
+        envelope.responseTo === undefined ? this.#replyTo : undefined,
+        `${this.#inbox}.p.${key}`,
+      )
       // The server answers a flush after every message sent before it, and sends its "no
       // responders" notice for a message before that answer: once the flush returns, both
       // "the server has it" and "somebody subscribes to it" are known.
@@ -471,16 +480,13 @@ class NatsTransport implements Transport {
    */
   #publishRequest(nc: NatsConnection, envelope: OutgoingEnvelope, timeout: number): Promise<void> {
     const subject = encodeSubject(envelope.name, this.#prefix)
-    const body = encodeBody(envelope)
-    const headers = requestHeaders(`${this.#inbox}.r`)
     return new Promise((resolve, reject) => {
       try {
         this.#publish(
           nc,
           envelope,
           subject,
-          body,
-          headers,
+          this.#replyTo,
           `${this.#inbox}.a.${encodeName(envelope.id)}`,
         )
       } catch (error) {
@@ -502,24 +508,28 @@ class NatsTransport implements Transport {
    * waiting drops it anyway, and one whose connection died learns of it by its own deadline.
    */
   #publishReply(nc: NatsConnection, route: ReplyRoute, envelope: OutgoingEnvelope): void {
-    const body = encodeBody(envelope)
-    const { subject, headers } = replyPublication(route, envelope.name)
-    this.#publish(nc, envelope, subject, body, headers, undefined)
+    const { subject, header } = replyPublication(route, envelope.name)
+    this.#publish(nc, envelope, subject, header, undefined)
   }
 
-  /** Hands one message to the connection; what nats.js refuses is thrown as a coded error. */
+  /**
+   * Hands one message to the connection, with its route header and the envelope's own;
+   * what nats.js refuses (a header value with a line break, a message over `max_payload`) is
+   * thrown as a coded error.
+   */
   #publish(
     nc: NatsConnection,
     envelope: OutgoingEnvelope,
     subject: string,
-    body: string,
-    headers: MsgHdrs | undefined,
+    route: RouteHeader | undefined,
     reply: string | undefined,
   ): void {
+    const body = encodeBody(envelope)
     const options: PublishOptions = {}
-    if (headers !== undefined) options.headers = headers
     if (reply !== undefined) options.reply = reply
     try {
+      const headers = messageHeaders(envelope, route)
+      if (headers !== undefined) options.headers = headers
       nc.publish(subject, body, options)
     } catch (error) {
       throw this.#publishError(error, envelope, body)
