@@ -31,6 +31,7 @@ import {
 } from '@nats-io/transport-node'
 import { RequestTable } from './request-table.js'
 import {
+  cancelSubject,
   checkSubjectPrefix,
   DEFAULT_SUBJECT_PREFIX,
   decodeName,
@@ -112,12 +113,16 @@ class NatsTransport implements Transport {
    * `<inbox>.a.<escaped id>` (requests whose relay waits for a reply).
    */
   readonly #inbox: string
-  /** Sent requests whose relay waits for a reply: how to fail them if nobody receives them. */
+  /**
+   * Sent requests whose relay waits for a reply: how to fail them if nobody receives them, and
+   * the name their cancellation is addressed by.
+   */
   readonly #awaiting = new RequestTable<Awaiting>({ onDrop: settle })
   /** The route header of every request: replies come to this connection's inbox. */
   readonly #replyTo: RouteHeader
   /** Publications waiting for their flush, by probe key: `true` once the server said nobody subscribes. */
   readonly #probes = new Map<string, boolean>()
+  /** By subject: a message name's, and the name's cancellation subject. */
   readonly #subscriptions = new Map<string, Subscription>()
   #probeSequence = 0
   /** The flush that will cover every publication of the current tick, once issued. */
@@ -158,8 +163,7 @@ class NatsTransport implements Transport {
       nc = await this.#connection(endpoint.serviceName)
       this.#endpoint = endpoint
       this.#queue = encodeName(endpoint.serviceName)
-      for (const name of endpoint.handledNames()) this.#subscribe(nc, name)
-      this.#subscribe(nc, CANCEL, false)
+      for (const name of endpoint.handledNames()) this.#subscribeName(nc, name)
       // Once the server answered the flush it has every subscription: messages can arrive.
       await nc.flush()
     } catch (cause) {
@@ -198,7 +202,12 @@ class NatsTransport implements Transport {
           return RESOLVED
         }
       } else if (options.awaitsReply === true) {
-        return this.#publishRequest(nc, envelope, options.timeout)
+        return this.#publishRequest(
+          nc,
+          envelope,
+          encodeSubject(envelope.name, this.#prefix),
+          options.timeout,
+        )
       }
     }
     return this.#send(envelope, options)
@@ -207,7 +216,7 @@ class NatsTransport implements Transport {
   handlersChanged(): void {
     const nc = this.#nc
     if (nc === undefined || this.#endpoint === undefined || this.#draining) return
-    for (const name of this.#endpoint.handledNames()) this.#subscribe(nc, name)
+    for (const name of this.#endpoint.handledNames()) this.#subscribeName(nc, name)
   }
 
   /**
@@ -328,23 +337,29 @@ class NatsTransport implements Transport {
   }
 
   /**
-   * Subscribes to a message name: in the service's queue group, so one instance gets each
-   * message; or, for cancellations (`inGroup` false), every instance, since only the one
-   * running the request knows it (nobody tracks where a NATS request went).
+   * Subscribes to a message name in the service's queue group, so one instance gets each
+   * message, and to the name's cancellations outside it: only the instance running a request
+   * can act on its cancellation, and nobody tracks which one that is.
    */
-  #subscribe(nc: NatsConnection, name: string, inGroup = true): void {
-    if (this.#subscriptions.has(name)) return
-    const subscription = nc.subscribe(encodeSubject(name, this.#prefix), {
-      ...(inGroup && { queue: this.#queue }),
+  #subscribeName(nc: NatsConnection, name: string): void {
+    this.#subscribe(nc, encodeSubject(name, this.#prefix), name, this.#queue)
+    this.#subscribe(nc, cancelSubject(name, this.#prefix), CANCEL, undefined)
+  }
+
+  /** Subscribes to `subject`, whose messages reach the relay as `name`s. */
+  #subscribe(nc: NatsConnection, subject: string, name: string, queue: string | undefined): void {
+    if (this.#subscriptions.has(subject)) return
+    const subscription = nc.subscribe(subject, {
+      ...(queue !== undefined && { queue }),
       callback: (error, msg) => {
         if (error !== null) {
-          this.#log.error({ err: error, messageName: name }, 'subscription failed')
+          this.#log.error({ err: error, messageName: name, subject }, 'subscription failed')
           return
         }
         this.#deliver(name, msg, false)
       },
     })
-    this.#subscriptions.set(name, subscription)
+    this.#subscriptions.set(subject, subscription)
   }
 
   readonly #onInbox = (error: Error | null, msg: Msg): void => {
@@ -432,8 +447,14 @@ class NatsTransport implements Transport {
     }
   }
 
-  async #send(envelope: OutgoingEnvelope, { timeout, signal }: TransportSendOptions) {
+  async #send(
+    envelope: OutgoingEnvelope,
+    { timeout, signal, awaitsReply }: TransportSendOptions,
+  ): Promise<void> {
     const { name } = envelope
+    // Replies with a route went out in send(); a reply whose requester is unknown here
+    // travels by name, as ExoCom routes replies.
+    const subject = this.#subjectOf(envelope)
     const nc = this.#nc ?? (await this.#connectForSend(envelope, timeout, signal))
     if (!this.#connected) {
       throw new TransportError(
@@ -441,9 +462,11 @@ class NatsTransport implements Transport {
         `Not connected to NATS at ${this.#describeServers()}: '${name}' was not sent.`,
       )
     }
-    // Replies with a route went out in send(); a reply whose requester is unknown here
-    // travels by name, as ExoCom routes replies.
-    const subject = encodeSubject(name, this.#prefix)
+    // A request sent while the first connection was being made goes as every other request,
+    // so that it is remembered: its cancellation needs its name.
+    if (awaitsReply === true && envelope.responseTo === undefined) {
+      return this.#publishRequest(nc, envelope, subject, timeout)
+    }
     const key = (this.#probeSequence++).toString(36)
     this.#probes.set(key, false)
     try {
@@ -475,11 +498,16 @@ class NatsTransport implements Transport {
    * A request whose relay waits for its reply needs no flush round trip: the relay's own
    * deadline and signal cover it, and the promise only has to reject should the server say
    * that nobody subscribes. The server sends that notice to the request's NATS reply subject,
-   * which names the request; the entry ends with the first reply, the notice, or the
-   * request's deadline (plus a grace), whichever comes first, and `close()`.
+   * which names the request; the entry ends with the first reply, the notice, its
+   * cancellation, or the request's deadline (plus a grace), whichever comes first, and
+   * `close()`.
    */
-  #publishRequest(nc: NatsConnection, envelope: OutgoingEnvelope, timeout: number): Promise<void> {
-    const subject = encodeSubject(envelope.name, this.#prefix)
+  #publishRequest(
+    nc: NatsConnection,
+    envelope: OutgoingEnvelope,
+    subject: string,
+    timeout: number,
+  ): Promise<void> {
     return new Promise((resolve, reject) => {
       try {
         this.#publish(
@@ -534,6 +562,25 @@ class NatsTransport implements Transport {
     } catch (error) {
       throw this.#publishError(error, envelope, body)
     }
+  }
+
+  /**
+   * The subject `envelope` goes to: its name's; for a cancellation, the cancellation subject of
+   * the name of the request it cancels, which only this transport's entry for the request
+   * knows (the relay sends its id alone). The entry goes: its requester no longer waits.
+   */
+  #subjectOf(envelope: OutgoingEnvelope): string {
+    if (envelope.name !== CANCEL) return encodeSubject(envelope.name, this.#prefix)
+    const { responseTo } = envelope
+    const request = responseTo === undefined ? undefined : this.#awaiting.take(responseTo)
+    if (request === undefined) {
+      throw new TransportError(
+        ErrorCodes.NO_RECEIVER,
+        `The cancellation of request '${responseTo}' has nowhere to go: this NATS transport did not send that request, or no longer waits for its reply.`,
+      )
+    }
+    request.resolve()
+    return cancelSubject(request.name, this.#prefix)
   }
 
   /**

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict'
+import { once } from 'node:events'
 import { describe, type TestContext, test } from 'node:test'
 import {
   createEnvelope,
@@ -7,6 +8,7 @@ import {
   Relay,
   type RelayOptions,
 } from '@exorelay/core'
+import { CANCEL } from '@exorelay/core/internal'
 import {
   freePort,
   type NatsServer,
@@ -538,6 +540,130 @@ describe('natsTransport deadline and trace headers', () => {
       assert.deepEqual(handled.get(`bad-${index}`), expected, JSON.stringify(fields).slice(0, 80))
     }
     assert.deepEqual(logger.at('warn'), [])
+  })
+})
+
+describe('natsTransport cancellations', () => {
+  /** A handler that runs until its caller cancels it. */
+  function untilCancelled() {
+    const started = deferred()
+    const stopped = deferred<unknown>()
+    const handler = async (_payload: unknown, { signal }: { signal: AbortSignal }) => {
+      started.resolve()
+      if (!signal.aborted) await once(signal, 'abort')
+      stopped.resolve(signal.reason)
+    }
+    return { handler, started: started.promise, stopped: stopped.promise }
+  }
+
+  /**
+   * Sends `name` from `relay` and aborts the send once `running` runs; asserts that the send
+   * rejects and the handler is cancelled. Gives the request's id.
+   */
+  async function sendAndCancel(
+    relay: Relay,
+    name: string,
+    running: ReturnType<typeof untilCancelled>,
+  ): Promise<string> {
+    const controller = new AbortController()
+    const sent = relay.send(name, {}, { timeout: 60_000, signal: controller.signal })
+    await within(running.started, `${name} was not handled`)
+    controller.abort()
+    await assert.rejects(sent, { code: ErrorCodes.ABORTED })
+    const reason = await within(running.stopped, `the handler of ${name} was not cancelled`)
+    assert.match(
+      String(reason),
+      new RegExp(`The caller cancelled '${name.replaceAll('.', '\\.')}'`),
+    )
+    return sent.id
+  }
+
+  test("a cancellation travels on its request's name and reaches only the relays that handle it", async (t) => {
+    const f = fixture(t)
+    const nats = await f.server()
+    const make = f.relays(nats.url)
+    const logs = [new RecordingLogger(), new RecordingLogger()]
+    const instances = logs.map((logger) => make('users', { logger }))
+    const auditLog = new RecordingLogger()
+    const audit = make('audit', { logger: auditLog })
+    const web = make('web')
+    const running = untilCancelled()
+    for (const users of instances) users.registerHandler('users.create', running.handler)
+    const audited = deferred()
+    audit.registerHandler('audit.log', () => audited.resolve())
+    await Promise.all([...instances, audit, web].map((relay) => relay.listen()))
+
+    const observer = await connect({ servers: nats.url })
+    t.after(() => observer.close())
+    const cancellations: Msg[] = []
+    observer.subscribe('exorelay.~cancel.>', {
+      callback: (_error, msg) => {
+        cancellations.push(msg)
+      },
+    })
+    const broadcast: Msg[] = []
+    observer.subscribe(`exorelay.${CANCEL}`, {
+      callback: (_error, msg) => {
+        broadcast.push(msg)
+      },
+    })
+    await observer.flush()
+
+    const requestId = await sendAndCancel(web, 'users.create', running)
+
+    // Both instances of users got it (one ran the request, the other says it does not), and
+    // audit, which does not handle the name, did not: web's later message to audit came after
+    // it on the same connection.
+    const notRunning = (log: RecordingLogger) =>
+      log.find('cancellation of a handler that is not running', 'debug').length
+    // waitFor fails by itself after 5 s.
+    await Promise.any(
+      logs.map((log) =>
+        log.waitFor((entry) => entry.message === 'cancellation of a handler that is not running'),
+      ),
+    )
+    assert.deepEqual(logs.map(notRunning).sort(), [0, 1])
+    await web.send('audit.log', {}, { reply: false })
+    await within(audited.promise, 'audit.log was not handled')
+    assert.equal(notRunning(auditLog), 0)
+    await observer.flush()
+    assert.deepEqual(
+      cancellations.map((msg) => {
+        const { id, ...body } = msg.json<{ id: unknown }>()
+        return { subject: msg.subject, id: typeof id, body, headers: msg.headers }
+      }),
+      [
+        {
+          subject: 'exorelay.~cancel.users.create',
+          id: 'string',
+          body: { sender: 'web', responseTo: requestId },
+          headers: undefined,
+        },
+      ],
+    )
+    assert.deepEqual(broadcast, [])
+  })
+
+  test('a handler registered after listen can be cancelled too', async (t) => {
+    const f = fixture(t)
+    const nats = await f.server()
+    const users = f.relays(nats.url)('users')
+    await users.listen()
+    const running = untilCancelled()
+    users.registerHandler('users.count', running.handler)
+
+    // The same connection subscribed first, so the server has both subscriptions by now.
+    await sendAndCancel(users, 'users.count', running)
+  })
+
+  test('the cancellation of a request this transport did not send is refused with NO_RECEIVER', async () => {
+    const transport = natsTransport({ servers: 'nats://127.0.0.1:1' })
+    const cancellation = createEnvelope(CANCEL, 'web', undefined, 'never-sent')
+    await assert.rejects(transport.send(cancellation, { timeout: 1_000 }), {
+      code: ErrorCodes.NO_RECEIVER,
+      message: /cancellation of request 'never-sent' has nowhere to go/,
+    })
+    await transport.close()
   })
 })
 
