@@ -23,7 +23,6 @@ import {
   createInbox,
   DrainingConnectionError,
   type Msg,
-  type MsgHdrs,
   type NatsConnection,
   InvalidArgumentError as NatsInvalidArgumentError,
   type NodeConnectionOptions,
@@ -32,6 +31,7 @@ import {
 } from '@nats-io/transport-node'
 import { RequestTable } from './request-table.js'
 import {
+  cancelSubject,
   checkSubjectPrefix,
   DEFAULT_SUBJECT_PREFIX,
   decodeName,
@@ -41,11 +41,14 @@ import {
 import {
   encodeBody,
   fromNatsMessage,
+  isNoResponders,
+  MessageHeaders,
+  messageHeaders,
   outcomeOf,
   type ReplyRoute,
+  type RouteHeader,
   replyPublication,
   replyRouteOf,
-  requestHeaders,
 } from './wire.js'
 
 export interface NatsTransportOptions {
@@ -110,10 +113,16 @@ class NatsTransport implements Transport {
    * `<inbox>.a.<escaped id>` (requests whose relay waits for a reply).
    */
   readonly #inbox: string
-  /** Sent requests whose relay waits for a reply: how to fail them if nobody receives them. */
+  /**
+   * Sent requests whose relay waits for a reply: how to fail them if nobody receives them, and
+   * the name their cancellation is addressed by.
+   */
   readonly #awaiting = new RequestTable<Awaiting>({ onDrop: settle })
+  /** The route header of every request: replies come to this connection's inbox. */
+  readonly #replyTo: RouteHeader
   /** Publications waiting for their flush, by probe key: `true` once the server said nobody subscribes. */
   readonly #probes = new Map<string, boolean>()
+  /** By subject: a message name's, and the name's cancellation subject. */
   readonly #subscriptions = new Map<string, Subscription>()
   #probeSequence = 0
   /** The flush that will cover every publication of the current tick, once issued. */
@@ -142,6 +151,7 @@ class NatsTransport implements Transport {
     this.#prefix = checkSubjectPrefix(options.subjectPrefix ?? DEFAULT_SUBJECT_PREFIX)
     this.#log = (options.logger ?? silentLogger).child({ transport: 'nats' })
     this.#inbox = createInbox(options.connectOptions?.inboxPrefix)
+    this.#replyTo = [MessageHeaders.REPLY_TO, `${this.#inbox}.r`]
   }
 
   async listen(endpoint: Endpoint): Promise<ListenInfo> {
@@ -153,8 +163,7 @@ class NatsTransport implements Transport {
       nc = await this.#connection(endpoint.serviceName)
       this.#endpoint = endpoint
       this.#queue = encodeName(endpoint.serviceName)
-      for (const name of endpoint.handledNames()) this.#subscribe(nc, name)
-      this.#subscribe(nc, CANCEL, false)
+      for (const name of endpoint.handledNames()) this.#subscribeName(nc, name)
       // Once the server answered the flush it has every subscription: messages can arrive.
       await nc.flush()
     } catch (cause) {
@@ -193,7 +202,12 @@ class NatsTransport implements Transport {
           return RESOLVED
         }
       } else if (options.awaitsReply === true) {
-        return this.#publishRequest(nc, envelope, options.timeout)
+        return this.#publishRequest(
+          nc,
+          envelope,
+          encodeSubject(envelope.name, this.#prefix),
+          options.timeout,
+        )
       }
     }
     return this.#send(envelope, options)
@@ -202,7 +216,7 @@ class NatsTransport implements Transport {
   handlersChanged(): void {
     const nc = this.#nc
     if (nc === undefined || this.#endpoint === undefined || this.#draining) return
-    for (const name of this.#endpoint.handledNames()) this.#subscribe(nc, name)
+    for (const name of this.#endpoint.handledNames()) this.#subscribeName(nc, name)
   }
 
   /**
@@ -323,23 +337,29 @@ class NatsTransport implements Transport {
   }
 
   /**
-   * Subscribes to a message name: in the service's queue group, so one instance gets each
-   * message; or, for cancellations (`inGroup` false), every instance, since only the one
-   * running the request knows it (nobody tracks where a NATS request went).
+   * Subscribes to a message name in the service's queue group, so one instance gets each
+   * message, and to the name's cancellations outside it: only the instance running a request
+   * can act on its cancellation, and nobody tracks which one that is.
    */
-  #subscribe(nc: NatsConnection, name: string, inGroup = true): void {
-    if (this.#subscriptions.has(name)) return
-    const subscription = nc.subscribe(encodeSubject(name, this.#prefix), {
-      ...(inGroup && { queue: this.#queue }),
+  #subscribeName(nc: NatsConnection, name: string): void {
+    this.#subscribe(nc, encodeSubject(name, this.#prefix), name, this.#queue)
+    this.#subscribe(nc, cancelSubject(name, this.#prefix), CANCEL, undefined)
+  }
+
+  /** Subscribes to `subject`, whose messages reach the relay as `name`s. */
+  #subscribe(nc: NatsConnection, subject: string, name: string, queue: string | undefined): void {
+    if (this.#subscriptions.has(subject)) return
+    const subscription = nc.subscribe(subject, {
+      ...(queue !== undefined && { queue }),
       callback: (error, msg) => {
         if (error !== null) {
-          this.#log.error({ err: error, messageName: name }, 'subscription failed')
+          this.#log.error({ err: error, messageName: name, subject }, 'subscription failed')
           return
         }
         this.#deliver(name, msg, false)
       },
     })
-    this.#subscriptions.set(name, subscription)
+    this.#subscriptions.set(subject, subscription)
   }
 
   readonly #onInbox = (error: Error | null, msg: Msg): void => {
@@ -351,13 +371,13 @@ class NatsTransport implements Transport {
     if (token.startsWith('p.')) {
       // The server's "no responders" notice for a publication: an empty 503 status message.
       const key = token.slice(2)
-      if (msg.headers?.code === 503 && this.#probes.has(key)) this.#probes.set(key, true)
+      if (isNoResponders(msg) && this.#probes.has(key)) this.#probes.set(key, true)
       return
     }
     if (token.startsWith('a.')) {
       const id = decodeName(token.slice(2))
       const awaiting = id === undefined ? undefined : this.#awaiting.take(id)
-      if (msg.headers?.code === 503 && awaiting !== undefined) {
+      if (awaiting !== undefined && isNoResponders(msg)) {
         awaiting.reject(
           new TransportError(
             ErrorCodes.NO_RECEIVER,
@@ -394,6 +414,7 @@ class NatsTransport implements Transport {
     }
     let replyTo: ReplyRoute | undefined
     if (message.responseTo === undefined) {
+      // fromNatsMessage has read the headers: this read cannot fail.
       replyTo = replyRouteOf(msg)
     } else if (onInbox) {
       // A reply proves its request was received: nothing more to wait for.
@@ -426,8 +447,14 @@ class NatsTransport implements Transport {
     }
   }
 
-  async #send(envelope: OutgoingEnvelope, { timeout, signal }: TransportSendOptions) {
+  async #send(
+    envelope: OutgoingEnvelope,
+    { timeout, signal, awaitsReply }: TransportSendOptions,
+  ): Promise<void> {
     const { name } = envelope
+    // Replies with a route went out in send(); a reply whose requester is unknown here
+    // travels by name, as ExoCom routes replies.
+    const subject = this.#subjectOf(envelope)
     const nc = this.#nc ?? (await this.#connectForSend(envelope, timeout, signal))
     if (!this.#connected) {
       throw new TransportError(
@@ -435,16 +462,21 @@ class NatsTransport implements Transport {
         `Not connected to NATS at ${this.#describeServers()}: '${name}' was not sent.`,
       )
     }
-    // Replies with a route went out in send(); a reply whose requester is unknown here
-    // travels by name, as ExoCom routes replies.
-    const subject = encodeSubject(name, this.#prefix)
-    const body = encodeBody(envelope)
-    const headers =
-      envelope.responseTo === undefined ? requestHeaders(`${this.#inbox}.r`) : undefined
+    // A request sent while the first connection was being made goes as every other request,
+    // so that it is remembered: its cancellation needs its name.
+    if (awaitsReply === true && envelope.responseTo === undefined) {
+      return this.#publishRequest(nc, envelope, subject, timeout)
+    }
     const key = (this.#probeSequence++).toString(36)
     this.#probes.set(key, false)
     try {
-      this.#publish(nc, envelope, subject, body, headers, `${this.#inbox}.p.${key}`)
+      this.#publish(
+        nc,
+        envelope,
+        subject,
+        envelope.responseTo === undefined ? this.#replyTo : undefined,
+        `${this.#inbox}.p.${key}`,
+      )
       // The server answers a flush after every message sent before it, and sends its "no
       // responders" notice for a message before that answer: once the flush returns, both
       // "the server has it" and "somebody subscribes to it" are known.
@@ -466,21 +498,23 @@ class NatsTransport implements Transport {
    * A request whose relay waits for its reply needs no flush round trip: the relay's own
    * deadline and signal cover it, and the promise only has to reject should the server say
    * that nobody subscribes. The server sends that notice to the request's NATS reply subject,
-   * which names the request; the entry ends with the first reply, the notice, or the
-   * request's deadline (plus a grace), whichever comes first, and `close()`.
+   * which names the request; the entry ends with the first reply, the notice, its
+   * cancellation, or the request's deadline (plus a grace), whichever comes first, and
+   * `close()`.
    */
-  #publishRequest(nc: NatsConnection, envelope: OutgoingEnvelope, timeout: number): Promise<void> {
-    const subject = encodeSubject(envelope.name, this.#prefix)
-    const body = encodeBody(envelope)
-    const headers = requestHeaders(`${this.#inbox}.r`)
+  #publishRequest(
+    nc: NatsConnection,
+    envelope: OutgoingEnvelope,
+    subject: string,
+    timeout: number,
+  ): Promise<void> {
     return new Promise((resolve, reject) => {
       try {
         this.#publish(
           nc,
           envelope,
           subject,
-          body,
-          headers,
+          this.#replyTo,
           `${this.#inbox}.a.${encodeName(envelope.id)}`,
         )
       } catch (error) {
@@ -502,28 +536,51 @@ class NatsTransport implements Transport {
    * waiting drops it anyway, and one whose connection died learns of it by its own deadline.
    */
   #publishReply(nc: NatsConnection, route: ReplyRoute, envelope: OutgoingEnvelope): void {
-    const body = encodeBody(envelope)
-    const { subject, headers } = replyPublication(route, envelope.name)
-    this.#publish(nc, envelope, subject, body, headers, undefined)
+    const { subject, header } = replyPublication(route, envelope.name)
+    this.#publish(nc, envelope, subject, header, undefined)
   }
 
-  /** Hands one message to the connection; what nats.js refuses is thrown as a coded error. */
+  /**
+   * Hands one message to the connection, with its route header and the envelope's own;
+   * what nats.js refuses (a header value with a line break, a message over `max_payload`) is
+   * thrown as a coded error.
+   */
   #publish(
     nc: NatsConnection,
     envelope: OutgoingEnvelope,
     subject: string,
-    body: string,
-    headers: MsgHdrs | undefined,
+    route: RouteHeader | undefined,
     reply: string | undefined,
   ): void {
+    const body = encodeBody(envelope)
     const options: PublishOptions = {}
-    if (headers !== undefined) options.headers = headers
     if (reply !== undefined) options.reply = reply
     try {
+      const headers = messageHeaders(envelope, route)
+      if (headers !== undefined) options.headers = headers
       nc.publish(subject, body, options)
     } catch (error) {
       throw this.#publishError(error, envelope, body)
     }
+  }
+
+  /**
+   * The subject `envelope` goes to: its name's; for a cancellation, the cancellation subject of
+   * the name of the request it cancels, which only this transport's entry for the request
+   * knows (the relay sends its id alone). The entry goes: its requester no longer waits.
+   */
+  #subjectOf(envelope: OutgoingEnvelope): string {
+    if (envelope.name !== CANCEL) return encodeSubject(envelope.name, this.#prefix)
+    const { responseTo } = envelope
+    const request = responseTo === undefined ? undefined : this.#awaiting.take(responseTo)
+    if (request === undefined) {
+      throw new TransportError(
+        ErrorCodes.NO_RECEIVER,
+        `The cancellation of request '${responseTo}' has nowhere to go: this NATS transport did not send that request, or no longer waits for its reply.`,
+      )
+    }
+    request.resolve()
+    return cancelSubject(request.name, this.#prefix)
   }
 
   /**

@@ -34,6 +34,20 @@ export function encodeSubject(name: string, prefix: string = DEFAULT_SUBJECT_PRE
   return `${prefix}.${encodeName(name)}`
 }
 
+// The token that marks a cancellation subject. Names escape every `~` (`%7E`), so no message
+// name's subject has this token where a cancellation subject has it.
+const CANCEL_TOKEN = '~cancel'
+
+/**
+ * The subject on which cancellations of requests named `name` travel:
+ * `<prefix>.~cancel.<escaped name>`, e.g. `exorelay.~cancel.users.create`. Each relay that
+ * handles the name subscribes to it, so a cancellation reaches only those, never a relay
+ * that cannot be running the request.
+ */
+export function cancelSubject(name: string, prefix: string): string {
+  return `${prefix}.${CANCEL_TOKEN}.${encodeName(name)}`
+}
+
 /**
  * The message name of a subject made by {@link encodeSubject} with the same prefix, or
  * `undefined` when the subject is not one (another prefix, a malformed escape).

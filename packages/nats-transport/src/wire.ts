@@ -1,11 +1,12 @@
-import type { OutgoingEnvelope, ReceivedMessage } from '@exorelay/core'
-import { ErrorCodes, envelopeBody, ProtocolError, parseEnvelope } from '@exorelay/core'
+import type { Envelope, OutgoingEnvelope, ReceivedMessage } from '@exorelay/core'
+import { ErrorCodes, ProtocolError, parseEnvelope } from '@exorelay/core'
 import { headers, type Msg, type MsgHdrs } from '@nats-io/transport-node'
 import { decodeName, encodeName } from './subject.js'
 
 /**
  * The NATS headers ExoRelay sets. Values are ASCII. The body carries the id and `responseTo`,
- * the subject the name: headers carry only what neither can.
+ * the subject the name: headers carry where replies go, and the deadline and W3C trace
+ * context, where NATS clients and tracing instrumentations look for them.
  */
 export const MessageHeaders = {
   /**
@@ -18,6 +19,16 @@ export const MessageHeaders = {
    * outcome, escaped as in subjects.
    */
   NAME: 'exorelay-name',
+  /**
+   * On a message that waits for a reply: the whole milliseconds its sender will still wait,
+   * counted when it left (the envelope's `timeout`), as decimal digits. A receiver reads any
+   * JSON number, as the body key was: not positive is dropped, over a day is a day.
+   */
+  TIMEOUT: 'exorelay-timeout',
+  /** W3C Trace Context: the trace the message belongs to, under the name the spec gives it. */
+  TRACEPARENT: 'traceparent',
+  /** W3C Trace Context: vendors' state, sent only with a `traceparent`. */
+  TRACESTATE: 'tracestate',
 } as const
 
 /** Where the replies to a received message go. */
@@ -30,40 +41,65 @@ export interface ReplyRoute {
   readonly byOutcome: boolean
 }
 
+/** The header that routes a message: where its replies go, or a reply's outcome. */
+export type RouteHeader = readonly [name: string, value: string]
+
 /**
- * The body of every message: exactly the HTTP protocol's JSON body (`{ id, sender, payload?,
- * responseTo? }`), so a message can be bridged to ExoCom unchanged.
+ * The body of every message: the HTTP protocol's JSON body (`{ id, sender, payload?,
+ * responseTo? }`) without the deadline and trace context, which travel as headers. A bridge to
+ * ExoCom moves those three between headers and body keys and passes the rest unchanged.
  */
 export function encodeBody(envelope: OutgoingEnvelope): string {
-  return JSON.stringify(envelopeBody(envelope))
+  const {
+    name: _name,
+    timeout: _timeout,
+    traceparent: _traceparent,
+    tracestate: _tracestate,
+    ...body
+  } = envelope
+  return JSON.stringify(body)
 }
 
-/** The headers of a message that is not a reply: where its replies go. */
-export function requestHeaders(replyTo: string): MsgHdrs {
+/**
+ * The headers of a message: its route header, deadline and trace context. `undefined` when it
+ * has none of them, so that an event or a reply without a trace costs no headers.
+ */
+export function messageHeaders(envelope: Envelope, route?: RouteHeader): MsgHdrs | undefined {
+  const { timeout, traceparent, tracestate } = envelope
+  if (route === undefined && timeout === undefined && traceparent === undefined) return undefined
   // append, not set: the headers are new, and set() searches them for the key first.
   const hdrs = headers()
-  hdrs.append(MessageHeaders.REPLY_TO, replyTo)
+  if (route !== undefined) hdrs.append(route[0], route[1])
+  if (timeout !== undefined) hdrs.append(MessageHeaders.TIMEOUT, String(timeout))
+  if (traceparent !== undefined) {
+    hdrs.append(MessageHeaders.TRACEPARENT, traceparent)
+    // A receiver drops a tracestate without its traceparent anyway.
+    if (tracestate !== undefined) hdrs.append(MessageHeaders.TRACESTATE, tracestate)
+  }
   return hdrs
 }
 
-/** The subject and headers of a reply published on `route`. */
+/** The subject and route header of a reply published on `route`. */
 export function replyPublication(
   route: ReplyRoute,
   outcome: string,
-): { subject: string; headers: MsgHdrs | undefined } {
-  if (route.byOutcome)
-    return { subject: `${route.subject}.${encodeName(outcome)}`, headers: undefined }
-  const hdrs = headers()
-  hdrs.append(MessageHeaders.NAME, encodeName(outcome))
-  return { subject: route.subject, headers: hdrs }
+): { subject: string; header: RouteHeader | undefined } {
+  if (route.byOutcome) {
+    return { subject: `${route.subject}.${encodeName(outcome)}`, header: undefined }
+  }
+  return { subject: route.subject, header: [MessageHeaders.NAME, encodeName(outcome)] }
 }
 
 /**
  * The message a relay receives, built by the same parser the HTTP listener uses, so both
  * transports hand the relay identical messages. `name` comes from the subscription (or, for
- * a reply on the inbox, from its subject). Throws a coded `ProtocolError`.
+ * a reply on the inbox, from its subject). The deadline and trace context come from the
+ * headers, or from the body of a relay that sent them there before they were headers; a
+ * header wins. Both pass the parser's checks: a bad value is dropped, never a reason to refuse
+ * the message. Throws a coded `ProtocolError`.
  */
 export function fromNatsMessage(name: string, msg: Msg): ReceivedMessage {
+  const hdrs = headersOf(msg)
   let body: unknown
   try {
     body = msg.data.length === 0 ? undefined : JSON.parse(msg.string())
@@ -73,7 +109,67 @@ export function fromNatsMessage(name: string, msg: Msg): ReceivedMessage {
       `message body of '${name}' is not JSON (${msg.data.length} bytes)`,
     )
   }
+  if (hdrs !== undefined && body !== null && typeof body === 'object' && !Array.isArray(body)) {
+    adoptHeaders(body as Record<string, unknown>, hdrs)
+  }
   return parseEnvelope(name, body)
+}
+
+/**
+ * The headers of a received message. nats.js parses them on first access and throws for one
+ * it cannot parse (a name with a space); thrown out of a subscription callback, that would stop
+ * the connection reading for good, so it is a coded `ProtocolError` here. Once parsed, later
+ * reads of `msg.headers` find them.
+ */
+export function headersOf(msg: Msg): MsgHdrs | undefined {
+  try {
+    return msg.headers
+  } catch (cause) {
+    throw new ProtocolError(
+      ErrorCodes.INVALID_MESSAGE,
+      `the headers of the message on '${msg.subject}' cannot be read: ${cause instanceof Error ? cause.message : String(cause)}`,
+      { cause },
+    )
+  }
+}
+
+/** Whether `msg` is the server's "no responders" notice: a message with status 503. */
+export function isNoResponders(msg: Msg): boolean {
+  try {
+    return headersOf(msg)?.code === 503
+  } catch {
+    // Headers nobody can read are nobody's notice.
+    return false
+  }
+}
+
+// The header holds what the body key held, a JSON number; parseEnvelope then checks it alike.
+const JSON_NUMBER = /^-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][+-]?\d+)?$/
+
+/**
+ * Puts the deadline and trace context of `hdrs` into the parsed body, over what the body has.
+ * The trace context is one pair: a body's `tracestate` never joins a header's `traceparent`.
+ */
+function adoptHeaders(fields: Record<string, unknown>, hdrs: MsgHdrs): void {
+  const timeout = headerValue(hdrs, MessageHeaders.TIMEOUT)
+  if (timeout !== undefined) {
+    fields.timeout = JSON_NUMBER.test(timeout) ? Number(timeout) : undefined
+  }
+  const traceparent = headerValue(hdrs, MessageHeaders.TRACEPARENT)
+  if (traceparent !== undefined) {
+    fields.traceparent = traceparent
+    fields.tracestate = headerValue(hdrs, MessageHeaders.TRACESTATE)
+  }
+}
+
+/**
+ * A header's value, `undefined` when absent. A header given several times reads as HTTP joins
+ * repeated fields, with commas: two `tracestate`s make one list, and two `traceparent`s
+ * (ambiguous) make a value the checks drop.
+ */
+function headerValue(hdrs: MsgHdrs, name: string): string | undefined {
+  const values = hdrs.values(name)
+  return values.length === 0 ? undefined : values.join(',')
 }
 
 /**
@@ -97,7 +193,7 @@ export function outcomeOf(token: string, subject: string): string {
  * (A relay's own NATS reply subject only collects the server's "no responders" notice.)
  */
 export function replyRouteOf(msg: Msg): ReplyRoute | undefined {
-  const header = msg.headers?.get(MessageHeaders.REPLY_TO) ?? ''
+  const header = headersOf(msg)?.get(MessageHeaders.REPLY_TO) ?? ''
   const subject = header || msg.reply || ''
   if (subject === '' || /\s/.test(subject)) return undefined
   return { subject, byOutcome: header !== '' }

@@ -1,14 +1,23 @@
 import assert from 'node:assert/strict'
+import { once } from 'node:events'
 import { describe, type TestContext, test } from 'node:test'
-import { createEnvelope, ErrorCodes, Relay, type RelayOptions } from '@exorelay/core'
+import {
+  createEnvelope,
+  ErrorCodes,
+  type HandlerContext,
+  Relay,
+  type RelayOptions,
+} from '@exorelay/core'
+import { CANCEL } from '@exorelay/core/internal'
 import {
   freePort,
   type NatsServer,
   RecordingLogger,
   startNatsCluster,
   startNatsServer,
+  withDeadline,
 } from '@exorelay/testing'
-import { connect } from '@nats-io/transport-node'
+import { connect, headers, type Msg, MsgHdrsImpl } from '@nats-io/transport-node'
 import { type NatsTransportOptions, natsTransport } from '../src/nats-transport.js'
 
 // The NATS transport against real nats-server processes on free loopback ports.
@@ -52,6 +61,56 @@ function fixture(t: TestContext) {
       }
     },
   }
+}
+
+/** `promise`, or a failure naming `what` once 5 s passed: no wait in these tests can hang. */
+function within<T>(promise: Promise<T>, what: string): Promise<T> {
+  return withDeadline(promise, 5_000, () => what)
+}
+
+/** Headers of a raw NATS message, from names and values. */
+function headersFrom(fields: Record<string, string>) {
+  const hdrs = headers()
+  for (const [name, value] of Object.entries(fields)) hdrs.append(name, value)
+  return hdrs
+}
+
+/** Every header of a raw NATS message, with its values. */
+function headersOfMsg(msg: Msg): Record<string, string[]> {
+  return Object.fromEntries(msg.headers ?? [])
+}
+
+const TRACEPARENT = '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01'
+const TRACESTATE = 'congo=t61rcWkgMzE'
+const A_DAY = 86_400_000
+
+/** The trace context of a traced request, as its headers are set. */
+const TRACE = { traceparent: TRACEPARENT, tracestate: TRACESTATE }
+/** The same, as the headers of a received message read. */
+const TRACE_HEADERS = { traceparent: [TRACEPARENT], tracestate: [TRACESTATE] }
+
+/** What a handler saw of its message's trace and deadline. */
+interface SeenTrace {
+  traceparent: string | undefined
+  tracestate: string | undefined
+  timeLeft: number
+}
+
+/** What `context` shows of its message's trace and deadline, when the handler runs. */
+function seenTrace(
+  context: Pick<HandlerContext, 'traceparent' | 'tracestate' | 'timeLeft'>,
+): SeenTrace {
+  return {
+    traceparent: context.traceparent,
+    tracestate: context.tracestate,
+    timeLeft: context.timeLeft(),
+  }
+}
+
+/** Asserts that a handler saw {@link TRACE} and a deadline at most `timeout` ms away. */
+function assertSawTrace(seen: SeenTrace, timeout: number): void {
+  assert.deepEqual({ traceparent: seen.traceparent, tracestate: seen.tracestate }, TRACE)
+  assert.ok(seen.timeLeft > 0 && seen.timeLeft <= timeout, `${seen.timeLeft} of ${timeout} ms left`)
 }
 
 function deferred<T = void>(): { promise: Promise<T>; resolve: (value: T) => void } {
@@ -262,11 +321,15 @@ describe('natsTransport subjects and wire', () => {
     assert.deepEqual(await greeted.promise, { payload: 'world', id: 'plain-1' })
   })
 
-  test("a plain NATS client's request() gets the relay's reply", async (t) => {
+  test("a plain NATS client's request() gets the relay's reply; its traceparent header reaches ctx.traceparent and comes back", async (t) => {
     const f = fixture(t)
     const nats = await f.server()
     const users = f.relays(nats.url)('users')
-    users.registerHandler('users.create', (user, { reply }) => reply('users.created', user))
+    const seen = deferred<SeenTrace>()
+    users.registerHandler('users.create', (user, context) => {
+      seen.resolve(seenTrace(context))
+      return context.reply('users.created', user)
+    })
     await users.listen()
 
     const client = await connect({ servers: nats.url })
@@ -274,9 +337,10 @@ describe('natsTransport subjects and wire', () => {
     const reply = await client.request(
       'exorelay.users.create',
       JSON.stringify({ id: 'plain-3', payload: { name: 'Will' } }),
-      { timeout: 5_000 },
+      { timeout: 5_000, headers: headersFrom({ ...TRACE, 'exorelay-timeout': '5000' }) },
     )
-    assert.equal(reply.headers?.get('exorelay-name'), 'users.created')
+    assertSawTrace(await within(seen.promise, 'users.create was not handled'), 5_000)
+    assert.deepEqual(headersOfMsg(reply), { 'exorelay-name': ['users.created'], ...TRACE_HEADERS })
     const body = reply.json<{ id: unknown }>()
     assert.equal(typeof body.id, 'string')
     assert.deepEqual(body, {
@@ -328,7 +392,7 @@ describe('natsTransport subjects and wire', () => {
     })
   })
 
-  test('a malformed message on a subject is logged and dropped; the relay carries on', async (t) => {
+  test('a malformed message on a subject is logged and dropped; the connection reads on', async (t) => {
     const f = fixture(t)
     const nats = await f.server()
     const logger = new RecordingLogger()
@@ -341,11 +405,21 @@ describe('natsTransport subjects and wire', () => {
     t.after(() => client.close())
     client.publish('exorelay.hello', 'not json')
     client.publish('exorelay.hello', JSON.stringify({ payload: 'no id' }))
+    // A header name with a space: nats.js throws when it reads it. Thrown out of a subscription
+    // callback, that stopped the connection reading for good.
+    client.publish('exorelay.hello', JSON.stringify({ id: 'bad', payload: 'headers' }), {
+      headers: MsgHdrsImpl.fromRecord({ 'bad name': ['1'] }),
+    })
     client.publish('exorelay.hello', JSON.stringify({ id: 'ok', payload: 'fine' }))
-    assert.equal(await greeted.promise, 'fine')
+    assert.equal(await within(greeted.promise, 'the well-formed message was not handled'), 'fine')
+    const dropped = logger.find('malformed message dropped', 'warn')
     assert.deepEqual(
-      logger.find('malformed message dropped', 'warn').map((entry) => entry.fields.messageName),
-      ['hello', 'hello'],
+      dropped.map((entry) => entry.fields.messageName),
+      ['hello', 'hello', 'hello'],
+    )
+    assert.match(
+      String(dropped[2]?.fields.err),
+      /the headers of the message on 'exorelay\.hello' cannot be read/,
     )
   })
 
@@ -370,6 +444,226 @@ describe('natsTransport subjects and wire', () => {
     await logger.waitFor((entry) => entry.message === 'malformed reply dropped')
     await assert.rejects(sent, { code: ErrorCodes.TIMEOUT })
     assert.equal(logger.find('malformed reply dropped', 'warn').length, 1)
+  })
+})
+
+describe('natsTransport deadline and trace headers', () => {
+  test("a handler's request carries the trace and deadline as headers, not body keys, and so does its reply", async (t) => {
+    const f = fixture(t)
+    const nats = await f.server()
+    const make = f.relays(nats.url)
+    const users = make('users')
+    const passwords = make('passwords')
+    const atPasswords = deferred<SeenTrace>()
+    const usersDone = deferred<unknown>()
+    users.registerHandler('users.create', async (_user, { send }) => {
+      usersDone.resolve(await send('passwords.encrypt', 'secret'))
+    })
+    passwords.registerHandler('passwords.encrypt', (_secret, context) => {
+      atPasswords.resolve(seenTrace(context))
+      return context.reply('passwords.encrypted', 'hash')
+    })
+    await Promise.all([users.listen(), passwords.listen()])
+
+    const observer = await connect({ servers: nats.url })
+    t.after(() => observer.close())
+    const request = deferred<Msg>()
+    const reply = deferred<Msg>()
+    observer.subscribe('exorelay.passwords.encrypt', {
+      callback: (_error, msg) => request.resolve(msg),
+    })
+    observer.subscribe('_INBOX.*.r.passwords.encrypted', {
+      callback: (_error, msg) => reply.resolve(msg),
+    })
+    await observer.flush()
+
+    // The traced request starts at a plain NATS client, whose headers say trace and deadline.
+    observer.publish('exorelay.users.create', JSON.stringify({ id: 'plain-5', payload: {} }), {
+      headers: headersFrom({ ...TRACE, 'exorelay-timeout': '60000' }),
+    })
+    assert.equal(await within(usersDone.promise, "users' send got no reply"), 'hash')
+    assertSawTrace(await atPasswords.promise, 60_000)
+
+    const onTheWire = await within(request.promise, 'the observer saw no request')
+    const { 'exorelay-timeout': timeout, ...others } = headersOfMsg(onTheWire)
+    assert.deepEqual(others, { 'exorelay-reply-to': others['exorelay-reply-to'], ...TRACE_HEADERS })
+    assert.match(others['exorelay-reply-to']?.[0] ?? '', /^_INBOX\.[^.]+\.r$/)
+    assert.ok(Number(timeout?.[0]) > 0 && Number(timeout?.[0]) <= 60_000, `timeout ${timeout}`)
+    assert.deepEqual(Object.keys(onTheWire.json()), ['id', 'sender', 'payload'])
+
+    const replied = await within(reply.promise, 'the observer saw no reply')
+    assert.deepEqual(headersOfMsg(replied), TRACE_HEADERS)
+    assert.deepEqual(Object.keys(replied.json()), ['id', 'sender', 'payload', 'responseTo'])
+  })
+
+  test('bad header values are dropped or clamped, and the message is still handled', async (t) => {
+    const f = fixture(t)
+    const nats = await f.server()
+    const logger = new RecordingLogger()
+    const users = f.relays(nats.url)('users', { logger })
+    const cases: Array<[Record<string, string>, { traceparent?: string; timeLeft: string }]> = [
+      [{ traceparent: '00-not-a-trace-01', tracestate: TRACESTATE }, { timeLeft: 'none' }],
+      [{ traceparent: `${TRACEPARENT}-extra` }, { timeLeft: 'none' }],
+      [{ traceparent: 'é'.repeat(100_000) }, { timeLeft: 'none' }],
+      [{ 'exorelay-timeout': '-5' }, { timeLeft: 'none' }],
+      [{ 'exorelay-timeout': 'abc' }, { timeLeft: 'none' }],
+      [{ 'exorelay-timeout': 'ü' }, { timeLeft: 'none' }],
+      [{ 'exorelay-timeout': '1e99' }, { timeLeft: 'a day' }],
+      [
+        { 'exorelay-timeout': '1e99', traceparent: TRACEPARENT },
+        { traceparent: TRACEPARENT, timeLeft: 'a day' },
+      ],
+    ]
+    const handled = new Map<string, { traceparent?: string; timeLeft: string }>()
+    const allHandled = deferred()
+    users.registerHandler('users.create', (_user, { id, traceparent, timeLeft }) => {
+      const left = timeLeft()
+      const read =
+        left === Number.POSITIVE_INFINITY ? 'none' : left > A_DAY - 60_000 ? 'a day' : `${left} ms`
+      handled.set(id, { ...(traceparent !== undefined && { traceparent }), timeLeft: read })
+      if (handled.size === cases.length) allHandled.resolve()
+    })
+    await users.listen()
+
+    const client = await connect({ servers: nats.url })
+    t.after(() => client.close())
+    for (const [index, [fields]] of cases.entries()) {
+      client.publish('exorelay.users.create', JSON.stringify({ id: `bad-${index}` }), {
+        headers: headersFrom(fields),
+      })
+    }
+    await within(
+      allHandled.promise,
+      `only ${handled.size} of ${cases.length} messages were handled`,
+    )
+    for (const [index, [fields, expected]] of cases.entries()) {
+      assert.deepEqual(handled.get(`bad-${index}`), expected, JSON.stringify(fields).slice(0, 80))
+    }
+    assert.deepEqual(logger.at('warn'), [])
+  })
+})
+
+describe('natsTransport cancellations', () => {
+  /** A handler that runs until its caller cancels it. */
+  function untilCancelled() {
+    const started = deferred()
+    const stopped = deferred<unknown>()
+    const handler = async (_payload: unknown, { signal }: { signal: AbortSignal }) => {
+      started.resolve()
+      if (!signal.aborted) await once(signal, 'abort')
+      stopped.resolve(signal.reason)
+    }
+    return { handler, started: started.promise, stopped: stopped.promise }
+  }
+
+  /**
+   * Sends `name` from `relay` and aborts the send once `running` runs; asserts that the send
+   * rejects and the handler is cancelled. Gives the request's id.
+   */
+  async function sendAndCancel(
+    relay: Relay,
+    name: string,
+    running: ReturnType<typeof untilCancelled>,
+  ): Promise<string> {
+    const controller = new AbortController()
+    const sent = relay.send(name, {}, { timeout: 60_000, signal: controller.signal })
+    await within(running.started, `${name} was not handled`)
+    controller.abort()
+    await assert.rejects(sent, { code: ErrorCodes.ABORTED })
+    const reason = await within(running.stopped, `the handler of ${name} was not cancelled`)
+    assert.match(
+      String(reason),
+      new RegExp(`The caller cancelled '${name.replaceAll('.', '\\.')}'`),
+    )
+    return sent.id
+  }
+
+  test("a cancellation travels on its request's name and reaches only the relays that handle it", async (t) => {
+    const f = fixture(t)
+    const nats = await f.server()
+    const make = f.relays(nats.url)
+    const logs = [new RecordingLogger(), new RecordingLogger()]
+    const instances = logs.map((logger) => make('users', { logger }))
+    const auditLog = new RecordingLogger()
+    const audit = make('audit', { logger: auditLog })
+    const web = make('web')
+    const running = untilCancelled()
+    for (const users of instances) users.registerHandler('users.create', running.handler)
+    const audited = deferred()
+    audit.registerHandler('audit.log', () => audited.resolve())
+    await Promise.all([...instances, audit, web].map((relay) => relay.listen()))
+
+    const observer = await connect({ servers: nats.url })
+    t.after(() => observer.close())
+    const cancellations: Msg[] = []
+    observer.subscribe('exorelay.~cancel.>', {
+      callback: (_error, msg) => {
+        cancellations.push(msg)
+      },
+    })
+    const broadcast: Msg[] = []
+    observer.subscribe(`exorelay.${CANCEL}`, {
+      callback: (_error, msg) => {
+        broadcast.push(msg)
+      },
+    })
+    await observer.flush()
+
+    const requestId = await sendAndCancel(web, 'users.create', running)
+
+    // Both instances of users got it (one ran the request, the other says it does not), and
+    // audit, which does not handle the name, did not: web's later message to audit came after
+    // it on the same connection.
+    const notRunning = (log: RecordingLogger) =>
+      log.find('cancellation of a handler that is not running', 'debug').length
+    // waitFor fails by itself after 5 s.
+    await Promise.any(
+      logs.map((log) =>
+        log.waitFor((entry) => entry.message === 'cancellation of a handler that is not running'),
+      ),
+    )
+    assert.deepEqual(logs.map(notRunning).sort(), [0, 1])
+    await web.send('audit.log', {}, { reply: false })
+    await within(audited.promise, 'audit.log was not handled')
+    assert.equal(notRunning(auditLog), 0)
+    await observer.flush()
+    assert.deepEqual(
+      cancellations.map((msg) => {
+        const { id, ...body } = msg.json<{ id: unknown }>()
+        return { subject: msg.subject, id: typeof id, body, headers: msg.headers }
+      }),
+      [
+        {
+          subject: 'exorelay.~cancel.users.create',
+          id: 'string',
+          body: { sender: 'web', responseTo: requestId },
+          headers: undefined,
+        },
+      ],
+    )
+    assert.deepEqual(broadcast, [])
+  })
+
+  test('a handler registered after listen can be cancelled too', async (t) => {
+    const f = fixture(t)
+    const nats = await f.server()
+    const users = f.relays(nats.url)('users')
+    await users.listen()
+    const running = untilCancelled()
+    users.registerHandler('users.count', running.handler)
+
+    // The same connection subscribed first, so the server has both subscriptions by now.
+    await sendAndCancel(users, 'users.count', running)
+  })
+
+  test('the cancellation of a request this transport did not send is refused with NO_RECEIVER', async () => {
+    const transport = natsTransport({ servers: 'nats://127.0.0.1:1' })
+    const cancellation = createEnvelope(CANCEL, 'web', undefined, 'never-sent')
+    await assert.rejects(transport.send(cancellation, { timeout: 1_000 }), {
+      code: ErrorCodes.NO_RECEIVER,
+      message: /cancellation of request 'never-sent' has nowhere to go/,
+    })
+    await transport.close()
   })
 })
 

@@ -3,6 +3,7 @@ import { describe, test } from 'node:test'
 import { ErrorCodes, MAX_NAME_LENGTH } from '@exorelay/core'
 import fc from 'fast-check'
 import {
+  cancelSubject,
   checkSubjectPrefix,
   decodeName,
   decodeSubject,
@@ -91,6 +92,28 @@ describe('decodeSubject', () => {
     for (const encoded of ['a%2', 'a%zz', 'a%u12', 'a%e9', 'a b', 'a..b', 'a.*', '']) {
       assert.equal(decodeName(encoded), undefined, `'${encoded}' is not an encoded name`)
     }
+  })
+})
+
+describe('cancelSubject', () => {
+  test("a name's cancellations travel beside its messages, under a token of their own", () => {
+    assert.equal(cancelSubject('users.create', 'exorelay'), 'exorelay.~cancel.users.create')
+    assert.equal(cancelSubject('café', 'prod.eu'), 'prod.eu.~cancel.caf%u00E9')
+    assert.equal(decodeSubject(cancelSubject('users.create', 'exorelay')), undefined)
+  })
+
+  test('no message subject is a cancellation subject (property)', () => {
+    const name = fc.string({ minLength: 1, unit: 'binary' })
+    // The names likeliest to collide: those that spell a cancellation subject out.
+    const lookalike = name.map((tail) => `~cancel.${tail}`)
+    fc.assert(
+      fc.property(name, fc.oneof(name, lookalike), (cancelled, other) => {
+        const subject = cancelSubject(cancelled, 'exorelay')
+        assertSafeSubject(subject)
+        assert.equal(subject.split('.')[1], '~cancel')
+        assert.notEqual(encodeSubject(other).split('.')[1], '~cancel')
+      }),
+    )
   })
 })
 
