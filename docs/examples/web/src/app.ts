@@ -7,6 +7,7 @@ import {
 } from 'exorelay'
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } from 'fastify'
 import type { User, WebMessages } from './messages.js'
+import { traceRequests } from './request-spans.js'
 
 /** How long the API waits for a service's reply unless told otherwise: 5 seconds. */
 export const DEFAULT_TIMEOUT = 5_000
@@ -17,7 +18,10 @@ export interface BuildAppOptions {
    * defaults to `'web'`; the port is always the app's.
    */
   relay?: Omit<ExoRelayOptions, 'fastify' | 'logger' | 'port'>
-  /** Milliseconds to wait for the users service's reply. Default 5000. */
+  /**
+   * Milliseconds to wait for the users service's reply. Default 5000. A client may ask for
+   * less with `?timeout=`, never for more.
+   */
   timeout?: number
   /** A pino logger for the app and its relay, or `false` for silence. Default `false`. */
   logger?: FastifyBaseLogger | false
@@ -35,7 +39,16 @@ interface CreateUserBody {
   password: string
 }
 
+interface CreateUserQuery {
+  timeout?: string
+}
+
 const createUserSchema = {
+  // Milliseconds, as digits: a query string is text, and a JSON API does not coerce types.
+  querystring: {
+    type: 'object',
+    properties: { timeout: { type: 'string', pattern: '^[1-9][0-9]{0,8}$' } },
+  },
   body: {
     type: 'object',
     required: ['name', 'password'],
@@ -54,11 +67,14 @@ const createUserSchema = {
  * listens and withdraws from the bus when the app closes.
  *
  * - `POST /users {name, password}`: 201 `{id, name}`, 422 `{error}` when the users service
- *   answers `users.not-created`, 400 for a malformed body.
+ *   answers `users.not-created`, 400 for a malformed body. `?timeout=300` waits 300 ms at
+ *   most instead of `timeout`.
  * - `GET /users`: 200 `[{id, name}]`.
  * - Failures of the message flow are JSON `{error: {code, message}}`: 504 when no reply came
  *   in time, 503 when no service receives the message or the bus is unreachable, 502 when the
  *   bus refused the message or the users service failed (its error reply).
+ * - Each API request is an OpenTelemetry SERVER span (`POST /users`), the parent of the
+ *   messages it sends: with an SDK in the process, a trace starts here.
  *
  * @example
  * ```ts
@@ -94,13 +110,19 @@ export function buildApp(options: BuildAppOptions = {}): WebApp {
       )
     })
 
-    api.post<{ Body: CreateUserBody }>(
+    traceRequests(api)
+
+    api.post<{ Body: CreateUserBody; Querystring: CreateUserQuery }>(
       '/users',
       { schema: createUserSchema },
       async (request, reply) => {
         const { name, password } = request.body
+        // The deadline travels: users and passwords stop their work when it passes.
+        const wait = Math.min(timeout, Number(request.query.timeout ?? timeout))
         // `envelope()` gives the outcome's name, so both outcomes can be told apart.
-        const outcome = await relay.send('users.create', { name, password }, { timeout }).envelope()
+        const outcome = await relay
+          .send('users.create', { name, password }, { timeout: wait })
+          .envelope()
         if (outcome.name === 'users.not-created') {
           const message = outcome.payload?.reason ?? 'The users service gave no reason.'
           return reply.code(422).send({ error: { code: outcome.name, message } })

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict'
+import { subscribe, unsubscribe } from 'node:diagnostics_channel'
 import { once } from 'node:events'
 import { createServer } from 'node:net'
 import { test } from 'node:test'
@@ -48,8 +49,8 @@ async function startUsers(
   await relay.listen()
 }
 
-function postUser(base: string, body: unknown, contentType = 'application/json') {
-  return fetch(`${base}/users`, {
+function postUser(base: string, body: unknown, contentType = 'application/json', query = '') {
+  return fetch(`${base}/users${query}`, {
     method: 'POST',
     headers: { 'content-type': contentType },
     body: typeof body === 'string' ? body : JSON.stringify(body),
@@ -174,6 +175,40 @@ test('POST /users answers 504 with EXORELAY_ERR_REPLY_TIMEOUT when users.create 
   const answer = (await response.json()) as { error: { code: string; message: string } }
   assert.equal(answer.error.code, ErrorCodes.TIMEOUT)
   assert.equal(received, 1)
+})
+
+test('POST /users?timeout= waits less than the app would, never more; a timeout that is not a positive whole number is a 400', async (t) => {
+  const bus = await startBus(t)
+  await startUsers(t, bus.port, (users) => {
+    users.registerHandler('users.create', async (user, { reply }) => {
+      await reply('users.created', { id: 'u1', name: user.name })
+    })
+  })
+  const base = await startWeb(t, bus.port, { timeout: 1_000 })
+  // The deadline each users.create carries, as the relay hands it to the bus.
+  const deadlines: (number | undefined)[] = []
+  const sent = ({ envelope }: { envelope: { name: string; timeout?: number } }) => {
+    if (envelope.name === 'users.create') deadlines.push(envelope.timeout)
+  }
+  subscribe('exorelay:message:send', sent as (message: unknown) => void)
+  t.after(async () => {
+    unsubscribe('exorelay:message:send', sent as (message: unknown) => void)
+  })
+
+  const user = { name: 'Will Riker', password: 'secret' }
+  for (const query of ['?timeout=300', '?timeout=5000', '']) {
+    const response = await postUser(base, user, 'application/json', query)
+    assert.equal(response.status, 201, query)
+  }
+  assert.deepEqual(deadlines, [300, 1_000, 1_000])
+
+  for (const query of ['?timeout=soon', '?timeout=0', '?timeout=-5', '?timeout=1.5']) {
+    const response = await postUser(base, user, 'application/json', query)
+    assert.equal(response.status, 400, query)
+    const answer = (await response.json()) as { error: { code: string } }
+    assert.equal(answer.error.code, 'FST_ERR_VALIDATION')
+  }
+  assert.equal(deadlines.length, 3, 'a refused request sends nothing')
 })
 
 test('GET /users answers 503 with EXORELAY_ERR_TRANSPORT_BUS_UNREACHABLE when the bus is down', async (t) => {
