@@ -1,10 +1,12 @@
-import { ExoRelay, type ExoRelayOptions } from 'exorelay'
+import { ErrorCodes, ExoRelay, type ExoRelayOptions, isExoRelayError } from 'exorelay'
 import { hashPassword } from './hash-password.js'
 import type { PasswordsMessages } from './messages.js'
 
 /**
  * The passwords service: a relay that answers `passwords.encrypt` with `passwords.encrypted`,
- * the scrypt hash of the password. Call `listen()` to take it online.
+ * the scrypt hash of the password. It stops hashing when the requester stops waiting (its
+ * deadline passed, or it cancelled) and logs `passwords.encrypt stopped: …` instead of
+ * replying. Call `listen()` to take it online.
  *
  * @example
  * ```ts
@@ -14,7 +16,7 @@ import type { PasswordsMessages } from './messages.js'
  */
 export function createPasswordsService(options: ExoRelayOptions = {}): ExoRelay<PasswordsMessages> {
   const relay = new ExoRelay<PasswordsMessages>(options)
-  relay.registerHandler('passwords.encrypt', async (password, { reply }) => {
+  relay.registerHandler('passwords.encrypt', async (password, { reply, signal, log }) => {
     // The contract says string, but anything can arrive over the wire. The relay logs this
     // rejection (never the password itself) and answers the sender with an error reply.
     if (typeof password !== 'string' || password === '') {
@@ -22,7 +24,24 @@ export function createPasswordsService(options: ExoRelayOptions = {}): ExoRelay<
         `passwords.encrypt needs a non-empty string as its payload, got ${password === '' ? 'an empty string' : `a ${typeof password}`}.`,
       )
     }
-    await reply('passwords.encrypted', await hashPassword(password))
+    let hash: string
+    try {
+      hash = await hashPassword(password, { signal })
+    } catch (error) {
+      if (!signal.aborted) throw error
+      // Nobody waits for the hash: a reply (or an error reply) would find no one.
+      log.warn({ code: signal.reason?.code }, `passwords.encrypt stopped: ${why(signal.reason)}`)
+      return
+    }
+    await reply('passwords.encrypted', hash)
   })
   return relay
+}
+
+/** Why a handler's signal aborted, in a few words. */
+function why(reason: unknown): string {
+  if (isExoRelayError(reason, ErrorCodes.TIMEOUT)) return 'deadline passed'
+  if (isExoRelayError(reason, ErrorCodes.ABORTED)) return 'the caller cancelled'
+  if (isExoRelayError(reason, ErrorCodes.CLOSED)) return 'the service is closing'
+  return String(reason)
 }

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
-import { hashPassword, verifyPassword } from '../src/hash-password.js'
+import { hashPassword, SLOW_PASSWORD, verifyPassword } from '../src/hash-password.js'
 
 test('a hash is a hex salt and a hex scrypt key separated by a colon', async () => {
   const stored = await hashPassword('secret')
@@ -21,4 +21,17 @@ test('a hash verifies against its own password and not against another', async (
 test('a malformed stored hash never verifies', async () => {
   assert.equal(await verifyPassword('secret', 'not-a-hash'), false)
   assert.equal(await verifyPassword('secret', 'abcd:1234'), false)
+})
+
+test('hashing stops when its signal aborts, the slow password’s wait included', async () => {
+  const reason = new Error('the caller waits no longer')
+  await assert.rejects(hashPassword('secret', { signal: AbortSignal.abort(reason) }), reason)
+  const hashing = new AbortController()
+  const hash = hashPassword('secret', { signal: hashing.signal })
+  hashing.abort(reason) // while scrypt runs
+  await assert.rejects(hash, reason)
+  const waiting = new AbortController()
+  const slow = hashPassword(SLOW_PASSWORD, { signal: waiting.signal })
+  waiting.abort(reason)
+  await assert.rejects(slow, { name: 'AbortError', cause: reason })
 })

@@ -1,16 +1,17 @@
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
+import { RecordingLogger } from '@exorelay/testing'
 import { ErrorCodes, ExoRelay, MemoryBus } from 'exorelay'
-import { verifyPassword } from '../src/hash-password.js'
+import { SLOW_PASSWORD, verifyPassword } from '../src/hash-password.js'
 import type { PasswordsMessages } from '../src/messages.js'
 import { createPasswordsService } from '../src/passwords-service.js'
 
-async function start(t: { after: (fn: () => Promise<void>) => void }) {
+async function start(t: { after: (fn: () => Promise<void>) => void }, log = new RecordingLogger()) {
   const bus = new MemoryBus()
   const passwords = createPasswordsService({
     serviceName: 'passwords',
     transport: bus.transport(),
-    logger: false,
+    logger: log,
   })
   const users = new ExoRelay<PasswordsMessages>({
     serviceName: 'users',
@@ -40,4 +41,37 @@ test('an empty password is refused with an error reply that reaches the sender a
     remoteCode: ErrorCodes.HANDLER_FAILED,
     message: /needs a non-empty string as its payload, got an empty string/,
   })
+})
+
+test('the slow password outlives a deadline: the hashing stops at it, and the handler logs why instead of replying', async (t) => {
+  const log = new RecordingLogger()
+  const users = await start(t, log)
+  await assert.rejects(users.send('passwords.encrypt', SLOW_PASSWORD, { timeout: 200 }), {
+    code: ErrorCodes.TIMEOUT,
+  })
+  const stopped = await log.waitFor(
+    (entry) => entry.message?.startsWith('passwords.encrypt stopped') === true,
+  )
+  assert.equal(stopped.level, 'warn')
+  assert.equal(stopped.message, 'passwords.encrypt stopped: deadline passed')
+  assert.equal(stopped.fields.code, ErrorCodes.TIMEOUT)
+  assert.equal(stopped.fields.messageName, 'passwords.encrypt')
+  assert.equal(log.find('handler failed').length, 0, 'a stop is no failure')
+})
+
+test('a caller that cancels stops the hashing too', async (t) => {
+  const log = new RecordingLogger()
+  const users = await start(t, log)
+  const controller = new AbortController()
+  const sent = users.send('passwords.encrypt', SLOW_PASSWORD, {
+    timeout: 60_000,
+    signal: controller.signal,
+  })
+  await log.waitFor((entry) => entry.message === 'received' && entry.fields.service === 'passwords')
+  controller.abort()
+  await assert.rejects(sent, { code: ErrorCodes.ABORTED })
+  const stopped = await log.waitFor(
+    (entry) => entry.message?.startsWith('passwords.encrypt stopped') === true,
+  )
+  assert.equal(stopped.message, 'passwords.encrypt stopped: the caller cancelled')
 })
