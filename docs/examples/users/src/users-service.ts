@@ -12,7 +12,9 @@ export interface UsersServiceOptions extends ExoRelayOptions {
 /**
  * The users service: a relay that handles `users.create` (validates, has the password hashed
  * by `passwords.encrypt`, stores the user, replies `users.created` or `users.not-created`)
- * and `users.list` (replies `users.listed`). Call `listen()` to take it online.
+ * and `users.list` (replies `users.listed`). A `users.create` whose requester stops waiting
+ * (its deadline passed, or it cancelled) stops, and logs `users.create stopped: …` instead of
+ * answering. Call `listen()` to take it online.
  *
  * @example
  * ```ts
@@ -25,16 +27,26 @@ export function createUsersService(options: UsersServiceOptions = {}): ExoRelay<
   const sendOptions = passwordsTimeout === undefined ? {} : { timeout: passwordsTimeout }
   const relay = new ExoRelay<UsersMessages>(relayOptions)
 
-  relay.registerHandler('users.create', async (user, { reply, send }) => {
+  relay.registerHandler('users.create', async (user, { reply, send, signal, log }) => {
     const reason = invalidReason(user)
     if (reason !== undefined) {
       await reply('users.not-created', { reason })
       return
     }
-    // If the passwords service fails or does not answer in time, this rejects: the relay logs
-    // it and answers the requester with an error reply (a RemoteHandlerError there, carrying
-    // the code, e.g. EXORELAY_ERR_REPLY_TIMEOUT). A made-up outcome would hide the fault.
-    const passwordHash = await send('passwords.encrypt', user.password, sendOptions)
+    let passwordHash: string
+    try {
+      // The send inherits the deadline of users.create: it waits no longer than web does.
+      passwordHash = await send('passwords.encrypt', user.password, sendOptions)
+    } catch (error) {
+      // If the passwords service fails or does not answer in time, the relay logs it and
+      // answers the requester with an error reply (a RemoteHandlerError there, carrying the
+      // code, e.g. EXORELAY_ERR_REPLY_TIMEOUT). A made-up outcome would hide the fault.
+      if (!signal.aborted) throw error
+      // Unless the requester itself waits no longer (its deadline passed, or it cancelled):
+      // then any answer would find nobody.
+      log.warn({ code: signal.reason?.code }, `users.create stopped: ${signal.reason?.message}`)
+      return
+    }
     const created = store.add(user.name.trim(), passwordHash)
     await reply('users.created', toUser(created))
   })

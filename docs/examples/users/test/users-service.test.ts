@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
+import { RecordingLogger } from '@exorelay/testing'
 import { ErrorCodes, ExoRelay, MemoryBus } from 'exorelay'
 import type { User, UsersMessages } from '../src/messages.js'
 import { UserStore } from '../src/user-store.js'
@@ -14,17 +15,23 @@ interface Landscape {
 /** The users service on a memory bus, with a stub passwords service and a `web` to send from. */
 async function start(
   t: { after: (fn: () => Promise<void>) => void },
-  options: { passwordsReply?: boolean } = {},
+  options: {
+    passwordsReply?: boolean
+    /** Default 200; `undefined`: users waits for passwords as long as its requester waits. */
+    passwordsTimeout?: number | undefined
+    log?: RecordingLogger
+  } = {},
 ): Promise<Landscape> {
   const bus = new MemoryBus()
   const store = new UserStore()
   const encrypted: string[] = []
+  const passwordsTimeout = 'passwordsTimeout' in options ? options.passwordsTimeout : 200
   const users = createUsersService({
     serviceName: 'users',
     transport: bus.transport(),
-    logger: false,
+    logger: options.log ?? false,
     store,
-    passwordsTimeout: 200,
+    ...(passwordsTimeout === undefined ? {} : { passwordsTimeout }),
   })
   const passwords = new ExoRelay<UsersMessages>({
     serviceName: 'passwords',
@@ -107,5 +114,25 @@ test('a passwords service that never replies makes users.create fail with the ti
     web.send('users.create', { name: 'Will Riker', password: 'secret' }, { timeout: 60_000 }),
     { code: ErrorCodes.REMOTE_HANDLER_FAILED, remoteCode: ErrorCodes.TIMEOUT },
   )
+  assert.deepEqual(store.list(), [])
+})
+
+test('users.create whose requester stops waiting while passwords works stops, and logs why instead of answering', async (t) => {
+  const log = new RecordingLogger()
+  const { web, store } = await start(t, { passwordsReply: false, passwordsTimeout: undefined, log })
+  await assert.rejects(
+    web.send('users.create', { name: 'Will Riker', password: 'secret' }, { timeout: 200 }),
+    { code: ErrorCodes.TIMEOUT },
+  )
+  const stopped = await log.waitFor(
+    (entry) => entry.message?.startsWith('users.create stopped') === true,
+  )
+  assert.equal(stopped.level, 'warn')
+  assert.equal(stopped.fields.code, ErrorCodes.TIMEOUT)
+  assert.match(
+    stopped.message ?? '',
+    /^users\.create stopped: The deadline of 'users\.create' .* passed/,
+  )
+  assert.deepEqual(log.find('handler failed'), [], 'a stop is no failure: no error reply')
   assert.deepEqual(store.list(), [])
 })
