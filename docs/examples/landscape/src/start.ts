@@ -1,8 +1,10 @@
 import { readFileSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
 import pretty from 'pino-pretty'
-import { createLineWriter, type LogRecord } from './log-output.js'
+import { createLineWriter, type LogRecord, type OutputLine } from './log-output.js'
 import { describeExit, ServiceProcess, StartError } from './service-process.js'
+import { spanOf } from './span-lines.js'
+import { TraceTrees } from './trace-trees.js'
 
 // The launcher of the example landscape: the bus, then the three services, one process each.
 // It is a command-line program, so it writes to the console directly.
@@ -21,6 +23,10 @@ const writeLine = createLineWriter({
   write: (text) => process.stdout.write(text),
 })
 const children: ServiceProcess[] = []
+/** Loaded into each service with OTEL_TRACES_EXPORTER=console: it prints the spans. */
+const tracePreload = new URL('./trace-to-console.ts', import.meta.url).href
+// Set by main() when the services trace: their spans are drawn here, one tree per trace.
+let traces: TraceTrees | undefined
 
 function say(message: string): void {
   process.stdout.write(`${message}\n`)
@@ -43,18 +49,29 @@ function startService(spec: ServiceSpec): ServiceProcess {
     ...spec,
     env: { ...process.env, ...spec.env },
     startTimeout: START_TIMEOUT,
-    onLine: writeLine,
+    onLine,
   })
   children.push(child)
   return child
 }
 
-/** A service of this landscape: `node --import tsx <dir>/src/main.ts`. */
+/** A child's line: a span goes to its trace's tree, anything else to the console. */
+function onLine(line: OutputLine): void {
+  const span = spanOf(line.record)
+  if (traces !== undefined && span !== undefined) traces.add(line.service, span)
+  else writeLine(line)
+}
+
+/**
+ * A service of this landscape: `node --import tsx <dir>/src/main.ts`, with the trace preload
+ * when the services trace.
+ */
 function exampleService(name: string, env: Record<string, string>): ServiceSpec {
   const cwd = fileURLToPath(new URL(`${name}/`, examples))
+  const preload = traces === undefined ? [] : ['--import', tracePreload]
   return {
     name,
-    args: ['--import', 'tsx', 'src/main.ts'],
+    args: ['--import', 'tsx', ...preload, 'src/main.ts'],
     cwd,
     env: { SERVICE_NAME: name, ...env },
     isReady: (record) => record.msg === 'ready',
@@ -112,6 +129,19 @@ function overNats(): boolean {
   return true
 }
 
+/**
+ * `OTEL_TRACES_EXPORTER=console`, OpenTelemetry's own variable, makes every service trace and
+ * print its spans, which this launcher draws as one tree per trace.
+ */
+function tracesToConsole(): boolean {
+  const exporter = process.env.OTEL_TRACES_EXPORTER
+  if (exporter === undefined || exporter === '' || exporter === 'none') return false
+  if (exporter === 'console') return true
+  throw new Error(
+    `OTEL_TRACES_EXPORTER=${exporter} is not something the example landscape can do: it prints traces to the console only. Set OTEL_TRACES_EXPORTER=console, or leave it unset for no traces`,
+  )
+}
+
 /** Starts the bundled bus on EXOCOM_PORT and returns what the services need to reach it. */
 async function startBus(
   whileRunning: <T>(promise: Promise<T>) => Promise<T>,
@@ -145,6 +175,18 @@ async function main(): Promise<number> {
   let exitCode = 0
   try {
     const apiPort = portFromEnv('PORT', 3000)
+    if (tracesToConsole()) {
+      traces = new TraceTrees({
+        // One write, so that a tree is never split by another child's line.
+        print: (lines) =>
+          writeLine({
+            service: 'trace',
+            text: lines.join('\n'),
+            record: undefined,
+            stream: 'stdout',
+          }),
+      })
+    }
     const relayEnv = overNats() ? {} : await startBus(whileRunning)
 
     // The services register with the bus when they go online, so their order does not matter.
@@ -164,6 +206,9 @@ async function main(): Promise<number> {
         `  API:  ${api}`,
         `  Try:  curl -s -X POST ${api}/users -H 'content-type: application/json' -d '{"name":"Will Riker","password":"secret"}'`,
         `  Then: curl -s ${api}/users`,
+        ...(traces === undefined
+          ? []
+          : ["  Traces: one tree per request, in the lines marked 'trace'"]),
         'Press Ctrl-C to stop.',
         '',
       ].join('\n'),
@@ -195,6 +240,7 @@ async function main(): Promise<number> {
   // Services first, so the bus is still there to see them withdraw; the bus last.
   const [bus, ...services] = children
   await Promise.all(services.map((child) => stopChild(child)))
+  traces?.flush()
   if (bus !== undefined) {
     await stopChild(bus)
     say('landscape: stopped')

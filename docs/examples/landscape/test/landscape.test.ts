@@ -228,3 +228,65 @@ test('the landscape reports a service that cannot start, stops the others and ex
   assert.equal(output.lines.includes(BANNER), false)
   assert.equal(await isFree(busPort), true, 'the bus was not stopped')
 })
+
+test('with OTEL_TRACES_EXPORTER=console, POST /users is drawn as one trace across web, users and passwords, and a request that times out at web stops at passwords', {
+  timeout: 60_000,
+}, async (t) => {
+  const apiPort = await freePort()
+  const { launcher, exited, output, stderr } = startLauncher(t, {
+    PORT: String(apiPort),
+    EXOCOM_PORT: String(await freePort()),
+    OTEL_TRACES_EXPORTER: 'console',
+  })
+  await output.waitFor((line) => line === BANNER)
+  const api = `http://127.0.0.1:${apiPort}`
+
+  const created = await postUser(api, { name: 'Will Riker', password: 'secret' })
+  assert.equal(created.status, 201)
+  const root = await output.waitFor((line) => /^trace +\| \S+ +web +POST \/users /.test(line))
+  const traceId = /^trace +\| ([0-9a-f]{32}) /.exec(root)?.[1]
+  assert.ok(traceId, `no trace id in '${root}'`)
+  for (const [service, span] of [
+    ['web', 'send users.create'],
+    ['users', 'process users.create'],
+    ['users', 'send passwords.encrypt'],
+    ['passwords', 'process passwords.encrypt'],
+  ]) {
+    await output.waitFor((line) =>
+      new RegExp(`^trace +\\| ${traceId} +${service} +${span} `).test(line),
+    )
+  }
+  assert.equal(
+    output.lines.some((line) => line.includes('"span":')),
+    false,
+    'span lines are drawn, not passed through',
+  )
+
+  const slow = await fetch(`${api}/users?timeout=2000`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ name: 'Slow Sam', password: 'slow' }),
+  })
+  assert.equal(slow.status, 504)
+  const stopped = await output.waitFor(
+    (line) => line.startsWith('passwords') && line.includes('passwords.encrypt stopped'),
+  )
+  assert.match(stopped, /"msg":"passwords\.encrypt stopped: deadline passed"/)
+
+  launcher.kill('SIGINT')
+  const [code] = await exited
+  assert.equal(code, 0, `the launcher exited with ${code}; its stderr:\n${stderr()}`)
+})
+
+test('the landscape refuses a trace exporter it does not have, naming the one it has', {
+  timeout: 60_000,
+}, async (t) => {
+  const { exited, stderr } = startLauncher(t, {
+    PORT: String(await freePort()),
+    EXOCOM_PORT: String(await freePort()),
+    OTEL_TRACES_EXPORTER: 'otlp',
+  })
+  const [code] = await exited
+  assert.equal(code, 1)
+  assert.match(stderr(), /OTEL_TRACES_EXPORTER=otlp .* Set OTEL_TRACES_EXPORTER=console/)
+})
