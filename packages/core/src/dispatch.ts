@@ -99,6 +99,16 @@ export class Dispatcher {
     }
     const handler = this.#handlers.get(name)
     if (handler === undefined) {
+      // A reply after its sender gave up: nobody waits, and nothing is wrong with it.
+      if (responseTo !== undefined && this.#pending.gaveUpOn(responseTo)) {
+        if (debug) {
+          this.#log.debug(
+            { messageName: name, messageId: id, responseTo },
+            'late reply: its sender no longer waited',
+          )
+        }
+        return ACCEPTED
+      }
       if (debug)
         this.#log.debug({ messageName: name, messageId: id, responseTo }, 'unknown message')
       return {
@@ -285,6 +295,15 @@ export class Dispatcher {
     const { name, id, responseTo } = message
     if (diagnostics.handlerError.hasSubscribers) {
       diagnostics.handlerError.publish({ serviceName: this.#host.serviceName, message, error })
+    }
+    // The caller stopped waiting (the deadline passed, it cancelled, or close() gave up): the
+    // failure is most likely the stop itself, and an error reply would reach nobody.
+    if (context.stopped !== undefined || context.timeLeft() === 0) {
+      this.#log.warn(
+        { err: error, messageName: name, messageId: id, responseTo },
+        'handler failed after its caller stopped waiting',
+      )
+      return
     }
     this.#log.error({ err: error, messageName: name, messageId: id, responseTo }, 'handler failed')
     // Only requests get error replies: a reply to a reply would find nobody waiting for it.

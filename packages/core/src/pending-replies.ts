@@ -1,5 +1,6 @@
 import { AbortError, ErrorCodes, type ExoRelayError, type TimeoutError } from './errors.js'
 import type { ReceivedMessage } from './message-map.js'
+import { RecentMap } from './recent-map.js'
 import { type ReplySink, settleFailure, settleReply } from './sent-message.js'
 
 /** The timer functions the deadlines use; injectable so tests control time without fakes. */
@@ -9,6 +10,9 @@ export interface Timers {
 }
 
 const MAX_TIMER_DELAY = 2_147_483_647
+// How many requests given up on (deadline, signal) are remembered, so that a reply that comes
+// late is taken quietly: the last 4,096 to 8,192, a few hundred kilobytes at most.
+const GIVEN_UP_REMEMBERED = 4_096
 
 /**
  * Deadlines must never keep a process alive: a fire-and-forget send at the end of a script
@@ -70,6 +74,7 @@ class Waiter {
     sink: ReplySink,
     readonly table: Map<string, Waiter>,
     readonly timers: Timers,
+    readonly givenUp: RecentMap<string, true>,
   ) {
     this.onReply = options.onReply
     this.#sink = sink
@@ -79,6 +84,7 @@ class Waiter {
       const aborted = options.onAbort
       this.#onAbort = () => {
         const waiting = !this.#settled && this.replies === 0
+        if (!this.#settled) givenUp.set(id, true)
         this.reject(
           new AbortError(ErrorCodes.ABORTED, 'The send was aborted by its signal.', {
             cause: signal.reason,
@@ -90,6 +96,7 @@ class Waiter {
     }
     if (timeout !== Number.POSITIVE_INFINITY) {
       this.#timer = timers.setTimeout(() => {
+        givenUp.set(id, true)
         // A callback-style send that got at least one reply ends normally at its deadline.
         if (this.onReply !== undefined && this.replies > 0) this.resolve(undefined)
         else this.reject(typeof timeoutError === 'function' ? timeoutError() : timeoutError)
@@ -125,6 +132,7 @@ class Waiter {
 export class PendingReplies {
   readonly #waiters = new Map<string, Waiter>()
   readonly #timers: Timers
+  readonly #givenUp = new RecentMap<string, true>(GIVEN_UP_REMEMBERED)
 
   constructor(options: { timers?: Timers | undefined } = {}) {
     this.#timers = options.timers ?? unrefTimers
@@ -152,7 +160,7 @@ export class PendingReplies {
       )
       return
     }
-    this.#waiters.set(id, new Waiter(id, options, sink, this.#waiters, this.#timers))
+    this.#waiters.set(id, new Waiter(id, options, sink, this.#waiters, this.#timers, this.#givenUp))
   }
 
   /**
@@ -167,6 +175,14 @@ export class PendingReplies {
     if (waiter.onReply === undefined) waiter.resolve(message)
     else waiter.onReply(message)
     return true
+  }
+
+  /**
+   * True when the sender stopped waiting for request `id` (its deadline passed or its signal
+   * aborted) not long ago: a reply to it is late, not unknown.
+   */
+  gaveUpOn(id: string): boolean {
+    return this.#givenUp.get(id) === true
   }
 
   /** Ends a callback-style wait before its deadline. False when it had already ended. */

@@ -240,6 +240,61 @@ test('a request its caller cancels while it waits in the queue is not handled', 
   assert.deepEqual(handled, ['first'])
 })
 
+test('a reply that comes after its sender gave up is taken quietly, not refused as unknown', async (t) => {
+  const { bus, relay } = await landscape(t)
+  const users = relay('users')
+  const web = relay('web')
+  const release = handed<void>()
+  const replied = handed<void>()
+  users.registerHandler('users.create', async (_user, { reply }) => {
+    await release.promise
+    await reply('users.created', {})
+    replied.resolve()
+  })
+  await users.listen()
+  await web.listen()
+  await assert.rejects(web.send('users.create', {}, { timeout: 20 }), TimeoutError)
+  release.resolve()
+  await replied.promise
+  const late = bus.deliveries.find((d) => d.message.name === 'users.created')
+  assert.equal(late?.receiver, 'web')
+  assert.equal(late?.receipt.status, 'accepted')
+})
+
+test('a handler that fails after its caller stopped waiting sends no error reply, and says why', async (t) => {
+  const warnings: string[] = []
+  const logger: Logger = {
+    ...silentLogger,
+    warn: (_fields: object, message: string) => {
+      warnings.push(message)
+    },
+  }
+  const { bus, relay } = await landscape(t, logger)
+  const users = relay('users')
+  const web = relay('web')
+  const failed = handed<void>()
+  users.registerHandler('users.create', async (_user, { signal }) => {
+    try {
+      if (!signal.aborted) await once(signal, 'abort')
+      throw signal.reason
+    } finally {
+      failed.resolve()
+    }
+  })
+  await users.listen()
+  await web.listen()
+  await assert.rejects(web.send('users.create', {}, { timeout: 20 }), TimeoutError)
+  await failed.promise
+  // The failure is handled in the microtask after the handler's promise rejected.
+  await new Promise((resolve) => setImmediate(resolve))
+  assert.deepEqual(warnings, ['handler failed after its caller stopped waiting'])
+  assert.equal(
+    bus.deliveries.some((d) => d.message.name === '__error'),
+    false,
+    'an error reply went out to nobody',
+  )
+})
+
 test('close() that gives up on a handler aborts its signal with a ClosedError', async (t) => {
   const { relay } = await landscape(t)
   const users = relay('users', { closeTimeout: 50 })
