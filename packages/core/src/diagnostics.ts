@@ -47,6 +47,12 @@ export interface HandleTrace {
   async?: boolean
   /** Set before `error` when the handler threw or its promise rejected. */
   error?: unknown
+  /**
+   * Set at the end when the handler was told to stop while it ran: its deadline passed (a
+   * `TimeoutError`), its caller cancelled (`AbortError`) or `close()` gave up (`ClosedError`).
+   * Its work was for nobody, even when it returned normally.
+   */
+  stopped?: Error
 }
 
 /**
@@ -96,8 +102,15 @@ export function endSendTrace(
  * Publishes how a traced handler run ended: `sync` when it returned no promise (or threw), so
  * that only `end` follows `start`, as with Node's `traceSync`.
  */
-export function endHandleTrace(trace: HandleTrace, sync: boolean, error?: unknown) {
+export function endHandleTrace(
+  trace: HandleTrace,
+  context: { stopReason(): Error | undefined },
+  sync: boolean,
+  error?: unknown,
+) {
   const channels = diagnostics.handleTracing
+  const stopped = context.stopReason()
+  if (stopped !== undefined) trace.stopped = stopped
   if (error !== undefined) {
     trace.error = error
     channels.error.publish(trace)

@@ -205,13 +205,13 @@ export class Dispatcher {
           : trace.runHandler(() => handler(message.payload, context))
     } catch (error) {
       context.finish()
-      if (trace !== undefined) endHandleTrace(trace, true, error)
+      if (trace !== undefined) endHandleTrace(trace, context, true, error)
       this.#handlerFailed(message, replyRoute, error, context)
       return { running: undefined, failed: true, error }
     }
     if (!isThenable(result)) {
       context.finish()
-      if (trace !== undefined) endHandleTrace(trace, true)
+      if (trace !== undefined) endHandleTrace(trace, context, true)
       return NOT_RUNNING
     }
     context.start()
@@ -223,11 +223,11 @@ export class Dispatcher {
       running: Promise.resolve(result).then(
         () => {
           context.finish()
-          if (trace !== undefined) endHandleTrace(trace, false)
+          if (trace !== undefined) endHandleTrace(trace, context, false)
         },
         (error: unknown) => {
           context.finish()
-          if (trace !== undefined) endHandleTrace(trace, false, error)
+          if (trace !== undefined) endHandleTrace(trace, context, false, error)
           this.#handlerFailed(message, replyRoute, error, context)
         },
       ),

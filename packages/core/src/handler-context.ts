@@ -187,6 +187,16 @@ export class HandlerContextImpl {
     return this.#stop.signal
   }
 
+  /**
+   * @internal Why the handler's work is for nobody, if it is: cancelled, the relay closing,
+   * or its deadline passed.
+   */
+  stopReason(): Error | undefined {
+    if (this.#stopped !== undefined) return this.#stopped
+    if (this.#due === undefined || this.timeLeft() > 0) return undefined
+    return this.#deadlinePassed()
+  }
+
   /** @internal Why the handler was told to stop (cancelled, or the relay closing), if it was. */
   get stopped(): Error | undefined {
     return this.#stopped

@@ -172,7 +172,10 @@ export class MessagingSpans {
     const state = run[STATE]
     if (state === undefined) return
     run[STATE] = undefined
-    if (run.error !== undefined) failed(state, run.error)
+    // A handler that returned normally after its caller stopped waiting did its work for
+    // nobody: that shows as a failure too, with why (deadline, cancellation, close).
+    const failure = run.error ?? run.stopped
+    if (failure !== undefined) failed(state, failure)
     state.span.end()
     this.instruments.processDuration.record(elapsed(state), state.metricAttributes)
   }

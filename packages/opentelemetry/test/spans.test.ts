@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict'
+import { once } from 'node:events'
 import { after, before, type TestContext, test } from 'node:test'
 import { MemoryBus, Relay, RemoteHandlerError, TimeoutError } from '@exorelay/core'
 import { context, SpanKind, SpanStatusCode, trace } from '@opentelemetry/api'
@@ -153,6 +154,21 @@ test('failures are recorded with their code: a handler that throws, a request th
   )
   const slow = get(spans, 'send users.slow')
   assert.equal(slow.attributes['error.type'], 'EXORELAY_ERR_REPLY_TIMEOUT')
+})
+
+test('a handler that stops at its deadline shows as failed, though it returned normally', async (t) => {
+  const relay = landscape(t)
+  const users = relay('users').registerHandler('users.create', async (_user, { signal }) => {
+    if (!signal.aborted) await once(signal, 'abort')
+  })
+  const web = relay('web')
+  await Promise.all([users.listen(), web.listen()])
+  await assert.rejects(web.send('users.create', {}, { timeout: 20 }), TimeoutError)
+  const spans = await telemetry.ended(['process users.create'])
+  const handler = get(spans, 'process users.create')
+  assert.equal(handler.status.code, SpanStatusCode.ERROR)
+  assert.equal(handler.attributes['error.type'], 'EXORELAY_ERR_REPLY_TIMEOUT')
+  assert.match(handler.status.message ?? '', /^The deadline of 'users\.create'/)
 })
 
 test('the conventions’ metrics: durations of sends and handler runs, messages sent and consumed', async (t) => {
