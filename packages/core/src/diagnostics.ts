@@ -4,13 +4,15 @@ import type { ReceivedMessage } from './message-map.js'
 
 /**
  * What the `exorelay:send` tracing channel publishes, one object per send from `start` to
- * `asyncEnd` (which always follows: every send settles), so that a subscriber may keep its own state (a span) on it.
+ * `asyncEnd` when the send settles (a request that waits for ever may never), so that a subscriber may keep its own state (a span) on it.
  */
 export interface SendTrace {
   readonly serviceName: string
   /**
    * The message as it will leave. A `start` subscriber may set its `traceparent` and
-   * `tracestate` (a tracer puts its span's context there); nothing else may change.
+   * `tracestate` (a tracer puts its span's context there; the relay drops what is not valid
+   * W3C Trace Context); nothing else may change. A subscriber that throws crashes the process
+   * (`node:diagnostics_channel` rethrows on the next tick): catch what can fail.
    */
   readonly envelope: OutgoingEnvelope
   /** True for a send that waits for a reply; false for a reply or a fire-and-forget message. */

@@ -159,7 +159,9 @@ export class Dispatcher {
     const running = responseTo === undefined ? undefined : this.#running.get(responseTo)
     if (running === undefined && responseTo !== undefined && this.#queuedRequests.has(responseTo)) {
       this.#queuedRequests.set(responseTo, true)
-      this.#log.debug({ messageId: id, responseTo }, 'cancelled by the caller while queued')
+      if (this.#log.isLevelEnabled?.('debug') !== false) {
+        this.#log.debug({ messageId: id, responseTo }, 'cancelled by the caller while queued')
+      }
       return ACCEPTED
     }
     if (this.#log.isLevelEnabled?.('debug') !== false) {
@@ -206,7 +208,7 @@ export class Dispatcher {
     } catch (error) {
       context.finish()
       if (trace !== undefined) endHandleTrace(trace, context, true, error)
-      this.#handlerFailed(message, replyRoute, error, context)
+      this.#failedIn(trace, message, replyRoute, error, context)
       return { running: undefined, failed: true, error }
     }
     if (!isThenable(result)) {
@@ -228,11 +230,24 @@ export class Dispatcher {
         (error: unknown) => {
           context.finish()
           if (trace !== undefined) endHandleTrace(trace, context, false, error)
-          this.#handlerFailed(message, replyRoute, error, context)
+          this.#failedIn(trace, message, replyRoute, error, context)
         },
       ),
       failed: false,
     }
+  }
+
+  /** A handler failed: its error reply goes out as the handler's would, in its tracer's context. */
+  #failedIn(
+    trace: HandleTrace | undefined,
+    message: ReceivedMessage,
+    replyRoute: unknown,
+    error: unknown,
+    context: HandlerContextImpl,
+  ): void {
+    const fail = () => this.#handlerFailed(message, replyRoute, error, context)
+    if (trace?.runHandler === undefined) fail()
+    else trace.runHandler(fail)
   }
 
   /**
@@ -265,7 +280,7 @@ export class Dispatcher {
     const cancelled = this.#queuedRequests.get(id) === true
     this.#queuedRequests.delete(id)
     if (cancelled) {
-      this.#log.info(
+      this.#log.debug(
         { messageName: name, messageId: id, responseTo },
         'not handled: its caller cancelled it while it waited in the queue',
       )

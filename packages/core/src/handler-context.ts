@@ -62,6 +62,7 @@ export class HandlerContextImpl {
   #send: SendFunction<any> | undefined
   #log: Logger | undefined
   #finished = false
+  #replied = false
   // Set when the deadline timer fired: timers run on a coarser clock than performance.now(),
   // and may fire a fraction of a millisecond early; from then on no time is left.
   #expired = false
@@ -172,8 +173,10 @@ export class HandlerContextImpl {
     return this.#send
   }
 
-  reply = (outcome: unknown, payload?: unknown): SentMessage<void, undefined> =>
-    this.#host.sendReply(outcome, payload, this.id, this.#replyRoute, this)
+  reply = (outcome: unknown, payload?: unknown): SentMessage<void, undefined> => {
+    this.#replied = true
+    return this.#host.sendReply(outcome, payload, this.id, this.#replyRoute, this)
+  }
 
   /**
    * @internal Aborted when the caller cancels or `close()` gives up, for the handler's own
@@ -193,7 +196,8 @@ export class HandlerContextImpl {
    */
   stopReason(): Error | undefined {
     if (this.#stopped !== undefined) return this.#stopped
-    if (this.#due === undefined || this.timeLeft() > 0) return undefined
+    // A handler that replied did its work for someone, even if it ran on past the deadline.
+    if (this.#replied || this.#due === undefined || this.timeLeft() > 0) return undefined
     return this.#deadlinePassed()
   }
 

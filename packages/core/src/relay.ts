@@ -31,6 +31,7 @@ import {
   missingOption,
 } from './options.js'
 import { PendingReplies } from './pending-replies.js'
+import { validTraceparent, validTracestate } from './trace-context.js'
 import { HandlerRegistry } from './registry.js'
 import type {
   Handler,
@@ -42,7 +43,7 @@ import type {
 } from './relay-types.js'
 import { type OnReply, readSendArguments, replyCallback } from './send-arguments.js'
 import { SentMessage, sendTrace, settleFailure, settleReply } from './sent-message.js'
-import type { Endpoint, Transport } from './transport.js'
+import type { Endpoint, Transport, TransportSendOptions } from './transport.js'
 
 // A reply expects nothing back.
 const NO_REPLY = Object.freeze({ reply: false })
@@ -417,7 +418,7 @@ export class Relay<M extends MessageMap<M> = AnyMessages> extends EventEmitter<R
   ): void {
     const { id, name } = envelope
     if (!expectsReply) {
-      this.#transport.send(envelope, { timeout, signal, replyRoute }).then(
+      this.#handOver(envelope, { timeout, signal, replyRoute }).then(
         () => {
           sent[settleReply](undefined)
         },
@@ -454,11 +455,24 @@ export class Relay<M extends MessageMap<M> = AnyMessages> extends EventEmitter<R
     )
     // The transport bounds the request by the same deadline and the caller's signal, so a
     // send that failed leaves no request running for long without an abort controller here.
-    this.#transport
-      .send(envelope, { timeout, signal, awaitsReply: true })
-      .then(undefined, (error: unknown) => {
+    this.#handOver(envelope, { timeout, signal, awaitsReply: true }).then(
+      undefined,
+      (error: unknown) => {
         this.#pending.reject(id, error)
-      })
+      },
+    )
+  }
+
+  /**
+   * The transport's `send`, whose failure is always a rejection: a transport that throws
+   * instead must not make `relay.send()` throw, nor leave a send unsettled.
+   */
+  #handOver(envelope: OutgoingEnvelope, options: TransportSendOptions): Promise<void> {
+    try {
+      return this.#transport.send(envelope, options)
+    } catch (error) {
+      return Promise.reject(error)
+    }
   }
 
   /** A send that fails before it leaves: it still shows in a trace, with its error. */
@@ -484,7 +498,18 @@ export class Relay<M extends MessageMap<M> = AnyMessages> extends EventEmitter<R
     if (!diagnostics.sendTracing.start.hasSubscribers) return undefined
     const trace: SendTrace = { serviceName: this.serviceName, envelope, expectsReply }
     sent[sendTrace] = trace
+    const { traceparent, tracestate } = envelope
     diagnostics.sendTracing.start.publish(trace)
+    if (envelope.traceparent !== traceparent || envelope.tracestate !== tracestate) {
+      // Checked as if it came over the wire: a subscriber's mistake must not reach the bus
+      // (over NATS, a control character in a header would fail the publish).
+      const valid = validTraceparent(envelope.traceparent)
+      const state = validTracestate(envelope.tracestate, valid)
+      if (valid === undefined) delete envelope.traceparent
+      else envelope.traceparent = valid
+      if (state === undefined) delete envelope.tracestate
+      else envelope.tracestate = state
+    }
     return trace
   }
 
@@ -495,7 +520,7 @@ export class Relay<M extends MessageMap<M> = AnyMessages> extends EventEmitter<R
   #cancel(id: string, name: string): void {
     if (this.#state === 'closed') return
     const envelope = createEnvelope(CANCEL, this.serviceName, undefined, id)
-    this.#transport.send(envelope, { timeout: CANCEL_TIMEOUT }).then(undefined, (error) => {
+    this.#handOver(envelope, { timeout: CANCEL_TIMEOUT }).then(undefined, (error) => {
       this.#log.debug(
         { err: error, messageName: name, messageId: id },
         'the cancellation could not be sent',

@@ -9,6 +9,9 @@ const ALL_ZEROS = /^0+$/
 export const MAX_TRACESTATE_LENGTH = 512
 /** The most list-members a `tracestate` may have. */
 export const MAX_TRACESTATE_MEMBERS = 32
+// A tracestate is printable ASCII: no control characters, nothing a header could not carry.
+const PRINTABLE = /^[\x20-\x7e]*$/
+const OPTIONAL_WHITESPACE = /^ +| +$/g
 // One list-member: a key (simple, or tenant@system) "=" a value of printable ASCII without
 // "," and "=", not ending in a space (W3C Trace Context, section 3.3.1).
 const TRACESTATE_MEMBER =
@@ -44,10 +47,11 @@ export function validTracestate(
   traceparent: string | undefined,
 ): string | undefined {
   if (traceparent === undefined || typeof value !== 'string') return undefined
-  if (value.length > MAX_TRACESTATE_LENGTH) return undefined
+  if (value.length > MAX_TRACESTATE_LENGTH || !PRINTABLE.test(value)) return undefined
   let members = 0
   for (const part of value.split(',')) {
-    const member = part.trim()
+    // The spec's optional whitespace around a member (tabs are not printable: refused above).
+    const member = part.replace(OPTIONAL_WHITESPACE, '')
     if (member === '') continue
     if (++members > MAX_TRACESTATE_MEMBERS || !TRACESTATE_MEMBER.test(member)) return undefined
   }

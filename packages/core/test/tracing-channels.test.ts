@@ -236,3 +236,60 @@ test('nothing is published, and no trace is kept, while nobody subscribes', asyn
   assert.equal(sendTrace in sent, false, 'an untraced send keeps no trace')
   await sent
 })
+
+test('a transport that throws instead of rejecting fails the send, which still ends its trace', async (t) => {
+  const bus = new MemoryBus()
+  const transport = bus.transport()
+  const failing = new Error('socket gone')
+  transport.send = () => {
+    throw failing
+  }
+  const web = new Relay({ serviceName: 'web', transport })
+  t.after(() => web.close())
+  await web.listen()
+  const sends = record<SendTrace>(t, diagnostics.sendTracing)
+  await assert.rejects(web.send('users.created', {}, { reply: false }), failing)
+  await assert.rejects(web.send('users.create', {}, { timeout: 1_000 }), failing)
+  for (const name of ['users.created', 'users.create']) {
+    assert.deepEqual(
+      sends.of(name).map(({ event }) => event),
+      ['start', 'end', 'error', 'asyncStart', 'asyncEnd'],
+      name,
+    )
+  }
+})
+
+test('trace context a send subscriber gets wrong does not leave with the message', async (t) => {
+  const { bus, relay } = landscape(t)
+  const users = relay('users').registerHandler('users.created', () => {})
+  const web = relay('web')
+  await Promise.all([users.listen(), web.listen()])
+  record<SendTrace>(t, diagnostics.sendTracing, (trace) => {
+    trace.envelope.traceparent = 'not a traceparent'
+    trace.envelope.tracestate = 'a=1'
+  })
+  await web.send('users.created', {}, { reply: false })
+  const delivered = bus.deliveries.find((d) => d.message.name === 'users.created')
+  assert.ok(delivered)
+  assert.equal(delivered.message.traceparent, undefined)
+  assert.equal(delivered.message.tracestate, undefined)
+})
+
+test('an error reply goes out in the context the tracer runs the handler in', async (t) => {
+  const { relay } = landscape(t)
+  const storage = new AsyncLocalStorage<string>()
+  const users = relay('users').registerHandler('users.create', async () => {
+    throw new Error('database down')
+  })
+  const web = relay('web')
+  await Promise.all([users.listen(), web.listen()])
+  const contexts: (string | undefined)[] = []
+  record<SendTrace>(t, diagnostics.sendTracing, (trace) => {
+    if (trace.envelope.name === '__error') contexts.push(storage.getStore())
+  })
+  record<HandleTrace>(t, diagnostics.handleTracing, (trace) => {
+    trace.runHandler = (handler) => storage.run('span of users.create', handler)
+  })
+  await assert.rejects(web.send('users.create', {}, { timeout: 1_000 }), RemoteHandlerError)
+  assert.deepEqual(contexts, ['span of users.create'])
+})

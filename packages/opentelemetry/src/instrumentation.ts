@@ -36,23 +36,27 @@ export class ExoRelayInstrumentation {
   #config: ExoRelayInstrumentationConfig
   #enabled = false
   readonly #spans: MessagingSpans
-  // Each channel and its handler, subscribed and unsubscribed together.
-  readonly #subscriptions: [Channel, (message: any) => void][]
+  // Each channel and its handler. The start handlers come and go with enable() and disable();
+  // the end handlers stay once subscribed, so that no span started is left open.
+  readonly #starts: [Channel, (message: any) => void][]
+  readonly #ends: [Channel, (message: any) => void][]
+  #endsSubscribed = false
 
   constructor(config: ExoRelayInstrumentationConfig = {}) {
     this.#config = { ...config }
-    // The global tracer follows a provider registered later; the global meter does not, so
-    // the SDK (or registerInstrumentations) hands over its meter provider.
-    this.#spans = new MessagingSpans(
-      trace.getTracer(NAME, VERSION),
-      createInstruments(metrics.getMeter(NAME, VERSION)),
+    // The global tracer follows a provider registered later. The global meter does not: it
+    // is looked up at the first message, unless the SDK hands over its meter provider.
+    this.#spans = new MessagingSpans(trace.getTracer(NAME, VERSION), () =>
+      metrics.getMeter(NAME, VERSION),
     )
     const spans = this.#spans
     const { sendTracing, handleTracing } = diagnostics
-    this.#subscriptions = [
+    this.#starts = [
       [sendTracing.start, spans.sendStart],
-      [sendTracing.asyncEnd, spans.sendEnd],
       [handleTracing.start, spans.handleStart],
+    ]
+    this.#ends = [
+      [sendTracing.asyncEnd, spans.sendEnd],
       [handleTracing.end, spans.handleEnd],
       [handleTracing.asyncEnd, spans.handleAsyncEnd],
     ]
@@ -63,14 +67,20 @@ export class ExoRelayInstrumentation {
   enable(): void {
     if (this.#enabled) return
     this.#enabled = true
-    for (const [channel, handler] of this.#subscriptions) channel.subscribe(handler)
+    for (const [channel, handler] of this.#starts) channel.subscribe(handler)
+    if (this.#endsSubscribed) return
+    this.#endsSubscribed = true
+    for (const [channel, handler] of this.#ends) channel.subscribe(handler)
   }
 
-  /** Unsubscribes: relays publish nothing more, and spans already started still end. */
+  /**
+   * Stops tracing: relays start no more traces and publish nothing new. Spans already started
+   * still end (their end handlers stay subscribed, and cost nothing without a span).
+   */
   disable(): void {
     if (!this.#enabled) return
     this.#enabled = false
-    for (const [channel, handler] of this.#subscriptions) channel.unsubscribe(handler)
+    for (const [channel, handler] of this.#starts) channel.unsubscribe(handler)
   }
 
   setTracerProvider(tracerProvider: TracerProvider): void {

@@ -4,9 +4,9 @@ import {
   type Context,
   type Counter,
   context,
+  diag,
   type Histogram,
   type Meter,
-  propagation,
   ROOT_CONTEXT,
   type Span,
   SpanKind,
@@ -31,18 +31,13 @@ import {
   METRIC_CLIENT_SENT_MESSAGES,
   METRIC_PROCESS_DURATION,
 } from './attributes.js'
-import { carrierGetter, carrierSetter, type TraceCarrier } from './carrier.js'
-
-/** Where a span's state lives on the trace object the channel hands from start to end. */
-const STATE = Symbol('exorelay.opentelemetry')
+import { extractFrom, injectInto, type TraceCarrier, traceIdOf } from './carrier.js'
 
 interface SpanState {
   span: Span
   started: number
   metricAttributes: Attributes
 }
-
-type Traced<T> = T & { [STATE]?: SpanState | undefined }
 
 /** The instruments of the messaging conventions. */
 export interface Instruments {
@@ -84,23 +79,37 @@ export function createInstruments(meter: Meter): Instruments {
  */
 export class MessagingSpans {
   tracer: Tracer
-  instruments: Instruments
+  /** Set by `setMeterProvider`; else the global meter's, looked up at the first message. */
+  instruments: Instruments | undefined
+  readonly #globalMeter: () => Meter
+  // Each instance's spans, by the trace object the channel hands from start to end: two
+  // instances enabled at once must not end each other's spans.
+  readonly #states = new WeakMap<object, SpanState>()
 
-  constructor(tracer: Tracer, instruments: Instruments) {
+  constructor(tracer: Tracer, globalMeter: () => Meter) {
     this.tracer = tracer
-    this.instruments = instruments
+    this.#globalMeter = globalMeter
+  }
+
+  get #metrics(): Instruments {
+    this.instruments ??= createInstruments(this.#globalMeter())
+    return this.instruments
   }
 
   /**
    * A send leaves, in its caller's context: the span's parent is the active span (an HTTP
-   * request at the edge, the handler's span inside a handler), or else the trace context the
-   * message already carries (a handler whose async context was lost on the way).
+   * request at the edge, the handler's span inside a handler), unless the message already
+   * carries trace context of another trace (a handler whose async context was lost, or an
+   * error reply sent where the transport's context is active): then that.
    */
-  readonly sendStart = (message: Traced<SendTrace>): void => {
+  readonly sendStart = guarded('send start', (message: SendTrace): void => {
     const { envelope } = message
     let parent = context.active()
-    if (trace.getSpan(parent) === undefined && envelope.traceparent !== undefined) {
-      parent = propagation.extract(parent, envelope, carrierGetter)
+    if (envelope.traceparent !== undefined) {
+      const active = trace.getSpan(parent)?.spanContext()
+      if (active === undefined || active.traceId !== traceIdOf(envelope.traceparent)) {
+        parent = extractFrom(parent, envelope)
+      }
     }
     const { attributes, metricAttributes } = attributesOf('send', envelope)
     const span = this.tracer.startSpan(
@@ -109,34 +118,33 @@ export class MessagingSpans {
       parent,
     )
     // The receiver's process span becomes this span's child.
-    propagation.inject(trace.setSpan(parent, span), envelope, carrierSetter)
-    message[STATE] = { span, started: performance.now(), metricAttributes }
-  }
+    injectInto(span.spanContext(), envelope)
+    this.#states.set(message, { span, started: performance.now(), metricAttributes })
+  })
 
-  readonly sendEnd = (message: Traced<SendTrace>): void => {
-    const state = message[STATE]
+  readonly sendEnd = guarded('send end', (message: SendTrace): void => {
+    const state = this.#states.get(message)
     if (state === undefined) return
-    message[STATE] = undefined
-    if (message.error !== undefined) failed(state, message.error)
+    this.#states.delete(message)
+    if (message.error !== undefined) failed(state, message.error, true)
     else if (message.reply !== undefined) {
       state.span.setAttribute(ATTR_EXORELAY_REPLY_OUTCOME, message.reply.name)
     }
     state.span.end()
-    this.instruments.operationDuration.record(elapsed(state), state.metricAttributes)
-    this.instruments.sentMessages.add(1, state.metricAttributes)
-  }
+    const metrics = this.#metrics
+    metrics.operationDuration.record(elapsed(state), state.metricAttributes)
+    metrics.sentMessages.add(1, state.metricAttributes)
+  })
 
   /**
    * A handler starts: its span continues the message's trace (a message without trace
-   * context starts one), the handler runs in the span's context, and `ctx.traceparent` and
-   * the handler's sends carry the span's.
+   * context starts one; the transport's own context, such as the bus's HTTP request, is not
+   * its parent), the handler runs in the span's context, and `ctx.traceparent` and the
+   * handler's sends carry the span's.
    */
-  readonly handleStart = (run: Traced<HandleTrace>): void => {
+  readonly handleStart = guarded('handle start', (run: HandleTrace): void => {
     const { message } = run
-    const parent: Context =
-      message.traceparent === undefined
-        ? ROOT_CONTEXT
-        : propagation.extract(ROOT_CONTEXT, message, carrierGetter)
+    const parent: Context = extractFrom(ROOT_CONTEXT, message)
     const { attributes, metricAttributes } = attributesOf('process', message, run.serviceName)
     const span = this.tracer.startSpan(
       `process ${message.name}`,
@@ -145,7 +153,7 @@ export class MessagingSpans {
     )
     const active = trace.setSpan(parent, span)
     const carrier: TraceCarrier = {}
-    propagation.inject(active, carrier, carrierSetter)
+    injectInto(span.spanContext(), carrier)
     if (carrier.traceparent !== undefined) {
       run.traceparent = carrier.traceparent
       run.tracestate = carrier.tracestate
@@ -155,29 +163,44 @@ export class MessagingSpans {
       inner === undefined
         ? (handler) => context.with(active, handler)
         : (handler) => context.with(active, () => inner(handler))
-    run[STATE] = { span, started: performance.now(), metricAttributes }
-    this.instruments.consumedMessages.add(1, metricAttributes)
-  }
+    this.#states.set(run, { span, started: performance.now(), metricAttributes })
+    this.#metrics.consumedMessages.add(1, metricAttributes)
+  })
 
   /** `end` ends the span of a handler that returned no promise; `asyncEnd` the others'. */
-  readonly handleEnd = (run: Traced<HandleTrace>): void => {
+  readonly handleEnd = guarded('handle end', (run: HandleTrace): void => {
     if (!run.async) this.#handleSettled(run)
-  }
+  })
 
-  readonly handleAsyncEnd = (run: Traced<HandleTrace>): void => {
+  readonly handleAsyncEnd = guarded('handle end', (run: HandleTrace): void => {
     this.#handleSettled(run)
-  }
+  })
 
-  #handleSettled(run: Traced<HandleTrace>): void {
-    const state = run[STATE]
+  #handleSettled(run: HandleTrace): void {
+    const state = this.#states.get(run)
     if (state === undefined) return
-    run[STATE] = undefined
-    // A handler that returned normally after its caller stopped waiting did its work for
-    // nobody: that shows as a failure too, with why (deadline, cancellation, close).
-    const failure = run.error ?? run.stopped
-    if (failure !== undefined) failed(state, failure)
+    this.#states.delete(run)
+    // A handler that returned normally after it was told to stop did its work for nobody:
+    // that shows as a failure too, with why (deadline, cancellation, close), though nothing
+    // was thrown.
+    if (run.error !== undefined) failed(state, run.error, true)
+    else if (run.stopped !== undefined) failed(state, run.stopped, false)
     state.span.end()
-    this.instruments.processDuration.record(elapsed(state), state.metricAttributes)
+    this.#metrics.processDuration.record(elapsed(state), state.metricAttributes)
+  }
+}
+
+/**
+ * A channel subscriber that never throws: `node:diagnostics_channel` would rethrow on the next
+ * tick and crash the service over a tracing bug. The failure goes to OpenTelemetry's own log.
+ */
+function guarded<T>(what: string, handler: (message: T) => void): (message: T) => void {
+  return (message) => {
+    try {
+      handler(message)
+    } catch (error) {
+      diag.error(`@exorelay/opentelemetry: the ${what} handler failed`, error)
+    }
   }
 }
 
@@ -210,12 +233,15 @@ function attributesOf(
   return { attributes, metricAttributes }
 }
 
-/** Marks a span failed, with the error's code as `error.type` (as its metrics record it). */
-function failed(state: SpanState, error: unknown): void {
+/**
+ * Marks a span failed, with the error's code as `error.type` (as its metrics record it), and
+ * the exception recorded when one was thrown.
+ */
+function failed(state: SpanState, error: unknown, thrown: boolean): void {
   const type = errorType(error)
   state.metricAttributes = { ...state.metricAttributes, [ATTR_ERROR_TYPE]: type }
   state.span.setAttribute(ATTR_ERROR_TYPE, type)
-  if (error instanceof Error) state.span.recordException(error)
+  if (thrown && error instanceof Error) state.span.recordException(error)
   state.span.setStatus({
     code: SpanStatusCode.ERROR,
     message: error instanceof Error ? error.message : String(error),

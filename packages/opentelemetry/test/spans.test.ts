@@ -2,8 +2,10 @@ import assert from 'node:assert/strict'
 import { once } from 'node:events'
 import { after, before, type TestContext, test } from 'node:test'
 import { MemoryBus, Relay, RemoteHandlerError, TimeoutError } from '@exorelay/core'
+import { deferred, withDeadline } from '@exorelay/testing'
 import { context, SpanKind, SpanStatusCode, trace } from '@opentelemetry/api'
 import type { ReadableSpan } from '@opentelemetry/sdk-trace-base'
+import { ExoRelayInstrumentation } from '../src/index.js'
 import { startTelemetry } from './telemetry.js'
 
 // The spans and metrics of one request through three services on the in-memory bus: web
@@ -135,7 +137,13 @@ test('failures are recorded with their code: a handler that throws, a request th
     .registerHandler('users.slow', () => {})
   const web = relay('web')
   await Promise.all([users.listen(), web.listen()])
-  await assert.rejects(web.send('users.create', {}, { timeout: 1_000 }), RemoteHandlerError)
+  // Inside an edge span, so that the error reply's parent cannot come from the active context
+  // by luck: it must be the handler's span.
+  const edge = telemetry.tracer.startSpan('POST /users')
+  await context.with(trace.setSpan(context.active(), edge), () =>
+    assert.rejects(web.send('users.create', {}, { timeout: 1_000 }), RemoteHandlerError),
+  )
+  edge.end()
   await assert.rejects(web.send('users.slow', {}, { timeout: 20 }), TimeoutError)
   const spans = await telemetry.ended(['process users.create', 'send __error', 'send users.slow'])
   const handler = get(spans, 'process users.create')
@@ -147,6 +155,7 @@ test('failures are recorded with their code: a handler that throws, a request th
   assert.equal(request.status.code, SpanStatusCode.ERROR)
   assert.equal(request.attributes['error.type'], 'EXORELAY_ERR_REMOTE_HANDLER_FAILED')
   const errorReply = get(spans, 'send __error')
+  assert.equal(errorReply.spanContext().traceId, edge.spanContext().traceId)
   assert.equal(
     parentOf(errorReply),
     handler.spanContext().spanId,
@@ -169,6 +178,70 @@ test('a handler that stops at its deadline shows as failed, though it returned n
   assert.equal(handler.status.code, SpanStatusCode.ERROR)
   assert.equal(handler.attributes['error.type'], 'EXORELAY_ERR_REPLY_TIMEOUT')
   assert.match(handler.status.message ?? '', /^The deadline of 'users\.create'/)
+  assert.equal(handler.events.length, 0, 'nothing was thrown: no exception is recorded')
+})
+
+test('a handler that replied and ran on past its deadline did its work: its span is not failed', async (t) => {
+  const relay = landscape(t)
+  const users = relay('users').registerHandler('users.create', async (_user, ctx) => {
+    await ctx.reply('users.created', {})
+    if (!ctx.signal.aborted) await once(ctx.signal, 'abort')
+  })
+  const web = relay('web')
+  await Promise.all([users.listen(), web.listen()])
+  await web.send('users.create', {}, { timeout: 50 })
+  const spans = await telemetry.ended(['process users.create'])
+  assert.equal(get(spans, 'process users.create').status.code, SpanStatusCode.UNSET)
+})
+
+test('disabled while a request runs, the spans it started still end', async (t) => {
+  const relay = landscape(t)
+  const release = deferred<void>()
+  const started = deferred<void>()
+  const users = relay('users').registerHandler('users.create', async (_user, { reply }) => {
+    started.resolve()
+    await release.promise
+    reply('users.created', {})
+  })
+  const web = relay('web')
+  await Promise.all([users.listen(), web.listen()])
+  t.after(() => telemetry.instrumentation.enable())
+  const request = web.send('users.create', {}, { timeout: 5_000 })
+  await withDeadline(started.promise, 5_000, () => 'users.create never ran')
+  telemetry.instrumentation.disable()
+  release.resolve()
+  await request
+  const spans = await telemetry.ended(['send users.create', 'process users.create'])
+  assert.equal(spans.size, 2)
+})
+
+test('a tracer that throws costs the trace, never the message or the process', async (t) => {
+  const relay = landscape(t)
+  const users = relay('users').registerHandler('users.create', (_user, { reply }) => {
+    reply('users.created', { ok: true })
+  })
+  const web = relay('web')
+  await Promise.all([users.listen(), web.listen()])
+  const crashes: unknown[] = []
+  const onUncaught = (error: unknown) => crashes.push(error)
+  process.on('uncaughtException', onUncaught)
+  t.after(() => process.off('uncaughtException', onUncaught))
+  const broken = {
+    getTracer: () => ({
+      startSpan: () => {
+        throw new Error('tracer bug')
+      },
+      startActiveSpan: () => {
+        throw new Error('tracer bug')
+      },
+    }),
+  }
+  telemetry.instrumentation.setTracerProvider(broken as never)
+  t.after(() => telemetry.instrumentation.setTracerProvider(telemetry.tracerProvider))
+  assert.deepEqual(await web.send('users.create', {}, { timeout: 1_000 }), { ok: true })
+  // diagnostics_channel would rethrow a subscriber's error on the next tick.
+  await new Promise((resolve) => setImmediate(resolve))
+  assert.deepEqual(crashes, [])
 })
 
 test('the conventions’ metrics: durations of sends and handler runs, messages sent and consumed', async (t) => {
@@ -219,4 +292,22 @@ test('disabled, it makes no spans, and relays publish nothing', async (t) => {
     true,
     'config says what it was built with',
   )
+})
+
+test('two instances enabled at once each end their own spans', async (t) => {
+  const relay = landscape(t)
+  const second = new ExoRelayInstrumentation()
+  second.setTracerProvider(telemetry.tracerProvider)
+  t.after(() => second.disable())
+  const users = relay('users').registerHandler('users.create', (_user, { reply }) => {
+    reply('users.created', {})
+  })
+  const web = relay('web')
+  await Promise.all([users.listen(), web.listen()])
+  await web.send('users.create', {}, { timeout: 1_000 })
+  await telemetry.ended(['send users.created'])
+  const count = (name: string) =>
+    telemetry.exporter.getFinishedSpans().filter((span) => span.name === name).length
+  assert.equal(count('send users.create'), 2)
+  assert.equal(count('process users.create'), 2)
 })

@@ -29,8 +29,9 @@ test('without an SDK, a handler passes the incoming trace context on unchanged',
     seen.resolve(ctx.traceparent)
     ctx.reply('passwords.encrypted', 'x')
   })
+  const atUsers = deferred<string | undefined>()
   const users = relay('users').registerHandler('users.create', async (_user, ctx) => {
-    assert.equal(ctx.traceparent, INCOMING)
+    atUsers.resolve(ctx.traceparent)
     await ctx.send('passwords.encrypt', 'secret')
     ctx.reply('users.created', {})
   })
@@ -56,10 +57,11 @@ test('without an SDK, a handler passes the incoming trace context on unchanged',
     { timeout: 1_000, awaitsReply: true },
   )
   const nested = await withDeadline(seen.promise, 5_000, () => 'passwords.encrypt never arrived')
+  assert.equal(await atUsers.promise, INCOMING)
   assert.equal(nested, INCOMING)
 })
 
-test('registerInstrumentations hands it its providers and enables it', async (t) => {
+test('registerInstrumentations hands it its providers and enables it; no propagator is needed', async (t) => {
   const exporter = new InMemorySpanExporter()
   const tracerProvider = new BasicTracerProvider({
     spanProcessors: [new SimpleSpanProcessor(exporter)],
@@ -79,7 +81,12 @@ test('registerInstrumentations hands it its providers and enables it', async (t)
   })
   await Promise.all([users.listen(), web.listen()])
   await web.send('users.create', {}, { timeout: 1_000 })
-  const names = exporter.getFinishedSpans().map((span) => span.name)
-  assert.ok(names.includes('send users.create'), `spans: ${names.join(', ')}`)
-  assert.ok(names.includes('process users.create'), `spans: ${names.join(', ')}`)
+  const spans = exporter.getFinishedSpans()
+  const send = spans.find((span) => span.name === 'send users.create')
+  const process = spans.find((span) => span.name === 'process users.create')
+  assert.ok(send && process, `spans: ${spans.map((span) => span.name).join(', ')}`)
+  // No propagator is registered here: the trace context still travels, since the wire's is
+  // always W3C's.
+  assert.equal(process.parentSpanContext?.spanId, send.spanContext().spanId)
+  assert.equal(process.spanContext().traceId, send.spanContext().traceId)
 })
