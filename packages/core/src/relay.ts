@@ -31,7 +31,6 @@ import {
   missingOption,
 } from './options.js'
 import { PendingReplies } from './pending-replies.js'
-import { validTraceparent, validTracestate } from './trace-context.js'
 import { HandlerRegistry } from './registry.js'
 import type {
   Handler,
@@ -43,6 +42,7 @@ import type {
 } from './relay-types.js'
 import { type OnReply, readSendArguments, replyCallback } from './send-arguments.js'
 import { SentMessage, sendTrace, settleFailure, settleReply } from './sent-message.js'
+import { validTraceparent, validTracestate } from './trace-context.js'
 import type { Endpoint, Transport, TransportSendOptions } from './transport.js'
 
 // A reply expects nothing back.

@@ -392,7 +392,9 @@ test('a tracestate is kept only as the W3C grammar writes it, and dropped whole 
   fc.assert(
     fc.property(
       fc.string({ maxLength: 100 }),
-      fc.string({ unit: 'binary', minLength: 1, maxLength: 3 }).filter((c) => /[^\x20-\x7e]/.test(c)),
+      fc
+        .string({ unit: 'binary', minLength: 1, maxLength: 3 })
+        .filter((c) => /[^\x20-\x7e]/.test(c)),
       fc.string({ maxLength: 100 }),
       (before, bad, after) => {
         assert.equal(tracestate(`a=1${before}${bad}${after}`), undefined)
