@@ -146,12 +146,22 @@ test('a request that times out at web stops the work behind it: 504, and passwor
   await usersLog.waitFor((entry) => entry.message?.startsWith('users.create stopped') === true)
   assert.deepEqual(usersLog.find('handler failed'), [])
 
-  const spans = await recorder.ended(['POST /users', 'process passwords.encrypt'])
+  const spans = await recorder.ended([
+    'POST /users',
+    'process users.create',
+    'process passwords.encrypt',
+  ])
   const request = spans.get('POST /users')!
   assert.equal(request.attributes['http.response.status_code'], 504)
   assert.equal(request.status.code, SpanStatusCode.ERROR)
   const handler = spans.get('process passwords.encrypt')!
   assert.equal(handler.spanContext().traceId, request.spanContext().traceId)
+  // Both handlers returned normally once told to stop: their work was for nobody, and their
+  // spans say so, with the deadline as the reason.
+  for (const name of ['process users.create', 'process passwords.encrypt']) {
+    assert.equal(spans.get(name)!.status.code, SpanStatusCode.ERROR, name)
+    assert.equal(spans.get(name)!.attributes['error.type'], ErrorCodes.TIMEOUT, name)
+  }
   assert.equal(
     stopped.fields.traceId,
     request.spanContext().traceId,
