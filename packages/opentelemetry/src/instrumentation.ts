@@ -1,7 +1,7 @@
 import type { Channel } from 'node:diagnostics_channel'
 import { createRequire } from 'node:module'
 import { diagnostics } from '@exorelay/core'
-import { type MeterProvider, metrics, type TracerProvider, trace } from '@opentelemetry/api'
+import type { MeterProvider, TracerProvider } from '@opentelemetry/api'
 import { createInstruments, MessagingSpans } from './messaging-spans.js'
 
 const NAME = '@exorelay/opentelemetry'
@@ -44,11 +44,9 @@ export class ExoRelayInstrumentation {
 
   constructor(config: ExoRelayInstrumentationConfig = {}) {
     this.#config = { ...config }
-    // The global tracer follows a provider registered later. The global meter does not: it
-    // is looked up at the first message, unless the SDK hands over its meter provider.
-    this.#spans = new MessagingSpans(trace.getTracer(NAME, VERSION), () =>
-      metrics.getMeter(NAME, VERSION),
-    )
+    // Without providers handed over, the global ones: the tracer is looked up on each message
+    // until an SDK registers one, the meter at the first message.
+    this.#spans = new MessagingSpans(NAME, VERSION)
     const spans = this.#spans
     const { sendTracing, handleTracing } = diagnostics
     this.#starts = [

@@ -2,7 +2,14 @@ import assert from 'node:assert/strict'
 import { test } from 'node:test'
 import { MemoryBus, Relay } from '@exorelay/core'
 import { deferred, withDeadline } from '@exorelay/testing'
+import { metrics } from '@opentelemetry/api'
 import { registerInstrumentations } from '@opentelemetry/instrumentation'
+import {
+  AggregationTemporality,
+  InMemoryMetricExporter,
+  MeterProvider,
+  PeriodicExportingMetricReader,
+} from '@opentelemetry/sdk-metrics'
 import {
   BasicTracerProvider,
   InMemorySpanExporter,
@@ -89,4 +96,34 @@ test('registerInstrumentations hands it its providers and enables it; no propaga
   // always W3C's.
   assert.equal(process.parentSpanContext?.spanId, send.spanContext().spanId)
   assert.equal(process.spanContext().traceId, send.spanContext().traceId)
+})
+
+test('a meter provider registered after the instrumentation is used from the next message on', async (t) => {
+  const instrumentation = new ExoRelayInstrumentation()
+  t.after(() => instrumentation.disable())
+  const bus = new MemoryBus()
+  const users = new Relay({ serviceName: 'users', transport: bus.transport() })
+  const web = new Relay({ serviceName: 'web', transport: bus.transport() })
+  t.after(() => Promise.all([users.close(), web.close()]))
+  users.registerHandler('users.create', (_user, { reply }) => {
+    reply('users.created', {})
+  })
+  await Promise.all([users.listen(), web.listen()])
+  await web.send('users.create', {}, { timeout: 1_000 })
+  const reader = new PeriodicExportingMetricReader({
+    exporter: new InMemoryMetricExporter(AggregationTemporality.CUMULATIVE),
+    exportIntervalMillis: 60_000,
+  })
+  const provider = new MeterProvider({ readers: [reader] })
+  metrics.setGlobalMeterProvider(provider)
+  t.after(async () => {
+    metrics.disable()
+    await provider.shutdown()
+  })
+  await web.send('users.create', {}, { timeout: 1_000 })
+  const { resourceMetrics } = await reader.collect()
+  const names = resourceMetrics.scopeMetrics.flatMap((scope) =>
+    scope.metrics.map((metric) => metric.descriptor.name),
+  )
+  assert.ok(names.includes('messaging.process.duration'), names.join(', '))
 })
