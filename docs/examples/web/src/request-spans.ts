@@ -57,6 +57,18 @@ export function traceRequests(api: FastifyInstance): void {
     active.delete(request)
     done()
   })
+
+  // A client that goes away before the answer gets no onResponse: its span ends here.
+  api.addHook('onRequestAbort', (request, done) => {
+    const span = trace.getSpan(active.get(request) ?? ROOT_CONTEXT)
+    if (span !== undefined) {
+      span.setAttribute('error.type', 'aborted')
+      span.setStatus({ code: SpanStatusCode.ERROR, message: 'the client closed the connection' })
+      span.end()
+    }
+    active.delete(request)
+    done()
+  })
 }
 
 /** A server span is an error only for a 5xx: a 4xx is the client's mistake, well answered. */
