@@ -6,9 +6,15 @@ import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { isExoRelayError } from '@exorelay/core'
 import { type CoreMicroResult, runCoreMicro } from './core-micro.js'
-import { exorelayNatsScenario } from './exorelay-nats-scenario.js'
+import {
+  exorelayNatsOtelApiScenario,
+  exorelayNatsOtelSdkScenario,
+  exorelayNatsScenario,
+} from './exorelay-nats-scenario.js'
 import {
   exorelayFloodScenario,
+  exorelayOtelApiScenario,
+  exorelayOtelSdkScenario,
   exorelayScenario,
   exorelayUnbatchedScenario,
 } from './exorelay-scenario.js'
@@ -42,9 +48,13 @@ const PROCESS_LABELS = ['bus', 'responder', 'requester'] as const
 const scenarios = (options: BenchOptions): readonly Scenario[] => [
   floorScenario,
   exorelayScenario,
+  exorelayOtelApiScenario,
+  exorelayOtelSdkScenario,
   exorelayUnbatchedScenario,
   natsScenario,
   exorelayNatsScenario,
+  exorelayNatsOtelApiScenario,
+  exorelayNatsOtelSdkScenario,
   exorelayFloodScenario(options.floodServices),
   ...mixedScenarios,
 ]

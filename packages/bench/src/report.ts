@@ -120,6 +120,11 @@ export function buildReport(input: ReportInput): BenchReport {
     ['exorelay-nats', 'nats'],
     // What a flood of unchanged re-registrations costs the bus's traffic (issue 14).
     ['exorelay-flood', 'exorelay'],
+    // What OpenTelemetry costs, without and with an SDK (issue 15).
+    ['exorelay-otel-api', 'exorelay'],
+    ['exorelay-otel-sdk', 'exorelay'],
+    ['exorelay-nats-otel-api', 'exorelay-nats'],
+    ['exorelay-nats-otel-sdk', 'exorelay-nats'],
     // The floor with one ExoRelay component: what that component costs.
     ['mix-bus', 'floor'],
     ['mix-requester', 'floor'],

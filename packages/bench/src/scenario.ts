@@ -4,9 +4,13 @@ import { type MeasuredProcess, NodeChild } from './processes.js'
 export const SYSTEM_IDS = [
   'floor',
   'exorelay',
+  'exorelay-otel-api',
+  'exorelay-otel-sdk',
   'exorelay-unbatched',
   'nats',
   'exorelay-nats',
+  'exorelay-nats-otel-api',
+  'exorelay-nats-otel-sdk',
   'exorelay-flood',
   'mix-bus',
   'mix-requester',
@@ -14,11 +18,19 @@ export const SYSTEM_IDS = [
 ] as const
 /** The floor with one ExoRelay component: run only when asked for with `--only`. */
 export const MIXED_IDS: readonly SystemId[] = ['mix-bus', 'mix-requester', 'mix-responder']
+/** ExoRelay with `@exorelay/opentelemetry`, without and with an SDK (issue 15). */
+export const TELEMETRY_IDS: readonly SystemId[] = [
+  'exorelay-otel-api',
+  'exorelay-otel-sdk',
+  'exorelay-nats-otel-api',
+  'exorelay-nats-otel-sdk',
+]
 /**
- * What runs only when `--only` names it: the mixed systems, and ExoRelay under a registration
- * flood (issue 14), which is compared with the ExoRelay row and needs no place in every run.
+ * What runs only when `--only` names it: the mixed systems, ExoRelay under a registration
+ * flood (issue 14) and ExoRelay with OpenTelemetry (issue 15). The last two are compared with
+ * the plain ExoRelay rows and need no place in every run.
  */
-export const OPT_IN_IDS: readonly SystemId[] = [...MIXED_IDS, 'exorelay-flood']
+export const OPT_IN_IDS: readonly SystemId[] = [...MIXED_IDS, 'exorelay-flood', ...TELEMETRY_IDS]
 export type SystemId = (typeof SYSTEM_IDS)[number]
 
 /** How to start a system's Node.js processes. */
