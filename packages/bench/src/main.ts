@@ -1,6 +1,7 @@
 // The benchmark's command line: `npm run bench -- [--quick] [--rounds N] [--only …]`.
-// Runs the systems one at a time, interleaved round by round, prints the table and the
-// ratios, and writes results/latest.json and results/latest.md.
+// Runs the systems one at a time, interleaved round by round (each round starting one system
+// later in the list), prints the table and the ratios, and writes results/latest.json and
+// results/latest.md.
 import { mkdir, rm, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -40,7 +41,7 @@ import {
   SINGLE,
   type SystemRound,
 } from './run-system.js'
-import type { Scenario, StartOptions } from './scenario.js'
+import { roundOrder, type Scenario, type StartOptions } from './scenario.js'
 
 const RESULTS = fileURLToPath(new URL('../results/', import.meta.url))
 const PROFILES = join(RESULTS, 'profiles')
@@ -127,7 +128,7 @@ async function main(argv: readonly string[]): Promise<number> {
           `${Math.round(result.nsPerRequestReplyWithoutStacks)} ns without stack capture`,
       )
     }
-    for (const scenario of runnable) {
+    for (const scenario of roundOrder(runnable, round)) {
       const start: StartOptions = {
         execArgv: (label) =>
           options.cpuProf
