@@ -1,8 +1,15 @@
 import { ErrorCodes, InvalidArgumentError } from '@exorelay/core'
 import type { RegistrationCounts } from './flood.js'
 import type { AnswerMessage, Command, CommandMessage, ReadyMessage, Usage } from './ipc.js'
-import { ENV_BATCHES, ENV_BUS_PORT, ENV_FLOOD_SERVICES, ENV_NATS_SERVER } from './ipc.js'
+import {
+  ENV_BATCHES,
+  ENV_BUS_PORT,
+  ENV_FLOOD_SERVICES,
+  ENV_NATS_SERVER,
+  ENV_TELEMETRY,
+} from './ipc.js'
 import { type LoadOptions, type LoadResult, runLoad } from './load.js'
+import type { TelemetryMode } from './telemetry.js'
 
 /** What a child process of a system can do beyond reporting its usage. */
 export interface ChildRole {
@@ -21,6 +28,24 @@ export interface ChildRole {
 /** Whether ExoRelay's bus and services use the batch extension: off only in `exorelay-unbatched`. */
 export function batches(): boolean {
   return process.env[ENV_BATCHES] !== 'false'
+}
+
+/**
+ * Instruments the service's relays with `@exorelay/opentelemetry` when the parent asked for it
+ * (`*-otel-*` systems). Call it before the relay is made, as an application starts its SDK
+ * first. OpenTelemetry is imported only then, so that other systems do not load it.
+ */
+export async function telemetryIfAsked(): Promise<void> {
+  const mode = process.env[ENV_TELEMETRY]
+  if (mode === undefined) return
+  const { instrument, TELEMETRY_MODES } = await import('./telemetry.js')
+  if (!(TELEMETRY_MODES as readonly string[]).includes(mode)) {
+    throw new InvalidArgumentError(
+      ErrorCodes.INVALID_OPTION,
+      `${ENV_TELEMETRY} must be one of ${TELEMETRY_MODES.join(', ')}, got '${mode}'.`,
+    )
+  }
+  instrument(mode as TelemetryMode)
 }
 
 /** The bus port the parent passed, for the services. */

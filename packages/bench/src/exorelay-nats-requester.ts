@@ -1,8 +1,9 @@
 // ExoRelay's requesting service over NATS: one `await relay.send()` per request/reply.
 import { ExoRelay } from 'exorelay'
-import { serveParent } from './child.js'
+import { serveParent, telemetryIfAsked } from './child.js'
 import { PAYLOAD, REQUEST_NAME } from './payload.js'
 
+await telemetryIfAsked()
 // No system of the benchmark captures the caller's stack per request (see the systems list).
 const relay = new ExoRelay({ serviceName: 'web', logger: false, stackTraces: false })
 await relay.listen()

@@ -1,8 +1,9 @@
 // ExoRelay's requesting service: one `await relay.send()` per request/reply, as a user writes it.
 import { ExoRelay } from 'exorelay'
-import { batches, busPort, serveParent } from './child.js'
+import { batches, busPort, serveParent, telemetryIfAsked } from './child.js'
 import { PAYLOAD, REQUEST_NAME } from './payload.js'
 
+await telemetryIfAsked()
 const relay = new ExoRelay({
   serviceName: 'web',
   exocomHost: '127.0.0.1',

@@ -1,8 +1,9 @@
 // ExoRelay's answering service: one handler that replies with the payload it got.
 import { ExoRelay } from 'exorelay'
-import { batches, busPort, serveParent } from './child.js'
+import { batches, busPort, serveParent, telemetryIfAsked } from './child.js'
 import { REPLY_NAME, REQUEST_NAME } from './payload.js'
 
+await telemetryIfAsked()
 const relay = new ExoRelay({
   serviceName: 'users',
   exocomHost: '127.0.0.1',

@@ -1,20 +1,48 @@
-import { ENV_BATCHES, ENV_BUS_PORT, ENV_FLOOD_SERVICES } from './ipc.js'
+import { ENV_BATCHES, ENV_BUS_PORT, ENV_FLOOD_SERVICES, ENV_TELEMETRY } from './ipc.js'
 import { NodeChild } from './processes.js'
 import { type Scenario, type SystemId, startSystem } from './scenario.js'
+import type { TelemetryMode } from './telemetry.js'
+
+/** How an ExoRelay system differs from the plain one. */
+interface Variant {
+  /** Off: the bus and both services leave out the batch extension (decision 0011). */
+  readonly batches: boolean
+  /** That many other services re-register with the bus once a second (issue 14). */
+  readonly flood?: number | undefined
+  /** Both services run `@exorelay/opentelemetry`, without or with an SDK (issue 15). */
+  readonly telemetry?: TelemetryMode | undefined
+}
+
+/** What the `*-otel-*` systems add to a description, by mode (src/telemetry.ts). */
+export const TELEMETRY_DESCRIPTIONS: Readonly<Record<TelemetryMode, string>> = {
+  api:
+    'both services create new ExoRelayInstrumentation() with @opentelemetry/api and no SDK ' +
+    'registered: every span is non-recording, every instrument a no-op',
+  sdk:
+    'both services register an OpenTelemetry SDK 2.x globally (AsyncLocalStorageContextManager, ' +
+    'W3C propagator, BasicTracerProvider with a BatchSpanProcessor into an exporter that ' +
+    'discards, MeterProvider with a PeriodicExportingMetricReader (60 s, not due within a ' +
+    'round) into one that discards), then create new ExoRelayInstrumentation(): every span ' +
+    'and measurement recorded',
+}
 
 /**
  * ExoRelay as users run it: `@exorelay/exocom` in its own process, two services with the
  * `exorelay` package (`logger: false`), routes by self-registration. With `batches: false`
  * the bus and both services leave out the batch extension (decision 0011): one HTTP request
  * per message, as the floor makes. With `flood`, that many other services re-register with
- * the bus once a second while it carries the load (issue 14).
+ * the bus once a second while it carries the load (issue 14). With `telemetry`, both services
+ * are instrumented with OpenTelemetry; the bus is not, as `@exorelay/exocom` has no tracing.
  */
-function exorelaySystem(id: SystemId, title: string, batches: boolean, flood?: number): Scenario {
+function exorelaySystem(id: SystemId, title: string, variant: Variant): Scenario {
+  const { batches, flood, telemetry } = variant
   const description = `the exorelay package (logger: false, stackTraces: false${
     batches ? '' : ', batches: false'
   }) in two services, @exorelay/exocom (logger: false${
     batches ? '' : ', batches: false'
-  }) as the bus, one await relay.send() per request/reply`
+  }) as the bus, one await relay.send() per request/reply${
+    telemetry === undefined ? '' : `; ${TELEMETRY_DESCRIPTIONS[telemetry]}`
+  }`
   return {
     id,
     title,
@@ -38,7 +66,15 @@ function exorelaySystem(id: SystemId, title: string, batches: boolean, flood?: n
             env,
             execArgv: options.execArgv('bus'),
           })
-          return { process: bus, env: { ...env, [ENV_BUS_PORT]: String(bus.port) } }
+          // The services get the bus's environment: telemetry goes to them only.
+          return {
+            process: bus,
+            env: {
+              ...env,
+              [ENV_BUS_PORT]: String(bus.port),
+              ...(telemetry === undefined ? {} : { [ENV_TELEMETRY]: telemetry }),
+            },
+          }
         },
         // The responder registers before the requester starts, so the first request is routed.
         { responder: 'exorelay-responder.ts', requester: 'exorelay-requester.ts' },
@@ -55,12 +91,28 @@ function exorelaySystem(id: SystemId, title: string, batches: boolean, flood?: n
   }
 }
 
-export const exorelayScenario: Scenario = exorelaySystem('exorelay', 'ExoRelay', true)
+export const exorelayScenario: Scenario = exorelaySystem('exorelay', 'ExoRelay', {
+  batches: true,
+})
 
 export const exorelayUnbatchedScenario: Scenario = exorelaySystem(
   'exorelay-unbatched',
   'ExoRelay, no batches',
-  false,
+  { batches: false },
+)
+
+/** ExoRelay with OpenTelemetry's API and no SDK: compare with `exorelay` (issue 15). */
+export const exorelayOtelApiScenario: Scenario = exorelaySystem(
+  'exorelay-otel-api',
+  'ExoRelay + OTel API, no SDK',
+  { batches: true, telemetry: 'api' },
+)
+
+/** ExoRelay with an OpenTelemetry SDK exporting nowhere: compare with `exorelay` (issue 15). */
+export const exorelayOtelSdkScenario: Scenario = exorelaySystem(
+  'exorelay-otel-sdk',
+  'ExoRelay + OTel SDK',
+  { batches: true, telemetry: 'sdk' },
 )
 
 /** ExoRelay while `services` other services re-register once a second: compare with `exorelay`. */
@@ -68,7 +120,6 @@ export function exorelayFloodScenario(services: number): Scenario {
   return exorelaySystem(
     'exorelay-flood',
     `ExoRelay, ${services.toLocaleString('en-US')} re-registering`,
-    true,
-    services,
+    { batches: true, flood: services },
   )
 }

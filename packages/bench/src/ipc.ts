@@ -50,3 +50,8 @@ export const ENV_BATCHES = 'BENCH_BATCHES'
 export const ENV_NATS_SERVER = 'BENCH_NATS_SERVER'
 /** How many services the registration flood re-registers each second. */
 export const ENV_FLOOD_SERVICES = 'BENCH_FLOOD_SERVICES'
+/**
+ * `api` or `sdk`: ExoRelay's services run `@exorelay/opentelemetry`, without or with an
+ * OpenTelemetry SDK (`src/telemetry.ts`); unset, they load nothing of OpenTelemetry.
+ */
+export const ENV_TELEMETRY = 'BENCH_TELEMETRY'

@@ -1,14 +1,21 @@
 // The benchmark's command line: `npm run bench -- [--quick] [--rounds N] [--only …]`.
-// Runs the systems one at a time, interleaved round by round, prints the table and the
-// ratios, and writes results/latest.json and results/latest.md.
+// Runs the systems one at a time, interleaved round by round (each round starting one system
+// later in the list), prints the table and the ratios, and writes results/latest.json and
+// results/latest.md.
 import { mkdir, rm, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { isExoRelayError } from '@exorelay/core'
 import { type CoreMicroResult, runCoreMicro } from './core-micro.js'
-import { exorelayNatsScenario } from './exorelay-nats-scenario.js'
+import {
+  exorelayNatsOtelApiScenario,
+  exorelayNatsOtelSdkScenario,
+  exorelayNatsScenario,
+} from './exorelay-nats-scenario.js'
 import {
   exorelayFloodScenario,
+  exorelayOtelApiScenario,
+  exorelayOtelSdkScenario,
   exorelayScenario,
   exorelayUnbatchedScenario,
 } from './exorelay-scenario.js'
@@ -34,7 +41,7 @@ import {
   SINGLE,
   type SystemRound,
 } from './run-system.js'
-import type { Scenario, StartOptions } from './scenario.js'
+import { roundOrder, type Scenario, type StartOptions } from './scenario.js'
 
 const RESULTS = fileURLToPath(new URL('../results/', import.meta.url))
 const PROFILES = join(RESULTS, 'profiles')
@@ -42,9 +49,13 @@ const PROCESS_LABELS = ['bus', 'responder', 'requester'] as const
 const scenarios = (options: BenchOptions): readonly Scenario[] => [
   floorScenario,
   exorelayScenario,
+  exorelayOtelApiScenario,
+  exorelayOtelSdkScenario,
   exorelayUnbatchedScenario,
   natsScenario,
   exorelayNatsScenario,
+  exorelayNatsOtelApiScenario,
+  exorelayNatsOtelSdkScenario,
   exorelayFloodScenario(options.floodServices),
   ...mixedScenarios,
 ]
@@ -117,7 +128,7 @@ async function main(argv: readonly string[]): Promise<number> {
           `${Math.round(result.nsPerRequestReplyWithoutStacks)} ns without stack capture`,
       )
     }
-    for (const scenario of runnable) {
+    for (const scenario of roundOrder(runnable, round)) {
       const start: StartOptions = {
         execArgv: (label) =>
           options.cpuProf

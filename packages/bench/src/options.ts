@@ -6,7 +6,7 @@ import { OPT_IN_IDS, SYSTEM_IDS, type SystemId } from './scenario.js'
 /** What `--only` can select: the systems and the core micro-benchmark. */
 export const TARGETS = [...SYSTEM_IDS, 'core'] as const
 export type Target = SystemId | 'core'
-/** What runs without `--only`: everything but the mixed systems and the registration flood. */
+/** What runs without `--only`: everything but the opt-in systems (`OPT_IN_IDS`). */
 export const DEFAULT_TARGETS: readonly Target[] = TARGETS.filter(
   (target) => !(OPT_IN_IDS as readonly string[]).includes(target),
 )
@@ -43,9 +43,12 @@ export const USAGE = `Usage: npm run bench -- [--quick] [--rounds N] [--only flo
   --quick          1 round of short phases (well under a minute in all)
   --rounds N       rounds of the systems, interleaved (default 3; --quick: 1)
   --only LIST      what to run, comma-separated: ${TARGETS.join(', ')}
-                   (default: all but the mix-* systems, the floor with one ExoRelay component,
-                   and exorelay-flood, ExoRelay while other services flood the bus with
-                   re-registrations: run it with exorelay to get the ratio)
+                   (default: all but the mix-* systems, the floor with one ExoRelay component;
+                   exorelay-flood, ExoRelay while other services flood the bus with
+                   re-registrations: run it with exorelay to get the ratio; and the *-otel-*
+                   systems, ExoRelay (over NATS) with @exorelay/opentelemetry, -api: the
+                   OpenTelemetry API and no SDK, -sdk: an SDK exporting nowhere: run them
+                   with exorelay (exorelay-nats) to get the ratios)
   --warmup-requests N
                    request/replies at 64 in flight after each start, before any phase
                    (default 10000; --quick: 3000)

@@ -120,6 +120,11 @@ export function buildReport(input: ReportInput): BenchReport {
     ['exorelay-nats', 'nats'],
     // What a flood of unchanged re-registrations costs the bus's traffic (issue 14).
     ['exorelay-flood', 'exorelay'],
+    // What OpenTelemetry costs, without and with an SDK (issue 15).
+    ['exorelay-otel-api', 'exorelay'],
+    ['exorelay-otel-sdk', 'exorelay'],
+    ['exorelay-nats-otel-api', 'exorelay-nats'],
+    ['exorelay-nats-otel-sdk', 'exorelay-nats'],
     // The floor with one ExoRelay component: what that component costs.
     ['mix-bus', 'floor'],
     ['mix-requester', 'floor'],
@@ -437,7 +442,7 @@ export function renderMarkdown(report: BenchReport): string {
     `- Machine: ${machine.cpu}, ${machine.cores} cores, ${machine.memoryGiB} GiB, ${machine.os}`,
     `- Node.js ${machine.node}${machine.natsServer === undefined ? '' : `, ${machine.natsServer}`}`,
     `- Load average (1, 5, 15 min) at start: ${machine.loadAverage.start.join(', ')}; at end: ${machine.loadAverage.end?.join(', ') ?? 'n/a'}`,
-    `- ${settings.rounds} round(s), systems interleaved, fresh processes per round; ${settings.warmupRequests} ` +
+    `- ${settings.rounds} round(s), systems interleaved (each round starting one system later), fresh processes per round; ${settings.warmupRequests} ` +
       `warm-up request/replies at 64 in flight after each start; per phase ${seconds(settings.warmupMs)} s warm-up, ` +
       `${seconds(settings.durationMs)} s measured; ${settings.payloadBytes}-byte JSON payload; loopback`,
     '',

@@ -4,9 +4,13 @@ import { type MeasuredProcess, NodeChild } from './processes.js'
 export const SYSTEM_IDS = [
   'floor',
   'exorelay',
+  'exorelay-otel-api',
+  'exorelay-otel-sdk',
   'exorelay-unbatched',
   'nats',
   'exorelay-nats',
+  'exorelay-nats-otel-api',
+  'exorelay-nats-otel-sdk',
   'exorelay-flood',
   'mix-bus',
   'mix-requester',
@@ -14,12 +18,34 @@ export const SYSTEM_IDS = [
 ] as const
 /** The floor with one ExoRelay component: run only when asked for with `--only`. */
 export const MIXED_IDS: readonly SystemId[] = ['mix-bus', 'mix-requester', 'mix-responder']
+/** ExoRelay with `@exorelay/opentelemetry`, without and with an SDK (issue 15). */
+export const TELEMETRY_IDS: readonly SystemId[] = [
+  'exorelay-otel-api',
+  'exorelay-otel-sdk',
+  'exorelay-nats-otel-api',
+  'exorelay-nats-otel-sdk',
+]
 /**
- * What runs only when `--only` names it: the mixed systems, and ExoRelay under a registration
- * flood (issue 14), which is compared with the ExoRelay row and needs no place in every run.
+ * What runs only when `--only` names it: the mixed systems, ExoRelay under a registration
+ * flood (issue 14) and ExoRelay with OpenTelemetry (issue 15). The last two are compared with
+ * the plain ExoRelay rows and need no place in every run.
  */
-export const OPT_IN_IDS: readonly SystemId[] = [...MIXED_IDS, 'exorelay-flood']
+export const OPT_IN_IDS: readonly SystemId[] = [...MIXED_IDS, 'exorelay-flood', ...TELEMETRY_IDS]
 export type SystemId = (typeof SYSTEM_IDS)[number]
+
+/**
+ * The order the systems run in round `round` (1, 2, …): each round starts one system later in
+ * the list (A B C, B C A, C A B, A B C, …). A system that always ran at the same place in a
+ * round would carry whatever that place costs (in an A/A run of two identical ExoRelay systems,
+ * 5 rounds, the second was 1.08 times as fast as the first, faster in 4 of them), and a
+ * comparison within rounds cannot tell that from the systems' own difference. Over a multiple
+ * of the number of systems, every system runs at every place equally often.
+ */
+export function roundOrder<T>(systems: readonly T[], round: number): T[] {
+  if (systems.length === 0) return []
+  const shift = (round - 1) % systems.length
+  return [...systems.slice(shift), ...systems.slice(0, shift)]
+}
 
 /** How to start a system's Node.js processes. */
 export interface StartOptions {

@@ -57,6 +57,22 @@ describe('parseOptions', () => {
     assert.deepEqual(options.targets, ['exorelay', 'exorelay-flood'])
   })
 
+  it('runs ExoRelay with OpenTelemetry only when --only names it, next to the plain rows', () => {
+    const options = parseOptions([
+      '--only',
+      'exorelay-nats-otel-sdk,exorelay-otel-sdk,exorelay-nats,exorelay-otel-api,exorelay,exorelay-nats-otel-api',
+    ])
+    if (options === 'help') return assert.fail('no help expected')
+    assert.deepEqual(options.targets, [
+      'exorelay',
+      'exorelay-otel-api',
+      'exorelay-otel-sdk',
+      'exorelay-nats',
+      'exorelay-nats-otel-api',
+      'exorelay-nats-otel-sdk',
+    ])
+  })
+
   it('floods with 1,000 services unless --flood-services says how many', () => {
     const byDefault = parseOptions([])
     const fewer = parseOptions(['--flood-services', '250'])

@@ -300,3 +300,36 @@ describe('registrationFigures', () => {
     )
   })
 })
+
+describe('OpenTelemetry rows', () => {
+  const report = buildReport({
+    machine,
+    settings,
+    systems: [
+      { id: 'exorelay', title: 'ExoRelay', description: 'the relay' },
+      { id: 'exorelay-otel-api', title: 'ExoRelay + OTel API, no SDK', description: 'api' },
+      { id: 'exorelay-otel-sdk', title: 'ExoRelay + OTel SDK', description: 'sdk' },
+      { id: 'exorelay-nats', title: 'ExoRelay over NATS', description: 'nats' },
+      { id: 'exorelay-nats-otel-sdk', title: 'ExoRelay over NATS + OTel SDK', description: 'sdk' },
+    ],
+    rounds: [
+      round('exorelay', 1, 10_000, 500, 100),
+      round('exorelay-otel-api', 1, 9_800, 500, 102),
+      round('exorelay-otel-sdk', 1, 8_000, 600, 125),
+      round('exorelay-nats', 1, 20_000, 300, 50),
+      round('exorelay-nats-otel-sdk', 1, 15_000, 400, 70),
+    ],
+    core: undefined,
+  })
+
+  it('compares each with the plain row of its transport, in the same round', () => {
+    assert.deepEqual(
+      report.comparisons.map(({ of, to, throughput }) => [of, to, throughput.perRound]),
+      [
+        ['exorelay-otel-api', 'exorelay', [0.98]],
+        ['exorelay-otel-sdk', 'exorelay', [0.8]],
+        ['exorelay-nats-otel-sdk', 'exorelay-nats', [0.75]],
+      ],
+    )
+  })
+})
