@@ -23,7 +23,7 @@ const active = new WeakMap<FastifyRequest, Context>()
  * are no-ops that cost next to nothing.
  */
 export function traceRequests(api: FastifyInstance): void {
-  api.addHook('onRequest', (request, _reply, done) => {
+  api.addHook('onRequest', (request, reply, done) => {
     const route = request.routeOptions.url
     const parent = propagation.extract(ROOT_CONTEXT, request.headers)
     const span = tracer.startSpan(
@@ -40,6 +40,18 @@ export function traceRequests(api: FastifyInstance): void {
       parent,
     )
     active.set(request, trace.setSpan(parent, span))
+    // A client that goes away before the answer gets no onResponse (nor, once its body was
+    // read, onRequestAbort): the connection's close ends the span, as aborted.
+    reply.raw.once('close', () => {
+      if (reply.raw.writableFinished || !active.has(request)) return
+      active.delete(request)
+      span.setAttribute('error.type', 'aborted')
+      span.setStatus({
+        code: SpanStatusCode.ERROR,
+        message: 'the client went away before the answer',
+      })
+      span.end()
+    })
     done()
   })
 
@@ -54,18 +66,6 @@ export function traceRequests(api: FastifyInstance): void {
   api.addHook('onResponse', (request, reply, done) => {
     const span = trace.getSpan(active.get(request) ?? ROOT_CONTEXT)
     if (span !== undefined) endSpan(span, reply.statusCode)
-    active.delete(request)
-    done()
-  })
-
-  // A client that goes away before the answer gets no onResponse: its span ends here.
-  api.addHook('onRequestAbort', (request, done) => {
-    const span = trace.getSpan(active.get(request) ?? ROOT_CONTEXT)
-    if (span !== undefined) {
-      span.setAttribute('error.type', 'aborted')
-      span.setStatus({ code: SpanStatusCode.ERROR, message: 'the client closed the connection' })
-      span.end()
-    }
     active.delete(request)
     done()
   })
