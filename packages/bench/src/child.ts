@@ -45,7 +45,7 @@ export async function telemetryIfAsked(): Promise<void> {
       `${ENV_TELEMETRY} must be one of ${TELEMETRY_MODES.join(', ')}, got '${mode}'.`,
     )
   }
-  instrument(mode as TelemetryMode)
+  await instrument(mode as TelemetryMode)
 }
 
 /** The bus port the parent passed, for the services. */
