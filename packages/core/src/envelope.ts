@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto'
 import { ErrorCodes, InvalidArgumentError, ProtocolError } from './errors.js'
-import { validTraceparent, validTracestate } from './trace-context.js'
+import { assignTraceContext } from './trace-context.js'
 
 /**
  * One message as it travels between a relay and the bus. Each transport decides how: the
@@ -197,12 +197,7 @@ export function parseEnvelope(name: unknown, body: unknown): Envelope {
   if (typeof timeout === 'number' && timeout > 0 && Number.isFinite(timeout)) {
     envelope.timeout = Math.min(Math.ceil(timeout), MAX_MESSAGE_TIMEOUT)
   }
-  const traceparent = validTraceparent(fields.traceparent)
-  if (traceparent !== undefined) {
-    envelope.traceparent = traceparent
-    const tracestate = validTracestate(fields.tracestate, traceparent)
-    if (tracestate !== undefined) envelope.tracestate = tracestate
-  }
+  assignTraceContext(envelope, fields.traceparent, fields.tracestate)
   if (fields.payload !== undefined && fields.payload !== null) envelope.payload = fields.payload
   return envelope
 }

@@ -42,7 +42,7 @@ import type {
 } from './relay-types.js'
 import { type OnReply, readSendArguments, replyCallback } from './send-arguments.js'
 import { SentMessage, sendTrace, settleFailure, settleReply } from './sent-message.js'
-import { validTraceparent, validTracestate } from './trace-context.js'
+import { assignTraceContext } from './trace-context.js'
 import type { Endpoint, Transport, TransportSendOptions } from './transport.js'
 
 // A reply expects nothing back.
@@ -503,12 +503,7 @@ export class Relay<M extends MessageMap<M> = AnyMessages> extends EventEmitter<R
     if (envelope.traceparent !== traceparent || envelope.tracestate !== tracestate) {
       // Checked as if it came over the wire: a subscriber's mistake must not reach the bus
       // (over NATS, a control character in a header would fail the publish).
-      const valid = validTraceparent(envelope.traceparent)
-      const state = validTracestate(envelope.tracestate, valid)
-      if (valid === undefined) delete envelope.traceparent
-      else envelope.traceparent = valid
-      if (state === undefined) delete envelope.tracestate
-      else envelope.tracestate = state
+      assignTraceContext(envelope, envelope.traceparent, envelope.tracestate)
     }
     return trace
   }

@@ -58,6 +58,24 @@ export function validTracestate(
   return members === 0 ? undefined : value
 }
 
+/**
+ * Puts on `target` the trace context of `traceparent` and `tracestate` that is valid, and
+ * removes what is not: what arrives over the wire and what a tracer sets go through the same
+ * rules.
+ */
+export function assignTraceContext(
+  target: { traceparent?: string; tracestate?: string },
+  traceparent: unknown,
+  tracestate: unknown,
+): void {
+  const validParent = validTraceparent(traceparent)
+  const validState = validTracestate(tracestate, validParent)
+  if (validParent === undefined) delete target.traceparent
+  else target.traceparent = validParent
+  if (validState === undefined) delete target.tracestate
+  else target.tracestate = validState
+}
+
 /** The trace id of a valid `traceparent`: the 32 hex digits after the version. */
 export function traceIdOf(traceparent: string): string {
   return traceparent.slice(3, 35)

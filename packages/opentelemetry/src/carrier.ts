@@ -50,8 +50,3 @@ export function injectInto(spanContext: SpanContext, carrier: TraceCarrier): voi
   if (state) carrier.tracestate = state
   else delete carrier.tracestate
 }
-
-/** The trace id in a W3C `traceparent`. */
-export function traceIdOf(traceparent: string): string {
-  return traceparent.slice(3, 35)
-}

@@ -1,4 +1,5 @@
 import type { HandleTrace, SendTrace } from '@exorelay/core'
+import { traceIdOf } from '@exorelay/core/internal'
 import {
   type Attributes,
   type Context,
@@ -30,7 +31,7 @@ import {
   METRIC_CLIENT_SENT_MESSAGES,
   METRIC_PROCESS_DURATION,
 } from './attributes.js'
-import { extractFrom, injectInto, type TraceCarrier, traceIdOf } from './carrier.js'
+import { extractFrom, injectInto, type TraceCarrier } from './carrier.js'
 
 interface SpanState {
   /** Without a tracer (no SDK yet), the metrics alone. */

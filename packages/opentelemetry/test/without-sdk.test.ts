@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict'
-import { test } from 'node:test'
+import { type TestContext, test } from 'node:test'
 import { MemoryBus, Relay } from '@exorelay/core'
 import { deferred, withDeadline } from '@exorelay/testing'
 import { metrics } from '@opentelemetry/api'
@@ -79,14 +79,7 @@ test('registerInstrumentations hands it its providers and enables it; no propaga
     tracerProvider,
   })
   t.after(unregister)
-  const bus = new MemoryBus()
-  const users = new Relay({ serviceName: 'users', transport: bus.transport() })
-  const web = new Relay({ serviceName: 'web', transport: bus.transport() })
-  t.after(() => Promise.all([users.close(), web.close()]))
-  users.registerHandler('users.create', (_user, { reply }) => {
-    reply('users.created', {})
-  })
-  await Promise.all([users.listen(), web.listen()])
+  const web = await usersAndWeb(t)
   await web.send('users.create', {}, { timeout: 1_000 })
   const spans = exporter.getFinishedSpans()
   const send = spans.find((span) => span.name === 'send users.create')
@@ -101,14 +94,7 @@ test('registerInstrumentations hands it its providers and enables it; no propaga
 test('a meter provider registered after the instrumentation is used from the next message on', async (t) => {
   const instrumentation = new ExoRelayInstrumentation()
   t.after(() => instrumentation.disable())
-  const bus = new MemoryBus()
-  const users = new Relay({ serviceName: 'users', transport: bus.transport() })
-  const web = new Relay({ serviceName: 'web', transport: bus.transport() })
-  t.after(() => Promise.all([users.close(), web.close()]))
-  users.registerHandler('users.create', (_user, { reply }) => {
-    reply('users.created', {})
-  })
-  await Promise.all([users.listen(), web.listen()])
+  const web = await usersAndWeb(t)
   await web.send('users.create', {}, { timeout: 1_000 })
   const reader = new PeriodicExportingMetricReader({
     exporter: new InMemoryMetricExporter(AggregationTemporality.CUMULATIVE),
@@ -127,3 +113,16 @@ test('a meter provider registered after the instrumentation is used from the nex
   )
   assert.ok(names.includes('messaging.process.duration'), names.join(', '))
 })
+
+/** users, which answers users.create, and web, on one in-memory bus; closed after the test. */
+async function usersAndWeb(t: TestContext): Promise<Relay> {
+  const bus = new MemoryBus()
+  const users = new Relay({ serviceName: 'users', transport: bus.transport() })
+  const web = new Relay({ serviceName: 'web', transport: bus.transport() })
+  t.after(() => Promise.all([users.close(), web.close()]))
+  users.registerHandler('users.create', (_user, { reply }) => {
+    reply('users.created', {})
+  })
+  await Promise.all([users.listen(), web.listen()])
+  return web
+}
