@@ -14,8 +14,6 @@ import {
   startNatsServer,
 } from '../src/nats-server.js'
 
-const installed = findNatsServer() !== undefined
-const skip = installed ? false : 'nats-server is not installed (apt-get install nats-server)'
 
 /** Connects to a NATS port and resolves with the server's greeting, `INFO {…}`, parsed. */
 async function serverInfo(port: number): Promise<Record<string, unknown>> {
@@ -63,7 +61,7 @@ describe('freePort', () => {
   })
 })
 
-describe('startNatsServer', { skip }, () => {
+describe('startNatsServer', () => {
   test('finds nats-server and starts it on a free loopback port that speaks NATS', async (t) => {
     const nats = await startNatsServer()
     stopAfter(t, nats)
@@ -142,7 +140,7 @@ describe('startNatsServer', { skip }, () => {
   })
 })
 
-describe('startNatsCluster', { skip }, () => {
+describe('startNatsCluster', () => {
   test('starts nodes that each route to the others under one cluster name', async (t) => {
     const nodes = await startNatsCluster(2)
     stopAfter(t, ...nodes)

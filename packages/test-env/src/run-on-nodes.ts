@@ -1,0 +1,116 @@
+import { spawn } from 'node:child_process'
+import { delimiter } from 'node:path'
+import { type NodeRuntime, nodeRuntime } from './node-runtimes.js'
+
+/** How the suite went on one Node version. */
+export interface NodeRun {
+  readonly major: number
+  /** `undefined` when that Node could not be fetched. */
+  readonly version: string | undefined
+  readonly code: number | null
+  readonly seconds: number
+  /** Why it did not run, when it did not. */
+  readonly problem?: string
+}
+
+export interface RunOnNodesOptions {
+  readonly resolve?: (major: number) => Promise<NodeRuntime>
+  readonly log?: (line: string) => void
+}
+
+/**
+ * The Node majors to run on: `EXORELAY_TEST_NODES` (`22 24`, `22,24`, or `current` for the
+ * running Node alone) when set, else `defaults`.
+ */
+export function majorsToRun(
+  defaults: readonly number[],
+  env = process.env.EXORELAY_TEST_NODES,
+): number[] {
+  const spec = env?.trim()
+  if (spec === undefined || spec === '') return [...defaults]
+  if (spec === 'current') return [Number(process.versions.node.split('.')[0])]
+  const majors = spec.split(/[\s,]+/).map(Number)
+  const bad = spec
+    .split(/[\s,]+/)
+    .filter((_, i) => !Number.isInteger(majors[i]) || (majors[i] ?? 0) < 1)
+  if (bad.length > 0) {
+    throw new RangeError(
+      `EXORELAY_TEST_NODES=${JSON.stringify(env)}: ${bad.map((b) => `'${b}'`).join(', ')} is not a Node major version; write majors such as "22 24", or "current".`,
+    )
+  }
+  return majors
+}
+
+function runWith(
+  runtime: NodeRuntime,
+  command: string,
+  args: readonly string[],
+): Promise<number | null> {
+  return new Promise((resolve) => {
+    const child = spawn(command, args, {
+      stdio: 'inherit',
+      env: {
+        ...process.env,
+        // First on PATH, so that every `node` the command starts (turbo → npm → node --test →
+        // the tests' own child processes) is this version.
+        PATH: `${runtime.binDir}${delimiter}${process.env.PATH ?? ''}`,
+        // Part of turbo's hash of each test task (turbo.json), so that a pass on one version
+        // is never replayed from the cache for another.
+        EXORELAY_TEST_NODE: runtime.version,
+      },
+    })
+    child.on('error', () => resolve(null))
+    child.on('close', (code) => resolve(code))
+  })
+}
+
+/**
+ * Runs `command` once per Node major, one after the other, with that Node first on PATH; goes
+ * on after a failure so that one run shows every version's result. Resolves to each run.
+ */
+export async function runOnNodes(
+  majors: readonly number[],
+  command: string,
+  args: readonly string[],
+  options: RunOnNodesOptions = {},
+): Promise<NodeRun[]> {
+  const resolve = options.resolve ?? ((major: number) => nodeRuntime(major))
+  const log = options.log ?? ((line: string) => console.log(line))
+  const runs: NodeRun[] = []
+  for (const major of majors) {
+    const start = performance.now()
+    let runtime: NodeRuntime
+    try {
+      runtime = await resolve(major)
+    } catch (error) {
+      const problem = error instanceof Error ? error.message : String(error)
+      log(`test-env: Node ${major}: ${problem}`)
+      runs.push({ major, version: undefined, code: null, seconds: 0, problem })
+      continue
+    }
+    log(`test-env: Node ${runtime.version}: ${[command, ...args].join(' ')}`)
+    const code = await runWith(runtime, command, args)
+    runs.push({
+      major,
+      version: runtime.version,
+      code,
+      seconds: (performance.now() - start) / 1000,
+    })
+  }
+  return runs
+}
+
+/** One line per version: what a developer reads at the end of a long run. */
+export function summary(runs: readonly NodeRun[]): string {
+  return runs
+    .map((run) => {
+      const outcome =
+        run.version === undefined
+          ? 'not run'
+          : run.code === 0
+            ? 'passed'
+            : `failed (exit code ${run.code})`
+      return `Node ${run.version ?? run.major}: ${outcome}${run.version === undefined ? '' : ` in ${run.seconds.toFixed(0)} s`}`
+    })
+    .join('\n')
+}

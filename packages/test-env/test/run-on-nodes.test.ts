@@ -1,0 +1,63 @@
+import assert from 'node:assert/strict'
+import { dirname } from 'node:path'
+import { test } from 'node:test'
+import { majorsToRun, runOnNodes, summary } from '../src/run-on-nodes.js'
+
+const current = Number(process.versions.node.split('.')[0])
+
+test('EXORELAY_TEST_NODES replaces the majors given; "current" is the running Node', () => {
+  assert.deepEqual(majorsToRun([20, 22, 24], undefined), [20, 22, 24])
+  assert.deepEqual(majorsToRun([20, 22, 24], ''), [20, 22, 24])
+  assert.deepEqual(majorsToRun([20, 22, 24], '22 24'), [22, 24])
+  assert.deepEqual(majorsToRun([20, 22, 24], '22,24'), [22, 24])
+  assert.deepEqual(majorsToRun([20, 22, 24], 'current'), [current])
+  assert.throws(
+    () => majorsToRun([20], 'lts'),
+    /'lts' is not a Node major version; write majors such as "22 24", or "current"/,
+  )
+})
+
+test('each run has that Node first on PATH and its version in EXORELAY_TEST_NODE', async () => {
+  const lines: string[] = []
+  const runs = await runOnNodes(
+    [current],
+    process.execPath,
+    [
+      '-e',
+      // Exit code 0 only when `node` on PATH is the one given and the version is announced.
+      `const { execFileSync } = require('node:child_process');
+       const onPath = execFileSync('node', ['-p', 'process.execPath']).toString().trim();
+       process.exit(onPath === ${JSON.stringify(process.execPath)} && process.env.EXORELAY_TEST_NODE === ${JSON.stringify(process.versions.node)} ? 0 : 3)`,
+    ],
+    {
+      resolve: async () => ({ version: process.versions.node, binDir: dirname(process.execPath) }),
+      log: (line) => lines.push(line),
+    },
+  )
+  assert.equal(runs.length, 1)
+  assert.equal(runs[0]?.code, 0)
+  assert.match(lines[0] ?? '', new RegExp(`^test-env: Node ${process.versions.node}: `))
+})
+
+test('a version that cannot be fetched, or fails, does not stop the others; the summary says which', async () => {
+  const runs = await runOnNodes([97, current], process.execPath, ['-e', 'process.exit(5)'], {
+    resolve: async (major) => {
+      if (major === 97) throw new Error('Node 97 is not cached')
+      return { version: process.versions.node, binDir: dirname(process.execPath) }
+    },
+    log: () => {},
+  })
+  assert.deepEqual(
+    runs.map((run) => [run.major, run.code]),
+    [
+      [97, null],
+      [current, 5],
+    ],
+  )
+  const lines = summary(runs).split('\n')
+  assert.equal(lines[0], 'Node 97: not run')
+  assert.match(
+    lines[1] ?? '',
+    new RegExp(`^Node ${process.versions.node}: failed \\(exit code 5\\) in \\d+ s$`),
+  )
+})
