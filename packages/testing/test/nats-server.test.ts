@@ -14,7 +14,6 @@ import {
   startNatsServer,
 } from '../src/nats-server.js'
 
-
 /** Connects to a NATS port and resolves with the server's greeting, `INFO {…}`, parsed. */
 async function serverInfo(port: number): Promise<Record<string, unknown>> {
   const socket = connect(port, '127.0.0.1')
