@@ -17,7 +17,10 @@ export interface ConfigOptions {
   advertisedHost?: string | undefined
   timeout?: number | undefined
   token?: string | undefined
-  /** The environment to read; default `process.env`. */
+  /**
+   * The environment to read.
+   * @default `process.env`
+   */
   env?: Record<string, string | undefined> | undefined
 }
 
