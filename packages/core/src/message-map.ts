@@ -28,6 +28,7 @@ export type MessageMap<M> = { [Name in keyof M]: MessageSpec }
 /** The map an untyped relay uses: any name, any payload, any outcome. */
 export type AnyMessages = Record<string, { payload?: any; replies: Record<string, any> }>
 
+/** The message names of a map. */
 export type MessageName<M> = keyof M & string
 
 /** The payload type of a message; `undefined` when the spec declares none. */

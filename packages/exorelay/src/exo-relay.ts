@@ -14,6 +14,10 @@ import { type ConfigOptions, resolveConfig } from './config.js'
 import { createLogger, type LoggerOption } from './logger.js'
 import { natsTransportFromEnv, TransportKinds, transportKind } from './transport-from-env.js'
 
+/**
+ * Options of {@link ExoRelay}. Each may come from the environment instead, where a variable is
+ * named; options win over the environment.
+ */
 export interface ExoRelayOptions extends ConfigOptions {
   /** The service's name, sent as `sender`. Env `SERVICE_NAME`. Required. */
   serviceName?: string

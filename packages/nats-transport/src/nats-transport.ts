@@ -51,6 +51,7 @@ import {
   replyRouteOf,
 } from './wire.js'
 
+/** Options of {@link natsTransport}. */
 export interface NatsTransportOptions {
   /**
    * The NATS server(s) to connect to: `'nats://127.0.0.1:4222'`, `'host:4222'`, or a list.

@@ -51,6 +51,7 @@ import { isSuccess, messageOutcome, messageSubject } from './outcome.js'
 import { createPool } from './pool.js'
 import { DEFAULT_RETRY_BUDGET } from './retry.js'
 
+/** Options of {@link UndiciSender}. */
 export interface UndiciSenderOptions {
   /**
    * Host name or IP address of ExoCom.
@@ -138,6 +139,12 @@ interface RequestHeaders {
   readonly accept: Record<string, string>
 }
 
+/** A path no ExoCom serves: the token probe learns only whether the bus checks tokens. */
+const TOKEN_PROBE_PATH = '/exorelay/token-probe'
+const NO_TOKEN_HEADERS: Readonly<Record<string, string>> = Object.freeze(
+  requestHeaders(undefined, false),
+)
+
 /**
  * The sending side of ExoRelay over HTTP: delivers each outgoing message to ExoCom as
  * `POST /send/<name>` over a keep-alive undici `Pool` of its own. It never touches undici's
@@ -154,11 +161,6 @@ interface RequestHeaders {
  * await sender.close()
  * ```
  */
-/** A path no ExoCom serves: the token probe learns only whether the bus checks tokens. */
-const TOKEN_PROBE_PATH = '/exorelay/token-probe'
-const NO_TOKEN_HEADERS: Readonly<Record<string, string>> = Object.freeze(
-  requestHeaders(undefined, false),
-)
 
 export class UndiciSender {
   /** Where ExoCom is, e.g. `'http://localhost:3100'`. */
