@@ -73,9 +73,12 @@ export const ErrorCodes = {
   BUS_UNKNOWN_SERVICE: 'EXORELAY_ERR_BUS_UNKNOWN_SERVICE',
 } as const
 
+/** One of the stable codes of {@link ErrorCodes}, e.g. `'EXORELAY_ERR_REPLY_TIMEOUT'`. */
 export type ErrorCode = (typeof ErrorCodes)[keyof typeof ErrorCodes]
 
+/** Options of an error's constructor, as `Error`'s. */
 export interface ExoRelayErrorOptions {
+  /** The error that caused this one, kept as `error.cause`. */
   cause?: unknown
 }
 

@@ -28,6 +28,7 @@ export type MessageMap<M> = { [Name in keyof M]: MessageSpec }
 /** The map an untyped relay uses: any name, any payload, any outcome. */
 export type AnyMessages = Record<string, { payload?: any; replies: Record<string, any> }>
 
+/** The message names of a map. */
 export type MessageName<M> = keyof M & string
 
 /** The payload type of a message; `undefined` when the spec declares none. */
@@ -54,11 +55,21 @@ export type ReplyPayloadOf<M, Name extends keyof M> = M[Name] extends { replies:
   ? R[keyof R & string]
   : undefined
 
-/** A received message, with its metadata. */
-export interface ReceivedMessage<Payload = unknown, Name extends string = string>
-  extends Envelope<Payload> {
-  name: Name
-}
+/**
+ * A received message, with its metadata. Its `payload` is required when `Payload` admits
+ * neither `undefined` nor `null`: a typed reply whose outcome declares `{ id: number }` has
+ * `reply.payload.id`, with no `?.` (a user's `tsc --strict` rejects `reply.payload.id` on an
+ * optional property). A payload of `undefined` or `null` is not sent, so it stays optional
+ * when the type admits either.
+ */
+export type ReceivedMessage<Payload = unknown, Name extends string = string> = Omit<
+  Envelope<Payload>,
+  'name' | 'payload'
+> & { name: Name } & (undefined extends Payload
+    ? { payload?: Payload }
+    : null extends Payload
+      ? { payload?: Payload }
+      : { payload: Payload })
 
 /**
  * The whole reply to a message as a union discriminated by `name` (the outcome), so that

@@ -5,7 +5,9 @@ import { type ReplySink, settleFailure, settleReply } from './sent-message.js'
 
 /** The timer functions the deadlines use; injectable so tests control time without fakes. */
 export interface Timers {
+  /** Calls `callback` after `milliseconds`; returns a handle for `clearTimeout`. */
   setTimeout: (callback: () => void, milliseconds: number) => unknown
+  /** Cancels what `setTimeout` scheduled. */
   clearTimeout: (handle: any) => void
 }
 

@@ -17,6 +17,7 @@ import type { Transport } from './transport.js'
 // The public types of a relay: what `send` takes, what handlers and reply callbacks get, and
 // the relay's options, status and events. The class itself is in `relay.ts`.
 
+/** The options of one `send`. */
 export interface SendOptions {
   /** Milliseconds to wait for the reply (and for the bus to accept the message). Default: the relay's `timeout`. */
   timeout?: number
@@ -36,6 +37,7 @@ export interface ReplyContext<Outcome extends string = string> {
   end(): void
 }
 
+/** The callback of a callback-style `send`: called with each outcome's payload until `end()` or the deadline. */
 export type ReplyCallback<M, Name extends keyof M> = M[Name] extends { replies: infer R }
   ? (payload: R[keyof R & string], context: ReplyContext<keyof R & string>) => unknown
   : never
@@ -115,13 +117,16 @@ export interface HandlerContext<M = AnyMessages, Name extends keyof M = MessageN
   readonly log: Logger
 }
 
+/** A message handler: gets the payload and the {@link HandlerContext}; may be async. */
 export type Handler<M = AnyMessages, Name extends keyof M = MessageName<M>> = (
   payload: PayloadOf<M, Name>,
   context: HandlerContext<M, Name>,
 ) => unknown
 
+/** Handlers by message name, as `registerHandlers` takes them. */
 export type HandlerMap<M> = { [Name in MessageName<M>]?: Handler<M, Name> }
 
+/** Options of a core {@link Relay}; the `exorelay` facade's `ExoRelayOptions` add the HTTP and environment settings. */
 export interface RelayOptions {
   /** The service's name, sent as `sender` on every message. */
   serviceName: string
@@ -160,6 +165,7 @@ export interface RelayStatus {
   queuedMessages: number
 }
 
+/** The events a relay emits, with their arguments. */
 export interface RelayEvents {
   /** The relay receives messages; the port it listens on (`0` for transports without one). */
   online: [port: number]

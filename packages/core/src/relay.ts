@@ -53,8 +53,11 @@ const CANCEL_TIMEOUT = 2_000
 /** How long a send waits for its reply unless told otherwise: 10 seconds. */
 export const DEFAULT_TIMEOUT = 10_000
 
+/** Handlers a relay runs at once unless told otherwise (`concurrency`). */
 export const DEFAULT_CONCURRENCY = 100
+/** Messages a relay keeps waiting for a handler slot unless told otherwise (`maxQueued`). */
 export const DEFAULT_MAX_QUEUED = 1_000
+/** Milliseconds `close()` lets running handlers finish unless told otherwise (`closeTimeout`). */
 export const DEFAULT_CLOSE_TIMEOUT = 10_000
 
 type State = RelayStatus['state']
@@ -180,6 +183,7 @@ export class Relay<M extends MessageMap<M> = AnyMessages> extends EventEmitter<R
     return this
   }
 
+  /** Whether a handler for `name` is registered. */
   hasHandler(name: string): boolean {
     return this.#handlers.has(name)
   }

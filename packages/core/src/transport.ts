@@ -40,6 +40,7 @@ export interface Endpoint {
   readonly port?: number | undefined
 }
 
+/** What the relay tells a transport about one message it sends. */
 export interface TransportSendOptions {
   /** Milliseconds the transport may spend on this message; its own timeouts must not exceed it. */
   readonly timeout: number
@@ -77,8 +78,11 @@ export interface ListenInfo {
  * - `close` stops receiving, finishes what it has in flight, and releases every resource.
  */
 export interface Transport {
+  /** Starts receiving: hands each incoming message to `endpoint.receive`. */
   listen(endpoint: Endpoint): Promise<ListenInfo>
+  /** Delivers one message to the bus; resolves once the bus accepted it. */
   send(envelope: OutgoingEnvelope, options: TransportSendOptions): Promise<void>
+  /** Stops receiving, finishes what is in flight and releases every resource. */
   close(): Promise<void>
   /**
    * Optional: stop new messages from being routed to this relay (withdraw from the bus,

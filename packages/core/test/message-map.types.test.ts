@@ -55,6 +55,24 @@ const _replyEnvelope: Equal<
   ReplyEnvelopeOf<Messages, 'users.create'>,
   ReceivedMessage<User, 'users.created'> | ReceivedMessage<{ reason: string }, 'users.not-created'>
 > = true
+// A received message's payload is required exactly when its type admits no absent payload
+// (`undefined` and `null` are not sent, so a payload that may be either may be missing).
+const _requiredPayload: Equal<ReceivedMessage<User>['payload'], User> = true
+const _absentPayload: Equal<ReceivedMessage<string | undefined>['payload'], string | undefined> =
+  true
+const _nullPayload: Equal<ReceivedMessage<number | null>['payload'], number | null | undefined> =
+  true
+const _untypedPayload: Equal<ReceivedMessage['payload'], unknown> = true
+compileOnly(() => {
+  const created = {} as ReceivedMessage<User, 'users.created'>
+  created.payload.id
+  const found = {} as ReceivedMessage<string | undefined, 'users.found'>
+  // @ts-expect-error: a payload that may be undefined may be missing
+  found.payload.length
+  const counted = {} as ReceivedMessage<number | null, 'users.counted'>
+  // @ts-expect-error: a null payload is not sent, so it may be missing too
+  counted.payload.toFixed()
+})
 const _expectsReply: Equal<ExpectsReply<Messages, 'users.create'>, true> = true
 const _expectsNoReply: Equal<ExpectsReply<Messages, 'hello'>, false> = true
 
@@ -120,9 +138,11 @@ test('a typed relay infers the payload, outcome and reply types of each message'
 
   const reply = await web.send('users.create', { name: '' }).envelope()
   if (reply.name === 'users.not-created') {
-    // Narrowing on the outcome narrows the payload.
-    const _narrowed: Equal<typeof reply.payload, { reason: string } | undefined> = true
-    assert.deepEqual(reply.payload, { reason: 'a name is needed' })
+    // Narrowing on the outcome narrows the payload, to the declared type: an outcome that
+    // declares a payload always has one, so strict tsc takes `reply.payload.reason` (it once
+    // reported TS18048, "possibly undefined", and the docs wrote `reply.payload?.reason`).
+    const _narrowed: Equal<typeof reply.payload, { reason: string }> = true
+    assert.equal(reply.payload.reason, 'a name is needed')
   } else {
     assert.fail(`expected users.not-created, got ${reply.name}`)
   }

@@ -6,4 +6,10 @@ export type {
   RegistrationAddresses,
 } from './exocom.js'
 export { DEFAULT_EXOCOM_PORT, startExoCom } from './exocom.js'
-export type { ExoComConfig, ExoComRoute, ExoComService, ServiceSource } from './routing-table.js'
+export type {
+  ExoComConfig,
+  ExoComInstance,
+  ExoComRoute,
+  ExoComService,
+  ServiceSource,
+} from './routing-table.js'

@@ -56,26 +56,42 @@ export type RegistrationAddresses = 'connection' | 'any'
 
 /** Options of {@link startExoCom}. Every one is optional. */
 export interface ExoComOptions {
-  /** The port to listen on; `0` picks a free one. Default `3100`. */
+  /**
+   * The port to listen on; `0` picks a free one.
+   * @default `3100`
+   */
   port?: number
-  /** The interface to listen on. Default `'127.0.0.1'`: a development bus is not exposed. */
+  /**
+   * The interface to listen on. Loopback by default: a development bus is not exposed.
+   * @default `'127.0.0.1'`
+   */
   host?: string
-  /** The initial routing table, as `POST /services` takes it. Default: empty. */
+  /**
+   * The initial routing table, as `POST /services` takes it.
+   * @default `[]`
+   */
   services?: ServiceRegistration[]
   /**
-   * A pino-compatible logger, or `false` for silence. Default: pino at `info`, pretty-printed
-   * (pino-pretty) when stdout is a terminal, JSON lines otherwise.
+   * A pino-compatible logger, or `false` for silence.
+   * @default pino at `info`, pretty-printed (pino-pretty) when stdout is a terminal, JSON lines otherwise
    */
   logger?: Logger | false
-  /** Milliseconds a receiver may take to connect and answer `POST /run`. Default `5000`. */
+  /**
+   * Milliseconds a receiver may take to connect and answer `POST /run`.
+   * @default `5_000`
+   */
   deliveryTimeout?: number
-  /** Largest request body accepted, in bytes; larger ones get 413. Default 1 MiB. */
+  /**
+   * Largest request body accepted, in bytes; larger ones get 413.
+   * @default `1_048_576` (1 MiB)
+   */
   bodyLimit?: number
   /**
    * The shared secret of the installation. When set, every request but `GET /status` must
    * carry `authorization: Bearer <token>` (else 401 `missing or invalid token`, before the
    * body is read), and every delivery (`POST /run`) carries it. Visible ASCII, no spaces;
-   * never logged. Default: none (an open bus).
+   * never logged.
+   * @default none (an open bus)
    */
   token?: string | undefined
   /**
@@ -95,7 +111,8 @@ export interface ExoComOptions {
    *   have registered it, or named it in the table) gets deliveries with the operator's token,
    *   so a relay that runs with the operator's token (a test driver) takes its replies.
    *
-   * Tokens are never logged. Default: none.
+   * Tokens are never logged.
+   * @default none
    */
   credentials?: ExoComCredentials | undefined
   /**
@@ -105,7 +122,8 @@ export interface ExoComOptions {
    * another machine; `'any'` any host (an operator who knows the addresses differ, e.g. behind
    * NAT). Registrations by the operator are never checked. Checked when a registration is new
    * or its host or port changed, not on every refresh. Only with `credentials`: set without
-   * them, it is an error. Default `'connection'`.
+   * them, it is an error.
+   * @default `'connection'`
    */
   registrationAddresses?: RegistrationAddresses | undefined
   /**
@@ -113,20 +131,23 @@ export interface ExoComOptions {
    * has not finished by then gets `408` (code `EXORELAY_ERR_PROTOCOL_INVALID_MESSAGE`) and its
    * connection is closed, so a client that stalls halfway (slowloris) cannot hold a
    * connection for ever. The bus checks about once a second, so the cut comes up to a second
-   * late. `0` disables it (Node's 60 s limit for the headers still holds). Default `10_000`.
+   * late. `0` disables it (Node's 60 s limit for the headers still holds).
+   * @default `10_000`
    */
   requestTimeout?: number
   /**
    * The batch extension (decision 0011): the bus answers registrations with
    * `{"batches":true}`, takes `POST /send` with a JSON array of messages, and sends a
    * receiver that registered with `batches: true` what waits for it as one `POST /run`. `false`
-   * speaks the original protocol only. Default `true`.
+   * speaks the original protocol only.
+   * @default `true`
    */
   batches?: boolean
   /**
    * Requests under way to a receiver that takes batches before further messages to it wait,
    * and leave together, as one batch, when one of those requests ends. Below it every message
-   * goes out at once, alone. An integer of at least 1. Default `2`.
+   * goes out at once, alone. An integer of at least 1.
+   * @default `2`
    */
   batchAfter?: number
   /**
@@ -134,19 +155,22 @@ export interface ExoComOptions {
    * registration of one more is refused with 400 (`EXORELAY_ERR_BUS_INVALID_REGISTRATION`)
    * naming this option. Each service lists at most 1,000 names, and one registration
    * (`PUT /services/<name>`) is at most 256 KiB, so a client cannot grow the table without
-   * bound. Default `1000`.
+   * bound.
+   * @default `1_000`
    */
   maxServices?: number
   /**
    * Instances one service may have (decision 0017); a registration of one more is refused
    * with 400 naming this option, so that one service cannot take every place of
-   * `maxServices` from the others. Default `64`.
+   * `maxServices` from the others.
+   * @default `64`
    */
   maxInstances?: number
   /**
    * Connections the bus keeps open at once; beyond it, a new connection is closed at once.
    * It keeps a flood of idle connections from taking every file descriptor of the process
-   * (the bus needs some for its deliveries): keep it well under `ulimit -n`. Default `4096`.
+   * (the bus needs some for its deliveries): keep it well under `ulimit -n`.
+   * @default `4_096`
    */
   maxConnections?: number
 }

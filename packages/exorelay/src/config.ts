@@ -5,6 +5,7 @@ import { checkNonEmptyString } from '@exorelay/core/internal'
 export const DEFAULT_PORT = 4000
 /** Where the listener binds unless told otherwise: loopback, so a relay is not exposed by accident. */
 export const DEFAULT_HOST = '127.0.0.1'
+/** Where the relay looks for ExoCom when neither `exocomHost` nor `EXOCOM_HOST` says. */
 export const DEFAULT_EXOCOM_HOST = 'localhost'
 
 /** The settings that may come from options or the environment, as the orchestrator set them. */
@@ -17,7 +18,10 @@ export interface ConfigOptions {
   advertisedHost?: string | undefined
   timeout?: number | undefined
   token?: string | undefined
-  /** The environment to read; default `process.env`. */
+  /**
+   * The environment to read.
+   * @default `process.env`
+   */
   env?: Record<string, string | undefined> | undefined
 }
 

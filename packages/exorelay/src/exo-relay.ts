@@ -14,22 +14,44 @@ import { type ConfigOptions, resolveConfig } from './config.js'
 import { createLogger, type LoggerOption } from './logger.js'
 import { natsTransportFromEnv, TransportKinds, transportKind } from './transport-from-env.js'
 
+/**
+ * Options of {@link ExoRelay}. Each may come from the environment instead, where a variable is
+ * named; options win over the environment.
+ */
 export interface ExoRelayOptions extends ConfigOptions {
   /** The service's name, sent as `sender`. Env `SERVICE_NAME`. Required. */
   serviceName?: string
-  /** ExoCom's host. Env `EXOCOM_HOST`. Default `localhost`. */
+  /**
+   * ExoCom's host. Env `EXOCOM_HOST`.
+   * @default `'localhost'`
+   */
   exocomHost?: string
   /** ExoCom's port. Env `EXOCOM_PORT`. Required unless `transport` is given or `EXORELAY_TRANSPORT=nats`. */
   exocomPort?: number | string
-  /** The port the relay listens on. Env `EXORELAY_PORT`. Default 4000; 0 picks a free port. */
+  /**
+   * The port the relay listens on. Env `EXORELAY_PORT`. `0` picks a free port.
+   * @default `4000`
+   */
   port?: number | string
-  /** The address the listener binds. Env `EXORELAY_HOST`. Default `127.0.0.1`; containers set `0.0.0.0`. */
+  /**
+   * The address the listener binds. Env `EXORELAY_HOST`. Containers set `'0.0.0.0'`.
+   * @default `'127.0.0.1'`
+   */
   host?: string
-  /** The host the bus should deliver to, announced by self-registration. Env `EXORELAY_ADVERTISED_HOST`. Default: `host`, or `localhost` for a wildcard `host`. */
+  /**
+   * The host the bus should deliver to, announced by self-registration. Env `EXORELAY_ADVERTISED_HOST`.
+   * @default `host`, or `'localhost'` for a wildcard `host`
+   */
   advertisedHost?: string
-  /** Default reply timeout of `send` in milliseconds. Default 10,000. */
+  /**
+   * The reply timeout of `send` in milliseconds, for sends that give none.
+   * @default `10_000`
+   */
   timeout?: number
-  /** A pino logger, pino options, or `false` for silence. Default: pino at `info` (env `LOG_LEVEL`). */
+  /**
+   * A pino logger, pino options, or `false` for silence.
+   * @default pino at `info` (env `LOG_LEVEL`)
+   */
   logger?: LoggerOption
   /**
    * Serve the relay from this Fastify app instead of a server of its own: the app's port is
@@ -37,62 +59,94 @@ export interface ExoRelayOptions extends ConfigOptions {
    * Create the relay before `app.listen()`.
    */
   fastify?: FastifyInstance
-  /** Largest message body the listener accepts, in bytes. Default 1 MiB. */
+  /**
+   * Largest message body the listener accepts, in bytes.
+   * @default `1_048_576` (1 MiB)
+   */
   bodyLimit?: number
   /**
    * Milliseconds a client may take to send one whole request to the relay's listener, headers
    * and body; a client that stalls halfway (slowloris) gets 408 and its connection is closed.
-   * `0` disables it. Default 10,000. Not applied with `fastify` (mounted): the app's server
+   * `0` disables it. Not applied with `fastify` (mounted): the app's server
    * owns its timeouts, so set Fastify's `requestTimeout` there.
+   * @default `10_000`
    */
   requestTimeout?: number
   /**
    * Connections the relay's listener keeps open at once; each one beyond it is closed as soon
    * as it is accepted, without an answer, so a flood of connections cannot take the process's
-   * file descriptors (the bus opens at most 64 per receiver). A positive integer. Default
-   * 1,024. Not applied with `fastify` (mounted): the app's server owns its connections, so
+   * file descriptors (the bus opens at most 64 per receiver). A positive integer. Not
+   * applied with `fastify` (mounted): the app's server owns its connections, so
    * set `app.server.maxConnections` there.
+   * @default `1_024`
    */
   maxConnections?: number
-  /** Register with the bus when online and withdraw on close (an extension of `@exorelay/exocom`; harmless elsewhere). Default true. */
+  /**
+   * Register with the bus when online and withdraw on close (an extension of `@exorelay/exocom`; harmless elsewhere).
+   * @default `true`
+   */
   register?: boolean
-  /** An undici dispatcher for the requests to ExoCom (tests, proxies). */
+  /**
+   * An undici dispatcher for the requests to ExoCom (tests, proxies).
+   * @default its own keep-alive undici `Pool`
+   */
   dispatcher?: Dispatcher
   /**
    * Another transport instead of HTTP (e.g. `new MemoryBus().transport()` in tests, or
    * `natsTransport(…)`). Without it, env `EXORELAY_TRANSPORT=nats` (with `NATS_URL`, and
    * `NATS_TOKEN` when the server wants one) selects NATS; `@exorelay/nats-transport` must be
    * installed then, and is loaded on the first `listen()` or `send()`.
+   * @default HTTP, or NATS with `EXORELAY_TRANSPORT=nats`
    */
   transport?: Transport
-  /** Timer functions for reply deadlines (tests). */
+  /**
+   * Timer functions for reply deadlines (tests).
+   * @default Node's, unref'd
+   */
   timers?: Timers
   /**
    * Shared secret. Env `EXOCOM_TOKEN`. When set, every request to the bus carries it as a
    * bearer token and the listener refuses requests without it (401). Never logged.
    */
   token?: string
-  /** Handlers running at once; more wait in a queue. Default 100. */
+  /**
+   * Handlers running at once; more wait in a queue.
+   * @default `100`
+   */
   concurrency?: number
-  /** Messages waiting for a handler slot; beyond it the relay answers 503 at once. Default 1,000. */
+  /**
+   * Messages waiting for a handler slot; beyond it the relay answers 503 at once.
+   * @default `1_000`
+   */
   maxQueued?: number
-  /** Milliseconds `close()` lets running handlers finish. Default 10,000. */
+  /**
+   * Milliseconds `close()` lets running handlers finish.
+   * @default `10_000`
+   */
   closeTimeout?: number
   /**
    * Capture the caller's stack on every send that waits for a reply, so that a timeout points
-   * at the `send(…)` line. Default `true`; `false` saves 2 to 10 µs per send on hot paths.
+   * at the `send(…)` line. `false` saves 2 to 10 µs per send on hot paths.
+   * @default `true`
    */
   stackTraces?: boolean
-  /** Milliseconds between self-registrations while online, so a restarted bus relearns the service. Default 5,000. */
+  /**
+   * Milliseconds between self-registrations while online, so a restarted bus relearns the service.
+   * @default `5_000`
+   */
   registerInterval?: number
   /**
    * The batch extension (decision 0011): the relay offers the bus batches (several messages
    * in one `POST /run`) in its registration and accepts them, and sends batches on
    * `POST /send` to a bus that offers them, once `batchAfter` requests are under way. A quiet
-   * service sends exactly as without it. `false` turns it off both ways. Default true.
+   * service sends exactly as without it. `false` turns it off both ways.
+   * @default `true`
    */
   batches?: boolean
-  /** Requests to the bus under way before further messages wait and leave as one batch. Default 2. */
+  /**
+   * Requests to the bus under way before further messages wait and leave as one batch.
+   * @default `2`
+   */
   batchAfter?: number
 }
 

@@ -1,17 +1,88 @@
 import assert from 'node:assert/strict'
 import { spawn } from 'node:child_process'
 import { once } from 'node:events'
-import { readFileSync, writeFileSync } from 'node:fs'
+import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { dirname } from 'node:path'
 
 /** The repository root, where the README and docs/ are. */
 export const repositoryRoot = new URL('../../../', import.meta.url)
 
+/** A fenced code block of a Markdown document. */
+export interface Fence {
+  /** The first word of the info string (`ts` in ```` ```ts title ````); `''` when untagged. */
+  readonly language: string
+  /** The block's text, its fence's indentation removed. */
+  readonly code: string
+  /** The 1-based line of the opening fence. */
+  readonly line: number
+}
+
+/**
+ * The fenced blocks of a Markdown text, indented ones (in list items) included: a block the
+ * checks should see must not escape them by the way it is written.
+ */
+export function fencesIn(text: string): Fence[] {
+  const lines = text.split('\n')
+  const fences: Fence[] = []
+  for (let index = 0; index < lines.length; index++) {
+    const opening = /^( *)(`{3,}|~{3,})\s*([^`\s]*)/.exec(lines[index]!)
+    if (opening === null) continue
+    const [, indent = '', marker = '', language = ''] = opening
+    const closing = new RegExp(`^ *${marker[0]}{${marker.length},}\\s*$`)
+    const body: string[] = []
+    let end = index + 1
+    while (end < lines.length && !closing.test(lines[end]!)) {
+      const line = lines[end]!
+      body.push(line.startsWith(indent) ? line.slice(indent.length) : line.trimStart())
+      end++
+    }
+    fences.push({
+      language,
+      code: body.length === 0 ? '' : `${body.join('\n')}\n`,
+      line: index + 1,
+    })
+    index = end
+  }
+  return fences
+}
+
+/** The fenced blocks of a document under the repository root. */
+export function fencesOf(document: string): Fence[] {
+  return fencesIn(readFileSync(new URL(document, repositoryRoot), 'utf8'))
+}
+
+/**
+ * The tags the checks read as TypeScript and as JavaScript: a block tagged with one of them is
+ * type-checked (and run, where its document's examples run). Any other tag of a language that
+ * compiles to JavaScript (`tsx`, `mts`, `cjs`, …) is refused by docs-fences.test.ts, so that no block
+ * escapes the checks by its tag.
+ */
+export const checkedTags = {
+  ts: ['ts', 'typescript'],
+  js: ['js', 'javascript', 'mjs'],
+} as const
+
 /** The code of every fenced block in `language` (`ts`, `js`) of a document under the root. */
 export function codeBlocks(document: string, language: 'ts' | 'js'): string[] {
-  const text = readFileSync(new URL(document, repositoryRoot), 'utf8')
-  const fence = new RegExp(`^\`\`\`${language}\\n([\\s\\S]*?)^\`\`\`$`, 'gm')
-  return [...text.matchAll(fence)].map((match) => match[1]!)
+  const tags: readonly string[] = checkedTags[language]
+  return fencesOf(document)
+    .filter((fence) => tags.includes(fence.language))
+    .map((fence) => fence.code)
+}
+
+/**
+ * The documents whose code blocks the docs tests check: the README, every Markdown document
+ * under docs/ but the example projects' (runnable workspaces that CI runs as such), and every
+ * package's README.
+ */
+export function checkedDocuments(): string[] {
+  const docs = readdirSync(new URL('docs/', repositoryRoot), { recursive: true, encoding: 'utf8' })
+    .filter((file) => file.endsWith('.md') && !file.startsWith('examples/'))
+    .map((file) => `docs/${file}`)
+  const readmes = readdirSync(new URL('packages/', repositoryRoot))
+    .map((name) => `packages/${name}/README.md`)
+    .filter((readme) => existsSync(new URL(readme, repositoryRoot)))
+  return ['README.md', ...docs.sort(), ...readmes.sort()]
 }
 
 export interface ExampleRun {

@@ -1,13 +1,13 @@
 import assert from 'node:assert/strict'
 import { execFile } from 'node:child_process'
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
-import { dirname } from 'node:path'
+import { basename, dirname } from 'node:path'
 import { after, before, describe, test } from 'node:test'
 import { fileURLToPath } from 'node:url'
 import { type ExoCom, startExoCom } from '@exorelay/exocom'
 import { type NatsServer, startNatsServer } from '@exorelay/testing'
 import ts from 'typescript'
-import { codeBlocks, repositoryRoot, runExample } from './doc-examples.js'
+import { checkedDocuments, codeBlocks, repositoryRoot, runExample } from './doc-examples.js'
 
 // Every TypeScript example of every package README type-checks under the repository's strict
 // settings and runs as written, against a real bus. docs.test.ts runs the root README and the
@@ -31,47 +31,64 @@ interface Example {
   readonly code: string
 }
 
+/**
+ * The TypeScript and JavaScript blocks of a document, in its order of each: `README-2.ts` is
+ * its second TypeScript block, `README-1.mjs` its first JavaScript one.
+ */
 function examplesOf(document: string): Example[] {
   const dir = `${root}${dirname(document) === '.' ? '' : `${dirname(document)}/`}.docs-run/`
-  return codeBlocks(document, 'ts').map((code, index) => ({
-    document,
-    index: index + 1,
-    file: `${dir}README-${index + 1}.ts`,
-    code,
-  }))
+  const stem = basename(document, '.md')
+  return (['ts', 'js'] as const).flatMap((language) =>
+    codeBlocks(document, language).map((code, index) => ({
+      document,
+      index: index + 1,
+      file: `${dir}${stem}-${index + 1}.${language === 'ts' ? 'ts' : 'mjs'}`,
+      code,
+    })),
+  )
 }
+
+const isPackageReadme = (document: string) => /^packages\/[^/]+\/README\.md$/.test(document)
 
 /** Type-checked and run here. */
-const examples = packagesWithReadmes.flatMap((name) => examplesOf(`packages/${name}/README.md`))
+const examples = checkedDocuments().filter(isPackageReadme).flatMap(examplesOf)
 /**
- * Type-checked here; the README's and the guides' are run by docs.test.ts. The reference and
- * the decision records show fragments of a service, which type-check but have nothing to run.
+ * Type-checked here; the README's and the guides' are run by docs.test.ts (the scaling-out
+ * guide's by docs-nats.test.ts). The reference and the decision records show fragments of a
+ * service, which type-check but have nothing to run.
  */
-const typeCheckedOnly = ['README.md', ...markdownUnder('docs/')]
-  .filter((document) => codeBlocks(document, 'ts').length > 0)
+const typeCheckedOnly = checkedDocuments()
+  .filter((document) => !isPackageReadme(document))
   .flatMap(examplesOf)
 
-/** The Markdown documents under `folder`, outside the runnable example projects. */
-function markdownUnder(folder: string): string[] {
-  return readdirSync(new URL(folder, repositoryRoot), { recursive: true, encoding: 'utf8' })
-    .filter((file) => file.endsWith('.md') && !file.startsWith('examples/'))
-    .map((file) => `${folder}${file}`)
-    .sort()
-}
-
 // The check must catch what a user's strict tsc catches: a member that does not exist (the
-// fastify-listener README once called `relay.receive`) and an undeclared variable.
+// fastify-listener README once called `relay.receive`), an undeclared variable, a property
+// that may be undefined (the typed-messages example once read `reply.payload.id` where the
+// types left the payload optional: TS18048 under `strict`), an index that may be out of range
+// (noUncheckedIndexedAccess) and, in JavaScript, a wrong argument.
 const canary = {
   file: `${root}packages/core/.docs-run/canary.ts`,
   code: [
-    "import { MemoryBus, Relay } from '@exorelay/core'",
+    "import { type Envelope, MemoryBus, Relay } from '@exorelay/core'",
     '',
     "const relay = new Relay({ serviceName: 'a', transport: new MemoryBus().transport() })",
     'console.log(relay.receive, logger)',
+    'declare const reply: Envelope<{ id: number }>',
+    'console.log(reply.payload.id)',
+    'console.log([1][1].toFixed())',
     '',
   ].join('\n'),
 }
-const written = [...examples, ...typeCheckedOnly, canary]
+const jsCanary = {
+  file: `${root}packages/core/.docs-run/canary.mjs`,
+  code: [
+    "import { MemoryBus } from '@exorelay/core'",
+    '',
+    'new MemoryBus().transport(42)',
+    '',
+  ].join('\n'),
+}
+const written = [...examples, ...typeCheckedOnly, canary, jsCanary]
 const runDirs = [...new Set(written.map((example) => dirname(example.file)))]
 
 let bus: ExoCom
@@ -102,7 +119,13 @@ after(async () => {
 function typeCheck(files: string[]): Map<string, string[]> {
   const configFile = ts.readConfigFile(`${root}tsconfig.base.json`, (path) => ts.sys.readFile(path))
   const { options } = ts.parseJsonConfigFileContent(configFile.config, ts.sys, root)
-  const program = ts.createProgram(files, { ...options, noEmit: true })
+  // JavaScript blocks are checked as a TypeScript user's editor checks them (checkJs).
+  const program = ts.createProgram(files, {
+    ...options,
+    noEmit: true,
+    allowJs: true,
+    checkJs: true,
+  })
   const byFile = new Map<string, string[]>(files.map((file) => [file, []]))
   for (const diagnostic of ts.getPreEmitDiagnostics(program)) {
     const message = ts.flattenDiagnosticMessageText(diagnostic.messageText, '\n')
@@ -133,6 +156,10 @@ test('the type check reports what strict tsc reports', () => {
   const errors = diagnostics.get(canary.file)?.join('\n') ?? ''
   assert.match(errors, /TS2339: Property 'receive' does not exist on type 'Relay/)
   assert.match(errors, /TS2304: Cannot find name 'logger'/)
+  assert.match(errors, /line 6:\d+ TS18048: 'reply.payload' is possibly 'undefined'/)
+  assert.match(errors, /line 7:\d+ TS2532: Object is possibly 'undefined'/)
+  const jsErrors = diagnostics.get(jsCanary.file)?.join('\n') ?? ''
+  assert.match(jsErrors, /TS2554: Expected 0 arguments, but got 1/)
 })
 
 test('an example that is a failing test file fails its run', { timeout: 30_000 }, async () => {

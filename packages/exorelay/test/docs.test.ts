@@ -4,12 +4,15 @@ import { fileURLToPath } from 'node:url'
 import { type ExoCom, startExoCom } from '@exorelay/exocom'
 import { codeBlocks, repositoryRoot, runExample } from './doc-examples.js'
 
-// Every TypeScript example in the README and the guides runs as written, against a real bus.
-const runDir = fileURLToPath(new URL('../.docs-run/', import.meta.url))
+// Every TypeScript and JavaScript example in the README and the guides runs as written,
+// against a real bus. The scaling-out guide's run on NATS, in docs-nats.test.ts.
+// docs-packages.test.ts writes into `.docs-run/` folders too, and may run at the same time:
+// this file keeps to its own folder.
+const runDir = fileURLToPath(new URL('../.docs-run-guides/', import.meta.url))
 const documents = [
   'README.md',
   ...readdirSync(new URL('docs/guides/', repositoryRoot))
-    .filter((file) => file.endsWith('.md'))
+    .filter((file) => file.endsWith('.md') && file !== 'scaling-out.md')
     .map((file) => `docs/guides/${file}`),
 ]
 
@@ -28,15 +31,23 @@ after(async () => {
 
 for (const document of documents) {
   describe(document, () => {
-    for (const [index, code] of codeBlocks(document, 'ts').entries()) {
-      test(`example ${index + 1} runs as written`, { timeout: 60_000 }, async () => {
-        await runExample(code, {
-          file: `${runDir}${document.replaceAll('/', '-')}-${index + 1}.ts`,
-          nodeArgs: ['--import', 'tsx'],
-          env: { EXOCOM_PORT: String(bus.port), EXOCOM_HOST: '127.0.0.1' },
-          name: `${document} example ${index + 1}`,
+    for (const [language, extension, nodeArgs] of [
+      ['ts', 'ts', ['--import', 'tsx']],
+      ['js', 'mjs', []],
+    ] as const) {
+      for (const [index, code] of codeBlocks(document, language).entries()) {
+        const name = `${document} ${language === 'js' ? 'JavaScript ' : ''}example ${index + 1}`
+        test(`${name.slice(document.length + 1)} runs as written`, {
+          timeout: 60_000,
+        }, async () => {
+          await runExample(code, {
+            file: `${runDir}${document.replaceAll('/', '-')}-${index + 1}.${extension}`,
+            nodeArgs,
+            env: { EXOCOM_PORT: String(bus.port), EXOCOM_HOST: '127.0.0.1' },
+            name,
+          })
         })
-      })
+      }
     }
   })
 }

@@ -42,35 +42,45 @@ export interface ListenerRoutesOptions {
    * the relay goes online.
    */
   receiver: () => Receiver | undefined
-  /** Largest accepted body in bytes; larger bodies are answered 413. Default 1 MiB (1_048_576). */
+  /**
+   * Largest accepted body in bytes; larger bodies are answered 413.
+   * @default `1_048_576` (1 MiB)
+   */
   bodyLimit?: number
-  /** Where request outcomes are logged (pino-compatible). Default: `silentLogger`. */
+  /**
+   * Where request outcomes are logged (pino-compatible).
+   * @default `silentLogger`
+   */
   logger?: Logger
   /**
    * The shared secret of the ExoCom installation. When set, `POST /run/*` and `POST /run`
    * without `authorization: Bearer <token>` (or with another token) are answered 401
    * `missing or invalid token` before their body is read. `GET /status` stays open. The
-   * token never appears in a log line. Default: none (no check).
+   * token never appears in a log line.
+   * @default none (no check)
    */
   token?: string | undefined
   /**
    * With `token`: told whether each request to `POST /run/*` and `POST /run` carried it
    * (`accepted`), before the request goes on or is answered 401; not called for
    * `GET /status`. For a relay to notice that the bus delivers without its token. Runs on
-   * every request: keep it cheap, and it must not throw. Default: none.
+   * every request: keep it cheap, and it must not throw.
+   * @default none
    */
   onTokenCheck?: ((accepted: boolean, request: FastifyRequest) => void) | undefined
   /**
    * Readiness details for `GET /status`: while the relay receives, the status answers 200
    * with this object as JSON (without it, an empty 200). Called on every probe, so it must be
-   * cheap and do no I/O. Default: none.
+   * cheap and do no I/O.
+   * @default none (an empty 200)
    */
   status?: (() => Record<string, unknown>) | undefined
   /**
    * Accept batches (decision 0011): `POST /run` whose body is a JSON array of 1 to 256
    * messages, each with its `name`, answered `200` with a JSON array of one result per
    * message, in order. `false` answers such a body like any other `POST /run` (404
-   * `unknown message: ''`). Default: `true`.
+   * `unknown message: ''`).
+   * @default `true`
    */
   batches?: boolean | undefined
 }

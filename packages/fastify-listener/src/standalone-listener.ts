@@ -22,18 +22,26 @@ import { fastifyWithLazySchemaCompilers } from './schema-compilers.js'
 /** Options of {@link StandaloneListener}. */
 export interface StandaloneListenerOptions {
   /**
-   * The address to bind. Default `'127.0.0.1'`: loopback, so a relay is not reachable from
+   * The address to bind. Loopback by default, so a relay is not reachable from
    * the network by accident. In a container, where ExoCom runs elsewhere, set `'0.0.0.0'`.
+   * @default `'127.0.0.1'`
    */
   host?: string
-  /** Largest accepted body in bytes; larger bodies are answered 413. Default 1 MiB (1_048_576). */
+  /**
+   * Largest accepted body in bytes; larger bodies are answered 413.
+   * @default `1_048_576` (1 MiB)
+   */
   bodyLimit?: number
-  /** Where lifecycle events and request outcomes are logged (pino-compatible). Default: `silentLogger`. */
+  /**
+   * Where lifecycle events and request outcomes are logged (pino-compatible).
+   * @default `silentLogger`
+   */
   logger?: Logger
   /**
    * The shared secret of the ExoCom installation: `POST /run/*` without `authorization:
    * Bearer <token>` is answered 401 before its body is read; `GET /status` stays open.
-   * Default: none (no check). See {@link ListenerRoutesOptions.token}.
+   * See {@link ListenerRoutesOptions.token}.
+   * @default none (no check)
    */
   token?: string | undefined
   /**
@@ -42,8 +50,8 @@ export interface StandaloneListenerOptions {
    */
   onTokenCheck?: ((accepted: boolean, request: FastifyRequest) => void) | undefined
   /**
-   * Readiness details for `GET /status` (a cheap function, no I/O). Default: none (an empty
-   * 200). See {@link ListenerRoutesOptions.status}.
+   * Readiness details for `GET /status` (a cheap function, no I/O). See {@link ListenerRoutesOptions.status}.
+   * @default none (an empty 200)
    */
   status?: (() => Record<string, unknown>) | undefined
   /**
@@ -52,7 +60,7 @@ export interface StandaloneListenerOptions {
    * connection is closed, so a client that stalls halfway (slowloris) cannot hold a
    * connection for ever. The server checks about once a second, so the cut comes up to a
    * second late. `0` disables it (Node's 60 s limit for the headers still holds).
-   * Default `10_000`.
+   * @default `10_000`
    */
   requestTimeout?: number | undefined
   /**
@@ -60,11 +68,12 @@ export interface StandaloneListenerOptions {
    * accepted, without an answer (the first is logged at `warn`, then at most one line every
    * 10 s), so a flood of idle or half-open connections cannot take the process's file
    * descriptors; the bus opens at most 64 connections per receiver. A positive integer.
-   * Default `1_024`.
+   * @default `1_024`
    */
   maxConnections?: number | undefined
   /**
-   * Accept batches on `POST /run`. Default `true`. See {@link ListenerRoutesOptions.batches}.
+   * Accept batches on `POST /run`. See {@link ListenerRoutesOptions.batches}.
+   * @default `true`
    */
   batches?: boolean | undefined
 }

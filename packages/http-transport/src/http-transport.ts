@@ -42,6 +42,7 @@ export interface BusStatus {
   registered: boolean
 }
 
+/** Options of {@link HttpTransport}; the `exorelay` facade builds them from its own. */
 export interface HttpTransportOptions {
   /** ExoCom's host. */
   exocomHost: string
@@ -195,6 +196,7 @@ export class HttpTransport implements Transport {
     }
   }
 
+  /** Starts the listener (or waits for the app it is mounted in) and registers with the bus. */
   async listen(endpoint: Endpoint): Promise<ListenInfo> {
     let port: number
     if (this.#listener !== undefined) {
@@ -214,6 +216,7 @@ export class HttpTransport implements Transport {
     return { port }
   }
 
+  /** Sends one message to the bus with the undici sender. */
   send(envelope: OutgoingEnvelope, options: TransportSendOptions): Promise<void> {
     return this.#sender.send(envelope, options)
   }
@@ -236,6 +239,7 @@ export class HttpTransport implements Transport {
     }
   }
 
+  /** Stops the heartbeat and the listener, and closes the sender's connections. */
   async close(): Promise<void> {
     if (this.#closed) return
     await this.drain()

@@ -3,7 +3,9 @@ import type { FastifyInstance } from 'fastify'
 
 /** What `mountRelay` drives: a relay, or anything that goes online and closes like one. */
 export interface Mountable {
+  /** Goes online; called once the app listens. */
   listen(): Promise<unknown>
+  /** Closes; called when the app closes. */
   close(): Promise<void>
 }
 

@@ -51,19 +51,29 @@ import {
   replyRouteOf,
 } from './wire.js'
 
+/** Options of {@link natsTransport}. */
 export interface NatsTransportOptions {
   /**
    * The NATS server(s) to connect to: `'nats://127.0.0.1:4222'`, `'host:4222'`, or a list.
    * Other nodes of a cluster are learnt from the server.
    */
   servers: string | string[]
-  /** The connection's name in the server's monitoring. Default: the service's name. */
+  /**
+   * The connection's name in the server's monitoring.
+   * @default the service's name
+   */
   name?: string | undefined
   /** A token for NATS token authentication. Never logged. */
   token?: string | undefined
-  /** The first token(s) of every message subject. Default `'exorelay'`. */
+  /**
+   * The first token(s) of every message subject.
+   * @default `'exorelay'`
+   */
   subjectPrefix?: string | undefined
-  /** A pino-compatible logger. Default: silent. */
+  /**
+   * A pino-compatible logger.
+   * @default silent
+   */
   logger?: Logger | undefined
   /**
    * Further nats.js connection options (TLS, `user`/`pass`, an `authenticator`, reconnect

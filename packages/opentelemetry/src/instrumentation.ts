@@ -7,6 +7,7 @@ import { createInstruments, MessagingSpans } from './messaging-spans.js'
 const NAME = '@exorelay/opentelemetry'
 const VERSION: string = createRequire(import.meta.url)('../package.json').version
 
+/** Options of {@link ExoRelayInstrumentation}: OpenTelemetry's instrumentation config. */
 export interface ExoRelayInstrumentationConfig {
   /** Subscribe at once (the default), or only when `enable()` or `registerInstrumentations` asks. */
   enabled?: boolean
@@ -81,14 +82,17 @@ export class ExoRelayInstrumentation {
     for (const [channel, handler] of this.#starts) channel.unsubscribe(handler)
   }
 
+  /** Makes the spans with this provider's tracer (the SDK calls it; else the global one). */
   setTracerProvider(tracerProvider: TracerProvider): void {
     this.#spans.tracer = tracerProvider.getTracer(NAME, VERSION)
   }
 
+  /** Records the metrics with this provider's meter (the SDK calls it; else the global one). */
   setMeterProvider(meterProvider: MeterProvider): void {
     this.#spans.instruments = createInstruments(meterProvider.getMeter(NAME, VERSION))
   }
 
+  /** Replaces the configuration. */
   setConfig(config: ExoRelayInstrumentationConfig): void {
     this.#config = { ...config }
   }

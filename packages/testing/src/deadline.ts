@@ -36,7 +36,12 @@ export async function withDeadline<T>(
  * const id = await withDeadline(seen.promise, 5_000, () => 'users.create was not handled')
  * ```
  */
-export function deferred<T>(): { promise: Promise<T>; resolve: (value: T) => void } {
+export function deferred<T>(): {
+  /** Settles when `resolve` is called. */
+  promise: Promise<T>
+  /** Resolves `promise` with `value`. */
+  resolve: (value: T) => void
+} {
   let resolve!: (value: T) => void
   const promise = new Promise<T>((res) => {
     resolve = res

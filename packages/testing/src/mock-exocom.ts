@@ -25,14 +25,19 @@ export interface ReceivedRequest {
   body: unknown
 }
 
+/** A service the mock knows, as `registerService` takes it. */
 export interface MockService {
+  /** The service's name. */
   name: string
+  /** The port its relay listens on. */
   port: number
+  /** The host of its relay. Default `'127.0.0.1'`. */
   host?: string
   /** Names to forward to this service when another service sends them. Default: none. */
   receives?: string[]
 }
 
+/** A message the mock posts to a registered service, as `send` takes it. */
 export interface MockSendOptions {
   /** The registered service to post to. */
   service: string

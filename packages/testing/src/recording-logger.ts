@@ -4,6 +4,7 @@ const DEFAULT_WAIT_TIMEOUT = 5_000
 // How many of the latest lines a waitFor timeout quotes, to show what came instead.
 const QUOTED_ENTRIES = 5
 
+/** The levels a {@link RecordingLogger} records. */
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error'
 
 /** One line a {@link RecordingLogger} (or one of its children) was given. */
@@ -45,22 +46,27 @@ export class RecordingLogger implements Logger {
     return this.#shared.entries
   }
 
+  /** Records a line at `debug`. */
   debug(fields: object, message?: string): void {
     this.#record('debug', fields, message)
   }
 
+  /** Records a line at `info`. */
   info(fields: object, message?: string): void {
     this.#record('info', fields, message)
   }
 
+  /** Records a line at `warn`. */
   warn(fields: object, message?: string): void {
     this.#record('warn', fields, message)
   }
 
+  /** Records a line at `error`. */
   error(fields: object, message?: string): void {
     this.#record('error', fields, message)
   }
 
+  /** A logger whose lines carry `bindings` too, recorded with this one's. */
   child(bindings: object): Logger {
     const child = new RecordingLogger()
     child.#bindings = { ...this.#bindings, ...bindings }

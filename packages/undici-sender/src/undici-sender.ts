@@ -51,52 +51,70 @@ import { isSuccess, messageOutcome, messageSubject } from './outcome.js'
 import { createPool } from './pool.js'
 import { DEFAULT_RETRY_BUDGET } from './retry.js'
 
+/** Options of {@link UndiciSender}. */
 export interface UndiciSenderOptions {
-  /** Host name or IP address of ExoCom. Default: `'localhost'`. */
+  /**
+   * Host name or IP address of ExoCom.
+   * @default `'localhost'`
+   */
   exocomHost?: string | undefined
   /** ExoCom's HTTP port. Required. */
   exocomPort: number
   /**
    * An undici Dispatcher to use instead of the sender's own Pool (tests, proxies, mocks).
    * Requests carry the full origin, so an `Agent` or `MockAgent` works. Not closed by `close()`.
+   * @default its own keep-alive undici `Pool`
    */
   dispatcher?: Dispatcher | undefined
-  /** Keep-alive connections in the pool. Default: 16. Ignored when `dispatcher` is given. */
+  /**
+   * Keep-alive connections in the pool. Ignored when `dispatcher` is given.
+   * @default `16`
+   */
   connections?: number | undefined
-  /** A pino-compatible logger. Default: silent. */
+  /**
+   * A pino-compatible logger.
+   * @default silent
+   */
   logger?: Logger | undefined
   /**
    * The shared secret of the ExoCom installation. When set, every request (send, register,
    * deregister) carries `authorization: Bearer <token>`. Visible ASCII, no spaces. It never
-   * appears in a log line or an error message. Default: none.
+   * appears in a log line or an error message.
+   * @default none
    */
   token?: string | undefined
   /**
    * Milliseconds during which a request whose connection was refused (nothing was written)
    * is retried, with a backoff of 25 ms doubling (±20%), and never past the send's `timeout`.
    * A request that may have reached ExoCom is never retried. `0` disables retries.
-   * Default: 1000.
+   * @default `1_000`
    */
   retryBudget?: number | undefined
   /**
    * The `setTimeout`/`clearTimeout` pair behind the deadlines and the retry backoff, for
-   * tests that drive time by hand. Default: Node's timers.
+   * tests that drive time by hand.
+   * @default Node's timers
    */
   timers?: Timers | undefined
   /**
    * The batch extension (decision 0011): once ExoCom offered batches in its answer to
    * `register()` and `batchAfter` requests are under way, further messages wait and leave
-   * together as one `POST /send` when one of those requests ends. `false`: never. Default: true.
+   * together as one `POST /send` when one of those requests ends. `false`: never.
+   * @default `true`
    */
   batches?: boolean | undefined
-  /** Requests to ExoCom under way before messages wait for a batch. Default: 2. */
+  /**
+   * Requests to ExoCom under way before messages wait for a batch.
+   * @default `2`
+   */
   batchAfter?: number | undefined
   /**
    * Told when ExoCom refuses this sender's token (answers 401) after it last took it, or
    * before it answered anything: once per mismatch, not once per request. The error is a
    * `TransportError` coded `EXORELAY_ERR_AUTH_UNAUTHORIZED` (`status: 401`) whose message
    * names the fix; the requests themselves still reject with `BUS_REFUSED`. Called in a
-   * microtask, never while a request is being handled. Default: none.
+   * microtask, never while a request is being handled.
+   * @default none
    */
   onUnauthorized?: ((error: TransportError) => void) | undefined
   /**
@@ -104,7 +122,8 @@ export interface UndiciSenderOptions {
    * message that waits for a reply, so that when several instances of the service run, the
    * bus sends replies to the one that asked; and named when it withdraws
    * (`DELETE /services/<name>?instance=<id>`), so that it withdraws alone. 1 to 128 visible
-   * ASCII characters. Default: none.
+   * ASCII characters.
+   * @default none
    */
   instance?: string | undefined
 }
@@ -119,6 +138,12 @@ interface RequestHeaders {
   readonly json: Record<string, string>
   readonly accept: Record<string, string>
 }
+
+/** A path no ExoCom serves: the token probe learns only whether the bus checks tokens. */
+const TOKEN_PROBE_PATH = '/exorelay/token-probe'
+const NO_TOKEN_HEADERS: Readonly<Record<string, string>> = Object.freeze(
+  requestHeaders(undefined, false),
+)
 
 /**
  * The sending side of ExoRelay over HTTP: delivers each outgoing message to ExoCom as
@@ -136,11 +161,6 @@ interface RequestHeaders {
  * await sender.close()
  * ```
  */
-/** A path no ExoCom serves: the token probe learns only whether the bus checks tokens. */
-const TOKEN_PROBE_PATH = '/exorelay/token-probe'
-const NO_TOKEN_HEADERS: Readonly<Record<string, string>> = Object.freeze(
-  requestHeaders(undefined, false),
-)
 
 export class UndiciSender {
   /** Where ExoCom is, e.g. `'http://localhost:3100'`. */
