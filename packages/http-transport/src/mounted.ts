@@ -13,6 +13,12 @@ export interface Mountable {
  * own `listen()` waits for the app's server rather than for a hook, so no order of hooks
  * matters. Used by `exorelay` also when the environment chose another transport.
  *
+ * The relay closes in `preClose`, while the app's server still runs: it withdraws from the bus
+ * before the server stops taking connections, so the bus stops routing here first, and its
+ * running handlers finish before the app's `onClose` hooks release what they may use (database
+ * pools and the like). `onClose` closes it too (the same promise), for an app closed before it
+ * was ever ready, which runs no `preClose`.
+ *
  * @example
  * ```ts
  * const app = Fastify()
@@ -25,9 +31,11 @@ export function mountRelay(app: FastifyInstance, relay: Mountable): void {
   app.addHook('onListen', async () => {
     await relay.listen()
   })
-  app.addHook('onClose', async () => {
+  const close = async (): Promise<void> => {
     await relay.close()
-  })
+  }
+  app.addHook('preClose', close)
+  app.addHook('onClose', close)
 }
 
 /** The port the app's server is bound to, once it is. */
