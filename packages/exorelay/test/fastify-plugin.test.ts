@@ -18,6 +18,7 @@ import {
   ExoRelay,
   type ExoRelayPluginOptions,
   exorelayPlugin,
+  MemoryBus,
   type RegisteredMessages,
 } from '../src/index.js'
 
@@ -260,6 +261,31 @@ test('an app that cannot listen (its port is busy) leaves the relay offline, wit
     [],
     'no line: the relay was never online, nothing went offline',
   )
+})
+
+test('app.close() of an app that never listened finishes, also while app.exorelay.listen() waits for its port', async (t) => {
+  const app = webApp(t, { exocomPort: 1, logger: false, register: false })
+  await app.ready()
+  const listening = app.exorelay.listen()
+
+  await withDeadline(app.close(), WAIT, () => 'app.close() did not finish')
+  await assert.rejects(listening, {
+    code: ErrorCodes.LISTEN_FAILED,
+    message: /closed before it listened.*Call app.listen\(\) before app.close\(\)/,
+  })
+})
+
+test('with another transport the app still drives the relay: online with app.listen(), closed with app.close()', async (t) => {
+  const bus = new MemoryBus()
+  const app = webApp(t, { transport: bus.transport(), logger: false })
+  await app.ready()
+  const online = once(app.exorelay, 'online')
+  const offline = once(app.exorelay, 'offline')
+
+  await app.listen({ port: 0, host: '127.0.0.1' })
+  await withDeadline(online, WAIT, () => 'the relay did not go online')
+  await app.close()
+  await withDeadline(offline, WAIT, () => 'the relay did not go offline')
 })
 
 // Types: compiled by `npm run typecheck`, never run.

@@ -1,4 +1,5 @@
 import { once } from 'node:events'
+import { ErrorCodes, ListenError } from '@exorelay/core'
 import type { FastifyInstance } from 'fastify'
 
 /** What `mountRelay` drives: a relay, or anything that goes online and closes like one. */
@@ -31,16 +32,38 @@ export function mountRelay(app: FastifyInstance, relay: Mountable): void {
   app.addHook('onListen', async () => {
     await relay.listen()
   })
-  const close = async (): Promise<void> => {
+  app.addHook('preClose', async () => {
+    // An app that never listened has no relay online to withdraw, and a `relay.listen()`
+    // called early still waits for the port: it gives up when the server closes, after
+    // `preClose`, so closing the relay here would wait for ever.
+    if (app.server.listening) await relay.close()
+  })
+  app.addHook('onClose', async () => {
     await relay.close()
-  }
-  app.addHook('preClose', close)
-  app.addHook('onClose', close)
+  })
 }
 
-/** The port the app's server is bound to, once it is. */
+/**
+ * The port the app's server is bound to, once it is. Rejects when the server fails to bind
+ * (its `error`) or closes first, so that a relay waiting for it can still close.
+ */
 export async function onceListening(app: FastifyInstance): Promise<number> {
-  if (!app.server.listening) await once(app.server, 'listening')
+  if (!app.server.listening) {
+    const closed = new AbortController()
+    try {
+      await Promise.race([
+        once(app.server, 'listening', { signal: closed.signal }),
+        once(app.server, 'close', { signal: closed.signal }).then(() => {
+          throw new ListenError(
+            ErrorCodes.LISTEN_FAILED,
+            'The Fastify app closed before it listened, so the relay mounted in it never went online. Call app.listen() before app.close().',
+          )
+        }),
+      ])
+    } finally {
+      closed.abort()
+    }
+  }
   const address = app.server.address()
   return typeof address === 'object' && address !== null ? address.port : 0
 }
