@@ -64,27 +64,11 @@ const exorelay: FastifyPluginAsync<ExoRelayPluginOptions> = async (app, options)
       "The exorelay plugin is registered twice in one Fastify app, which serves one relay. Register it once, at the app's root (its relay is app.exorelay everywhere in the app); for a second service, start a second app.",
     )
   }
-  const relay = new ExoRelay<RegisteredMessages>({
-    logger: app.log,
-    ...withoutRegisterOptions(options),
-    fastify: app,
-  })
+  // What `app.register` passes besides (`prefix`, `logLevel`) the relay ignores, as it ignores
+  // any option it does not know.
+  const relay = new ExoRelay<RegisteredMessages>({ logger: app.log, ...options, fastify: app })
   serving.add(app.server)
   app.decorate('exorelay', relay)
-}
-
-/**
- * The plugin's options without what `app.register` adds to them for every plugin (`prefix`,
- * `logLevel`, `logSerializers`): they configure Fastify, not the relay.
- */
-function withoutRegisterOptions(options: ExoRelayPluginOptions): ExoRelayPluginOptions {
-  const {
-    prefix: _prefix,
-    logLevel: _logLevel,
-    logSerializers: _logSerializers,
-    ...relay
-  } = options as ExoRelayPluginOptions & Record<'prefix' | 'logLevel' | 'logSerializers', unknown>
-  return relay
 }
 
 /**
