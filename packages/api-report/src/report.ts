@@ -159,9 +159,20 @@ export function apiReport({ packageDir }: ReportOptions): string {
   const unexported = [...used]
     .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))
     .map((symbol) => {
-      const file = relative(root, realpathSync(symbol.declarations![0]!.getSourceFile().fileName))
-      const text = (symbol.declarations ?? []).map((d) => print(printable(d)))
-      return [`// ${symbol.name} (${file.split(sep).join('/')}, not exported)`, ...text].join('\n')
+      // Only the package's own declarations: of another package's interface it augments
+      // (`declare module 'fastify' { interface FastifyInstance { … } }`), the augmentation is
+      // its surface, not the whole interface, which changes with every release of the other.
+      const own = (symbol.declarations ?? []).filter((d) => ownFile(d.getSourceFile().fileName))
+      const file = relative(root, realpathSync(own[0]!.getSourceFile().fileName))
+      const augmented = augmentedModuleOf(own[0]!)
+      const where = augmented === undefined ? 'not exported' : `augments '${augmented}'`
+      const text = own.map((d) => {
+        const printed = print(printable(d))
+        const module = augmentedModuleOf(d)
+        if (module === undefined) return printed
+        return `declare module '${module}' {\n${printed.replace(/^/gm, '    ')}\n}`
+      })
+      return [`// ${symbol.name} (${file.split(sep).join('/')}, ${where})`, ...text].join('\n')
     })
 
   const name = readPackageJson(root).name ?? root
@@ -186,6 +197,14 @@ export function apiReport({ packageDir }: ReportOptions): string {
     )
   }
   return `${lines.join('\n')}\n`
+}
+
+/** The module a declaration augments (`declare module 'fastify' { … }`), if it is in one. */
+function augmentedModuleOf(declaration: ts.Declaration): string | undefined {
+  const block = declaration.parent
+  if (!ts.isModuleBlock(block)) return undefined
+  const name = block.parent.name
+  return ts.isStringLiteral(name) ? name.text : undefined
 }
 
 function isTopLevel(declaration: ts.Declaration): boolean {

@@ -20,7 +20,10 @@ export declare class Greeter { greet(): Shared }
 `
 
 // A built package in a temp folder: package.json, dist/*.d.ts and a dependency in node_modules.
-async function fixture(t: { after: (fn: () => Promise<void>) => void }): Promise<string> {
+async function fixture(
+  t: { after: (fn: () => Promise<void>) => void },
+  extra: Record<string, string> = {},
+): Promise<string> {
   const dir = await mkdtemp(join(tmpdir(), 'exorelay-api-report-'))
   t.after(() => rm(dir, { recursive: true, force: true }))
   const files: Record<string, string> = {
@@ -37,6 +40,7 @@ async function fixture(t: { after: (fn: () => Promise<void>) => void }): Promise
       exports: { '.': { types: './index.d.ts' } },
     }),
     'node_modules/dep/index.d.ts': 'export interface Shared { id: string }\n',
+    ...extra,
   }
   for (const [path, text] of Object.entries(files)) {
     await mkdir(dirname(join(dir, path)), { recursive: true })
@@ -68,6 +72,32 @@ test('a declaration the exports use without exporting it is reported in its own 
   const report = apiReport({ packageDir: await fixture(t) })
   const section = report.slice(report.indexOf('## Used by the exports, not exported'))
   assert.match(section, /\/\/ Base \(dist\/greeter\.d\.ts, not exported\)\ninterface Base \{/)
+})
+
+test("of another package's interface the package augments, only the augmentation is reported", async (t) => {
+  const dir = await fixture(t, {
+    'dist/index.d.ts': `${INDEX}export type { Plugged } from './plug.js'\n`,
+    'dist/plug.d.ts': [
+      "import type { Instance } from 'dep'",
+      'export interface Plugged { instance: Instance }',
+      "declare module 'dep' {",
+      '  interface Instance { plugged: Plugged }',
+      '}',
+      '',
+    ].join('\n'),
+    'node_modules/dep/index.d.ts': [
+      'export interface Shared { id: string }',
+      'export interface Instance { version: string }',
+      '',
+    ].join('\n'),
+  })
+  const report = apiReport({ packageDir: dir })
+  const section = report.slice(report.indexOf('## Used by the exports, not exported'))
+  assert.match(
+    section,
+    /\/\/ Instance \(dist\/plug\.d\.ts, augments 'dep'\)\ndeclare module 'dep' \{\n {4}interface Instance \{\n {8}plugged: Plugged;\n {4}\}\n\}/,
+  )
+  assert.doesNotMatch(report, /version: string/, "the other package's own declaration")
 })
 
 test('the check passes on a fresh report and fails with the diff when an export changes', async (t) => {

@@ -18,6 +18,8 @@ export const ErrorCodes = {
   INVALID_OPTION: 'EXORELAY_ERR_ARG_INVALID_OPTION',
   /** A required option is missing and its environment variable is not set. */
   MISSING_OPTION: 'EXORELAY_ERR_ARG_MISSING_OPTION',
+  /** A Fastify app already serves a relay: the `exorelay` plugin was registered in it twice. */
+  DUPLICATE_RELAY: 'EXORELAY_ERR_ARG_DUPLICATE_RELAY',
   /** No reply arrived before the deadline. */
   TIMEOUT: 'EXORELAY_ERR_REPLY_TIMEOUT',
   /** The caller's `AbortSignal` fired before a reply arrived. */

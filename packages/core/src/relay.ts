@@ -265,10 +265,14 @@ export class Relay<M extends MessageMap<M> = AnyMessages> extends EventEmitter<R
       } finally {
         this.#withdrawing = false
       }
-      this.#log.info(
-        { runningHandlers: this.#queue.running, queuedMessages: this.#queue.queued },
-        'withdrawn: new messages are refused while handlers finish',
-      )
+      // A relay that never listened was never online: it has nothing to withdraw, and saying
+      // so would read as an outage (a mounted relay whose app could not bind its port).
+      if (wasListening) {
+        this.#log.info(
+          { runningHandlers: this.#queue.running, queuedMessages: this.#queue.queued },
+          'withdrawn: new messages are refused while handlers finish',
+        )
+      }
       if (!(await this.#queue.idle(this.#closeTimeout))) {
         this.#log.warn(
           { runningHandlers: this.#queue.running, queuedMessages: this.#queue.queued },
@@ -282,8 +286,10 @@ export class Relay<M extends MessageMap<M> = AnyMessages> extends EventEmitter<R
         new ClosedError(ErrorCodes.CLOSED, 'The relay was closed before a reply arrived.'),
       )
       await this.#transport.close()
-      this.#log.info({}, 'offline')
-      if (wasListening) this.emit('offline')
+      if (wasListening) {
+        this.#log.info({}, 'offline')
+        this.emit('offline')
+      }
     })()
     return this.#closing
   }

@@ -709,14 +709,21 @@ test('a closed relay receives nothing more: the bus finds no receiver', async (t
   await assert.rejects(pair.web.send('users.gone', 1), { code: ErrorCodes.NO_RECEIVER })
 })
 
-test('close() before listen() emits no offline', async () => {
-  const relay = new Relay({ serviceName: 'solo', transport: new MemoryBus().transport() })
+test('close() before listen() emits no offline and logs neither withdrawn nor offline', async () => {
+  const log = new RecordingLogger()
+  const transport = new MemoryBus().transport()
+  const relay = new Relay({ serviceName: 'solo', transport, logger: log })
   let offline = 0
   relay.on('offline', () => {
     offline++
   })
   await relay.close()
   assert.equal(offline, 0)
+  assert.deepEqual(
+    log.entries.map((entry) => entry.message),
+    [],
+    'a relay that was never online logs no outage',
+  )
 })
 
 test('after all of the above the shared relays hold no pending replies', () => {

@@ -56,7 +56,8 @@ export interface ExoRelayOptions extends ConfigOptions {
   /**
    * Serve the relay from this Fastify app instead of a server of its own: the app's port is
    * the relay's. The relay goes online when the app listens and closes when the app closes.
-   * Create the relay before `app.listen()`.
+   * Create the relay before `app.listen()`. `app.register(exorelayPlugin, options)` does the
+   * same the Fastify way, and decorates the app with the relay as `app.exorelay`.
    */
   fastify?: FastifyInstance
   /**
@@ -222,9 +223,10 @@ export class ExoRelay<M extends MessageMap<M> = AnyMessages> extends Relay<M> {
     this.#defaultPort = config.port
     this.#http = transport instanceof HttpTransport ? transport : undefined
     const app = options.fastify
-    // Mounted, the app decides when the relay goes online, also when the environment chose
-    // NATS (then the app serves no relay routes: messages come through NATS).
-    if (app !== undefined && options.transport === undefined) mountRelay(app, this)
+    // Mounted, the app decides when the relay goes online, also with another transport, from
+    // the environment (NATS) or the options (then the app serves no relay routes: messages
+    // come through that transport).
+    if (app !== undefined) mountRelay(app, this)
   }
 
   /**

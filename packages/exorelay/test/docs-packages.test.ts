@@ -101,7 +101,13 @@ before(async () => {
     mkdirSync(dir, { recursive: true })
   }
   for (const example of written) writeFileSync(example.file, example.code)
-  diagnostics = typeCheck(written.map((example) => example.file))
+  // An example that declares the app's message map (`declare module 'exorelay'`) types every
+  // `app.exorelay` of its program, as in an app: each is checked in a program of its own.
+  const [own, shared] = partition(written, (example) => declaresMessageMap(example.code))
+  diagnostics = new Map([
+    ...typeCheck(shared.map((example) => example.file)),
+    ...own.flatMap((example) => [...typeCheck([example.file])]),
+  ])
   bus = await startExoCom({ port: 0, logger: false })
 })
 
@@ -110,6 +116,14 @@ after(async () => {
   await nats?.stop()
   for (const dir of runDirs) rmSync(dir, { recursive: true, force: true })
 })
+
+function declaresMessageMap(code: string): boolean {
+  return code.includes("declare module 'exorelay'")
+}
+
+function partition<T>(items: readonly T[], test: (item: T) => boolean): [T[], T[]] {
+  return [items.filter(test), items.filter((item) => !test(item))]
+}
 
 /**
  * Type-checks the files as one program with the repository's compiler options (strict,

@@ -1,4 +1,5 @@
 import { once } from 'node:events'
+import { ErrorCodes, ListenError } from '@exorelay/core'
 import type { FastifyInstance } from 'fastify'
 
 /** What `mountRelay` drives: a relay, or anything that goes online and closes like one. */
@@ -15,6 +16,12 @@ export interface Mountable {
  * own `listen()` waits for the app's server rather than for a hook, so no order of hooks
  * matters. Used by `exorelay` also when the environment chose another transport.
  *
+ * The relay closes in `preClose`, while the app's server still runs: it withdraws from the bus
+ * before the server stops taking connections, so the bus stops routing here first, and its
+ * running handlers finish before the app's `onClose` hooks release what they may use (database
+ * pools and the like). `onClose` closes it too (the same promise), for an app closed before it
+ * was ever ready, which runs no `preClose`.
+ *
  * @example
  * ```ts
  * const app = Fastify()
@@ -27,14 +34,38 @@ export function mountRelay(app: FastifyInstance, relay: Mountable): void {
   app.addHook('onListen', async () => {
     await relay.listen()
   })
+  app.addHook('preClose', async () => {
+    // An app that never listened has no relay online to withdraw, and a `relay.listen()`
+    // called early still waits for the port: it gives up when the server closes, after
+    // `preClose`, so closing the relay here would wait for ever.
+    if (app.server.listening) await relay.close()
+  })
   app.addHook('onClose', async () => {
     await relay.close()
   })
 }
 
-/** The port the app's server is bound to, once it is. */
+/**
+ * The port the app's server is bound to, once it is. Rejects when the server fails to bind
+ * (its `error`) or closes first, so that a relay waiting for it can still close.
+ */
 export async function onceListening(app: FastifyInstance): Promise<number> {
-  if (!app.server.listening) await once(app.server, 'listening')
+  if (!app.server.listening) {
+    const closed = new AbortController()
+    try {
+      await Promise.race([
+        once(app.server, 'listening', { signal: closed.signal }),
+        once(app.server, 'close', { signal: closed.signal }).then(() => {
+          throw new ListenError(
+            ErrorCodes.LISTEN_FAILED,
+            'The Fastify app closed before it listened, so the relay mounted in it never went online. Call app.listen() before app.close().',
+          )
+        }),
+      ])
+    } finally {
+      closed.abort()
+    }
+  }
   const address = app.server.address()
   return typeof address === 'object' && address !== null ? address.port : 0
 }

@@ -41,9 +41,9 @@ before(async () => {
   const users = createUsersService({ serviceName: 'users', ...reach, port: 0, logger: usersLog })
   stops.push(() => Promise.all([users.close(), passwords.close()]))
   await Promise.all([passwords.listen(), users.listen()])
-  const { app, relay } = buildApp({ relay: reach })
+  const app = await buildApp({ relay: reach })
   stops.push(() => app.close())
-  const online = once(relay, 'online')
+  const online = once(app.exorelay, 'online')
   await app.listen({ port: 0, host: '127.0.0.1' })
   await withDeadline(online, 10_000, () => 'web did not go online')
   const { port } = app.server.address() as { port: number }

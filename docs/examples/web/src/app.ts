@@ -1,12 +1,12 @@
 import {
   type ErrorCode,
   ErrorCodes,
-  ExoRelay,
-  type ExoRelayOptions,
+  type ExoRelayPluginOptions,
+  exorelayPlugin,
   isExoRelayError,
 } from 'exorelay'
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } from 'fastify'
-import type { User, WebMessages } from './messages.js'
+import type { User } from './messages.js'
 import { traceRequests } from './request-spans.js'
 
 /** How long the API waits for a service's reply unless told otherwise: 5 seconds. */
@@ -15,9 +15,9 @@ export const DEFAULT_TIMEOUT = 5_000
 export interface BuildAppOptions {
   /**
    * Options of the relay mounted in the app (`exocomPort`, `exocomHost`, …). `serviceName`
-   * defaults to `'web'`; the port is always the app's.
+   * defaults to `'web'`; the port is always the app's, the logger the app's.
    */
-  relay?: Omit<ExoRelayOptions, 'fastify' | 'logger' | 'port'>
+  relay?: Omit<ExoRelayPluginOptions, 'logger' | 'port'>
   /**
    * Milliseconds to wait for the users service's reply. Default 5000. A client may ask for
    * less with `?timeout=`, never for more.
@@ -25,13 +25,6 @@ export interface BuildAppOptions {
   timeout?: number
   /** A pino logger for the app and its relay, or `false` for silence. Default `false`. */
   logger?: FastifyBaseLogger | false
-}
-
-/** The app and the relay mounted in it. */
-export interface WebApp {
-  app: FastifyInstance
-  /** Goes online (and registers with the bus) after `app.listen()`, closes with the app. */
-  relay: ExoRelay<WebMessages>
 }
 
 interface CreateUserBody {
@@ -62,9 +55,10 @@ const createUserSchema = {
 } as const
 
 /**
- * The web service: a Fastify HTTP API whose relay is mounted in the same app, so that one
- * port serves both the API and the bus's deliveries. The relay goes online when the app
- * listens and withdraws from the bus when the app closes.
+ * The web service: a Fastify HTTP API whose relay is mounted in the same app by the `exorelay`
+ * plugin, so that one port serves both the API and the bus's deliveries. The relay,
+ * `app.exorelay`, goes online (registered with the bus) just after the app listens and
+ * withdraws from the bus when the app closes.
  *
  * - `POST /users {name, password}`: 201 `{id, name}`, 422 `{error}` when the users service
  *   answers `users.not-created`, 400 for a malformed body. `?timeout=300` waits 300 ms at
@@ -78,12 +72,12 @@ const createUserSchema = {
  *
  * @example
  * ```ts
- * const { app, relay } = buildApp({ relay: { exocomPort: 3100 } })
- * relay.on('online', (port) => console.log(`API and relay on port ${port}`))
+ * const app = await buildApp({ relay: { exocomPort: 3100 } })
+ * app.exorelay.on('online', (port) => console.log(`API and relay on port ${port}`))
  * await app.listen({ port: 3000, host: '127.0.0.1' })
  * ```
  */
-export function buildApp(options: BuildAppOptions = {}): WebApp {
+export async function buildApp(options: BuildAppOptions = {}): Promise<FastifyInstance> {
   const timeout = options.timeout ?? DEFAULT_TIMEOUT
   const logger = options.logger ?? false
   const app = Fastify({
@@ -93,12 +87,8 @@ export function buildApp(options: BuildAppOptions = {}): WebApp {
     // A JSON API takes a number for a string as the client's mistake, not a hint to convert.
     ajv: { customOptions: { coerceTypes: false } },
   })
-  const relay = new ExoRelay<WebMessages>({
-    serviceName: 'web',
-    ...options.relay,
-    fastify: app,
-    logger,
-  })
+  // The relay logs through the app's logger; its map of messages is declared in messages.ts.
+  await app.register(exorelayPlugin, { serviceName: 'web', ...options.relay })
 
   // The API in a context of its own: its request log leaves out the bus's deliveries to the
   // relay's routes, whose flow ExoCom's console already shows.
@@ -120,7 +110,7 @@ export function buildApp(options: BuildAppOptions = {}): WebApp {
         // The deadline travels: users and passwords stop their work when it passes.
         const wait = Math.min(timeout, Number(request.query.timeout ?? timeout))
         // `envelope()` gives the outcome's name, so both outcomes can be told apart.
-        const outcome = await relay
+        const outcome = await api.exorelay
           .send('users.create', { name, password }, { timeout: wait })
           .envelope()
         if (outcome.name === 'users.not-created') {
@@ -135,7 +125,7 @@ export function buildApp(options: BuildAppOptions = {}): WebApp {
     )
 
     api.get('/users', async () => {
-      const users = await relay.send('users.list', undefined, { timeout })
+      const users = await api.exorelay.send('users.list', undefined, { timeout })
       return users.map(publicUser)
     })
   })
@@ -159,7 +149,7 @@ export function buildApp(options: BuildAppOptions = {}): WebApp {
     })
   })
 
-  return { app, relay }
+  return app
 }
 
 /** The HTTP status that tells a client what a failed message flow means for it. */

@@ -10,14 +10,14 @@ const serviceName = process.env.SERVICE_NAME || 'web'
 async function main(): Promise<void> {
   const port = portFromEnv('PORT', 3000)
   const timeout = timeoutFromEnv('REQUEST_TIMEOUT')
-  const { app, relay } = buildApp({
+  const app = await buildApp({
     relay: { serviceName },
     logger,
     ...(timeout === undefined ? {} : { timeout }),
   })
   // The relay goes online (registered with the bus) just after the app listens: "ready" waits
   // for it, so that the first request's reply can find its way back here.
-  const online = relay.online ? Promise.resolve() : once(relay, 'online')
+  const online = once(app.exorelay, 'online')
   try {
     await app.listen({ port, host: '127.0.0.1' })
   } catch (err) {

@@ -17,3 +17,10 @@ export type WebMessages = {
     replies: { 'users.listed': User[] }
   }
 }
+
+// The web app's relay, `app.exorelay`, is typed by this map (see the `exorelay` plugin).
+declare module 'exorelay' {
+  interface Register {
+    messages: WebMessages
+  }
+}

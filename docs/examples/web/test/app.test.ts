@@ -18,13 +18,13 @@ async function startBus(t: TestContext): Promise<ExoCom> {
 
 /** The web app on a free port; resolves with its base URL. */
 async function startWeb(t: TestContext, exocomPort: number, options: BuildAppOptions = {}) {
-  const { app, relay } = buildApp({
+  const app = await buildApp({
     ...options,
     relay: { exocomHost: '127.0.0.1', exocomPort, ...options.relay },
   })
   t.after(() => app.close())
   // Online means registered with the bus, so replies can be routed back to the app.
-  const online = once(relay, 'online')
+  const online = once(app.exorelay, 'online')
   await app.listen({ port: 0, host: '127.0.0.1' })
   await online
   const { port } = app.server.address() as { port: number }
