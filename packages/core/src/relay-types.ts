@@ -59,11 +59,20 @@ export interface SendFunction<M> {
     options: SendOptions & { reply: false },
   ): SentMessage<void, undefined>
   /** Promise style: resolves with the payload of the first reply. Ignore it for fire-and-forget. */
-  <Name extends ReplyingName<M>>(
-    name: Name,
+  <Name extends MessageName<M>>(
+    name: RepliedName<M, Name>,
     ...args: [...PayloadArg<PayloadOf<M, Name>>, options?: SendOptions]
   ): SentMessage<ReplyPayloadOf<M, Name>, ReplyEnvelopeOf<M, Name>>
 }
+
+/**
+ * `Name` when its spec declares replies; else a sentence the compiler quotes when such a name
+ * is sent for a reply: `Argument of type '"users.touch"' is not assignable to parameter of
+ * type '"'users.touch' declares no reply: send it with { reply: false }"'`.
+ */
+export type RepliedName<M, Name extends keyof M & string> = M[Name] extends { replies: unknown }
+  ? Name
+  : `'${Name}' declares no reply: send it with { reply: false }`
 
 /** Names whose spec declares replies. */
 export type ReplyingName<M> = {
