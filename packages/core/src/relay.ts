@@ -1,4 +1,5 @@
 import { EventEmitter } from 'node:events'
+import { atCallSite, type CallSite, captureCallSite } from './call-site.js'
 import { diagnostics, type SendTrace } from './diagnostics.js'
 import { type Admission, Dispatcher } from './dispatch.js'
 import {
@@ -14,6 +15,7 @@ import {
   AbortError,
   ClosedError,
   ErrorCodes,
+  ExoRelayError,
   InvalidArgumentError,
   ListenError,
   TimeoutError,
@@ -376,6 +378,12 @@ export class Relay<M extends MessageMap<M> = AnyMessages> extends EventEmitter<R
         new ClosedError(ErrorCodes.CLOSED, `The relay is closed: cannot send '${name}'.`),
       )
     }
+    // Without a listener no reply can reach this relay: it would wait out its whole deadline
+    // while the receiver's reply went nowhere. It fails at once and sends nothing (decision
+    // 0023). While starting, listen() was called: the reply finds the relay once it is up.
+    if (expectsReply && this.#state === 'idle') {
+      return this.#failed(envelope, expectsReply, onReply !== undefined, this.#notListening(name))
+    }
     if (signal?.aborted) {
       return this.#failed(
         envelope,
@@ -391,6 +399,12 @@ export class Relay<M extends MessageMap<M> = AnyMessages> extends EventEmitter<R
     }
 
     const sent = this.#sentMessage(id, name, onReply !== undefined)
+    // Where the caller sent it, so that whatever the send rejects with points at that line
+    // (decision 0010). A reply has no caller to point at: its failure is only logged.
+    const callSite =
+      this.#stackTraces && responseTo === undefined
+        ? captureCallSite(parent === undefined ? this.send : parent.send)
+        : undefined
     if (endsWithParent !== undefined) expireWith(sent, endsWithParent)
     // First, so that a tracer sees the send in the caller's context and may add its trace
     // context to the envelope before anything reads it.
@@ -399,7 +413,7 @@ export class Relay<M extends MessageMap<M> = AnyMessages> extends EventEmitter<R
       diagnostics.send.publish({ serviceName: this.serviceName, envelope })
     }
     try {
-      this.#hand(sent, envelope, expectsReply, timeout, signal, onReply, replyRoute)
+      this.#hand(sent, envelope, expectsReply, timeout, signal, onReply, replyRoute, callSite)
     } finally {
       if (trace !== undefined) diagnostics.sendTracing.end.publish(trace)
     }
@@ -415,6 +429,7 @@ export class Relay<M extends MessageMap<M> = AnyMessages> extends EventEmitter<R
     signal: AbortSignal | undefined,
     onReply: OnReply | undefined,
     replyRoute: unknown,
+    callSite: CallSite | undefined,
   ): void {
     const { id, name } = envelope
     if (!expectsReply) {
@@ -424,28 +439,32 @@ export class Relay<M extends MessageMap<M> = AnyMessages> extends EventEmitter<R
         },
         (error: unknown) => {
           sent[settleFailure](
-            signal?.aborted && error === signal.reason
-              ? new AbortError(
-                  ErrorCodes.ABORTED,
-                  `The send of '${name}' was aborted by its signal.`,
-                  { cause: signal.reason },
-                )
-              : error,
+            atCallSite(
+              signal?.aborted && error === signal.reason
+                ? new AbortError(
+                    ErrorCodes.ABORTED,
+                    `The send of '${name}' was aborted by its signal.`,
+                    { cause: signal.reason },
+                  )
+                : error,
+              callSite,
+            ),
           )
         },
       )
       return
     }
 
-    const timedOut = () =>
-      new TimeoutError(`No reply to '${name}' (id ${id}) within ${timeout} ms.`, timeout)
-    // Made here by default, so that its stack points at the caller's `send` line.
-    const timeoutError = this.#stackTraces ? timedOut() : timedOut
     this.#pending.wait(
       id,
       {
         timeout,
-        timeoutError,
+        timeoutError: () =>
+          new TimeoutError(
+            `No reply to '${name}' (id ${id}) within ${timeout} ms. Check that a service handles '${name}' and replies, or raise the timeout for slow work.`,
+            timeout,
+          ),
+        callSite,
         signal,
         onReply: onReply && replyCallback(id, onReply, this.#pending, this.#log),
         // The receiver may still be working on it: tell it, so that its handler can stop.
@@ -473,6 +492,13 @@ export class Relay<M extends MessageMap<M> = AnyMessages> extends EventEmitter<R
     } catch (error) {
       return Promise.reject(error)
     }
+  }
+
+  #notListening(name: string): ExoRelayError {
+    return new ExoRelayError(
+      ErrorCodes.NOT_LISTENING,
+      `The relay '${this.serviceName}' is not listening, so no reply to '${name}' can reach it: call \`await relay.listen()\` first (when mounted in a Fastify app: \`await app.listen()\`), or send with { reply: false } if no reply is wanted.`,
+    )
   }
 
   /** A send that fails before it leaves: it still shows in a trace, with its error. */

@@ -16,7 +16,7 @@ import {
   TimeoutError,
   TransportError,
 } from '@exorelay/core'
-import { CANCEL, invalidOption } from '@exorelay/core/internal'
+import { CANCEL, invalidOption, noReceiverError } from '@exorelay/core/internal'
 import {
   ClosedConnectionError,
   connect,
@@ -378,12 +378,7 @@ class NatsTransport implements Transport {
       const id = decodeName(token.slice(2))
       const awaiting = id === undefined ? undefined : this.#awaiting.take(id)
       if (awaiting !== undefined && isNoResponders(msg)) {
-        awaiting.reject(
-          new TransportError(
-            ErrorCodes.NO_RECEIVER,
-            `No service receives the message '${awaiting.name}' (nothing subscribes to '${awaiting.subject}').`,
-          ),
-        )
+        awaiting.reject(this.#noReceiver(awaiting.name, awaiting.subject))
       } else if (awaiting !== undefined) {
         awaiting.resolve()
       }
@@ -484,10 +479,7 @@ class NatsTransport implements Transport {
         throw this.#flushError(error, name, signal)
       })
       if (this.#probes.get(key) === true) {
-        throw new TransportError(
-          ErrorCodes.NO_RECEIVER,
-          `No service receives the message '${name}' (nothing subscribes to '${subject}').`,
-        )
+        throw this.#noReceiver(name, subject)
       }
     } finally {
       this.#probes.delete(key)
@@ -655,6 +647,15 @@ class NatsTransport implements Transport {
       ErrorCodes.BUS_UNREACHABLE,
       `The connection to NATS dropped before the server confirmed '${name}'; it may or may not have arrived.`,
       { cause: error },
+    )
+  }
+
+  /** The NATS server's "no responders": nothing subscribes to the message's subject. */
+  #noReceiver(name: string, subject: string): TransportError {
+    return noReceiverError(
+      name,
+      'A relay subscribes to the subjects of its handlers once its listen() has resolved',
+      { answer: `nothing subscribes to '${subject}'` },
     )
   }
 

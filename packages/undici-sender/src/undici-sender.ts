@@ -474,6 +474,7 @@ export class UndiciSender {
       (answer) => {
         const error = messageOutcome(
           this.#log,
+          this.origin,
           envelope,
           answer.status,
           answer.errorCode,
