@@ -327,6 +327,12 @@ export class Relay<M extends MessageMap<M> = AnyMessages> extends EventEmitter<R
     const envelope = createEnvelope(name, this.serviceName, payload, responseTo)
     const { id } = envelope
     const expectsReply = reply !== false || onReply !== undefined
+    // Where the caller sent it, so that whatever the send rejects with points at that line
+    // (decisions 0010, 0023). A reply has no caller to point at: its failure is only logged.
+    const callSite =
+      this.#stackTraces && responseTo === undefined
+        ? captureCallSite(parent === undefined ? this.send : parent.send)
+        : undefined
     // Set when this send's deadline is its parent message's.
     let endsWithParent: HandlerContextImpl | undefined
     if (parent !== undefined) {
@@ -352,6 +358,7 @@ export class Relay<M extends MessageMap<M> = AnyMessages> extends EventEmitter<R
                   `'${name}' was not sent: the handler of '${parent.name}' was told to stop.`,
                   { cause: stopped },
                 ),
+            callSite,
           )
         }
         if (left < timeout) {
@@ -375,14 +382,24 @@ export class Relay<M extends MessageMap<M> = AnyMessages> extends EventEmitter<R
         envelope,
         expectsReply,
         onReply !== undefined,
-        new ClosedError(ErrorCodes.CLOSED, `The relay is closed: cannot send '${name}'.`),
+        new ClosedError(
+          ErrorCodes.CLOSED,
+          `The relay is closed: cannot send '${name}'. Send before close(), or from a new relay.`,
+        ),
+        callSite,
       )
     }
     // Without a listener no reply can reach this relay: it would wait out its whole deadline
     // while the receiver's reply went nowhere. It fails at once and sends nothing (decision
     // 0023). While starting, listen() was called: the reply finds the relay once it is up.
     if (expectsReply && this.#state === 'idle') {
-      return this.#failed(envelope, expectsReply, onReply !== undefined, this.#notListening(name))
+      return this.#failed(
+        envelope,
+        expectsReply,
+        onReply !== undefined,
+        this.#notListening(name),
+        callSite,
+      )
     }
     if (signal?.aborted) {
       return this.#failed(
@@ -392,6 +409,7 @@ export class Relay<M extends MessageMap<M> = AnyMessages> extends EventEmitter<R
         new AbortError(ErrorCodes.ABORTED, `The send of '${name}' was aborted before it started.`, {
           cause: signal.reason,
         }),
+        callSite,
       )
     }
     if (this.#log.isLevelEnabled?.('debug') !== false) {
@@ -399,12 +417,6 @@ export class Relay<M extends MessageMap<M> = AnyMessages> extends EventEmitter<R
     }
 
     const sent = this.#sentMessage(id, name, onReply !== undefined)
-    // Where the caller sent it, so that whatever the send rejects with points at that line
-    // (decision 0010). A reply has no caller to point at: its failure is only logged.
-    const callSite =
-      this.#stackTraces && responseTo === undefined
-        ? captureCallSite(parent === undefined ? this.send : parent.send)
-        : undefined
     if (endsWithParent !== undefined) expireWith(sent, endsWithParent)
     // First, so that a tracer sees the send in the caller's context and may add its trace
     // context to the envelope before anything reads it.
@@ -507,11 +519,12 @@ export class Relay<M extends MessageMap<M> = AnyMessages> extends EventEmitter<R
     expectsReply: boolean,
     callbackStyle: boolean,
     error: Error,
+    callSite: CallSite | undefined,
   ): SentMessage<any, any> {
     const sent = this.#sentMessage(envelope.id, envelope.name, callbackStyle)
     const trace = this.#startTrace(sent, envelope, expectsReply)
     if (trace !== undefined) diagnostics.sendTracing.end.publish(trace)
-    sent[settleFailure](error)
+    sent[settleFailure](atCallSite(error, callSite))
     return sent
   }
 
