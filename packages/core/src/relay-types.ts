@@ -153,10 +153,11 @@ export interface RelayOptions {
   /** Milliseconds `close()` lets running handlers finish (and their replies go out). Default 10,000. */
   closeTimeout?: number | undefined
   /**
-   * Capture the caller's stack on every send that waits for a reply, so that a `TimeoutError`
-   * points at the `send(…)` line. Default `true`. `false` saves the capture, 2 to 10 µs per
-   * send, on hot paths; a timeout's stack then starts in the relay's timer (its message still
-   * names the message and its id). Like nats.js's `noAsyncTraces`.
+   * Capture the caller's stack on every send, so that whatever it rejects with (a
+   * `TimeoutError`, no receiver, a remote handler's failure) points at the `send(…)` line.
+   * Default `true`. `false` saves the capture, 2 to 10 µs per send, on hot paths; errors then
+   * keep the stacks they were made with, in the relay's timer or the transport (their messages
+   * still name the message). Like nats.js's `noAsyncTraces`.
    */
   stackTraces?: boolean | undefined
 }

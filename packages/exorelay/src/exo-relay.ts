@@ -79,8 +79,9 @@ export interface ExoRelayOptions extends ConfigOptions {
   /** Milliseconds `close()` lets running handlers finish. Default 10,000. */
   closeTimeout?: number
   /**
-   * Capture the caller's stack on every send that waits for a reply, so that a timeout points
-   * at the `send(…)` line. Default `true`; `false` saves 2 to 10 µs per send on hot paths.
+   * Capture the caller's stack on every send, so that whatever it rejects with (a timeout, no
+   * receiver, a remote handler's failure) points at the `send(…)` line. Default `true`;
+   * `false` saves 2 to 10 µs per send on hot paths.
    */
   stackTraces?: boolean
   /** Milliseconds between self-registrations while online, so a restarted bus relearns the service. Default 5,000. */
