@@ -128,7 +128,7 @@ export class Dispatcher {
           status: 'unavailable',
           error: new ExoRelayError(
             ErrorCodes.OVERLOADED,
-            `The relay is overloaded: ${this.#queue.running} handlers running, ${this.#queue.queued} messages queued.`,
+            `The relay is overloaded: ${this.#queue.running} handlers running, ${this.#queue.queued} messages queued; '${name}' was refused. Scale the service out, raise concurrency or maxQueued, or make its handlers faster.`,
           ),
         }
       }

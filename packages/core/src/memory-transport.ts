@@ -118,7 +118,10 @@ class MemoryTransport implements Transport {
 
   async listen(endpoint: Endpoint): Promise<ListenInfo> {
     if (this.#closed)
-      throw new ListenError(ErrorCodes.LISTEN_FAILED, 'This memory transport is closed.')
+      throw new ListenError(
+        ErrorCodes.LISTEN_FAILED,
+        'This memory transport is closed: give the relay a new one, bus.transport().',
+      )
     this.#endpoint = endpoint
     this.#bus.attach(this)
     this.#keepAlive ??= setInterval(() => {}, 2 ** 30)

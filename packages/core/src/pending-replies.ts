@@ -208,8 +208,9 @@ export class PendingReplies {
     this.#waiters.get(id)?.reject(error)
   }
 
-  /** Rejects every wait with `error` (the relay is closing). */
-  rejectAll(error: ExoRelayError): void {
-    for (const waiter of [...this.#waiters.values()]) waiter.reject(error)
+  /** Rejects every wait with the error `errorFor` makes for its message's name (the relay is closing). */
+  rejectAll(errorFor: (messageName: string) => ExoRelayError): void {
+    for (const waiter of [...this.#waiters.values()])
+      waiter.reject(errorFor(waiter.sink.messageName))
   }
 }

@@ -194,7 +194,10 @@ export class Relay<M extends MessageMap<M> = AnyMessages> extends EventEmitter<R
   listen(port?: number | string): Promise<number> {
     if (this.#state === 'closing' || this.#state === 'closed') {
       return Promise.reject(
-        new ClosedError(ErrorCodes.CLOSED, 'The relay is closed: it cannot listen again.'),
+        new ClosedError(
+          ErrorCodes.CLOSED,
+          `The relay '${this.serviceName}' is closed: it cannot listen again. Create a new relay.`,
+        ),
       )
     }
     if (this.#listening !== undefined) return this.#listening
@@ -277,7 +280,11 @@ export class Relay<M extends MessageMap<M> = AnyMessages> extends EventEmitter<R
       }
       this.#state = 'closed'
       this.#pending.rejectAll(
-        new ClosedError(ErrorCodes.CLOSED, 'The relay was closed before a reply arrived.'),
+        (name) =>
+          new ClosedError(
+            ErrorCodes.CLOSED,
+            `The relay was closed before a reply to '${name}' arrived.`,
+          ),
       )
       await this.#transport.close()
       this.#log.info({}, 'offline')

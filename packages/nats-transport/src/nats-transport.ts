@@ -454,7 +454,7 @@ class NatsTransport implements Transport {
     if (!this.#connected) {
       throw new TransportError(
         ErrorCodes.BUS_UNREACHABLE,
-        `Not connected to NATS at ${this.#describeServers()}: '${name}' was not sent.`,
+        `Not connected to NATS at ${this.#describeServers()}: '${name}' was not sent. ${this.#unreachableFix()}`,
       )
     }
     // A request sent while the first connection was being made goes as every other request,
@@ -599,7 +599,7 @@ class NatsTransport implements Transport {
       if (signal?.aborted && error === signal.reason) throw error
       throw new TransportError(
         ErrorCodes.BUS_UNREACHABLE,
-        `Could not connect to NATS at ${this.#describeServers()} to send '${envelope.name}': ${errorMessage(error)}`,
+        `Could not connect to NATS at ${this.#describeServers()} to send '${envelope.name}': ${errorMessage(error)}. ${this.#unreachableFix()}`,
         { cause: error },
       )
     }
@@ -657,6 +657,11 @@ class NatsTransport implements Transport {
       'A relay subscribes to the subjects of its handlers once its listen() has resolved',
       { answer: `nothing subscribes to '${subject}'` },
     )
+  }
+
+  /** What to do when the server cannot be reached: the two likely causes. */
+  #unreachableFix(): string {
+    return 'Start the NATS server (nats-server), or point the relay at where it runs (NATS_URL, the servers option).'
   }
 
   #describeServers(): string {
