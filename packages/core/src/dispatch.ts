@@ -128,7 +128,7 @@ export class Dispatcher {
           status: 'unavailable',
           error: new ExoRelayError(
             ErrorCodes.OVERLOADED,
-            `The relay is overloaded: ${this.#queue.running} handlers running, ${this.#queue.queued} messages queued.`,
+            `The relay is overloaded: ${this.#queue.running} handlers running, ${this.#queue.queued} messages queued; '${name}' was refused. Scale the service out, raise concurrency or maxQueued, or make its handlers faster.`,
           ),
         }
       }
@@ -181,8 +181,9 @@ export class Dispatcher {
     if (message.name !== ERROR_REPLY || message.responseTo === undefined) {
       return this.#pending.deliver(message)
     }
-    if (!this.#pending.has(message.responseTo)) return false
-    this.#pending.reject(message.responseTo, remoteHandlerError(message))
+    const requestName = this.#pending.messageNameOf(message.responseTo)
+    if (requestName === undefined) return false
+    this.#pending.reject(message.responseTo, remoteHandlerError(message, requestName))
     return true
   }
 
@@ -324,7 +325,13 @@ export class Dispatcher {
     // Only requests get error replies: a reply to a reply would find nobody waiting for it.
     if (responseTo === undefined && this.#admission() !== 'none') {
       // With the handler's trace context, so that a tracer sees the error reply in its trace.
-      this.#host.sendReply(ERROR_REPLY, toWireError(error), id, replyRoute, context)
+      this.#host.sendReply(
+        ERROR_REPLY,
+        toWireError(error, this.#host.serviceName),
+        id,
+        replyRoute,
+        context,
+      )
     }
   }
 }

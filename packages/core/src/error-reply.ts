@@ -21,13 +21,19 @@ export interface WireError {
   code: string
   message: string
   data?: unknown
+  /**
+   * The service whose handler failed: ExoCom does not forward a reply's `sender`, and the
+   * requester's error names the service.
+   */
+  service?: string
 }
 
 /**
- * The wire form of whatever a handler threw. A coded error (`{ code: 'USERS_DUPLICATE' }`)
- * keeps its code, so the caller can branch on it; `data` travels when it is JSON.
+ * The wire form of whatever a handler of `service` threw. A coded error
+ * (`{ code: 'USERS_DUPLICATE' }`) keeps its code, so the caller can branch on it; `data`
+ * travels when it is JSON.
  */
-export function toWireError(error: unknown): WireError {
+export function toWireError(error: unknown, service?: string): WireError {
   const source = (typeof error === 'object' && error !== null ? error : {}) as Record<
     string,
     unknown
@@ -45,15 +51,20 @@ export function toWireError(error: unknown): WireError {
         : `The handler failed with ${typeof error === 'string' ? `'${error}'` : 'a non-error value'}.`,
   }
   if (source.data !== undefined && isJson(source.data)) wire.data = source.data
+  if (service !== undefined) wire.service = service
   return wire
 }
 
 /**
- * The caller's side of an error reply. A malformed one still becomes a coded error. One the
- * bus sent because the receiver was unreachable, or refused the bus's token, is a
- * `TransportError` with that code: no handler ran.
+ * The caller's side of an error reply to a request named `requestName`. It names the request
+ * and the service that failed (the reply's `sender`, when it has one). A malformed reply still
+ * becomes a coded error. One the bus sent because the receiver was unreachable, or refused the
+ * bus's token, is a `TransportError` with that code: no handler ran.
  */
-export function remoteHandlerError(reply: ReceivedMessage): RemoteHandlerError | TransportError {
+export function remoteHandlerError(
+  reply: ReceivedMessage,
+  requestName: string,
+): RemoteHandlerError | TransportError {
   const payload = (
     typeof reply.payload === 'object' && reply.payload !== null ? reply.payload : {}
   ) as Record<string, unknown>
@@ -64,18 +75,25 @@ export function remoteHandlerError(reply: ReceivedMessage): RemoteHandlerError |
   if (code === ErrorCodes.RECEIVER_UNREACHABLE) {
     return new TransportError(
       ErrorCodes.RECEIVER_UNREACHABLE,
-      text || 'The receiver is unreachable.',
+      text || `The receiver of '${requestName}' is unreachable.`,
     )
   }
   if (code === ErrorCodes.UNAUTHORIZED) {
-    return new TransportError(ErrorCodes.UNAUTHORIZED, text || 'The receiver refused the token.', {
-      status: 401,
-    })
+    return new TransportError(
+      ErrorCodes.UNAUTHORIZED,
+      text || `The receiver of '${requestName}' refused the token.`,
+      { status: 401 },
+    )
   }
+  // Who failed: the reply's sender where the bus forwards it (NATS), else what the error
+  // reply says. A peer's text too: quoted as one plain sentence.
+  const named = reply.sender ?? payload.service
+  const sender = typeof named === 'string' ? textStart(named) : ''
+  const handler = `The handler of '${requestName}'${sender === '' ? '' : ` in service '${sender}'`}`
   const message =
     text === ''
-      ? 'The remote handler failed; its error reply carries no message.'
-      : `The remote handler failed: ${text}`
+      ? `${handler} failed; its error reply carries no message.`
+      : `${handler} failed: ${text}`
   return new RemoteHandlerError(message, code, payload.data)
 }
 

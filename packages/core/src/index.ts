@@ -63,6 +63,7 @@ export type {
   RelayEvents,
   RelayOptions,
   RelayStatus,
+  RepliedName,
   ReplyCallback,
   ReplyContext,
   ReplyingName,

@@ -3,6 +3,7 @@
 export { describeInvalidName, describeValue, isInstanceId } from './envelope.js'
 export { ERROR_REPLY } from './error-reply.js'
 export { CANCEL } from './handler-context.js'
+export { noReceiverError } from './no-receiver.js'
 export {
   checkBoolean,
   checkFunction,

@@ -1,7 +1,8 @@
 import { envelopeBody, type OutgoingEnvelope } from './envelope.js'
-import { ErrorCodes, ListenError, TransportError } from './errors.js'
+import { ErrorCodes, ListenError } from './errors.js'
 import { CANCEL } from './handler-context.js'
 import type { ReceivedMessage } from './message-map.js'
+import { noReceiverError } from './no-receiver.js'
 import { RecentMap } from './recent-map.js'
 import type { Endpoint, ListenInfo, Receipt, Transport, TransportSendOptions } from './transport.js'
 
@@ -76,9 +77,9 @@ export class MemoryBus {
       envelope.name !== CANCEL && envelope.responseTo && this.#senders.get(envelope.responseTo)
     if (requester && this.#transports.has(requester)) receivers.add(requester)
     if (receivers.size === 0) {
-      throw new TransportError(
-        ErrorCodes.NO_RECEIVER,
-        `No service receives the message '${envelope.name}'.`,
+      throw noReceiverError(
+        envelope.name,
+        'A relay on a MemoryBus receives once its listen() has resolved',
         { status: 404 },
       )
     }
@@ -117,7 +118,10 @@ class MemoryTransport implements Transport {
 
   async listen(endpoint: Endpoint): Promise<ListenInfo> {
     if (this.#closed)
-      throw new ListenError(ErrorCodes.LISTEN_FAILED, 'This memory transport is closed.')
+      throw new ListenError(
+        ErrorCodes.LISTEN_FAILED,
+        'This memory transport is closed: give the relay a new one, bus.transport().',
+      )
     this.#endpoint = endpoint
     this.#bus.attach(this)
     this.#keepAlive ??= setInterval(() => {}, 2 ** 30)

@@ -1,3 +1,4 @@
+import { atCallSite, type CallSite } from './call-site.js'
 import { AbortError, ErrorCodes, type ExoRelayError, type TimeoutError } from './errors.js'
 import type { ReceivedMessage } from './message-map.js'
 import { RecentMap } from './recent-map.js'
@@ -34,12 +35,13 @@ export const unrefTimers: Timers = {
 export interface WaitOptions {
   /** Milliseconds until the wait gives up; `Infinity` waits for ever. */
   timeout: number
-  /**
-   * Rejected with at the deadline. Built by the caller, so that its stack points at the
-   * caller's line; or a function that builds it when the deadline passes (no stack capture
-   * per wait).
-   */
+  /** What the wait rejects with at the deadline, or a function that builds it then. */
   timeoutError: TimeoutError | (() => TimeoutError)
+  /**
+   * Where the send was called (the relay's `stackTraces`): whatever the wait rejects with, its
+   * stack is this one, the caller's `send` line. Without it errors keep their own stacks.
+   */
+  callSite?: CallSite | undefined
   signal?: AbortSignal | undefined
   /**
    * Receives every reply, for callback-style sends that accept several outcomes. Without it
@@ -64,7 +66,8 @@ export interface WaitOptions {
 class Waiter {
   readonly onReply: ((reply: ReceivedMessage) => void) | undefined
   replies = 0
-  readonly #sink: ReplySink
+  readonly sink: ReplySink
+  readonly #callSite: CallSite | undefined
   #timer: unknown
   #signal: AbortSignal | undefined
   #onAbort: (() => void) | undefined
@@ -79,7 +82,8 @@ class Waiter {
     readonly givenUp: RecentMap<string, true>,
   ) {
     this.onReply = options.onReply
-    this.#sink = sink
+    this.sink = sink
+    this.#callSite = options.callSite
     const { signal, timeout, timeoutError } = options
     if (signal !== undefined) {
       this.#signal = signal
@@ -87,11 +91,7 @@ class Waiter {
       this.#onAbort = () => {
         const waiting = !this.#settled && this.replies === 0
         if (!this.#settled) givenUp.set(id, true)
-        this.reject(
-          new AbortError(ErrorCodes.ABORTED, 'The send was aborted by its signal.', {
-            cause: signal.reason,
-          }),
-        )
+        this.reject(abortedError(sink.messageName, signal.reason))
         if (waiting) aborted?.()
       }
       signal.addEventListener('abort', this.#onAbort, { once: true })
@@ -107,11 +107,11 @@ class Waiter {
   }
 
   resolve(reply: ReceivedMessage | undefined): void {
-    if (this.#settle()) this.#sink[settleReply](reply)
+    if (this.#settle()) this.sink[settleReply](reply)
   }
 
   reject(error: unknown): void {
-    if (this.#settle()) this.#sink[settleFailure](error)
+    if (this.#settle()) this.sink[settleFailure](atCallSite(error, this.#callSite))
   }
 
   #settle(): boolean {
@@ -123,6 +123,13 @@ class Waiter {
     if (this.#onAbort !== undefined) this.#signal!.removeEventListener('abort', this.#onAbort)
     return true
   }
+}
+
+/** What a wait rejects with when the caller's signal aborts it. */
+function abortedError(name: string, reason: unknown): AbortError {
+  return new AbortError(ErrorCodes.ABORTED, `The send of '${name}' was aborted by its signal.`, {
+    cause: reason,
+  })
 }
 
 /**
@@ -149,6 +156,11 @@ export class PendingReplies {
     return this.#waiters.has(id)
   }
 
+  /** The name of the sent message whose replies wait under `id`; `undefined` when none waits. */
+  messageNameOf(id: string): string | undefined {
+    return this.#waiters.get(id)?.sink.messageName
+  }
+
   /**
    * Starts waiting for replies to the message `id`; `sink` learns how the wait ended. Call
    * before the message is sent.
@@ -156,9 +168,7 @@ export class PendingReplies {
   wait(id: string, options: WaitOptions, sink: ReplySink): void {
     if (options.signal?.aborted) {
       sink[settleFailure](
-        new AbortError(ErrorCodes.ABORTED, 'The send was aborted by its signal.', {
-          cause: options.signal.reason,
-        }),
+        atCallSite(abortedError(sink.messageName, options.signal.reason), options.callSite),
       )
       return
     }
@@ -200,8 +210,9 @@ export class PendingReplies {
     this.#waiters.get(id)?.reject(error)
   }
 
-  /** Rejects every wait with `error` (the relay is closing). */
-  rejectAll(error: ExoRelayError): void {
-    for (const waiter of [...this.#waiters.values()]) waiter.reject(error)
+  /** Rejects every wait with the error `errorFor` makes for its message's name (the relay is closing). */
+  rejectAll(errorFor: (messageName: string) => ExoRelayError): void {
+    for (const waiter of [...this.#waiters.values()])
+      waiter.reject(errorFor(waiter.sink.messageName))
   }
 }

@@ -61,11 +61,20 @@ export interface SendFunction<M> {
     options: SendOptions & { reply: false },
   ): SentMessage<void, undefined>
   /** Promise style: resolves with the payload of the first reply. Ignore it for fire-and-forget. */
-  <Name extends ReplyingName<M>>(
-    name: Name,
+  <Name extends MessageName<M>>(
+    name: RepliedName<M, Name>,
     ...args: [...PayloadArg<PayloadOf<M, Name>>, options?: SendOptions]
   ): SentMessage<ReplyPayloadOf<M, Name>, ReplyEnvelopeOf<M, Name>>
 }
+
+/**
+ * `Name` when its spec declares replies; else a sentence the compiler quotes when such a name
+ * is sent for a reply: `Argument of type '"users.touch"' is not assignable to parameter of
+ * type '"'users.touch' declares no reply: send it with { reply: false }"'`.
+ */
+export type RepliedName<M, Name extends keyof M & string> = M[Name] extends { replies: unknown }
+  ? Name
+  : `'${Name}' declares no reply: send it with { reply: false }`
 
 /** Names whose spec declares replies. */
 export type ReplyingName<M> = {
@@ -149,10 +158,11 @@ export interface RelayOptions {
   /** Milliseconds `close()` lets running handlers finish (and their replies go out). Default 10,000. */
   closeTimeout?: number | undefined
   /**
-   * Capture the caller's stack on every send that waits for a reply, so that a `TimeoutError`
-   * points at the `send(…)` line. Default `true`. `false` saves the capture, 2 to 10 µs per
-   * send, on hot paths; a timeout's stack then starts in the relay's timer (its message still
-   * names the message and its id). Like nats.js's `noAsyncTraces`.
+   * Capture the caller's stack on every send, so that whatever it rejects with (a
+   * `TimeoutError`, no receiver, a remote handler's failure) points at the `send(…)` line.
+   * Default `true`. `false` saves the capture, 2 to 10 µs per send, on hot paths; errors then
+   * keep the stacks they were made with, in the relay's timer or the transport (their messages
+   * still name the message). Like nats.js's `noAsyncTraces`.
    */
   stackTraces?: boolean | undefined
 }

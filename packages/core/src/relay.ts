@@ -1,4 +1,5 @@
 import { EventEmitter } from 'node:events'
+import { atCallSite, type CallSite, captureCallSite } from './call-site.js'
 import { diagnostics, type SendTrace } from './diagnostics.js'
 import { type Admission, Dispatcher } from './dispatch.js'
 import {
@@ -14,6 +15,7 @@ import {
   AbortError,
   ClosedError,
   ErrorCodes,
+  ExoRelayError,
   InvalidArgumentError,
   ListenError,
   TimeoutError,
@@ -196,7 +198,10 @@ export class Relay<M extends MessageMap<M> = AnyMessages> extends EventEmitter<R
   listen(port?: number | string): Promise<number> {
     if (this.#state === 'closing' || this.#state === 'closed') {
       return Promise.reject(
-        new ClosedError(ErrorCodes.CLOSED, 'The relay is closed: it cannot listen again.'),
+        new ClosedError(
+          ErrorCodes.CLOSED,
+          `The relay '${this.serviceName}' is closed: it cannot listen again. Create a new relay.`,
+        ),
       )
     }
     if (this.#listening !== undefined) return this.#listening
@@ -283,7 +288,11 @@ export class Relay<M extends MessageMap<M> = AnyMessages> extends EventEmitter<R
       }
       this.#state = 'closed'
       this.#pending.rejectAll(
-        new ClosedError(ErrorCodes.CLOSED, 'The relay was closed before a reply arrived.'),
+        (name) =>
+          new ClosedError(
+            ErrorCodes.CLOSED,
+            `The relay was closed before a reply to '${name}' arrived.`,
+          ),
       )
       await this.#transport.close()
       if (wasListening) {
@@ -335,6 +344,12 @@ export class Relay<M extends MessageMap<M> = AnyMessages> extends EventEmitter<R
     const envelope = createEnvelope(name, this.serviceName, payload, responseTo)
     const { id } = envelope
     const expectsReply = reply !== false || onReply !== undefined
+    // Where the caller sent it, so that whatever the send rejects with points at that line
+    // (decisions 0010, 0023). A reply has no caller to point at: its failure is only logged.
+    const callSite =
+      this.#stackTraces && responseTo === undefined
+        ? captureCallSite(parent === undefined ? this.send : parent.send)
+        : undefined
     // Set when this send's deadline is its parent message's.
     let endsWithParent: HandlerContextImpl | undefined
     if (parent !== undefined) {
@@ -360,6 +375,7 @@ export class Relay<M extends MessageMap<M> = AnyMessages> extends EventEmitter<R
                   `'${name}' was not sent: the handler of '${parent.name}' was told to stop.`,
                   { cause: stopped },
                 ),
+            callSite,
           )
         }
         if (left < timeout) {
@@ -383,7 +399,23 @@ export class Relay<M extends MessageMap<M> = AnyMessages> extends EventEmitter<R
         envelope,
         expectsReply,
         onReply !== undefined,
-        new ClosedError(ErrorCodes.CLOSED, `The relay is closed: cannot send '${name}'.`),
+        new ClosedError(
+          ErrorCodes.CLOSED,
+          `The relay is closed: cannot send '${name}'. Send before close(), or from a new relay.`,
+        ),
+        callSite,
+      )
+    }
+    // Without a listener no reply can reach this relay: it would wait out its whole deadline
+    // while the receiver's reply went nowhere. It fails at once and sends nothing (decision
+    // 0023). While starting, listen() was called: the reply finds the relay once it is up.
+    if (expectsReply && this.#state === 'idle') {
+      return this.#failed(
+        envelope,
+        expectsReply,
+        onReply !== undefined,
+        this.#notListening(name),
+        callSite,
       )
     }
     if (signal?.aborted) {
@@ -394,6 +426,7 @@ export class Relay<M extends MessageMap<M> = AnyMessages> extends EventEmitter<R
         new AbortError(ErrorCodes.ABORTED, `The send of '${name}' was aborted before it started.`, {
           cause: signal.reason,
         }),
+        callSite,
       )
     }
     if (this.#log.isLevelEnabled?.('debug') !== false) {
@@ -409,7 +442,7 @@ export class Relay<M extends MessageMap<M> = AnyMessages> extends EventEmitter<R
       diagnostics.send.publish({ serviceName: this.serviceName, envelope })
     }
     try {
-      this.#hand(sent, envelope, expectsReply, timeout, signal, onReply, replyRoute)
+      this.#hand(sent, envelope, expectsReply, timeout, signal, onReply, replyRoute, callSite)
     } finally {
       if (trace !== undefined) diagnostics.sendTracing.end.publish(trace)
     }
@@ -425,6 +458,7 @@ export class Relay<M extends MessageMap<M> = AnyMessages> extends EventEmitter<R
     signal: AbortSignal | undefined,
     onReply: OnReply | undefined,
     replyRoute: unknown,
+    callSite: CallSite | undefined,
   ): void {
     const { id, name } = envelope
     if (!expectsReply) {
@@ -434,28 +468,32 @@ export class Relay<M extends MessageMap<M> = AnyMessages> extends EventEmitter<R
         },
         (error: unknown) => {
           sent[settleFailure](
-            signal?.aborted && error === signal.reason
-              ? new AbortError(
-                  ErrorCodes.ABORTED,
-                  `The send of '${name}' was aborted by its signal.`,
-                  { cause: signal.reason },
-                )
-              : error,
+            atCallSite(
+              signal?.aborted && error === signal.reason
+                ? new AbortError(
+                    ErrorCodes.ABORTED,
+                    `The send of '${name}' was aborted by its signal.`,
+                    { cause: signal.reason },
+                  )
+                : error,
+              callSite,
+            ),
           )
         },
       )
       return
     }
 
-    const timedOut = () =>
-      new TimeoutError(`No reply to '${name}' (id ${id}) within ${timeout} ms.`, timeout)
-    // Made here by default, so that its stack points at the caller's `send` line.
-    const timeoutError = this.#stackTraces ? timedOut() : timedOut
     this.#pending.wait(
       id,
       {
         timeout,
-        timeoutError,
+        timeoutError: () =>
+          new TimeoutError(
+            `No reply to '${name}' (id ${id}) within ${timeout} ms. Check that a service handles '${name}' and replies, or raise the timeout for slow work.`,
+            timeout,
+          ),
+        callSite,
         signal,
         onReply: onReply && replyCallback(id, onReply, this.#pending, this.#log),
         // The receiver may still be working on it: tell it, so that its handler can stop.
@@ -485,17 +523,25 @@ export class Relay<M extends MessageMap<M> = AnyMessages> extends EventEmitter<R
     }
   }
 
+  #notListening(name: string): ExoRelayError {
+    return new ExoRelayError(
+      ErrorCodes.NOT_LISTENING,
+      `The relay '${this.serviceName}' is not listening, so no reply to '${name}' can reach it: call \`await relay.listen()\` first (when mounted in a Fastify app: \`await app.listen()\`), or send with { reply: false } if no reply is wanted.`,
+    )
+  }
+
   /** A send that fails before it leaves: it still shows in a trace, with its error. */
   #failed(
     envelope: OutgoingEnvelope,
     expectsReply: boolean,
     callbackStyle: boolean,
     error: Error,
+    callSite: CallSite | undefined,
   ): SentMessage<any, any> {
     const sent = this.#sentMessage(envelope.id, envelope.name, callbackStyle)
     const trace = this.#startTrace(sent, envelope, expectsReply)
     if (trace !== undefined) diagnostics.sendTracing.end.publish(trace)
-    sent[settleFailure](error)
+    sent[settleFailure](atCallSite(error, callSite))
     return sent
   }
 

@@ -12,6 +12,8 @@ export const sendTrace: unique symbol = Symbol('exorelay.sendTrace')
 
 /** Whoever learns how a send ended: a SentMessage (see `PendingReplies#wait`). */
 export interface ReplySink {
+  /** The name the message was sent with: errors name it. */
+  readonly messageName: string
   /** The reply came (or, for a callback-style or one-way send, the send ended without one). */
   [settleReply](reply: ReceivedMessage | undefined): void
   [settleFailure](error: unknown): void

@@ -71,7 +71,7 @@ test('a wait is registered at once and counted in size', async () => {
   assert.equal(pending.size, 2)
   assert.equal(pending.has('a'), true)
   assert.equal(pending.has('zonk'), false)
-  pending.rejectAll(timeoutError())
+  pending.rejectAll(() => timeoutError())
   await Promise.all(waits.map((waiting) => assert.rejects(waiting)))
 })
 
@@ -105,7 +105,7 @@ test('deliver returns false for unknown ids and for messages that answer nothing
   assert.equal(pending.deliver(replyTo('someone-else')), false)
   assert.equal(pending.deliver({ name: 'users.create', id: 'x' }), false)
   assert.equal(pending.size, 1)
-  pending.rejectAll(timeoutError())
+  pending.rejectAll(() => timeoutError())
 })
 
 test('the deadline rejects with the given TimeoutError instance and removes the entry', async () => {
@@ -182,14 +182,19 @@ test('reject rejects one wait and leaves the others', async () => {
   assert.equal((await kept)?.responseTo, 'b')
 })
 
-test('rejectAll rejects every wait with the given error and empties the table', async () => {
+test("rejectAll rejects every wait with the error made for its message's name and empties the table", async () => {
   const { pending, timers } = setup()
   const waits = ['a', 'b', 'c'].map((id) =>
     wait(pending, id, { timeout: 1000, timeoutError: timeoutError() }),
   )
+  const names: string[] = []
   const error = timeoutError()
-  pending.rejectAll(error)
+  pending.rejectAll((name) => {
+    names.push(name)
+    return error
+  })
   assert.equal(pending.size, 0)
+  assert.equal(names.length, 3)
   for (const waiting of waits) {
     await assert.rejects(waiting, (rejected: unknown) => rejected === error)
   }

@@ -394,7 +394,8 @@ test("a send without reply rejects with a TimeoutError whose stack points at the
     assert.equal(error.code, ErrorCodes.TIMEOUT)
     assert.equal(error.timeout, 20)
     assert.match(error.message, /'users\.ignore'/)
-    assert.match(error.stack ?? '', /relay\.test\.ts/)
+    // The first frame is the send line, not the relay's timer or its internals.
+    assert.match(error.stack?.split('\n')[1] ?? '', /relay\.test\.ts/)
     return true
   })
   assert.equal(web.pendingReplies, 0)
@@ -424,6 +425,30 @@ test('with stackTraces: false a timeout is the same TimeoutError, its stack star
       message: "The stackTraces option must be a boolean, got 'no'.",
     },
   )
+})
+
+test("a handler's own send points at the handler's line; with stackTraces: false nothing is captured", async (t) => {
+  const bus = new MemoryBus()
+  const traced = new Relay({ serviceName: 'traced', transport: bus.transport() })
+  const fast = new Relay({ serviceName: 'fast', transport: bus.transport(), stackTraces: false })
+  t.after(() => Promise.all([traced.close(), fast.close()]))
+  let failed: unknown
+  traced.registerHandler('traced.run', async (_payload, { send, reply }) => {
+    failed = await send('nobody.handles.this', 1).catch((error: unknown) => error)
+    await reply('traced.done')
+  })
+  await Promise.all([traced.listen(), fast.listen()])
+
+  await fast.send('traced.run', 1)
+  const error = failed as Error
+  assert.equal((error as TransportError).code, ErrorCodes.NO_RECEIVER)
+  assert.match(error.stack?.split('\n')[1] ?? '', /relay\.test\.ts/)
+
+  await assert.rejects(fast.send('nobody.handles.this', 1), (untraced: Error) => {
+    assert.equal((untraced as TransportError).code, ErrorCodes.NO_RECEIVER)
+    assert.doesNotMatch(untraced.stack ?? '', /relay\.test\.ts/)
+    return true
+  })
 })
 
 test('a fire-and-forget send whose reply never comes is logged at debug, not warn', async () => {

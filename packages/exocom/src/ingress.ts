@@ -176,7 +176,7 @@ export function addBusIngress(
       const requester = responseTo === undefined ? undefined : table.senderOf(responseTo)
       const message =
         requester === undefined
-          ? `No service receives the message '${publicName}'.`
+          ? `No service receives the message '${publicName}': no service registered for it, and the routing table lists none. Start the service that handles it; GET /config.json lists the routes.`
           : `No service receives the reply '${publicName}': the instance of '${requester}' that sent the message it answers is gone, and no service receives the name.`
       log.warn({ sender, messageName: publicName, messageId: id }, message)
       return batchFailure(statusOf(ErrorCodes.NO_RECEIVER), ErrorCodes.NO_RECEIVER, message)

@@ -17,6 +17,8 @@ import {
 } from './helpers.js'
 
 const TOKEN = 'batch-bus-token-0011'
+const NOBODY_LISTENS =
+  "No service receives the message 'nobody.listens': no service registered for it, and the routing table lists none. Start the service that handles it; GET /config.json lists the routes."
 
 /** `POST /send` with a batch body (anything JSON), with `authorization` when given. */
 function sendBatch(exocom: ExoCom, body: unknown, headers: Record<string, string> = {}) {
@@ -190,7 +192,7 @@ describe('batches to the bus', () => {
     assert.deepEqual(results[1], {
       status: 404,
       code: ErrorCodes.NO_RECEIVER,
-      error: "No service receives the message 'nobody.listens'.",
+      error: NOBODY_LISTENS,
     })
     assert.deepEqual(results[2], {
       status: 400,
@@ -222,9 +224,7 @@ describe('batches to the bus', () => {
       [reply10?.url, reply10?.body],
       ['/run/tweets.created', { id: 'b-10', responseTo: 'b-9' }],
     )
-    assert.ok(
-      log.at('warn').some((e) => e.message === "No service receives the message 'nobody.listens'."),
-    )
+    assert.ok(log.at('warn').some((e) => e.message === NOBODY_LISTENS))
   })
 
   test('a body that is not a batch is refused whole with 400, as text with a code', async (t) => {

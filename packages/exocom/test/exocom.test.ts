@@ -418,7 +418,10 @@ describe('failures', () => {
     assert.equal(answer.status, 404)
     assert.equal(answer.code, ErrorCodes.NO_RECEIVER)
     assert.match(answer.contentType ?? '', /^text\/plain/)
-    assert.equal(answer.text, "No service receives the message 'nobody.listens'.")
+    assert.equal(
+      answer.text,
+      "No service receives the message 'nobody.listens': no service registered for it, and the routing table lists none. Start the service that handles it; GET /config.json lists the routes.",
+    )
     const warning = await log.waitFor((e) => e.level === 'warn')
     assert.deepEqual(warning.fields, {
       sender: 'web',

@@ -126,8 +126,9 @@ export interface ExoRelayOptions extends ConfigOptions {
    */
   closeTimeout?: number
   /**
-   * Capture the caller's stack on every send that waits for a reply, so that a timeout points
-   * at the `send(…)` line. `false` saves 2 to 10 µs per send on hot paths.
+   * Capture the caller's stack on every send, so that whatever it rejects with (a timeout, no
+   * receiver, a remote handler's failure) points at the `send(…)` line. `false` saves 2 to 10
+   * µs per send on hot paths.
    * @default `true`
    */
   stackTraces?: boolean

@@ -256,6 +256,7 @@ describe('ExoRelay over HTTP', () => {
 
   test('a refusing bus rejects the send promptly with its status', async (t) => {
     const { exocom, web } = await landscape(t)
+    await web.listen()
     exocom.sendStatus = 500
     await assert.rejects(web.send('users.create', {}, { timeout: 60_000 }), (error: any) => {
       assert.equal(error.code, ErrorCodes.BUS_REFUSED)
@@ -280,9 +281,18 @@ describe('ExoRelay over HTTP', () => {
     const onUnhandled = (reason: unknown) => unhandled.push(reason)
     process.on('unhandledRejection', onUnhandled)
     t.after(() => process.off('unhandledRejection', onUnhandled))
+    await relay.listen()
 
-    await assert.rejects(relay.send('users.create', {}, { timeout: 60_000 }), {
-      code: ErrorCodes.BUS_UNREACHABLE,
+    await assert.rejects(relay.send('users.create', {}, { timeout: 60_000 }), (error: Error) => {
+      assert.equal((error as { code?: unknown }).code, ErrorCodes.BUS_UNREACHABLE)
+      // It says what to do: start the bus, or point the relay at it, with the values in use.
+      assert.match(
+        error.message,
+        new RegExp(
+          `^ExoCom at http://localhost:${port} is unreachable: .*\\. Start the bus \\(npx exocom --port ${port}\\), or set EXOCOM_HOST and EXOCOM_PORT \\(the exocomHost and exocomPort options\\) to where it runs: they are 'localhost' and ${port} now\\.$`,
+        ),
+      )
+      return true
     })
     relay.send('hello', { name: 'world' })
     const warning = await log.waitForLine(

@@ -158,7 +158,11 @@ describe('errors that cross the wire', () => {
     })
     const errorReply = await exocom.waitForMessage('__error')
     assert.equal(errorReply.sender, 'users')
-    assert.deepEqual(errorReply.payload, { code: ErrorCodes.HANDLER_FAILED, message: 'boom' })
+    assert.deepEqual(errorReply.payload, {
+      code: ErrorCodes.HANDLER_FAILED,
+      message: 'boom',
+      service: 'users',
+    })
     assert.equal(web.pendingReplies, 0)
   })
 })

@@ -16,7 +16,7 @@ import {
   TimeoutError,
   TransportError,
 } from '@exorelay/core'
-import { CANCEL, invalidOption } from '@exorelay/core/internal'
+import { CANCEL, invalidOption, noReceiverError } from '@exorelay/core/internal'
 import {
   ClosedConnectionError,
   connect,
@@ -388,12 +388,7 @@ class NatsTransport implements Transport {
       const id = decodeName(token.slice(2))
       const awaiting = id === undefined ? undefined : this.#awaiting.take(id)
       if (awaiting !== undefined && isNoResponders(msg)) {
-        awaiting.reject(
-          new TransportError(
-            ErrorCodes.NO_RECEIVER,
-            `No service receives the message '${awaiting.name}' (nothing subscribes to '${awaiting.subject}').`,
-          ),
-        )
+        awaiting.reject(this.#noReceiver(awaiting.name, awaiting.subject))
       } else if (awaiting !== undefined) {
         awaiting.resolve()
       }
@@ -469,7 +464,7 @@ class NatsTransport implements Transport {
     if (!this.#connected) {
       throw new TransportError(
         ErrorCodes.BUS_UNREACHABLE,
-        `Not connected to NATS at ${this.#describeServers()}: '${name}' was not sent.`,
+        `Not connected to NATS at ${this.#describeServers()}: '${name}' was not sent. ${this.#unreachableFix()}`,
       )
     }
     // A request sent while the first connection was being made goes as every other request,
@@ -494,10 +489,7 @@ class NatsTransport implements Transport {
         throw this.#flushError(error, name, signal)
       })
       if (this.#probes.get(key) === true) {
-        throw new TransportError(
-          ErrorCodes.NO_RECEIVER,
-          `No service receives the message '${name}' (nothing subscribes to '${subject}').`,
-        )
+        throw this.#noReceiver(name, subject)
       }
     } finally {
       this.#probes.delete(key)
@@ -617,7 +609,7 @@ class NatsTransport implements Transport {
       if (signal?.aborted && error === signal.reason) throw error
       throw new TransportError(
         ErrorCodes.BUS_UNREACHABLE,
-        `Could not connect to NATS at ${this.#describeServers()} to send '${envelope.name}': ${errorMessage(error)}`,
+        `Could not connect to NATS at ${this.#describeServers()} to send '${envelope.name}': ${errorMessage(error)}. ${this.#unreachableFix()}`,
         { cause: error },
       )
     }
@@ -666,6 +658,20 @@ class NatsTransport implements Transport {
       `The connection to NATS dropped before the server confirmed '${name}'; it may or may not have arrived.`,
       { cause: error },
     )
+  }
+
+  /** The NATS server's "no responders": nothing subscribes to the message's subject. */
+  #noReceiver(name: string, subject: string): TransportError {
+    return noReceiverError(
+      name,
+      'A relay subscribes to the subjects of its handlers once its listen() has resolved',
+      { answer: `nothing subscribes to '${subject}'` },
+    )
+  }
+
+  /** What to do when the server cannot be reached: the two likely causes. */
+  #unreachableFix(): string {
+    return 'Start the NATS server (nats-server), or point the relay at where it runs (NATS_URL, the servers option).'
   }
 
   #describeServers(): string {

@@ -315,6 +315,29 @@ export function describeTransportScenarios(
       }
     })
 
+    scenario(
+      'a failed handler rejects the send with an error naming the message and the service, its stack at the send line',
+      async (t) => {
+        const relay = await world(t)
+        const users = relay('users')
+        const web = relay('web')
+        users.registerHandler('users.create', () => {
+          throw new Error('handler exploded')
+        })
+        await listen(users, web)
+
+        const sent = web.send('users.create', {}, { timeout: 60_000 })
+        await assert.rejects(sent, (error: Error) => {
+          assert.equal(
+            error.message,
+            "The handler of 'users.create' in service 'users' failed: handler exploded",
+          )
+          assert.match(firstFrame(error), SCENARIOS_FILE)
+          return true
+        })
+      },
+    )
+
     scenario('a message nobody receives rejects with NO_RECEIVER at once', async (t) => {
       const relay = await world(t)
       const web = relay('web')
@@ -322,10 +345,59 @@ export function describeTransportScenarios(
 
       // No deadline: only the bus saying "nobody receives this" can settle it.
       const sent = web.send('nobody.handles.this', {}, { timeout: Number.POSITIVE_INFINITY })
-      await assert.rejects(sent, { code: ErrorCodes.NO_RECEIVER })
+      await assert.rejects(sent, (error: Error & { code?: string }) => {
+        assert.equal(error.code, ErrorCodes.NO_RECEIVER)
+        // One sentence, then where to look and why.
+        assert.match(error.message, /^No service receives the message 'nobody\.handles\.this'/)
+        assert.equal(error.message.match(/No service receives/g)?.length, 1, error.message)
+        assert.match(
+          error.message,
+          /may not be running or not registered yet, or registers no handler for 'nobody\.handles\.this'\.$/,
+        )
+        assert.match(firstFrame(error), SCENARIOS_FILE)
+        return true
+      })
       const oneWay = web.send('nobody.handles.this', {}, { reply: false })
-      await assert.rejects(oneWay, { code: ErrorCodes.NO_RECEIVER })
+      await assert.rejects(oneWay, (error: Error & { code?: string }) => {
+        assert.equal(error.code, ErrorCodes.NO_RECEIVER)
+        assert.match(firstFrame(error), SCENARIOS_FILE)
+        return true
+      })
     })
+
+    scenario(
+      'a request from a relay that is not listening rejects at once with NOT_LISTENING and is not sent',
+      async (t) => {
+        const relay = await world(t)
+        const users = relay('users')
+        const web = relay('web')
+        let created = 0
+        const touched = deferred<void>()
+        users.registerHandler('users.create', () => {
+          created++
+        })
+        users.registerHandler('users.touch', () => touched.resolve())
+        await listen(users)
+
+        // No deadline: only the relay itself can settle it at once.
+        const sent = web.send('users.create', {}, { timeout: Number.POSITIVE_INFINITY })
+        await assert.rejects(sent, (error: Error & { code?: string }) => {
+          assert.equal(error.code, ErrorCodes.NOT_LISTENING)
+          assert.equal(
+            error.message,
+            "The relay 'web' is not listening, so no reply to 'users.create' can reach it: call `await relay.listen()` first (when mounted in a Fastify app: `await app.listen()`), or send with { reply: false } if no reply is wanted.",
+          )
+          assert.match(firstFrame(error), SCENARIOS_FILE)
+          return true
+        })
+        // A one-way message needs no listener: it goes, and arrives after where the request
+        // would have.
+        await web.send('users.touch', {}, { reply: false })
+        await touched.promise
+        assert.equal(created, 0)
+        assert.equal(web.pendingReplies, 0)
+      },
+    )
 
     scenario('a handler sends a request of its own and replies with its result', async (t) => {
       const relay = await world(t)
@@ -390,6 +462,14 @@ export function describeTransportScenarios(
       })
     })
   })
+}
+
+/** Where the scenarios call `send`: a send's error points there, not into the relay. */
+const SCENARIOS_FILE = /transport-scenarios\.[jt]s:\d+/
+
+/** The first frame of an error's stack: the line it points at. */
+function firstFrame(error: Error): string {
+  return error.stack?.split('\n')[1] ?? ''
 }
 
 async function listen(...relays: Relay[]): Promise<void> {

@@ -310,7 +310,14 @@ export class Batch {
       if (message.settled) continue
       const { log } = this.#host
       message.fail(
-        messageOutcome(log, message.envelope, status, answer.errorCode, answer.bodyStart),
+        messageOutcome(
+          log,
+          this.#host.context.origin,
+          message.envelope,
+          status,
+          answer.errorCode,
+          answer.bodyStart,
+        ),
       )
     }
   }
@@ -339,6 +346,7 @@ export class Batch {
       const result = results[index] as BatchResult
       const error = messageOutcome(
         this.#host.log,
+        this.#host.context.origin,
         message.envelope,
         result.status,
         result.code,

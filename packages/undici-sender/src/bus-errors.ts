@@ -1,5 +1,9 @@
 import { ErrorCodes, TransportError } from '@exorelay/core'
-import { FORBIDDEN_TEXT_LENGTH, textStart } from '@exorelay/core/internal'
+import {
+  FORBIDDEN_TEXT_LENGTH,
+  noReceiverError as noReceiver,
+  textStart,
+} from '@exorelay/core/internal'
 
 /**
  * Bytes of an error answer read at most: a misdirected port may answer a huge HTML page.
@@ -23,13 +27,22 @@ function answered(status: number, bodyStart: string): string {
   return bodyStart === '' ? `answered ${status}` : `answered ${status}: ${bodyStart}`
 }
 
-/** ExoCom knows no service that receives the message. */
-export function noReceiverError(name: string, status: number, bodyStart: string): TransportError {
-  return new TransportError(
-    ErrorCodes.NO_RECEIVER,
-    `No service receives the message '${name}' (ExoCom ${answered(status, bodyStart)}).`,
-    { status },
-  )
+/**
+ * ExoCom knows no service that receives the message. The bundled bus's own sentence says only
+ * that, so it is not quoted again; another bus's text is.
+ */
+export function noReceiverError(
+  name: string,
+  status: number,
+  bodyStart: string,
+  origin: string,
+): TransportError {
+  const plain =
+    bodyStart === '' || bodyStart.startsWith(`No service receives the message '${name}'`)
+  return noReceiver(name, `ExoCom lists its routes at GET ${origin}/config.json`, {
+    answer: plain ? undefined : `ExoCom ${answered(status, bodyStart)}`,
+    status,
+  })
 }
 
 /** ExoCom answered, but not with a 2xx. `subject` names what was refused: `the message 'x'`. */
@@ -99,7 +112,8 @@ export function timeoutMessage(subject: string, timeout: number): string {
 
 /**
  * ExoCom could not be reached, or the connection broke before it answered. `attempts` is
- * given for connections that were refused (and retried): the message then says how many.
+ * given for connections that were refused (and retried): the message then says how many. It
+ * ends with the two likely fixes: the bus is not running, or the relay looks in the wrong place.
  */
 export function unreachableError(
   origin: string,
@@ -109,9 +123,16 @@ export function unreachableError(
   const tries = attempts === undefined ? '' : ` (${countAttempts(attempts)})`
   return new TransportError(
     ErrorCodes.BUS_UNREACHABLE,
-    `ExoCom at ${origin} is unreachable: ${describeCause(cause)}${tries}.`,
+    `ExoCom at ${origin} is unreachable: ${describeCause(cause)}${tries}. ${unreachableFix(origin)}`,
     { cause },
   )
+}
+
+/** Start the bus where the relay looks for it, or tell the relay where it runs. */
+function unreachableFix(origin: string): string {
+  const url = new URL(origin)
+  const port = url.port === '' ? '80' : url.port
+  return `Start the bus (npx exocom --port ${port}), or set EXOCOM_HOST and EXOCOM_PORT (the exocomHost and exocomPort options) to where it runs: they are '${url.hostname}' and ${port} now.`
 }
 
 /** `1 attempt`, `3 attempts`. */

@@ -14,6 +14,7 @@ export function isSuccess(status: number): boolean {
  */
 export function messageOutcome(
   log: Logger,
+  origin: string,
   envelope: OutgoingEnvelope,
   status: number,
   errorCode: string | undefined,
@@ -32,7 +33,7 @@ export function messageOutcome(
   }
   if (isSuccess(status)) return undefined
   if (errorCode === ErrorCodes.NO_RECEIVER || status === 404) {
-    return noReceiverError(envelope.name, status, text)
+    return noReceiverError(envelope.name, status, text, origin)
   }
   return refusal(messageSubject(envelope.name), status, errorCode, text)
 }

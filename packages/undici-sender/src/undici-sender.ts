@@ -494,6 +494,7 @@ export class UndiciSender {
       (answer) => {
         const error = messageOutcome(
           this.#log,
+          this.origin,
           envelope,
           answer.status,
           answer.errorCode,

@@ -204,9 +204,11 @@ test('each message of a batch settles by its own result, with the errors of the 
   assert.ok(d instanceof TransportError)
   assert.equal(d.code, ErrorCodes.NO_RECEIVER)
   assert.equal(d.status, 404)
-  assert.equal(
+  assert.ok(
+    d.message.startsWith(
+      "No service receives the message 'users.d' (ExoCom answered 404: unknown message: 'users.d'). ExoCom lists its routes at GET http://",
+    ),
     d.message,
-    "No service receives the message 'users.d' (ExoCom answered 404: unknown message: 'users.d').",
   )
   assert.ok(e instanceof TransportError)
   assert.equal(e.code, ErrorCodes.BUS_REFUSED)

@@ -9,18 +9,26 @@ import {
   unreachableError,
 } from '../src/bus-errors.js'
 
-test('noReceiverError is a NO_RECEIVER TransportError with the status and the body', () => {
-  const error = noReceiverError('users.create', 404, 'no receivers')
+test('noReceiverError says it once, names where the routes are listed, and quotes only what another bus added', () => {
+  const hint =
+    "ExoCom lists its routes at GET http://localhost:3100/config.json: the service that handles it may not be running or not registered yet, or registers no handler for 'users.delete'."
+  const error = noReceiverError(
+    'users.delete',
+    404,
+    "No service receives the message 'users.delete'.",
+    'http://localhost:3100',
+  )
   assert.ok(error instanceof TransportError)
   assert.equal(error.code, ErrorCodes.NO_RECEIVER)
   assert.equal(error.status, 404)
+  assert.equal(error.message, `No service receives the message 'users.delete'. ${hint}`)
   assert.equal(
-    error.message,
-    "No service receives the message 'users.create' (ExoCom answered 404: no receivers).",
+    noReceiverError('users.delete', 404, '', 'http://localhost:3100').message,
+    `No service receives the message 'users.delete'. ${hint}`,
   )
   assert.equal(
-    noReceiverError('a', 404, '').message,
-    "No service receives the message 'a' (ExoCom answered 404).",
+    noReceiverError('users.delete', 404, 'no receivers', 'http://localhost:3100').message,
+    `No service receives the message 'users.delete' (ExoCom answered 404: no receivers). ${hint}`,
   )
 })
 
@@ -41,19 +49,19 @@ test('unreachableError keeps the cause and names the origin', () => {
   assert.equal(error.status, undefined)
   assert.equal(
     error.message,
-    'ExoCom at http://localhost:3100 is unreachable: connect ECONNREFUSED 127.0.0.1:3100.',
+    "ExoCom at http://localhost:3100 is unreachable: connect ECONNREFUSED 127.0.0.1:3100. Start the bus (npx exocom --port 3100), or set EXOCOM_HOST and EXOCOM_PORT (the exocomHost and exocomPort options) to where it runs: they are 'localhost' and 3100 now.",
   )
 })
 
 test('unreachableError says how many attempts were refused when it is told', () => {
   const cause = new Error('connect ECONNREFUSED 127.0.0.1:3100')
-  assert.equal(
+  assert.match(
     unreachableError('http://localhost:3100', cause, 1).message,
-    'ExoCom at http://localhost:3100 is unreachable: connect ECONNREFUSED 127.0.0.1:3100 (1 attempt).',
+    /^ExoCom at http:\/\/localhost:3100 is unreachable: connect ECONNREFUSED 127\.0\.0\.1:3100 \(1 attempt\)\. Start the bus/,
   )
-  assert.equal(
-    unreachableError('http://localhost:3100', cause, 5).message,
-    'ExoCom at http://localhost:3100 is unreachable: connect ECONNREFUSED 127.0.0.1:3100 (5 attempts).',
+  assert.match(
+    unreachableError('http://[::1]:3101', cause, 5).message,
+    / \(5 attempts\)\. Start the bus \(npx exocom --port 3101\), .* they are '\[::1\]' and 3101 now\.$/,
   )
 })
 

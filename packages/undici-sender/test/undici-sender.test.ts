@@ -139,7 +139,7 @@ test('a 404 rejects with NO_RECEIVER, the status and the start of the body', asy
   assert.equal(error.status, 404)
   assert.equal(
     error.message,
-    "No service receives the message 'users.create' (ExoCom answered 404: no receivers for 'users.create').",
+    `No service receives the message 'users.create' (ExoCom answered 404: no receivers for 'users.create'). ExoCom lists its routes at GET http://127.0.0.1:${exocom.port}/config.json: the service that handles it may not be running or not registered yet, or registers no handler for 'users.create'.`,
   )
 })
 
@@ -490,7 +490,10 @@ test('any other failure of the dispatcher becomes BUS_UNREACHABLE, never a raw e
   assert.ok(error instanceof TransportError)
   assert.equal(error.code, ErrorCodes.BUS_UNREACHABLE)
   assert.equal(error.cause, cause)
-  assert.equal(error.message, `ExoCom at http://127.0.0.1:3100 is unreachable: ${cause.message}.`)
+  assert.ok(
+    error.message.startsWith(`ExoCom at http://127.0.0.1:3100 is unreachable: ${cause.message}. `),
+    error.message,
+  )
 })
 
 // --- connections and dispatchers ---
@@ -998,9 +1001,16 @@ test('a bus that never comes up rejects with BUS_UNREACHABLE once the retry budg
   assert.ok(error instanceof TransportError)
   assert.equal(error.code, ErrorCodes.BUS_UNREACHABLE)
   assert.equal((error.cause as { code?: string }).code, 'ECONNREFUSED')
-  const attempts = Number(/ \((\d+) attempts\)\.$/.exec(error.message)?.[1])
+  const attempts = Number(/ \((\d+) attempts\)\. Start the bus/.exec(error.message)?.[1])
   assert.ok(attempts >= 2, error.message)
   assert.ok(error.message.startsWith(`ExoCom at http://127.0.0.1:${port} is unreachable:`))
+  // It ends with what to do, naming the host and port in use.
+  assert.ok(
+    error.message.endsWith(
+      `Start the bus (npx exocom --port ${port}), or set EXOCOM_HOST and EXOCOM_PORT (the exocomHost and exocomPort options) to where it runs: they are '127.0.0.1' and ${port} now.`,
+    ),
+    error.message,
+  )
   assert.deepEqual(
     logger.lines.map(({ bindings }) => (bindings as { attempt: number }).attempt),
     Array.from({ length: attempts - 1 }, (_, index) => index + 1),
@@ -1016,7 +1026,7 @@ test('retryBudget 0 sends once and says so', async (t) => {
 
   assert.ok(error instanceof TransportError)
   assert.equal(error.code, ErrorCodes.BUS_UNREACHABLE)
-  assert.match(error.message, / \(1 attempt\)\.$/)
+  assert.match(error.message, / \(1 attempt\)\. Start the bus/)
   assert.deepEqual(logger.lines, [])
 })
 

@@ -1,0 +1,42 @@
+import { ExoRelayError } from './errors.js'
+
+/** Where a send was called: the frames of the caller's stack, captured when it sent. */
+export interface CallSite {
+  stack?: string
+}
+
+/**
+ * Captures the caller's stack above `entry` (the `send` function the caller called), so that
+ * the frames start at the caller's line and show none of the relay's. One capture, on a plain
+ * object: no error, no message; V8 formats the frames only if a failure reads them.
+ */
+export function captureCallSite(entry: (...args: never[]) => unknown): CallSite {
+  const site: CallSite = {}
+  Error.captureStackTrace(site, entry)
+  return site
+}
+
+/**
+ * `error` with the frames of `site` as its stack, so that it points at the `send` line whatever
+ * made it: a timer, a transport's socket callback, a reply from another service. A copy, so
+ * that an error shared by several sends (a batch that failed, `close()`) shows each its own
+ * line; code, message, cause and the other fields are the original's. Only ExoRelay's own
+ * errors are given one: anything else (an abort reason) is passed on as it is.
+ */
+export function atCallSite<E>(error: E, site: CallSite | undefined): E {
+  if (site === undefined || !(error instanceof ExoRelayError)) return error
+  const stack = site.stack ?? ''
+  const frames = stack.indexOf('\n')
+  // `entry` was not on the stack (never expected): the error's own stack is all there is.
+  if (frames === -1) return error
+  const copy = Object.create(
+    Object.getPrototypeOf(error),
+    Object.getOwnPropertyDescriptors(error),
+  ) as ExoRelayError
+  Object.defineProperty(copy, 'stack', {
+    value: `${error.name}: ${error.message}${stack.slice(frames)}`,
+    writable: true,
+    configurable: true,
+  })
+  return copy as E
+}
