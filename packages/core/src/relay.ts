@@ -232,7 +232,9 @@ export class Relay<M extends MessageMap<M> = AnyMessages> extends EventEmitter<R
                   cause,
                 },
               )
-        this.#log.error({ err: error }, 'could not listen')
+        // One line, no stack: the message says what failed and what to do, and the caller
+        // holds the error itself.
+        this.#log.error({ code: error.code }, error.message)
         if (this.listenerCount('error') > 0) this.emit('error', error)
         throw error
       },
@@ -250,21 +252,30 @@ export class Relay<M extends MessageMap<M> = AnyMessages> extends EventEmitter<R
    */
   close(): Promise<void> {
     if (this.#closing !== undefined) return this.#closing
-    const wasListening = this.#listening !== undefined
+    const listening = this.#listening
     this.#state = 'closing'
     this.#withdrawing = this.#transport.drain !== undefined
     this.#closing = (async () => {
       // A listen still binding must finish (or fail) before the transport can close its port.
-      if (this.#listening !== undefined) await this.#listening.catch(() => undefined)
+      // A relay whose listen failed was never online: it says nothing of withdrawing or of
+      // going offline.
+      const listened =
+        listening !== undefined &&
+        (await listening.then(
+          () => true,
+          () => false,
+        ))
       try {
         await this.#transport.drain?.()
       } finally {
         this.#withdrawing = false
       }
-      this.#log.info(
-        { runningHandlers: this.#queue.running, queuedMessages: this.#queue.queued },
-        'withdrawn: new messages are refused while handlers finish',
-      )
+      if (listened) {
+        this.#log.info(
+          { runningHandlers: this.#queue.running, queuedMessages: this.#queue.queued },
+          'withdrawn: new messages are refused while handlers finish',
+        )
+      }
       if (!(await this.#queue.idle(this.#closeTimeout))) {
         this.#log.warn(
           { runningHandlers: this.#queue.running, queuedMessages: this.#queue.queued },
@@ -278,8 +289,10 @@ export class Relay<M extends MessageMap<M> = AnyMessages> extends EventEmitter<R
         new ClosedError(ErrorCodes.CLOSED, 'The relay was closed before a reply arrived.'),
       )
       await this.#transport.close()
-      this.#log.info({}, 'offline')
-      if (wasListening) this.emit('offline')
+      if (listened) {
+        this.#log.info({}, 'offline')
+        this.emit('offline')
+      }
     })()
     return this.#closing
   }

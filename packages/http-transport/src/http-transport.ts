@@ -8,7 +8,7 @@ import type {
   Transport,
   TransportSendOptions,
 } from '@exorelay/core'
-import { ErrorCodes, isExoRelayError } from '@exorelay/core'
+import { ErrorCodes, isExoRelayError, ListenError } from '@exorelay/core'
 import { checkBoolean, checkFunction, checkInteger } from '@exorelay/core/internal'
 import { exoRelayRoutes, StandaloneListener } from '@exorelay/fastify-listener'
 import {
@@ -134,6 +134,8 @@ export class HttpTransport implements Transport {
   #endpoint: Endpoint | undefined
   #port: number | undefined
   #registered = false
+  /** Since when (`performance.now()`) registrations fail; `undefined` while the bus takes them. */
+  #failingSince: number | undefined
   #registering: Promise<void> | undefined
   #retryTimer: NodeJS.Timeout | undefined
   #reannounce = false
@@ -198,10 +200,11 @@ export class HttpTransport implements Transport {
   async listen(endpoint: Endpoint): Promise<ListenInfo> {
     let port: number
     if (this.#listener !== undefined) {
-      port = await this.#listener.listen(
-        endpoint.receive,
-        endpoint.port ?? this.#options.defaultPort,
-      )
+      port = await this.#listener
+        .listen(endpoint.receive, endpoint.port ?? this.#options.defaultPort)
+        .catch((error: unknown) => {
+          throw isExoRelayError(error, ErrorCodes.ADDRESS_IN_USE) ? portInUse(error) : error
+        })
     } else {
       // The app decides when the port is bound; the relay goes online with it.
       port = await onceListening(this.#app!)
@@ -228,12 +231,21 @@ export class HttpTransport implements Transport {
     this.#draining = true
     clearTimeout(this.#retryTimer)
     await this.#registering
-    if (this.#registered) {
+    // During an outage the withdrawal would only fail after its timeout, a second report of
+    // the outage already logged: a bus that lost this relay drops it after three missed
+    // registrations.
+    if (this.#registered && this.#failingSince === undefined) {
       this.#registered = false
       await this.#sender
         .deregister(this.#endpoint!.serviceName, { timeout: REGISTER_TIMEOUT })
-        .catch((err: unknown) => this.#log.warn({ err }, 'could not withdraw from ExoCom'))
+        .catch((err: unknown) =>
+          this.#log.warn(
+            { code: (err as { code?: unknown }).code, url: this.#sender.origin },
+            `could not withdraw from ExoCom: ${(err as Error).message}`,
+          ),
+        )
     }
+    this.#registered = false
   }
 
   async close(): Promise<void> {
@@ -260,7 +272,8 @@ export class HttpTransport implements Transport {
     if (reachable === false) bus = 'unreachable'
     else if (this.#mismatch.active) bus = 'unauthorized'
     else bus = reachable === undefined ? 'unknown' : 'reachable'
-    return { bus, registered: this.#registered }
+    // The last registration failed: the bus may have forgotten this relay.
+    return { bus, registered: this.#registered && this.#failingSince === undefined }
   }
 
   /** Readiness for `GET /status`: the relay's own state and what it last saw of the bus. Cheap. */
@@ -307,11 +320,20 @@ export class HttpTransport implements Transport {
           )
           return
         }
-        if (!this.#registered)
+        if (this.#failingSince !== undefined) {
+          // The one line that ends an outage's one warning: how long the bus was lost.
+          const outage = Math.round(performance.now() - this.#failingSince)
+          this.#failingSince = undefined
+          this.#log.info(
+            { url: this.#sender.origin, outage, instance: this.#instance },
+            `registered with ExoCom again after ${formatDuration(outage)}`,
+          )
+        } else if (!this.#registered) {
           this.#log.info(
             { receives: service.receives, instance: this.#instance },
             'registered with ExoCom',
           )
+        }
         this.#registered = true
         this.#forbidden = false
         if (this.#reannounce) {
@@ -346,7 +368,20 @@ export class HttpTransport implements Transport {
             { code: (err as { code?: unknown }).code, status: 401, retryIn: delay },
             'ExoCom still refuses the token; retrying the registration',
           )
-        } else this.#log.warn({ err, retryIn: delay }, 'could not register with ExoCom; retrying')
+        } else if (this.#failingSince === undefined) {
+          // One warning per outage, without a stack: the bus being down is no bug of this
+          // process. The retries go on quietly; the end of the outage is logged at info.
+          this.#log.warn(
+            { code: (err as { code?: unknown }).code, url: this.#sender.origin },
+            `could not register with ExoCom: ${(err as Error).message} Retrying until it answers.`,
+          )
+        } else {
+          this.#log.debug(
+            { code: (err as { code?: unknown }).code, retryIn: delay },
+            'ExoCom still does not take the registration; retrying',
+          )
+        }
+        this.#failingSince ??= performance.now()
         const next = unreachable ? Math.min(delay * 2, REGISTER_RETRY_MAX) : REGISTER_RETRY_MAX
         clearTimeout(this.#retryTimer)
         this.#retryTimer = setTimeout(() => this.#announce(next), delay).unref()
@@ -354,4 +389,24 @@ export class HttpTransport implements Transport {
     )
     return this.#registering
   }
+}
+
+/**
+ * A port in use, said with what a relay's user can do about it: the listener's sentence names
+ * the port and the host; the relay knows where its port comes from.
+ */
+function portInUse(error: ExoRelayError): ListenError {
+  return new ListenError(
+    ErrorCodes.ADDRESS_IN_USE,
+    `${error.message} Stop the process that holds it, or choose another port (EXORELAY_PORT, the port option or listen(port)), or port 0 for any free one.`,
+    { cause: error.cause },
+  )
+}
+
+/** `850 ms`, `12.3 s`, `4 min 5 s`: an outage's length as a person reads it. */
+function formatDuration(ms: number): string {
+  if (ms < 1_000) return `${ms} ms`
+  if (ms < 60_000) return `${(ms / 1_000).toFixed(1)} s`
+  const seconds = Math.round(ms / 1_000)
+  return `${Math.floor(seconds / 60)} min ${seconds % 60} s`
 }
