@@ -3,6 +3,8 @@
 export { describeInvalidName, describeValue, isInstanceId } from './envelope.js'
 export { ERROR_REPLY } from './error-reply.js'
 export { CANCEL } from './handler-context.js'
+export type { LogFormat } from './log-format.js'
+export { defaultLogFormat } from './log-format.js'
 export {
   checkBoolean,
   checkFunction,
