@@ -1,5 +1,6 @@
 // Internals shared by the sibling packages (listener, sender, bus). No semver: these may
 // change in any release.
+export { formatDuration } from './duration.js'
 export { describeInvalidName, describeValue, isInstanceId } from './envelope.js'
 export { ERROR_REPLY } from './error-reply.js'
 export { CANCEL } from './handler-context.js'

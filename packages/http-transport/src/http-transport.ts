@@ -9,7 +9,7 @@ import type {
   TransportSendOptions,
 } from '@exorelay/core'
 import { ErrorCodes, isExoRelayError, ListenError } from '@exorelay/core'
-import { checkBoolean, checkFunction, checkInteger } from '@exorelay/core/internal'
+import { checkBoolean, checkFunction, checkInteger, formatDuration } from '@exorelay/core/internal'
 import { exoRelayRoutes, StandaloneListener } from '@exorelay/fastify-listener'
 import {
   DEFAULT_REGISTER_INTERVAL,
@@ -401,12 +401,4 @@ function portInUse(error: ExoRelayError): ListenError {
     `${error.message} Stop the process that holds it, or choose another port (EXORELAY_PORT, the port option or listen(port)), or port 0 for any free one.`,
     { cause: error.cause },
   )
-}
-
-/** `850 ms`, `12.3 s`, `4 min 5 s`: an outage's length as a person reads it. */
-function formatDuration(ms: number): string {
-  if (ms < 1_000) return `${ms} ms`
-  if (ms < 60_000) return `${(ms / 1_000).toFixed(1)} s`
-  const seconds = Math.round(ms / 1_000)
-  return `${Math.floor(seconds / 60)} min ${seconds % 60} s`
 }
