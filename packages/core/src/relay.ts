@@ -43,12 +43,15 @@ import type {
 import { type OnReply, readSendArguments, replyCallback } from './send-arguments.js'
 import { SentMessage, sendTrace, settleFailure, settleReply } from './sent-message.js'
 import { assignTraceContext } from './trace-context.js'
-import type { Endpoint, Transport, TransportSendOptions } from './transport.js'
+import type { BusStatus, Endpoint, Transport, TransportSendOptions } from './transport.js'
 
 // A reply expects nothing back.
 const NO_REPLY = Object.freeze({ reply: false })
 // How long a cancellation may take to reach the bus: it is worth little once late.
 const CANCEL_TIMEOUT = 2_000
+
+// What a transport that says nothing of its bus reports.
+const UNKNOWN_BUS: BusStatus = Object.freeze({ bus: 'unknown', registered: false })
 
 /** How long a send waits for its reply unless told otherwise: 10 seconds. */
 export const DEFAULT_TIMEOUT = 10_000
@@ -128,13 +131,22 @@ export class Relay<M extends MessageMap<M> = AnyMessages> extends EventEmitter<R
     })
   }
 
-  /** The relay's state and load, for readiness checks. */
+  /**
+   * The relay's state and load, and what its transport last saw of the bus (`bus`,
+   * `registered`), for readiness checks. Cheap, no I/O; `GET /status` serves the same.
+   *
+   * @example
+   * ```ts
+   * const { state, bus, registered } = relay.status() // 'online', 'reachable', true
+   * ```
+   */
   status(): RelayStatus {
     return {
       state: this.#state,
       pendingReplies: this.#pending.size,
       runningHandlers: this.#queue.running,
       queuedMessages: this.#queue.queued,
+      ...(this.#transport.busStatus?.() ?? UNKNOWN_BUS),
     }
   }
 

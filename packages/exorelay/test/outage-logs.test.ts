@@ -3,7 +3,7 @@ import { createServer } from 'node:net'
 import { describe, test } from 'node:test'
 import { type ExoCom, startExoCom } from '@exorelay/exocom'
 import { RecordingLogger } from '@exorelay/testing'
-import { ErrorCodes, ExoRelay, type ExoRelayError } from '../src/index.js'
+import { ErrorCodes, ExoRelay, type ExoRelayError, MemoryBus } from '../src/index.js'
 
 type After = { after: (fn: () => Promise<unknown>) => void }
 
@@ -112,5 +112,17 @@ describe('relay.status()', () => {
     assert.equal(status.bus, 'reachable')
     assert.equal(status.registered, true)
     assert.deepEqual({ ...status }, served)
+  })
+
+  test('has them with any transport: the memory bus is reachable, and routes to a listening relay', async (t) => {
+    const relay = new ExoRelay({
+      serviceName: 'users',
+      transport: new MemoryBus().transport(),
+      logger: false,
+    })
+    t.after(() => relay.close())
+    assert.deepEqual([relay.status().bus, relay.status().registered], ['reachable', false])
+    await relay.listen()
+    assert.deepEqual([relay.status().bus, relay.status().registered], ['reachable', true])
   })
 })

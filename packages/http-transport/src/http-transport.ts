@@ -1,5 +1,7 @@
 import { randomBytes } from 'node:crypto'
 import type {
+  BusState,
+  BusStatus,
   Endpoint,
   ExoRelayError,
   ListenInfo,
@@ -27,20 +29,6 @@ const REGISTER_TIMEOUT = 2_000
 /** Backoff between registration attempts while the bus is unreachable: 100 ms doubling to 5 s. */
 const REGISTER_RETRY_FIRST = 100
 const REGISTER_RETRY_MAX = 5_000
-
-/**
- * What the relay last saw of the bus: `unknown` before any request; `reachable` once the bus
- * answered; `unreachable` after a request could not reach it; `unauthorized` while the bus
- * refuses the relay's token or delivers without it (see `onError`).
- */
-export type BusState = 'unknown' | 'reachable' | 'unreachable' | 'unauthorized'
-
-/** The transport's part of a relay's readiness, as `GET /status` shows it. */
-export interface BusStatus {
-  bus: BusState
-  /** The bus took the relay's last self-registration. */
-  registered: boolean
-}
 
 export interface HttpTransportOptions {
   /** ExoCom's host. */
@@ -276,9 +264,12 @@ export class HttpTransport implements Transport {
     return { bus, registered: this.#registered && this.#failingSince === undefined }
   }
 
-  /** Readiness for `GET /status`: the relay's own state and what it last saw of the bus. Cheap. */
+  /**
+   * Readiness for `GET /status`: the relay's `status()`, which holds `busStatus()`; before the
+   * relay listens (mounted), what the transport saw of the bus. Cheap.
+   */
   #status(): Record<string, unknown> {
-    return { ...this.#endpoint?.status(), ...this.busStatus() }
+    return { ...(this.#endpoint?.status() ?? this.busStatus()) }
   }
 
   /**

@@ -1,4 +1,6 @@
 import type {
+  BusState,
+  BusStatus,
   Endpoint,
   ListenInfo,
   Logger,
@@ -225,6 +227,19 @@ class NatsTransport implements Transport {
       }
     }
     return this.#send(envelope, options)
+  }
+
+  /**
+   * What the transport last saw of NATS: `reachable` while connected, `unreachable` while the
+   * first connection is being made again or the client reconnects, `unknown` before any
+   * attempt; `registered` while the server holds the relay's subscriptions. Cheap, no I/O.
+   */
+  busStatus(): BusStatus {
+    let bus: BusState
+    if (this.#connected) bus = 'reachable'
+    else
+      bus = this.#nc === undefined && this.#failingSince === undefined ? 'unknown' : 'unreachable'
+    return { bus, registered: this.#connected && this.#endpoint !== undefined && !this.#draining }
   }
 
   handlersChanged(): void {

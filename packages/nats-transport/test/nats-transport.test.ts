@@ -162,6 +162,9 @@ describe('natsTransport connection', () => {
 
     await users.listen()
     const warning = await logger.waitFor((entry) => entry.level === 'warn')
+    assert.equal(users.status().state, 'online')
+    assert.equal(users.status().bus, 'unreachable')
+    assert.equal(users.status().registered, false)
     // Retried quietly: two retries after the warning.
     await logger.waitFor(
       (entry) =>
@@ -178,6 +181,8 @@ describe('natsTransport connection', () => {
 
     assert.deepEqual(await web.send('users.create', { name: 'Will' }), { name: 'Will' })
     assert.equal(logger.at('warn').length, 1, 'one warning for the whole outage')
+    assert.equal(users.status().bus, 'reachable')
+    assert.equal(users.status().registered, true)
     assert.equal(warning.fields.code, ErrorCodes.BUS_UNREACHABLE)
     assert.equal(warning.fields.url, nats.url)
     assert.equal(warning.fields.err, undefined, 'no error object, so no stack')
