@@ -2,7 +2,7 @@ import assert from 'node:assert/strict'
 import { createServer } from 'node:net'
 import { describe, test } from 'node:test'
 import { type ExoCom, startExoCom } from '@exorelay/exocom'
-import { RecordingLogger } from '@exorelay/testing'
+import { freePort, RecordingLogger } from '@exorelay/testing'
 import { ErrorCodes, ExoRelay, type ExoRelayError, MemoryBus } from '../src/index.js'
 
 type After = { after: (fn: () => Promise<unknown>) => void }
@@ -62,6 +62,34 @@ describe('a bus outage', () => {
     assert.equal(typeof back.fields.outage, 'number')
     assert.equal(back.fields.url, `http://localhost:${port}`)
     assert.equal(relay.status().registered, true)
+  })
+})
+
+describe('start order', () => {
+  test('a relay started before the bus comes online, warns once, and registers once the bus is up', async (t) => {
+    const port = await freePort()
+    const { relay, log } = recordedRelay(t, { serviceName: 'users', exocomPort: port })
+    relay.registerHandler('users.create', (user, { reply }) => reply('users.created', user))
+
+    await relay.listen()
+    assert.equal(relay.status().state, 'online')
+    assert.equal(relay.status().registered, false)
+    const bus = await startExoCom({ port, logger: false })
+    t.after(() => bus.close())
+    const registered = await log.waitFor(
+      (entry) => entry.message?.startsWith('registered with ExoCom after') === true,
+      { timeout: 15_000 },
+    )
+
+    assert.equal(log.at('warn').length, 1)
+    assert.equal(log.at('warn')[0]?.fields.code, ErrorCodes.BUS_UNREACHABLE)
+    assert.equal(registered.level, 'info')
+    assert.equal(typeof registered.fields.outage, 'number')
+    assert.equal(relay.status().registered, true)
+    assert.deepEqual(
+      bus.config().routes['users.create']?.receivers.map((receiver) => receiver.name),
+      ['users'],
+    )
   })
 })
 

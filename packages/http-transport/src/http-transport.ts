@@ -317,7 +317,8 @@ export class HttpTransport implements Transport {
           this.#failingSince = undefined
           this.#log.info(
             { url: this.#sender.origin, outage, instance: this.#instance },
-            `registered with ExoCom again after ${formatDuration(outage)}`,
+            // "again" only for a relay the bus had taken before: at start it is the first time.
+            `registered with ExoCom ${this.#registered ? 'again ' : ''}after ${formatDuration(outage)}`,
           )
         } else if (!this.#registered) {
           this.#log.info(
