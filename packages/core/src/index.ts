@@ -72,6 +72,8 @@ export type {
 } from './relay-types.js'
 export { SentMessage } from './sent-message.js'
 export type {
+  BusState,
+  BusStatus,
   Endpoint,
   ListenInfo,
   Receipt,

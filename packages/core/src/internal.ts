@@ -1,9 +1,12 @@
 // Internals shared by the sibling packages (listener, sender, bus). No semver: these may
 // change in any release.
+export { formatDuration } from './duration.js'
 export { describeInvalidName, describeValue, isInstanceId } from './envelope.js'
 export { ERROR_REPLY } from './error-reply.js'
 export { CANCEL } from './handler-context.js'
 export { noReceiverError } from './no-receiver.js'
+export type { LogFormat } from './log-format.js'
+export { defaultLogFormat } from './log-format.js'
 export {
   checkBoolean,
   checkFunction,

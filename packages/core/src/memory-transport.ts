@@ -4,7 +4,14 @@ import { CANCEL } from './handler-context.js'
 import type { ReceivedMessage } from './message-map.js'
 import { noReceiverError } from './no-receiver.js'
 import { RecentMap } from './recent-map.js'
-import type { Endpoint, ListenInfo, Receipt, Transport, TransportSendOptions } from './transport.js'
+import type {
+  BusStatus,
+  Endpoint,
+  ListenInfo,
+  Receipt,
+  Transport,
+  TransportSendOptions,
+} from './transport.js'
 
 /** One delivery the memory bus made, for assertions in tests. */
 export interface MemoryDelivery {
@@ -126,6 +133,11 @@ class MemoryTransport implements Transport {
     this.#bus.attach(this)
     this.#keepAlive ??= setInterval(() => {}, 2 ** 30)
     return { port: 0 }
+  }
+
+  /** The bus is in this process: always reachable; routed to while listening. */
+  busStatus(): BusStatus {
+    return { bus: 'reachable', registered: this.#endpoint !== undefined && !this.#closed }
   }
 
   async send(envelope: OutgoingEnvelope, options: TransportSendOptions): Promise<void> {

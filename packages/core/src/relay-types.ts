@@ -12,7 +12,7 @@ import type {
 } from './message-map.js'
 import type { Timers } from './pending-replies.js'
 import type { SentMessage } from './sent-message.js'
-import type { Transport } from './transport.js'
+import type { BusStatus, Transport } from './transport.js'
 
 // The public types of a relay: what `send` takes, what handlers and reply callbacks get, and
 // the relay's options, status and events. The class itself is in `relay.ts`.
@@ -168,7 +168,7 @@ export interface RelayOptions {
 }
 
 /** What a relay reports about itself, e.g. on `GET /status`. Cheap: no I/O. */
-export interface RelayStatus {
+export interface RelayStatus extends BusStatus {
   state: 'idle' | 'starting' | 'online' | 'closing' | 'closed'
   pendingReplies: number
   runningHandlers: number

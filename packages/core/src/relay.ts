@@ -45,12 +45,15 @@ import type {
 import { type OnReply, readSendArguments, replyCallback } from './send-arguments.js'
 import { SentMessage, sendTrace, settleFailure, settleReply } from './sent-message.js'
 import { assignTraceContext } from './trace-context.js'
-import type { Endpoint, Transport, TransportSendOptions } from './transport.js'
+import type { BusStatus, Endpoint, Transport, TransportSendOptions } from './transport.js'
 
 // A reply expects nothing back.
 const NO_REPLY = Object.freeze({ reply: false })
 // How long a cancellation may take to reach the bus: it is worth little once late.
 const CANCEL_TIMEOUT = 2_000
+
+// What a transport that says nothing of its bus reports.
+const UNKNOWN_BUS: BusStatus = Object.freeze({ bus: 'unknown', registered: false })
 
 /** How long a send waits for its reply unless told otherwise: 10 seconds. */
 export const DEFAULT_TIMEOUT = 10_000
@@ -133,13 +136,22 @@ export class Relay<M extends MessageMap<M> = AnyMessages> extends EventEmitter<R
     })
   }
 
-  /** The relay's state and load, for readiness checks. */
+  /**
+   * The relay's state and load, and what its transport last saw of the bus (`bus`,
+   * `registered`), for readiness checks. Cheap, no I/O; `GET /status` serves the same.
+   *
+   * @example
+   * ```ts
+   * const { state, bus, registered } = relay.status() // 'online', 'reachable', true
+   * ```
+   */
   status(): RelayStatus {
     return {
       state: this.#state,
       pendingReplies: this.#pending.size,
       runningHandlers: this.#queue.running,
       queuedMessages: this.#queue.queued,
+      ...(this.#transport.busStatus?.() ?? UNKNOWN_BUS),
     }
   }
 
@@ -241,7 +253,9 @@ export class Relay<M extends MessageMap<M> = AnyMessages> extends EventEmitter<R
                   cause,
                 },
               )
-        this.#log.error({ err: error }, 'could not listen')
+        // One line, no stack: the message says what failed and what to do, and the caller
+        // holds the error itself.
+        this.#log.error({ code: error.code }, error.message)
         if (this.listenerCount('error') > 0) this.emit('error', error)
         throw error
       },
@@ -259,20 +273,25 @@ export class Relay<M extends MessageMap<M> = AnyMessages> extends EventEmitter<R
    */
   close(): Promise<void> {
     if (this.#closing !== undefined) return this.#closing
-    const wasListening = this.#listening !== undefined
+    const listening = this.#listening
     this.#state = 'closing'
     this.#withdrawing = this.#transport.drain !== undefined
     this.#closing = (async () => {
       // A listen still binding must finish (or fail) before the transport can close its port.
-      if (this.#listening !== undefined) await this.#listening.catch(() => undefined)
+      // A relay whose listen failed was never online: it says nothing of withdrawing or of
+      // going offline.
+      const listened =
+        listening !== undefined &&
+        (await listening.then(
+          () => true,
+          () => false,
+        ))
       try {
         await this.#transport.drain?.()
       } finally {
         this.#withdrawing = false
       }
-      // A relay that never listened was never online: it has nothing to withdraw, and saying
-      // so would read as an outage (a mounted relay whose app could not bind its port).
-      if (wasListening) {
+      if (listened) {
         this.#log.info(
           { runningHandlers: this.#queue.running, queuedMessages: this.#queue.queued },
           'withdrawn: new messages are refused while handlers finish',
@@ -295,7 +314,7 @@ export class Relay<M extends MessageMap<M> = AnyMessages> extends EventEmitter<R
           ),
       )
       await this.#transport.close()
-      if (wasListening) {
+      if (listened) {
         this.#log.info({}, 'offline')
         this.emit('offline')
       }

@@ -57,6 +57,23 @@ export interface TransportSendOptions {
   readonly replyRoute?: unknown
 }
 
+/**
+ * What a relay last saw of its bus or broker, without I/O: `unknown` before any exchange;
+ * `reachable` once it answered; `unreachable` after it could not be reached; `unauthorized`
+ * while it refuses the relay's credential.
+ */
+export type BusState = 'unknown' | 'reachable' | 'unreachable' | 'unauthorized'
+
+/** The transport's part of a relay's readiness: `relay.status()` and `GET /status` show it. */
+export interface BusStatus {
+  bus: BusState
+  /**
+   * The bus routes to this relay: it took the relay's last registration (HTTP), or holds its
+   * subscriptions (NATS, memory).
+   */
+  registered: boolean
+}
+
 /** What a transport reports once it receives messages. */
 export interface ListenInfo {
   /** The bound port for socket transports; `0` for transports without one (memory, brokers). */
@@ -92,4 +109,9 @@ export interface Transport {
   drain?(): Promise<void>
   /** Called when handlers are added after `listen`, so the transport can subscribe or re-announce. */
   handlersChanged?(): void
+  /**
+   * Optional: what the transport last saw of its bus, cheap and without I/O. Without it the
+   * relay reports `{ bus: 'unknown', registered: false }`.
+   */
+  busStatus?(): BusStatus
 }

@@ -145,7 +145,14 @@ test('the trace context goes on unchanged to nested sends and replies, and ctx.l
       return { status: 'accepted' }
     },
     handledNames: () => ['users.created'],
-    status: () => ({ state: 'online', pendingReplies: 0, runningHandlers: 0, queuedMessages: 0 }),
+    status: () => ({
+      state: 'online',
+      pendingReplies: 0,
+      runningHandlers: 0,
+      queuedMessages: 0,
+      bus: 'reachable',
+      registered: true,
+    }),
     port: undefined,
   })
   await transport.send(

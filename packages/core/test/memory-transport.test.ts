@@ -4,6 +4,7 @@ import { createEnvelope } from '../src/envelope.js'
 import { ErrorCodes, ProtocolError, TransportError } from '../src/errors.js'
 import { MemoryBus } from '../src/memory-transport.js'
 import type { ReceivedMessage } from '../src/message-map.js'
+import { Relay } from '../src/relay.js'
 import type { RelayStatus } from '../src/relay-types.js'
 import type { Endpoint, Receipt, Transport } from '../src/transport.js'
 
@@ -13,6 +14,8 @@ const idleStatus = (): RelayStatus => ({
   pendingReplies: 0,
   runningHandlers: 0,
   queuedMessages: 0,
+  bus: 'reachable',
+  registered: true,
 })
 
 // A listening memory transport keeps the process alive, like a socket: close every one.
@@ -251,4 +254,23 @@ test('replies find their requester among the last 10,000 messages, and ids older
     code: ErrorCodes.NO_RECEIVER,
   })
   assert.equal(admin.received.length, 0)
+})
+
+test("a relay's status over the memory bus: reachable, and routed to while it listens", async () => {
+  const relay = new Relay({ serviceName: 'users', transport: new MemoryBus().transport() })
+  assert.deepEqual([relay.status().bus, relay.status().registered], ['reachable', false])
+  await relay.listen()
+  assert.deepEqual([relay.status().bus, relay.status().registered], ['reachable', true])
+  await relay.close()
+  assert.deepEqual([relay.status().bus, relay.status().registered], ['reachable', false])
+})
+
+test('a transport without busStatus() leaves the bus unknown and the relay unregistered', () => {
+  const transport: Transport = {
+    listen: async () => ({ port: 0 }),
+    send: async () => {},
+    close: async () => {},
+  }
+  const relay = new Relay({ serviceName: 'users', transport })
+  assert.deepEqual([relay.status().bus, relay.status().registered], ['unknown', false])
 })

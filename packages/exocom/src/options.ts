@@ -10,6 +10,7 @@ import {
   checkBoolean,
   checkInteger,
   checkNonEmptyString,
+  defaultLogFormat,
   describeValue,
 } from '@exorelay/core/internal'
 import {
@@ -72,7 +73,8 @@ export interface ExoComOptions {
    */
   services?: ServiceRegistration[]
   /**
-   * A pino-compatible logger, or `false` for silence.
+   * A pino-compatible logger, or `false` for silence. Env `LOG_FORMAT` (`pretty` or `json`)
+   * overrides the default's format.
    * @default pino at `info`, pretty-printed (pino-pretty) when stdout is a terminal, JSON lines otherwise
    */
   logger?: Logger | false
@@ -250,7 +252,7 @@ function createDefaultLogger(): Logger {
   // Written synchronously, as Node writes to a pipe on Linux: an asynchronous destination
   // whose reader went away (`exocom | head -1`) makes pino's flush at exit retry the failed
   // write for ever (sonic-boom's flushSync retries any failed write), and the bus never exits.
-  if (!process.stdout.isTTY) {
+  if (defaultLogFormat() === 'json') {
     return pino({ level: 'info' }, pino.destination({ dest: 1, sync: true }))
   }
   // On a terminal the message line is the point; the routing fields stay in JSON mode.

@@ -1,13 +1,6 @@
-import type {
-  AnyMessages,
-  ExoRelayError,
-  MessageMap,
-  RelayStatus,
-  Timers,
-  Transport,
-} from '@exorelay/core'
+import type { AnyMessages, ExoRelayError, MessageMap, Timers, Transport } from '@exorelay/core'
 import { Relay } from '@exorelay/core'
-import { type BusStatus, HttpTransport, mountRelay } from '@exorelay/http-transport'
+import { HttpTransport, mountRelay } from '@exorelay/http-transport'
 import type { FastifyInstance } from 'fastify'
 import type { Dispatcher } from 'undici'
 import { type ConfigOptions, resolveConfig } from './config.js'
@@ -153,13 +146,6 @@ export interface ExoRelayOptions extends ConfigOptions {
 }
 
 /**
- * What `status()` reports: the relay's state and load and, over HTTP, what it last saw of the
- * bus (`bus`: `unknown`, `reachable`, `unreachable` or `unauthorized`) and whether the bus took
- * its registration. `GET /status` serves the same.
- */
-export interface ExoRelayStatus extends RelayStatus, Partial<BusStatus> {}
-
-/**
  * The relay a service embeds: it receives messages from ExoCom, runs their handlers, and sends
  * messages with fire-and-forget, callback or `await` semantics. It emits `online`, `offline`
  * and, when someone listens for it, `error`: a failed `listen()`, or a token mismatch with the
@@ -179,7 +165,6 @@ export interface ExoRelayStatus extends RelayStatus, Partial<BusStatus> {}
  */
 export class ExoRelay<M extends MessageMap<M> = AnyMessages> extends Relay<M> {
   readonly #defaultPort: number
-  readonly #http: HttpTransport | undefined
 
   constructor(options: ExoRelayOptions = {}) {
     const env = options.env ?? process.env
@@ -222,7 +207,6 @@ export class ExoRelay<M extends MessageMap<M> = AnyMessages> extends Relay<M> {
       stackTraces: options.stackTraces,
     })
     this.#defaultPort = config.port
-    this.#http = transport instanceof HttpTransport ? transport : undefined
     const app = options.fastify
     // Mounted, the app decides when the relay goes online, also with another transport, from
     // the environment (NATS) or the options (then the app serves no relay routes: messages
@@ -237,21 +221,6 @@ export class ExoRelay<M extends MessageMap<M> = AnyMessages> extends Relay<M> {
    */
   override listen(port?: number | string): Promise<number> {
     return super.listen(port ?? this.#defaultPort)
-  }
-
-  /**
-   * The relay's state and load and, over HTTP, what it last saw of the bus: `bus` is
-   * `unauthorized` while the bus refuses the relay's token or delivers without it, and
-   * `registered` says whether the bus took its registration. Cheap, no I/O.
-   *
-   * @example
-   * ```ts
-   * const { state, bus } = relay.status() // 'online', 'reachable'
-   * ```
-   */
-  override status(): ExoRelayStatus {
-    const status = super.status()
-    return this.#http === undefined ? status : { ...status, ...this.#http.busStatus() }
   }
 
   /** A problem the transport noticed outside any call: logged there, emitted here if heard. */

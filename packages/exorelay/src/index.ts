@@ -1,5 +1,7 @@
 export type {
   AnyMessages,
+  BusState,
+  BusStatus,
   Envelope,
   ErrorCode,
   Handler,
@@ -33,10 +35,10 @@ export {
   TimeoutError,
   TransportError,
 } from '@exorelay/core'
-export type { BusState, BusStatus, HttpTransportOptions } from '@exorelay/http-transport'
+export type { HttpTransportOptions } from '@exorelay/http-transport'
 export { HttpTransport } from '@exorelay/http-transport'
 export { DEFAULT_EXOCOM_HOST, DEFAULT_HOST, DEFAULT_PORT } from './config.js'
-export type { ExoRelayOptions, ExoRelayStatus } from './exo-relay.js'
+export type { ExoRelayOptions } from './exo-relay.js'
 export { ExoRelay } from './exo-relay.js'
 export type { ExoRelayPluginOptions, Register, RegisteredMessages } from './fastify-plugin.js'
 export { exorelayPlugin } from './fastify-plugin.js'

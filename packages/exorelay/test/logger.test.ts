@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict'
-import { execFile } from 'node:child_process'
+import { execFile, execFileSync } from 'node:child_process'
 import { describe, test } from 'node:test'
 import { fileURLToPath } from 'node:url'
-import { promisify } from 'node:util'
+import { promisify, stripVTControlCharacters } from 'node:util'
 import { type Logger, silentLogger } from '@exorelay/core'
 import { createLogger } from '../src/logger.js'
 
@@ -61,5 +61,79 @@ describe('createLogger', () => {
     const [silent, pino] = await Promise.all([run({ logger: false }), run({})])
     assert.deepEqual(silent, { afterImport: false, afterCreate: false })
     assert.deepEqual(pino, { afterImport: false, afterCreate: true })
+  })
+
+  describe('the default logger writes', () => {
+    // A relay in a fresh process that goes online and closes: two info lines on stdout.
+    const source = new URL('../src/index.ts', import.meta.url).href
+    const script = `
+      const { ExoRelay } = await import(${JSON.stringify(source)})
+      const relay = new ExoRelay({ serviceName: 'web', exocomPort: 1, register: false, port: 0 })
+      await relay.listen()
+      await relay.close()
+    `
+    const cwd = fileURLToPath(new URL('..', import.meta.url))
+    const nodeArgs = ['--import', 'tsx', '--input-type=module', '--eval', script]
+    const run = async (file: string, args: string[], env: Record<string, string> = {}) => {
+      const { LOG_FORMAT: _unset, ...inherited } = process.env
+      const { stdout } = await promisify(execFile)(file, args, {
+        cwd,
+        env: { ...inherited, LOG_LEVEL: 'info', ...env },
+        timeout: 60_000,
+      })
+      return stdout
+    }
+    // `script` runs the command on a pseudo-terminal: stdout is a TTY, as in a shell.
+    const onTerminal = (env: Record<string, string> = {}) =>
+      run(
+        'script',
+        [
+          '-qec',
+          [process.execPath, ...nodeArgs]
+            .map((arg) => `'${arg.replaceAll("'", "'\\''")}'`)
+            .join(' '),
+          '/dev/null',
+        ],
+        env,
+      )
+    const hasScript =
+      execFileSync('sh', ['-c', 'command -v script || true']).toString().trim() !== ''
+
+    test('JSON lines into a pipe', async () => {
+      const lines = (await run(process.execPath, nodeArgs)).trim().split('\n')
+      const records = lines.map((line) => JSON.parse(line) as { msg: string; service: string })
+      assert.deepEqual(
+        records.map(({ msg, service }) => [service, msg]),
+        [
+          ['web', 'online'],
+          ['web', 'withdrawn: new messages are refused while handlers finish'],
+          ['web', 'offline'],
+        ],
+      )
+    })
+
+    test('pretty lines on a terminal, as the bus does', {
+      skip: !hasScript && 'no script(1) here',
+    }, async () => {
+      // Without the colours, the lines as a person reads them.
+      const output = stripVTControlCharacters(await onTerminal())
+      const messages = output
+        .split(/\r?\n/)
+        .filter((line) => line.startsWith('['))
+        .map((line) => line.replace(/^\[[0-9:.]+\] /, ''))
+      assert.deepEqual(messages, [
+        'INFO: web: online',
+        'INFO: web: withdrawn: new messages are refused while handlers finish',
+        'INFO: web: offline',
+      ])
+    })
+
+    test('JSON lines on a terminal with LOG_FORMAT=json', {
+      skip: !hasScript && 'no script(1) here',
+    }, async () => {
+      const output = await onTerminal({ LOG_FORMAT: 'json' })
+      const first = JSON.parse(output.trim().split(/\r?\n/)[0] ?? '') as { msg: string }
+      assert.equal(first.msg, 'online')
+    })
   })
 })

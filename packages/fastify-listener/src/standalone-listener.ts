@@ -187,7 +187,7 @@ export class StandaloneListener {
       await this.app.listen({ port, host })
     } catch (error) {
       this.#receiver = undefined
-      this.#log.warn({ err: error, host, port }, 'could not listen')
+      // Not logged here: the rejection is the report, and the relay logs it once.
       throw listenError(
         error,
         `Port ${port} is already in use on ${host}.`,

@@ -166,5 +166,8 @@ test('whatever is posted to /run, the answer is 200, 400, 404, 413 or 415 with a
     pendingReplies: 0,
     runningHandlers: 0,
     queuedMessages: 0,
+    // Its hand-made transport says nothing of a bus.
+    bus: 'unknown',
+    registered: false,
   })
 })

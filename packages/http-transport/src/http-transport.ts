@@ -1,5 +1,7 @@
 import { randomBytes } from 'node:crypto'
 import type {
+  BusState,
+  BusStatus,
   Endpoint,
   ExoRelayError,
   ListenInfo,
@@ -8,8 +10,8 @@ import type {
   Transport,
   TransportSendOptions,
 } from '@exorelay/core'
-import { ErrorCodes, isExoRelayError } from '@exorelay/core'
-import { checkBoolean, checkFunction, checkInteger } from '@exorelay/core/internal'
+import { ErrorCodes, isExoRelayError, ListenError } from '@exorelay/core'
+import { checkBoolean, checkFunction, checkInteger, formatDuration } from '@exorelay/core/internal'
 import { exoRelayRoutes, StandaloneListener } from '@exorelay/fastify-listener'
 import {
   DEFAULT_REGISTER_INTERVAL,
@@ -27,20 +29,6 @@ const REGISTER_TIMEOUT = 2_000
 /** Backoff between registration attempts while the bus is unreachable: 100 ms doubling to 5 s. */
 const REGISTER_RETRY_FIRST = 100
 const REGISTER_RETRY_MAX = 5_000
-
-/**
- * What the relay last saw of the bus: `unknown` before any request; `reachable` once the bus
- * answered; `unreachable` after a request could not reach it; `unauthorized` while the bus
- * refuses the relay's token or delivers without it (see `onError`).
- */
-export type BusState = 'unknown' | 'reachable' | 'unreachable' | 'unauthorized'
-
-/** The transport's part of a relay's readiness, as `GET /status` shows it. */
-export interface BusStatus {
-  bus: BusState
-  /** The bus took the relay's last self-registration. */
-  registered: boolean
-}
 
 /** Options of {@link HttpTransport}; the `exorelay` facade builds them from its own. */
 export interface HttpTransportOptions {
@@ -135,6 +123,8 @@ export class HttpTransport implements Transport {
   #endpoint: Endpoint | undefined
   #port: number | undefined
   #registered = false
+  /** Since when (`performance.now()`) registrations fail; `undefined` while the bus takes them. */
+  #failingSince: number | undefined
   #registering: Promise<void> | undefined
   #retryTimer: NodeJS.Timeout | undefined
   #reannounce = false
@@ -200,10 +190,11 @@ export class HttpTransport implements Transport {
   async listen(endpoint: Endpoint): Promise<ListenInfo> {
     let port: number
     if (this.#listener !== undefined) {
-      port = await this.#listener.listen(
-        endpoint.receive,
-        endpoint.port ?? this.#options.defaultPort,
-      )
+      port = await this.#listener
+        .listen(endpoint.receive, endpoint.port ?? this.#options.defaultPort)
+        .catch((error: unknown) => {
+          throw isExoRelayError(error, ErrorCodes.ADDRESS_IN_USE) ? portInUse(error) : error
+        })
     } else {
       // The app decides when the port is bound; the relay goes online with it.
       port = await onceListening(this.#app!)
@@ -231,12 +222,21 @@ export class HttpTransport implements Transport {
     this.#draining = true
     clearTimeout(this.#retryTimer)
     await this.#registering
-    if (this.#registered) {
+    // During an outage the withdrawal would only fail after its timeout, a second report of
+    // the outage already logged: a bus that lost this relay drops it after three missed
+    // registrations.
+    if (this.#registered && this.#failingSince === undefined) {
       this.#registered = false
       await this.#sender
         .deregister(this.#endpoint!.serviceName, { timeout: REGISTER_TIMEOUT })
-        .catch((err: unknown) => this.#log.warn({ err }, 'could not withdraw from ExoCom'))
+        .catch((err: unknown) =>
+          this.#log.warn(
+            { code: (err as { code?: unknown }).code, url: this.#sender.origin },
+            `could not withdraw from ExoCom: ${(err as Error).message}`,
+          ),
+        )
     }
+    this.#registered = false
   }
 
   /** Stops the heartbeat and the listener, and closes the sender's connections. */
@@ -264,12 +264,16 @@ export class HttpTransport implements Transport {
     if (reachable === false) bus = 'unreachable'
     else if (this.#mismatch.active) bus = 'unauthorized'
     else bus = reachable === undefined ? 'unknown' : 'reachable'
-    return { bus, registered: this.#registered }
+    // The last registration failed: the bus may have forgotten this relay.
+    return { bus, registered: this.#registered && this.#failingSince === undefined }
   }
 
-  /** Readiness for `GET /status`: the relay's own state and what it last saw of the bus. Cheap. */
+  /**
+   * Readiness for `GET /status`: the relay's `status()`, which holds `busStatus()`; before the
+   * relay listens (mounted), what the transport saw of the bus. Cheap.
+   */
   #status(): Record<string, unknown> {
-    return { ...this.#endpoint?.status(), ...this.busStatus() }
+    return { ...(this.#endpoint?.status() ?? this.busStatus()) }
   }
 
   /**
@@ -311,11 +315,21 @@ export class HttpTransport implements Transport {
           )
           return
         }
-        if (!this.#registered)
+        if (this.#failingSince !== undefined) {
+          // The one line that ends an outage's one warning: how long the bus was lost.
+          const outage = Math.round(performance.now() - this.#failingSince)
+          this.#failingSince = undefined
+          this.#log.info(
+            { url: this.#sender.origin, outage, instance: this.#instance },
+            // "again" only for a relay the bus had taken before: at start it is the first time.
+            `registered with ExoCom ${this.#registered ? 'again ' : ''}after ${formatDuration(outage)}`,
+          )
+        } else if (!this.#registered) {
           this.#log.info(
             { receives: service.receives, instance: this.#instance },
             'registered with ExoCom',
           )
+        }
         this.#registered = true
         this.#forbidden = false
         if (this.#reannounce) {
@@ -350,7 +364,20 @@ export class HttpTransport implements Transport {
             { code: (err as { code?: unknown }).code, status: 401, retryIn: delay },
             'ExoCom still refuses the token; retrying the registration',
           )
-        } else this.#log.warn({ err, retryIn: delay }, 'could not register with ExoCom; retrying')
+        } else if (this.#failingSince === undefined) {
+          // One warning per outage, without a stack: the bus being down is no bug of this
+          // process. The retries go on quietly; the end of the outage is logged at info.
+          this.#log.warn(
+            { code: (err as { code?: unknown }).code, url: this.#sender.origin },
+            `could not register with ExoCom: ${(err as Error).message} Retrying until it answers.`,
+          )
+        } else {
+          this.#log.debug(
+            { code: (err as { code?: unknown }).code, retryIn: delay },
+            'ExoCom still does not take the registration; retrying',
+          )
+        }
+        this.#failingSince ??= performance.now()
         const next = unreachable ? Math.min(delay * 2, REGISTER_RETRY_MAX) : REGISTER_RETRY_MAX
         clearTimeout(this.#retryTimer)
         this.#retryTimer = setTimeout(() => this.#announce(next), delay).unref()
@@ -358,4 +385,16 @@ export class HttpTransport implements Transport {
     )
     return this.#registering
   }
+}
+
+/**
+ * A port in use, said with what a relay's user can do about it: the listener's sentence names
+ * the port and the host; the relay knows where its port comes from.
+ */
+function portInUse(error: ExoRelayError): ListenError {
+  return new ListenError(
+    ErrorCodes.ADDRESS_IN_USE,
+    `${error.message} Stop the process that holds it, or choose another port (EXORELAY_PORT, the port option or listen(port)), or port 0 for any free one.`,
+    { cause: error.cause },
+  )
 }

@@ -1,5 +1,5 @@
 export { DEFAULT_REGISTER_INTERVAL } from '@exorelay/http-protocol'
-export type { BusState, BusStatus, HttpTransportOptions } from './http-transport.js'
+export type { HttpTransportOptions } from './http-transport.js'
 export { HttpTransport } from './http-transport.js'
 export type { Mountable } from './mounted.js'
 export { mountRelay } from './mounted.js'

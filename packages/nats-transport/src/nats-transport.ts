@@ -1,4 +1,6 @@
 import type {
+  BusState,
+  BusStatus,
   Endpoint,
   ListenInfo,
   Logger,
@@ -16,15 +18,17 @@ import {
   TimeoutError,
   TransportError,
 } from '@exorelay/core'
-import { CANCEL, invalidOption, noReceiverError } from '@exorelay/core/internal'
+import { CANCEL, formatDuration, invalidOption, noReceiverError } from '@exorelay/core/internal'
 import {
   ClosedConnectionError,
+  ConnectionError,
   connect,
   createInbox,
   DrainingConnectionError,
   type Msg,
   type NatsConnection,
   InvalidArgumentError as NatsInvalidArgumentError,
+  TimeoutError as NatsTimeoutError,
   type NodeConnectionOptions,
   type PublishOptions,
   type Subscription,
@@ -85,6 +89,9 @@ export interface NatsTransportOptions {
 
 /** How long unsubscribing (`drain()`) and flushing on `close()` may take each while the server does not answer. */
 const DRAIN_TIMEOUT = 5_000
+/** Backoff between first-connection attempts while listening: 100 ms doubling to 5 s, as over HTTP. */
+const CONNECT_RETRY_FIRST = 100
+const CONNECT_RETRY_MAX = 5_000
 const MAX_TIMER_DELAY = 2_147_483_647
 const RESOLVED = Promise.resolve()
 
@@ -140,6 +147,9 @@ class NatsTransport implements Transport {
   #nc: NatsConnection | undefined
   #connecting: Promise<NatsConnection> | undefined
   #connected = false
+  /** Since when (`performance.now()`) the first connection fails while listening. */
+  #failingSince: number | undefined
+  #retryTimer: NodeJS.Timeout | undefined
   #endpoint: Endpoint | undefined
   #queue = ''
   #draining = false
@@ -168,16 +178,22 @@ class NatsTransport implements Transport {
     if (this.#closed || this.#draining) {
       throw new ListenError(ErrorCodes.LISTEN_FAILED, 'This NATS transport is closed.')
     }
-    let nc: NatsConnection
+    this.#endpoint = endpoint
+    this.#queue = encodeName(endpoint.serviceName)
     try {
-      nc = await this.#connection(endpoint.serviceName)
-      this.#endpoint = endpoint
-      this.#queue = encodeName(endpoint.serviceName)
-      for (const name of endpoint.handledNames()) this.#subscribeName(nc, name)
+      // The connection subscribes to the handled names as soon as it is made.
+      const nc = await this.#connection(endpoint.serviceName)
       // Once the server answered the flush it has every subscription: messages can arrive.
       await nc.flush()
     } catch (cause) {
       if (cause instanceof ListenError) throw cause
+      if (!this.#closed && isUnreachable(cause)) {
+        // Start order does not matter, as over HTTP: `listen()` resolves and the transport
+        // keeps trying, with one warning for the outage and one info line once connected.
+        this.#connectionFailed(endpoint.serviceName, cause, CONNECT_RETRY_FIRST)
+        return { port: 0 }
+      }
+      this.#endpoint = undefined
       throw new ListenError(
         ErrorCodes.LISTEN_FAILED,
         `Could not listen on NATS at ${this.#describeServers()}: ${errorMessage(cause)}`,
@@ -223,6 +239,19 @@ class NatsTransport implements Transport {
     return this.#send(envelope, options)
   }
 
+  /**
+   * What the transport last saw of NATS: `reachable` while connected, `unreachable` while the
+   * first connection is being made again or the client reconnects, `unknown` before any
+   * attempt; `registered` while the server holds the relay's subscriptions. Cheap, no I/O.
+   */
+  busStatus(): BusStatus {
+    let bus: BusState
+    if (this.#connected) bus = 'reachable'
+    else
+      bus = this.#nc === undefined && this.#failingSince === undefined ? 'unknown' : 'unreachable'
+    return { bus, registered: this.#connected && this.#endpoint !== undefined && !this.#draining }
+  }
+
   handlersChanged(): void {
     const nc = this.#nc
     if (nc === undefined || this.#endpoint === undefined || this.#draining) return
@@ -236,6 +265,7 @@ class NatsTransport implements Transport {
   async drain(): Promise<void> {
     if (this.#draining) return
     this.#draining = true
+    clearTimeout(this.#retryTimer)
     const subscriptions = [...this.#subscriptions.values()]
     this.#subscriptions.clear()
     if (subscriptions.length === 0) return
@@ -304,25 +334,87 @@ class NatsTransport implements Transport {
     nc.subscribe(`${this.#inbox}.>`, { callback: this.#onInbox })
     this.#nc = nc
     this.#connected = true
-    this.#log.info({ server: nc.getServer() }, 'connected to NATS')
+    clearTimeout(this.#retryTimer)
+    if (this.#failingSince === undefined) {
+      this.#log.info({ server: nc.getServer() }, 'connected to NATS')
+    } else {
+      const outage = performance.now() - this.#failingSince
+      this.#failingSince = undefined
+      this.#log.info(
+        { server: nc.getServer(), outage: Math.round(outage) },
+        `connected to NATS after ${formatDuration(outage)}`,
+      )
+    }
+    // Made by a listen, a retry or a send: the relay's names are subscribed to either way.
+    const endpoint = this.#endpoint
+    if (endpoint !== undefined && !this.#draining) {
+      for (const name of endpoint.handledNames()) this.#subscribeName(nc, name)
+    }
     void this.#watch(nc)
     return nc
   }
 
+  /**
+   * The first connection could not be made while the relay listens: said once, at `warn`,
+   * without a stack; tried again with backoff (100 ms doubling to 5 s) until it is made, by a
+   * retry or by a send, or the transport closes.
+   */
+  #connectionFailed(serviceName: string, cause: unknown, delay: number): void {
+    if (this.#closed || this.#draining || this.#nc !== undefined) return
+    if (this.#failingSince === undefined) {
+      this.#failingSince = performance.now()
+      this.#log.warn(
+        { code: ErrorCodes.BUS_UNREACHABLE, url: this.#servers.join(', ') },
+        `could not connect to NATS at ${this.#describeServers()}: ${errorMessage(cause)}. Listening anyway, and connecting again until it answers: is nats-server running there, and is NATS_URL right?`,
+      )
+    } else {
+      this.#log.debug(
+        { err: errorMessage(cause), retryIn: delay },
+        'NATS still unreachable; retrying',
+      )
+    }
+    clearTimeout(this.#retryTimer)
+    this.#retryTimer = setTimeout(() => {
+      this.#connection(serviceName).then(
+        () => undefined,
+        (error: unknown) =>
+          isUnreachable(error)
+            ? this.#connectionFailed(serviceName, error, Math.min(delay * 2, CONNECT_RETRY_MAX))
+            : this.#log.error(
+                { code: ErrorCodes.LISTEN_FAILED },
+                `NATS refused the connection: ${errorMessage(error)}. The relay receives nothing until it is configured anew.`,
+              ),
+      )
+      // Not unref'd: a listening relay keeps its process alive, connected or not, as its
+      // connection does once made; `close()` clears it.
+    }, delay)
+  }
+
   /** Logs the connection's life: the client reconnects by itself, sends fail fast meanwhile. */
   async #watch(nc: NatsConnection): Promise<void> {
+    // One warning when the connection drops, one info line with the outage's length when it
+    // is back: the attempts between are the client's, and silent.
+    let disconnectedAt = 0
     for await (const status of nc.status()) {
       switch (status.type) {
         case 'disconnect':
           this.#connected = false
-          this.#log.warn({ server: status.server }, 'disconnected from NATS; reconnecting')
+          disconnectedAt = performance.now()
+          this.#log.warn(
+            { code: ErrorCodes.BUS_UNREACHABLE, server: status.server },
+            'disconnected from NATS; reconnecting',
+          )
           break
         case 'reconnect':
           this.#connected = true
           // The subscriptions were sent again before this; once the flush returns the server
           // routes to them, so "reconnected" means messages flow again.
           nc.flush().then(
-            () => this.#log.info({ server: status.server }, 'reconnected to NATS'),
+            () =>
+              this.#log.info(
+                { server: status.server, outage: Math.round(performance.now() - disconnectedAt) },
+                'reconnected to NATS',
+              ),
             () => undefined,
           )
           break
@@ -754,4 +846,14 @@ async function withinDeadline(promise: Promise<unknown>, timeout: number): Promi
 
 function errorMessage(error: unknown): string {
   return error instanceof Error ? error.message : String(error)
+}
+
+/**
+ * A connection that failed because no server answered (refused, a name not resolving yet, a
+ * timeout), which a later attempt may make: not one the server refused (a wrong token).
+ */
+function isUnreachable(error: unknown): boolean {
+  if (error instanceof ConnectionError || error instanceof NatsTimeoutError) return true
+  const code = (error as { code?: unknown } | undefined)?.code
+  return typeof code === 'string' && /^E[A-Z]+$/.test(code)
 }

@@ -151,15 +151,44 @@ describe('natsTransport options', () => {
 })
 
 describe('natsTransport connection', () => {
-  test('listen rejects with LISTEN_FAILED naming the server when none runs there', async (t) => {
+  test('with no server yet, listen resolves, warns once without a stack, and connects and subscribes once the server is up', async (t) => {
     const f = fixture(t)
-    const url = `nats://127.0.0.1:${await freePort()}`
-    const relay = f.relays(url)('users', { nats: { connectOptions: { timeout: 2_000 } } })
-    await assert.rejects(relay.listen(), (error: Error & { code?: string }) => {
-      assert.equal(error.code, ErrorCodes.LISTEN_FAILED)
-      assert.match(error.message, new RegExp(url.replaceAll('.', '\\.')))
-      return true
-    })
+    const nats = await f.server()
+    await nats.stop()
+    const logger = new RecordingLogger()
+    const make = f.relays(nats.url)
+    const users = make('users', { logger })
+    users.registerHandler('users.create', (user, { reply }) => reply('users.created', user))
+
+    await users.listen()
+    const warning = await logger.waitFor((entry) => entry.level === 'warn')
+    assert.equal(users.status().state, 'online')
+    assert.equal(users.status().bus, 'unreachable')
+    assert.equal(users.status().registered, false)
+    // Retried quietly: two retries after the warning.
+    await logger.waitFor(
+      (entry) =>
+        entry.message === 'NATS still unreachable; retrying' &&
+        logger.find('NATS still unreachable; retrying').length >= 2,
+    )
+    await nats.restart()
+    const connected = await logger.waitFor(
+      (entry) => entry.message?.startsWith('connected to NATS after') === true,
+      { timeout: 15_000 },
+    )
+    const web = make('web')
+    await web.listen()
+
+    assert.deepEqual(await web.send('users.create', { name: 'Will' }), { name: 'Will' })
+    assert.equal(logger.at('warn').length, 1, 'one warning for the whole outage')
+    assert.equal(users.status().bus, 'reachable')
+    assert.equal(users.status().registered, true)
+    assert.equal(warning.fields.code, ErrorCodes.BUS_UNREACHABLE)
+    assert.equal(warning.fields.url, nats.url)
+    assert.equal(warning.fields.err, undefined, 'no error object, so no stack')
+    assert.match(warning.message ?? '', /^could not connect to NATS at /)
+    assert.equal(connected.level, 'info')
+    assert.equal(typeof connected.fields.outage, 'number')
   })
 
   test('a send with no server to connect to rejects with BUS_UNREACHABLE', async (t) => {
@@ -907,6 +936,7 @@ describe('natsTransport scaling', () => {
     )
     assert.equal(web.pendingReplies, 0)
     assert.equal(usersLog.find('reconnected to NATS', 'info').length, 1)
+    assert.equal(typeof usersLog.find('reconnected to NATS', 'info')[0]?.fields.outage, 'number')
     const tally = (code: string) => codes.filter((c) => c === code).length
     t.diagnostic(
       `during the restart: ${150 - codes.length} answered; ${allowed.map((code) => `${tally(code)} ${code}`).join(', ')}`,

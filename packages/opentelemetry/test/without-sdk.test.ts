@@ -49,7 +49,14 @@ test('without an SDK, a handler passes the incoming trace context on unchanged',
     serviceName: 'web',
     receive: () => ({ status: 'accepted' }),
     handledNames: () => [],
-    status: () => ({ state: 'online', pendingReplies: 0, runningHandlers: 0, queuedMessages: 0 }),
+    status: () => ({
+      state: 'online',
+      pendingReplies: 0,
+      runningHandlers: 0,
+      queuedMessages: 0,
+      bus: 'reachable',
+      registered: true,
+    }),
   })
   t.after(() => web.close())
   await web.send(

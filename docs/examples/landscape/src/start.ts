@@ -47,7 +47,8 @@ interface ServiceSpec {
 function startService(spec: ServiceSpec): ServiceProcess {
   const child = new ServiceProcess({
     ...spec,
-    env: { ...process.env, ...spec.env },
+    // The launcher reads each child's JSON lines, whatever LOG_FORMAT the shell has.
+    env: { ...process.env, ...spec.env, LOG_FORMAT: 'json' },
     startTimeout: START_TIMEOUT,
     onLine,
   })
