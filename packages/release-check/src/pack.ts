@@ -1,9 +1,6 @@
-import { execFile } from 'node:child_process'
 import { mkdirSync } from 'node:fs'
-import { promisify } from 'node:util'
+import { npm } from './npm.js'
 import { publicPackages, repositoryRoot } from './public-packages.js'
-
-const run = promisify(execFile)
 
 export interface Tarball {
   readonly name: string
@@ -22,11 +19,11 @@ export interface Tarball {
 export async function packPublicPackages(destination: string): Promise<Tarball[]> {
   mkdirSync(destination, { recursive: true })
   const workspaces = publicPackages().flatMap((pkg) => ['--workspace', pkg.manifest.name])
-  const { stdout } = await run(
-    'npm',
+  const { exitCode, stdout, output } = await npm(
     ['pack', '--json', '--pack-destination', destination, ...workspaces],
-    { cwd: repositoryRoot, maxBuffer: 64 * 1024 * 1024 },
+    { cwd: repositoryRoot, timeout: 120_000 },
   )
+  if (exitCode !== 0) throw new Error(`npm pack failed:\n${output}`)
   const packed = JSON.parse(stdout) as {
     name: string
     version: string

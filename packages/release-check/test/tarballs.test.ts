@@ -22,9 +22,46 @@ const attw = join(
 const folder = mkdtempSync(join(tmpdir(), 'exorelay-tarballs-'))
 let tarballs: Tarball[] = []
 
+/** attw's text for each package, `undefined` when it found nothing: run two at a time. */
+const attwFindings = new Map<string, Promise<string | undefined>>()
+
 before(async () => {
   tarballs = await packPublicPackages(folder)
+  const queue = [...tarballs]
+  const results = new Map<string, (finding: string | undefined) => void>()
+  for (const tarball of tarballs) {
+    attwFindings.set(tarball.name, new Promise((resolve) => results.set(tarball.name, resolve)))
+  }
+  const worker = async () => {
+    for (let tarball = queue.shift(); tarball; tarball = queue.shift()) {
+      results.get(tarball.name)!(await checkTypes(tarball))
+    }
+  }
+  // Not awaited: each test awaits its own package, while the others are still checked.
+  void Promise.all([worker(), worker()])
 })
+
+/**
+ * Runs attw on a tarball. The packages are ESM only (`type: module`, no `require` condition),
+ * so the profile is esm-only: it leaves out the node10 and node16-from-CommonJS resolutions,
+ * where an ESM package cannot be required at all. `./internal` is left out too: it is for the
+ * sibling packages' compiled JavaScript, with no semver promise, and ships without
+ * declarations on purpose so that a TypeScript user does not come to depend on it.
+ */
+async function checkTypes(tarball: Tarball): Promise<string | undefined> {
+  const args = [tarball.file, '--profile', 'esm-only', '--format', 'ascii']
+  const manifest = publicPackages().find((pkg) => pkg.manifest.name === tarball.name)?.manifest
+  if (manifest?.exports?.['./internal'] !== undefined) {
+    args.push('--exclude-entrypoints', './internal')
+  }
+  try {
+    await run(process.execPath, [attw, ...args, '--no-color', '--no-emoji'], { timeout: 60_000 })
+    return undefined
+  } catch (error) {
+    const { stdout = '', stderr = '' } = error as { stdout?: string; stderr?: string }
+    return `attw ${args.join(' ')} failed:\n${stdout}${stderr}`
+  }
+}
 
 after(() => {
   rmSync(folder, { recursive: true, force: true })
@@ -68,22 +105,8 @@ for (const { manifest } of publicPackages()) {
     })
 
     test('attw finds nothing', async () => {
-      // The packages are ESM only (`type: module`, no `require` condition), so the profile is
-      // esm-only: it leaves out the node10 and node16-from-CommonJS resolutions, where an ESM
-      // package cannot be required at all. `./internal` is left out too: it is for the sibling
-      // packages' compiled JavaScript, with no semver promise, and ships without declarations
-      // on purpose so that a TypeScript user does not come to depend on it.
-      const args = [tarballOf(manifest.name).file, '--profile', 'esm-only', '--format', 'ascii']
-      const hasInternal = manifest.exports?.['./internal'] !== undefined
-      if (hasInternal) args.push('--exclude-entrypoints', './internal')
-      try {
-        await run(process.execPath, [attw, ...args, '--no-color', '--no-emoji'], {
-          timeout: 60_000,
-        })
-      } catch (error) {
-        const { stdout = '', stderr = '' } = error as { stdout?: string; stderr?: string }
-        assert.fail(`attw ${args.join(' ')} failed:\n${stdout}${stderr}`)
-      }
+      const finding = await attwFindings.get(manifest.name)
+      assert.equal(finding, undefined, finding)
     })
   })
 }
