@@ -3,8 +3,8 @@ import { readFileSync } from 'node:fs'
 import { join, posix } from 'node:path'
 
 /**
- * What is wrong with the package's internal entries: every `exports` subpath other than `.` is
- * for the sibling packages only (decision 0012), so it must ship no types to users. Inside the
+ * What is wrong with the package's internal entries: every `exports` subpath other than `.`
+ * (and `./package.json`) is for the sibling packages only (decision 0012), so it must ship no types to users. Inside the
  * monorepo the siblings still type-check against it: with no `types` condition, TypeScript
  * reads the `.d.ts` beside the entry's JavaScript, which the build writes and `files` leaves
  * out of the tarball. What the tarball holds is asked of npm itself (`npm pack --dry-run`),
@@ -14,7 +14,10 @@ export function internalEntryProblems(packageDir: string): string[] {
   const manifest = JSON.parse(readFileSync(join(packageDir, 'package.json'), 'utf8')) as {
     exports?: Record<string, unknown>
   }
-  const entries = Object.entries(manifest.exports ?? {}).filter(([subpath]) => subpath !== '.')
+  // `./package.json` is the manifest itself, exported for tools that read it: not an entry.
+  const entries = Object.entries(manifest.exports ?? {}).filter(
+    ([subpath]) => subpath !== '.' && subpath !== './package.json',
+  )
   if (entries.length === 0) return []
   const packed = packedFiles(packageDir)
   const problems: string[] = []

@@ -174,7 +174,7 @@ test('a public declaration that uses a sibling internal entry fails the report',
   )
 })
 
-test('an internal entry that would ship its types to users fails the check, naming the fix', async (t) => {
+test('an internal entry that would ship its types to users fails the check, naming the fix; ./package.json is no internal entry', async (t) => {
   const dir = await fixture(t)
   await writeFile(join(dir, 'dist/internal.js'), 'export {}\n')
   await writeFile(join(dir, 'dist/internal.d.ts'), 'export {}\n')
@@ -188,6 +188,7 @@ test('an internal entry that would ship its types to users fails the check, nami
         exports: {
           '.': { types: './dist/index.d.ts', default: './dist/index.js' },
           './internal': internal,
+          './package.json': './package.json',
         },
         files,
       }),

@@ -79,10 +79,13 @@ export const diagnostics = {
   receive: channel('exorelay:message:receive'),
   /** `{ serviceName, message, error }`: a handler threw or rejected. */
   handlerError: channel('exorelay:handler:error'),
+  // The trace is given as both type arguments: @types/node 26 swapped them (context first,
+  // then store; until 25 store first), and a user's tsc reads these declarations with their
+  // @types/node. Nothing here binds a store, so either order reads the same.
   /** A `SendTrace` per send, from the moment it leaves until it settled. */
-  sendTracing: tracingChannel<unknown, SendTrace>('exorelay:send'),
+  sendTracing: tracingChannel<SendTrace, SendTrace>('exorelay:send'),
   /** A `HandleTrace` per handler run, from its start until it settled. */
-  handleTracing: tracingChannel<unknown, HandleTrace>('exorelay:handle'),
+  handleTracing: tracingChannel<HandleTrace, HandleTrace>('exorelay:handle'),
 } as const
 
 /** Publishes how a traced send ended: its reply, or its error. */

@@ -62,9 +62,13 @@ export const checkedTags = {
   js: ['js', 'javascript', 'mjs'],
 } as const
 
-/** The code of every fenced block in `language` (`ts`, `js`) of a document under the root. */
-export function codeBlocks(document: string, language: 'ts' | 'js'): string[] {
-  const tags: readonly string[] = checkedTags[language]
+/**
+ * The code of every fenced block in `language` of a document under the root: `ts` and `js`
+ * take every tag the checks read as such, any other language (`sh`, `json`) its own tag.
+ */
+export function codeBlocks(document: string, language: string): string[] {
+  const tags: readonly string[] =
+    language === 'ts' || language === 'js' ? checkedTags[language] : [language]
   return fencesOf(document)
     .filter((fence) => tags.includes(fence.language))
     .map((fence) => fence.code)
