@@ -4,9 +4,9 @@ export { formatDuration } from './duration.js'
 export { describeInvalidName, describeValue, isInstanceId } from './envelope.js'
 export { ERROR_REPLY } from './error-reply.js'
 export { CANCEL } from './handler-context.js'
-export { noReceiverError } from './no-receiver.js'
 export type { LogFormat } from './log-format.js'
 export { defaultLogFormat } from './log-format.js'
+export { noReceiverError } from './no-receiver.js'
 export {
   checkBoolean,
   checkFunction,
