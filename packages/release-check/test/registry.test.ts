@@ -110,21 +110,29 @@ test('a new app installs the packages from the registry, type-checks and runs th
     `${JSON.stringify({ name: 'my-service', version: '1.0.0', private: true, type: 'module' })}\n`,
   )
 
-  await t.test('npm install exits 0, with no 404 and no EBADENGINE', async () => {
-    const install = await npm(['install', ...packages], {
-      cwd: app,
-      userconfig: registry.npmrc,
-      timeout: 150_000,
-    })
+  await t.test('npm install exits 0, with no 404 and no EBADENGINE', async (t) => {
+    const install = () =>
+      npm(['install', ...packages], { cwd: app, userconfig: registry.npmrc, timeout: 150_000 })
+    let result = await install()
+    // Verdaccio answers 404 for a proxied package when its one request to the public registry
+    // failed (seen for @types/node on a loaded machine): that is the network, not our packages,
+    // so such an install is tried once more. A 404 for one of ours is never retried.
+    const proxiedNotFound =
+      /404 Not Found - GET https?:\/\/[^/\s]+\/(?!exorelay\b|@exorelay%2f)\S+ - no such package available/
+    if (result.exitCode !== 0 && proxiedNotFound.test(result.output)) {
+      t.diagnostic(`first install failed on the proxy, trying again:\n${result.output}`)
+      result = await install()
+    }
+    const installed = result
     assert.equal(
-      install.exitCode,
+      installed.exitCode,
       0,
-      `npm install ${packages.join(' ')} failed:\n${install.output}`,
+      `npm install ${packages.join(' ')} failed:\n${installed.output}`,
     )
-    assert.doesNotMatch(install.output, /\b404\b/, install.output)
+    assert.doesNotMatch(installed.output, /\b404\b/, installed.output)
     // Node 20 is not supported (decision 0021): dependencies may warn there, never on 22+.
     if (Number(process.versions.node.split('.')[0]) >= 22) {
-      assert.doesNotMatch(install.output, /EBADENGINE/, install.output)
+      assert.doesNotMatch(installed.output, /EBADENGINE/, installed.output)
     }
   })
 
