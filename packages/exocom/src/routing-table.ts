@@ -194,6 +194,14 @@ export class RoutingTable {
   readonly #senders: RecentMap<string, Requester> | undefined
 
   readonly #maxServices: number
+  /**
+   * Instances that withdrew themselves (a relay closing), by service and instance id, with
+   * when they stop taking replies: a closing relay lets its running handlers finish, and a
+   * handler that awaits another service needs the reply routed back (decision 0008). They
+   * receive nothing else. Bounded in time (as long as a silent instance would be kept) and in
+   * number (`maxServices`).
+   */
+  readonly #closing = new Map<string, { readonly instance: Instance; readonly until: number }>()
   readonly #maxInstances: number
   // What the table lists in all, kept against `MAX_TABLE_NAMES` and `MAX_TABLE_CHARACTERS`.
   #size: TableSize = NO_SIZE
@@ -272,6 +280,7 @@ export class RoutingTable {
     const name = service.name
     const key = instanceKey(service)
     const now = this.#now()
+    if (service.instance !== undefined) this.#closing.delete(closingKey(name, service.instance))
     const current = this.#services.get(name) ?? NO_INSTANCES
     const previous = current.get(key)
     if (previous?.registeredAt !== undefined && sameRegistration(previous.registration, service)) {
@@ -316,7 +325,19 @@ export class RoutingTable {
     if (current === undefined) return []
     if (instance === undefined) return this.#drop(name, current, [...current.values()])
     const found = current.get(instance)
-    return found === undefined ? [] : this.#drop(name, current, [found])
+    if (found === undefined) return []
+    if (found.registeredAt !== undefined) {
+      this.#closing.set(closingKey(name, instance), {
+        instance: found,
+        until: this.#now() + silenceAllowed(found.registration),
+      })
+      // The oldest first: Map keeps insertion order.
+      for (const key of this.#closing.keys()) {
+        if (this.#closing.size <= this.#maxServices) break
+        this.#closing.delete(key)
+      }
+    }
+    return this.#drop(name, current, [found])
   }
 
   /**
@@ -326,6 +347,9 @@ export class RoutingTable {
    */
   expire(): ServiceRegistration[] {
     const now = this.#now()
+    for (const [key, closing] of this.#closing) {
+      if (closing.until < now) this.#closing.delete(key)
+    }
     const dropped: ServiceRegistration[] = []
     for (const [name, instances] of this.#services) {
       const silent = [...instances.values()].filter(
@@ -426,6 +450,7 @@ export class RoutingTable {
     for (const instances of this.#services.values()) {
       for (const instance of instances.values()) instance.replies.clear()
     }
+    for (const { instance } of this.#closing.values()) instance.replies.clear()
   }
 
   /** The table's size with `added` registrations in and the `removed` instances out. */
@@ -566,7 +591,13 @@ export class RoutingTable {
     const requester = this.#senders?.get(id)
     if (requester === undefined) return undefined
     if (typeof requester === 'string') return this.#instanceOf(requester, undefined)
-    return this.#instanceOf(requester.sender, requester.instance)
+    const registered = this.#instanceOf(requester.sender, requester.instance)
+    if (registered !== undefined || requester.instance === undefined) return registered
+    const closing = this.#closing.get(closingKey(requester.sender, requester.instance))
+    if (closing === undefined) return undefined
+    if (closing.until >= this.#now()) return closing.instance
+    this.#closing.delete(closingKey(requester.sender, requester.instance))
+    return undefined
   }
 
   /**
@@ -667,6 +698,10 @@ export class RoutingTable {
       registeredAt,
     }
   }
+}
+
+function closingKey(service: string, instance: string): string {
+  return `${service}\n${instance}`
 }
 
 /** One instance of a service as routing needs it, made anew whenever it changes. */

@@ -495,8 +495,9 @@ describe('several instances of one service', () => {
   })
 
   test('a reply goes to the instance that sent the request, and to nobody once it is gone', () => {
-    const table = new RoutingTable([users])
-    const webA = { ...web, instance: 'a', port: 4100 }
+    let now = 0
+    const table = new RoutingTable([users], { now: () => now })
+    const webA = { ...web, instance: 'a', port: 4100, receives: ['pages.render'] }
     const webB = { ...web, instance: 'b', port: 4200 }
     table.register(webA)
     table.register(webB)
@@ -506,8 +507,28 @@ describe('several instances of one service', () => {
     assert.deepEqual(origins(table, 'users', 'users.created', 'from-a'), ['http://127.0.0.1:4100'])
     assert.deepEqual(origins(table, 'users', 'users.created', 'from-b'), ['http://127.0.0.1:4200'])
     assert.equal(table.remove('web', 'a').length, 1)
+    // Withdrawn, it is closing: its handlers may still await replies to their own requests.
+    assert.deepEqual(origins(table, 'users', 'users.created', 'from-a'), ['http://127.0.0.1:4100'])
+    assert.deepEqual(origins(table, 'users', 'pages.render'), [], 'it receives nothing else')
+    // Gone once it would have been dropped had it gone silent: three of its intervals.
+    now += 3 * 5_000 + 1
+    table.register(webB) // b kept registering
+    table.expire()
     assert.deepEqual(origins(table, 'users', 'users.created', 'from-a'), [])
     assert.deepEqual(origins(table, 'users', 'users.created', 'from-b'), ['http://127.0.0.1:4200'])
+  })
+
+  test('a withdrawn instance that registers again is routed as before; a withdrawn service is gone at once', () => {
+    const table = new RoutingTable([users])
+    const webA = { ...web, instance: 'a', port: 4100 }
+    table.register(webA)
+    table.remember('from-a', 'web', 'a')
+    table.remove('web', 'a')
+    table.register({ ...webA, port: 4300 })
+    assert.deepEqual(origins(table, 'users', 'users.created', 'from-a'), ['http://127.0.0.1:4300'])
+    // An operator withdrawing the whole service is not a relay closing: nothing is kept.
+    table.remove('web')
+    assert.deepEqual(origins(table, 'users', 'users.created', 'from-a'), [])
   })
 
   test('a requester that also receives the reply name gets it once, at the instance that asked', () => {

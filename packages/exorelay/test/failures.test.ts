@@ -204,6 +204,37 @@ describe('graceful close', () => {
     assert.equal(users.status().state, 'closed')
   })
 
+  test('a handler still running while its relay closes gets the replies to its own requests', async (t) => {
+    const { relay } = await landscape(t)
+    const { logger, logged } = recordingLogger()
+    const users = relay('users', { closeTimeout: 60_000, logger })
+    const passwords = relay('passwords')
+    const web = relay('web')
+    const started = deferred()
+    const release = deferred()
+    users.registerHandler('users.create', async (user: { name: string }, { reply, send }) => {
+      started.resolve()
+      await release.promise
+      // Sent after users withdrew: the bus must still route the reply back to it.
+      const hash = await send('passwords.hash', user.name, { timeout: 60_000 })
+      await reply('users.created', { ...user, hash })
+    })
+    passwords.registerHandler('passwords.hash', (text: string, { reply }) =>
+      reply('passwords.hashed', `#${text}`),
+    )
+    await Promise.all([users.listen(), passwords.listen(), web.listen()])
+
+    const created = web.send('users.create', { name: 'Will' }, { timeout: 60_000 })
+    await started.promise
+    const withdrawn = logged((msg) => msg.startsWith('withdrawn'))
+    const closing = users.close()
+    await withdrawn
+    release.resolve()
+
+    assert.deepEqual(await created, { name: 'Will', hash: '#Will' })
+    await closing
+  })
+
   test('handlers still running at the close timeout are abandoned, and pending sends reject', async (t) => {
     const { relay } = await landscape(t)
     const users = relay('users', { closeTimeout: 50 })
