@@ -181,8 +181,10 @@ class NatsTransport implements Transport {
     this.#endpoint = endpoint
     this.#queue = encodeName(endpoint.serviceName)
     try {
-      // The connection subscribes to the handled names as soon as it is made.
       const nc = await this.#connection(endpoint.serviceName)
+      // A connection made now subscribed already; one a one-way send made before listen()
+      // did not (it had no endpoint): subscribing is idempotent, so do it here either way.
+      for (const name of endpoint.handledNames()) this.#subscribeName(nc, name)
       // Once the server answered the flush it has every subscription: messages can arrive.
       await nc.flush()
     } catch (cause) {

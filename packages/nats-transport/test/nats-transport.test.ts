@@ -228,6 +228,24 @@ describe('natsTransport connection', () => {
     assert.deepEqual(await greeted.promise, { name: 'world' })
   })
 
+  test('a relay whose one-way send connected before it listened receives once it listens', async (t) => {
+    const f = fixture(t)
+    const nats = await f.server()
+    const make = f.relays(nats.url)
+    const users = make('users')
+    users.registerHandler('users.touch', () => {})
+    await users.listen()
+    const web = make('web')
+    const greeted = deferred<unknown>()
+    web.registerHandler('hello', (payload) => greeted.resolve(payload))
+    // The send opens the connection while web has no endpoint to subscribe for yet.
+    await web.send('users.touch', 1, { reply: false })
+    await web.listen()
+
+    await users.send('hello', { name: 'web' }, { reply: false })
+    assert.deepEqual(await within(greeted.promise, 'web received hello'), { name: 'web' })
+  })
+
   test('while the server is down sends fail fast with BUS_UNREACHABLE, and the drop is logged', async (t) => {
     const f = fixture(t)
     const nats = await f.server()
