@@ -16,6 +16,14 @@ export interface LocalRegistry {
   close(): Promise<void>
 }
 
+/**
+ * The registry the rest is proxied from: the one npm is configured with (a mirror, a company
+ * proxy), as npm tells the scripts it runs, else the public one.
+ */
+function upstreamRegistry(): string {
+  return process.env.npm_config_registry || 'https://registry.npmjs.org/'
+}
+
 /** Verdaccio's configuration: `localNames` live here only, everything else is proxied. */
 function configuration(folder: string, localNames: readonly string[]): object {
   // A name listed without `proxy` is never looked up on the public registry: `exorelay` exists
@@ -27,7 +35,16 @@ function configuration(folder: string, localNames: readonly string[]): object {
     self_path: folder,
     storage: `${folder}/storage`,
     auth: { htpasswd: { file: `${folder}/htpasswd`, max_users: 1 } },
-    uplinks: { npmjs: { url: 'https://registry.npmjs.org/', timeout: '60s' } },
+    uplinks: {
+      npmjs: {
+        url: upstreamRegistry(),
+        timeout: '60s',
+        // Verdaccio's defaults (2 failures, then 5 minutes offline) would turn one dropped
+        // request into 404s for every package the install still needs.
+        max_fails: 10,
+        fail_timeout: '2s',
+      },
+    },
     packages: { ...local, '**': { access: '$all', proxy: 'npmjs' } },
     web: { enable: false },
     log: { type: 'stdout', format: 'json', level: 'error' },
