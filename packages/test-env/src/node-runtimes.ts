@@ -41,12 +41,18 @@ export function registryPackage(): string {
   return `node-${process.platform}-${process.arch}`
 }
 
-/** The newest version `npm view <package>@<major> version --json` printed. */
+/** The newest of the versions `npm view <package>@<major> version --json` printed. */
 export function newestVersion(json: string): string | undefined {
   const parsed: unknown = JSON.parse(json)
-  const versions = Array.isArray(parsed) ? parsed : [parsed]
-  const last = versions.at(-1)
-  return typeof last === 'string' ? last : undefined
+  const versions = (Array.isArray(parsed) ? parsed : [parsed]).filter(
+    (version): version is string => typeof version === 'string',
+  )
+  // The registry lists versions in publication order, not by number: 22.9 can follow 22.10.
+  return versions.sort(byVersion).at(-1)
+}
+
+function byVersion(a: string, b: string): number {
+  return a.localeCompare(b, 'en', { numeric: true })
 }
 
 function cachedVersions(cacheDir: string, major: number): string[] {
@@ -55,7 +61,7 @@ function cachedVersions(cacheDir: string, major: number): string[] {
     .filter(
       (name) => name.startsWith(`${major}.`) && existsSync(join(cacheDir, name, 'bin', 'node')),
     )
-    .sort((a, b) => a.localeCompare(b, 'en', { numeric: true }))
+    .sort(byVersion)
 }
 
 /**

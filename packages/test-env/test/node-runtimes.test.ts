@@ -35,10 +35,11 @@ function cachedNode(dir: string, version: string): void {
   chmodSync(join(dir, version, 'bin', 'node'), 0o755)
 }
 
-test('npm view prints one version or a list: the newest is the last', () => {
+test('npm view prints one version or a list: the newest is the highest', () => {
   assert.equal(newestVersion('"22.23.5"'), '22.23.5')
   assert.equal(newestVersion('["22.23.3", "22.23.5"]'), '22.23.5')
   assert.equal(newestVersion('[]'), undefined)
+  assert.equal(newestVersion('["22.10.0", "22.9.0"]'), '22.10.0', 'by number, not by order')
 })
 
 test('the running major is the running Node: nothing is fetched', async () => {

@@ -125,7 +125,7 @@ export async function startNatsServer(options: NatsServerOptions = {}): Promise<
   if (binary === undefined) {
     throw new ListenError(
       ErrorCodes.LISTEN_FAILED,
-      'nats-server is not installed (neither on PATH nor in /usr/sbin or /usr/local/bin): install it (apt-get install nats-server on Debian and Ubuntu, brew install nats-server on macOS, or a release from https://github.com/nats-io/nats-server/releases), or pass its path as `binary`. In the ExoRelay repository, `npm test` installs it.',
+      'nats-server is not installed (neither on PATH nor in /usr/sbin or /usr/local/bin): install it (apt-get install nats-server on Debian and Ubuntu, brew install nats-server on macOS, or a release from https://github.com/nats-io/nats-server/releases), or pass its path as `binary`.',
     )
   }
   const server = new LocalNatsServer(binary, await freePort(), options)

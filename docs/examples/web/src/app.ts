@@ -114,11 +114,9 @@ export async function buildApp(options: BuildAppOptions = {}): Promise<FastifyIn
           .send('users.create', { name, password }, { timeout: wait })
           .envelope()
         if (outcome.name === 'users.not-created') {
-          const message = outcome.payload?.reason ?? 'The users service gave no reason.'
-          return reply.code(422).send({ error: { code: outcome.name, message } })
-        }
-        if (outcome.payload === undefined) {
-          throw new Error("The users service replied 'users.created' without the user.")
+          return reply
+            .code(422)
+            .send({ error: { code: outcome.name, message: outcome.payload.reason } })
         }
         return reply.code(201).send(publicUser(outcome.payload))
       },
