@@ -144,10 +144,11 @@ async function main(): Promise<number> {
     })
   } catch (error) {
     const code = isExoRelayError(error) ? ` (${error.code})` : ''
-    process.stderr.write(`exocom: ${(error as Error).message}${code}\n`)
-    if (isExoRelayError(error, ErrorCodes.ADDRESS_IN_USE)) {
-      process.stderr.write('exocom: --port <n> chooses another port; --port 0 any free one.\n')
-    }
+    // One line, the fix with the cause: a launcher that quotes the child's last line shows both.
+    const fix = isExoRelayError(error, ErrorCodes.ADDRESS_IN_USE)
+      ? ' Choose another port with --port <n> (or env PORT), or --port 0 for any free one.'
+      : ''
+    process.stderr.write(`exocom: ${(error as Error).message}${code}${fix}\n`)
     return 1
   }
 

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict'
 import { once } from 'node:events'
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
+import { type AddressInfo, createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { test } from 'node:test'
@@ -75,6 +76,26 @@ test('a port that is not a number exits 2', async () => {
 
   assert.equal(code, 2)
   assert.match(stderr, /'zonk'/)
+})
+
+test('a busy port exits 1 with one line: the cause, its code and how to choose another port', async (t) => {
+  const holder = createServer()
+  holder.listen(0, '127.0.0.1')
+  await once(holder, 'listening')
+  t.after(() => holder.close())
+  const { port } = holder.address() as AddressInfo
+
+  const { code, stderr } = await run(['--port', String(port), '--host', '127.0.0.1'])
+
+  assert.equal(code, 1)
+  const lines = stderr.trim().split('\n')
+  assert.equal(lines.length, 1, stderr)
+  assert.match(
+    lines[0] ?? '',
+    new RegExp(
+      `${port}.*\\(EXORELAY_ERR_LISTEN_ADDRESS_IN_USE\\) Choose another port with --port <n> \\(or env PORT\\), or --port 0 for any free one\\.$`,
+    ),
+  )
 })
 
 test('a missing or invalid services file exits 1 with a clear message', async (t) => {

@@ -267,8 +267,20 @@ function startFailure(error: unknown): string {
   return `could not start: ${error instanceof Error ? error.message : String(error)}`
 }
 
+// The variable that moves each process's port, for a start that failed on a busy one.
+const PORT_VARIABLES: Readonly<Record<string, string>> = {
+  exocom: 'EXOCOM_PORT=4100',
+  web: 'PORT=8080',
+}
+
 function lastErrorOf(child: ServiceProcess): string {
-  return child.lastError === undefined ? '' : ` (last error: ${child.lastError})`
+  if (child.lastError === undefined) return ''
+  const variable = PORT_VARIABLES[child.name]
+  const busy = variable !== undefined && /ADDRESS_IN_USE|EADDRINUSE/.test(child.lastError)
+  const hint = busy
+    ? `; another program holds the port: choose a free one, e.g. ${variable} npm start`
+    : ''
+  return ` (last error: ${child.lastError})${hint}`
 }
 
 // Whatever happens to the launcher, it must not leave its children running.

@@ -224,7 +224,10 @@ test('the landscape reports a service that cannot start, stops the others and ex
   const [code] = await exited
   assert.equal(code, 1)
   assert.match(stderr(), /web failed to start: it exited with code 1 before it was ready/)
-  assert.match(stderr(), /EADDRINUSE/)
+  assert.match(
+    stderr(),
+    /EADDRINUSE.*another program holds the port: choose a free one, e\.g\. PORT=8080 npm start/,
+  )
   assert.equal(output.lines.includes(BANNER), false)
   assert.equal(await isFree(busPort), true, 'the bus was not stopped')
 })
