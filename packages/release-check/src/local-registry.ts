@@ -12,6 +12,8 @@ export interface LocalRegistry {
    * Pass it as `--userconfig`, so that the user's own ~/.npmrc is neither read nor touched.
    */
   readonly npmrc: string
+  /** What Verdaccio logged (warnings and errors, such as a failed upstream request). */
+  log(): string
   /** Kills Verdaccio and waits until it has exited. */
   close(): Promise<void>
 }
@@ -47,7 +49,7 @@ function configuration(folder: string, localNames: readonly string[]): object {
     },
     packages: { ...local, '**': { access: '$all', proxy: 'npmjs' } },
     web: { enable: false },
-    log: { type: 'stdout', format: 'json', level: 'error' },
+    log: { type: 'stdout', format: 'json', level: 'warn' },
   }
 }
 
@@ -78,7 +80,9 @@ export async function startLocalRegistry(
   const close = () => stop(child)
   try {
     const port = await withDeadline(
-      firstLine(child).then((line) => (JSON.parse(line) as { port: number }).port),
+      firstLine(child, (line) => {
+        output += `${line}\n`
+      }).then((line) => (JSON.parse(line) as { port: number }).port),
       30_000,
       () => `Verdaccio did not start (output so far: ${output})`,
     )
@@ -86,23 +90,33 @@ export async function startLocalRegistry(
     const token = await createUser(url)
     const npmrc = `${folder}/npmrc`
     writeFileSync(npmrc, `registry=${url}\n//127.0.0.1:${port}/:_authToken=${token}\n`)
-    return { url, npmrc, close }
+    return { url, npmrc, close, log: () => output }
   } catch (error) {
     await close()
     throw error
   }
 }
 
-/** The first line the child prints: Verdaccio's port. Its later lines are its log. */
-async function firstLine(child: ChildProcess): Promise<string> {
+/**
+ * The first line the child prints: Verdaccio's port. Its later lines are its log, passed to
+ * `later` (reading them also keeps a chatty Verdaccio from blocking on a full pipe).
+ */
+async function firstLine(child: ChildProcess, later: (line: string) => void): Promise<string> {
   const lines = createInterface({ input: child.stdout! })
   const exited = once(child, 'exit').then(([code]) => {
     throw new Error(`Verdaccio exited with ${code} before it listened`)
   })
-  const [line] = (await Promise.race([once(lines, 'line'), exited])) as [string]
-  // The rest of stdout must still be read, or a chatty Verdaccio would block on a full pipe.
-  child.stdout!.resume()
-  return line
+  // One listener for every line: lines of one chunk come in one go, so a listener added after
+  // the first would miss the ones right behind it.
+  const first = new Promise<string>((resolve) => {
+    let seen = false
+    lines.on('line', (line) => {
+      if (seen) later(line)
+      else resolve(line)
+      seen = true
+    })
+  })
+  return Promise.race([first, exited])
 }
 
 /** Creates a user over the registry API (`npm adduser` does the same) and returns its token. */

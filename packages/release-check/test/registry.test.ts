@@ -120,14 +120,16 @@ test('a new app installs the packages from the registry, type-checks and runs th
     const proxiedNotFound =
       /404 Not Found - GET https?:\/\/[^/\s]+\/(?!exorelay\b|@exorelay%2f)\S+ - no such package available/
     if (result.exitCode !== 0 && proxiedNotFound.test(result.output)) {
-      t.diagnostic(`first install failed on the proxy, trying again:\n${result.output}`)
+      t.diagnostic(
+        `first install failed on the proxy, trying again:\n${result.output}\nVerdaccio's log:\n${registry.log()}`,
+      )
       result = await install()
     }
     const installed = result
     assert.equal(
       installed.exitCode,
       0,
-      `npm install ${packages.join(' ')} failed:\n${installed.output}`,
+      `npm install ${packages.join(' ')} failed:\n${installed.output}\nVerdaccio's log:\n${registry.log()}`,
     )
     assert.doesNotMatch(installed.output, /\b404\b/, installed.output)
     // Node 20 is not supported (decision 0021): dependencies may warn there, never on 22+.
