@@ -72,7 +72,7 @@ function webApp(t: TestContext, options: ExoRelayPluginOptions): FastifyInstance
 }
 
 /** A Fastify app logging to pino, and the lines it logged, parsed. */
-function loggingApp(): { app: FastifyInstance; lines: Array<Record<string, unknown>> } {
+function loggingApp() {
   const lines: Array<Record<string, unknown>> = []
   const stream = new Writable({
     write(chunk, _encoding, done) {
@@ -210,7 +210,8 @@ test('new ExoRelay({ fastify: app }) beside the plugin in one app fails the appâ
   pluginFirst.register(exorelayPlugin, { serviceName: 'web', exocomPort: 1, logger: false })
   await pluginFirst.after()
   assert.throws(
-    () => new ExoRelay({ serviceName: 'admin', exocomPort: 1, logger: false, fastify: pluginFirst }),
+    () =>
+      new ExoRelay({ serviceName: 'admin', exocomPort: 1, logger: false, fastify: pluginFirst }),
     duplicate,
   )
 })
@@ -346,7 +347,7 @@ test('with another transport the app still drives the relay: online with app.lis
   await withDeadline(offline, WAIT, () => 'the relay did not go offline')
 })
 
-test("a relay that fails to go online when the app listens logs it once, and its sends say that listen() failed", async (t) => {
+test('a relay that fails to go online when the app listens logs it once, and its sends say that listen() failed', async (t) => {
   const broken: Transport = {
     listen: async () => {
       throw new Error('the broker refused the subscription')
