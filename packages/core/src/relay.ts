@@ -93,6 +93,8 @@ export class Relay<M extends MessageMap<M> = AnyMessages> extends EventEmitter<R
   /** Closing, and the transport is still withdrawing: what arrives was routed here, so it is handled. */
   #withdrawing = false
   #listening: Promise<number> | undefined
+  /** Why the last `listen()` failed, until one succeeds: a send then says so. */
+  #listenFailure: ListenError | undefined
   #closing: Promise<void> | undefined
   readonly #dispatcher: Dispatcher
 
@@ -236,6 +238,7 @@ export class Relay<M extends MessageMap<M> = AnyMessages> extends EventEmitter<R
         // close() may have started while the transport was binding.
         if (this.#state !== 'starting') return bound
         this.#state = 'online'
+        this.#listenFailure = undefined
         this.#log.info({ port: bound }, 'online')
         this.emit('online', bound)
         return bound
@@ -253,6 +256,7 @@ export class Relay<M extends MessageMap<M> = AnyMessages> extends EventEmitter<R
                   cause,
                 },
               )
+        this.#listenFailure = error
         // One line, no stack: the message says what failed and what to do, and the caller
         // holds the error itself.
         this.#log.error({ code: error.code }, error.message)
@@ -543,6 +547,14 @@ export class Relay<M extends MessageMap<M> = AnyMessages> extends EventEmitter<R
   }
 
   #notListening(name: string): ExoRelayError {
+    const failure = this.#listenFailure
+    if (failure !== undefined) {
+      // listen() was called (by the app, when mounted): telling to call it would mislead.
+      return new ExoRelayError(
+        ErrorCodes.NOT_LISTENING,
+        `The relay '${this.serviceName}' is not listening, so no reply to '${name}' can reach it: this relay's listen() failed: ${failure.message} Until it listens, send with { reply: false } if no reply is wanted.`,
+      )
+    }
     return new ExoRelayError(
       ErrorCodes.NOT_LISTENING,
       `The relay '${this.serviceName}' is not listening, so no reply to '${name}' can reach it: call \`await relay.listen()\` first (when mounted in a Fastify app: \`await app.listen()\`), or send with { reply: false } if no reply is wanted.`,

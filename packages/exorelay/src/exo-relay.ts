@@ -42,8 +42,9 @@ export interface ExoRelayOptions extends ConfigOptions {
    */
   timeout?: number
   /**
-   * A pino logger, pino options, or `false` for silence.
-   * @default pino at `info` (env `LOG_LEVEL`)
+   * A pino logger, pino options, or `false` for silence. Env `LOG_LEVEL` sets the default's
+   * level, `LOG_FORMAT` (`pretty` or `json`) its format.
+   * @default pino at `info`, pretty on a terminal
    */
   logger?: LoggerOption
   /**

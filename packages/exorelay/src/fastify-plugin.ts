@@ -41,24 +41,45 @@ declare module 'fastify' {
 }
 
 /**
- * The options of {@link exorelayPlugin}: those of `new ExoRelay()`, without `fastify` (the
- * plugin mounts the relay in the app it is registered in). `logger` defaults to the app's
- * logger (`app.log`), as for any Fastify plugin.
+ * The options of `new ExoRelay()` that a relay served from an app has no use for, as the app's
+ * server binds and runs it, each with where to set it instead.
  */
-export type ExoRelayPluginOptions = Omit<ExoRelayOptions, 'fastify'>
+const ownedByTheApp = {
+  fastify:
+    "the plugin mounts the relay in the app it is registered in. Leave 'fastify' out of the plugin's options, or create the relay with new ExoRelay({ fastify: app }) instead of registering the plugin",
+  port: "the app's port is the relay's. Leave 'port' out of the plugin's options and give it to app.listen({ port })",
+  host: "the app's server binds the address. Leave 'host' out of the plugin's options and give it to app.listen({ host }); the address the bus delivers to is the 'advertisedHost' option",
+  requestTimeout:
+    "the app's server owns its timeouts. Leave 'requestTimeout' out of the plugin's options and set Fastify's own: Fastify({ requestTimeout })",
+  maxConnections:
+    "the app's server owns its connections. Leave 'maxConnections' out of the plugin's options and set app.server.maxConnections",
+} as const satisfies Record<Exclude<keyof ExoRelayOptions, keyof ExoRelayPluginOptions>, string>
 
-// The servers that already serve a relay: a second one in the same server (the plugin
-// registered twice, in one context or in two) would claim the same routes.
-const serving = new WeakSet<object>()
+/**
+ * The options of {@link exorelayPlugin}: those of `new ExoRelay()`, without those the app's
+ * server owns when it serves the relay: `fastify` (the plugin mounts the relay in the app it is
+ * registered in), `port` and `host` (`app.listen({ port, host })`), `requestTimeout`
+ * (`Fastify({ requestTimeout })`) and `maxConnections` (`app.server.maxConnections`); given
+ * anyway, they fail the app's start with `EXORELAY_ERR_ARG_INVALID_OPTION`. `logger` defaults
+ * to the app's logger (`app.log`), as for any Fastify plugin.
+ */
+export type ExoRelayPluginOptions = Omit<
+  ExoRelayOptions,
+  'fastify' | 'port' | 'host' | 'requestTimeout' | 'maxConnections'
+>
 
 const exorelay: FastifyPluginAsync<ExoRelayPluginOptions> = async (app, options) => {
-  if ((options as ExoRelayOptions).fastify !== undefined) {
-    throw new InvalidArgumentError(
-      ErrorCodes.INVALID_OPTION,
-      "The exorelay plugin got a 'fastify' option, but it mounts the relay in the app it is registered in. Leave 'fastify' out of the plugin's options, or create the relay with new ExoRelay({ fastify: app }) instead of registering the plugin.",
-    )
+  for (const [name, why] of Object.entries(ownedByTheApp)) {
+    if ((options as Record<string, unknown>)[name] !== undefined) {
+      throw new InvalidArgumentError(
+        ErrorCodes.INVALID_OPTION,
+        `The exorelay plugin got a '${name}' option, but ${why}.`,
+      )
+    }
   }
-  if (app.hasDecorator('exorelay') || serving.has(app.server)) {
+  // A second relay with the HTTP transport fails where its routes would be added, in
+  // HttpTransport; this one catches any transport, as only one relay can be `app.exorelay`.
+  if (app.hasDecorator('exorelay')) {
     throw new InvalidArgumentError(
       ErrorCodes.DUPLICATE_RELAY,
       "The exorelay plugin is registered twice in one Fastify app, which serves one relay. Register it once, at the app's root (its relay is app.exorelay everywhere in the app); for a second service, start a second app.",
@@ -67,7 +88,6 @@ const exorelay: FastifyPluginAsync<ExoRelayPluginOptions> = async (app, options)
   // What `app.register` passes besides (`prefix`, `logLevel`) the relay ignores, as it ignores
   // any option it does not know.
   const relay = new ExoRelay<RegisteredMessages>({ logger: app.log, ...options, fastify: app })
-  serving.add(app.server)
   app.decorate('exorelay', relay)
 }
 
@@ -76,8 +96,10 @@ const exorelay: FastifyPluginAsync<ExoRelayPluginOptions> = async (app, options)
  * served from the app (the app's port is the relay's), decorates the app with it as
  * `app.exorelay`, brings it online (registered with the bus) once `app.listen()` has bound the
  * port, and closes it gracefully with `app.close()`: it withdraws from the bus and lets running
- * handlers finish. The options are `new ExoRelay()`'s without `fastify`. Registered twice in one
- * app, it fails the app's start with `EXORELAY_ERR_ARG_DUPLICATE_RELAY`.
+ * handlers finish. The options are `new ExoRelay()`'s without those the app's server owns
+ * ({@link ExoRelayPluginOptions}). Registered twice in one app, or beside
+ * `new ExoRelay({ fastify: app })`, it fails the app's start with
+ * `EXORELAY_ERR_ARG_DUPLICATE_RELAY`.
  *
  * @example
  * ```ts

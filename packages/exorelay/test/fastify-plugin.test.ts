@@ -20,6 +20,7 @@ import {
   exorelayPlugin,
   MemoryBus,
   type RegisteredMessages,
+  type Transport,
 } from '../src/index.js'
 
 type User = { id: number; name: string }
@@ -68,6 +69,18 @@ function webApp(t: TestContext, options: ExoRelayPluginOptions): FastifyInstance
   app.register(exorelayPlugin, { serviceName: 'web', exocomHost: '127.0.0.1', ...options })
   t.after(() => app.close())
   return app
+}
+
+/** A Fastify app logging to pino, and the lines it logged, parsed. */
+function loggingApp() {
+  const lines: Array<Record<string, unknown>> = []
+  const stream = new Writable({
+    write(chunk, _encoding, done) {
+      lines.push(JSON.parse(String(chunk)) as Record<string, unknown>)
+      done()
+    },
+  })
+  return { app: Fastify({ loggerInstance: pino(stream) }), lines }
 }
 
 /** `app.ready()` as a Promise, for `assert.rejects`. */
@@ -158,14 +171,7 @@ test('app.close() withdraws the relay from the bus, and lets a running handler f
 })
 
 test('the relay logs through the app’s logger unless given one', async (t) => {
-  const lines: Array<Record<string, unknown>> = []
-  const stream = new Writable({
-    write(chunk, _encoding, done) {
-      lines.push(JSON.parse(String(chunk)) as Record<string, unknown>)
-      done()
-    },
-  })
-  const app = Fastify({ loggerInstance: pino(stream) })
+  const { app, lines } = loggingApp()
   app.register(exorelayPlugin, { serviceName: 'web', exocomPort: 1, register: false })
   t.after(() => app.close())
   await app.ready()
@@ -186,6 +192,57 @@ test('the plugin registered twice in one app fails the app’s start with a code
     code: ErrorCodes.DUPLICATE_RELAY,
     message: /registered twice in one Fastify app.*Register it once, at the app's root/,
   })
+})
+
+test('new ExoRelay({ fastify: app }) beside the plugin in one app fails the app’s start with the same coded error, in either order', async (t) => {
+  const duplicate = {
+    code: ErrorCodes.DUPLICATE_RELAY,
+    message: /A second relay is mounted in one Fastify app.*Mount one relay per app/,
+  }
+  const relayFirst = Fastify()
+  t.after(() => relayFirst.close())
+  new ExoRelay({ serviceName: 'admin', exocomPort: 1, logger: false, fastify: relayFirst })
+  relayFirst.register(exorelayPlugin, { serviceName: 'web', exocomPort: 1, logger: false })
+  await assert.rejects(ready(relayFirst), duplicate)
+
+  const pluginFirst = Fastify()
+  t.after(() => pluginFirst.close())
+  pluginFirst.register(exorelayPlugin, { serviceName: 'web', exocomPort: 1, logger: false })
+  await pluginFirst.after()
+  assert.throws(
+    () =>
+      new ExoRelay({ serviceName: 'admin', exocomPort: 1, logger: false, fastify: pluginFirst }),
+    duplicate,
+  )
+})
+
+test('two new ExoRelay({ fastify: app }) in one app: the second throws the coded error at once', async (t) => {
+  const app = Fastify()
+  t.after(() => app.close())
+  new ExoRelay({ serviceName: 'web', exocomPort: 1, logger: false, fastify: app })
+
+  assert.throws(
+    () => new ExoRelay({ serviceName: 'admin', exocomPort: 1, logger: false, fastify: app }),
+    { code: ErrorCodes.DUPLICATE_RELAY },
+  )
+  await app.ready()
+})
+
+test("each option the app's server owns fails the app's start with a coded error naming where it goes", async (t) => {
+  const fixes = {
+    port: /got a 'port' option.*app\.listen\(\{ port \}\)/,
+    host: /got a 'host' option.*app\.listen\(\{ host \}\).*'advertisedHost'/,
+    requestTimeout: /got a 'requestTimeout' option.*Fastify\(\{ requestTimeout \}\)/,
+    maxConnections: /got a 'maxConnections' option.*app\.server\.maxConnections/,
+  }
+  for (const [option, message] of Object.entries(fixes)) {
+    const app = Fastify()
+    t.after(() => app.close())
+    const options = { serviceName: 'web', exocomPort: 1, logger: false, [option]: 0 }
+    app.register(exorelayPlugin, options as ExoRelayPluginOptions)
+
+    await assert.rejects(ready(app), { code: ErrorCodes.INVALID_OPTION, message }, option)
+  }
 })
 
 test('the plugin registered in two contexts of one app fails the same way', async (t) => {
@@ -229,9 +286,11 @@ test('with the bus down the app listens and serves, and the relay registers once
 
   const bus = await startExoCom({ port: exocomPort, host: '127.0.0.1', logger: false })
   t.after(() => bus.close())
-  await log.waitFor((entry) => entry.message === 'registered with ExoCom', {
+  // Its first registration failed, so the line says how long the bus was missed.
+  await log.waitFor((entry) => entry.message?.startsWith('registered with ExoCom after') === true, {
     timeout: 20_000,
   })
+  assert.equal(log.at('warn').length, 1, 'one warning for the whole outage')
   assert.deepEqual(receiversOf(bus, 'greet'), ['web'])
 })
 
@@ -288,6 +347,36 @@ test('with another transport the app still drives the relay: online with app.lis
   await withDeadline(offline, WAIT, () => 'the relay did not go offline')
 })
 
+test('a relay that fails to go online when the app listens logs it once, and its sends say that listen() failed', async (t) => {
+  const broken: Transport = {
+    listen: async () => {
+      throw new Error('the broker refused the subscription')
+    },
+    send: async () => {},
+    close: async () => {},
+  }
+  const { app, lines } = loggingApp()
+  t.after(() => app.close())
+  await app.register(exorelayPlugin, { serviceName: 'web', transport: broken })
+  // onListen hooks run in order: this one runs once the relay's has finished.
+  const hooksRan = deferred<void>()
+  app.addHook('onListen', async () => hooksRan.resolve())
+  app.get('/users', async () => app.exorelay.send('users.create', { name: 'Will' }))
+
+  await app.listen({ port: 0, host: '127.0.0.1' })
+  await withDeadline(hooksRan.promise, WAIT, () => "the app's onListen hooks did not finish")
+
+  const errors = lines.filter((line) => (line.level as number) >= 50)
+  assert.equal(errors.length, 1, 'one error line for the failure, not a second one with a stack')
+  assert.match(String(errors[0]?.msg), /could not listen: Error: the broker refused/)
+  const response = await app.inject({ method: 'GET', url: '/users' })
+  assert.equal(response.statusCode, 500)
+  assert.match(
+    response.json<{ message: string }>().message,
+    /^The relay 'web' is not listening, so no reply to 'users.create' can reach it: this relay's listen\(\) failed: The relay could not listen: Error: the broker refused the subscription/,
+  )
+})
+
 // Types: compiled by `npm run typecheck`, never run.
 function compileOnly(_code: () => void): void {}
 
@@ -312,6 +401,10 @@ compileOnly(async () => {
   app.exorelay.registerHandler('web.work', (_work, { reply }) => reply('web.failed', {}))
   // @ts-expect-error: the plugin mounts the relay in its own app: no `fastify` option
   app.register(exorelayPlugin, { serviceName: 'web', fastify: app })
+  // @ts-expect-error: the app's port is the relay's: app.listen({ port })
+  app.register(exorelayPlugin, { serviceName: 'web', port: 3000 })
+  // @ts-expect-error: the app's server owns its timeouts
+  app.register(exorelayPlugin, { serviceName: 'web', requestTimeout: 5_000 })
   // @ts-expect-error: a misspelled option
   app.register(exorelayPlugin, { serviceNam: 'web' })
 })

@@ -21,7 +21,7 @@ import {
 import { UndiciSender } from '@exorelay/undici-sender'
 import type { FastifyInstance } from 'fastify'
 import type { Dispatcher } from 'undici'
-import { onceListening } from './mounted.js'
+import { claimApp, onceListening } from './mounted.js'
 import { TokenMismatch } from './token-mismatch.js'
 
 /** How long one self-registration request may take. */
@@ -182,6 +182,7 @@ export class HttpTransport implements Transport {
         ...limits,
       })
     } else {
+      claimApp(app)
       app.register(exoRelayRoutes, { receiver: () => this.#endpoint?.receive, ...limits })
     }
   }

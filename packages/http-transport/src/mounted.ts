@@ -1,10 +1,13 @@
 import { once } from 'node:events'
-import { ErrorCodes, ListenError } from '@exorelay/core'
+import { ErrorCodes, InvalidArgumentError, ListenError } from '@exorelay/core'
 import type { FastifyInstance } from 'fastify'
 
 /** What `mountRelay` drives: a relay, or anything that goes online and closes like one. */
 export interface Mountable {
-  /** Goes online; called once the app listens. */
+  /**
+   * Goes online; called once the app listens. Reports its own failure (a relay logs one line
+   * and emits `error`): the app's start does not fail for it.
+   */
   listen(): Promise<unknown>
   /** Closes; called when the app closes. */
   close(): Promise<void>
@@ -32,7 +35,10 @@ export interface Mountable {
  */
 export function mountRelay(app: FastifyInstance, relay: Mountable): void {
   app.addHook('onListen', async () => {
-    await relay.listen()
+    // The relay already logged its failure in one line and emitted it: rejecting here would
+    // make Fastify log it a second time, with a stack. The app serves on; the relay stays
+    // offline, and its sends say why.
+    await relay.listen().catch(() => {})
   })
   app.addHook('preClose', async () => {
     // An app that never listened has no relay online to withdraw, and a `relay.listen()`
@@ -43,6 +49,25 @@ export function mountRelay(app: FastifyInstance, relay: Mountable): void {
   app.addHook('onClose', async () => {
     await relay.close()
   })
+}
+
+// The servers that already serve a relay's routes: a second relay in the same server (the
+// plugin registered twice, or beside `new ExoRelay({ fastify: app })`, in one context or in
+// two) would claim the same routes.
+const serving = new WeakSet<object>()
+
+/**
+ * Claims the app's server for one relay's routes, before they are added, so that a second
+ * relay in it fails at once with a coded error rather than later with Fastify's duplicate route.
+ */
+export function claimApp(app: FastifyInstance): void {
+  if (serving.has(app.server)) {
+    throw new InvalidArgumentError(
+      ErrorCodes.DUPLICATE_RELAY,
+      "A second relay is mounted in one Fastify app (the exorelay plugin registered twice, or beside new ExoRelay({ fastify: app })), but one app serves one relay. Mount one relay per app: register the plugin once, at the app's root (its relay is app.exorelay everywhere in the app), or create one new ExoRelay({ fastify: app }); for a second service, start a second app.",
+    )
+  }
+  serving.add(app.server)
 }
 
 /**

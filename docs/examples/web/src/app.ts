@@ -15,9 +15,9 @@ export const DEFAULT_TIMEOUT = 5_000
 export interface BuildAppOptions {
   /**
    * Options of the relay mounted in the app (`exocomPort`, `exocomHost`, …). `serviceName`
-   * defaults to `'web'`; the port is always the app's, the logger the app's.
+   * defaults to `'web'`; the logger is the app's (the port is always the app's).
    */
-  relay?: Omit<ExoRelayPluginOptions, 'logger' | 'port'>
+  relay?: Omit<ExoRelayPluginOptions, 'logger'>
   /**
    * Milliseconds to wait for the users service's reply. Default 5000. A client may ask for
    * less with `?timeout=`, never for more.
