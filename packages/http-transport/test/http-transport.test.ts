@@ -155,6 +155,23 @@ test('close() after a refused registration still withdraws from the bus', async 
   )
 })
 
+test('closing a relay whose bus went away logs the failed withdrawal, then closing, never withdrawn', async (t) => {
+  const bus = await startBus(t, '')
+  const log = new RecordingLogger()
+  const relay = httpRelay('web', bus.port, { logger: log }, { logger: log })
+  await relay.listen()
+
+  // Gone before the relay's next registration: it still believes itself registered.
+  await bus.stop()
+  await relay.close()
+
+  const lines = log.entries.filter((entry) => entry.level !== 'debug').map((entry) => entry.message)
+  const failed = lines.findIndex((message) => message?.startsWith('could not withdraw from ExoCom'))
+  assert.ok(failed !== -1, `no failed withdrawal among ${lines.join(' / ')}`)
+  assert.equal(lines[failed + 1], 'closing: new messages are refused while handlers finish')
+  assert.ok(!lines.some((message) => message?.startsWith('withdrawn')))
+})
+
 test('invalid register, registerInterval and onError options are refused with INVALID_OPTION', () => {
   const base = {
     exocomHost: '127.0.0.1',
