@@ -29,10 +29,12 @@ export function atCallSite<E>(error: E, site: CallSite | undefined): E {
   const frames = stack.indexOf('\n')
   // `entry` was not on the stack (never expected): the error's own stack is all there is.
   if (frames === -1) return error
-  const copy = Object.create(
-    Object.getPrototypeOf(error),
-    Object.getOwnPropertyDescriptors(error),
-  ) as ExoRelayError
+  // Built by `Error` itself, with the subclass as new.target, so that the copy is a native
+  // error (`util.types.isNativeError`, `[object Error]`): error trackers (Sentry and the like)
+  // treat anything else as a plain object. Its own fields (code, name, message, cause, a
+  // subclass's timeout or status) are then the original's.
+  const copy = Reflect.construct(Error, [], error.constructor) as ExoRelayError
+  Object.defineProperties(copy, Object.getOwnPropertyDescriptors(error))
   Object.defineProperty(copy, 'stack', {
     value: `${error.name}: ${error.message}${stack.slice(frames)}`,
     writable: true,

@@ -66,7 +66,6 @@ export type {
   RepliedName,
   ReplyCallback,
   ReplyContext,
-  ReplyingName,
   SendFunction,
   SendOptions,
 } from './relay-types.js'

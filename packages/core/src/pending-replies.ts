@@ -35,8 +35,8 @@ export const unrefTimers: Timers = {
 export interface WaitOptions {
   /** Milliseconds until the wait gives up; `Infinity` waits for ever. */
   timeout: number
-  /** What the wait rejects with at the deadline, or a function that builds it then. */
-  timeoutError: TimeoutError | (() => TimeoutError)
+  /** Builds what the wait rejects with at the deadline (only then: most waits never time out). */
+  timeoutError: () => TimeoutError
   /**
    * Where the send was called (the relay's `stackTraces`): whatever the wait rejects with, its
    * stack is this one, the caller's `send` line. Without it errors keep their own stacks.
@@ -101,7 +101,7 @@ class Waiter {
         givenUp.set(id, true)
         // A callback-style send that got at least one reply ends normally at its deadline.
         if (this.onReply !== undefined && this.replies > 0) this.resolve(undefined)
-        else this.reject(typeof timeoutError === 'function' ? timeoutError() : timeoutError)
+        else this.reject(timeoutError())
       }, timeout)
     }
   }

@@ -61,25 +61,30 @@ export interface SendFunction<M> {
     options: SendOptions & { reply: false },
   ): SentMessage<void, undefined>
   /** Promise style: resolves with the payload of the first reply. Ignore it for fire-and-forget. */
-  <Name extends MessageName<M>>(
+  <Name extends string>(
     name: RepliedName<M, Name>,
-    ...args: [...PayloadArg<PayloadOf<M, Name>>, options?: SendOptions]
-  ): SentMessage<ReplyPayloadOf<M, Name>, ReplyEnvelopeOf<M, Name>>
+    ...args: [...PayloadArg<PayloadOf<M, Name & MessageName<M>>>, options?: SendOptions]
+  ): SentMessage<
+    ReplyPayloadOf<M, Name & MessageName<M>>,
+    ReplyEnvelopeOf<M, Name & MessageName<M>>
+  >
 }
 
 /**
- * `Name` when its spec declares replies; else a sentence the compiler quotes when such a name
- * is sent for a reply: `Argument of type '"users.touch"' is not assignable to parameter of
- * type '"'users.touch' declares no reply: send it with { reply: false }"'`.
+ * What the name of a send awaited for its reply must be. `Name` itself when its spec declares
+ * replies; for a name whose spec declares none, a sentence the compiler quotes: `Argument of
+ * type '"users.touch"' is not assignable to parameter of type '"'users.touch' declares no
+ * reply: send it with { reply: false }"'`; for a name the map lacks, the map's names, as the
+ * other forms of `send` say. `Name` is any string, not only the map's names, so that the
+ * compiler infers it from the argument even when the map lacks it: otherwise it would fall
+ * back to all the map's names, and claim that each of them declares no reply.
  */
-export type RepliedName<M, Name extends keyof M & string> = M[Name] extends { replies: unknown }
-  ? Name
-  : `'${Name}' declares no reply: send it with { reply: false }`
-
-/** Names whose spec declares replies. */
-export type ReplyingName<M> = {
-  [Name in MessageName<M>]: M[Name] extends { replies: unknown } ? Name : never
-}[MessageName<M>]
+export type RepliedName<M, Name extends string> =
+  Name extends MessageName<M>
+    ? M[Name] extends { replies: unknown }
+      ? Name
+      : `'${Name}' declares no reply: send it with { reply: false }`
+    : MessageName<M>
 
 /** What a handler gets beside the payload: the message's metadata, `reply` and `send`. */
 export interface HandlerContext<M = AnyMessages, Name extends keyof M = MessageName<M>> {

@@ -298,7 +298,7 @@ export class Relay<M extends MessageMap<M> = AnyMessages> extends EventEmitter<R
       if (listened) {
         this.#log.info(
           { runningHandlers: this.#queue.running, queuedMessages: this.#queue.queued },
-          'withdrawn: new messages are refused while handlers finish',
+          'closing: new messages are refused while handlers finish',
         )
       }
       if (!(await this.#queue.idle(this.#closeTimeout))) {

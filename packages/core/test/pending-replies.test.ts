@@ -66,7 +66,7 @@ test('a wait is registered at once and counted in size', async () => {
   const { pending } = setup()
   assert.equal(pending.size, 0)
   const waits = ['a', 'b'].map((id) =>
-    wait(pending, id, { timeout: 1000, timeoutError: timeoutError() }),
+    wait(pending, id, { timeout: 1000, timeoutError: () => timeoutError() }),
   )
   assert.equal(pending.size, 2)
   assert.equal(pending.has('a'), true)
@@ -77,7 +77,7 @@ test('a wait is registered at once and counted in size', async () => {
 
 test('the first reply settles the wait with that reply and removes the entry', async () => {
   const { pending, timers } = setup()
-  const waiting = wait(pending, 'request', { timeout: 1000, timeoutError: timeoutError() })
+  const waiting = wait(pending, 'request', { timeout: 1000, timeoutError: () => timeoutError() })
   assert.equal(timers.scheduled.size, 1)
   assert.equal([...timers.scheduled.values()][0]?.milliseconds, 1000)
   const reply = replyTo('request')
@@ -90,7 +90,7 @@ test('the first reply settles the wait with that reply and removes the entry', a
 
 test('a flood of 100 replies to one id settles the wait once and leaves nothing behind', async () => {
   const { pending } = setup()
-  const waiting = wait(pending, 'request', { timeout: 1000, timeoutError: timeoutError() })
+  const waiting = wait(pending, 'request', { timeout: 1000, timeoutError: () => timeoutError() })
   const replies = Array.from({ length: 100 }, (_, i) => replyTo('request', 'users.created', i))
   const accepted = replies.map((reply) => pending.deliver(reply))
   assert.equal(accepted.filter(Boolean).length, 1)
@@ -101,7 +101,7 @@ test('a flood of 100 replies to one id settles the wait once and leaves nothing 
 
 test('deliver returns false for unknown ids and for messages that answer nothing', () => {
   const { pending } = setup()
-  wait(pending, 'request', { timeout: 1000, timeoutError: timeoutError() }).catch(() => {})
+  wait(pending, 'request', { timeout: 1000, timeoutError: () => timeoutError() }).catch(() => {})
   assert.equal(pending.deliver(replyTo('someone-else')), false)
   assert.equal(pending.deliver({ name: 'users.create', id: 'x' }), false)
   assert.equal(pending.size, 1)
@@ -111,7 +111,7 @@ test('deliver returns false for unknown ids and for messages that answer nothing
 test('the deadline rejects with the given TimeoutError instance and removes the entry', async () => {
   const { pending, timers } = setup()
   const error = timeoutError(250)
-  const waiting = wait(pending, 'request', { timeout: 250, timeoutError: error })
+  const waiting = wait(pending, 'request', { timeout: 250, timeoutError: () => error })
   assert.equal([...timers.scheduled.values()][0]?.milliseconds, 250)
   timers.fireAll()
   await assert.rejects(waiting, (rejected: unknown) => rejected === error)
@@ -121,7 +121,10 @@ test('the deadline rejects with the given TimeoutError instance and removes the 
 
 test('an infinite timeout sets no timer', async () => {
   const { pending, timers } = setup()
-  const waiting = wait(pending, 'request', { timeout: Infinity, timeoutError: timeoutError() })
+  const waiting = wait(pending, 'request', {
+    timeout: Infinity,
+    timeoutError: () => timeoutError(),
+  })
   assert.equal(timers.scheduled.size, 0)
   pending.deliver(replyTo('request'))
   assert.equal((await waiting)?.responseTo, 'request')
@@ -132,7 +135,7 @@ test("an abort rejects with an AbortError whose cause is the signal's reason and
   const controller = new AbortController()
   const waiting = wait(pending, 'request', {
     timeout: 1000,
-    timeoutError: timeoutError(),
+    timeoutError: () => timeoutError(),
     signal: controller.signal,
   })
   const reason = new Error('the user navigated away')
@@ -151,7 +154,7 @@ test('an abort without a reason still gives an AbortError coded ABORTED', async 
   const controller = new AbortController()
   const waiting = wait(pending, 'request', {
     timeout: 1000,
-    timeoutError: timeoutError(),
+    timeoutError: () => timeoutError(),
     signal: controller.signal,
   })
   controller.abort()
@@ -162,7 +165,7 @@ test('a signal aborted before the wait rejects it at once', async () => {
   const { pending } = setup()
   const waiting = wait(pending, 'request', {
     timeout: 1000,
-    timeoutError: timeoutError(),
+    timeoutError: () => timeoutError(),
     signal: AbortSignal.abort(),
   })
   await assert.rejects(waiting, { code: ErrorCodes.ABORTED })
@@ -171,8 +174,8 @@ test('a signal aborted before the wait rejects it at once', async () => {
 
 test('reject rejects one wait and leaves the others', async () => {
   const { pending } = setup()
-  const failed = wait(pending, 'a', { timeout: 1000, timeoutError: timeoutError() })
-  const kept = wait(pending, 'b', { timeout: 1000, timeoutError: timeoutError() })
+  const failed = wait(pending, 'a', { timeout: 1000, timeoutError: () => timeoutError() })
+  const kept = wait(pending, 'b', { timeout: 1000, timeoutError: () => timeoutError() })
   const error = new Error('bus down')
   pending.reject('a', error)
   pending.reject('zonk', error)
@@ -185,7 +188,7 @@ test('reject rejects one wait and leaves the others', async () => {
 test("rejectAll rejects every wait with the error made for its message's name and empties the table", async () => {
   const { pending, timers } = setup()
   const waits = ['a', 'b', 'c'].map((id) =>
-    wait(pending, id, { timeout: 1000, timeoutError: timeoutError() }),
+    wait(pending, id, { timeout: 1000, timeoutError: () => timeoutError() }),
   )
   const names: string[] = []
   const error = timeoutError()
@@ -206,7 +209,7 @@ test('in callback mode every reply reaches onReply and end() resolves the wait',
   const received: ReceivedMessage[] = []
   const waiting = wait(pending, 'request', {
     timeout: 1000,
-    timeoutError: timeoutError(),
+    timeoutError: () => timeoutError(),
     onReply: (reply) => received.push(reply),
   })
   const progress = replyTo('request', 'upload.progress', 50)
@@ -228,7 +231,7 @@ test('in callback mode the deadline resolves with undefined once at least one re
   let replies = 0
   const waiting = wait(pending, 'request', {
     timeout: 1000,
-    timeoutError: timeoutError(),
+    timeoutError: () => timeoutError(),
     onReply: () => {
       replies++
     },
@@ -245,7 +248,7 @@ test('in callback mode the deadline rejects with the timeout when no reply came'
   const error = timeoutError()
   const waiting = wait(pending, 'request', {
     timeout: 1000,
-    timeoutError: error,
+    timeoutError: () => error,
     onReply: () => assert.fail('no reply was delivered'),
   })
   timers.fireAll()
@@ -260,9 +263,9 @@ test('end returns false for an id nobody waits for', () => {
 
 test('a wait settled by a reply does not remove a later wait for the same id', async () => {
   const { pending } = setup()
-  const first = wait(pending, 'request', { timeout: 1000, timeoutError: timeoutError() })
+  const first = wait(pending, 'request', { timeout: 1000, timeoutError: () => timeoutError() })
   pending.deliver(replyTo('request'))
-  const second = wait(pending, 'request', { timeout: 1000, timeoutError: timeoutError() })
+  const second = wait(pending, 'request', { timeout: 1000, timeoutError: () => timeoutError() })
   await first
   assert.equal(pending.has('request'), true)
   pending.deliver(replyTo('request'))
@@ -272,7 +275,10 @@ test('a wait settled by a reply does not remove a later wait for the same id', a
 
 test('without injected timers the default timers are used and do not hold the process', async () => {
   const pending = new PendingReplies()
-  const waiting = wait(pending, 'request', { timeout: 60_000, timeoutError: timeoutError(60_000) })
+  const waiting = wait(pending, 'request', {
+    timeout: 60_000,
+    timeoutError: () => timeoutError(60_000),
+  })
   pending.deliver(replyTo('request'))
   assert.equal((await waiting)?.responseTo, 'request')
   const handle = unrefTimers.setTimeout(() => {}, 60_000) as NodeJS.Timeout

@@ -734,7 +734,7 @@ test('a closed relay receives nothing more: the bus finds no receiver', async (t
   await assert.rejects(pair.web.send('users.gone', 1), { code: ErrorCodes.NO_RECEIVER })
 })
 
-test('close() before listen() emits no offline and logs neither withdrawn nor offline', async () => {
+test('close() before listen() emits no offline and logs neither closing nor offline', async () => {
   const log = new RecordingLogger()
   const transport = new MemoryBus().transport()
   const relay = new Relay({ serviceName: 'solo', transport, logger: log })
@@ -851,7 +851,7 @@ test('while the transport withdraws on close, arriving messages are still handle
   assert.equal(relay.status().state, 'closing')
   assert.equal(endpoint.receive({ name: 'users.create', id: 'in-flight' }).status, 'accepted')
   withdrawn.resolve()
-  const logged = await log.waitFor((entry) => entry.message?.startsWith('withdrawn') === true)
+  const logged = await log.waitFor((entry) => entry.message?.startsWith('closing:') === true)
   assert.equal(logged.bindings.runningHandlers, 1)
   const late = endpoint.receive({ name: 'users.create', id: 'late' })
   assert.equal(late.status, 'unavailable')

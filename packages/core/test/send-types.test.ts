@@ -62,3 +62,26 @@ test('the same snippet sent with { reply: false } compiles', () => {
   )
   assert.deepEqual(messages, [])
 })
+
+for (const [how, call] of [
+  ['sent with { reply: false }', "web.send('users.nope', {}, { reply: false })"],
+  ['awaited', "web.send('users.nope', {})"],
+]) {
+  test(`a name the map lacks, ${how}: the compiler's message says it is not one of the map's names, with no reply hint`, () => {
+    const messages = diagnosticsOf(`${MESSAGES}\nexport async function f() { await ${call} }\n`)
+    assert.equal(messages.length, 1, messages.join('\n---\n'))
+    // Each form of send says the same; TypeScript 7 prints only the last one's.
+    assert.match(
+      messages[0] ?? '',
+      /'"users\.nope"' is not assignable to parameter of type 'MessageName<Messages>'/,
+    )
+    assert.doesNotMatch(messages[0] ?? '', /declares no reply/)
+  })
+}
+
+test('awaiting a message that declares replies compiles, and no name that declares replies is said to declare none', () => {
+  const messages = diagnosticsOf(
+    `${MESSAGES}\nexport async function f() { const user = await web.send('users.create', { name: 'a' }); return user.id }\n`,
+  )
+  assert.deepEqual(messages, [])
+})

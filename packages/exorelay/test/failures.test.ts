@@ -185,7 +185,7 @@ describe('graceful close', () => {
 
     const created = web.send('users.create', { name: 'Will' }, { timeout: 60_000 })
     await started.promise
-    const withdrawn = logged((msg) => msg.startsWith('withdrawn'))
+    const withdrawn = logged((msg) => msg.startsWith('closing:'))
     const closing = users.close()
     await withdrawn
     // The relay has left the bus; a message posted to it directly now is refused with 503.
@@ -226,7 +226,7 @@ describe('graceful close', () => {
 
     const created = web.send('users.create', { name: 'Will' }, { timeout: 60_000 })
     await started.promise
-    const withdrawn = logged((msg) => msg.startsWith('withdrawn'))
+    const withdrawn = logged((msg) => msg.startsWith('closing:'))
     const closing = users.close()
     await withdrawn
     release.resolve()

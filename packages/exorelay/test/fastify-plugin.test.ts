@@ -158,7 +158,7 @@ test('app.close() withdraws the relay from the bus, and lets a running handler f
   const closing = app.close().then(() => {
     closed = true
   })
-  await log.waitFor((entry) => entry.message?.startsWith('withdrawn') === true, { timeout: WAIT })
+  await log.waitFor((entry) => entry.message?.startsWith('closing:') === true, { timeout: WAIT })
 
   assert.deepEqual(receiversOf(bus, 'web.work'), [], 'the bus no longer routes to the app')
   assert.equal(closed, false, 'the app waits for the running handler')

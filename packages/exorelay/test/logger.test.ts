@@ -106,7 +106,7 @@ describe('createLogger', () => {
         records.map(({ msg, service }) => [service, msg]),
         [
           ['web', 'online'],
-          ['web', 'withdrawn: new messages are refused while handlers finish'],
+          ['web', 'closing: new messages are refused while handlers finish'],
           ['web', 'offline'],
         ],
       )
@@ -123,7 +123,7 @@ describe('createLogger', () => {
         .map((line) => line.replace(/^\[[0-9:.]+\] /, ''))
       assert.deepEqual(messages, [
         'INFO: web: online',
-        'INFO: web: withdrawn: new messages are refused while handlers finish',
+        'INFO: web: closing: new messages are refused while handlers finish',
         'INFO: web: offline',
       ])
     })

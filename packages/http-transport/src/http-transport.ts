@@ -123,8 +123,14 @@ export class HttpTransport implements Transport {
   #endpoint: Endpoint | undefined
   #port: number | undefined
   #registered = false
-  /** Since when (`performance.now()`) registrations fail; `undefined` while the bus takes them. */
-  #failingSince: number | undefined
+  /**
+   * Since when (`performance.now()`) registrations fail for an outage: the bus unreachable, or
+   * failing. A refusal (401, 403) starts none: the bus is there, so an outage after it still
+   * gets its warning, and `drain()` still withdraws.
+   */
+  #outageSince: number | undefined
+  /** The bus refused the last registration (401 or 403): it may not route to this relay. */
+  #refused = false
   #registering: Promise<void> | undefined
   #retryTimer: NodeJS.Timeout | undefined
   #reannounce = false
@@ -226,7 +232,7 @@ export class HttpTransport implements Transport {
     // During an outage the withdrawal would only fail after its timeout, a second report of
     // the outage already logged: a bus that lost this relay drops it after three missed
     // registrations.
-    if (this.#registered && this.#failingSince === undefined) {
+    if (this.#registered && this.#outageSince === undefined) {
       this.#registered = false
       await this.#sender
         .deregister(this.#endpoint!.serviceName, { timeout: REGISTER_TIMEOUT })
@@ -266,7 +272,10 @@ export class HttpTransport implements Transport {
     else if (this.#mismatch.active) bus = 'unauthorized'
     else bus = reachable === undefined ? 'unknown' : 'reachable'
     // The last registration failed: the bus may have forgotten this relay.
-    return { bus, registered: this.#registered && this.#failingSince === undefined }
+    return {
+      bus,
+      registered: this.#registered && this.#outageSince === undefined && !this.#refused,
+    }
   }
 
   /**
@@ -316,22 +325,24 @@ export class HttpTransport implements Transport {
           )
           return
         }
-        if (this.#failingSince !== undefined) {
+        if (this.#outageSince !== undefined) {
           // The one line that ends an outage's one warning: how long the bus was lost.
-          const outage = Math.round(performance.now() - this.#failingSince)
-          this.#failingSince = undefined
+          const outage = Math.round(performance.now() - this.#outageSince)
+          this.#outageSince = undefined
           this.#log.info(
             { url: this.#sender.origin, outage, instance: this.#instance },
             // "again" only for a relay the bus had taken before: at start it is the first time.
             `registered with ExoCom ${this.#registered ? 'again ' : ''}after ${formatDuration(outage)}`,
           )
-        } else if (!this.#registered) {
+        } else if (!this.#registered || this.#refused) {
+          // For a refused relay too: its refusal was said at `error`, this says it is over.
           this.#log.info(
             { receives: service.receives, instance: this.#instance },
             'registered with ExoCom',
           )
         }
         this.#registered = true
+        this.#refused = false
         this.#forbidden = false
         if (this.#reannounce) {
           this.#reannounce = false
@@ -346,6 +357,8 @@ export class HttpTransport implements Transport {
         this.#registering = undefined
         if (this.#draining) return
         const unreachable = isExoRelayError(err, ErrorCodes.BUS_UNREACHABLE)
+        const status = (err as { status?: unknown }).status
+        this.#refused = status === 401 || status === 403
         if (isExoRelayError(err, ErrorCodes.FORBIDDEN)) {
           // Retrying changes nothing until the bus or the relay is configured anew: said once,
           // loud, with the bus's reason and fix; the retries go on quietly.
@@ -358,14 +371,14 @@ export class HttpTransport implements Transport {
             )
             this.#report?.(err)
           } else this.#log.debug({ err, retryIn: delay }, 'ExoCom still refuses the registration')
-        } else if ((err as { status?: unknown }).status === 401) {
+        } else if (status === 401) {
           // The token mismatch said it at `error`, once, with the fix: an expected refusal
           // needs no second line, and no stack.
           this.#log.debug(
             { code: (err as { code?: unknown }).code, status: 401, retryIn: delay },
             'ExoCom still refuses the token; retrying the registration',
           )
-        } else if (this.#failingSince === undefined) {
+        } else if (this.#outageSince === undefined) {
           // One warning per outage, without a stack: the bus being down is no bug of this
           // process. The retries go on quietly; the end of the outage is logged at info.
           this.#log.warn(
@@ -378,7 +391,9 @@ export class HttpTransport implements Transport {
             'ExoCom still does not take the registration; retrying',
           )
         }
-        this.#failingSince ??= performance.now()
+        // A refusal starts no outage; one that comes during an outage does not end it either:
+        // the relay is still not registered, and its next registration says how long that took.
+        if (!this.#refused) this.#outageSince ??= performance.now()
         const next = unreachable ? Math.min(delay * 2, REGISTER_RETRY_MAX) : REGISTER_RETRY_MAX
         clearTimeout(this.#retryTimer)
         this.#retryTimer = setTimeout(() => this.#announce(next), delay).unref()

@@ -10,14 +10,15 @@ export interface Arrived {
 }
 
 /**
- * A bus stand-in on a real server: answers registrations with `offer`, holds single sends
- * while `holding`, and accepts every message of a batch. Independent of `@exorelay/exocom`.
+ * A bus stand-in on a real server: answers registrations with `offer` (or refuses them with
+ * 401 while `refusing`), holds single sends while `holding`, and accepts every message of a
+ * batch and every withdrawal. Independent of `@exorelay/exocom`.
  */
 export async function startBus(t: TestContext, offer: string) {
   const requests: Arrived[] = []
   const held: ServerResponse[] = []
   const arrivals: { count: number; resolve: () => void }[] = []
-  const state = { holding: true }
+  const state = { holding: true, refusing: false }
   const server = createServer((req, res) => {
     const chunks: Buffer[] = []
     req.on('data', (chunk: Buffer) => chunks.push(chunk))
@@ -32,7 +33,9 @@ export async function startBus(t: TestContext, offer: string) {
         arrivals.splice(arrivals.indexOf(waiter), 1)
         waiter.resolve()
       }
-      if (request.method === 'PUT') res.end(offer)
+      if (request.method === 'PUT' && state.refusing) {
+        res.writeHead(401).end('missing or invalid token')
+      } else if (request.method === 'PUT') res.end(offer)
       else if (request.url === '/send') {
         const entries = JSON.parse(request.body) as unknown[]
         res.end(JSON.stringify(entries.map(() => ({ status: 200 }))))
@@ -42,13 +45,17 @@ export async function startBus(t: TestContext, offer: string) {
   })
   server.listen(0, '127.0.0.1')
   await once(server, 'listening')
-  t.after(async () => {
+  /** Stops the server: the bus is gone, and connections to its port are refused. */
+  const stop = async () => {
+    if (!server.listening) return
     server.closeAllConnections()
     server.close()
     await once(server, 'close')
-  })
+  }
+  t.after(stop)
   return {
     port: (server.address() as AddressInfo).port,
+    stop,
     requests,
     state,
     release: () => {

@@ -121,6 +121,57 @@ test('mounted, a relay whose bus delivers without its token tells onError once a
   assert.equal((status.json() as { bus: string }).bus, 'unauthorized')
 })
 
+test('a refused registration (401) is no outage: the outage after it still gets its one warning', async (t) => {
+  const bus = await startBus(t, '')
+  const log = new RecordingLogger()
+  const relay = httpRelay('web', bus.port, { registerInterval: 20, logger: log })
+  t.after(() => relay.close())
+  await relay.listen()
+
+  bus.state.refusing = true
+  await log.waitFor((entry) => entry.message?.startsWith('ExoCom still refuses the token') === true)
+  assert.equal(relay.status().registered, false)
+  await bus.stop()
+  const warning = await log.waitFor((entry) => entry.level === 'warn', { timeout: 10_000 })
+
+  assert.equal(warning.fields.code, ErrorCodes.BUS_UNREACHABLE)
+  assert.match(warning.message ?? '', /^could not register with ExoCom: /)
+  assert.equal(relay.status().registered, false)
+})
+
+test('close() after a refused registration still withdraws from the bus', async (t) => {
+  const bus = await startBus(t, '')
+  const log = new RecordingLogger()
+  const relay = httpRelay('web', bus.port, { registerInterval: 20, logger: log })
+  await relay.listen()
+
+  bus.state.refusing = true
+  await log.waitFor((entry) => entry.message?.startsWith('ExoCom still refuses the token') === true)
+  await relay.close()
+
+  assert.ok(
+    bus.requests.some(({ method, url }) => method === 'DELETE' && url.startsWith('/services/web')),
+    `no withdrawal among ${bus.requests.map(({ method, url }) => `${method} ${url}`).join(', ')}`,
+  )
+})
+
+test('closing a relay whose bus went away logs the failed withdrawal, then closing, never withdrawn', async (t) => {
+  const bus = await startBus(t, '')
+  const log = new RecordingLogger()
+  const relay = httpRelay('web', bus.port, { logger: log }, { logger: log })
+  await relay.listen()
+
+  // Gone before the relay's next registration: it still believes itself registered.
+  await bus.stop()
+  await relay.close()
+
+  const lines = log.entries.filter((entry) => entry.level !== 'debug').map((entry) => entry.message)
+  const failed = lines.findIndex((message) => message?.startsWith('could not withdraw from ExoCom'))
+  assert.ok(failed !== -1, `no failed withdrawal among ${lines.join(' / ')}`)
+  assert.equal(lines[failed + 1], 'closing: new messages are refused while handlers finish')
+  assert.ok(!lines.some((message) => message?.startsWith('withdrawn')))
+})
+
 test('invalid register, registerInterval and onError options are refused with INVALID_OPTION', () => {
   const base = {
     exocomHost: '127.0.0.1',

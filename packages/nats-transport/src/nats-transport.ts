@@ -122,6 +122,8 @@ export function natsTransport(options: NatsTransportOptions): Transport {
 class NatsTransport implements Transport {
   readonly #options: NatsTransportOptions
   readonly #servers: string[]
+  /** The servers as log lines name them, in their `url` field. */
+  readonly #url: string
   readonly #prefix: string
   readonly #log: Logger
   /**
@@ -168,6 +170,7 @@ class NatsTransport implements Transport {
     }
     this.#options = options
     this.#servers = list.map((server) => server.trim())
+    this.#url = this.#servers.join(', ')
     this.#prefix = checkSubjectPrefix(options.subjectPrefix ?? DEFAULT_SUBJECT_PREFIX)
     this.#log = (options.logger ?? silentLogger).child({ transport: 'nats' })
     this.#inbox = createInbox(options.connectOptions?.inboxPrefix)
@@ -343,7 +346,7 @@ class NatsTransport implements Transport {
       const outage = performance.now() - this.#failingSince
       this.#failingSince = undefined
       this.#log.info(
-        { server: nc.getServer(), outage: Math.round(outage) },
+        { url: this.#url, server: nc.getServer(), outage: Math.round(outage) },
         `connected to NATS after ${formatDuration(outage)}`,
       )
     }
@@ -366,7 +369,7 @@ class NatsTransport implements Transport {
     if (this.#failingSince === undefined) {
       this.#failingSince = performance.now()
       this.#log.warn(
-        { code: ErrorCodes.BUS_UNREACHABLE, url: this.#servers.join(', ') },
+        { code: ErrorCodes.BUS_UNREACHABLE, url: this.#url },
         `could not connect to NATS at ${this.#describeServers()}: ${errorMessage(cause)}. Listening anyway, and connecting again until it answers: is nats-server running there, and is NATS_URL right?`,
       )
     } else {
@@ -379,13 +382,18 @@ class NatsTransport implements Transport {
     this.#retryTimer = setTimeout(() => {
       this.#connection(serviceName).then(
         () => undefined,
-        (error: unknown) =>
-          isUnreachable(error)
-            ? this.#connectionFailed(serviceName, error, Math.min(delay * 2, CONNECT_RETRY_MAX))
-            : this.#log.error(
-                { code: ErrorCodes.LISTEN_FAILED },
-                `NATS refused the connection: ${errorMessage(error)}. The relay receives nothing until it is configured anew.`,
-              ),
+        (error: unknown) => {
+          // close() came while this attempt was on its way: its ClosedError is no refusal.
+          if (this.#closed) return
+          if (isUnreachable(error)) {
+            this.#connectionFailed(serviceName, error, Math.min(delay * 2, CONNECT_RETRY_MAX))
+          } else {
+            this.#log.error(
+              { code: ErrorCodes.LISTEN_FAILED },
+              `NATS refused the connection: ${errorMessage(error)}. The relay receives nothing until it is configured anew.`,
+            )
+          }
+        },
       )
       // Not unref'd: a listening relay keeps its process alive, connected or not, as its
       // connection does once made; `close()` clears it.
@@ -403,7 +411,7 @@ class NatsTransport implements Transport {
           this.#connected = false
           disconnectedAt = performance.now()
           this.#log.warn(
-            { code: ErrorCodes.BUS_UNREACHABLE, server: status.server },
+            { code: ErrorCodes.BUS_UNREACHABLE, url: this.#url, server: status.server },
             'disconnected from NATS; reconnecting',
           )
           break
@@ -412,11 +420,13 @@ class NatsTransport implements Transport {
           // The subscriptions were sent again before this; once the flush returns the server
           // routes to them, so "reconnected" means messages flow again.
           nc.flush().then(
-            () =>
+            () => {
+              const outage = performance.now() - disconnectedAt
               this.#log.info(
-                { server: status.server, outage: Math.round(performance.now() - disconnectedAt) },
-                'reconnected to NATS',
-              ),
+                { url: this.#url, server: status.server, outage: Math.round(outage) },
+                `reconnected to NATS after ${formatDuration(outage)}`,
+              )
+            },
             () => undefined,
           )
           break

@@ -1,6 +1,8 @@
 import assert from 'node:assert/strict'
 import { once } from 'node:events'
+import { createServer, connect as netConnect, type Socket } from 'node:net'
 import { describe, type TestContext, test } from 'node:test'
+import { setImmediate as nextTurn } from 'node:timers/promises'
 import {
   createEnvelope,
   ErrorCodes,
@@ -228,25 +230,7 @@ describe('natsTransport connection', () => {
     assert.deepEqual(await greeted.promise, { name: 'world' })
   })
 
-  test('a relay whose one-way send connected before it listened receives once it listens', async (t) => {
-    const f = fixture(t)
-    const nats = await f.server()
-    const make = f.relays(nats.url)
-    const users = make('users')
-    users.registerHandler('users.touch', () => {})
-    await users.listen()
-    const web = make('web')
-    const greeted = deferred<unknown>()
-    web.registerHandler('hello', (payload) => greeted.resolve(payload))
-    // The send opens the connection while web has no endpoint to subscribe for yet.
-    await web.send('users.touch', 1, { reply: false })
-    await web.listen()
-
-    await users.send('hello', { name: 'web' }, { reply: false })
-    assert.deepEqual(await within(greeted.promise, 'web received hello'), { name: 'web' })
-  })
-
-  test('while the server is down sends fail fast with BUS_UNREACHABLE, and the drop is logged', async (t) => {
+  test('while the server is down sends fail fast with BUS_UNREACHABLE; the drop and the reconnect are logged with code, url and the outage', async (t) => {
     const f = fixture(t)
     const nats = await f.server()
     const logger = new RecordingLogger()
@@ -254,15 +238,67 @@ describe('natsTransport connection', () => {
     await web.listen()
 
     await nats.stop()
-    await logger.waitFor((entry) => entry.message === 'disconnected from NATS; reconnecting')
+    const dropped = await logger.waitFor(
+      (entry) => entry.message === 'disconnected from NATS; reconnecting',
+    )
     await assert.rejects(web.send('hello', {}, { reply: false }), {
       code: ErrorCodes.BUS_UNREACHABLE,
     })
     await assert.rejects(web.send('users.create', {}, { timeout: 60_000 }), {
       code: ErrorCodes.BUS_UNREACHABLE,
     })
+    await nats.restart()
+    const back = await logger.waitFor(
+      (entry) => entry.message?.startsWith('reconnected to NATS') === true,
+      { timeout: 15_000 },
+    )
+
     assert.equal(logger.find('disconnected from NATS; reconnecting', 'warn').length, 1)
     assert.equal(web.pendingReplies, 0)
+    // As the HTTP transport's 'registered with ExoCom again after …' (docs/reliability.md).
+    assert.deepEqual(
+      [dropped.level, dropped.fields.code, dropped.fields.url],
+      ['warn', ErrorCodes.BUS_UNREACHABLE, nats.url],
+    )
+    assert.equal(back.level, 'info')
+    assert.match(back.message ?? '', /^reconnected to NATS after \d+(\.\d+)? m?s$/)
+    assert.equal(back.fields.url, nats.url)
+    assert.equal(typeof back.fields.outage, 'number')
+  })
+
+  test('close() while a retried connection is on its way ends quietly: no error line', async (t) => {
+    const f = fixture(t)
+    const nats = await f.server()
+    // Stands between the relay and the server: refuses while it does not listen, then holds
+    // the retried connection until the transport is closed.
+    const port = await freePort()
+    const arrived = deferred<Socket>()
+    const proxy = createServer((socket) => arrived.resolve(socket))
+    t.after(() => {
+      proxy.close()
+      return arrived.promise.then((socket) => socket.destroy())
+    })
+    const logger = new RecordingLogger()
+    const transport = natsTransport({ servers: `nats://127.0.0.1:${port}`, logger })
+    const relay = new Relay({ serviceName: 'users', transport })
+    t.after(() => relay.close())
+    relay.registerHandler('users.create', () => {})
+    await relay.listen()
+    await logger.waitFor((entry) => entry.message?.startsWith('could not connect to NATS') === true)
+
+    proxy.listen(port, '127.0.0.1')
+    const socket = await within(arrived.promise, 'the retried connection never came')
+    const closed = transport.close()
+    await nextTurn()
+    await assert.rejects(transport.send(createEnvelope('hello', 'users', 1), { timeout: 1_000 }), {
+      code: ErrorCodes.CLOSED,
+    })
+    // Let the held connection through: the client connects, and finds the transport closed.
+    const upstream = netConnect(nats.port, '127.0.0.1')
+    socket.pipe(upstream).pipe(socket)
+    await within(closed, 'close() did not finish')
+
+    assert.deepEqual(logger.at('error'), [])
   })
 
   test('after close, the transport refuses to send (CLOSED) and to listen again', async (t) => {
@@ -920,7 +956,7 @@ describe('natsTransport scaling', () => {
     await nats.restart()
     await Promise.all(
       [usersLog, webLog].map((log) =>
-        log.waitFor((entry) => entry.message === 'reconnected to NATS'),
+        log.waitFor((entry) => entry.message?.startsWith('reconnected to NATS after') === true),
       ),
     )
     const settled = await Promise.allSettled(during)
@@ -953,8 +989,11 @@ describe('natsTransport scaling', () => {
       'every request after the restart succeeds',
     )
     assert.equal(web.pendingReplies, 0)
-    assert.equal(usersLog.find('reconnected to NATS', 'info').length, 1)
-    assert.equal(typeof usersLog.find('reconnected to NATS', 'info')[0]?.fields.outage, 'number')
+    const reconnected = usersLog
+      .at('info')
+      .filter((entry) => entry.message?.startsWith('reconnected to NATS after'))
+    assert.equal(reconnected.length, 1)
+    assert.equal(typeof reconnected[0]?.fields.outage, 'number')
     const tally = (code: string) => codes.filter((c) => c === code).length
     t.diagnostic(
       `during the restart: ${150 - codes.length} answered; ${allowed.map((code) => `${tally(code)} ${code}`).join(', ')}`,

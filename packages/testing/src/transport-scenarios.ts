@@ -3,7 +3,7 @@ import { once } from 'node:events'
 import { describe, type TestContext, test } from 'node:test'
 import type { ReceivedMessage, Relay } from '@exorelay/core'
 import { ErrorCodes } from '@exorelay/core'
-import { deferred } from './deadline.js'
+import { deferred, withDeadline } from './deadline.js'
 
 /** Relay settings a scenario needs to choose; everything else is the setup's business. */
 export interface ScenarioRelayOptions {
@@ -36,6 +36,8 @@ export interface TransportCapabilities {
 const DEFAULT_CAPABILITIES: TransportCapabilities = { forwardsSender: false }
 /** Each scenario settles in well under a second; this only bounds a broken transport. */
 const SCENARIO_TIMEOUT = 20_000
+/** How long a scenario waits for one thing to happen: well inside {@link SCENARIO_TIMEOUT}. */
+const WAIT = 10_000
 
 /**
  * The behaviour every transport must show through a relay, as one `node:test` suite: request
@@ -124,7 +126,7 @@ export function describeTransportScenarios(
         assert.notEqual(reply.id, sent.id)
         assert.equal(reply.payload, 'done')
         assert.equal(reply.sender, can.forwardsSender ? 'users' : undefined)
-        assert.deepEqual(await seen.promise, {
+        assert.deepEqual(await arrival(seen.promise, 'users.create was not handled'), {
           name: 'users.create',
           id: sent.id,
           responseTo: undefined,
@@ -155,7 +157,7 @@ export function describeTransportScenarios(
       await assert.rejects(web.send('users.create', {}, { timeout: 300 }), {
         code: ErrorCodes.TIMEOUT,
       })
-      const { aborted, nested } = await atUsers.promise
+      const { aborted, nested } = await arrival(atUsers.promise, 'users.create was not handled')
 
       // Both at the caller's deadline, not at the relays' 10-second default: the deadline each
       // error carries says so, with no wall-clock figure to flake.
@@ -180,11 +182,14 @@ export function describeTransportScenarios(
 
       const controller = new AbortController()
       const sent = web.send('users.create', {}, { timeout: 60_000, signal: controller.signal })
-      await started.promise
+      await arrival(started.promise, 'users.create did not start')
       controller.abort()
       await assert.rejects(sent, { code: ErrorCodes.ABORTED })
 
-      assert.match(String(await stopped.promise), /The caller cancelled 'users\.create'/)
+      assert.match(
+        String(await arrival(stopped.promise, 'the handler was not cancelled')),
+        /The caller cancelled 'users\.create'/,
+      )
     })
 
     scenario('payloads of every kind arrive as sent, and no payload stays absent', async (t) => {
@@ -218,7 +223,7 @@ export function describeTransportScenarios(
         const accepted = web.send('hello', { name: 'world' }, { reply: false })
         assert.equal(web.pendingReplies, 0)
         assert.equal(await accepted, undefined)
-        assert.deepEqual(await greeted.promise, { name: 'world' })
+        assert.deepEqual(await arrival(greeted.promise, 'hello did not arrive'), { name: 'world' })
       },
     )
 
@@ -265,7 +270,7 @@ export function describeTransportScenarios(
       await listen(users, web)
 
       const sent = web.send('users.create', { name: 'Will' }, { timeout: 300 })
-      await received.promise
+      await arrival(received.promise, 'users.create did not arrive')
       await assert.rejects(sent, { code: ErrorCodes.TIMEOUT })
       assert.equal(web.pendingReplies, 0)
     })
@@ -282,7 +287,7 @@ export function describeTransportScenarios(
 
       const controller = new AbortController()
       const sent = web.send('users.create', {}, { signal: controller.signal, timeout: 60_000 })
-      await received.promise
+      await arrival(received.promise, 'users.create did not arrive')
       controller.abort()
       await assert.rejects(sent, { code: ErrorCodes.ABORTED })
       assert.equal(web.pendingReplies, 0)
@@ -393,9 +398,30 @@ export function describeTransportScenarios(
         // A one-way message needs no listener: it goes, and arrives after where the request
         // would have.
         await web.send('users.touch', {}, { reply: false })
-        await touched.promise
+        await arrival(touched.promise, 'users.touch did not arrive')
         assert.equal(created, 0)
         assert.equal(web.pendingReplies, 0)
+      },
+    )
+
+    scenario(
+      'a relay that sent a one-way message before listen() receives messages once it listens',
+      async (t) => {
+        const relay = await world(t)
+        const users = relay('users')
+        const web = relay('web')
+        const touched = deferred<void>()
+        users.registerHandler('users.touch', () => touched.resolve())
+        web.registerHandler('web.ping', (count, { reply }) => reply('web.pong', count))
+        await listen(users)
+
+        // The send comes first: a transport that connects on demand (NATS) connects for it,
+        // and listen() must still subscribe to what the relay handles.
+        await web.send('users.touch', {}, { reply: false })
+        await arrival(touched.promise, 'users.touch did not arrive')
+        await listen(web)
+
+        assert.equal(await users.send('web.ping', 1, { timeout: WAIT }), 1)
       },
     )
 
@@ -430,7 +456,7 @@ export function describeTransportScenarios(
       await listen(users, web)
 
       const sent = web.send('users.create', {}, { timeout: 60_000 })
-      await received.promise
+      await arrival(received.promise, 'users.create did not arrive')
       await web.close()
       await assert.rejects(sent, { code: ErrorCodes.CLOSED })
     })
@@ -449,7 +475,7 @@ export function describeTransportScenarios(
       await listen(users, web)
 
       const sent = web.send('users.create', { name: 'Will' }, { timeout: 60_000 })
-      await started.promise
+      await arrival(started.promise, 'users.create did not start')
       const closed = users.close()
       release.resolve()
 
@@ -470,6 +496,11 @@ const SCENARIOS_FILE = /transport-scenarios\.[jt]s:\d+/
 /** The first frame of an error's stack: the line it points at. */
 function firstFrame(error: Error): string {
   return error.stack?.split('\n')[1] ?? ''
+}
+
+/** `promise`, or a failure saying `what` did not happen: no wait of a scenario can hang. */
+function arrival<T>(promise: Promise<T>, what: string): Promise<T> {
+  return withDeadline(promise, WAIT, () => what)
 }
 
 async function listen(...relays: Relay[]): Promise<void> {

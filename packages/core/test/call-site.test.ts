@@ -1,0 +1,59 @@
+import assert from 'node:assert/strict'
+import { test } from 'node:test'
+import { types } from 'node:util'
+import { atCallSite, captureCallSite } from '../src/call-site.js'
+import { ErrorCodes, ExoRelayError, TimeoutError, TransportError } from '../src/errors.js'
+import { MemoryBus } from '../src/memory-transport.js'
+import { Relay } from '../src/relay.js'
+
+test('an error given the send line is still a native error of its class, with its code, message and fields', async (t) => {
+  const bus = new MemoryBus()
+  const users = new Relay({ serviceName: 'users', transport: bus.transport() })
+  const web = new Relay({ serviceName: 'web', transport: bus.transport() })
+  t.after(() => Promise.all([users.close(), web.close()]))
+  users.registerHandler('users.ignore', () => {})
+  await Promise.all([users.listen(), web.listen()])
+
+  const sent = web.send('users.ignore', 1, { timeout: 20 }) // the send line
+  await assert.rejects(sent, (error: unknown) => {
+    // Error trackers (Sentry and the like) take anything else for a plain object.
+    assert.ok(types.isNativeError(error))
+    assert.equal(Object.prototype.toString.call(error), '[object Error]')
+    assert.ok(error instanceof TimeoutError)
+    assert.ok(error instanceof ExoRelayError)
+    assert.ok(error instanceof Error)
+    assert.equal(error.code, ErrorCodes.TIMEOUT)
+    assert.equal(error.name, 'TimeoutError')
+    assert.equal(error.timeout, 20)
+    assert.match(error.message, /'users\.ignore'/)
+    const lines = error.stack?.split('\n') ?? []
+    assert.equal(lines[0], `TimeoutError: ${error.message}`)
+    assert.match(lines[1] ?? '', /call-site\.test\.ts/)
+    return true
+  })
+})
+
+test("the copy keeps the cause and the subclass fields, and its stack starts at the caller's line", () => {
+  const cause = new Error('connect ECONNREFUSED 127.0.0.1:3101')
+  const original = new TransportError(ErrorCodes.BUS_REFUSED, 'The bus refused it.', {
+    cause,
+    status: 503,
+  })
+  const site = send()
+  const copy = atCallSite(original, site)
+  assert.notEqual(copy, original)
+  assert.ok(types.isNativeError(copy))
+  assert.ok(copy instanceof TransportError)
+  assert.equal(copy.code, ErrorCodes.BUS_REFUSED)
+  assert.equal(copy.status, 503)
+  assert.equal(copy.cause, cause)
+  assert.equal(copy.message, original.message)
+  assert.deepEqual(copy.toJSON(), original.toJSON())
+  assert.deepEqual(Object.keys(copy), Object.keys(original))
+  assert.match(copy.stack?.split('\n')[1] ?? '', /call-site\.test\.ts/)
+})
+
+/** Stands for `relay.send`: captures its caller's stack, as the relay does. */
+function send() {
+  return captureCallSite(send)
+}
