@@ -87,6 +87,12 @@ test('every public package is published to the local registry', async () => {
   }
 })
 
+/** What to check when Verdaccio says it could not reach the registry it proxies. */
+function upstreamHint(log: string): string {
+  if (!log.includes('is now offline')) return ''
+  return '\nVerdaccio could not reach the registry it proxies: check the network, the proxy variables (HTTPS_PROXY) and, behind a TLS-inspecting proxy, NODE_EXTRA_CA_CERTS; turbo passes a task only the variables turbo.json lists (globalPassThroughEnv).'
+}
+
 test('a new app installs the packages from the registry, type-checks and runs the getting-started guide', async (t) => {
   const named = packagesTheGuideInstalls()
   const names = named.map((spec) => spec.replace(/(.)@.*$/, '$1'))
@@ -129,7 +135,7 @@ test('a new app installs the packages from the registry, type-checks and runs th
     assert.equal(
       installed.exitCode,
       0,
-      `npm install ${packages.join(' ')} failed:\n${installed.output}\nVerdaccio's log:\n${registry.log()}`,
+      `npm install ${packages.join(' ')} failed:\n${installed.output}\nVerdaccio's log:\n${registry.log()}${upstreamHint(registry.log())}`,
     )
     assert.doesNotMatch(installed.output, /\b404\b/, installed.output)
     // Node 20 is not supported (decision 0021): dependencies may warn there, never on 22+.
