@@ -125,8 +125,8 @@ class Waiter {
   }
 }
 
-/** What a wait rejects with when the caller's signal aborts it. */
-function abortedError(name: string, reason: unknown): AbortError {
+/** What a send rejects with when the caller's signal aborts it. */
+export function abortedError(name: string, reason: unknown): AbortError {
   return new AbortError(ErrorCodes.ABORTED, `The send of '${name}' was aborted by its signal.`, {
     cause: reason,
   })

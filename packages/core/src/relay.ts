@@ -32,7 +32,7 @@ import {
   invalidOption,
   missingOption,
 } from './options.js'
-import { PendingReplies } from './pending-replies.js'
+import { abortedError, PendingReplies } from './pending-replies.js'
 import { HandlerRegistry } from './registry.js'
 import type {
   Handler,
@@ -493,11 +493,7 @@ export class Relay<M extends MessageMap<M> = AnyMessages> extends EventEmitter<R
           sent[settleFailure](
             atCallSite(
               signal?.aborted && error === signal.reason
-                ? new AbortError(
-                    ErrorCodes.ABORTED,
-                    `The send of '${name}' was aborted by its signal.`,
-                    { cause: signal.reason },
-                  )
+                ? abortedError(name, signal.reason)
                 : error,
               callSite,
             ),

@@ -94,6 +94,9 @@ const CONNECT_RETRY_FIRST = 100
 const CONNECT_RETRY_MAX = 5_000
 const MAX_TIMER_DELAY = 2_147_483_647
 const RESOLVED = Promise.resolve()
+/** What to do when the server cannot be reached: the two likely causes. */
+const UNREACHABLE_FIX =
+  'Start the NATS server (nats-server), or point the relay at where it runs (NATS_URL, the servers option).'
 
 /**
  * ExoRelay over NATS: each message name is a subject (`exorelay.users.create`), each service
@@ -568,7 +571,7 @@ class NatsTransport implements Transport {
     if (!this.#connected) {
       throw new TransportError(
         ErrorCodes.BUS_UNREACHABLE,
-        `Not connected to NATS at ${this.#describeServers()}: '${name}' was not sent. ${this.#unreachableFix()}`,
+        `Not connected to NATS at ${this.#describeServers()}: '${name}' was not sent. ${UNREACHABLE_FIX}`,
       )
     }
     // A request sent while the first connection was being made goes as every other request,
@@ -713,7 +716,7 @@ class NatsTransport implements Transport {
       if (signal?.aborted && error === signal.reason) throw error
       throw new TransportError(
         ErrorCodes.BUS_UNREACHABLE,
-        `Could not connect to NATS at ${this.#describeServers()} to send '${envelope.name}': ${errorMessage(error)}. ${this.#unreachableFix()}`,
+        `Could not connect to NATS at ${this.#describeServers()} to send '${envelope.name}': ${errorMessage(error)}. ${UNREACHABLE_FIX}`,
         { cause: error },
       )
     }
@@ -771,11 +774,6 @@ class NatsTransport implements Transport {
       'A relay subscribes to the subjects of its handlers once its listen() has resolved',
       { answer: `nothing subscribes to '${subject}'` },
     )
-  }
-
-  /** What to do when the server cannot be reached: the two likely causes. */
-  #unreachableFix(): string {
-    return 'Start the NATS server (nats-server), or point the relay at where it runs (NATS_URL, the servers option).'
   }
 
   #describeServers(): string {

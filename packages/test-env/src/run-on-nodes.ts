@@ -29,10 +29,9 @@ export function majorsToRun(
   const spec = env?.trim()
   if (spec === undefined || spec === '') return [...defaults]
   if (spec === 'current') return [Number(process.versions.node.split('.')[0])]
-  const majors = spec.split(/[\s,]+/).map(Number)
-  const bad = spec
-    .split(/[\s,]+/)
-    .filter((_, i) => !Number.isInteger(majors[i]) || (majors[i] ?? 0) < 1)
+  const words = spec.split(/[\s,]+/)
+  const majors = words.map(Number)
+  const bad = words.filter((_, i) => !Number.isInteger(majors[i]) || (majors[i] ?? 0) < 1)
   if (bad.length > 0) {
     throw new RangeError(
       `EXORELAY_TEST_NODES=${JSON.stringify(env)}: ${bad.map((b) => `'${b}'`).join(', ')} is not a Node major version; write majors such as "22 24", or "current".`,

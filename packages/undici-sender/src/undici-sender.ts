@@ -161,7 +161,6 @@ const NO_TOKEN_HEADERS: Readonly<Record<string, string>> = Object.freeze(
  * await sender.close()
  * ```
  */
-
 export class UndiciSender {
   /** Where ExoCom is, e.g. `'http://localhost:3100'`. */
   readonly origin: string
