@@ -103,3 +103,17 @@ test('changesets releases the public packages as one fixed group and leaves priv
   assert.equal(config.fixed.length, 1)
   assert.equal(config.privatePackages, false)
 })
+
+test('typedoc documents exactly the public packages', () => {
+  // typedoc.json lists them by hand (its packages strategy would take private ones too): a
+  // package added or made private must change that list as well.
+  const config = JSON.parse(readFileSync(`${repositoryRoot}typedoc.json`, 'utf8')) as {
+    entryPoints: string[]
+  }
+  assert.deepEqual(
+    [...config.entryPoints].sort(),
+    publicPackages()
+      .map((pkg) => `packages/${pkg.dir}`)
+      .sort(),
+  )
+})
