@@ -1,0 +1,3 @@
+// Placeholder: the helpers fill in `run`, `new` and `landscape`.
+process.stderr.write('exoservice: not built yet\n')
+process.exitCode = 1

@@ -1,0 +1,54 @@
+/**
+ * The codes of the errors ExoService raises. Each error's message names the file or the
+ * service that failed and ends with the likely fix; `exoservice` prints that message and
+ * exits 1, without a stack.
+ */
+export const ExoServiceErrorCodes = {
+  /** `service.yml` is missing, is not YAML, or does not say what a service must say. */
+  SERVICE_FILE: 'EXOSERVICE_ERR_SERVICE_FILE',
+  /** The handler module could not be loaded, or its default export is not a handler map. */
+  HANDLERS: 'EXOSERVICE_ERR_HANDLERS',
+  /** The service could not go online: `beforeAll` failed or took too long, or `listen()` failed. */
+  STARTUP: 'EXOSERVICE_ERR_STARTUP',
+  /** The application file of a landscape is missing, is not YAML, or lists no usable services. */
+  APPLICATION_FILE: 'EXOSERVICE_ERR_APPLICATION_FILE',
+} as const
+
+/** One of the codes of {@link ExoServiceErrorCodes}. */
+export type ExoServiceErrorCode = (typeof ExoServiceErrorCodes)[keyof typeof ExoServiceErrorCodes]
+
+/** Options of an {@link ExoServiceError}. */
+export interface ExoServiceErrorOptions {
+  /** The error that caused this one, kept as `error.cause`. */
+  cause?: unknown
+  /** The file the error is about, when there is one. */
+  file?: string | undefined
+  /** The line in `file` (1-based), when the YAML parser gives one. */
+  line?: number | undefined
+}
+
+/** An error of ExoService: a coded, one-sentence account of what failed and how to fix it. */
+export class ExoServiceError extends Error {
+  /** Stable code, e.g. `'EXOSERVICE_ERR_SERVICE_FILE'`. */
+  readonly code: ExoServiceErrorCode
+  /** The file the error is about, when there is one. */
+  readonly file: string | undefined
+  /** The line in `file` (1-based), when the YAML parser gives one. */
+  readonly line: number | undefined
+
+  constructor(code: ExoServiceErrorCode, message: string, options: ExoServiceErrorOptions = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause })
+    this.name = 'ExoServiceError'
+    this.code = code
+    this.file = options.file
+    this.line = options.line
+  }
+}
+
+/** True when `error` is an {@link ExoServiceError}, of `code` when one is given. */
+export function isExoServiceError(
+  error: unknown,
+  code?: ExoServiceErrorCode,
+): error is ExoServiceError {
+  return error instanceof ExoServiceError && (code === undefined || error.code === code)
+}

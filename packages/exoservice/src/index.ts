@@ -1,0 +1,16 @@
+export {
+  ExoServiceError,
+  type ExoServiceErrorCode,
+  ExoServiceErrorCodes,
+  type ExoServiceErrorOptions,
+  isExoServiceError,
+} from './errors.js'
+export {
+  DEFAULT_ONLINE_TEXT,
+  DEFAULT_SERVER_FILES,
+  DEFAULT_STARTUP_COMMAND,
+  parseServiceFile,
+  readServiceFile,
+  SERVICE_FILE_NAME,
+  type ServiceFile,
+} from './service-file.js'
