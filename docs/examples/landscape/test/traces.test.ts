@@ -4,12 +4,14 @@ import { after, before, beforeEach, test } from 'node:test'
 import { startExoCom } from '@exorelay/exocom'
 import { RecordingLogger, withDeadline } from '@exorelay/testing'
 import { SLOW_PASSWORD } from '@exorelay-examples/passwords/src/hash-password.js'
-import { createPasswordsService } from '@exorelay-examples/passwords/src/passwords-service.js'
-import { createUsersService } from '@exorelay-examples/users/src/users-service.js'
+import type { PasswordsMessages } from '@exorelay-examples/passwords/src/messages.js'
+import { passwordsService } from '@exorelay-examples/passwords/src/passwords-service.js'
+import type { UsersMessages } from '@exorelay-examples/users/src/messages.js'
+import { usersService } from '@exorelay-examples/users/src/users-service.js'
 import { buildApp } from '@exorelay-examples/web/src/app.js'
 import { SpanKind, SpanStatusCode } from '@opentelemetry/api'
 import type { ReadableSpan } from '@opentelemetry/sdk-trace-base'
-import { ErrorCodes } from 'exorelay'
+import { ErrorCodes, ExoRelay } from 'exorelay'
 import { toSpanRecord } from '../src/span-lines.js'
 import { formatTrace } from '../src/trace-trees.js'
 import { startTracing } from '../src/tracing.js'
@@ -32,13 +34,19 @@ before(async () => {
   const bus = await startExoCom({ port: 0, logger: false })
   stops.push(() => bus.close())
   const reach = { exocomHost: '127.0.0.1', exocomPort: bus.port }
-  const passwords = createPasswordsService({
+  // The services' handler maps, each on a relay of its own, as `exoservice run` would run them.
+  const passwords = new ExoRelay<PasswordsMessages>({
     serviceName: 'passwords',
     ...reach,
     port: 0,
     logger: passwordsLog,
-  })
-  const users = createUsersService({ serviceName: 'users', ...reach, port: 0, logger: usersLog })
+  }).registerHandlers(passwordsService())
+  const users = new ExoRelay<UsersMessages>({
+    serviceName: 'users',
+    ...reach,
+    port: 0,
+    logger: usersLog,
+  }).registerHandlers(usersService())
   stops.push(() => Promise.all([users.close(), passwords.close()]))
   await Promise.all([passwords.listen(), users.listen()])
   const app = await buildApp({ relay: reach })

@@ -1,22 +1,22 @@
-import { ErrorCodes, ExoRelay, type ExoRelayOptions, isExoRelayError } from 'exorelay'
+import { ErrorCodes, isExoRelayError } from 'exorelay'
+import { defineService, type ServiceDefinition } from 'exoservice'
 import { hashPassword } from './hash-password.js'
 import type { PasswordsMessages } from './messages.js'
 
 /**
- * The passwords service: a relay that answers `passwords.encrypt` with `passwords.encrypted`,
- * the scrypt hash of the password. It stops hashing when the requester stops waiting (its
- * deadline passed, or it cancelled) and logs `passwords.encrypt stopped: …` instead of
- * replying. Call `listen()` to take it online.
+ * The passwords service's handler: answers `passwords.encrypt` with `passwords.encrypted`, the
+ * scrypt hash of the password. It stops hashing when the requester stops waiting (its deadline
+ * passed, or it cancelled) and logs `passwords.encrypt stopped: …` instead of replying.
+ * `exoservice run` runs it (`src/server.ts`); a test can register it on any relay.
  *
  * @example
  * ```ts
- * const relay = createPasswordsService({ serviceName: 'passwords', exocomPort: 3100, port: 0 })
- * await relay.listen()
+ * relay.registerHandlers(passwordsService())
  * ```
  */
-export function createPasswordsService(options: ExoRelayOptions = {}): ExoRelay<PasswordsMessages> {
-  const relay = new ExoRelay<PasswordsMessages>(options)
-  relay.registerHandler('passwords.encrypt', async (password, { reply, signal, log }) => {
+export function passwordsService(): ServiceDefinition<PasswordsMessages> {
+  return defineService<PasswordsMessages>({
+    'passwords.encrypt': async (password, { reply, signal, log }) => {
     // The contract says string, but anything can arrive over the wire. The relay logs this
     // rejection (never the password itself) and answers the sender with an error reply.
     if (typeof password !== 'string' || password === '') {
@@ -34,8 +34,8 @@ export function createPasswordsService(options: ExoRelayOptions = {}): ExoRelay<
       return
     }
     await reply('passwords.encrypted', hash)
+    },
   })
-  return relay
 }
 
 /** Why a handler's signal aborted, in a few words. */

@@ -4,15 +4,15 @@ import { RecordingLogger } from '@exorelay/testing'
 import { ErrorCodes, ExoRelay, MemoryBus } from 'exorelay'
 import { SLOW_PASSWORD, verifyPassword } from '../src/hash-password.js'
 import type { PasswordsMessages } from '../src/messages.js'
-import { createPasswordsService } from '../src/passwords-service.js'
+import { passwordsService } from '../src/passwords-service.js'
 
 async function start(t: { after: (fn: () => Promise<void>) => void }, log = new RecordingLogger()) {
   const bus = new MemoryBus()
-  const passwords = createPasswordsService({
+  const passwords = new ExoRelay<PasswordsMessages>({
     serviceName: 'passwords',
     transport: bus.transport(),
     logger: log,
-  })
+  }).registerHandlers(passwordsService())
   const users = new ExoRelay<PasswordsMessages>({
     serviceName: 'users',
     transport: bus.transport(),

@@ -1,8 +1,9 @@
-import { ExoRelay, type ExoRelayOptions } from 'exorelay'
+import { defineService, type ServiceDefinition } from 'exoservice'
 import type { UsersMessages } from './messages.js'
 import { toUser, UserStore } from './user-store.js'
 
-export interface UsersServiceOptions extends ExoRelayOptions {
+/** What a test may change about the users service; `src/server.ts` uses the defaults. */
+export interface UsersServiceOptions {
   /** Where users are kept. Default: a new, empty `UserStore`. */
   store?: UserStore
   /** Milliseconds to wait for the passwords service. Default: the relay's `timeout` (10 s). */
@@ -10,24 +11,23 @@ export interface UsersServiceOptions extends ExoRelayOptions {
 }
 
 /**
- * The users service: a relay that handles `users.create` (validates, has the password hashed
- * by `passwords.encrypt`, stores the user, replies `users.created` or `users.not-created`)
- * and `users.list` (replies `users.listed`). A `users.create` whose requester stops waiting
- * (its deadline passed, or it cancelled) stops, and logs `users.create stopped: …` instead of
- * answering. Call `listen()` to take it online.
+ * The users service's handlers: `users.create` (validates, has the password hashed by
+ * `passwords.encrypt`, stores the user, replies `users.created` or `users.not-created`) and
+ * `users.list` (replies `users.listed`). A `users.create` whose requester stops waiting (its
+ * deadline passed, or it cancelled) stops, and logs `users.create stopped: …` instead of
+ * answering. `exoservice run` runs them (`src/server.ts`); a test can register them on any
+ * relay.
  *
  * @example
  * ```ts
- * const relay = createUsersService({ serviceName: 'users', exocomPort: 3100, port: 0 })
- * await relay.listen()
+ * relay.registerHandlers(usersService({ store: new UserStore() }))
  * ```
  */
-export function createUsersService(options: UsersServiceOptions = {}): ExoRelay<UsersMessages> {
-  const { store = new UserStore(), passwordsTimeout, ...relayOptions } = options
+export function usersService(options: UsersServiceOptions = {}): ServiceDefinition<UsersMessages> {
+  const { store = new UserStore(), passwordsTimeout } = options
   const sendOptions = passwordsTimeout === undefined ? {} : { timeout: passwordsTimeout }
-  const relay = new ExoRelay<UsersMessages>(relayOptions)
-
-  relay.registerHandler('users.create', async (user, { reply, send, signal, log }) => {
+  return defineService<UsersMessages>({
+    'users.create': async (user, { reply, send, signal, log }) => {
     const reason = invalidReason(user)
     if (reason !== undefined) {
       await reply('users.not-created', { reason })
@@ -49,13 +49,12 @@ export function createUsersService(options: UsersServiceOptions = {}): ExoRelay<
     }
     const created = store.add(user.name.trim(), passwordHash)
     await reply('users.created', toUser(created))
-  })
+    },
 
-  relay.registerHandler('users.list', async (_payload, { reply }) => {
-    await reply('users.listed', store.list())
+    'users.list': async (_payload, { reply }) => {
+      await reply('users.listed', store.list())
+    },
   })
-
-  return relay
 }
 
 /** Why a `users.create` payload cannot become a user, or `undefined` when it can. */

@@ -4,7 +4,7 @@ import { RecordingLogger } from '@exorelay/testing'
 import { ErrorCodes, ExoRelay, MemoryBus } from 'exorelay'
 import type { User, UsersMessages } from '../src/messages.js'
 import { UserStore } from '../src/user-store.js'
-import { createUsersService } from '../src/users-service.js'
+import { usersService } from '../src/users-service.js'
 
 interface Landscape {
   web: ExoRelay<UsersMessages>
@@ -26,13 +26,13 @@ async function start(
   const store = new UserStore()
   const encrypted: string[] = []
   const passwordsTimeout = 'passwordsTimeout' in options ? options.passwordsTimeout : 200
-  const users = createUsersService({
+  const users = new ExoRelay<UsersMessages>({
     serviceName: 'users',
     transport: bus.transport(),
     logger: options.log ?? false,
-    store,
-    ...(passwordsTimeout === undefined ? {} : { passwordsTimeout }),
-  })
+  }).registerHandlers(
+    usersService({ store, ...(passwordsTimeout === undefined ? {} : { passwordsTimeout }) }),
+  )
   const passwords = new ExoRelay<UsersMessages>({
     serviceName: 'passwords',
     transport: bus.transport(),

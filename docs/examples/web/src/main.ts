@@ -15,8 +15,8 @@ async function main(): Promise<void> {
     logger,
     ...(timeout === undefined ? {} : { timeout }),
   })
-  // The relay goes online (registered with the bus) just after the app listens: "ready" waits
-  // for it, so that the first request's reply can find its way back here.
+  // The relay goes online (registered with the bus) just after the app listens: the online
+  // line waits for it, so that the first request's reply can find its way back here.
   const online = once(app.exorelay, 'online')
   try {
     await app.listen({ port, host: '127.0.0.1' })
@@ -26,11 +26,9 @@ async function main(): Promise<void> {
   }
   await online
   const address = app.server.address()
-  // The landscape launcher waits for this line.
-  logger.info(
-    { service: serviceName, port: typeof address === 'object' ? address?.port : port },
-    'ready',
-  )
+  const listening = typeof address === 'object' && address !== null ? address.port : port
+  // The landscape runner waits for this text: service.yml's online-text, as ExoServices print it.
+  logger.info({ service: serviceName, port: listening }, `online at port ${listening}`)
   for (const signal of ['SIGINT', 'SIGTERM'] as const) {
     // Closing the app closes the relay too, which withdraws the service from the bus.
     process.once(signal, () => {
