@@ -1,6 +1,7 @@
 import { readFile } from 'node:fs/promises'
 import { isAbsolute, join, resolve } from 'node:path'
 import { type Document, isNode, LineCounter, parseDocument } from 'yaml'
+import { LIFECYCLE_HOOKS } from './define-service.js'
 import { ExoServiceError, ExoServiceErrorCodes } from './errors.js'
 
 /** The name of the file that describes a service, in the service's folder. */
@@ -194,6 +195,12 @@ export function parseServiceFile(text: string, file: string): ServiceFile {
       if (typeof name !== 'string' || !MESSAGE_NAME.test(name) || name.length > MAX_NAME_LENGTH) {
         fail(
           `messages.${key}[${index}] ${JSON.stringify(name)} is not a valid message name: use letters, digits, '-' and '_', in parts joined by dots, e.g. users.create.`,
+          at,
+        )
+      }
+      if ((LIFECYCLE_HOOKS as readonly unknown[]).includes(name)) {
+        fail(
+          `messages.${key}[${index}] '${name}' is reserved: it names a lifecycle hook of the handler module, not a message. Rename the message, e.g. ${type as string}.${name}.`,
           at,
         )
       }
