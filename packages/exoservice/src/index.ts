@@ -1,4 +1,10 @@
 export {
+  defineService,
+  type LifecycleContext,
+  type LifecycleHooks,
+  type ServiceDefinition,
+} from './define-service.js'
+export {
   ExoServiceError,
   type ExoServiceErrorCode,
   ExoServiceErrorCodes,
@@ -14,3 +20,9 @@ export {
   SERVICE_FILE_NAME,
   type ServiceFile,
 } from './service-file.js'
+export {
+  DEFAULT_STARTUP_TIMEOUT,
+  type RunningService,
+  type StartServiceOptions,
+  startService,
+} from './start-service.js'
