@@ -5,13 +5,16 @@ export const LIFECYCLE_HOOKS = ['beforeAll', 'afterAll'] as const
 
 /** What `beforeAll` and `afterAll` get. */
 export interface LifecycleContext<M extends MessageMap<M> = AnyMessages> {
-  /** The service's relay: `beforeAll` may send (once the relay listens, a send reaches peers). */
+  /**
+   * The service's relay. In `beforeAll` it does not listen yet (a reply could not reach it), so
+   * the hook prepares rather than awaits peers; in `afterAll` it is closed.
+   */
   relay: ExoRelay<M>
   /** The service's logger: the relay's, so its lines carry the service's name. */
   log: Logger
   /**
    * Aborts when the hook's time is up: for `beforeAll` when the startup timeout passes (the
-   * service then does not start), for `afterAll` when the process is told to stop at once.
+   * service then does not start), for `afterAll` when the signal given to `close()` aborts.
    * Pass it to whatever the hook awaits, so that nothing keeps running after it.
    */
   signal: AbortSignal

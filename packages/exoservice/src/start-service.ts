@@ -47,8 +47,10 @@ export interface RunningService<M extends MessageMap<M> = AnyMessages> {
 /**
  * Starts the service in `folder`: reads its `service.yml`, loads its handler module and checks
  * it against `receives`, creates its relay (`serviceName` defaults to env `SERVICE_NAME`, then
- * the service's `type`), logs the handlers `service.yml` does not declare as warnings, awaits `beforeAll` within `startupTimeout`, listens and logs
- * `online at port <N>`. Rejects with an {@link ExoServiceError}: `EXOSERVICE_ERR_SERVICE_FILE`,
+ * the service's `type`), logs the handlers `service.yml` does not declare as warnings, awaits
+ * `beforeAll` within `startupTimeout`, listens and logs `online at port <N>`.
+ *
+ * Rejects with an {@link ExoServiceError}: `EXOSERVICE_ERR_SERVICE_FILE`,
  * `EXOSERVICE_ERR_HANDLERS`, or `EXOSERVICE_ERR_STARTUP` when `beforeAll` fails or takes too
  * long, or the relay cannot listen; nothing is left listening then. A failed `beforeAll` is not
  * followed by `afterAll` (it cleans up after itself; its signal says when time is up); a failed
