@@ -43,9 +43,9 @@ export interface ServiceFile {
 
 // A message name in a service.yml: dotted parts of letters, digits, '-' and '_'. Stricter than
 // what the wire takes, so that a typo (a space, a trailing dot) is caught before anything runs.
-const MESSAGE_NAME = /^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$/
+export const MESSAGE_NAME = /^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$/
 // A service type becomes SERVICE_NAME, the relay's name on the bus.
-const SERVICE_TYPE = /^[A-Za-z0-9][A-Za-z0-9_.-]*$/
+export const SERVICE_TYPE = /^[A-Za-z0-9][A-Za-z0-9_.-]*$/
 const MAX_NAME_LENGTH = 512
 const KNOWN_KEYS = new Set([
   'type',
