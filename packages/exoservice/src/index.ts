@@ -1,10 +1,30 @@
 export {
+  APPLICATION_FILE_NAME,
+  type ApplicationFile,
+  type ApplicationService,
+  readApplicationFile,
+} from './application-file.js'
+export {
   ExoServiceError,
   type ExoServiceErrorCode,
   ExoServiceErrorCodes,
   type ExoServiceErrorOptions,
   isExoServiceError,
 } from './errors.js'
+export {
+  type Landscape,
+  type LandscapeEnd,
+  type LandscapeService,
+  type StartLandscapeOptions,
+  startLandscape,
+} from './landscape.js'
+export {
+  createLineWriter,
+  type LineWriterOptions,
+  type LogRecord,
+  type OutputLine,
+  parseRecord,
+} from './log-output.js'
 export {
   DEFAULT_ONLINE_TEXT,
   DEFAULT_SERVER_FILES,
@@ -14,3 +34,4 @@ export {
   SERVICE_FILE_NAME,
   type ServiceFile,
 } from './service-file.js'
+export type { ExitStatus } from './service-process.js'
