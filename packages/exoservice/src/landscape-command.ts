@@ -108,8 +108,8 @@ export async function landscapeCommand(args: string[]): Promise<number> {
     }
     const said =
       end.lastLines.length === 0
-        ? 'it printed nothing'
-        : `its last lines:\n${end.lastLines.map((line) => `  ${end.name} | ${line}`).join('\n')}\n`
+        ? 'It printed nothing.'
+        : `Its last lines:\n${end.lastLines.map((line) => `  ${end.name} | ${line}`).join('\n')}`
     process.stderr.write(
       `exoservice landscape: ${end.name} ${describeExit(end.status)}; stopped the others and the bus. ${said}\n`,
     )

@@ -101,7 +101,8 @@ export function createLineWriter(options: LineWriterOptions): (line: OutputLine)
       color = COLORS[colorOf.size % COLORS.length]!
       colorOf.set(service, color)
     }
-    return styleText(color, label)
+    // The caller decided on colours (it knows where the text goes): no check of stdout here.
+    return styleText(color, label, { validateStream: false })
   }
   return ({ service, text, record }) => {
     const body = prettyPrint && record !== undefined ? format(record).trimEnd() : text
