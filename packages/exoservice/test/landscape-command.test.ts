@@ -150,3 +150,23 @@ test('a second Ctrl-C kills a service that does not stop, at once', async (t) =>
   assert.equal(await withDeadline(landscape.exited, 10_000, () => 'it did not exit'), 130)
   assert.match(landscape.stderr.join('\n'), /SIGINT again: killing the services/)
 })
+
+test('Ctrl-C while the services start stops what started and exits 0', async (t) => {
+  // The quiet service never says it is online: the start is still under way.
+  const landscape = run(t, [fixture('silent')])
+  await landscape.waitFor(/^quiet +\| warming up$/)
+  landscape.child.kill('SIGINT')
+  assert.equal(await withDeadline(landscape.exited, 30_000, () => 'it did not exit'), 0)
+  assert.equal(landscape.stdout.at(-1), 'exoservice landscape: stopped')
+  assert.deepEqual(landscape.stderr, [])
+})
+
+test('a service that fails to start: which, why and its last lines on stderr, the rest stopped, exit 1', async (t) => {
+  const landscape = run(t, [fixture('broken')])
+  assert.equal(await withDeadline(landscape.exited, START, () => 'it did not exit'), 1)
+  assert.match(
+    landscape.stderr.join('\n'),
+    /^exoservice landscape: broken did not start: it exited with code 4 before it printed 'online at port'\. Its last lines:\n {2}broken \| cannot connect to the database\n/,
+  )
+  assert.ok(!landscape.stdout.includes('Press Ctrl-C to stop.'))
+})

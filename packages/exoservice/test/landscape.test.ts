@@ -129,15 +129,7 @@ test('a service that exits on its own is reported with its exit code and its las
 })
 
 test('a service that exits before it is online fails the start with its code and last lines; nothing is left', async () => {
-  const lines: OutputLine[] = []
-  const error = await withDeadline(
-    startLandscape({ file: fixture('broken'), onLine: (line) => lines.push(line) }).then(
-      () => assert.fail('the landscape started'),
-      (error: unknown) => error as { code: string; message: string },
-    ),
-    START,
-    () => 'the start did not fail',
-  )
+  const { error, lines } = await failedStart('broken')
   assert.equal(error.code, ExoServiceErrorCodes.STARTUP)
   assert.match(
     error.message,
@@ -147,19 +139,7 @@ test('a service that exits before it is online fails the start with its code and
 })
 
 test('a service that never prints its online text fails the start at the start timeout; nothing is left', async () => {
-  const lines: OutputLine[] = []
-  const error = await withDeadline(
-    startLandscape({
-      file: fixture('silent'),
-      onLine: (line) => lines.push(line),
-      startTimeout: 3_000,
-    }).then(
-      () => assert.fail('the landscape started'),
-      (error: unknown) => error as { code: string; message: string },
-    ),
-    START,
-    () => 'the start did not fail',
-  )
+  const { error, lines } = await failedStart('silent', { startTimeout: 3_000 })
   assert.equal(error.code, ExoServiceErrorCodes.STARTUP)
   assert.match(
     error.message,
@@ -167,6 +147,23 @@ test('a service that never prints its online text fails the start at the start t
   )
   await assertStopped(lines)
 })
+
+/** Starts a fixture's landscape that must fail to start: its error, and the lines until then. */
+async function failedStart(
+  name: string,
+  options: { startTimeout?: number } = {},
+): Promise<{ error: { code: string; message: string }; lines: OutputLine[] }> {
+  const lines: OutputLine[] = []
+  const error = await withDeadline(
+    startLandscape({ file: fixture(name), onLine: (line) => lines.push(line), ...options }).then(
+      () => assert.fail(`the landscape ${name} started`),
+      (error: unknown) => error as { code: string; message: string },
+    ),
+    START,
+    () => `the start of ${name} did not fail`,
+  )
+  return { error, lines }
+}
 
 /** The bus and every service that said where it listens no longer listen there. */
 async function assertStopped(lines: OutputLine[]): Promise<void> {
