@@ -1,4 +1,10 @@
 export {
+  APPLICATION_FILE_NAME,
+  type ApplicationFile,
+  type ApplicationService,
+  readApplicationFile,
+} from './application-file.js'
+export {
   defineService,
   type LifecycleContext,
   type LifecycleHooks,
@@ -12,6 +18,20 @@ export {
   isExoServiceError,
 } from './errors.js'
 export {
+  type Landscape,
+  type LandscapeEnd,
+  type LandscapeService,
+  type StartLandscapeOptions,
+  startLandscape,
+} from './landscape.js'
+export {
+  createLineWriter,
+  type LineWriterOptions,
+  type LogRecord,
+  type OutputLine,
+  parseRecord,
+} from './log-output.js'
+export {
   DEFAULT_ONLINE_TEXT,
   DEFAULT_SERVER_FILES,
   DEFAULT_STARTUP_COMMAND,
@@ -20,6 +40,7 @@ export {
   SERVICE_FILE_NAME,
   type ServiceFile,
 } from './service-file.js'
+export type { ExitStatus } from './service-process.js'
 export {
   DEFAULT_STARTUP_TIMEOUT,
   type RunningService,
