@@ -22,24 +22,31 @@ const require = createRequire(import.meta.url)
  * where it says.
  */
 export function createLogger(option: LoggerOption | undefined, serviceName: string): Logger {
+  return createBaseLogger(option).child({ service: serviceName })
+}
+
+/**
+ * The logger {@link createLogger} binds the service name to: silence for `false`, the logger
+ * itself when one is given, else pino as described there. `exoservice` builds it once and
+ * hands it to the relay, so that its own lines (`online at port`) look like the relay's.
+ */
+export function createBaseLogger(option: LoggerOption | undefined): Logger {
   if (option === false) return silentLogger
-  if (isLogger(option)) return option.child({ service: serviceName })
+  if (isLogger(option)) return option
   const options: LoggerOptions = { level: process.env.LOG_LEVEL ?? 'info', ...option }
   const pino = loadPino()
-  const base =
-    options.transport === undefined && defaultLogFormat() === 'pretty'
-      ? pino(
-          options,
-          loadPretty()({
-            sync: true,
-            translateTime: 'SYS:HH:MM:ss.l',
-            // The service leads each line, as the bus's lines lead with the message route.
-            messageFormat: '{service}: {msg}',
-            ignore: 'pid,hostname,service',
-          }),
-        )
-      : pino(options)
-  return base.child({ service: serviceName })
+  return options.transport === undefined && defaultLogFormat() === 'pretty'
+    ? pino(
+        options,
+        loadPretty()({
+          sync: true,
+          translateTime: 'SYS:HH:MM:ss.l',
+          // The service leads each line, as the bus's lines lead with the message route.
+          messageFormat: '{service}: {msg}',
+          ignore: 'pid,hostname,service',
+        }),
+      )
+    : pino(options)
 }
 
 function loadPino(): typeof Pino {

@@ -10,6 +10,8 @@ export const ExoServiceErrorCodes = {
   HANDLERS: 'EXOSERVICE_ERR_HANDLERS',
   /** The service could not go online: `beforeAll` failed or took too long, or `listen()` failed. */
   STARTUP: 'EXOSERVICE_ERR_STARTUP',
+  /** The service's `afterAll` failed while it shut down (the relay itself closed). */
+  SHUTDOWN: 'EXOSERVICE_ERR_SHUTDOWN',
   /** The application file of a landscape is missing, is not YAML, or lists no usable services. */
   APPLICATION_FILE: 'EXOSERVICE_ERR_APPLICATION_FILE',
 } as const
@@ -51,4 +53,18 @@ export function isExoServiceError(
   code?: ExoServiceErrorCode,
 ): error is ExoServiceError {
   return error instanceof ExoServiceError && (code === undefined || error.code === code)
+}
+
+/**
+ * What a thrown value says, on one line and without a closing period: for quoting it inside a
+ * sentence. (esbuild's compile errors, through tsx, take two lines.)
+ */
+export function thrownMessage(thrown: unknown): string {
+  const text = thrown instanceof Error ? thrown.message : String(thrown)
+  return text
+    .split('\n')
+    .map((line) => line.trim())
+    .filter((line) => line !== '')
+    .join(' ')
+    .replace(/\.+$/, '')
 }

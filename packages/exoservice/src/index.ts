@@ -1,10 +1,36 @@
 export {
+  APPLICATION_FILE_NAME,
+  type ApplicationFile,
+  type ApplicationService,
+  readApplicationFile,
+} from './application-file.js'
+export {
+  defineService,
+  type LifecycleContext,
+  type LifecycleHooks,
+  type ServiceDefinition,
+} from './define-service.js'
+export {
   ExoServiceError,
   type ExoServiceErrorCode,
   ExoServiceErrorCodes,
   type ExoServiceErrorOptions,
   isExoServiceError,
 } from './errors.js'
+export {
+  type Landscape,
+  type LandscapeEnd,
+  type LandscapeService,
+  type StartLandscapeOptions,
+  startLandscape,
+} from './landscape.js'
+export {
+  createLineWriter,
+  type LineWriterOptions,
+  type LogRecord,
+  type OutputLine,
+  parseRecord,
+} from './log-output.js'
 export {
   DEFAULT_ONLINE_TEXT,
   DEFAULT_SERVER_FILES,
@@ -14,3 +40,10 @@ export {
   SERVICE_FILE_NAME,
   type ServiceFile,
 } from './service-file.js'
+export type { ExitStatus } from './service-process.js'
+export {
+  DEFAULT_STARTUP_TIMEOUT,
+  type RunningService,
+  type StartServiceOptions,
+  startService,
+} from './start-service.js'

@@ -1,5 +1,123 @@
-/** `exoservice landscape`: not written yet. Resolves with the exit code. */
-export async function landscapeCommand(_args: string[]): Promise<number> {
-  process.stderr.write('exoservice landscape: not written yet\n')
-  return 1
+import { parseArgs } from 'node:util'
+import { APPLICATION_FILE_NAME } from './application-file.js'
+import { isExoServiceError } from './errors.js'
+import { type Landscape, startLandscape } from './landscape.js'
+import { describeExit } from './service-process.js'
+
+// `exoservice landscape`: the programmatic runner (landscape.ts) plus the terminal: usage, the
+// banner, Ctrl-C, and the one-line reports on stderr.
+
+const USAGE = `Usage: exoservice landscape [file] [options]
+
+Runs a landscape: starts ExoCom with a routing table built from the services' service.yml
+files, then every service the application file lists, each with SERVICE_NAME, EXOCOM_HOST,
+EXOCOM_PORT and EXORELAY_PORT set; prefixes each line with the service's name. Ctrl-C stops
+the services, then the bus; a second Ctrl-C kills them at once. When a service exits on its
+own, the runner stops the others and exits 1.
+
+Arguments:
+  file               the application file (default: ${APPLICATION_FILE_NAME})
+
+Options:
+  --port <n>         the bus's port (default: bus.port in the file, then env EXOCOM_PORT,
+                     then 3100; 0 = any free port)
+  -h, --help         show this help
+`
+
+/** `exoservice landscape [file] [--port n]`. Resolves with the exit code. */
+export async function landscapeCommand(args: string[]): Promise<number> {
+  let values: { port?: string | undefined; help?: boolean | undefined }
+  let positionals: string[]
+  try {
+    ;({ values, positionals } = parseArgs({
+      args,
+      options: { port: { type: 'string' }, help: { type: 'boolean', short: 'h' } },
+      allowPositionals: true,
+      strict: true,
+    }))
+    if (positionals.length > 1)
+      throw new Error(`expected one application file, got ${positionals.length}`)
+  } catch (error) {
+    process.stderr.write(`exoservice landscape: ${(error as Error).message}\n\n${USAGE}`)
+    return 2
+  }
+  if (values.help) {
+    process.stdout.write(USAGE)
+    return 0
+  }
+  let busPort: number | undefined
+  if (values.port !== undefined) {
+    busPort = Number(values.port)
+    if (values.port.trim() === '' || !Number.isInteger(busPort) || busPort < 0 || busPort > 65535) {
+      process.stderr.write(
+        `exoservice landscape: --port must be a port number from 0 to 65535, got '${values.port}'.\n\n${USAGE}`,
+      )
+      return 2
+    }
+  }
+  const file = positionals[0] ?? APPLICATION_FILE_NAME
+
+  // The first signal stops the landscape (or its start); a second one kills at once.
+  const starting = new AbortController()
+  let landscape: Landscape | undefined
+  let signals = 0
+  const onSignal = (signal: NodeJS.Signals): void => {
+    signals += 1
+    if (signals > 1) {
+      process.stderr.write(`exoservice landscape: ${signal} again: killing the services\n`)
+      landscape?.kill()
+      process.exit(130)
+    }
+    process.stdout.write(`exoservice landscape: ${signal}: stopping\n`)
+    starting.abort(new Stopped(signal))
+    void landscape?.stop()
+  }
+  const stopSignals = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const
+  for (const signal of stopSignals) process.on(signal, onSignal)
+  try {
+    try {
+      landscape = await startLandscape({ file, busPort, signal: starting.signal })
+    } catch (error) {
+      if (error instanceof Stopped) {
+        process.stdout.write('exoservice landscape: stopped\n')
+        return 0
+      }
+      if (!isExoServiceError(error)) throw error
+      process.stderr.write(`exoservice landscape: ${error.message}\n`)
+      return 1
+    }
+    const width = Math.max('exocom'.length, ...landscape.services.map(({ name }) => name.length))
+    // One write, so that the banner is never split by a service's line.
+    process.stdout.write(
+      [
+        '',
+        `${landscape.name ?? 'The landscape'} is running.`,
+        landscape.busPort === undefined
+          ? '  bus: NATS (NATS_URL)'
+          : `  ${'exocom'.padEnd(width)}  http://127.0.0.1:${landscape.busPort}`,
+        ...landscape.services.map(({ name, port }) => `  ${name.padEnd(width)}  port ${port}`),
+        'Press Ctrl-C to stop.',
+        '',
+        '',
+      ].join('\n'),
+    )
+    const end = await landscape.stopped
+    if (end.reason === 'stopped') {
+      process.stdout.write('exoservice landscape: stopped\n')
+      return 0
+    }
+    const said =
+      end.lastLines.length === 0
+        ? 'It printed nothing.'
+        : `Its last lines:\n${end.lastLines.map((line) => `  ${end.name} | ${line}`).join('\n')}`
+    process.stderr.write(
+      `exoservice landscape: ${end.name} ${describeExit(end.status)}; stopped the others and the bus. ${said}\n`,
+    )
+    return 1
+  } finally {
+    for (const signal of stopSignals) process.off(signal, onSignal)
+  }
 }
+
+/** A stop signal ended the start: not a failure. */
+class Stopped extends Error {}

@@ -1,6 +1,7 @@
 import { readFile } from 'node:fs/promises'
 import { isAbsolute, join, resolve } from 'node:path'
 import { type Document, isNode, LineCounter, parseDocument } from 'yaml'
+import { LIFECYCLE_HOOKS } from './define-service.js'
 import { ExoServiceError, ExoServiceErrorCodes } from './errors.js'
 
 /** The name of the file that describes a service, in the service's folder. */
@@ -42,9 +43,9 @@ export interface ServiceFile {
 
 // A message name in a service.yml: dotted parts of letters, digits, '-' and '_'. Stricter than
 // what the wire takes, so that a typo (a space, a trailing dot) is caught before anything runs.
-const MESSAGE_NAME = /^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$/
+export const MESSAGE_NAME = /^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$/
 // A service type becomes SERVICE_NAME, the relay's name on the bus.
-const SERVICE_TYPE = /^[A-Za-z0-9][A-Za-z0-9_.-]*$/
+export const SERVICE_TYPE = /^[A-Za-z0-9][A-Za-z0-9_.-]*$/
 const MAX_NAME_LENGTH = 512
 const KNOWN_KEYS = new Set([
   'type',
@@ -194,6 +195,12 @@ export function parseServiceFile(text: string, file: string): ServiceFile {
       if (typeof name !== 'string' || !MESSAGE_NAME.test(name) || name.length > MAX_NAME_LENGTH) {
         fail(
           `messages.${key}[${index}] ${JSON.stringify(name)} is not a valid message name: use letters, digits, '-' and '_', in parts joined by dots, e.g. users.create.`,
+          at,
+        )
+      }
+      if ((LIFECYCLE_HOOKS as readonly unknown[]).includes(name)) {
+        fail(
+          `messages.${key}[${index}] '${name}' is reserved: it names a lifecycle hook of the handler module, not a message. Rename the message, e.g. ${type as string}.${name}.`,
           at,
         )
       }

@@ -17,11 +17,13 @@ export interface NpmOptions {
 /**
  * Runs npm in `cwd` as a user would in a shell of their own: without the `npm_*` variables of
  * the npm that runs this test (`npm_config_local_prefix` would make npm work on the package
- * that runs the test instead of `cwd`). Never throws: a failure shows its whole output.
+ * that runs the test instead of `cwd`), nor the test runner's NODE_TEST_CONTEXT (with it, a
+ * `node --test` that npm runs reports to this runner instead of printing its results). Never
+ * throws: a failure shows its whole output.
  */
 export function npm(args: readonly string[], options: NpmOptions): Promise<NpmResult> {
   const env = Object.fromEntries(
-    Object.entries(process.env).filter(([name]) => !/^npm_/i.test(name)),
+    Object.entries(process.env).filter(([name]) => !/^(npm_|NODE_TEST_CONTEXT$)/i.test(name)),
   )
   const config = options.userconfig === undefined ? [] : ['--userconfig', options.userconfig]
   return new Promise((resolve) => {

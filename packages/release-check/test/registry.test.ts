@@ -5,7 +5,7 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'nod
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { createInterface } from 'node:readline'
-import { after, before, test } from 'node:test'
+import { after, before, type TestContext, test } from 'node:test'
 import { withDeadline } from '@exorelay/testing'
 import { codeBlocks, runExample } from '../../exorelay/test/doc-examples.js'
 import { type LocalRegistry, startLocalRegistry } from '../src/local-registry.js'
@@ -116,33 +116,9 @@ test('a new app installs the packages from the registry, type-checks and runs th
     `${JSON.stringify({ name: 'my-service', version: '1.0.0', private: true, type: 'module' })}\n`,
   )
 
-  await t.test('npm install exits 0, with no 404 and no EBADENGINE', async (t) => {
-    const install = () =>
-      npm(['install', ...packages], { cwd: app, userconfig: registry.npmrc, timeout: 150_000 })
-    let result = await install()
-    // Verdaccio answers 404 for a proxied package when its one request to the public registry
-    // failed (seen for @types/node on a loaded machine): that is the network, not our packages,
-    // so such an install is tried once more. A 404 for one of ours is never retried.
-    const proxiedNotFound =
-      /404 Not Found - GET https?:\/\/[^/\s]+\/(?!exorelay\b|@exorelay%2f)\S+ - no such package available/
-    if (result.exitCode !== 0 && proxiedNotFound.test(result.output)) {
-      t.diagnostic(
-        `first install failed on the proxy, trying again:\n${result.output}\nVerdaccio's log:\n${registry.log()}`,
-      )
-      result = await install()
-    }
-    const installed = result
-    assert.equal(
-      installed.exitCode,
-      0,
-      `npm install ${packages.join(' ')} failed:\n${installed.output}\nVerdaccio's log:\n${registry.log()}${upstreamHint(registry.log())}`,
-    )
-    assert.doesNotMatch(installed.output, /\b404\b/, installed.output)
-    // Node 20 is not supported (decision 0021): dependencies may warn there, never on 22+.
-    if (Number(process.versions.node.split('.')[0]) >= 22) {
-      assert.doesNotMatch(installed.output, /EBADENGINE/, installed.output)
-    }
-  })
+  await t.test('npm install exits 0, with no 404 and no EBADENGINE', (t) =>
+    installFromRegistry(t, app, packages),
+  )
 
   const examples = codeBlocks(guide, 'ts').map((code, index) => ({
     code,
@@ -176,6 +152,68 @@ test('a new app installs the packages from the registry, type-checks and runs th
         name: example.name,
       })
     }
+  })
+})
+
+/**
+ * Runs `npm install ...packages` in `cwd` against the local registry and asserts that it exits
+ * 0 and that npm printed no 404 and (on Node 22 or later) no `EBADENGINE`.
+ */
+async function installFromRegistry(
+  t: TestContext,
+  cwd: string,
+  packages: readonly string[] = [],
+): Promise<void> {
+  const install = () =>
+    npm(['install', ...packages], { cwd, userconfig: registry.npmrc, timeout: 150_000 })
+  let result = await install()
+  // Verdaccio answers 404 for a proxied package when its one request to the public registry
+  // failed (seen for @types/node on a loaded machine): that is the network, not our packages,
+  // so such an install is tried once more. A 404 for one of ours is never retried.
+  const proxiedNotFound =
+    /404 Not Found - GET https?:\/\/[^/\s]+\/(?!exorelay\b|exoservice\b|@exorelay%2f)\S+ - no such package available/
+  if (result.exitCode !== 0 && proxiedNotFound.test(result.output)) {
+    t.diagnostic(
+      `first install failed on the proxy, trying again:\n${result.output}\nVerdaccio's log:\n${registry.log()}`,
+    )
+    result = await install()
+  }
+  assert.equal(
+    result.exitCode,
+    0,
+    `npm install ${packages.join(' ')} in ${cwd} failed:\n${result.output}\nVerdaccio's log:\n${registry.log()}${upstreamHint(registry.log())}`,
+  )
+  assert.doesNotMatch(result.output, /\b404\b/, result.output)
+  // Node 20 is not supported (decision 0021): dependencies may warn there, never on 22+.
+  if (Number(process.versions.node.split('.')[0]) >= 22) {
+    assert.doesNotMatch(result.output, /EBADENGINE/, result.output)
+  }
+}
+
+test('`npx exoservice new demo`, then `npm install` and `npm test` in it, pass against the published packages', async (t) => {
+  // As the package README says, from a folder with no package.json: npx fetches exoservice
+  // from the registry (--yes answers its question), and the new service installs its own.
+  const created = await npm(['exec', '--yes', 'exoservice', 'new', 'demo'], {
+    cwd: work,
+    userconfig: registry.npmrc,
+    timeout: 120_000,
+  })
+  assert.equal(created.exitCode, 0, `npx exoservice new demo failed:\n${created.output}`)
+  const demo = join(work, 'demo')
+
+  await t.test('npm install exits 0, with no 404 and no EBADENGINE', (t) =>
+    installFromRegistry(t, demo),
+  )
+
+  await t.test('npm test passes', async () => {
+    const tested = await npm(['test'], { cwd: demo, timeout: 120_000 })
+    assert.equal(tested.exitCode, 0, `npm test failed in the new service:\n${tested.output}`)
+    assert.match(tested.output, /^(# |ℹ )pass 2$/m, tested.output)
+  })
+
+  await t.test('npm run typecheck passes', async () => {
+    const checked = await npm(['run', 'typecheck'], { cwd: demo, timeout: 120_000 })
+    assert.equal(checked.exitCode, 0, `tsc failed in the new service:\n${checked.output}`)
   })
 })
 

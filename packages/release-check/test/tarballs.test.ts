@@ -1,15 +1,15 @@
 import assert from 'node:assert/strict'
 import { execFile } from 'node:child_process'
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs'
 import { createRequire } from 'node:module'
 import { tmpdir } from 'node:os'
-import { dirname, join } from 'node:path'
+import { dirname, join, relative } from 'node:path'
 import { after, before, describe, test } from 'node:test'
 import { promisify } from 'node:util'
 import { publint } from 'publint'
 import { formatMessage } from 'publint/utils'
 import { packPublicPackages, type Tarball } from '../src/pack.js'
-import { publicPackages } from '../src/public-packages.js'
+import { publicPackages, repositoryRoot } from '../src/public-packages.js'
 
 // Each public package as npm would publish it: packed, then checked by publint and by "Are the
 // Types Wrong?" (attw), and its file list read. Any finding fails, with the tool's own text.
@@ -82,10 +82,14 @@ for (const { manifest } of publicPackages()) {
       }
       assert.ok(files.includes('dist/index.js'), `dist/index.js is missing: ${files}`)
       assert.ok(files.includes('dist/index.d.ts'), `dist/index.d.ts is missing: ${files}`)
-      const unwanted = files.filter((file) =>
-        /(^|\/)(test|tests|__tests__)\/|\.test\.[cm]?[jt]s$|\.tsbuildinfo$|(^|\/)\.docs-run\//.test(
-          file,
-        ),
+      // templates/ holds the files a command writes for the user (`exoservice new`): a new
+      // service's own test among them, on purpose.
+      const unwanted = files.filter(
+        (file) =>
+          !file.startsWith('templates/') &&
+          /(^|\/)(test|tests|__tests__)\/|\.test\.[cm]?[jt]s$|\.tsbuildinfo$|(^|\/)\.docs-run\//.test(
+            file,
+          ),
       )
       assert.deepEqual(unwanted, [], 'test files or build state in the tarball')
     })
@@ -110,3 +114,24 @@ for (const { manifest } of publicPackages()) {
     })
   })
 }
+
+describe('exoservice', () => {
+  test('the tarball holds every template `exoservice new` writes', () => {
+    const templates = readdirSync(join(repositoryRoot, 'packages/exoservice/templates'), {
+      recursive: true,
+      withFileTypes: true,
+    })
+      .filter((entry) => entry.isFile())
+      .map((entry) =>
+        relative(join(repositoryRoot, 'packages/exoservice'), join(entry.parentPath, entry.name)),
+      )
+    // The new service's .gitignore is stored as `gitignore`: npm leaves .gitignore files out.
+    assert.ok(templates.includes('templates/service/gitignore'), `${templates}`)
+    const { files } = tarballOf('exoservice')
+    assert.deepEqual(
+      templates.filter((file) => !files.includes(file)),
+      [],
+      'templates missing from the tarball',
+    )
+  })
+})

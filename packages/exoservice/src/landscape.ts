@@ -1,0 +1,401 @@
+import { once } from 'node:events'
+import { createServer } from 'node:net'
+import { delimiter, dirname, join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { DEFAULT_EXOCOM_PORT, type ExoCom, type ExoComOptions, startExoCom } from '@exorelay/exocom'
+import { pino } from 'pino'
+import pretty from 'pino-pretty'
+import { type ApplicationService, readApplicationFile } from './application-file.js'
+import { ExoServiceError, ExoServiceErrorCodes } from './errors.js'
+import { createLineWriter, type OutputLine, parseRecord } from './log-output.js'
+import type { ServiceFile } from './service-file.js'
+import { describeExit, type ExitStatus, ServiceProcess, StartFailure } from './service-process.js'
+
+/** The name the bus's lines are prefixed with. */
+export const BUS_NAME = 'exocom'
+
+/** Options of {@link startLandscape}. */
+export interface StartLandscapeOptions {
+  /** The application file: the bus and the service folders. */
+  file: string
+  /**
+   * The bus's port; `0` picks a free one.
+   * @default the application file's `bus.port`, then env `EXOCOM_PORT`, then `3100`
+   */
+  busPort?: number | undefined
+  /**
+   * Receives every line of output of the bus and of each service, with its pino record when the
+   * line is JSON (services run with `LOG_FORMAT=json`). Replaces the default output: use
+   * {@link createLineWriter} to print the lines you do not handle yourself.
+   * @default each line prefixed with its service's name on stdout; pretty and coloured on a terminal
+   */
+  onLine?: ((line: OutputLine) => void) | undefined
+  /**
+   * The environment the services inherit (the runner's own variables are set on top).
+   * @default `process.env`
+   */
+  env?: NodeJS.ProcessEnv | undefined
+  /**
+   * More environment variables for one service, set last: e.g. `PORT` for a web service.
+   * @default none
+   */
+  serviceEnv?: ((service: ApplicationService) => Record<string, string>) | undefined
+  /**
+   * Node options every service starts with, added to `NODE_OPTIONS`: e.g.
+   * `['--import', preloadUrl]` to load a tracing preload into each of them.
+   * @default `[]`
+   */
+  nodeOptions?: readonly string[] | undefined
+  /**
+   * Milliseconds each service may take to print its online text.
+   * @default `30_000`
+   */
+  startTimeout?: number | undefined
+  /**
+   * Milliseconds a service may take to exit after SIGTERM before it gets SIGKILL.
+   * @default `5_000`
+   */
+  stopGrace?: number | undefined
+  /** Aborting it while the landscape starts stops what started and rejects with `signal.reason`. */
+  signal?: AbortSignal | undefined
+}
+
+/** A service of a running landscape. */
+export interface LandscapeService {
+  /** Its name in the application file: its `SERVICE_NAME` and its name on the bus. */
+  name: string
+  /** Its folder. */
+  folder: string
+  /** The port its relay listens on (its `EXORELAY_PORT`). */
+  port: number
+  /** Its `service.yml`. */
+  service: ServiceFile
+  /** The line that said it was online (its record has `port` when the service logs one). */
+  online: OutputLine
+}
+
+/** Why a landscape stopped: {@link Landscape.stop} was called, or a service exited on its own. */
+export type LandscapeEnd =
+  | { reason: 'stopped' }
+  | {
+      reason: 'service-exited'
+      /** The service that exited. */
+      name: string
+      /** How it exited. */
+      status: ExitStatus
+      /** Its last lines of output (at most 10), oldest first. */
+      lastLines: readonly string[]
+    }
+
+/** A running landscape: the bus and every service of an application file, online. */
+export interface Landscape {
+  /** The application's name from the application file. */
+  readonly name: string | undefined
+  /** The bus's port, or `undefined` when the services use NATS (`EXORELAY_TRANSPORT=nats`). */
+  readonly busPort: number | undefined
+  /** The services, in the application file's order. */
+  readonly services: readonly LandscapeService[]
+  /**
+   * Resolves once everything has stopped: after {@link Landscape.stop}, or after a service
+   * exited on its own, which stops the other services and the bus too. Never rejects.
+   */
+  readonly stopped: Promise<LandscapeEnd>
+  /** Stops the services (SIGTERM, SIGKILL after `stopGrace`), then the bus. Idempotent. */
+  stop(): Promise<void>
+  /** SIGKILL to every service at once, no waiting: for a second Ctrl-C. */
+  kill(): void
+}
+
+/**
+ * Runs a landscape: reads the application file and every `service.yml`, starts ExoCom in this
+ * process with a routing table built from the `service.yml` files, starts every service with
+ * its `startup.command` in its folder (`SERVICE_NAME`, `EXOCOM_HOST`, `EXOCOM_PORT`,
+ * `EXORELAY_PORT` and `LOG_FORMAT=json` set), and resolves once each has printed its online
+ * text. A service that does not come online is reported (an `ExoServiceError` coded
+ * `EXOSERVICE_ERR_STARTUP` with its last lines) after the others and the bus are stopped.
+ * With `EXORELAY_TRANSPORT=nats` no bus is started: the services use `NATS_URL`.
+ *
+ * @example
+ * ```ts
+ * import { startLandscape } from 'exoservice'
+ *
+ * const landscape = await startLandscape({ file: 'application.yml' })
+ * console.log(landscape.services.map(({ name, port }) => `${name} at ${port}`))
+ * await landscape.stop()
+ * ```
+ */
+export async function startLandscape(options: StartLandscapeOptions): Promise<Landscape> {
+  const {
+    startTimeout = 30_000,
+    stopGrace = 5_000,
+    env = process.env,
+    nodeOptions = [],
+    signal,
+  } = options
+  signal?.throwIfAborted()
+  const application = await readApplicationFile(options.file)
+  const onLine = options.onLine ?? printLines(application.services.map(({ name }) => name))
+  const overNats = env.EXORELAY_TRANSPORT?.trim().toLowerCase() === 'nats'
+  if (overNats && !env.NATS_URL) {
+    throw new ExoServiceError(
+      ExoServiceErrorCodes.STARTUP,
+      'EXORELAY_TRANSPORT=nats needs NATS_URL, the address of a running nats-server (e.g. nats://127.0.0.1:4222): set it, or unset EXORELAY_TRANSPORT to run the bundled bus.',
+    )
+  }
+
+  const ports = new Map<string, number>()
+  for (const { name } of application.services) ports.set(name, await freePort())
+  let bus: ExoCom | undefined
+  if (!overNats) {
+    bus = await startBus(
+      options.busPort ?? application.bus.port ?? portFromEnv(env),
+      application.services.map(({ name, service }) => ({
+        name,
+        host: '127.0.0.1',
+        port: ports.get(name)!,
+        receives: service.receives,
+        sends: service.sends,
+      })),
+      onLine,
+    )
+  }
+
+  const children: ServiceProcess[] = []
+  let stopping: Promise<void> | undefined
+  const kill = (): void => {
+    for (const child of children) child.kill()
+  }
+  // Whatever happens to this process, its services (in process groups of their own) must not
+  // outlive it.
+  process.on('exit', kill)
+  const stop = (): Promise<void> => {
+    stopping ??= (async () => {
+      await Promise.all(children.map((child) => child.stop(stopGrace)))
+      // Last, so that the bus sees each service withdraw.
+      await bus?.close()
+      process.off('exit', kill)
+    })()
+    return stopping
+  }
+
+  for (const entry of application.services) {
+    const serviceEnv: NodeJS.ProcessEnv = {
+      ...env,
+      SERVICE_NAME: entry.name,
+      EXORELAY_PORT: String(ports.get(entry.name)),
+      // The runner reads each line's record; it pretty-prints on a terminal itself.
+      LOG_FORMAT: 'json',
+      ...(bus !== undefined && { EXOCOM_HOST: '127.0.0.1', EXOCOM_PORT: String(bus.port) }),
+      ...withNodeOptions(env.NODE_OPTIONS, nodeOptions),
+      ...options.serviceEnv?.(entry),
+    }
+    children.push(
+      new ServiceProcess({
+        name: entry.name,
+        ...commandOf(entry.service.startup.command, entry.folder, serviceEnv),
+        cwd: entry.folder,
+        onlineText: entry.service.startup.onlineText,
+        startTimeout,
+        onLine,
+      }),
+    )
+  }
+
+  // The first service that exits while nobody stops it: during the start, one that was already
+  // online (the others report their exit through their own start); after it, any.
+  const online = new Set<ServiceProcess>()
+  let exitedOnItsOwn: (child: ServiceProcess, status: ExitStatus) => void = () => {}
+  const firstExit = new Promise<{ child: ServiceProcess; status: ExitStatus }>((resolve) => {
+    exitedOnItsOwn = (child, status) => resolve({ child, status })
+  })
+  for (const child of children) {
+    void child.exited.then((status) => {
+      if (stopping === undefined && online.has(child)) exitedOnItsOwn(child, status)
+    })
+  }
+
+  let onlineLines: OutputLine[]
+  try {
+    onlineLines = await Promise.race([
+      Promise.all(
+        children.map((child) =>
+          child.online.then(
+            (line) => {
+              online.add(child)
+              return line
+            },
+            (error: unknown) => {
+              throw startError(child, error)
+            },
+          ),
+        ),
+      ),
+      firstExit.then(({ child, status }) => {
+        throw startError(
+          child,
+          new StartFailure(`it ${describeExit(status)} while the others were starting`),
+        )
+      }),
+      ...(signal === undefined ? [] : [aborted(signal)]),
+    ])
+  } catch (error) {
+    await stop()
+    throw error
+  }
+
+  let requestStop: () => void = () => {}
+  const stopRequested = new Promise<void>((resolve) => {
+    requestStop = resolve
+  })
+  const stopped = Promise.race([
+    firstExit.then(async ({ child, status }): Promise<LandscapeEnd> => {
+      await stop()
+      return { reason: 'service-exited', name: child.name, status, lastLines: child.lastLines }
+    }),
+    stopRequested.then(async (): Promise<LandscapeEnd> => {
+      await stop()
+      return { reason: 'stopped' }
+    }),
+  ])
+
+  return {
+    name: application.name,
+    busPort: bus?.port,
+    services: application.services.map((entry, index) => ({
+      name: entry.name,
+      folder: entry.folder,
+      port: ports.get(entry.name)!,
+      service: entry.service,
+      online: onlineLines[index]!,
+    })),
+    stopped,
+    stop: () => {
+      requestStop()
+      return stop()
+    },
+    kill,
+  }
+}
+
+/** Starts the bus in this process, its log lines going out as the `exocom` service's. */
+async function startBus(
+  port: number,
+  services: NonNullable<ExoComOptions['services']>,
+  onLine: (line: OutputLine) => void,
+): Promise<ExoCom> {
+  const logger = pino(
+    { level: 'info' },
+    {
+      write: (chunk: string) => {
+        for (const text of chunk.split('\n')) {
+          if (text === '') continue
+          onLine({ service: BUS_NAME, text, record: parseRecord(text), stream: 'stdout' })
+        }
+      },
+    },
+  )
+  try {
+    return await startExoCom({ port, host: '127.0.0.1', services, logger })
+  } catch (cause) {
+    throw new ExoServiceError(
+      ExoServiceErrorCodes.STARTUP,
+      `The bus could not start on port ${port}: ${(cause as Error).message} Choose another port: \`exoservice landscape --port <n>\`, bus.port in the application file, or EXOCOM_PORT.`,
+      { cause },
+    )
+  }
+}
+
+/**
+ * How a `startup.command` is run: `exoservice run …` with this package's own bin and this Node
+ * binary (no shell, no PATH lookup: the runner's version runs the services); anything else
+ * through `sh -c`, with the folder's and its ancestors' `node_modules/.bin` on PATH, as an npm
+ * script would find its tools.
+ */
+function commandOf(
+  command: string,
+  folder: string,
+  env: NodeJS.ProcessEnv,
+): { file: string; args: string[]; env: NodeJS.ProcessEnv } {
+  const [program, subcommand, ...rest] = command.trim().split(/\s+/)
+  if (program === 'exoservice' && subcommand === 'run') {
+    return { file: process.execPath, args: [EXOSERVICE_BIN, 'run', ...rest], env }
+  }
+  const bins: string[] = []
+  for (let dir = folder; ; dir = dirname(dir)) {
+    bins.push(join(dir, 'node_modules', '.bin'))
+    if (dirname(dir) === dir) break
+  }
+  const path = [...bins, env.PATH].filter((part) => part !== undefined && part !== '')
+  return { file: 'sh', args: ['-c', command], env: { ...env, PATH: path.join(delimiter) } }
+}
+
+const EXOSERVICE_BIN = fileURLToPath(new URL('../bin/exoservice.js', import.meta.url))
+
+/** `NODE_OPTIONS` with `extra` added, each quoted when it holds a space; nothing when no extra. */
+function withNodeOptions(
+  current: string | undefined,
+  extra: readonly string[],
+): { NODE_OPTIONS?: string } {
+  if (extra.length === 0) return {}
+  const added = extra.map((option) => (/\s/.test(option) ? JSON.stringify(option) : option))
+  return { NODE_OPTIONS: [current, ...added].filter((part) => part).join(' ') }
+}
+
+/** The default output: each line prefixed with its service's name, pretty on a terminal. */
+function printLines(names: string[]): (line: OutputLine) => void {
+  const terminal = process.stdout.isTTY === true
+  return createLineWriter({
+    pretty: terminal,
+    colors: terminal && pretty.isColorSupported,
+    nameWidth: Math.max(BUS_NAME.length, ...names.map((name) => name.length)),
+    write: (text) => process.stdout.write(text),
+  })
+}
+
+/** A start failure as the caller sees it: which service, why, and what it said last. */
+function startError(child: ServiceProcess, error: unknown): ExoServiceError {
+  const reason = error instanceof Error ? error.message : String(error)
+  const lines = child.lastLines
+  const said =
+    lines.length === 0
+      ? ' It printed nothing.'
+      : ` Its last lines:\n${lines.map((line) => `  ${child.name} | ${line}`).join('\n')}\n`
+  return new ExoServiceError(
+    ExoServiceErrorCodes.STARTUP,
+    `${child.name} did not start: ${reason}.${said} Run its startup command in its folder to see why, or check startup.online-text in its service.yml.`,
+    { cause: error },
+  )
+}
+
+/** Rejects with the signal's reason once it aborts. */
+function aborted(signal: AbortSignal): Promise<never> {
+  return new Promise((_resolve, reject) => {
+    if (signal.aborted) reject(signal.reason)
+    signal.addEventListener('abort', () => reject(signal.reason), { once: true })
+  })
+}
+
+/** The bus port from env `EXOCOM_PORT`, else 3100. */
+function portFromEnv(env: NodeJS.ProcessEnv): number {
+  const value = env.EXOCOM_PORT
+  if (value === undefined || value.trim() === '') return DEFAULT_EXOCOM_PORT
+  const port = Number(value)
+  if (!Number.isInteger(port) || port < 0 || port > 65535) {
+    throw new ExoServiceError(
+      ExoServiceErrorCodes.STARTUP,
+      `EXOCOM_PORT must be a port number from 0 to 65535, got '${value}': fix or unset it.`,
+    )
+  }
+  return port
+}
+
+/** A port of 127.0.0.1 that was free a moment ago: bind port 0, read it, close. */
+async function freePort(): Promise<number> {
+  const server = createServer()
+  server.listen(0, '127.0.0.1')
+  await once(server, 'listening')
+  const { port } = server.address() as { port: number }
+  server.close()
+  await once(server, 'close')
+  return port
+}

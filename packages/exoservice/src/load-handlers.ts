@@ -1,0 +1,139 @@
+import { access } from 'node:fs/promises'
+import { extname, join, relative } from 'node:path'
+import { pathToFileURL } from 'node:url'
+import { describeValue } from '@exorelay/core/internal'
+import type { Handler } from 'exorelay'
+import { LIFECYCLE_HOOKS, type LifecycleHooks } from './define-service.js'
+import { ExoServiceError, ExoServiceErrorCodes, thrownMessage } from './errors.js'
+import { DEFAULT_SERVER_FILES, type ServiceFile } from './service-file.js'
+
+/** A service's handler module, loaded and checked against its `service.yml`. */
+export interface LoadedHandlers {
+  /** The absolute path of the module. */
+  file: string
+  /** The handlers by message name, without the lifecycle hooks. */
+  handlers: Record<string, Handler>
+  /** `beforeAll` and `afterAll`, when the module has them. */
+  hooks: LifecycleHooks
+  /** One sentence for each handler that `service.yml` does not declare under `receives`. */
+  warnings: string[]
+}
+
+// Extensions Node cannot load by itself: tsx compiles them.
+const TYPESCRIPT = new Set(['.ts', '.mts', '.cts'])
+
+/**
+ * Finds the service's handler module (`server` in `service.yml`, else the first of
+ * {@link DEFAULT_SERVER_FILES} that exists), loads it, and checks that its default export is a
+ * handler map with a handler for every message the service `receives`. Throws an
+ * {@link ExoServiceError} coded `EXOSERVICE_ERR_HANDLERS` naming the module and what to fix.
+ */
+export async function loadHandlers(service: ServiceFile): Promise<LoadedHandlers> {
+  const file = await findModule(service)
+  const definition = await importDefault(file)
+  const fail = (message: string): never => {
+    throw new ExoServiceError(ExoServiceErrorCodes.HANDLERS, `${file}: ${message}`, { file })
+  }
+  if (definition === null || typeof definition !== 'object' || Array.isArray(definition)) {
+    fail(
+      `its default export must be the handler map, an object of handlers by message name, got ${describeValue(definition)}. Export it as \`export default defineService({ ... })\`.`,
+    )
+  }
+  const handlers: Record<string, Handler> = {}
+  const hooks: LifecycleHooks = {}
+  for (const [key, value] of Object.entries(definition as object)) {
+    const hook = (LIFECYCLE_HOOKS as readonly string[]).includes(key)
+    if (typeof value !== 'function') {
+      fail(
+        hook
+          ? `'${key}' must be a function (the lifecycle hook), got ${describeValue(value)}.`
+          : `the handler for '${key}' must be a function (payload, { reply, send }) => ..., got ${describeValue(value)}.`,
+      )
+    }
+    if (hook) hooks[key as keyof LifecycleHooks] = value
+    else handlers[key] = value
+  }
+
+  const missing = service.receives.filter((name) => !Object.hasOwn(handlers, name))
+  if (missing.length > 0) {
+    fail(
+      `no handler for ${missing.map((name) => `'${name}'`).join(', ')}, which ${relative(service.folder, service.file)} lists under messages.receives. Add a handler for each to the default export, or remove them from receives.`,
+    )
+  }
+  const declared = new Set(service.receives)
+  const warnings = Object.keys(handlers)
+    .filter((name) => !declared.has(name))
+    .map(
+      (name) =>
+        `${file}: the handler for '${name}' is not declared under messages.receives in ${service.file}: a landscape routes only declared messages to the service. Add '${name}' to receives, or remove the handler.`,
+    )
+  return { file, handlers, hooks, warnings }
+}
+
+/** The absolute path of the service's handler module; see {@link loadHandlers}. */
+async function findModule(service: ServiceFile): Promise<string> {
+  const candidates = service.server === undefined ? DEFAULT_SERVER_FILES : [service.server]
+  for (const candidate of candidates) {
+    const file = join(service.folder, candidate)
+    if (await exists(file)) return file
+  }
+  const tried = candidates.map((candidate) => join(service.folder, candidate)).join(', ')
+  throw new ExoServiceError(
+    ExoServiceErrorCodes.HANDLERS,
+    service.server === undefined
+      ? `${service.folder}: no handler module: tried ${tried}. Create src/server.ts with the handler map as its default export (\`export default defineService({ ... })\`), or name the module in service.yml as \`server: <path>\`.`
+      : `${service.file}: \`server: ${service.server}\` names a module that does not exist (${tried}). Fix the path, or create the module.`,
+    { file: service.server === undefined ? service.folder : service.file },
+  )
+}
+
+async function exists(file: string): Promise<boolean> {
+  try {
+    await access(file)
+    return true
+  } catch {
+    return false
+  }
+}
+
+/** The module's default export; a module that throws while loading says so, naming the file. */
+async function importDefault(file: string): Promise<unknown> {
+  const url = pathToFileURL(file).href
+  let module: Record<string, unknown>
+  try {
+    // tsImport loads the module and what it imports through tsx in a namespace of its own, so
+    // TypeScript works without registering tsx for the whole process (which a test runner
+    // may already have done).
+    if (TYPESCRIPT.has(extname(file))) {
+      const { tsImport } = await import('tsx/esm/api')
+      module = (await tsImport(url, import.meta.url)) as Record<string, unknown>
+    } else {
+      module = (await import(url)) as Record<string, unknown>
+    }
+  } catch (cause) {
+    throw new ExoServiceError(
+      ExoServiceErrorCodes.HANDLERS,
+      `${file}: the module threw while loading: ${thrownMessage(cause)}. Fix the error in the module (or in what it imports).`,
+      { file, cause },
+    )
+  }
+  if (!('default' in module)) {
+    throw new ExoServiceError(
+      ExoServiceErrorCodes.HANDLERS,
+      `${file}: has no default export. Export the handler map as the default: \`export default defineService({ ... })\`.`,
+      { file },
+    )
+  }
+  const value = module.default
+  // A module compiled to CommonJS (a .ts file in a package without "type": "module") exports
+  // `{ __esModule, default }`, which an import sees as its default.
+  if (
+    value !== null &&
+    typeof value === 'object' &&
+    (value as { __esModule?: unknown }).__esModule === true &&
+    'default' in value
+  ) {
+    return value.default
+  }
+  return value
+}

@@ -1,0 +1,216 @@
+import { fileURLToPath } from 'node:url'
+import { type AnyMessages, ExoRelay, type ExoRelayOptions, type MessageMap } from 'exorelay'
+import { createBaseLogger } from 'exorelay/internal'
+import type { LifecycleContext } from './define-service.js'
+import { ExoServiceError, ExoServiceErrorCodes, thrownMessage } from './errors.js'
+import { type LoadedHandlers, loadHandlers } from './load-handlers.js'
+import { DEFAULT_ONLINE_TEXT, readServiceFile, type ServiceFile } from './service-file.js'
+
+/** How long `beforeAll` may take unless told otherwise: 30 s. */
+export const DEFAULT_STARTUP_TIMEOUT = 30_000
+
+// setTimeout's largest delay; a longer one fires at once.
+const MAX_TIMEOUT = 2_147_483_647
+
+/**
+ * Options of {@link startService}: the relay's options (each may come from the environment, as
+ * for `new ExoRelay`), plus the startup timeout.
+ */
+export interface StartServiceOptions extends ExoRelayOptions {
+  /**
+   * Milliseconds `beforeAll` may take; past it the service does not start. A positive integer.
+   * Env `EXOSERVICE_STARTUP_TIMEOUT`.
+   * @default `30_000`
+   */
+  startupTimeout?: number
+}
+
+/** A service that {@link startService} started: online until `close()`. */
+export interface RunningService<M extends MessageMap<M> = AnyMessages> {
+  /** The service's relay, listening. */
+  relay: ExoRelay<M>
+  /** The port the relay listens on. */
+  port: number
+  /** The service's `service.yml`, read and checked. */
+  service: ServiceFile
+  /** One sentence for each handler that `service.yml` does not declare under `receives`. */
+  warnings: string[]
+  /**
+   * Closes the relay (in-flight handlers finish, within the relay's `closeTimeout`), then awaits
+   * `afterAll`. Rejects with an `ExoServiceError` coded `EXOSERVICE_ERR_SHUTDOWN` when `afterAll`
+   * fails; the relay is closed either way. `signal` aborts `afterAll`'s signal. Safe to call twice:
+   * the second call returns the first one's promise.
+   */
+  close(options?: { signal?: AbortSignal }): Promise<void>
+}
+
+/**
+ * Starts the service in `folder`: reads its `service.yml`, loads its handler module and checks
+ * it against `receives`, creates its relay (`serviceName` defaults to env `SERVICE_NAME`, then
+ * the service's `type`), logs the handlers `service.yml` does not declare as warnings, awaits
+ * `beforeAll` within `startupTimeout`, listens and logs `online at port <N>`.
+ *
+ * Rejects with an {@link ExoServiceError}: `EXOSERVICE_ERR_SERVICE_FILE`,
+ * `EXOSERVICE_ERR_HANDLERS`, or `EXOSERVICE_ERR_STARTUP` when `beforeAll` fails or takes too
+ * long, or the relay cannot listen; nothing is left listening then. A failed `beforeAll` is not
+ * followed by `afterAll` (it cleans up after itself; its signal says when time is up); a failed
+ * listen is, since `beforeAll` finished. Invalid relay options reject with the relay's own error.
+ *
+ * @example
+ * ```ts
+ * import { startService } from 'exoservice'
+ * import { MockExoCom } from '@exorelay/testing'
+ *
+ * const exocom = new MockExoCom()
+ * const exocomPort = await exocom.listen()
+ * const service = await startService(new URL('..', import.meta.url), { exocomPort, port: 0, logger: false })
+ * await service.close()
+ * await exocom.close()
+ * ```
+ */
+export async function startService<M extends MessageMap<M> = AnyMessages>(
+  folder: string | URL,
+  options: StartServiceOptions = {},
+): Promise<RunningService<M>> {
+  const { startupTimeout: timeoutOption, ...relayOptions } = options
+  const env = options.env ?? process.env
+  const startupTimeout = checkStartupTimeout(timeoutOption, env.EXOSERVICE_STARTUP_TIMEOUT)
+  const service = await readServiceFile(folder instanceof URL ? fileURLToPath(folder) : folder)
+  const loaded = await loadHandlers(service)
+
+  const serviceName = options.serviceName ?? (env.SERVICE_NAME || service.type)
+  // One logger for the relay and the service's own lines, so that both look alike.
+  const logger = createBaseLogger(options.logger)
+  const relay = new ExoRelay<M>({ ...relayOptions, serviceName, logger })
+  const log = logger.child({ service: serviceName })
+  try {
+    relay.registerHandlers(loaded.handlers as never)
+  } catch (cause) {
+    throw new ExoServiceError(
+      ExoServiceErrorCodes.HANDLERS,
+      `${loaded.file}: ${(cause as Error).message}`,
+      { file: loaded.file, cause },
+    )
+  }
+  for (const warning of loaded.warnings) log.warn({}, warning)
+  const context = (signal: AbortSignal): LifecycleContext<M> => ({ relay, log, signal })
+
+  try {
+    await runBeforeAll(loaded, startupTimeout, context)
+  } catch (error) {
+    // The relay never listened; closing it releases its connections to the bus.
+    await relay.close()
+    throw error
+  }
+  let port: number
+  try {
+    port = await relay.listen()
+  } catch (cause) {
+    await relay.close()
+    // beforeAll finished, so what it opened is closed again.
+    await runAfterAll(loaded, context(new AbortController().signal)).catch((error: unknown) => {
+      log.error({ code: (error as ExoServiceError).code }, (error as Error).message)
+    })
+    throw new ExoServiceError(
+      ExoServiceErrorCodes.STARTUP,
+      `${service.type}: the relay could not listen: ${(cause as Error).message}`,
+      { cause },
+    )
+  }
+  log.info({ port }, `${DEFAULT_ONLINE_TEXT} ${port}`)
+
+  let closing: Promise<void> | undefined
+  return {
+    relay,
+    port,
+    service,
+    warnings: loaded.warnings,
+    close(closeOptions = {}) {
+      closing ??= (async () => {
+        try {
+          await relay.close()
+        } finally {
+          await runAfterAll(loaded, context(closeOptions.signal ?? new AbortController().signal))
+        }
+      })()
+      return closing
+    },
+  }
+}
+
+/** The startup timeout from the option, else the environment, else the default. */
+function checkStartupTimeout(option: number | undefined, variable: string | undefined): number {
+  const fromEnv = option === undefined && variable !== undefined && variable !== ''
+  const value = option ?? (fromEnv ? Number(variable) : DEFAULT_STARTUP_TIMEOUT)
+  if (!Number.isInteger(value) || value <= 0 || value > MAX_TIMEOUT) {
+    const given = fromEnv
+      ? `EXOSERVICE_STARTUP_TIMEOUT=${JSON.stringify(variable)}`
+      : 'startupTimeout'
+    throw new ExoServiceError(
+      ExoServiceErrorCodes.STARTUP,
+      `${given} must be a positive whole number of milliseconds (at most ${MAX_TIMEOUT}), got ${fromEnv ? JSON.stringify(variable) : String(option)}. Give e.g. 30000.`,
+    )
+  }
+  return value
+}
+
+/**
+ * Awaits `beforeAll` for at most `timeout` ms. At the deadline its signal aborts and startup
+ * fails without waiting for it: a hook that ignores its signal cannot hold the service hostage.
+ */
+async function runBeforeAll<M extends MessageMap<M>>(
+  loaded: LoadedHandlers,
+  timeout: number,
+  context: (signal: AbortSignal) => LifecycleContext<M>,
+): Promise<void> {
+  const beforeAll = loaded.hooks.beforeAll as
+    | ((context: LifecycleContext<M>) => unknown)
+    | undefined
+  if (beforeAll === undefined) return
+  const controller = new AbortController()
+  let timer: ReturnType<typeof setTimeout> | undefined
+  const deadline = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => {
+      const error = new ExoServiceError(
+        ExoServiceErrorCodes.STARTUP,
+        `${loaded.file}: beforeAll did not finish within the startup timeout of ${timeout} ms. Make it finish sooner (await its work with a timeout), or raise the timeout (--startup-timeout, env EXOSERVICE_STARTUP_TIMEOUT, or the startupTimeout option).`,
+        { file: loaded.file },
+      )
+      controller.abort(error)
+      reject(error)
+    }, timeout)
+  })
+  try {
+    await Promise.race([
+      (async () => beforeAll(context(controller.signal)))().catch((cause: unknown) => {
+        if (controller.signal.aborted) return
+        throw new ExoServiceError(
+          ExoServiceErrorCodes.STARTUP,
+          `${loaded.file}: beforeAll failed: ${thrownMessage(cause)}. Fix what it reports; the service did not start.`,
+          { file: loaded.file, cause },
+        )
+      }),
+      deadline,
+    ])
+  } finally {
+    clearTimeout(timer)
+  }
+}
+
+/** Awaits `afterAll`; its failure becomes an `EXOSERVICE_ERR_SHUTDOWN` error naming the module. */
+async function runAfterAll<M extends MessageMap<M>>(
+  loaded: LoadedHandlers,
+  context: LifecycleContext<M>,
+): Promise<void> {
+  const afterAll = loaded.hooks.afterAll as ((context: LifecycleContext<M>) => unknown) | undefined
+  if (afterAll === undefined) return
+  try {
+    await afterAll(context)
+  } catch (cause) {
+    throw new ExoServiceError(
+      ExoServiceErrorCodes.SHUTDOWN,
+      `${loaded.file}: afterAll failed: ${thrownMessage(cause)}. The relay closed; fix what afterAll reports.`,
+      { file: loaded.file, cause },
+    )
+  }
+}

@@ -1,0 +1,172 @@
+import assert from 'node:assert/strict'
+import { type ChildProcess, spawn } from 'node:child_process'
+import { once } from 'node:events'
+import { createInterface } from 'node:readline'
+import { test } from 'node:test'
+import { fileURLToPath } from 'node:url'
+import { withDeadline } from '@exorelay/testing'
+import { fixture, isFree, testRelay } from './landscape-helpers.js'
+
+// The command as users run it: the bin, through dist (turbo builds before it tests).
+const BIN = fileURLToPath(new URL('../bin/exoservice.js', import.meta.url))
+// tsx compiles each service on its first start, slowly on a 2-core CI machine.
+const START = 60_000
+
+/** `exoservice landscape …` running, its output read line by line. */
+class Landscape {
+  readonly child: ChildProcess
+  readonly stdout: string[] = []
+  readonly stderr: string[] = []
+  readonly exited: Promise<number | null>
+  readonly #waiters = new Set<() => void>()
+
+  constructor(args: string[]) {
+    this.child = spawn(process.execPath, [BIN, 'landscape', ...args], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: { ...process.env, EXOCOM_PORT: '0' },
+    })
+    const read = (stream: NodeJS.ReadableStream, into: string[]) => {
+      createInterface({ input: stream }).on('line', (line) => {
+        into.push(line)
+        for (const waiter of this.#waiters) waiter()
+      })
+    }
+    read(this.child.stdout!, this.stdout)
+    read(this.child.stderr!, this.stderr)
+    this.exited = once(this.child, 'close').then(([code]) => code as number | null)
+  }
+
+  /** Resolves with the first stdout line that matches, seen or to come. */
+  waitFor(pattern: RegExp, timeout = START): Promise<string> {
+    const found = new Promise<string>((resolve, reject) => {
+      const check = (): void => {
+        const line = this.stdout.find((candidate) => pattern.test(candidate))
+        if (line !== undefined) {
+          this.#waiters.delete(check)
+          resolve(line)
+        }
+      }
+      this.#waiters.add(check)
+      check()
+      void this.exited.then(() => reject(new Error(`exited first:\n${this.output()}`)))
+    })
+    return withDeadline(found, timeout, () => `no line matching ${pattern}:\n${this.output()}`)
+  }
+
+  /** The ports of the banner: the bus's first, then each service's. */
+  async ports(): Promise<{ bus: number; services: Record<string, number> }> {
+    await this.waitFor(/^Press Ctrl-C to stop\.$/)
+    const bus = Number(/http:\/\/127\.0\.0\.1:(\d+)/.exec(this.stdout.join('\n'))![1])
+    const services: Record<string, number> = {}
+    for (const line of this.stdout) {
+      const match = /^ {2}(\S+) +port (\d+)$/.exec(line)
+      if (match !== null) services[match[1]!] = Number(match[2])
+    }
+    return { bus, services }
+  }
+
+  output(): string {
+    return `stdout:\n${this.stdout.join('\n')}\nstderr:\n${this.stderr.join('\n')}`
+  }
+}
+
+function run(t: { after: (fn: () => void) => void }, args: string[]): Landscape {
+  const landscape = new Landscape(args)
+  t.after(() => {
+    if (landscape.child.exitCode === null && landscape.child.signalCode === null) {
+      landscape.child.kill('SIGKILL')
+    }
+  })
+  return landscape
+}
+
+test('--help prints the usage and exits 0; wrong usage exits 2 with the usage', async (t) => {
+  const help = run(t, ['--help'])
+  assert.equal(await withDeadline(help.exited, 10_000, () => '--help did not exit'), 0)
+  assert.match(help.stdout[0]!, /^Usage: exoservice landscape \[file\] \[options\]$/)
+  for (const args of [['--port', 'x'], ['a.yml', 'b.yml'], ['--what']]) {
+    const wrong = run(t, args)
+    assert.equal(await withDeadline(wrong.exited, 10_000, () => `${args} did not exit`), 2)
+    assert.match(wrong.stderr[0]!, /^exoservice landscape: /)
+    assert.ok(wrong.stderr.includes('Usage: exoservice landscape [file] [options]'))
+  }
+})
+
+test('a missing application file: one line on stderr, exit 1', async (t) => {
+  const missing = run(t, ['nowhere/application.yml'])
+  assert.equal(await withDeadline(missing.exited, 10_000, () => 'it did not exit'), 1)
+  assert.deepEqual(missing.stdout, [])
+  assert.match(
+    missing.stderr.join('\n'),
+    /^exoservice landscape: \S+nowhere\/application\.yml: no such file\. /,
+  )
+})
+
+test('the banner lists each service with its port; lines carry the padded name; Ctrl-C stops all and exits 0', async (t) => {
+  const landscape = run(t, [fixture('two-services')])
+  const { bus, services } = await landscape.ports()
+  assert.deepEqual(Object.keys(services), ['users', 'passwords', 'ledger'])
+  // Not a terminal: each line as it came, after the name padded to the longest, 'passwords'.
+  assert.ok(
+    landscape.stdout.includes(`ledger    | online at port ${services.ledger}`),
+    landscape.output(),
+  )
+  assert.ok(landscape.stdout.some((line) => line.startsWith('exocom    | {')))
+  assert.ok(landscape.stdout.some((line) => line.startsWith('users     | {')))
+
+  landscape.child.kill('SIGINT')
+  assert.equal(await withDeadline(landscape.exited, 30_000, () => 'it did not exit'), 0)
+  assert.ok(landscape.stdout.includes('exoservice landscape: stopped'), landscape.output())
+  for (const port of [bus, ...Object.values(services)]) {
+    assert.ok(await isFree(port), `port ${port} is free`)
+  }
+})
+
+test('a service that exits on its own: its code and last lines on stderr, the rest stopped, exit 1', async (t) => {
+  const landscape = run(t, [fixture('crash')])
+  const { bus, services } = await landscape.ports()
+  const relay = await testRelay(t, bus)
+  // No reply comes: the crasher exits in its handler.
+  relay.send('crasher.crash', 7).catch(() => {})
+  assert.equal(await withDeadline(landscape.exited, 30_000, () => 'it did not exit'), 1)
+  const stderr = landscape.stderr.join('\n')
+  assert.match(
+    stderr,
+    /^exoservice landscape: crasher exited with code 7; stopped the others and the bus\. Its last lines:\n/,
+  )
+  assert.match(stderr, /\n {2}crasher \| crashing on purpose$/)
+  for (const port of [bus, ...Object.values(services)]) {
+    assert.ok(await isFree(port), `port ${port} is free`)
+  }
+})
+
+test('a second Ctrl-C kills a service that does not stop, at once', async (t) => {
+  const landscape = run(t, [fixture('stubborn')])
+  await landscape.ports()
+  landscape.child.kill('SIGINT')
+  // The stubborn service says so when SIGTERM reaches it: the stop is under way.
+  await landscape.waitFor(/^stubborn +\| not stopping$/)
+  landscape.child.kill('SIGINT')
+  assert.equal(await withDeadline(landscape.exited, 10_000, () => 'it did not exit'), 130)
+  assert.match(landscape.stderr.join('\n'), /SIGINT again: killing the services/)
+})
+
+test('Ctrl-C while the services start stops what started and exits 0', async (t) => {
+  // The quiet service never says it is online: the start is still under way.
+  const landscape = run(t, [fixture('silent')])
+  await landscape.waitFor(/^quiet +\| warming up$/)
+  landscape.child.kill('SIGINT')
+  assert.equal(await withDeadline(landscape.exited, 30_000, () => 'it did not exit'), 0)
+  assert.equal(landscape.stdout.at(-1), 'exoservice landscape: stopped')
+  assert.deepEqual(landscape.stderr, [])
+})
+
+test('a service that fails to start: which, why and its last lines on stderr, the rest stopped, exit 1', async (t) => {
+  const landscape = run(t, [fixture('broken')])
+  assert.equal(await withDeadline(landscape.exited, START, () => 'it did not exit'), 1)
+  assert.match(
+    landscape.stderr.join('\n'),
+    /^exoservice landscape: broken did not start: it exited with code 4 before it printed 'online at port'\. Its last lines:\n {2}broken \| cannot connect to the database\n/,
+  )
+  assert.ok(!landscape.stdout.includes('Press Ctrl-C to stop.'))
+})

@@ -1,0 +1,241 @@
+import assert from 'node:assert/strict'
+import { once } from 'node:events'
+import { createServer } from 'node:net'
+import { test } from 'node:test'
+import { pathToFileURL } from 'node:url'
+import { freePort, MockExoCom, RecordingLogger, withDeadline } from '@exorelay/testing'
+import { ExoServiceErrorCodes } from '../src/errors.js'
+import { startService } from '../src/start-service.js'
+import { fixture, isListening } from './run-helpers.js'
+
+const WAIT = 10_000
+
+async function mockBus(t: { after(fn: () => unknown): void }): Promise<MockExoCom> {
+  const exocom = new MockExoCom()
+  await exocom.listen()
+  t.after(() => exocom.close())
+  return exocom
+}
+
+test('a TypeScript service goes online, answers through the bus, and logs online at port <N>', async (t) => {
+  const exocom = await mockBus(t)
+  const logger = new RecordingLogger()
+  const service = await startService(pathToFileURL(fixture('users-ts')), {
+    exocomPort: exocom.port,
+    port: 0,
+    logger,
+  })
+  t.after(() => service.close())
+
+  assert.equal(service.relay.serviceName, 'users')
+  assert.equal(service.service.type, 'users')
+  assert.deepEqual(service.warnings, [])
+  const online = logger.find(`online at port ${service.port}`, 'info')
+  assert.equal(online.length, 1)
+  assert.equal(online[0]!.fields.port, service.port)
+  assert.equal(online[0]!.fields.service, 'users')
+  // beforeAll ran before the service went online.
+  const messages = logger.entries.map((entry) => entry.message)
+  assert.ok(messages.indexOf('beforeAll ran') < messages.indexOf(`online at port ${service.port}`))
+
+  await exocom.waitForService('users', { timeout: WAIT })
+  await exocom.send({ service: 'users', name: 'users.create', payload: { name: 'Ada' } })
+  const created = await exocom.waitForMessage('users.created', { timeout: WAIT })
+  assert.deepEqual(created.payload, { id: 1, name: 'Ada' })
+})
+
+test('a JavaScript service runs too, and a handler service.yml does not declare is a warning', async (t) => {
+  const exocom = await mockBus(t)
+  const logger = new RecordingLogger()
+  const service = await startService(fixture('users-js'), {
+    exocomPort: exocom.port,
+    port: 0,
+    logger,
+  })
+  t.after(() => service.close())
+
+  assert.equal(service.warnings.length, 1)
+  assert.match(service.warnings[0]!, /'users\.extra' is not declared under messages\.receives/)
+  assert.match(service.warnings[0]!, /server\.js/)
+  assert.deepEqual(
+    logger.at('warn').map((entry) => entry.message),
+    service.warnings,
+  )
+  await exocom.waitForService('users', { timeout: WAIT })
+  await exocom.send({ service: 'users', name: 'users.create', payload: { name: 'Bo' } })
+  const created = await exocom.waitForMessage('users.created', { timeout: WAIT })
+  assert.deepEqual(created.payload, { id: 2, name: 'Bo' })
+})
+
+test('SERVICE_NAME overrides the type as the relay name, and the serviceName option both', async (t) => {
+  const exocom = await mockBus(t)
+  const fromEnv = await startService(fixture('users-js'), {
+    exocomPort: exocom.port,
+    port: 0,
+    logger: false,
+    env: { SERVICE_NAME: 'users-2' },
+  })
+  t.after(() => fromEnv.close())
+  assert.equal(fromEnv.relay.serviceName, 'users-2')
+  const fromOption = await startService(fixture('users-js'), {
+    exocomPort: exocom.port,
+    port: 0,
+    logger: false,
+    serviceName: 'users-3',
+    env: { SERVICE_NAME: 'users-2' },
+  })
+  t.after(() => fromOption.close())
+  assert.equal(fromOption.relay.serviceName, 'users-3')
+})
+
+test('close() lets a handler that is mid-await finish: its reply still arrives, then afterAll runs', async (t) => {
+  const exocom = await mockBus(t)
+  const logger = new RecordingLogger()
+  const service = await startService(fixture('users-ts'), {
+    exocomPort: exocom.port,
+    port: 0,
+    logger,
+  })
+  const registered = await exocom.waitForService('users', { timeout: WAIT })
+  await exocom.send({ service: 'users', name: 'users.slow' })
+  // The handler now waits for the reply to its own request.
+  const request = await exocom.waitForMessage('clock.now', { timeout: WAIT })
+
+  const closed = service.close()
+  assert.equal(service.close(), closed, 'a second close() returns the first one')
+  await logger.waitFor((entry) => entry.message?.startsWith('closing') === true, {
+    timeout: WAIT,
+  })
+  assert.equal(logger.find('afterAll ran').length, 0, 'afterAll waits for the handler')
+  // Closing withdrew the service from the bus; the reply to its request still reaches it.
+  exocom.registerService(registered)
+  await exocom.send({ service: 'users', name: 'clock.told', responseTo: request.id, payload: 42 })
+  const slowed = await exocom.waitForMessage('users.slowed', { timeout: WAIT })
+  assert.equal(slowed.payload, 42)
+
+  await withDeadline(closed, WAIT, () => 'close() did not resolve')
+  assert.equal(logger.find('afterAll ran').length, 1)
+  assert.equal(await isListening(service.port), false)
+})
+
+test('every message service.yml receives needs a handler: the error names each missing one', async () => {
+  await assert.rejects(startService(fixture('missing-handlers'), { logger: false }), (error) => {
+    assert.equal((error as { code: string }).code, ExoServiceErrorCodes.HANDLERS)
+    assert.match(
+      (error as Error).message,
+      /no handler for 'users\.create', 'users\.delete', which service\.yml lists under messages\.receives/,
+    )
+    return true
+  })
+})
+
+test('a beforeAll that rejects fails startup with its message; afterAll does not run, nothing listens', async () => {
+  const port = await freePort()
+  const logger = new RecordingLogger()
+  await assert.rejects(
+    startService(fixture('before-all-rejects'), { exocomPort: 1, port, logger }),
+    (error) => {
+      assert.equal((error as { code: string }).code, ExoServiceErrorCodes.STARTUP)
+      assert.match((error as Error).message, /beforeAll failed: cannot connect to the database\./)
+      return true
+    },
+  )
+  assert.equal(logger.find('afterAll ran').length, 0)
+  assert.equal(await isListening(port), false)
+})
+
+test('a beforeAll that outlasts startupTimeout fails startup, and its signal aborts', async () => {
+  const port = await freePort()
+  const logger = new RecordingLogger()
+  await assert.rejects(
+    startService(fixture('before-all-slow'), {
+      exocomPort: 1,
+      port,
+      logger,
+      startupTimeout: 50,
+    }),
+    (error) => {
+      assert.equal((error as { code: string }).code, ExoServiceErrorCodes.STARTUP)
+      assert.match(
+        (error as Error).message,
+        /beforeAll did not finish within the startup timeout of 50 ms\. .*--startup-timeout, env EXOSERVICE_STARTUP_TIMEOUT/,
+      )
+      return true
+    },
+  )
+  const aborted = logger.find('beforeAll aborted')
+  assert.equal(aborted[0]?.fields.code, ExoServiceErrorCodes.STARTUP)
+  assert.equal(await isListening(port), false)
+})
+
+test('EXOSERVICE_STARTUP_TIMEOUT sets the startup timeout; a value that is not milliseconds is refused', async () => {
+  await assert.rejects(
+    startService(fixture('before-all-slow'), {
+      exocomPort: 1,
+      port: 0,
+      logger: false,
+      env: { EXOSERVICE_STARTUP_TIMEOUT: '40' },
+    }),
+    /startup timeout of 40 ms/,
+  )
+  for (const value of ['soon', '-5', '1.5', '0']) {
+    await assert.rejects(
+      startService(fixture('users-js'), {
+        exocomPort: 1,
+        logger: false,
+        env: { EXOSERVICE_STARTUP_TIMEOUT: value },
+      }),
+      (error) => {
+        assert.equal((error as { code: string }).code, ExoServiceErrorCodes.STARTUP)
+        assert.match(
+          (error as Error).message,
+          new RegExp(
+            `^EXOSERVICE_STARTUP_TIMEOUT="${value.replace('.', '\\.')}" must be a positive whole number of milliseconds`,
+          ),
+        )
+        return true
+      },
+    )
+  }
+  await assert.rejects(
+    startService(fixture('users-js'), { exocomPort: 1, logger: false, startupTimeout: -1 }),
+    /^ExoServiceError: startupTimeout must be a positive whole number/,
+  )
+})
+
+test("a port in use fails startup with the relay's message, and afterAll cleans up after beforeAll", async (t) => {
+  const taken = createServer()
+  taken.listen(0, '127.0.0.1')
+  await once(taken, 'listening')
+  t.after(() => taken.close())
+  const port = (taken.address() as { port: number }).port
+  const logger = new RecordingLogger()
+  await assert.rejects(
+    startService(fixture('users-ts'), { exocomPort: 1, port, logger }),
+    (error) => {
+      assert.equal((error as { code: string }).code, ExoServiceErrorCodes.STARTUP)
+      assert.match(
+        (error as Error).message,
+        new RegExp(`^users: the relay could not listen: .*${port}`),
+      )
+      return true
+    },
+  )
+  assert.equal(logger.find('afterAll ran').length, 1)
+})
+
+test('an afterAll that fails makes close() reject with its message; the relay closed anyway', async (t) => {
+  const exocom = await mockBus(t)
+  const service = await startService(fixture('after-all-fails'), {
+    exocomPort: exocom.port,
+    port: 0,
+    logger: false,
+  })
+  await assert.rejects(service.close(), (error) => {
+    assert.equal((error as { code: string }).code, ExoServiceErrorCodes.SHUTDOWN)
+    assert.match((error as Error).message, /afterAll failed: the database did not close\./)
+    return true
+  })
+  assert.equal(service.relay.status().state, 'closed')
+  assert.equal(await isListening(service.port), false)
+})
