@@ -40,7 +40,7 @@ export {
   SERVICE_FILE_NAME,
   type ServiceFile,
 } from './service-file.js'
-export type { ExitStatus } from './service-process.js'
+export { describeExit, type ExitStatus } from './service-process.js'
 export {
   DEFAULT_STARTUP_TIMEOUT,
   type RunningService,

@@ -97,15 +97,17 @@ class Output {
     })
   }
 
-  /** The `port` of a service's `ready` line (JSON when the output is not a terminal). */
-  readyPort(service: string): number {
+  /** The `port` of a service's online line (JSON when the output is not a terminal). */
+  onlinePort(service: string): number {
     for (const line of this.lines) {
       const match = /^(\S+)\s+\| (\{.*\})$/.exec(line)
       if (match?.[1] !== service) continue
       const record = JSON.parse(match[2]!) as { msg?: string; port?: number }
-      if (record.msg === 'ready' && typeof record.port === 'number') return record.port
+      if (record.msg?.startsWith('online at port') && typeof record.port === 'number') {
+        return record.port
+      }
     }
-    throw new Error(`No ready line of '${service}' in the output.`)
+    throw new Error(`No online line of '${service}' in the output.`)
   }
 }
 
@@ -196,7 +198,7 @@ test('the landscape starts, serves the users API through the bus, and stops on S
       line.startsWith('exocom') && line.includes('users  --[ passwords.encrypt ]->  passwords'),
   )
 
-  const servicePorts = [output.readyPort('passwords'), output.readyPort('users')]
+  const servicePorts = [output.onlinePort('passwords'), output.onlinePort('users')]
   launcher.kill('SIGINT')
   const [code, signal] = await exited
   assert.equal(signal, null)
@@ -223,10 +225,13 @@ test('the landscape reports a service that cannot start, stops the others and ex
   })
   const [code] = await exited
   assert.equal(code, 1)
-  assert.match(stderr(), /web failed to start: it exited with code 1 before it was ready/)
   assert.match(
     stderr(),
-    /EADDRINUSE.*another program holds the port: choose a free one, e\.g\. PORT=8080 npm start/,
+    /web did not start: it exited with code 1 before it printed 'online at port'/,
+  )
+  assert.match(
+    stderr(),
+    /EADDRINUSE.*Another program holds the API's port: choose a free one, e\.g\. PORT=8080 npm start/s,
   )
   assert.equal(output.lines.includes(BANNER), false)
   assert.equal(await isFree(busPort), true, 'the bus was not stopped')

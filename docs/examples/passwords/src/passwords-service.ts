@@ -17,23 +17,23 @@ import type { PasswordsMessages } from './messages.js'
 export function passwordsService(): ServiceDefinition<PasswordsMessages> {
   return defineService<PasswordsMessages>({
     'passwords.encrypt': async (password, { reply, signal, log }) => {
-    // The contract says string, but anything can arrive over the wire. The relay logs this
-    // rejection (never the password itself) and answers the sender with an error reply.
-    if (typeof password !== 'string' || password === '') {
-      throw new TypeError(
-        `passwords.encrypt needs a non-empty string as its payload, got ${password === '' ? 'an empty string' : `a ${typeof password}`}.`,
-      )
-    }
-    let hash: string
-    try {
-      hash = await hashPassword(password, { signal })
-    } catch (error) {
-      if (!signal.aborted) throw error
-      // Nobody waits for the hash: a reply (or an error reply) would find no one.
-      log.warn({ code: signal.reason?.code }, `passwords.encrypt stopped: ${why(signal.reason)}`)
-      return
-    }
-    await reply('passwords.encrypted', hash)
+      // The contract says string, but anything can arrive over the wire. The relay logs this
+      // rejection (never the password itself) and answers the sender with an error reply.
+      if (typeof password !== 'string' || password === '') {
+        throw new TypeError(
+          `passwords.encrypt needs a non-empty string as its payload, got ${password === '' ? 'an empty string' : `a ${typeof password}`}.`,
+        )
+      }
+      let hash: string
+      try {
+        hash = await hashPassword(password, { signal })
+      } catch (error) {
+        if (!signal.aborted) throw error
+        // Nobody waits for the hash: a reply (or an error reply) would find no one.
+        log.warn({ code: signal.reason?.code }, `passwords.encrypt stopped: ${why(signal.reason)}`)
+        return
+      }
+      await reply('passwords.encrypted', hash)
     },
   })
 }

@@ -28,27 +28,27 @@ export function usersService(options: UsersServiceOptions = {}): ServiceDefiniti
   const sendOptions = passwordsTimeout === undefined ? {} : { timeout: passwordsTimeout }
   return defineService<UsersMessages>({
     'users.create': async (user, { reply, send, signal, log }) => {
-    const reason = invalidReason(user)
-    if (reason !== undefined) {
-      await reply('users.not-created', { reason })
-      return
-    }
-    let passwordHash: string
-    try {
-      // The send inherits the deadline of users.create: it waits no longer than web does.
-      passwordHash = await send('passwords.encrypt', user.password, sendOptions)
-    } catch (error) {
-      // If the passwords service fails or does not answer in time, the relay logs it and
-      // answers the requester with an error reply (a RemoteHandlerError there, carrying the
-      // code, e.g. EXORELAY_ERR_REPLY_TIMEOUT). A made-up outcome would hide the fault.
-      if (!signal.aborted) throw error
-      // Unless the requester itself waits no longer (its deadline passed, or it cancelled):
-      // then any answer would find nobody.
-      log.warn({ code: signal.reason?.code }, `users.create stopped: ${signal.reason?.message}`)
-      return
-    }
-    const created = store.add(user.name.trim(), passwordHash)
-    await reply('users.created', toUser(created))
+      const reason = invalidReason(user)
+      if (reason !== undefined) {
+        await reply('users.not-created', { reason })
+        return
+      }
+      let passwordHash: string
+      try {
+        // The send inherits the deadline of users.create: it waits no longer than web does.
+        passwordHash = await send('passwords.encrypt', user.password, sendOptions)
+      } catch (error) {
+        // If the passwords service fails or does not answer in time, the relay logs it and
+        // answers the requester with an error reply (a RemoteHandlerError there, carrying the
+        // code, e.g. EXORELAY_ERR_REPLY_TIMEOUT). A made-up outcome would hide the fault.
+        if (!signal.aborted) throw error
+        // Unless the requester itself waits no longer (its deadline passed, or it cancelled):
+        // then any answer would find nobody.
+        log.warn({ code: signal.reason?.code }, `users.create stopped: ${signal.reason?.message}`)
+        return
+      }
+      const created = store.add(user.name.trim(), passwordHash)
+      await reply('users.created', toUser(created))
     },
 
     'users.list': async (_payload, { reply }) => {
