@@ -30,7 +30,31 @@ const TYPESCRIPT = new Set(['.ts', '.mts', '.cts'])
  */
 export async function loadHandlers(service: ServiceFile): Promise<LoadedHandlers> {
   const file = await findModule(service)
-  const definition = await importDefault(file)
+  const loaded = checkDefinition(await importDefault(file), file)
+  const missing = service.receives.filter((name) => !Object.hasOwn(loaded.handlers, name))
+  if (missing.length > 0) {
+    throw new ExoServiceError(
+      ExoServiceErrorCodes.HANDLERS,
+      `${file}: no handler for ${missing.map((name) => `'${name}'`).join(', ')}, which ${relative(service.folder, service.file)} lists under messages.receives. Add a handler for each to the default export, or remove them from receives.`,
+      { file },
+    )
+  }
+  const declared = new Set(service.receives)
+  loaded.warnings = Object.keys(loaded.handlers)
+    .filter((name) => !declared.has(name))
+    .map(
+      (name) =>
+        `${file}: the handler for '${name}' is not declared under messages.receives in ${service.file}: a landscape routes only declared messages to the service. Add '${name}' to receives, or remove the handler.`,
+    )
+  return loaded
+}
+
+/**
+ * Splits a handler map into its handlers and its lifecycle hooks, checking that each is a
+ * function. `file` names the map in errors: the module's path, or a label for a map given as
+ * an object. Throws an {@link ExoServiceError} coded `EXOSERVICE_ERR_HANDLERS`.
+ */
+export function checkDefinition(definition: unknown, file: string): LoadedHandlers {
   const fail = (message: string): never => {
     throw new ExoServiceError(ExoServiceErrorCodes.HANDLERS, `${file}: ${message}`, { file })
   }
@@ -54,20 +78,7 @@ export async function loadHandlers(service: ServiceFile): Promise<LoadedHandlers
     else handlers[key] = value
   }
 
-  const missing = service.receives.filter((name) => !Object.hasOwn(handlers, name))
-  if (missing.length > 0) {
-    fail(
-      `no handler for ${missing.map((name) => `'${name}'`).join(', ')}, which ${relative(service.folder, service.file)} lists under messages.receives. Add a handler for each to the default export, or remove them from receives.`,
-    )
-  }
-  const declared = new Set(service.receives)
-  const warnings = Object.keys(handlers)
-    .filter((name) => !declared.has(name))
-    .map(
-      (name) =>
-        `${file}: the handler for '${name}' is not declared under messages.receives in ${service.file}: a landscape routes only declared messages to the service. Add '${name}' to receives, or remove the handler.`,
-    )
-  return { file, handlers, hooks, warnings }
+  return { file, handlers, hooks, warnings: [] }
 }
 
 /** The absolute path of the service's handler module; see {@link loadHandlers}. */

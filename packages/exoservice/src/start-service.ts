@@ -1,9 +1,9 @@
 import { fileURLToPath } from 'node:url'
 import { type AnyMessages, ExoRelay, type ExoRelayOptions, type MessageMap } from 'exorelay'
 import { createBaseLogger } from 'exorelay/internal'
-import type { LifecycleContext } from './define-service.js'
+import type { LifecycleContext, ServiceDefinition } from './define-service.js'
 import { ExoServiceError, ExoServiceErrorCodes, thrownMessage } from './errors.js'
-import { type LoadedHandlers, loadHandlers } from './load-handlers.js'
+import { checkDefinition, type LoadedHandlers, loadHandlers } from './load-handlers.js'
 import { DEFAULT_ONLINE_TEXT, readServiceFile, type ServiceFile } from './service-file.js'
 
 /** How long `beforeAll` may take unless told otherwise: 30 s. */
@@ -31,8 +31,8 @@ export interface RunningService<M extends MessageMap<M> = AnyMessages> {
   relay: ExoRelay<M>
   /** The port the relay listens on. */
   port: number
-  /** The service's `service.yml`, read and checked. */
-  service: ServiceFile
+  /** The service's `service.yml`, read and checked; `undefined` when started from a handler map. */
+  service: ServiceFile | undefined
   /** One sentence for each handler that `service.yml` does not declare under `receives`. */
   warnings: string[]
   /**
@@ -45,8 +45,8 @@ export interface RunningService<M extends MessageMap<M> = AnyMessages> {
 }
 
 /**
- * Starts the service in `folder`: reads its `service.yml`, loads its handler module and checks
- * it against `receives`, creates its relay (`serviceName` defaults to env `SERVICE_NAME`, then
+ * Starts the service in the folder `source`: reads its `service.yml`, loads its handler module
+ * and checks it against `receives`, creates its relay (`serviceName` defaults to env `SERVICE_NAME`, then
  * the service's `type`), logs the handlers `service.yml` does not declare as warnings, awaits
  * `beforeAll` within `startupTimeout`, listens and logs `online at port <N>`.
  *
@@ -55,6 +55,10 @@ export interface RunningService<M extends MessageMap<M> = AnyMessages> {
  * long, or the relay cannot listen; nothing is left listening then. A failed `beforeAll` is not
  * followed by `afterAll` (it cleans up after itself; its signal says when time is up); a failed
  * listen is, since `beforeAll` finished. Invalid relay options reject with the relay's own error.
+ *
+ * Given a handler map (`defineService({...})`) instead of a folder, it starts that map as it is,
+ * without a `service.yml` to check it against: for tests, and for services built in code. Its
+ * name is then the `serviceName` option, or env `SERVICE_NAME`.
  *
  * @example
  * ```ts
@@ -68,17 +72,36 @@ export interface RunningService<M extends MessageMap<M> = AnyMessages> {
  * await exocom.close()
  * ```
  */
-export async function startService<M extends MessageMap<M> = AnyMessages>(
+export function startService<M extends MessageMap<M> = AnyMessages>(
   folder: string | URL,
+  options?: StartServiceOptions,
+): Promise<RunningService<M>>
+export function startService<M extends MessageMap<M> = AnyMessages>(
+  definition: ServiceDefinition<M>,
+  options?: StartServiceOptions,
+): Promise<RunningService<M>>
+export async function startService<M extends MessageMap<M> = AnyMessages>(
+  source: string | URL | ServiceDefinition<M>,
   options: StartServiceOptions = {},
 ): Promise<RunningService<M>> {
   const { startupTimeout: timeoutOption, ...relayOptions } = options
   const env = options.env ?? process.env
   const startupTimeout = checkStartupTimeout(timeoutOption, env.EXOSERVICE_STARTUP_TIMEOUT)
-  const service = await readServiceFile(folder instanceof URL ? fileURLToPath(folder) : folder)
-  const loaded = await loadHandlers(service)
-
-  const serviceName = options.serviceName ?? (env.SERVICE_NAME || service.type)
+  const fromFolder = typeof source === 'string' || source instanceof URL
+  const service = fromFolder
+    ? await readServiceFile(source instanceof URL ? fileURLToPath(source) : source)
+    : undefined
+  const serviceName = options.serviceName ?? (env.SERVICE_NAME || service?.type)
+  if (serviceName === undefined || serviceName === '') {
+    throw new ExoServiceError(
+      ExoServiceErrorCodes.STARTUP,
+      'A service started from a handler map has no service.yml to take its name from: give the serviceName option, or set SERVICE_NAME.',
+    )
+  }
+  const loaded =
+    service === undefined
+      ? checkDefinition(source, `the handler map of '${serviceName}'`)
+      : await loadHandlers(service)
   // One logger for the relay and the service's own lines, so that both look alike.
   const logger = createBaseLogger(options.logger)
   const relay = new ExoRelay<M>({ ...relayOptions, serviceName, logger })
@@ -113,7 +136,7 @@ export async function startService<M extends MessageMap<M> = AnyMessages>(
     })
     throw new ExoServiceError(
       ExoServiceErrorCodes.STARTUP,
-      `${service.type}: the relay could not listen: ${(cause as Error).message}`,
+      `${serviceName}: the relay could not listen: ${(cause as Error).message}`,
       { cause },
     )
   }

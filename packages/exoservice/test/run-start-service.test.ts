@@ -4,6 +4,7 @@ import { createServer } from 'node:net'
 import { test } from 'node:test'
 import { pathToFileURL } from 'node:url'
 import { freePort, MockExoCom, RecordingLogger, withDeadline } from '@exorelay/testing'
+import { defineService } from '../src/define-service.js'
 import { ExoServiceErrorCodes } from '../src/errors.js'
 import { startService } from '../src/start-service.js'
 import { fixture, isListening } from './run-helpers.js'
@@ -28,7 +29,7 @@ test('a TypeScript service goes online, answers through the bus, and logs online
   t.after(() => service.close())
 
   assert.equal(service.relay.serviceName, 'users')
-  assert.equal(service.service.type, 'users')
+  assert.equal(service.service?.type, 'users')
   assert.deepEqual(service.warnings, [])
   const online = logger.find(`online at port ${service.port}`, 'info')
   assert.equal(online.length, 1)
@@ -238,4 +239,52 @@ test('an afterAll that fails makes close() reject with its message; the relay cl
   })
   assert.equal(service.relay.status().state, 'closed')
   assert.equal(await isListening(service.port), false)
+})
+
+test('a handler map given as an object starts as it is: typed handlers, hooks, the serviceName option', async (t) => {
+  const exocom = await mockBus(t)
+  const ran: string[] = []
+  type Messages = {
+    'greetings.hello': { payload: string; replies: { 'greetings.said': string } }
+  }
+  const service = await startService(
+    defineService<Messages>({
+      beforeAll: () => {
+        ran.push('beforeAll')
+      },
+      'greetings.hello': async (name, { reply }) => {
+        await reply('greetings.said', `Hello, ${name}!`)
+      },
+      afterAll: () => {
+        ran.push('afterAll')
+      },
+    }),
+    { serviceName: 'greeter', exocomPort: exocom.port, port: 0, logger: false },
+  )
+  assert.equal(service.service, undefined)
+  assert.equal(service.relay.serviceName, 'greeter')
+  await exocom.waitForService('greeter', { timeout: WAIT })
+  await exocom.send({ service: 'greeter', name: 'greetings.hello', payload: 'Ada' })
+  const said = await exocom.waitForMessage('greetings.said', { timeout: WAIT })
+  assert.equal(said.payload, 'Hello, Ada!')
+  await service.close()
+  assert.deepEqual(ran, ['beforeAll', 'afterAll'])
+})
+
+test('a handler map without a name, or with a non-function in it, is refused before anything listens', async () => {
+  await assert.rejects(startService(defineService({}), { env: {}, port: 0, logger: false }), {
+    code: ExoServiceErrorCodes.STARTUP,
+    message: /give the serviceName option, or set SERVICE_NAME/,
+  })
+  await assert.rejects(
+    startService({ 'users.create': 'not a function' } as never, {
+      serviceName: 'users',
+      port: 0,
+      logger: false,
+    }),
+    {
+      code: ExoServiceErrorCodes.HANDLERS,
+      message: /^the handler map of 'users': the handler for 'users\.create' must be a function/,
+    },
+  )
 })
