@@ -1,8 +1,9 @@
-import { readFile, stat } from 'node:fs/promises'
+import { stat } from 'node:fs/promises'
 import { dirname, resolve } from 'node:path'
-import { isMap, isNode, isScalar, LineCounter, parseDocument, type YAMLMap } from 'yaml'
+import { isMap, isScalar, type YAMLMap } from 'yaml'
 import { ExoServiceError, ExoServiceErrorCodes } from './errors.js'
-import { readServiceFile, type ServiceFile } from './service-file.js'
+import { readServiceFile, SERVICE_TYPE, type ServiceFile } from './service-file.js'
+import { parseYaml, readYamlText } from './yaml-file.js'
 
 /** The file `exoservice landscape` reads when it is given none. */
 export const APPLICATION_FILE_NAME = 'application.yml'
@@ -38,8 +39,6 @@ export interface ApplicationService {
   service: ServiceFile
 }
 
-// A service name becomes SERVICE_NAME, the relay's name on the bus: service-file.ts's rule.
-const SERVICE_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]*$/
 const KNOWN_KEYS = new Set(['name', 'description', 'version', 'bus', 'services', 'development'])
 
 /**
@@ -60,42 +59,12 @@ const KNOWN_KEYS = new Set(['name', 'description', 'version', 'bus', 'services',
  */
 export async function readApplicationFile(file: string): Promise<ApplicationFile> {
   const path = resolve(file)
-  let text: string
-  try {
-    text = await readFile(path, 'utf8')
-  } catch (cause) {
-    const missing = (cause as NodeJS.ErrnoException).code === 'ENOENT'
-    throw new ExoServiceError(
-      ExoServiceErrorCodes.APPLICATION_FILE,
-      missing
-        ? `${path}: no such file. A landscape is described by an application file (${APPLICATION_FILE_NAME}) that lists the service folders; create one, or name the right file: \`exoservice landscape <file>\`.`
-        : `${path}: cannot be read (${(cause as Error).message}). Check the file's permissions.`,
-      { cause, file: path },
-    )
-  }
-
-  const lines = new LineCounter()
-  const doc = parseDocument(text, { lineCounter: lines, uniqueKeys: true, prettyErrors: false })
-  const fail = (message: string, at?: unknown): never => {
-    const line =
-      isNode(at) && at.range !== undefined && at.range !== null
-        ? lines.linePos(at.range[0]).line
-        : undefined
-    throw new ExoServiceError(
-      ExoServiceErrorCodes.APPLICATION_FILE,
-      `${path}${line === undefined ? '' : `:${line}`}: ${message}`,
-      { file: path, line },
-    )
-  }
-  const [yamlError] = doc.errors
-  if (yamlError !== undefined) {
-    const line = lines.linePos(yamlError.pos[0]).line
-    throw new ExoServiceError(
-      ExoServiceErrorCodes.APPLICATION_FILE,
-      `${path}:${line}: is not valid YAML: ${yamlError.message.split('\n')[0]!.replace(/ at line \d+, column \d+:?$/, '')}. Fix the YAML at that line.`,
-      { file: path, line, cause: yamlError },
-    )
-  }
+  const text = await readYamlText(
+    path,
+    ExoServiceErrorCodes.APPLICATION_FILE,
+    `A landscape is described by an application file (${APPLICATION_FILE_NAME}) that lists the service folders; create one, or name the right file: \`exoservice landscape <file>\`.`,
+  )
+  const { doc, fail, lineOf } = parseYaml(text, path, ExoServiceErrorCodes.APPLICATION_FILE)
   const top = doc.contents
   if (!isMap(top)) {
     fail('must be a YAML mapping with `services` (and optionally `name`, `description`, `bus`).')
@@ -172,7 +141,7 @@ export async function readApplicationFile(file: string): Promise<ApplicationFile
   const add = (entryKey: unknown, value: unknown, group: string | undefined): void => {
     const entryName = isScalar(entryKey) ? String(entryKey.value) : ''
     const where = group === undefined ? entryName : `${group}.${entryName}`
-    if (!SERVICE_NAME.test(entryName) || entryName.length > 256) {
+    if (!SERVICE_TYPE.test(entryName) || entryName.length > 256) {
       fail(
         `'${where}' is not a valid service name (letters, digits, '.', '-', '_'; at most 256): it becomes the service's SERVICE_NAME. Rename it.`,
         entryKey,
@@ -195,8 +164,7 @@ export async function readApplicationFile(file: string): Promise<ApplicationFile
         entryKey,
       )
     }
-    const line =
-      isNode(entryKey) && entryKey.range ? lines.linePos(entryKey.range[0]).line : undefined
+    const line = lineOf(entryKey)
     if (seen.has(entryName)) {
       const first = seen.get(entryName)
       fail(

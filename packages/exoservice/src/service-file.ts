@@ -1,8 +1,8 @@
-import { readFile } from 'node:fs/promises'
 import { isAbsolute, join, resolve } from 'node:path'
-import { type Document, isNode, LineCounter, parseDocument } from 'yaml'
+import { type Document, isNode } from 'yaml'
 import { LIFECYCLE_HOOKS } from './define-service.js'
-import { ExoServiceError, ExoServiceErrorCodes } from './errors.js'
+import { ExoServiceErrorCodes } from './errors.js'
+import { parseYaml, readYamlText } from './yaml-file.js'
 
 /** The name of the file that describes a service, in the service's folder. */
 export const SERVICE_FILE_NAME = 'service.yml'
@@ -69,45 +69,18 @@ const KNOWN_KEYS = new Set([
  * with valid, distinct names.
  */
 export async function readServiceFile(folder: string): Promise<ServiceFile> {
-  const root = resolve(folder)
-  const file = join(root, SERVICE_FILE_NAME)
-  let text: string
-  try {
-    text = await readFile(file, 'utf8')
-  } catch (cause) {
-    const missing = (cause as NodeJS.ErrnoException).code === 'ENOENT'
-    throw new ExoServiceError(
-      ExoServiceErrorCodes.SERVICE_FILE,
-      missing
-        ? `${file}: no such file. A service folder holds a service.yml; create one (\`exoservice new <name>\` scaffolds a service), or point at the right folder.`
-        : `${file}: cannot be read (${(cause as Error).message}).`,
-      { cause, file },
-    )
-  }
+  const file = join(resolve(folder), SERVICE_FILE_NAME)
+  const text = await readYamlText(
+    file,
+    ExoServiceErrorCodes.SERVICE_FILE,
+    'A service folder holds a service.yml; create one (`exoservice new <name>` scaffolds a service), or point at the right folder.',
+  )
   return parseServiceFile(text, file)
 }
 
 /** Checks the text of a `service.yml` read from `file`; see {@link readServiceFile}. */
 export function parseServiceFile(text: string, file: string): ServiceFile {
-  const lines = new LineCounter()
-  const doc = parseDocument(text, { lineCounter: lines, uniqueKeys: true, prettyErrors: false })
-  const fail = (message: string, at?: unknown): never => {
-    const line = lineOf(at, lines)
-    throw new ExoServiceError(
-      ExoServiceErrorCodes.SERVICE_FILE,
-      `${file}${line === undefined ? '' : `:${line}`}: ${message}`,
-      { file, line },
-    )
-  }
-  const [yamlError] = doc.errors
-  if (yamlError !== undefined) {
-    const line = lines.linePos(yamlError.pos[0]).line
-    throw new ExoServiceError(
-      ExoServiceErrorCodes.SERVICE_FILE,
-      `${file}${line === undefined ? '' : `:${line}`}: is not valid YAML: ${firstLine(yamlError.message)}. Fix the YAML at that line.`,
-      { file, line, cause: yamlError },
-    )
-  }
+  const { doc, fail } = parseYaml(text, file, ExoServiceErrorCodes.SERVICE_FILE)
   const top: unknown = doc.toJS()
   if (top === null || typeof top !== 'object' || Array.isArray(top)) {
     fail('must be a YAML mapping with at least `type` and `messages` (see `exoservice new`).')
@@ -227,12 +200,6 @@ export function parseServiceFile(text: string, file: string): ServiceFile {
   }
 }
 
-/** The 1-based line of a YAML node, if `node` is one with a position. */
-function lineOf(node: unknown, lines: LineCounter): number | undefined {
-  if (!isNode(node) || node.range === undefined || node.range === null) return undefined
-  return lines.linePos(node.range[0]).line
-}
-
 /** The key node of `path`'s last key, for a key that has no value node worth pointing at. */
 function keyNode(doc: Document, ...path: string[]): unknown {
   const parent = path.length === 1 ? doc.contents : doc.getIn(path.slice(0, -1), true)
@@ -240,8 +207,4 @@ function keyNode(doc: Document, ...path: string[]): unknown {
   const last = path[path.length - 1]
   return items.find((pair) => isNode(pair.key) && (pair.key as { value?: unknown }).value === last)
     ?.key
-}
-
-function firstLine(text: string): string {
-  return text.split('\n')[0]!.replace(/ at line \d+, column \d+:?$/, '')
 }

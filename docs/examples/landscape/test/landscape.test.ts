@@ -5,20 +5,10 @@ import { createServer } from 'node:net'
 import { createInterface } from 'node:readline'
 import { test } from 'node:test'
 import { fileURLToPath } from 'node:url'
+import { freePort } from '@exorelay/testing'
 
 const BANNER = 'ExoRelay example landscape is running.'
 const landscapeDir = fileURLToPath(new URL('../', import.meta.url))
-
-/** A port that was free a moment ago: bind port 0, read the port, close. */
-async function freePort(): Promise<number> {
-  const server = createServer()
-  server.listen(0, '127.0.0.1')
-  await once(server, 'listening')
-  const { port } = server.address() as { port: number }
-  server.close()
-  await once(server, 'close')
-  return port
-}
 
 /** True when the port can be bound on 127.0.0.1, i.e. nothing listens there any more. */
 async function isFree(port: number): Promise<boolean> {
