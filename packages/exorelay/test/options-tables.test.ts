@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict'
 import { execFileSync } from 'node:child_process'
 import { readFileSync } from 'node:fs'
+import { basename } from 'node:path'
 import { describe, test } from 'node:test'
 import { fileURLToPath } from 'node:url'
 import ts from 'typescript'
@@ -60,6 +61,18 @@ export const optionsTables: readonly OptionsTable[] = [
     entry: 'packages/nats-transport/src/index.ts',
     document: 'docs/reference/nats-transport.md',
     heading: '## `natsTransport(options)`',
+  },
+  {
+    type: 'StartLandscapeOptions',
+    entry: 'packages/exoservice/src/index.ts',
+    document: 'docs/reference/exoservice.md',
+    heading: '## `startLandscape(options)`',
+  },
+  {
+    type: 'LineWriterOptions',
+    entry: 'packages/exoservice/src/index.ts',
+    document: 'docs/reference/exoservice.md',
+    heading: '## Output of a landscape',
   },
 ]
 
@@ -225,24 +238,45 @@ for (const table of optionsTables) {
   })
 }
 
-describe('docs/reference/exocom.md: the exocom command', () => {
-  test('the flags table lists exactly the flags `exocom --help` shows', () => {
-    const bin = fileURLToPath(new URL('packages/exocom/bin/exocom.js', repositoryRoot))
-    const usage = execFileSync(process.execPath, [bin, '--help'], {
-      encoding: 'utf8',
-      timeout: 20_000,
+/** A command whose flags table a reference page keeps: the flags are the table's first column. */
+const commandTables = [
+  {
+    bin: 'packages/exocom/bin/exocom.js',
+    args: [],
+    document: 'docs/reference/exocom.md',
+    heading: '## `exocom [options]`',
+  },
+  ...['run [folder]', 'new <name>', 'landscape [file]'].map((usage) => ({
+    bin: 'packages/exoservice/bin/exoservice.js',
+    args: [usage.split(' ')[0]!],
+    document: 'docs/reference/exoservice.md',
+    heading: `## \`exoservice ${usage} [options]\``,
+  })),
+]
+
+for (const command of commandTables) {
+  const name = [basename(command.bin, '.js'), ...command.args].join(' ')
+  describe(`${command.document}: the ${name} command`, () => {
+    test(`the flags table lists exactly the flags \`${name} --help\` shows`, () => {
+      const bin = fileURLToPath(new URL(command.bin, repositoryRoot))
+      const usage = execFileSync(process.execPath, [bin, ...command.args, '--help'], {
+        encoding: 'utf8',
+        timeout: 20_000,
+      })
+      const flagsOf = (text: string) =>
+        [...text.matchAll(/(?<![\w-])--[a-z][a-z-]*/g)].map(([flag]) => flag)
+      const options = usage.slice(usage.indexOf('Options:'))
+      const shown = [
+        ...new Set(
+          options.split('\n').flatMap((line) => flagsOf(line.trim().split('  ')[0] ?? '')),
+        ),
+      ]
+      const rows = tableAfter(
+        readFileSync(new URL(command.document, repositoryRoot), 'utf8'),
+        command.heading,
+      )
+      const listed = rows.flatMap((row) => flagsOf(Object.values(row)[0] ?? ''))
+      assert.deepEqual(listed.sort(), shown.sort())
     })
-    const flagsOf = (text: string) =>
-      [...text.matchAll(/(?<![\w-])--[a-z][a-z-]*/g)].map(([flag]) => flag)
-    const options = usage.slice(usage.indexOf('Options:'))
-    const shown = [
-      ...new Set(options.split('\n').flatMap((line) => flagsOf(line.trim().split('  ')[0] ?? ''))),
-    ]
-    const rows = tableAfter(
-      readFileSync(new URL('docs/reference/exocom.md', repositoryRoot), 'utf8'),
-      '## `exocom [options]`',
-    )
-    const listed = rows.flatMap((row) => flagsOf(row.flag ?? ''))
-    assert.deepEqual(listed.sort(), shown.sort())
   })
-})
+}
