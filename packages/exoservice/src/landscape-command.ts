@@ -1,3 +1,4 @@
+import { constants } from 'node:os'
 import { parseArgs } from 'node:util'
 import { APPLICATION_FILE_NAME } from './application-file.js'
 import { isExoServiceError } from './errors.js'
@@ -12,7 +13,7 @@ const USAGE = `Usage: exoservice landscape [file] [options]
 Runs a landscape: starts ExoCom with a routing table built from the services' service.yml
 files, then every service the application file lists, each with SERVICE_NAME, EXOCOM_HOST,
 EXOCOM_PORT and EXORELAY_PORT set; prefixes each line with the service's name. Ctrl-C stops
-the services, then the bus; a second Ctrl-C kills them at once. When a service exits on its
+the services, then the bus; a second Ctrl-C kills them at once (exit 128 + the signal's number). When a service exits on its
 own, the runner stops the others and exits 1.
 
 Arguments:
@@ -66,7 +67,7 @@ export async function landscapeCommand(args: string[]): Promise<number> {
     if (signals > 1) {
       process.stderr.write(`exoservice landscape: ${signal} again: killing the services\n`)
       landscape?.kill()
-      process.exit(130)
+      process.exit(128 + constants.signals[signal])
     }
     process.stdout.write(`exoservice landscape: ${signal}: stopping\n`)
     starting.abort(new Stopped(signal))

@@ -157,6 +157,9 @@ export async function startLandscape(options: StartLandscapeOptions): Promise<La
         sends: service.sends,
       })),
       onLine,
+      // The services read EXOCOM_TOKEN from the same environment: a bus without it would refuse
+      // every one of their requests.
+      env.EXOCOM_TOKEN || undefined,
     )
   }
 
@@ -282,6 +285,7 @@ async function startBus(
   port: number,
   services: NonNullable<ExoComOptions['services']>,
   onLine: (line: OutputLine) => void,
+  token: string | undefined,
 ): Promise<ExoCom> {
   const logger = pino(
     { level: 'info' },
@@ -295,7 +299,7 @@ async function startBus(
     },
   )
   try {
-    return await startExoCom({ port, host: '127.0.0.1', services, logger })
+    return await startExoCom({ port, host: '127.0.0.1', services, logger, token })
   } catch (cause) {
     throw new ExoServiceError(
       ExoServiceErrorCodes.STARTUP,

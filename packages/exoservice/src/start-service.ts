@@ -73,11 +73,11 @@ export interface RunningService<M extends MessageMap<M> = AnyMessages> {
  * ```
  */
 export function startService<M extends MessageMap<M> = AnyMessages>(
-  folder: string | URL,
+  definition: ServiceDefinition<M>,
   options?: StartServiceOptions,
 ): Promise<RunningService<M>>
 export function startService<M extends MessageMap<M> = AnyMessages>(
-  definition: ServiceDefinition<M>,
+  folder: string | URL,
   options?: StartServiceOptions,
 ): Promise<RunningService<M>>
 export async function startService<M extends MessageMap<M> = AnyMessages>(

@@ -7,6 +7,7 @@ import assert from 'node:assert/strict'
 import { test } from 'node:test'
 import type { ExoRelay, Logger } from 'exorelay'
 import { defineService, type LifecycleContext } from '../src/define-service.js'
+import { startService } from '../src/start-service.js'
 
 /** True only when A and B are the same type (not merely assignable either way). */
 type Equal<A, B> =
@@ -25,6 +26,26 @@ type Messages = {
 
 /** Holds code that must compile (or fail to) without ever running it. */
 function compileOnly(_code: () => void): void {}
+
+compileOnly(() => {
+  // A handler map written inline in startService: the map's overload comes first, so its
+  // handlers are typed (a folder's overload would leave their parameters implicitly any).
+  void startService(
+    defineService({
+      'greetings.hello': async (name: string, { reply }) => {
+        await reply('greetings.said', `Hello, ${name}!`)
+      },
+    }),
+    { serviceName: 'greeter' },
+  )
+  void startService(
+    defineService<Messages>({
+      'users.count': (_payload, { reply }) => reply('users.counted', 1),
+    }),
+  )
+  void startService('./users', { port: 0 })
+  void startService(new URL('file:///srv/users/'))
+})
 
 compileOnly(() => {
   defineService<Messages>({

@@ -23,8 +23,15 @@ export async function isFree(port: number): Promise<boolean> {
 export async function testRelay(
   t: { after: (fn: () => Promise<void>) => void },
   busPort: number,
+  options: { token?: string } = {},
 ): Promise<ExoRelay> {
-  const relay = new ExoRelay({ serviceName: 'tester', exocomPort: busPort, port: 0, logger: false })
+  const relay = new ExoRelay({
+    serviceName: 'tester',
+    exocomPort: busPort,
+    port: 0,
+    logger: false,
+    ...options,
+  })
   await relay.listen()
   t.after(() => relay.close())
   return relay

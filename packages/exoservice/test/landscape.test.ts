@@ -16,7 +16,7 @@ const START = 60_000
 async function start(
   t: { after: (fn: () => Promise<void>) => void },
   name: string,
-  options: { startTimeout?: number } = {},
+  options: { startTimeout?: number; env?: NodeJS.ProcessEnv } = {},
 ): Promise<{ landscape: Landscape; lines: OutputLine[] }> {
   const lines: OutputLine[] = []
   const landscape = await withDeadline(
@@ -230,4 +230,16 @@ test("a service with the default startup command runs through this package's own
       ({ service, record }) => service === 'pinger' && record?.msg?.includes('online at port'),
     ),
   )
+})
+
+test('with EXOCOM_TOKEN in the environment, the bus asks for the token the services send', async (t) => {
+  const token = 'landscape-secret'
+  const { landscape } = await start(t, 'run', { env: { ...process.env, EXOCOM_TOKEN: token } })
+  const config = `http://127.0.0.1:${landscape.busPort}/config.json`
+  assert.equal((await fetch(config)).status, 401)
+  const authorized = await fetch(config, { headers: { authorization: `Bearer ${token}` } })
+  assert.equal(authorized.status, 200)
+  // The service registered itself with the token, and answers a request that carries it.
+  const relay = await testRelay(t, landscape.busPort!, { token })
+  assert.equal(await relay.send('ping', undefined, { timeout: 10_000 }), undefined)
 })
