@@ -11,6 +11,8 @@ export interface NpmOptions {
   readonly cwd: string
   /** npm's only user config file; without it, the user's ~/.npmrc as usual. */
   readonly userconfig?: string
+  /** npm's cache folder; without it, the user's (~/.npm). */
+  readonly cache?: string
   readonly timeout: number
 }
 
@@ -25,7 +27,10 @@ export function npm(args: readonly string[], options: NpmOptions): Promise<NpmRe
   const env = Object.fromEntries(
     Object.entries(process.env).filter(([name]) => !/^(npm_|NODE_TEST_CONTEXT$)/i.test(name)),
   )
-  const config = options.userconfig === undefined ? [] : ['--userconfig', options.userconfig]
+  const config = [
+    ...(options.userconfig === undefined ? [] : ['--userconfig', options.userconfig]),
+    ...(options.cache === undefined ? [] : ['--cache', options.cache]),
+  ]
   return new Promise((resolve) => {
     execFile(
       'npm',

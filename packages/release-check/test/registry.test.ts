@@ -196,6 +196,9 @@ test('`npx exoservice new demo`, then `npm install` and `npm test` in it, pass a
   const created = await npm(['exec', '--yes', 'exoservice', 'new', 'demo'], {
     cwd: work,
     userconfig: registry.npmrc,
+    // A cache of this run's own: npx reuses a package it installed before under the same
+    // version, which would be an earlier build of this repository's 0.1.0.
+    cache: join(work, '.npm-cache'),
     timeout: 120_000,
   })
   assert.equal(created.exitCode, 0, `npx exoservice new demo failed:\n${created.output}`)
