@@ -45,7 +45,36 @@ export class ExoServiceError extends Error {
     this.file = options.file
     this.line = options.line
   }
+
+  /** The form an error takes in logs: data, never a stack. */
+  toJSON(): {
+    name: string
+    code: ExoServiceErrorCode
+    message: string
+    file?: string
+    line?: number
+  } {
+    return {
+      name: this.name,
+      code: this.code,
+      message: this.message,
+      ...(this.file === undefined ? {} : { file: this.file }),
+      ...(this.line === undefined ? {} : { line: this.line }),
+    }
+  }
 }
+
+// A brand, as @exorelay/core's errors have: a handler module loaded through tsx, or a second
+// installed copy of exoservice, makes a second class, and a plain `instanceof` would fail across
+// them. The brand sits under a `Symbol.for` key, the same in every copy in the process.
+const kExoServiceError = Symbol.for('exoservice.error.ExoServiceError')
+Object.defineProperty(ExoServiceError.prototype, kExoServiceError, { value: true })
+Object.defineProperty(ExoServiceError, Symbol.hasInstance, {
+  value: (instance: unknown): boolean =>
+    typeof instance === 'object' &&
+    instance !== null &&
+    (instance as Record<symbol, unknown>)[kExoServiceError] === true,
+})
 
 /** True when `error` is an {@link ExoServiceError}, of `code` when one is given. */
 export function isExoServiceError(

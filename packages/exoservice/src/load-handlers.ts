@@ -22,6 +22,20 @@ export interface LoadedHandlers {
 // Extensions Node cannot load by itself: tsx compiles them.
 const TYPESCRIPT = new Set(['.ts', '.mts', '.cts'])
 
+let typeScriptRegistered = false
+
+/**
+ * Registers tsx for this whole process, once: TypeScript handler modules are then imported as
+ * any module is, sharing this process's exorelay and exoservice. For `exoservice run`, whose
+ * process is the service's own.
+ */
+export async function registerTypeScript(): Promise<void> {
+  if (typeScriptRegistered) return
+  const { register } = await import('tsx/esm/api')
+  register()
+  typeScriptRegistered = true
+}
+
 /**
  * Finds the service's handler module (`server` in `service.yml`, else the first of
  * {@link DEFAULT_SERVER_FILES} that exists), loads it, and checks that its default export is a
@@ -44,7 +58,7 @@ export async function loadHandlers(service: ServiceFile): Promise<LoadedHandlers
     .filter((name) => !declared.has(name))
     .map(
       (name) =>
-        `${file}: the handler for '${name}' is not declared under messages.receives in ${service.file}: a landscape routes only declared messages to the service. Add '${name}' to receives, or remove the handler.`,
+        `${file}: the handler for '${name}' is not declared under messages.receives in ${service.file}. The relay serves it anyway once it registers with the bus, but service.yml no longer says what the service receives, and a bus that routes by a table built from it (before the service registers, or with an original relay) does not route '${name}' here. Add '${name}' to receives, or remove the handler.`,
     )
   return loaded
 }
@@ -112,10 +126,11 @@ async function importDefault(file: string): Promise<unknown> {
   const url = pathToFileURL(file).href
   let module: Record<string, unknown>
   try {
-    // tsImport loads the module and what it imports through tsx in a namespace of its own, so
-    // TypeScript works without registering tsx for the whole process (which a test runner
-    // may already have done).
-    if (TYPESCRIPT.has(extname(file))) {
+    // Without tsx registered for the process, tsImport loads the module and what it imports
+    // through tsx in a namespace of its own: TypeScript works in a process that is not ours
+    // (a test runner may have set up tsx already, or not). That namespace has its own copies of
+    // exorelay and exoservice; `exoservice run` avoids them with registerTypeScript().
+    if (TYPESCRIPT.has(extname(file)) && !typeScriptRegistered) {
       const { tsImport } = await import('tsx/esm/api')
       module = (await tsImport(url, import.meta.url)) as Record<string, unknown>
     } else {

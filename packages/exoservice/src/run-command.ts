@@ -1,5 +1,6 @@
 import { constants } from 'node:os'
 import { parseArgs } from 'node:util'
+import { registerTypeScript } from './load-handlers.js'
 import { DEFAULT_STARTUP_TIMEOUT, type RunningService, startService } from './start-service.js'
 
 const USAGE = `Usage: exoservice run [folder] [options]
@@ -53,28 +54,37 @@ export async function runCommand(args: string[]): Promise<number> {
     }
   }
 
-  // Listened for before the service starts: a landscape may stop it as soon as it is online.
+  // Listened for before the service starts: a landscape may stop it at any time. A signal
+  // during the start stops the start (beforeAll's signal aborts); once online, it closes.
   let stopping: NodeJS.Signals | undefined
+  const starting = new AbortController()
   let stop: (signal: NodeJS.Signals) => void = () => {}
   const stopped = new Promise<void>((resolve) => {
     stop = (signal) => {
       if (stopping !== undefined) {
         // A second signal: the user does not want to wait for the close.
-        process.stderr.write(`exoservice run: ${signal} again, exiting without waiting.\n`)
-        process.exit(128 + constants.signals[signal])
+        void exit(128 + constants.signals[signal], `${signal} again, exiting without waiting.`)
+        return
       }
       stopping = signal
+      starting.abort(new StopSignal(signal))
       resolve()
     }
   })
   for (const signal of SIGNALS) process.on(signal, stop)
 
+  // One copy of exoservice and exorelay in this process: tsx registered for the whole process
+  // lets a TypeScript handler module import the same ones this runner uses.
+  await registerTypeScript()
   let service: RunningService
   try {
     service = await startService(positionals[0] ?? '.', {
       ...(startupTimeout === undefined ? {} : { startupTimeout }),
+      signal: starting.signal,
     })
   } catch (error) {
+    // Stopped before it was online: nothing listens, and that is what was asked.
+    if (error instanceof StopSignal) return exit(0)
     return exit(1, error)
   }
   await stopped
@@ -86,14 +96,27 @@ export async function runCommand(args: string[]): Promise<number> {
   return exit(0)
 }
 
-/** Ends the process: a failure is one line on stderr, never a stack. */
-function exit(code: number, error?: unknown): never {
-  if (error !== undefined) {
-    process.stderr.write(
-      `exoservice run: ${error instanceof Error ? error.message : String(error)}\n`,
-    )
+/** The reason a start was stopped: a signal came first. */
+class StopSignal extends Error {
+  constructor(signal: NodeJS.Signals) {
+    super(`${signal} while starting`)
   }
-  process.exit(code)
+}
+
+/**
+ * Ends the process: a failure is one line on stderr, never a stack. The exit waits for the line
+ * to be written: on macOS a pipe (a landscape reading this service) is written asynchronously,
+ * and a `process.exit()` right after the write can lose it.
+ */
+function exit(code: number, error?: unknown): Promise<never> {
+  const line =
+    error === undefined
+      ? ''
+      : `exoservice run: ${error instanceof Error ? error.message : String(error)}\n`
+  // Never settles: the process ends first.
+  return new Promise(() => {
+    process.stderr.write(line, () => process.exit(code))
+  })
 }
 
 function parse(args: string[]) {

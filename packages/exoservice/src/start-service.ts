@@ -1,5 +1,12 @@
 import { fileURLToPath } from 'node:url'
-import { type AnyMessages, ExoRelay, type ExoRelayOptions, type MessageMap } from 'exorelay'
+import {
+  type AnyMessages,
+  ErrorCodes,
+  ExoRelay,
+  type ExoRelayOptions,
+  InvalidArgumentError,
+  type MessageMap,
+} from 'exorelay'
 import { createBaseLogger } from 'exorelay/internal'
 import type { LifecycleContext, ServiceDefinition } from './define-service.js'
 import { ExoServiceError, ExoServiceErrorCodes, thrownMessage } from './errors.js'
@@ -23,6 +30,14 @@ export interface StartServiceOptions extends ExoRelayOptions {
    * @default `30_000`
    */
   startupTimeout?: number
+  /**
+   * Aborting it while the service starts stops the start: `beforeAll`'s own signal aborts,
+   * nothing is left listening (`afterAll` runs when `beforeAll` had finished), and
+   * `startService` rejects with the signal's reason. `exoservice run` aborts it on the first
+   * SIGINT or SIGTERM, so that a stop during a long `beforeAll` does not wait for it.
+   * @default none
+   */
+  signal?: AbortSignal | undefined
 }
 
 /** A service that {@link startService} started: online until `close()`. */
@@ -34,7 +49,7 @@ export interface RunningService<M extends MessageMap<M> = AnyMessages> {
   /** The service's `service.yml`, read and checked; `undefined` when started from a handler map. */
   service: ServiceFile | undefined
   /** One sentence for each handler that `service.yml` does not declare under `receives`. */
-  warnings: string[]
+  warnings: readonly string[]
   /**
    * Closes the relay (in-flight handlers finish, within the relay's `closeTimeout`), then awaits
    * `afterAll`. Rejects with an `ExoServiceError` coded `EXOSERVICE_ERR_SHUTDOWN` when `afterAll`
@@ -54,7 +69,8 @@ export interface RunningService<M extends MessageMap<M> = AnyMessages> {
  * `EXOSERVICE_ERR_HANDLERS`, or `EXOSERVICE_ERR_STARTUP` when `beforeAll` fails or takes too
  * long, or the relay cannot listen; nothing is left listening then. A failed `beforeAll` is not
  * followed by `afterAll` (it cleans up after itself; its signal says when time is up); a failed
- * listen is, since `beforeAll` finished. Invalid relay options reject with the relay's own error.
+ * listen is, since `beforeAll` finished. Invalid options (relay options, `startupTimeout`, a
+ * missing name) reject with an `InvalidArgumentError`, as `new ExoRelay` does.
  *
  * Given a handler map (`defineService({...})`) instead of a folder, it starts that map as it is,
  * without a `service.yml` to check it against: for tests, and for services built in code. Its
@@ -84,7 +100,8 @@ export async function startService<M extends MessageMap<M> = AnyMessages>(
   source: string | URL | ServiceDefinition<M>,
   options: StartServiceOptions = {},
 ): Promise<RunningService<M>> {
-  const { startupTimeout: timeoutOption, ...relayOptions } = options
+  const { startupTimeout: timeoutOption, signal, ...relayOptions } = options
+  signal?.throwIfAborted()
   const env = options.env ?? process.env
   const startupTimeout = checkStartupTimeout(timeoutOption, env.EXOSERVICE_STARTUP_TIMEOUT)
   const fromFolder = typeof source === 'string' || source instanceof URL
@@ -93,8 +110,8 @@ export async function startService<M extends MessageMap<M> = AnyMessages>(
     : undefined
   const serviceName = options.serviceName ?? (env.SERVICE_NAME || service?.type)
   if (serviceName === undefined || serviceName === '') {
-    throw new ExoServiceError(
-      ExoServiceErrorCodes.STARTUP,
+    throw new InvalidArgumentError(
+      ErrorCodes.MISSING_OPTION,
       'A service started from a handler map has no service.yml to take its name from: give the serviceName option, or set SERVICE_NAME.',
     )
   }
@@ -119,26 +136,35 @@ export async function startService<M extends MessageMap<M> = AnyMessages>(
   const context = (signal: AbortSignal): LifecycleContext<M> => ({ relay, log, signal })
 
   try {
-    await runBeforeAll(loaded, startupTimeout, context)
+    await runBeforeAll(loaded, startupTimeout, context, signal)
   } catch (error) {
     // The relay never listened; closing it releases its connections to the bus.
     await relay.close()
     throw error
   }
-  let port: number
-  try {
-    port = await relay.listen()
-  } catch (cause) {
+  // beforeAll finished: from here on, a start that does not complete closes what it opened.
+  const undo = async (): Promise<void> => {
     await relay.close()
-    // beforeAll finished, so what it opened is closed again.
     await runAfterAll(loaded, context(new AbortController().signal)).catch((error: unknown) => {
       log.error({ code: (error as ExoServiceError).code }, (error as Error).message)
     })
+  }
+  let port: number
+  try {
+    signal?.throwIfAborted()
+    port = await relay.listen()
+  } catch (cause) {
+    await undo()
+    if (signal?.aborted) throw signal.reason
     throw new ExoServiceError(
       ExoServiceErrorCodes.STARTUP,
       `${serviceName}: the relay could not listen: ${(cause as Error).message}`,
       { cause },
     )
+  }
+  if (signal?.aborted) {
+    await undo()
+    throw signal.reason
   }
   log.info({ port }, `${DEFAULT_ONLINE_TEXT} ${port}`)
 
@@ -169,8 +195,8 @@ function checkStartupTimeout(option: number | undefined, variable: string | unde
     const given = fromEnv
       ? `EXOSERVICE_STARTUP_TIMEOUT=${JSON.stringify(variable)}`
       : 'startupTimeout'
-    throw new ExoServiceError(
-      ExoServiceErrorCodes.STARTUP,
+    throw new InvalidArgumentError(
+      ErrorCodes.INVALID_OPTION,
       `${given} must be a positive whole number of milliseconds (at most ${MAX_TIMEOUT}), got ${fromEnv ? JSON.stringify(variable) : String(option)}. Give e.g. 30000.`,
     )
   }
@@ -185,14 +211,23 @@ async function runBeforeAll<M extends MessageMap<M>>(
   loaded: LoadedHandlers,
   timeout: number,
   context: (signal: AbortSignal) => LifecycleContext<M>,
+  stop: AbortSignal | undefined,
 ): Promise<void> {
   const beforeAll = loaded.hooks.beforeAll as
     | ((context: LifecycleContext<M>) => unknown)
     | undefined
   if (beforeAll === undefined) return
+  stop?.throwIfAborted()
   const controller = new AbortController()
   let timer: ReturnType<typeof setTimeout> | undefined
+  let onStop: (() => void) | undefined
   const deadline = new Promise<never>((_, reject) => {
+    // A stop (the caller's signal) ends the wait as the timeout does, with the caller's reason.
+    onStop = () => {
+      controller.abort(stop!.reason)
+      reject(stop!.reason)
+    }
+    stop?.addEventListener('abort', onStop, { once: true })
     timer = setTimeout(() => {
       const error = new ExoServiceError(
         ExoServiceErrorCodes.STARTUP,
@@ -217,6 +252,7 @@ async function runBeforeAll<M extends MessageMap<M>>(
     ])
   } finally {
     clearTimeout(timer)
+    if (onStop !== undefined) stop?.removeEventListener('abort', onStop)
   }
 }
 

@@ -179,6 +179,11 @@ describe('exoservice new <name>', () => {
       readFileSync(join(cwd, 'shop.orders/src/server.ts'), 'utf8'),
       /'shop\.orders\.hello': /,
     )
+    // Markdown formatters turn a __placeholder__ into bold: the title must be the name itself.
+    assert.equal(
+      readFileSync(join(cwd, 'shop.orders/README.md'), 'utf8').split('\n')[0],
+      '# shop.orders',
+    )
   })
 
   test('service.yml is one that exoservice run reads: its type, a message it receives, the replies it sends', async () => {

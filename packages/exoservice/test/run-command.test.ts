@@ -223,3 +223,25 @@ test('a second signal while the service closes exits at once with 128 + the sign
     'afterAll did not run',
   )
 })
+
+test('SIGINT while beforeAll runs stops the start: beforeAll sees its signal abort, exit 0, nothing listens', async (t) => {
+  const port = await freePort()
+  const service = startExoservice(['run', fixture('before-all-waits')], {
+    EXOCOM_PORT: '1',
+    EXORELAY_PORT: String(port),
+  })
+  t.after(() => service.child.kill('SIGKILL'))
+  await service.waitForLog(/^beforeAll started$/)
+  service.child.kill('SIGINT')
+  const { code } = await withDeadline(service.exited, CLI_TIMEOUT, () => 'it did not exit')
+  assert.equal(code, 0, service.stderr())
+  assert.ok(
+    service.lines.some((line) => line.includes('"msg":"beforeAll aborted"')),
+    service.lines.join('\n'),
+  )
+  assert.equal(
+    service.lines.some((line) => line.includes('online at port')),
+    false,
+  )
+  assert.equal(await isListening(port), false)
+})

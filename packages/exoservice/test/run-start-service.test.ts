@@ -4,6 +4,7 @@ import { createServer } from 'node:net'
 import { test } from 'node:test'
 import { pathToFileURL } from 'node:url'
 import { freePort, MockExoCom, RecordingLogger, withDeadline } from '@exorelay/testing'
+import { ErrorCodes } from 'exorelay'
 import { defineService } from '../src/define-service.js'
 import { ExoServiceErrorCodes } from '../src/errors.js'
 import { startService } from '../src/start-service.js'
@@ -187,7 +188,8 @@ test('EXOSERVICE_STARTUP_TIMEOUT sets the startup timeout; a value that is not m
         env: { EXOSERVICE_STARTUP_TIMEOUT: value },
       }),
       (error) => {
-        assert.equal((error as { code: string }).code, ExoServiceErrorCodes.STARTUP)
+        // A configuration mistake, coded as the relay codes its own options.
+        assert.equal((error as { code: string }).code, ErrorCodes.INVALID_OPTION)
         assert.match(
           (error as Error).message,
           new RegExp(
@@ -200,7 +202,7 @@ test('EXOSERVICE_STARTUP_TIMEOUT sets the startup timeout; a value that is not m
   }
   await assert.rejects(
     startService(fixture('users-js'), { exocomPort: 1, logger: false, startupTimeout: -1 }),
-    /^ExoServiceError: startupTimeout must be a positive whole number/,
+    /^InvalidArgumentError: startupTimeout must be a positive whole number/,
   )
 })
 
@@ -273,7 +275,7 @@ test('a handler map given as an object starts as it is: typed handlers, hooks, t
 
 test('a handler map without a name, or with a non-function in it, is refused before anything listens', async () => {
   await assert.rejects(startService(defineService({}), { env: {}, port: 0, logger: false }), {
-    code: ExoServiceErrorCodes.STARTUP,
+    code: ErrorCodes.MISSING_OPTION,
     message: /give the serviceName option, or set SERVICE_NAME/,
   })
   await assert.rejects(
@@ -287,4 +289,30 @@ test('a handler map without a name, or with a non-function in it, is refused bef
       message: /^the handler map of 'users': the handler for 'users\.create' must be a function/,
     },
   )
+})
+
+test('aborting the signal while beforeAll runs stops the start at once: beforeAll sees it, nothing listens', async () => {
+  const stop = new AbortController()
+  const logger = new RecordingLogger()
+  const port = await freePort()
+  const started = startService(fixture('before-all-waits'), {
+    exocomPort: 1,
+    port,
+    logger,
+    signal: stop.signal,
+  })
+  await withDeadline(
+    logger.waitFor((entry) => entry.message === 'beforeAll started'),
+    WAIT,
+    () => 'beforeAll did not start',
+  )
+  const reason = new Error('stopped by the test')
+  stop.abort(reason)
+  await assert.rejects(
+    withDeadline(started, WAIT, () => 'the start did not stop'),
+    (error) => error === reason,
+  )
+  assert.equal(logger.find('beforeAll aborted').length, 1)
+  assert.equal(await isListening(port), false)
+  assert.equal(logger.find('online at port').length, 0)
 })
