@@ -70,7 +70,7 @@ export async function newCommand(args: string[]): Promise<number> {
         '',
         'Next steps:',
         `  ${cd}npm install && npm test`,
-        '  npm start    # runs the service; it needs a bus: npx @exorelay/exocom',
+        '  EXOCOM_PORT=3100 npm start    # runs the service; it needs a bus: npx @exorelay/exocom',
         '',
       ].join('\n'),
     )

@@ -1,7 +1,8 @@
+import { existsSync } from 'node:fs'
 import { isAbsolute, join, resolve } from 'node:path'
 import { type Document, isNode } from 'yaml'
 import { LIFECYCLE_HOOKS } from './define-service.js'
-import { ExoServiceErrorCodes } from './errors.js'
+import { ExoServiceError, ExoServiceErrorCodes } from './errors.js'
 import { parseYaml, readYamlText } from './yaml-file.js'
 
 /** The name of the file that describes a service, in the service's folder. */
@@ -69,7 +70,16 @@ const KNOWN_KEYS = new Set([
  * with valid, distinct names.
  */
 export async function readServiceFile(folder: string): Promise<ServiceFile> {
-  const file = join(resolve(folder), SERVICE_FILE_NAME)
+  const root = resolve(folder)
+  const file = join(root, SERVICE_FILE_NAME)
+  // A mistyped folder is the likelier mistake than a missing file in the right one: say which.
+  if (!existsSync(root)) {
+    throw new ExoServiceError(
+      ExoServiceErrorCodes.SERVICE_FILE,
+      `${root}: no such folder. Name the service's folder (the one that holds its service.yml), e.g. \`exoservice run ./users\`.`,
+      { file: root },
+    )
+  }
   const text = await readYamlText(
     file,
     ExoServiceErrorCodes.SERVICE_FILE,

@@ -161,7 +161,7 @@ describe('exoservice new <name>', () => {
         '',
         'Next steps:',
         '  cd users && npm install && npm test',
-        '  npm start    # runs the service; it needs a bus: npx @exorelay/exocom',
+        '  EXOCOM_PORT=3100 npm start    # runs the service; it needs a bus: npx @exorelay/exocom',
         '',
       ].join('\n'),
     )

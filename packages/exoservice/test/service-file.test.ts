@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
 import { ExoServiceErrorCodes } from '../src/errors.js'
-import { parseServiceFile } from '../src/service-file.js'
+import { parseServiceFile, readServiceFile } from '../src/service-file.js'
 
 test('beforeAll and afterAll are reserved: service.yml may not name a message so', () => {
   for (const [key, name, line] of [
@@ -111,4 +111,12 @@ test('startup and server default as documented; description and sends are option
   assert.equal(service.description, undefined)
   assert.deepEqual(service.sends, [])
   assert.equal(service.folder, '/srv/users')
+})
+
+test('a folder that does not exist is named as such, not as a missing service.yml', async () => {
+  await assert.rejects(readServiceFile('/no/such/service'), {
+    code: ExoServiceErrorCodes.SERVICE_FILE,
+    message:
+      "/no/such/service: no such folder. Name the service's folder (the one that holds its service.yml), e.g. `exoservice run ./users`.",
+  })
 })

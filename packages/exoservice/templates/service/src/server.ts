@@ -12,7 +12,7 @@ export default defineService<Messages>({
     if (name.trim() === '') {
       return reply('__NAME__.not-greeted', { reason: 'the name is empty' })
     }
-    log.info({ name }, 'greeting')
+    log.info({ greeted: name }, 'greeting')
     return reply('__NAME__.greeted', { greeting: `Hello, ${name}!` })
   },
 
