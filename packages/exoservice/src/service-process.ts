@@ -1,5 +1,5 @@
 import { type ChildProcess, spawn } from 'node:child_process'
-import { createInterface } from 'node:readline'
+import { createInterface, type Interface } from 'node:readline'
 import { type OutputLine, parseRecord } from './log-output.js'
 
 /** How a child process ended. */
@@ -35,6 +35,13 @@ export class StartFailure extends Error {}
 
 /** Lines of each child kept for a report of why it stopped. */
 export const LAST_LINES = 10
+
+/**
+ * Milliseconds the child's pipes get to close once it has exited. They close at once unless a
+ * process that left its group (a daemon it started) holds them: then the runner stops reading,
+ * or it would wait for them forever.
+ */
+export const PIPE_GRACE = 2_000
 
 /**
  * One service of a landscape, running as a child process in a process group of its own. Knows
@@ -80,9 +87,11 @@ export class ServiceProcess {
       )
     }, options.startTimeout)
 
+    const readers: Interface[] = []
     const read = (stream: NodeJS.ReadableStream | null, kind: 'stdout' | 'stderr') => {
       if (stream === null) return Promise.resolve()
       const lines = createInterface({ input: stream, crlfDelay: Number.POSITIVE_INFINITY })
+      readers.push(lines)
       lines.on('line', (text) => {
         const record = parseRecord(text)
         const line: OutputLine = { service: this.name, text, record, stream: kind }
@@ -117,6 +126,15 @@ export class ServiceProcess {
       // 'close' comes after 'exit' and the end of the output, so every line has been seen.
       this.#child.once('close', (code, signal) => {
         void outputRead.then(() => finish({ code, signal }))
+      })
+      this.#child.once('exit', () => {
+        const pipes = setTimeout(() => {
+          for (const reader of readers) reader.close()
+          // Destroyed, the pipes count as closed: 'close' comes.
+          this.#child.stdout?.destroy()
+          this.#child.stderr?.destroy()
+        }, PIPE_GRACE)
+        this.#child.once('close', () => clearTimeout(pipes))
       })
       this.#child.once('error', (error) => {
         this.#lastLines.push(error.message)
