@@ -373,9 +373,10 @@ async function startBus(
 
 /**
  * How a `startup.command` is run: `exoservice run …` with this package's own bin and this Node
- * binary (no shell, no PATH lookup: the runner's version runs the services); anything else
- * through `sh -c`, with the folder's and its ancestors' `node_modules/.bin` on PATH, as an npm
- * script would find its tools.
+ * binary (no PATH lookup, no parsing by a shell: the runner's version runs the services);
+ * anything else as `sh -c` would run it, with the folder's and its ancestors'
+ * `node_modules/.bin` on PATH, as an npm script would find its tools. Both behind
+ * {@link WATCH_RUNNER}, in the shell that then becomes (or runs) the service.
  */
 function commandOf(
   command: string,
@@ -384,7 +385,19 @@ function commandOf(
 ): { file: string; args: string[]; env: NodeJS.ProcessEnv } {
   const [program, subcommand, ...rest] = command.trim().split(/\s+/)
   if (program === 'exoservice' && subcommand === 'run') {
-    return { file: process.execPath, args: [EXOSERVICE_BIN, 'run', ...rest], env }
+    return {
+      file: 'sh',
+      args: [
+        '-c',
+        `${WATCH_RUNNER} exec "$@"`,
+        'sh',
+        process.execPath,
+        EXOSERVICE_BIN,
+        'run',
+        ...rest,
+      ],
+      env,
+    }
   }
   const bins: string[] = []
   for (let dir = folder; ; dir = dirname(dir)) {
@@ -392,8 +405,20 @@ function commandOf(
     if (dirname(dir) === dir) break
   }
   const path = [...bins, env.PATH].filter((part) => part !== undefined && part !== '')
-  return { file: 'sh', args: ['-c', command], env: { ...env, PATH: path.join(delimiter) } }
+  return {
+    file: 'sh',
+    args: ['-c', `${WATCH_RUNNER} eval "$1"`, 'sh', command],
+    env: { ...env, PATH: path.join(delimiter) },
+  }
 }
+
+/**
+ * The start of each service's shell: a watcher in the service's process group that reads fd 3,
+ * a pipe only the runner holds the other end of, and sends SIGTERM to the whole group once it
+ * ends: when the runner is gone, even killed with SIGKILL (which it cannot handle), its services
+ * stop instead of keeping their ports. The service itself does not get fd 3.
+ */
+const WATCH_RUNNER = '(read _ <&3; kill -s TERM 0) >/dev/null 2>&1 & exec 3<&-;'
 
 const EXOSERVICE_BIN = fileURLToPath(new URL('../bin/exoservice.js', import.meta.url))
 

@@ -14,7 +14,7 @@ export interface ExitStatus {
 export interface ServiceProcessOptions {
   /** The name its output lines are prefixed with. */
   name: string
-  /** The program to run: `process.execPath`, or `sh` for a shell command. */
+  /** The program to run: `sh`, whose script becomes the service or runs it. */
   file: string
   /** The program's arguments. */
   args: string[]
@@ -63,7 +63,8 @@ export class ServiceProcess {
     this.#child = spawn(options.file, options.args, {
       cwd: options.cwd,
       env: options.env,
-      stdio: ['ignore', 'pipe', 'pipe'],
+      // fd 3: the pipe the service's watcher reads; it ends when this process does.
+      stdio: ['ignore', 'pipe', 'pipe', 'pipe'],
       // A process group of its own: a Ctrl-C on the terminal reaches only the runner, which then
       // stops the services before the bus, so the bus sees each of them withdraw; and a stop
       // reaches the service behind `sh -c` too, and whatever it started.
@@ -128,6 +129,8 @@ export class ServiceProcess {
         void outputRead.then(() => finish({ code, signal }))
       })
       this.#child.once('exit', () => {
+        // The watcher, if it is still there, sends SIGTERM to what is left of the group.
+        this.#child.stdio[3]?.destroy()
         const pipes = setTimeout(() => {
           for (const reader of readers) reader.close()
           // Destroyed, the pipes count as closed: 'close' comes.

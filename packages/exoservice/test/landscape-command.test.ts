@@ -214,6 +214,16 @@ test('over NATS: --port is ignored with a warning, the banner shows no bus and n
   assert.equal(landscape.stdout.at(-1), 'exoservice landscape: stopped')
 })
 
+test('a runner killed with SIGKILL leaves no service behind: each notices and stops', async (t) => {
+  const landscape = run(t, [fixture('hooks')])
+  await landscape.waitFor(/^Press Ctrl-C to stop\.$/)
+  const envLine = await landscape.waitFor(/^echoer +\| \{.*"msg":"env"/)
+  const { pid } = JSON.parse(envLine.slice(envLine.indexOf('{'))) as { pid: number }
+  landscape.child.kill('SIGKILL')
+  await withDeadline(landscape.exited, 10_000, () => 'it did not exit')
+  await gone(pid, 10_000)
+})
+
 test('a service that fails to start: which, why and its last lines on stderr, the rest stopped, exit 1', async (t) => {
   const landscape = run(t, [fixture('broken')])
   assert.equal(await withDeadline(landscape.exited, START, () => 'it did not exit'), 1)
