@@ -22,7 +22,13 @@ async function start(
 ): Promise<{ landscape: Landscape; lines: OutputLine[] }> {
   const lines: OutputLine[] = []
   const landscape = await withDeadline(
-    startLandscape({ file: fixture(name), onLine: (line) => lines.push(line), ...options }),
+    // Any free port: 3100, the default, may be another landscape's on this machine.
+    startLandscape({
+      file: fixture(name),
+      busPort: 0,
+      onLine: (line) => lines.push(line),
+      ...options,
+    }),
     START,
     () => `the landscape ${name} did not start`,
   )
@@ -158,7 +164,12 @@ async function failedStart(
 ): Promise<{ error: { code: string; message: string }; lines: OutputLine[] }> {
   const lines: OutputLine[] = []
   const error = await withDeadline(
-    startLandscape({ file: fixture(name), onLine: (line) => lines.push(line), ...options }).then(
+    startLandscape({
+      file: fixture(name),
+      busPort: 0,
+      onLine: (line) => lines.push(line),
+      ...options,
+    }).then(
       () => assert.fail(`the landscape ${name} started`),
       (error: unknown) => error as { code: string; message: string },
     ),
@@ -185,6 +196,7 @@ test("each service gets its name, the bus, its port, LOG_FORMAT=json, plus the c
   const landscape = await withDeadline(
     startLandscape({
       file: fixture('hooks'),
+      busPort: 0,
       onLine: (line) => lines.push(line),
       nodeOptions: ['--import', preload],
       serviceEnv: ({ name }) => ({ GREETING: `hello ${name}` }),
