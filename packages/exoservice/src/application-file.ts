@@ -1,6 +1,6 @@
 import { stat } from 'node:fs/promises'
 import { dirname, resolve } from 'node:path'
-import { isMap, isScalar, type YAMLMap } from 'yaml'
+import { isMap, isScalar, isSeq, type YAMLMap } from 'yaml'
 import { ExoServiceError, ExoServiceErrorCodes } from './errors.js'
 import { readServiceFile, SERVICE_TYPE, type ServiceFile } from './service-file.js'
 import { parseYaml, readYamlText } from './yaml-file.js'
@@ -71,10 +71,9 @@ export async function readApplicationFile(file: string): Promise<ApplicationFile
   }
   const root = top as YAMLMap
   for (const pair of root.items) {
-    const key = isScalar(pair.key) ? String(pair.key.value) : undefined
-    if (key === undefined || !KNOWN_KEYS.has(key)) {
+    if (!KNOWN_KEYS.has(keyName(pair.key) ?? '')) {
       fail(
-        `unknown key '${key}'. An application file has name, description, bus and services; check the spelling.`,
+        `${unknownKey(pair.key)}. An application file has name, description, bus and services; check the spelling.`,
         pair.key,
       )
     }
@@ -95,9 +94,9 @@ export async function readApplicationFile(file: string): Promise<ApplicationFile
     if (!isMap(bus)) fail('`bus` must be a mapping: `bus: { type: exocom, port: 3100 }`.', bus)
     const busMap = bus as unknown as YAMLMap
     for (const pair of busMap.items) {
-      const key = isScalar(pair.key) ? String(pair.key.value) : undefined
+      const key = keyName(pair.key)
       if (key !== 'type' && key !== 'port' && key !== 'version') {
-        fail(`unknown key 'bus.${key}': the bus has a type and a port.`, pair.key)
+        fail(`${unknownKey(pair.key, 'bus.')}: the bus has a type and a port.`, pair.key)
       }
     }
     const type = busMap.get('type')
@@ -149,10 +148,9 @@ export async function readApplicationFile(file: string): Promise<ApplicationFile
     }
     const map = value as YAMLMap
     for (const pair of map.items) {
-      const key = isScalar(pair.key) ? String(pair.key.value) : undefined
-      if (key !== 'location') {
+      if (keyName(pair.key) !== 'location') {
         fail(
-          `unknown key '${key}' in service '${where}': the runner runs local folders, named by \`location: ./folder\`.`,
+          `${unknownKey(pair.key)} in service '${where}': the runner runs local folders, named by \`location: ./folder\`.`,
           pair.key,
         )
       }
@@ -230,4 +228,16 @@ export async function readApplicationFile(file: string): Promise<ApplicationFile
     bus: { type: 'exocom', port: busPort },
     services: result,
   }
+}
+
+/** A key's text, or `undefined` for a key that is no plain value (a list or a mapping). */
+function keyName(key: unknown): string | undefined {
+  return isScalar(key) && key.value !== null ? String(key.value) : undefined
+}
+
+/** What is wrong with a key that is not expected: `unknown key 'bus.prot'`, or what it is. */
+function unknownKey(key: unknown, prefix = ''): string {
+  const name = keyName(key)
+  if (name !== undefined) return `unknown key '${prefix}${name}'`
+  return `a key that is ${isMap(key) ? 'a mapping' : isSeq(key) ? 'a list' : 'empty'}, not a name`
 }

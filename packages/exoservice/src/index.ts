@@ -18,6 +18,7 @@ export {
   isExoServiceError,
 } from './errors.js'
 export {
+  BUS_NAME,
   type Landscape,
   type LandscapeEnd,
   type LandscapeService,
@@ -47,3 +48,4 @@ export {
   type StartServiceOptions,
   startService,
 } from './start-service.js'
+export { type SignalStop, type StopOnSignalsOptions, stopOnSignals } from './stop-on-signals.js'

@@ -1,9 +1,9 @@
-import { constants } from 'node:os'
 import { parseArgs } from 'node:util'
 import { APPLICATION_FILE_NAME } from './application-file.js'
 import { isExoServiceError } from './errors.js'
-import { type Landscape, startLandscape } from './landscape.js'
+import { BUS_NAME, type Landscape, startLandscape, usesNats } from './landscape.js'
 import { describeExit } from './service-process.js'
+import { stopOnSignals } from './stop-on-signals.js'
 
 // `exoservice landscape`: the programmatic runner (landscape.ts) plus the terminal: usage, the
 // banner, Ctrl-C, and the one-line reports on stderr.
@@ -13,15 +13,16 @@ const USAGE = `Usage: exoservice landscape [file] [options]
 Runs a landscape: starts ExoCom with a routing table built from the services' service.yml
 files, then every service the application file lists, each with SERVICE_NAME, EXOCOM_HOST,
 EXOCOM_PORT and EXORELAY_PORT set; prefixes each line with the service's name. Ctrl-C stops
-the services, then the bus; a second Ctrl-C kills them at once (exit 128 + the signal's number). When a service exits on its
-own, the runner stops the others and exits 1.
+the services, then the bus; a second Ctrl-C kills them at once (exit 128 + the signal's
+number). When a service exits on its own, the runner stops the others and exits 1. With
+EXORELAY_TRANSPORT=nats (and NATS_URL) no bus is started. Linux and macOS only.
 
 Arguments:
   file               the application file (default: ${APPLICATION_FILE_NAME})
 
 Options:
   --port <n>         the bus's port (default: bus.port in the file, then env EXOCOM_PORT,
-                     then 3100; 0 = any free port)
+                     then 3100; 0 = any free port); ignored with EXORELAY_TRANSPORT=nats
   -h, --help         show this help
 `
 
@@ -58,28 +59,24 @@ export async function landscapeCommand(args: string[]): Promise<number> {
   }
   const file = positionals[0] ?? APPLICATION_FILE_NAME
 
-  // The first signal stops the landscape (or its start); a second one kills at once.
-  const starting = new AbortController()
-  let landscape: Landscape | undefined
-  let signals = 0
-  const onSignal = (signal: NodeJS.Signals): void => {
-    signals += 1
-    if (signals > 1) {
-      process.stderr.write(`exoservice landscape: ${signal} again: killing the services\n`)
-      landscape?.kill()
-      process.exit(128 + constants.signals[signal])
-    }
-    process.stdout.write(`exoservice landscape: ${signal}: stopping\n`)
-    starting.abort(new Stopped(signal))
-    void landscape?.stop()
+  if (busPort !== undefined && usesNats(process.env)) {
+    process.stderr.write(
+      'exoservice landscape: --port is ignored: with EXORELAY_TRANSPORT=nats no bus is started.\n',
+    )
   }
-  const stopSignals = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const
-  for (const signal of stopSignals) process.on(signal, onSignal)
+
+  // The first signal stops the landscape (or its start); a second one kills at once.
+  const signals = stopOnSignals({
+    onStop: (signal) => process.stdout.write(`exoservice landscape: ${signal}: stopping\n`),
+    onKill: (signal) =>
+      process.stderr.write(`exoservice landscape: ${signal} again: killing the services\n`),
+  })
   try {
+    let landscape: Landscape
     try {
-      landscape = await startLandscape({ file, busPort, signal: starting.signal })
+      landscape = await startLandscape({ file, busPort, signal: signals.signal })
     } catch (error) {
-      if (error instanceof Stopped) {
+      if (error === signals.signal.reason) {
         process.stdout.write('exoservice landscape: stopped\n')
         return 0
       }
@@ -87,21 +84,8 @@ export async function landscapeCommand(args: string[]): Promise<number> {
       process.stderr.write(`exoservice landscape: ${error.message}\n`)
       return 1
     }
-    const width = Math.max('exocom'.length, ...landscape.services.map(({ name }) => name.length))
-    // One write, so that the banner is never split by a service's line.
-    process.stdout.write(
-      [
-        '',
-        `${landscape.name ?? 'The landscape'} is running.`,
-        landscape.busPort === undefined
-          ? '  bus: NATS (NATS_URL)'
-          : `  ${'exocom'.padEnd(width)}  http://127.0.0.1:${landscape.busPort}`,
-        ...landscape.services.map(({ name, port }) => `  ${name.padEnd(width)}  port ${port}`),
-        'Press Ctrl-C to stop.',
-        '',
-        '',
-      ].join('\n'),
-    )
+    signals.attach(landscape)
+    process.stdout.write(banner(landscape))
     const end = await landscape.stopped
     if (end.reason === 'stopped') {
       process.stdout.write('exoservice landscape: stopped\n')
@@ -116,9 +100,28 @@ export async function landscapeCommand(args: string[]): Promise<number> {
     )
     return 1
   } finally {
-    for (const signal of stopSignals) process.off(signal, onSignal)
+    signals.dispose()
   }
 }
 
-/** A stop signal ended the start: not a failure. */
-class Stopped extends Error {}
+/**
+ * Where everything is, in one piece of text (one write, so that no service's line splits it):
+ * the bus's address and each service's port; over NATS, no bus and only the ports the services
+ * named themselves.
+ */
+function banner(landscape: Landscape): string {
+  const width = Math.max(BUS_NAME.length, ...landscape.services.map(({ name }) => name.length))
+  return [
+    '',
+    `${landscape.name ?? 'The landscape'} is running.`,
+    landscape.busPort === undefined
+      ? '  bus: NATS (NATS_URL)'
+      : `  ${BUS_NAME.padEnd(width)}  http://127.0.0.1:${landscape.busPort}`,
+    ...landscape.services.map(({ name, port }) =>
+      port === undefined ? `  ${name}` : `  ${name.padEnd(width)}  port ${port}`,
+    ),
+    'Press Ctrl-C to stop.',
+    '',
+    '',
+  ].join('\n')
+}

@@ -1,12 +1,11 @@
-import { once } from 'node:events'
-import { createServer } from 'node:net'
 import { delimiter, dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { DEFAULT_EXOCOM_PORT, type ExoCom, type ExoComOptions, startExoCom } from '@exorelay/exocom'
+import { DEFAULT_EXOCOM_PORT, type ExoCom, startExoCom } from '@exorelay/exocom'
 import { pino } from 'pino'
 import pretty from 'pino-pretty'
 import { type ApplicationService, readApplicationFile } from './application-file.js'
-import { ExoServiceError, ExoServiceErrorCodes } from './errors.js'
+import { ExoServiceError, ExoServiceErrorCodes, thrownMessage } from './errors.js'
+import { freePorts } from './free-ports.js'
 import { createLineWriter, type OutputLine, parseRecord } from './log-output.js'
 import type { ServiceFile } from './service-file.js'
 import { describeExit, type ExitStatus, ServiceProcess, StartFailure } from './service-process.js'
@@ -19,7 +18,7 @@ export interface StartLandscapeOptions {
   /** The application file: the bus and the service folders. */
   file: string
   /**
-   * The bus's port; `0` picks a free one.
+   * The bus's port; `0` picks a free one. Ignored with `EXORELAY_TRANSPORT=nats` (no bus runs).
    * @default the application file's `bus.port`, then env `EXOCOM_PORT`, then `3100`
    */
   busPort?: number | undefined
@@ -47,13 +46,17 @@ export interface StartLandscapeOptions {
    */
   nodeOptions?: readonly string[] | undefined
   /**
-   * Milliseconds each service may take to print its online text.
-   * @default `30_000`
+   * Milliseconds each service may take to print its online text. Longer than `exoservice run`'s
+   * own startup timeout (30 s for `beforeAll`), which tsx's compile of the service comes on top
+   * of: a slow `beforeAll` is reported by the service itself, with its error, not as a silence.
+   * @default `60_000`
    */
   startTimeout?: number | undefined
   /**
-   * Milliseconds a service may take to exit after SIGTERM before it gets SIGKILL.
-   * @default `5_000`
+   * Milliseconds a service may take to exit after SIGTERM before it gets SIGKILL. Longer than a
+   * relay's `closeTimeout` (10 s for its handlers in flight), so that a service that closes
+   * gracefully is not killed before its `afterAll` runs.
+   * @default `15_000`
    */
   stopGrace?: number | undefined
   /** Aborting it while the landscape starts stops what started and rejects with `signal.reason`. */
@@ -66,8 +69,13 @@ export interface LandscapeService {
   name: string
   /** Its folder. */
   folder: string
-  /** The port its relay listens on (its `EXORELAY_PORT`). */
-  port: number
+  /**
+   * The port the service said it is online at (the `port` of its online line's record: a web
+   * server's own port, say), else the `EXORELAY_PORT` the runner gave it. `undefined` over NATS
+   * (`EXORELAY_TRANSPORT=nats`), where the runner gives no ports, unless the online line names
+   * one (a relay over NATS logs port 0: none).
+   */
+  port: number | undefined
   /** Its `service.yml`. */
   service: ServiceFile
   /** The line that said it was online (its record has `port` when the service logs one). */
@@ -112,8 +120,11 @@ export interface Landscape {
  * its `startup.command` in its folder (`SERVICE_NAME`, `EXOCOM_HOST`, `EXOCOM_PORT`,
  * `EXORELAY_PORT` and `LOG_FORMAT=json` set), and resolves once each has printed its online
  * text. A service that does not come online is reported (an `ExoServiceError` coded
- * `EXOSERVICE_ERR_STARTUP` with its last lines) after the others and the bus are stopped.
- * With `EXORELAY_TRANSPORT=nats` no bus is started: the services use `NATS_URL`.
+ * `EXOSERVICE_ERR_STARTUP` with its last lines) after the others and the bus are stopped; so
+ * is anything else that fails on the way (a throwing `serviceEnv`, say). With
+ * `EXORELAY_TRANSPORT=nats` no bus is started and no ports are given: the services use
+ * `NATS_URL`. Linux and macOS only (process groups and `sh -c`): on Windows it rejects with
+ * `EXOSERVICE_ERR_STARTUP`.
  *
  * @example
  * ```ts
@@ -126,43 +137,33 @@ export interface Landscape {
  */
 export async function startLandscape(options: StartLandscapeOptions): Promise<Landscape> {
   const {
-    startTimeout = 30_000,
-    stopGrace = 5_000,
+    startTimeout = 60_000,
+    stopGrace = 15_000,
     env = process.env,
     nodeOptions = [],
     signal,
   } = options
   signal?.throwIfAborted()
+  if (process.platform === 'win32') {
+    throw new ExoServiceError(
+      ExoServiceErrorCodes.STARTUP,
+      'The landscape runner runs on Linux and macOS only: it starts each service in a process group of its own, to stop it with whatever it started, and runs startup commands through `sh -c`; Windows has neither. Run it in WSL, or start the bus (`exocom`) and each service (`exoservice run`) yourself.',
+    )
+  }
   const application = await readApplicationFile(options.file)
   const onLine = options.onLine ?? printLines(application.services.map(({ name }) => name))
-  const overNats = env.EXORELAY_TRANSPORT?.trim().toLowerCase() === 'nats'
+  const overNats = usesNats(env)
   if (overNats && !env.NATS_URL) {
     throw new ExoServiceError(
       ExoServiceErrorCodes.STARTUP,
       'EXORELAY_TRANSPORT=nats needs NATS_URL, the address of a running nats-server (e.g. nats://127.0.0.1:4222): set it, or unset EXORELAY_TRANSPORT to run the bundled bus.',
     )
   }
+  const busPort = overNats
+    ? undefined
+    : (options.busPort ?? application.bus.port ?? portFromEnv(env))
 
-  const ports = new Map<string, number>()
-  for (const { name } of application.services) ports.set(name, await freePort())
   let bus: ExoCom | undefined
-  if (!overNats) {
-    bus = await startBus(
-      options.busPort ?? application.bus.port ?? portFromEnv(env),
-      application.services.map(({ name, service }) => ({
-        name,
-        host: '127.0.0.1',
-        port: ports.get(name)!,
-        receives: service.receives,
-        sends: service.sends,
-      })),
-      onLine,
-      // The services read EXOCOM_TOKEN from the same environment: a bus without it would refuse
-      // every one of their requests.
-      env.EXOCOM_TOKEN || undefined,
-    )
-  }
-
   const children: ServiceProcess[] = []
   let stopping: Promise<void> | undefined
   const kill = (): void => {
@@ -181,29 +182,6 @@ export async function startLandscape(options: StartLandscapeOptions): Promise<La
     return stopping
   }
 
-  for (const entry of application.services) {
-    const serviceEnv: NodeJS.ProcessEnv = {
-      ...env,
-      SERVICE_NAME: entry.name,
-      EXORELAY_PORT: String(ports.get(entry.name)),
-      // The runner reads each line's record; it pretty-prints on a terminal itself.
-      LOG_FORMAT: 'json',
-      ...(bus !== undefined && { EXOCOM_HOST: '127.0.0.1', EXOCOM_PORT: String(bus.port) }),
-      ...withNodeOptions(env.NODE_OPTIONS, nodeOptions),
-      ...options.serviceEnv?.(entry),
-    }
-    children.push(
-      new ServiceProcess({
-        name: entry.name,
-        ...commandOf(entry.service.startup.command, entry.folder, serviceEnv),
-        cwd: entry.folder,
-        onlineText: entry.service.startup.onlineText,
-        startTimeout,
-        onLine,
-      }),
-    )
-  }
-
   // The first service that exits while nobody stops it: during the start, one that was already
   // online (the others report their exit through their own start); after it, any.
   const online = new Set<ServiceProcess>()
@@ -211,14 +189,53 @@ export async function startLandscape(options: StartLandscapeOptions): Promise<La
   const firstExit = new Promise<{ child: ServiceProcess; status: ExitStatus }>((resolve) => {
     exitedOnItsOwn = (child, status) => resolve({ child, status })
   })
-  for (const child of children) {
-    void child.exited.then((status) => {
-      if (stopping === undefined && online.has(child)) exitedOnItsOwn(child, status)
-    })
-  }
 
+  // From the bus's start to the last service online, anything that throws (a bus that cannot
+  // start, a serviceEnv that throws, a spawn that throws, a service that does not come online,
+  // the caller's abort) stops what started so far: nothing is left listening or running.
+  const abortion = signal === undefined ? undefined : rejectOnAbort(signal)
+  let ports: Map<string, number> | undefined
   let onlineLines: OutputLine[]
   try {
+    if (busPort !== undefined) {
+      // The bus first, with an empty table: the services' ports are probed while it listens,
+      // so that none of them can be its port.
+      bus = await startBus(busPort, onLine, env.EXOCOM_TOKEN || undefined)
+      signal?.throwIfAborted()
+      const probed = await freePorts(application.services.length)
+      ports = new Map(application.services.map(({ name }, index) => [name, probed[index]!]))
+      setRoutingTable(bus, application.services, ports)
+      signal?.throwIfAborted()
+    }
+
+    for (const entry of application.services) {
+      const serviceEnv: NodeJS.ProcessEnv = {
+        ...env,
+        SERVICE_NAME: entry.name,
+        // The runner reads each line's record; it pretty-prints on a terminal itself.
+        LOG_FORMAT: 'json',
+        ...(bus !== undefined && {
+          EXOCOM_HOST: '127.0.0.1',
+          EXOCOM_PORT: String(bus.port),
+          EXORELAY_PORT: String(ports?.get(entry.name)),
+        }),
+        ...withNodeOptions(env.NODE_OPTIONS, nodeOptions),
+        ...options.serviceEnv?.(entry),
+      }
+      const child = new ServiceProcess({
+        name: entry.name,
+        ...commandOf(entry.service.startup.command, entry.folder, serviceEnv),
+        cwd: entry.folder,
+        onlineText: entry.service.startup.onlineText,
+        startTimeout,
+        onLine,
+      })
+      children.push(child)
+      void child.exited.then((status) => {
+        if (stopping === undefined && online.has(child)) exitedOnItsOwn(child, status)
+      })
+    }
+
     onlineLines = await Promise.race([
       Promise.all(
         children.map((child) =>
@@ -239,11 +256,13 @@ export async function startLandscape(options: StartLandscapeOptions): Promise<La
           new StartFailure(`it ${describeExit(status)} while the others were starting`),
         )
       }),
-      ...(signal === undefined ? [] : [aborted(signal)]),
+      ...(abortion === undefined ? [] : [abortion.aborted]),
     ])
   } catch (error) {
     await stop()
     throw error
+  } finally {
+    abortion?.off()
   }
 
   let requestStop: () => void = () => {}
@@ -264,13 +283,16 @@ export async function startLandscape(options: StartLandscapeOptions): Promise<La
   return {
     name: application.name,
     busPort: bus?.port,
-    services: application.services.map((entry, index) => ({
-      name: entry.name,
-      folder: entry.folder,
-      port: ports.get(entry.name)!,
-      service: entry.service,
-      online: onlineLines[index]!,
-    })),
+    services: application.services.map((entry, index) => {
+      const line = onlineLines[index]!
+      return {
+        name: entry.name,
+        folder: entry.folder,
+        port: announcedPort(line) ?? ports?.get(entry.name),
+        service: entry.service,
+        online: line,
+      }
+    }),
     stopped,
     stop: () => {
       requestStop()
@@ -280,11 +302,51 @@ export async function startLandscape(options: StartLandscapeOptions): Promise<La
   }
 }
 
+/** True when the services talk over NATS (`EXORELAY_TRANSPORT=nats`): the runner starts no bus. */
+export function usesNats(env: NodeJS.ProcessEnv): boolean {
+  return env.EXORELAY_TRANSPORT?.trim().toLowerCase() === 'nats'
+}
+
+/**
+ * The port a service's online line names (its record's `port`), if a real one: a relay over
+ * NATS logs port 0, which is no port at all.
+ */
+function announcedPort(line: OutputLine): number | undefined {
+  const port = line.record?.port
+  return typeof port === 'number' && Number.isInteger(port) && port > 0 ? port : undefined
+}
+
+/** Gives the bus the routing table of the `service.yml` files: each service at its port. */
+function setRoutingTable(
+  bus: ExoCom,
+  services: readonly ApplicationService[],
+  ports: ReadonlyMap<string, number>,
+): void {
+  try {
+    bus.setServices(
+      services.map(({ name, service }) => ({
+        name,
+        host: '127.0.0.1',
+        port: ports.get(name)!,
+        receives: service.receives,
+        sends: service.sends,
+      })),
+    )
+  } catch (cause) {
+    throw new ExoServiceError(
+      ExoServiceErrorCodes.STARTUP,
+      `The bus refused the routing table built from the service.yml files: ${thrownMessage(cause)}. Fix the service.yml it names.`,
+      { cause },
+    )
+  }
+}
+
 /** Starts the bus in this process, its log lines going out as the `exocom` service's. */
 async function startBus(
   port: number,
-  services: NonNullable<ExoComOptions['services']>,
   onLine: (line: OutputLine) => void,
+  // The services read EXOCOM_TOKEN from the same environment: a bus without it would refuse
+  // every one of their requests.
   token: string | undefined,
 ): Promise<ExoCom> {
   const logger = pino(
@@ -299,11 +361,11 @@ async function startBus(
     },
   )
   try {
-    return await startExoCom({ port, host: '127.0.0.1', services, logger, token })
+    return await startExoCom({ port, host: '127.0.0.1', logger, token })
   } catch (cause) {
     throw new ExoServiceError(
       ExoServiceErrorCodes.STARTUP,
-      `The bus could not start on port ${port}: ${(cause as Error).message} Choose another port: \`exoservice landscape --port <n>\`, bus.port in the application file, or EXOCOM_PORT.`,
+      `The bus could not start on port ${port}: ${thrownMessage(cause)}. Choose another port: \`exoservice landscape --port <n>\`, bus.port in the application file, or EXOCOM_PORT.`,
       { cause },
     )
   }
@@ -311,9 +373,10 @@ async function startBus(
 
 /**
  * How a `startup.command` is run: `exoservice run …` with this package's own bin and this Node
- * binary (no shell, no PATH lookup: the runner's version runs the services); anything else
- * through `sh -c`, with the folder's and its ancestors' `node_modules/.bin` on PATH, as an npm
- * script would find its tools.
+ * binary (no PATH lookup, no parsing by a shell: the runner's version runs the services);
+ * anything else as `sh -c` would run it, with the folder's and its ancestors'
+ * `node_modules/.bin` on PATH, as an npm script would find its tools. Both behind
+ * {@link WATCH_RUNNER}, in the shell that then becomes (or runs) the service.
  */
 function commandOf(
   command: string,
@@ -322,7 +385,19 @@ function commandOf(
 ): { file: string; args: string[]; env: NodeJS.ProcessEnv } {
   const [program, subcommand, ...rest] = command.trim().split(/\s+/)
   if (program === 'exoservice' && subcommand === 'run') {
-    return { file: process.execPath, args: [EXOSERVICE_BIN, 'run', ...rest], env }
+    return {
+      file: 'sh',
+      args: [
+        '-c',
+        `${WATCH_RUNNER} exec "$@"`,
+        'sh',
+        process.execPath,
+        EXOSERVICE_BIN,
+        'run',
+        ...rest,
+      ],
+      env,
+    }
   }
   const bins: string[] = []
   for (let dir = folder; ; dir = dirname(dir)) {
@@ -330,8 +405,20 @@ function commandOf(
     if (dirname(dir) === dir) break
   }
   const path = [...bins, env.PATH].filter((part) => part !== undefined && part !== '')
-  return { file: 'sh', args: ['-c', command], env: { ...env, PATH: path.join(delimiter) } }
+  return {
+    file: 'sh',
+    args: ['-c', `${WATCH_RUNNER} eval "$1"`, 'sh', command],
+    env: { ...env, PATH: path.join(delimiter) },
+  }
 }
+
+/**
+ * The start of each service's shell: a watcher in the service's process group that reads fd 3,
+ * a pipe only the runner holds the other end of, and sends SIGTERM to the whole group once it
+ * ends: when the runner is gone, even killed with SIGKILL (which it cannot handle), its services
+ * stop instead of keeping their ports. The service itself does not get fd 3.
+ */
+const WATCH_RUNNER = '(read _ <&3; kill -s TERM 0) >/dev/null 2>&1 & exec 3<&-;'
 
 const EXOSERVICE_BIN = fileURLToPath(new URL('../bin/exoservice.js', import.meta.url))
 
@@ -371,12 +458,20 @@ function startError(child: ServiceProcess, error: unknown): ExoServiceError {
   )
 }
 
-/** Rejects with the signal's reason once it aborts. */
-function aborted(signal: AbortSignal): Promise<never> {
-  return new Promise((_resolve, reject) => {
-    if (signal.aborted) reject(signal.reason)
-    signal.addEventListener('abort', () => reject(signal.reason), { once: true })
+/**
+ * A promise that rejects with the signal's reason once it aborts, and `off()`, which removes
+ * the listener: a long-lived signal (a launcher's) must not collect one per start.
+ */
+function rejectOnAbort(signal: AbortSignal): { aborted: Promise<never>; off: () => void } {
+  let onAbort = (): void => {}
+  const aborted = new Promise<never>((_resolve, reject) => {
+    onAbort = () => reject(signal.reason)
   })
+  // The start may end on a throwIfAborted() before it races this promise.
+  aborted.catch(() => {})
+  if (signal.aborted) onAbort()
+  else signal.addEventListener('abort', onAbort, { once: true })
+  return { aborted, off: () => signal.removeEventListener('abort', onAbort) }
 }
 
 /** The bus port from env `EXOCOM_PORT`, else 3100. */
@@ -390,16 +485,5 @@ function portFromEnv(env: NodeJS.ProcessEnv): number {
       `EXOCOM_PORT must be a port number from 0 to 65535, got '${value}': fix or unset it.`,
     )
   }
-  return port
-}
-
-/** A port of 127.0.0.1 that was free a moment ago: bind port 0, read it, close. */
-async function freePort(): Promise<number> {
-  const server = createServer()
-  server.listen(0, '127.0.0.1')
-  await once(server, 'listening')
-  const { port } = server.address() as { port: number }
-  server.close()
-  await once(server, 'close')
   return port
 }

@@ -1,5 +1,5 @@
 import { type ChildProcess, spawn } from 'node:child_process'
-import { createInterface } from 'node:readline'
+import { createInterface, type Interface } from 'node:readline'
 import { type OutputLine, parseRecord } from './log-output.js'
 
 /** How a child process ended. */
@@ -14,7 +14,7 @@ export interface ExitStatus {
 export interface ServiceProcessOptions {
   /** The name its output lines are prefixed with. */
   name: string
-  /** The program to run: `process.execPath`, or `sh` for a shell command. */
+  /** The program to run: `sh`, whose script becomes the service or runs it. */
   file: string
   /** The program's arguments. */
   args: string[]
@@ -37,6 +37,13 @@ export class StartFailure extends Error {}
 export const LAST_LINES = 10
 
 /**
+ * Milliseconds the child's pipes get to close once it has exited. They close at once unless a
+ * process that left its group (a daemon it started) holds them: then the runner stops reading,
+ * or it would wait for them forever.
+ */
+export const PIPE_GRACE = 2_000
+
+/**
  * One service of a landscape, running as a child process in a process group of its own. Knows
  * when it is online (its online text), what it said last (for a report of why it stopped), and
  * how to stop it and everything it started.
@@ -56,7 +63,8 @@ export class ServiceProcess {
     this.#child = spawn(options.file, options.args, {
       cwd: options.cwd,
       env: options.env,
-      stdio: ['ignore', 'pipe', 'pipe'],
+      // fd 3: the pipe the service's watcher reads; it ends when this process does.
+      stdio: ['ignore', 'pipe', 'pipe', 'pipe'],
       // A process group of its own: a Ctrl-C on the terminal reaches only the runner, which then
       // stops the services before the bus, so the bus sees each of them withdraw; and a stop
       // reaches the service behind `sh -c` too, and whatever it started.
@@ -80,9 +88,11 @@ export class ServiceProcess {
       )
     }, options.startTimeout)
 
+    const readers: Interface[] = []
     const read = (stream: NodeJS.ReadableStream | null, kind: 'stdout' | 'stderr') => {
       if (stream === null) return Promise.resolve()
       const lines = createInterface({ input: stream, crlfDelay: Number.POSITIVE_INFINITY })
+      readers.push(lines)
       lines.on('line', (text) => {
         const record = parseRecord(text)
         const line: OutputLine = { service: this.name, text, record, stream: kind }
@@ -117,6 +127,17 @@ export class ServiceProcess {
       // 'close' comes after 'exit' and the end of the output, so every line has been seen.
       this.#child.once('close', (code, signal) => {
         void outputRead.then(() => finish({ code, signal }))
+      })
+      this.#child.once('exit', () => {
+        // The watcher, if it is still there, sends SIGTERM to what is left of the group.
+        this.#child.stdio[3]?.destroy()
+        const pipes = setTimeout(() => {
+          for (const reader of readers) reader.close()
+          // Destroyed, the pipes count as closed: 'close' comes.
+          this.#child.stdout?.destroy()
+          this.#child.stderr?.destroy()
+        }, PIPE_GRACE)
+        this.#child.once('close', () => clearTimeout(pipes))
       })
       this.#child.once('error', (error) => {
         this.#lastLines.push(error.message)

@@ -138,3 +138,25 @@ test('a service without a location, and a bus that is not ExoCom, say what to wr
     /nats\.yml:2: bus\.type "nats" is not run here: .*EXORELAY_TRANSPORT=nats/,
   )
 })
+
+test('a key that is a list, a mapping or empty is named as such, not as a key called undefined', async (t) => {
+  const cases: [string, RegExp][] = [
+    [
+      '? [a, b]\n: 1\nservices: {}\n',
+      /:1: a key that is a list, not a name\. An application file has /,
+    ],
+    ['{ a: 1 }: x\n', /:1: a key that is a mapping, not a name\. /],
+    ['bus:\n  : 3100\n', /:2: a key that is empty, not a name: the bus has a type and a port\./],
+    [
+      'services:\n  users:\n    location: ./users\n    ? [x]\n    : 1\n',
+      /:4: a key that is a list, not a name in service 'users': /,
+    ],
+  ]
+  for (const [text, message] of cases) {
+    const root = await folderWith(t, { 'application.yml': text })
+    const error = await rejection(join(root, 'application.yml'))
+    assert.equal(error.code, ExoServiceErrorCodes.APPLICATION_FILE)
+    assert.doesNotMatch(error.message, /undefined/)
+    assert.match(error.message, message)
+  }
+})

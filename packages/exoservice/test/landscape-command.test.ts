@@ -5,7 +5,7 @@ import { createInterface } from 'node:readline'
 import { test } from 'node:test'
 import { fileURLToPath } from 'node:url'
 import { withDeadline } from '@exorelay/testing'
-import { fixture, isFree, testRelay } from './landscape-helpers.js'
+import { fixture, gone, isFree, testRelay } from './landscape-helpers.js'
 
 // The command as users run it: the bin, through dist (turbo builds before it tests).
 const BIN = fileURLToPath(new URL('../bin/exoservice.js', import.meta.url))
@@ -20,10 +20,10 @@ class Landscape {
   readonly exited: Promise<number | null>
   readonly #waiters = new Set<() => void>()
 
-  constructor(args: string[]) {
+  constructor(args: string[], env: NodeJS.ProcessEnv = {}) {
     this.child = spawn(process.execPath, [BIN, 'landscape', ...args], {
       stdio: ['ignore', 'pipe', 'pipe'],
-      env: { ...process.env, EXOCOM_PORT: '0' },
+      env: { ...process.env, EXOCOM_PORT: '0', ...env },
     })
     const read = (stream: NodeJS.ReadableStream, into: string[]) => {
       createInterface({ input: stream }).on('line', (line) => {
@@ -65,13 +65,28 @@ class Landscape {
     return { bus, services }
   }
 
+  /** The `port` of the first JSON line of `service` whose message starts with `text`. */
+  portIn(service: string, text: string): number {
+    for (const line of this.stdout) {
+      const match = /^(\S+) +\| (\{.*\})$/.exec(line)
+      if (match?.[1] !== service) continue
+      const record = JSON.parse(match[2]!) as { msg?: string; port?: number }
+      if (record.msg?.startsWith(text) && typeof record.port === 'number') return record.port
+    }
+    throw new Error(`no line of ${service} says '${text}':\n${this.output()}`)
+  }
+
   output(): string {
     return `stdout:\n${this.stdout.join('\n')}\nstderr:\n${this.stderr.join('\n')}`
   }
 }
 
-function run(t: { after: (fn: () => void) => void }, args: string[]): Landscape {
-  const landscape = new Landscape(args)
+function run(
+  t: { after: (fn: () => void) => void },
+  args: string[],
+  env?: NodeJS.ProcessEnv,
+): Landscape {
+  const landscape = new Landscape(args, env)
   t.after(() => {
     if (landscape.child.exitCode === null && landscape.child.signalCode === null) {
       landscape.child.kill('SIGKILL')
@@ -140,25 +155,73 @@ test('a service that exits on its own: its code and last lines on stderr, the re
   }
 })
 
-test('a second Ctrl-C kills a service that does not stop, at once', async (t) => {
-  const landscape = run(t, [fixture('stubborn')])
-  await landscape.ports()
-  landscape.child.kill('SIGINT')
-  // The stubborn service says so when SIGTERM reaches it: the stop is under way.
-  await landscape.waitFor(/^stubborn +\| not stopping$/)
-  landscape.child.kill('SIGINT')
-  assert.equal(await withDeadline(landscape.exited, 10_000, () => 'it did not exit'), 130)
-  assert.match(landscape.stderr.join('\n'), /SIGINT again: killing the services/)
-})
+for (const [signal, code] of [
+  ['SIGINT', 130],
+  ['SIGTERM', 143],
+] as const) {
+  test(`a second ${signal} kills a service that does not stop, at once, and exits ${code}`, async (t) => {
+    const landscape = run(t, [fixture('stubborn')])
+    await landscape.ports()
+    const pid = Number(/^stubborn +\| pid (\d+)$/.exec(await landscape.waitFor(/\| pid \d+$/))![1])
+    landscape.child.kill(signal)
+    // The stubborn service says so when SIGTERM reaches it: the stop is under way.
+    await landscape.waitFor(/^stubborn +\| not stopping$/)
+    landscape.child.kill(signal)
+    assert.equal(await withDeadline(landscape.exited, 10_000, () => 'it did not exit'), code)
+    assert.match(landscape.stderr.join('\n'), new RegExp(`${signal} again: killing the services`))
+    // Killed, not left behind: the runner exits without waiting for it.
+    await gone(pid, 10_000)
+  })
+}
 
-test('Ctrl-C while the services start stops what started and exits 0', async (t) => {
+test('Ctrl-C while the services start stops what started, frees its ports, and exits 0', async (t) => {
   // The quiet service never says it is online: the start is still under way.
   const landscape = run(t, [fixture('silent')])
   await landscape.waitFor(/^quiet +\| warming up$/)
+  await landscape.waitFor(/^passwords +\| \{.*"msg":"online at port/)
+  const ports = [
+    landscape.portIn('exocom', 'ExoCom online at port'),
+    landscape.portIn('passwords', 'online at port'),
+  ]
   landscape.child.kill('SIGINT')
   assert.equal(await withDeadline(landscape.exited, 30_000, () => 'it did not exit'), 0)
   assert.equal(landscape.stdout.at(-1), 'exoservice landscape: stopped')
   assert.deepEqual(landscape.stderr, [])
+  for (const port of ports) assert.ok(await isFree(port), `port ${port} is free`)
+})
+
+test('over NATS: --port is ignored with a warning, the banner shows no bus and no ports; SIGTERM stops all and exits 0', async (t) => {
+  const landscape = run(t, [fixture('hooks'), '--port', '4999'], {
+    EXORELAY_TRANSPORT: 'nats',
+    NATS_URL: 'nats://127.0.0.1:4222',
+  })
+  await landscape.waitFor(/^Press Ctrl-C to stop\.$/)
+  assert.deepEqual(landscape.stderr, [
+    'exoservice landscape: --port is ignored: with EXORELAY_TRANSPORT=nats no bus is started.',
+  ])
+  const banner = landscape.stdout.slice(
+    landscape.stdout.indexOf('The landscape is running.'),
+    landscape.stdout.indexOf('Press Ctrl-C to stop.') + 1,
+  )
+  assert.deepEqual(banner, [
+    'The landscape is running.',
+    '  bus: NATS (NATS_URL)',
+    '  echoer',
+    'Press Ctrl-C to stop.',
+  ])
+  landscape.child.kill('SIGTERM')
+  assert.equal(await withDeadline(landscape.exited, 30_000, () => 'it did not exit'), 0)
+  assert.equal(landscape.stdout.at(-1), 'exoservice landscape: stopped')
+})
+
+test('a runner killed with SIGKILL leaves no service behind: each notices and stops', async (t) => {
+  const landscape = run(t, [fixture('hooks')])
+  await landscape.waitFor(/^Press Ctrl-C to stop\.$/)
+  const envLine = await landscape.waitFor(/^echoer +\| \{.*"msg":"env"/)
+  const { pid } = JSON.parse(envLine.slice(envLine.indexOf('{'))) as { pid: number }
+  landscape.child.kill('SIGKILL')
+  await withDeadline(landscape.exited, 10_000, () => 'it did not exit')
+  await gone(pid, 10_000)
 })
 
 test('a service that fails to start: which, why and its last lines on stderr, the rest stopped, exit 1', async (t) => {

@@ -1,5 +1,7 @@
 import { once } from 'node:events'
+import { readdir, readFile } from 'node:fs/promises'
 import { createServer } from 'node:net'
+import { setTimeout } from 'node:timers/promises'
 import { fileURLToPath } from 'node:url'
 import { ExoRelay } from 'exorelay'
 
@@ -11,9 +13,13 @@ export function fixture(name: string): string {
 /** True when the port can be bound on 127.0.0.1, i.e. nothing listens there any more. */
 export async function isFree(port: number): Promise<boolean> {
   const server = createServer()
-  server.listen(port, '127.0.0.1')
-  const [event] = await Promise.race([once(server, 'listening'), once(server, 'error')])
-  if (event instanceof Error) return false
+  // Not once(): once(server, 'listening') rejects on 'error', which is the answer here.
+  const refused = await new Promise<boolean>((resolve) => {
+    server.once('listening', () => resolve(false))
+    server.once('error', () => resolve(true))
+    server.listen(port, '127.0.0.1')
+  })
+  if (refused) return false
   server.close()
   await once(server, 'close')
   return true
@@ -35,4 +41,36 @@ export async function testRelay(
   await relay.listen()
   t.after(() => relay.close())
   return relay
+}
+
+/**
+ * The pids of the processes whose environment holds `marker` (Linux: /proc). A process this
+ * user cannot read, or that ends while it is read, does not count.
+ */
+export async function processesWith(marker: string): Promise<number[]> {
+  const found: number[] = []
+  for (const entry of await readdir('/proc')) {
+    if (!/^\d+$/.test(entry)) continue
+    const environ = await readFile(`/proc/${entry}/environ`, 'latin1').catch(() => '')
+    if (environ.includes(marker)) found.push(Number(entry))
+  }
+  return found
+}
+
+/**
+ * Resolves once no process has the pid any more. No event says so for a process that is not
+ * this one's child: it polls, until the deadline.
+ */
+export async function gone(pid: number, timeout: number): Promise<void> {
+  const deadline = Date.now() + timeout
+  for (;;) {
+    try {
+      process.kill(pid, 0)
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'ESRCH') return
+      throw error
+    }
+    if (Date.now() > deadline) throw new Error(`process ${pid} is still there after ${timeout} ms`)
+    await setTimeout(50)
+  }
 }

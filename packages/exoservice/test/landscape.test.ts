@@ -1,4 +1,6 @@
 import assert from 'node:assert/strict'
+import { randomUUID } from 'node:crypto'
+import { getEventListeners } from 'node:events'
 import { test } from 'node:test'
 import { withDeadline } from '@exorelay/testing'
 import {
@@ -7,7 +9,7 @@ import {
   type OutputLine,
   startLandscape,
 } from '../src/index.js'
-import { fixture, isFree, testRelay } from './landscape-helpers.js'
+import { fixture, isFree, processesWith, testRelay } from './landscape-helpers.js'
 
 // tsx compiles each service on its first start, slowly on a 2-core CI machine.
 const START = 60_000
@@ -20,7 +22,13 @@ async function start(
 ): Promise<{ landscape: Landscape; lines: OutputLine[] }> {
   const lines: OutputLine[] = []
   const landscape = await withDeadline(
-    startLandscape({ file: fixture(name), onLine: (line) => lines.push(line), ...options }),
+    // Any free port: 3100, the default, may be another landscape's on this machine.
+    startLandscape({
+      file: fixture(name),
+      busPort: 0,
+      onLine: (line) => lines.push(line),
+      ...options,
+    }),
     START,
     () => `the landscape ${name} did not start`,
   )
@@ -67,6 +75,9 @@ test("the bus's routing table holds every service of the application file, from 
   for (const { name, port } of landscape.services) {
     assert.equal(config.services[name]?.port, port, `${name} is at the port the runner gave it`)
   }
+  // Probed while the bus listened, all at once: distinct, and none is the bus's.
+  const ports = landscape.services.map(({ port }) => port)
+  assert.equal(new Set([landscape.busPort, ...ports]).size, ports.length + 1, ports.join(' '))
   assert.deepEqual(
     config.routes['users.create']?.receivers.map(({ name }) => name),
     ['users'],
@@ -95,7 +106,7 @@ test("every line reaches onLine with the name of the process that wrote it, the 
 
 test('stop() stops the services, then the bus, and leaves no port listening', async (t) => {
   const { landscape, lines } = await start(t, 'two-services')
-  const ports = [landscape.busPort!, ...landscape.services.map(({ port }) => port)]
+  const ports = [landscape.busPort!, ...landscape.services.map(({ port }) => port!)]
   await withDeadline(landscape.stop(), 30_000, () => 'the landscape did not stop')
   assert.deepEqual(await landscape.stopped, { reason: 'stopped' })
   for (const port of ports) assert.ok(await isFree(port), `port ${port} is free`)
@@ -110,7 +121,7 @@ test('stop() stops the services, then the bus, and leaves no port listening', as
 
 test('a service that exits on its own is reported with its exit code and its last lines, and the rest is stopped', async (t) => {
   const { landscape } = await start(t, 'crash')
-  const ports = [landscape.busPort!, ...landscape.services.map(({ port }) => port)]
+  const ports = [landscape.busPort!, ...landscape.services.map(({ port }) => port!)]
   const relay = await testRelay(t, landscape.busPort!)
   // No reply comes: the crasher exits in its handler.
   relay.send('crasher.crash', 3).catch(() => {})
@@ -153,7 +164,12 @@ async function failedStart(
 ): Promise<{ error: { code: string; message: string }; lines: OutputLine[] }> {
   const lines: OutputLine[] = []
   const error = await withDeadline(
-    startLandscape({ file: fixture(name), onLine: (line) => lines.push(line), ...options }).then(
+    startLandscape({
+      file: fixture(name),
+      busPort: 0,
+      onLine: (line) => lines.push(line),
+      ...options,
+    }).then(
       () => assert.fail(`the landscape ${name} started`),
       (error: unknown) => error as { code: string; message: string },
     ),
@@ -175,17 +191,22 @@ async function assertStopped(lines: OutputLine[]): Promise<void> {
 test("each service gets its name, the bus, its port, LOG_FORMAT=json, plus the caller's env and Node options", async (t) => {
   const lines: OutputLine[] = []
   const preload = new URL('fixtures/landscape/hooks/preload.mjs', import.meta.url).href
+  // A launcher's signal outlives the start: the start must not leave its listener on it.
+  const launcher = new AbortController()
   const landscape = await withDeadline(
     startLandscape({
       file: fixture('hooks'),
+      busPort: 0,
       onLine: (line) => lines.push(line),
       nodeOptions: ['--import', preload],
       serviceEnv: ({ name }) => ({ GREETING: `hello ${name}` }),
+      signal: launcher.signal,
     }),
     START,
     () => 'the landscape did not start',
   )
   t.after(() => landscape.stop())
+  assert.equal(getEventListeners(launcher.signal, 'abort').length, 0)
   const echoer = lines.filter(({ service }) => service === 'echoer')
   assert.equal(echoer[0]?.text, 'preloaded')
   assert.deepEqual(echoer[1]?.record?.env, {
@@ -200,7 +221,14 @@ test("each service gets its name, the bus, its port, LOG_FORMAT=json, plus the c
 
 test('with EXORELAY_TRANSPORT=nats no bus is started: the services use NATS_URL', async (t) => {
   const lines: OutputLine[] = []
-  const env = { ...process.env, EXORELAY_TRANSPORT: 'nats', NATS_URL: 'nats://127.0.0.1:4222' }
+  // Without the variables of an ExoCom the test itself may run with (EXOCOM_PORT=0, say).
+  const {
+    EXOCOM_HOST: _host,
+    EXOCOM_PORT: _port,
+    EXORELAY_PORT: _relay,
+    ...inherited
+  } = process.env
+  const env = { ...inherited, EXORELAY_TRANSPORT: 'nats', NATS_URL: 'nats://127.0.0.1:4222' }
   const landscape = await withDeadline(
     startLandscape({ file: fixture('hooks'), onLine: (line) => lines.push(line), env }),
     START,
@@ -213,6 +241,21 @@ test('with EXORELAY_TRANSPORT=nats no bus is started: the services use NATS_URL'
     env: Record<string, string>
   }
   assert.equal(seen.EXOCOM_PORT, undefined)
+  // No ports over NATS: none given, none shown, unless the service names its own.
+  assert.equal(seen.EXORELAY_PORT, undefined)
+  assert.equal(landscape.services[0]?.port, undefined)
+  const announcing = await withDeadline(
+    startLandscape({
+      file: fixture('hooks'),
+      onLine: () => {},
+      env,
+      serviceEnv: () => ({ ANNOUNCED_PORT: '4321' }),
+    }),
+    START,
+    () => 'the landscape did not start',
+  )
+  t.after(() => announcing.stop())
+  assert.equal(announcing.services[0]?.port, 4321)
 
   const { NATS_URL: _url, ...withoutUrl } = env
   await assert.rejects(startLandscape({ file: fixture('hooks'), env: withoutUrl }), {
@@ -242,4 +285,55 @@ test('with EXOCOM_TOKEN in the environment, the bus asks for the token the servi
   // The service registered itself with the token, and answers a request that carries it.
   const relay = await testRelay(t, landscape.busPort!, { token })
   assert.equal(await relay.send('ping', undefined, { timeout: 10_000 }), undefined)
+})
+
+test('a serviceEnv that throws for the second service rejects the start, and stops the bus and the first service', {
+  skip: process.platform !== 'linux' && 'reads /proc',
+}, async () => {
+  const marker = `EXOSERVICE_TEST_MARKER=${randomUUID()}`
+  const lines: OutputLine[] = []
+  const exitListeners = process.listenerCount('exit')
+  await assert.rejects(
+    withDeadline(
+      startLandscape({
+        file: fixture('two-services'),
+        onLine: (line) => lines.push(line),
+        serviceEnv: ({ name }) => {
+          if (name === 'passwords') throw new Error('no secret for passwords')
+          return { EXOSERVICE_TEST_MARKER: marker.split('=')[1]! }
+        },
+      }),
+      START,
+      () => 'the start did not fail',
+    ),
+    /no secret for passwords/,
+  )
+  await assertStopped(lines)
+  assert.deepEqual(await processesWith(marker), [], 'the first service is gone')
+  assert.equal(process.listenerCount('exit'), exitListeners, 'no exit hook is left')
+})
+
+test('on Windows the start fails at once, naming the limitation', async (t) => {
+  const platform = Object.getOwnPropertyDescriptor(process, 'platform')!
+  Object.defineProperty(process, 'platform', { ...platform, value: 'win32' })
+  t.after(() => Object.defineProperty(process, 'platform', platform))
+  await assert.rejects(startLandscape({ file: fixture('hooks') }), {
+    code: ExoServiceErrorCodes.STARTUP,
+    message: /^The landscape runner runs on Linux and macOS only: .*process group.*`sh -c`/,
+  })
+})
+
+test('a service whose daemon left its process group with its pipes still stops', async (t) => {
+  const { landscape, lines } = await start(t, 'escapee')
+  const daemon = Number(lines.find(({ text }) => text.startsWith('daemon '))!.text.split(' ')[1])
+  t.after(() => {
+    try {
+      process.kill(daemon, 'SIGKILL')
+    } catch {
+      // Gone already.
+    }
+  })
+  // The daemon holds the service's stdout and stderr: they never close by themselves.
+  await withDeadline(landscape.stop(), 30_000, () => 'the landscape did not stop')
+  assert.deepEqual(await landscape.stopped, { reason: 'stopped' })
 })

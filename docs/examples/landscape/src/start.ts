@@ -1,11 +1,14 @@
 import { fileURLToPath } from 'node:url'
 import {
+  BUS_NAME,
   createLineWriter,
   describeExit,
   isExoServiceError,
   type Landscape,
   type OutputLine,
+  readApplicationFile,
   startLandscape,
+  stopOnSignals,
 } from 'exoservice'
 import pretty from 'pino-pretty'
 import { spanOf } from './span-lines.js'
@@ -18,16 +21,21 @@ import { TraceTrees } from './trace-trees.js'
 // to the console directly.
 
 const applicationFile = fileURLToPath(new URL('../../application.yml', import.meta.url))
+/** The name the trace trees are printed under. */
+const TRACE = 'trace'
 /** Loaded into each service with OTEL_TRACES_EXPORTER=console: it prints the spans. */
 const tracePreload = new URL('./trace-to-console.ts', import.meta.url).href
 
-const terminal = process.stdout.isTTY === true
-const writeLine = createLineWriter({
-  pretty: terminal,
-  colors: terminal && pretty.isColorSupported,
-  nameWidth: 'passwords'.length,
-  write: (text) => process.stdout.write(text),
-})
+/** Writes a line prefixed with its process's name, padded to the longest of `names`. */
+function lineWriter(names: string[]): (line: OutputLine) => void {
+  const terminal = process.stdout.isTTY === true
+  return createLineWriter({
+    pretty: terminal,
+    colors: terminal && pretty.isColorSupported,
+    nameWidth: Math.max(...names.map((name) => name.length)),
+    write: (text) => process.stdout.write(text),
+  })
+}
 
 function say(message: string): void {
   process.stdout.write(`${message}\n`)
@@ -61,12 +69,22 @@ function startFailure(error: Error): string {
 }
 
 async function main(): Promise<number> {
+  let names: string[]
+  try {
+    // Read here too, for the width of the names: the lines line up from the first one on.
+    names = (await readApplicationFile(applicationFile)).services.map(({ name }) => name)
+  } catch (error) {
+    if (!isExoServiceError(error)) throw error
+    complain(error.message)
+    return 1
+  }
+  const writeLine = lineWriter([BUS_NAME, TRACE, ...names])
   const traces = tracesToConsole()
     ? new TraceTrees({
         // One write, so that a tree is never split by another child's line.
         print: (lines) =>
           writeLine({
-            service: 'trace',
+            service: TRACE,
             text: lines.join('\n'),
             record: undefined,
             stream: 'stdout',
@@ -81,69 +99,61 @@ async function main(): Promise<number> {
   }
 
   // The first signal stops the landscape (or its start); a second one kills at once.
-  const starting = new AbortController()
-  let landscape: Landscape | undefined
-  let signals = 0
-  const onSignal = (signal: NodeJS.Signals): void => {
-    signals += 1
-    if (signals > 1) {
-      landscape?.kill()
-      process.exit(130)
-    }
-    say(`landscape: ${signal}: stopping`)
-    starting.abort(signal)
-    void landscape?.stop()
-  }
-  for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(signal, onSignal)
-
+  const signals = stopOnSignals({ onStop: (signal) => say(`landscape: ${signal}: stopping`) })
   try {
-    landscape = await startLandscape({
-      file: applicationFile,
-      onLine,
-      // The services trace when their process loads the preload first, as OpenTelemetry's
-      // Node.js set-ups do: their own code stays as it is. The preload is TypeScript: tsx first.
-      nodeOptions: traces === undefined ? [] : ['--import', 'tsx', '--import', tracePreload],
-      signal: starting.signal,
-    })
-  } catch (error) {
-    if (starting.signal.aborted) {
+    let landscape: Landscape
+    try {
+      landscape = await startLandscape({
+        file: applicationFile,
+        onLine,
+        // The services trace when their process loads the preload first, as OpenTelemetry's
+        // Node.js set-ups do: their own code stays as it is. The preload is TypeScript: tsx first.
+        nodeOptions: traces === undefined ? [] : ['--import', 'tsx', '--import', tracePreload],
+        signal: signals.signal,
+      })
+    } catch (error) {
+      if (error === signals.signal.reason) {
+        say('landscape: stopped')
+        return 0
+      }
+      if (!isExoServiceError(error)) throw error
+      complain(startFailure(error))
+      return 1
+    }
+    signals.attach(landscape)
+
+    const web = landscape.services.find(({ name }) => name === 'web')
+    const api = `http://localhost:${web?.online.record?.port ?? process.env.PORT ?? 3000}`
+    // One write, so that the banner is never split by a child's line.
+    say(
+      [
+        '',
+        'ExoRelay example landscape is running.',
+        `  API:  ${api}`,
+        `  Try:  curl -s -X POST ${api}/users -H 'content-type: application/json' -d '{"name":"Will Riker","password":"secret"}'`,
+        `  Then: curl -s ${api}/users`,
+        ...(traces === undefined
+          ? []
+          : [`  Traces: one tree per request, in the lines marked '${TRACE}'`]),
+        'Press Ctrl-C to stop.',
+        '',
+      ].join('\n'),
+    )
+
+    const end = await landscape.stopped
+    traces?.flush()
+    if (end.reason === 'stopped') {
       say('landscape: stopped')
       return 0
     }
-    if (!isExoServiceError(error)) throw error
-    complain(startFailure(error))
+    const said = end.lastLines.length === 0 ? '' : `; its last line: ${end.lastLines.at(-1)}`
+    complain(
+      `${end.name} stopped unexpectedly: it ${describeExit(end.status)}${said}; stopped the others`,
+    )
     return 1
+  } finally {
+    signals.dispose()
   }
-
-  const web = landscape.services.find(({ name }) => name === 'web')
-  const api = `http://localhost:${web?.online.record?.port ?? process.env.PORT ?? 3000}`
-  // One write, so that the banner is never split by a child's line.
-  say(
-    [
-      '',
-      'ExoRelay example landscape is running.',
-      `  API:  ${api}`,
-      `  Try:  curl -s -X POST ${api}/users -H 'content-type: application/json' -d '{"name":"Will Riker","password":"secret"}'`,
-      `  Then: curl -s ${api}/users`,
-      ...(traces === undefined
-        ? []
-        : ["  Traces: one tree per request, in the lines marked 'trace'"]),
-      'Press Ctrl-C to stop.',
-      '',
-    ].join('\n'),
-  )
-
-  const end = await landscape.stopped
-  traces?.flush()
-  if (end.reason === 'stopped') {
-    say('landscape: stopped')
-    return 0
-  }
-  const said = end.lastLines.length === 0 ? '' : `; its last line: ${end.lastLines.at(-1)}`
-  complain(
-    `${end.name} stopped unexpectedly: it ${describeExit(end.status)}${said}; stopped the others`,
-  )
-  return 1
 }
 
 main().then(
