@@ -19,6 +19,8 @@ export {
 } from './errors.js'
 export {
   BUS_NAME,
+  DEFAULT_START_TIMEOUT,
+  DEFAULT_STOP_GRACE,
   type Landscape,
   type LandscapeEnd,
   type LandscapeService,

@@ -1,7 +1,14 @@
 import { parseArgs } from 'node:util'
 import { APPLICATION_FILE_NAME } from './application-file.js'
 import { isExoServiceError } from './errors.js'
-import { BUS_NAME, type Landscape, startLandscape, usesNats } from './landscape.js'
+import {
+  BUS_NAME,
+  DEFAULT_START_TIMEOUT,
+  DEFAULT_STOP_GRACE,
+  type Landscape,
+  startLandscape,
+  usesNats,
+} from './landscape.js'
 import { describeExit } from './service-process.js'
 import { stopOnSignals } from './stop-on-signals.js'
 
@@ -23,17 +30,32 @@ Arguments:
 Options:
   --port <n>         the bus's port (default: bus.port in the file, then env EXOCOM_PORT,
                      then 3100; 0 = any free port); ignored with EXORELAY_TRANSPORT=nats
+  --start-timeout <ms>
+                     how long each service may take to print its online text
+                     (default ${DEFAULT_START_TIMEOUT})
+  --stop-grace <ms>  how long each service may take to exit after SIGTERM before it is
+                     killed (default ${DEFAULT_STOP_GRACE})
   -h, --help         show this help
 `
 
 /** `exoservice landscape [file] [--port n]`. Resolves with the exit code. */
 export async function landscapeCommand(args: string[]): Promise<number> {
-  let values: { port?: string | undefined; help?: boolean | undefined }
+  let values: {
+    port?: string | undefined
+    'start-timeout'?: string | undefined
+    'stop-grace'?: string | undefined
+    help?: boolean | undefined
+  }
   let positionals: string[]
   try {
     ;({ values, positionals } = parseArgs({
       args,
-      options: { port: { type: 'string' }, help: { type: 'boolean', short: 'h' } },
+      options: {
+        port: { type: 'string' },
+        'start-timeout': { type: 'string' },
+        'stop-grace': { type: 'string' },
+        help: { type: 'boolean', short: 'h' },
+      },
       allowPositionals: true,
       strict: true,
     }))
@@ -57,6 +79,22 @@ export async function landscapeCommand(args: string[]): Promise<number> {
       return 2
     }
   }
+  const durations: { startTimeout?: number; stopGrace?: number } = {}
+  for (const [flag, option] of [
+    ['start-timeout', 'startTimeout'],
+    ['stop-grace', 'stopGrace'],
+  ] as const) {
+    const text = values[flag]
+    if (text === undefined) continue
+    const ms = /^\d+$/.test(text) ? Number(text) : Number.NaN
+    if (!(ms > 0 && ms <= 2_147_483_647)) {
+      process.stderr.write(
+        `exoservice landscape: --${flag} must be a positive whole number of milliseconds, got '${text}'.\n\n${USAGE}`,
+      )
+      return 2
+    }
+    durations[option] = ms
+  }
   const file = positionals[0] ?? APPLICATION_FILE_NAME
 
   if (busPort !== undefined && usesNats(process.env)) {
@@ -74,7 +112,7 @@ export async function landscapeCommand(args: string[]): Promise<number> {
   try {
     let landscape: Landscape
     try {
-      landscape = await startLandscape({ file, busPort, signal: signals.signal })
+      landscape = await startLandscape({ file, busPort, ...durations, signal: signals.signal })
     } catch (error) {
       if (error === signals.signal.reason) {
         process.stdout.write('exoservice landscape: stopped\n')

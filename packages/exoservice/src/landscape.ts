@@ -10,6 +10,12 @@ import { createLineWriter, type OutputLine, parseRecord } from './log-output.js'
 import type { ServiceFile } from './service-file.js'
 import { describeExit, type ExitStatus, ServiceProcess, StartFailure } from './service-process.js'
 
+/** How long a landscape's service may take to print its online text unless told otherwise: 60 s. */
+export const DEFAULT_START_TIMEOUT = 60_000
+
+/** How long a landscape's service may take to exit after SIGTERM unless told otherwise: 15 s. */
+export const DEFAULT_STOP_GRACE = 15_000
+
 /** The name the bus's lines are prefixed with. */
 export const BUS_NAME = 'exocom'
 
@@ -137,8 +143,8 @@ export interface Landscape {
  */
 export async function startLandscape(options: StartLandscapeOptions): Promise<Landscape> {
   const {
-    startTimeout = 60_000,
-    stopGrace = 15_000,
+    startTimeout = DEFAULT_START_TIMEOUT,
+    stopGrace = DEFAULT_STOP_GRACE,
     env = process.env,
     nodeOptions = [],
     signal,
@@ -174,7 +180,20 @@ export async function startLandscape(options: StartLandscapeOptions): Promise<La
   process.on('exit', kill)
   const stop = (): Promise<void> => {
     stopping ??= (async () => {
-      await Promise.all(children.map((child) => child.stop(stopGrace)))
+      await Promise.all(
+        children.map(async (child) => {
+          await child.stop(stopGrace)
+          // A kill cuts a graceful close short (its afterAll, say): never silently.
+          if (child.killed) {
+            onLine({
+              service: child.name,
+              text: `did not exit within ${stopGrace} ms of SIGTERM and was killed (SIGKILL): what it was closing did not finish. Give it longer with stopGrace (exoservice landscape --stop-grace <ms>).`,
+              record: undefined,
+              stream: 'stderr',
+            })
+          }
+        }),
+      )
       // Last, so that the bus sees each service withdraw.
       await bus?.close()
       process.off('exit', kill)
@@ -453,7 +472,7 @@ function startError(child: ServiceProcess, error: unknown): ExoServiceError {
       : ` Its last lines:\n${lines.map((line) => `  ${child.name} | ${line}`).join('\n')}\n`
   return new ExoServiceError(
     ExoServiceErrorCodes.STARTUP,
-    `${child.name} did not start: ${reason}.${said} Run its startup command in its folder to see why, or check startup.online-text in its service.yml.`,
+    `${child.name} did not start: ${reason}.${said} Run its startup command in its folder to see why, check startup.online-text in its service.yml, or give it longer (exoservice landscape --start-timeout <ms>).`,
     { cause: error },
   )
 }

@@ -1,5 +1,6 @@
 import { type ChildProcess, spawn } from 'node:child_process'
 import { createInterface, type Interface } from 'node:readline'
+import { setTimeout as sleep } from 'node:timers/promises'
 import { type OutputLine, parseRecord } from './log-output.js'
 
 /** How a child process ended. */
@@ -48,6 +49,9 @@ export const PIPE_GRACE = 2_000
  * when it is online (its online text), what it said last (for a report of why it stopped), and
  * how to stop it and everything it started.
  */
+// How often stop() looks whether a stopped service's process group is empty.
+const GROUP_POLL = 50
+
 export class ServiceProcess {
   readonly name: string
   /** Resolves with the online line; rejects with a {@link StartFailure} if it exits or times out first. */
@@ -57,6 +61,7 @@ export class ServiceProcess {
   readonly #child: ChildProcess
   readonly #lastLines: string[] = []
   #status: ExitStatus | undefined
+  #killed = false
 
   constructor(options: ServiceProcessOptions) {
     this.name = options.name
@@ -157,24 +162,51 @@ export class ServiceProcess {
     return this.#lastLines
   }
 
+  /** True once {@link stop} had to SIGKILL what was left of the service after its grace. */
+  get killed(): boolean {
+    return this.#killed
+  }
+
   /**
-   * Sends SIGTERM to the child's process group and waits for the exit; SIGKILL when the child
-   * is still there after `grace` milliseconds. Resolves with how it exited.
+   * Sends SIGTERM to the child's process group and waits for the group to empty; SIGKILL to
+   * what is left after `grace` milliseconds ({@link killed} says so). Resolves with how the
+   * child exited. The group, not the child: a service started through `sh -c` may outlive its
+   * shell, which dies of the SIGTERM at once.
    */
   async stop(grace: number): Promise<ExitStatus> {
-    if (this.#status !== undefined) return this.#status
+    const until = Date.now() + grace
     this.#signal('SIGTERM')
-    const timer = setTimeout(() => {
-      if (this.running) this.#signal('SIGKILL')
-    }, grace)
-    const status = await this.exited
-    clearTimeout(timer)
-    return status
+    const graceOver = new AbortController()
+    await Promise.race([
+      this.exited,
+      sleep(grace, undefined, { signal: graceOver.signal }).catch(() => {}),
+    ])
+    graceOver.abort()
+    // No event says that a process group emptied: look, briefly, until the grace is over.
+    while (this.#groupAlive() && Date.now() < until) await sleep(GROUP_POLL)
+    if (this.#groupAlive()) {
+      this.#killed = true
+      this.#signal('SIGKILL')
+    }
+    return this.exited
   }
 
   /** Last resort when the runner itself is exiting: SIGKILL, no waiting. */
   kill(): void {
-    if (this.running) this.#signal('SIGKILL')
+    // The group, even when its leader exited: a service under `sh -c` may be left.
+    if (this.running || this.#groupAlive()) this.#signal('SIGKILL')
+  }
+
+  /** True while any process of the child's group is left. */
+  #groupAlive(): boolean {
+    const pid = this.#child.pid
+    if (pid === undefined) return false
+    try {
+      process.kill(-pid, 0)
+      return true
+    } catch {
+      return false
+    }
   }
 
   #signal(signal: NodeJS.Signals): void {

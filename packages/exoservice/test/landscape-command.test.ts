@@ -99,7 +99,13 @@ test('--help prints the usage and exits 0; wrong usage exits 2 with the usage', 
   const help = run(t, ['--help'])
   assert.equal(await withDeadline(help.exited, 10_000, () => '--help did not exit'), 0)
   assert.match(help.stdout[0]!, /^Usage: exoservice landscape \[file\] \[options\]$/)
-  for (const args of [['--port', 'x'], ['a.yml', 'b.yml'], ['--what']]) {
+  for (const args of [
+    ['--port', 'x'],
+    ['a.yml', 'b.yml'],
+    ['--what'],
+    ['--start-timeout', '0'],
+    ['--stop-grace', 'soon'],
+  ]) {
     const wrong = run(t, args)
     assert.equal(await withDeadline(wrong.exited, 10_000, () => `${args} did not exit`), 2)
     assert.match(wrong.stderr[0]!, /^exoservice landscape: /)
@@ -173,6 +179,21 @@ for (const [signal, code] of [
     await gone(pid, 10_000)
   })
 }
+
+test('a service that outlasts --stop-grace is killed, and the runner says so on its line; exit 0', async (t) => {
+  const landscape = run(t, [fixture('stubborn'), '--stop-grace', '300'])
+  await landscape.ports()
+  const pid = Number(/^stubborn +\| pid (\d+)$/.exec(await landscape.waitFor(/\| pid \d+$/))![1])
+  landscape.child.kill('SIGINT')
+  assert.equal(await withDeadline(landscape.exited, 10_000, () => 'it did not exit'), 0)
+  assert.ok(
+    landscape.stdout.some((line) =>
+      /^stubborn +\| did not exit within 300 ms of SIGTERM and was killed \(SIGKILL\)/.test(line),
+    ),
+    landscape.output(),
+  )
+  await gone(pid, 10_000)
+})
 
 test('Ctrl-C while the services start stops what started, frees its ports, and exits 0', async (t) => {
   // The quiet service never says it is online: the start is still under way.
