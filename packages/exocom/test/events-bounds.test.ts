@@ -2,9 +2,10 @@ import assert from 'node:assert/strict'
 import { once } from 'node:events'
 import { connect } from 'node:net'
 import { test } from 'node:test'
-import { ErrorCodes } from '@exorelay/core'
+import { ErrorCodes, isExoRelayError } from '@exorelay/core'
 import { withDeadline } from '@exorelay/testing'
 import type { MessageEvent } from '../src/bus-events.js'
+import { startExoCom } from '../src/exocom.js'
 import { run, startOnline } from './cli-helpers.js'
 import { type EventClient, followEvents } from './events-client.js'
 import { request, send, serviceOf, startBus, startReceiver } from './helpers.js'
@@ -168,5 +169,22 @@ test('exocom --event-preview with no number of bytes is a usage error', async ()
     const { code, stderr } = await run(['--port', '0', `--event-preview=${value}`])
     assert.equal(code, 2)
     assert.match(stderr, /^exocom: --event-preview must be a number of bytes, 0 or more, got '/)
+  }
+})
+
+test('a bad event option is refused at start, naming it', async () => {
+  const bad = [
+    { events: 'yes' },
+    { eventsBuffer: 0 },
+    { maxEventClients: 1.5 },
+    { eventPreview: -1 },
+  ] as const
+  for (const options of bad) {
+    const [name] = Object.keys(options)
+    await assert.rejects(
+      startExoCom({ port: 0, logger: false, ...(options as object) }),
+      (error: unknown) =>
+        isExoRelayError(error, ErrorCodes.INVALID_OPTION) && error.message.includes(name ?? '?'),
+    )
   }
 })
