@@ -78,11 +78,6 @@ export class EventStream {
     return this.#clients.size > 0
   }
 
-  /** Clients following the stream now. */
-  get clients(): number {
-    return this.#clients.size
-  }
-
   /** The bus accepted `message`, which goes to `deliveries` (one per receiving service). */
   message(message: RoutedMessage, deliveries: readonly Delivery[], payload: unknown): void {
     if (this.#clients.size === 0) return
