@@ -29,6 +29,8 @@ Options:
   --registration-addresses <connection|any>
                      identity mode: whether a service may register only the address
                      it connects from (default: connection); only with --credentials
+  --no-ui            no dev page at GET / (it is on when the host is a loopback address)
+  --ui               the dev page at GET / on any host (default: off unless loopback)
   -h, --help         show this help
   -v, --version      show the version
 `
@@ -51,6 +53,11 @@ async function main(): Promise<number> {
     const { version } = require('../package.json') as { version: string }
     process.stdout.write(`${version}\n`)
     return 0
+  }
+
+  if (values.ui && values['no-ui']) {
+    process.stderr.write(`exocom: --ui and --no-ui cannot both be given: keep one.\n\n${USAGE}`)
+    return 2
   }
 
   let port: number
@@ -141,6 +148,8 @@ async function main(): Promise<number> {
         registrationAddresses: values['registration-addresses'] as 'connection' | 'any',
       }),
       ...(values.host === undefined ? {} : { host: values.host }),
+      ...(values.ui && { ui: true }),
+      ...(values['no-ui'] && { ui: false }),
     })
   } catch (error) {
     const code = isExoRelayError(error) ? ` (${error.code})` : ''
@@ -166,6 +175,8 @@ function parse() {
       token: { type: 'string' },
       credentials: { type: 'string' },
       'registration-addresses': { type: 'string' },
+      ui: { type: 'boolean' },
+      'no-ui': { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
       version: { type: 'boolean', short: 'v' },
     },

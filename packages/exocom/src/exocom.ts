@@ -7,6 +7,7 @@ import {
 import { closeCuttingStalled, type ServiceRegistration } from '@exorelay/http-protocol'
 import Fastify from 'fastify'
 import { Deliverer } from './delivery.js'
+import { addDevPage } from './dev-page.js'
 import { addIdentityChecks, type Identities } from './identity.js'
 import { addBusIngress, SENTENCES } from './ingress.js'
 import { Liveness } from './liveness.js'
@@ -76,6 +77,7 @@ export async function startExoCom(options: ExoComOptions = {}): Promise<ExoCom> 
     batches,
     maxServices,
     maxInstances,
+    ui,
     ...settings
   } = checkExoComOptions(options)
   const log = settings.logger
@@ -125,6 +127,7 @@ export async function startExoCom(options: ExoComOptions = {}): Promise<ExoCom> 
   capConnections(app.server, settings.maxConnections, log)
   const registrations = addRegistrationRoutes(app, { table, deliverer, logger: log, batches })
   addStatusRoutes(app, table)
+  if (ui) addDevPage(app)
   liveness = new Liveness({
     table,
     logger: log,
