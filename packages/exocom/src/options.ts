@@ -180,7 +180,7 @@ export interface ExoComOptions {
    * The dev page at `GET /`: the services, the routes and a live list of the messages, in a
    * browser. It is open without a token, holds no data of the bus, and asks for the token to
    * read it. `false`: `GET /` is a 404.
-   * @default `true` when `host` is a loopback address (`127.x.x.x`, `::1`, `localhost`), else `false`
+   * @default `true` on a loopback `host` (`127.x.x.x`, `::1`, `localhost`), else `false`
    */
   ui?: boolean
 }
