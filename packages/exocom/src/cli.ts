@@ -31,6 +31,10 @@ Options:
                      it connects from (default: connection); only with --credentials
   --no-ui            no dev page at GET / (it is on when the host is a loopback address)
   --ui               the dev page at GET / on any host (default: off unless loopback)
+  --event-preview <bytes>
+                     show that many bytes of each payload's JSON in the event stream
+                     (GET /events) (default: 0, no payloads: they may hold personal data)
+  --no-events        no event stream: GET /events answers 404
   -h, --help         show this help
   -v, --version      show the version
 `
@@ -118,6 +122,18 @@ async function main(): Promise<number> {
     }
   }
 
+  let eventPreview: number | undefined
+  if (values['event-preview'] !== undefined) {
+    const text = values['event-preview']
+    eventPreview = Number(text)
+    if (text.trim() === '' || !Number.isSafeInteger(eventPreview) || eventPreview < 0) {
+      process.stderr.write(
+        `exocom: --event-preview must be a number of bytes, 0 or more, got '${text}'.\n\n${USAGE}`,
+      )
+      return 2
+    }
+  }
+
   let services: ServiceRegistration[] = []
   if (values.services !== undefined) {
     try {
@@ -150,6 +166,8 @@ async function main(): Promise<number> {
       ...(values.host === undefined ? {} : { host: values.host }),
       ...(values.ui && { ui: true }),
       ...(values['no-ui'] && { ui: false }),
+      ...(eventPreview !== undefined && { eventPreview }),
+      ...(values['no-events'] === true && { events: false }),
     })
   } catch (error) {
     const code = isExoRelayError(error) ? ` (${error.code})` : ''
@@ -177,6 +195,8 @@ function parse() {
       'registration-addresses': { type: 'string' },
       ui: { type: 'boolean' },
       'no-ui': { type: 'boolean' },
+      'event-preview': { type: 'string' },
+      'no-events': { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
       version: { type: 'boolean', short: 'v' },
     },
