@@ -126,6 +126,17 @@ describe('the dev page in a real browser', {
       HOSTILE_NAME,
     )
 
+    // The list holds still while the pointer is on it, says what came meanwhile, then shows it.
+    const rows = page.locator('#messages tbody tr')
+    const before = await rows.count()
+    await page.locator('#messages').hover()
+    await web.send('users.create', { name: 'Grace' }).envelope()
+    await page.locator('#paused', { hasText: '2 new' }).waitFor()
+    assert.equal(await rows.count(), before)
+    await page.mouse.move(0, 0)
+    await rows.nth(before + 1).waitFor()
+    assert.equal(await page.locator('#paused').isVisible(), false)
+
     // The conversation of the request: itself, then its reply, with each hop's time.
     await request.click()
     const conversation = page.locator('#conversation ol > li')
