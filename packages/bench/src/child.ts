@@ -4,6 +4,7 @@ import type { AnswerMessage, Command, CommandMessage, ReadyMessage, Usage } from
 import {
   ENV_BATCHES,
   ENV_BUS_PORT,
+  ENV_EVENT_CLIENTS,
   ENV_FLOOD_SERVICES,
   ENV_NATS_SERVER,
   ENV_TELEMETRY,
@@ -56,6 +57,11 @@ export function busPort(): number {
 /** How many services the registration flood re-registers each second. */
 export function floodServices(): number {
   return positiveIntegerFrom(ENV_FLOOD_SERVICES, 'a positive integer')
+}
+
+/** How many clients follow the bus's event stream. */
+export function eventClients(): number {
+  return positiveIntegerFrom(ENV_EVENT_CLIENTS, 'a positive integer')
 }
 
 /** The positive integer the parent passed in the environment variable `name`. */

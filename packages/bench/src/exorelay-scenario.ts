@@ -1,4 +1,10 @@
-import { ENV_BATCHES, ENV_BUS_PORT, ENV_FLOOD_SERVICES, ENV_TELEMETRY } from './ipc.js'
+import {
+  ENV_BATCHES,
+  ENV_BUS_PORT,
+  ENV_EVENT_CLIENTS,
+  ENV_FLOOD_SERVICES,
+  ENV_TELEMETRY,
+} from './ipc.js'
 import { NodeChild } from './processes.js'
 import { type Scenario, type SystemId, startSystem } from './scenario.js'
 import type { TelemetryMode } from './telemetry.js'
@@ -11,6 +17,8 @@ interface Variant {
   readonly flood?: number | undefined
   /** Both services run `@exorelay/opentelemetry`, without or with an SDK (issue 15). */
   readonly telemetry?: TelemetryMode | undefined
+  /** That many clients follow the bus's event stream, `GET /events` (issue 18). */
+  readonly eventClients?: number | undefined
 }
 
 /** What the `*-otel-*` systems add to a description, by mode (src/telemetry.ts). */
@@ -35,7 +43,7 @@ export const TELEMETRY_DESCRIPTIONS: Readonly<Record<TelemetryMode, string>> = {
  * are instrumented with OpenTelemetry; the bus is not, as `@exorelay/exocom` has no tracing.
  */
 function exorelaySystem(id: SystemId, title: string, variant: Variant): Scenario {
-  const { batches, flood, telemetry } = variant
+  const { batches, flood, telemetry, eventClients } = variant
   const description = `the exorelay package (logger: false, stackTraces: false${
     batches ? '' : ', batches: false'
   }) in two services, @exorelay/exocom (logger: false${
@@ -43,18 +51,24 @@ function exorelaySystem(id: SystemId, title: string, variant: Variant): Scenario
   }) as the bus, one await relay.send() per request/reply${
     telemetry === undefined ? '' : `; ${TELEMETRY_DESCRIPTIONS[telemetry]}`
   }`
+  const flooded =
+    flood === undefined
+      ? description
+      : `${description}; meanwhile ${flood.toLocaleString('en-US')} other services (one process, ` +
+        'an undici Pool of keep-alive connections, not counted in CPU) each send PUT ' +
+        '/services/<name> with their unchanged registration once a second, spread evenly'
   return {
     id,
     title,
     description:
-      flood === undefined
-        ? description
-        : `${description}; meanwhile ${flood.toLocaleString('en-US')} other services (one process, ` +
-          'an undici Pool of keep-alive connections, not counted in CPU) each send PUT ' +
-          '/services/<name> with their unchanged registration once a second, spread evenly',
+      eventClients === undefined
+        ? flooded
+        : `${flooded}; meanwhile ${eventClients} client(s) (one process, fetch, not counted in ` +
+          "CPU) follow the bus's event stream GET /events, each reading every event as it comes",
     unavailable: () => undefined,
     async start(options) {
       let background: NodeChild | undefined
+      let followers: NodeChild | undefined
       const system = await startSystem(
         options,
         async () => {
@@ -78,15 +92,21 @@ function exorelaySystem(id: SystemId, title: string, variant: Variant): Scenario
         },
         // The responder registers before the requester starts, so the first request is routed.
         { responder: 'exorelay-responder.ts', requester: 'exorelay-requester.ts' },
-        // The flood starts last and has registered every one of its services once when it is
-        // ready, so the warm-up already runs against the full table. Never profiled: it is load.
-        flood === undefined
-          ? undefined
-          : async ({ bus }) => {
-              background = await NodeChild.start('flood', 'flood-registrar.ts', { env: bus.env })
-            },
+        // The load beside the system starts last and is ready when it runs in full (the flood
+        // has registered every one of its services once, each event client has had its
+        // hello), so the warm-up already runs against it. Never profiled: it is load.
+        async ({ bus }) => {
+          if (flood !== undefined) {
+            background = await NodeChild.start('flood', 'flood-registrar.ts', { env: bus.env })
+          }
+          if (eventClients !== undefined) {
+            followers = await NodeChild.start('events', 'event-clients.ts', {
+              env: { ...bus.env, [ENV_EVENT_CLIENTS]: String(eventClients) },
+            })
+          }
+        },
       )
-      return { ...system, background }
+      return { ...system, background, followers }
     },
   }
 }
@@ -123,3 +143,17 @@ export function exorelayFloodScenario(services: number): Scenario {
     { batches: true, flood: services },
   )
 }
+
+/** ExoRelay while `clients` clients follow the bus's event stream: compare with `exorelay`. */
+function exorelayEventsScenario(id: SystemId, clients: number): Scenario {
+  return exorelaySystem(id, `ExoRelay, ${clients} following /events`, {
+    batches: true,
+    eventClients: clients,
+  })
+}
+
+export const exorelayEvents1Scenario: Scenario = exorelayEventsScenario('exorelay-events-1', 1)
+export const exorelayEvents100Scenario: Scenario = exorelayEventsScenario(
+  'exorelay-events-100',
+  100,
+)

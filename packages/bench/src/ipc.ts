@@ -50,6 +50,8 @@ export const ENV_BATCHES = 'BENCH_BATCHES'
 export const ENV_NATS_SERVER = 'BENCH_NATS_SERVER'
 /** How many services the registration flood re-registers each second. */
 export const ENV_FLOOD_SERVICES = 'BENCH_FLOOD_SERVICES'
+/** How many clients follow the bus's event stream (`GET /events`) in `exorelay-events-*`. */
+export const ENV_EVENT_CLIENTS = 'BENCH_EVENT_CLIENTS'
 /**
  * `api` or `sdk`: ExoRelay's services run `@exorelay/opentelemetry`, without or with an
  * OpenTelemetry SDK (`src/telemetry.ts`); unset, they load nothing of OpenTelemetry.

@@ -13,6 +13,8 @@ import {
   exorelayNatsScenario,
 } from './exorelay-nats-scenario.js'
 import {
+  exorelayEvents1Scenario,
+  exorelayEvents100Scenario,
   exorelayFloodScenario,
   exorelayOtelApiScenario,
   exorelayOtelSdkScenario,
@@ -57,6 +59,8 @@ const scenarios = (options: BenchOptions): readonly Scenario[] => [
   exorelayNatsOtelApiScenario,
   exorelayNatsOtelSdkScenario,
   exorelayFloodScenario(options.floodServices),
+  exorelayEvents1Scenario,
+  exorelayEvents100Scenario,
   ...mixedScenarios,
 ]
 

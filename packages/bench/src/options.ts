@@ -48,7 +48,9 @@ export const USAGE = `Usage: npm run bench -- [--quick] [--rounds N] [--only flo
                    re-registrations: run it with exorelay to get the ratio; and the *-otel-*
                    systems, ExoRelay (over NATS) with @exorelay/opentelemetry, -api: the
                    OpenTelemetry API and no SDK, -sdk: an SDK exporting nowhere: run them
-                   with exorelay (exorelay-nats) to get the ratios)
+                   with exorelay (exorelay-nats) to get the ratios; exorelay-events-1 and
+                   exorelay-events-100, ExoRelay while 1 or 100 clients follow the bus's
+                   event stream GET /events: run them with exorelay to get the ratios)
   --warmup-requests N
                    request/replies at 64 in flight after each start, before any phase
                    (default 10000; --quick: 3000)

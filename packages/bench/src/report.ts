@@ -120,6 +120,9 @@ export function buildReport(input: ReportInput): BenchReport {
     ['exorelay-nats', 'nats'],
     // What a flood of unchanged re-registrations costs the bus's traffic (issue 14).
     ['exorelay-flood', 'exorelay'],
+    // What clients of the bus's event stream cost its traffic (issue 18).
+    ['exorelay-events-1', 'exorelay'],
+    ['exorelay-events-100', 'exorelay'],
     // What OpenTelemetry costs, without and with an SDK (issue 15).
     ['exorelay-otel-api', 'exorelay'],
     ['exorelay-otel-sdk', 'exorelay'],

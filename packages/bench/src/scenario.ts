@@ -12,6 +12,8 @@ export const SYSTEM_IDS = [
   'exorelay-nats-otel-api',
   'exorelay-nats-otel-sdk',
   'exorelay-flood',
+  'exorelay-events-1',
+  'exorelay-events-100',
   'mix-bus',
   'mix-requester',
   'mix-responder',
@@ -25,12 +27,19 @@ export const TELEMETRY_IDS: readonly SystemId[] = [
   'exorelay-nats-otel-api',
   'exorelay-nats-otel-sdk',
 ]
+/** ExoRelay while 1 and 100 clients follow the bus's event stream (issue 18). */
+export const EVENTS_IDS: readonly SystemId[] = ['exorelay-events-1', 'exorelay-events-100']
 /**
  * What runs only when `--only` names it: the mixed systems, ExoRelay under a registration
- * flood (issue 14) and ExoRelay with OpenTelemetry (issue 15). The last two are compared with
- * the plain ExoRelay rows and need no place in every run.
+ * flood (issue 14), with OpenTelemetry (issue 15) and followed on its event stream (issue 18).
+ * The last three are compared with the plain ExoRelay rows and need no place in every run.
  */
-export const OPT_IN_IDS: readonly SystemId[] = [...MIXED_IDS, 'exorelay-flood', ...TELEMETRY_IDS]
+export const OPT_IN_IDS: readonly SystemId[] = [
+  ...MIXED_IDS,
+  'exorelay-flood',
+  ...TELEMETRY_IDS,
+  ...EVENTS_IDS,
+]
 export type SystemId = (typeof SYSTEM_IDS)[number]
 
 /**
@@ -64,6 +73,11 @@ export interface RunningSystem {
    * counts are read around each measured phase, its CPU time is not the system's.
    */
   readonly background?: NodeChild | undefined
+  /**
+   * Clients of the bus's event stream (issue 18), beside the system like `background`, their
+   * CPU time not the system's; nothing is read from them around a phase.
+   */
+  readonly followers?: NodeChild | undefined
 }
 
 /** One system under test: how to start it, and why it may not run on this machine. */
@@ -78,11 +92,13 @@ export interface Scenario {
   start(options: StartOptions): Promise<RunningSystem>
 }
 
-/** Stops the background load, then processes in reverse start order: the bus last. */
+/** Stops the load beside the system, then processes in reverse start order: the bus last. */
 export async function stopSystem(system: {
   readonly processes: readonly MeasuredProcess[]
   readonly background?: NodeChild | undefined
+  readonly followers?: NodeChild | undefined
 }): Promise<void> {
+  await system.followers?.stop()
   await system.background?.stop()
   for (const process of [...system.processes].reverse()) await process.stop()
 }

@@ -59,6 +59,11 @@ export class EventStream {
   #keepAlive: NodeJS.Timeout | undefined
   #lastId = 0
   #closed = false
+  // The frames of this turn of the event loop, written to every client in one go when it
+  // ends: one write per client per turn rather than per event (a busy bus makes several
+  // events per turn, and each write to a socket is a system call).
+  #unwritten = ''
+  #flushing: NodeJS.Immediate | undefined
 
   constructor(options: EventStreamOptions) {
     this.#log = options.logger
@@ -206,6 +211,8 @@ export class EventStream {
       })
       const { remoteAddress, remotePort } = request.socket
       const client: Client = { response, peer: `${remoteAddress ?? '?'}:${remotePort ?? '?'}` }
+      // What was made before it came goes to the others: its stream starts with its hello.
+      this.#flush()
       this.#clients.add(client)
       response.once('close', () => this.#remove(client))
       // A socket error (a reset) is the client's going: its close follows, nothing to throw.
@@ -225,6 +232,7 @@ export class EventStream {
    */
   close(): void {
     this.#closed = true
+    this.#flush()
     for (const client of this.#clients) {
       this.#remove(client)
       if (client.response.writableLength > 0) client.response.destroy()
@@ -233,7 +241,16 @@ export class EventStream {
   }
 
   #emit(event: BusEvent): void {
-    this.#writeAll(frame(++this.#lastId, event))
+    this.#unwritten += frame(++this.#lastId, event)
+    this.#flushing ??= setImmediate(this.#flush)
+  }
+
+  readonly #flush = (): void => {
+    clearImmediate(this.#flushing)
+    this.#flushing = undefined
+    const text = this.#unwritten
+    this.#unwritten = ''
+    if (text !== '') this.#writeAll(text)
   }
 
   #writeAll(text: string): void {
@@ -261,6 +278,10 @@ export class EventStream {
     if (!this.#clients.delete(client) || this.#clients.size > 0) return
     clearInterval(this.#keepAlive)
     this.#keepAlive = undefined
+    // Nobody to write to: what waits for the end of the turn goes nowhere.
+    clearImmediate(this.#flushing)
+    this.#flushing = undefined
+    this.#unwritten = ''
   }
 }
 
