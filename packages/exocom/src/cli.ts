@@ -29,6 +29,8 @@ Options:
   --registration-addresses <connection|any>
                      identity mode: whether a service may register only the address
                      it connects from (default: connection); only with --credentials
+  --no-ui            no dev page at GET / (it is on when the host is a loopback address)
+  --ui               the dev page at GET / on any host (default: off unless loopback)
   --event-preview <bytes>
                      show that many bytes of each payload's JSON in the event stream
                      (GET /events) (default: 0, no payloads: they may hold personal data)
@@ -55,6 +57,11 @@ async function main(): Promise<number> {
     const { version } = require('../package.json') as { version: string }
     process.stdout.write(`${version}\n`)
     return 0
+  }
+
+  if (values.ui && values['no-ui']) {
+    process.stderr.write(`exocom: --ui and --no-ui cannot both be given: keep one.\n\n${USAGE}`)
+    return 2
   }
 
   let port: number
@@ -157,6 +164,8 @@ async function main(): Promise<number> {
         registrationAddresses: values['registration-addresses'] as 'connection' | 'any',
       }),
       ...(values.host === undefined ? {} : { host: values.host }),
+      ...(values.ui && { ui: true }),
+      ...(values['no-ui'] && { ui: false }),
       ...(eventPreview !== undefined && { eventPreview }),
       ...(values['no-events'] === true && { events: false }),
     })
@@ -184,6 +193,8 @@ function parse() {
       token: { type: 'string' },
       credentials: { type: 'string' },
       'registration-addresses': { type: 'string' },
+      ui: { type: 'boolean' },
+      'no-ui': { type: 'boolean' },
       'event-preview': { type: 'string' },
       'no-events': { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },

@@ -7,6 +7,7 @@ import {
 import { closeCuttingStalled, type ServiceRegistration } from '@exorelay/http-protocol'
 import Fastify from 'fastify'
 import { Deliverer } from './delivery.js'
+import { addDevPage } from './dev-page.js'
 import { EventStream } from './event-stream.js'
 import { addIdentityChecks, type Identities } from './identity.js'
 import { addBusIngress, SENTENCES } from './ingress.js'
@@ -77,6 +78,7 @@ export async function startExoCom(options: ExoComOptions = {}): Promise<ExoCom> 
     batches,
     maxServices,
     maxInstances,
+    ui,
     events: eventsOn,
     eventsBuffer,
     maxEventClients,
@@ -144,6 +146,7 @@ export async function startExoCom(options: ExoComOptions = {}): Promise<ExoCom> 
     batches,
   })
   addStatusRoutes(app, table)
+  if (ui) addDevPage(app)
   if (eventsOn) events.addRoute(app, () => closing !== undefined)
   liveness = new Liveness({
     table,

@@ -21,6 +21,7 @@ import {
 } from '@exorelay/http-protocol'
 import { pino } from 'pino'
 import pretty from 'pino-pretty'
+import { isLoopbackHost } from './dev-page.js'
 import { validateServices } from './routing-table.js'
 
 /** The port the original ExoCom was usually started on. */
@@ -178,6 +179,13 @@ export interface ExoComOptions {
    */
   maxConnections?: number
   /**
+   * The dev page at `GET /`: the services, the routes and a live list of the messages, in a
+   * browser. It is open without a token, holds no data of the bus, and asks for the token to
+   * read it. `false`: `GET /` is a 404.
+   * @default `true` on a loopback `host` (`127.x.x.x`, `::1`, `localhost`), else `false`
+   */
+  ui?: boolean
+  /**
    * The event stream, `GET /events` (Server-Sent Events): one event per message the bus
    * accepts, per delivery outcome, and per service registered, withdrawn or dropped, for
    * `exorelay tail`, the dev page or any tool. It needs the token like every other route (in
@@ -225,6 +233,7 @@ export interface ExoComSettings {
   readonly maxServices: number
   readonly maxInstances: number
   readonly maxConnections: number
+  readonly ui: boolean
   readonly events: boolean
   readonly eventsBuffer: number
   readonly maxEventClients: number
@@ -259,11 +268,13 @@ export function checkExoComOptions(options: ExoComOptions): ExoComSettings {
       'The registrationAddresses option (--registration-addresses) is a setting of identity mode, and no credentials are set: without them any client may register any address, and nothing is checked. Set credentials (--credentials <file> or EXOCOM_CREDENTIALS), or leave registrationAddresses out.',
     )
   }
+  const host = checkNonEmptyString(options.host, 'host', '127.0.0.1')
   return {
     credentials,
     registrationAddresses,
+    host,
+    ui: checkBoolean(options.ui, 'ui', isLoopbackHost(host)),
     port: options.port === undefined ? DEFAULT_EXOCOM_PORT : checkPort(options.port),
-    host: checkNonEmptyString(options.host, 'host', '127.0.0.1'),
     deliveryTimeout: checkInteger(options.deliveryTimeout, 'deliveryTimeout', 1, 5000),
     bodyLimit: checkInteger(options.bodyLimit, 'bodyLimit', 1, 1024 * 1024),
     requestTimeout: checkRequestTimeout(options.requestTimeout, 'The requestTimeout option'),

@@ -211,3 +211,17 @@ test('a token with spaces exits 2 naming its source, without echoing it', async 
   assert.match(env.stderr, /^exocom: the EXOCOM_TOKEN environment variable: The token must be/)
   assert.ok(!env.stderr.includes('also has spaces'))
 })
+
+test('exocom serves the dev page on its loopback host, and --no-ui turns it off', async (t) => {
+  const withPage = await startOnline(t, [])
+  assert.equal((await fetch(`${withPage.url}/`)).status, 200)
+  const without = await startOnline(t, ['--no-ui'])
+  assert.equal((await fetch(`${without.url}/`)).status, 404)
+})
+
+test('--ui with --no-ui exits 2', async () => {
+  const { code, stderr } = await run(['--ui', '--no-ui'])
+
+  assert.equal(code, 2)
+  assert.match(stderr, /--ui and --no-ui cannot both be given/)
+})

@@ -135,3 +135,10 @@ describe('exoservice', () => {
     )
   })
 })
+
+describe('@exorelay/exocom', () => {
+  test('the tarball holds the dev page the bus serves at GET /', () => {
+    // dist/dev-page.js reads it from ../ui/index.html: without it the bus cannot start.
+    assert.ok(tarballOf('@exorelay/exocom').files.includes('ui/index.html'))
+  })
+})

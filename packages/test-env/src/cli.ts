@@ -4,7 +4,7 @@ import { majorsToRun, runOnNodes, summary } from './run-on-nodes.js'
 const USAGE = `usage: exorelay-test-env setup
        exorelay-test-env nodes <major>... -- <command> [args...]
 
-  setup   install the programs the tests start (nats-server) when they are missing: with
+  setup   install the programs the tests start (nats-server, chromium) when missing: with
           apt-get as root or through password-less sudo; otherwise say how to get them
   nodes   run <command> once per Node major (fetched from the npm registry's node-<os>-<cpu>
           packages into ~/.cache/exorelay/node), that Node first on PATH; EXORELAY_TEST_NODES

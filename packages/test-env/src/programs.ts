@@ -1,6 +1,6 @@
 import { accessSync, constants } from 'node:fs'
 import { delimiter, join } from 'node:path'
-import { findNatsServer } from '@exorelay/testing'
+import { findChromium, findNatsServer } from '@exorelay/testing'
 import { lastLine, type RunCommand, runCommand } from './commands.js'
 
 /** A program the tests start, and how to get it. */
@@ -23,8 +23,16 @@ export const NATS_SERVER: Program = {
     'brew install nats-server, or a release from https://github.com/nats-io/nats-server/releases',
 }
 
-/** Every program the test suite needs. Chromium joins once a browser test exists. */
-export const PROGRAMS: readonly Program[] = [NATS_SERVER]
+/** The dev page's test (packages/exorelay/test/ui-browser.test.ts) drives a headless Chromium. */
+export const CHROMIUM: Program = {
+  name: 'chromium',
+  find: findChromium,
+  debianPackage: 'chromium',
+  elsewhere: 'brew install --cask chromium, or the chromium package of your distribution',
+}
+
+/** Every program the test suite needs. */
+export const PROGRAMS: readonly Program[] = [NATS_SERVER, CHROMIUM]
 
 /** A program the tests need is missing and could not be installed here. */
 export class MissingProgramError extends Error {

@@ -1,11 +1,14 @@
 import assert from 'node:assert/strict'
+import { existsSync } from 'node:fs'
 import { test } from 'node:test'
 import type { CommandResult } from '../src/commands.js'
 import {
+  CHROMIUM,
   ensureProgram,
   type Installer,
   type Machine,
   MissingProgramError,
+  PROGRAMS,
   type Program,
 } from '../src/programs.js'
 
@@ -104,4 +107,20 @@ test('an apt-get that fails is one line with its last line of output', async () 
     return true
   })
   assert.deepEqual(ran, ['apt-get update'])
+})
+
+test('the suite needs nats-server and chromium, each from its Debian package', () => {
+  assert.deepEqual(
+    PROGRAMS.map((program) => [program.name, program.debianPackage]),
+    [
+      ['nats-server', 'nats-server'],
+      ['chromium', 'chromium'],
+    ],
+  )
+})
+
+test('chromium is found where Debian installs it', {
+  skip: !existsSync('/usr/bin/chromium'),
+}, () => {
+  assert.equal(CHROMIUM.find(), '/usr/bin/chromium')
 })

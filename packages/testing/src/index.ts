@@ -1,6 +1,7 @@
 export type { MemoryDelivery } from '@exorelay/core'
 export { MemoryBus, Relay } from '@exorelay/core'
 export { deferred, withDeadline } from './deadline.js'
+export { findChromium } from './executables.js'
 export type {
   MockSendOptions,
   MockService,

@@ -1,9 +1,8 @@
 import { type ChildProcess, spawn } from 'node:child_process'
 import { once } from 'node:events'
-import { accessSync, constants } from 'node:fs'
 import { createServer } from 'node:net'
-import { delimiter, join } from 'node:path'
 import { ErrorCodes, ListenError, TimeoutError } from '@exorelay/core'
+import { findExecutable } from './executables.js'
 
 const HOST = '127.0.0.1'
 const DEFAULT_READY_TIMEOUT = 10_000
@@ -75,17 +74,7 @@ let exitHookInstalled = false
  * and `/usr/local/bin`. `undefined` when there is none, e.g. to skip a test.
  */
 export function findNatsServer(): string | undefined {
-  for (const dir of [...(process.env.PATH ?? '').split(delimiter), ...EXTRA_DIRS]) {
-    if (dir === '') continue
-    const candidate = join(dir, 'nats-server')
-    try {
-      accessSync(candidate, constants.X_OK)
-      return candidate
-    } catch {
-      // Not in this directory.
-    }
-  }
-  return undefined
+  return findExecutable('nats-server', EXTRA_DIRS)
 }
 
 /**
