@@ -1,5 +1,5 @@
 import type { Logger } from '@exorelay/core'
-import { textStart, traceIdOf } from '@exorelay/core/internal'
+import { formatMessageLine, textStart, traceIdOf } from '@exorelay/core/internal'
 import {
   type BatchResult,
   MAX_BATCH_RESULTS_BYTES,
@@ -16,7 +16,6 @@ import {
   UndiciExchange,
 } from '@exorelay/undici-sender/internal'
 import type { Pool } from 'undici'
-import { formatMessageLine } from './message-log.js'
 import type { Delivery } from './routing-table.js'
 
 const UNAUTHORIZED = 401
