@@ -71,8 +71,8 @@ export function tailCommand(args: string[]): Promise<number> {
           process.stderr.write(
             `exorelay tail: following ExoCom ${printable(String(event.version ?? ''))} at ${origin}; Ctrl-C stops.\n`,
           )
-        }
-        if (!shown(event)) continue
+          // Not filtered: with --json it is the line that says the stream is there.
+        } else if (!shown(event)) continue
         const line = values.json ? JSON.stringify(event) : formatEvent(event, colour)
         if (line !== undefined) process.stdout.write(`${line}\n`)
       }
