@@ -73,6 +73,8 @@ export const ErrorCodes = {
   BUS_INVALID_REGISTRATION: 'EXORELAY_ERR_BUS_INVALID_REGISTRATION',
   /** A withdrawal names a service ExoCom has not registered. */
   BUS_UNKNOWN_SERVICE: 'EXORELAY_ERR_BUS_UNKNOWN_SERVICE',
+  /** ExoCom has as many clients on its event stream (`GET /events`) as it takes (`maxEventClients`). */
+  BUS_TOO_MANY_EVENT_CLIENTS: 'EXORELAY_ERR_BUS_TOO_MANY_EVENT_CLIENTS',
 } as const
 
 /** One of the stable codes of {@link ErrorCodes}, e.g. `'EXORELAY_ERR_REPLY_TIMEOUT'`. */

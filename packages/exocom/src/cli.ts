@@ -29,6 +29,10 @@ Options:
   --registration-addresses <connection|any>
                      identity mode: whether a service may register only the address
                      it connects from (default: connection); only with --credentials
+  --event-preview <bytes>
+                     show that many bytes of each payload's JSON in the event stream
+                     (GET /events) (default: 0, no payloads: they may hold personal data)
+  --no-events        no event stream: GET /events answers 404
   -h, --help         show this help
   -v, --version      show the version
 `
@@ -111,6 +115,18 @@ async function main(): Promise<number> {
     }
   }
 
+  let eventPreview: number | undefined
+  if (values['event-preview'] !== undefined) {
+    const text = values['event-preview']
+    eventPreview = Number(text)
+    if (text.trim() === '' || !Number.isSafeInteger(eventPreview) || eventPreview < 0) {
+      process.stderr.write(
+        `exocom: --event-preview must be a number of bytes, 0 or more, got '${text}'.\n\n${USAGE}`,
+      )
+      return 2
+    }
+  }
+
   let services: ServiceRegistration[] = []
   if (values.services !== undefined) {
     try {
@@ -141,6 +157,8 @@ async function main(): Promise<number> {
         registrationAddresses: values['registration-addresses'] as 'connection' | 'any',
       }),
       ...(values.host === undefined ? {} : { host: values.host }),
+      ...(eventPreview !== undefined && { eventPreview }),
+      ...(values['no-events'] === true && { events: false }),
     })
   } catch (error) {
     const code = isExoRelayError(error) ? ` (${error.code})` : ''
@@ -166,6 +184,8 @@ function parse() {
       token: { type: 'string' },
       credentials: { type: 'string' },
       'registration-addresses': { type: 'string' },
+      'event-preview': { type: 'string' },
+      'no-events': { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
       version: { type: 'boolean', short: 'v' },
     },

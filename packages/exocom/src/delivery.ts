@@ -2,6 +2,7 @@ import { ErrorCodes, type Logger } from '@exorelay/core'
 import { textStart } from '@exorelay/core/internal'
 import { batchEntry, DEFAULT_BATCH_AFTER, requestHeaders } from '@exorelay/http-protocol'
 import { BatchQueue, createPool, nodeTimers } from '@exorelay/undici-sender/internal'
+import type { EventStream } from './event-stream.js'
 import {
   BatchDelivering,
   consoleLine,
@@ -21,6 +22,8 @@ export interface DeliveryOptions {
   /** Milliseconds one request may take in all: waiting for a connection, connecting, answering. */
   readonly timeout: number
   readonly logger: Logger
+  /** Where each delivery's outcome is told, besides the log. */
+  readonly events: EventStream
   /** The shared secret, sent as `authorization: Bearer <token>` with every delivery. */
   readonly token?: string | undefined
   /**
@@ -107,6 +110,7 @@ export class Deliverer {
     this.#context = {
       timeout: this.#timeout,
       log: this.#log,
+      events: options.events,
       ended: (target, count) => {
         target.requests--
         target.pending -= count
@@ -130,9 +134,10 @@ export class Deliverer {
           // closing, and the messages were never taken.
           for (const { delivery, message } of items) {
             logFailed(
-              this.#log,
+              this.#context,
               delivery,
               message,
+              'refused',
               `the receiver refused a batch with ${status} after it was withdrawn`,
             )
           }
@@ -153,7 +158,7 @@ export class Deliverer {
    */
   deliver(delivery: Delivery, message: RoutedMessage): void {
     if (this.#closed) {
-      logFailed(this.#log, delivery, message, 'ExoCom is closing')
+      logFailed(this.#context, delivery, message, 'dropped', 'ExoCom is closing')
       return
     }
     let target: Target
@@ -167,9 +172,11 @@ export class Deliverer {
     }
     if (target.pending >= this.#maxPending) {
       const pending = target.pending
+      const reason = `${pending} deliveries to the receiver are still under way`
+      this.#context.events.delivery(delivery, message, 'dropped', undefined, reason)
       this.#log.warn(
         { ...describe(delivery, message), pending },
-        `not delivered: ${consoleLine(delivery, message)}: ${pending} deliveries to the receiver are still under way`,
+        `not delivered: ${consoleLine(delivery, message)}: ${reason}`,
       )
       return
     }
@@ -193,15 +200,13 @@ export class Deliverer {
 
   #failedToStart(delivery: Delivery, message: RoutedMessage, error: unknown): void {
     const err = error instanceof Error ? error : new Error(String(error))
+    const reason = `ExoCom could not start the delivery (${ErrorCodes.BUS_FAILED}): ${textStart(err.message)}`
     // As unreachable as a refused connection: nothing will ever take it there.
-    if (this.#context.unreachable(delivery, message, performance.now())) return
-    logFailed(
-      this.#log,
-      delivery,
-      message,
-      `ExoCom could not start the delivery (${ErrorCodes.BUS_FAILED}): ${textStart(err.message)}`,
-      err,
-    )
+    if (this.#context.unreachable(delivery, message, performance.now())) {
+      this.#context.events.delivery(delivery, message, 'unreachable', undefined, reason)
+      return
+    }
+    logFailed(this.#context, delivery, message, 'unreachable', reason, err)
   }
 
   /**
@@ -314,9 +319,10 @@ export class Deliverer {
             expired: ({ since }, now) => since <= now - timeout,
             expire: ({ delivery, message }) => {
               logFailed(
-                log,
+                this.#context,
                 delivery,
                 message,
+                'timeout',
                 `it waited ${timeout} ms for the receiver, which was busy with earlier deliveries`,
               )
               created.pending--

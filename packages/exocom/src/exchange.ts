@@ -16,6 +16,8 @@ import {
   UndiciExchange,
 } from '@exorelay/undici-sender/internal'
 import type { Pool } from 'undici'
+import type { DeliveryOutcome } from './bus-events.js'
+import type { EventStream } from './event-stream.js'
 import type { Delivery } from './routing-table.js'
 
 const UNAUTHORIZED = 401
@@ -38,6 +40,8 @@ export interface RoutedMessage {
   readonly traceparent?: string | undefined
   /** How many services the message went to: a request to one that is gone is answered at once. */
   readonly receivers: number
+  /** When the bus accepted it (`performance.now()`): each delivery event's duration counts from it. */
+  readonly accepted: number
   /**
    * The JSON body every receiver gets: `{ id, payload?, responseTo? }`, serialised once per
    * message (and before the sender was answered, so that a body that cannot be serialised is
@@ -76,10 +80,15 @@ export interface Target extends ExchangeContext {
   readonly queue: BatchQueue<Queued>
 }
 
-/** What each request shares with its deliverer. */
-export interface DeliveryContext {
-  readonly timeout: number
+/** Where the outcome of each delivery goes: a log line, and an event for the stream's clients. */
+export interface OutcomeSink {
   readonly log: Logger
+  readonly events: EventStream
+}
+
+/** What each request shares with its deliverer. */
+export interface DeliveryContext extends OutcomeSink {
+  readonly timeout: number
   /**
    * A request to `target` carrying `count` messages has ended, each message logged. Called
    * exactly once per request, after its outcome was handled.
@@ -133,17 +142,25 @@ abstract class DeliveryExchange extends UndiciExchange {
     this.#count = count
   }
 
-  /** The receiver answered `status`; `body` is what was read, `cut` when it was longer. */
-  protected abstract delivered(status: number, body: string, cut: boolean): void
+  /**
+   * The receiver answered `status`; `body` is what was read, `cut` when it was longer;
+   * `errorCode` is its `exorelay-error-code` header.
+   */
+  protected abstract delivered(
+    status: number,
+    body: string,
+    cut: boolean,
+    errorCode: string | undefined,
+  ): void
 
   /** No answer came: `reason` says why, for each message's warning. */
-  protected abstract undelivered(reason: string, err: Error): void
+  protected abstract undelivered(outcome: DeliveryOutcome, reason: string, err: Error): void
 
   /** The messages of this request, each with its delivery. */
   protected abstract messages(): Iterable<{ delivery: Delivery; message: RoutedMessage }>
 
-  protected answered({ status, body, cut }: RawAnswer): void {
-    this.delivered(status, body, cut)
+  protected answered({ status, body, cut, errorCode }: RawAnswer): void {
+    this.delivered(status, body, cut, errorCode)
     this.deliveries.ended(this.target, this.#count)
   }
 
@@ -151,25 +168,31 @@ abstract class DeliveryExchange extends UndiciExchange {
     const timeout = this.timeout
     let err = cause as Error
     let reason = `the receiver did not answer within ${timeout} ms`
+    let outcome: DeliveryOutcome = 'timeout'
     let refused = false
     if (kind === 'timeout') {
       err ??= new Error(`The receiver did not answer within ${timeout} ms.`)
     } else if (!isConnectTimeout(cause)) {
       const code = (cause as { code?: unknown } | null | undefined)?.code
       reason = `the receiver is unreachable (${typeof code === 'string' ? code : String(cause)})`
+      outcome = 'unreachable'
       // Nothing listens there: the request was never taken, and the service is gone.
       refused = code === 'ECONNREFUSED'
     }
     if (!refused) {
-      this.undelivered(reason, err)
+      this.undelivered(outcome, reason, err)
       this.deliveries.ended(this.target, this.#count)
       return err
     }
     this.deliveries.ended(this.target, this.#count)
     for (const { delivery, message } of this.messages()) {
-      // A message another instance took is no failure: liveness logs where it went.
-      if (this.deliveries.unreachable(delivery, message, this.#since)) continue
-      logFailed(this.deliveries.log, delivery, message, reason, err)
+      // A message another instance took is no failure: liveness logs where it went, and the
+      // stream shows this instance's outcome before the next one's.
+      if (this.deliveries.unreachable(delivery, message, this.#since)) {
+        this.deliveries.events.delivery(delivery, message, 'unreachable', undefined, reason)
+        continue
+      }
+      logFailed(this.deliveries, delivery, message, 'unreachable', reason, err)
     }
     return err
   }
@@ -192,14 +215,17 @@ export class Delivering extends DeliveryExchange {
     this.start()
   }
 
-  protected delivered(status: number, body: string): void {
-    if (status < 300) logDelivered(this.deliveries.log, this.#delivery, this.#message)
-    else logRefused(this.deliveries.log, this.#delivery, this.#message, status, textStart(body))
+  protected delivered(status: number, body: string, _cut: boolean, errorCode?: string): void {
+    if (status < 300) logDelivered(this.deliveries, this.#delivery, this.#message, status)
+    else {
+      const response = textStart(body)
+      logRefused(this.deliveries, this.#delivery, this.#message, status, response, errorCode)
+    }
     if (status === UNAUTHORIZED) this.deliveries.tokenRefused(this.#delivery, this.#message)
   }
 
-  protected undelivered(reason: string, err: Error): void {
-    logFailed(this.deliveries.log, this.#delivery, this.#message, reason, err)
+  protected undelivered(outcome: DeliveryOutcome, reason: string, err: Error): void {
+    logFailed(this.deliveries, this.#delivery, this.#message, outcome, reason, err)
   }
 
   protected messages(): Iterable<{ delivery: Delivery; message: RoutedMessage }> {
@@ -222,8 +248,8 @@ export class BatchDelivering extends DeliveryExchange {
     this.start()
   }
 
-  protected delivered(status: number, body: string, cut: boolean): void {
-    const log = this.deliveries.log
+  protected delivered(status: number, body: string, cut: boolean, errorCode?: string): void {
+    const sink = this.deliveries
     const items = this.#items
     if (status >= 300) {
       // The receiver took none of it: each message may still go alone.
@@ -234,7 +260,7 @@ export class BatchDelivering extends DeliveryExchange {
       // Quoted once for the whole batch: the body may be a megabyte.
       const response = textStart(body)
       for (const { delivery, message } of items) {
-        logRefused(log, delivery, message, status, response)
+        logRefused(sink, delivery, message, status, response, errorCode)
         if (status === UNAUTHORIZED) this.deliveries.tokenRefused(delivery, message)
       }
       return
@@ -253,21 +279,26 @@ export class BatchDelivering extends DeliveryExchange {
           : textStart(error instanceof Error ? error.message : String(error)),
       )
       const reason = `the receiver answered a batch of ${items.length} with no valid results (${err.message}), so the message may or may not have been taken`
-      for (const { delivery, message } of items) logFailed(log, delivery, message, reason, err)
+      for (const { delivery, message } of items) {
+        logFailed(sink, delivery, message, 'dropped', reason, err)
+      }
       return
     }
     for (let index = 0; index < items.length; index++) {
       const { delivery, message } = items[index]!
       const result = results[index]!
-      if (result.status >= 200 && result.status < 300) logDelivered(log, delivery, message)
-      else logRefused(log, delivery, message, result.status, textStart(result.error ?? ''))
+      if (result.status >= 200 && result.status < 300) {
+        logDelivered(sink, delivery, message, result.status)
+      } else {
+        const response = textStart(result.error ?? '')
+        logRefused(sink, delivery, message, result.status, response, result.code)
+      }
     }
   }
 
-  protected undelivered(reason: string, err: Error): void {
-    const log = this.deliveries.log
+  protected undelivered(outcome: DeliveryOutcome, reason: string, err: Error): void {
     for (const { delivery, message } of this.#items) {
-      logFailed(log, delivery, message, reason, err)
+      logFailed(this.deliveries, delivery, message, outcome, reason, err)
     }
   }
 
@@ -276,20 +307,29 @@ export class BatchDelivering extends DeliveryExchange {
   }
 }
 
-function logDelivered(log: Logger, delivery: Delivery, message: RoutedMessage): void {
+function logDelivered(
+  { log, events }: OutcomeSink,
+  delivery: Delivery,
+  message: RoutedMessage,
+  status: number,
+): void {
+  events.delivery(delivery, message, 'delivered', status)
   // The hot path: no log object is built when info is off.
   if (log.isLevelEnabled?.('info') === false) return
   log.info(describe(delivery, message), consoleLine(delivery, message))
 }
 
 function logRefused(
-  log: Logger,
+  { log, events }: OutcomeSink,
   delivery: Delivery,
   message: RoutedMessage,
   status: number,
   /** The receiver's answer, quoted by `textStart`. */
   response: string,
+  /** Its `exorelay-error-code`, when it gave one. */
+  code: string | undefined,
 ): void {
+  events.delivery(delivery, message, 'refused', status, response, code)
   log.warn(
     {
       ...describe(delivery, message),
@@ -300,14 +340,19 @@ function logRefused(
   )
 }
 
-/** Logs a message that got no answer, or an answer that says nothing about it. */
+/**
+ * Logs a message that got no answer, or an answer that says nothing about it, and tells the
+ * stream its outcome.
+ */
 export function logFailed(
-  log: Logger,
+  { log, events }: OutcomeSink,
   delivery: Delivery,
   message: RoutedMessage,
+  outcome: DeliveryOutcome,
   reason: string,
   err?: Error,
 ): void {
+  events.delivery(delivery, message, outcome, undefined, reason)
   const fields = describe(delivery, message)
   if (err !== undefined) fields.err = err
   log.warn(fields, `not delivered: ${consoleLine(delivery, message)}: ${reason}`)

@@ -7,6 +7,7 @@ import {
 import { closeCuttingStalled, type ServiceRegistration } from '@exorelay/http-protocol'
 import Fastify from 'fastify'
 import { Deliverer } from './delivery.js'
+import { EventStream } from './event-stream.js'
 import { addIdentityChecks, type Identities } from './identity.js'
 import { addBusIngress, SENTENCES } from './ingress.js'
 import { Liveness } from './liveness.js'
@@ -35,7 +36,7 @@ export interface ExoCom {
   setServices(services: ServiceRegistration[]): void
   /**
    * Graceful: at once answers new `POST /send` with 503 (`EXORELAY_ERR_BUS_CLOSING`,
-   * `ExoCom is shutting down`), sends at once what waits for a batch, waits for the
+   * `ExoCom is shutting down`), ends every event stream (`GET /events`), sends at once what waits for a batch, waits for the
    * deliveries in flight (each bounded by `deliveryTimeout`), closes the delivery pools, then
    * frees the port; a connection whose request is still not complete `requestTimeout` later
    * is cut off. Idempotent.
@@ -76,9 +77,19 @@ export async function startExoCom(options: ExoComOptions = {}): Promise<ExoCom> 
     batches,
     maxServices,
     maxInstances,
+    events: eventsOn,
+    eventsBuffer,
+    maxEventClients,
+    eventPreview,
     ...settings
   } = checkExoComOptions(options)
   const log = settings.logger
+  const events = new EventStream({
+    logger: log,
+    buffer: eventsBuffer,
+    maxClients: maxEventClients,
+    preview: eventPreview,
+  })
   const table = new RoutingTable(settings.services, { maxServices, maxInstances })
   // Created once the ingress can route what it says; a delivery fails only after that.
   let liveness: Liveness | undefined
@@ -88,6 +99,7 @@ export async function startExoCom(options: ExoComOptions = {}): Promise<ExoCom> 
     onTokenRefused: (delivery, message) => liveness?.tokenRefused(delivery, message),
     timeout: settings.deliveryTimeout,
     logger: log,
+    events,
     token,
     // Identity mode: each receiver gets its own token. A service without one can only be in
     // the table by the operator's doing (its token registered it, or its table named it), so
@@ -114,6 +126,7 @@ export async function startExoCom(options: ExoComOptions = {}): Promise<ExoCom> 
     identities,
     table,
     deliverer,
+    events,
     logger: log,
     bodyLimit,
     batches,
@@ -123,11 +136,19 @@ export async function startExoCom(options: ExoComOptions = {}): Promise<ExoCom> 
   // Beyond it Node closes a new connection at once: idle connections cannot take every
   // descriptor the deliveries need.
   capConnections(app.server, settings.maxConnections, log)
-  const registrations = addRegistrationRoutes(app, { table, deliverer, logger: log, batches })
+  const registrations = addRegistrationRoutes(app, {
+    table,
+    deliverer,
+    events,
+    logger: log,
+    batches,
+  })
   addStatusRoutes(app, table)
+  if (eventsOn) events.addRoute(app, () => closing !== undefined)
   liveness = new Liveness({
     table,
     logger: log,
+    events,
     route,
     dropped: () => deliverer.retain(table.registrations()),
     redeliver: (delivery, message) => deliverer.deliver(delivery, message),
@@ -178,6 +199,8 @@ export async function startExoCom(options: ExoComOptions = {}): Promise<ExoCom> 
         // stays open while the deliveries in flight finish, so a late sender gets that 503
         // rather than a hang; then the port is freed.
         log.info({ port: bound }, 'ExoCom shutting down')
+        // At once: a client of the stream is no delivery to wait for.
+        events.close()
         liveness?.close()
         await deliverer.close()
         // A client stalling halfway through a request must not hold close() for ever.

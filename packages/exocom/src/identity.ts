@@ -11,6 +11,7 @@ import {
   statusOf,
 } from '@exorelay/http-protocol'
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
+import { EVENTS_PATH } from './event-stream.js'
 import type { Credentials, RegistrationAddresses } from './options.js'
 import { validateService } from './routing-table.js'
 
@@ -20,6 +21,12 @@ export type Identity =
   | { readonly operator: false; readonly service: string }
 
 const OPERATOR: Identity = Object.freeze({ operator: true })
+// What only the operator may do, by route (any method: HEAD too): the whole table, and
+// everything that flows through the bus. A service's credential reads none of it.
+const OPERATOR_ONLY: ReadonlyMap<string, string> = new Map([
+  ['/config.json', 'read the routing table (GET /config.json)'],
+  [EVENTS_PATH, 'follow the event stream (GET /events)'],
+])
 const FORBIDDEN_STATUS = statusOf(ErrorCodes.FORBIDDEN)
 // The 401 of identity mode: the shared secret of the simple mode is not what this bus takes.
 const UNAUTHORIZED_TEXT =
@@ -99,11 +106,15 @@ export function addIdentityChecks(
         const { service } = identity
         const route = request.routeOptions.url
         const { method } = request
-        if ((route === '/services' && method === 'POST') || route === '/config.json') {
+        const operatorOnly =
+          route === '/services' && method === 'POST'
+            ? 'set the routing table (POST /services)'
+            : OPERATOR_ONLY.get(route ?? '')
+        if (operatorOnly !== undefined) {
           forbid(
             request,
             reply,
-            `Only the operator's credential may ${route === '/config.json' ? 'read the routing table (GET /config.json)' : 'set the routing table (POST /services)'}; this request carries the credential of the service '${service}'. Use the operator's token (credentials.operator).`,
+            `Only the operator's credential may ${operatorOnly}; this request carries the credential of the service '${service}'. Use the operator's token (credentials.operator).`,
           )
           return
         }

@@ -1,5 +1,13 @@
 export type { ServiceRegistration } from '@exorelay/http-protocol'
 export type {
+  BusEvent,
+  DeliveryEvent,
+  DeliveryOutcome,
+  HelloEvent,
+  MessageEvent,
+  ServiceEvent,
+} from './bus-events.js'
+export type {
   ExoCom,
   ExoComCredentials,
   ExoComOptions,

@@ -16,6 +16,7 @@ import {
 } from '@exorelay/http-protocol'
 import type { FastifyInstance, FastifyRequest } from 'fastify'
 import type { Deliverer, RoutedMessage } from './delivery.js'
+import type { AcceptedMessage, EventStream } from './event-stream.js'
 import type { Identities } from './identity.js'
 import type { Delivery, RoutingTable } from './routing-table.js'
 
@@ -57,6 +58,8 @@ const CLOSING = batchFailure(
 export interface BusIngressOptions {
   readonly table: RoutingTable
   readonly deliverer: Deliverer
+  /** Where each accepted message is told, for the clients of `GET /events`. */
+  readonly events: EventStream
   readonly logger: Logger
   readonly bodyLimit: number
   readonly batches: boolean
@@ -76,7 +79,7 @@ export function addBusIngress(
   app: FastifyInstance,
   options: BusIngressOptions,
 ): (envelope: Envelope, request?: FastifyRequest) => BatchResult {
-  const { table, deliverer, bodyLimit, closing, identities } = options
+  const { table, deliverer, events, bodyLimit, closing, identities } = options
   const log = options.logger
 
   // Fastify parses text/plain by default; the protocol is JSON only, so that is a 415.
@@ -122,6 +125,7 @@ export function addBusIngress(
       )
     }
     const { id, responseTo, instance } = envelope
+    const accepted = performance.now()
     // Serialised once for every receiver, and before the sender is answered: JSON.parse
     // accepts nesting that JSON.stringify cannot write back (it recurses), and such a body
     // must be refused here rather than accepted and then fail every delivery.
@@ -145,7 +149,7 @@ export function addBusIngress(
         `The body of the message ${describeValue(name)} cannot be forwarded: it cannot be written as JSON again (${error instanceof Error ? error.message : String(error)}).`,
       )
     }
-    if (name === CANCEL) return cancel(envelope, sender, body)
+    if (name === CANCEL) return cancel(envelope, sender, body, accepted)
     const routing = table.route(sender, name, responseTo, instance)
     const { publicName } = routing
     let { deliveries } = routing
@@ -164,9 +168,9 @@ export function addBusIngress(
           `error reply not delivered: ${why}`,
         )
         if (deliveries.length === 0) {
-          return batchFailure(
-            statusOf(ErrorCodes.NO_RECEIVER),
-            ErrorCodes.NO_RECEIVER,
+          return unrouted(
+            { publicName, sentName: name, sender, id, responseTo, accepted },
+            envelope.payload,
             `No service takes the error reply: ${why}. Its requester times out, as with the original ExoCom.`,
           )
         }
@@ -179,52 +183,75 @@ export function addBusIngress(
           ? `No service receives the message '${publicName}': no service registered for it, and the routing table lists none. Start the service that handles it; GET /config.json lists the routes.`
           : `No service receives the reply '${publicName}': the instance of '${requester}' that sent the message it answers is gone, and no service receives the name.`
       log.warn({ sender, messageName: publicName, messageId: id }, message)
-      return batchFailure(statusOf(ErrorCodes.NO_RECEIVER), ErrorCodes.NO_RECEIVER, message)
+      return unrouted(
+        { publicName, sentName: name, sender, id, responseTo, accepted },
+        envelope.payload,
+        message,
+      )
     }
     // A request (it has a deadline): its cancellation, if one comes, goes where it went.
     table.remember(id, sender, instance, envelope.timeout === undefined ? undefined : deliveries)
-    return deliverAll(deliveries, {
-      publicName,
-      sentName: name,
-      sender,
-      instance,
-      traceparent: envelope.traceparent,
-      id,
-      responseTo,
-      body,
-      receivers: deliveries.length,
-    })
+    return deliverAll(
+      deliveries,
+      {
+        publicName,
+        sentName: name,
+        sender,
+        instance,
+        traceparent: envelope.traceparent,
+        id,
+        responseTo,
+        body,
+        receivers: deliveries.length,
+        accepted,
+      },
+      envelope.payload,
+    )
   }
 
   // Accepted once every delivery started: a slow receiver must never stall the sender.
-  const deliverAll = (deliveries: readonly Delivery[], routed: RoutedMessage): BatchResult => {
+  const deliverAll = (
+    deliveries: readonly Delivery[],
+    routed: RoutedMessage,
+    payload: unknown,
+  ): BatchResult => {
+    // Before its deliveries: the stream tells the message before any outcome of it.
+    events.message(routed, deliveries, payload)
     for (const delivery of deliveries) deliverer.deliver(delivery, routed)
     return BATCH_ACCEPTED
+  }
+
+  // No service takes the message: the sender is answered 404 with `reason`.
+  const unrouted = (message: AcceptedMessage, payload: unknown, reason: string): BatchResult => {
+    events.unrouted(message, payload, reason)
+    return batchFailure(statusOf(ErrorCodes.NO_RECEIVER), ErrorCodes.NO_RECEIVER, reason)
   }
 
   /**
    * A sender no longer waits for its request (`responseTo`): the instances that took it, and
    * understand cancellations, are told (decision 0019).
    */
-  const cancel = (envelope: Envelope, sender: string, body: string): BatchResult => {
+  const cancel = (
+    envelope: Envelope,
+    sender: string,
+    body: string,
+    accepted: number,
+  ): BatchResult => {
     const { id, responseTo, instance } = envelope
     const deliveries =
       responseTo === undefined ? [] : table.cancellationsOf(responseTo, sender, instance)
     if (deliveries.length === 0) {
-      return batchFailure(
-        statusOf(ErrorCodes.NO_RECEIVER),
-        ErrorCodes.NO_RECEIVER,
+      return unrouted(
+        { publicName: CANCEL, sender, id, responseTo, accepted },
+        envelope.payload,
         `No service takes the cancellation of ${describeValue(responseTo)}: ExoCom routed no request with that id and a timeout from this sender (or forgot it, or it was cancelled already), or its receivers do not understand cancellations (cancels).`,
       )
     }
-    return deliverAll(deliveries, {
-      publicName: CANCEL,
-      sender,
-      id,
-      responseTo,
-      body,
-      receivers: deliveries.length,
-    })
+    return deliverAll(
+      deliveries,
+      { publicName: CANCEL, sender, id, responseTo, body, receivers: deliveries.length, accepted },
+      envelope.payload,
+    )
   }
 
   // A failure while routing one message is that message's answer alone: in a batch, the

@@ -3,6 +3,7 @@ import { type Envelope, ErrorCodes, type Logger } from '@exorelay/core'
 import { ERROR_REPLY } from '@exorelay/core/internal'
 import type { BatchResult } from '@exorelay/http-protocol'
 import type { RoutedMessage } from './delivery.js'
+import type { EventStream } from './event-stream.js'
 import { consoleLine, describe } from './exchange.js'
 import {
   type Delivery,
@@ -21,6 +22,8 @@ const BUS_SENDER = 'exocom'
 export interface LivenessOptions {
   readonly table: RoutingTable
   readonly logger: Logger
+  /** Where dropped services are told, for the clients of `GET /events`. */
+  readonly events: EventStream
   /** Routes a message as if a service had posted it (the bus's ingress). */
   readonly route: (envelope: Envelope) => BatchResult
   /** Called after services were dropped: the deliverer closes what it held for them. */
@@ -61,6 +64,7 @@ export class Liveness {
     const dropped = table.dropUnreachable(service, delivery.origin, since)
     if (dropped) {
       this.#options.dropped()
+      this.#options.events.service('dropped', delivery.service)
       const left = table.instancesOf(service)
       logger.warn(
         { service, origin: delivery.origin, instance: delivery.service.instance, left },
@@ -147,6 +151,7 @@ export class Liveness {
     if (dropped.length === 0) return
     this.#options.dropped()
     for (const service of dropped) {
+      this.#options.events.service('dropped', service)
       const interval = registerIntervalOf(service)
       const left = this.#options.table.instancesOf(service.name)
       const what =

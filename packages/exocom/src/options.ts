@@ -28,6 +28,8 @@ export const DEFAULT_EXOCOM_PORT = 3100
 const DEFAULT_MAX_SERVICES = 1000
 const DEFAULT_MAX_INSTANCES = 64
 const DEFAULT_MAX_CONNECTIONS = 4096
+const DEFAULT_EVENTS_BUFFER = 1024 * 1024
+const DEFAULT_MAX_EVENT_CLIENTS = 100
 
 /**
  * Per-service credentials (identity mode, decision 0018): a token for each service, and one for
@@ -175,6 +177,35 @@ export interface ExoComOptions {
    * @default `4_096`
    */
   maxConnections?: number
+  /**
+   * The event stream, `GET /events` (Server-Sent Events): one event per message the bus
+   * accepts, per delivery outcome, and per service registered, withdrawn or dropped, for
+   * `exorelay tail`, the dev page or any tool. It needs the token like every other route (in
+   * identity mode, the operator's), and shows no payload unless `eventPreview` says so. With
+   * no client connected it costs nothing: no event is even built. `false`: no such route (404).
+   * @default `true`
+   */
+  events?: boolean
+  /**
+   * Bytes of events one client of `GET /events` may leave unread; a client past it (stalled, or
+   * too slow for the traffic) is dropped, with one warning in the log. The bus never waits for
+   * a client.
+   * @default `1_048_576` (1 MiB)
+   */
+  eventsBuffer?: number
+  /**
+   * Clients of `GET /events` at once; one more is answered 503
+   * (`EXORELAY_ERR_BUS_TOO_MANY_EVENT_CLIENTS`).
+   * @default `100`
+   */
+  maxEventClients?: number
+  /**
+   * Bytes of each message's payload (its JSON) that its event on `GET /events` shows, as
+   * `preview`, cut between characters and ended with `…` when longer. Payloads may hold
+   * personal data: keep it off where the stream's clients should not read them.
+   * @default `0` (off: no preview)
+   */
+  eventPreview?: number
 }
 
 /** The options of a bus once checked, with their defaults filled in. */
@@ -194,6 +225,10 @@ export interface ExoComSettings {
   readonly maxServices: number
   readonly maxInstances: number
   readonly maxConnections: number
+  readonly events: boolean
+  readonly eventsBuffer: number
+  readonly maxEventClients: number
+  readonly eventPreview: number
 }
 
 /**
@@ -243,6 +278,15 @@ export function checkExoComOptions(options: ExoComOptions): ExoComSettings {
       1,
       DEFAULT_MAX_CONNECTIONS,
     ),
+    events: checkBoolean(options.events, 'events', true),
+    eventsBuffer: checkInteger(options.eventsBuffer, 'eventsBuffer', 1, DEFAULT_EVENTS_BUFFER),
+    maxEventClients: checkInteger(
+      options.maxEventClients,
+      'maxEventClients',
+      1,
+      DEFAULT_MAX_EVENT_CLIENTS,
+    ),
+    eventPreview: checkInteger(options.eventPreview, 'eventPreview', 0, 0),
     services: validateServices(options.services ?? []),
     logger: options.logger === false ? silentLogger : (options.logger ?? createDefaultLogger()),
   }

@@ -4,6 +4,7 @@ import { sendErrorAnswer, wildcardOf } from '@exorelay/fastify-listener/internal
 import { BATCHES_OFFERED, type ServiceRegistration, statusOf } from '@exorelay/http-protocol'
 import type { FastifyInstance, FastifyReply } from 'fastify'
 import type { Deliverer } from './delivery.js'
+import type { EventStream } from './event-stream.js'
 import { type RoutingTable, validateService, validateServices } from './routing-table.js'
 
 const INVALID_STATUS = statusOf(ErrorCodes.BUS_INVALID_REGISTRATION)
@@ -27,16 +28,33 @@ export interface Registrations {
  */
 export function addRegistrationRoutes(
   app: FastifyInstance,
-  options: { table: RoutingTable; deliverer: Deliverer; logger: Logger; batches: boolean },
+  options: {
+    table: RoutingTable
+    deliverer: Deliverer
+    events: EventStream
+    logger: Logger
+    batches: boolean
+  },
 ): Registrations {
-  const { table, deliverer, batches } = options
+  const { table, deliverer, events, batches } = options
   const log = options.logger
 
   // Throws, changing nothing, when the table would be past a limit.
   const configure = (services: ServiceRegistration[]): void => {
+    // Only when someone follows the stream: what the table held, to tell who left it.
+    const before = events.watched ? table.registrations() : undefined
     const kept = table.configure(services)
-    deliverer.retain(table.registrations())
+    const after = table.registrations()
+    deliverer.retain(after)
     deliverer.registered(services)
+    if (before !== undefined) {
+      for (const service of before) {
+        if (!after.some((entry) => sameInstance(entry, service))) {
+          events.service('withdrawn', service)
+        }
+      }
+      for (const service of services) events.service('registered', service)
+    }
     const names = services.map((service) => service.name)
     if (kept.length === 0) log.info({ services: names }, 'routing table replaced')
     else {
@@ -95,6 +113,7 @@ export function addRegistrationRoutes(
     if (change === 'unchanged') log.debug(fields, `service '${name}' refreshed its registration`)
     else {
       deliverer.retain(table.registrations())
+      events.service('registered', service)
       log.info(
         // At most a few names: a registration may list a thousand.
         { ...fields, receives: service.receives.slice(0, 10), names: service.receives.length },
@@ -134,6 +153,7 @@ export function addRegistrationRoutes(
       return
     }
     deliverer.retain(table.registrations())
+    for (const service of withdrawn) events.service('withdrawn', service)
     if (instance === undefined) log.info({ service: name }, `service '${name}' withdrawn`)
     else {
       log.info(
@@ -149,6 +169,11 @@ export function addRegistrationRoutes(
   })
 
   return { configure }
+}
+
+/** Whether two entries are one instance: the same service, id and address. */
+function sameInstance(a: ServiceRegistration, b: ServiceRegistration): boolean {
+  return a.name === b.name && a.instance === b.instance && a.host === b.host && a.port === b.port
 }
 
 /** Answers a registration the routing table refused, with the bus's code for it. */

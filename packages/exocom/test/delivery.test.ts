@@ -11,6 +11,7 @@ import {
   type DeliveryOptions,
   type RoutedMessage,
 } from '../src/delivery.js'
+import { EventStream } from '../src/event-stream.js'
 import { type Delivery, originOf, type Receiver } from '../src/routing-table.js'
 import { startReceiver } from './helpers.js'
 
@@ -20,7 +21,9 @@ function startDeliverer(
   options: Partial<Omit<DeliveryOptions, 'timeout' | 'logger'>> = {},
 ) {
   const log = new RecordingLogger()
-  const deliverer = new Deliverer({ timeout, logger: log, ...options })
+  // Nobody follows the event stream: the deliverer tells it nothing.
+  const events = new EventStream({ logger: log, buffer: 1, maxClients: 1, preview: 0 })
+  const deliverer = new Deliverer({ timeout, logger: log, events, ...options })
   t.after(() => deliverer.close())
   return { deliverer, log }
 }
@@ -36,7 +39,7 @@ function job(
   const body = JSON.stringify({ id, payload: [1], responseTo: 'r-1' })
   return [
     { service: receiver, internalName, origin: originOf(receiver), path: runPath(internalName) },
-    { publicName, sender: 'web', id, responseTo: 'r-1', body, receivers: 1 },
+    { publicName, sender: 'web', id, responseTo: 'r-1', body, receivers: 1, accepted: 0 },
   ]
 }
 
@@ -239,7 +242,15 @@ function batchJob(port: number, id: string, size = 0): [Delivery, RoutedMessage]
       origin: originOf(service),
       path: runPath('users.create'),
     },
-    { publicName: 'users.create', sender: 'web', id, responseTo: undefined, body, receivers: 1 },
+    {
+      publicName: 'users.create',
+      sender: 'web',
+      id,
+      responseTo: undefined,
+      body,
+      receivers: 1,
+      accepted: 0,
+    },
   ]
 }
 

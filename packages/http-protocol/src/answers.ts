@@ -28,6 +28,7 @@ export const STATUS_OF_CODE: Readonly<Partial<Record<ErrorCode, number>>> = Obje
   [ErrorCodes.BUS_CLOSING]: 503,
   [ErrorCodes.BUS_INVALID_REGISTRATION]: 400,
   [ErrorCodes.BUS_UNKNOWN_SERVICE]: 404,
+  [ErrorCodes.BUS_TOO_MANY_EVENT_CLIENTS]: 503,
 })
 
 /** The status an answer with `code` carries: from {@link STATUS_OF_CODE}, else 500. */
