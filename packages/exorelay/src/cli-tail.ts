@@ -171,11 +171,15 @@ export function formatEvent(event: BusEvent, colour: boolean): string | undefine
   return undefined
 }
 
-/** `no-receiver`, `refused 503: <the receiver's text>`, `unreachable: <reason>`. */
+/**
+ * `refused 503: <the receiver's text>`, `unreachable: <reason>`; `no-receiver` alone: the
+ * bus's sentence for it only says so at length.
+ */
 function outcomeText(event: BusEvent): string {
   const status = typeof event.status === 'number' ? ` ${event.status}` : ''
   const message = event.error?.message
-  const reason = typeof message === 'string' ? `: ${printable(message)}` : ''
+  const reason =
+    typeof message === 'string' && event.outcome !== 'no-receiver' ? `: ${printable(message)}` : ''
   return `${printable(text(event.outcome))}${status}${reason}`
 }
 

@@ -232,39 +232,51 @@ describe('exorelay tail', () => {
     )
   })
 
-  test('against the bus: a request and its reply, and a service registering', async (t) => {
+  test('against the bus: a service registering, a request, its reply, an error reply, no receiver', async (t) => {
     const { users, busPort } = await startLandscape(t)
     users.registerHandler('users.create', (_user, { reply }) => reply('users.created', { id: 1 }))
+    users.registerHandler('users.fail', () => {
+      throw new Error('nope')
+    })
     const tail = startCli(['tail', '--port', busPort])
     t.after(() => tail.kill('SIGKILL'))
-    const started = deferred<string>()
-    let stderr = ''
-    tail.stderr!.on('data', (chunk) => {
-      stderr += chunk
-      if (stderr.includes('\n')) started.resolve(stderr)
-    })
-    const [first] = await Promise.race([
-      withDeadline(started.promise, 30_000, () => 'tail printed nothing').then((line) => [line]),
-      once(tail, 'close').then(() => [stderr]),
-    ])
-    if (!first?.startsWith('exorelay tail: following ExoCom')) {
-      t.skip(`the bus has no event stream yet (GET /events): ${first}`)
-      return
-    }
+    const following = deferred<void>()
+    tail.stderr!.on('data', () => following.resolve())
+    await withDeadline(following.promise, 30_000, () => 'tail did not say it is following')
     const nextLine = lineReader(tail)
-    await users.listen()
-    assert.match(await nextLine('users registered'), /users registered at 127\.0\.0\.1:\d+$/)
+    const shown = async (what: string) => (await nextLine(what)).replace(TIME, '')
 
-    const run = await runCli(['request', 'users.create', '{}', '--port', busPort])
-    assert.equal(run.code, 0)
-    assert.match(await nextLine('cli registered'), /cli registered at 127\.0\.0\.1:\d+$/)
-    const sent = await nextLine('the request')
-    const replied = await nextLine('the reply')
-    assert.match(sent, TIME)
-    assert.match(sent.replace(TIME, ''), /^cli {2}--\[ users\.create \]-> {2}users {2}\d+\.\d ms$/)
+    await users.listen()
+    assert.match(await shown('users registered'), /^users registered at 127\.0\.0\.1:\d+$/)
+
+    assert.equal((await runCli(['request', 'users.create', '{}', '--port', busPort])).code, 0)
+    assert.match(await shown('cli registered'), /^cli registered at 127\.0\.0\.1:\d+$/)
     assert.match(
-      replied.replace(TIME, ''),
+      await shown('the request'),
+      /^cli {2}--\[ users\.create \]-> {2}users {2}\d+\.\d ms$/,
+    )
+    assert.match(
+      await shown('the reply'),
       /^users {2}--\[ users\.created \]-> {2}cli {2}\d+\.\d ms$/,
+    )
+    assert.match(await shown('cli withdrawn'), /^cli withdrawn/)
+
+    assert.equal((await runCli(['request', 'users.fail', '--port', busPort])).code, 1)
+    await shown('cli registered')
+    assert.match(
+      await shown('the failed request'),
+      /^cli {2}--\[ users\.fail \]-> {2}users {2}\d+\.\d ms {2}refused 500: /,
+    )
+    assert.match(
+      await shown('the error reply'),
+      /^users {2}--\[ __error \]-> {2}cli {2}\d+\.\d ms {2}\(error reply\)$/,
+    )
+    await shown('cli withdrawn')
+
+    assert.equal((await runCli(['send', 'nobody.there', '--port', busPort])).code, 1)
+    assert.match(
+      await shown('no receiver'),
+      /^cli {2}--\[ nobody\.there \]-> {2}\(no receiver\) {2}\d+\.\d ms {2}no-receiver$/,
     )
   })
 })
