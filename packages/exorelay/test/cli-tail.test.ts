@@ -4,6 +4,7 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import type { AddressInfo } from 'node:net'
 import { describe, test } from 'node:test'
 import { deferred, withDeadline } from '@exorelay/testing'
+import { formatEvent } from '../src/cli-tail.js'
 import { closedPort, lineReader, runCli, startCli, startLandscape } from './cli-helpers.js'
 
 // `exorelay tail` against a stream written here in the documented shape of the bus's
@@ -230,6 +231,24 @@ describe('exorelay tail', () => {
       run.stderr,
       'exorelay tail: EXORELAY_ERR_TRANSPORT_BUS_REFUSED: ExoCom refused GET /events (answered 404: Not Found).\n',
     )
+  })
+
+  test('on a terminal with colours, failures are red, no receiver yellow, the time dim', () => {
+    const red = '\u001b[31m'
+    const yellow = '\u001b[33m'
+    const dim = '\u001b[2m'
+    const refused = formatEvent({ ...delivered, outcome: 'refused', status: 500 }, true)!
+    assert.ok(refused.startsWith(dim), refused)
+    assert.ok(
+      refused.includes(`${red}web  --[ users.create ]->  users  1.3 ms  refused 500`),
+      refused,
+    )
+    const errorReply = formatEvent({ ...delivered, name: '__error' }, true)!
+    assert.ok(errorReply.includes(red), errorReply)
+    const nobody = formatEvent({ ...delivered, receiver: null, outcome: 'no-receiver' }, true)!
+    assert.ok(nobody.includes(yellow), nobody)
+    assert.ok(!formatEvent(delivered, true)!.includes(red))
+    assert.ok(!formatEvent(delivered, false)!.includes('\u001b'), 'no colour when told so')
   })
 
   test('against the bus: a service registering, a request, its reply, an error reply, no receiver', async (t) => {
