@@ -6,6 +6,7 @@ export { ERROR_REPLY } from './error-reply.js'
 export { CANCEL } from './handler-context.js'
 export type { LogFormat } from './log-format.js'
 export { defaultLogFormat } from './log-format.js'
+export { formatMessageLine } from './message-line.js'
 export { noReceiverError } from './no-receiver.js'
 export {
   checkBoolean,

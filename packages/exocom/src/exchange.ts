@@ -1,5 +1,5 @@
 import type { Logger } from '@exorelay/core'
-import { textStart, traceIdOf } from '@exorelay/core/internal'
+import { formatMessageLine, textStart, traceIdOf } from '@exorelay/core/internal'
 import {
   type BatchResult,
   MAX_BATCH_RESULTS_BYTES,
@@ -18,7 +18,6 @@ import {
 import type { Pool } from 'undici'
 import type { DeliveryOutcome } from './bus-events.js'
 import type { EventStream } from './event-stream.js'
-import { formatMessageLine } from './message-log.js'
 import type { Delivery } from './routing-table.js'
 
 const UNAUTHORIZED = 401

@@ -76,7 +76,8 @@ function advertisable(host: string): string {
   return host === '0.0.0.0' || host === '::' ? 'localhost' : host
 }
 
-function nonEmpty(value: string | undefined): string | undefined {
+/** A variable's value trimmed; an empty or blank one counts as unset. */
+export function nonEmpty(value: string | undefined): string | undefined {
   return value === undefined || value.trim() === '' ? undefined : value.trim()
 }
 

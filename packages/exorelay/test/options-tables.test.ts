@@ -252,6 +252,14 @@ const commandTables = [
     document: 'docs/reference/exoservice.md',
     heading: `## \`exoservice ${usage} [options]\``,
   })),
+  ...['send <name> [payload]', 'request <name> [payload]', 'routes', 'tail [pattern...]'].map(
+    (usage) => ({
+      bin: 'packages/exorelay/bin/exorelay.js',
+      args: [usage.split(' ')[0]!],
+      document: 'docs/reference/exorelay.md',
+      heading: `## \`exorelay ${usage} [options]\``,
+    }),
+  ),
 ]
 
 for (const command of commandTables) {

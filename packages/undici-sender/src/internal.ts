@@ -3,6 +3,7 @@
 // entry free of undici's entry point: a sibling importing it must load undici's Pool alone
 // (test/pool.test.ts checks).
 export { BatchQueue } from './batch-queue.js'
+export { answerText, refusal, unreachableError } from './bus-errors.js'
 export { nodeTimers } from './deadline.js'
 export {
   type ExchangeContext,

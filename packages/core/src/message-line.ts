@@ -1,3 +1,4 @@
+// The bus writes this line per delivery; `exorelay tail` prints the same shape from the event stream.
 /**
  * The console line of one delivered message, in the original ExoCom's style:
  * `web  --[ users.create ]->  users`. When the receiver knows the message under another

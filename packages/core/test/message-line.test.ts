@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
-import { formatMessageLine } from '../src/message-log.js'
+import { formatMessageLine } from '../src/message-line.js'
 
 test('a message delivered under its public name reads sender, name, receiver', () => {
   assert.equal(
