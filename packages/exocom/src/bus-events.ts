@@ -83,8 +83,9 @@ export interface DeliveryEvent {
 }
 
 /**
- * A service's entry in the routing table changed: `registered` (new or changed, by itself or by
- * an operator's table; a relay's unchanged re-registration every few seconds is no event),
+ * A service's entry in the routing table changed: `registered` (new or changed by itself, or
+ * listed in an operator's table, changed or not; a relay's unchanged re-registration every
+ * few seconds is no event),
  * `withdrawn` (it left, or an operator's table left it out) or `dropped` (the bus found it
  * dead: it stopped registering, or nothing listened at its address).
  */

@@ -249,10 +249,12 @@ export class EventStream {
   }
 
   #writeAll(text: string): void {
-    for (const client of this.#clients) this.#write(client, text)
+    // Encoded once for all clients: each write then shares the one buffer.
+    const bytes = Buffer.from(text)
+    for (const client of this.#clients) this.#write(client, bytes)
   }
 
-  #write(client: Client, text: string): void {
+  #write(client: Client, text: string | Buffer): void {
     const { response } = client
     // Gone, its close event not yet heard: there is nobody to write to.
     if (response.destroyed) return

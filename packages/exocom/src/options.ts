@@ -59,6 +59,9 @@ export interface ExoComCredentials {
 export type RegistrationAddresses = 'connection' | 'any'
 
 /** Options of {@link startExoCom}. Every one is optional. */
+/** The longest preview of a payload an event may carry: 64 KiB, a preview and no more. */
+const MAX_EVENT_PREVIEW = 65_536
+
 export interface ExoComOptions {
   /**
    * The port to listen on; `0` picks a free one.
@@ -210,7 +213,8 @@ export interface ExoComOptions {
   /**
    * Bytes of each message's payload (its JSON) that its event on `GET /events` shows, as
    * `preview`, cut between characters and ended with `…` when longer. Payloads may hold
-   * personal data: keep it off where the stream's clients should not read them.
+   * personal data: keep it off where the stream's clients should not read them. At most 65,536:
+   * a preview, not a copy of the traffic.
    * @default `0` (off: no preview)
    */
   eventPreview?: number
@@ -297,7 +301,7 @@ export function checkExoComOptions(options: ExoComOptions): ExoComSettings {
       1,
       DEFAULT_MAX_EVENT_CLIENTS,
     ),
-    eventPreview: checkInteger(options.eventPreview, 'eventPreview', 0, 0),
+    eventPreview: checkInteger(options.eventPreview, 'eventPreview', 0, 0, MAX_EVENT_PREVIEW),
     services: validateServices(options.services ?? []),
     logger: options.logger === false ? silentLogger : (options.logger ?? createDefaultLogger()),
   }

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict'
+import { createHash } from 'node:crypto'
 import { describe, test } from 'node:test'
 import { ErrorCodes, isExoRelayError } from '@exorelay/core'
 import { startExoCom } from '../src/exocom.js'
@@ -15,6 +16,12 @@ describe('the dev page at GET /', () => {
     assert.equal(response.headers.get('cache-control'), 'no-store')
     assert.match(response.headers.get('content-security-policy') ?? '', /default-src 'none'/)
     assert.match(response.headers.get('content-security-policy') ?? '', /connect-src 'self'/)
+    // The page's script by its hash: 'unsafe-inline' would also run an injected onerror=.
+    const policy = response.headers.get('content-security-policy') ?? ''
+    assert.doesNotMatch(policy, /script-src[^;]*'unsafe-inline'/)
+    const [, hash] = /script-src 'sha256-([^']+)'/.exec(policy) ?? []
+    const script = /<script>([\s\S]*?)<\/script>/.exec(await response.clone().text())?.[1] ?? ''
+    assert.equal(hash, createHash('sha256').update(script).digest('base64'))
     const html = await response.text()
     assert.match(html, /<title>ExoCom<\/title>/)
     // No CDN, no external script or style: the bus may run with no internet.

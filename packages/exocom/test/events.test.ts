@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict'
+import { createRequire } from 'node:module'
 import type { AddressInfo } from 'node:net'
 import { test } from 'node:test'
 import { ErrorCodes } from '@exorelay/core'
@@ -17,6 +18,8 @@ const isMessage = (id: string) => (event: { type: string; id?: string }) =>
 const isDelivery = (id: string) => (event: { type: string; id?: string }) =>
   event.type === 'delivery' && event.id === id
 
+const { version } = createRequire(import.meta.url)('../package.json') as { version: string }
+
 test('the stream starts with hello, in the Server-Sent Events format, and shows no payload', async (t) => {
   const { exocom } = await startBus(t)
   const events = await followEvents(t, exocom.url)
@@ -26,7 +29,7 @@ test('the stream starts with hello, in the Server-Sent Events format, and shows 
   const hello = await events.next((event) => event.type === 'hello')
   assert.equal(events.events[0]?.event, 'hello')
   assert.match(events.events[0]?.id ?? '', /^\d+$/)
-  assert.equal(hello.type === 'hello' && hello.version, '0.1.0')
+  assert.equal(hello.type === 'hello' && hello.version, version)
   assert.match(hello.time, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/)
 })
 

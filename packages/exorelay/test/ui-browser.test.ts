@@ -84,6 +84,11 @@ function messageRow(page: Page, name: string) {
     .first()
 }
 
+/** Resolves once the page reads the bus's event stream (its hello event arrived). */
+async function connected(page: Page): Promise<void> {
+  await page.locator('#status', { hasText: /^connected to ExoCom/ }).waitFor()
+}
+
 describe('the dev page in a real browser', {
   skip:
     executablePath === undefined &&
@@ -95,6 +100,9 @@ describe('the dev page in a real browser', {
 
     // Services and routes, from GET /config.json and refreshed on service events.
     await page.locator('#routes tr[data-route="users.create"]').waitFor()
+    // The stream's hello comes once the page is a client of /events: only then is every
+    // message it will be sent certain to show.
+    await connected(page)
     await page.locator('#services tr[data-service="users"]').waitFor()
     await page.locator('#services tr[data-service="web"]').waitFor()
     const usersRow = await page.locator('#services tr[data-service="users"]').textContent()
@@ -178,6 +186,9 @@ describe('the dev page in a real browser', {
     const { bus, web } = await landscape(t)
     const { page } = await openPage(t, bus.url)
     await page.locator('#routes tr[data-route="users.create"]').waitFor()
+    // The stream's hello comes once the page is a client of /events: only then is every
+    // message it will be sent certain to show.
+    await connected(page)
     await web.send('nobody.listens').catch(() => {})
     const row = messageRow(page, 'nobody.listens')
     await row.waitFor()
@@ -199,6 +210,9 @@ describe('the dev page in a real browser', {
     await page.locator('#token').fill(token)
     await page.locator('#login button').click()
     await page.locator('#routes tr[data-route="users.create"]').waitFor()
+    // The stream's hello comes once the page is a client of /events: only then is every
+    // message it will be sent certain to show.
+    await connected(page)
     await web.send('users.create', { name: 'Ada' }).envelope()
     await messageRow(page, 'users.created').waitFor()
     assert.equal(await page.evaluate(() => sessionStorage.getItem('exocom-token')), token)
