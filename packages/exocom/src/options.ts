@@ -58,10 +58,10 @@ export interface ExoComCredentials {
 /** Which address a service may register in identity mode; see `registrationAddresses`. */
 export type RegistrationAddresses = 'connection' | 'any'
 
-/** Options of {@link startExoCom}. Every one is optional. */
 /** The longest preview of a payload an event may carry: 64 KiB, a preview and no more. */
 const MAX_EVENT_PREVIEW = 65_536
 
+/** Options of {@link startExoCom}. Every one is optional. */
 export interface ExoComOptions {
   /**
    * The port to listen on; `0` picks a free one.

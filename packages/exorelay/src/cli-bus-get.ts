@@ -1,5 +1,5 @@
 import type { Readable } from 'node:stream'
-import { ErrorCodes, TransportError } from '@exorelay/core'
+import { type ErrorCode, ErrorCodes, TransportError } from '@exorelay/core'
 import { ERROR_CODE_HEADER, requestHeaders } from '@exorelay/http-protocol'
 import { answerText, refusal, unreachableError } from '@exorelay/undici-sender/internal'
 import { request } from 'undici'
@@ -56,7 +56,27 @@ export async function busGet(
   }
   const code = headers[ERROR_CODE_HEADER]
   const errorCode = typeof code === 'string' ? code : undefined
+  if (statusCode === 404 && path === '/events') {
+    throw new TransportError(
+      ErrorCodes.BUS_REFUSED,
+      `ExoCom at ${origin} serves no event stream (GET /events answered 404): it was started without one (exocom --no-events, or the events option false). Start it with its event stream, or point at another bus.`,
+      { status: 404 },
+    )
+  }
+  // The bus's own coded answers are whole sentences with their fix: passed on as they are.
+  if (errorCode !== undefined && isBusCode(errorCode)) {
+    throw new TransportError(errorCode, `ExoCom at ${origin}: ${text.trim()}`, {
+      status: statusCode,
+    })
+  }
   throw refusal(`GET ${path}`, statusCode, errorCode, answerText(text, errorCode))
+}
+
+/** True for a code of the bus itself (`EXORELAY_ERR_BUS_…`), which this version knows. */
+function isBusCode(code: string): code is ErrorCode {
+  return (
+    code.startsWith('EXORELAY_ERR_BUS_') && Object.values(ErrorCodes).includes(code as ErrorCode)
+  )
 }
 
 /** The start of an error answer, read up to a limit; `answerText` cuts it for a sentence. */

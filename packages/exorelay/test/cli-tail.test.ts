@@ -3,6 +3,7 @@ import { once } from 'node:events'
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { describe, test } from 'node:test'
+import { startExoCom } from '@exorelay/exocom'
 import { deferred, withDeadline } from '@exorelay/testing'
 import { formatEvent } from '../src/cli-tail.js'
 import { closedPort, lineReader, runCli, startCli, startLandscape } from './cli-helpers.js'
@@ -217,19 +218,38 @@ describe('exorelay tail', () => {
     assert.equal(run.stderr.split('\n').length, 2, 'one line')
   })
 
-  test('a bus without the stream (404): BUS_REFUSED naming GET /events, exit 1', async (t) => {
-    const server = createServer((_request, response) => response.writeHead(404).end('Not Found'))
-    server.listen(0, '127.0.0.1')
-    await once(server, 'listening')
-    t.after(() => server.close())
-    const port = String((server.address() as AddressInfo).port)
+  test('a bus without the stream (404): BUS_REFUSED saying the bus runs without one, exit 1', async (t) => {
+    const bus = await startExoCom({ port: 0, logger: false, events: false })
+    t.after(() => bus.close())
 
-    const run = await runCli(['tail', '--port', port])
+    const run = await runCli(['tail', '--port', String(bus.port)])
 
     assert.equal(run.code, 1)
     assert.equal(
       run.stderr,
-      'exorelay tail: EXORELAY_ERR_TRANSPORT_BUS_REFUSED: ExoCom refused GET /events (answered 404: Not Found).\n',
+      `exorelay tail: EXORELAY_ERR_TRANSPORT_BUS_REFUSED: ExoCom at http://localhost:${bus.port} serves no event stream (GET /events answered 404): it was started without one (exocom --no-events, or the events option false). Start it with its event stream, or point at another bus.\n`,
+    )
+  })
+
+  test("the bus's own refusal keeps its code and its whole sentence: too many stream clients", async (t) => {
+    const bus = await startExoCom({ port: 0, logger: false, maxEventClients: 1 })
+    t.after(() => bus.close())
+    const first = startCli(['tail', '--port', String(bus.port)])
+    t.after(() => first.kill('SIGKILL'))
+    const following = deferred<void>()
+    first.stderr!.on('data', () => following.resolve())
+    await withDeadline(
+      following.promise,
+      30_000,
+      () => 'the first tail did not say it is following',
+    )
+
+    const run = await runCli(['tail', '--port', String(bus.port)])
+
+    assert.equal(run.code, 1)
+    assert.match(
+      run.stderr,
+      /^exorelay tail: EXORELAY_ERR_BUS_TOO_MANY_EVENT_CLIENTS: ExoCom at http:\/\/localhost:\d+: ExoCom has 1 clients on its event stream .* a higher maxEventClients\.\n$/,
     )
   })
 

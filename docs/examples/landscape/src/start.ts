@@ -132,6 +132,11 @@ async function main(): Promise<number> {
         `  API:  ${api}`,
         `  Try:  curl -s -X POST ${api}/users -H 'content-type: application/json' -d '{"name":"Will Riker","password":"secret"}'`,
         `  Then: curl -s ${api}/users`,
+        ...(landscape.busPort === undefined
+          ? []
+          : [
+              `  Watch: http://localhost:${landscape.busPort}/ (the bus's live page), or EXOCOM_PORT=${landscape.busPort} npx exorelay tail`,
+            ]),
         ...(traces === undefined
           ? []
           : [`  Traces: one tree per request, in the lines marked '${TRACE}'`]),
