@@ -92,18 +92,31 @@ export function busOrigin({ host, port }: BusAddress): string {
   return `http://${host.includes(':') ? `[${host}]` : host}:${port}`
 }
 
+/** A subcommand's arguments, parsed: its flags, the bus's, and the positionals. */
+export type ParsedCommand<O extends Options> = ReturnType<typeof parseCommand<O>>
+
 /**
- * Runs a subcommand's work and turns what it throws into the exit code: a `UsageError` (or an
- * `InvalidArgumentError`) is 2 with the usage, anything else 1 with `exorelay <command>: <code>: <sentence>` (the code when
- * the error has one). Never a stack: a failure here is the bus's or the input's, said in words.
+ * Runs a subcommand: parses `args` with its `options` (see {@link parseCommand}), prints
+ * `usage` for `--help`, else does its `work`, and turns what that throws into the exit code: a
+ * `UsageError` (or an `InvalidArgumentError`) is 2 with the usage, anything else 1 with
+ * `exorelay <command>: <code>: <sentence>` (the code when the error has one). Never a stack: a
+ * failure here is the bus's or the input's, said in words.
  */
-export async function runCommand(
+export async function runCommand<O extends Options>(
   command: string,
   usage: string,
-  work: () => Promise<number>,
+  args: string[],
+  options: O,
+  work: (parsed: ParsedCommand<O>) => Promise<number>,
 ): Promise<number> {
   try {
-    return await work()
+    const parsed = parseCommand(args, options)
+    // Every command takes the bus's flags, --help among them (generic `O` hides it).
+    if ((parsed.values as { help?: boolean }).help) {
+      process.stdout.write(usage)
+      return 0
+    }
+    return await work(parsed)
   } catch (error) {
     // An argument the relay refuses (a message name it cannot send) is wrong usage too.
     if (error instanceof UsageError || error instanceof InvalidArgumentError) {

@@ -1,5 +1,11 @@
 import { text } from 'node:stream/consumers'
-import { type BusAddress, UsageError } from './cli-args.js'
+import {
+  type BusAddress,
+  busAddress,
+  type ParsedCommand,
+  timeoutFlag,
+  UsageError,
+} from './cli-args.js'
 import { ExoRelay } from './exo-relay.js'
 
 // What `exorelay send` and `exorelay request` share: the message from the arguments, and the
@@ -74,4 +80,19 @@ export function cliRelay(bus: BusAddress, sender: string | undefined, timeout: n
     env: { EXORELAY_HOST, EXORELAY_ADVERTISED_HOST },
     ...(bus.token !== undefined && { token: bus.token }),
   })
+}
+
+/**
+ * What `send` and `request` start with: the bus from the flags, the timeout (`--timeout`, else
+ * `defaultTimeout`), the message from the positionals, and a relay to send it with. Throws a
+ * `UsageError` for a wrong flag or argument.
+ */
+export async function messageToSend(
+  { values, positionals }: ParsedCommand<typeof MESSAGE_OPTIONS>,
+  defaultTimeout: number,
+): Promise<CliMessage & { relay: ExoRelay }> {
+  const bus = busAddress(values)
+  const timeout = timeoutFlag(values.timeout, defaultTimeout)
+  const { name, payload } = await readMessage(positionals)
+  return { name, payload, relay: cliRelay(bus, values.sender, timeout) }
 }

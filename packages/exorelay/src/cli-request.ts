@@ -1,6 +1,6 @@
 import { DEFAULT_TIMEOUT, type ExoRelayError } from '@exorelay/core'
-import { BUS_OPTIONS_USAGE, busAddress, parseCommand, runCommand, timeoutFlag } from './cli-args.js'
-import { cliRelay, MESSAGE_OPTIONS, MESSAGE_OPTIONS_USAGE, readMessage } from './cli-message.js'
+import { BUS_OPTIONS_USAGE, runCommand } from './cli-args.js'
+import { MESSAGE_OPTIONS, MESSAGE_OPTIONS_USAGE, messageToSend } from './cli-message.js'
 
 const USAGE = `Usage: exorelay request <name> [payload-json|-] [options]
 
@@ -25,16 +25,8 @@ EXORELAY_HOST and EXORELAY_ADVERTISED_HOST when the bus runs on another machine)
  * replied, 1 timeout, no receiver, the receiver's error or no bus, 2 wrong usage.
  */
 export function requestCommand(args: string[]): Promise<number> {
-  return runCommand('request', USAGE, async () => {
-    const { values, positionals } = parseCommand(args, MESSAGE_OPTIONS)
-    if (values.help) {
-      process.stdout.write(USAGE)
-      return 0
-    }
-    const bus = busAddress(values)
-    const timeout = timeoutFlag(values.timeout, DEFAULT_TIMEOUT)
-    const { name, payload } = await readMessage(positionals)
-    const relay = cliRelay(bus, values.sender, timeout)
+  return runCommand('request', USAGE, args, MESSAGE_OPTIONS, async (parsed) => {
+    const { name, payload, relay } = await messageToSend(parsed, DEFAULT_TIMEOUT)
     // A registration the bus refuses (a wrong token, another service's credential) is said
     // here: the reply could not find this relay, and the request would only time out.
     let refused: ExoRelayError | undefined

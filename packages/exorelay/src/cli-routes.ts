@@ -1,6 +1,6 @@
 import { text } from 'node:stream/consumers'
 import { DEFAULT_TIMEOUT, ErrorCodes, ProtocolError } from '@exorelay/core'
-import { BUS_OPTIONS_USAGE, busAddress, parseCommand, runCommand, UsageError } from './cli-args.js'
+import { BUS_OPTIONS_USAGE, busAddress, runCommand, UsageError } from './cli-args.js'
 import { busGet } from './cli-bus-get.js'
 import { printable } from './cli-text.js'
 
@@ -18,35 +18,36 @@ ${BUS_OPTIONS_USAGE}`
  * exit code: 0 printed, 1 the bus is not there or refused, 2 wrong usage.
  */
 export function routesCommand(args: string[]): Promise<number> {
-  return runCommand('routes', USAGE, async () => {
-    const { values, positionals } = parseCommand(args, { json: { type: 'boolean' } })
-    if (values.help) {
-      process.stdout.write(USAGE)
+  return runCommand(
+    'routes',
+    USAGE,
+    args,
+    { json: { type: 'boolean' } },
+    async ({ values, positionals }) => {
+      if (positionals.length > 0) {
+        throw new UsageError(`routes takes no arguments; got '${positionals.join("' '")}'.`)
+      }
+      const bus = busAddress(values)
+      const body = await text(
+        await busGet(bus, '/config.json', {
+          accept: 'application/json',
+          timeout: DEFAULT_TIMEOUT,
+          bodyTimeout: DEFAULT_TIMEOUT,
+        }),
+      )
+      let config: unknown
+      try {
+        config = JSON.parse(body)
+      } catch {
+        throw notATable()
+      }
+      if (typeof config !== 'object' || config === null) throw notATable()
+      process.stdout.write(
+        values.json ? `${JSON.stringify(config, null, 2)}\n` : formatRoutes(config as RawConfig),
+      )
       return 0
-    }
-    if (positionals.length > 0) {
-      throw new UsageError(`routes takes no arguments; got '${positionals.join("' '")}'.`)
-    }
-    const bus = busAddress(values)
-    const body = await text(
-      await busGet(bus, '/config.json', {
-        accept: 'application/json',
-        timeout: DEFAULT_TIMEOUT,
-        bodyTimeout: DEFAULT_TIMEOUT,
-      }),
-    )
-    let config: unknown
-    try {
-      config = JSON.parse(body)
-    } catch {
-      throw notATable()
-    }
-    if (typeof config !== 'object' || config === null) throw notATable()
-    process.stdout.write(
-      values.json ? `${JSON.stringify(config, null, 2)}\n` : formatRoutes(config as RawConfig),
-    )
-    return 0
-  })
+    },
+  )
 }
 
 /** `GET /config.json` as it may come over the network: every field is checked before use. */

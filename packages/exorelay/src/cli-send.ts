@@ -1,6 +1,6 @@
 import { DEFAULT_TIMEOUT } from '@exorelay/core'
-import { BUS_OPTIONS_USAGE, busAddress, parseCommand, runCommand, timeoutFlag } from './cli-args.js'
-import { cliRelay, MESSAGE_OPTIONS, MESSAGE_OPTIONS_USAGE, readMessage } from './cli-message.js'
+import { BUS_OPTIONS_USAGE, runCommand } from './cli-args.js'
+import { MESSAGE_OPTIONS, MESSAGE_OPTIONS_USAGE, messageToSend } from './cli-message.js'
 
 const USAGE = `Usage: exorelay send <name> [payload-json|-] [options]
 
@@ -22,16 +22,8 @@ ${MESSAGE_OPTIONS_USAGE}${BUS_OPTIONS_USAGE}`
  * accepted, 1 the bus refused it or is not there, 2 wrong usage.
  */
 export function sendCommand(args: string[]): Promise<number> {
-  return runCommand('send', USAGE, async () => {
-    const { values, positionals } = parseCommand(args, MESSAGE_OPTIONS)
-    if (values.help) {
-      process.stdout.write(USAGE)
-      return 0
-    }
-    const bus = busAddress(values)
-    const timeout = timeoutFlag(values.timeout, DEFAULT_TIMEOUT)
-    const { name, payload } = await readMessage(positionals)
-    const relay = cliRelay(bus, values.sender, timeout)
+  return runCommand('send', USAGE, args, MESSAGE_OPTIONS, async (parsed) => {
+    const { name, payload, relay } = await messageToSend(parsed, DEFAULT_TIMEOUT)
     try {
       await relay.send(name, payload, { reply: false })
     } finally {

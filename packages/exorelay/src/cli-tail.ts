@@ -1,6 +1,6 @@
 import { DEFAULT_TIMEOUT, ErrorCodes, TransportError } from '@exorelay/core'
 import { formatDuration, formatMessageLine } from '@exorelay/core/internal'
-import { BUS_OPTIONS_USAGE, busAddress, busOrigin, parseCommand, runCommand } from './cli-args.js'
+import { BUS_OPTIONS_USAGE, busAddress, busOrigin, runCommand } from './cli-args.js'
 import { busGet } from './cli-bus-get.js'
 import { paint, printable, stdoutHasColours } from './cli-text.js'
 import { globMatcher } from './glob-pattern.js'
@@ -32,67 +32,69 @@ const SILENCE_TIMEOUT = 45_000
  * stream (exit 1); 2 for wrong usage.
  */
 export function tailCommand(args: string[]): Promise<number> {
-  return runCommand('tail', USAGE, async () => {
-    const { values, positionals } = parseCommand(args, { json: { type: 'boolean' } })
-    if (values.help) {
-      process.stdout.write(USAGE)
-      return 0
-    }
-    const bus = busAddress(values)
-    const matchers = positionals.map(globMatcher)
-    const shown = (event: BusEvent) =>
-      matchers.length === 0 || namesOf(event).some((name) => matchers.some((match) => match(name)))
-    const colour = !values.json && stdoutHasColours()
+  return runCommand(
+    'tail',
+    USAGE,
+    args,
+    { json: { type: 'boolean' } },
+    async ({ values, positionals }) => {
+      const bus = busAddress(values)
+      const matchers = positionals.map(globMatcher)
+      const shown = (event: BusEvent) =>
+        matchers.length === 0 ||
+        namesOf(event).some((name) => matchers.some((match) => match(name)))
+      const colour = !values.json && stdoutHasColours()
 
-    const body = await busGet(bus, '/events', {
-      accept: 'text/event-stream',
-      timeout: DEFAULT_TIMEOUT,
-      bodyTimeout: SILENCE_TIMEOUT,
-    })
-    // Ctrl-C is how a tail ends: the stream is closed, and the loop below ends without error.
-    let stopped = false
-    const stop = () => {
-      stopped = true
-      body.destroy()
-    }
-    process.once('SIGINT', stop)
-    process.once('SIGTERM', stop)
-    const origin = busOrigin(bus)
-    try {
-      for await (const { data } of serverSentEvents(body)) {
-        let event: BusEvent
-        try {
-          event = JSON.parse(data) as BusEvent
-        } catch {
-          continue // not an event of this bus: skipped, as a browser's EventSource would
-        }
-        if (typeof event !== 'object' || event === null) continue
-        if (event.type === 'hello') {
-          process.stderr.write(
-            `exorelay tail: following ExoCom ${printable(String(event.version ?? ''))} at ${origin}; Ctrl-C stops.\n`,
-          )
-          // Not filtered: with --json it is the line that says the stream is there.
-        } else if (!shown(event)) continue
-        const line = values.json ? JSON.stringify(event) : formatEvent(event, colour)
-        if (line !== undefined) process.stdout.write(`${line}\n`)
+      const body = await busGet(bus, '/events', {
+        accept: 'text/event-stream',
+        timeout: DEFAULT_TIMEOUT,
+        bodyTimeout: SILENCE_TIMEOUT,
+      })
+      // Ctrl-C is how a tail ends: the stream is closed, and the loop below ends without error.
+      let stopped = false
+      const stop = () => {
+        stopped = true
+        body.destroy()
       }
-    } catch (cause) {
+      process.once('SIGINT', stop)
+      process.once('SIGTERM', stop)
+      const origin = busOrigin(bus)
+      try {
+        for await (const { data } of serverSentEvents(body)) {
+          let event: BusEvent
+          try {
+            event = JSON.parse(data) as BusEvent
+          } catch {
+            continue // not an event of this bus: skipped, as a browser's EventSource would
+          }
+          if (typeof event !== 'object' || event === null) continue
+          if (event.type === 'hello') {
+            process.stderr.write(
+              `exorelay tail: following ExoCom ${printable(String(event.version ?? ''))} at ${origin}; Ctrl-C stops.\n`,
+            )
+            // Not filtered: with --json it is the line that says the stream is there.
+          } else if (!shown(event)) continue
+          const line = values.json ? JSON.stringify(event) : formatEvent(event, colour)
+          if (line !== undefined) process.stdout.write(`${line}\n`)
+        }
+      } catch (cause) {
+        if (stopped) return 0
+        throw new TransportError(
+          ErrorCodes.BUS_UNREACHABLE,
+          `The event stream of ExoCom at ${origin} broke: ${(cause as Error).message}. Run exorelay tail again once the bus answers.`,
+          { cause },
+        )
+      } finally {
+        process.off('SIGINT', stop)
+        process.off('SIGTERM', stop)
+      }
       if (stopped) return 0
       throw new TransportError(
         ErrorCodes.BUS_UNREACHABLE,
-        `The event stream of ExoCom at ${origin} broke: ${(cause as Error).message}. Run exorelay tail again once the bus answers.`,
-        { cause },
+        `ExoCom at ${origin} ended the event stream: it stopped, or dropped this reader for falling behind. Run exorelay tail again once the bus runs.`,
       )
-    } finally {
-      process.off('SIGINT', stop)
-      process.off('SIGTERM', stop)
-    }
-    if (stopped) return 0
-    throw new TransportError(
-      ErrorCodes.BUS_UNREACHABLE,
-      `ExoCom at ${origin} ended the event stream: it stopped, or dropped this reader for falling behind. Run exorelay tail again once the bus runs.`,
-    )
-  })
+    },
+  )
 }
 
 /**
