@@ -35,10 +35,7 @@ export interface CliMessage {
  * absent when not given. Throws a `UsageError` for a missing name, an extra argument or a
  * payload that is not JSON.
  */
-export async function readMessage(
-  positionals: string[],
-  stdin: NodeJS.ReadableStream = process.stdin,
-): Promise<CliMessage> {
+async function readMessage(positionals: string[]): Promise<CliMessage> {
   const [name, payloadArgument, ...extra] = positionals
   if (name === undefined) throw new UsageError('name the message, e.g. users.create.')
   if (extra.length > 0) {
@@ -48,7 +45,7 @@ export async function readMessage(
   }
   if (payloadArgument === undefined) return { name, payload: undefined }
   const fromStdin = payloadArgument === '-'
-  const json = fromStdin ? await text(stdin) : payloadArgument
+  const json = fromStdin ? await text(process.stdin) : payloadArgument
   const from = fromStdin ? 'the payload on stdin' : 'the payload'
   if (json.trim() === '') {
     throw new UsageError(`${from} is empty; give JSON, or leave the payload out to send none.`)
@@ -68,7 +65,7 @@ export async function readMessage(
  * `EXORELAY_HOST` and `EXORELAY_ADVERTISED_HOST` are read, for a request's reply to find it
  * when the bus runs elsewhere.
  */
-export function cliRelay(bus: BusAddress, sender: string | undefined, timeout: number): ExoRelay {
+function cliRelay(bus: BusAddress, sender: string | undefined, timeout: number): ExoRelay {
   const { EXORELAY_HOST, EXORELAY_ADVERTISED_HOST } = process.env
   return new ExoRelay({
     serviceName: sender ?? DEFAULT_SENDER,
