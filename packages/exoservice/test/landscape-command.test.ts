@@ -5,7 +5,8 @@ import { createInterface } from 'node:readline'
 import { test } from 'node:test'
 import { fileURLToPath } from 'node:url'
 import { withDeadline } from '@exorelay/testing'
-import { fixture, gone, isFree, testRelay } from './landscape-helpers.js'
+import { fixture, gone, testRelay } from './landscape-helpers.js'
+import { isFree } from './ports.js'
 
 // The command as users run it: the bin, through dist (turbo builds before it tests).
 const BIN = fileURLToPath(new URL('../bin/exoservice.js', import.meta.url))

@@ -1,6 +1,4 @@
-import { once } from 'node:events'
 import { readdir, readFile } from 'node:fs/promises'
-import { createServer } from 'node:net'
 import { setTimeout } from 'node:timers/promises'
 import { fileURLToPath } from 'node:url'
 import { ExoRelay } from 'exorelay'
@@ -8,21 +6,6 @@ import { ExoRelay } from 'exorelay'
 /** The folder of a landscape fixture's application file. */
 export function fixture(name: string): string {
   return fileURLToPath(new URL(`fixtures/landscape/${name}/application.yml`, import.meta.url))
-}
-
-/** True when the port can be bound on 127.0.0.1, i.e. nothing listens there any more. */
-export async function isFree(port: number): Promise<boolean> {
-  const server = createServer()
-  // Not once(): once(server, 'listening') rejects on 'error', which is the answer here.
-  const refused = await new Promise<boolean>((resolve) => {
-    server.once('listening', () => resolve(false))
-    server.once('error', () => resolve(true))
-    server.listen(port, '127.0.0.1')
-  })
-  if (refused) return false
-  server.close()
-  await once(server, 'close')
-  return true
 }
 
 /** A relay of the test itself on the landscape's bus, closed after the test. */

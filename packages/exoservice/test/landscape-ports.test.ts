@@ -3,7 +3,7 @@ import { once } from 'node:events'
 import { createServer } from 'node:net'
 import { test } from 'node:test'
 import { freePorts } from '../src/free-ports.js'
-import { isFree } from './landscape-helpers.js'
+import { isFree } from './ports.js'
 
 test('freePorts gives distinct ports, none of them one that is listened on, all free again', async (t) => {
   // The bus, listening while the services' ports are probed.

@@ -9,7 +9,8 @@ import {
   type OutputLine,
   startLandscape,
 } from '../src/index.js'
-import { fixture, isFree, processesWith, testRelay } from './landscape-helpers.js'
+import { fixture, processesWith, testRelay } from './landscape-helpers.js'
+import { isFree } from './ports.js'
 
 // tsx compiles each service on its first start, slowly on a 2-core CI machine.
 const START = 60_000

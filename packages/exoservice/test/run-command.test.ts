@@ -4,7 +4,8 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { test } from 'node:test'
 import { freePort, MockExoCom, withDeadline } from '@exorelay/testing'
-import { CLI_TIMEOUT, fixture, isListening, runExoservice, startExoservice } from './run-helpers.js'
+import { isFree } from './ports.js'
+import { CLI_TIMEOUT, fixture, runExoservice, startExoservice } from './run-helpers.js'
 
 async function mockBus(t: { after(fn: () => unknown): void }): Promise<MockExoCom> {
   const exocom = new MockExoCom()
@@ -135,7 +136,7 @@ test('a beforeAll that rejects: exit 1 with its message, the port it would use i
   const port = await freePort()
   const stderr = await runFails(fixture('before-all-rejects'), { EXORELAY_PORT: String(port) })
   assert.match(stderr, /beforeAll failed: cannot connect to the database\./)
-  assert.equal(await isListening(port), false)
+  assert.equal(await isFree(port), true)
 })
 
 test('a beforeAll that hangs past --startup-timeout: exit 1 although it keeps the process busy', async () => {
@@ -145,7 +146,7 @@ test('a beforeAll that hangs past --startup-timeout: exit 1 although it keeps th
     '200',
   ])
   assert.match(stderr, /beforeAll did not finish within the startup timeout of 200 ms/)
-  assert.equal(await isListening(port), false)
+  assert.equal(await isFree(port), true)
 })
 
 test('a TypeScript service runs; SIGTERM lets the in-flight request finish, runs afterAll, exits 0', async (t) => {
@@ -175,7 +176,7 @@ test('a TypeScript service runs; SIGTERM lets the in-flight request finish, runs
   const { code } = await withDeadline(service.exited, CLI_TIMEOUT, () => 'exoservice did not exit')
   assert.equal(code, 0, service.stderr())
   assert.equal(await readFile(lifecycle, 'utf8'), 'beforeAll\nafterAll\n')
-  assert.equal(await isListening(online.port as number), false)
+  assert.equal(await isFree(online.port as number), true)
 })
 
 test('a JavaScript service runs, warns about an undeclared handler, and SIGINT exits 0', async (t) => {
@@ -243,5 +244,5 @@ test('SIGINT while beforeAll runs stops the start: beforeAll sees its signal abo
     service.lines.some((line) => line.includes('online at port')),
     false,
   )
-  assert.equal(await isListening(port), false)
+  assert.equal(await isFree(port), true)
 })

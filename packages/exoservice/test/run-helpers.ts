@@ -1,6 +1,5 @@
 import { type ChildProcess, spawn } from 'node:child_process'
 import { once } from 'node:events'
-import { createServer } from 'node:net'
 import { join } from 'node:path'
 import { createInterface } from 'node:readline'
 import { fileURLToPath } from 'node:url'
@@ -117,18 +116,4 @@ export async function runExoservice(
     () => `exoservice ${args.join(' ')} did not exit (stderr: ${running.stderr()})`,
   )
   return { code, stdout: running.lines.join('\n'), stderr: running.stderr() }
-}
-
-/** Whether something accepts connections on 127.0.0.1:`port`: a server still bound to it. */
-export async function isListening(port: number): Promise<boolean> {
-  const server = createServer()
-  try {
-    server.listen(port, '127.0.0.1')
-    await once(server, 'listening')
-    return false
-  } catch {
-    return true
-  } finally {
-    server.close()
-  }
 }

@@ -8,7 +8,8 @@ import { ErrorCodes } from 'exorelay'
 import { defineService } from '../src/define-service.js'
 import { ExoServiceErrorCodes } from '../src/errors.js'
 import { startService } from '../src/start-service.js'
-import { fixture, isListening } from './run-helpers.js'
+import { isFree } from './ports.js'
+import { fixture } from './run-helpers.js'
 
 const WAIT = 10_000
 
@@ -117,7 +118,7 @@ test('close() lets a handler that is mid-await finish: its reply still arrives, 
 
   await withDeadline(closed, WAIT, () => 'close() did not resolve')
   assert.equal(logger.find('afterAll ran').length, 1)
-  assert.equal(await isListening(service.port), false)
+  assert.equal(await isFree(service.port), true)
 })
 
 test('every message service.yml receives needs a handler: the error names each missing one', async () => {
@@ -143,7 +144,7 @@ test('a beforeAll that rejects fails startup with its message; afterAll does not
     },
   )
   assert.equal(logger.find('afterAll ran').length, 0)
-  assert.equal(await isListening(port), false)
+  assert.equal(await isFree(port), true)
 })
 
 test('a beforeAll that outlasts startupTimeout fails startup, and its signal aborts', async () => {
@@ -167,7 +168,7 @@ test('a beforeAll that outlasts startupTimeout fails startup, and its signal abo
   )
   const aborted = logger.find('beforeAll aborted')
   assert.equal(aborted[0]?.fields.code, ExoServiceErrorCodes.STARTUP)
-  assert.equal(await isListening(port), false)
+  assert.equal(await isFree(port), true)
 })
 
 test('EXOSERVICE_STARTUP_TIMEOUT sets the startup timeout; a value that is not milliseconds is refused', async () => {
@@ -240,7 +241,7 @@ test('an afterAll that fails makes close() reject with its message; the relay cl
     return true
   })
   assert.equal(service.relay.status().state, 'closed')
-  assert.equal(await isListening(service.port), false)
+  assert.equal(await isFree(service.port), true)
 })
 
 test('a handler map given as an object starts as it is: typed handlers, hooks, the serviceName option', async (t) => {
@@ -313,6 +314,6 @@ test('aborting the signal while beforeAll runs stops the start at once: beforeAl
     (error) => error === reason,
   )
   assert.equal(logger.find('beforeAll aborted').length, 1)
-  assert.equal(await isListening(port), false)
+  assert.equal(await isFree(port), true)
   assert.equal(logger.find('online at port').length, 0)
 })
