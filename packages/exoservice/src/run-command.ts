@@ -1,7 +1,8 @@
-import { constants } from 'node:os'
+import { once } from 'node:events'
 import { parseArgs } from 'node:util'
 import { registerTypeScript } from './load-handlers.js'
 import { DEFAULT_STARTUP_TIMEOUT, type RunningService, startService } from './start-service.js'
+import { stopOnSignals } from './stop-on-signals.js'
 
 const USAGE = `Usage: exoservice run [folder] [options]
 
@@ -54,24 +55,14 @@ export async function runCommand(args: string[]): Promise<number> {
     }
   }
 
-  // Listened for before the service starts: a landscape may stop it at any time. A signal
-  // during the start stops the start (beforeAll's signal aborts); once online, it closes.
-  let stopping: NodeJS.Signals | undefined
-  const starting = new AbortController()
-  let stop: (signal: NodeJS.Signals) => void = () => {}
-  const stopped = new Promise<void>((resolve) => {
-    stop = (signal) => {
-      if (stopping !== undefined) {
-        // A second signal: the user does not want to wait for the close.
-        void exit(128 + constants.signals[signal], `${signal} again, exiting without waiting.`)
-        return
-      }
-      stopping = signal
-      starting.abort(new StopSignal(signal))
-      resolve()
-    }
+  // Listened for before the service starts: a landscape may stop it at any time. The first
+  // signal stops the start (beforeAll's signal aborts) or, once online, closes the service; a
+  // second one exits at once.
+  const stop = stopOnSignals({
+    signals: SIGNALS,
+    onKill: (signal) =>
+      process.stderr.write(`exoservice run: ${signal} again, exiting without waiting.\n`),
   })
-  for (const signal of SIGNALS) process.on(signal, stop)
 
   // One copy of exoservice and exorelay in this process: tsx registered for the whole process
   // lets a TypeScript handler module import the same ones this runner uses.
@@ -80,27 +71,20 @@ export async function runCommand(args: string[]): Promise<number> {
   try {
     service = await startService(positionals[0] ?? '.', {
       ...(startupTimeout === undefined ? {} : { startupTimeout }),
-      signal: starting.signal,
+      signal: stop.signal,
     })
   } catch (error) {
     // Stopped before it was online: nothing listens, and that is what was asked.
-    if (error instanceof StopSignal) return exit(0)
+    if (error === stop.signal.reason) return exit(0)
     return exit(1, error)
   }
-  await stopped
+  if (!stop.signal.aborted) await once(stop.signal, 'abort')
   try {
     await service.close()
   } catch (error) {
     return exit(1, error)
   }
   return exit(0)
-}
-
-/** The reason a start was stopped: a signal came first. */
-class StopSignal extends Error {
-  constructor(signal: NodeJS.Signals) {
-    super(`${signal} while starting`)
-  }
 }
 
 /**

@@ -38,9 +38,10 @@ export interface SignalStop {
 
 /**
  * The terminal's way of stopping a landscape, for a launcher of your own, as
- * `exoservice landscape` does it: the first SIGINT, SIGTERM or SIGHUP stops the landscape (or
- * its start) gracefully; a second one kills every service at once and exits the process with
- * 128 + its number (130 for SIGINT, 143 for SIGTERM: the shell's rule). A second signal during
+ * `exoservice landscape` does it (and `exoservice run`, for one service): the first SIGINT,
+ * SIGTERM or SIGHUP stops the landscape (or its start) gracefully; a second one kills every
+ * service at once and exits the process with 128 + its number (130 for SIGINT, 143 for
+ * SIGTERM: the shell's rule), once stderr took what `onKill` wrote. A second signal during
  * the start exits too: the services that started are killed as the process exits.
  *
  * @example
@@ -73,7 +74,10 @@ export function stopOnSignals(options: StopOnSignalsOptions = {}): SignalStop {
     // The user does not want to wait for the stop.
     onKill?.(signal)
     landscape?.kill()
-    process.exit(128 + constants.signals[signal])
+    // After what onKill wrote: on macOS a pipe is written asynchronously, and an exit right
+    // after the write could lose it. An empty write's callback comes once the earlier ones are
+    // done.
+    process.stderr.write('', () => process.exit(128 + constants.signals[signal]))
   }
   for (const signal of signals) process.on(signal, onSignal)
   return {

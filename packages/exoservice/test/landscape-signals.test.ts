@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
+import { deferred, withDeadline } from '@exorelay/testing'
 import { stopOnSignals } from '../src/index.js'
 
 // In this process, with a signal nothing else here listens for: emitted, not sent. The whole
@@ -21,8 +22,12 @@ function fakeLandscape(): { stops: number; kills: number; stop(): Promise<void>;
   }
 }
 
-test('the first signal aborts the start and stops the landscape; the second kills it and exits 128 + its number', (t) => {
-  const exit = t.mock.method(process, 'exit', () => undefined as never)
+test('the first signal aborts the start and stops the landscape; the second kills it and exits 128 + its number', async (t) => {
+  const exited = deferred<void>()
+  const exit = t.mock.method(process, 'exit', () => {
+    exited.resolve()
+    return undefined as never
+  })
   const told: string[] = []
   const stop = stopOnSignals({
     signals: [SIGNAL],
@@ -42,6 +47,8 @@ test('the first signal aborts the start and stops the landscape; the second kill
 
   process.emit(SIGNAL, SIGNAL)
   assert.deepEqual({ stops: landscape.stops, kills: landscape.kills }, { stops: 1, kills: 1 })
+  // The exit waits for stderr to take what onKill wrote.
+  await withDeadline(exited.promise, 5_000, () => 'the second signal did not exit')
   assert.deepEqual(
     exit.mock.calls.map(({ arguments: args }) => args),
     [[128 + 12]],
