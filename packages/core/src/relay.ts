@@ -43,7 +43,7 @@ import type {
   SendFunction,
 } from './relay-types.js'
 import { type OnReply, readSendArguments, replyCallback } from './send-arguments.js'
-import { SentMessage, sendTrace, settleFailure, settleReply } from './sent-message.js'
+import { onFailure, SentMessage, sendTrace, settleFailure, settleReply } from './sent-message.js'
 import { assignTraceContext } from './trace-context.js'
 import type { BusStatus, Endpoint, Transport, TransportSendOptions } from './transport.js'
 
@@ -88,7 +88,7 @@ export class Relay<M extends MessageMap<M> = AnyMessages> extends EventEmitter<R
   readonly #handlers = new HandlerRegistry<Handler<any, any>>()
   readonly #queue: HandlerQueue
   readonly #closeTimeout: number
-  readonly #stackTraces: boolean
+  readonly #stackTraces: boolean | 'await'
   #state: State = 'idle'
   /** Closing, and the transport is still withdrawing: what arrives was routed here, so it is handled. */
   #withdrawing = false
@@ -120,7 +120,10 @@ export class Relay<M extends MessageMap<M> = AnyMessages> extends EventEmitter<R
       checkInteger(options.maxQueued, 'maxQueued', 0, DEFAULT_MAX_QUEUED),
     )
     this.#closeTimeout = checkTimeout(options.closeTimeout, 'closeTimeout', DEFAULT_CLOSE_TIMEOUT)
-    this.#stackTraces = checkBoolean(options.stackTraces, 'stackTraces', true)
+    this.#stackTraces =
+      options.stackTraces === 'await'
+        ? 'await'
+        : checkBoolean(options.stackTraces, 'stackTraces', 'await' as never)
     this.#dispatcher = new Dispatcher({
       host: {
         serviceName: this.serviceName,
@@ -370,7 +373,7 @@ export class Relay<M extends MessageMap<M> = AnyMessages> extends EventEmitter<R
     // Where the caller sent it, so that whatever the send rejects with points at that line
     // (decisions 0010, 0023). A reply has no caller to point at: its failure is only logged.
     const callSite =
-      this.#stackTraces && responseTo === undefined
+      this.#stackTraces === true && responseTo === undefined
         ? captureCallSite(parent === undefined ? this.send : parent.send)
         : undefined
     // Set when this send's deadline is its parent message's.
@@ -398,7 +401,7 @@ export class Relay<M extends MessageMap<M> = AnyMessages> extends EventEmitter<R
                   `'${name}' was not sent: the handler of '${parent.name}' was told to stop.`,
                   { cause: stopped },
                 ),
-            callSite,
+            this.#failedCallSite(callSite, responseTo, parent),
           )
         }
         if (left < timeout) {
@@ -426,7 +429,7 @@ export class Relay<M extends MessageMap<M> = AnyMessages> extends EventEmitter<R
           ErrorCodes.CLOSED,
           `The relay is closed: cannot send '${name}'. Send before close(), or from a new relay.`,
         ),
-        callSite,
+        this.#failedCallSite(callSite, responseTo, parent),
       )
     }
     // Without a listener no reply can reach this relay: it would wait out its whole deadline
@@ -438,7 +441,7 @@ export class Relay<M extends MessageMap<M> = AnyMessages> extends EventEmitter<R
         expectsReply,
         onReply !== undefined,
         this.#notListening(name),
-        callSite,
+        this.#failedCallSite(callSite, responseTo, parent),
       )
     }
     if (signal?.aborted) {
@@ -449,14 +452,14 @@ export class Relay<M extends MessageMap<M> = AnyMessages> extends EventEmitter<R
         new AbortError(ErrorCodes.ABORTED, `The send of '${name}' was aborted before it started.`, {
           cause: signal.reason,
         }),
-        callSite,
+        this.#failedCallSite(callSite, responseTo, parent),
       )
     }
     if (this.#log.isLevelEnabled?.('debug') !== false) {
       this.#log.debug({ messageName: name, messageId: id, responseTo }, 'sending')
     }
 
-    const sent = this.#sentMessage(id, name, onReply !== undefined)
+    const sent = this.#sentMessage(id, name, onReply !== undefined, responseTo !== undefined)
     if (endsWithParent !== undefined) expireWith(sent, endsWithParent)
     // First, so that a tracer sees the send in the caller's context and may add its trace
     // context to the envelope before anything reads it.
@@ -557,6 +560,21 @@ export class Relay<M extends MessageMap<M> = AnyMessages> extends EventEmitter<R
     )
   }
 
+  /**
+   * Where a send that fails before it leaves was called: it fails in the caller's own stack,
+   * so with `'await'` the stack is captured then, at no cost to the sends that do not fail.
+   */
+  #failedCallSite(
+    callSite: CallSite | undefined,
+    responseTo: string | undefined,
+    parent: HandlerContextImpl | undefined,
+  ): CallSite | undefined {
+    if (callSite !== undefined || this.#stackTraces !== 'await' || responseTo !== undefined) {
+      return callSite
+    }
+    return captureCallSite(parent === undefined ? this.send : parent.send)
+  }
+
   /** A send that fails before it leaves: it still shows in a trace, with its error. */
   #failed(
     envelope: OutgoingEnvelope,
@@ -565,7 +583,12 @@ export class Relay<M extends MessageMap<M> = AnyMessages> extends EventEmitter<R
     error: Error,
     callSite: CallSite | undefined,
   ): SentMessage<any, any> {
-    const sent = this.#sentMessage(envelope.id, envelope.name, callbackStyle)
+    const sent = this.#sentMessage(
+      envelope.id,
+      envelope.name,
+      callbackStyle,
+      envelope.responseTo !== undefined,
+    )
     const trace = this.#startTrace(sent, envelope, expectsReply)
     if (trace !== undefined) diagnostics.sendTracing.end.publish(trace)
     sent[settleFailure](atCallSite(error, callSite))
@@ -606,11 +629,18 @@ export class Relay<M extends MessageMap<M> = AnyMessages> extends EventEmitter<R
     })
   }
 
-  #sentMessage(id: string, name: string, callbackStyle: boolean): SentMessage<any, any> {
+  /** A reply (`isReply`) has no caller awaiting it whose line a failure could show. */
+  #sentMessage(
+    id: string,
+    name: string,
+    callbackStyle: boolean,
+    isReply: boolean,
+  ): SentMessage<any, any> {
     return new SentMessage(
       id,
       name,
       callbackStyle ? this.#unobservedCallbackSend : this.#unobservedSend,
+      this.#stackTraces === 'await' && !isReply,
     )
   }
 
@@ -643,10 +673,10 @@ export class Relay<M extends MessageMap<M> = AnyMessages> extends EventEmitter<R
  * A send that ends at its parent message's deadline: once it timed out, the parent has no time
  * left, whatever the clock says. A timer can fire before `performance.now()` reaches its
  * deadline (it counts from the event loop's cached time), and a send after it must not go out.
- * `Promise.prototype.then`, not the send's own `then`: this is not someone awaiting it.
+ * A hook the send calls as it fails, not a handler on it: this is not someone awaiting it.
  */
 function expireWith(sent: SentMessage<any, any>, parent: HandlerContextImpl): void {
-  Promise.prototype.then.call(sent, undefined, (error: unknown) => {
+  sent[onFailure] = (error: unknown) => {
     if (error instanceof TimeoutError) parent.expire()
-  })
+  }
 }

@@ -1,3 +1,4 @@
+import { fromAwaitSite } from './call-site.js'
 import { endSendTrace, type SendTrace } from './diagnostics.js'
 import type { ReceivedMessage } from './message-map.js'
 
@@ -9,6 +10,8 @@ export const settleReply: unique symbol = Symbol('exorelay.settleReply')
 export const settleFailure: unique symbol = Symbol('exorelay.settleFailure')
 /** The send's `exorelay:send` trace, when a tracer listens: settling the send ends it. */
 export const sendTrace: unique symbol = Symbol('exorelay.sendTrace')
+/** Told of the send's failure as it is settled (a handler's send timing out ends its handler's time). */
+export const onFailure: unique symbol = Symbol('exorelay.onFailure')
 
 /** Whoever learns how a send ended: a SentMessage (see `PendingReplies#wait`). */
 export interface ReplySink {
@@ -53,8 +56,8 @@ export class SentMessage<Result = unknown, Reply = unknown>
   readonly id: string
   /** The name the message was sent with. */
   readonly messageName: string
-  readonly #resolve: (value: Result) => void
-  readonly #reject: (reason: unknown) => void
+  #resolve!: (value: Result) => void
+  #reject!: (reason: unknown) => void
   readonly #onUnobserved: (error: unknown, sent: SentMessage<Result, Reply>) => void
   #state: typeof PENDING | typeof REPLIED | typeof FAILED = PENDING
   /** The reply once replied, the error once failed. */
@@ -64,8 +67,15 @@ export class SentMessage<Result = unknown, Reply = unknown>
     | { promise: Promise<Reply>; resolve(reply: Reply): void; reject(error: unknown): void }
     | undefined
   #observed = false
+  /** Settled through fromAwaitSite: its own rejection handler is added only on an unobserved failure. */
+  #handledLate = false
   /** @internal Set only while a tracer listens, so that untraced sends keep their shape. */
   declare [sendTrace]?: SendTrace
+  /**
+   * @internal Set only for a handler's send that ends at its handler's deadline. A hook rather
+   * than a handler on this promise: a second handler would stop V8 walking to the awaiting code.
+   */
+  declare [onFailure]?: (error: unknown) => void
 
   /**
    * @internal Built by the relay; not meant to be constructed by users. `onUnobserved` gets
@@ -75,21 +85,35 @@ export class SentMessage<Result = unknown, Reply = unknown>
     id: string,
     messageName: string,
     onUnobserved: (error: unknown, sent: SentMessage<Result, Reply>) => void,
+    awaitSite = false,
   ) {
-    let resolve!: (value: Result) => void
+    let resolve!: (value: Result | PromiseLike<Result>) => void
     let reject!: (reason: unknown) => void
     super((res, rej) => {
       resolve = res
       reject = rej
     })
-    this.#resolve = resolve
-    this.#reject = reject
+    if (awaitSite) {
+      // Settled through an async function that this one follows: V8 walks from it to whoever
+      // awaits this promise, so a failure shows the awaiting line (see fromAwaitSite). V8
+      // follows a promise only while it has one reaction: the handler of its own that keeps an
+      // ignored send from rejecting unhandled is added only once it fails unobserved.
+      const reply = new Promise<Result>((res, rej) => {
+        this.#resolve = res
+        this.#reject = rej
+      })
+      resolve(fromAwaitSite(reply))
+      this.#handledLate = true
+    } else {
+      this.#resolve = resolve
+      this.#reject = reject
+    }
     this.id = id
     this.messageName = messageName
     this.#onUnobserved = onUnobserved
     // A handler of its own, so ignoring a send never rejects unhandled; `#observed` says
     // whether anybody else looks.
-    Promise.prototype.then.call(this, undefined, ignore)
+    if (!this.#handledLate) Promise.prototype.then.call(this, undefined, ignore)
   }
 
   /** @internal The reply (the payload is the result), or `undefined` for a send without one. */
@@ -110,7 +134,10 @@ export class SentMessage<Result = unknown, Reply = unknown>
     this.#reject(error)
     this.#envelope?.reject(error)
     if (this[sendTrace] !== undefined) endSendTrace(this[sendTrace], undefined, error)
+    this[onFailure]?.(error)
     if (this.#observed) return
+    // It rejects a few microtasks from now, through fromAwaitSite: handled before then.
+    if (this.#handledLate) Promise.prototype.then.call(this, undefined, ignore)
     // A send that fails at once (closed relay, aborted signal) is awaited a few microtasks
     // after this runs: judge it unobserved only once the microtask queue has drained, as Node
     // judges an unhandled rejection.

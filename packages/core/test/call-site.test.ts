@@ -6,32 +6,44 @@ import { ErrorCodes, ExoRelayError, TimeoutError, TransportError } from '../src/
 import { MemoryBus } from '../src/memory-transport.js'
 import { Relay } from '../src/relay.js'
 
-test('an error given the send line is still a native error of its class, with its code, message and fields', async (t) => {
-  const bus = new MemoryBus()
-  const users = new Relay({ serviceName: 'users', transport: bus.transport() })
-  const web = new Relay({ serviceName: 'web', transport: bus.transport() })
-  t.after(() => Promise.all([users.close(), web.close()]))
-  users.registerHandler('users.ignore', () => {})
-  await Promise.all([users.listen(), web.listen()])
+for (const stackTraces of [true, 'await'] as const) {
+  test(`an error given the send line is still a native error of its class, with its code, message and fields (stackTraces: ${stackTraces})`, async (t) => {
+    const bus = new MemoryBus()
+    const users = new Relay({ serviceName: 'users', transport: bus.transport() })
+    const web = new Relay({ serviceName: 'web', transport: bus.transport(), stackTraces })
+    t.after(() => Promise.all([users.close(), web.close()]))
+    users.registerHandler('users.ignore', () => {})
+    await Promise.all([users.listen(), web.listen()])
 
-  const sent = web.send('users.ignore', 1, { timeout: 20 }) // the send line
-  await assert.rejects(sent, (error: unknown) => {
-    // Error trackers (Sentry and the like) take anything else for a plain object.
-    assert.ok(types.isNativeError(error))
-    assert.equal(Object.prototype.toString.call(error), '[object Error]')
-    assert.ok(error instanceof TimeoutError)
-    assert.ok(error instanceof ExoRelayError)
-    assert.ok(error instanceof Error)
-    assert.equal(error.code, ErrorCodes.TIMEOUT)
-    assert.equal(error.name, 'TimeoutError')
-    assert.equal(error.timeout, 20)
-    assert.match(error.message, /'users\.ignore'/)
-    const lines = error.stack?.split('\n') ?? []
-    assert.equal(lines[0], `TimeoutError: ${error.message}`)
-    assert.match(lines[1] ?? '', /call-site\.test\.ts/)
-    return true
+    const sent = web.send('users.ignore', 1, { timeout: 20 }) // the send line
+    await assert.rejects(sent, (error: unknown) => {
+      // Error trackers (Sentry and the like) take anything else for a plain object.
+      assert.ok(types.isNativeError(error))
+      assert.equal(Object.prototype.toString.call(error), '[object Error]')
+      assert.ok(error instanceof TimeoutError)
+      assert.ok(error instanceof ExoRelayError)
+      assert.ok(error instanceof Error)
+      assert.equal(error.code, ErrorCodes.TIMEOUT)
+      assert.equal(error.name, 'TimeoutError')
+      assert.equal(error.timeout, 20)
+      assert.match(error.message, /'users\.ignore'/)
+      const lines = error.stack?.split('\n') ?? []
+      assert.equal(lines[0], `TimeoutError: ${error.message}`)
+      if (stackTraces === true) {
+        assert.match(lines[1] ?? '', /call-site\.test\.ts/)
+      } else {
+        // The frames of the code awaiting it: node:assert's rejects(), then this test.
+        assert.match(
+          lines.find((line) => line.includes('.test.ts')) ?? '',
+          /at async .*call-site\.test\.ts/,
+        )
+      }
+      // None of the relay's own frames: the timer, the reply table.
+      assert.equal(lines.filter((line) => /core\/src\//.test(line)).length, 0)
+      return true
+    })
   })
-})
+}
 
 test("the copy keeps the cause and the subclass fields, and its stack starts at the caller's line", () => {
   const cause = new Error('connect ECONNREFUSED 127.0.0.1:3101')

@@ -386,18 +386,21 @@ test('a message without waiter or handler gets the receipt unknown', async () =>
   assert.equal(endpoint.receive({ name: 'zonk', id: '3' }).status, 'unavailable')
 })
 
-test("a send without reply rejects with a TimeoutError whose stack points at the caller's line", async () => {
+test('a send without reply rejects with a TimeoutError whose stack points at the awaiting line', async () => {
   users.registerHandler('users.ignore', () => {})
-  const sent = web.send('users.ignore', 1, { timeout: 20 })
-  await assert.rejects(sent, (error: unknown) => {
-    assert.ok(error instanceof TimeoutError)
-    assert.equal(error.code, ErrorCodes.TIMEOUT)
-    assert.equal(error.timeout, 20)
-    assert.match(error.message, /'users\.ignore'/)
-    // The first frame is the send line, not the relay's timer or its internals.
-    assert.match(error.stack?.split('\n')[1] ?? '', /relay\.test\.ts/)
-    return true
-  })
+  let error: unknown
+  try {
+    await web.send('users.ignore', 1, { timeout: 20 })
+  } catch (caught) {
+    error = caught
+  }
+  assert.ok(error instanceof TimeoutError)
+  assert.equal(error.code, ErrorCodes.TIMEOUT)
+  assert.equal(error.timeout, 20)
+  assert.match(error.message, /'users\.ignore'/)
+  // The first frame is the awaiting line (stackTraces: 'await', the default), not the relay's
+  // timer or its internals.
+  assert.match(error.stack?.split('\n')[1] ?? '', /at async .*relay\.test\.ts/)
   assert.equal(web.pendingReplies, 0)
 })
 
@@ -429,20 +432,36 @@ test('with stackTraces: false a timeout is the same TimeoutError, its stack star
 
 test("a handler's own send points at the handler's line; with stackTraces: false nothing is captured", async (t) => {
   const bus = new MemoryBus()
-  const traced = new Relay({ serviceName: 'traced', transport: bus.transport() })
+  // true: captured at the send, so that a .catch() shows the line too.
+  const traced = new Relay({ serviceName: 'traced', transport: bus.transport(), stackTraces: true })
+  const awaited = new Relay({ serviceName: 'awaited', transport: bus.transport() })
   const fast = new Relay({ serviceName: 'fast', transport: bus.transport(), stackTraces: false })
-  t.after(() => Promise.all([traced.close(), fast.close()]))
+  t.after(() => Promise.all([traced.close(), awaited.close(), fast.close()]))
   let failed: unknown
   traced.registerHandler('traced.run', async (_payload, { send, reply }) => {
     failed = await send('nobody.handles.this', 1).catch((error: unknown) => error)
     await reply('traced.done')
   })
-  await Promise.all([traced.listen(), fast.listen()])
+  let awaitedFailure: unknown
+  awaited.registerHandler('awaited.run', async (_payload, { send, reply }) => {
+    try {
+      await send('nobody.handles.this', 1)
+    } catch (error) {
+      awaitedFailure = error
+    }
+    await reply('awaited.done')
+  })
+  await Promise.all([traced.listen(), awaited.listen(), fast.listen()])
 
   await fast.send('traced.run', 1)
   const error = failed as Error
   assert.equal((error as TransportError).code, ErrorCodes.NO_RECEIVER)
   assert.match(error.stack?.split('\n')[1] ?? '', /relay\.test\.ts/)
+
+  // 'await' (the default): the handler's awaiting line, from V8's async stack traces.
+  await fast.send('awaited.run', 1)
+  assert.equal((awaitedFailure as TransportError).code, ErrorCodes.NO_RECEIVER)
+  assert.match((awaitedFailure as Error).stack?.split('\n')[1] ?? '', /at async .*relay\.test\.ts/)
 
   await assert.rejects(fast.send('nobody.handles.this', 1), (untraced: Error) => {
     assert.equal((untraced as TransportError).code, ErrorCodes.NO_RECEIVER)
