@@ -1,4 +1,4 @@
-import { TELEMETRY_DESCRIPTIONS } from './exorelay-scenario.js'
+import { EXORELAY_NO_STACKS, TELEMETRY_DESCRIPTIONS } from './exorelay-scenario.js'
 import { ENV_TELEMETRY } from './ipc.js'
 import { natsUnavailable, startNatsBus } from './nats-server.js'
 import { type Scenario, type SystemId, startSystem } from './scenario.js'
@@ -13,8 +13,9 @@ function exorelayNatsSystem(id: SystemId, title: string, telemetry?: TelemetryMo
     id,
     title,
     description:
-      'nats-server + two services with the exorelay package (EXORELAY_TRANSPORT=nats, logger: false, stackTraces: false), one await relay.send() per request/reply' +
+      'nats-server + two services with the exorelay package (EXORELAY_TRANSPORT=nats, logger: false; stack capture per send as by default), one await relay.send() per request/reply' +
       (telemetry === undefined ? '' : `; ${TELEMETRY_DESCRIPTIONS[telemetry]}`),
+    noStacks: EXORELAY_NO_STACKS,
     unavailable: natsUnavailable,
     start: (options) =>
       startSystem(

@@ -57,3 +57,9 @@ export const ENV_EVENT_CLIENTS = 'BENCH_EVENT_CLIENTS'
  * OpenTelemetry SDK (`src/telemetry.ts`); unset, they load nothing of OpenTelemetry.
  */
 export const ENV_TELEMETRY = 'BENCH_TELEMETRY'
+/**
+ * `true` (`--no-stacks`): the requesting services capture no caller's stack per request
+ * (ExoRelay's `stackTraces: false`, nats.js's `noAsyncTraces: true`); unset, every library runs
+ * with its default, which captures one.
+ */
+export const ENV_NO_STACKS = 'BENCH_NO_STACKS'

@@ -22,6 +22,7 @@ import {
   exorelayUnbatchedScenario,
 } from './exorelay-scenario.js'
 import { floorScenario, mixedScenarios } from './floor-scenario.js'
+import { ENV_NO_STACKS } from './ipc.js'
 import { atEnd, machineInfo } from './machine.js'
 import { natsScenario } from './nats-scenario.js'
 import { findNatsServer } from './nats-server.js'
@@ -34,6 +35,7 @@ import {
   type ReportedSystem,
   registrationFigures,
   renderText,
+  stackCaptureText,
   writeResults,
 } from './report.js'
 import {
@@ -88,11 +90,16 @@ async function main(argv: readonly string[]): Promise<number> {
   const systems: ReportedSystem[] = selected.map((scenario) => ({
     id: scenario.id,
     title: scenario.title,
-    description: scenario.description,
+    description:
+      options.stackCapture || scenario.noStacks === undefined
+        ? scenario.description
+        : `${scenario.description}; --no-stacks: ${scenario.noStacks}`,
     skipped: scenario.unavailable(),
   }))
   const runnable = selected.filter((scenario) => scenario.unavailable() === undefined)
   const withCore = options.targets.includes('core') && !options.cpuProf
+  // The children inherit the environment: this reaches every requesting service.
+  if (!options.stackCapture) process.env[ENV_NO_STACKS] = 'true'
 
   out(`ExoRelay benchmark: ${command}`)
   out(
@@ -105,6 +112,7 @@ async function main(argv: readonly string[]): Promise<number> {
       `${options.warmupRequests} warm-up request/replies after each start, then per phase ` +
       `${options.warmupMs / 1000} s warm-up + ${options.durationMs / 1000} s measured; ${PAYLOAD_BYTES}-byte payload`,
   )
+  out(`Options: ${stackCaptureText(options.stackCapture)}`)
   for (const system of systems) {
     if (system.skipped !== undefined) out(`${system.title}: skipped: ${system.skipped}`)
   }
@@ -180,6 +188,7 @@ async function main(argv: readonly string[]): Promise<number> {
       durationMs: options.durationMs,
       payloadBytes: PAYLOAD_BYTES,
       coreIterations: options.coreIterations,
+      stackCapture: options.stackCapture,
     },
     systems,
     rounds,

@@ -7,7 +7,8 @@ export const natsScenario: Scenario = {
   id: 'nats',
   title: 'NATS',
   description:
-    'nats-server + two nats.js 2 services, nc.request() (noAsyncTraces: true) / msg.respond() with JSON payloads',
+    'nats-server + two nats.js 2 services, nc.request() (async stack traces as by default) / msg.respond() with JSON payloads',
+  noStacks: 'noAsyncTraces: true in the requesting service',
   unavailable: natsUnavailable,
   start: (options) =>
     startSystem(

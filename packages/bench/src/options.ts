@@ -32,13 +32,19 @@ export interface BenchOptions {
   readonly cpuProf: boolean
   /** Services that re-register once a second in `exorelay-flood`. */
   readonly floodServices: number
+  /**
+   * Whether the requesting services capture the caller's stack per request, as every library
+   * does by default; `--no-stacks` turns it off (ExoRelay `stackTraces: false`, nats.js
+   * `noAsyncTraces: true`).
+   */
+  readonly stackCapture: boolean
   /** The arguments as given, for the report's "command used". */
   readonly argv: readonly string[]
 }
 
 export const USAGE = `Usage: npm run bench -- [--quick] [--rounds N] [--only floor,exorelay,nats,exorelay-nats,core]
                           [--warmup-requests N] [--warmup S] [--duration S] [--cpu-prof]
-                          [--flood-services N]
+                          [--flood-services N] [--no-stacks]
 
   --quick          1 round of short phases (well under a minute in all)
   --rounds N       rounds of the systems, interleaved (default 3; --quick: 1)
@@ -58,9 +64,9 @@ export const USAGE = `Usage: npm run bench -- [--quick] [--rounds N] [--only flo
   --duration S     length of each measured phase, in seconds (default 5; --quick: 2)
   --cpu-prof       profile the systems' Node.js processes under 64-in-flight load
                    (node --cpu-prof) and summarise the profiles instead of reporting
-  --flood-services N
-                   services that each re-register (PUT /services/<name>, unchanged) once a
-                   second in exorelay-flood (default ${DEFAULT_FLOOD_SERVICES})
+  --no-stacks      run every system without per-request stack capture (ExoRelay
+                   stackTraces: false, nats.js noAsyncTraces: true) instead of the
+                   libraries' defaults
   -h, --help       print this help`
 
 const FULL = {
@@ -122,6 +128,7 @@ export function parseOptions(argv: readonly string[]): BenchOptions | 'help' {
       values['flood-services'] === undefined
         ? DEFAULT_FLOOD_SERVICES
         : positiveInteger(values['flood-services'], '--flood-services'),
+    stackCapture: values['no-stacks'] !== true,
     argv: [...argv],
   }
 }
@@ -140,6 +147,7 @@ function parse(argv: readonly string[]) {
       duration: { type: 'string' },
       'cpu-prof': { type: 'boolean' },
       'flood-services': { type: 'string' },
+      'no-stacks': { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
     },
   })

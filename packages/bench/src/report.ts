@@ -16,6 +16,8 @@ export interface ReportSettings {
   readonly durationMs: number
   readonly payloadBytes: number
   readonly coreIterations: number
+  /** The libraries' default per-request stack capture, or none (`--no-stacks`). */
+  readonly stackCapture: boolean
 }
 
 /** A system as the report lists it; `skipped` says why it has no rows. */
@@ -310,6 +312,13 @@ export function ratioLines(report: BenchReport): string[] {
   })
 }
 
+/** What the run measured with: the libraries' defaults or `--no-stacks`. */
+export function stackCaptureText(stackCapture: boolean): string {
+  return stackCapture
+    ? "default options: ExoRelay's and nats.js's requesters capture the caller's stack per request, as they do by default (--no-stacks turns that off)"
+    : '--no-stacks: no requester captures a stack per request (ExoRelay stackTraces: false, nats.js noAsyncTraces: true)'
+}
+
 /** What the core micro-benchmark found, set beside one HTTP hop of the floor. */
 export function coreLines(report: BenchReport): string[] {
   const core = report.core
@@ -332,8 +341,8 @@ export function coreLines(report: BenchReport): string[] {
     lines.push(
       `one HTTP hop of the floor (a request/reply is 4): ${integer(floor.latencyMedianUs / 4)} µs of latency @1, ` +
         `${integer(floor.cpuPerRequestUs / 4)} µs of CPU @64; core's share of the floor's CPU per request/reply: ` +
-        `${decimal(((core.nsPerRequestReplyWithoutStacks ?? 0) / 1000 / floor.cpuPerRequestUs) * 100, 1)} % as the systems run (stackTraces: false), ` +
-        `${decimal(((core.nsPerRequestReply ?? 0) / 1000 / floor.cpuPerRequestUs) * 100, 1)} % with the default caller-stack capture`,
+        `${decimal(((core.nsPerRequestReplyWithoutStacks ?? 0) / 1000 / floor.cpuPerRequestUs) * 100, 1)} % without the caller-stack capture (stackTraces: false), ` +
+        `${decimal(((core.nsPerRequestReply ?? 0) / 1000 / floor.cpuPerRequestUs) * 100, 1)} % with it (the default)`,
     )
   }
   return lines
@@ -448,6 +457,7 @@ export function renderMarkdown(report: BenchReport): string {
     `- ${settings.rounds} round(s), systems interleaved (each round starting one system later), fresh processes per round; ${settings.warmupRequests} ` +
       `warm-up request/replies at 64 in flight after each start; per phase ${seconds(settings.warmupMs)} s warm-up, ` +
       `${seconds(settings.durationMs)} s measured; ${settings.payloadBytes}-byte JSON payload; loopback`,
+    `- Options: ${stackCaptureText(settings.stackCapture)}`,
     '',
     '## Systems',
     '',

@@ -19,6 +19,7 @@ describe('parseOptions', () => {
     ])
     assert.equal(options.quick, false)
     assert.equal(options.cpuProf, false)
+    assert.equal(options.stackCapture, true)
   })
 
   it('makes --quick one round of shorter phases than the full run', () => {
@@ -121,5 +122,11 @@ describe('parseOptions', () => {
 
   it('rejects an unknown flag with an invalid-option code', () => {
     assert.throws(() => parseOptions(['--fast']), { code: ErrorCodes.INVALID_OPTION })
+  })
+
+  it("runs with the libraries' default stack capture unless --no-stacks", () => {
+    const options = parseOptions(['--no-stacks'])
+    if (options === 'help') return assert.fail('no help expected')
+    assert.equal(options.stackCapture, false)
   })
 })

@@ -34,6 +34,7 @@ const settings = {
   durationMs: 1000,
   payloadBytes: 96,
   coreIterations: 10,
+  stackCapture: true,
 }
 
 function phase(inFlight: number, throughput: number, medianUs: number, cpuUs: number): PhaseResult {
