@@ -63,3 +63,7 @@ export const ENV_TELEMETRY = 'BENCH_TELEMETRY'
  * with its default, which captures one.
  */
 export const ENV_NO_STACKS = 'BENCH_NO_STACKS'
+/** `nats` or `tcp`: the transporter of the Moleculer brokers. */
+export const ENV_MOLECULER_TRANSPORTER = 'BENCH_MOLECULER_TRANSPORTER'
+/** For the TCP transporter's requester: the responder's `host:port/nodeID`, its static peer. */
+export const ENV_MOLECULER_PEER = 'BENCH_MOLECULER_PEER'

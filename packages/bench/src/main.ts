@@ -24,6 +24,7 @@ import {
 import { floorScenario, mixedScenarios } from './floor-scenario.js'
 import { ENV_NO_STACKS } from './ipc.js'
 import { atEnd, machineInfo } from './machine.js'
+import { moleculerNatsScenario, moleculerTcpScenario } from './moleculer-scenario.js'
 import { natsScenario } from './nats-scenario.js'
 import { findNatsServer } from './nats-server.js'
 import { type BenchOptions, parseOptions, USAGE } from './options.js'
@@ -58,6 +59,8 @@ const scenarios = (options: BenchOptions): readonly Scenario[] => [
   exorelayUnbatchedScenario,
   natsScenario,
   exorelayNatsScenario,
+  moleculerNatsScenario,
+  moleculerTcpScenario,
   exorelayNatsOtelApiScenario,
   exorelayNatsOtelSdkScenario,
   exorelayFloodScenario(options.floodServices),

@@ -120,6 +120,10 @@ export function buildReport(input: ReportInput): BenchReport {
     ['exorelay', 'exorelay-unbatched'],
     ['exorelay', 'nats'],
     ['exorelay-nats', 'nats'],
+    // Moleculer as a peer (issue 19): ExoRelay over NATS against it on the same nats-server,
+    // and what Moleculer's own TCP transporter does without a bus, for context.
+    ['exorelay-nats', 'moleculer-nats'],
+    ['moleculer-tcp', 'moleculer-nats'],
     // What a flood of unchanged re-registrations costs the bus's traffic (issue 14).
     ['exorelay-flood', 'exorelay'],
     // What clients of the bus's event stream cost its traffic (issue 18).
@@ -471,7 +475,8 @@ export function renderMarkdown(report: BenchReport): string {
     '`@1`: one request in flight (latency); `@64`: 64 in flight (throughput). CPU is the sum ' +
       'over all processes of the system, divided by the completed request/replies. ' +
       'bus/resp/req: bus (nats-server for NATS), responding service, requesting service (which ' +
-      'also runs the load generator).',
+      'also runs the load generator); `-`: the system has no such process (Moleculer over TCP ' +
+      'has no bus).',
     '',
     ...(rows.length === 0
       ? ['No system was measured in this run.']
@@ -543,10 +548,12 @@ function perLabel(
   values: Readonly<Record<string, number>>,
   format: (value: number) => string,
 ): string {
-  const labels = [...LABELS, ...Object.keys(values).filter((label) => !LABELS.includes(label))]
-  return labels
-    .filter((label) => values[label] !== undefined)
-    .map((label) => format(values[label]!))
+  if (Object.keys(values).length === 0) return ''
+  // Every column keeps its place: a process the system does not have (the bus of Moleculer
+  // over TCP) shows as `-`.
+  const extra = Object.keys(values).filter((label) => !LABELS.includes(label))
+  return [...LABELS, ...extra]
+    .map((label) => (values[label] === undefined ? '-' : format(values[label]!)))
     .join('/')
 }
 

@@ -9,6 +9,8 @@ export const SYSTEM_IDS = [
   'exorelay-unbatched',
   'nats',
   'exorelay-nats',
+  'moleculer-nats',
+  'moleculer-tcp',
   'exorelay-nats-otel-api',
   'exorelay-nats-otel-sdk',
   'exorelay-flood',

@@ -15,6 +15,8 @@ describe('parseOptions', () => {
       'exorelay-unbatched',
       'nats',
       'exorelay-nats',
+      'moleculer-nats',
+      'moleculer-tcp',
       'core',
     ])
     assert.equal(options.quick, false)

@@ -334,3 +334,82 @@ describe('OpenTelemetry rows', () => {
     )
   })
 })
+
+describe('Moleculer as a peer', () => {
+  const titles: Partial<Record<SystemId, string>> = {
+    exorelay: 'ExoRelay',
+    nats: 'NATS',
+    'exorelay-nats': 'ExoRelay over NATS',
+    'moleculer-nats': 'Moleculer over NATS',
+    'moleculer-tcp': 'Moleculer over TCP',
+  }
+  const peers = Object.entries(titles).map(([id, title]) => ({
+    id: id as SystemId,
+    title: title!,
+    description: title!,
+  }))
+  // Moleculer over TCP has no bus: its phases have no `bus` process.
+  const withoutBus = (result: SystemRound): SystemRound => ({
+    ...result,
+    phases: result.phases.map((phase) => {
+      const { bus: _, ...cpuMicros } = phase.cpuMicros
+      return { ...phase, cpuMicros }
+    }),
+    rss: {
+      idle: { responder: result.rss.idle.responder!, requester: result.rss.idle.requester! },
+      end: { responder: result.rss.end.responder!, requester: result.rss.end.requester! },
+    },
+  })
+  const report = buildReport({
+    machine,
+    settings,
+    systems: peers,
+    rounds: [
+      round('exorelay', 1, 9_000, 500, 100),
+      round('nats', 1, 18_000, 300, 60),
+      round('exorelay-nats', 1, 20_000, 350, 55),
+      round('moleculer-nats', 1, 25_000, 400, 44),
+      withoutBus(round('moleculer-tcp', 1, 30_000, 200, 40)),
+      round('exorelay', 2, 10_000, 500, 100),
+      round('nats', 2, 20_000, 300, 60),
+      round('exorelay-nats', 2, 20_000, 350, 39),
+      round('moleculer-nats', 2, 20_000, 400, 50),
+      withoutBus(round('moleculer-tcp', 2, 30_000, 200, 40)),
+    ],
+    core: undefined,
+  })
+
+  it('compares ExoRelay over NATS with Moleculer over NATS, and Moleculer over TCP with it', () => {
+    const pairs = report.comparisons.map(({ of, to, throughput }) => [of, to, throughput.perRound])
+    assert.deepEqual(pairs, [
+      ['exorelay', 'nats', [0.5, 0.5]],
+      ['exorelay-nats', 'nats', [20_000 / 18_000, 1]],
+      ['exorelay-nats', 'moleculer-nats', [0.8, 1]],
+      ['moleculer-tcp', 'moleculer-nats', [1.2, 1.5]],
+    ])
+  })
+
+  it('shows a dash for the bus of a system that has none, in every round and the median', () => {
+    const rows = tableRows(report).filter((row) => row[0] === 'Moleculer over TCP')
+    assert.deepEqual(
+      rows.map((row) => row.slice(-3)),
+      [
+        ['-/10/10', '-/60/70', '-/90/100'],
+        ['-/10/10', '-/60/70', '-/90/100'],
+        ['-/10/10', '-/60/70', '-/90/100'],
+      ],
+    )
+  })
+
+  it('says which stack capture the run measured', () => {
+    assert.match(renderMarkdown(report), /- Options: default options: /)
+    const bare = buildReport({
+      machine,
+      settings: { ...settings, stackCapture: false },
+      systems: peers,
+      rounds: [],
+      core: undefined,
+    })
+    assert.match(renderMarkdown(bare), /- Options: --no-stacks: /)
+  })
+})
