@@ -72,6 +72,43 @@ export interface CoreSummary {
   readonly nsPerRequestReplyWithoutStacks: number | undefined
 }
 
+/**
+ * A goal of issue 19, a ratio of two systems' figures in one run: `of / to` of `figure` must
+ * be at least (`atLeast`) or at most (`atMost`) the bound.
+ */
+export interface Goal {
+  readonly name: string
+  readonly of: SystemId
+  readonly to: SystemId
+  readonly figure: 'throughput' | 'cpuPerRequest'
+  readonly atLeast?: number | undefined
+  readonly atMost?: number | undefined
+  /** What the goal aims at beyond the bound, e.g. `aiming at 1.0`. */
+  readonly aim?: string | undefined
+}
+
+export const GOALS: readonly Goal[] = [
+  // Goal 2: ExoRelay over NATS at or above Moleculer over NATS, at or below it in CPU.
+  { name: 'goal 2', of: 'exorelay-nats', to: 'moleculer-nats', figure: 'throughput', atLeast: 1 },
+  { name: 'goal 2', of: 'exorelay-nats', to: 'moleculer-nats', figure: 'cpuPerRequest', atMost: 1 },
+  // Goal 3: ExoRelay over HTTP toward raw NATS.
+  {
+    name: 'goal 3',
+    of: 'exorelay',
+    to: 'nats',
+    figure: 'throughput',
+    atLeast: 0.8,
+    aim: 'aiming at 1.0',
+  },
+]
+
+/** A goal and how the run did: the ratio of the medians and within each round. */
+export interface GoalFigure extends Goal {
+  readonly ratio: RatioFigure
+  /** Whether the ratio of the medians meets the goal; `undefined` when there is none. */
+  readonly met: boolean | undefined
+}
+
 /** Everything one run measured; `latest.json` is this object. */
 export interface BenchReport {
   readonly machine: MachineInfo
@@ -80,6 +117,7 @@ export interface BenchReport {
   readonly rounds: readonly SystemRound[]
   readonly summaries: readonly SystemSummary[]
   readonly comparisons: readonly Comparison[]
+  readonly goals: readonly GoalFigure[]
   readonly core: CoreSummary | undefined
 }
 
@@ -150,9 +188,27 @@ export function buildReport(input: ReportInput): BenchReport {
     rounds: input.rounds,
     summaries,
     comparisons,
+    goals: goalFigures(comparisons),
     core:
       input.core === undefined || input.core.length === 0 ? undefined : summarizeCore(input.core),
   }
+}
+
+function goalFigures(comparisons: readonly Comparison[]): GoalFigure[] {
+  return GOALS.flatMap((goal) => {
+    const comparison = comparisons.find(
+      (candidate) => candidate.of === goal.of && candidate.to === goal.to,
+    )
+    if (comparison === undefined) return []
+    const figure = comparison[goal.figure]
+    const value = figure.ofMedians
+    const met =
+      value === undefined
+        ? undefined
+        : (goal.atLeast === undefined || value >= goal.atLeast) &&
+          (goal.atMost === undefined || value <= goal.atMost)
+    return [{ ...goal, ratio: figure, met }]
+  })
 }
 
 function summarize(system: SystemId, all: readonly SystemRound[]): SystemSummary {
@@ -306,13 +362,37 @@ export function ratioLines(report: BenchReport): string[] {
       ['median latency @1', comparison.medianLatency],
       ['CPU per request/reply @64', comparison.cpuPerRequest],
     ] as const
-    const text = parts
-      .map(
-        ([name, figure]) =>
-          `${name} ${decimal(figure.ofMedians, 2)} (rounds ${figure.perRound.map((value) => decimal(value, 2)).join(', ') || 'n/a'})`,
-      )
-      .join('; ')
+    const text = parts.map(([name, figure]) => `${name} ${ratioText(figure)}`).join('; ')
     return `${titleOf(report, comparison.of)} / ${titleOf(report, comparison.to)}: ${text}`
+  })
+}
+
+/** `0.85 (rounds 0.84, 0.86, 0.85)`: the ratio of the medians, then within each round. */
+function ratioText(figure: RatioFigure): string {
+  return `${decimal(figure.ofMedians, 2)} (rounds ${figure.perRound.map((value) => decimal(value, 2)).join(', ') || 'n/a'})`
+}
+
+const GOAL_FIGURES: Readonly<Record<Goal['figure'], string>> = {
+  throughput: 'throughput @64',
+  cpuPerRequest: 'CPU per request/reply @64',
+}
+
+/**
+ * The goals' ratios with the goal beside each: `goal 2: ExoRelay over NATS / Moleculer over
+ * NATS, throughput @64 0.85 (rounds …); goal >= 1.0: not met`.
+ */
+export function goalLines(report: BenchReport): string[] {
+  return report.goals.map((goal) => {
+    const bounds = [
+      ...(goal.atLeast === undefined ? [] : [`>= ${decimal(goal.atLeast, 1)}`]),
+      ...(goal.atMost === undefined ? [] : [`<= ${decimal(goal.atMost, 1)}`]),
+      ...(goal.aim === undefined ? [] : [goal.aim]),
+    ].join(', ')
+    const verdict = goal.met === undefined ? 'n/a' : goal.met ? 'met' : 'not met'
+    return (
+      `${goal.name}: ${titleOf(report, goal.of)} / ${titleOf(report, goal.to)}, ` +
+      `${GOAL_FIGURES[goal.figure]} ${ratioText(goal.ratio)}; goal ${bounds}: ${verdict}`
+    )
   })
 }
 
@@ -436,6 +516,7 @@ export function renderText(report: BenchReport): string {
     '',
     ...(rows.length === 0 ? [] : [line(HEADERS), ...rows.map(line), '']),
     ...ratioLines(report),
+    ...goalLines(report),
     ...floodLines(report),
     ...coreLines(report),
     ...notes(report),
@@ -485,6 +566,9 @@ export function renderMarkdown(report: BenchReport): string {
     '## Ratios',
     '',
     ...ratioLines(report).map((line) => `- ${line}`),
+    ...(goalLines(report).length === 0
+      ? []
+      : ['', '## Goals', '', ...goalLines(report).map((line) => `- ${line}`)]),
     ...(floodLines(report).length === 0
       ? []
       : ['', '## Registration flood', '', ...floodLines(report).map((line) => `- ${line}`)]),

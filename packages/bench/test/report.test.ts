@@ -5,6 +5,7 @@ import type { MachineInfo } from '../src/machine.js'
 import {
   buildReport,
   floodLines,
+  goalLines,
   notes,
   ratioLines,
   registrationFigures,
@@ -335,7 +336,7 @@ describe('OpenTelemetry rows', () => {
   })
 })
 
-describe('Moleculer as a peer', () => {
+describe('Moleculer as a peer and the goals', () => {
   const titles: Partial<Record<SystemId, string>> = {
     exorelay: 'ExoRelay',
     nats: 'NATS',
@@ -387,6 +388,32 @@ describe('Moleculer as a peer', () => {
       ['exorelay-nats', 'moleculer-nats', [0.8, 1]],
       ['moleculer-tcp', 'moleculer-nats', [1.2, 1.5]],
     ])
+  })
+
+  it('prints each goal with its ratio of medians, each round and the goal beside it', () => {
+    assert.deepEqual(goalLines(report), [
+      'goal 2: ExoRelay over NATS / Moleculer over NATS, throughput @64 0.89 (rounds 0.80, 1.00); goal >= 1.0: not met',
+      'goal 2: ExoRelay over NATS / Moleculer over NATS, CPU per request/reply @64 1.00 (rounds 1.25, 0.78); goal <= 1.0: met',
+      'goal 3: ExoRelay / NATS, throughput @64 0.50 (rounds 0.50, 0.50); goal >= 0.8, aiming at 1.0: not met',
+    ])
+    assert.equal(report.goals[0]?.ratio.ofMedians, 20_000 / 22_500)
+  })
+
+  it('puts the goals into the console text and a section of the Markdown', () => {
+    assert.match(renderText(report), /goal 3: ExoRelay \/ NATS/)
+    assert.match(renderMarkdown(report), /## Goals\n\n- goal 2: ExoRelay over NATS/)
+  })
+
+  it('lists no goal whose systems did not both run', () => {
+    const alone = buildReport({
+      machine,
+      settings,
+      systems: peers,
+      rounds: [round('exorelay-nats', 1, 20_000, 350, 55)],
+      core: undefined,
+    })
+    assert.deepEqual(goalLines(alone), [])
+    assert.equal(renderMarkdown(alone).includes('## Goals'), false)
   })
 
   it('shows a dash for the bus of a system that has none, in every round and the median', () => {
