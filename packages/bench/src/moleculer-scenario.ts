@@ -1,8 +1,8 @@
 import { ENV_MOLECULER_PEER, ENV_MOLECULER_TRANSPORTER, ENV_NATS_SERVER } from './ipc.js'
 import { RESPONDER_NODE } from './moleculer-broker.js'
-import { natsUnavailable, startNatsBus } from './nats-server.js'
+import { onNats } from './nats-server.js'
 import { NodeChild } from './processes.js'
-import { type Scenario, startSystem } from './scenario.js'
+import type { Scenario } from './scenario.js'
 
 const SCRIPTS = { responder: 'moleculer-responder.ts', requester: 'moleculer-requester.ts' }
 /** What both Moleculer systems are, beyond their transporter. */
@@ -16,17 +16,10 @@ export const moleculerNatsScenario: Scenario = {
   id: 'moleculer-nats',
   title: 'Moleculer over NATS',
   description: `nats-server + ${BROKERS}; transporter NATS (nats.js 2, Moleculer's own subscriptions per node, not nc.request())`,
-  unavailable: natsUnavailable,
-  start: (options) =>
-    startSystem(
-      options,
-      () =>
-        startNatsBus((port) => ({
-          [ENV_NATS_SERVER]: `127.0.0.1:${port}`,
-          [ENV_MOLECULER_TRANSPORTER]: 'nats',
-        })),
-      SCRIPTS,
-    ),
+  ...onNats(
+    (port) => ({ [ENV_NATS_SERVER]: `127.0.0.1:${port}`, [ENV_MOLECULER_TRANSPORTER]: 'nats' }),
+    SCRIPTS,
+  ),
 }
 
 /**
