@@ -7,6 +7,7 @@ import {
   ENV_EVENT_CLIENTS,
   ENV_FLOOD_SERVICES,
   ENV_NATS_SERVER,
+  ENV_NO_STACKS,
   ENV_TELEMETRY,
 } from './ipc.js'
 import { type LoadOptions, type LoadResult, runLoad } from './load.js'
@@ -47,6 +48,14 @@ export async function telemetryIfAsked(): Promise<void> {
     )
   }
   await instrument(mode as TelemetryMode)
+}
+
+/**
+ * Whether the requesting service captures the caller's stack per request: the libraries'
+ * default, off with `--no-stacks`.
+ */
+export function stackCapture(): boolean {
+  return process.env[ENV_NO_STACKS] !== 'true'
 }
 
 /** The bus port the parent passed, for the services. */

@@ -1,11 +1,11 @@
 // ExoRelay's requesting service over NATS: one `await relay.send()` per request/reply.
 import { ExoRelay } from 'exorelay'
-import { serveParent, telemetryIfAsked } from './child.js'
+import { serveParent, stackCapture, telemetryIfAsked } from './child.js'
 import { PAYLOAD, REQUEST_NAME } from './payload.js'
 
 await telemetryIfAsked()
-// No system of the benchmark captures the caller's stack per request (see the systems list).
-const relay = new ExoRelay({ serviceName: 'web', logger: false, stackTraces: false })
+// stackTraces: the default (true) unless the run is --no-stacks.
+const relay = new ExoRelay({ serviceName: 'web', logger: false, stackTraces: stackCapture() })
 await relay.listen()
 
 serveParent({

@@ -1,7 +1,7 @@
-import { TELEMETRY_DESCRIPTIONS } from './exorelay-scenario.js'
+import { EXORELAY_NO_STACKS, TELEMETRY_DESCRIPTIONS } from './exorelay-scenario.js'
 import { ENV_TELEMETRY } from './ipc.js'
-import { natsUnavailable, startNatsBus } from './nats-server.js'
-import { type Scenario, type SystemId, startSystem } from './scenario.js'
+import { onNats } from './nats-server.js'
+import type { Scenario, SystemId } from './scenario.js'
 import type { TelemetryMode } from './telemetry.js'
 
 /**
@@ -13,23 +13,17 @@ function exorelayNatsSystem(id: SystemId, title: string, telemetry?: TelemetryMo
     id,
     title,
     description:
-      'nats-server + two services with the exorelay package (EXORELAY_TRANSPORT=nats, logger: false, stackTraces: false), one await relay.send() per request/reply' +
+      'nats-server + two services with the exorelay package (EXORELAY_TRANSPORT=nats, logger: false; stack capture per send as by default), one await relay.send() per request/reply' +
       (telemetry === undefined ? '' : `; ${TELEMETRY_DESCRIPTIONS[telemetry]}`),
-    unavailable: natsUnavailable,
-    start: (options) =>
-      startSystem(
-        options,
-        () =>
-          startNatsBus((port) => ({
-            EXORELAY_TRANSPORT: 'nats',
-            NATS_URL: `nats://127.0.0.1:${port}`,
-            ...(telemetry === undefined ? {} : { [ENV_TELEMETRY]: telemetry }),
-          })),
-        {
-          responder: 'exorelay-nats-responder.ts',
-          requester: 'exorelay-nats-requester.ts',
-        },
-      ),
+    noStacks: EXORELAY_NO_STACKS,
+    ...onNats(
+      (port) => ({
+        EXORELAY_TRANSPORT: 'nats',
+        NATS_URL: `nats://127.0.0.1:${port}`,
+        ...(telemetry === undefined ? {} : { [ENV_TELEMETRY]: telemetry }),
+      }),
+      { responder: 'exorelay-nats-responder.ts', requester: 'exorelay-nats-requester.ts' },
+    ),
   }
 }
 

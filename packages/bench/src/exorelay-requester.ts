@@ -1,6 +1,6 @@
 // ExoRelay's requesting service: one `await relay.send()` per request/reply, as a user writes it.
 import { ExoRelay } from 'exorelay'
-import { batches, busPort, serveParent, telemetryIfAsked } from './child.js'
+import { batches, busPort, serveParent, stackCapture, telemetryIfAsked } from './child.js'
 import { PAYLOAD, REQUEST_NAME } from './payload.js'
 
 await telemetryIfAsked()
@@ -11,8 +11,8 @@ const relay = new ExoRelay({
   port: 0,
   logger: false,
   batches: batches(),
-  // No system of the benchmark captures the caller's stack per request (see the systems list).
-  stackTraces: false,
+  // The default (true) unless the run is --no-stacks.
+  stackTraces: stackCapture(),
 })
 const port = await relay.listen()
 

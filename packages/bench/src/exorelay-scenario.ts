@@ -21,6 +21,9 @@ interface Variant {
   readonly eventClients?: number | undefined
 }
 
+/** What `--no-stacks` changes in a system with ExoRelay's requesting service. */
+export const EXORELAY_NO_STACKS = "stackTraces: false in the requesting service's relay"
+
 /** What the `*-otel-*` systems add to a description, by mode (src/telemetry.ts). */
 export const TELEMETRY_DESCRIPTIONS: Readonly<Record<TelemetryMode, string>> = {
   api:
@@ -44,9 +47,9 @@ export const TELEMETRY_DESCRIPTIONS: Readonly<Record<TelemetryMode, string>> = {
  */
 function exorelaySystem(id: SystemId, title: string, variant: Variant): Scenario {
   const { batches, flood, telemetry, eventClients } = variant
-  const description = `the exorelay package (logger: false, stackTraces: false${
+  const description = `the exorelay package (logger: false${
     batches ? '' : ', batches: false'
-  }) in two services, @exorelay/exocom (logger: false${
+  }; stack capture per send as by default) in two services, @exorelay/exocom (logger: false${
     batches ? '' : ', batches: false'
   }) as the bus, one await relay.send() per request/reply${
     telemetry === undefined ? '' : `; ${TELEMETRY_DESCRIPTIONS[telemetry]}`
@@ -65,6 +68,7 @@ function exorelaySystem(id: SystemId, title: string, variant: Variant): Scenario
         ? flooded
         : `${flooded}; meanwhile ${eventClients} client(s) (one process, fetch, not counted in ` +
           "CPU) follow the bus's event stream GET /events, each reading every event as it comes",
+    noStacks: EXORELAY_NO_STACKS,
     unavailable: () => undefined,
     async start(options) {
       let background: NodeChild | undefined

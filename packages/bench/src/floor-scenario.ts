@@ -1,3 +1,4 @@
+import { EXORELAY_NO_STACKS } from './exorelay-scenario.js'
 import { ENV_BUS_PORT } from './ipc.js'
 import { REPLY_NAME, REQUEST_NAME } from './payload.js'
 import { NodeChild } from './processes.js'
@@ -50,6 +51,7 @@ export const mixedScenarios: readonly Scenario[] = [
     {
       description:
         "the floor with ExoRelay's requesting service (the exorelay package, as in the ExoRelay row)",
+      noStacks: EXORELAY_NO_STACKS,
     },
   ),
   floorSystem(
@@ -67,12 +69,13 @@ function floorSystem(
   id: SystemId,
   title: string,
   parts: FloorParts,
-  { description }: { description: string },
+  { description, noStacks }: { description: string; noStacks?: string },
 ): Scenario {
   return {
     id,
     title,
     description,
+    noStacks,
     unavailable: () => undefined,
     start: (options) =>
       startSystem(

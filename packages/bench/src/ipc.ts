@@ -57,3 +57,13 @@ export const ENV_EVENT_CLIENTS = 'BENCH_EVENT_CLIENTS'
  * OpenTelemetry SDK (`src/telemetry.ts`); unset, they load nothing of OpenTelemetry.
  */
 export const ENV_TELEMETRY = 'BENCH_TELEMETRY'
+/**
+ * `true` (`--no-stacks`): the requesting services capture no caller's stack per request
+ * (ExoRelay's `stackTraces: false`, nats.js's `noAsyncTraces: true`); unset, every library runs
+ * with its default, which captures one.
+ */
+export const ENV_NO_STACKS = 'BENCH_NO_STACKS'
+/** `nats` or `tcp`: the transporter of the Moleculer brokers. */
+export const ENV_MOLECULER_TRANSPORTER = 'BENCH_MOLECULER_TRANSPORTER'
+/** For the TCP transporter's requester: the responder's `host:port/nodeID`, its static peer. */
+export const ENV_MOLECULER_PEER = 'BENCH_MOLECULER_PEER'

@@ -1,10 +1,9 @@
 // The benchmark's command line: `npm run bench -- [--quick] [--rounds N] [--only …]`.
 // Runs the systems one at a time, interleaved round by round (each round starting one system
-// later in the list), prints the table and the ratios, and writes results/latest.json and
-// results/latest.md.
-import { mkdir, rm, writeFile } from 'node:fs/promises'
+// later in the list), prints the table and the ratios, and writes latest.json and latest.md
+// into a fresh temporary folder (and, with --save, into results/).
+import { mkdir, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
-import { fileURLToPath } from 'node:url'
 import { isExoRelayError } from '@exorelay/core'
 import { type CoreMicroResult, runCoreMicro } from './core-micro.js'
 import {
@@ -22,10 +21,12 @@ import {
   exorelayUnbatchedScenario,
 } from './exorelay-scenario.js'
 import { floorScenario, mixedScenarios } from './floor-scenario.js'
+import { ENV_NO_STACKS } from './ipc.js'
 import { atEnd, machineInfo } from './machine.js'
+import { moleculerNatsScenario, moleculerTcpScenario } from './moleculer-scenario.js'
 import { natsScenario } from './nats-scenario.js'
 import { findNatsServer } from './nats-server.js'
-import { type BenchOptions, parseOptions, USAGE } from './options.js'
+import { type BenchOptions, parseOptions, runFolder, SAVED_RESULTS, USAGE } from './options.js'
 import { PAYLOAD_BYTES } from './payload.js'
 import { killAll } from './processes.js'
 import { type ProfileWindow, renderProfiles, summarizeProfiles } from './profile-summary.js'
@@ -34,6 +35,7 @@ import {
   type ReportedSystem,
   registrationFigures,
   renderText,
+  stackCaptureText,
   writeResults,
 } from './report.js'
 import {
@@ -45,8 +47,6 @@ import {
 } from './run-system.js'
 import { roundOrder, type Scenario, type StartOptions } from './scenario.js'
 
-const RESULTS = fileURLToPath(new URL('../results/', import.meta.url))
-const PROFILES = join(RESULTS, 'profiles')
 const PROCESS_LABELS = ['bus', 'responder', 'requester'] as const
 const scenarios = (options: BenchOptions): readonly Scenario[] => [
   floorScenario,
@@ -56,6 +56,8 @@ const scenarios = (options: BenchOptions): readonly Scenario[] => [
   exorelayUnbatchedScenario,
   natsScenario,
   exorelayNatsScenario,
+  moleculerNatsScenario,
+  moleculerTcpScenario,
   exorelayNatsOtelApiScenario,
   exorelayNatsOtelSdkScenario,
   exorelayFloodScenario(options.floodServices),
@@ -88,11 +90,18 @@ async function main(argv: readonly string[]): Promise<number> {
   const systems: ReportedSystem[] = selected.map((scenario) => ({
     id: scenario.id,
     title: scenario.title,
-    description: scenario.description,
+    description:
+      options.stackCapture || scenario.noStacks === undefined
+        ? scenario.description
+        : `${scenario.description}; --no-stacks: ${scenario.noStacks}`,
     skipped: scenario.unavailable(),
   }))
   const runnable = selected.filter((scenario) => scenario.unavailable() === undefined)
   const withCore = options.targets.includes('core') && !options.cpuProf
+  // The children inherit the environment: this reaches every requesting service.
+  if (!options.stackCapture) process.env[ENV_NO_STACKS] = 'true'
+  const folder = runFolder('exorelay-bench')
+  const profiles = join(folder, 'profiles')
 
   out(`ExoRelay benchmark: ${command}`)
   out(
@@ -105,14 +114,13 @@ async function main(argv: readonly string[]): Promise<number> {
       `${options.warmupRequests} warm-up request/replies after each start, then per phase ` +
       `${options.warmupMs / 1000} s warm-up + ${options.durationMs / 1000} s measured; ${PAYLOAD_BYTES}-byte payload`,
   )
+  out(`Options: ${stackCaptureText(options.stackCapture)}`)
+  out(`Results go to ${folder}${options.save ? ` and ${SAVED_RESULTS}` : ''}`)
   for (const system of systems) {
     if (system.skipped !== undefined) out(`${system.title}: skipped: ${system.skipped}`)
   }
 
-  if (options.cpuProf) {
-    await rm(PROFILES, { recursive: true, force: true })
-    await mkdir(PROFILES, { recursive: true })
-  }
+  await mkdir(options.cpuProf ? profiles : folder, { recursive: true })
   // Throughput first: its load lets the JIT optimise every path before latency is measured.
   const inFlight = options.cpuProf ? [CONCURRENT] : [CONCURRENT, SINGLE]
   const rounds: SystemRound[] = []
@@ -139,7 +147,7 @@ async function main(argv: readonly string[]): Promise<number> {
             ? // One folder per process: tsx's loader thread writes a profile of its own there.
               [
                 '--cpu-prof',
-                `--cpu-prof-dir=${join(PROFILES, profileFolder(scenario.id, round, label))}`,
+                `--cpu-prof-dir=${join(profiles, profileFolder(scenario.id, round, label))}`,
               ]
             : [],
       }
@@ -162,12 +170,14 @@ async function main(argv: readonly string[]): Promise<number> {
   }
 
   if (options.cpuProf) {
-    const summaries = await summarizeProfiles(PROFILES, windows)
+    const summaries = await summarizeProfiles(profiles, windows)
     const markdown = renderProfiles(summaries)
-    const file = join(RESULTS, 'profile-summary.md')
-    await writeFile(file, markdown)
+    const files = [folder, ...(options.save ? [SAVED_RESULTS] : [])].map((directory) =>
+      join(directory, 'profile-summary.md'),
+    )
+    for (const file of files) await writeFile(file, markdown)
     out(`\n${markdown}`)
-    out(`Profiles in ${PROFILES}, summary in ${file}`)
+    out(`Profiles in ${profiles}, summary in ${files.join(' and ')}`)
     return 0
   }
 
@@ -180,14 +190,16 @@ async function main(argv: readonly string[]): Promise<number> {
       durationMs: options.durationMs,
       payloadBytes: PAYLOAD_BYTES,
       coreIterations: options.coreIterations,
+      stackCapture: options.stackCapture,
     },
     systems,
     rounds,
     core: withCore ? core : undefined,
   })
   out(renderText(report))
-  const files = await writeResults(report, RESULTS)
-  out(`Wrote ${files.join(' and ')}`)
+  const files = await writeResults(report, folder)
+  if (options.save) files.push(...(await writeResults(report, SAVED_RESULTS)))
+  out(`Wrote ${files.join(', ')}`)
   return 0
 }
 

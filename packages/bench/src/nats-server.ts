@@ -1,6 +1,6 @@
 import { findNatsServer, startNatsServer } from '@exorelay/testing'
 import { ExternalProcess } from './processes.js'
-import type { StartedBus } from './scenario.js'
+import { type Scenario, type StartedBus, startSystem } from './scenario.js'
 
 export { findNatsServer }
 
@@ -27,4 +27,18 @@ export async function startNatsBus(
   const server = await startNatsServer({ binary, readyTimeout: READY_TIMEOUT })
   // Labelled by its role: in the tables nats-server sits in the bus column.
   return { process: new ExternalProcess('bus', server), env: envFor(server.port) }
+}
+
+/**
+ * What every system on nats-server shares: it needs the binary, and starts it as its bus
+ * before the services of `scripts`, which `envFor` tells where it listens.
+ */
+export function onNats(
+  envFor: (port: number) => Readonly<Record<string, string>>,
+  scripts: { readonly responder: string; readonly requester: string },
+): Pick<Scenario, 'unavailable' | 'start'> {
+  return {
+    unavailable: natsUnavailable,
+    start: (options) => startSystem(options, () => startNatsBus(envFor), scripts),
+  }
 }

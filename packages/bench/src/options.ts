@@ -1,3 +1,6 @@
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
 import { ErrorCodes, InvalidArgumentError } from '@exorelay/core'
 import { DEFAULT_FLOOD_SERVICES } from './flood.js'
@@ -32,13 +35,21 @@ export interface BenchOptions {
   readonly cpuProf: boolean
   /** Services that re-register once a second in `exorelay-flood`. */
   readonly floodServices: number
+  /**
+   * Whether the requesting services capture the caller's stack per request, as every library
+   * does by default; `--no-stacks` turns it off (ExoRelay `stackTraces: false`, nats.js
+   * `noAsyncTraces: true`).
+   */
+  readonly stackCapture: boolean
+  /** Write the results into the package's `results/` (`--save`), not only the run's folder. */
+  readonly save: boolean
   /** The arguments as given, for the report's "command used". */
   readonly argv: readonly string[]
 }
 
 export const USAGE = `Usage: npm run bench -- [--quick] [--rounds N] [--only floor,exorelay,nats,exorelay-nats,core]
                           [--warmup-requests N] [--warmup S] [--duration S] [--cpu-prof]
-                          [--flood-services N]
+                          [--flood-services N] [--no-stacks] [--save]
 
   --quick          1 round of short phases (well under a minute in all)
   --rounds N       rounds of the systems, interleaved (default 3; --quick: 1)
@@ -58,6 +69,12 @@ export const USAGE = `Usage: npm run bench -- [--quick] [--rounds N] [--only flo
   --duration S     length of each measured phase, in seconds (default 5; --quick: 2)
   --cpu-prof       profile the systems' Node.js processes under 64-in-flight load
                    (node --cpu-prof) and summarise the profiles instead of reporting
+  --no-stacks      run every system without per-request stack capture (ExoRelay
+                   stackTraces: false, nats.js noAsyncTraces: true) instead of the
+                   libraries' defaults
+  --save           also write results/latest.json and latest.md (with --cpu-prof:
+                   results/profile-summary.md); not with --quick. Without it a run
+                   writes only into a fresh folder in the system's temporary directory
   --flood-services N
                    services that each re-register (PUT /services/<name>, unchanged) once a
                    second in exorelay-flood (default ${DEFAULT_FLOOD_SERVICES})
@@ -99,6 +116,12 @@ export function parseOptions(argv: readonly string[]): BenchOptions | 'help' {
   }
   if (values.help === true) return 'help'
   const quick = values.quick === true
+  const save = values.save === true
+  if (quick && save) {
+    throw invalid(
+      "--save keeps a run as the package's results, and a --quick run is too short for that: drop --quick (or --save).",
+    )
+  }
   const defaults = quick ? QUICK : FULL
   return {
     rounds:
@@ -122,6 +145,8 @@ export function parseOptions(argv: readonly string[]): BenchOptions | 'help' {
       values['flood-services'] === undefined
         ? DEFAULT_FLOOD_SERVICES
         : positiveInteger(values['flood-services'], '--flood-services'),
+    stackCapture: values['no-stacks'] !== true,
+    save,
     argv: [...argv],
   }
 }
@@ -140,9 +165,29 @@ function parse(argv: readonly string[]) {
       duration: { type: 'string' },
       'cpu-prof': { type: 'boolean' },
       'flood-services': { type: 'string' },
+      'no-stacks': { type: 'boolean' },
+      save: { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
     },
   })
+}
+
+/** Where `--save` keeps a run's results: the package's `results/`. */
+export const SAVED_RESULTS = fileURLToPath(new URL('../results/', import.meta.url))
+
+/**
+ * A fresh folder for one run's files, `<tmp>/<prefix>-<date>-<pid>` (e.g.
+ * `/tmp/exorelay-bench-2026-12-07T01-02-03-4711`): a run that is not saved leaves the working
+ * tree as it was. The date has no colons, so the name is valid everywhere.
+ */
+export function runFolder(
+  prefix: string,
+  now: Date = new Date(),
+  pid: number = process.pid,
+  tmp: string = tmpdir(),
+): string {
+  const date = now.toISOString().slice(0, 19).replaceAll(':', '-')
+  return join(tmp, `${prefix}-${date}-${pid}`)
 }
 
 function positiveInteger(text: string, flag: string): number {

@@ -16,6 +16,8 @@ export interface ReportSettings {
   readonly durationMs: number
   readonly payloadBytes: number
   readonly coreIterations: number
+  /** The libraries' default per-request stack capture, or none (`--no-stacks`). */
+  readonly stackCapture: boolean
 }
 
 /** A system as the report lists it; `skipped` says why it has no rows. */
@@ -70,6 +72,43 @@ export interface CoreSummary {
   readonly nsPerRequestReplyWithoutStacks: number | undefined
 }
 
+/**
+ * A goal of issue 19, a ratio of two systems' figures in one run: `of / to` of `figure` must
+ * be at least (`atLeast`) or at most (`atMost`) the bound.
+ */
+export interface Goal {
+  readonly name: string
+  readonly of: SystemId
+  readonly to: SystemId
+  readonly figure: 'throughput' | 'cpuPerRequest'
+  readonly atLeast?: number | undefined
+  readonly atMost?: number | undefined
+  /** What the goal aims at beyond the bound, e.g. `aiming at 1.0`. */
+  readonly aim?: string | undefined
+}
+
+export const GOALS: readonly Goal[] = [
+  // Goal 2: ExoRelay over NATS at or above Moleculer over NATS, at or below it in CPU.
+  { name: 'goal 2', of: 'exorelay-nats', to: 'moleculer-nats', figure: 'throughput', atLeast: 1 },
+  { name: 'goal 2', of: 'exorelay-nats', to: 'moleculer-nats', figure: 'cpuPerRequest', atMost: 1 },
+  // Goal 3: ExoRelay over HTTP toward raw NATS.
+  {
+    name: 'goal 3',
+    of: 'exorelay',
+    to: 'nats',
+    figure: 'throughput',
+    atLeast: 0.8,
+    aim: 'aiming at 1.0',
+  },
+]
+
+/** A goal and how the run did: the ratio of the medians and within each round. */
+export interface GoalFigure extends Goal {
+  readonly ratio: RatioFigure
+  /** Whether the ratio of the medians meets the goal; `undefined` when there is none. */
+  readonly met: boolean | undefined
+}
+
 /** Everything one run measured; `latest.json` is this object. */
 export interface BenchReport {
   readonly machine: MachineInfo
@@ -78,6 +117,7 @@ export interface BenchReport {
   readonly rounds: readonly SystemRound[]
   readonly summaries: readonly SystemSummary[]
   readonly comparisons: readonly Comparison[]
+  readonly goals: readonly GoalFigure[]
   readonly core: CoreSummary | undefined
 }
 
@@ -118,6 +158,10 @@ export function buildReport(input: ReportInput): BenchReport {
     ['exorelay', 'exorelay-unbatched'],
     ['exorelay', 'nats'],
     ['exorelay-nats', 'nats'],
+    // Moleculer as a peer (issue 19): ExoRelay over NATS against it on the same nats-server,
+    // and what Moleculer's own TCP transporter does without a bus, for context.
+    ['exorelay-nats', 'moleculer-nats'],
+    ['moleculer-tcp', 'moleculer-nats'],
     // What a flood of unchanged re-registrations costs the bus's traffic (issue 14).
     ['exorelay-flood', 'exorelay'],
     // What clients of the bus's event stream cost its traffic (issue 18).
@@ -144,9 +188,27 @@ export function buildReport(input: ReportInput): BenchReport {
     rounds: input.rounds,
     summaries,
     comparisons,
+    goals: goalFigures(comparisons),
     core:
       input.core === undefined || input.core.length === 0 ? undefined : summarizeCore(input.core),
   }
+}
+
+function goalFigures(comparisons: readonly Comparison[]): GoalFigure[] {
+  return GOALS.flatMap((goal) => {
+    const comparison = comparisons.find(
+      (candidate) => candidate.of === goal.of && candidate.to === goal.to,
+    )
+    if (comparison === undefined) return []
+    const figure = comparison[goal.figure]
+    const value = figure.ofMedians
+    const met =
+      value === undefined
+        ? undefined
+        : (goal.atLeast === undefined || value >= goal.atLeast) &&
+          (goal.atMost === undefined || value <= goal.atMost)
+    return [{ ...goal, ratio: figure, met }]
+  })
 }
 
 function summarize(system: SystemId, all: readonly SystemRound[]): SystemSummary {
@@ -300,14 +362,45 @@ export function ratioLines(report: BenchReport): string[] {
       ['median latency @1', comparison.medianLatency],
       ['CPU per request/reply @64', comparison.cpuPerRequest],
     ] as const
-    const text = parts
-      .map(
-        ([name, figure]) =>
-          `${name} ${decimal(figure.ofMedians, 2)} (rounds ${figure.perRound.map((value) => decimal(value, 2)).join(', ') || 'n/a'})`,
-      )
-      .join('; ')
+    const text = parts.map(([name, figure]) => `${name} ${ratioText(figure)}`).join('; ')
     return `${titleOf(report, comparison.of)} / ${titleOf(report, comparison.to)}: ${text}`
   })
+}
+
+/** `0.85 (rounds 0.84, 0.86, 0.85)`: the ratio of the medians, then within each round. */
+function ratioText(figure: RatioFigure): string {
+  return `${decimal(figure.ofMedians, 2)} (rounds ${figure.perRound.map((value) => decimal(value, 2)).join(', ') || 'n/a'})`
+}
+
+const GOAL_FIGURES: Readonly<Record<Goal['figure'], string>> = {
+  throughput: 'throughput @64',
+  cpuPerRequest: 'CPU per request/reply @64',
+}
+
+/**
+ * The goals' ratios with the goal beside each: `goal 2: ExoRelay over NATS / Moleculer over
+ * NATS, throughput @64 0.85 (rounds …); goal >= 1.0: not met`.
+ */
+export function goalLines(report: BenchReport): string[] {
+  return report.goals.map((goal) => {
+    const bounds = [
+      ...(goal.atLeast === undefined ? [] : [`>= ${decimal(goal.atLeast, 1)}`]),
+      ...(goal.atMost === undefined ? [] : [`<= ${decimal(goal.atMost, 1)}`]),
+      ...(goal.aim === undefined ? [] : [goal.aim]),
+    ].join(', ')
+    const verdict = goal.met === undefined ? 'n/a' : goal.met ? 'met' : 'not met'
+    return (
+      `${goal.name}: ${titleOf(report, goal.of)} / ${titleOf(report, goal.to)}, ` +
+      `${GOAL_FIGURES[goal.figure]} ${ratioText(goal.ratio)}; goal ${bounds}: ${verdict}`
+    )
+  })
+}
+
+/** What the run measured with: the libraries' defaults or `--no-stacks`. */
+export function stackCaptureText(stackCapture: boolean): string {
+  return stackCapture
+    ? "default options: ExoRelay's and nats.js's requesters capture the caller's stack per request, as they do by default (--no-stacks turns that off)"
+    : '--no-stacks: no requester captures a stack per request (ExoRelay stackTraces: false, nats.js noAsyncTraces: true)'
 }
 
 /** What the core micro-benchmark found, set beside one HTTP hop of the floor. */
@@ -332,8 +425,8 @@ export function coreLines(report: BenchReport): string[] {
     lines.push(
       `one HTTP hop of the floor (a request/reply is 4): ${integer(floor.latencyMedianUs / 4)} µs of latency @1, ` +
         `${integer(floor.cpuPerRequestUs / 4)} µs of CPU @64; core's share of the floor's CPU per request/reply: ` +
-        `${decimal(((core.nsPerRequestReplyWithoutStacks ?? 0) / 1000 / floor.cpuPerRequestUs) * 100, 1)} % as the systems run (stackTraces: false), ` +
-        `${decimal(((core.nsPerRequestReply ?? 0) / 1000 / floor.cpuPerRequestUs) * 100, 1)} % with the default caller-stack capture`,
+        `${decimal(((core.nsPerRequestReplyWithoutStacks ?? 0) / 1000 / floor.cpuPerRequestUs) * 100, 1)} % without the caller-stack capture (stackTraces: false), ` +
+        `${decimal(((core.nsPerRequestReply ?? 0) / 1000 / floor.cpuPerRequestUs) * 100, 1)} % with it (the default)`,
     )
   }
   return lines
@@ -423,6 +516,7 @@ export function renderText(report: BenchReport): string {
     '',
     ...(rows.length === 0 ? [] : [line(HEADERS), ...rows.map(line), '']),
     ...ratioLines(report),
+    ...goalLines(report),
     ...floodLines(report),
     ...coreLines(report),
     ...notes(report),
@@ -448,6 +542,7 @@ export function renderMarkdown(report: BenchReport): string {
     `- ${settings.rounds} round(s), systems interleaved (each round starting one system later), fresh processes per round; ${settings.warmupRequests} ` +
       `warm-up request/replies at 64 in flight after each start; per phase ${seconds(settings.warmupMs)} s warm-up, ` +
       `${seconds(settings.durationMs)} s measured; ${settings.payloadBytes}-byte JSON payload; loopback`,
+    `- Options: ${stackCaptureText(settings.stackCapture)}`,
     '',
     '## Systems',
     '',
@@ -461,7 +556,8 @@ export function renderMarkdown(report: BenchReport): string {
     '`@1`: one request in flight (latency); `@64`: 64 in flight (throughput). CPU is the sum ' +
       'over all processes of the system, divided by the completed request/replies. ' +
       'bus/resp/req: bus (nats-server for NATS), responding service, requesting service (which ' +
-      'also runs the load generator).',
+      'also runs the load generator); `-`: the system has no such process (Moleculer over TCP ' +
+      'has no bus).',
     '',
     ...(rows.length === 0
       ? ['No system was measured in this run.']
@@ -470,6 +566,9 @@ export function renderMarkdown(report: BenchReport): string {
     '## Ratios',
     '',
     ...ratioLines(report).map((line) => `- ${line}`),
+    ...(goalLines(report).length === 0
+      ? []
+      : ['', '## Goals', '', ...goalLines(report).map((line) => `- ${line}`)]),
     ...(floodLines(report).length === 0
       ? []
       : ['', '## Registration flood', '', ...floodLines(report).map((line) => `- ${line}`)]),
@@ -533,10 +632,12 @@ function perLabel(
   values: Readonly<Record<string, number>>,
   format: (value: number) => string,
 ): string {
-  const labels = [...LABELS, ...Object.keys(values).filter((label) => !LABELS.includes(label))]
-  return labels
-    .filter((label) => values[label] !== undefined)
-    .map((label) => format(values[label]!))
+  if (Object.keys(values).length === 0) return ''
+  // Every column keeps its place: a process the system does not have (the bus of Moleculer
+  // over TCP) shows as `-`.
+  const extra = Object.keys(values).filter((label) => !LABELS.includes(label))
+  return [...LABELS, ...extra]
+    .map((label) => (values[label] === undefined ? '-' : format(values[label]!)))
     .join('/')
 }
 

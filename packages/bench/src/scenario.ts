@@ -9,6 +9,8 @@ export const SYSTEM_IDS = [
   'exorelay-unbatched',
   'nats',
   'exorelay-nats',
+  'moleculer-nats',
+  'moleculer-tcp',
   'exorelay-nats-otel-api',
   'exorelay-nats-otel-sdk',
   'exorelay-flood',
@@ -85,8 +87,10 @@ export interface Scenario {
   readonly id: SystemId
   /** For tables, e.g. `ExoRelay`. */
   readonly title: string
-  /** What the system is, in one line, for the report. */
+  /** What the system is, in one line, for the report, with the libraries' default options. */
   readonly description: string
+  /** What `--no-stacks` changes in the system; absent when it captures no stack per request. */
+  readonly noStacks?: string | undefined
   /** Why it cannot run here (a missing binary), or `undefined` when it can. */
   unavailable(): string | undefined
   start(options: StartOptions): Promise<RunningSystem>

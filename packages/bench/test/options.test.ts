@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
 import { ErrorCodes } from '@exorelay/core'
-import { parseOptions } from '../src/options.js'
+import { parseOptions, runFolder, SAVED_RESULTS } from '../src/options.js'
 
 describe('parseOptions', () => {
   it('runs 3 rounds of every system and the core micro-benchmark by default', () => {
@@ -15,10 +15,14 @@ describe('parseOptions', () => {
       'exorelay-unbatched',
       'nats',
       'exorelay-nats',
+      'moleculer-nats',
+      'moleculer-tcp',
       'core',
     ])
     assert.equal(options.quick, false)
     assert.equal(options.cpuProf, false)
+    assert.equal(options.stackCapture, true)
+    assert.equal(options.save, false)
   })
 
   it('makes --quick one round of shorter phases than the full run', () => {
@@ -121,5 +125,33 @@ describe('parseOptions', () => {
 
   it('rejects an unknown flag with an invalid-option code', () => {
     assert.throws(() => parseOptions(['--fast']), { code: ErrorCodes.INVALID_OPTION })
+  })
+
+  it("runs with the libraries' default stack capture unless --no-stacks", () => {
+    const options = parseOptions(['--no-stacks'])
+    if (options === 'help') return assert.fail('no help expected')
+    assert.equal(options.stackCapture, false)
+  })
+
+  it('saves into results/ only with --save, which a --quick run refuses', () => {
+    const saved = parseOptions(['--save', '--rounds', '1'])
+    if (saved === 'help') return assert.fail('no help expected')
+    assert.equal(saved.save, true)
+    assert.throws(() => parseOptions(['--quick', '--save']), {
+      code: ErrorCodes.INVALID_OPTION,
+      message: /--save .*--quick.*drop --quick/,
+    })
+  })
+})
+
+describe('runFolder', () => {
+  it('names a fresh folder in the temporary directory by date and process, without colons', () => {
+    const folder = runFolder('exorelay-bench', new Date('2026-12-07T01:02:03.456Z'), 4711, '/tmp')
+    assert.equal(folder, '/tmp/exorelay-bench-2026-12-07T01-02-03-4711')
+  })
+
+  it('is outside the package, where --save writes', () => {
+    assert.equal(runFolder('exorelay-bench').startsWith(SAVED_RESULTS), false)
+    assert.match(SAVED_RESULTS, /packages\/bench\/results\/?$/)
   })
 })

@@ -5,6 +5,7 @@ import type { MachineInfo } from '../src/machine.js'
 import {
   buildReport,
   floodLines,
+  goalLines,
   notes,
   ratioLines,
   registrationFigures,
@@ -34,6 +35,7 @@ const settings = {
   durationMs: 1000,
   payloadBytes: 96,
   coreIterations: 10,
+  stackCapture: true,
 }
 
 function phase(inFlight: number, throughput: number, medianUs: number, cpuUs: number): PhaseResult {
@@ -331,5 +333,110 @@ describe('OpenTelemetry rows', () => {
         ['exorelay-nats-otel-sdk', 'exorelay-nats', [0.75]],
       ],
     )
+  })
+})
+
+describe('Moleculer as a peer and the goals', () => {
+  const titles: Partial<Record<SystemId, string>> = {
+    exorelay: 'ExoRelay',
+    nats: 'NATS',
+    'exorelay-nats': 'ExoRelay over NATS',
+    'moleculer-nats': 'Moleculer over NATS',
+    'moleculer-tcp': 'Moleculer over TCP',
+  }
+  const peers = Object.entries(titles).map(([id, title]) => ({
+    id: id as SystemId,
+    title: title!,
+    description: title!,
+  }))
+  // Moleculer over TCP has no bus: its phases have no `bus` process.
+  const withoutBus = (result: SystemRound): SystemRound => ({
+    ...result,
+    phases: result.phases.map((phase) => {
+      const { bus: _, ...cpuMicros } = phase.cpuMicros
+      return { ...phase, cpuMicros }
+    }),
+    rss: {
+      idle: { responder: result.rss.idle.responder!, requester: result.rss.idle.requester! },
+      end: { responder: result.rss.end.responder!, requester: result.rss.end.requester! },
+    },
+  })
+  const report = buildReport({
+    machine,
+    settings,
+    systems: peers,
+    rounds: [
+      round('exorelay', 1, 9_000, 500, 100),
+      round('nats', 1, 18_000, 300, 60),
+      round('exorelay-nats', 1, 20_000, 350, 55),
+      round('moleculer-nats', 1, 25_000, 400, 44),
+      withoutBus(round('moleculer-tcp', 1, 30_000, 200, 40)),
+      round('exorelay', 2, 10_000, 500, 100),
+      round('nats', 2, 20_000, 300, 60),
+      round('exorelay-nats', 2, 20_000, 350, 39),
+      round('moleculer-nats', 2, 20_000, 400, 50),
+      withoutBus(round('moleculer-tcp', 2, 30_000, 200, 40)),
+    ],
+    core: undefined,
+  })
+
+  it('compares ExoRelay over NATS with Moleculer over NATS, and Moleculer over TCP with it', () => {
+    const pairs = report.comparisons.map(({ of, to, throughput }) => [of, to, throughput.perRound])
+    assert.deepEqual(pairs, [
+      ['exorelay', 'nats', [0.5, 0.5]],
+      ['exorelay-nats', 'nats', [20_000 / 18_000, 1]],
+      ['exorelay-nats', 'moleculer-nats', [0.8, 1]],
+      ['moleculer-tcp', 'moleculer-nats', [1.2, 1.5]],
+    ])
+  })
+
+  it('prints each goal with its ratio of medians, each round and the goal beside it', () => {
+    assert.deepEqual(goalLines(report), [
+      'goal 2: ExoRelay over NATS / Moleculer over NATS, throughput @64 0.89 (rounds 0.80, 1.00); goal >= 1.0: not met',
+      'goal 2: ExoRelay over NATS / Moleculer over NATS, CPU per request/reply @64 1.00 (rounds 1.25, 0.78); goal <= 1.0: met',
+      'goal 3: ExoRelay / NATS, throughput @64 0.50 (rounds 0.50, 0.50); goal >= 0.8, aiming at 1.0: not met',
+    ])
+    assert.equal(report.goals[0]?.ratio.ofMedians, 20_000 / 22_500)
+  })
+
+  it('puts the goals into the console text and a section of the Markdown', () => {
+    assert.match(renderText(report), /goal 3: ExoRelay \/ NATS/)
+    assert.match(renderMarkdown(report), /## Goals\n\n- goal 2: ExoRelay over NATS/)
+  })
+
+  it('lists no goal whose systems did not both run', () => {
+    const alone = buildReport({
+      machine,
+      settings,
+      systems: peers,
+      rounds: [round('exorelay-nats', 1, 20_000, 350, 55)],
+      core: undefined,
+    })
+    assert.deepEqual(goalLines(alone), [])
+    assert.equal(renderMarkdown(alone).includes('## Goals'), false)
+  })
+
+  it('shows a dash for the bus of a system that has none, in every round and the median', () => {
+    const rows = tableRows(report).filter((row) => row[0] === 'Moleculer over TCP')
+    assert.deepEqual(
+      rows.map((row) => row.slice(-3)),
+      [
+        ['-/10/10', '-/60/70', '-/90/100'],
+        ['-/10/10', '-/60/70', '-/90/100'],
+        ['-/10/10', '-/60/70', '-/90/100'],
+      ],
+    )
+  })
+
+  it('says which stack capture the run measured', () => {
+    assert.match(renderMarkdown(report), /- Options: default options: /)
+    const bare = buildReport({
+      machine,
+      settings: { ...settings, stackCapture: false },
+      systems: peers,
+      rounds: [],
+      core: undefined,
+    })
+    assert.match(renderMarkdown(bare), /- Options: --no-stacks: /)
   })
 })
