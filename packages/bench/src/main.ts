@@ -31,18 +31,13 @@ import { killAll } from './processes.js'
 import { type ProfileWindow, renderProfiles, summarizeProfiles } from './profile-summary.js'
 import {
   buildReport,
+  coldProgressLine,
   type ReportedSystem,
   registrationFigures,
   renderText,
   writeResults,
 } from './report.js'
-import {
-  CONCURRENT,
-  type PhaseResult,
-  runSystemRound,
-  SINGLE,
-  type SystemRound,
-} from './run-system.js'
+import { type PhaseResult, runSystemRound, type SystemRound } from './run-system.js'
 import { roundOrder, type Scenario, type StartOptions } from './scenario.js'
 
 const RESULTS = fileURLToPath(new URL('../results/', import.meta.url))
@@ -102,8 +97,9 @@ async function main(argv: readonly string[]): Promise<number> {
   )
   out(
     `${options.rounds} round(s) of ${[...runnable.map((scenario) => scenario.id), ...(withCore ? ['core'] : [])].join(', ')}; ` +
-      `${options.warmupRequests} warm-up request/replies after each start, then per phase ` +
-      `${options.warmupMs / 1000} s warm-up + ${options.durationMs / 1000} s measured; ${PAYLOAD_BYTES}-byte payload`,
+      `per fresh start ${options.coldRequests} cold-start request/replies @1, then per phase ` +
+      `${options.warmupMs / 1000} s warm-up + ${options.durationMs / 1000} s measured ` +
+      `(@1, @8, then ${options.warmupRequests} request/replies of burst before @64); ${PAYLOAD_BYTES}-byte payload`,
   )
   for (const system of systems) {
     if (system.skipped !== undefined) out(`${system.title}: skipped: ${system.skipped}`)
@@ -113,12 +109,12 @@ async function main(argv: readonly string[]): Promise<number> {
     await rm(PROFILES, { recursive: true, force: true })
     await mkdir(PROFILES, { recursive: true })
   }
-  // Throughput first: its load lets the JIT optimise every path before latency is measured.
-  const inFlight = options.cpuProf ? [CONCURRENT] : [CONCURRENT, SINGLE]
   const rounds: SystemRound[] = []
   const core: CoreMicroResult[] = []
   // Per profile folder, when its measured phase ran: the summary leaves start-up and warm-up out.
   const windows = new Map<string, ProfileWindow>()
+  // The same for the cold-start phase, summarised apart: where a fresh system's time goes.
+  const coldWindows = new Map<string, ProfileWindow>()
   for (let round = 1; round <= options.rounds; round++) {
     if (withCore) {
       const result = await runCoreMicro({
@@ -146,7 +142,8 @@ async function main(argv: readonly string[]): Promise<number> {
       rounds.push(
         await runSystemRound(scenario, {
           round,
-          inFlight,
+          coldRequests: options.coldRequests,
+          latencyPhases: !options.cpuProf,
           warmupRequests: options.warmupRequests,
           warmupMs: options.warmupMs,
           durationMs: options.durationMs,
@@ -156,14 +153,28 @@ async function main(argv: readonly string[]): Promise<number> {
             for (const label of PROCESS_LABELS)
               windows.set(profileFolder(scenario.id, round, label), window)
           },
+          onCold: (cold, window) => {
+            out(coldProgressLine(scenario.title, round, cold))
+            for (const label of PROCESS_LABELS)
+              coldWindows.set(profileFolder(scenario.id, round, label), window)
+          },
         }),
       )
     }
   }
 
   if (options.cpuProf) {
-    const summaries = await summarizeProfiles(PROFILES, windows)
-    const markdown = renderProfiles(summaries)
+    const markdown = [
+      ...(coldWindows.size === 0
+        ? []
+        : [
+            renderProfiles(
+              await summarizeProfiles(PROFILES, coldWindows),
+              `the cold-start phase (the first ${options.coldRequests} request/replies @1)`,
+            ),
+          ]),
+      renderProfiles(await summarizeProfiles(PROFILES, windows), 'the phase @64'),
+    ].join('\n')
     const file = join(RESULTS, 'profile-summary.md')
     await writeFile(file, markdown)
     out(`\n${markdown}`)
@@ -175,6 +186,7 @@ async function main(argv: readonly string[]): Promise<number> {
     machine: atEnd(machine),
     settings: {
       rounds: options.rounds,
+      coldRequests: options.coldRequests,
       warmupRequests: options.warmupRequests,
       warmupMs: options.warmupMs,
       durationMs: options.durationMs,
