@@ -46,7 +46,7 @@ export const USAGE = `Usage: npm run bench -- [--quick] [--rounds N] [--only flo
                           [--cold-requests N] [--warmup-requests N] [--warmup S]
                           [--duration S] [--cpu-prof] [--flood-services N]
 
-  --quick          1 round of short phases (well under a minute in all)
+  --quick          1 round of short phases (about a minute in all)
   --rounds N       rounds of the systems, interleaved (default 3; --quick: 1)
   --only LIST      what to run, comma-separated: ${TARGETS.join(', ')}
                    (default: all but the mix-* systems, the floor with one ExoRelay component;
