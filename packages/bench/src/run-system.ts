@@ -17,8 +17,12 @@ export const COLD_WINDOWS = 20
 
 /** The longest the burst warm-up may take, for a system too slow to finish its count. */
 const WARMUP_CAP = 30_000
-/** The longest the cold-start phase may take: 10,000 request/replies at up to 12 ms each. */
-const COLD_CAP = 120_000
+/**
+ * The cold-start phase stops after its count or after this many ms per request/reply of it,
+ * whichever comes first: a system slower than that ends with fewer windows, and the report
+ * shows how far it got.
+ */
+const COLD_CAP_PER_REQUEST = 12
 
 /** One measured phase of one system: load figures plus the CPU all its processes spent. */
 export interface PhaseResult {
@@ -195,7 +199,7 @@ async function runCold(
     options: {
       inFlight: SINGLE,
       count,
-      durationMs: COLD_CAP,
+      durationMs: count * COLD_CAP_PER_REQUEST,
       windowSize: Math.ceil(count / COLD_WINDOWS),
     },
   })
