@@ -32,19 +32,14 @@ import { killAll } from './processes.js'
 import { type ProfileWindow, renderProfiles, summarizeProfiles } from './profile-summary.js'
 import {
   buildReport,
+  coldProgressLine,
   type ReportedSystem,
   registrationFigures,
   renderText,
   stackCaptureText,
   writeResults,
 } from './report.js'
-import {
-  CONCURRENT,
-  type PhaseResult,
-  runSystemRound,
-  SINGLE,
-  type SystemRound,
-} from './run-system.js'
+import { type PhaseResult, runSystemRound, type SystemRound } from './run-system.js'
 import { roundOrder, type Scenario, type StartOptions } from './scenario.js'
 
 const PROCESS_LABELS = ['bus', 'responder', 'requester'] as const
@@ -111,8 +106,9 @@ async function main(argv: readonly string[]): Promise<number> {
   )
   out(
     `${options.rounds} round(s) of ${[...runnable.map((scenario) => scenario.id), ...(withCore ? ['core'] : [])].join(', ')}; ` +
-      `${options.warmupRequests} warm-up request/replies after each start, then per phase ` +
-      `${options.warmupMs / 1000} s warm-up + ${options.durationMs / 1000} s measured; ${PAYLOAD_BYTES}-byte payload`,
+      `per fresh start ${options.coldRequests} cold-start request/replies @1, then per phase ` +
+      `${options.warmupMs / 1000} s warm-up + ${options.durationMs / 1000} s measured ` +
+      `(@1, @8, then ${options.warmupRequests} request/replies of burst before @64); ${PAYLOAD_BYTES}-byte payload`,
   )
   out(`Options: ${stackCaptureText(options.stackCapture)}`)
   out(`Results go to ${folder}${options.save ? ` and ${SAVED_RESULTS}` : ''}`)
@@ -121,12 +117,12 @@ async function main(argv: readonly string[]): Promise<number> {
   }
 
   await mkdir(options.cpuProf ? profiles : folder, { recursive: true })
-  // Throughput first: its load lets the JIT optimise every path before latency is measured.
-  const inFlight = options.cpuProf ? [CONCURRENT] : [CONCURRENT, SINGLE]
   const rounds: SystemRound[] = []
   const core: CoreMicroResult[] = []
   // Per profile folder, when its measured phase ran: the summary leaves start-up and warm-up out.
   const windows = new Map<string, ProfileWindow>()
+  // The same for the cold-start phase, summarised apart: where a fresh system's time goes.
+  const coldWindows = new Map<string, ProfileWindow>()
   for (let round = 1; round <= options.rounds; round++) {
     if (withCore) {
       const result = await runCoreMicro({
@@ -154,7 +150,8 @@ async function main(argv: readonly string[]): Promise<number> {
       rounds.push(
         await runSystemRound(scenario, {
           round,
-          inFlight,
+          coldRequests: options.coldRequests,
+          latencyPhases: !options.cpuProf,
           warmupRequests: options.warmupRequests,
           warmupMs: options.warmupMs,
           durationMs: options.durationMs,
@@ -164,14 +161,28 @@ async function main(argv: readonly string[]): Promise<number> {
             for (const label of PROCESS_LABELS)
               windows.set(profileFolder(scenario.id, round, label), window)
           },
+          onCold: (cold, window) => {
+            out(coldProgressLine(scenario.title, round, cold))
+            for (const label of PROCESS_LABELS)
+              coldWindows.set(profileFolder(scenario.id, round, label), window)
+          },
         }),
       )
     }
   }
 
   if (options.cpuProf) {
-    const summaries = await summarizeProfiles(profiles, windows)
-    const markdown = renderProfiles(summaries)
+    const markdown = [
+      ...(coldWindows.size === 0
+        ? []
+        : [
+            renderProfiles(
+              await summarizeProfiles(profiles, coldWindows),
+              `the cold-start phase (the first ${options.coldRequests} request/replies @1)`,
+            ),
+          ]),
+      renderProfiles(await summarizeProfiles(profiles, windows), 'the phase @64'),
+    ].join('\n')
     const files = [folder, ...(options.save ? [SAVED_RESULTS] : [])].map((directory) =>
       join(directory, 'profile-summary.md'),
     )
@@ -185,6 +196,7 @@ async function main(argv: readonly string[]): Promise<number> {
     machine: atEnd(machine),
     settings: {
       rounds: options.rounds,
+      coldRequests: options.coldRequests,
       warmupRequests: options.warmupRequests,
       warmupMs: options.warmupMs,
       durationMs: options.durationMs,

@@ -20,8 +20,14 @@ export interface BenchOptions {
   readonly targets: readonly Target[]
   readonly quick: boolean
   /**
-   * Request/replies at 64 in flight run once after a system starts and before any phase, so
-   * that every system reaches the same JIT-optimised state whatever its speed.
+   * Request/replies at 1 in flight on the fresh processes, before anything else (the
+   * cold-start phase); 0 leaves the phase out.
+   */
+  readonly coldRequests: number
+  /**
+   * Request/replies at 64 in flight run once after the latency phases and before the
+   * throughput phase, so that every system reaches the same JIT-optimised state for it
+   * whatever its speed.
    */
   readonly warmupRequests: number
   /** Warm-up before each measured phase, at the phase's own in-flight level, in milliseconds. */
@@ -48,10 +54,10 @@ export interface BenchOptions {
 }
 
 export const USAGE = `Usage: npm run bench -- [--quick] [--rounds N] [--only floor,exorelay,nats,exorelay-nats,core]
-                          [--warmup-requests N] [--warmup S] [--duration S] [--cpu-prof]
-                          [--flood-services N] [--no-stacks] [--save]
+                          [--cold-requests N] [--warmup-requests N] [--warmup S]
+                          [--duration S] [--cpu-prof] [--flood-services N] [--no-stacks] [--save]
 
-  --quick          1 round of short phases (well under a minute in all)
+  --quick          1 round of short phases (about a minute in all)
   --rounds N       rounds of the systems, interleaved (default 3; --quick: 1)
   --only LIST      what to run, comma-separated: ${TARGETS.join(', ')}
                    (default: all but the mix-* systems, the floor with one ExoRelay component;
@@ -62,13 +68,17 @@ export const USAGE = `Usage: npm run bench -- [--quick] [--rounds N] [--only flo
                    with exorelay (exorelay-nats) to get the ratios; exorelay-events-1 and
                    exorelay-events-100, ExoRelay while 1 or 100 clients follow the bus's
                    event stream GET /events: run them with exorelay to get the ratios)
+  --cold-requests N
+                   the cold-start phase: the first N request/replies after each start, at
+                   1 in flight, in 20 windows (default 10000; --quick: 2000; 0: none)
   --warmup-requests N
-                   request/replies at 64 in flight after each start, before any phase
+                   request/replies at 64 in flight after the @1 and @8 phases, before @64
                    (default 10000; --quick: 3000)
   --warmup S       warm-up before each measured phase, in seconds (default 2; --quick: 0.5)
   --duration S     length of each measured phase, in seconds (default 5; --quick: 2)
-  --cpu-prof       profile the systems' Node.js processes under 64-in-flight load
-                   (node --cpu-prof) and summarise the profiles instead of reporting
+  --cpu-prof       profile the systems' Node.js processes in the cold-start phase and under
+                   64-in-flight load (node --cpu-prof) and summarise the profiles of each
+                   instead of reporting
   --no-stacks      run every system without per-request stack capture (ExoRelay
                    stackTraces: false, nats.js noAsyncTraces: true) instead of the
                    libraries' defaults
@@ -82,6 +92,7 @@ export const USAGE = `Usage: npm run bench -- [--quick] [--rounds N] [--only flo
 
 const FULL = {
   rounds: 3,
+  coldRequests: 10_000,
   warmupRequests: 10_000,
   warmupMs: 2000,
   durationMs: 5000,
@@ -90,6 +101,7 @@ const FULL = {
 }
 const QUICK = {
   rounds: 1,
+  coldRequests: 2_000,
   warmupRequests: 3_000,
   warmupMs: 500,
   durationMs: 2000,
@@ -128,6 +140,10 @@ export function parseOptions(argv: readonly string[]): BenchOptions | 'help' {
       values.rounds === undefined ? defaults.rounds : positiveInteger(values.rounds, '--rounds'),
     targets: values.only === undefined ? [...DEFAULT_TARGETS] : targets(values.only),
     quick,
+    coldRequests:
+      values['cold-requests'] === undefined
+        ? defaults.coldRequests
+        : nonNegativeInteger(values['cold-requests'], '--cold-requests'),
     warmupRequests:
       values['warmup-requests'] === undefined
         ? defaults.warmupRequests
@@ -160,6 +176,7 @@ function parse(argv: readonly string[]) {
       quick: { type: 'boolean' },
       rounds: { type: 'string' },
       only: { type: 'string' },
+      'cold-requests': { type: 'string' },
       'warmup-requests': { type: 'string' },
       warmup: { type: 'string' },
       duration: { type: 'string' },

@@ -264,10 +264,16 @@ export async function summarizeProfiles(
 // CPU.<date>.<time>.<pid>.<thread id>.<sequence>.cpuprofile
 const MAIN_THREAD_PROFILE = /^CPU\.\d+\.\d+\.\d+\.0\.\d+\.cpuprofile$/
 
-/** The summaries as Markdown: one category table and one top-functions table per profile. */
-export function renderProfiles(summaries: readonly ProfileSummary[]): string {
+/**
+ * The summaries as Markdown: one category table and one top-functions table per profile.
+ * `during` names the window the summaries cover, for the heading.
+ */
+export function renderProfiles(
+  summaries: readonly ProfileSummary[],
+  during = 'the measured phases',
+): string {
   const lines: string[] = [
-    '# CPU profiles (self time during the measured phases, idle excluded, rounds added up)',
+    `# CPU profiles: self time during ${during}, idle excluded, rounds added up`,
     '',
     'Sampled wall time of each main thread: on a loaded machine a thread that waits for a core',
     'still collects samples, so compare shares, not milliseconds, between systems.',

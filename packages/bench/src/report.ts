@@ -1,16 +1,26 @@
 import { mkdir, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
+import { lineChart } from './chart.js'
 import type { CoreMicroResult } from './core-micro.js'
 import type { RegistrationCounts } from './flood.js'
 import type { MachineInfo } from './machine.js'
 import { type Alignment, markdownTable } from './markdown.js'
-import { CONCURRENT, type PhaseResult, SINGLE, type SystemRound } from './run-system.js'
+import {
+  CONCURRENT,
+  type ColdStart,
+  LIGHT,
+  type PhaseResult,
+  SINGLE,
+  type SystemRound,
+} from './run-system.js'
 import type { SystemId } from './scenario.js'
 import { median, ratio } from './stats.js'
 
 /** The run's settings, as they go into the report. */
 export interface ReportSettings {
   readonly rounds: number
+  /** Request/replies of the cold-start phase (0: none ran). */
+  readonly coldRequests: number
   readonly warmupRequests: number
   readonly warmupMs: number
   readonly durationMs: number
@@ -36,6 +46,8 @@ export interface SystemSummary {
   readonly latencyMedianUs: number | undefined
   /** p99 latency with 1 in flight, µs. */
   readonly latencyP99Us: number | undefined
+  /** Median latency with 8 in flight, µs. */
+  readonly lightLatencyMedianUs: number | undefined
   /** Request/replies per second with 64 in flight. */
   readonly throughput: number | undefined
   /** p99 latency with 64 in flight, ms. */
@@ -62,7 +74,25 @@ export interface Comparison {
   readonly to: SystemId
   readonly throughput: RatioFigure
   readonly medianLatency: RatioFigure
+  readonly lightMedianLatency: RatioFigure
   readonly cpuPerRequest: RatioFigure
+}
+
+/** One window of the cold-start phase, for one system: medians across rounds, µs. */
+export interface ColdWindowSummary {
+  /** Request/replies completed before this window (0 for the first). */
+  readonly after: number
+  readonly count: number
+  /** The median across rounds of the window's p50. */
+  readonly median: number
+}
+
+/** One system's cold start: the median across rounds of each window's p50. */
+export interface ColdStartSummary {
+  readonly system: SystemId
+  /** The median across rounds of the very first request/reply's latency, µs. */
+  readonly firstUs: number | undefined
+  readonly windows: readonly ColdWindowSummary[]
 }
 
 export interface CoreSummary {
@@ -118,6 +148,8 @@ export interface BenchReport {
   readonly summaries: readonly SystemSummary[]
   readonly comparisons: readonly Comparison[]
   readonly goals: readonly GoalFigure[]
+  /** Per system with a cold-start phase; each round's own windows are in `rounds`. */
+  readonly coldStart: readonly ColdStartSummary[]
   readonly core: CoreSummary | undefined
 }
 
@@ -133,6 +165,7 @@ export interface ReportInput {
 const figures = {
   latencyMedianUs: (round: SystemRound) => phase(round, SINGLE)?.latencyUs?.median,
   latencyP99Us: (round: SystemRound) => phase(round, SINGLE)?.latencyUs?.p99,
+  lightLatencyMedianUs: (round: SystemRound) => phase(round, LIGHT)?.latencyUs?.median,
   throughput: (round: SystemRound) => phase(round, CONCURRENT)?.throughput,
   concurrentP99Ms: (round: SystemRound) => msOf(phase(round, CONCURRENT)?.latencyUs?.p99),
   cpuPerRequestUs: (round: SystemRound) => phase(round, CONCURRENT)?.cpuPerRequestUs,
@@ -189,6 +222,9 @@ export function buildReport(input: ReportInput): BenchReport {
     summaries,
     comparisons,
     goals: goalFigures(comparisons),
+    coldStart: summaries
+      .map((summary) => summarizeCold(summary.system, input.rounds))
+      .filter((summary) => summary !== undefined),
     core:
       input.core === undefined || input.core.length === 0 ? undefined : summarizeCore(input.core),
   }
@@ -228,6 +264,7 @@ function summarize(system: SystemId, all: readonly SystemRound[]): SystemSummary
     rounds: rounds.length,
     latencyMedianUs: medianOf(figures.latencyMedianUs),
     latencyP99Us: medianOf(figures.latencyP99Us),
+    lightLatencyMedianUs: medianOf(figures.lightLatencyMedianUs),
     throughput: medianOf(figures.throughput),
     concurrentP99Ms: medianOf(figures.concurrentP99Ms),
     cpuPerRequestUs: medianOf(figures.cpuPerRequestUs),
@@ -261,7 +298,32 @@ function compare(of: SystemId, to: SystemId, rounds: readonly SystemRound[]): Co
     to,
     throughput: figure(figures.throughput),
     medianLatency: figure(figures.latencyMedianUs),
+    lightMedianLatency: figure(figures.lightLatencyMedianUs),
     cpuPerRequest: figure(figures.cpuPerRequestUs),
+  }
+}
+
+/** The median across rounds of each window's p50, window by window; `undefined` without one. */
+function summarizeCold(
+  system: SystemId,
+  all: readonly SystemRound[],
+): ColdStartSummary | undefined {
+  const colds = all
+    .filter((round) => round.system === system)
+    .map((round) => round.cold)
+    .filter((cold): cold is ColdStart => cold !== undefined && cold.windows.length > 0)
+  if (colds.length === 0) return undefined
+  // Rounds cut short by the phase's time cap have fewer windows: each window is the median of
+  // the rounds that reached it.
+  const longest = colds.reduce((a, b) => (b.windows.length > a.windows.length ? b : a))
+  return {
+    system,
+    firstUs: medianOrUndefined(colds.map((cold) => cold.firstUs)),
+    windows: longest.windows.map((window, index) => ({
+      after: window.after,
+      count: window.count,
+      median: medianOrUndefined(colds.map((cold) => cold.windows[index]?.median))!,
+    })),
   }
 }
 
@@ -303,6 +365,7 @@ const HEADERS = [
   'round',
   'p50 µs @1',
   'p99 µs @1',
+  'p50 µs @8',
   'req/s @64',
   'p99 ms @64',
   'CPU µs/req @64',
@@ -328,6 +391,7 @@ export function tableRows(report: BenchReport): string[][] {
         String(round.round),
         integer(single?.latencyUs?.median),
         integer(single?.latencyUs?.p99),
+        integer(phase(round, LIGHT)?.latencyUs?.median),
         integer(concurrent?.throughput),
         decimal(msOf(concurrent?.latencyUs?.p99), 1),
         integer(concurrent?.cpuPerRequestUs),
@@ -342,6 +406,7 @@ export function tableRows(report: BenchReport): string[][] {
       'median',
       integer(summary.latencyMedianUs),
       integer(summary.latencyP99Us),
+      integer(summary.lightLatencyMedianUs),
       integer(summary.throughput),
       decimal(summary.concurrentP99Ms, 1),
       integer(summary.cpuPerRequestUs),
@@ -360,6 +425,7 @@ export function ratioLines(report: BenchReport): string[] {
     const parts = [
       ['throughput @64', comparison.throughput],
       ['median latency @1', comparison.medianLatency],
+      ['median latency @8', comparison.lightMedianLatency],
       ['CPU per request/reply @64', comparison.cpuPerRequest],
     ] as const
     const text = parts.map(([name, figure]) => `${name} ${ratioText(figure)}`).join('; ')
@@ -401,6 +467,83 @@ export function stackCaptureText(stackCapture: boolean): string {
   return stackCapture
     ? "default options: ExoRelay's and nats.js's requesters capture the caller's stack per request, as they do by default (--no-stacks turns that off)"
     : '--no-stacks: no requester captures a stack per request (ExoRelay stackTraces: false, nats.js noAsyncTraces: true)'
+}
+
+/** Goal 1 of issue 19: ExoRelay's p50 at most this many times the floor's, @1 and @8. */
+export const GOAL_1_LATENCY = 1.2
+
+/**
+ * Goal 1, fast from the first request: ExoRelay's p50 over the floor's @1 and @8, both
+ * measured after the same short warm-up and no burst, with the goal beside them.
+ */
+export function goal1Lines(report: BenchReport): string[] {
+  const comparison = report.comparisons.find(
+    (candidate) => candidate.of === 'exorelay' && candidate.to === 'floor',
+  )
+  if (comparison === undefined) return []
+  const figures = [comparison.medianLatency, comparison.lightMedianLatency]
+  const met = figures.every(
+    (figure) => figure.ofMedians !== undefined && figure.ofMedians <= GOAL_1_LATENCY,
+  )
+  return [
+    `goal 1, fast from the first request: ${titleOf(report, 'exorelay')} / ${titleOf(report, 'floor')} ` +
+      `p50 @1 ${ratioText(comparison.medianLatency)}, p50 @8 ${ratioText(comparison.lightMedianLatency)}; ` +
+      `goal: at most ${GOAL_1_LATENCY.toFixed(1)} each: ${met ? 'met' : 'not met'}`,
+  ]
+}
+
+/**
+ * The cold-start table: a column per system, a row per window (and one for the very first
+ * request/reply), each cell the median across rounds of the window's p50 in µs.
+ */
+export function coldStartTable(report: BenchReport): { headers: string[]; rows: string[][] } {
+  const systems = report.coldStart
+  const longest = systems.reduce<readonly ColdWindowSummary[]>(
+    (windows, system) => (system.windows.length > windows.length ? system.windows : windows),
+    [],
+  )
+  return {
+    headers: ['request/replies', ...systems.map((system) => titleOf(report, system.system))],
+    rows: [
+      ['first', ...systems.map((system) => integer(system.firstUs))],
+      ...longest.map((window, index) => [
+        `${integer(window.after + 1)}–${integer(window.after + window.count)}`,
+        ...systems.map((system) => integer(system.windows[index]?.median)),
+      ]),
+    ],
+  }
+}
+
+/**
+ * The cold start as an SVG line chart: a line per system, the p50 of each window at the
+ * request/replies completed by its end. `undefined` when no system had a cold-start phase.
+ */
+export function coldStartChart(report: BenchReport): string | undefined {
+  if (report.coldStart.length === 0) return undefined
+  return lineChart({
+    title: `Cold start: p50 @1 of each ${integer(report.coldStart[0]!.windows[0]?.count)} request/replies after start`,
+    xLabel: 'request/replies since start',
+    yLabel: 'p50 µs',
+    yScale: 'log',
+    series: report.coldStart.map((system) => ({
+      label: titleOf(report, system.system),
+      points: system.windows.map((window) => [window.after + window.count, window.median] as const),
+    })),
+  })
+}
+
+/** A progress line for one cold-start phase: the first request/reply, the first and last window. */
+export function coldProgressLine(title: string, round: number, cold: ColdStart): string {
+  const first = cold.windows[0]
+  const last = cold.windows.at(-1)
+  const figures =
+    first === undefined || last === undefined
+      ? 'no request completed'
+      : `first ${integer(cold.firstUs)} µs, p50 ${integer(first.median)} µs in the first ` +
+        `${integer(first.count)}, ${integer(last.median)} µs in the last ${integer(last.count)}, ` +
+        `CPU ${integer(cold.cpuPerRequestUs)} µs/req`
+  const errors = cold.errors === 0 ? '' : `, ${cold.errors} failed: ${cold.firstError}`
+  return `round ${round} ${title} cold start (${integer(cold.completed)} @1): ${figures}${errors}`
 }
 
 /** What the core micro-benchmark found, set beside one HTTP hop of the floor. */
@@ -497,31 +640,51 @@ function completedPerSecond(counts: RegistrationCounts): number | undefined {
   return counts.elapsedMs <= 0 ? undefined : counts.completed / (counts.elapsedMs / 1000)
 }
 
+/** Issue 19's goals in order: goal 1 (latency against the floor), then goals 2 and 3. */
+function allGoalLines(report: BenchReport): string[] {
+  return [...goal1Lines(report), ...goalLines(report)]
+}
+
 /** The whole report as console text. */
 export function renderText(report: BenchReport): string {
   const rows = tableRows(report)
-  const widths = HEADERS.map((header, column) =>
-    Math.max(header.length, ...rows.map((row) => row[column]!.length)),
-  )
-  const line = (cells: readonly string[]) =>
-    cells
-      .map((cell, column) =>
-        column >= FIRST_NUMBER_COLUMN
-          ? cell.padStart(widths[column]!)
-          : cell.padEnd(widths[column]!),
-      )
-      .join('  ')
-      .trimEnd()
+  const cold = coldStartTable(report)
   return [
     '',
-    ...(rows.length === 0 ? [] : [line(HEADERS), ...rows.map(line), '']),
+    ...(rows.length === 0 ? [] : [...consoleTable(HEADERS, rows, FIRST_NUMBER_COLUMN), '']),
     ...ratioLines(report),
-    ...goalLines(report),
+    ...allGoalLines(report),
+    ...(report.coldStart.length === 0
+      ? []
+      : [
+          '',
+          `cold start: p50 µs @1 per window (median across rounds), from the first request/reply after start`,
+          ...consoleTable(cold.headers, cold.rows, 1),
+        ]),
     ...floodLines(report),
     ...coreLines(report),
     ...notes(report),
     '',
   ].join('\n')
+}
+
+/** A table for the console: columns padded, from `firstNumberColumn` on right-aligned. */
+function consoleTable(
+  headers: readonly string[],
+  rows: readonly (readonly string[])[],
+  firstNumberColumn: number,
+): string[] {
+  const widths = headers.map((header, column) =>
+    Math.max(header.length, ...rows.map((row) => row[column]!.length)),
+  )
+  const line = (cells: readonly string[]) =>
+    cells
+      .map((cell, column) =>
+        column >= firstNumberColumn ? cell.padStart(widths[column]!) : cell.padEnd(widths[column]!),
+      )
+      .join('  ')
+      .trimEnd()
+  return [line(headers), ...rows.map(line)]
 }
 
 /** The whole report as Markdown, for `latest.md`. */
@@ -539,9 +702,11 @@ export function renderMarkdown(report: BenchReport): string {
     `- Machine: ${machine.cpu}, ${machine.cores} cores, ${machine.memoryGiB} GiB, ${machine.os}`,
     `- Node.js ${machine.node}${machine.natsServer === undefined ? '' : `, ${machine.natsServer}`}`,
     `- Load average (1, 5, 15 min) at start: ${machine.loadAverage.start.join(', ')}; at end: ${machine.loadAverage.end?.join(', ') ?? 'n/a'}`,
-    `- ${settings.rounds} round(s), systems interleaved (each round starting one system later), fresh processes per round; ${settings.warmupRequests} ` +
-      `warm-up request/replies at 64 in flight after each start; per phase ${seconds(settings.warmupMs)} s warm-up, ` +
-      `${seconds(settings.durationMs)} s measured; ${settings.payloadBytes}-byte JSON payload; loopback`,
+    `- ${settings.rounds} round(s), systems interleaved (each round starting one system later), fresh processes per round; ` +
+      `per round ${settings.coldRequests} cold-start request/replies at 1 in flight on the fresh processes, then per phase ` +
+      `${seconds(settings.warmupMs)} s warm-up at its own level and ${seconds(settings.durationMs)} s measured: @1, @8, ` +
+      `then ${settings.warmupRequests} warm-up request/replies at 64 in flight (the burst) and @64; ` +
+      `${settings.payloadBytes}-byte JSON payload; loopback`,
     `- Options: ${stackCaptureText(settings.stackCapture)}`,
     '',
     '## Systems',
@@ -553,7 +718,8 @@ export function renderMarkdown(report: BenchReport): string {
     '',
     '## Results',
     '',
-    '`@1`: one request in flight (latency); `@64`: 64 in flight (throughput). CPU is the sum ' +
+    '`@1`, `@8`: one and 8 requests in flight (latency), after only their own warm-up, before ' +
+      'any burst of load; `@64`: 64 in flight (throughput), after the burst. CPU is the sum ' +
       'over all processes of the system, divided by the completed request/replies. ' +
       'bus/resp/req: bus (nats-server for NATS), responding service, requesting service (which ' +
       'also runs the load generator); `-`: the system has no such process (Moleculer over TCP ' +
@@ -566,9 +732,10 @@ export function renderMarkdown(report: BenchReport): string {
     '## Ratios',
     '',
     ...ratioLines(report).map((line) => `- ${line}`),
-    ...(goalLines(report).length === 0
+    ...(allGoalLines(report).length === 0
       ? []
-      : ['', '## Goals', '', ...goalLines(report).map((line) => `- ${line}`)]),
+      : ['', '## Goals', '', ...allGoalLines(report).map((line) => `- ${line}`)]),
+    ...coldStartMarkdown(report),
     ...(floodLines(report).length === 0
       ? []
       : ['', '## Registration flood', '', ...floodLines(report).map((line) => `- ${line}`)]),
@@ -580,6 +747,28 @@ export function renderMarkdown(report: BenchReport): string {
       : ['', '## Notes', '', ...notes(report).map((line) => `- ${line}`)]),
     '',
   ].join('\n')
+}
+
+function coldStartMarkdown(report: BenchReport): string[] {
+  if (report.coldStart.length === 0) return []
+  const { headers, rows } = coldStartTable(report)
+  return [
+    '',
+    '## Cold start',
+    '',
+    `The first ${integer(report.settings.coldRequests)} request/replies of each fresh system, at ` +
+      '1 in flight with no warm-up before them: what a service sees just after it started. ' +
+      "Each cell is the median across rounds of the window's p50 in µs; `first` is the very " +
+      'first request/reply.',
+    '',
+    ...markdownTable(
+      headers,
+      rows,
+      headers.map((_, column): Alignment => (column === 0 ? 'left' : 'right')),
+    ),
+    '',
+    `![Cold start: p50 per window](${COLD_START_CHART})`,
+  ]
 }
 
 /** Skipped systems and failed requests: anything that makes a row less than it seems. */
@@ -598,6 +787,11 @@ export function notes(report: BenchReport): string[] {
     if (system.skipped !== undefined) lines.push(`${system.title}: skipped: ${system.skipped}`)
   }
   for (const round of report.rounds) {
+    if ((round.cold?.errors ?? 0) > 0) {
+      lines.push(
+        `${titleOf(report, round.system)} round ${round.round} cold start: ${round.cold!.errors} failed request(s), first: ${round.cold!.firstError}`,
+      )
+    }
     for (const result of round.phases) {
       if (result.errors > 0) {
         lines.push(
@@ -614,14 +808,24 @@ export function notes(report: BenchReport): string[] {
   return lines
 }
 
-/** Writes `latest.json` and `latest.md` into `directory`; resolves with their paths. */
+/** The cold-start chart's file name, beside `latest.md`, which links to it. */
+export const COLD_START_CHART = 'cold-start.svg'
+
+/**
+ * Writes `latest.json`, `latest.md` and, when a cold-start phase ran, `cold-start.svg` into
+ * `directory`; resolves with their paths.
+ */
 export async function writeResults(report: BenchReport, directory: string): Promise<string[]> {
   await mkdir(directory, { recursive: true })
   const json = join(directory, 'latest.json')
   const markdown = join(directory, 'latest.md')
   await writeFile(json, `${JSON.stringify(report, null, 2)}\n`)
   await writeFile(markdown, renderMarkdown(report))
-  return [json, markdown]
+  const chart = coldStartChart(report)
+  if (chart === undefined) return [json, markdown]
+  const svg = join(directory, COLD_START_CHART)
+  await writeFile(svg, chart)
+  return [json, markdown, svg]
 }
 
 function titleOf(report: BenchReport, id: SystemId): string {

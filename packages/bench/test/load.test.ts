@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
 import { ErrorCodes } from '@exorelay/core'
-import { runLoad } from '../src/load.js'
+import { latencyWindows, runLoad } from '../src/load.js'
 
 describe('runLoad', () => {
   it('completes exactly the requested count and records a latency for each', async () => {
@@ -53,6 +53,41 @@ describe('runLoad', () => {
     assert.equal(result.latency, undefined)
   })
 
+  it('summarises the latencies in order, in windows, and keeps the first one', async () => {
+    let calls = 0
+    // The first request/reply waits 200 turns of the event loop, every later one none.
+    const request = async (): Promise<void> => {
+      if (++calls > 1) return
+      for (let turn = 0; turn < 200; turn++)
+        await new Promise<void>((resolve) => setImmediate(resolve))
+    }
+    const result = await runLoad(request, { inFlight: 1, count: 105, windowSize: 10 })
+    const windows = result.windows ?? []
+    assert.equal(windows.length, 11)
+    assert.deepEqual(
+      windows.map((window) => [window.after, window.count]),
+      [...Array.from({ length: 10 }, (_, index) => [index * 10, 10]), [100, 5]],
+    )
+    // Nearest-rank p99 of 10 values is the largest: the first request/reply's.
+    assert.equal(result.firstNs, windows[0]!.p99)
+    assert.ok(result.firstNs! > windows[1]!.p99)
+  })
+
+  it('gives no windows unless asked for them', async () => {
+    const result = await runLoad(() => Promise.resolve(), { inFlight: 1, count: 10 })
+    assert.equal(result.windows, undefined)
+    assert.equal(result.firstNs, undefined)
+  })
+
+  it('rejects a window size that is not a positive integer', async () => {
+    await assert.rejects(
+      runLoad(() => Promise.resolve(), { inFlight: 1, count: 1, windowSize: 0 }),
+      {
+        code: ErrorCodes.INVALID_OPTION,
+      },
+    )
+  })
+
   it('rejects a phase with neither a duration nor a count', async () => {
     await assert.rejects(
       runLoad(() => Promise.resolve(), { inFlight: 1 }),
@@ -69,5 +104,17 @@ describe('runLoad', () => {
         code: ErrorCodes.INVALID_OPTION,
       },
     )
+  })
+})
+
+describe('latencyWindows', () => {
+  it('summarises consecutive stretches, the last one shorter, without reordering the input', () => {
+    const latencies = Float64Array.from([9, 1, 5, 4, 2, 8, 7])
+    assert.deepEqual(latencyWindows(latencies, 3), [
+      { after: 0, count: 3, median: 5, p99: 9, mean: 5 },
+      { after: 3, count: 3, median: 4, p99: 8, mean: 14 / 3 },
+      { after: 6, count: 1, median: 7, p99: 7, mean: 7 },
+    ])
+    assert.deepEqual([...latencies], [9, 1, 5, 4, 2, 8, 7])
   })
 })

@@ -94,6 +94,28 @@ describe('parseOptions', () => {
     }
   })
 
+  it('runs 10,000 cold-start request/replies, 2,000 with --quick, unless --cold-requests says', () => {
+    const full = parseOptions([])
+    const quick = parseOptions(['--quick'])
+    const none = parseOptions(['--quick', '--cold-requests', '0'])
+    const more = parseOptions(['--cold-requests', '40000'])
+    if (full === 'help' || quick === 'help' || none === 'help' || more === 'help')
+      return assert.fail('no help expected')
+    assert.deepEqual(
+      [full.coldRequests, quick.coldRequests, none.coldRequests, more.coldRequests],
+      [10_000, 2000, 0, 40_000],
+    )
+  })
+
+  it('rejects a number of cold-start request/replies that is not a whole number, naming the flag', () => {
+    for (const value of ['-1', '2.5', 'many', '']) {
+      assert.throws(() => parseOptions([`--cold-requests=${value}`]), {
+        code: ErrorCodes.INVALID_OPTION,
+        message: new RegExp(`^--cold-requests must be a non-negative integer, got '${value}'\\.`),
+      })
+    }
+  })
+
   it('remembers the arguments, for the command in the report', () => {
     const options = parseOptions(['--quick'])
     if (options === 'help') return assert.fail('no help expected')

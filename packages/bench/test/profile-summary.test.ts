@@ -6,6 +6,7 @@ import {
   collectSelfTimes,
   mergeSelfTimes,
   rankSelfTimes,
+  renderProfiles,
   summarizeProfile,
 } from '../src/profile-summary.js'
 
@@ -145,5 +146,17 @@ describe('summarizeProfile', () => {
     assert.equal(rounded(merged.byCategory[0]!.ms), 0.6)
     assert.equal(rounded(merged.topFunctions[0]!.ms), 0.6)
     assert.equal(rounded(merged.byCategory[0]!.share), 0.75)
+  })
+
+  it('names the window the summaries cover in the heading, the cold start apart from @64', () => {
+    const summary = summarizeProfile('bus', profile)
+    assert.match(
+      renderProfiles([summary], 'the cold-start phase'),
+      /^# CPU profiles: self time during the cold-start phase, idle excluded, rounds added up\n/,
+    )
+    assert.match(
+      renderProfiles([summary]),
+      /^# CPU profiles: self time during the measured phases,/,
+    )
   })
 })

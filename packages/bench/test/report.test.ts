@@ -1,10 +1,17 @@
 import assert from 'node:assert/strict'
+import { mkdtemp, readFile, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { describe, it } from 'node:test'
 import type { RegistrationCounts } from '../src/flood.js'
 import type { MachineInfo } from '../src/machine.js'
 import {
   buildReport,
+  COLD_START_CHART,
+  coldProgressLine,
+  coldStartTable,
   floodLines,
+  goal1Lines,
   goalLines,
   notes,
   ratioLines,
@@ -12,8 +19,9 @@ import {
   renderMarkdown,
   renderText,
   tableRows,
+  writeResults,
 } from '../src/report.js'
-import type { PhaseResult, SystemRound } from '../src/run-system.js'
+import type { ColdStart, PhaseResult, SystemRound } from '../src/run-system.js'
 import type { SystemId } from '../src/scenario.js'
 
 const machine: MachineInfo = {
@@ -30,6 +38,7 @@ const machine: MachineInfo = {
 
 const settings = {
   rounds: 3,
+  coldRequests: 1000,
   warmupRequests: 100,
   warmupMs: 0,
   durationMs: 1000,
@@ -68,7 +77,11 @@ function round(
   return {
     system,
     round: number,
-    phases: [phase(64, throughput, medianUs * 20, cpuUs), phase(1, 1000, medianUs, cpuUs * 2)],
+    phases: [
+      phase(1, 1000, medianUs, cpuUs * 2),
+      phase(8, 4000, medianUs * 3, cpuUs),
+      phase(64, throughput, medianUs * 20, cpuUs),
+    ],
     rss: {
       idle: { bus: 50 * mib, responder: 60 * mib, requester: 70 * mib },
       end: { bus: 80 * mib, responder: 90 * mib, requester: 100 * mib },
@@ -143,7 +156,7 @@ describe('buildReport', () => {
         'ExoRelay median',
       ],
     )
-    assert.deepEqual(rows[3]!.slice(2, 5), ['650', '1,300', '4,000'])
+    assert.deepEqual(rows[3]!.slice(2, 6), ['650', '1,300', '1,950', '4,000'])
   })
 
   it('prints the ratio line with each round', () => {
@@ -195,7 +208,10 @@ describe('the registration flood', () => {
     const plain = round('exorelay-flood', number, throughput, 1000, 900)
     return {
       ...plain,
-      phases: plain.phases.map((result) => ({ ...result, registrations })),
+      // The @1 and @64 phases only, to keep the lines per round few.
+      phases: plain.phases
+        .filter((result) => result.inFlight !== 8)
+        .map((result) => ({ ...result, registrations })),
     }
   }
   const report = buildReport({
@@ -225,8 +241,8 @@ describe('the registration flood', () => {
   it('gives what the flood achieved in every measured phase', () => {
     const lines = floodLines(report)
     assert.equal(lines.length, 5)
-    assert.match(lines[1]!, /^ExoRelay, 1,000 re-registering round 1 @64: 1,000 PUT\/s due/)
-    assert.match(lines[4]!, /round 2 @1: /)
+    assert.match(lines[1]!, /^ExoRelay, 1,000 re-registering round 1 @1: 1,000 PUT\/s due/)
+    assert.match(lines[4]!, /round 2 @64: /)
   })
 
   it('compares the flooded row with the ExoRelay row in the ratio lines', () => {
@@ -438,5 +454,174 @@ describe('Moleculer as a peer and the goals', () => {
       core: undefined,
     })
     assert.match(renderMarkdown(bare), /- Options: --no-stacks: /)
+  })
+})
+
+describe('goal 1, fast from the first request', () => {
+  const report = buildReport({ machine, settings, systems: [...systems], rounds, core: undefined })
+
+  it('gives ExoRelay / floor p50 @1 and @8 within each round and of the medians', () => {
+    const comparison = report.comparisons.find((candidate) => candidate.to === 'floor')
+    assert.deepEqual(comparison?.lightMedianLatency.perRound, [1.5, 2, 1000 / 650])
+    assert.equal(comparison?.lightMedianLatency.ofMedians, 1000 / 650)
+  })
+
+  it('prints both ratios with the goal beside them, and whether it is met', () => {
+    assert.deepEqual(goal1Lines(report), [
+      'goal 1, fast from the first request: ExoRelay / floor p50 @1 1.54 (rounds 1.50, 2.00, 1.54), ' +
+        'p50 @8 1.54 (rounds 1.50, 2.00, 1.54); goal: at most 1.2 each: not met',
+    ])
+    assert.match(renderText(report), /goal 1, fast from the first request: /)
+    assert.match(renderMarkdown(report), /- goal 1, fast from the first request: /)
+  })
+
+  it('says the goal is met when both ratios are at most 1.2', () => {
+    const close = buildReport({
+      machine,
+      settings,
+      systems: [...systems],
+      rounds: [round('floor', 1, 4000, 1000, 400), round('exorelay', 1, 8000, 1200, 200)],
+      core: undefined,
+    })
+    assert.match(goal1Lines(close)[0]!, /p50 @1 1\.20 .*p50 @8 1\.20 .*: met$/)
+  })
+
+  it('has no goal line without both ExoRelay and the floor', () => {
+    const alone = buildReport({
+      machine,
+      settings,
+      systems: [{ id: 'exorelay', title: 'ExoRelay', description: 'the relay' }],
+      rounds: [round('exorelay', 1, 10_000, 900, 300)],
+      core: undefined,
+    })
+    assert.deepEqual(goal1Lines(alone), [])
+  })
+})
+
+describe('the cold start', () => {
+  /** A cold-start phase of 4 windows of 250 whose p50s are `medians`, µs. */
+  const cold = (firstUs: number, medians: readonly number[]): ColdStart => ({
+    completed: medians.length * 250,
+    errors: 0,
+    firstError: undefined,
+    elapsedMs: 2000,
+    firstUs,
+    windows: medians.map((median, index) => ({
+      after: index * 250,
+      count: 250,
+      median,
+      p99: median * 3,
+      mean: median * 1.2,
+    })),
+    cpuMicros: { bus: 100_000, responder: 50_000, requester: 50_000 },
+    cpuPerRequestUs: 200,
+  })
+  const withCold = (plain: SystemRound, start: ColdStart): SystemRound => ({
+    ...plain,
+    cold: start,
+  })
+  const report = buildReport({
+    machine,
+    settings,
+    systems: [...systems],
+    rounds: [
+      withCold(round('floor', 1, 4000, 600, 400), cold(9000, [2400, 1200, 700, 600])),
+      withCold(round('exorelay', 1, 2000, 900, 800), cold(30_000, [3000, 1500, 1100, 1000])),
+      withCold(round('floor', 2, 5000, 700, 500), cold(7000, [2000, 1000, 800, 650])),
+      withCold(round('exorelay', 2, 2000, 1400, 1000), cold(20_000, [2600, 1300, 1000, 900])),
+      withCold(round('floor', 3, 3000, 650, 450), cold(8000, [2200, 1100, 600, 550])),
+      // A round cut short by the phase's time cap: its missing windows are left out.
+      withCold(round('exorelay', 3, 1800, 1000, 900), cold(25_000, [2800, 1400])),
+    ],
+    core: undefined,
+  })
+
+  it('summarises each window by the median across rounds of its p50', () => {
+    const exorelay = report.coldStart.find((summary) => summary.system === 'exorelay')
+    assert.equal(exorelay?.firstUs, 25_000)
+    assert.deepEqual(
+      exorelay?.windows.map((window) => [window.after, window.count, window.median]),
+      [
+        [0, 250, 2800],
+        [250, 250, 1400],
+        [500, 250, 1050],
+        [750, 250, 950],
+      ],
+    )
+  })
+
+  it('tables the windows as rows and the systems as columns, the first request/reply on top', () => {
+    assert.deepEqual(coldStartTable(report), {
+      headers: ['request/replies', 'floor', 'ExoRelay'],
+      rows: [
+        ['first', '8,000', '25,000'],
+        ['1–250', '2,200', '2,800'],
+        ['251–500', '1,100', '1,400'],
+        ['501–750', '700', '1,050'],
+        ['751–1,000', '600', '950'],
+      ],
+    })
+  })
+
+  it('puts the table into the console text and the Markdown, which shows the chart', () => {
+    assert.match(renderText(report), /request\/replies {2}floor {2}ExoRelay\nfirst +8,000 +25,000/)
+    const markdown = renderMarkdown(report)
+    assert.match(markdown, /## Cold start\n/)
+    assert.match(markdown, /\| 751–1,000 +\| +600 \| +950 \|/)
+    assert.match(markdown, /!\[Cold start: p50 per window\]\(cold-start\.svg\)/)
+  })
+
+  it('writes the chart beside the results, a line per system, and the raw windows into the JSON', async (t) => {
+    const directory = await mkdtemp(join(tmpdir(), 'bench-report-'))
+    t.after(() => rm(directory, { recursive: true, force: true }))
+    const files = await writeResults(report, directory)
+    assert.deepEqual(files, [
+      join(directory, 'latest.json'),
+      join(directory, 'latest.md'),
+      join(directory, COLD_START_CHART),
+    ])
+    const svg = await readFile(join(directory, COLD_START_CHART), 'utf8')
+    assert.equal(svg.match(/<polyline /g)?.length, 2)
+    assert.match(svg, /p50 µs \(log scale\)/)
+    const json = JSON.parse(await readFile(join(directory, 'latest.json'), 'utf8'))
+    assert.equal(json.rounds[5].cold.windows.length, 2)
+  })
+
+  it('writes no chart and no section when no cold-start phase ran', async (t) => {
+    const plain = buildReport({ machine, settings, systems: [...systems], rounds, core: undefined })
+    assert.deepEqual(plain.coldStart, [])
+    assert.doesNotMatch(renderMarkdown(plain), /Cold start/)
+    const directory = await mkdtemp(join(tmpdir(), 'bench-report-'))
+    t.after(() => rm(directory, { recursive: true, force: true }))
+    assert.equal((await writeResults(plain, directory)).length, 2)
+  })
+
+  it('gives the first request/reply and the first and last windows as progress', () => {
+    assert.equal(
+      coldProgressLine('ExoRelay', 1, cold(30_000, [3000, 1500, 1100, 1000])),
+      'round 1 ExoRelay cold start (1,000 @1): first 30,000 µs, p50 3,000 µs in the first 250, ' +
+        '1,000 µs in the last 250, CPU 200 µs/req',
+    )
+  })
+
+  it('notes failed request/replies of the cold-start phase', () => {
+    const failed = buildReport({
+      machine,
+      settings,
+      systems: [...systems],
+      rounds: [
+        withCold(round('exorelay', 1, 2000, 900, 800), {
+          ...cold(30_000, [3000]),
+          errors: 2,
+          firstError: 'TimeoutError: no reply',
+        }),
+      ],
+      core: undefined,
+    })
+    assert.ok(
+      notes(failed).includes(
+        'ExoRelay round 1 cold start: 2 failed request(s), first: TimeoutError: no reply',
+      ),
+    )
   })
 })
