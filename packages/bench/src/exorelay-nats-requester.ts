@@ -4,8 +4,12 @@ import { serveParent, stackCapture, telemetryIfAsked } from './child.js'
 import { PAYLOAD, REQUEST_NAME } from './payload.js'
 
 await telemetryIfAsked()
-// stackTraces: the default (true) unless the run is --no-stacks.
-const relay = new ExoRelay({ serviceName: 'web', logger: false, stackTraces: stackCapture() })
+// stackTraces: the default ('await': the awaiting line, free) unless the run is --no-stacks.
+const relay = new ExoRelay({
+  serviceName: 'web',
+  logger: false,
+  ...(stackCapture() ? {} : { stackTraces: false }),
+})
 await relay.listen()
 
 serveParent({

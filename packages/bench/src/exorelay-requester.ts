@@ -11,8 +11,8 @@ const relay = new ExoRelay({
   port: 0,
   logger: false,
   batches: batches(),
-  // The default (true) unless the run is --no-stacks.
-  stackTraces: stackCapture(),
+  // The default ('await': the awaiting line, free) unless the run is --no-stacks.
+  ...(stackCapture() ? {} : { stackTraces: false }),
 })
 const port = await relay.listen()
 

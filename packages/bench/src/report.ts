@@ -465,7 +465,7 @@ export function goalLines(report: BenchReport): string[] {
 /** What the run measured with: the libraries' defaults or `--no-stacks`. */
 export function stackCaptureText(stackCapture: boolean): string {
   return stackCapture
-    ? "default options: ExoRelay's and nats.js's requesters capture the caller's stack per request, as they do by default (--no-stacks turns that off)"
+    ? "default options: nats.js's requester captures the caller's stack per request, ExoRelay's takes a failed send's from V8's async stack traces (stackTraces: 'await'), as they do by default (--no-stacks turns both off)"
     : '--no-stacks: no requester captures a stack per request (ExoRelay stackTraces: false, nats.js noAsyncTraces: true)'
 }
 
