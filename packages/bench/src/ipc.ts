@@ -57,3 +57,9 @@ export const ENV_EVENT_CLIENTS = 'BENCH_EVENT_CLIENTS'
  * OpenTelemetry SDK (`src/telemetry.ts`); unset, they load nothing of OpenTelemetry.
  */
 export const ENV_TELEMETRY = 'BENCH_TELEMETRY'
+/** Bytes of the JSON payload every service sends (`npm run curves`); unset, the usual 96. */
+export const ENV_PAYLOAD_BYTES = 'BENCH_PAYLOAD_BYTES'
+/** Services besides the benchmark's own that ExoCom must hold (the routes curve): raises `maxServices`. */
+export const ENV_EXTRA_SERVICES = 'BENCH_EXTRA_SERVICES'
+/** How many receiving services the fan-out curve's receivers process runs, and the requester waits for. */
+export const ENV_FAN_OUT = 'BENCH_FAN_OUT'
