@@ -110,7 +110,7 @@ export function renderCurveTable(curve: Curve, table: CurveTable): string[] {
 /**
  * The curve's chart as SVG: its chart metric against x, one line per series; `undefined`
  * when no point has a figure. A series measured only at x = 0 (a baseline, such as the routes
- * curve's "no extra services") cannot sit on a log axis: it is drawn flat across the others.
+ * curve's table without extra services) cannot sit on a log axis: it is drawn flat across the others.
  */
 export function curveChart(curve: Curve, table: CurveTable): string | undefined {
   const { chart } = curve

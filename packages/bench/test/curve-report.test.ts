@@ -105,11 +105,11 @@ describe('curveTable', () => {
 
   it('leaves a figure out (n/a) when no round measured it', () => {
     const table = curveTable(curve('routes'), [
-      point('routes', 'exorelay', 'no extra services', 0, 1, [phase(64, 1000, {})]),
+      point('routes', 'exorelay', 'ExoRelay', 0, 1, [phase(64, 1000, {})]),
     ])
     const cells = renderCurveTable(curve('routes'), table)
     // No @1 phase, and no bus among the processes measured.
-    assert.match(cells[2]!, /\| +0 \| no extra services \| +n\/a \| +1,000 \| +n\/a \|/)
+    assert.match(cells[2]!, /\| +0 \| ExoRelay +\| +n\/a \| +1,000 \| +n\/a \|/)
   })
 })
 
@@ -132,22 +132,19 @@ describe('curveChart', () => {
 
   it('draws a baseline measured at x = 0 flat across the log axis', () => {
     const rounds = [
-      point('routes', 'exorelay', 'no extra services', 0, 1, [
+      point('routes', 'exorelay', 'ExoRelay', 0, 1, [phase(64, 900, {}), phase(1, 2000, {})]),
+      point('routes', 'exorelay', 'ExoRelay + 10 services', 10, 1, [
         phase(64, 900, {}),
         phase(1, 2000, {}),
       ]),
-      point('routes', 'exorelay', '10 extra services', 10, 1, [
-        phase(64, 900, {}),
-        phase(1, 2000, {}),
-      ]),
-      point('routes', 'exorelay', '10 extra services', 10_000, 1, [
+      point('routes', 'exorelay', 'ExoRelay + 10 services', 10_000, 1, [
         phase(64, 900, {}),
         phase(1, 1900, {}),
       ]),
     ]
     const svg = curveChart(curve('routes'), curveTable(curve('routes'), rounds))!
     assert.equal(svg.match(/<polyline /g)?.length, 2)
-    assert.match(svg, />no extra services</)
+    assert.match(svg, />ExoRelay</)
   })
 
   it('is undefined when nothing was measured', () => {
