@@ -5,6 +5,8 @@ import {
   ENV_BATCHES,
   ENV_BUS_PORT,
   ENV_EVENT_CLIENTS,
+  ENV_EXTRA_SERVICES,
+  ENV_FAN_OUT,
   ENV_FLOOD_SERVICES,
   ENV_NATS_SERVER,
   ENV_NO_STACKS,
@@ -66,6 +68,26 @@ export function busPort(): number {
 /** How many services the registration flood re-registers each second. */
 export function floodServices(): number {
   return positiveIntegerFrom(ENV_FLOOD_SERVICES, 'a positive integer')
+}
+
+/** How many services besides the benchmark's own the bus must hold (the routes curve). */
+export function extraServices(): number {
+  return positiveIntegerFrom(ENV_EXTRA_SERVICES, 'a positive integer')
+}
+
+/** How many receiving services the fan-out curve runs. */
+export function fanOut(): number {
+  return positiveIntegerFrom(ENV_FAN_OUT, 'a positive integer')
+}
+
+/**
+ * Where a relay of the curves' own scripts finds its bus: ExoCom on loopback, and a port of
+ * its own, when the parent passed the bus's port; otherwise nothing, so that the transport
+ * comes from the environment (`EXORELAY_TRANSPORT=nats`, `NATS_URL`) as a user's would.
+ */
+export function busOptions(): { exocomHost?: string; exocomPort?: number; port?: number } {
+  if (process.env[ENV_BUS_PORT] === undefined) return {}
+  return { exocomHost: '127.0.0.1', exocomPort: busPort(), port: 0 }
 }
 
 /** How many clients follow the bus's event stream. */

@@ -2,19 +2,22 @@
 // services register themselves; in the floor with ExoCom as its bus (`mix-bus`), the floor's
 // services do not, so the bus gets the floor's routes as a routing table instead.
 import { startExoCom } from '@exorelay/exocom'
-import { batches, floodServices, serveParent } from './child.js'
-import { ENV_FLOOD_SERVICES } from './ipc.js'
+import { batches, extraServices, floodServices, serveParent } from './child.js'
+import { ENV_EXTRA_SERVICES, ENV_FLOOD_SERVICES } from './ipc.js'
 import { REPLY_NAME, REQUEST_NAME } from './payload.js'
 
-// Under the registration flood (`exorelay-flood`), the bus holds the flood's services too.
-const flood = process.env[ENV_FLOOD_SERVICES] === undefined ? undefined : floodServices()
+// Under the registration flood (`exorelay-flood`), the bus holds the flood's services too;
+// in the routes curve (`npm run curves`), the services registered to fill its table.
+const others =
+  (process.env[ENV_FLOOD_SERVICES] === undefined ? 0 : floodServices()) +
+  (process.env[ENV_EXTRA_SERVICES] === undefined ? 0 : extraServices())
 
 const exocom = await startExoCom({
   port: 0,
   logger: false,
   batches: batches(),
-  // ISSUE 14 maxServices: the bus's cap (default 1,000) raised for the flood plus the benchmark's own services.
-  ...(flood !== undefined && { maxServices: flood + 16 }),
+  // ISSUE 14 maxServices: the bus's cap (default 1,000) raised for the others plus the benchmark's own services.
+  ...(others > 0 && { maxServices: others + 16 }),
 })
 
 serveParent({

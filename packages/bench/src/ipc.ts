@@ -67,3 +67,9 @@ export const ENV_NO_STACKS = 'BENCH_NO_STACKS'
 export const ENV_MOLECULER_TRANSPORTER = 'BENCH_MOLECULER_TRANSPORTER'
 /** For the TCP transporter's requester: the responder's `host:port/nodeID`, its static peer. */
 export const ENV_MOLECULER_PEER = 'BENCH_MOLECULER_PEER'
+/** Bytes of the JSON payload every service sends (`npm run curves`); unset, the usual 96. */
+export const ENV_PAYLOAD_BYTES = 'BENCH_PAYLOAD_BYTES'
+/** Services besides the benchmark's own that ExoCom must hold (the routes curve): raises `maxServices`. */
+export const ENV_EXTRA_SERVICES = 'BENCH_EXTRA_SERVICES'
+/** How many receiving services the fan-out curve's receivers process runs, and the requester waits for. */
+export const ENV_FAN_OUT = 'BENCH_FAN_OUT'

@@ -17,14 +17,16 @@ export function natsUnavailable(): string | undefined {
 
 /**
  * Starts nats-server on loopback as a system's bus; resolves once it logged that it is ready.
- * `envFor` tells the services where it listens.
+ * `envFor` tells the services where it listens; `args` go to nats-server as they are (e.g. a
+ * configuration file raising `max_payload`).
  */
 export async function startNatsBus(
   envFor: (port: number) => Readonly<Record<string, string>>,
+  args: readonly string[] = [],
 ): Promise<StartedBus> {
   const binary = findNatsServer()
   if (binary === undefined) throw new Error(NATS_MISSING)
-  const server = await startNatsServer({ binary, readyTimeout: READY_TIMEOUT })
+  const server = await startNatsServer({ binary, readyTimeout: READY_TIMEOUT, args })
   // Labelled by its role: in the tables nats-server sits in the bus column.
   return { process: new ExternalProcess('bus', server), env: envFor(server.port) }
 }

@@ -207,7 +207,8 @@ export function runFolder(
   return join(tmp, `${prefix}-${date}-${pid}`)
 }
 
-function positiveInteger(text: string, flag: string): number {
+/** `text` as a positive integer; throws naming `flag` for anything else. */
+export function positiveInteger(text: string, flag: string): number {
   const value = Number(text)
   if (!Number.isInteger(value) || value < 1) {
     throw invalid(`${flag} must be a positive integer, got '${text}'.`)
@@ -215,7 +216,8 @@ function positiveInteger(text: string, flag: string): number {
   return value
 }
 
-function nonNegativeInteger(text: string, flag: string): number {
+/** `text` as a non-negative integer; throws naming `flag` for anything else. */
+export function nonNegativeInteger(text: string, flag: string): number {
   const value = Number(text)
   if (text.trim() === '' || !Number.isInteger(value) || value < 0) {
     throw invalid(`${flag} must be a non-negative integer, got '${text}'.`)
@@ -223,7 +225,8 @@ function nonNegativeInteger(text: string, flag: string): number {
   return value
 }
 
-function seconds(text: string, flag: string, zeroAllowed: boolean): number {
+/** `text` seconds as whole milliseconds; throws naming `flag` for anything but a number of seconds. */
+export function seconds(text: string, flag: string, zeroAllowed: boolean): number {
   const value = Number(text)
   if (text.trim() === '' || !Number.isFinite(value) || value < 0 || (value === 0 && !zeroAllowed)) {
     throw invalid(
@@ -249,6 +252,7 @@ function targets(text: string): Target[] {
   return TARGETS.filter((target) => names.includes(target))
 }
 
-function invalid(message: string): InvalidArgumentError {
+/** The error of a bad flag: `EXORELAY_ERR_ARG_INVALID_OPTION` with `message`. */
+export function invalid(message: string): InvalidArgumentError {
   return new InvalidArgumentError(ErrorCodes.INVALID_OPTION, message)
 }
