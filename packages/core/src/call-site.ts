@@ -43,6 +43,9 @@ export function atCallSite<E>(error: E, site: CallSite | undefined): E {
   return copy as E
 }
 
+// How V8 writes a frame of an async function waiting in an await.
+const ASYNC_FRAME = '\n    at async '
+
 /**
  * The reply of a send as a promise that the relay's `stackTraces: 'await'` (the default) hands
  * to its SentMessage: an async function, so that an ExoRelay error it rethrows gets the frames
@@ -57,6 +60,9 @@ export async function fromAwaitSite<T>(reply: Promise<T>): Promise<T> {
     if (!(error instanceof ExoRelayError)) throw error
     const site: CallSite = {}
     Error.captureStackTrace(site, fromAwaitSite)
+    // Nobody awaits it yet (a send that failed before its caller got to `await` has the
+    // caller's stack already), or it is observed through `.then()`: the error stays as made.
+    if (!site.stack?.includes(ASYNC_FRAME)) throw error
     throw atCallSite(error, site)
   }
 }

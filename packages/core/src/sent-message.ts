@@ -69,6 +69,8 @@ export class SentMessage<Result = unknown, Reply = unknown>
   #observed = false
   /** Settled through fromAwaitSite: its own rejection handler is added only on an unobserved failure. */
   #handledLate = false
+  /** Whether a handler was attached to this promise itself (`then`, `catch`, `await`). */
+  #handled = false
   /** @internal Set only while a tracer listens, so that untraced sends keep their shape. */
   declare [sendTrace]?: SendTrace
   /**
@@ -135,9 +137,10 @@ export class SentMessage<Result = unknown, Reply = unknown>
     this.#envelope?.reject(error)
     if (this[sendTrace] !== undefined) endSendTrace(this[sendTrace], undefined, error)
     this[onFailure]?.(error)
+    // It rejects a few microtasks from now, through fromAwaitSite: handled before then, unless
+    // somebody attached a handler to it already (`envelope()` observes another promise).
+    if (this.#handledLate && !this.#handled) Promise.prototype.then.call(this, undefined, ignore)
     if (this.#observed) return
-    // It rejects a few microtasks from now, through fromAwaitSite: handled before then.
-    if (this.#handledLate) Promise.prototype.then.call(this, undefined, ignore)
     // A send that fails at once (closed relay, aborted signal) is awaited a few microtasks
     // after this runs: judge it unobserved only once the microtask queue has drained, as Node
     // judges an unhandled rejection.
@@ -155,6 +158,7 @@ export class SentMessage<Result = unknown, Reply = unknown>
     onRejected?: ((reason: unknown) => B | PromiseLike<B>) | null,
   ): Promise<A | B> {
     this.#observed = true
+    this.#handled = true
     return super.then(onFulfilled, onRejected)
   }
 

@@ -404,6 +404,23 @@ test('a send without reply rejects with a TimeoutError whose stack points at the
   assert.equal(web.pendingReplies, 0)
 })
 
+test('a failed send observed only through envelope() or later never rejects unhandled', async (t) => {
+  const unhandled: unknown[] = []
+  const record = (reason: unknown) => unhandled.push(reason)
+  process.on('unhandledRejection', record)
+  t.after(() => process.off('unhandledRejection', record))
+  users.registerHandler('users.silent', () => {})
+  // Only the envelope: the send itself has no handler of the caller's.
+  await assert.rejects(web.send('users.silent', 1, { timeout: 20 }).envelope(), TimeoutError)
+  // Awaited only after it failed.
+  const late = web.send('users.silent', 2, { timeout: 20 })
+  // Logged as nobody observed it (at debug: a timeout), then awaited.
+  await webLog.waitFor((entry) => entry.bindings.messageId === late.id)
+  await assert.rejects(late, TimeoutError)
+  await nextTurn()
+  assert.deepEqual(unhandled, [])
+})
+
 test('with stackTraces: false a timeout is the same TimeoutError, its stack starting in the timer', async () => {
   const bus = new MemoryBus()
   const relay = new Relay({ serviceName: 'fast', transport: bus.transport(), stackTraces: false })

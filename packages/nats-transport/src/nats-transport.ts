@@ -47,8 +47,8 @@ import {
   fromNatsMessage,
   isNoResponders,
   MessageHeaders,
-  messageHeaders,
   outcomeOf,
+  publishHeaders,
   type ReplyRoute,
   type RouteHeader,
   replyPublication,
@@ -665,7 +665,7 @@ class NatsTransport implements Transport {
     const options: PublishOptions = {}
     if (reply !== undefined) options.reply = reply
     try {
-      const headers = messageHeaders(envelope, route)
+      const headers = publishHeaders(envelope, route)
       if (headers !== undefined) options.headers = headers
       nc.publish(subject, body, options)
     } catch (error) {

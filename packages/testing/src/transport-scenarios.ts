@@ -494,8 +494,18 @@ export function describeTransportScenarios(
 const SCENARIOS_FILE = /transport-scenarios\.[jt]s:\d+/
 
 /** The first frame of an error's stack: the line it points at. */
+/**
+ * The first frame of `error`'s stack outside Node.js itself: with the relay's default
+ * `stackTraces: 'await'`, the frames of the code awaiting the send, which under
+ * `assert.rejects` start inside node:assert.
+ */
 function firstFrame(error: Error): string {
-  return error.stack?.split('\n')[1] ?? ''
+  return (
+    error.stack
+      ?.split('\n')
+      .slice(1)
+      .find((frame) => !frame.includes('(node:')) ?? ''
+  )
 }
 
 /** `promise`, or a failure saying `what` did not happen: no wait of a scenario can hang. */
