@@ -75,6 +75,11 @@ export const ErrorCodes = {
   BUS_UNKNOWN_SERVICE: 'EXORELAY_ERR_BUS_UNKNOWN_SERVICE',
   /** ExoCom has as many clients on its event stream (`GET /events`) as it takes (`maxEventClients`). */
   BUS_TOO_MANY_EVENT_CLIENTS: 'EXORELAY_ERR_BUS_TOO_MANY_EVENT_CLIENTS',
+  /**
+   * ExoCom refused a message, delivering it to none of its receivers, because one of them has
+   * as many deliveries under way as the bus holds for it (`maxPending`, `maxPendingBytes`).
+   */
+  BUS_RECEIVER_BUSY: 'EXORELAY_ERR_BUS_RECEIVER_BUSY',
 } as const
 
 /** One of the stable codes of {@link ErrorCodes}, e.g. `'EXORELAY_ERR_REPLY_TIMEOUT'`. */

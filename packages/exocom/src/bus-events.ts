@@ -44,8 +44,12 @@ export interface MessageEvent {
  * - `unreachable`: nothing listened at the receiver's address, or the connection failed.
  * - `refused`: the receiver answered another status (in `status`).
  * - `timeout`: no answer within `deliveryTimeout`, or it waited that long for a busy receiver.
- * - `dropped`: the bus gave up on it: it was closing, too many deliveries to the receiver were
- *   under way, or the receiver answered a batch with results the bus could not read.
+ * - `busy`: the bus did not accept the message (the sender was answered 503
+ *   `EXORELAY_ERR_BUS_RECEIVER_BUSY`): this receiver, or another of the message's receivers,
+ *   had as many messages under way as the bus holds for one (`maxPending`,
+ *   `maxPendingBytes`). No receiver of the message got it.
+ * - `dropped`: the bus gave up on it: it was closing, or the receiver answered a batch with
+ *   results the bus could not read.
  */
 export type DeliveryOutcome =
   | 'delivered'
@@ -53,6 +57,7 @@ export type DeliveryOutcome =
   | 'unreachable'
   | 'refused'
   | 'timeout'
+  | 'busy'
   | 'dropped'
 
 /** One receiver's outcome for one message: one per receiver, or one for a message nobody receives. */

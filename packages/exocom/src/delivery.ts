@@ -5,10 +5,9 @@ import { BatchQueue, createPool, nodeTimers } from '@exorelay/undici-sender/inte
 import type { EventStream } from './event-stream.js'
 import {
   BatchDelivering,
-  consoleLine,
+  bodyBytes,
   Delivering,
   type DeliveryContext,
-  describe,
   logFailed,
   type Queued,
   type RoutedMessage,
@@ -32,8 +31,17 @@ export interface DeliveryOptions {
    * ever carries one service's token to another.
    */
   readonly tokenOf?: ((service: string) => string | undefined) | undefined
-  /** Messages that may be under way to one receiver, queued ones included; more are dropped with a warning. */
+  /**
+   * Messages that may be under way to one receiver, queued ones included: `busy()` says when a
+   * message would pass it, so that the bus refuses it. Default `DEFAULT_MAX_PENDING`.
+   */
   readonly maxPending?: number | undefined
+  /**
+   * Bytes of bodies (their JSON's length) that may be under way to one receiver, queued ones
+   * included; a message to a receiver with nothing under way is never busy, whatever its size.
+   * Default `DEFAULT_MAX_PENDING_BYTES`.
+   */
+  readonly maxPendingBytes?: number | undefined
   /** Send batches to receivers that offered them (decision 0011). Default `true`. */
   readonly batches?: boolean | undefined
   /**
@@ -54,6 +62,35 @@ export interface DeliveryOptions {
   readonly onTokenRefused?: ((delivery: Delivery, message: RoutedMessage) => void) | undefined
 }
 
+/** A receiver that cannot take one more message now: why `Deliverer.busy` refused it. */
+export interface BusyReceiver {
+  readonly delivery: Delivery
+  /** Messages under way to it. */
+  readonly pending: number
+  /** The bytes of their bodies. */
+  readonly pendingBytes: number
+  /** Which limit the message would pass. */
+  readonly limit: 'maxPending' | 'maxPendingBytes'
+  /** That limit's value. */
+  readonly max: number
+}
+
+/**
+ * What the sender of `message` is told when `busy` refused it: the receiver, what is under way
+ * to it, the limit, and what to do.
+ */
+export function busyText(busy: BusyReceiver, message: RoutedMessage): string {
+  const { delivery, pending, pendingBytes, limit, max } = busy
+  const { name, instance } = delivery.service
+  const receiver = `'${name}'${instance === undefined ? '' : ` (instance '${instance}')`}`
+  const full =
+    limit === 'maxPending'
+      ? `has ${pending} messages under way, as many as ExoCom holds for one receiver (maxPending ${max})`
+      : `has ${pending} messages with ${pendingBytes} bytes of bodies under way, and this one's ${message.body.length} bytes would pass what ExoCom holds for one receiver (maxPendingBytes ${max})`
+  const none = message.receivers > 1 ? ` to any of its ${message.receivers} receivers` : ''
+  return `ExoCom did not accept the message '${message.publicName}': its receiver ${receiver} ${full}. Nothing was delivered${none}. The receiver is slow or hung: find out why it does not answer, or send less at once; raise ExoCom's ${limit} if the receiver keeps up with more. Send it again later.`
+}
+
 /** What the deliverer holds right now; for tests and diagnostics. */
 export interface DeliveryStats {
   /** Receiver origins with a pool. */
@@ -68,9 +105,15 @@ export interface DeliveryStats {
 // messages to a hanging receiver cannot open sockets without bound: the rest wait in the pool.
 const CONNECTIONS_PER_RECEIVER = 64
 // What waits in a pool or a batch queue holds its body: a receiver that hangs while messages
-// keep coming must not grow the bus's memory without bound. Each request ends within the
-// timeout anyway, and the queue leaves when one does.
-export const DEFAULT_MAX_PENDING = 1000
+// keep coming must not grow the bus's memory without bound, so the bus refuses messages to a
+// receiver past either limit (503 `BUS_RECEIVER_BUSY`) rather than accept them. Each request
+// ends within the timeout anyway, and the queue leaves when one does.
+// 10,000: ten times what one relay keeps in flight at 1,024 concurrent requests, so that a
+// busy but healthy receiver is never refused; what that holds is bounded by the bytes below.
+// 64 MiB: 64 bodies at the default bodyLimit of 1 MiB, or 10,000 of 6.5 KiB; a bus with many
+// receivers that all hang could hold that much for each, for at most the delivery timeout.
+export const DEFAULT_MAX_PENDING = 10_000
+export const DEFAULT_MAX_PENDING_BYTES = 64 * 1024 * 1024
 const RESOLVED: Promise<void> = Promise.resolve()
 
 /**
@@ -91,6 +134,7 @@ export class Deliverer {
   readonly #tokenOf: ((service: string) => string | undefined) | undefined
   readonly #token: string | undefined
   readonly #maxPending: number
+  readonly #maxPendingBytes: number
   readonly #batches: boolean
   readonly #batchAfter: number
   readonly #targets = new Map<string, Target>()
@@ -103,6 +147,7 @@ export class Deliverer {
     this.#timeout = options.timeout
     this.#log = options.logger
     this.#maxPending = options.maxPending ?? DEFAULT_MAX_PENDING
+    this.#maxPendingBytes = options.maxPendingBytes ?? DEFAULT_MAX_PENDING_BYTES
     this.#batches = options.batches ?? true
     this.#batchAfter = options.batchAfter ?? DEFAULT_BATCH_AFTER
     this.#token = options.token
@@ -111,9 +156,10 @@ export class Deliverer {
       timeout: this.#timeout,
       log: this.#log,
       events: options.events,
-      ended: (target, count) => {
+      ended: (target, count, bytes) => {
         target.requests--
         target.pending -= count
+        target.pendingBytes -= bytes
         this.#active -= count
         if (target.queue.waiting > 0) target.queue.flush(false)
         if (this.#active === 0 && this.#idle.length > 0) this.#resolveIdle()
@@ -145,10 +191,40 @@ export class Deliverer {
         }
         // Still counted as pending: they are the same messages, on their way again.
         target.pending += items.length
+        target.pendingBytes += bodyBytes(items)
         this.#active += items.length
         for (const { delivery, message } of items) this.#single(target, delivery, message)
       },
     }
+  }
+
+  /**
+   * The first of `deliveries` whose receiver cannot take one more message with a body of
+   * `bytes` now: it has `maxPending` messages under way, or their bodies and this one's would
+   * pass `maxPendingBytes` (a receiver with nothing under way takes a message of any size).
+   * The bus asks before it accepts a message, and refuses it for every receiver when one is
+   * busy: once accepted, a delivery is never dropped for the limits (two receivers at one
+   * origin may pass them by one message each, which is bounded by the services there).
+   */
+  busy(deliveries: readonly Delivery[], bytes: number): BusyReceiver | undefined {
+    for (const delivery of deliveries) {
+      const target = this.#targets.get(this.#key(delivery.service.name, delivery.origin))
+      if (target === undefined) continue
+      const { pending, pendingBytes } = target
+      if (pending >= this.#maxPending) {
+        return { delivery, pending, pendingBytes, limit: 'maxPending', max: this.#maxPending }
+      }
+      if (pending > 0 && pendingBytes + bytes > this.#maxPendingBytes) {
+        return {
+          delivery,
+          pending,
+          pendingBytes,
+          limit: 'maxPendingBytes',
+          max: this.#maxPendingBytes,
+        }
+      }
+    }
+    return undefined
   }
 
   /**
@@ -170,17 +246,12 @@ export class Deliverer {
       this.#failedToStart(delivery, message, error)
       return
     }
-    if (target.pending >= this.#maxPending) {
-      const pending = target.pending
-      const reason = `${pending} deliveries to the receiver are still under way`
-      this.#context.events.delivery(delivery, message, 'dropped', undefined, reason)
-      this.#log.warn(
-        { ...describe(delivery, message), pending },
-        `not delivered: ${consoleLine(delivery, message)}: ${reason}`,
-      )
-      return
-    }
+    // No check of the limits here: the bus asked `busy()` before it accepted the message, and
+    // dropping it now would leave its sender waiting for nothing. A message that liveness sends
+    // on to another instance (its first was unreachable) goes too, past the limits if need be:
+    // it was accepted, and its first delivery no longer counts.
     target.pending++
+    target.pendingBytes += message.body.length
     this.#active++
     // Behind messages that wait already, a message waits too: the receiver gets them in order.
     if (target.queue.holds()) {
@@ -192,6 +263,7 @@ export class Deliverer {
     } catch (error) {
       target.requests--
       target.pending--
+      target.pendingBytes -= message.body.length
       this.#active--
       if (this.#active === 0 && this.#idle.length > 0) this.#resolveIdle()
       this.#failedToStart(delivery, message, error)
@@ -307,6 +379,7 @@ export class Deliverer {
         dispatcherTimeout: timeout,
         pool,
         pending: 0,
+        pendingBytes: 0,
         requests: 0,
         queue: new BatchQueue<Queued>(
           {
@@ -326,6 +399,7 @@ export class Deliverer {
                 `it waited ${timeout} ms for the receiver, which was busy with earlier deliveries`,
               )
               created.pending--
+              created.pendingBytes -= message.body.length
               this.#active--
               if (this.#active === 0) this.#resolveIdle()
             },

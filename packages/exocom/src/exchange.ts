@@ -71,6 +71,8 @@ export interface Target extends ExchangeContext {
   readonly pool: Pool
   /** Messages to it that have not settled: in requests under way, and queued. */
   pending: number
+  /** The bytes of their bodies (each message's JSON, counted once per receiver). */
+  pendingBytes: number
   /** Requests under way to it, single deliveries and batches alike. */
   requests: number
   /**
@@ -90,10 +92,10 @@ export interface OutcomeSink {
 export interface DeliveryContext extends OutcomeSink {
   readonly timeout: number
   /**
-   * A request to `target` carrying `count` messages has ended, each message logged. Called
-   * exactly once per request, after its outcome was handled.
+   * A request to `target` carrying `count` messages whose bodies have `bytes` has ended, each
+   * message logged. Called exactly once per request, after its outcome was handled.
    */
-  ended(target: Target, count: number): void
+  ended(target: Target, count: number, bytes: number): void
   /** `target` answered `status` to a batch without taking any of it: deliver `items` again, alone. */
   refused(target: Target, items: readonly Queued[], status: number): void
   /**
@@ -119,6 +121,7 @@ abstract class DeliveryExchange extends UndiciExchange {
   protected readonly deliveries: DeliveryContext
   protected readonly target: Target
   readonly #count: number
+  readonly #bytes: number
   // When the request was made (`performance.now()`): a service that registered after that is
   // alive, whatever this request found.
   readonly #since = performance.now()
@@ -127,6 +130,7 @@ abstract class DeliveryExchange extends UndiciExchange {
     deliveries: DeliveryContext,
     target: Target,
     count: number,
+    bytes: number,
     path: string,
     body: string,
     answerLimit: number | undefined,
@@ -140,6 +144,7 @@ abstract class DeliveryExchange extends UndiciExchange {
     this.deliveries = deliveries
     this.target = target
     this.#count = count
+    this.#bytes = bytes
   }
 
   /**
@@ -161,7 +166,7 @@ abstract class DeliveryExchange extends UndiciExchange {
 
   protected answered({ status, body, cut, errorCode }: RawAnswer): void {
     this.delivered(status, body, cut, errorCode)
-    this.deliveries.ended(this.target, this.#count)
+    this.deliveries.ended(this.target, this.#count, this.#bytes)
   }
 
   protected failed({ kind, cause }: Failure): unknown {
@@ -181,10 +186,10 @@ abstract class DeliveryExchange extends UndiciExchange {
     }
     if (!refused) {
       this.undelivered(outcome, reason, err)
-      this.deliveries.ended(this.target, this.#count)
+      this.deliveries.ended(this.target, this.#count, this.#bytes)
       return err
     }
-    this.deliveries.ended(this.target, this.#count)
+    this.deliveries.ended(this.target, this.#count, this.#bytes)
     for (const { delivery, message } of this.messages()) {
       // A message another instance took is no failure: liveness logs where it went, and the
       // stream shows this instance's outcome before the next one's.
@@ -209,7 +214,7 @@ export class Delivering extends DeliveryExchange {
     delivery: Delivery,
     message: RoutedMessage,
   ) {
-    super(context, target, 1, delivery.path, message.body, undefined)
+    super(context, target, 1, message.body.length, delivery.path, message.body, undefined)
     this.#delivery = delivery
     this.#message = message
     this.start()
@@ -243,7 +248,15 @@ export class BatchDelivering extends DeliveryExchange {
 
   /** `body` is the JSON array of the entries of `items`, in their order. */
   constructor(context: DeliveryContext, target: Target, items: readonly Queued[], body: string) {
-    super(context, target, items.length, RUN_BATCH_PATH, body, MAX_BATCH_RESULTS_BYTES)
+    super(
+      context,
+      target,
+      items.length,
+      bodyBytes(items),
+      RUN_BATCH_PATH,
+      body,
+      MAX_BATCH_RESULTS_BYTES,
+    )
     this.#items = items
     this.start()
   }
@@ -356,6 +369,13 @@ export function logFailed(
   const fields = describe(delivery, message)
   if (err !== undefined) fields.err = err
   log.warn(fields, `not delivered: ${consoleLine(delivery, message)}: ${reason}`)
+}
+
+/** The bytes of the bodies of `items`, as the deliverer counts them under way. */
+export function bodyBytes(items: readonly Queued[]): number {
+  let bytes = 0
+  for (const { message } of items) bytes += message.body.length
+  return bytes
 }
 
 /** The log fields of one delivery. */

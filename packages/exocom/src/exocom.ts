@@ -112,6 +112,8 @@ export async function startExoCom(options: ExoComOptions = {}): Promise<ExoCom> 
     }),
     batches,
     batchAfter: settings.batchAfter,
+    maxPending: settings.maxPending,
+    maxPendingBytes: settings.maxPendingBytes,
   })
   let closing: Promise<void> | undefined
 

@@ -15,7 +15,7 @@ import {
   statusOf,
 } from '@exorelay/http-protocol'
 import type { FastifyInstance, FastifyRequest } from 'fastify'
-import type { Deliverer, RoutedMessage } from './delivery.js'
+import { busyText, type Deliverer, type RoutedMessage } from './delivery.js'
 import type { AcceptedMessage, EventStream } from './event-stream.js'
 import type { Identities } from './identity.js'
 import type { Delivery, RoutingTable } from './routing-table.js'
@@ -53,6 +53,11 @@ const CLOSING = batchFailure(
   ErrorCodes.BUS_CLOSING,
   'ExoCom is shutting down',
 )
+
+// Seconds a sender is told to wait before it sends a refused message again (`retry-after`): a
+// busy receiver frees a place as soon as one of its deliveries ends, so the smallest the
+// header can say.
+const BUSY_RETRY_AFTER = 1
 
 /** What the ingress of the bus needs from the rest of it. */
 export interface BusIngressOptions {
@@ -189,23 +194,48 @@ export function addBusIngress(
         message,
       )
     }
+    const routed: RoutedMessage = {
+      publicName,
+      sentName: name,
+      sender,
+      instance,
+      traceparent: envelope.traceparent,
+      id,
+      responseTo,
+      body,
+      receivers: deliveries.length,
+      accepted,
+    }
+    // Before it is accepted, never after: a receiver that cannot take it refuses it for all.
+    // Cancellations are not checked: each frees a receiver of a request it already holds.
+    const busy = deliverer.busy(deliveries, body.length)
+    if (busy !== undefined)
+      return refuseBusy(deliveries, routed, envelope.payload, busyText(busy, routed))
     // A request (it has a deadline): its cancellation, if one comes, goes where it went.
     table.remember(id, sender, instance, envelope.timeout === undefined ? undefined : deliveries)
-    return deliverAll(
-      deliveries,
-      {
-        publicName,
-        sentName: name,
-        sender,
-        instance,
-        traceparent: envelope.traceparent,
-        id,
-        responseTo,
-        body,
-        receivers: deliveries.length,
-        accepted,
-      },
-      envelope.payload,
+    return deliverAll(deliveries, routed, envelope.payload)
+  }
+
+  // No receiver got it: the sender is answered 503 at once, and may send it again later.
+  const refuseBusy = (
+    deliveries: readonly Delivery[],
+    routed: RoutedMessage,
+    payload: unknown,
+    reason: string,
+  ): BatchResult => {
+    events.message(routed, deliveries, payload)
+    for (const delivery of deliveries) {
+      events.delivery(delivery, routed, 'busy', undefined, reason, ErrorCodes.BUS_RECEIVER_BUSY)
+    }
+    log.warn(
+      { sender: routed.sender, messageName: routed.publicName, messageId: routed.id },
+      `not accepted: ${reason}`,
+    )
+    return batchFailure(
+      statusOf(ErrorCodes.BUS_RECEIVER_BUSY),
+      ErrorCodes.BUS_RECEIVER_BUSY,
+      reason,
+      BUSY_RETRY_AFTER,
     )
   }
 

@@ -21,6 +21,7 @@ import {
 } from '@exorelay/http-protocol'
 import { pino } from 'pino'
 import pretty from 'pino-pretty'
+import { DEFAULT_MAX_PENDING, DEFAULT_MAX_PENDING_BYTES } from './delivery.js'
 import { isLoopbackHost } from './dev-page.js'
 import { validateServices } from './routing-table.js'
 
@@ -182,6 +183,23 @@ export interface ExoComOptions {
    */
   maxConnections?: number
   /**
+   * Messages under way to one receiver at most (sent and not yet answered, or waiting for a
+   * batch). A message routed to a receiver that has this many is refused, for all its
+   * receivers, with 503 `EXORELAY_ERR_BUS_RECEIVER_BUSY` and `retry-after: 1`, and its send
+   * rejects at once: the bus never accepts a message it would then have to drop. Each
+   * delivery ends within `deliveryTimeout`, so a hung receiver holds at most this many.
+   * @default `10_000`
+   */
+  maxPending?: number
+  /**
+   * Bytes of bodies (each message's JSON) under way to one receiver at most, so that a hung
+   * receiver cannot grow the bus's memory by more than this; a message that would pass it is
+   * refused as with `maxPending`. A receiver with nothing under way takes one message of any
+   * size up to `bodyLimit`.
+   * @default `67_108_864` (64 MiB)
+   */
+  maxPendingBytes?: number
+  /**
    * The dev page at `GET /`: the services, the routes and a live list of the messages, in a
    * browser. It is open without a token, holds no data of the bus, and asks for the token to
    * read it. `false`: `GET /` is a 404.
@@ -237,6 +255,8 @@ export interface ExoComSettings {
   readonly maxServices: number
   readonly maxInstances: number
   readonly maxConnections: number
+  readonly maxPending: number
+  readonly maxPendingBytes: number
   readonly ui: boolean
   readonly events: boolean
   readonly eventsBuffer: number
@@ -292,6 +312,13 @@ export function checkExoComOptions(options: ExoComOptions): ExoComSettings {
       'maxConnections',
       1,
       DEFAULT_MAX_CONNECTIONS,
+    ),
+    maxPending: checkInteger(options.maxPending, 'maxPending', 1, DEFAULT_MAX_PENDING),
+    maxPendingBytes: checkInteger(
+      options.maxPendingBytes,
+      'maxPendingBytes',
+      1,
+      DEFAULT_MAX_PENDING_BYTES,
     ),
     events: checkBoolean(options.events, 'events', true),
     eventsBuffer: checkInteger(options.eventsBuffer, 'eventsBuffer', 1, DEFAULT_EVENTS_BUFFER),

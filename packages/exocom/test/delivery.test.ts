@@ -6,7 +6,9 @@ import { type TestContext, test } from 'node:test'
 import { MAX_BATCH_BYTES, MAX_BATCH_MESSAGES, runPath } from '@exorelay/http-protocol'
 import { RecordingLogger } from '@exorelay/testing'
 import {
+  busyText,
   DEFAULT_MAX_PENDING,
+  DEFAULT_MAX_PENDING_BYTES,
   Deliverer,
   type DeliveryOptions,
   type RoutedMessage,
@@ -164,38 +166,71 @@ test('200 deliveries to a receiver that is down all settle with a warning, on on
   assert.deepEqual(deliverer.stats(), { pools: 1, pending: 0, connections: 0 })
 })
 
-test('a hanging receiver gets at most maxPending deliveries at a time; more are dropped with a warning', async (t) => {
+test('a hanging receiver is busy at maxPending deliveries; none is dropped, and it has room again once they end', async (t) => {
   const slow = await startReceiver(t, 'slow', 'hang')
   const users = await startReceiver(t, 'users')
   const { deliverer, log } = startDeliverer(t, 5000, { maxPending: 3 })
-  assert.equal(DEFAULT_MAX_PENDING, 1000)
+  assert.equal(DEFAULT_MAX_PENDING, 10_000)
 
-  for (const n of [1, 2, 3]) deliverer.deliver(...jobFor(slow.port, `held-${n}`))
-  deliverer.deliver(...jobFor(slow.port, 'dropped'))
-  deliverer.deliver(...jobFor(users.port, 'elsewhere'))
-  await users.waitForRuns(1)
-
-  const [dropped] = log.at('warn')
-  assert.equal(dropped?.fields.messageId, 'dropped')
-  assert.equal(dropped?.fields.pending, 3)
-  assert.match(dropped?.message ?? '', /3 deliveries to the receiver are still under way/)
-  assert.equal(users.runs.length, 1)
-  await slow.waitForRuns(3)
-  slow.release()
-  await deliverer.idle()
-  // Room again: the next delivery goes out (and is answered once released).
-  deliverer.deliver(...jobFor(slow.port, 'after'))
+  for (const n of [1, 2, 3]) {
+    const [delivery, message] = jobFor(slow.port, `held-${n}`)
+    assert.equal(deliverer.busy([delivery], message.body.length), undefined)
+    deliverer.deliver(delivery, message)
+  }
+  const [toSlow, fourth] = jobFor(slow.port, 'fourth')
+  const [toUsers] = jobFor(users.port, 'elsewhere')
+  const busy = deliverer.busy([toUsers, toSlow], fourth.body.length)
+  assert.equal(busy?.delivery, toSlow)
+  assert.equal(busy?.pending, 3)
+  assert.equal(busy?.limit, 'maxPending')
+  assert.equal(busy?.max, 3)
+  assert.match(
+    busyText(busy!, { ...fourth, receivers: 2 }),
+    /^ExoCom did not accept the message 'users\.create': its receiver 'users' has 3 messages under way, as many as ExoCom holds for one receiver \(maxPending 3\)\. Nothing was delivered to any of its 2 receivers\. The receiver is slow or hung: .* raise ExoCom's maxPending if the receiver keeps up with more\. Send it again later\.$/,
+  )
+  // Another receiver has room; and a delivery handed over anyway (as liveness hands one on) is
+  // never dropped: the limits are the bus's check before it accepts, not the deliverer's.
+  assert.equal(deliverer.busy([toUsers], fourth.body.length), undefined)
+  deliverer.deliver(toSlow, fourth)
   await slow.waitForRuns(4)
   slow.release()
   await deliverer.idle()
+  assert.equal(deliverer.busy([toSlow], fourth.body.length), undefined)
   assert.deepEqual(slow.runs.map((run) => (run.body as { id: string }).id).sort(), [
-    'after',
+    'fourth',
     'held-1',
     'held-2',
     'held-3',
   ])
-  assert.equal(log.at('warn').length, 1)
-  assert.equal(log.at('info').length, 5)
+  assert.equal(log.at('warn').length, 0)
+  assert.equal(log.at('info').length, 4)
+})
+
+test('maxPendingBytes bounds the bodies under way to one receiver; a first message of any size goes', async (t) => {
+  const slow = await startReceiver(t, 'slow', 'hang')
+  const { deliverer } = startDeliverer(t, 5000, { maxPendingBytes: 100 })
+  assert.equal(DEFAULT_MAX_PENDING_BYTES, 64 * 1024 * 1024)
+  const [delivery, message] = jobFor(slow.port, 'first')
+  assert.ok(message.body.length > 40 && message.body.length < 50, `${message.body.length}`)
+
+  // Nothing under way: even a body over the budget is taken (bodyLimit bounds it).
+  assert.equal(deliverer.busy([delivery], 1000), undefined)
+  deliverer.deliver(delivery, message)
+  const [, second] = jobFor(slow.port, 'second')
+  assert.equal(deliverer.busy([delivery], second.body.length), undefined)
+  deliverer.deliver(delivery, second)
+  const busy = deliverer.busy([delivery], second.body.length)
+  assert.equal(busy?.limit, 'maxPendingBytes')
+  assert.equal(busy?.pending, 2)
+  assert.equal(busy?.pendingBytes, message.body.length + second.body.length)
+  assert.match(
+    busyText(busy!, second),
+    /its receiver 'users' has 2 messages with \d+ bytes of bodies under way, and this one's \d+ bytes would pass what ExoCom holds for one receiver \(maxPendingBytes 100\)\. Nothing was delivered\. /,
+  )
+  await slow.waitForRuns(2)
+  slow.release()
+  await deliverer.idle()
+  assert.equal(deliverer.busy([delivery], second.body.length), undefined)
 })
 
 test('a receiver that trickles its answer is cut off at the timeout, as a whole', async (t) => {
@@ -305,13 +340,13 @@ test('maxPending counts the messages waiting for a batch with those in flight', 
   const users = await startReceiver(t, 'users', 'hang')
   const { deliverer, log } = startDeliverer(t, 5000, { batchAfter: 1, maxPending: 3 })
 
-  for (const id of ['in-flight', 'queued-1', 'queued-2', 'dropped']) {
-    deliverer.deliver(...batchJob(users.port, id))
+  for (const id of ['in-flight', 'queued-1', 'queued-2']) {
+    const [delivery, message] = batchJob(users.port, id)
+    assert.equal(deliverer.busy([delivery], message.body.length), undefined, id)
+    deliverer.deliver(delivery, message)
   }
-
-  const [dropped] = log.at('warn')
-  assert.equal(dropped?.fields.messageId, 'dropped')
-  assert.equal(dropped?.fields.pending, 3)
+  const [delivery, message] = batchJob(users.port, 'refused')
+  assert.equal(deliverer.busy([delivery], message.body.length)?.pending, 3)
   assert.equal(deliverer.stats().pending, 3)
   await users.waitForRuns(1)
   users.release()
@@ -322,6 +357,9 @@ test('maxPending counts the messages waiting for a batch with those in flight', 
     users.runs.map((run) => run.url),
     ['/run/users.create', '/run'],
   )
+  // Every message ended, in flight and in the batch alike: nothing counts any more.
+  assert.equal(deliverer.busy([delivery], 10_000_000), undefined)
+  assert.equal(log.at('warn').length, 0)
 })
 
 test('a receiver the bus cannot address fails its own delivery, logged, and the others go on', async (t) => {

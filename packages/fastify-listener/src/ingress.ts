@@ -158,6 +158,7 @@ export function sendResult(reply: FastifyReply, result: BatchResult): void {
     return
   }
   // Every other result comes from batchFailure, with a code and a text.
+  if (result.retryAfter !== undefined) reply.header('retry-after', String(result.retryAfter))
   sendErrorAnswer(reply, { status: result.status, code: result.code!, text: result.error! })
 }
 

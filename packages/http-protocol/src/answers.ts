@@ -29,6 +29,7 @@ export const STATUS_OF_CODE: Readonly<Partial<Record<ErrorCode, number>>> = Obje
   [ErrorCodes.BUS_INVALID_REGISTRATION]: 400,
   [ErrorCodes.BUS_UNKNOWN_SERVICE]: 404,
   [ErrorCodes.BUS_TOO_MANY_EVENT_CLIENTS]: 503,
+  [ErrorCodes.BUS_RECEIVER_BUSY]: 503,
 })
 
 /** The status an answer with `code` carries: from {@link STATUS_OF_CODE}, else 500. */

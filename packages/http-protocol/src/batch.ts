@@ -54,6 +54,11 @@ export interface BatchResult {
   readonly status: number
   readonly code?: ErrorCode
   readonly error?: string
+  /**
+   * Seconds after which the message may be sent again, when it was refused for a while only
+   * (503 `EXORELAY_ERR_BUS_RECEIVER_BUSY`): the single route's `retry-after` header.
+   */
+  readonly retryAfter?: number
 }
 
 /**
@@ -135,9 +140,17 @@ function parseItem(item: unknown): Envelope | ProtocolError {
   }
 }
 
-/** The result of a message refused with `status`, its `code` and the route's text. */
-export function batchFailure(status: number, code: ErrorCode, error: string): BatchResult {
-  return { status, code, error }
+/**
+ * The result of a message refused with `status`, its `code` and the route's text; with
+ * `retryAfter`, the seconds after which it may be sent again.
+ */
+export function batchFailure(
+  status: number,
+  code: ErrorCode,
+  error: string,
+  retryAfter?: number,
+): BatchResult {
+  return retryAfter === undefined ? { status, code, error } : { status, code, error, retryAfter }
 }
 
 /**

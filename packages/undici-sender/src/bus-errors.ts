@@ -13,11 +13,12 @@ export const BODY_READ_LIMIT = 4096
 
 /**
  * The text of an error answer as the relay quotes it. The bus's refusal of a credential
- * (`exorelay-error-code: EXORELAY_ERR_AUTH_FORBIDDEN`) is its own sentence, ending with the
- * fix: quoted whole, up to `FORBIDDEN_TEXT_LENGTH`. Anything else is a peer's text, cut short.
+ * (`exorelay-error-code: EXORELAY_ERR_AUTH_FORBIDDEN`) or of a message to a busy receiver
+ * (`EXORELAY_ERR_BUS_RECEIVER_BUSY`) is its own sentence, ending with the fix: quoted whole,
+ * up to `FORBIDDEN_TEXT_LENGTH`. Anything else is a peer's text, cut short.
  */
 export function answerText(body: string, errorCode: string | undefined): string {
-  return errorCode === ErrorCodes.FORBIDDEN
+  return errorCode === ErrorCodes.FORBIDDEN || errorCode === ErrorCodes.BUS_RECEIVER_BUSY
     ? textStart(body, FORBIDDEN_TEXT_LENGTH)
     : textStart(body)
 }
@@ -67,9 +68,23 @@ export function forbiddenError(subject: string, status: number, bodyStart: strin
 }
 
 /**
- * The error for a non-2xx answer to `subject`: forbidden when the bus says so by its error
- * code, refused otherwise. A 403 without the code is not the bus's refusal of a credential (a
- * reverse proxy's, say): it stays `BUS_REFUSED`, in neutral words.
+ * ExoCom did not accept `subject` because one of its receivers has as many messages under way
+ * as the bus holds (503): the bus's sentence names the receiver and says what to do, so it is
+ * the message. Nothing was delivered, so the caller may send it again; the relay does not, as
+ * it cannot know whether the caller still wants it.
+ */
+function receiverBusyError(subject: string, status: number, bodyStart: string): TransportError {
+  const message =
+    bodyStart === ''
+      ? `ExoCom refused ${subject} (${answered(status, bodyStart)}): one of its receivers has as many messages under way as ExoCom holds. Send it again later.`
+      : bodyStart
+  return new TransportError(ErrorCodes.BUS_RECEIVER_BUSY, message, { status })
+}
+
+/**
+ * The error for a non-2xx answer to `subject`: forbidden or receiver busy when the bus says
+ * so by its error code, refused otherwise. A 403 without the code is not the bus's refusal of
+ * a credential (a reverse proxy's, say): it stays `BUS_REFUSED`, in neutral words.
  */
 export function refusal(
   subject: string,
@@ -77,9 +92,11 @@ export function refusal(
   errorCode: string | undefined,
   bodyStart: string,
 ): TransportError {
-  return errorCode === ErrorCodes.FORBIDDEN
-    ? forbiddenError(subject, status, bodyStart)
-    : refusedError(subject, status, bodyStart)
+  if (errorCode === ErrorCodes.FORBIDDEN) return forbiddenError(subject, status, bodyStart)
+  if (errorCode === ErrorCodes.BUS_RECEIVER_BUSY) {
+    return receiverBusyError(subject, status, bodyStart)
+  }
+  return refusedError(subject, status, bodyStart)
 }
 
 /**

@@ -2,9 +2,11 @@ import assert from 'node:assert/strict'
 import { test } from 'node:test'
 import { ErrorCodes, TransportError } from '@exorelay/core'
 import {
+  answerText,
   describeCause,
   isUndiciTimeout,
   noReceiverError,
+  refusal,
   refusedError,
   unreachableError,
 } from '../src/bus-errors.js'
@@ -37,6 +39,26 @@ test('refusedError is a BUS_REFUSED TransportError naming what was refused', () 
   assert.equal(error.code, ErrorCodes.BUS_REFUSED)
   assert.equal(error.status, 500)
   assert.equal(error.message, "ExoCom refused the message 'users.create' (answered 500: boom).")
+})
+
+test('a 503 RECEIVER_BUSY keeps its code and is the bus sentence, quoted whole; without one it still says what to do', () => {
+  const sentence = `ExoCom did not accept the message 'orders.create': its receiver 'orders' has 10000 messages under way, as many as ExoCom holds for one receiver (maxPending 10000). Nothing was delivered. The receiver is slow or hung: find out why it does not answer, or send less at once; raise ExoCom's maxPending if the receiver keeps up with more. Send it again later.`
+  const quoted = answerText(sentence, ErrorCodes.BUS_RECEIVER_BUSY)
+  assert.equal(quoted, sentence)
+
+  const error = refusal("the message 'orders.create'", 503, ErrorCodes.BUS_RECEIVER_BUSY, quoted)
+  assert.ok(error instanceof TransportError)
+  assert.equal(error.code, ErrorCodes.BUS_RECEIVER_BUSY)
+  assert.equal(error.status, 503)
+  assert.equal(error.message, sentence)
+
+  const bare = refusal("the message 'orders.create'", 503, ErrorCodes.BUS_RECEIVER_BUSY, '')
+  assert.equal(
+    bare.message,
+    "ExoCom refused the message 'orders.create' (answered 503): one of its receivers has as many messages under way as ExoCom holds. Send it again later.",
+  )
+  // A 503 without the code (a proxy's, ExoCom closing) stays BUS_REFUSED.
+  assert.equal(refusal('x', 503, undefined, 'busy').code, ErrorCodes.BUS_REFUSED)
 })
 
 test('unreachableError keeps the cause and names the origin', () => {
