@@ -49,7 +49,7 @@ function exorelaySystem(id: SystemId, title: string, variant: Variant): Scenario
   const { batches, flood, telemetry, eventClients } = variant
   const description = `the exorelay package (logger: false${
     batches ? '' : ', batches: false'
-  }; stack capture per send as by default) in two services, @exorelay/exocom (logger: false${
+  }; stackTraces as by default, 'await': no capture per send) in two services, @exorelay/exocom (logger: false${
     batches ? '' : ', batches: false'
   }) as the bus, one await relay.send() per request/reply${
     telemetry === undefined ? '' : `; ${TELEMETRY_DESCRIPTIONS[telemetry]}`

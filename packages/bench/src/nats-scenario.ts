@@ -7,7 +7,7 @@ export const natsScenario: Scenario = {
   id: 'nats',
   title: 'NATS',
   description:
-    'nats-server + two nats.js 2 services, nc.request() (async stack traces as by default) / msg.respond() with JSON payloads',
+    'nats-server + two nats.js 2 services, nc.request() (its caller-stack capture per request, as by default) / msg.respond() with JSON payloads',
   noStacks: 'noAsyncTraces: true in the requesting service',
   ...onNats((port) => ({ [ENV_NATS_SERVER]: `127.0.0.1:${port}` }), {
     responder: 'nats-responder.ts',
