@@ -13,7 +13,7 @@ function exorelayNatsSystem(id: SystemId, title: string, telemetry?: TelemetryMo
     id,
     title,
     description:
-      'nats-server + two services with the exorelay package (EXORELAY_TRANSPORT=nats, logger: false; stackTraces as by default, 'await': no capture per send), one await relay.send() per request/reply' +
+      "nats-server + two services with the exorelay package (EXORELAY_TRANSPORT=nats, logger: false; stackTraces as by default, 'await': no capture per send), one await relay.send() per request/reply" +
       (telemetry === undefined ? '' : `; ${TELEMETRY_DESCRIPTIONS[telemetry]}`),
     noStacks: EXORELAY_NO_STACKS,
     ...onNats(
