@@ -115,8 +115,7 @@ const LOWER_U = 0x75
 // is stepped over at memory speed.
 // biome-ignore lint/suspicious/noControlCharactersInRegex: the control characters are what it looks for
 const STRING_STOP = /["\\\u0000-\u001f]/g
-const HEX4 = /[0-9a-fA-F]{4}/y
-const SHORT_STRING = 32
+const SHORT_RUN = 32
 
 // Second results of the steps below, read right after each call (the walk is synchronous).
 /** Whether the string just stepped over had an escape. */
@@ -356,36 +355,49 @@ function skipKey(text: string, index: number, kind: number): number {
 /** Steps over the string at `index` (its opening quote); sets `escaped`. */
 function skipString(text: string, index: number): number {
   escaped = false
-  // Short strings (keys, ids) end within a few characters: a plain loop is cheaper there
-  // than starting the regular expression, which takes over for long ones.
-  const short = Math.min(index + SHORT_STRING, text.length)
-  for (let at = index + 1; at < short; at++) {
+  let at = index + 1
+  // A loop steps over short runs of plain characters (keys, ids, text full of escapes); after
+  // SHORT_RUN of them in a row, the regular expression finds the next stop, at memory speed.
+  let plain = 0
+  for (;;) {
+    if (plain === SHORT_RUN) {
+      STRING_STOP.lastIndex = at
+      if (!STRING_STOP.test(text)) return FAILED
+      at = STRING_STOP.lastIndex - 1
+      plain = 0
+    }
     const char = text.charCodeAt(at)
     if (char === QUOTE) return at + 1
-    if (char === BACKSLASH || char < SPACE) return skipLongString(text, at)
+    if (char === BACKSLASH) {
+      escaped = true
+      const after = text.charCodeAt(at + 1)
+      if (after === LOWER_U) {
+        if (
+          !(
+            isHex(text, at + 2) &&
+            isHex(text, at + 3) &&
+            isHex(text, at + 4) &&
+            isHex(text, at + 5)
+          )
+        ) {
+          return FAILED
+        }
+        at += 6
+      } else if (isShortEscape(after)) at += 2
+      else return FAILED
+      plain = 0
+      continue
+    }
+    // A control character, which JSON wants escaped; or NaN: the text ended.
+    if (!(char >= SPACE)) return FAILED
+    at++
+    plain++
   }
-  return skipLongString(text, short)
 }
 
-/** Steps over the rest of a string from `index`, inside it; sets `escaped` on an escape. */
-function skipLongString(text: string, index: number): number {
-  STRING_STOP.lastIndex = index
-  for (;;) {
-    if (!STRING_STOP.test(text)) return FAILED
-    const stop = STRING_STOP.lastIndex - 1
-    const char = text.charCodeAt(stop)
-    if (char === QUOTE) return stop + 1
-    // A control character: JSON wants it escaped.
-    if (char !== BACKSLASH) return FAILED
-    escaped = true
-    const escapeChar = text.charCodeAt(stop + 1)
-    if (escapeChar === LOWER_U) {
-      HEX4.lastIndex = stop + 2
-      if (!HEX4.test(text)) return FAILED
-      STRING_STOP.lastIndex = stop + 6
-    } else if (isShortEscape(escapeChar)) STRING_STOP.lastIndex = stop + 2
-    else return FAILED
-  }
+function isHex(text: string, index: number): boolean {
+  const char = text.charCodeAt(index) | 0x20
+  return (char >= ZERO && char <= NINE) || (char >= 0x61 && char <= LOWER_F)
 }
 
 /** Steps over the number at `index`: `-?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?`. */

@@ -54,6 +54,8 @@ const VALID_PAYLOADS = [
   '"grüße ✓ 😀 \u2028 \u2029 \u007f"',
   `"${'long '.repeat(20_000)}"`,
   `"${'\\n'.repeat(1000)}"`,
+  // Long runs of plain characters between escapes, and escapes right at their ends.
+  `"${'a'.repeat(40)}\\n${'b'.repeat(40)}\\u00e9${'c'.repeat(100)}\\""`,
   // Numbers.
   '0',
   '-0',
@@ -111,6 +113,10 @@ const MALFORMED_PAYLOADS = [
   '"raw\u0000control"',
   '"raw\ttab"',
   '"raw\nnewline"',
+  `"${'a'.repeat(40)}\u0001"`,
+  `"${'a'.repeat(40)}\\x"`,
+  `"${'a'.repeat(40)}\\u00e"`,
+  `"${'a'.repeat(40)}`,
   '01',
   '-01',
   '1.',
