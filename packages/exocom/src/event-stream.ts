@@ -5,6 +5,7 @@ import { sendErrorAnswer } from '@exorelay/fastify-listener/internal'
 import { type ServiceRegistration, statusOf } from '@exorelay/http-protocol'
 import type { FastifyInstance } from 'fastify'
 import type { BusEvent, DeliveryOutcome, MessageEvent, ServiceEvent } from './bus-events.js'
+import { RawPayload } from './envelope-scan.js'
 import type { RoutedMessage } from './exchange.js'
 import type { Delivery, Receiver } from './routing-table.js'
 
@@ -288,7 +289,13 @@ function messageEvent(
   payload: unknown,
   previewBytes: number,
 ): MessageEvent {
-  const json = payload === undefined ? undefined : JSON.stringify(payload)
+  // A payload from a request is shown as its sender wrote it; the bus's own are serialised.
+  const json =
+    payload === undefined
+      ? undefined
+      : payload instanceof RawPayload
+        ? payload.json
+        : JSON.stringify(payload)
   return {
     type: 'message',
     time: new Date().toISOString(),

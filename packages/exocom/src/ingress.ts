@@ -11,12 +11,15 @@ import {
   BATCH_ACCEPTED,
   type BatchResult,
   batchFailure,
+  MAX_BATCH_MESSAGES,
   SEND_BATCH_PATH,
   statusOf,
 } from '@exorelay/http-protocol'
 import type { FastifyInstance, FastifyRequest } from 'fastify'
 import { busyText, type Deliverer, type RoutedMessage } from './delivery.js'
+import { scanMessageBody } from './envelope-scan.js'
 import type { AcceptedMessage, EventStream } from './event-stream.js'
+import { forwardedBody } from './forwarded-body.js'
 import type { Identities } from './identity.js'
 import type { Delivery, RoutingTable } from './routing-table.js'
 
@@ -131,22 +134,13 @@ export function addBusIngress(
     }
     const { id, responseTo, instance } = envelope
     const accepted = performance.now()
-    // Serialised once for every receiver, and before the sender is answered: JSON.parse
-    // accepts nesting that JSON.stringify cannot write back (it recurses), and such a body
-    // must be refused here rather than accepted and then fail every delivery.
+    // Built once for every receiver, and before the sender is answered. A payload the full
+    // parser read (one nested past the scan's depth) is serialised here, and JSON.parse accepts
+    // nesting that JSON.stringify cannot write back (it recurses): such a body must be refused
+    // here rather than accepted and then fail every delivery.
     let body: string
     try {
-      // The sender's id passes through unchanged; `sender` is not forwarded, as in the original.
-      // Deadline and trace context are forwarded as they came (issue 15): the receiver counts
-      // the deadline from its arrival there.
-      body = JSON.stringify({
-        id,
-        payload: envelope.payload,
-        responseTo,
-        timeout: envelope.timeout,
-        traceparent: envelope.traceparent,
-        tracestate: envelope.tracestate,
-      })
+      body = forwardedBody(envelope)
     } catch (error) {
       return batchFailure(
         statusOf(ErrorCodes.INVALID_MESSAGE),
@@ -304,15 +298,34 @@ export function addBusIngress(
     }
   }
 
-  addIngressRoutes(app, {
-    prefix: SEND_BATCH_PATH,
-    bodyLimit,
-    batches: options.batches,
-    unbatched: 'batch',
-    texts: SENTENCES,
-    handle,
-    // Deliveries started now could not be waited for; the sender learns it at once.
-    refusal: () => (closing() ? CLOSING : undefined),
+  // The send routes in a context of their own, whose JSON parser is the envelope scan: the
+  // payload is checked and kept as the text the sender wrote, never built as objects nor
+  // written again (decision 0028). What the scan does not take, malformed or unusual, goes to
+  // Fastify's parser, so it is answered exactly as before. The other routes keep that parser.
+  const fullParser = app.getDefaultJsonParser('error', 'error')
+  app.register(async (ingress) => {
+    ingress.removeContentTypeParser('application/json')
+    ingress.addContentTypeParser(
+      'application/json',
+      { parseAs: 'string' },
+      (request, text, done) => {
+        // parseAs 'string': always a string.
+        const body = String(text)
+        const scanned = scanMessageBody(body, MAX_BATCH_MESSAGES)
+        if (scanned === undefined) fullParser(request, body, done)
+        else done(null, scanned)
+      },
+    )
+    addIngressRoutes(ingress, {
+      prefix: SEND_BATCH_PATH,
+      bodyLimit,
+      batches: options.batches,
+      unbatched: 'batch',
+      texts: SENTENCES,
+      handle,
+      // Deliveries started now could not be waited for; the sender learns it at once.
+      refusal: () => (closing() ? CLOSING : undefined),
+    })
   })
   return handle
 }

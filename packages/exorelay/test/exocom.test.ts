@@ -127,6 +127,45 @@ describe('ExoRelay with @exorelay/exocom', () => {
     await assert.rejects(web.send('users.create', {}), { code: ErrorCodes.NO_RECEIVER })
   })
 
+  test('a payload of 1 MB goes through the bus to a relay, and its reply back, unchanged', async (t) => {
+    const bus = await startExoCom({ port: 0, logger: false })
+    const users = new ExoRelay({
+      serviceName: 'users',
+      exocomPort: bus.port,
+      port: 0,
+      logger: false,
+    })
+    const web = new ExoRelay({ serviceName: 'web', exocomPort: bus.port, port: 0, logger: false })
+    t.after(async () => {
+      await Promise.all([users.close(), web.close()])
+      await bus.close()
+    })
+    // Every kind of JSON, escapes and characters of every UTF-8 length, filled to 1,000,000
+    // bytes: under the 1 MiB body limit of the bus and of the relay with the envelope around it.
+    const items = Array.from({ length: 1000 }, (_, i) => ({
+      i,
+      fraction: i / 7,
+      text: `item ${i}: "quoted" \\ back\nslash\t é ✓ 😀 \u2028`,
+      flags: [true, false, null],
+      nested: { empty: {}, list: [] },
+    }))
+    const shell = { items, filler: '' }
+    const filler = 1_000_000 - Buffer.byteLength(JSON.stringify(shell))
+    const payload = { ...shell, filler: 'x'.repeat(filler) }
+    assert.equal(Buffer.byteLength(JSON.stringify(payload)), 1_000_000)
+    let handled: unknown
+    users.registerHandler('blobs.echo', (blob: unknown, { reply }) => {
+      handled = blob
+      return reply('blobs.echoed', blob)
+    })
+    await Promise.all([users.listen(), web.listen()])
+
+    const echoed = await web.send('blobs.echo', payload)
+
+    assert.deepEqual(handled, payload)
+    assert.deepEqual(echoed, payload)
+  })
+
   test('a table posted without a live self-registered relay keeps routing to it, and config.json says where each entry came from', async (t) => {
     const bus = await startExoCom({ port: 0, logger: false })
     t.after(() => bus.close())
