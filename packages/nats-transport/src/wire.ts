@@ -1,6 +1,7 @@
 import type { Envelope, OutgoingEnvelope, ReceivedMessage } from '@exorelay/core'
 import { ErrorCodes, ProtocolError, parseEnvelope } from '@exorelay/core'
 import { headers, type Msg, type MsgHdrs } from '@nats-io/transport-node'
+import { type HeaderReader, readHeaders } from './header-block.js'
 import { decodeName, encodeName } from './subject.js'
 
 /**
@@ -155,14 +156,13 @@ export function fromNatsMessage(name: string, msg: Msg): ReceivedMessage {
 }
 
 /**
- * The headers of a received message. nats.js parses them on first access and throws for one
- * it cannot parse (a name with a space); thrown out of a subscription callback, that would stop
- * the connection reading for good, so it is a coded `ProtocolError` here. Once parsed, later
- * reads of `msg.headers` find them.
+ * The headers of a received message, read once (`readHeaders`). A header block that cannot be
+ * read (a name with a space) throws; thrown out of a subscription callback, that would stop the
+ * connection reading for good, so it is a coded `ProtocolError` here.
  */
-export function headersOf(msg: Msg): MsgHdrs | undefined {
+export function headersOf(msg: Msg): HeaderReader | undefined {
   try {
-    return msg.headers
+    return readHeaders(msg)
   } catch (cause) {
     throw new ProtocolError(
       ErrorCodes.INVALID_MESSAGE,
@@ -189,7 +189,7 @@ const JSON_NUMBER = /^-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][+-]?\d+)?$/
  * Puts the deadline and trace context of `hdrs` into the parsed body, over what the body has.
  * The trace context is one pair: a body's `tracestate` never joins a header's `traceparent`.
  */
-function adoptHeaders(fields: Record<string, unknown>, hdrs: MsgHdrs): void {
+function adoptHeaders(fields: Record<string, unknown>, hdrs: HeaderReader): void {
   const timeout = headerValue(hdrs, MessageHeaders.TIMEOUT)
   if (timeout !== undefined) {
     fields.timeout = JSON_NUMBER.test(timeout) ? Number(timeout) : undefined
@@ -206,7 +206,7 @@ function adoptHeaders(fields: Record<string, unknown>, hdrs: MsgHdrs): void {
  * repeated fields, with commas: two `tracestate`s make one list, and two `traceparent`s
  * (ambiguous) make a value the checks drop.
  */
-function headerValue(hdrs: MsgHdrs, name: string): string | undefined {
+function headerValue(hdrs: HeaderReader, name: string): string | undefined {
   const values = hdrs.values(name)
   return values.length === 0 ? undefined : values.join(',')
 }
