@@ -22,14 +22,16 @@ const decoder = new TextDecoder()
  * break; read once per message.
  */
 export function readHeaders(msg: Msg): HeaderReader | undefined {
-  const wire = msg as unknown as WireMsg & { [READ]?: HeaderReader | null }
-  const cached = wire[READ]
-  if (cached !== undefined) return cached ?? undefined
-  const data = wire._rdata
+  const wire = msg as unknown as WireMsg & { [READ]?: HeaderReader }
   const end = wire._msg?.hdr
+  // Most replies have no header block at all.
+  if (end === -1) return undefined
+  const cached = wire[READ]
+  if (cached !== undefined) return cached
+  const data = wire._rdata
   if (!(data instanceof Uint8Array) || typeof end !== 'number') return msg.headers
-  const read = end > -1 ? readHeaderBlock(data.subarray(0, end)) : undefined
-  Object.defineProperty(wire, READ, { value: read ?? null })
+  const read = readHeaderBlock(data.subarray(0, end))
+  Object.defineProperty(wire, READ, { value: read })
   return read
 }
 
@@ -68,18 +70,18 @@ class HeaderBlock implements HeaderReader {
   constructor(
     readonly code: number,
     readonly names: readonly string[],
-    readonly found: readonly string[],
+    readonly headerValues: readonly string[],
   ) {}
 
   get(name: string): string {
     const index = this.names.indexOf(name)
-    return index === -1 ? '' : this.found[index]!
+    return index === -1 ? '' : this.headerValues[index]!
   }
 
   values(name: string): string[] {
     const values: string[] = []
     for (let i = 0; i < this.names.length; i++)
-      if (this.names[i] === name) values.push(this.found[i]!)
+      if (this.names[i] === name) values.push(this.headerValues[i]!)
     return values
   }
 }
