@@ -133,7 +133,7 @@ async function main(argv: readonly string[]): Promise<number> {
       out(
         `round ${round} core: ${Math.round(result.nsPerRequestReply)} ns per request/reply, ` +
           `${Math.round(result.nsPerRequestReplyWithJson)} ns with JSON, ` +
-          `${Math.round(result.nsPerRequestReplyWithoutStacks)} ns without stack capture`,
+          `${Math.round(result.nsPerRequestReplyWithoutStacks)} ns with stackTraces: false`,
       )
     }
     for (const scenario of roundOrder(runnable, round)) {

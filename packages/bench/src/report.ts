@@ -552,9 +552,9 @@ export function coreLines(report: BenchReport): string[] {
   if (core === undefined) return []
   const lines = [
     `core micro (no I/O, ${report.settings.coreIterations.toLocaleString('en-US')} sequential request/replies per round): ` +
-      `${integer(core.nsPerRequestReply)} ns per request/reply (dispatch + correlation + validation), ` +
+      `${integer(core.nsPerRequestReply)} ns per request/reply (dispatch + correlation + validation, the default stackTraces: 'await'), ` +
       `${integer(core.nsPerRequestReplyWithJson)} ns with the JSON codec of the wire, ` +
-      `${integer(core.nsPerRequestReplyWithoutStacks)} ns without the caller-stack capture (stackTraces: false); rounds ` +
+      `${integer(core.nsPerRequestReplyWithoutStacks)} ns with stackTraces: false; rounds ` +
       core.rounds
         .map(
           (round) =>
@@ -568,8 +568,8 @@ export function coreLines(report: BenchReport): string[] {
     lines.push(
       `one HTTP hop of the floor (a request/reply is 4): ${integer(floor.latencyMedianUs / 4)} µs of latency @1, ` +
         `${integer(floor.cpuPerRequestUs / 4)} µs of CPU @64; core's share of the floor's CPU per request/reply: ` +
-        `${decimal(((core.nsPerRequestReplyWithoutStacks ?? 0) / 1000 / floor.cpuPerRequestUs) * 100, 1)} % without the caller-stack capture (stackTraces: false), ` +
-        `${decimal(((core.nsPerRequestReply ?? 0) / 1000 / floor.cpuPerRequestUs) * 100, 1)} % with it (the default)`,
+        `${decimal(((core.nsPerRequestReplyWithoutStacks ?? 0) / 1000 / floor.cpuPerRequestUs) * 100, 1)} % with stackTraces: false, ` +
+        `${decimal(((core.nsPerRequestReply ?? 0) / 1000 / floor.cpuPerRequestUs) * 100, 1)} % with the default`,
     )
   }
   return lines
