@@ -58,9 +58,9 @@ export const ENV_EVENT_CLIENTS = 'BENCH_EVENT_CLIENTS'
  */
 export const ENV_TELEMETRY = 'BENCH_TELEMETRY'
 /**
- * `true` (`--no-stacks`): the requesting services capture no caller's stack per request
+ * `true` (`--no-stacks`): the requesting services give a failed request no caller's frames
  * (ExoRelay's `stackTraces: false`, nats.js's `noAsyncTraces: true`); unset, every library runs
- * with its default, which captures one.
+ * with its default (nats.js captures a stack per request, ExoRelay takes the awaiting frames).
  */
 export const ENV_NO_STACKS = 'BENCH_NO_STACKS'
 /** `nats` or `tcp`: the transporter of the Moleculer brokers. */

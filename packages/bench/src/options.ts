@@ -42,9 +42,9 @@ export interface BenchOptions {
   /** Services that re-register once a second in `exorelay-flood`. */
   readonly floodServices: number
   /**
-   * Whether the requesting services capture the caller's stack per request, as every library
-   * does by default; `--no-stacks` turns it off (ExoRelay `stackTraces: false`, nats.js
-   * `noAsyncTraces: true`).
+   * Whether the requesting services run with their libraries' default caller's frames (nats.js
+   * captures a stack per request, ExoRelay takes the awaiting frames); `--no-stacks` turns them
+   * off (ExoRelay `stackTraces: false`, nats.js `noAsyncTraces: true`).
    */
   readonly stackCapture: boolean
   /** Write the results into the package's `results/` (`--save`), not only the run's folder. */
@@ -53,7 +53,7 @@ export interface BenchOptions {
   readonly argv: readonly string[]
 }
 
-export const USAGE = `Usage: npm run bench -- [--quick] [--rounds N] [--only floor,exorelay,nats,exorelay-nats,core]
+export const USAGE = `Usage: npm run bench -- [--quick] [--rounds N] [--only LIST]
                           [--cold-requests N] [--warmup-requests N] [--warmup S]
                           [--duration S] [--cpu-prof] [--flood-services N] [--no-stacks] [--save]
 

@@ -50,7 +50,7 @@ const ASYNC_FRAME = '\n    at async '
  * The reply of a send as a promise that the relay's `stackTraces: 'await'` (the default) hands
  * to its SentMessage: an async function, so that an ExoRelay error it rethrows gets the frames
  * of the code awaiting the send from V8's async stack traces (`at async handler (app.ts:12)`)
- * at no cost per send. Only a failure pays: one capture, then. Code that observes the send
+ * without capturing a stack per send. Only a failure pays: one capture, then. Code that observes the send
  * through `.then()` or a callback has no async frames to show, and keeps the error as made.
  */
 export async function fromAwaitSite<T>(reply: Promise<T>): Promise<T> {

@@ -73,6 +73,14 @@ export function checkBoolean(value: unknown, option: string, fallback?: boolean)
   return value
 }
 
+/** The `stackTraces` option: `true`, `false` or `'await'` (the default). */
+export function checkStackTraces(value: unknown): boolean | 'await' {
+  if (value === undefined || value === 'await') return 'await'
+  if (typeof value !== 'boolean')
+    throw invalidOption('stackTraces', "true, false or 'await'", value)
+  return value
+}
+
 /** A string with at least one non-space character. */
 export function checkNonEmptyString(value: unknown, option: string, fallback?: string): string {
   if (value === undefined && fallback !== undefined) return fallback

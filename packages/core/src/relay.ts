@@ -25,9 +25,9 @@ import { HandlerQueue } from './handler-queue.js'
 import { type Logger, silentLogger } from './logger.js'
 import type { AnyMessages, MessageMap, MessageName } from './message-map.js'
 import {
-  checkBoolean,
   checkInteger,
   checkPort,
+  checkStackTraces,
   checkTimeout,
   invalidOption,
   missingOption,
@@ -120,10 +120,7 @@ export class Relay<M extends MessageMap<M> = AnyMessages> extends EventEmitter<R
       checkInteger(options.maxQueued, 'maxQueued', 0, DEFAULT_MAX_QUEUED),
     )
     this.#closeTimeout = checkTimeout(options.closeTimeout, 'closeTimeout', DEFAULT_CLOSE_TIMEOUT)
-    this.#stackTraces =
-      options.stackTraces === 'await'
-        ? 'await'
-        : checkBoolean(options.stackTraces, 'stackTraces', 'await' as never)
+    this.#stackTraces = checkStackTraces(options.stackTraces)
     this.#dispatcher = new Dispatcher({
       host: {
         serviceName: this.serviceName,

@@ -32,8 +32,10 @@ const FAILED = 2
  * must not vanish either, so a failure that nobody observed is handed to `onUnobserved` (the
  * relay logs it). Awaiting later still rejects as usual.
  *
- * The relay settles it directly, once, from the reply table or the transport: no promise of
- * the reply in between, so an awaited send costs one Promise here, not three.
+ * The relay settles it directly, once, from the reply table or the transport. With
+ * `stackTraces: 'await'` (the default) it follows an async function's promise that the relay
+ * settles instead, so that a failure gets the awaiting code's frames: two promises more per
+ * send, no stack captured.
  *
  * @example
  * ```ts
@@ -67,8 +69,11 @@ export class SentMessage<Result = unknown, Reply = unknown>
     | { promise: Promise<Reply>; resolve(reply: Reply): void; reject(error: unknown): void }
     | undefined
   #observed = false
-  /** Settled through fromAwaitSite: its own rejection handler is added only on an unobserved failure. */
-  #handledLate = false
+  /**
+   * Settled through fromAwaitSite (`stackTraces: 'await'`): its own rejection handler is added
+   * only when it fails and nobody handles it.
+   */
+  #awaitSite = false
   /** Whether a handler was attached to this promise itself (`then`, `catch`, `await`). */
   #handled = false
   /** @internal Set only while a tracer listens, so that untraced sends keep their shape. */
@@ -105,7 +110,7 @@ export class SentMessage<Result = unknown, Reply = unknown>
         this.#reject = rej
       })
       resolve(fromAwaitSite(reply))
-      this.#handledLate = true
+      this.#awaitSite = true
     } else {
       this.#resolve = resolve
       this.#reject = reject
@@ -115,7 +120,7 @@ export class SentMessage<Result = unknown, Reply = unknown>
     this.#onUnobserved = onUnobserved
     // A handler of its own, so ignoring a send never rejects unhandled; `#observed` says
     // whether anybody else looks.
-    if (!this.#handledLate) Promise.prototype.then.call(this, undefined, ignore)
+    if (!this.#awaitSite) Promise.prototype.then.call(this, undefined, ignore)
   }
 
   /** @internal The reply (the payload is the result), or `undefined` for a send without one. */
@@ -137,9 +142,15 @@ export class SentMessage<Result = unknown, Reply = unknown>
     this.#envelope?.reject(error)
     if (this[sendTrace] !== undefined) endSendTrace(this[sendTrace], undefined, error)
     this[onFailure]?.(error)
-    // It rejects a few microtasks from now, through fromAwaitSite: handled before then, unless
-    // somebody attached a handler to it already (`envelope()` observes another promise).
-    if (this.#handledLate && !this.#handled) Promise.prototype.then.call(this, undefined, ignore)
+    // It rejects a few microtasks from now, through fromAwaitSite. A caller's `await` may not
+    // have reached it yet (a transport that rejected at once settles it before the await's
+    // job runs), so the handler of its own waits one microtask, still before it rejects: added
+    // first, it would be a second reaction, and V8 would not walk on to the awaiting code.
+    if (this.#awaitSite) {
+      queueMicrotask(() => {
+        if (!this.#handled) Promise.prototype.then.call(this, undefined, ignore)
+      })
+    }
     if (this.#observed) return
     // A send that fails at once (closed relay, aborted signal) is awaited a few microtasks
     // after this runs: judge it unobserved only once the microtask queue has drained, as Node

@@ -5,6 +5,7 @@ import { atCallSite, captureCallSite } from '../src/call-site.js'
 import { ErrorCodes, ExoRelayError, TimeoutError, TransportError } from '../src/errors.js'
 import { MemoryBus } from '../src/memory-transport.js'
 import { Relay } from '../src/relay.js'
+import type { Transport } from '../src/transport.js'
 
 for (const stackTraces of [true, 'await'] as const) {
   test(`an error given the send line is still a native error of its class, with its code, message and fields (stackTraces: ${stackTraces})`, async (t) => {
@@ -69,3 +70,27 @@ test("the copy keeps the cause and the subclass fields, and its stack starts at 
 function send() {
   return captureCallSite(send)
 }
+
+test("a transport that rejects at once still gives the awaiting line (stackTraces: 'await')", async (t) => {
+  // A closed or aborted transport, a payload it cannot write: the rejection comes before the
+  // caller's await has reached the send.
+  const refusing: Transport = {
+    listen: () => Promise.resolve({ port: 0 }),
+    send: (envelope) =>
+      Promise.reject(
+        new TransportError(ErrorCodes.NO_RECEIVER, `Nobody receives '${envelope.name}'.`),
+      ),
+    close: () => Promise.resolve(),
+  }
+  const relay = new Relay({ serviceName: 'web', transport: refusing })
+  t.after(() => relay.close())
+  await relay.listen()
+  let failure: unknown
+  try {
+    await relay.send('users.create', 1)
+  } catch (error) {
+    failure = error
+  }
+  assert.ok(failure instanceof TransportError)
+  assert.match((failure as Error).stack?.split('\n')[1] ?? '', /at async .*call-site\.test\.ts/)
+})

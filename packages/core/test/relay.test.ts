@@ -442,7 +442,7 @@ test('with stackTraces: false a timeout is the same TimeoutError, its stack star
     () => new Relay({ serviceName: 'x', transport: bus.transport(), stackTraces: 'no' as never }),
     {
       code: ErrorCodes.INVALID_OPTION,
-      message: "The stackTraces option must be a boolean, got 'no'.",
+      message: "The stackTraces option must be true, false or 'await', got 'no'.",
     },
   )
 })

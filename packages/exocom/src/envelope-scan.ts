@@ -396,8 +396,12 @@ function skipString(text: string, index: number): number {
 }
 
 function isHex(text: string, index: number): boolean {
-  const char = text.charCodeAt(index) | 0x20
-  return (char >= ZERO && char <= NINE) || (char >= 0x61 && char <= LOWER_F)
+  const char = text.charCodeAt(index)
+  if (char >= ZERO && char <= NINE) return true
+  // Folded to lower case only for letters: folding first would take the raw control
+  // characters U+0010 to U+0019 for the digits 0 to 9.
+  const letter = char | 0x20
+  return char >= 0x41 && letter >= 0x61 && letter <= LOWER_F
 }
 
 /** Steps over the number at `index`: `-?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?`. */

@@ -109,6 +109,8 @@ const MALFORMED_PAYLOADS = [
   '"bad escape \\x"',
   '"bad escape \\u12"',
   '"bad escape \\u12G4"',
+  // Raw control characters whose code, folded to lower case, is a digit's: not hex digits.
+  '"bad escape \\u\u0010\u0011\u0012\u0013"',
   '"bad escape \\U0041"',
   '"raw\u0000control"',
   '"raw\ttab"',
@@ -187,6 +189,9 @@ describe('the envelope scan', () => {
       '{"sender":"web","id":"m-1",}',
       '{"sender":"web","id":"m-1"} {}',
       '{"sender":"web","id":"m\u0001"}',
+      // An escape of raw control characters, in a field the scan parses and in a key.
+      '{"sender":"web","id":"\\u\u0010\u0011\u0012\u0013"}',
+      '{"sender":"web","id":"m-1","\\u\u0010\u0011\u0012\u0013":1}',
       '[{"id":"a"},]',
       '[{"id":"a"},1]',
       '["a"]',

@@ -121,8 +121,9 @@ export interface ExoRelayOptions extends ConfigOptions {
   closeTimeout?: number
   /**
    * Where the stack of whatever a send rejects with (a timeout, no receiver, a remote
-   * handler's failure) points: `'await'`, at the code awaiting the send, free (V8's async
-   * stack traces; `.then()` and callback code keep the error's own stack); `true`, at the
+   * handler's failure) points: `'await'`, at the code awaiting the send, with no stack captured
+   * per send (V8's async stack traces; `.then()`, callback and `envelope()` code keep the
+   * error's own stack); `true`, at the
    * `send(…)` line for every style, captured on every send (1.5 to 4 µs); `false`, nowhere.
    * @default `'await'`
    */

@@ -86,15 +86,20 @@ export function messageHeaders(envelope: Envelope, route?: RouteHeader): MsgHdrs
   return hdrs
 }
 
+const LINE_BREAK = /[\r\n]/
+
 /**
  * The headers `publish` is given: those of {@link messageHeaders}. Most messages carry only
- * their route and a deadline, values that cannot hold a line break (a subject without
- * whitespace, digits), so their block is written at once rather than built key by key, each
- * checked, in a nats.js MsgHdrs.
+ * their route and a deadline, a subject and digits, so their block is written at once, as
+ * nats.js would write it, rather than built key by key, each checked, in a nats.js MsgHdrs.
  */
 export function publishHeaders(envelope: Envelope, route?: RouteHeader): MsgHdrs | undefined {
   const { timeout, traceparent } = envelope
-  if (traceparent !== undefined) return messageHeaders(envelope, route)
+  // A route is a subject, and a subject may hold any character but whitespace: one with a
+  // line break (a user's inbox prefix) is left to nats.js to refuse.
+  if (traceparent !== undefined || (route !== undefined && LINE_BREAK.test(route[1]))) {
+    return messageHeaders(envelope, route)
+  }
   if (route === undefined && timeout === undefined) return undefined
   return new EncodedHeaders(route, timeout) as unknown as MsgHdrs
 }
@@ -114,8 +119,8 @@ class EncodedHeaders {
   }
 
   encode(): Uint8Array {
-    // ASCII only: the route is a subject, the timeout digits.
-    return Buffer.from(this.#text, 'latin1')
+    // UTF-8, as nats.js writes: a subject may hold any character (a user's inbox prefix).
+    return Buffer.from(this.#text)
   }
 }
 

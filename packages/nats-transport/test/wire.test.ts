@@ -10,6 +10,7 @@ import {
   MessageHeaders,
   messageHeaders,
   outcomeOf,
+  publishHeaders,
   replyPublication,
   replyRouteOf,
 } from '../src/wire.js'
@@ -66,6 +67,34 @@ function tracedRequest(): OutgoingEnvelope {
     tracestate: 'congo=t61rcWkgMzE',
   }
 }
+
+describe('publishHeaders', () => {
+  const hex = (block: Uint8Array | undefined) =>
+    block === undefined ? undefined : Buffer.from(block).toString('hex')
+
+  test('writes the bytes nats.js would write for the same headers, whatever the subject holds', () => {
+    const request = { ...createEnvelope('users.create', 'web', 1), timeout: 2500 }
+    for (const subject of [
+      '_INBOX.abc.r',
+      '_INBOX.größe.r',
+      '_INBOX.\u010a\u010d.r',
+      '_INBOX.🙂.r',
+    ]) {
+      for (const envelope of [request, createEnvelope('users.created', 'users', 1)]) {
+        const route = [MessageHeaders.REPLY_TO, subject] as const
+        const expected = hex(messageHeaders(envelope, route)?.encode())
+        assert.equal(hex(publishHeaders(envelope, route)?.encode()), expected, subject)
+      }
+    }
+    assert.equal(hex(publishHeaders(request)?.encode()), hex(messageHeaders(request)?.encode()))
+    assert.equal(publishHeaders(createEnvelope('hello', 'web', 1)), undefined)
+  })
+
+  test('leaves a route with a line break to nats.js, which refuses it', () => {
+    const route = [MessageHeaders.REPLY_TO, '_INBOX.a\nb.r'] as const
+    assert.throws(() => publishHeaders(createEnvelope('x', 'web', 1), route), /\\r or \\n/)
+  })
+})
 
 describe('encodeBody, messageHeaders and replyPublication', () => {
   test('the body is the HTTP protocol body; a plain request has one header: where its replies go', () => {

@@ -493,7 +493,6 @@ export function describeTransportScenarios(
 /** Where the scenarios call `send`: a send's error points there, not into the relay. */
 const SCENARIOS_FILE = /transport-scenarios\.[jt]s:\d+/
 
-/** The first frame of an error's stack: the line it points at. */
 /**
  * The first frame of `error`'s stack outside Node.js itself: with the relay's default
  * `stackTraces: 'await'`, the frames of the code awaiting the send, which under
