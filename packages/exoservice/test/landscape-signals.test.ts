@@ -6,6 +6,9 @@ import { stopOnSignals } from '../src/index.js'
 // In this process, with a signal nothing else here listens for: emitted, not sent. The whole
 // command's signals are tested in landscape-command.test.ts.
 const SIGNAL = 'SIGUSR2'
+// SIGUSR2 is also Node's diagnostic report signal, which Node 24's test runner turns on: each
+// emit below would write a report file into the package.
+process.report.reportOnSignal = false
 
 /** A landscape that counts its stops and kills. */
 function fakeLandscape(): { stops: number; kills: number; stop(): Promise<void>; kill(): void } {
