@@ -69,8 +69,11 @@ function tracedRequest(): OutgoingEnvelope {
 }
 
 describe('publishHeaders', () => {
-  const hex = (block: Uint8Array | undefined) =>
-    block === undefined ? undefined : Buffer.from(block).toString('hex')
+  /** The block nats.js's publish() writes: it calls encode(), which MsgHdrs's type leaves out. */
+  const hex = (hdrs: MsgHdrs | undefined) =>
+    hdrs === undefined
+      ? undefined
+      : Buffer.from((hdrs as unknown as { encode(): Uint8Array }).encode()).toString('hex')
 
   test('writes the bytes nats.js would write for the same headers, whatever the subject holds', () => {
     const request = { ...createEnvelope('users.create', 'web', 1), timeout: 2500 }
@@ -82,11 +85,11 @@ describe('publishHeaders', () => {
     ]) {
       for (const envelope of [request, createEnvelope('users.created', 'users', 1)]) {
         const route = [MessageHeaders.REPLY_TO, subject] as const
-        const expected = hex(messageHeaders(envelope, route)?.encode())
-        assert.equal(hex(publishHeaders(envelope, route)?.encode()), expected, subject)
+        const expected = hex(messageHeaders(envelope, route))
+        assert.equal(hex(publishHeaders(envelope, route)), expected, subject)
       }
     }
-    assert.equal(hex(publishHeaders(request)?.encode()), hex(messageHeaders(request)?.encode()))
+    assert.equal(hex(publishHeaders(request)), hex(messageHeaders(request)))
     assert.equal(publishHeaders(createEnvelope('hello', 'web', 1)), undefined)
   })
 
