@@ -9,6 +9,7 @@ import { START_WARMUP_CAP } from './curve-options.js'
 import type { CurveSystemId } from './curve-systems.js'
 import type { MachineInfo } from './machine.js'
 import { markdownTable } from './markdown.js'
+import { loadNote } from './report.js'
 import { median } from './stats.js'
 
 /** One round of one point of a curve: the phases measured on it. */
@@ -153,8 +154,9 @@ export function curveChart(curve: Curve, table: CurveTable): string | undefined 
 }
 
 /** What makes a figure less than it seems: failed requests, and systems that did not run. */
-export function curveNotes(report: Pick<CurvesReport, 'curves' | 'skipped'>): string[] {
-  const lines = [...report.skipped]
+export function curveNotes(report: Pick<CurvesReport, 'machine' | 'curves' | 'skipped'>): string[] {
+  const load = loadNote(report.machine)
+  const lines = [...(load === undefined ? [] : [load]), ...report.skipped]
   for (const { curve, rounds } of report.curves) {
     for (const round of rounds) {
       for (const phase of round.phases) {

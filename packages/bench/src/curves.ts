@@ -48,7 +48,8 @@ async function main(argv: readonly string[]): Promise<number> {
     return 0
   }
   const options = parsed
-  const command = `npm run curves -w @exorelay/bench${argv.length === 0 ? '' : ` -- ${argv.join(' ')}`}`
+  const command = `npm run bench:curves${argv.length === 0 ? '' : ` -- ${argv.join(' ')}`}`
+  const folder = outputFolder(options, new Date(), process.pid)
   const machine = machineInfo(command, findNatsServer())
   const curves = CURVES.filter((curve) => options.curves.includes(curve.id))
   const skipped = [
@@ -66,6 +67,7 @@ async function main(argv: readonly string[]): Promise<number> {
       `${options.warmupRequests} warm-up request/replies at 64 in flight after each start, then per phase ` +
       `${options.warmupMs / 1000} s warm-up + ${options.durationMs / 1000} s measured`,
   )
+  out(`Results go to ${folder}`)
   for (const line of skipped) out(line)
 
   // nats-server's configuration goes here; removed at the end, as nothing in it is a result.
@@ -97,7 +99,7 @@ async function main(argv: readonly string[]): Promise<number> {
     skipped,
   }
   for (const line of curveNotes(report)) out(line)
-  const files = await writeCurves(report, outputFolder(options, new Date(), process.pid))
+  const files = await writeCurves(report, folder)
   out(`Wrote ${files.join(', ')}`)
   return 0
 }

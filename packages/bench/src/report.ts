@@ -790,18 +790,26 @@ function coldStartMarkdown(report: BenchReport): string[] {
   ]
 }
 
+/**
+ * The warning for a run that shared the machine: its 1-minute load average, at the start or the
+ * end, above a quarter of the cores. `undefined` for a quiet run.
+ */
+export function loadNote(machine: MachineInfo): string | undefined {
+  const { loadAverage, cores } = machine
+  const busiest = Math.max(loadAverage.start[0] ?? 0, loadAverage.end?.[0] ?? 0)
+  if (busiest <= cores / 4) return undefined
+  return (
+    `The 1-minute load average reached ${busiest} on ${cores} cores: other processes competed ` +
+    'for the CPU during the run, so absolute figures are low and noisy; the ratios within a ' +
+    'round (systems run seconds apart) are the figures to trust.'
+  )
+}
+
 /** Skipped systems and failed requests: anything that makes a row less than it seems. */
 export function notes(report: BenchReport): string[] {
   const lines: string[] = []
-  const { loadAverage, cores } = report.machine
-  const busiest = Math.max(loadAverage.start[0] ?? 0, loadAverage.end?.[0] ?? 0)
-  if (busiest > cores / 4) {
-    lines.push(
-      `The 1-minute load average reached ${busiest} on ${cores} cores: other processes competed ` +
-        'for the CPU during the run, so absolute figures are low and noisy; the ratios within a ' +
-        'round (systems run seconds apart) are the figures to trust.',
-    )
-  }
+  const load = loadNote(report.machine)
+  if (load !== undefined) lines.push(load)
   for (const system of report.systems) {
     if (system.skipped !== undefined) lines.push(`${system.title}: skipped: ${system.skipped}`)
   }

@@ -154,7 +154,11 @@ describe('curveChart', () => {
 
 describe('the written curves', () => {
   const report: CurvesReport = {
-    machine: machineInfo('npm run curves -w @exorelay/bench -- --quick', undefined),
+    // A quiet machine, whatever this one's load: the load note is tested on its own.
+    machine: {
+      ...machineInfo('npm run bench:curves -- --quick', undefined),
+      loadAverage: { start: [0.1, 0.1, 0.1], end: [0.2, 0.1, 0.1] },
+    },
     settings: { rounds: 2, warmupRequests: 2000, warmupMs: 300, durationMs: 1000 },
     curves: [
       {
@@ -176,6 +180,18 @@ describe('the written curves', () => {
       'NATS: skipped: nats-server not installed',
       'payload 100 B NATS round 1 @64: 2 failed request(s), first: TimeoutError: too slow',
     ])
+  })
+
+  it('says first when other processes loaded the machine, as the benchmark does', () => {
+    const busy = {
+      ...report,
+      machine: {
+        ...report.machine,
+        cores: 2,
+        loadAverage: { start: [3.2, 1, 1], end: [8.18, 2, 1] },
+      },
+    }
+    assert.match(curveNotes(busy)[0] ?? '', /^The 1-minute load average reached 8\.18 on 2 cores: /)
   })
 
   it('writes curves.md with each table and chart, curves.json and one SVG per curve', async (t) => {
