@@ -1,7 +1,7 @@
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
 import { CURVE_IDS, type CurveId } from './curve-definitions.js'
-import { invalid, nonNegativeInteger, positiveInteger, runFolder, seconds } from './options.js'
+import { invalid, onlyList, phaseLengths, positiveInteger, runFolder } from './options.js'
 
 /** Everything a run of `npm run curves` needs to know, resolved from the command line. */
 export interface CurveOptions {
@@ -25,7 +25,7 @@ export interface CurveOptions {
 /** The longest the start-up warm-up may take: large payloads go at tens a second. */
 export const START_WARMUP_CAP = 5000
 
-export const CURVES_USAGE = `Usage: npm run curves -w @exorelay/bench -- [--quick] [--rounds N] [--only LIST] [--save]
+export const CURVES_USAGE = `Usage: npm run bench:curves -- [--quick] [--rounds N] [--only LIST] [--save]
                                             [--warmup-requests N] [--warmup S] [--duration S]
 
   --quick          short phases (0.3 s warm-up + 1 s measured), for checking that it works
@@ -75,19 +75,10 @@ export function parseCurveOptions(argv: readonly string[]): CurveOptions | 'help
   const defaults = quick ? QUICK : FULL
   return {
     rounds: values.rounds === undefined ? 1 : positiveInteger(values.rounds, '--rounds'),
-    curves: values.only === undefined ? [...CURVE_IDS] : curveList(values.only),
+    curves: values.only === undefined ? [...CURVE_IDS] : onlyList(values.only, CURVE_IDS),
     quick,
     save,
-    warmupRequests:
-      values['warmup-requests'] === undefined
-        ? defaults.warmupRequests
-        : nonNegativeInteger(values['warmup-requests'], '--warmup-requests'),
-    warmupMs:
-      values.warmup === undefined ? defaults.warmupMs : seconds(values.warmup, '--warmup', true),
-    durationMs:
-      values.duration === undefined
-        ? defaults.durationMs
-        : seconds(values.duration, '--duration', false),
+    ...phaseLengths(values, defaults),
   }
 }
 
@@ -116,21 +107,4 @@ function parse(argv: readonly string[]) {
       help: { type: 'boolean', short: 'h' },
     },
   })
-}
-
-function curveList(text: string): CurveId[] {
-  const names = text
-    .split(',')
-    .map((name) => name.trim())
-    .filter((name) => name !== '')
-  if (names.length === 0) {
-    throw invalid(`--only needs at least one of ${CURVE_IDS.join(', ')}, got '${text}'.`)
-  }
-  for (const name of names) {
-    if (!(CURVE_IDS as readonly string[]).includes(name)) {
-      throw invalid(`--only takes ${CURVE_IDS.join(', ')}; '${name}' is none of them.`)
-    }
-  }
-  // In the canonical order, each once.
-  return CURVE_IDS.filter((id) => names.includes(id))
 }

@@ -6,7 +6,7 @@
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { isExoRelayError } from '@exorelay/core'
+import { out, runCommand } from './command.js'
 import { CURVES, type Curve } from './curve-definitions.js'
 import { type CurvePhase, cpuPerRequest, measurePhase, warmUp } from './curve-measure.js'
 import {
@@ -27,27 +27,9 @@ import {
 import { CURVE_SYSTEM_TITLES, curveSystemUnavailable, startCurveSystem } from './curve-systems.js'
 import { atEnd, machineInfo } from './machine.js'
 import { findNatsServer } from './nats-server.js'
-import { killAll } from './processes.js'
 import { roundOrder, stopSystem } from './scenario.js'
 
-const out = (text: string): void => {
-  process.stdout.write(`${text}\n`)
-}
-
-async function main(argv: readonly string[]): Promise<number> {
-  let parsed: CurveOptions | 'help'
-  try {
-    parsed = parseCurveOptions(argv)
-  } catch (error) {
-    if (!isExoRelayError(error)) throw error
-    process.stderr.write(`${error.message}\n\n${CURVES_USAGE}\n`)
-    return 2
-  }
-  if (parsed === 'help') {
-    out(CURVES_USAGE)
-    return 0
-  }
-  const options = parsed
+async function main(options: CurveOptions, argv: readonly string[]): Promise<number> {
   const command = `npm run bench:curves${argv.length === 0 ? '' : ` -- ${argv.join(' ')}`}`
   const folder = outputFolder(options, new Date(), process.pid)
   const machine = machineInfo(command, findNatsServer())
@@ -161,17 +143,4 @@ function progressLine(
   return `round ${round} ${curve.id} ${curve.formatX(x)} ${series} @${phase.inFlight}: ${figures}${errors}`
 }
 
-process.on('SIGINT', () => {
-  killAll()
-  process.exit(130)
-})
-
-try {
-  process.exitCode = await main(process.argv.slice(2))
-} catch (error) {
-  killAll()
-  process.stderr.write(
-    `${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`,
-  )
-  process.exitCode = 1
-}
+await runCommand(parseCurveOptions, CURVES_USAGE, main)

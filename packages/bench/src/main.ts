@@ -4,7 +4,7 @@
 // into a fresh temporary folder (and, with --save, into results/).
 import { mkdir, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
-import { isExoRelayError } from '@exorelay/core'
+import { out, runCommand } from './command.js'
 import { type CoreMicroResult, runCoreMicro } from './core-micro.js'
 import {
   exorelayNatsOtelApiScenario,
@@ -28,7 +28,6 @@ import { natsScenario } from './nats-scenario.js'
 import { findNatsServer } from './nats-server.js'
 import { type BenchOptions, parseOptions, runFolder, SAVED_RESULTS, USAGE } from './options.js'
 import { PAYLOAD_BYTES } from './payload.js'
-import { killAll } from './processes.js'
 import { type ProfileWindow, renderProfiles, summarizeProfiles } from './profile-summary.js'
 import {
   buildReport,
@@ -61,24 +60,7 @@ const scenarios = (options: BenchOptions): readonly Scenario[] => [
   ...mixedScenarios,
 ]
 
-const out = (text: string): void => {
-  process.stdout.write(`${text}\n`)
-}
-
-async function main(argv: readonly string[]): Promise<number> {
-  let parsed: BenchOptions | 'help'
-  try {
-    parsed = parseOptions(argv)
-  } catch (error) {
-    if (!isExoRelayError(error)) throw error
-    process.stderr.write(`${error.message}\n\n${USAGE}\n`)
-    return 2
-  }
-  if (parsed === 'help') {
-    out(USAGE)
-    return 0
-  }
-  const options = parsed
+async function main(options: BenchOptions, argv: readonly string[]): Promise<number> {
   const command = `npm run bench${argv.length === 0 ? '' : ` -- ${argv.join(' ')}`}`
   const machine = machineInfo(command, findNatsServer())
   const selected = scenarios(options).filter((scenario) => options.targets.includes(scenario.id))
@@ -232,17 +214,4 @@ function progressLine(title: string, round: number, phase: PhaseResult): string 
   return `round ${round} ${title} @${phase.inFlight}: ${figures}${errors}${flood}`
 }
 
-process.on('SIGINT', () => {
-  killAll()
-  process.exit(130)
-})
-
-try {
-  process.exitCode = await main(process.argv.slice(2))
-} catch (error) {
-  killAll()
-  process.stderr.write(
-    `${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`,
-  )
-  process.exitCode = 1
-}
+await runCommand(parseOptions, USAGE, main)

@@ -138,22 +138,13 @@ export function parseOptions(argv: readonly string[]): BenchOptions | 'help' {
   return {
     rounds:
       values.rounds === undefined ? defaults.rounds : positiveInteger(values.rounds, '--rounds'),
-    targets: values.only === undefined ? [...DEFAULT_TARGETS] : targets(values.only),
+    targets: values.only === undefined ? [...DEFAULT_TARGETS] : onlyList(values.only, TARGETS),
     quick,
     coldRequests:
       values['cold-requests'] === undefined
         ? defaults.coldRequests
         : nonNegativeInteger(values['cold-requests'], '--cold-requests'),
-    warmupRequests:
-      values['warmup-requests'] === undefined
-        ? defaults.warmupRequests
-        : nonNegativeInteger(values['warmup-requests'], '--warmup-requests'),
-    warmupMs:
-      values.warmup === undefined ? defaults.warmupMs : seconds(values.warmup, '--warmup', true),
-    durationMs:
-      values.duration === undefined
-        ? defaults.durationMs
-        : seconds(values.duration, '--duration', false),
+    ...phaseLengths(values, defaults),
     coreIterations: defaults.coreIterations,
     coreWarmup: defaults.coreWarmup,
     cpuProf: values['cpu-prof'] === true,
@@ -217,7 +208,7 @@ export function positiveInteger(text: string, flag: string): number {
 }
 
 /** `text` as a non-negative integer; throws naming `flag` for anything else. */
-export function nonNegativeInteger(text: string, flag: string): number {
+function nonNegativeInteger(text: string, flag: string): number {
   const value = Number(text)
   if (text.trim() === '' || !Number.isInteger(value) || value < 0) {
     throw invalid(`${flag} must be a non-negative integer, got '${text}'.`)
@@ -226,7 +217,7 @@ export function nonNegativeInteger(text: string, flag: string): number {
 }
 
 /** `text` seconds as whole milliseconds; throws naming `flag` for anything but a number of seconds. */
-export function seconds(text: string, flag: string, zeroAllowed: boolean): number {
+function seconds(text: string, flag: string, zeroAllowed: boolean): number {
   const value = Number(text)
   if (text.trim() === '' || !Number.isFinite(value) || value < 0 || (value === 0 && !zeroAllowed)) {
     throw invalid(
@@ -236,20 +227,49 @@ export function seconds(text: string, flag: string, zeroAllowed: boolean): numbe
   return Math.round(value * 1000)
 }
 
-function targets(text: string): Target[] {
+/**
+ * `--only`'s comma-separated list, each name one of `ids`: returned in the order of `ids`,
+ * whatever order they were listed in, each once. Throws naming the first unknown name.
+ */
+export function onlyList<Id extends string>(text: string, ids: readonly Id[]): Id[] {
   const names = text
     .split(',')
     .map((name) => name.trim())
     .filter((name) => name !== '')
   if (names.length === 0)
-    throw invalid(`--only needs at least one of ${TARGETS.join(', ')}, got '${text}'.`)
+    throw invalid(`--only needs at least one of ${ids.join(', ')}, got '${text}'.`)
   for (const name of names) {
-    if (!(TARGETS as readonly string[]).includes(name)) {
-      throw invalid(`--only takes ${TARGETS.join(', ')}; '${name}' is none of them.`)
+    if (!(ids as readonly string[]).includes(name)) {
+      throw invalid(`--only takes ${ids.join(', ')}; '${name}' is none of them.`)
     }
   }
-  // Run in the canonical order, whatever order they were listed in, each once.
-  return TARGETS.filter((target) => names.includes(target))
+  return ids.filter((id) => names.includes(id))
+}
+
+/** How long a command's warm-ups and phases run. */
+export interface PhaseLengths {
+  readonly warmupRequests: number
+  readonly warmupMs: number
+  readonly durationMs: number
+}
+
+/** `--warmup-requests`, `--warmup` and `--duration` as given, else `defaults`. */
+export function phaseLengths(
+  values: { 'warmup-requests'?: string; warmup?: string; duration?: string },
+  defaults: PhaseLengths,
+): PhaseLengths {
+  return {
+    warmupRequests:
+      values['warmup-requests'] === undefined
+        ? defaults.warmupRequests
+        : nonNegativeInteger(values['warmup-requests'], '--warmup-requests'),
+    warmupMs:
+      values.warmup === undefined ? defaults.warmupMs : seconds(values.warmup, '--warmup', true),
+    durationMs:
+      values.duration === undefined
+        ? defaults.durationMs
+        : seconds(values.duration, '--duration', false),
+  }
 }
 
 /** The error of a bad flag: `EXORELAY_ERR_ARG_INVALID_OPTION` with `message`. */
