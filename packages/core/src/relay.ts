@@ -370,9 +370,7 @@ export class Relay<M extends MessageMap<M> = AnyMessages> extends EventEmitter<R
     // Where the caller sent it, so that whatever the send rejects with points at that line
     // (decisions 0010, 0023). A reply has no caller to point at: its failure is only logged.
     const callSite =
-      this.#stackTraces === true && responseTo === undefined
-        ? captureCallSite(parent === undefined ? this.send : parent.send)
-        : undefined
+      this.#stackTraces === true && responseTo === undefined ? this.#callerOf(parent) : undefined
     // Set when this send's deadline is its parent message's.
     let endsWithParent: HandlerContextImpl | undefined
     if (parent !== undefined) {
@@ -569,6 +567,11 @@ export class Relay<M extends MessageMap<M> = AnyMessages> extends EventEmitter<R
     if (callSite !== undefined || this.#stackTraces !== 'await' || responseTo !== undefined) {
       return callSite
     }
+    return this.#callerOf(parent)
+  }
+
+  /** The stack above the `send` the caller called: the relay's, or its handler context's. */
+  #callerOf(parent: HandlerContextImpl | undefined): CallSite {
     return captureCallSite(parent === undefined ? this.send : parent.send)
   }
 
