@@ -16,6 +16,8 @@ export interface ApplicationFile {
   name: string | undefined
   /** What the application is, in a sentence. */
   description: string | undefined
+  /** The application's version, if the file gives one (the AsyncAPI document's `info.version`). */
+  version: string | undefined
   /** The bus. */
   bus: {
     /** The bus's kind: only ExoCom is run. */
@@ -73,7 +75,7 @@ export async function readApplicationFile(file: string): Promise<ApplicationFile
   for (const pair of root.items) {
     if (!KNOWN_KEYS.has(keyName(pair.key) ?? '')) {
       fail(
-        `${unknownKey(pair.key)}. An application file has name, description, bus and services; check the spelling.`,
+        `${unknownKey(pair.key)}. An application file has name, description, version, bus and services; check the spelling.`,
         pair.key,
       )
     }
@@ -86,6 +88,16 @@ export async function readApplicationFile(file: string): Promise<ApplicationFile
   const description = root.get('description')
   if (description !== undefined && description !== null && typeof description !== 'string') {
     fail('`description` must be a string.', root.get('description', true))
+  }
+  // A version written as a number (`version: 1.2`) is taken as written, not as the number.
+  const versionNode = root.get('version', true)
+  const version = isScalar(versionNode)
+    ? versionNode.value === null
+      ? undefined
+      : (versionNode.source ?? String(versionNode.value))
+    : undefined
+  if (versionNode !== undefined && !isScalar(versionNode)) {
+    fail('`version` must be a string, e.g. `version: 1.2.0`.', versionNode)
   }
 
   let busPort: number | undefined
@@ -225,6 +237,7 @@ export async function readApplicationFile(file: string): Promise<ApplicationFile
     file: path,
     name: typeof name === 'string' ? name : undefined,
     description: typeof description === 'string' ? description : undefined,
+    version: version === undefined ? undefined : String(version),
     bus: { type: 'exocom', port: busPort },
     services: result,
   }

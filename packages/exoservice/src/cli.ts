@@ -1,4 +1,5 @@
 import { createRequire } from 'node:module'
+import { checkCommand } from './check-command.js'
 import { landscapeCommand } from './landscape-command.js'
 import { newCommand } from './new-command.js'
 import { runCommand } from './run-command.js'
@@ -12,6 +13,7 @@ Commands:
   run [folder]          run the service in folder (default: .) from its service.yml
   new <name>            scaffold a service folder named <name>
   landscape [file]      run the bus and every service an application.yml lists
+  check [file]          check a landscape's messages and contracts without starting it
 
 Run 'exoservice <command> --help' for a command's options.
 
@@ -27,6 +29,7 @@ const COMMANDS: Readonly<Record<string, Command>> = {
   run: runCommand,
   new: newCommand,
   landscape: landscapeCommand,
+  check: checkCommand,
 }
 
 /** Exit codes: 0 = done, 1 = failed, 2 = wrong usage. */

@@ -14,6 +14,8 @@ export const ExoServiceErrorCodes = {
   SHUTDOWN: 'EXOSERVICE_ERR_SHUTDOWN',
   /** The application file of a landscape is missing, is not YAML, or lists no usable services. */
   APPLICATION_FILE: 'EXOSERVICE_ERR_APPLICATION_FILE',
+  /** The contract module `messages.contract` names is missing, throws, or exports no contract. */
+  CONTRACT: 'EXOSERVICE_ERR_CONTRACT',
 } as const
 
 /** One of the codes of {@link ExoServiceErrorCodes}. */

@@ -1,5 +1,6 @@
 import { parseArgs } from 'node:util'
 import { APPLICATION_FILE_NAME } from './application-file.js'
+import { checkApplication } from './check-command.js'
 import { isExoServiceError } from './errors.js'
 import {
   BUS_NAME,
@@ -9,6 +10,7 @@ import {
   startLandscape,
   usesNats,
 } from './landscape.js'
+import { formatFindings } from './landscape-check.js'
 import { describeExit } from './service-process.js'
 import { stopOnSignals } from './stop-on-signals.js'
 
@@ -17,7 +19,8 @@ import { stopOnSignals } from './stop-on-signals.js'
 
 const USAGE = `Usage: exoservice landscape [file] [options]
 
-Runs a landscape: starts ExoCom with a routing table built from the services' service.yml
+Runs a landscape: checks it first as \`exoservice check\` does (its findings are warnings),
+then starts ExoCom with a routing table built from the services' service.yml
 files, then every service the application file lists, each with SERVICE_NAME, EXOCOM_HOST,
 EXOCOM_PORT and EXORELAY_PORT set; prefixes each line with the service's name. Ctrl-C stops
 the services, then the bus; a second Ctrl-C kills them at once (exit 128 + the signal's
@@ -35,6 +38,7 @@ Options:
                      (default ${DEFAULT_START_TIMEOUT})
   --stop-grace <ms>  how long each service may take to exit after SIGTERM before it is
                      killed (default ${DEFAULT_STOP_GRACE})
+  --strict           any finding of the check is fatal: nothing is started (exit 1)
   -h, --help         show this help
 `
 
@@ -44,6 +48,7 @@ export async function landscapeCommand(args: string[]): Promise<number> {
     port?: string | undefined
     'start-timeout'?: string | undefined
     'stop-grace'?: string | undefined
+    strict?: boolean | undefined
     help?: boolean | undefined
   }
   let positionals: string[]
@@ -54,6 +59,7 @@ export async function landscapeCommand(args: string[]): Promise<number> {
         port: { type: 'string' },
         'start-timeout': { type: 'string' },
         'stop-grace': { type: 'string' },
+        strict: { type: 'boolean' },
         help: { type: 'boolean', short: 'h' },
       },
       allowPositionals: true,
@@ -101,6 +107,25 @@ export async function landscapeCommand(args: string[]): Promise<number> {
     process.stderr.write(
       'exoservice landscape: --port is ignored: with EXORELAY_TRANSPORT=nats no bus is started.\n',
     )
+  }
+
+  // The check, before anything starts: a file or a contract module that cannot be read stops
+  // here, as it would stop the service that reads it.
+  try {
+    const { findings, services } = await checkApplication(file)
+    if (findings.length > 0) {
+      // The summary line says what follows from the findings.
+      const lines = formatFindings(findings, services).trimEnd().split('\n')
+      lines[lines.length - 1] += values.strict
+        ? ': nothing started (--strict)'
+        : '; starting anyway (--strict would stop here)'
+      process.stderr.write(lines.map((line) => `exoservice landscape: ${line}\n`).join(''))
+      if (values.strict) return 1
+    }
+  } catch (error) {
+    if (!isExoServiceError(error)) throw error
+    process.stderr.write(`exoservice landscape: ${error.message}\n`)
+    return 1
   }
 
   // The first signal stops the landscape (or its start); a second one kills at once.

@@ -2,6 +2,11 @@
 // asyncapi`) see it: each service's messages from its service.yml, and its contract, loaded
 // and exported as JSON Schema. `loadLandscapeContracts` (in this file) builds it.
 
+import { dirname } from 'node:path'
+import type { ApplicationFile } from './application-file.js'
+import { exportJsonSchema } from './json-schema.js'
+import { loadContract } from './load-contract.js'
+
 /** A schema of a contract, exported as JSON Schema, or the reason it could not be. */
 export type ExportedSchema =
   | {
@@ -55,4 +60,53 @@ export interface LandscapeContracts {
   /** application.yml's `version`, if it has one. */
   version: string | undefined
   services: readonly ContractService[]
+}
+
+/**
+ * Loads the contract of every service of the application that names one (its module imported,
+ * TypeScript through tsx, as `exoservice run` loads handlers) and exports each of its schemas as
+ * JSON Schema. Rejects with an `ExoServiceError` coded `EXOSERVICE_ERR_CONTRACT` when a contract
+ * module is missing, throws, or exports no contract; a schema that cannot be exported is a
+ * `note`, not a failure.
+ */
+export async function loadLandscapeContracts(
+  application: ApplicationFile,
+): Promise<LandscapeContracts> {
+  const services: ContractService[] = []
+  for (const { name, service } of application.services) {
+    const contract = await loadContract(service)
+    let loaded: LoadedContract | undefined
+    if (contract !== undefined && service.contract !== undefined) {
+      const folder = dirname(service.contract)
+      const messages = new Map<string, ContractMessage>()
+      for (const [message, schemas] of Object.entries(contract.messages)) {
+        const replies = new Map<string, ExportedSchema>()
+        for (const [outcome, schema] of Object.entries(schemas.replies ?? {})) {
+          replies.set(outcome, await exportJsonSchema(schema, folder))
+        }
+        messages.set(message, {
+          payload:
+            schemas.payload === undefined
+              ? undefined
+              : await exportJsonSchema(schemas.payload, folder),
+          replies,
+        })
+      }
+      loaded = { module: service.contract, messages }
+    }
+    services.push({
+      name,
+      description: service.description,
+      receives: service.receives,
+      sends: service.sends,
+      contract: loaded,
+    })
+  }
+  return {
+    file: application.file,
+    name: application.name,
+    description: application.description,
+    version: application.version,
+    services,
+  }
 }

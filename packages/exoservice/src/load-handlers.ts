@@ -4,7 +4,12 @@ import { pathToFileURL } from 'node:url'
 import { describeValue } from '@exorelay/core/internal'
 import type { Handler } from 'exorelay'
 import { LIFECYCLE_HOOKS, type LifecycleHooks } from './define-service.js'
-import { ExoServiceError, ExoServiceErrorCodes, thrownMessage } from './errors.js'
+import {
+  ExoServiceError,
+  type ExoServiceErrorCode,
+  ExoServiceErrorCodes,
+  thrownMessage,
+} from './errors.js'
 import { DEFAULT_SERVER_FILES, type ServiceFile } from './service-file.js'
 
 /** A service's handler module, loaded and checked against its `service.yml`. */
@@ -112,7 +117,7 @@ async function findModule(service: ServiceFile): Promise<string> {
   )
 }
 
-async function exists(file: string): Promise<boolean> {
+export async function exists(file: string): Promise<boolean> {
   try {
     await access(file)
     return true
@@ -123,26 +128,7 @@ async function exists(file: string): Promise<boolean> {
 
 /** The module's default export; a module that throws while loading says so, naming the file. */
 async function importDefault(file: string): Promise<unknown> {
-  const url = pathToFileURL(file).href
-  let module: Record<string, unknown>
-  try {
-    // Without tsx registered for the process, tsImport loads the module and what it imports
-    // through tsx in a namespace of its own: TypeScript works in a process that is not ours
-    // (a test runner may have set up tsx already, or not). That namespace has its own copies of
-    // exorelay and exoservice; `exoservice run` avoids them with registerTypeScript().
-    if (TYPESCRIPT.has(extname(file)) && !typeScriptRegistered) {
-      const { tsImport } = await import('tsx/esm/api')
-      module = (await tsImport(url, import.meta.url)) as Record<string, unknown>
-    } else {
-      module = (await import(url)) as Record<string, unknown>
-    }
-  } catch (cause) {
-    throw new ExoServiceError(
-      ExoServiceErrorCodes.HANDLERS,
-      `${file}: the module threw while loading: ${thrownMessage(cause)}. Fix the error in the module (or in what it imports).`,
-      { file, cause },
-    )
-  }
+  const module = await importModule(file, ExoServiceErrorCodes.HANDLERS)
   if (!('default' in module)) {
     throw new ExoServiceError(
       ExoServiceErrorCodes.HANDLERS,
@@ -150,9 +136,42 @@ async function importDefault(file: string): Promise<unknown> {
       { file },
     )
   }
-  const value = module.default
-  // A module compiled to CommonJS (a .ts file in a package without "type": "module") exports
-  // `{ __esModule, default }`, which an import sees as its default.
+  return unwrapCommonJs(module.default)
+}
+
+/**
+ * Imports a module of a service (its handlers, its contract), TypeScript through tsx. A module
+ * that throws while loading rejects with an {@link ExoServiceError} of `code`, naming the file.
+ */
+export async function importModule(
+  file: string,
+  code: ExoServiceErrorCode,
+): Promise<Record<string, unknown>> {
+  const url = pathToFileURL(file).href
+  try {
+    // Without tsx registered for the process, tsImport loads the module and what it imports
+    // through tsx in a namespace of its own: TypeScript works in a process that is not ours
+    // (a test runner may have set up tsx already, or not). That namespace has its own copies of
+    // exorelay and exoservice; `exoservice run` avoids them with registerTypeScript().
+    if (TYPESCRIPT.has(extname(file)) && !typeScriptRegistered) {
+      const { tsImport } = await import('tsx/esm/api')
+      return (await tsImport(url, import.meta.url)) as Record<string, unknown>
+    }
+    return (await import(url)) as Record<string, unknown>
+  } catch (cause) {
+    throw new ExoServiceError(
+      code,
+      `${file}: the module threw while loading: ${thrownMessage(cause)}. Fix the error in the module (or in what it imports).`,
+      { file, cause },
+    )
+  }
+}
+
+/**
+ * An export as the module meant it. A module compiled to CommonJS (a .ts file in a package
+ * without "type": "module") exports `{ __esModule, default }`, which an import sees as its default.
+ */
+export function unwrapCommonJs(value: unknown): unknown {
   if (
     value !== null &&
     typeof value === 'object' &&

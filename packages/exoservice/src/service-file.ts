@@ -40,6 +40,11 @@ export interface ServiceFile {
   receives: string[]
   /** The messages the service sends (requests, and the outcomes it replies with). */
   sends: string[]
+  /**
+   * The absolute path of the contract module `messages.contract` names, if it does: the module
+   * exports the service's contract (`defineContract`) as `contract` or as its default.
+   */
+  contract: string | undefined
 }
 
 // A message name in a service.yml: dotted parts of letters, digits, '-' and '_'. Stricter than
@@ -157,9 +162,9 @@ export function parseServiceFile(text: string, file: string): ServiceFile {
   }
   const lists = messages as Record<string, unknown>
   for (const key of Object.keys(lists)) {
-    if (key !== 'receives' && key !== 'sends') {
+    if (key !== 'receives' && key !== 'sends' && key !== 'contract') {
       fail(
-        `unknown key 'messages.${key}': only \`receives\` and \`sends\` belong there.`,
+        `unknown key 'messages.${key}': only \`receives\`, \`sends\` and \`contract\` belong there.`,
         keyNode(doc, 'messages', key),
       )
     }
@@ -196,6 +201,16 @@ export function parseServiceFile(text: string, file: string): ServiceFile {
   }
   const receives = names('receives')
   const sends = names('sends')
+  const contract = lists.contract
+  if (
+    contract !== undefined &&
+    (typeof contract !== 'string' || contract === '' || isAbsolute(contract))
+  ) {
+    fail(
+      '`messages.contract` must name the contract module relative to the service folder, e.g. `contract: src/contract.ts`.',
+      doc.getIn(['messages', 'contract'], true),
+    )
+  }
 
   const folder = resolve(file, '..')
   return {
@@ -207,6 +222,7 @@ export function parseServiceFile(text: string, file: string): ServiceFile {
     server: server as string | undefined,
     receives,
     sends,
+    contract: contract === undefined ? undefined : resolve(folder, contract as string),
   }
 }
 

@@ -10,6 +10,7 @@ import {
 import { createBaseLogger } from 'exorelay/internal'
 import type { LifecycleContext, ServiceDefinition } from './define-service.js'
 import { ExoServiceError, ExoServiceErrorCodes, thrownMessage } from './errors.js'
+import { loadContract } from './load-contract.js'
 import { checkDefinition, type LoadedHandlers, loadHandlers } from './load-handlers.js'
 import { DEFAULT_ONLINE_TEXT, readServiceFile, type ServiceFile } from './service-file.js'
 
@@ -65,8 +66,11 @@ export interface RunningService<M extends MessageMap<M> = AnyMessages> {
  * the service's `type`), logs the handlers `service.yml` does not declare as warnings, awaits
  * `beforeAll` within `startupTimeout`, listens and logs `online at port <N>`.
  *
+ * When `service.yml` names a contract module (`messages.contract`), the relay is given its
+ * contract, and validates each incoming payload against it.
+ *
  * Rejects with an {@link ExoServiceError}: `EXOSERVICE_ERR_SERVICE_FILE`,
- * `EXOSERVICE_ERR_HANDLERS`, or `EXOSERVICE_ERR_STARTUP` when `beforeAll` fails or takes too
+ * `EXOSERVICE_ERR_HANDLERS`, `EXOSERVICE_ERR_CONTRACT`, or `EXOSERVICE_ERR_STARTUP` when `beforeAll` fails or takes too
  * long, or the relay cannot listen; nothing is left listening then. A failed `beforeAll` is not
  * followed by `afterAll` (it cleans up after itself; its signal says when time is up); a failed
  * listen is, since `beforeAll` finished. Invalid options (relay options, `startupTimeout`, a
@@ -119,9 +123,17 @@ export async function startService<M extends MessageMap<M> = AnyMessages>(
     service === undefined
       ? checkDefinition(source, `the handler map of '${serviceName}'`)
       : await loadHandlers(service)
+  // The contract service.yml names: the relay validates each incoming payload against it.
+  const contract = service === undefined ? undefined : await loadContract(service)
   // One logger for the relay and the service's own lines, so that both look alike.
   const logger = createBaseLogger(options.logger)
-  const relay = new ExoRelay<M>({ ...relayOptions, serviceName, logger })
+  const relay = new ExoRelay<M>({
+    ...relayOptions,
+    serviceName,
+    logger,
+    // TODO(core): typed once RelayOptions has `contract`; spread so that it compiles before.
+    ...(contract === undefined ? {} : { contract }),
+  })
   const log = logger.child({ service: serviceName })
   try {
     relay.registerHandlers(loaded.handlers as never)

@@ -48,6 +48,24 @@ test('an application file lists services in groups or not, each with its service
     ],
   )
   assert.deepEqual(application.services[1]?.service.receives, ['users.create'])
+  assert.equal(application.version, undefined)
+})
+
+test('an application file may give its version, kept as written', async (t) => {
+  const root = await folderWith(t, {
+    'application.yml': 'version: 2.10\nservices:\n  users:\n    location: ./users\n',
+    'users/service.yml': SERVICE_YML,
+  })
+  const application = await readApplicationFile(join(root, 'application.yml'))
+  assert.equal(application.version, '2.10')
+  await writeFile(
+    join(root, 'application.yml'),
+    'version: [2]\nservices:\n  users:\n    location: ./users\n',
+  )
+  const error = await rejection(join(root, 'application.yml'))
+  assert.equal(error.code, ExoServiceErrorCodes.APPLICATION_FILE)
+  assert.equal(error.line, 1)
+  assert.match(error.message, /`version` must be a string, e\.g\. `version: 1\.2\.0`\.$/)
 })
 
 test('a missing application file names the file and how to name another', async (t) => {

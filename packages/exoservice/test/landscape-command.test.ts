@@ -1,6 +1,10 @@
 import assert from 'node:assert/strict'
 import { type ChildProcess, spawn } from 'node:child_process'
 import { once } from 'node:events'
+import { existsSync } from 'node:fs'
+import { mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { createInterface } from 'node:readline'
 import { test } from 'node:test'
 import { fileURLToPath } from 'node:url'
@@ -124,6 +128,40 @@ test('a missing application file: one line on stderr, exit 1', async (t) => {
   )
 })
 
+/** A file path the fixture's services touch when they start (`touch "$CHECK_STARTED"`). */
+async function startedMarker(t: { after: (fn: () => Promise<void>) => void }): Promise<string> {
+  const folder = await mkdtemp(join(tmpdir(), 'exoservice-check-'))
+  t.after(() => rm(folder, { recursive: true, force: true }))
+  return join(folder, 'started')
+}
+
+test('the check runs first: with --strict a finding is fatal, nothing starts, exit 1', async (t) => {
+  const marker = await startedMarker(t)
+  const landscape = run(t, [fixture('../check/disagree'), '--strict'], { CHECK_STARTED: marker })
+  assert.equal(await withDeadline(landscape.exited, START, () => 'it did not exit'), 1)
+  assert.deepEqual(landscape.stdout, [])
+  assert.equal(landscape.stderr.length, 6, landscape.output())
+  assert.match(landscape.stderr[0]!, /^exoservice landscape: users\.create {2}web → users {2}schema-mismatch: /)
+  assert.equal(
+    landscape.stderr.at(-1),
+    'exoservice landscape: 5 findings in 2 services: nothing started (--strict)',
+  )
+  assert.equal(existsSync(marker), false, 'no service started')
+})
+
+test('without --strict the findings are warnings, and the landscape starts', async (t) => {
+  const marker = await startedMarker(t)
+  const landscape = run(t, [fixture('../check/disagree')], { CHECK_STARTED: marker })
+  // Its services only touch the marker and exit: the runner then stops and exits 1.
+  assert.equal(await withDeadline(landscape.exited, START, () => 'it did not exit'), 1)
+  assert.equal(
+    landscape.stderr[5],
+    'exoservice landscape: 5 findings in 2 services; starting anyway (--strict would stop here)',
+    landscape.output(),
+  )
+  assert.ok(existsSync(marker), 'a service started')
+})
+
 test('the banner lists each service with its port; lines carry the padded name; Ctrl-C stops all and exits 0', async (t) => {
   const landscape = run(t, [fixture('two-services')])
   const { bus, services } = await landscape.ports()
@@ -154,7 +192,8 @@ test('a service that exits on its own: its code and last lines on stderr, the re
   const stderr = landscape.stderr.join('\n')
   assert.match(
     stderr,
-    /^exoservice landscape: crasher exited with code 7; stopped the others and the bus\. Its last lines:\n/,
+    // After the check's warning: nothing in the landscape sends crasher.crash (the test does).
+    /^exoservice landscape: crasher exited with code 7; stopped the others and the bus\. Its last lines:\n/m,
   )
   assert.match(stderr, /\n {2}crasher \| crashing on purpose$/)
   for (const port of [bus, ...Object.values(services)]) {
@@ -208,7 +247,11 @@ test('Ctrl-C while the services start stops what started, frees its ports, and e
   landscape.child.kill('SIGINT')
   assert.equal(await withDeadline(landscape.exited, 30_000, () => 'it did not exit'), 0)
   assert.equal(landscape.stdout.at(-1), 'exoservice landscape: stopped')
-  assert.deepEqual(landscape.stderr, [])
+  // The check's warning (nothing sends what passwords receives here), and nothing else.
+  assert.deepEqual(landscape.stderr, [
+    'exoservice landscape: passwords.encrypt  passwords  no-sender: passwords receives it, but no service sends it',
+    'exoservice landscape: 1 finding in 2 services; starting anyway (--strict would stop here)',
+  ])
   for (const port of ports) assert.ok(await isFree(port), `port ${port} is free`)
 })
 
@@ -251,7 +294,8 @@ test('a service that fails to start: which, why and its last lines on stderr, th
   assert.equal(await withDeadline(landscape.exited, START, () => 'it did not exit'), 1)
   assert.match(
     landscape.stderr.join('\n'),
-    /^exoservice landscape: broken did not start: it exited with code 4 before it printed 'online at port'\. Its last lines:\n {2}broken \| cannot connect to the database\n/,
+    // After the check's warning: nothing in the landscape sends what passwords receives.
+    /^exoservice landscape: broken did not start: it exited with code 4 before it printed 'online at port'\. Its last lines:\n {2}broken \| cannot connect to the database\n/m,
   )
   assert.ok(!landscape.stdout.includes('Press Ctrl-C to stop.'))
 })

@@ -113,6 +113,19 @@ test('service.yml missing, not YAML, without messages, with an invalid or a dupl
   )
 })
 
+test('a contract module that exports no contract: exit 1 naming the module and the fix', async (t) => {
+  const folder = await serviceFolder(
+    t,
+    'type: users\nmessages:\n  receives: [users.create]\n  contract: src/contract.js\n',
+  )
+  await writeFile(join(folder, 'package.json'), '{ "type": "module" }\n')
+  await writeFile(join(folder, 'src', 'contract.js'), 'export default { messages: {} }\n')
+  assert.match(
+    await runFails(folder),
+    /src\/contract\.js: \S+service\.yml names it as the contract, but its default export is an object, not a contract\. Export one as `export const contract = defineContract\(\{ \.\.\. \}\)`/,
+  )
+})
+
 test('a handler module that cannot be used: exit 1 naming the module and what is wrong', async () => {
   const cases: [string, RegExp][] = [
     [

@@ -66,7 +66,17 @@ test('each mistake in service.yml is refused with the file, the line where there
     [
       'type: users\nmessages:\n  handles: [a.b]\n',
       3,
-      /unknown key 'messages\.handles': only `receives` and `sends` belong there\./,
+      /unknown key 'messages\.handles': only `receives`, `sends` and `contract` belong there\./,
+    ],
+    [
+      'type: users\nmessages:\n  contract: /srv/contract.ts\n',
+      3,
+      /`messages\.contract` must name the contract module relative to the service folder, e\.g\. `contract: src\/contract\.ts`\./,
+    ],
+    [
+      'type: users\nmessages:\n  contract: [src/contract.ts]\n',
+      3,
+      /`messages\.contract` must name the contract module relative to the service folder/,
     ],
     [
       'type: users\nmessages:\n  receives: users.create\n',
@@ -111,6 +121,15 @@ test('startup and server default as documented; description and sends are option
   assert.equal(service.description, undefined)
   assert.deepEqual(service.sends, [])
   assert.equal(service.folder, '/srv/users')
+  assert.equal(service.contract, undefined)
+})
+
+test('messages.contract is resolved against the service folder', () => {
+  const service = parseServiceFile(
+    'type: users\nmessages:\n  receives: [users.create]\n  contract: src/contract.ts\n',
+    '/srv/users/service.yml',
+  )
+  assert.equal(service.contract, '/srv/users/src/contract.ts')
 })
 
 test('a folder that does not exist is named as such, not as a missing service.yml', async () => {

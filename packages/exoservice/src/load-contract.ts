@@ -1,0 +1,72 @@
+import { relative } from 'node:path'
+import { describeValue } from '@exorelay/core/internal'
+import { ExoServiceError, ExoServiceErrorCodes } from './errors.js'
+import { exists, importModule, unwrapCommonJs } from './load-handlers.js'
+import type { ServiceFile } from './service-file.js'
+
+/** What ExoService reads of a Standard Schema v1 validator: its vendor and its JSON Schema export. */
+export interface ContractSchema {
+  readonly '~standard': {
+    readonly version: 1
+    readonly vendor: string
+    readonly validate: (value: unknown) => unknown
+    /** Standard JSON Schema (zod 4, arktype 2): absent where the validator has none. */
+    readonly jsonSchema?: {
+      readonly output: (options: { target: string }) => Record<string, unknown>
+    }
+  }
+}
+
+/** A contract as `defineContract` makes it, as far as ExoService reads it. */
+export interface ServiceContract {
+  readonly messages: Readonly<
+    Record<
+      string,
+      { readonly payload?: ContractSchema; readonly replies?: Readonly<Record<string, ContractSchema>> }
+    >
+  >
+}
+
+// TODO(core): import `isContract` from @exorelay/core once its contract lands; this checks the
+// same brand (`Symbol.for` works across copies, as a contract loaded through tsx is one).
+const kContract = Symbol.for('exorelay.contract')
+function isContract(value: unknown): value is ServiceContract {
+  return (
+    typeof value === 'object' &&
+    value !== null &&
+    (value as Record<symbol, unknown>)[kContract] === true
+  )
+}
+
+/**
+ * Loads the contract module a service's `service.yml` names as `messages.contract`: its
+ * `contract` export, else its default. `undefined` when the service names none. Throws an
+ * {@link ExoServiceError} coded `EXOSERVICE_ERR_CONTRACT` naming the module and the fix when it
+ * does not exist, throws while loading, or exports no contract.
+ */
+export async function loadContract(service: ServiceFile): Promise<ServiceContract | undefined> {
+  const file = service.contract
+  if (file === undefined) return undefined
+  const named = relative(service.folder, file)
+  if (!(await exists(file))) {
+    throw new ExoServiceError(
+      ExoServiceErrorCodes.CONTRACT,
+      `${service.file}: \`contract: ${named}\` names a module that does not exist (${file}). Fix the path (it is relative to the service folder), or create the module.`,
+      { file: service.file },
+    )
+  }
+  const module = await importModule(file, ExoServiceErrorCodes.CONTRACT)
+  const found = [module.contract, unwrapCommonJs(module.default)].find(isContract)
+  if (found !== undefined) return found
+  const exported =
+    'contract' in module
+      ? `its \`contract\` export is ${describeValue(module.contract)}`
+      : 'default' in module
+        ? `its default export is ${describeValue(unwrapCommonJs(module.default))}`
+        : 'it exports neither `contract` nor a default'
+  throw new ExoServiceError(
+    ExoServiceErrorCodes.CONTRACT,
+    `${file}: ${service.file} names it as the contract, but ${exported}, not a contract. Export one as \`export const contract = defineContract({ ... })\` (or as the default).`,
+    { file },
+  )
+}
