@@ -54,7 +54,11 @@ export async function checkApplication(file: string): Promise<CheckResult> {
 
 /** `exoservice check [file] [--strict] [--json]`. Resolves with the exit code. */
 export async function checkCommand(args: string[]): Promise<number> {
-  let values: { strict?: boolean | undefined; json?: boolean | undefined; help?: boolean | undefined }
+  let values: {
+    strict?: boolean | undefined
+    json?: boolean | undefined
+    help?: boolean | undefined
+  }
   let positionals: string[]
   try {
     ;({ values, positionals } = parseArgs({

@@ -48,10 +48,7 @@ export async function exportJsonSchema(
   }
 }
 
-type ValibotExporter = (
-  schema: unknown,
-  config: { target: 'draft-07' },
-) => Record<string, unknown>
+type ValibotExporter = (schema: unknown, config: { target: 'draft-07' }) => Record<string, unknown>
 
 /** `toJsonSchema` of `@valibot/to-json-schema` as `folder` resolves it, or `undefined`. */
 async function valibotExporter(folder: string): Promise<ValibotExporter | undefined> {

@@ -74,7 +74,8 @@ export function checkLandscape(landscape: LandscapeContracts): Finding[] {
     for (const name of service.receives) {
       const defined = definitions(name)
       if (defined.length === 0) repliesKnown = false
-      for (const message of defined) for (const outcome of message.replies.keys()) outcomes.add(outcome)
+      for (const message of defined)
+        for (const outcome of message.replies.keys()) outcomes.add(outcome)
     }
     for (const name of service.sends) {
       if (receivers(name).length === 0 && repliesKnown && !outcomes.has(name)) {
@@ -94,9 +95,7 @@ export function checkLandscape(landscape: LandscapeContracts): Finding[] {
     )
     const lacking = [
       ...service.receives.map((name) => ({ name, does: 'receives' })),
-      ...service.sends
-        .filter((name) => !own.has(name))
-        .map((name) => ({ name, does: 'sends' })),
+      ...service.sends.filter((name) => !own.has(name)).map((name) => ({ name, does: 'sends' })),
     ].filter(({ name }) => !contract.messages.has(name))
     for (const { name, does } of lacking) {
       findings.push({

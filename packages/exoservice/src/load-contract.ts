@@ -22,7 +22,10 @@ export interface ServiceContract {
   readonly messages: Readonly<
     Record<
       string,
-      { readonly payload?: ContractSchema; readonly replies?: Readonly<Record<string, ContractSchema>> }
+      {
+        readonly payload?: ContractSchema
+        readonly replies?: Readonly<Record<string, ContractSchema>>
+      }
     >
   >
 }

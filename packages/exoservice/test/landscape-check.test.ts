@@ -197,7 +197,9 @@ test('a contract module that is missing, or throws, is refused with EXOSERVICE_E
 })
 
 test('a schema without a JSON Schema export gets a note naming the fix', async () => {
-  const bare = { '~standard': { version: 1, vendor: 'homemade', validate: () => ({ value: 1 }) } } as const
+  const bare = {
+    '~standard': { version: 1, vendor: 'homemade', validate: () => ({ value: 1 }) },
+  } as const
   assert.deepEqual(await exportJsonSchema(bare, tmpdir()), {
     vendor: 'homemade',
     note: 'homemade has no JSON Schema export (Standard JSON Schema): use a validator that has one (zod 4, arktype 2, or valibot with @valibot/to-json-schema) for the messages other services share.',

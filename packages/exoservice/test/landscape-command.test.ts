@@ -141,7 +141,10 @@ test('the check runs first: with --strict a finding is fatal, nothing starts, ex
   assert.equal(await withDeadline(landscape.exited, START, () => 'it did not exit'), 1)
   assert.deepEqual(landscape.stdout, [])
   assert.equal(landscape.stderr.length, 6, landscape.output())
-  assert.match(landscape.stderr[0]!, /^exoservice landscape: users\.create {2}web → users {2}schema-mismatch: /)
+  assert.match(
+    landscape.stderr[0]!,
+    /^exoservice landscape: users\.create {2}web → users {2}schema-mismatch: /,
+  )
   assert.equal(
     landscape.stderr.at(-1),
     'exoservice landscape: 5 findings in 2 services: nothing started (--strict)',
