@@ -1,4 +1,4 @@
-import { parseArgs } from 'node:util'
+import { parseApplicationArgs } from './application-args.js'
 import { APPLICATION_FILE_NAME, readApplicationFile } from './application-file.js'
 import { isExoServiceError } from './errors.js'
 import { checkLandscape, type Finding, formatFindings } from './landscape-check.js'
@@ -54,36 +54,15 @@ export async function checkApplication(file: string): Promise<CheckResult> {
 
 /** `exoservice check [file] [--strict] [--json]`. Resolves with the exit code. */
 export async function checkCommand(args: string[]): Promise<number> {
-  let values: {
-    strict?: boolean | undefined
-    json?: boolean | undefined
-    help?: boolean | undefined
-  }
-  let positionals: string[]
-  try {
-    ;({ values, positionals } = parseArgs({
-      args,
-      options: {
-        strict: { type: 'boolean' },
-        json: { type: 'boolean' },
-        help: { type: 'boolean', short: 'h' },
-      },
-      allowPositionals: true,
-      strict: true,
-    }))
-    if (positionals.length > 1)
-      throw new Error(`expected one application file, got ${positionals.length}`)
-  } catch (error) {
-    process.stderr.write(`exoservice check: ${(error as Error).message}\n\n${USAGE}`)
-    return 2
-  }
-  if (values.help) {
-    process.stdout.write(USAGE)
-    return 0
-  }
+  const parsed = parseApplicationArgs('check', USAGE, args, {
+    strict: { type: 'boolean' },
+    json: { type: 'boolean' },
+  })
+  if (typeof parsed === 'number') return parsed
+  const { values, file } = parsed
   let result: CheckResult
   try {
-    result = await checkApplication(positionals[0] ?? APPLICATION_FILE_NAME)
+    result = await checkApplication(file)
   } catch (error) {
     if (!isExoServiceError(error)) throw error
     process.stderr.write(`exoservice check: ${error.message}\n`)

@@ -1,4 +1,4 @@
-import { parseArgs } from 'node:util'
+import { parseApplicationArgs } from './application-args.js'
 import { APPLICATION_FILE_NAME } from './application-file.js'
 import { checkApplication } from './check-command.js'
 import { isExoServiceError } from './errors.js'
@@ -44,37 +44,14 @@ Options:
 
 /** `exoservice landscape [file] [--port n]`. Resolves with the exit code. */
 export async function landscapeCommand(args: string[]): Promise<number> {
-  let values: {
-    port?: string | undefined
-    'start-timeout'?: string | undefined
-    'stop-grace'?: string | undefined
-    strict?: boolean | undefined
-    help?: boolean | undefined
-  }
-  let positionals: string[]
-  try {
-    ;({ values, positionals } = parseArgs({
-      args,
-      options: {
-        port: { type: 'string' },
-        'start-timeout': { type: 'string' },
-        'stop-grace': { type: 'string' },
-        strict: { type: 'boolean' },
-        help: { type: 'boolean', short: 'h' },
-      },
-      allowPositionals: true,
-      strict: true,
-    }))
-    if (positionals.length > 1)
-      throw new Error(`expected one application file, got ${positionals.length}`)
-  } catch (error) {
-    process.stderr.write(`exoservice landscape: ${(error as Error).message}\n\n${USAGE}`)
-    return 2
-  }
-  if (values.help) {
-    process.stdout.write(USAGE)
-    return 0
-  }
+  const parsed = parseApplicationArgs('landscape', USAGE, args, {
+    port: { type: 'string' },
+    'start-timeout': { type: 'string' },
+    'stop-grace': { type: 'string' },
+    strict: { type: 'boolean' },
+  })
+  if (typeof parsed === 'number') return parsed
+  const { values, file } = parsed
   let busPort: number | undefined
   if (values.port !== undefined) {
     busPort = Number(values.port)
@@ -101,7 +78,6 @@ export async function landscapeCommand(args: string[]): Promise<number> {
     }
     durations[option] = ms
   }
-  const file = positionals[0] ?? APPLICATION_FILE_NAME
 
   if (busPort !== undefined && usesNats(process.env)) {
     process.stderr.write(
