@@ -87,7 +87,7 @@ export function asyncApiDocument(landscape: LandscapeContracts): Json {
     if (schema === undefined) {
       message.description = `It carries no payload, says ${from}.`
     } else if ('note' in schema) {
-      message.description = `Its payload has no JSON Schema (${schema.vendor}, ${from}): ${schema.note}`
+      message.description = `No JSON Schema for its payload in ${from}: ${schema.note}`
     } else {
       message.description = `Its payload is validated by ${schema.vendor}, from ${from}.`
       message.payload = {
