@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict'
 import { Parser } from '@asyncapi/parser'
 import { toJsonSchema } from '@valibot/to-json-schema'
+import { type Type, type } from 'arktype'
 import * as v from 'valibot'
 import { z } from 'zod'
 import type {
@@ -17,6 +18,14 @@ export function fromZod(schema: z.ZodType): ExportedSchema {
   return {
     jsonSchema: schema['~standard'].jsonSchema.output({ target: 'draft-07' }),
     vendor: 'zod',
+  }
+}
+
+/** An arktype type, exported by its own Standard JSON Schema. */
+export function fromArktype(schema: Type): ExportedSchema {
+  return {
+    jsonSchema: schema['~standard'].jsonSchema.output({ target: 'draft-07' }),
+    vendor: 'arktype',
   }
 }
 
@@ -43,7 +52,7 @@ const TreeNode: z.ZodType<TreeNode> = z.lazy(() =>
 
 /**
  * web asks users to create users (zod contract, replies users.created / users.exists) and
- * to list them, and sends audit.log, which nobody receives; users (valibot contract) answers
+ * to list them, and sends audit.log (arktype), which nobody receives; users (valibot contract) answers
  * and asks passwords (no contract) to hash, whose schema is a validator without JSON Schema;
  * users.list carries no payload.
  */
@@ -71,6 +80,7 @@ export function sampleLandscape(): LandscapeContracts {
               }),
             ],
             ['users.list', message(undefined, { 'users.listed': fromZod(z.array(TreeNode)) })],
+            ['audit.log', message(fromArktype(type({ event: 'string', 'at?': 'number' })))],
           ]),
         },
       },

@@ -183,7 +183,14 @@ describe('asyncApiDocument', () => {
       .filter(([, op]: [string, any]) => op.channel.$ref === '#/channels/audit.log')
       .map(([id]) => id)
     assert.deepEqual(onAuditLog, ['web.send.audit.log'])
-    assert.deepEqual(document.channels['audit.log'].address, 'audit.log')
+    const auditLog = document.channels['audit.log']
+    assert.equal(auditLog.address, 'audit.log')
+    // Its sender's contract (arktype) says what it carries.
+    assert.deepEqual(auditLog.messages['audit.log'].payload.schema, {
+      type: 'object',
+      properties: { event: { type: 'string' }, at: { type: 'number' } },
+      required: ['event'],
+    })
   })
 
   test('a service that lists the replies to its own request in receives gets them as the reply, not as an operation', async () => {
