@@ -24,7 +24,9 @@ type Json = Record<string, unknown>
 
 /** The schemas a message has in the document, and the service whose contract gave them. */
 interface MessageSource {
-  service: ContractService
+  service: string
+  /** The contract module's absolute path. */
+  module: string
   message: ContractMessage
 }
 
@@ -60,11 +62,12 @@ export function asyncApiDocument(landscape: LandscapeContracts): Json {
   const replyChannelIds = new Map<string, string>()
 
   const sourceOf = (name: string): MessageSource | undefined => {
-    const definedBy = (service: ContractService) => service.contract?.messages.get(name)
     for (const list of ['receives', 'sends'] as const) {
-      for (const service of landscape.services) {
-        const message = service[list].includes(name) ? definedBy(service) : undefined
-        if (message !== undefined) return { service, message }
+      for (const { name: service, contract, [list]: names } of landscape.services) {
+        const message = names.includes(name) ? contract?.messages.get(name) : undefined
+        if (contract !== undefined && message !== undefined) {
+          return { service, module: contract.module, message }
+        }
       }
     }
     return undefined
@@ -83,7 +86,7 @@ export function asyncApiDocument(landscape: LandscapeContracts): Json {
       message.description = 'No contract describes it: its payload is whatever its sender sends.'
       return message
     }
-    const from = `the contract of ${source.service.name} (${relativePath(root, source.service.contract?.module ?? '')})`
+    const from = `the contract of ${source.service} (${relativePath(root, source.module)})`
     if (schema === undefined) {
       message.description = `It carries no payload, says ${from}.`
     } else if ('note' in schema) {
