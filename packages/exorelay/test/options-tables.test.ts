@@ -246,7 +246,7 @@ const commandTables = [
     document: 'docs/reference/exocom.md',
     heading: '## `exocom [options]`',
   },
-  ...['run [folder]', 'new <name>', 'landscape [file]', 'check [file]'].map((usage) => ({
+  ...['run [folder]', 'new <name>', 'landscape [file]', 'check [file]', 'asyncapi [file]'].map((usage) => ({
     bin: 'packages/exoservice/bin/exoservice.js',
     args: [usage.split(' ')[0]!],
     document: 'docs/reference/exoservice.md',

@@ -1,6 +1,9 @@
 import { createRequire } from 'node:module'
+import { readApplicationFile } from './application-file.js'
+import { asyncapiCommand } from './asyncapi-command.js'
 import { checkCommand } from './check-command.js'
 import { landscapeCommand } from './landscape-command.js'
+import { loadLandscapeContracts } from './landscape-contracts.js'
 import { newCommand } from './new-command.js'
 import { runCommand } from './run-command.js'
 
@@ -14,6 +17,7 @@ Commands:
   new <name>            scaffold a service folder named <name>
   landscape [file]      run the bus and every service an application.yml lists
   check [file]          check a landscape's messages and contracts without starting it
+  asyncapi [file]       write the landscape's messages as an AsyncAPI 3.0 document
 
 Run 'exoservice <command> --help' for a command's options.
 
@@ -30,6 +34,8 @@ const COMMANDS: Readonly<Record<string, Command>> = {
   new: newCommand,
   landscape: landscapeCommand,
   check: checkCommand,
+  asyncapi: (args) =>
+    asyncapiCommand(args, async (file) => loadLandscapeContracts(await readApplicationFile(file))),
 }
 
 /** Exit codes: 0 = done, 1 = failed, 2 = wrong usage. */

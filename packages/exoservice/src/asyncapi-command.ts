@@ -1,0 +1,117 @@
+import { writeFile } from 'node:fs/promises'
+import { extname } from 'node:path'
+import { parseArgs } from 'node:util'
+import { stringify } from 'yaml'
+import { APPLICATION_FILE_NAME } from './application-file.js'
+import { asyncApiDocument } from './asyncapi.js'
+import { isExoServiceError } from './errors.js'
+import type { LandscapeContracts } from './landscape-contracts.js'
+
+// `exoservice asyncapi`: the landscape's AsyncAPI document (asyncapi.ts), written as YAML or
+// JSON. The loading of the contracts is passed in: the command is only the terminal around it.
+
+const USAGE = `Usage: exoservice asyncapi [file] [options]
+
+Writes the landscape as an AsyncAPI 3.0 document: one channel per message, each service's
+sends and receives as operations, the payloads and reply outcomes as the JSON Schema of the
+services' contracts. Reads the application file and each service's service.yml and contract.
+
+Arguments:
+  file               the application file (default: ${APPLICATION_FILE_NAME})
+
+Options:
+  -o, --output <file>
+                     write the document to file: YAML for .yaml or .yml, JSON for .json
+                     (default: YAML on stdout)
+  -h, --help         show this help
+`
+
+/** How the output file's name picks the format. */
+const FORMATS: Readonly<Record<string, 'yaml' | 'json'>> = {
+  '.yaml': 'yaml',
+  '.yml': 'yaml',
+  '.json': 'json',
+}
+
+/** Where the command writes: the process's streams, or a test's. */
+export interface CommandOutput {
+  stdout: { write(text: string): unknown }
+  stderr: { write(text: string): unknown }
+}
+
+/**
+ * `exoservice asyncapi [file] [--output file]`. `load` reads the landscape and its contracts
+ * (`loadLandscapeContracts`), throwing an `ExoServiceError` for what the user must fix.
+ * Resolves with the exit code: 0 written, 1 failed, 2 wrong usage.
+ */
+export async function asyncapiCommand(
+  args: string[],
+  load: (applicationFile: string) => Promise<LandscapeContracts>,
+  out: CommandOutput = process,
+): Promise<number> {
+  let values: { output?: string | undefined; help?: boolean | undefined }
+  let positionals: string[]
+  let format: 'yaml' | 'json' = 'yaml'
+  try {
+    ;({ values, positionals } = parseArgs({
+      args,
+      options: {
+        output: { type: 'string', short: 'o' },
+        help: { type: 'boolean', short: 'h' },
+      },
+      allowPositionals: true,
+      strict: true,
+    }))
+    if (positionals.length > 1) {
+      throw new Error(`expected one application file, got ${positionals.length}`)
+    }
+    if (values.output !== undefined) {
+      const chosen = FORMATS[extname(values.output).toLowerCase()]
+      if (chosen === undefined) {
+        throw new Error(
+          `--output must end in .yaml, .yml or .json (the extension picks the format), got '${values.output}'`,
+        )
+      }
+      format = chosen
+    }
+  } catch (error) {
+    out.stderr.write(`exoservice asyncapi: ${(error as Error).message}.\n\n${USAGE}`)
+    return 2
+  }
+  if (values.help) {
+    out.stdout.write(USAGE)
+    return 0
+  }
+
+  let landscape: LandscapeContracts
+  try {
+    landscape = await load(positionals[0] ?? APPLICATION_FILE_NAME)
+  } catch (error) {
+    if (!isExoServiceError(error)) throw error
+    out.stderr.write(`exoservice asyncapi: ${error.message}\n`)
+    return 1
+  }
+  const document = asyncApiDocument(landscape)
+  const text =
+    format === 'json'
+      ? `${JSON.stringify(document, null, 2)}\n`
+      : // No anchors: a reader (or a diff) sees each object where it is used.
+        stringify(document, { aliasDuplicateObjects: false, lineWidth: 0 })
+  if (values.output === undefined) {
+    out.stdout.write(text)
+    return 0
+  }
+  try {
+    await writeFile(values.output, text)
+  } catch (error) {
+    out.stderr.write(
+      `exoservice asyncapi: cannot write ${values.output} (${(error as Error).message}). Check that its folder exists and can be written.\n`,
+    )
+    return 1
+  }
+  const count = (key: string) => Object.keys(document[key] as object).length
+  out.stdout.write(
+    `exoservice asyncapi: wrote ${values.output} (${count('channels')} channels, ${count('operations')} operations)\n`,
+  )
+  return 0
+}

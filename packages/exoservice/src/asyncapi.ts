@@ -1,0 +1,263 @@
+import { basename, dirname, relative } from 'node:path'
+import type {
+  ContractMessage,
+  ContractService,
+  ExportedSchema,
+  LandscapeContracts,
+} from './landscape-contracts.js'
+
+// `exoservice asyncapi`: the landscape as an AsyncAPI 3.0 document. One channel per message
+// name (its address is the name: ExoCom routes by name), the services' sends and receives as
+// operations, and a request's reply outcomes as the messages of a reply channel of their own.
+// Pure and deterministic: the same landscape gives the same text, on any machine.
+
+/** The AsyncAPI version the document declares. */
+export const ASYNCAPI_VERSION = '3.0.0'
+
+/**
+ * The schema format of the payloads: the contracts export JSON Schema draft-07. AsyncAPI's own
+ * default format is a superset of it, but naming it says what made the schema.
+ */
+export const PAYLOAD_SCHEMA_FORMAT = 'application/schema+json;version=draft-07'
+
+type Json = Record<string, unknown>
+
+/** The schemas a message has in the document, and the service whose contract gave them. */
+interface MessageSource {
+  service: string
+  /** The contract module's absolute path. */
+  module: string
+  message: ContractMessage
+}
+
+/**
+ * The landscape as an AsyncAPI 3.0 document, a plain object ready for `JSON.stringify` or YAML.
+ *
+ * - `info`: application.yml's name (else its folder's name), `version` (else `0.0.0`) and
+ *   description.
+ * - `channels`: one per message name, `address` = the name, with one message whose payload is
+ *   the contract's JSON Schema; a request whose contract lists reply outcomes also gets a
+ *   channel `<name>.replies` (address `null`: a reply goes back to whoever asked) with one
+ *   message per outcome.
+ * - `operations`: per service, in application.yml's order, `<service>.receive.<name>` for each
+ *   message it receives and `<service>.send.<name>` for each it sends, with a `reply` where the
+ *   contract lists outcomes. The outcomes a service replies with (or receives as the reply to
+ *   its own request) are that `reply`, not operations of their own.
+ *
+ * A message's schemas come from the contract of the first service that receives it and
+ * defines it, else of the first that sends it: the receiver validates what it takes. Where
+ * contracts disagree, `exoservice check` says so.
+ */
+export function asyncApiDocument(landscape: LandscapeContracts): Json {
+  const root = dirname(landscape.file)
+  // One namespace per kind of key: a `$ref` names the kind, so only keys of a kind must differ.
+  const ids = {
+    channel: new IdAllocator(),
+    message: new IdAllocator(),
+    operation: new IdAllocator(),
+  }
+  const schemas: Json = {}
+  const channels = new Map<string, Json>()
+  const channelIds = new Map<string, string>()
+  const replyChannelIds = new Map<string, string>()
+
+  const sourceOf = (name: string): MessageSource | undefined => {
+    for (const list of ['receives', 'sends'] as const) {
+      for (const { name: service, contract, [list]: names } of landscape.services) {
+        const message = names.includes(name) ? contract?.messages.get(name) : undefined
+        if (contract !== undefined && message !== undefined) {
+          return { service, module: contract.module, message }
+        }
+      }
+    }
+    return undefined
+  }
+  const outcomesOf = (name: string): string[] => [...(sourceOf(name)?.message.replies.keys() ?? [])]
+
+  /** What a message says about where its schema comes from, and its payload when it has one. */
+  const messageObject = (
+    name: string,
+    schema: ExportedSchema | undefined,
+    source: MessageSource | undefined,
+    id: string,
+  ): Json => {
+    const message: Json = { name }
+    if (source === undefined) {
+      message.description = 'No contract describes it: its payload is whatever its sender sends.'
+      return message
+    }
+    const from = `the contract of ${source.service} (${relativePath(root, source.module)})`
+    if (schema === undefined) {
+      message.description = `It carries no payload, says ${from}.`
+    } else if ('note' in schema) {
+      message.description = `No JSON Schema for its payload in ${from}: ${schema.note}`
+    } else {
+      message.description = `Its payload is validated by ${schema.vendor}, from ${from}.`
+      message.payload = {
+        schemaFormat: PAYLOAD_SCHEMA_FORMAT,
+        schema: placeSchema(schema.jsonSchema, id, schemas),
+      }
+    }
+    return message
+  }
+
+  /** The channel of `name`'s messages, made on first use; returns its id. */
+  const channelOf = (name: string): string => {
+    const known = channelIds.get(name)
+    if (known !== undefined) return known
+    const id = ids.channel.take(name)
+    const source = sourceOf(name)
+    const messageId = ids.message.take(name)
+    channelIds.set(name, id)
+    channels.set(id, {
+      address: name,
+      messages: { [messageId]: messageObject(name, source?.message.payload, source, messageId) },
+    })
+    return id
+  }
+
+  /** The channel of the replies to `request`, made on first use; returns its id. */
+  const replyChannelOf = (request: string): string => {
+    const known = replyChannelIds.get(request)
+    if (known !== undefined) return known
+    const source = sourceOf(request)
+    const id = ids.channel.take(`${request}.replies`)
+    const messages: Json = {}
+    for (const outcome of outcomesOf(request)) {
+      const messageId = ids.message.take(`${request}.${outcome}`)
+      messages[messageId] = messageObject(
+        outcome,
+        source?.message.replies.get(outcome),
+        source,
+        messageId,
+      )
+    }
+    replyChannelIds.set(request, id)
+    channels.set(id, {
+      address: null,
+      description: `The replies to ${request}, one message per outcome: each goes back to the service that sent the request.`,
+      messages,
+    })
+    return id
+  }
+
+  const messageRefs = (channelId: string): Json[] =>
+    Object.keys((channels.get(channelId) as { messages: Json }).messages).map((messageId) => ({
+      $ref: `#/channels/${pointer(channelId)}/messages/${pointer(messageId)}`,
+    }))
+
+  const operations: Json = {}
+  const operation = (service: ContractService, action: 'send' | 'receive', name: string) => {
+    const channelId = channelOf(name)
+    const op: Json = {
+      action,
+      channel: { $ref: `#/channels/${pointer(channelId)}` },
+      summary: `${service.name} ${action}s ${name}.`,
+      messages: messageRefs(channelId),
+    }
+    if (outcomesOf(name).length > 0) {
+      const replies = replyChannelOf(name)
+      op.reply = {
+        channel: { $ref: `#/channels/${pointer(replies)}` },
+        messages: messageRefs(replies),
+      }
+    }
+    operations[ids.operation.take(`${service.name}.${action}.${name}`)] = op
+  }
+
+  for (const service of landscape.services) {
+    // Outcomes of the requests it takes (it replies with them) and of those it makes (they come
+    // back to it): the `reply` of those operations says them.
+    const replies = (names: readonly string[]) => new Set(names.flatMap(outcomesOf))
+    const repliesItSends = replies(service.receives)
+    const repliesItGets = replies(service.sends)
+    for (const name of service.receives) {
+      if (!repliesItGets.has(name)) operation(service, 'receive', name)
+    }
+    for (const name of service.sends) {
+      if (!repliesItSends.has(name)) operation(service, 'send', name)
+    }
+  }
+
+  const info: Json = {
+    title: landscape.name ?? basename(root),
+    version: landscape.version ?? '0.0.0',
+  }
+  if (landscape.description !== undefined) info.description = landscape.description
+  const document: Json = {
+    asyncapi: ASYNCAPI_VERSION,
+    info,
+    defaultContentType: 'application/json',
+    channels: Object.fromEntries([...channels].sort(([a], [b]) => compare(a, b))),
+    operations,
+  }
+  if (Object.keys(schemas).length > 0) document.components = { schemas }
+  return document
+}
+
+/**
+ * The schema as the payload's `schema`: inline, unless it points into itself (`#`,
+ * `#/definitions/…`: zod's recursive and shared schemas). Inline, such a pointer would resolve
+ * against the AsyncAPI document, so the schema moves to `components.schemas` and its
+ * pointers are rebased there, under the message's id (unique, so the schema's id is too).
+ */
+function placeSchema(jsonSchema: Json, componentId: string, schemas: Json): Json {
+  // The schema format says the draft; a `$schema` inside would say it twice.
+  const { $schema: _, ...schema } = jsonSchema
+  if (!hasLocalRef(schema)) return schema
+  const base = `#/components/schemas/${pointer(componentId)}`
+  schemas[componentId] = rebase(schema, base)
+  return { $ref: base }
+}
+
+function hasLocalRef(value: unknown): boolean {
+  if (Array.isArray(value)) return value.some(hasLocalRef)
+  if (typeof value !== 'object' || value === null) return false
+  return Object.entries(value).some(([key, inner]) =>
+    key === '$ref' && typeof inner === 'string' ? inner.startsWith('#') : hasLocalRef(inner),
+  )
+}
+
+function rebase(value: unknown, base: string): unknown {
+  if (Array.isArray(value)) return value.map((item) => rebase(item, base))
+  if (typeof value !== 'object' || value === null) return value
+  return Object.fromEntries(
+    Object.entries(value).map(([key, inner]) => [
+      key,
+      key === '$ref' && typeof inner === 'string' && inner.startsWith('#')
+        ? `${base}${inner.slice(1)}`
+        : rebase(inner, base),
+    ]),
+  )
+}
+
+/**
+ * Keys of one kind (channels, messages…), each distinct. A key keeps the characters AsyncAPI's component keys allow
+ * (`[A-Za-z0-9._-]`, which message and service names already are); a key taken already gets
+ * `-2`, `-3`… in the order the document is built, which is the same every time.
+ */
+class IdAllocator {
+  readonly #taken = new Set<string>()
+
+  take(wanted: string): string {
+    const clean = wanted.replace(/[^A-Za-z0-9._-]/g, '_') || '_'
+    let id = clean
+    for (let n = 2; this.#taken.has(id); n++) id = `${clean}-${n}`
+    this.#taken.add(id)
+    return id
+  }
+}
+
+/** A key as a JSON Pointer segment (RFC 6901). */
+function pointer(key: string): string {
+  return key.replaceAll('~', '~0').replaceAll('/', '~1')
+}
+
+function relativePath(from: string, to: string): string {
+  return relative(from, to).split('\\').join('/')
+}
+
+/** Code-point order: the same on every machine, unlike `localeCompare`. */
+function compare(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0
+}
