@@ -1,6 +1,13 @@
 import { diagnostics, endHandleTrace, type HandleTrace } from './diagnostics.js'
 import { ERROR_REPLY, remoteHandlerError, toWireError } from './error-reply.js'
-import { ClosedError, ErrorCodes, ExoRelayError, HandlerError, ProtocolError } from './errors.js'
+import {
+  ClosedError,
+  ErrorCodes,
+  ExoRelayError,
+  HandlerError,
+  PayloadInvalidError,
+  ProtocolError,
+} from './errors.js'
 import { CANCEL, type ContextHost, HandlerContextImpl } from './handler-context.js'
 import type { HandlerQueue } from './handler-queue.js'
 import type { Logger } from './logger.js'
@@ -37,6 +44,8 @@ export interface DispatcherOptions {
   handlers: HandlerRegistry<Handler<any, any>>
   queue: HandlerQueue
   pending: PendingReplies
+  /** Where replies go: the reply table, or the contract's checks in front of it. Default: `pending`. */
+  replies?: { deliver(message: ReceivedMessage): boolean } | undefined
   log: Logger
 }
 
@@ -53,6 +62,7 @@ export class Dispatcher {
   readonly #handlers: HandlerRegistry<Handler<any, any>>
   readonly #queue: HandlerQueue
   readonly #pending: PendingReplies
+  readonly #replies: { deliver(message: ReceivedMessage): boolean }
   readonly #log: Logger
   // The contexts of running handlers, by message id: what a cancellation and close() find.
   readonly #running = new Map<string, HandlerContextImpl>()
@@ -66,6 +76,7 @@ export class Dispatcher {
     this.#handlers = options.handlers
     this.#queue = options.queue
     this.#pending = options.pending
+    this.#replies = options.replies ?? options.pending
     this.#log = options.log
   }
 
@@ -179,7 +190,7 @@ export class Dispatcher {
   /** Hands a reply to its waiter; an error reply rejects the waiter with a `RemoteHandlerError`. */
   #deliverReply(message: ReceivedMessage): boolean {
     if (message.name !== ERROR_REPLY || message.responseTo === undefined) {
-      return this.#pending.deliver(message)
+      return this.#replies.deliver(message)
     }
     const requestName = this.#pending.messageNameOf(message.responseTo)
     if (requestName === undefined) return false
@@ -321,7 +332,18 @@ export class Dispatcher {
       )
       return
     }
-    this.#log.error({ err: error, messageName: name, messageId: id, responseTo }, 'handler failed')
+    if (error instanceof PayloadInvalidError) {
+      // The sender's fault, not this service's: no stack, the issues say what to fix.
+      this.#log.warn(
+        { messageName: name, messageId: id, responseTo, issues: error.issues },
+        'payload invalid: refused',
+      )
+    } else {
+      this.#log.error(
+        { err: error, messageName: name, messageId: id, responseTo },
+        'handler failed',
+      )
+    }
     // Only requests get error replies: a reply to a reply would find nobody waiting for it.
     if (responseTo === undefined && this.#admission() !== 'none') {
       // With the handler's trace context, so that a tracer sees the error reply in its trace.

@@ -1,5 +1,6 @@
-import { ErrorCodes, RemoteHandlerError, TransportError } from './errors.js'
+import { ErrorCodes, PayloadInvalidError, RemoteHandlerError, TransportError } from './errors.js'
 import type { ReceivedMessage } from './message-map.js'
+import { capIssues, MAX_ISSUE_TEXT, payloadInvalid } from './payload-validation.js'
 import { textStart } from './peer-text.js'
 
 /**
@@ -50,7 +51,14 @@ export function toWireError(error: unknown, service?: string): WireError {
         ? source.message
         : `The handler failed with ${typeof error === 'string' ? `'${error}'` : 'a non-error value'}.`,
   }
-  if (source.data !== undefined && isJson(source.data)) wire.data = source.data
+  if (error instanceof PayloadInvalidError) {
+    // What the caller's PayloadInvalidError is rebuilt from (capped again there).
+    const { issues, issueCount, outcome } = error
+    wire.data =
+      outcome === undefined
+        ? { issues: capIssues(issues), issueCount }
+        : { issues: capIssues(issues), issueCount, outcome }
+  } else if (source.data !== undefined && isJson(source.data)) wire.data = source.data
   if (service !== undefined) wire.service = service
   return wire
 }
@@ -64,7 +72,7 @@ export function toWireError(error: unknown, service?: string): WireError {
 export function remoteHandlerError(
   reply: ReceivedMessage,
   requestName: string,
-): RemoteHandlerError | TransportError {
+): RemoteHandlerError | TransportError | PayloadInvalidError {
   const payload = (
     typeof reply.payload === 'object' && reply.payload !== null ? reply.payload : {}
   ) as Record<string, unknown>
@@ -89,12 +97,49 @@ export function remoteHandlerError(
   // reply says. A peer's text too: quoted as one plain sentence.
   const named = reply.sender ?? payload.service
   const sender = typeof named === 'string' ? textStart(named) : ''
+  if (code === ErrorCodes.PAYLOAD_INVALID || code === ErrorCodes.REPLY_INVALID) {
+    return refusedByContract(code, payload.data, requestName, sender)
+  }
   const handler = `The handler of '${requestName}'${sender === '' ? '' : ` in service '${sender}'`}`
   const message =
     text === ''
       ? `${handler} failed; its error reply carries no message.`
       : `${handler} failed: ${text}`
   return new RemoteHandlerError(message, code, payload.data)
+}
+
+/**
+ * A peer's refusal of a payload (or of a reply its handler tried to send) as the caller's
+ * `PayloadInvalidError`, rebuilt from the issues in the error reply's `data`, capped again
+ * (the peer is not trusted): its text is ours, its issues the peer's.
+ */
+function refusedByContract(
+  code: typeof ErrorCodes.PAYLOAD_INVALID | typeof ErrorCodes.REPLY_INVALID,
+  data: unknown,
+  requestName: string,
+  sender: string,
+): PayloadInvalidError {
+  const fields = (typeof data === 'object' && data !== null ? data : {}) as Record<string, unknown>
+  const issues = Array.isArray(fields.issues) ? fields.issues : []
+  const outcome =
+    code === ErrorCodes.REPLY_INVALID
+      ? typeof fields.outcome === 'string'
+        ? textStart(fields.outcome)
+        : 'unknown'
+      : undefined
+  return payloadInvalid(
+    requestName,
+    outcome,
+    sender === '' ? 'unknown' : sender,
+    capIssues(issues).map(({ path, message }) => ({
+      path: textStart(path, MAX_ISSUE_TEXT),
+      message: textStart(message, MAX_ISSUE_TEXT),
+    })),
+    // The peer's count, unless it is less than what it sent or no count at all.
+    typeof fields.issueCount === 'number' && Number.isSafeInteger(fields.issueCount)
+      ? Math.max(fields.issueCount, issues.length)
+      : issues.length,
+  )
 }
 
 function isJson(value: unknown): boolean {

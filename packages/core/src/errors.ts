@@ -80,6 +80,18 @@ export const ErrorCodes = {
    * as many deliveries under way as the bus holds for it (`maxPending`, `maxPendingBytes`).
    */
   BUS_RECEIVER_BUSY: 'EXORELAY_ERR_BUS_RECEIVER_BUSY',
+  /**
+   * A payload does not match the relay's contract: refused by the receiving service before its
+   * handler ran, or by the sender before it left (`validateOutgoing`).
+   */
+  PAYLOAD_INVALID: 'EXORELAY_ERR_PAYLOAD_INVALID',
+  /**
+   * A reply does not match the contract of its request: an outcome the contract does not list,
+   * or a payload its outcome's schema refuses.
+   */
+  REPLY_INVALID: 'EXORELAY_ERR_REPLY_INVALID',
+  /** `defineContract` got something that is not a contract: a schema that is not Standard Schema v1, a bad name or key. */
+  INVALID_CONTRACT: 'EXORELAY_ERR_ARG_INVALID_CONTRACT',
 } as const
 
 /** One of the stable codes of {@link ErrorCodes}, e.g. `'EXORELAY_ERR_REPLY_TIMEOUT'`. */
@@ -239,6 +251,72 @@ export class RemoteHandlerError extends ExoRelayError {
   }
 }
 brand(RemoteHandlerError, kRemoteHandlerError)
+
+/** One problem a validator found in a payload: where (`user.tags[2]`, `''` for the payload itself) and what. */
+export interface PayloadIssue {
+  readonly path: string
+  readonly message: string
+}
+
+/** What a {@link PayloadInvalidError} says beside its code and message. */
+export interface PayloadInvalidDetails {
+  /** The message whose payload (or whose reply) failed. */
+  messageName: string
+  /** The reply's outcome, for `REPLY_INVALID`. */
+  outcome?: string | undefined
+  /** The service that refused it, when another one did; `undefined` for a check of this relay's own. */
+  service?: string | undefined
+  /** The validator's issues, at most 20, each path and message at most 200 characters. */
+  issues: readonly PayloadIssue[]
+  /** How many issues the validator found. Default: `issues.length`. */
+  issueCount?: number | undefined
+}
+
+const kPayloadInvalidError = Symbol.for('exorelay.error.PayloadInvalidError')
+
+/**
+ * A payload or a reply does not match the contract (`defineContract`): coded
+ * `EXORELAY_ERR_PAYLOAD_INVALID` (a message's payload) or `EXORELAY_ERR_REPLY_INVALID` (a
+ * reply's outcome or payload). `issues` says what the validator found. A refusal by the
+ * receiving service reaches the awaiting caller as this error too, with `service` set.
+ *
+ * @example
+ * ```ts
+ * try {
+ *   await relay.send('users.create', { name: 42 })
+ * } catch (error) {
+ *   if (error instanceof PayloadInvalidError) console.log(error.issues) // [{ path: 'name', message: '…' }]
+ * }
+ * ```
+ */
+export class PayloadInvalidError extends ExoRelayError {
+  override name = 'PayloadInvalidError'
+  /** The message whose payload (or whose reply) failed. */
+  readonly messageName: string
+  /** The reply's outcome, for `REPLY_INVALID`; `undefined` otherwise. */
+  readonly outcome: string | undefined
+  /** The service that refused it; `undefined` when this relay's own check did. */
+  readonly service: string | undefined
+  /** What the validator found: at most 20 issues, each path and message at most 200 characters. */
+  readonly issues: readonly PayloadIssue[]
+  /** How many issues the validator found; `issues` keeps the first 20. */
+  readonly issueCount: number
+
+  constructor(
+    code: typeof ErrorCodes.PAYLOAD_INVALID | typeof ErrorCodes.REPLY_INVALID,
+    message: string,
+    details: PayloadInvalidDetails,
+    options?: ExoRelayErrorOptions,
+  ) {
+    super(code, message, options)
+    this.messageName = details.messageName
+    this.outcome = details.outcome
+    this.service = details.service
+    this.issues = details.issues
+    this.issueCount = Math.max(details.issueCount ?? 0, details.issues.length)
+  }
+}
+brand(PayloadInvalidError, kPayloadInvalidError)
 
 /**
  * True when `error` is an ExoRelay error, optionally with the given code. Like `instanceof`, it

@@ -1,3 +1,5 @@
+export type { Contract, MessageSchemas, MessagesOf } from './contract.js'
+export { defineContract, isContract } from './contract.js'
 export type { HandleTrace, SendTrace } from './diagnostics.js'
 export { diagnostics } from './diagnostics.js'
 export type { Envelope, OutgoingEnvelope } from './envelope.js'
@@ -13,7 +15,12 @@ export {
   MAX_SERVICE_NAME_LENGTH,
   parseEnvelope,
 } from './envelope.js'
-export type { ErrorCode, ExoRelayErrorOptions } from './errors.js'
+export type {
+  ErrorCode,
+  ExoRelayErrorOptions,
+  PayloadInvalidDetails,
+  PayloadIssue,
+} from './errors.js'
 export {
   AbortError,
   ClosedError,
@@ -23,6 +30,7 @@ export {
   InvalidArgumentError,
   isExoRelayError,
   ListenError,
+  PayloadInvalidError,
   ProtocolError,
   RemoteHandlerError,
   TimeoutError,

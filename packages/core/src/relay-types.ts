@@ -1,3 +1,4 @@
+import type { Contract } from './contract.js'
 import type { ExoRelayError } from './errors.js'
 import type { Logger } from './logger.js'
 import type {
@@ -140,8 +141,11 @@ export type Handler<M = AnyMessages, Name extends keyof M = MessageName<M>> = (
 /** Handlers by message name, as `registerHandlers` takes them. */
 export type HandlerMap<M> = { [Name in MessageName<M>]?: Handler<M, Name> }
 
-/** Options of a core {@link Relay}; the `exorelay` facade's `ExoRelayOptions` add the HTTP and environment settings. */
-export interface RelayOptions {
+/**
+ * Options of a core {@link Relay}; the `exorelay` facade's `ExoRelayOptions` add the HTTP and
+ * environment settings. `M` is the message map, inferred from `contract` when one is given.
+ */
+export interface RelayOptions<M = AnyMessages> {
   /** The service's name, sent as `sender` on every message. */
   serviceName: string
   /** How messages travel. */
@@ -178,6 +182,19 @@ export interface RelayOptions {
    * Default `'await'`.
    */
   stackTraces?: boolean | 'await' | undefined
+  /**
+   * The message contract (`defineContract`): types the relay without a type argument, and
+   * validates, for the names it lists, each incoming payload before its handler runs (a
+   * refused one is answered with `EXORELAY_ERR_PAYLOAD_INVALID`) and each reply before the
+   * send resolves (`EXORELAY_ERR_REPLY_INVALID`). Names it does not list pass as before.
+   */
+  contract?: Contract<M> | undefined
+  /**
+   * Also validate what this relay sends against the contract, before it leaves: an invalid
+   * payload or reply rejects the send and sends nothing. Costs one validation per message
+   * sent. Default: on unless `NODE_ENV` is `production`, read once at construction.
+   */
+  validateOutgoing?: boolean | undefined
 }
 
 /** What a relay reports about itself, e.g. on `GET /status`. Cheap: no I/O. */

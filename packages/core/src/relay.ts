@@ -1,5 +1,6 @@
 import { EventEmitter } from 'node:events'
 import { atCallSite, type CallSite, captureCallSite } from './call-site.js'
+import { isContract } from './contract.js'
 import { diagnostics, type SendTrace } from './diagnostics.js'
 import { type Admission, Dispatcher } from './dispatch.js'
 import {
@@ -25,6 +26,7 @@ import { HandlerQueue } from './handler-queue.js'
 import { type Logger, silentLogger } from './logger.js'
 import type { AnyMessages, MessageMap, MessageName } from './message-map.js'
 import {
+  checkBoolean,
   checkInteger,
   checkPort,
   checkStackTraces,
@@ -32,6 +34,7 @@ import {
   invalidOption,
   missingOption,
 } from './options.js'
+import { ContractChecks } from './payload-validation.js'
 import { abortedError, PendingReplies } from './pending-replies.js'
 import { HandlerRegistry } from './registry.js'
 import type {
@@ -42,7 +45,7 @@ import type {
   RelayStatus,
   SendFunction,
 } from './relay-types.js'
-import { type OnReply, readSendArguments, replyCallback } from './send-arguments.js'
+import { isThenable, type OnReply, readSendArguments, replyCallback } from './send-arguments.js'
 import { onFailure, SentMessage, sendTrace, settleFailure, settleReply } from './sent-message.js'
 import { assignTraceContext } from './trace-context.js'
 import type { BusStatus, Endpoint, Transport, TransportSendOptions } from './transport.js'
@@ -89,6 +92,10 @@ export class Relay<M extends MessageMap<M> = AnyMessages> extends EventEmitter<R
   readonly #queue: HandlerQueue
   readonly #closeTimeout: number
   readonly #stackTraces: boolean | 'await'
+  /** The contract's checks; `undefined` without a contract, so that nothing is checked. */
+  readonly #contract: ContractChecks | undefined
+  /** The contract's checks of what this relay sends (`validateOutgoing`), else `undefined`. */
+  readonly #outgoing: ContractChecks | undefined
   #state: State = 'idle'
   /** Closing, and the transport is still withdrawing: what arrives was routed here, so it is handled. */
   #withdrawing = false
@@ -98,7 +105,7 @@ export class Relay<M extends MessageMap<M> = AnyMessages> extends EventEmitter<R
   #closing: Promise<void> | undefined
   readonly #dispatcher: Dispatcher
 
-  constructor(options: RelayOptions) {
+  constructor(options: RelayOptions<M>) {
     super()
     if (typeof options?.serviceName !== 'string' || options.serviceName === '') {
       throw missingOption('serviceName', '', options?.serviceName)
@@ -121,6 +128,20 @@ export class Relay<M extends MessageMap<M> = AnyMessages> extends EventEmitter<R
     )
     this.#closeTimeout = checkTimeout(options.closeTimeout, 'closeTimeout', DEFAULT_CLOSE_TIMEOUT)
     this.#stackTraces = checkStackTraces(options.stackTraces)
+    const { contract } = options
+    if (contract !== undefined && !isContract(contract)) {
+      throw invalidOption('contract', 'a contract made by defineContract()', contract)
+    }
+    this.#contract =
+      contract === undefined
+        ? undefined
+        : new ContractChecks(contract, this.serviceName, this.#pending)
+    const validateOutgoing = checkBoolean(
+      options.validateOutgoing,
+      'validateOutgoing',
+      process.env.NODE_ENV !== 'production',
+    )
+    this.#outgoing = validateOutgoing ? this.#contract : undefined
     this.#dispatcher = new Dispatcher({
       host: {
         serviceName: this.serviceName,
@@ -134,6 +155,7 @@ export class Relay<M extends MessageMap<M> = AnyMessages> extends EventEmitter<R
       handlers: this.#handlers,
       queue: this.#queue,
       pending: this.#pending,
+      replies: this.#contract,
       log: this.#log,
     })
   }
@@ -180,7 +202,14 @@ export class Relay<M extends MessageMap<M> = AnyMessages> extends EventEmitter<R
    * ```
    */
   registerHandler<Name extends MessageName<M>>(name: Name, handler: Handler<M, Name>): this {
-    this.#handlers.register(name, handler)
+    // With a contract that has a payload schema for the name, the handler is wrapped in its
+    // check once, here: a relay without one runs handlers as they are.
+    this.#handlers.register(
+      name,
+      this.#contract === undefined || typeof name !== 'string'
+        ? handler
+        : this.#contract.handler(name, handler),
+    )
     if (this.#state === 'online') this.#transport.handlersChanged?.()
     return this
   }
@@ -358,6 +387,7 @@ export class Relay<M extends MessageMap<M> = AnyMessages> extends EventEmitter<R
     responseTo: string | undefined,
     replyRoute: unknown,
     parent?: HandlerContextImpl,
+    checkedId?: string,
   ): SentMessage<any, any> {
     assertMessageName(name, 'ExoRelay#send')
     assertPayload(payload, 'ExoRelay#send')
@@ -365,12 +395,41 @@ export class Relay<M extends MessageMap<M> = AnyMessages> extends EventEmitter<R
     const { onReply, reply } = args
     let { timeout, signal } = args
     const envelope = createEnvelope(name, this.serviceName, payload, responseTo)
+    if (checkedId !== undefined) envelope.id = checkedId
     const { id } = envelope
     const expectsReply = reply !== false || onReply !== undefined
     // Where the caller sent it, so that whatever the send rejects with points at that line
     // (decisions 0010, 0023). A reply has no caller to point at: its failure is only logged.
     const callSite =
       this.#stackTraces === true && responseTo === undefined ? this.#callerOf(parent) : undefined
+    if (this.#outgoing !== undefined && checkedId === undefined) {
+      const refused = this.#outgoing.outgoing(
+        name,
+        payload,
+        responseTo === undefined ? undefined : parent?.name,
+      )
+      if (refused !== undefined) {
+        const failedSite = this.#failedCallSite(callSite, responseTo, parent)
+        if (!isThenable(refused)) {
+          return this.#failed(envelope, expectsReply, onReply !== undefined, refused, failedSite)
+        }
+        // An async validator: the send leaves once it passed, under the same id.
+        const sent = this.#sentMessage(id, name, onReply !== undefined, responseTo !== undefined)
+        refused.then((error) => {
+          if (error !== undefined) {
+            sent[settleFailure](atCallSite(error, failedSite))
+            return
+          }
+          this.#send(name, payload, third, fourth, responseTo, replyRoute, parent, id)
+            .envelope()
+            .then(
+              (received) => sent[settleReply](received),
+              (failure: unknown) => sent[settleFailure](failure),
+            )
+        })
+        return sent
+      }
+    }
     // Set when this send's deadline is its parent message's.
     let endsWithParent: HandlerContextImpl | undefined
     if (parent !== undefined) {

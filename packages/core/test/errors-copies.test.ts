@@ -35,6 +35,7 @@ const CLASS_NAMES = [
   'ProtocolError',
   'HandlerError',
   'RemoteHandlerError',
+  'PayloadInvalidError',
 ] as const
 type ClassName = (typeof CLASS_NAMES)[number]
 type AnyErrorClass = new (...args: any[]) => Error
@@ -52,6 +53,13 @@ function examples(m: ErrorsModule): Array<[ClassName, Error]> {
     ['ProtocolError', new m.ProtocolError(m.ErrorCodes.MISSING_ID, 'missing message id')],
     ['HandlerError', new m.HandlerError(m.ErrorCodes.HANDLER_FAILED, 'handler failed')],
     ['RemoteHandlerError', new m.RemoteHandlerError('remote failed', 'APP_ERR_X', { sku: 1 })],
+    [
+      'PayloadInvalidError',
+      new m.PayloadInvalidError(m.ErrorCodes.PAYLOAD_INVALID, 'invalid', {
+        messageName: 'users.create',
+        issues: [],
+      }),
+    ],
   ]
 }
 

@@ -10,6 +10,7 @@ import {
   InvalidArgumentError,
   isExoRelayError,
   ListenError,
+  PayloadInvalidError,
   ProtocolError,
   RemoteHandlerError,
   TimeoutError,
@@ -30,6 +31,13 @@ const examples: Array<[name: string, error: ExoRelayError]> = [
   ['ProtocolError', new ProtocolError(ErrorCodes.MISSING_ID, 'missing message id')],
   ['HandlerError', new HandlerError(ErrorCodes.HANDLER_FAILED, 'handler failed')],
   ['RemoteHandlerError', new RemoteHandlerError('remote failed', 'APP_ERR_NO_STOCK', { sku: 1 })],
+  [
+    'PayloadInvalidError',
+    new PayloadInvalidError(ErrorCodes.PAYLOAD_INVALID, 'invalid', {
+      messageName: 'users.create',
+      issues: [{ path: 'name', message: 'Expected string' }],
+    }),
+  ],
 ]
 
 test('the examples cover every error class errors.ts exports', () => {

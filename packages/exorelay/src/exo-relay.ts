@@ -1,4 +1,11 @@
-import type { AnyMessages, ExoRelayError, MessageMap, Timers, Transport } from '@exorelay/core'
+import type {
+  AnyMessages,
+  Contract,
+  ExoRelayError,
+  MessageMap,
+  Timers,
+  Transport,
+} from '@exorelay/core'
 import { Relay } from '@exorelay/core'
 import { HttpTransport, mountRelay } from '@exorelay/http-transport'
 import type { FastifyInstance } from 'fastify'
@@ -9,9 +16,9 @@ import { natsTransportFromEnv, TransportKinds, transportKind } from './transport
 
 /**
  * Options of {@link ExoRelay}. Each may come from the environment instead, where a variable is
- * named; options win over the environment.
+ * named; options win over the environment. `M` is the message map, inferred from `contract`.
  */
-export interface ExoRelayOptions extends ConfigOptions {
+export interface ExoRelayOptions<M = AnyMessages> extends ConfigOptions {
   /** The service's name, sent as `sender`. Env `SERVICE_NAME`. Required. */
   serviceName?: string
   /**
@@ -146,6 +153,20 @@ export interface ExoRelayOptions extends ConfigOptions {
    * @default `2`
    */
   batchAfter?: number
+  /**
+   * The message contract (`defineContract`): types the relay without a type argument, and
+   * validates, for the names it lists, each incoming payload before its handler runs (refused
+   * with `EXORELAY_ERR_PAYLOAD_INVALID`) and each reply before the send resolves
+   * (`EXORELAY_ERR_REPLY_INVALID`). Without it nothing is validated.
+   */
+  contract?: Contract<M>
+  /**
+   * Also validate what the relay sends against the contract, before it leaves: an invalid
+   * payload or reply rejects the send and sends nothing. One validation per message sent.
+   * Read once, when the relay is created.
+   * @default `true`, or `false` with `NODE_ENV=production`
+   */
+  validateOutgoing?: boolean
 }
 
 /**
@@ -169,7 +190,9 @@ export interface ExoRelayOptions extends ConfigOptions {
 export class ExoRelay<M extends MessageMap<M> = AnyMessages> extends Relay<M> {
   readonly #defaultPort: number
 
-  constructor(options: ExoRelayOptions = {}) {
+  // `ExoRelayOptions<any>` too: options typed without a map (`ExoRelayOptions`, as a wrapper
+  // such as exoservice's startService passes them on) still construct a relay of any map.
+  constructor(options: ExoRelayOptions<M> | ExoRelayOptions<any> = {}) {
     const env = options.env ?? process.env
     const kind = options.transport === undefined ? transportKind(env) : undefined
     const config = resolveConfig(options, kind === TransportKinds.HTTP)
@@ -208,6 +231,8 @@ export class ExoRelay<M extends MessageMap<M> = AnyMessages> extends Relay<M> {
       maxQueued: options.maxQueued,
       closeTimeout: options.closeTimeout,
       stackTraces: options.stackTraces,
+      contract: options.contract,
+      validateOutgoing: options.validateOutgoing,
     })
     this.#defaultPort = config.port
     const app = options.fastify

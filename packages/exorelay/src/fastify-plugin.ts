@@ -64,7 +64,8 @@ const ownedByTheApp = {
  * to the app's logger (`app.log`), as for any Fastify plugin.
  */
 export type ExoRelayPluginOptions = Omit<
-  ExoRelayOptions,
+  // Any contract: the app's relay is typed by `Register`, not by the options.
+  ExoRelayOptions<any>,
   'fastify' | 'port' | 'host' | 'requestTimeout' | 'maxConnections'
 >
 

@@ -7,6 +7,7 @@ import {
   ErrorCodes,
   ExoRelay,
   type ExoRelayError,
+  type ExoRelayOptions,
   isExoRelayError,
   type RemoteHandlerError,
 } from '../src/index.js'
@@ -17,10 +18,7 @@ type After = { after: (fn: () => Promise<unknown>) => void }
 async function landscape(t: After, busOptions: { token?: string } = {}) {
   const bus = await startExoCom({ port: 0, logger: false, ...busOptions })
   const relays: ExoRelay[] = []
-  const relay = (
-    serviceName: string,
-    options: Partial<ConstructorParameters<typeof ExoRelay>[0]> = {},
-  ) => {
+  const relay = (serviceName: string, options: Partial<ExoRelayOptions> = {}) => {
     const created = new ExoRelay({
       serviceName,
       exocomPort: bus.port,

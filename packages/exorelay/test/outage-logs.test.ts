@@ -3,14 +3,20 @@ import { createServer } from 'node:net'
 import { describe, test } from 'node:test'
 import { type ExoCom, startExoCom } from '@exorelay/exocom'
 import { freePort, RecordingLogger } from '@exorelay/testing'
-import { ErrorCodes, ExoRelay, type ExoRelayError, MemoryBus } from '../src/index.js'
+import {
+  ErrorCodes,
+  ExoRelay,
+  type ExoRelayError,
+  type ExoRelayOptions,
+  MemoryBus,
+} from '../src/index.js'
 
 type After = { after: (fn: () => Promise<unknown>) => void }
 
 /** A relay with a recording logger, closed after the test. */
 function recordedRelay(
   t: After,
-  options: ConstructorParameters<typeof ExoRelay>[0],
+  options: ExoRelayOptions,
 ): { relay: ExoRelay; log: RecordingLogger } {
   const log = new RecordingLogger()
   const relay = new ExoRelay({ port: 0, ...options, logger: log })
