@@ -80,7 +80,7 @@ export function payloadInvalid(
   const whose = service === undefined ? 'the contract' : `the contract of service '${service}'`
   return new PayloadInvalidError(
     outcome === undefined ? ErrorCodes.PAYLOAD_INVALID : ErrorCodes.REPLY_INVALID,
-    `${what} does not match ${whose}: ${issuesText(issues, total)}. Send what the contract says, or update the contract on both sides.`,
+    `${what} does not match ${whose}: ${issuesText(issues, total)}. ${outcome === undefined ? 'Send what the contract says' : 'Reply with a payload the contract lists'}, or update the contract on both sides.`,
     { messageName, outcome, service, issues, issueCount: total },
   )
 }

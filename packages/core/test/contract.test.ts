@@ -297,7 +297,7 @@ test('a reply that does not match the contract rejects the send at the requester
   assert.deepEqual(invalid.issues.map((issue) => issue.path).sort(), ['id', 'role'])
   assert.match(
     invalid.message,
-    /^The reply 'users\.created' to 'users\.create' does not match the contract: /,
+    /^The reply 'users\.created' to 'users\.create' does not match the contract: .+\. Reply with a payload the contract lists, or update the contract on both sides\.$/,
   )
 
   const unlisted = await web.send('users.create', { name: 'unlisted' }).then(

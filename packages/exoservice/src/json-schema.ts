@@ -14,7 +14,7 @@ type Schema = NonNullable<MessageSchemas['payload']>
  */
 interface JsonSchemaExport {
   readonly jsonSchema?: {
-    readonly output?: (options: { target: string }) => Record<string, unknown>
+    readonly input?: (options: { target: string }) => Record<string, unknown>
   }
 }
 
@@ -23,7 +23,10 @@ const VALIBOT_EXPORTER = '@valibot/to-json-schema'
 
 /**
  * A contract's schema as JSON Schema draft-07, without `$schema` (so that two exports compare
- * as their content): Standard JSON Schema's `~standard.jsonSchema.output` where the validator
+ * as their content). It describes what the schema accepts, its input: what travels on the wire,
+ * which senders and receivers must agree on (a zod object's output would add
+ * `additionalProperties: false`, since zod strips unknown keys, and differ from a valibot object
+ * that does the same). Standard JSON Schema's `~standard.jsonSchema.input` where the validator
  * has it (zod 4, arktype 2); for valibot, `@valibot/to-json-schema` as the service installed it,
  * resolved from `fromFolder` (the contract module's folder: the service owns its libraries, so
  * its exporter matches its valibot). Otherwise, or when the export fails (a transform, a custom
@@ -36,8 +39,8 @@ export async function exportJsonSchema(
   const vendor = String(schema['~standard'].vendor)
   try {
     const standard = (schema['~standard'] as JsonSchemaExport).jsonSchema
-    if (typeof standard?.output === 'function') {
-      return { jsonSchema: withoutDialect(standard.output({ target: 'draft-07' })), vendor }
+    if (typeof standard?.input === 'function') {
+      return { jsonSchema: withoutDialect(standard.input({ target: 'draft-07' })), vendor }
     }
     if (vendor === 'valibot') {
       const toJsonSchema = await valibotExporter(fromFolder)
@@ -47,7 +50,10 @@ export async function exportJsonSchema(
           vendor,
         }
       }
-      return { jsonSchema: withoutDialect(toJsonSchema(schema, { target: 'draft-07' })), vendor }
+      return {
+        jsonSchema: withoutDialect(toJsonSchema(schema, { target: 'draft-07', typeMode: 'input' })),
+        vendor,
+      }
     }
   } catch (error) {
     return {
@@ -61,7 +67,10 @@ export async function exportJsonSchema(
   }
 }
 
-type ValibotExporter = (schema: unknown, config: { target: 'draft-07' }) => Record<string, unknown>
+type ValibotExporter = (
+  schema: unknown,
+  config: { target: 'draft-07'; typeMode: 'input' },
+) => Record<string, unknown>
 
 /** `toJsonSchema` of `@valibot/to-json-schema` as `folder` resolves it, or `undefined`. */
 async function valibotExporter(folder: string): Promise<ValibotExporter | undefined> {

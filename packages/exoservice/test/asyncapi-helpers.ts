@@ -16,7 +16,7 @@ import type {
 /** A zod schema, exported by its own Standard JSON Schema. */
 export function fromZod(schema: z.ZodType): ExportedSchema {
   return {
-    jsonSchema: schema['~standard'].jsonSchema.output({ target: 'draft-07' }),
+    jsonSchema: schema['~standard'].jsonSchema.input({ target: 'draft-07' }),
     vendor: 'zod',
   }
 }
@@ -24,7 +24,7 @@ export function fromZod(schema: z.ZodType): ExportedSchema {
 /** An arktype type, exported by its own Standard JSON Schema. */
 export function fromArktype(schema: Type): ExportedSchema {
   return {
-    jsonSchema: schema['~standard'].jsonSchema.output({ target: 'draft-07' }),
+    jsonSchema: schema['~standard'].jsonSchema.input({ target: 'draft-07' }),
     vendor: 'arktype',
   }
 }
