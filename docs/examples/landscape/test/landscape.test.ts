@@ -6,6 +6,7 @@ import { createInterface } from 'node:readline'
 import { test } from 'node:test'
 import { fileURLToPath } from 'node:url'
 import { freePort } from '@exorelay/testing'
+import { ErrorCodes, ExoRelay, PayloadInvalidError } from 'exorelay'
 
 const BANNER = 'ExoRelay example landscape is running.'
 const landscapeDir = fileURLToPath(new URL('../', import.meta.url))
@@ -165,6 +166,31 @@ test('the landscape starts, serves the users API through the bus, and stops on S
   assert.equal(troi.status, 201)
   const troiUser = (await troi.json()) as User
   assert.notEqual(troiUser.id, rikerUser.id)
+
+  // A sender that checks nothing (web checks the body first): users' contract refuses the
+  // payload before its handler runs, as `exoservice run` gives it the contract service.yml names.
+  const careless = new ExoRelay({
+    serviceName: 'web',
+    exocomHost: '127.0.0.1',
+    exocomPort: busPort,
+    port: 0,
+    logger: false,
+  })
+  await careless.listen()
+  try {
+    await assert.rejects(careless.send('users.create', { name: 42, password: 'x' }), (error) => {
+      assert.ok(error instanceof PayloadInvalidError, String(error))
+      assert.equal(error.code, ErrorCodes.PAYLOAD_INVALID)
+      assert.equal(error.service, 'users')
+      assert.deepEqual(
+        error.issues.map(({ path }) => path),
+        ['name'],
+      )
+      return true
+    })
+  } finally {
+    await careless.close()
+  }
 
   const list = await fetch(`${api}/users`)
   assert.equal(list.status, 200)

@@ -3,10 +3,10 @@ import { once } from 'node:events'
 import { after, before, beforeEach, test } from 'node:test'
 import { startExoCom } from '@exorelay/exocom'
 import { RecordingLogger, withDeadline } from '@exorelay/testing'
+import { contract as passwordsContract } from '@exorelay-examples/passwords/src/contract.js'
 import { SLOW_PASSWORD } from '@exorelay-examples/passwords/src/hash-password.js'
-import type { PasswordsMessages } from '@exorelay-examples/passwords/src/messages.js'
 import { passwordsService } from '@exorelay-examples/passwords/src/passwords-service.js'
-import type { UsersMessages } from '@exorelay-examples/users/src/messages.js'
+import { contract as usersContract } from '@exorelay-examples/users/src/contract.js'
 import { usersService } from '@exorelay-examples/users/src/users-service.js'
 import { buildApp } from '@exorelay-examples/web/src/app.js'
 import { SpanKind, SpanStatusCode } from '@opentelemetry/api'
@@ -34,15 +34,18 @@ before(async () => {
   const bus = await startExoCom({ port: 0, logger: false })
   stops.push(() => bus.close())
   const reach = { exocomHost: '127.0.0.1', exocomPort: bus.port }
-  // The services' handler maps, each on a relay of its own, as `exoservice run` would run them.
-  const passwords = new ExoRelay<PasswordsMessages>({
+  // The services' handler maps, each on a relay of its own, as `exoservice run` would run them,
+  // with their contracts.
+  const passwords = new ExoRelay({
     serviceName: 'passwords',
+    contract: passwordsContract,
     ...reach,
     port: 0,
     logger: passwordsLog,
   }).registerHandlers(passwordsService())
-  const users = new ExoRelay<UsersMessages>({
+  const users = new ExoRelay({
     serviceName: 'users',
+    contract: usersContract,
     ...reach,
     port: 0,
     logger: usersLog,

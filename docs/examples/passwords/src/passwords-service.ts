@@ -1,7 +1,7 @@
 import { ErrorCodes, isExoRelayError } from 'exorelay'
 import { defineService, type ServiceDefinition } from 'exoservice'
+import { contract, type PasswordsMessages } from './contract.js'
 import { hashPassword } from './hash-password.js'
-import type { PasswordsMessages } from './messages.js'
 
 /**
  * The passwords service's handler: answers `passwords.encrypt` with `passwords.encrypted`, the
@@ -15,13 +15,15 @@ import type { PasswordsMessages } from './messages.js'
  * ```
  */
 export function passwordsService(): ServiceDefinition<PasswordsMessages> {
-  return defineService<PasswordsMessages>({
+  // The contract goes with the handler: `exoservice run` refuses a payload that is no string
+  // before the handler runs.
+  return defineService(contract, {
     'passwords.encrypt': async (password, { reply, signal, log }) => {
-      // The contract says string, but anything can arrive over the wire. The relay logs this
-      // rejection (never the password itself) and answers the sender with an error reply.
-      if (typeof password !== 'string' || password === '') {
+      // The contract lets an empty string through; nothing to hash is the sender's mistake. The
+      // relay logs this rejection and answers the sender with an error reply.
+      if (password === '') {
         throw new TypeError(
-          `passwords.encrypt needs a non-empty string as its payload, got ${password === '' ? 'an empty string' : `a ${typeof password}`}.`,
+          'passwords.encrypt needs a non-empty string as its payload, got an empty string.',
         )
       }
       let hash: string

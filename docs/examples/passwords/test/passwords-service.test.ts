@@ -2,14 +2,16 @@ import assert from 'node:assert/strict'
 import { test } from 'node:test'
 import { RecordingLogger } from '@exorelay/testing'
 import { ErrorCodes, ExoRelay, MemoryBus } from 'exorelay'
+import { contract, type PasswordsMessages } from '../src/contract.js'
 import { SLOW_PASSWORD, verifyPassword } from '../src/hash-password.js'
-import type { PasswordsMessages } from '../src/messages.js'
 import { passwordsService } from '../src/passwords-service.js'
 
 async function start(t: { after: (fn: () => Promise<void>) => void }, log = new RecordingLogger()) {
   const bus = new MemoryBus()
-  const passwords = new ExoRelay<PasswordsMessages>({
+  // With the service's contract, as `exoservice run` runs it: requests are validated first.
+  const passwords = new ExoRelay({
     serviceName: 'passwords',
+    contract,
     transport: bus.transport(),
     logger: log,
   }).registerHandlers(passwordsService())
@@ -41,6 +43,19 @@ test('an empty password is refused with an error reply that reaches the sender a
     remoteCode: ErrorCodes.HANDLER_FAILED,
     message: /needs a non-empty string as its payload, got an empty string/,
   })
+})
+
+test('a payload that is no string is refused by the contract before the handler runs', async (t) => {
+  const log = new RecordingLogger()
+  const users = await start(t, log)
+  await assert.rejects(
+    users.send('passwords.encrypt', 42 as unknown as string, { timeout: 60_000 }),
+    {
+      code: ErrorCodes.PAYLOAD_INVALID,
+      service: 'passwords',
+    },
+  )
+  assert.equal(log.find('handler failed').length, 0, 'the handler must not run')
 })
 
 test('the slow password outlives a deadline: the hashing stops at it, and the handler logs why instead of replying', async (t) => {

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto'
-import type { User } from './messages.js'
+import type { User } from './contract.js'
 
 /** What the store keeps about a user. */
 export interface StoredUser extends User {

@@ -1,5 +1,5 @@
 import { defineService, type ServiceDefinition } from 'exoservice'
-import type { UsersMessages } from './messages.js'
+import { contract, type UsersMessages } from './contract.js'
 import { toUser, UserStore } from './user-store.js'
 
 /** What a test may change about the users service; `src/server.ts` uses the defaults. */
@@ -11,12 +11,12 @@ export interface UsersServiceOptions {
 }
 
 /**
- * The users service's handlers: `users.create` (validates, has the password hashed by
- * `passwords.encrypt`, stores the user, replies `users.created` or `users.not-created`) and
- * `users.list` (replies `users.listed`). A `users.create` whose requester stops waiting (its
- * deadline passed, or it cancelled) stops, and logs `users.create stopped: …` instead of
- * answering. `exoservice run` runs them (`src/server.ts`); a test can register them on any
- * relay.
+ * The users service's handlers, typed and validated by its contract (`src/contract.ts`):
+ * `users.create` (checks the name, has the password hashed by `passwords.encrypt`, stores the
+ * user, replies `users.created` or `users.not-created`) and `users.list` (replies
+ * `users.listed`). A `users.create` whose requester stops waiting (its deadline passed, or it
+ * cancelled) stops, and logs `users.create stopped: …` instead of answering. `exoservice run`
+ * runs them (`src/server.ts`) with the contract; a test can register them on any relay.
  *
  * @example
  * ```ts
@@ -26,7 +26,9 @@ export interface UsersServiceOptions {
 export function usersService(options: UsersServiceOptions = {}): ServiceDefinition<UsersMessages> {
   const { store = new UserStore(), passwordsTimeout } = options
   const sendOptions = passwordsTimeout === undefined ? {} : { timeout: passwordsTimeout }
-  return defineService<UsersMessages>({
+  // The contract goes with the handlers: `exoservice run` validates each request against it
+  // before a handler runs, so a payload here is `{ name, password }`, strings within limits.
+  return defineService(contract, {
     'users.create': async (user, { reply, send, signal, log }) => {
       const reason = invalidReason(user)
       if (reason !== undefined) {
@@ -57,12 +59,12 @@ export function usersService(options: UsersServiceOptions = {}): ServiceDefiniti
   })
 }
 
-/** Why a `users.create` payload cannot become a user, or `undefined` when it can. */
-function invalidReason(user: unknown): string | undefined {
-  // Checked at runtime: the message map types the payload, but the wire carries any JSON.
-  if (user === null || typeof user !== 'object') return 'the payload must be an object'
-  const { name, password } = user as { name?: unknown; password?: unknown }
-  if (typeof name !== 'string' || name.trim() === '') return 'a name is required'
-  if (typeof password !== 'string' || password === '') return 'a password is required'
+/**
+ * Why a `users.create` payload cannot become a user, or `undefined` when it can. The contract
+ * has checked its shape; what is left is this service's business: a blank name is no user.
+ */
+function invalidReason(user: { name: string; password: string }): string | undefined {
+  if (user.name.trim() === '') return 'a name is required'
+  if (user.password === '') return 'a password is required'
   return undefined
 }

@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
 import { RecordingLogger } from '@exorelay/testing'
-import { ErrorCodes, ExoRelay, MemoryBus } from 'exorelay'
-import type { User, UsersMessages } from '../src/messages.js'
+import { ErrorCodes, ExoRelay, MemoryBus, PayloadInvalidError } from 'exorelay'
+import { contract, type User, type UsersMessages } from '../src/contract.js'
 import { UserStore } from '../src/user-store.js'
 import { usersService } from '../src/users-service.js'
 
@@ -26,8 +26,10 @@ async function start(
   const store = new UserStore()
   const encrypted: string[] = []
   const passwordsTimeout = 'passwordsTimeout' in options ? options.passwordsTimeout : 200
-  const users = new ExoRelay<UsersMessages>({
+  // With the service's contract, as `exoservice run` runs it: requests are validated first.
+  const users = new ExoRelay({
     serviceName: 'users',
+    contract,
     transport: bus.transport(),
     logger: options.log ?? false,
   }).registerHandlers(
@@ -42,6 +44,7 @@ async function start(
     encrypted.push(password)
     if (options.passwordsReply !== false) await reply('passwords.encrypted', `salt:${password}`)
   })
+  // Without a contract: a sender that checks nothing, as a buggy or foreign one would.
   const web = new ExoRelay<UsersMessages>({
     serviceName: 'web',
     transport: bus.transport(),
@@ -79,23 +82,53 @@ test('users.create with an empty or blank name replies users.not-created with a 
   assert.deepEqual(encrypted, [], 'an invalid user must not reach the passwords service')
 })
 
-test('users.create without a name or password, or without an object, replies users.not-created', async (t) => {
-  const { web } = await start(t)
-  const payloads: unknown[] = [{ password: 'secret' }, { name: 'Deanna' }, 'Deanna', null]
-  const reasons = []
-  for (const payload of payloads) {
-    const reply = await web
-      .send('users.create', payload as { name: string; password: string }, { timeout: 5000 })
-      .envelope()
-    assert.equal(reply.name, 'users.not-created')
-    reasons.push((reply.payload as { reason: string }).reason)
+/** The error `send` rejects with, which must be a refusal by the contract. */
+async function refusal(sent: Promise<unknown>): Promise<PayloadInvalidError> {
+  const error = await sent.then(
+    () => assert.fail('the payload was accepted'),
+    (error: unknown) => error,
+  )
+  assert.ok(error instanceof PayloadInvalidError, `not a refusal by the contract: ${error}`)
+  return error
+}
+
+test('users.create whose payload the contract refuses is answered with PAYLOAD_INVALID naming the field, and its handler never runs', async (t) => {
+  const { web, store, encrypted } = await start(t)
+  // The sender's types would not let a number through: a sender in another language would.
+  const payload = { name: 42, password: 'x' } as unknown as UsersMessages['users.create']['payload']
+  const error = await refusal(web.send('users.create', payload, { timeout: 5000 }))
+  assert.equal(error.code, ErrorCodes.PAYLOAD_INVALID)
+  assert.equal(error.messageName, 'users.create')
+  assert.equal(error.service, 'users')
+  assert.deepEqual(
+    error.issues.map(({ path }) => path),
+    ['name'],
+  )
+  assert.deepEqual(store.list(), [], 'the handler must not run')
+  assert.deepEqual(encrypted, [])
+})
+
+test('users.create without a name or password, with one too long, or not an object, is refused by the contract', async (t) => {
+  const { web, store } = await start(t)
+  const payloads: [unknown, string][] = [
+    [{ password: 'secret' }, 'name'],
+    [{ name: 'Deanna' }, 'password'],
+    [{ name: 'x'.repeat(201), password: 'secret' }, 'name'],
+    [{ name: 'Deanna', password: 'x'.repeat(1001) }, 'password'],
+    ['Deanna', ''],
+    [null, ''],
+  ]
+  for (const [payload, path] of payloads) {
+    const sent = web.send('users.create', payload as { name: string; password: string })
+    const error = await refusal(sent)
+    assert.equal(error.code, ErrorCodes.PAYLOAD_INVALID)
+    assert.deepEqual(
+      error.issues.map((issue) => issue.path),
+      [path],
+      JSON.stringify(payload),
+    )
   }
-  assert.deepEqual(reasons, [
-    'a name is required',
-    'a password is required',
-    'the payload must be an object',
-    'the payload must be an object',
-  ])
+  assert.deepEqual(store.list(), [])
 })
 
 test('users.list replies users.listed with every created user, in order, without hashes', async (t) => {

@@ -6,7 +6,8 @@ import {
   isExoRelayError,
 } from 'exorelay'
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } from 'fastify'
-import type { User } from './messages.js'
+import { z } from 'zod'
+import { contract, newUser, type WebMessages } from './contract.js'
 import { traceRequests } from './request-spans.js'
 
 /** How long the API waits for a service's reply unless told otherwise: 5 seconds. */
@@ -27,11 +28,6 @@ export interface BuildAppOptions {
   logger?: FastifyBaseLogger | false
 }
 
-interface CreateUserBody {
-  name: string
-  password: string
-}
-
 interface CreateUserQuery {
   timeout?: string
 }
@@ -42,17 +38,10 @@ const createUserSchema = {
     type: 'object',
     properties: { timeout: { type: 'string', pattern: '^[1-9][0-9]{0,8}$' } },
   },
-  body: {
-    type: 'object',
-    required: ['name', 'password'],
-    additionalProperties: false,
-    properties: {
-      // An empty name is the users service's call (422), not a malformed request (400).
-      name: { type: 'string', maxLength: 200 },
-      password: { type: 'string', maxLength: 1000 },
-    },
-  },
-} as const
+  // The payload of users.create, as JSON Schema: the body's limits are the contract's. An empty
+  // name is the users service's call (422), not a malformed request (400).
+  body: z.toJSONSchema(newUser, { target: 'draft-07' }),
+}
 
 /**
  * The web service: a Fastify HTTP API whose relay is mounted in the same app by the `exorelay`
@@ -66,7 +55,8 @@ const createUserSchema = {
  * - `GET /users`: 200 `[{id, name}]`.
  * - Failures of the message flow are JSON `{error: {code, message}}`: 504 when no reply came
  *   in time, 503 when no service receives the message or the bus is unreachable, 502 when the
- *   bus refused the message or the users service failed (its error reply).
+ *   bus refused the message, the users service failed (its error reply) or its reply does not
+ *   match the contract.
  * - Each API request is an OpenTelemetry SERVER span (`POST /users`), the parent of the
  *   messages it sends: with an SDK in the process, a trace starts here.
  *
@@ -87,8 +77,9 @@ export async function buildApp(options: BuildAppOptions = {}): Promise<FastifyIn
     // A JSON API takes a number for a string as the client's mistake, not a hint to convert.
     ajv: { customOptions: { coerceTypes: false } },
   })
-  // The relay logs through the app's logger; its map of messages is declared in messages.ts.
-  await app.register(exorelayPlugin, { serviceName: 'web', ...options.relay })
+  // The relay logs through the app's logger. It is typed by the contract (its map is declared in
+  // `Register`, in contract.ts) and checks the replies against it before `send` resolves.
+  await app.register(exorelayPlugin, { serviceName: 'web', contract, ...options.relay })
 
   // The API in a context of its own: its request log leaves out the bus's deliveries to the
   // relay's routes, whose flow ExoCom's console already shows.
@@ -102,7 +93,7 @@ export async function buildApp(options: BuildAppOptions = {}): Promise<FastifyIn
 
     traceRequests(api)
 
-    api.post<{ Body: CreateUserBody; Querystring: CreateUserQuery }>(
+    api.post<{ Body: WebMessages['users.create']['payload']; Querystring: CreateUserQuery }>(
       '/users',
       { schema: createUserSchema },
       async (request, reply) => {
@@ -118,14 +109,13 @@ export async function buildApp(options: BuildAppOptions = {}): Promise<FastifyIn
             .code(422)
             .send({ error: { code: outcome.name, message: outcome.payload.reason } })
         }
-        return reply.code(201).send(publicUser(outcome.payload))
+        // The contract's `users.created` is `{ id, name }`: the relay's check of the reply drops
+        // whatever else a service put in it (a password hash, say).
+        return reply.code(201).send(outcome.payload)
       },
     )
 
-    api.get('/users', async () => {
-      const users = await api.exorelay.send('users.list', undefined, { timeout })
-      return users.map(publicUser)
-    })
+    api.get('/users', () => api.exorelay.send('users.list', undefined, { timeout }))
   })
 
   app.setErrorHandler((error, request, reply) => {
@@ -161,6 +151,8 @@ function statusFor(code: ErrorCode): number {
       return 503
     case ErrorCodes.BUS_REFUSED:
     case ErrorCodes.REMOTE_HANDLER_FAILED:
+    // The users service answered what web's contract does not allow: their contracts differ.
+    case ErrorCodes.REPLY_INVALID:
       return 502
     default:
       return 500
@@ -183,9 +175,4 @@ function asClientError(
     code: typeof code === 'string' ? code : 'BAD_REQUEST',
     message: typeof message === 'string' ? message : 'The request is invalid.',
   }
-}
-
-/** Only the public fields leave the API, whatever else a service put in its reply. */
-function publicUser(user: User): User {
-  return { id: user.id, name: user.name }
 }

@@ -6,7 +6,7 @@ import { test } from 'node:test'
 import { type ExoCom, startExoCom } from '@exorelay/exocom'
 import { ErrorCodes, ExoRelay } from 'exorelay'
 import { type BuildAppOptions, buildApp } from '../src/app.js'
-import type { WebMessages } from '../src/messages.js'
+import type { User, WebMessages } from '../src/contract.js'
 
 type TestContext = { after: (fn: () => Promise<void>) => void }
 
@@ -71,7 +71,8 @@ test('POST /users answers 201 with the created user, and only its id and name', 
   await startUsers(t, bus.port, (users) => {
     users.registerHandler('users.create', async (user, { reply }) => {
       received.push(user)
-      // A careless service that leaks the hash: the API must not pass it on.
+      // A careless service that leaks the hash: web's contract (`users.created` is `{ id, name }`)
+      // drops it before the route sees the reply.
       const leaky = { id: 'u1', name: user.name, passwordHash: 'salt:hash' }
       await reply('users.created', leaky)
     })
@@ -134,6 +135,9 @@ test('POST /users answers 400 for a body that is not a valid user, and 415 for a
   const bodies: unknown[] = [
     { name: 'Will Riker' },
     { name: 42, password: 'secret' },
+    // The contract's limits, which the body schema is made from.
+    { name: 'x'.repeat(201), password: 'secret' },
+    { name: 'Will Riker', password: 'x'.repeat(1001) },
     [{ name: 'Will Riker', password: 'secret' }],
     '{"name": "Will Riker", ',
   ]
@@ -147,6 +151,23 @@ test('POST /users answers 400 for a body that is not a valid user, and 415 for a
   const form = await postUser(base, 'name=Will', 'application/x-www-form-urlencoded')
   assert.equal(form.status, 415)
   assert.equal(sent, 0)
+})
+
+test('POST /users answers 502 with EXORELAY_ERR_REPLY_INVALID when the users service replies what the contract does not allow', async (t) => {
+  const bus = await startBus(t)
+  await startUsers(t, bus.port, (users) => {
+    users.registerHandler('users.create', async (user, { reply }) => {
+      // A service whose contract drifted from web's: its ids are numbers.
+      await reply('users.created', { id: 1, name: user.name } as unknown as User)
+    })
+  })
+  const base = await startWeb(t, bus.port)
+
+  const response = await postUser(base, { name: 'Will Riker', password: 'secret' })
+  assert.equal(response.status, 502)
+  const answer = (await response.json()) as { error: { code: string; message: string } }
+  assert.equal(answer.error.code, ErrorCodes.REPLY_INVALID)
+  assert.match(answer.error.message, /users\.created/)
 })
 
 test('POST /users answers 503 with EXORELAY_ERR_TRANSPORT_NO_RECEIVER when no service receives users.create', async (t) => {
