@@ -15,31 +15,44 @@ export interface MessageSchemas {
 }
 
 /**
- * The output type of a schema: what its validator returns, defaults applied. Read from
+ * The output type of a Standard Schema: what its validator returns, defaults applied (what a
+ * handler gets, and `await send()` resolves with). Read from
  * `~standard.types` directly: `StandardSchemaV1.InferOutput` first checks `S extends
  * StandardSchemaV1`, which made TypeScript give up on arktype's types ("excessively deep").
  */
-type OutputOf<S> = S extends { readonly '~standard': { readonly types?: infer T } }
+export type SchemaOutput<S> = S extends { readonly '~standard': { readonly types?: infer T } }
   ? NonNullable<T> extends { readonly output: infer O }
     ? O
     : unknown
   : never
 
-/** A type written out as one object, so that editors and type tests show it plainly. */
-type Plain<T> = { [K in keyof T]: T[K] }
-
 /**
- * The message map a contract gives, as `new ExoRelay<Messages>()` takes it: each payload and
- * reply typed by its schema's output (what the validator returns).
+ * The message map a contract gives, as `new ExoRelay<Messages>()` and `Register` take it: each
+ * payload and reply typed by its schema's output (what the validator returns). `C` is a
+ * contract (`MessagesOf<typeof contract>`) or the object of schemas given to `defineContract`.
+ *
+ * @example
+ * ```ts
+ * import { z } from 'zod'
+ * const contract = defineContract({ 'users.create': { payload: z.object({ name: z.string() }) } })
+ * type Messages = MessagesOf<typeof contract> // { 'users.create': { payload: { name: string } } }
+ * ```
+ *
+ * A contract declares `~messages`, which tells the two apart: no message has that name.
  */
-export type MessagesOf<C extends Record<string, MessageSchemas>> = {
-  -readonly [Name in keyof C]: Plain<
-    (C[Name] extends { payload: infer P } ? { payload: OutputOf<P> } : unknown) &
-      (C[Name] extends { replies: infer R }
-        ? { replies: { -readonly [Outcome in keyof R]: OutputOf<R[Outcome]> } }
-        : unknown)
-  >
-}
+export type MessagesOf<C> = '~messages' extends keyof C
+  ? C extends Contract<infer M>
+    ? M
+    : never
+  : {
+      -readonly [Name in keyof C]: {
+        -readonly [Key in keyof C[Name] as Key extends 'payload' | 'replies'
+          ? Key
+          : never]-?: Key extends 'payload'
+          ? SchemaOutput<C[Name][Key]>
+          : { -readonly [Outcome in keyof C[Name][Key]]: SchemaOutput<C[Name][Key][Outcome]> }
+      }
+    }
 
 /**
  * A checked contract, made by {@link defineContract}: the schemas of each message, and their

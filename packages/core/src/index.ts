@@ -1,4 +1,4 @@
-export type { Contract, MessageSchemas, MessagesOf } from './contract.js'
+export type { Contract, MessageSchemas, MessagesOf, SchemaOutput } from './contract.js'
 export { defineContract, isContract } from './contract.js'
 export type { HandleTrace, SendTrace } from './diagnostics.js'
 export { diagnostics } from './diagnostics.js'

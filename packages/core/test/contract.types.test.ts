@@ -9,7 +9,7 @@ import { test } from 'node:test'
 import { type } from 'arktype'
 import * as v from 'valibot'
 import { z } from 'zod'
-import { type Contract, defineContract, isContract } from '../src/contract.js'
+import { type Contract, defineContract, isContract, type MessagesOf } from '../src/contract.js'
 import { MemoryBus } from '../src/memory-transport.js'
 import type { ReplyEnvelopeOf } from '../src/message-map.js'
 import { Relay } from '../src/relay.js'
@@ -33,7 +33,15 @@ const contract = defineContract({
 })
 
 type User = { id: number; name: string }
-type Messages = NonNullable<(typeof contract)['~messages']>
+type Messages = MessagesOf<typeof contract>
+
+// MessagesOf reads the map from the contract, or from the object of schemas it was made of.
+const _fromContract: Equal<Messages, NonNullable<(typeof contract)['~messages']>> = true
+const schemas = { ping: { payload: z.string(), replies: { pong: z.number() } } }
+const _fromSchemas: Equal<
+  MessagesOf<typeof schemas>,
+  { ping: { payload: string; replies: { pong: number } } }
+> = true
 
 // The map a contract gives: payloads and replies typed by the schemas' output.
 const _map: Equal<

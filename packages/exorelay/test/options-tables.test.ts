@@ -246,12 +246,14 @@ const commandTables = [
     document: 'docs/reference/exocom.md',
     heading: '## `exocom [options]`',
   },
-  ...['run [folder]', 'new <name>', 'landscape [file]', 'check [file]', 'asyncapi [file]'].map((usage) => ({
-    bin: 'packages/exoservice/bin/exoservice.js',
-    args: [usage.split(' ')[0]!],
-    document: 'docs/reference/exoservice.md',
-    heading: `## \`exoservice ${usage} [options]\``,
-  })),
+  ...['run [folder]', 'new <name>', 'landscape [file]', 'check [file]', 'asyncapi [file]'].map(
+    (usage) => ({
+      bin: 'packages/exoservice/bin/exoservice.js',
+      args: [usage.split(' ')[0]!],
+      document: 'docs/reference/exoservice.md',
+      heading: `## \`exoservice ${usage} [options]\``,
+    }),
+  ),
   ...['send <name> [payload]', 'request <name> [payload]', 'routes', 'tail [pattern...]'].map(
     (usage) => ({
       bin: 'packages/exorelay/bin/exorelay.js',

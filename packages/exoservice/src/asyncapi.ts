@@ -47,8 +47,16 @@ interface MessageSource {
  * A message's schemas come from the contract of the first service that receives it and
  * defines it, else of the first that sends it: the receiver validates what it takes. Where
  * contracts disagree, `exoservice check` says so.
+ *
+ * @example
+ * ```ts
+ * import { asyncApiDocument, loadLandscapeContracts, readApplicationFile } from 'exoservice'
+ *
+ * const landscape = await loadLandscapeContracts(await readApplicationFile('application.yml'))
+ * console.log(JSON.stringify(asyncApiDocument(landscape), null, 2))
+ * ```
  */
-export function asyncApiDocument(landscape: LandscapeContracts): Json {
+export function asyncApiDocument(landscape: LandscapeContracts): Record<string, unknown> {
   const root = dirname(landscape.file)
   // One namespace per kind of key: a `$ref` names the kind, so only keys of a kind must differ.
   const ids = {

@@ -1,4 +1,16 @@
-import type { AnyMessages, ExoRelay, Handler, HandlerMap, Logger, MessageMap } from 'exorelay'
+import { describeValue } from '@exorelay/core/internal'
+import {
+  type AnyMessages,
+  type Contract,
+  ErrorCodes,
+  type ExoRelay,
+  type Handler,
+  type HandlerMap,
+  InvalidArgumentError,
+  isContract,
+  type Logger,
+  type MessageMap,
+} from 'exorelay'
 
 /** The names of the lifecycle hooks: reserved, so no message may be named so. */
 export const LIFECYCLE_HOOKS = ['beforeAll', 'afterAll'] as const
@@ -42,9 +54,21 @@ export type ServiceDefinition<M extends MessageMap<M> = AnyMessages> = (string e
   : HandlerMap<M>) &
   LifecycleHooks<M>
 
+// Where `defineService(contract, …)` keeps the contract: a symbol key, not enumerable, so the
+// handler map's keys stay message names and hooks. `Symbol.for`, as a handler module loaded
+// through tsx may see another copy of this package.
+const kContract = Symbol.for('exoservice.contract')
+
 /**
  * Types a service's handler map with its message map: each handler's payload, `reply`
- * outcomes and `send` come from `M`. It returns its argument unchanged.
+ * outcomes and `send` come from `M`. Given a contract first (`defineContract` of `exorelay`),
+ * `M` is the contract's, and the contract travels with the map: `startService(map)` and
+ * `exoservice run` give it to the relay, which then validates each incoming payload, unless
+ * `service.yml` names a contract module (`messages.contract`), which wins. Without a contract
+ * it returns its argument unchanged.
+ *
+ * Throws an `InvalidArgumentError` coded `EXORELAY_ERR_ARG_INVALID_CONTRACT` when given two
+ * arguments and the first is not a contract.
  *
  * @example
  * ```ts
@@ -63,9 +87,54 @@ export type ServiceDefinition<M extends MessageMap<M> = AnyMessages> = (string e
  *   },
  * })
  * ```
+ *
+ * @example
+ * ```ts
+ * import { defineContract } from 'exorelay'
+ * import { defineService } from 'exoservice'
+ * import { z } from 'zod'
+ *
+ * const contract = defineContract({
+ *   'users.create': {
+ *     payload: z.object({ name: z.string() }),
+ *     replies: { 'users.created': z.object({ id: z.number(), name: z.string() }) },
+ *   },
+ * })
+ *
+ * export default defineService(contract, {
+ *   'users.create': async (user, { reply }) => {
+ *     reply('users.created', { id: 1, name: user.name })
+ *   },
+ * })
+ * ```
  */
 export function defineService<M extends MessageMap<M> = AnyMessages>(
   definition: ServiceDefinition<M>,
+): ServiceDefinition<M>
+export function defineService<M extends MessageMap<M>>(
+  contract: Contract<M>,
+  definition: ServiceDefinition<M>,
+): ServiceDefinition<M>
+export function defineService<M extends MessageMap<M>>(
+  first: ServiceDefinition<M> | Contract<M>,
+  second?: ServiceDefinition<M>,
 ): ServiceDefinition<M> {
+  if (second === undefined) return first as ServiceDefinition<M>
+  if (!isContract(first)) {
+    throw new InvalidArgumentError(
+      ErrorCodes.INVALID_CONTRACT,
+      `defineService(contract, handlers) needs a contract made by defineContract first, got ${describeValue(first)}. Pass the handler map alone, or define the contract with defineContract({ ... }).`,
+    )
+  }
+  // A copy: the caller's map stays as it was, and two services may share one map.
+  const definition = { ...second }
+  Object.defineProperty(definition, kContract, { value: first, enumerable: false })
   return definition
+}
+
+/** The contract `defineService(contract, …)` attached to a handler map, if any. */
+export function contractOf(definition: unknown): Contract | undefined {
+  if (typeof definition !== 'object' || definition === null) return undefined
+  const contract = (definition as Record<symbol, unknown>)[kContract]
+  return isContract(contract) ? contract : undefined
 }

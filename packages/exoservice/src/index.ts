@@ -4,6 +4,7 @@ export {
   type ApplicationService,
   readApplicationFile,
 } from './application-file.js'
+export { ASYNCAPI_VERSION, asyncApiDocument } from './asyncapi.js'
 export {
   defineService,
   type LifecycleContext,
@@ -27,6 +28,20 @@ export {
   type StartLandscapeOptions,
   startLandscape,
 } from './landscape.js'
+export {
+  checkLandscape,
+  type Finding,
+  type FindingCode,
+  formatFindings,
+} from './landscape-check.js'
+export {
+  type ContractMessage,
+  type ContractService,
+  type ExportedSchema,
+  type LandscapeContracts,
+  type LoadedContract,
+  loadLandscapeContracts,
+} from './landscape-contracts.js'
 export {
   createLineWriter,
   type LineWriterOptions,

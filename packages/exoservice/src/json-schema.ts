@@ -1,9 +1,22 @@
 import { createRequire } from 'node:module'
 import { join } from 'node:path'
 import { pathToFileURL } from 'node:url'
+import type { MessageSchemas } from 'exorelay'
 import { thrownMessage } from './errors.js'
 import type { ExportedSchema } from './landscape-contracts.js'
-import type { ContractSchema } from './load-contract.js'
+
+/** A schema of a contract: a Standard Schema v1 validator. */
+type Schema = NonNullable<MessageSchemas['payload']>
+
+/**
+ * Standard JSON Schema's part of a validator (zod 4, arktype 2): `StandardSchemaV1`'s type does
+ * not declare it, since a validator may lack it.
+ */
+interface JsonSchemaExport {
+  readonly jsonSchema?: {
+    readonly output?: (options: { target: string }) => Record<string, unknown>
+  }
+}
 
 // What valibot's exporter is called, and what it is installed as.
 const VALIBOT_EXPORTER = '@valibot/to-json-schema'
@@ -17,12 +30,12 @@ const VALIBOT_EXPORTER = '@valibot/to-json-schema'
  * check), a note that says why and names the fix. Never throws.
  */
 export async function exportJsonSchema(
-  schema: ContractSchema,
+  schema: Schema,
   fromFolder: string,
 ): Promise<ExportedSchema> {
   const vendor = String(schema['~standard'].vendor)
   try {
-    const standard = schema['~standard'].jsonSchema
+    const standard = (schema['~standard'] as JsonSchemaExport).jsonSchema
     if (typeof standard?.output === 'function') {
       return { jsonSchema: withoutDialect(standard.output({ target: 'draft-07' })), vendor }
     }

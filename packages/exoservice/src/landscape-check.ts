@@ -44,6 +44,15 @@ export interface Finding {
  *   message the service receives).
  *
  * Findings come sorted by message name, then in the order above.
+ *
+ * @example
+ * ```ts
+ * import { checkLandscape, formatFindings, loadLandscapeContracts, readApplicationFile } from 'exoservice'
+ *
+ * const landscape = await loadLandscapeContracts(await readApplicationFile('application.yml'))
+ * const findings = checkLandscape(landscape)
+ * console.log(formatFindings(findings, landscape.services.length))
+ * ```
  */
 export function checkLandscape(landscape: LandscapeContracts): Finding[] {
   const findings: Finding[] = []

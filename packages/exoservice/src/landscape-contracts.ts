@@ -68,6 +68,14 @@ export interface LandscapeContracts {
  * JSON Schema. Rejects with an `ExoServiceError` coded `EXOSERVICE_ERR_CONTRACT` when a contract
  * module is missing, throws, or exports no contract; a schema that cannot be exported is a
  * `note`, not a failure.
+ *
+ * @example
+ * ```ts
+ * import { loadLandscapeContracts, readApplicationFile } from 'exoservice'
+ *
+ * const landscape = await loadLandscapeContracts(await readApplicationFile('application.yml'))
+ * for (const { name, contract } of landscape.services) console.log(name, contract?.module)
+ * ```
  */
 export async function loadLandscapeContracts(
   application: ApplicationFile,

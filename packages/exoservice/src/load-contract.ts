@@ -1,45 +1,9 @@
 import { relative } from 'node:path'
 import { describeValue } from '@exorelay/core/internal'
+import { type Contract, isContract } from 'exorelay'
 import { ExoServiceError, ExoServiceErrorCodes } from './errors.js'
 import { exists, importModule, unwrapCommonJs } from './load-handlers.js'
 import type { ServiceFile } from './service-file.js'
-
-/** What ExoService reads of a Standard Schema v1 validator: its vendor and its JSON Schema export. */
-export interface ContractSchema {
-  readonly '~standard': {
-    readonly version: 1
-    readonly vendor: string
-    readonly validate: (value: unknown) => unknown
-    /** Standard JSON Schema (zod 4, arktype 2): absent where the validator has none. */
-    readonly jsonSchema?: {
-      readonly output: (options: { target: string }) => Record<string, unknown>
-    }
-  }
-}
-
-/** A contract as `defineContract` makes it, as far as ExoService reads it. */
-export interface ServiceContract {
-  readonly messages: Readonly<
-    Record<
-      string,
-      {
-        readonly payload?: ContractSchema
-        readonly replies?: Readonly<Record<string, ContractSchema>>
-      }
-    >
-  >
-}
-
-// TODO(core): import `isContract` from @exorelay/core once its contract lands; this checks the
-// same brand (`Symbol.for` works across copies, as a contract loaded through tsx is one).
-const kContract = Symbol.for('exorelay.contract')
-function isContract(value: unknown): value is ServiceContract {
-  return (
-    typeof value === 'object' &&
-    value !== null &&
-    (value as Record<symbol, unknown>)[kContract] === true
-  )
-}
 
 /**
  * Loads the contract module a service's `service.yml` names as `messages.contract`: its
@@ -47,7 +11,7 @@ function isContract(value: unknown): value is ServiceContract {
  * {@link ExoServiceError} coded `EXOSERVICE_ERR_CONTRACT` naming the module and the fix when it
  * does not exist, throws while loading, or exports no contract.
  */
-export async function loadContract(service: ServiceFile): Promise<ServiceContract | undefined> {
+export async function loadContract(service: ServiceFile): Promise<Contract | undefined> {
   const file = service.contract
   if (file === undefined) return undefined
   const named = relative(service.folder, file)

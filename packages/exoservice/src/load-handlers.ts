@@ -16,6 +16,8 @@ import { DEFAULT_SERVER_FILES, type ServiceFile } from './service-file.js'
 export interface LoadedHandlers {
   /** The absolute path of the module. */
   file: string
+  /** The module's default export, as it is: the map `defineService` returned. */
+  definition: unknown
   /** The handlers by message name, without the lifecycle hooks. */
   handlers: Record<string, Handler>
   /** `beforeAll` and `afterAll`, when the module has them. */
@@ -97,7 +99,7 @@ export function checkDefinition(definition: unknown, file: string): LoadedHandle
     else handlers[key] = value
   }
 
-  return { file, handlers, hooks, warnings: [] }
+  return { file, definition, handlers, hooks, warnings: [] }
 }
 
 /** The absolute path of the service's handler module; see {@link loadHandlers}. */

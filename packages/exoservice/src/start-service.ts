@@ -8,7 +8,7 @@ import {
   type MessageMap,
 } from 'exorelay'
 import { createBaseLogger } from 'exorelay/internal'
-import type { LifecycleContext, ServiceDefinition } from './define-service.js'
+import { contractOf, type LifecycleContext, type ServiceDefinition } from './define-service.js'
 import { ExoServiceError, ExoServiceErrorCodes, thrownMessage } from './errors.js'
 import { loadContract } from './load-contract.js'
 import { checkDefinition, type LoadedHandlers, loadHandlers } from './load-handlers.js'
@@ -66,8 +66,9 @@ export interface RunningService<M extends MessageMap<M> = AnyMessages> {
  * the service's `type`), logs the handlers `service.yml` does not declare as warnings, awaits
  * `beforeAll` within `startupTimeout`, listens and logs `online at port <N>`.
  *
- * When `service.yml` names a contract module (`messages.contract`), the relay is given its
- * contract, and validates each incoming payload against it.
+ * When `service.yml` names a contract module (`messages.contract`), or else the handler map was
+ * made by `defineService(contract, …)`, the relay is given that contract, and validates each
+ * incoming payload against it.
  *
  * Rejects with an {@link ExoServiceError}: `EXOSERVICE_ERR_SERVICE_FILE`,
  * `EXOSERVICE_ERR_HANDLERS`, `EXOSERVICE_ERR_CONTRACT`, or `EXOSERVICE_ERR_STARTUP` when `beforeAll` fails or takes too
@@ -123,15 +124,17 @@ export async function startService<M extends MessageMap<M> = AnyMessages>(
     service === undefined
       ? checkDefinition(source, `the handler map of '${serviceName}'`)
       : await loadHandlers(service)
-  // The contract service.yml names: the relay validates each incoming payload against it.
-  const contract = service === undefined ? undefined : await loadContract(service)
+  // The contract service.yml names, else the one `defineService(contract, …)` attached to the
+  // map: the relay validates each incoming payload against it.
+  const contract =
+    (service === undefined ? undefined : await loadContract(service)) ??
+    contractOf(loaded.definition)
   // One logger for the relay and the service's own lines, so that both look alike.
   const logger = createBaseLogger(options.logger)
   const relay = new ExoRelay<M>({
     ...relayOptions,
     serviceName,
     logger,
-    // TODO(core): typed once RelayOptions has `contract`; spread so that it compiles before.
     ...(contract === undefined ? {} : { contract }),
   })
   const log = logger.child({ service: serviceName })

@@ -5,7 +5,8 @@
  */
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
-import type { ExoRelay, Logger } from 'exorelay'
+import { defineContract, type ExoRelay, type Logger, type MessagesOf } from 'exorelay'
+import { z } from 'zod'
 import { defineService, type LifecycleContext } from '../src/define-service.js'
 import { startService } from '../src/start-service.js'
 
@@ -94,6 +95,31 @@ compileOnly(() => {
     async afterAll({ log }) {
       log.info({}, 'bye')
     },
+  })
+})
+
+// Given a contract first, the handlers are typed by it: no type argument, no second map.
+compileOnly(() => {
+  const contract = defineContract({
+    'users.create': {
+      payload: z.object({ name: z.string() }),
+      replies: { 'users.created': z.object({ id: z.number(), name: z.string() }) },
+    },
+  })
+  defineService(contract, {
+    'users.create': (user, { reply }) => {
+      const _user: Equal<typeof user, { name: string }> = true
+      reply('users.created', { id: 1, name: user.name })
+      // @ts-expect-error: the outcome's id is a number
+      reply('users.created', { id: '1', name: user.name })
+    },
+    afterAll({ relay }) {
+      const _relay: Equal<typeof relay, ExoRelay<MessagesOf<typeof contract>>> = true
+    },
+  })
+  defineService(contract, {
+    // @ts-expect-error: not a message of the contract
+    'users.delete': () => {},
   })
 })
 

@@ -317,3 +317,64 @@ test('aborting the signal while beforeAll runs stops the start at once: beforeAl
   assert.equal(await isFree(port), true)
   assert.equal(logger.find('online at port').length, 0)
 })
+
+test('a contract service.yml names validates each incoming payload: an invalid one is refused with the issues, and its handler does not run', async (t) => {
+  const exocom = await mockBus(t)
+  const logger = new RecordingLogger()
+  const service = await startService(pathToFileURL(fixture('users-contract')), {
+    exocomPort: exocom.port,
+    port: 0,
+    logger,
+  })
+  t.after(() => service.close())
+  await exocom.waitForService('users', { timeout: WAIT })
+
+  await exocom.send({ service: 'users', name: 'users.create', payload: { name: 42 } })
+  const refused = await exocom.waitForMessage('__error', { timeout: WAIT })
+  const error = refused.payload as { code: string; data: { issues: { path: string }[] } }
+  assert.equal(error.code, ErrorCodes.PAYLOAD_INVALID)
+  assert.deepEqual(
+    error.data.issues.map((issue) => issue.path),
+    ['name'],
+  )
+  assert.equal(exocom.receivedMessages.filter((m) => m.name === 'users.created').length, 0)
+  assert.equal(logger.find('payload invalid: refused', 'warn').length, 1)
+
+  await exocom.send({ service: 'users', name: 'users.create', payload: { name: 'Ada' } })
+  const created = await exocom.waitForMessage('users.created', { timeout: WAIT })
+  assert.deepEqual(created.payload, { id: 1, name: 'Ada' })
+})
+
+test('a handler map made by defineService(contract, …) carries its contract: startService validates with it', async (t) => {
+  const exocom = await mockBus(t)
+  const { contract } = await import('./fixtures/run/users-contract/src/contract.js')
+  let ran = 0
+  const map = defineService(contract, {
+    'users.create': (user, { reply }) => {
+      ran++
+      reply('users.created', { id: 1, name: user.name })
+    },
+  })
+  // The map keeps message names and hooks as its keys: the contract is no handler.
+  assert.deepEqual(Object.keys(map), ['users.create'])
+  const service = await startService(map, {
+    serviceName: 'users',
+    exocomPort: exocom.port,
+    port: 0,
+    logger: false,
+  })
+  t.after(() => service.close())
+  await exocom.waitForService('users', { timeout: WAIT })
+  await exocom.send({ service: 'users', name: 'users.create', payload: { name: '' } })
+  const refused = await exocom.waitForMessage('__error', { timeout: WAIT })
+  assert.equal((refused.payload as { code: string }).code, ErrorCodes.PAYLOAD_INVALID)
+  assert.equal(ran, 0)
+})
+
+test('defineService(x, handlers) with an x that is no contract is refused, naming defineContract', () => {
+  assert.throws(
+    () => defineService({ 'users.create': {} } as never, { 'users.create': () => {} }),
+    (error: Error & { code?: string }) =>
+      error.code === ErrorCodes.INVALID_CONTRACT && /defineContract/.test(error.message),
+  )
+})
