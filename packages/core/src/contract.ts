@@ -27,15 +27,37 @@ export type SchemaOutput<S> = S extends { readonly '~standard': { readonly types
   : never
 
 /**
- * The message map a contract gives, as `new ExoRelay<Messages>()` and `Register` take it: each
- * payload and reply typed by its schema's output (what the validator returns). `C` is a
- * contract (`MessagesOf<typeof contract>`) or the object of schemas given to `defineContract`.
+ * The input type of a Standard Schema: what its validator accepts (what `send` and `reply`
+ * take). It differs from {@link SchemaOutput} where the schema changes the data: with
+ * `z.string().default('member')` the input may be `undefined`, with
+ * `z.string().transform(Number)` it is a string and the output a number.
+ */
+export type SchemaInput<S> = S extends { readonly '~standard': { readonly types?: infer T } }
+  ? NonNullable<T> extends { readonly input: infer I }
+    ? I
+    : unknown
+  : never
+
+/**
+ * The message map a contract gives, as `new ExoRelay<Messages>()` and `Register` take it:
+ * what is received (a handler's payload, what `await send()` resolves with) is typed by each
+ * schema's output, what the validator returns; what is sent (`send`'s payload, `reply`'s) by
+ * its input, what the validator accepts, given as the spec's `input` for the messages whose
+ * schemas change the data (`.default()`, `.transform()`). `C` is a contract
+ * (`MessagesOf<typeof contract>`) or the object of schemas given to `defineContract`.
  *
  * @example
  * ```ts
  * import { z } from 'zod'
- * const contract = defineContract({ 'users.create': { payload: z.object({ name: z.string() }) } })
- * type Messages = MessagesOf<typeof contract> // { 'users.create': { payload: { name: string } } }
+ * const contract = defineContract({
+ *   'users.create': { payload: z.object({ name: z.string() }) },
+ *   'users.invite': { payload: z.object({ role: z.string().default('member') }) },
+ * })
+ * type Messages = MessagesOf<typeof contract>
+ * // {
+ * //   'users.create': { payload: { name: string } }
+ * //   'users.invite': { payload: { role: string }; input: { payload: { role?: string | undefined } } }
+ * // }
  * ```
  *
  * A contract declares `~messages`, which tells the two apart: no message has that name.
@@ -44,15 +66,29 @@ export type MessagesOf<C> = '~messages' extends keyof C
   ? C extends Contract<infer M>
     ? M
     : never
-  : {
-      -readonly [Name in keyof C]: {
-        -readonly [Key in keyof C[Name] as Key extends 'payload' | 'replies'
-          ? Key
-          : never]-?: Key extends 'payload'
-          ? SchemaOutput<C[Name][Key]>
-          : { -readonly [Outcome in keyof C[Name][Key]]: SchemaOutput<C[Name][Key][Outcome]> }
-      }
-    }
+  : { -readonly [Name in keyof C]: WithInput<SpecOf<C[Name], 'output'>, SpecOf<C[Name], 'input'>> }
+
+/** The payload and replies of one message's schemas, typed by their input or output. */
+type SpecOf<S, Side extends 'input' | 'output'> = {
+  -readonly [Key in keyof S as Key extends 'payload' | 'replies'
+    ? Key
+    : never]-?: Key extends 'payload'
+    ? SchemaType<S[Key], Side>
+    : { -readonly [Outcome in keyof S[Key]]: SchemaType<S[Key][Outcome], Side> }
+}
+
+type SchemaType<S, Side extends 'input' | 'output'> = Side extends 'input'
+  ? SchemaInput<S>
+  : SchemaOutput<S>
+
+// The spec with `input` only where it differs (assignable both ways counts as the same), so
+// that a contract of plain data gives the map one would write by hand. One object type, not
+// an intersection, so that it reads (and compares) as a hand-written one.
+type WithInput<Output, Input> = [Input, Output] extends [Output, Input]
+  ? Output
+  : Flat<Output & { input: Input }>
+
+type Flat<T> = { [Key in keyof T]: T[Key] }
 
 /**
  * A checked contract, made by {@link defineContract}: the schemas of each message, and their

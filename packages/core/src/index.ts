@@ -1,4 +1,10 @@
-export type { Contract, MessageSchemas, MessagesOf, SchemaOutput } from './contract.js'
+export type {
+  Contract,
+  MessageSchemas,
+  MessagesOf,
+  SchemaInput,
+  SchemaOutput,
+} from './contract.js'
 export { defineContract, isContract } from './contract.js'
 export type { HandleTrace, SendTrace } from './diagnostics.js'
 export { diagnostics } from './diagnostics.js'
@@ -48,10 +54,12 @@ export type {
   MessageSpec,
   OutcomeOf,
   PayloadArg,
+  PayloadInputOf,
   PayloadOf,
   ReceivedMessage,
   RepliesOf,
   ReplyEnvelopeOf,
+  ReplyInputOf,
   ReplyPayloadOf,
 } from './message-map.js'
 export { checkPort } from './options.js'

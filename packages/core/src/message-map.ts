@@ -20,6 +20,13 @@ import type { Envelope } from './envelope.js'
 export interface MessageSpec {
   payload?: unknown
   replies?: Record<string, unknown>
+  /**
+   * What the sender writes, where it differs from what the receiver gets: the payload `send`
+   * takes and each outcome's payload `reply` takes. A part it leaves out is the same on both
+   * sides. A contract whose schemas change the data (`.default()`, `.transform()`) gives it:
+   * `send` takes what the schema accepts, the handler gets what its validator returns.
+   */
+  input?: { payload?: unknown; replies?: Record<string, unknown> }
 }
 
 /** The map from message names to their specs. Interfaces and type aliases both fit. */
@@ -31,12 +38,19 @@ export type AnyMessages = Record<string, { payload?: any; replies: Record<string
 /** The message names of a map. */
 export type MessageName<M> = keyof M & string
 
-/** The payload type of a message; `undefined` when the spec declares none. */
+/** The payload type of a message, as its handler gets it; `undefined` when the spec declares none. */
 export type PayloadOf<M, Name extends keyof M> = M[Name] extends { payload: infer P }
   ? P
   : M[Name] extends { payload?: infer P }
     ? P | undefined
     : undefined
+
+/** The payload `send` takes: the spec's `input.payload` when it gives one, else its payload. */
+export type PayloadInputOf<M, Name extends keyof M> = M[Name] extends {
+  input: { payload: infer P }
+}
+  ? P
+  : PayloadOf<M, Name>
 
 // The helpers below test `M[Name] extends { replies: infer R }` rather than the usual
 // `[X] extends [never]`: inside generic signatures (`send<Name>(…)`) TypeScript resolved the
@@ -49,6 +63,15 @@ export type RepliesOf<M, Name extends keyof M> = M[Name] extends { replies: infe
 export type OutcomeOf<M, Name extends keyof M> = M[Name] extends { replies: infer R }
   ? keyof R & string
   : never
+
+/** The payload `reply(outcome, …)` takes: from the spec's `input.replies` when it gives them. */
+export type ReplyInputOf<
+  M,
+  Name extends keyof M,
+  Outcome extends OutcomeOf<M, Name>,
+> = M[Name] extends { input: { replies: infer R } }
+  ? R[Outcome & keyof R]
+  : RepliesOf<M, Name>[Outcome]
 
 /** What `await relay.send(name, …)` resolves with: the payload of whichever outcome came first. */
 export type ReplyPayloadOf<M, Name extends keyof M> = M[Name] extends { replies: infer R }

@@ -6,9 +6,10 @@ import type {
   MessageName,
   OutcomeOf,
   PayloadArg,
+  PayloadInputOf,
   PayloadOf,
-  RepliesOf,
   ReplyEnvelopeOf,
+  ReplyInputOf,
   ReplyPayloadOf,
 } from './message-map.js'
 import type { Timers } from './pending-replies.js'
@@ -51,20 +52,20 @@ export interface SendFunction<M> {
   /** Callback style: every outcome reaches `onReply` until `end()` or the deadline. */
   <Name extends MessageName<M>>(
     name: Name,
-    payload: PayloadOf<M, Name>,
+    payload: PayloadInputOf<M, Name>,
     onReply: ReplyCallback<M, Name>,
     options?: SendOptions,
   ): SentMessage<void, undefined>
   /** No reply expected: resolves when the bus accepted the message, holds nothing. */
   <Name extends MessageName<M>>(
     name: Name,
-    payload: PayloadOf<M, Name>,
+    payload: PayloadInputOf<M, Name>,
     options: SendOptions & { reply: false },
   ): SentMessage<void, undefined>
   /** Promise style: resolves with the payload of the first reply. Ignore it for fire-and-forget. */
   <Name extends string>(
     name: RepliedName<M, Name>,
-    ...args: [...PayloadArg<PayloadOf<M, Name & MessageName<M>>>, options?: SendOptions]
+    ...args: [...PayloadArg<PayloadInputOf<M, Name & MessageName<M>>>, options?: SendOptions]
   ): SentMessage<
     ReplyPayloadOf<M, Name & MessageName<M>>,
     ReplyEnvelopeOf<M, Name & MessageName<M>>
@@ -99,7 +100,7 @@ export interface HandlerContext<M = AnyMessages, Name extends keyof M = MessageN
    */
   reply<Outcome extends OutcomeOf<M, Name>>(
     outcome: Outcome,
-    ...payload: PayloadArg<RepliesOf<M, Name>[Outcome]>
+    ...payload: PayloadArg<ReplyInputOf<M, Name, Outcome>>
   ): SentMessage<void, undefined>
   /**
    * The relay's `send`, in all its forms, inheriting from this message. It carries the
@@ -183,7 +184,8 @@ export interface RelayOptions<M = AnyMessages> {
    */
   stackTraces?: boolean | 'await' | undefined
   /**
-   * The message contract (`defineContract`): types the relay without a type argument, and
+   * The message contract (`defineContract`): types the relay without a type argument (what it
+   * sends by the schemas' input, what it receives by their output), and
    * validates, for the names it lists, each incoming payload before its handler runs (a
    * refused one is answered with `EXORELAY_ERR_PAYLOAD_INVALID`) and each reply before the
    * send resolves (`EXORELAY_ERR_REPLY_INVALID`). Names it does not list pass as before.
@@ -191,7 +193,8 @@ export interface RelayOptions<M = AnyMessages> {
   contract?: Contract<M> | undefined
   /**
    * Also validate what this relay sends against the contract, before it leaves: an invalid
-   * payload or reply rejects the send and sends nothing. Costs one validation per message
+   * payload or reply rejects the send and sends nothing; a valid one leaves as written (the
+   * receiver's validator applies defaults and transforms). Costs one validation per message
    * sent. Default: on unless `NODE_ENV` is `production`, read once at construction.
    */
   validateOutgoing?: boolean | undefined

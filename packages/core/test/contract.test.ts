@@ -230,6 +230,36 @@ test("the handler gets the validator's output: zod's default applied, unknown ke
   })
 })
 
+test('a field left out for its default arrives filled in, and a transformed one travels as sent', async (t) => {
+  // Typed by the contract (no `as never`): send takes each schema's input, the handler gets
+  // its output. Outgoing validation on both sides checks the input and sends it unchanged: had
+  // the sender sent its validator's output (seats as a number), the receiver would refuse it.
+  const invites = defineContract({
+    'users.invite': {
+      payload: z.object({
+        email: z.string(),
+        role: z.string().default('member'),
+        seats: z.string().transform(Number),
+      }),
+      replies: { 'users.invited': z.object({ role: z.string(), seats: z.number() }) },
+    },
+  })
+  const bus = new MemoryBus()
+  const options = { contract: invites, validateOutgoing: true, logger: recordingLogger() }
+  const web = new Relay({ serviceName: 'web', transport: bus.transport(), ...options })
+  const users = new Relay({ serviceName: 'users', transport: bus.transport(), ...options })
+  t.after(() => Promise.all([web.close(), users.close()]))
+  const arrived: unknown[] = []
+  users.registerHandler('users.invite', (invite, { reply }) => {
+    arrived.push(invite)
+    return reply('users.invited', { role: invite.role, seats: invite.seats })
+  })
+  await Promise.all([web.listen(), users.listen()])
+  const invited = await web.send('users.invite', { email: 'ada@lovelace.org', seats: '3' })
+  assert.deepEqual(arrived, [{ email: 'ada@lovelace.org', role: 'member', seats: 3 }])
+  assert.deepEqual(invited, { role: 'member', seats: 3 })
+})
+
 test('a payload with 1,000 bad fields keeps 20 capped issues and says how many more', async (t) => {
   const wide = defineContract({
     bulk: {

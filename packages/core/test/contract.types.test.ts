@@ -9,7 +9,14 @@ import { test } from 'node:test'
 import { type } from 'arktype'
 import * as v from 'valibot'
 import { z } from 'zod'
-import { type Contract, defineContract, isContract, type MessagesOf } from '../src/contract.js'
+import {
+  type Contract,
+  defineContract,
+  isContract,
+  type MessagesOf,
+  type SchemaInput,
+  type SchemaOutput,
+} from '../src/contract.js'
 import { MemoryBus } from '../src/memory-transport.js'
 import type { ReplyEnvelopeOf } from '../src/message-map.js'
 import { Relay } from '../src/relay.js'
@@ -43,13 +50,18 @@ const _fromSchemas: Equal<
   { ping: { payload: string; replies: { pong: number } } }
 > = true
 
-// The map a contract gives: payloads and replies typed by the schemas' output.
+// The map a contract gives: payloads and replies typed by the schemas' output, and, for a
+// message whose schemas change the data (role's default), by their input as `input`.
 const _map: Equal<
   typeof contract,
   Contract<{
     'users.create': {
       payload: { name: string; role: string }
       replies: { 'users.created': User; 'users.not-created': { reason: string } }
+      input: {
+        payload: { name: string; role?: string | undefined }
+        replies: { 'users.created': User; 'users.not-created': { reason: string } }
+      }
     }
     'users.count': { replies: { 'users.counted': number } }
     hello: { payload: { name: string } }
@@ -67,6 +79,8 @@ compileOnly(() => {
   web.send('users.delete', { name: 'Will' })
   // @ts-expect-error: the payload of users.create has a string name
   web.send('users.create', { name: 42, role: 'admin' })
+  // role has a default: the sender may leave it out, the receiver's validator fills it in.
+  web.send('users.create', { name: 'Will' })
   // @ts-expect-error: hello is never answered, so it must be sent with { reply: false }
   web.send('hello', { name: 'Will' })
   // @ts-expect-error: the handler's payload type must match the contract
@@ -105,4 +119,86 @@ test('a relay given a contract infers its payload, outcome and reply types', asy
   const count = await web.send('users.count')
   const _count: Equal<typeof count, number> = true
   assert.equal(count, 3)
+})
+
+// What is sent is typed by each schema's input, what is received by its output (as tRPC's
+// inferRouterInputs and inferRouterOutputs): `.default()` makes a field optional for the
+// sender and present for the handler, `.transform()` changes its type between the two.
+const quotes = defineContract({
+  'prices.quote': {
+    payload: z.object({
+      amount: z.string().transform(Number),
+      currency: z.string().default('EUR'),
+    }),
+    replies: {
+      'prices.quoted': z.object({
+        total: z.number(),
+        at: z.iso.datetime().transform((at) => new Date(at)),
+      }),
+    },
+  },
+  'prices.latest': {
+    payload: z.string().default('EUR'),
+    replies: { 'prices.found': z.object({ total: z.number() }) },
+  },
+  'prices.watch': { payload: z.object({ currency: z.string().default('EUR') }) },
+})
+type Quote = { amount: number; currency: string }
+type Quoted = { total: number; at: Date }
+
+// SchemaInput and SchemaOutput, for each of the three validators.
+const zodAmount = z.string().transform(Number)
+const valibotAmount = v.pipe(v.string(), v.transform(Number))
+const arktypeAmount = type('string.numeric.parse')
+const _amounts: [
+  Equal<SchemaInput<typeof zodAmount>, string>,
+  Equal<SchemaOutput<typeof zodAmount>, number>,
+  Equal<SchemaInput<typeof valibotAmount>, string>,
+  Equal<SchemaOutput<typeof valibotAmount>, number>,
+  Equal<SchemaInput<typeof arktypeAmount>, string>,
+  Equal<SchemaOutput<typeof arktypeAmount>, number>,
+] = [true, true, true, true, true, true]
+
+compileOnly(() => {
+  const transport = new MemoryBus().transport()
+  const web = new Relay({ serviceName: 'web', transport, contract: quotes })
+  web.send('prices.quote', { amount: '12.50' })
+  // @ts-expect-error: the amount travels as a string; the receiver's validator makes it a number
+  web.send('prices.quote', { amount: 12.5, currency: 'EUR' })
+  web.send('prices.latest') // the whole payload has a default
+  web.send('prices.watch', {}, { reply: false })
+  web.send('prices.quote', { amount: '1' }, (quoted, { outcome }) => {
+    const _quoted: Equal<typeof quoted, Quoted> = true
+    const _outcome: Equal<typeof outcome, 'prices.quoted'> = true
+  })
+  web.registerHandler('prices.quote', (quote, { reply, send }) => {
+    const _quote: Equal<typeof quote, Quote> = true
+    reply('prices.quoted', { total: quote.amount, at: '2026-12-07T04:00:00Z' })
+    // @ts-expect-error: `at` travels as an ISO string; the requester's validator makes it a Date
+    reply('prices.quoted', { total: quote.amount, at: new Date() })
+    send('prices.watch', {}, { reply: false }) // a handler's send takes the input too
+  })
+  web.registerHandler('prices.latest', (currency, { reply }) => {
+    const _currency: Equal<typeof currency, string> = true
+    return reply('prices.found', { total: 1 })
+  })
+})
+
+test('send takes the schema input, handlers and awaited replies get its output', async (t) => {
+  const bus = new MemoryBus()
+  const web = new Relay({ serviceName: 'web', transport: bus.transport(), contract: quotes })
+  const prices = new Relay({ serviceName: 'prices', transport: bus.transport(), contract: quotes })
+  t.after(() => Promise.all([web.close(), prices.close()]))
+  prices.registerHandler('prices.quote', (quote, { reply }) =>
+    reply('prices.quoted', { total: quote.amount * 2, at: `2026-12-07T04:00:00Z` }),
+  )
+  await Promise.all([web.listen(), prices.listen()])
+
+  const quoted = await web.send('prices.quote', { amount: '12.50' })
+  const _quoted: Equal<typeof quoted, Quoted> = true
+  assert.equal(quoted.total, 25)
+  assert.ok(quoted.at instanceof Date)
+  const reply = await web.send('prices.quote', { amount: '1' }).envelope()
+  const _payload: Equal<typeof reply.payload, Quoted> = true
+  assert.equal(reply.payload.at.toISOString(), '2026-12-07T04:00:00.000Z')
 })

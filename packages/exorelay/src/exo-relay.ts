@@ -154,7 +154,8 @@ export interface ExoRelayOptions<M = AnyMessages> extends ConfigOptions {
    */
   batchAfter?: number
   /**
-   * The message contract (`defineContract`): types the relay without a type argument, and
+   * The message contract (`defineContract`): types the relay without a type argument (what it
+   * sends by the schemas' input, what it receives by their output), and
    * validates, for the names it lists, each incoming payload before its handler runs (refused
    * with `EXORELAY_ERR_PAYLOAD_INVALID`) and each reply before the send resolves
    * (`EXORELAY_ERR_REPLY_INVALID`). Without it nothing is validated.
@@ -162,7 +163,8 @@ export interface ExoRelayOptions<M = AnyMessages> extends ConfigOptions {
   contract?: Contract<M>
   /**
    * Also validate what the relay sends against the contract, before it leaves: an invalid
-   * payload or reply rejects the send and sends nothing. One validation per message sent.
+   * payload or reply rejects the send and sends nothing; a valid one leaves as written (the
+   * receiver's validator applies defaults and transforms). One validation per message sent.
    * Read once, when the relay is created.
    * @default `true`, or `false` with `NODE_ENV=production`
    */

@@ -18,6 +18,7 @@ export type {
   RelayEvents,
   RelayStatus,
   ReplyContext,
+  SchemaInput,
   SchemaOutput,
   SendFunction,
   SendOptions,

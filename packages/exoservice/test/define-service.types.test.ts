@@ -123,6 +123,27 @@ compileOnly(() => {
   })
 })
 
+// A contract whose schemas change the data: the handlers get each schema's output, their
+// `reply` and `send` take its input, what travels.
+compileOnly(() => {
+  const contract = defineContract({
+    'users.invite': {
+      payload: z.object({ email: z.string(), role: z.string().default('member') }),
+      replies: { 'users.invited': z.object({ since: z.iso.date().transform((d) => new Date(d)) }) },
+    },
+    'mail.send': { payload: z.object({ to: z.string(), priority: z.number().default(0) }) },
+  })
+  defineService(contract, {
+    'users.invite': (invite, { reply, send }) => {
+      const _invite: Equal<typeof invite, { email: string; role: string }> = true
+      send('mail.send', { to: invite.email }, { reply: false })
+      reply('users.invited', { since: '2026-12-07' })
+      // @ts-expect-error: since travels as an ISO date string, the requester gets a Date
+      reply('users.invited', { since: new Date() })
+    },
+  })
+})
+
 test('defineService returns the handler map it is given', () => {
   const definition = { 'users.create': () => {} }
   assert.equal(defineService(definition), definition)
