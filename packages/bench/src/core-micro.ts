@@ -1,4 +1,5 @@
 import {
+  type Contract,
   type Endpoint,
   envelopeBody,
   type ListenInfo,
@@ -8,6 +9,7 @@ import {
   type Transport,
 } from '@exorelay/core'
 import { PAYLOAD, REPLY_NAME, REQUEST_NAME } from './payload.js'
+import { type BenchMessages, VALIBOT_CONTRACT, ZOD_CONTRACT } from './payload-contract.js'
 
 /** How long the micro-benchmark runs. */
 export interface CoreMicroOptions {
@@ -15,6 +17,30 @@ export interface CoreMicroOptions {
   readonly iterations: number
   /** Request/replies run first and thrown away, so the JIT has optimised the path. */
   readonly warmup: number
+}
+
+/** The validators measured, each with the same contract for the request and its reply. */
+export const VALIDATORS = { zod: ZOD_CONTRACT, valibot: VALIBOT_CONTRACT } as const
+export type ValidatorName = keyof typeof VALIDATORS
+const VALIDATOR_NAMES = Object.keys(VALIDATORS) as ValidatorName[]
+
+/**
+ * Nanoseconds per request/reply through two `Relay`s given a contract in one validator, and
+ * without a contract, measured just before: the two measured side by side, so that the JIT's
+ * state and the machine's load are the same for both and their difference is validation's.
+ */
+export interface ValidationResult {
+  readonly validator: ValidatorName
+  /** Whether both relays also validate what they send (the default outside production). */
+  readonly validateOutgoing: boolean
+  /**
+   * Validations per request/reply: 2 without `validateOutgoing` (the payload by the receiving
+   * relay, the reply by the requesting one), 4 with it (each message by its sender too).
+   */
+  readonly validations: number
+  readonly nsPerRequestReply: number
+  /** The same two relays without a contract, measured just before. */
+  readonly nsPerRequestReplyWithoutContract: number
 }
 
 /** Nanoseconds per request/reply through core's `Relay`, with no I/O. */
@@ -26,6 +52,11 @@ export interface CoreMicroResult {
   readonly nsPerRequestReplyWithJson: number
   /** The same with `stackTraces: false`: no awaiting frames for a failed send either. */
   readonly nsPerRequestReplyWithoutStacks: number
+  /**
+   * The first figure's setup with a contract, per validator, without and with
+   * `validateOutgoing`, each beside the same without a contract: what validation costs.
+   */
+  readonly validation: readonly ValidationResult[]
 }
 
 /**
@@ -33,7 +64,8 @@ export interface CoreMicroResult {
  * time, the reply sent from the handler, over a direct transport that hands each message to
  * the other relay synchronously (after `parseEnvelope`, as a listener would). No sockets and
  * no `setImmediate` hop, unlike `MemoryBus`, so the figure is core's CPU cost per
- * request/reply, to set beside one HTTP hop.
+ * request/reply, to set beside one HTTP hop. Then the same with a contract (zod, valibot),
+ * without and with `validateOutgoing`, each after the same without one.
  *
  * @example
  * ```ts
@@ -43,30 +75,63 @@ export interface CoreMicroResult {
  */
 export async function runCoreMicro(options: CoreMicroOptions): Promise<CoreMicroResult> {
   // The default stackTraces ('await'): nothing captured per send.
-  const nsPerRequestReply = await measureCore(false, 'await', options)
-  const nsPerRequestReplyWithJson = await measureCore(true, 'await', options)
-  const nsPerRequestReplyWithoutStacks = await measureCore(false, false, options)
+  const nsPerRequestReply = await measureCore({}, options)
+  const nsPerRequestReplyWithJson = await measureCore({ json: true }, options)
+  const nsPerRequestReplyWithoutStacks = await measureCore({ stackTraces: false }, options)
+  const validation: ValidationResult[] = []
+  for (const validator of VALIDATOR_NAMES) {
+    for (const validateOutgoing of [false, true]) {
+      const contract = VALIDATORS[validator]
+      const nsPerRequestReplyWithoutContract = await measureCore({}, options)
+      validation.push({
+        validator,
+        validateOutgoing,
+        validations: validateOutgoing ? 4 : 2,
+        nsPerRequestReply: await measureCore({ contract, validateOutgoing }, options),
+        nsPerRequestReplyWithoutContract,
+      })
+    }
+  }
   return {
     iterations: options.iterations,
     nsPerRequestReply,
     nsPerRequestReplyWithJson,
     nsPerRequestReplyWithoutStacks,
+    validation,
   }
 }
 
-/**
- * Nanoseconds per request/reply of one variant: with or without the JSON codec of the wire,
- * with one `stackTraces` setting or another. `warmup` request/replies run first.
- */
+/** What one measurement varies; left out, each is what a relay gets by default (no contract). */
+export interface CoreVariant {
+  /** Serialise and parse each message as JSON, as the wire does. */
+  readonly json?: boolean
+  /** The requesting relay's `stackTraces` (default `'await'`). */
+  readonly stackTraces?: boolean | 'await'
+  /** Given to both relays. */
+  readonly contract?: Contract<BenchMessages>
+  /** Both relays' `validateOutgoing`, set whatever `NODE_ENV` says. */
+  readonly validateOutgoing?: boolean
+}
+
+/** Nanoseconds per request/reply of one variant. `warmup` request/replies run first. */
 export async function measureCore(
-  json: boolean,
-  stackTraces: boolean | 'await',
+  variant: CoreVariant,
   options: CoreMicroOptions,
 ): Promise<number> {
-  const bus = new DirectBus(json)
-  const users = new Relay({ serviceName: 'users', transport: bus.transport() })
+  const bus = new DirectBus(variant.json ?? false)
+  const checks = { contract: variant.contract, validateOutgoing: variant.validateOutgoing ?? false }
+  const users = new Relay<BenchMessages>({
+    serviceName: 'users',
+    transport: bus.transport(),
+    ...checks,
+  })
   users.registerHandler(REQUEST_NAME, (payload, { reply }) => reply(REPLY_NAME, payload))
-  const web = new Relay({ serviceName: 'web', transport: bus.transport(), stackTraces })
+  const web = new Relay<BenchMessages>({
+    serviceName: 'web',
+    transport: bus.transport(),
+    stackTraces: variant.stackTraces ?? 'await',
+    ...checks,
+  })
   await users.listen(0)
   await web.listen(0)
   try {
