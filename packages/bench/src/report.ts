@@ -647,12 +647,13 @@ export function coreProgressLines(round: number, result: CoreMicroResult): strin
 
 /** What a validation figure is: the text above the table, in the console and the Markdown. */
 export const VALIDATION_INTRO =
-  'Validation: both relays given a contract (zod 4 or valibot 1; the shapes of the payload and ' +
-  'the reply), each variant measured right after the same relays without one. A validation is ' +
-  'one message checked against its schema: 2 per request/reply without validateOutgoing (the ' +
-  'receiver checks the payload, the requester the reply: production), 4 with it (each side also ' +
-  'checks what it sends: the default outside production). ns per validation = (with contract − ' +
-  'without) / validations, the median of the rounds.'
+  'Validation: both relays given a contract (zod 4 or valibot 1; the shapes of the payload ' +
+  'and the reply), each variant right after the same relays without one, each in a fresh ' +
+  'process. A validation is one message checked against its schema: 2 per request/reply ' +
+  'without validateOutgoing (the receiver checks the payload, the requester the reply: ' +
+  'production), 4 with it (each side also checks what it sends: the default outside ' +
+  'production). ns per validation = (with contract − without) / validations, the median of ' +
+  'the rounds.'
 
 /** The contract variants of the core micro-benchmark as a table; no rows when none ran. */
 export function validationTable(report: BenchReport): { headers: string[]; rows: string[][] } {

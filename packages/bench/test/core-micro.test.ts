@@ -7,8 +7,10 @@ import { REPLY_NAME, REQUEST_NAME } from '../src/payload.js'
 import type { BenchMessages } from '../src/payload-contract.js'
 
 describe('runCoreMicro', () => {
+  const run = runCoreMicro({ iterations: 200, warmup: 20 })
+
   it('completes request/replies through two relays and reports a time for each variant', async () => {
-    const result = await runCoreMicro({ iterations: 200, warmup: 20 })
+    const result = await run
     assert.equal(result.iterations, 200)
     assert.ok(result.nsPerRequestReply > 0)
     assert.ok(result.nsPerRequestReplyWithJson > 0)
@@ -16,7 +18,7 @@ describe('runCoreMicro', () => {
   })
 
   it('measures zod and valibot contracts without and with validateOutgoing, each beside no contract', async () => {
-    const { validation } = await runCoreMicro({ iterations: 200, warmup: 20 })
+    const { validation } = await run
     assert.deepEqual(
       validation.map(({ validator, validateOutgoing, validations }) => ({
         validator,
