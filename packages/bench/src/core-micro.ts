@@ -109,7 +109,7 @@ const CHILD = fileURLToPath(new URL('./core-micro-child.ts', import.meta.url))
 
 /**
  * Nanoseconds per request/reply of a contract variant (or of none), each in a fresh process:
- * in one process, relays without a contract measured after relays with one ran up to a fifth
+ * in one process, relays without a contract measured after relays with one ran up to a quarter
  * slower than in a fresh process (the JIT had optimised the shared code for both), which
  * drowned a validation's cost; a service runs with its contract or without, never both.
  */
