@@ -24,7 +24,7 @@ observer.observe({ entryTypes: ['gc'] })
 for (const stackTraces of [false, true]) {
   await sleep(100)
   collections = 0
-  const ns = await measureCore(false, stackTraces, { iterations: ITERATIONS, warmup: WARMUP })
+  const ns = await measureCore({ stackTraces }, { iterations: ITERATIONS, warmup: WARMUP })
   // Node reports collections from a timer after the work that caused them: let it run.
   await sleep(100)
   const perRequestReply = (collections * 1024) / (ITERATIONS + WARMUP)

@@ -1,4 +1,8 @@
+import { execFile } from 'node:child_process'
+import { fileURLToPath } from 'node:url'
+import { promisify } from 'node:util'
 import {
+  type Contract,
   type Endpoint,
   envelopeBody,
   type ListenInfo,
@@ -8,6 +12,7 @@ import {
   type Transport,
 } from '@exorelay/core'
 import { PAYLOAD, REPLY_NAME, REQUEST_NAME } from './payload.js'
+import { type BenchMessages, VALIBOT_CONTRACT, ZOD_CONTRACT } from './payload-contract.js'
 
 /** How long the micro-benchmark runs. */
 export interface CoreMicroOptions {
@@ -15,6 +20,30 @@ export interface CoreMicroOptions {
   readonly iterations: number
   /** Request/replies run first and thrown away, so the JIT has optimised the path. */
   readonly warmup: number
+}
+
+/** The validators measured, each with the same contract for the request and its reply. */
+export const VALIDATORS = { zod: ZOD_CONTRACT, valibot: VALIBOT_CONTRACT } as const
+export type ValidatorName = keyof typeof VALIDATORS
+const VALIDATOR_NAMES = Object.keys(VALIDATORS) as ValidatorName[]
+
+/**
+ * Nanoseconds per request/reply through two `Relay`s given a contract in one validator, and
+ * without a contract, measured just before: each in a fresh process of its own, the two seconds
+ * apart, so that their difference is validation's.
+ */
+export interface ValidationResult {
+  readonly validator: ValidatorName
+  /** Whether both relays also validate what they send (the default outside production). */
+  readonly validateOutgoing: boolean
+  /**
+   * Validations per request/reply: 2 without `validateOutgoing` (the payload by the receiving
+   * relay, the reply by the requesting one), 4 with it (each message by its sender too).
+   */
+  readonly validations: number
+  readonly nsPerRequestReply: number
+  /** The same two relays without a contract, measured just before in a process of its own. */
+  readonly nsPerRequestReplyWithoutContract: number
 }
 
 /** Nanoseconds per request/reply through core's `Relay`, with no I/O. */
@@ -26,6 +55,11 @@ export interface CoreMicroResult {
   readonly nsPerRequestReplyWithJson: number
   /** The same with `stackTraces: false`: no awaiting frames for a failed send either. */
   readonly nsPerRequestReplyWithoutStacks: number
+  /**
+   * The first figure's setup with a contract, per validator, without and with
+   * `validateOutgoing`, each beside the same without a contract: what validation costs.
+   */
+  readonly validation: readonly ValidationResult[]
 }
 
 /**
@@ -33,7 +67,8 @@ export interface CoreMicroResult {
  * time, the reply sent from the handler, over a direct transport that hands each message to
  * the other relay synchronously (after `parseEnvelope`, as a listener would). No sockets and
  * no `setImmediate` hop, unlike `MemoryBus`, so the figure is core's CPU cost per
- * request/reply, to set beside one HTTP hop.
+ * request/reply, to set beside one HTTP hop. Then the same with a contract (zod, valibot),
+ * without and with `validateOutgoing`, each after the same without one, each in a fresh process.
  *
  * @example
  * ```ts
@@ -43,30 +78,92 @@ export interface CoreMicroResult {
  */
 export async function runCoreMicro(options: CoreMicroOptions): Promise<CoreMicroResult> {
   // The default stackTraces ('await'): nothing captured per send.
-  const nsPerRequestReply = await measureCore(false, 'await', options)
-  const nsPerRequestReplyWithJson = await measureCore(true, 'await', options)
-  const nsPerRequestReplyWithoutStacks = await measureCore(false, false, options)
+  const nsPerRequestReply = await measureCore({}, options)
+  const nsPerRequestReplyWithJson = await measureCore({ json: true }, options)
+  const nsPerRequestReplyWithoutStacks = await measureCore({ stackTraces: false }, options)
+  const validation: ValidationResult[] = []
+  for (const validator of VALIDATOR_NAMES) {
+    for (const validateOutgoing of [false, true]) {
+      const nsPerRequestReplyWithoutContract = await measureApart('none', false, options)
+      validation.push({
+        validator,
+        validateOutgoing,
+        validations: validateOutgoing ? 4 : 2,
+        nsPerRequestReply: await measureApart(validator, validateOutgoing, options),
+        nsPerRequestReplyWithoutContract,
+      })
+    }
+  }
   return {
     iterations: options.iterations,
     nsPerRequestReply,
     nsPerRequestReplyWithJson,
     nsPerRequestReplyWithoutStacks,
+    validation,
   }
 }
 
+const execFileAsync = promisify(execFile)
+// The benchmark runs from its sources, through tsx (`npm run bench`).
+const CHILD = fileURLToPath(new URL('./core-micro-child.ts', import.meta.url))
+
 /**
- * Nanoseconds per request/reply of one variant: with or without the JSON codec of the wire,
- * with one `stackTraces` setting or another. `warmup` request/replies run first.
+ * Nanoseconds per request/reply of a contract variant (or of none), each in a fresh process:
+ * in one process, relays without a contract measured after relays with one ran up to a quarter
+ * slower than in a fresh process (the JIT had optimised the shared code for both), which
+ * drowned a validation's cost; a service runs with its contract or without, never both.
  */
-export async function measureCore(
-  json: boolean,
-  stackTraces: boolean | 'await',
+async function measureApart(
+  validator: ValidatorName | 'none',
+  validateOutgoing: boolean,
   options: CoreMicroOptions,
 ): Promise<number> {
-  const bus = new DirectBus(json)
-  const users = new Relay({ serviceName: 'users', transport: bus.transport() })
+  const args = [
+    validator,
+    String(validateOutgoing),
+    String(options.iterations),
+    String(options.warmup),
+  ]
+  const { stdout } = await execFileAsync(process.execPath, [
+    '--import',
+    import.meta.resolve('tsx'),
+    CHILD,
+    ...args,
+  ])
+  return Number(stdout)
+}
+
+/** What one measurement varies; left out, each is what a relay gets by default (no contract). */
+export interface CoreVariant {
+  /** Serialise and parse each message as JSON, as the wire does. */
+  readonly json?: boolean
+  /** The requesting relay's `stackTraces` (default `'await'`). */
+  readonly stackTraces?: boolean | 'await'
+  /** Given to both relays. */
+  readonly contract?: Contract<BenchMessages>
+  /** Both relays' `validateOutgoing`, set whatever `NODE_ENV` says. */
+  readonly validateOutgoing?: boolean
+}
+
+/** Nanoseconds per request/reply of one variant. `warmup` request/replies run first. */
+export async function measureCore(
+  variant: CoreVariant,
+  options: CoreMicroOptions,
+): Promise<number> {
+  const bus = new DirectBus(variant.json ?? false)
+  const checks = { contract: variant.contract, validateOutgoing: variant.validateOutgoing ?? false }
+  const users = new Relay<BenchMessages>({
+    serviceName: 'users',
+    transport: bus.transport(),
+    ...checks,
+  })
   users.registerHandler(REQUEST_NAME, (payload, { reply }) => reply(REPLY_NAME, payload))
-  const web = new Relay({ serviceName: 'web', transport: bus.transport(), stackTraces })
+  const web = new Relay<BenchMessages>({
+    serviceName: 'web',
+    transport: bus.transport(),
+    stackTraces: variant.stackTraces ?? 'await',
+    ...checks,
+  })
   await users.listen(0)
   await web.listen(0)
   try {

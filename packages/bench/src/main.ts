@@ -32,6 +32,7 @@ import { type ProfileWindow, renderProfiles, summarizeProfiles } from './profile
 import {
   buildReport,
   coldProgressLine,
+  coreProgressLines,
   type ReportedSystem,
   registrationFigures,
   renderText,
@@ -112,11 +113,7 @@ async function main(options: BenchOptions, argv: readonly string[]): Promise<num
         warmup: options.coreWarmup,
       })
       core.push(result)
-      out(
-        `round ${round} core: ${Math.round(result.nsPerRequestReply)} ns per request/reply, ` +
-          `${Math.round(result.nsPerRequestReplyWithJson)} ns with JSON, ` +
-          `${Math.round(result.nsPerRequestReplyWithoutStacks)} ns with stackTraces: false`,
-      )
+      for (const line of coreProgressLines(round, result)) out(line)
     }
     for (const scenario of roundOrder(runnable, round)) {
       const start: StartOptions = {

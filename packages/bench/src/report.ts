@@ -1,7 +1,7 @@
 import { mkdir, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { lineChart } from './chart.js'
-import type { CoreMicroResult } from './core-micro.js'
+import type { CoreMicroResult, ValidationResult, ValidatorName } from './core-micro.js'
 import type { RegistrationCounts } from './flood.js'
 import type { MachineInfo } from './machine.js'
 import { type Alignment, markdownTable } from './markdown.js'
@@ -100,6 +100,23 @@ export interface CoreSummary {
   readonly nsPerRequestReply: number | undefined
   readonly nsPerRequestReplyWithJson: number | undefined
   readonly nsPerRequestReplyWithoutStacks: number | undefined
+  readonly validation: readonly ValidationSummary[]
+}
+
+/** One contract variant of the core micro-benchmark, across rounds. */
+export interface ValidationSummary {
+  readonly validator: ValidatorName
+  readonly validateOutgoing: boolean
+  /** Validations per request/reply: 2, or 4 with `validateOutgoing`. */
+  readonly validations: number
+  /** The median across rounds, with the contract. */
+  readonly nsPerRequestReply: number
+  /** The median across rounds, without a contract, each measured just before. */
+  readonly nsPerRequestReplyWithoutContract: number
+  /** Each round's cost of one validation: (with − without) / validations. */
+  readonly nsPerValidationByRound: readonly number[]
+  /** Their median: what one message's validation costs. */
+  readonly nsPerValidation: number
 }
 
 /**
@@ -335,7 +352,37 @@ function summarizeCore(rounds: readonly CoreMicroResult[]): CoreSummary {
     nsPerRequestReplyWithoutStacks: median(
       rounds.map((round) => round.nsPerRequestReplyWithoutStacks),
     ),
+    validation: summarizeValidation(rounds),
   }
+}
+
+// Each variant the first round measured, with the same variant of every round.
+function summarizeValidation(rounds: readonly CoreMicroResult[]): ValidationSummary[] {
+  return (rounds[0]?.validation ?? []).map(({ validator, validateOutgoing, validations }) => {
+    const measured = rounds
+      .map((round) =>
+        round.validation.find(
+          (candidate) =>
+            candidate.validator === validator && candidate.validateOutgoing === validateOutgoing,
+        ),
+      )
+      .filter((result): result is ValidationResult => result !== undefined)
+    const byRound = measured.map(
+      (result) =>
+        (result.nsPerRequestReply - result.nsPerRequestReplyWithoutContract) / result.validations,
+    )
+    return {
+      validator,
+      validateOutgoing,
+      validations,
+      nsPerRequestReply: median(measured.map((result) => result.nsPerRequestReply)),
+      nsPerRequestReplyWithoutContract: median(
+        measured.map((result) => result.nsPerRequestReplyWithoutContract),
+      ),
+      nsPerValidationByRound: byRound,
+      nsPerValidation: median(byRound),
+    }
+  })
 }
 
 function phase(round: SystemRound, inFlight: number): PhaseResult | undefined {
@@ -575,6 +622,67 @@ export function coreLines(report: BenchReport): string[] {
   return lines
 }
 
+/** One round of the core micro-benchmark, as progress: its figures, then each contract's. */
+export function coreProgressLines(round: number, result: CoreMicroResult): string[] {
+  const ns = (value: number) => String(Math.round(value))
+  const lines = [
+    `round ${round} core: ${ns(result.nsPerRequestReply)} ns per request/reply, ` +
+      `${ns(result.nsPerRequestReplyWithJson)} ns with JSON, ` +
+      `${ns(result.nsPerRequestReplyWithoutStacks)} ns with stackTraces: false`,
+  ]
+  if (result.validation.length > 0) {
+    lines.push(
+      `round ${round} core with a contract: ` +
+        result.validation
+          .map(
+            (variant) =>
+              `${variantTitle(variant)} ${ns(variant.nsPerRequestReply)} ns ` +
+              `(without ${ns(variant.nsPerRequestReplyWithoutContract)})`,
+          )
+          .join(', '),
+    )
+  }
+  return lines
+}
+
+/** What a validation figure is: the text above the table, in the console and the Markdown. */
+export const VALIDATION_INTRO =
+  'Validation: both relays given a contract (zod 4 or valibot 1; the shapes of the payload ' +
+  'and the reply), each variant right after the same relays without one, each in a fresh ' +
+  'process. A validation is one message checked against its schema: 2 per request/reply ' +
+  'without validateOutgoing (the receiver checks the payload, the requester the reply: ' +
+  'production), 4 with it (each side also checks what it sends: the default outside ' +
+  'production). ns per validation = (with contract − without) / validations, the median of ' +
+  'the rounds.'
+
+/** The contract variants of the core micro-benchmark as a table; no rows when none ran. */
+export function validationTable(report: BenchReport): { headers: string[]; rows: string[][] } {
+  return {
+    headers: [
+      'validator',
+      'validateOutgoing',
+      'validations per request/reply',
+      'ns per request/reply',
+      'without contract',
+      'ns per validation',
+      'by round',
+    ],
+    rows: (report.core?.validation ?? []).map((variant) => [
+      variant.validator,
+      String(variant.validateOutgoing),
+      String(variant.validations),
+      integer(variant.nsPerRequestReply),
+      integer(variant.nsPerRequestReplyWithoutContract),
+      integer(variant.nsPerValidation),
+      variant.nsPerValidationByRound.map(integer).join('/'),
+    ]),
+  }
+}
+
+function variantTitle(variant: { validator: string; validateOutgoing: boolean }): string {
+  return variant.validateOutgoing ? `${variant.validator} + validateOutgoing` : variant.validator
+}
+
 /**
  * The registration flood (issue 14): first the headline, ExoRelay's throughput @64 without
  * and with the flood and their ratio, then what the flood achieved in each measured phase,
@@ -684,9 +792,22 @@ export function renderText(report: BenchReport): string {
         ]),
     ...floodLines(report),
     ...coreLines(report),
+    ...validationText(report),
     ...notes(report),
     '',
   ].join('\n')
+}
+
+function validationText(report: BenchReport): string[] {
+  const { headers, rows } = validationTable(report)
+  return rows.length === 0 ? [] : ['', VALIDATION_INTRO, ...consoleTable(headers, rows, 2)]
+}
+
+function validationMarkdown(report: BenchReport): string[] {
+  const { headers, rows } = validationTable(report)
+  if (rows.length === 0) return []
+  const alignments = headers.map((_, column): Alignment => (column >= 2 ? 'right' : 'left'))
+  return ['', VALIDATION_INTRO, '', ...markdownTable(headers, rows, alignments)]
 }
 
 /** A table for the console: columns padded, from `firstNumberColumn` on right-aligned. */
@@ -762,7 +883,13 @@ export function renderMarkdown(report: BenchReport): string {
       : ['', '## Registration flood', '', ...floodLines(report).map((line) => `- ${line}`)]),
     ...(report.core === undefined
       ? []
-      : ['', '## Core alone', '', ...coreLines(report).map((line) => `- ${line}`)]),
+      : [
+          '',
+          '## Core alone',
+          '',
+          ...coreLines(report).map((line) => `- ${line}`),
+          ...validationMarkdown(report),
+        ]),
     ...(notes(report).length === 0
       ? []
       : ['', '## Notes', '', ...notes(report).map((line) => `- ${line}`)]),

@@ -3,6 +3,7 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { describe, it } from 'node:test'
+import type { CoreMicroResult } from '../src/core-micro.js'
 import type { RegistrationCounts } from '../src/flood.js'
 import type { MachineInfo } from '../src/machine.js'
 import {
@@ -10,6 +11,8 @@ import {
   COLD_START_CHART,
   coldProgressLine,
   coldStartTable,
+  coreLines,
+  coreProgressLines,
   floodLines,
   goal1Lines,
   goalLines,
@@ -19,6 +22,7 @@ import {
   renderMarkdown,
   renderText,
   tableRows,
+  validationTable,
   writeResults,
 } from '../src/report.js'
 import type { ColdStart, PhaseResult, SystemRound } from '../src/run-system.js'
@@ -632,5 +636,111 @@ describe('the cold start', () => {
         'ExoRelay round 1 cold start: 2 failed request(s), first: TimeoutError: no reply',
       ),
     )
+  })
+})
+
+describe('the core micro-benchmark and the cost of validation', () => {
+  // One contract variant of a round: its figure without a contract, and what a validation adds.
+  const variant = (
+    validator: 'zod' | 'valibot',
+    validateOutgoing: boolean,
+    without: number,
+    perValidation: number,
+  ) => {
+    const validations = validateOutgoing ? 4 : 2
+    return {
+      validator,
+      validateOutgoing,
+      validations,
+      nsPerRequestReply: without + validations * perValidation,
+      nsPerRequestReplyWithoutContract: without,
+    }
+  }
+  // Round by round: the plain figures, then each contract's with its own figure without one.
+  const coreRound = (none: number, zod: number, valibot: number): CoreMicroResult => ({
+    iterations: 10,
+    nsPerRequestReply: none,
+    nsPerRequestReplyWithJson: none * 2,
+    nsPerRequestReplyWithoutStacks: none - 100,
+    validation: [
+      variant('zod', false, none, zod),
+      // Its figure without a contract 40 ns above the plain one: the pair's difference counts.
+      variant('zod', true, none + 40, zod - 10),
+      variant('valibot', false, none, valibot),
+      variant('valibot', true, none, valibot),
+    ],
+  })
+  const core = [coreRound(2000, 300, 500), coreRound(2400, 100, 400), coreRound(2200, 200, 900)]
+  const report = buildReport({ machine, settings, systems: [], rounds: [], core })
+
+  it('keeps the plain figures as they were: the median of the rounds', () => {
+    assert.equal(report.core?.nsPerRequestReply, 2200)
+    assert.equal(report.core?.nsPerRequestReplyWithJson, 4400)
+    assert.equal(report.core?.nsPerRequestReplyWithoutStacks, 2100)
+    assert.match(coreLines(report)[0]!, /: 2,200 ns per request\/reply .*4,400 ns with the JSON/)
+  })
+
+  it('costs a validation by the difference within each round, divided by the validations', () => {
+    const zod = report.core?.validation[0]
+    assert.deepEqual(zod?.nsPerValidationByRound, [300, 100, 200])
+    assert.equal(zod?.nsPerValidation, 200)
+    assert.equal(zod?.nsPerRequestReply, 2600)
+    assert.equal(zod?.nsPerRequestReplyWithoutContract, 2200)
+    assert.deepEqual(report.core?.validation[1]?.nsPerValidationByRound, [290, 90, 190])
+    assert.equal(report.core?.validation[3]?.nsPerValidation, 500)
+  })
+
+  it('tables each validator without and with validateOutgoing', () => {
+    const { headers, rows } = validationTable(report)
+    assert.equal(headers.length, 7)
+    assert.equal(headers[5], 'ns per validation')
+    assert.deepEqual(rows, [
+      ['zod', 'false', '2', '2,600', '2,200', '200', '300/100/200'],
+      ['zod', 'true', '4', '3,000', '2,240', '190', '290/90/190'],
+      ['valibot', 'false', '2', '3,200', '2,200', '500', '500/400/900'],
+      ['valibot', 'true', '4', '4,000', '2,200', '500', '500/400/900'],
+    ])
+  })
+
+  it('prints each round with and without each contract as progress', () => {
+    assert.deepEqual(coreProgressLines(1, core[0]!), [
+      'round 1 core: 2000 ns per request/reply, 4000 ns with JSON, 1900 ns with stackTraces: false',
+      'round 1 core with a contract: zod 2600 ns (without 2000), zod + validateOutgoing 3200 ns ' +
+        '(without 2040), valibot 3000 ns (without 2000), valibot + validateOutgoing 4000 ns (without 2000)',
+    ])
+  })
+
+  it('puts the table into the console text and the Markdown, saying what a validation is', async (t) => {
+    assert.match(
+      renderText(report),
+      /ns per validation = \(with contract − without\) \/ validations/,
+    )
+    assert.match(renderText(report), /\nzod +false +2 +2,600 +2,200 +200 +300\/100\/200\n/)
+    const markdown = renderMarkdown(report)
+    assert.match(markdown, /## Core alone\n\n- core micro[^\n]*\n\nValidation: /)
+    assert.match(
+      markdown,
+      /\| valibot +\| true +\| +4 \| +4,000 \| +2,200 \| +500 \| 500\/400\/900 \|/,
+    )
+    const directory = await mkdtemp(join(tmpdir(), 'bench-report-'))
+    t.after(() => rm(directory, { recursive: true, force: true }))
+    await writeResults(report, directory)
+    const json = JSON.parse(await readFile(join(directory, 'latest.json'), 'utf8'))
+    assert.equal(json.core.validation[0].nsPerValidation, 200)
+    assert.equal(json.core.rounds[2].validation[3].nsPerRequestReply, 5800)
+  })
+
+  it('has no validation table when the rounds measured no contract', () => {
+    const plain = buildReport({
+      machine,
+      settings,
+      systems: [],
+      rounds: [],
+      core: core.map((result) => ({ ...result, validation: [] })),
+    })
+    assert.deepEqual(validationTable(plain).rows, [])
+    assert.equal(coreProgressLines(1, plain.core!.rounds[0]!).length, 1)
+    assert.doesNotMatch(renderMarkdown(plain), /Validation:/)
+    assert.doesNotMatch(renderText(plain), /Validation:/)
   })
 })
