@@ -74,10 +74,51 @@ test('one finding of each kind, each naming the message, the services and the mo
     `users.create  web → users  schema-mismatch: payload differs at properties.name.type: "string" in web/contract.ts, "number" in users/contract.ts
 users.create  web → users  not-comparable: outcome 'users.created' not compared: users/contract.ts: valibot could not export it as JSON Schema: The "custom" schema cannot be converted to JSON Schema. Describe the data without it, or accept that it is not compared.
 users.delete  users        no-sender: users receives it, but no service sends it
-users.delete  users        not-in-contract: users receives it, but its contract users/contract.ts does not define it
+users.delete  users        not-in-contract: users receives it, but its contract users/contract.ts does not define it (nor lists it under replies of a message it sends)
 users.list    web          no-receiver: web sends it, but no service receives it
 5 findings in 2 services
 `,
+  )
+})
+
+test('a zod and a valibot contract of the same data, and replies listed under receives: no findings', async () => {
+  // Before, the order of fields and enum values, an optional field, an integer, a nullable, a
+  // literal, a default and an email each made a schema-mismatch, and web's receives a
+  // not-in-contract.
+  assert.deepEqual(checkLandscape(await load('same-data')), [])
+})
+
+test('a difference is printed as compared: normalised on both sides', () => {
+  const landscape = (payload: (name: string) => Record<string, unknown>) =>
+    ['web', 'users'].map((name, index) => {
+      const built = service(
+        name,
+        index === 0 ? [] : ['users.create'],
+        index === 0 ? ['users.create'] : [],
+        {
+          'users.create': [],
+        },
+      )
+      built.contract!.messages.get('users.create')!.payload = {
+        jsonSchema: payload(name),
+        vendor: 'zod',
+      }
+      return built
+    })
+  const findings = checkLandscape({
+    file: '/app/application.yml',
+    name: undefined,
+    description: undefined,
+    version: undefined,
+    services: landscape((name) => ({
+      type: 'object',
+      properties: { a: { type: 'string' }, b: { type: 'string' }, c: { type: 'string' } },
+      required: name === 'web' ? ['c', 'b', 'a'] : ['a', 'b'],
+    })),
+  })
+  assert.deepEqual(
+    findings.map(({ text }) => text),
+    ['payload differs at required.2: "c" in web/contract.ts, nothing in users/contract.ts'],
   )
 })
 
@@ -137,6 +178,18 @@ test('a reply outcome is no message without a receiver, wherever the contract th
       }),
     ),
     ['no-receiver users.gone', 'not-in-contract users.gone'],
+  )
+})
+
+test('a reply listed under receives by the requester: no no-sender, no not-in-contract (as in the AsyncAPI document)', () => {
+  assert.deepEqual(
+    check(
+      service('web', ['users.created', 'users.gone'], ['users.create'], {
+        'users.create': ['users.created'],
+      }),
+      service('users', ['users.create'], []),
+    ),
+    ['no-sender users.gone', 'not-in-contract users.gone'],
   )
 })
 
