@@ -60,6 +60,7 @@ const ERROR_MESSAGE: Json = {
         },
         required: ['code'],
       },
+      // biome-ignore lint/suspicious/noThenProperty: JSON Schema's `if`/`then`, data never awaited.
       then: {
         properties: {
           data: {
