@@ -219,7 +219,7 @@ test('a contract module that exports no contract is refused, naming the module a
     assert.equal(error.code, ExoServiceErrorCodes.CONTRACT)
     assert.match(
       error.message,
-      /no-contract\/users\/contract\.ts: \S+service\.yml names it as the contract, but its `contract` export is an object, not a contract\. Export one as `export const contract = defineContract\(\{ \.\.\. \}\)` \(or as the default\)\.$/,
+      /no-contract\/users\/contract\.ts: \S+service\.yml names it as the contract, but its `contract` export is an object with messages, not made by defineContract\. Export one as `export const contract = defineContract\(\{ \.\.\. \}\)` \(or as the default\)\.$/,
     )
     return true
   })
@@ -247,7 +247,46 @@ test('a contract module that is missing, or throws, is refused with EXOSERVICE_E
     code: ExoServiceErrorCodes.CONTRACT,
     message: /but it exports neither `contract` nor a default, not a contract\./,
   })
+  // A contract written by hand, not by defineContract.
+  await writeFile(join(folder, 'plain.mjs'), 'export const contract = { messages: {} }\n')
+  await assert.rejects(loadContract(named('plain.mjs')), {
+    code: ExoServiceErrorCodes.CONTRACT,
+    message:
+      /but its `contract` export is an object with messages, not made by defineContract\. Export one as/,
+  })
 })
+
+test('a contract module that does not parse is refused naming where: file, line (and column from tsx)', async (t) => {
+  const folder = await mkdtemp(join(tmpdir(), 'exoservice-contract-'))
+  t.after(() => rm(folder, { recursive: true, force: true }))
+  const named = (contract: string) =>
+    parseServiceFile(
+      `type: users\nmessages:\n  contract: ${contract}\n`,
+      join(folder, 'service.yml'),
+    )
+  await writeFile(join(folder, 'cut.mjs'), 'const a = 1\nexport const contract = {\n')
+  await assert.rejects(loadContract(named('cut.mjs')), {
+    code: ExoServiceErrorCodes.CONTRACT,
+    message: `${join(folder, 'cut.mjs')}: the module does not parse: Unexpected end of input at ${join(folder, 'cut.mjs')}:3. Fix the syntax error there.`,
+  })
+  await writeFile(join(folder, 'cut.ts'), 'const a: number = 1\nexport const contract = {\n')
+  await assert.rejects(loadContract(named('cut.ts')), {
+    code: ExoServiceErrorCodes.CONTRACT,
+    message: new RegExp(
+      `^${escape(join(folder, 'cut.ts'))}: the module does not parse: .+ at ${escape(join(folder, 'cut.ts'))}:3:0\\. Fix the syntax error there\\.$`,
+    ),
+  })
+  // A SyntaxError thrown while running is no syntax error of the module.
+  await writeFile(join(folder, 'json.mjs'), "JSON.parse('{')\n")
+  await assert.rejects(loadContract(named('json.mjs')), {
+    code: ExoServiceErrorCodes.CONTRACT,
+    message: /json\.mjs: the module threw while loading: /,
+  })
+})
+
+function escape(text: string): string {
+  return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')
+}
 
 test('a schema without a JSON Schema export gets a note naming the fix', async () => {
   const bare = {
