@@ -2,7 +2,7 @@ import assert from 'node:assert/strict'
 import { mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { test } from 'node:test'
+import { type TestContext, test } from 'node:test'
 import { fileURLToPath } from 'node:url'
 import { readApplicationFile } from '../src/application-file.js'
 import { ExoServiceErrorCodes } from '../src/errors.js'
@@ -225,7 +225,8 @@ test('a contract module that exports no contract is refused, naming the module a
   })
 })
 
-test('a contract module that is missing, or throws, is refused with EXOSERVICE_ERR_CONTRACT', async (t) => {
+/** A temporary service folder, removed after the test, and its service.yml naming `contract`. */
+async function contractFolder(t: TestContext) {
   const folder = await mkdtemp(join(tmpdir(), 'exoservice-contract-'))
   t.after(() => rm(folder, { recursive: true, force: true }))
   const named = (contract: string) =>
@@ -233,6 +234,11 @@ test('a contract module that is missing, or throws, is refused with EXOSERVICE_E
       `type: users\nmessages:\n  contract: ${contract}\n`,
       join(folder, 'service.yml'),
     )
+  return { folder, named }
+}
+
+test('a contract module that is missing, or throws, is refused with EXOSERVICE_ERR_CONTRACT', async (t) => {
+  const { folder, named } = await contractFolder(t)
   await assert.rejects(loadContract(named('src/contract.ts')), {
     code: ExoServiceErrorCodes.CONTRACT,
     message: `${join(folder, 'service.yml')}: \`contract: src/contract.ts\` names a module that does not exist (${join(folder, 'src/contract.ts')}). Fix the path (it is relative to the service folder), or create the module.`,
@@ -257,13 +263,7 @@ test('a contract module that is missing, or throws, is refused with EXOSERVICE_E
 })
 
 test('a contract module that does not parse is refused naming where: file, line (and column from tsx)', async (t) => {
-  const folder = await mkdtemp(join(tmpdir(), 'exoservice-contract-'))
-  t.after(() => rm(folder, { recursive: true, force: true }))
-  const named = (contract: string) =>
-    parseServiceFile(
-      `type: users\nmessages:\n  contract: ${contract}\n`,
-      join(folder, 'service.yml'),
-    )
+  const { folder, named } = await contractFolder(t)
   await writeFile(join(folder, 'cut.mjs'), 'const a = 1\nexport const contract = {\n')
   await assert.rejects(loadContract(named('cut.mjs')), {
     code: ExoServiceErrorCodes.CONTRACT,
