@@ -1,4 +1,6 @@
 import { basename, dirname, relative } from 'node:path'
+import { DEFAULT_EXOCOM_PORT } from '@exorelay/exocom'
+import { ErrorCodes } from 'exorelay'
 import type {
   ContractMessage,
   ContractService,
@@ -22,6 +24,81 @@ export const PAYLOAD_SCHEMA_FORMAT = 'application/schema+json;version=draft-07'
 
 type Json = Record<string, unknown>
 
+/**
+ * The error reply's outcome name (`ERROR_REPLY` in @exorelay/core, not exported): every request
+ * may be answered with it, whatever its contract lists.
+ */
+const ERROR_OUTCOME = '__error'
+
+/** The key of the error reply in `components.messages`, which each reply channel references. */
+const ERROR_MESSAGE_ID = 'exorelay.error'
+
+/** The error reply as an AsyncAPI message: its payload as docs/protocol.md describes it. */
+const ERROR_MESSAGE: Json = {
+  name: ERROR_OUTCOME,
+  title: 'Error reply',
+  description: `Any request may be answered with it instead of an outcome: the handler threw (its error's own \`code\`, else ${ErrorCodes.HANDLER_FAILED}), or the receiver refused the payload (${ErrorCodes.PAYLOAD_INVALID}), or the bus could not deliver the request. The requester's send rejects with it. Only relays that declared errorReplies get it.`,
+  payload: {
+    schemaFormat: PAYLOAD_SCHEMA_FORMAT,
+    schema: {
+      type: 'object',
+      properties: {
+        code: {
+          type: 'string',
+          description: "The error's code: the thrown error's own, or an EXORELAY_ERR_… code.",
+        },
+        message: { type: 'string', description: 'What failed, in one sentence.' },
+        data: {
+          description: `The thrown error's \`data\`, when it is JSON. For ${ErrorCodes.PAYLOAD_INVALID} and ${ErrorCodes.REPLY_INVALID}: the issues the validator found (at most 20, each cut to 200 characters), how many there were, and the reply's outcome.`,
+        },
+        service: { type: 'string', description: 'The service whose handler failed.' },
+      },
+      required: ['code', 'message'],
+      if: {
+        properties: {
+          code: { enum: [ErrorCodes.PAYLOAD_INVALID, ErrorCodes.REPLY_INVALID] },
+        },
+        required: ['code'],
+      },
+      // biome-ignore lint/suspicious/noThenProperty: JSON Schema's `if`/`then`, data never awaited.
+      then: {
+        properties: {
+          data: {
+            type: 'object',
+            properties: {
+              issues: {
+                type: 'array',
+                maxItems: 20,
+                items: {
+                  type: 'object',
+                  properties: {
+                    path: {
+                      type: 'string',
+                      description: "Where, like `user.tags[2]`; '' for the root.",
+                    },
+                    message: { type: 'string' },
+                  },
+                  required: ['path', 'message'],
+                },
+              },
+              issueCount: {
+                type: 'integer',
+                minimum: 0,
+                description: 'How many issues there were in all.',
+              },
+              outcome: {
+                type: 'string',
+                description: `The reply's outcome, for ${ErrorCodes.REPLY_INVALID}.`,
+              },
+            },
+            required: ['issues', 'issueCount'],
+          },
+        },
+      },
+    },
+  },
+}
+
 /** The schemas a message has in the document, and the service whose contract gave them. */
 interface MessageSource {
   service: string
@@ -38,7 +115,8 @@ interface MessageSource {
  * - `channels`: one per message name, `address` = the name, with one message whose payload is
  *   the contract's JSON Schema; a request whose contract lists reply outcomes also gets a
  *   channel `<name>.replies` (address `null`: a reply goes back to whoever asked) with one
- *   message per outcome.
+ *   message per outcome, and the error reply (`__error`, one message in `components.messages`
+ *   that each reply channel references: its payload is `{ code, message, data?, service? }`).
  * - `operations`: per service, in application.yml's order, `<service>.receive.<name>` for each
  *   message it receives and `<service>.send.<name>` for each it sends, with a `reply` where the
  *   contract lists outcomes. The outcomes a service replies with (or receives as the reply to
@@ -140,10 +218,14 @@ export function asyncApiDocument(landscape: LandscapeContracts): Record<string, 
         messageId,
       )
     }
+    // The error reply, which any request may get: one message, shared.
+    messages[ids.message.take(`${request}.${ERROR_OUTCOME}`)] = {
+      $ref: `#/components/messages/${pointer(ERROR_MESSAGE_ID)}`,
+    }
     replyChannelIds.set(request, id)
     channels.set(id, {
       address: null,
-      description: `The replies to ${request}, one message per outcome: each goes back to the service that sent the request.`,
+      description: `The replies to ${request}, one message per outcome, and the error reply: each goes back to the service that sent the request.`,
       messages,
     })
     return id
@@ -196,11 +278,37 @@ export function asyncApiDocument(landscape: LandscapeContracts): Record<string, 
     asyncapi: ASYNCAPI_VERSION,
     info,
     defaultContentType: 'application/json',
+    servers: { exocom: exoComServer(landscape.busPort) },
     channels: Object.fromEntries([...channels].sort(([a], [b]) => compare(a, b))),
     operations,
   }
-  if (Object.keys(schemas).length > 0) document.components = { schemas }
+  const components: Json = {}
+  if (Object.keys(schemas).length > 0) components.schemas = schemas
+  if (replyChannelIds.size > 0) components.messages = { [ERROR_MESSAGE_ID]: ERROR_MESSAGE }
+  if (Object.keys(components).length > 0) document.components = components
   return document
+}
+
+/**
+ * ExoCom, through which every channel is reached (a channel that names no servers is on all of
+ * them). Its port is application.yml's `bus.port`, else ExoCom's default (not env `EXOCOM_PORT`:
+ * the document is the same on every machine); a variable, since a deployment picks its own.
+ */
+function exoComServer(busPort: number | undefined): Json {
+  const port = busPort === undefined || busPort === 0 ? DEFAULT_EXOCOM_PORT : busPort
+  return {
+    host: 'localhost:{port}',
+    protocol: 'http',
+    title: 'ExoCom',
+    description:
+      'The bus: a service posts each message to it (POST /send), and it delivers the message to the services that receive it.',
+    variables: {
+      port: {
+        default: String(port),
+        description: "ExoCom's port: bus.port in application.yml, else ExoCom's default.",
+      },
+    },
+  }
 }
 
 /**

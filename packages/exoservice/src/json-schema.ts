@@ -95,21 +95,125 @@ function withoutDialect(schema: Record<string, unknown>): Record<string, unknown
 }
 
 /**
- * Whether two exported JSON Schemas say the same: equal as data, whatever the order of their
- * keys (valibot and arktype write the same object schema in different orders).
+ * Whether two exported JSON Schemas accept the same data, as far as the check can tell: equal
+ * once both are in {@link comparableJsonSchema}'s form, whatever the order of their keys.
  */
 export function sameJsonSchema(a: unknown, b: unknown): boolean {
+  return sameJson(comparableJsonSchema(a), comparableJsonSchema(b))
+}
+
+/** Whether two JSON values are equal as data, whatever the order of their objects' keys. */
+export function sameJson(a: unknown, b: unknown): boolean {
   return canonical(a) === canonical(b)
 }
 
 function canonical(value: unknown): string {
   return JSON.stringify(value, (_key, inner: unknown) =>
-    inner !== null && typeof inner === 'object' && !Array.isArray(inner)
-      ? Object.fromEntries(
-          Object.entries(inner as Record<string, unknown>).sort(([a], [b]) =>
-            a < b ? -1 : a > b ? 1 : 0,
-          ),
-        )
+    isObject(inner)
+      ? Object.fromEntries(Object.entries(inner).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)))
       : inner,
   )
+}
+
+// The largest integer zod, valibot and arktype all agree a JSON number can hold exactly.
+const SAFE_INTEGER = Number.MAX_SAFE_INTEGER
+
+// Keywords that describe a schema without changing what it accepts (draft-07 annotations).
+const ANNOTATIONS = new Set(['default', 'description', 'title', 'examples', '$comment'])
+
+// Where a schema holds further schemas: one, a list, or a map of them. Anything else (`const`,
+// `enum`, `required`…) is data, left as it is but for the rules below.
+const SUBSCHEMA = new Set([
+  'items',
+  'additionalItems',
+  'additionalProperties',
+  'contains',
+  'propertyNames',
+  'not',
+  'if',
+  'then',
+  'else',
+  'allOf',
+  'anyOf',
+  'oneOf',
+])
+const SUBSCHEMA_MAPS = new Set(['properties', 'patternProperties', 'definitions', 'dependencies'])
+
+/**
+ * An exported JSON Schema in the one form the check compares: what zod 4, valibot 1 and arktype 2
+ * write differently for the same data made to read the same. Each rule is one line below; a
+ * difference no rule covers (a `pattern` only one side has, a bound, `additionalProperties`) is
+ * reported. The exported schema itself (the AsyncAPI document's) stays as the validator wrote it.
+ */
+export function comparableJsonSchema(schema: unknown): unknown {
+  if (typeof schema === 'boolean' || !isObject(schema)) return schema
+  const out: Record<string, unknown> = {}
+  for (const [key, value] of Object.entries(schema)) {
+    // Annotations say nothing about what is accepted (`default` included: it applies to the
+    // receiver's own output, and the data on the wire may still leave the field out).
+    if (ANNOTATIONS.has(key)) continue
+    if (SUBSCHEMA.has(key)) {
+      out[key] = Array.isArray(value)
+        ? value.map(comparableJsonSchema)
+        : comparableJsonSchema(value)
+    } else if (SUBSCHEMA_MAPS.has(key) && isObject(value)) {
+      out[key] = Object.fromEntries(
+        Object.entries(value).map(([name, inner]) => [name, comparableJsonSchema(inner)]),
+      )
+    } else {
+      out[key] = value
+    }
+  }
+  // `required` and `enum` are sets: their order says nothing (valibot keeps the order written,
+  // zod too, so `{ name, email }` and `{ email, name }` differ only there).
+  if (Array.isArray(out.required)) out.required = sortedSet(out.required)
+  if (Array.isArray(out.enum)) out.enum = sortedSet(out.enum)
+  // An empty `required` requires nothing (valibot writes one for an object of optional fields).
+  if (Array.isArray(out.required) && out.required.length === 0) delete out.required
+  // `anyOf` of branches that each give only a `type` is a `type` list (valibot and arktype write
+  // a nullable string as `anyOf: [{ type: string }, { type: null }]`, zod as `type: [string, null]`).
+  const onlyTypes = Array.isArray(out.anyOf) && out.anyOf.every(isTypeOnly)
+  if (onlyTypes && out.type === undefined) {
+    out.type = (out.anyOf as { type: unknown }[]).flatMap(({ type }) => type)
+    delete out.anyOf
+  }
+  // A `type` list is a set; a list of one is that type.
+  if (Array.isArray(out.type)) {
+    out.type = sortedSet(out.type)
+    if ((out.type as unknown[]).length === 1) out.type = (out.type as unknown[])[0]
+  }
+  // zod bounds every integer by ±(2^53 − 1); valibot and arktype do not, and JSON numbers beyond
+  // them lose precision anyway.
+  if (out.type === 'integer' && out.minimum === -SAFE_INTEGER) delete out.minimum
+  if (out.type === 'integer' && out.maximum === SAFE_INTEGER) delete out.maximum
+  // A `type` beside a `const` or an `enum` whose values are all of that type adds nothing (zod
+  // writes it, valibot and arktype do not).
+  const values = 'const' in out ? [out.const] : Array.isArray(out.enum) ? out.enum : undefined
+  if (values?.every((value) => isTypeOf(out.type, value))) delete out.type
+  // A `pattern` beside a `format` is the validator's own spelling of that format (zod's and
+  // arktype's email patterns differ, valibot writes none); the `format` itself is compared.
+  if (typeof out.format === 'string') delete out.pattern
+  return out
+}
+
+function isObject(value: unknown): value is Record<string, unknown> {
+  return value !== null && typeof value === 'object' && !Array.isArray(value)
+}
+
+function isTypeOnly(branch: unknown): boolean {
+  return isObject(branch) && Object.keys(branch).length === 1 && 'type' in branch
+}
+
+/** The values once each, sorted by their JSON text. */
+function sortedSet(values: readonly unknown[]): unknown[] {
+  const byText = new Map(values.map((value) => [canonical(value), value]))
+  return [...byText.keys()].sort().map((text) => byText.get(text))
+}
+
+/** Whether `type` is a JSON Schema type that holds the JSON value (1 is a number and an integer). */
+function isTypeOf(type: unknown, value: unknown): boolean {
+  if (value === null) return type === 'null'
+  if (Array.isArray(value)) return type === 'array'
+  if (type === 'integer') return Number.isInteger(value)
+  return type === typeof value
 }

@@ -1,5 +1,5 @@
 import { dirname, relative } from 'node:path'
-import { sameJsonSchema } from './json-schema.js'
+import { comparableJsonSchema, sameJson } from './json-schema.js'
 import type {
   ContractMessage,
   ContractService,
@@ -35,13 +35,16 @@ export interface Finding {
  * - `no-receiver`: a service sends a message no service receives, and it cannot be a reply: it is
  *   no outcome a contract lists for a message the service receives. (When a message the service
  *   receives is in no contract, its replies are unknown, and what it sends is not reported.)
- * - `no-sender`: a service receives a message no service sends.
+ * - `no-sender`: a service receives a message no service sends, and it is no outcome a contract
+ *   lists for a message the service sends (a reply to its own request may be listed under
+ *   `receives`, as Exosphere's service.yml files did).
  * - `schema-mismatch`: a sender and a receiver of a message both have contracts that define it,
  *   from different modules, and their JSON Schemas differ: the payload's, or a reply outcome's.
  * - `not-comparable`: as for `schema-mismatch`, but a side's schema has no JSON Schema.
  * - `not-in-contract`: a service with a contract sends or receives a message its contract does
- *   not define (an outcome it sends counts when its contract lists it under `replies` of a
- *   message the service receives).
+ *   not define (an outcome counts when its contract lists it under `replies`: one it sends, of a
+ *   message the service receives; one it receives, of a message the service sends). The AsyncAPI
+ *   document follows the same rule.
  *
  * Findings come sorted by message name, then in the order above.
  *
@@ -66,9 +69,18 @@ export function checkLandscape(landscape: LandscapeContracts): Finding[] {
   const definitions = (name: string) =>
     landscape.services.flatMap((service) => service.contract?.messages.get(name) ?? [])
 
+  // The reply outcomes that contracts list for requests among `names`.
+  const outcomesOf = (names: readonly string[]) =>
+    new Set(
+      names.flatMap((name) => definitions(name).flatMap((message) => [...message.replies.keys()])),
+    )
+
   for (const service of landscape.services) {
+    // A reply to its own request may be listed under receives (Exosphere's service.yml did):
+    // whoever answers sends it, not reported as sent by nobody.
+    const repliesItGets = outcomesOf(service.sends)
     for (const name of service.receives) {
-      if (senders(name).length === 0) {
+      if (senders(name).length === 0 && !repliesItGets.has(name)) {
         findings.push({
           code: 'no-sender',
           messageName: name,
@@ -78,14 +90,8 @@ export function checkLandscape(landscape: LandscapeContracts): Finding[] {
       }
     }
     // What the service may send as replies, and whether that is all it may.
-    const outcomes = new Set<string>()
-    let repliesKnown = true
-    for (const name of service.receives) {
-      const defined = definitions(name)
-      if (defined.length === 0) repliesKnown = false
-      for (const message of defined)
-        for (const outcome of message.replies.keys()) outcomes.add(outcome)
-    }
+    const outcomes = outcomesOf(service.receives)
+    const repliesKnown = service.receives.every((name) => definitions(name).length > 0)
     for (const name of service.sends) {
       if (receivers(name).length === 0 && repliesKnown && !outcomes.has(name)) {
         findings.push({
@@ -99,19 +105,30 @@ export function checkLandscape(landscape: LandscapeContracts): Finding[] {
 
     const contract = service.contract
     if (contract === undefined) continue
-    const own = new Set(
-      service.receives.flatMap((name) => [...(contract.messages.get(name)?.replies.keys() ?? [])]),
-    )
+    // The outcomes its own contract lists: replies it sends to what it receives, and replies it
+    // gets to what it sends (listed under receives or not).
+    const own = (names: readonly string[]) =>
+      new Set(names.flatMap((name) => [...(contract.messages.get(name)?.replies.keys() ?? [])]))
     const lacking = [
-      ...service.receives.map((name) => ({ name, does: 'receives' })),
-      ...service.sends.filter((name) => !own.has(name)).map((name) => ({ name, does: 'sends' })),
-    ].filter(({ name }) => !contract.messages.has(name))
-    for (const { name, does } of lacking) {
+      ...service.receives.map((name) => ({
+        name,
+        does: 'receives',
+        of: service.sends,
+        what: 'sends',
+      })),
+      ...service.sends.map((name) => ({
+        name,
+        does: 'sends',
+        of: service.receives,
+        what: 'receives',
+      })),
+    ].filter(({ name, of }) => !contract.messages.has(name) && !own(of).has(name))
+    for (const { name, does, what } of lacking) {
       findings.push({
         code: 'not-in-contract',
         messageName: name,
         services: [service.name],
-        text: `${service.name} ${does} it, but its contract ${moduleOf(service)} does not define it${does === 'sends' ? ' (nor lists it under replies of a message it receives)' : ''}`,
+        text: `${service.name} ${does} it, but its contract ${moduleOf(service)} does not define it (nor lists it under replies of a message it ${what})`,
       })
     }
   }
@@ -176,7 +193,11 @@ function compare(
       parts.push({ code: 'not-comparable', text: `${part} not compared: ${notes.join(' ')}` })
       return
     }
-    const difference = firstDifference(a.jsonSchema, b.jsonSchema, '')
+    const difference = firstDifference(
+      comparableJsonSchema(a.jsonSchema),
+      comparableJsonSchema(b.jsonSchema),
+      '',
+    )
     if (difference !== undefined) {
       const at = difference.path === '' ? '' : ` at ${difference.path}`
       parts.push({
@@ -193,13 +214,16 @@ function compare(
   return parts
 }
 
-/** The first place (by sorted keys) where two JSON values differ, and what each has there. */
+/**
+ * The first place (by sorted keys) where two JSON values differ, and what each has there. Given
+ * schemas in `comparableJsonSchema`'s form, so that what it prints is what was compared.
+ */
 function firstDifference(
   a: unknown,
   b: unknown,
   path: string,
 ): { path: string; a: unknown; b: unknown } | undefined {
-  if (sameJsonSchema(a, b)) return undefined
+  if (sameJson(a, b)) return undefined
   const bothObjects = a !== null && b !== null && typeof a === 'object' && typeof b === 'object'
   if (bothObjects && Array.isArray(a) === Array.isArray(b)) {
     const keys = [...new Set([...Object.keys(a), ...Object.keys(b)])].sort()

@@ -59,6 +59,8 @@ export interface LandscapeContracts {
   description: string | undefined
   /** application.yml's `version`, if it has one. */
   version: string | undefined
+  /** application.yml's `bus.port`, if it names one (`0`: any free port). */
+  busPort?: number | undefined
   services: readonly ContractService[]
 }
 
@@ -115,6 +117,7 @@ export async function loadLandscapeContracts(
     name: application.name,
     description: application.description,
     version: application.version,
+    busPort: application.bus.port,
     services,
   }
 }

@@ -27,13 +27,20 @@ export async function loadContract(service: ServiceFile): Promise<Contract | und
   if (found !== undefined) return found
   const exported =
     'contract' in module
-      ? `its \`contract\` export is ${describeValue(module.contract)}`
+      ? `its \`contract\` export ${notAContract(module.contract)}`
       : 'default' in module
-        ? `its default export is ${describeValue(unwrapCommonJs(module.default))}`
-        : 'it exports neither `contract` nor a default'
+        ? `its default export ${notAContract(unwrapCommonJs(module.default))}`
+        : 'it exports neither `contract` nor a default, not a contract'
   throw new ExoServiceError(
     ExoServiceErrorCodes.CONTRACT,
-    `${file}: ${service.file} names it as the contract, but ${exported}, not a contract. Export one as \`export const contract = defineContract({ ... })\` (or as the default).`,
+    `${file}: ${service.file} names it as the contract, but ${exported}. Export one as \`export const contract = defineContract({ ... })\` (or as the default).`,
     { file },
   )
+}
+
+/** Why an export is no contract: a plain `{ messages }` was not made by `defineContract`. */
+function notAContract(value: unknown): string {
+  return typeof value === 'object' && value !== null && 'messages' in value
+    ? 'is an object with messages, not made by defineContract'
+    : `is ${describeValue(value)}, not a contract`
 }

@@ -1,3 +1,4 @@
+import { execFile } from 'node:child_process'
 import { access } from 'node:fs/promises'
 import { extname, join, relative } from 'node:path'
 import { pathToFileURL } from 'node:url'
@@ -161,12 +162,40 @@ export async function importModule(
     }
     return (await import(url)) as Record<string, unknown>
   } catch (cause) {
+    const syntax = await syntaxError(cause, file)
     throw new ExoServiceError(
       code,
-      `${file}: the module threw while loading: ${thrownMessage(cause)}. Fix the error in the module (or in what it imports).`,
+      syntax === undefined
+        ? `${file}: the module threw while loading: ${thrownMessage(cause)}. Fix the error in the module (or in what it imports).`
+        : `${file}: the module does not parse: ${syntax}. Fix the syntax error there.`,
       { file, cause },
     )
   }
+}
+
+// esbuild's (tsx's) message: `Transform failed with 1 error:\n<file>:<line>:<column>: ERROR: <text>`.
+const ESBUILD_ERROR = /^Transform failed with \d+ errors?:\s*(.+?:\d+:\d+): ERROR: ([^\n]*)/
+
+/**
+ * A syntax error as `<what> at <file>:<line>[:<column>]`, or `undefined` for any other error. tsx
+ * (esbuild) says where in its message; Node's own SyntaxError for a JavaScript module does not,
+ * so `node --check` is asked (only on this failure path): it gives the line, when the module
+ * itself does not parse.
+ */
+async function syntaxError(cause: unknown, file: string): Promise<string | undefined> {
+  const text = cause instanceof Error ? cause.message : ''
+  const esbuild = ESBUILD_ERROR.exec(text)
+  if (esbuild !== null) return `${esbuild[2]} at ${esbuild[1]}`
+  if (!(cause instanceof SyntaxError) || TYPESCRIPT.has(extname(file))) return undefined
+  const checked = await new Promise<string>((resolve) => {
+    execFile(process.execPath, ['--check', file], { timeout: 10_000 }, (_error, _out, stderr) =>
+      resolve(String(stderr)),
+    )
+  })
+  // `<file>:<line>` first when the module itself does not parse; nothing when it does (a
+  // SyntaxError it threw while running, JSON.parse's, or one in what it imports).
+  const line = checked.startsWith(`${file}:`) ? /^:(\d+)\n/.exec(checked.slice(file.length)) : null
+  return line === null ? undefined : `${thrownMessage(cause)} at ${file}:${line[1]}`
 }
 
 /**

@@ -1,6 +1,8 @@
+import { relative } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import {
   type AnyMessages,
+  type Contract,
   ErrorCodes,
   ExoRelay,
   type ExoRelayOptions,
@@ -126,9 +128,9 @@ export async function startService<M extends MessageMap<M> = AnyMessages>(
       : await loadHandlers(service)
   // The contract service.yml names, else the one `defineService(contract, …)` attached to the
   // map: the relay validates each incoming payload against it.
-  const contract =
-    (service === undefined ? undefined : await loadContract(service)) ??
-    contractOf(loaded.definition)
+  const named = service === undefined ? undefined : await loadContract(service)
+  const attached = contractOf(loaded.definition)
+  const contract = named ?? attached
   // One logger for the relay and the service's own lines, so that both look alike.
   const logger = createBaseLogger(options.logger)
   const relay = new ExoRelay<M>({
@@ -148,6 +150,14 @@ export async function startService<M extends MessageMap<M> = AnyMessages>(
     )
   }
   for (const warning of loaded.warnings) log.warn({}, warning)
+  const conflict =
+    named === undefined || attached === undefined ? undefined : howContractsDiffer(named, attached)
+  if (conflict !== undefined && service?.contract !== undefined) {
+    log.warn(
+      { contract: service.contract, handlers: loaded.file },
+      `two contracts: ${service.file} names ${relative(service.folder, service.contract)}, and ${loaded.file} gives defineService another (${conflict}). service.yml's wins: the relay validates against it, while the handlers are typed by the other. Give defineService the contract service.yml names (import it from that module), or remove messages.contract.`,
+    )
+  }
   const context = (signal: AbortSignal): LifecycleContext<M> => ({ relay, log, signal })
 
   try {
@@ -287,4 +297,31 @@ async function runAfterAll<M extends MessageMap<M>>(
       { file: loaded.file, cause },
     )
   }
+}
+
+/**
+ * How two contracts differ, by their shape: the messages only one defines, else a message whose
+ * payload, reply outcomes or validator differ. Not by the schemas' identity: the same module,
+ * imported twice (tsx's `tsImport`, where tsx is not registered for the process), gives other
+ * objects. `undefined` when they have the same shape.
+ */
+function howContractsDiffer(a: Contract, b: Contract): string | undefined {
+  if (a === b) return undefined
+  const names = [...new Set([...Object.keys(a.messages), ...Object.keys(b.messages)])].sort()
+  const onlyOne = names.filter((name) => !(name in a.messages) || !(name in b.messages))
+  if (onlyOne.length > 0) {
+    return `messages only one of them defines: ${onlyOne.map((name) => `'${name}'`).join(', ')}`
+  }
+  const other = names.find((name) => shapeOf(a.messages[name]) !== shapeOf(b.messages[name]))
+  return other === undefined ? undefined : `their schemas of '${other}' differ`
+}
+
+/** A message's schemas as text: which it has (payload, outcomes) and which validator made each. */
+function shapeOf(schemas: Contract['messages'][string] | undefined): string {
+  const vendor = (schema: { '~standard': { vendor: string } } | undefined) =>
+    schema?.['~standard'].vendor ?? 'none'
+  const replies = Object.entries(schemas?.replies ?? {})
+    .map(([outcome, schema]) => `${outcome}:${vendor(schema)}`)
+    .sort()
+  return [vendor(schemas?.payload), ...replies].join(' ')
 }

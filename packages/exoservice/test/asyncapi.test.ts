@@ -55,6 +55,7 @@ describe('asyncApiDocument', () => {
     assert.deepEqual(Object.keys(channels['users.create.replies'].messages), [
       'users.create.users.created',
       'users.create.users.exists',
+      'users.create.__error',
     ])
     assert.equal(
       channels['users.create.replies'].messages['users.create.users.created'].name,
@@ -142,6 +143,44 @@ describe('asyncApiDocument', () => {
     assert.ok(schema.definitions.__schema0)
   })
 
+  test('each reply channel has the error reply: one shared message, { code, message, data?, service? }', async () => {
+    const document: Json = asyncApiDocument(sampleLandscape())
+    for (const request of ['users.create', 'users.list']) {
+      assert.deepEqual(document.channels[`${request}.replies`].messages[`${request}.__error`], {
+        $ref: '#/components/messages/exorelay.error',
+      })
+    }
+    const error = document.components.messages['exorelay.error']
+    assert.equal(error.name, '__error')
+    assert.match(error.description, /EXORELAY_ERR_PAYLOAD_INVALID/)
+    const schema = error.payload.schema
+    assert.deepEqual(schema.required, ['code', 'message'])
+    assert.deepEqual(Object.keys(schema.properties), ['code', 'message', 'data', 'service'])
+    assert.deepEqual(schema.then.properties.data.required, ['issues', 'issueCount'])
+    await assertValidAsyncApi(JSON.stringify(document))
+    // A landscape with no request that has replies has no error message either.
+    const none: Json = asyncApiDocument({
+      ...sampleLandscape(),
+      services: [
+        { name: 'solo', description: undefined, receives: [], sends: ['x'], contract: undefined },
+      ],
+    })
+    assert.equal(none.components, undefined)
+  })
+
+  test("ExoCom is the server: application.yml's bus port, else 3100", async () => {
+    const document: Json = asyncApiDocument(sampleLandscape())
+    assert.deepEqual(document.servers.exocom.host, 'localhost:{port}')
+    assert.equal(document.servers.exocom.protocol, 'http')
+    assert.equal(document.servers.exocom.variables.port.default, '3100')
+    const onPort: Json = asyncApiDocument({ ...sampleLandscape(), busPort: 4200 })
+    assert.equal(onPort.servers.exocom.variables.port.default, '4200')
+    // Any free port is no port a document can name.
+    const anyPort: Json = asyncApiDocument({ ...sampleLandscape(), busPort: 0 })
+    assert.equal(anyPort.servers.exocom.variables.port.default, '3100')
+    await assertValidAsyncApi(JSON.stringify(onPort))
+  })
+
   test('each service sends and receives by operations with readable ids, in application order', () => {
     const { operations }: Json = asyncApiDocument(sampleLandscape())
     assert.deepEqual(Object.keys(operations), [
@@ -165,6 +204,7 @@ describe('asyncApiDocument', () => {
         messages: [
           { $ref: '#/channels/users.create.replies/messages/users.create.users.created' },
           { $ref: '#/channels/users.create.replies/messages/users.create.users.exists' },
+          { $ref: '#/channels/users.create.replies/messages/users.create.__error' },
         ],
       },
     })

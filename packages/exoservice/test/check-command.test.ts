@@ -66,6 +66,6 @@ test('a contract module that exports no contract: one line on stderr, exit 1', a
   assert.equal(failed.stdout, '')
   assert.match(
     failed.stderr,
-    /^exoservice check: \S+contract\.ts: \S+service\.yml names it as the contract, but its `contract` export is an object, not a contract\. .*\n$/,
+    /^exoservice check: \S+contract\.ts: \S+service\.yml names it as the contract, but its `contract` export is an object with messages, not made by defineContract\. .*\n$/,
   )
 })

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict'
 import { mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { test } from 'node:test'
+import { type TestContext, test } from 'node:test'
 import { fileURLToPath } from 'node:url'
 import { readApplicationFile } from '../src/application-file.js'
 import { ExoServiceErrorCodes } from '../src/errors.js'
@@ -74,10 +74,51 @@ test('one finding of each kind, each naming the message, the services and the mo
     `users.create  web → users  schema-mismatch: payload differs at properties.name.type: "string" in web/contract.ts, "number" in users/contract.ts
 users.create  web → users  not-comparable: outcome 'users.created' not compared: users/contract.ts: valibot could not export it as JSON Schema: The "custom" schema cannot be converted to JSON Schema. Describe the data without it, or accept that it is not compared.
 users.delete  users        no-sender: users receives it, but no service sends it
-users.delete  users        not-in-contract: users receives it, but its contract users/contract.ts does not define it
+users.delete  users        not-in-contract: users receives it, but its contract users/contract.ts does not define it (nor lists it under replies of a message it sends)
 users.list    web          no-receiver: web sends it, but no service receives it
 5 findings in 2 services
 `,
+  )
+})
+
+test('a zod and a valibot contract of the same data, and replies listed under receives: no findings', async () => {
+  // Before, the order of fields and enum values, an optional field, an integer, a nullable, a
+  // literal, a default and an email each made a schema-mismatch, and web's receives a
+  // not-in-contract.
+  assert.deepEqual(checkLandscape(await load('same-data')), [])
+})
+
+test('a difference is printed as compared: normalised on both sides', () => {
+  const landscape = (payload: (name: string) => Record<string, unknown>) =>
+    ['web', 'users'].map((name, index) => {
+      const built = service(
+        name,
+        index === 0 ? [] : ['users.create'],
+        index === 0 ? ['users.create'] : [],
+        {
+          'users.create': [],
+        },
+      )
+      built.contract!.messages.get('users.create')!.payload = {
+        jsonSchema: payload(name),
+        vendor: 'zod',
+      }
+      return built
+    })
+  const findings = checkLandscape({
+    file: '/app/application.yml',
+    name: undefined,
+    description: undefined,
+    version: undefined,
+    services: landscape((name) => ({
+      type: 'object',
+      properties: { a: { type: 'string' }, b: { type: 'string' }, c: { type: 'string' } },
+      required: name === 'web' ? ['c', 'b', 'a'] : ['a', 'b'],
+    })),
+  })
+  assert.deepEqual(
+    findings.map(({ text }) => text),
+    ['payload differs at required.2: "c" in web/contract.ts, nothing in users/contract.ts'],
   )
 })
 
@@ -140,6 +181,18 @@ test('a reply outcome is no message without a receiver, wherever the contract th
   )
 })
 
+test('a reply listed under receives by the requester: no no-sender, no not-in-contract (as in the AsyncAPI document)', () => {
+  assert.deepEqual(
+    check(
+      service('web', ['users.created', 'users.gone'], ['users.create'], {
+        'users.create': ['users.created'],
+      }),
+      service('users', ['users.create'], []),
+    ),
+    ['no-sender users.gone', 'not-in-contract users.gone'],
+  )
+})
+
 test('without any contract, what a service that receives sends may be a reply: not reported', () => {
   assert.deepEqual(
     check(
@@ -166,13 +219,14 @@ test('a contract module that exports no contract is refused, naming the module a
     assert.equal(error.code, ExoServiceErrorCodes.CONTRACT)
     assert.match(
       error.message,
-      /no-contract\/users\/contract\.ts: \S+service\.yml names it as the contract, but its `contract` export is an object, not a contract\. Export one as `export const contract = defineContract\(\{ \.\.\. \}\)` \(or as the default\)\.$/,
+      /no-contract\/users\/contract\.ts: \S+service\.yml names it as the contract, but its `contract` export is an object with messages, not made by defineContract\. Export one as `export const contract = defineContract\(\{ \.\.\. \}\)` \(or as the default\)\.$/,
     )
     return true
   })
 })
 
-test('a contract module that is missing, or throws, is refused with EXOSERVICE_ERR_CONTRACT', async (t) => {
+/** A temporary service folder, removed after the test, and its service.yml naming `contract`. */
+async function contractFolder(t: TestContext) {
   const folder = await mkdtemp(join(tmpdir(), 'exoservice-contract-'))
   t.after(() => rm(folder, { recursive: true, force: true }))
   const named = (contract: string) =>
@@ -180,6 +234,11 @@ test('a contract module that is missing, or throws, is refused with EXOSERVICE_E
       `type: users\nmessages:\n  contract: ${contract}\n`,
       join(folder, 'service.yml'),
     )
+  return { folder, named }
+}
+
+test('a contract module that is missing, or throws, is refused with EXOSERVICE_ERR_CONTRACT', async (t) => {
+  const { folder, named } = await contractFolder(t)
   await assert.rejects(loadContract(named('src/contract.ts')), {
     code: ExoServiceErrorCodes.CONTRACT,
     message: `${join(folder, 'service.yml')}: \`contract: src/contract.ts\` names a module that does not exist (${join(folder, 'src/contract.ts')}). Fix the path (it is relative to the service folder), or create the module.`,
@@ -194,7 +253,40 @@ test('a contract module that is missing, or throws, is refused with EXOSERVICE_E
     code: ExoServiceErrorCodes.CONTRACT,
     message: /but it exports neither `contract` nor a default, not a contract\./,
   })
+  // A contract written by hand, not by defineContract.
+  await writeFile(join(folder, 'plain.mjs'), 'export const contract = { messages: {} }\n')
+  await assert.rejects(loadContract(named('plain.mjs')), {
+    code: ExoServiceErrorCodes.CONTRACT,
+    message:
+      /but its `contract` export is an object with messages, not made by defineContract\. Export one as/,
+  })
 })
+
+test('a contract module that does not parse is refused naming where: file, line (and column from tsx)', async (t) => {
+  const { folder, named } = await contractFolder(t)
+  await writeFile(join(folder, 'cut.mjs'), 'const a = 1\nexport const contract = {\n')
+  await assert.rejects(loadContract(named('cut.mjs')), {
+    code: ExoServiceErrorCodes.CONTRACT,
+    message: `${join(folder, 'cut.mjs')}: the module does not parse: Unexpected end of input at ${join(folder, 'cut.mjs')}:3. Fix the syntax error there.`,
+  })
+  await writeFile(join(folder, 'cut.ts'), 'const a: number = 1\nexport const contract = {\n')
+  await assert.rejects(loadContract(named('cut.ts')), {
+    code: ExoServiceErrorCodes.CONTRACT,
+    message: new RegExp(
+      `^${escape(join(folder, 'cut.ts'))}: the module does not parse: .+ at ${escape(join(folder, 'cut.ts'))}:3:0\\. Fix the syntax error there\\.$`,
+    ),
+  })
+  // A SyntaxError thrown while running is no syntax error of the module.
+  await writeFile(join(folder, 'json.mjs'), "JSON.parse('{')\n")
+  await assert.rejects(loadContract(named('json.mjs')), {
+    code: ExoServiceErrorCodes.CONTRACT,
+    message: /json\.mjs: the module threw while loading: /,
+  })
+})
+
+function escape(text: string): string {
+  return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')
+}
 
 test('a schema without a JSON Schema export gets a note naming the fix', async () => {
   const bare = {

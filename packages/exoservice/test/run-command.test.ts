@@ -122,7 +122,7 @@ test('a contract module that exports no contract: exit 1 naming the module and t
   await writeFile(join(folder, 'src', 'contract.js'), 'export default { messages: {} }\n')
   assert.match(
     await runFails(folder),
-    /src\/contract\.js: \S+service\.yml names it as the contract, but its default export is an object, not a contract\. Export one as `export const contract = defineContract\(\{ \.\.\. \}\)`/,
+    /src\/contract\.js: \S+service\.yml names it as the contract, but its default export is an object with messages, not made by defineContract\. Export one as `export const contract = defineContract\(\{ \.\.\. \}\)`/,
   )
 })
 

@@ -343,6 +343,35 @@ test('a contract service.yml names validates each incoming payload: an invalid o
   await exocom.send({ service: 'users', name: 'users.create', payload: { name: 'Ada' } })
   const created = await exocom.waitForMessage('users.created', { timeout: WAIT })
   assert.deepEqual(created.payload, { id: 1, name: 'Ada' })
+  // server.ts gives defineService the contract service.yml names: one contract, no warning.
+  assert.deepEqual(
+    logger.entries.filter(({ message }) => message?.startsWith('two contracts')),
+    [],
+  )
+})
+
+test("service.yml's contract and another one given to defineService: one warning naming both and which wins", async (t) => {
+  const exocom = await mockBus(t)
+  const logger = new RecordingLogger()
+  const service = await startService(pathToFileURL(fixture('users-two-contracts')), {
+    exocomPort: exocom.port,
+    port: 0,
+    logger,
+  })
+  t.after(() => service.close())
+  const warnings = logger.entries.filter(
+    ({ level, message }) => level === 'warn' && message?.startsWith('two contracts'),
+  )
+  assert.equal(warnings.length, 1)
+  assert.match(
+    warnings[0]!.message ?? '',
+    /^two contracts: \S+users-two-contracts\/service\.yml names src\/contract\.ts, and \S+users-two-contracts\/src\/server\.ts gives defineService another \(messages only one of them defines: 'users\.delete'\)\. service\.yml's wins: /,
+  )
+  // service.yml's wins: its schema refuses an empty name, which the other takes.
+  await exocom.waitForService('users', { timeout: WAIT })
+  await exocom.send({ service: 'users', name: 'users.create', payload: { name: '' } })
+  const refused = await exocom.waitForMessage('__error', { timeout: WAIT })
+  assert.equal((refused.payload as { code: string }).code, ErrorCodes.PAYLOAD_INVALID)
 })
 
 test('a handler map made by defineService(contract, …) carries its contract: startService validates with it', async (t) => {
