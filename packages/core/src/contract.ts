@@ -62,11 +62,20 @@ export type SchemaInput<S> = S extends { readonly '~standard': { readonly types?
  *
  * A contract declares `~messages`, which tells the two apart: no message has that name.
  */
-export type MessagesOf<C> = '~messages' extends keyof C
-  ? C extends Contract<infer M>
-    ? M
-    : never
-  : { -readonly [Name in keyof C]: WithInput<SpecOf<C[Name], 'output'>, SpecOf<C[Name], 'input'>> }
+export type MessagesOf<C> = string extends keyof C
+  ? // A record with an index signature (a contract built in a loop): it has every key, the
+    // contract's '~messages' too, so it is read as schemas, each name typed by its value type.
+    SchemasMap<C>
+  : '~messages' extends keyof C
+    ? C extends Contract<infer M>
+      ? M
+      : never
+    : SchemasMap<C>
+
+/** The message map of an object of schemas. */
+type SchemasMap<C> = {
+  -readonly [Name in keyof C]: WithInput<SpecOf<C[Name], 'output'>, SpecOf<C[Name], 'input'>>
+}
 
 /** The payload and replies of one message's schemas, typed by their input or output. */
 type SpecOf<S, Side extends 'input' | 'output'> = {
@@ -74,7 +83,13 @@ type SpecOf<S, Side extends 'input' | 'output'> = {
     ? Key
     : never]-?: Key extends 'payload'
     ? SchemaType<S[Key], Side>
-    : { -readonly [Outcome in keyof S[Key]]: SchemaType<S[Key][Outcome], Side> }
+    : // NonNullable: in `MessageSchemas` itself (an index signature's value type) `replies` is optional.
+      {
+        -readonly [Outcome in keyof NonNullable<S[Key]>]: SchemaType<
+          NonNullable<S[Key]>[Outcome],
+          Side
+        >
+      }
 }
 
 type SchemaType<S, Side extends 'input' | 'output'> = Side extends 'input'
