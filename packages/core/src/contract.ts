@@ -60,22 +60,15 @@ export type SchemaInput<S> = S extends { readonly '~standard': { readonly types?
  * // }
  * ```
  *
- * A contract declares `~messages`, which tells the two apart: no message has that name.
+ * A contract declares `~messages`, which tells the two apart: no message has that name. A
+ * record with an index signature (a contract built in a loop) has every key, `~messages` too:
+ * it is read as schemas, each name typed by the record's value type.
  */
-export type MessagesOf<C> = string extends keyof C
-  ? // A record with an index signature (a contract built in a loop): it has every key, the
-    // contract's '~messages' too, so it is read as schemas, each name typed by its value type.
-    SchemasMap<C>
-  : '~messages' extends keyof C
-    ? C extends Contract<infer M>
-      ? M
-      : never
-    : SchemasMap<C>
-
-/** The message map of an object of schemas. */
-type SchemasMap<C> = {
-  -readonly [Name in keyof C]: WithInput<SpecOf<C[Name], 'output'>, SpecOf<C[Name], 'input'>>
-}
+export type MessagesOf<C> = [string extends keyof C ? never : '~messages' & keyof C] extends [never]
+  ? { -readonly [Name in keyof C]: WithInput<SpecOf<C[Name], 'output'>, SpecOf<C[Name], 'input'>> }
+  : C extends Contract<infer M>
+    ? M
+    : never
 
 /** The payload and replies of one message's schemas, typed by their input or output. */
 type SpecOf<S, Side extends 'input' | 'output'> = {
