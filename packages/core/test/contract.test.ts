@@ -465,27 +465,30 @@ test('replies reach a callback in the order they came, when the first takes long
   assert.deepEqual(outcomes, ['first', 'second'])
 })
 
-test("a peer's refusal is rebuilt from its error reply, its issues capped again", () => {
-  const error = remoteHandlerError(
+/** What the requester of 'users.create' makes of an error reply of service 'users' refusing it. */
+function peerRefusal(payload: Record<string, unknown>) {
+  return remoteHandlerError(
     {
       name: '__error',
       id: 'r1',
       responseTo: 'q1',
-      payload: {
-        code: ErrorCodes.PAYLOAD_INVALID,
-        message: 'ignored: the text is ours',
-        service: 'users',
-        data: {
-          issues: Array.from({ length: 100 }, (_, i) => ({
-            path: `field${i}`,
-            message: `<b>bad</b>\n${'x'.repeat(10_000)}`,
-          })),
-          issueCount: 5_000,
-        },
-      },
+      payload: { code: ErrorCodes.PAYLOAD_INVALID, service: 'users', ...payload },
     },
     'users.create',
   )
+}
+
+test("a peer's refusal is rebuilt from its error reply, its issues capped again", () => {
+  const error = peerRefusal({
+    message: 'ignored: the text is ours',
+    data: {
+      issues: Array.from({ length: 100 }, (_, i) => ({
+        path: `field${i}`,
+        message: `<b>bad</b>\n${'x'.repeat(10_000)}`,
+      })),
+      issueCount: 5_000,
+    },
+  })
   assert.ok(error instanceof PayloadInvalidError)
   assert.equal(error.service, 'users')
   assert.equal(error.issues.length, 20)
@@ -724,19 +727,9 @@ test('quoted values in issue messages are cut to a short preview (valibot, zod)'
 })
 
 test("a peer's issue count is believed up to 10,000, then said as many", () => {
-  const error = remoteHandlerError(
-    {
-      name: '__error',
-      id: 'r1',
-      responseTo: 'q1',
-      payload: {
-        code: ErrorCodes.PAYLOAD_INVALID,
-        service: 'users',
-        data: { issues: [{ path: 'a', message: 'bad' }], issueCount: Number.MAX_SAFE_INTEGER },
-      },
-    },
-    'users.create',
-  ) as PayloadInvalidError
+  const error = peerRefusal({
+    data: { issues: [{ path: 'a', message: 'bad' }], issueCount: Number.MAX_SAFE_INTEGER },
+  }) as PayloadInvalidError
   assert.equal(error.issueCount, MAX_ISSUE_COUNT)
   assert.equal(MAX_ISSUE_COUNT, 10_000)
   assert.match(error.message, /a: bad \(and many more issues\)/)
