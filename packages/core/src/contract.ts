@@ -60,13 +60,15 @@ export type SchemaInput<S> = S extends { readonly '~standard': { readonly types?
  * // }
  * ```
  *
- * A contract declares `~messages`, which tells the two apart: no message has that name.
+ * A contract declares `~messages`, which tells the two apart: no message has that name. A
+ * record with an index signature (a contract built in a loop) has every key, `~messages` too:
+ * it is read as schemas, each name typed by the record's value type.
  */
-export type MessagesOf<C> = '~messages' extends keyof C
-  ? C extends Contract<infer M>
+export type MessagesOf<C> = [string extends keyof C ? never : '~messages' & keyof C] extends [never]
+  ? { -readonly [Name in keyof C]: WithInput<SpecOf<C[Name], 'output'>, SpecOf<C[Name], 'input'>> }
+  : C extends Contract<infer M>
     ? M
     : never
-  : { -readonly [Name in keyof C]: WithInput<SpecOf<C[Name], 'output'>, SpecOf<C[Name], 'input'>> }
 
 /** The payload and replies of one message's schemas, typed by their input or output. */
 type SpecOf<S, Side extends 'input' | 'output'> = {
@@ -74,7 +76,13 @@ type SpecOf<S, Side extends 'input' | 'output'> = {
     ? Key
     : never]-?: Key extends 'payload'
     ? SchemaType<S[Key], Side>
-    : { -readonly [Outcome in keyof S[Key]]: SchemaType<S[Key][Outcome], Side> }
+    : // NonNullable: in `MessageSchemas` itself (an index signature's value type) `replies` is optional.
+      {
+        -readonly [Outcome in keyof NonNullable<S[Key]>]: SchemaType<
+          NonNullable<S[Key]>[Outcome],
+          Side
+        >
+      }
 }
 
 type SchemaType<S, Side extends 'input' | 'output'> = Side extends 'input'

@@ -5,13 +5,14 @@ import {
   ErrorCodes,
   ExoRelayError,
   HandlerError,
-  PayloadInvalidError,
+  type PayloadInvalidError,
   ProtocolError,
 } from './errors.js'
 import { CANCEL, type ContextHost, HandlerContextImpl } from './handler-context.js'
 import type { HandlerQueue } from './handler-queue.js'
 import type { Logger } from './logger.js'
 import type { ReceivedMessage } from './message-map.js'
+import { isRefusal } from './payload-validation.js'
 import type { PendingReplies } from './pending-replies.js'
 import type { HandlerRegistry } from './registry.js'
 import type { Handler } from './relay-types.js'
@@ -189,7 +190,12 @@ export class Dispatcher {
 
   /** Hands a reply to its waiter; an error reply rejects the waiter with a `RemoteHandlerError`. */
   #deliverReply(message: ReceivedMessage): boolean {
-    if (message.name !== ERROR_REPLY || message.responseTo === undefined) {
+    // A contract's checks take error replies too: they wait behind the replies being checked.
+    if (
+      message.name !== ERROR_REPLY ||
+      message.responseTo === undefined ||
+      this.#replies !== this.#pending
+    ) {
       return this.#replies.deliver(message)
     }
     const requestName = this.#pending.messageNameOf(message.responseTo)
@@ -332,10 +338,16 @@ export class Dispatcher {
       )
       return
     }
-    if (error instanceof PayloadInvalidError) {
-      // The sender's fault, not this service's: no stack, the issues say what to fix.
+    if (isRefusal(error)) {
+      // The sender's fault, not this service's: no stack, the issues say what to fix. Any
+      // other PayloadInvalidError (of the handler's own send or reply) is the handler's failure.
       this.#log.warn(
-        { messageName: name, messageId: id, responseTo, issues: error.issues },
+        {
+          messageName: name,
+          messageId: id,
+          responseTo,
+          issues: (error as PayloadInvalidError).issues,
+        },
         'payload invalid: refused',
       )
     } else {

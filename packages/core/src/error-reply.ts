@@ -1,6 +1,12 @@
 import { ErrorCodes, PayloadInvalidError, RemoteHandlerError, TransportError } from './errors.js'
 import type { ReceivedMessage } from './message-map.js'
-import { capIssues, MAX_ISSUE_TEXT, payloadInvalid } from './payload-validation.js'
+import {
+  capIssues,
+  isRefusal,
+  MAX_ISSUE_COUNT,
+  MAX_ISSUE_TEXT,
+  payloadInvalid,
+} from './payload-validation.js'
 import { textStart } from './peer-text.js'
 
 /**
@@ -39,11 +45,18 @@ export function toWireError(error: unknown, service?: string): WireError {
     string,
     unknown
   >
+  const refusal = isRefusal(error)
   const wire: WireError = {
     code:
       // Only the bus says that a receiver was unreachable or refused its token (the caller
       // then knows no handler ran): a handler that ran, and let such an error escape, failed.
-      typeof source.code === 'string' && source.code !== '' && !BUS_REPORTED.has(source.code)
+      // So with a PayloadInvalidError: only this relay's refusal of the caller's payload
+      // says PAYLOAD_INVALID; one of the handler's own sends or replies would tell the caller
+      // that its payload was refused, by the wrong service. The message says what failed.
+      typeof source.code === 'string' &&
+      source.code !== '' &&
+      !BUS_REPORTED.has(source.code) &&
+      (refusal || !(error instanceof PayloadInvalidError))
         ? source.code
         : ErrorCodes.HANDLER_FAILED,
     message:
@@ -51,9 +64,9 @@ export function toWireError(error: unknown, service?: string): WireError {
         ? source.message
         : `The handler failed with ${typeof error === 'string' ? `'${error}'` : 'a non-error value'}.`,
   }
-  if (error instanceof PayloadInvalidError) {
+  if (refusal) {
     // What the caller's PayloadInvalidError is rebuilt from (capped again there).
-    const { issues, issueCount, outcome } = error
+    const { issues, issueCount, outcome } = error as PayloadInvalidError
     wire.data =
       outcome === undefined
         ? { issues: capIssues(issues), issueCount }
@@ -135,10 +148,14 @@ function refusedByContract(
       path: textStart(path, MAX_ISSUE_TEXT),
       message: textStart(message, MAX_ISSUE_TEXT),
     })),
-    // The peer's count, unless it is less than what it sent or no count at all.
-    typeof fields.issueCount === 'number' && Number.isSafeInteger(fields.issueCount)
-      ? Math.max(fields.issueCount, issues.length)
-      : issues.length,
+    // The peer's count, unless it is less than what it sent or no count at all, and at most
+    // MAX_ISSUE_COUNT (said as "many").
+    Math.min(
+      typeof fields.issueCount === 'number' && Number.isSafeInteger(fields.issueCount)
+        ? Math.max(fields.issueCount, issues.length)
+        : issues.length,
+      MAX_ISSUE_COUNT,
+    ),
   )
 }
 

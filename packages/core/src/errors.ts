@@ -297,7 +297,10 @@ export class PayloadInvalidError extends ExoRelayError {
   readonly outcome: string | undefined
   /** The service that refused it; `undefined` when this relay's own check did. */
   readonly service: string | undefined
-  /** What the validator found: at most 20 issues, each path and message at most 200 characters. */
+  /**
+   * What the validator found: at most 20 issues, each path and message at most 200 characters,
+   * a long quoted value in a message cut to a short preview.
+   */
   readonly issues: readonly PayloadIssue[]
   /** How many issues the validator found; `issues` keeps the first 20. */
   readonly issueCount: number

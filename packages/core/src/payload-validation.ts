@@ -1,7 +1,9 @@
 import type { StandardSchemaV1 } from '@standard-schema/spec'
 import type { Contract } from './contract.js'
-import { ERROR_REPLY } from './error-reply.js'
+import { describeValue } from './envelope.js'
+import { ERROR_REPLY, remoteHandlerError } from './error-reply.js'
 import { ErrorCodes, HandlerError, PayloadInvalidError, type PayloadIssue } from './errors.js'
+import type { Logger } from './logger.js'
 import type { ReceivedMessage } from './message-map.js'
 import { textStart } from './peer-text.js'
 import type { PendingReplies } from './pending-replies.js'
@@ -16,12 +18,50 @@ import { isThenable } from './send-arguments.js'
 export const MAX_ISSUES = 20
 /** Characters of an issue's path or message kept. */
 export const MAX_ISSUE_TEXT = 200
+/** A quoted run in an issue's message longer than this is cut to its first `QUOTE_PREVIEW` characters. */
+export const MAX_QUOTED = 12
+/** Characters of a long quoted run kept: validators quote the value they refused. */
+export const QUOTE_PREVIEW = 8
+/** The highest issue count an error states; a peer's is not trusted beyond it. */
+export const MAX_ISSUE_COUNT = 10_000
+
+// A run quoted in double or single quotes; a single quote only when no letter touches it
+// from outside, so that the apostrophes of "isn't ... service's" are not taken for quotes.
+const QUOTED = new RegExp(
+  `"([^"\\n]{${MAX_QUOTED + 1},})"|(?<!\\w)'([^'\\n]{${MAX_QUOTED + 1},}?)'(?!\\w)`,
+  'g',
+)
+
+/**
+ * An issue's message with the values it quotes cut to a short preview: valibot writes
+ * `received "card 4111111111111111"`, and an issue travels to logs and error replies.
+ */
+function previewQuotes(message: string): string {
+  return message.replace(QUOTED, (_run, double: string | undefined, single: string | undefined) =>
+    double === undefined
+      ? `'${single!.slice(0, QUOTE_PREVIEW)}…'`
+      : `"${double.slice(0, QUOTE_PREVIEW)}…"`,
+  )
+}
 
 type Result = StandardSchemaV1.Result<unknown>
 
+/** Issues a PayloadInvalidError of this relay's own refusal of an incoming payload carries. */
+const refusals = new WeakSet<PayloadInvalidError>()
+
+/**
+ * True for the refusal of an incoming payload by this relay's contract (the sender's fault);
+ * false for any other PayloadInvalidError a handler let escape, e.g. of its own send: that
+ * is the handler's failure, not its caller's.
+ */
+export function isRefusal(error: unknown): boolean {
+  return error instanceof PayloadInvalidError && refusals.has(error)
+}
+
 /** The issues of a failed validation, capped (also those of a peer: it is not trusted). */
-export function capIssues(issues: readonly unknown[]): PayloadIssue[] {
+export function capIssues(issues: unknown): PayloadIssue[] {
   const capped: PayloadIssue[] = []
+  if (!Array.isArray(issues)) return capped
   for (const issue of issues.slice(0, MAX_ISSUES)) {
     const { message, path } = (typeof issue === 'object' && issue !== null ? issue : {}) as {
       message?: unknown
@@ -29,7 +69,7 @@ export function capIssues(issues: readonly unknown[]): PayloadIssue[] {
     }
     capped.push({
       path: cut(typeof path === 'string' ? path : pathText(path)),
-      message: cut(typeof message === 'string' ? message : 'invalid'),
+      message: cut(typeof message === 'string' ? previewQuotes(message) : 'invalid'),
     })
   }
   return capped
@@ -58,6 +98,7 @@ function issuesText(issues: readonly PayloadIssue[], total: number): string {
   if (first === undefined) return 'the validator gave no issues'
   const text = `${first.path === '' ? '' : `${first.path}: `}${first.message}`
   const more = total - 1
+  if (total >= MAX_ISSUE_COUNT) return `${text} (and many more issues)`
   return more > 0 ? `${text} (and ${more} more issue${more === 1 ? '' : 's'})` : text
 }
 
@@ -106,15 +147,45 @@ function unlistedOutcome(
   )
 }
 
-/** A validator that threw (or rejected): the validator failed, not the payload. */
+/** What a validator returned instead of a Standard Schema result (`{ value }` or `{ issues }`). */
+class MalformedResult extends TypeError {}
+
+/**
+ * A validator that threw, rejected or returned no Standard Schema result: the validator
+ * failed, not the payload. The contract named is this relay's own.
+ */
 function validatorFailed(messageName: string, outcome: string | undefined, error: unknown) {
   const what =
     outcome === undefined ? `'${messageName}'` : `the reply '${outcome}' to '${messageName}'`
+  const how =
+    error instanceof MalformedResult
+      ? `failed: ${error.message}`
+      : `threw instead of returning issues: ${error instanceof Error ? error.message : String(error)}`
   return new HandlerError(
     ErrorCodes.HANDLER_FAILED,
-    `The contract's validator of ${what} threw instead of returning issues: ${error instanceof Error ? error.message : String(error)}. Fix the schema; the error is the cause.`,
+    `The contract's validator of ${what} ${how}. Fix the schema; the error is the cause.`,
     { cause: error },
   )
+}
+
+/** The issues of a Standard Schema result; `undefined` on success; throws on anything else. */
+function issuesOf(result: unknown): readonly StandardSchemaV1.Issue[] | undefined {
+  if (typeof result === 'object' && result !== null) {
+    const { issues } = result as { issues?: unknown }
+    if (Array.isArray(issues)) return issues
+    if (issues === undefined && 'value' in result) return undefined
+  }
+  throw new MalformedResult(
+    `it returned ${describeResult(result)}, not { value } nor { issues: [...] }`,
+  )
+}
+
+function describeResult(result: unknown): string {
+  if (typeof result !== 'object' || result === null) return describeValue(result)
+  const { issues } = result as { issues?: unknown }
+  return issues === undefined
+    ? 'an object without value'
+    : `issues that are ${describeValue(issues)}`
 }
 
 /**
@@ -133,9 +204,16 @@ function validate(
   | HandlerError
   | undefined
   | Promise<PayloadInvalidError | HandlerError | undefined> {
+  // Never throws: a malformed result is the validator's failure, as a throw is.
   const settle = (result: Result) => {
-    if (result.issues !== undefined) return fail(result.issues)
-    onValid(result.value)
+    let issues: readonly StandardSchemaV1.Issue[] | undefined
+    try {
+      issues = issuesOf(result)
+    } catch (error) {
+      return failed(error)
+    }
+    if (issues !== undefined) return fail(issues)
+    onValid((result as StandardSchemaV1.SuccessResult<unknown>).value)
     return undefined
   }
   let result: Result | Promise<Result>
@@ -152,13 +230,18 @@ export class ContractChecks {
   readonly #messages: Contract['messages']
   readonly #serviceName: string
   readonly #pending: PendingReplies
-  /** The async reply checks under way, by request id: the next reply of a request waits for them. */
+  readonly #log: Logger
+  /**
+   * The async reply checks under way, by request id: the next reply of a request waits for
+   * them. An entry leaves when its last check is done, or when the request's wait ends.
+   */
   readonly #checking = new Map<string, Promise<unknown>>()
 
-  constructor(contract: Contract, serviceName: string, pending: PendingReplies) {
+  constructor(contract: Contract, serviceName: string, pending: PendingReplies, log: Logger) {
     this.#messages = contract.messages
     this.#serviceName = serviceName
     this.#pending = pending
+    this.#log = log
   }
 
   #spec(name: string) {
@@ -175,8 +258,17 @@ export class ContractChecks {
     const schema = this.#spec(name)?.payload
     if (schema === undefined || typeof handler !== 'function') return handler
     const run = handler as Handler<any, any>
-    const fail = (issues: readonly StandardSchemaV1.Issue[]) =>
-      payloadInvalid(name, undefined, this.#serviceName, capIssues(issues), issues.length)
+    const fail = (issues: readonly StandardSchemaV1.Issue[]) => {
+      const refused = payloadInvalid(
+        name,
+        undefined,
+        this.#serviceName,
+        capIssues(issues),
+        issues.length,
+      )
+      refusals.add(refused)
+      return refused
+    }
     const failed = (error: unknown) => validatorFailed(name, undefined, error)
     return (payload: unknown, context: Parameters<Handler<any, any>>[1]) => {
       let value: unknown
@@ -194,7 +286,8 @@ export class ContractChecks {
 
   /**
    * Hands a reply to its waiter, as the reply table's `deliver` does, after checking it
-   * against the `replies` of its request. False when nobody waits for it.
+   * against the `replies` of its request. An error reply is never checked, but waits its
+   * turn behind the replies of its request still being checked. False when nobody waits.
    */
   deliver(message: ReceivedMessage): boolean {
     const { responseTo } = message
@@ -202,26 +295,52 @@ export class ContractChecks {
     const requestName = this.#pending.messageNameOf(responseTo)
     if (requestName === undefined) return false
     const replies = this.#spec(requestName)?.replies
-    if (replies === undefined) return this.#pending.deliver(message)
     const before = this.#checking.get(responseTo)
     if (before === undefined) {
+      if (message.name === ERROR_REPLY) {
+        this.#pending.reject(responseTo, remoteHandlerError(message, requestName))
+        return true
+      }
+      if (replies === undefined) return this.#pending.deliver(message)
       const checked = this.#checkReply(message, requestName, replies)
       if (checked !== undefined) this.#track(responseTo, checked)
     } else {
-      // Outcomes reach a callback in the order they came.
+      // Outcomes reach a callback in the order they came, an error reply too.
       this.#track(
         responseTo,
-        before.then(() => this.#checkReply(message, requestName, replies)),
+        before.then(() =>
+          message.name === ERROR_REPLY
+            ? this.#pending.reject(responseTo, remoteHandlerError(message, requestName))
+            : this.#checkReply(message, requestName, replies ?? {}),
+        ),
       )
     }
     return true
   }
 
+  /** The wait for request `id` ended: checks still under way deliver to nobody. */
+  forget(id: string): void {
+    this.#checking.delete(id)
+  }
+
   #track(responseTo: string, checking: Promise<unknown>): void {
-    const done: Promise<unknown> = checking.then(() => {
+    // Never rejects: a check that failed must not stop the next reply's check.
+    const done: Promise<unknown> = checking.then(undefined, ignore).then(() => {
       if (this.#checking.get(responseTo) === done) this.#checking.delete(responseTo)
     })
     this.#checking.set(responseTo, done)
+  }
+
+  /** Hands a checked reply to its waiter; one whose sender stopped waiting meanwhile is late. */
+  #deliverChecked(message: ReceivedMessage): void {
+    if (this.#pending.deliver(message)) return
+    if (this.#log.isLevelEnabled?.('debug') !== false) {
+      const { name, id, responseTo } = message
+      this.#log.debug(
+        { messageName: name, messageId: id, responseTo },
+        'late reply: its sender no longer waited',
+      )
+    }
   }
 
   /** Checks one reply and settles its waiter; a Promise while an async validator works. */
@@ -243,7 +362,7 @@ export class ContractChecks {
       (issues) => payloadInvalid(requestName, outcome, undefined, capIssues(issues), issues.length),
       (thrown) => validatorFailed(requestName, outcome, thrown),
       (value) => {
-        this.#pending.deliver({ ...message, payload: value } as ReceivedMessage)
+        this.#deliverChecked({ ...message, payload: value } as ReceivedMessage)
       },
     )
     if (error === undefined) return undefined

@@ -80,6 +80,7 @@ class Waiter {
     readonly table: Map<string, Waiter>,
     readonly timers: Timers,
     readonly givenUp: RecentMap<string, true>,
+    readonly ended: ((id: string) => void) | undefined,
   ) {
     this.onReply = options.onReply
     this.sink = sink
@@ -114,6 +115,11 @@ class Waiter {
     if (this.#settle()) this.sink[settleFailure](atCallSite(error, this.#callSite))
   }
 
+  /** Ends the wait without telling its sink. False when it had already ended. */
+  release(): boolean {
+    return this.#settle()
+  }
+
   #settle(): boolean {
     if (this.#settled) return false
     this.#settled = true
@@ -121,6 +127,7 @@ class Waiter {
     if (this.table.get(this.id) === this) this.table.delete(this.id)
     if (this.#timer !== undefined) this.timers.clearTimeout(this.#timer)
     if (this.#onAbort !== undefined) this.#signal!.removeEventListener('abort', this.#onAbort)
+    this.ended?.(this.id)
     return true
   }
 }
@@ -142,6 +149,8 @@ export class PendingReplies {
   readonly #waiters = new Map<string, Waiter>()
   readonly #timers: Timers
   readonly #givenUp = new RecentMap<string, true>(GIVEN_UP_REMEMBERED)
+  /** Told the id of every wait that ends (a contract's reply checks forget it); set once, before any wait. */
+  ended: ((id: string) => void) | undefined
 
   constructor(options: { timers?: Timers | undefined } = {}) {
     this.#timers = options.timers ?? unrefTimers
@@ -172,7 +181,10 @@ export class PendingReplies {
       )
       return
     }
-    this.#waiters.set(id, new Waiter(id, options, sink, this.#waiters, this.#timers, this.#givenUp))
+    this.#waiters.set(
+      id,
+      new Waiter(id, options, sink, this.#waiters, this.#timers, this.#givenUp, this.ended),
+    )
   }
 
   /**
@@ -203,6 +215,14 @@ export class PendingReplies {
     if (waiter === undefined) return false
     waiter.resolve(undefined)
     return true
+  }
+
+  /**
+   * Ends a wait without settling it: its sink is left to the caller. False when the wait had
+   * already ended (its deadline, signal or `rejectAll()` settled it).
+   */
+  release(id: string): boolean {
+    return this.#waiters.get(id)?.release() === true
   }
 
   /** Rejects one wait, e.g. because its message could not be sent. */

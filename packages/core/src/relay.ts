@@ -135,7 +135,12 @@ export class Relay<M extends MessageMap<M> = AnyMessages> extends EventEmitter<R
     this.#contract =
       contract === undefined
         ? undefined
-        : new ContractChecks(contract, this.serviceName, this.#pending)
+        : new ContractChecks(contract, this.serviceName, this.#pending, this.#log)
+    // Replies still being checked when their request's wait ends deliver to nobody.
+    if (this.#contract !== undefined) {
+      const checks = this.#contract
+      this.#pending.ended = (id) => checks.forget(id)
+    }
     const validateOutgoing = checkBoolean(
       options.validateOutgoing,
       'validateOutgoing',
@@ -387,7 +392,7 @@ export class Relay<M extends MessageMap<M> = AnyMessages> extends EventEmitter<R
     responseTo: string | undefined,
     replyRoute: unknown,
     parent?: HandlerContextImpl,
-    checkedId?: string,
+    checked?: { id: string; timeout: number },
   ): SentMessage<any, any> {
     assertMessageName(name, 'ExoRelay#send')
     assertPayload(payload, 'ExoRelay#send')
@@ -395,14 +400,17 @@ export class Relay<M extends MessageMap<M> = AnyMessages> extends EventEmitter<R
     const { onReply, reply } = args
     let { timeout, signal } = args
     const envelope = createEnvelope(name, this.serviceName, payload, responseTo)
-    if (checkedId !== undefined) envelope.id = checkedId
+    if (checked !== undefined) {
+      envelope.id = checked.id
+      timeout = checked.timeout
+    }
     const { id } = envelope
     const expectsReply = reply !== false || onReply !== undefined
     // Where the caller sent it, so that whatever the send rejects with points at that line
     // (decisions 0010, 0023). A reply has no caller to point at: its failure is only logged.
     const callSite =
       this.#stackTraces === true && responseTo === undefined ? this.#callerOf(parent) : undefined
-    if (this.#outgoing !== undefined && checkedId === undefined) {
+    if (this.#outgoing !== undefined && checked === undefined) {
       const refused = this.#outgoing.outgoing(
         name,
         payload,
@@ -413,21 +421,19 @@ export class Relay<M extends MessageMap<M> = AnyMessages> extends EventEmitter<R
         if (!isThenable(refused)) {
           return this.#failed(envelope, expectsReply, onReply !== undefined, refused, failedSite)
         }
-        // An async validator: the send leaves once it passed, under the same id.
-        const sent = this.#sentMessage(id, name, onReply !== undefined, responseTo !== undefined)
-        refused.then((error) => {
-          if (error !== undefined) {
-            sent[settleFailure](atCallSite(error, failedSite))
-            return
-          }
-          this.#send(name, payload, third, fourth, responseTo, replyRoute, parent, id)
-            .envelope()
-            .then(
-              (received) => sent[settleReply](received),
-              (failure: unknown) => sent[settleFailure](failure),
-            )
-        })
-        return sent
+        return this.#sendChecked(
+          refused,
+          id,
+          name,
+          payload,
+          args,
+          third,
+          fourth,
+          responseTo,
+          replyRoute,
+          parent,
+          failedSite,
+        )
       }
     }
     // Set when this send's deadline is its parent message's.
@@ -526,6 +532,68 @@ export class Relay<M extends MessageMap<M> = AnyMessages> extends EventEmitter<R
     } finally {
       if (trace !== undefined) diagnostics.sendTracing.end.publish(trace)
     }
+    return sent
+  }
+
+  /**
+   * A send whose payload an async validator checks: it leaves once the check passed, under
+   * the same id, with what is left of its deadline. Meanwhile it waits in the reply table,
+   * so that its deadline, its signal (and its handler's) and close() end it as any send's;
+   * once ended, it is not sent.
+   */
+  #sendChecked(
+    check: Promise<ExoRelayError | undefined>,
+    id: string,
+    name: string,
+    payload: unknown,
+    args: ReturnType<typeof readSendArguments>,
+    third: unknown,
+    fourth: unknown,
+    responseTo: string | undefined,
+    replyRoute: unknown,
+    parent: HandlerContextImpl | undefined,
+    callSite: CallSite | undefined,
+  ): SentMessage<any, any> {
+    const expectsReply = args.reply !== false || args.onReply !== undefined
+    const sent = this.#sentMessage(id, name, args.onReply !== undefined, responseTo !== undefined)
+    let { timeout, signal } = args
+    if (parent !== undefined && expectsReply) {
+      timeout = Math.min(timeout, parent.timeLeft())
+      signal =
+        signal === undefined ? parent.stopSignal : AbortSignal.any([signal, parent.stopSignal])
+    }
+    const started = performance.now()
+    this.#pending.wait(
+      id,
+      {
+        timeout,
+        timeoutError: () =>
+          new TimeoutError(
+            `'${name}' was not sent within ${timeout} ms: the contract's validator of its payload had not finished. Make the validator settle, or raise the timeout.`,
+            timeout,
+          ),
+        callSite,
+        signal,
+      },
+      sent,
+    )
+    check.then((error) => {
+      if (!this.#pending.release(id)) return
+      if (error !== undefined) {
+        sent[settleFailure](atCallSite(error, callSite))
+        return
+      }
+      const left = Math.max(1, timeout - (performance.now() - started))
+      this.#send(name, payload, third, fourth, responseTo, replyRoute, parent, {
+        id,
+        timeout: Number.isFinite(timeout) ? left : timeout,
+      })
+        .envelope()
+        .then(
+          (received) => sent[settleReply](received),
+          (failure: unknown) => sent[settleFailure](failure),
+        )
+    })
     return sent
   }
 

@@ -16,6 +16,7 @@ import {
 import type { Logger } from '../src/logger.js'
 import { MemoryBus } from '../src/memory-transport.js'
 import type { AnyMessages } from '../src/message-map.js'
+import { capIssues, MAX_ISSUE_COUNT } from '../src/payload-validation.js'
 import { Relay } from '../src/relay.js'
 import type { RelayOptions } from '../src/relay-types.js'
 
@@ -70,6 +71,15 @@ function asyncSchema(isValid: (value: unknown) => boolean): StandardSchemaV1<unk
     },
   }
 }
+
+/** Lets every callback already due run: what settles after a promise settles has settled. */
+const turn = () => new Promise((resolve) => setImmediate(resolve))
+
+/** A validator that passes `'first'` only after a few turns of the event loop, anything else at once. */
+const firstIsSlow = schemaOf(async (value) => {
+  if (value === 'first') for (let i = 0; i < 5; i++) await turn()
+  return value === 'bad' ? { issues: [{ message: 'refused' }] } : { value }
+})
 
 const contract = defineContract({
   'users.create': {
@@ -298,14 +308,30 @@ test('a validator that throws is a handler failure, and the relay keeps serving'
   await web.send('users.touch', { id: 1 }, { reply: false })
 })
 
-test('a one-way message that is refused is logged, and nothing is answered', async (t) => {
+test('a one-way message that is refused is logged, and its sender drops the error reply quietly', async (t) => {
   const { web, users, usersLog, webLog, listen } = await pair(t, {}, { contract })
-  users.registerHandler('users.touch', () => assert.fail('the handler ran'))
+  let ran = 0
+  users.registerHandler('users.touch', () => {
+    ran++
+  })
+  users.registerHandler('ping', (_payload, { reply }) => reply('pong'))
   await listen()
   await web.send('users.touch', { id: 'one' }, { reply: false })
   const refused = await usersLog.next('payload invalid: refused')
   assert.equal(refused.fields.messageName, 'users.touch')
-  assert.equal(webLog.lines.filter((line) => line.level === 'warn').length, 0)
+  // The receiver cannot tell a one-way message from a request: it answers with an error
+  // reply, which comes before the answer to a request sent after it, and which the sender,
+  // waiting for nothing, takes as an unknown message (debug).
+  await web.send('ping', null)
+  assert.equal(ran, 0, 'the handler did not run')
+  const dropped = webLog.lines.filter((line) => line.fields.messageName === '__error')
+  assert.deepEqual(
+    dropped.map((line) => [line.level, line.message]),
+    [['debug', 'unknown message']],
+  )
+  const loud = (line: Line) => line.level === 'warn' || line.level === 'error'
+  assert.deepEqual(webLog.lines.filter(loud), [])
+  assert.deepEqual(usersLog.lines.filter(loud), [refused])
 })
 
 test('a reply that does not match the contract rejects the send at the requester', async (t) => {
@@ -420,27 +446,49 @@ test('async validators are awaited: incoming, replies (in order) and outgoing', 
   assert.equal(typeof outgoing.id, 'string')
 })
 
-test("a peer's refusal is rebuilt from its error reply, its issues capped again", () => {
-  const error = remoteHandlerError(
+test('replies reach a callback in the order they came, when the first takes longer to check', async (t) => {
+  const ordered = defineContract({ 'users.steps': { replies: { step: firstIsSlow } } })
+  const { web, users, listen } = await pair(t, { contract: ordered }, {})
+  users.registerHandler('users.steps', async (_payload, { reply }) => {
+    await reply('step', 'first')
+    await reply('step', 'second')
+    await reply('step', 'bad')
+  })
+  await listen()
+  const outcomes: unknown[] = []
+  await assert.rejects(
+    web.send('users.steps', null, (payload) => {
+      outcomes.push(payload)
+    }),
+    (error: PayloadInvalidError) => error.code === ErrorCodes.REPLY_INVALID,
+  )
+  assert.deepEqual(outcomes, ['first', 'second'])
+})
+
+/** What the requester of 'users.create' makes of an error reply of service 'users' refusing it. */
+function peerRefusal(payload: Record<string, unknown>) {
+  return remoteHandlerError(
     {
       name: '__error',
       id: 'r1',
       responseTo: 'q1',
-      payload: {
-        code: ErrorCodes.PAYLOAD_INVALID,
-        message: 'ignored: the text is ours',
-        service: 'users',
-        data: {
-          issues: Array.from({ length: 100 }, (_, i) => ({
-            path: `field${i}`,
-            message: `<b>bad</b>\n${'x'.repeat(10_000)}`,
-          })),
-          issueCount: 5_000,
-        },
-      },
+      payload: { code: ErrorCodes.PAYLOAD_INVALID, service: 'users', ...payload },
     },
     'users.create',
   )
+}
+
+test("a peer's refusal is rebuilt from its error reply, its issues capped again", () => {
+  const error = peerRefusal({
+    message: 'ignored: the text is ours',
+    data: {
+      issues: Array.from({ length: 100 }, (_, i) => ({
+        path: `field${i}`,
+        message: `<b>bad</b>\n${'x'.repeat(10_000)}`,
+      })),
+      issueCount: 5_000,
+    },
+  })
   assert.ok(error instanceof PayloadInvalidError)
   assert.equal(error.service, 'users')
   assert.equal(error.issues.length, 20)
@@ -449,10 +497,12 @@ test("a peer's refusal is rebuilt from its error reply, its issues capped again"
     error.issues.every((issue) => issue.message.length <= 200 && !issue.message.includes('\n')),
   )
   assert.match(error.message, /\(and 4999 more issues\)/)
-  assert.deepEqual(toWireError(error, 'web').data, {
-    issues: error.issues,
-    issueCount: 5_000,
-  })
+  // Let escape by a handler of 'web', it is that handler's failure: its caller's payload
+  // was not refused.
+  const wire = toWireError(error, 'web')
+  assert.equal(wire.code, ErrorCodes.HANDLER_FAILED)
+  assert.equal(wire.data, undefined)
+  assert.equal(wire.message, error.message)
 })
 
 function captureThrow(fn: () => unknown): InvalidArgumentError {
@@ -463,3 +513,224 @@ function captureThrow(fn: () => unknown): InvalidArgumentError {
   }
   assert.fail('it did not throw')
 }
+
+/** A Standard Schema whose validator returns what `validate` gives: a stand-in for a broken one. */
+function schemaOf(validate: (value: unknown) => unknown): StandardSchemaV1 {
+  return { '~standard': { version: 1, vendor: 'test', validate: validate as never } }
+}
+
+/** A validator that answers when the test says: `release(true)` passes, `release(false)` refuses. */
+function heldSchema() {
+  let release!: (valid: boolean) => void
+  const answer = new Promise<boolean>((resolve) => {
+    release = resolve
+  })
+  const schema = schemaOf(async (value) =>
+    (await answer) ? { value } : { issues: [{ message: 'refused' }] },
+  )
+  return { schema, release }
+}
+
+test('a send waiting for its async outgoing check ends at its deadline, its signal or close(), and is not sent after', async (t) => {
+  const held = heldSchema()
+  const slow = defineContract({ 'users.slow': { payload: held.schema } })
+  const bus = new MemoryBus()
+  const transport = bus.transport()
+  const sentNames: string[] = []
+  const send = transport.send.bind(transport)
+  transport.send = (envelope, options) => {
+    sentNames.push(envelope.name)
+    return send(envelope, options)
+  }
+  const web = new Relay<AnyMessages>({
+    serviceName: 'web',
+    transport,
+    contract: slow as never,
+    validateOutgoing: true,
+  })
+  t.after(() => web.close())
+  await web.listen()
+
+  const late = await web.send('users.slow', 1, { timeout: 20 }).catch((e: unknown) => e)
+  assert.ok(isExoRelayError(late, ErrorCodes.TIMEOUT), String(late))
+  assert.match(
+    (late as Error).message,
+    /^'users\.slow' was not sent within 20 ms: the contract's validator/,
+  )
+
+  const controller = new AbortController()
+  const aborted = web.send('users.slow', 1, { signal: controller.signal }).catch((e: unknown) => e)
+  controller.abort()
+  const abortError = await aborted
+  assert.ok(isExoRelayError(abortError, ErrorCodes.ABORTED), String(abortError))
+  assert.match((abortError as Error).message, /'users\.slow'/)
+
+  const closed = web.send('users.slow', 1, { reply: false }).catch((e: unknown) => e)
+  await web.close()
+  const closedError = await closed
+  assert.ok(isExoRelayError(closedError, ErrorCodes.CLOSED), String(closedError))
+  assert.match((closedError as Error).message, /'users\.slow'/)
+
+  held.release(true)
+  await turn()
+  assert.deepEqual(sentNames, [], 'nothing is sent once the send ended')
+})
+
+test('a validator that returns no Standard Schema result fails as the validator, on every path', async (t) => {
+  const unhandled: unknown[] = []
+  const onUnhandled = (reason: unknown) => unhandled.push(reason)
+  process.on('unhandledRejection', onUnhandled)
+  t.after(() => process.off('unhandledRejection', onUnhandled))
+  const broken = defineContract({
+    'users.undefined': { payload: schemaOf(() => undefined) },
+    'users.not-array': { payload: schemaOf(() => ({ issues: {} })) },
+    'users.number': { payload: schemaOf(() => 42) },
+    'users.replies': {
+      replies: {
+        'sync.not-array': schemaOf(() => ({ issues: {} })),
+        'async.undefined': schemaOf(async () => undefined),
+        'sync.undefined': schemaOf(() => undefined),
+      },
+    },
+  })
+  const { web, users, listen } = await pair(
+    t,
+    { contract: broken, validateOutgoing: false },
+    { contract: broken, validateOutgoing: false },
+  )
+  users.registerHandler('users.undefined', (_payload, { reply }) => reply('done'))
+  users.registerHandler('users.replies', (outcome: any, { reply }) => reply(outcome, 1))
+  await listen()
+
+  // Incoming: the caller learns that the receiver's validator failed.
+  const incoming = await web.send('users.undefined', 1).catch((e: unknown) => e)
+  assert.ok(incoming instanceof RemoteHandlerError, String(incoming))
+  assert.equal(incoming.remoteCode, ErrorCodes.HANDLER_FAILED)
+  assert.match(
+    incoming.message,
+    /validator of 'users\.undefined' failed: it returned undefined, not \{ value \} nor \{ issues: \[\.\.\.\] \}/,
+  )
+
+  // Replies: the requester's own validator failed, not the peer; at once, not at the deadline.
+  for (const outcome of ['sync.not-array', 'async.undefined', 'sync.undefined']) {
+    const error = await web
+      .send('users.replies', outcome, { timeout: Number.POSITIVE_INFINITY })
+      .catch((e: unknown) => e)
+    assert.ok(isExoRelayError(error, ErrorCodes.HANDLER_FAILED), `${outcome}: ${String(error)}`)
+    assert.match(
+      (error as Error).message,
+      new RegExp(`^The contract's validator of the reply '${outcome}' to 'users\\.replies' failed`),
+    )
+  }
+
+  // Outgoing: the send rejects, it never throws.
+  const checking = new Relay<AnyMessages>({
+    serviceName: 'checking',
+    transport: new MemoryBus().transport(),
+    contract: broken as never,
+    validateOutgoing: true,
+  })
+  for (const name of ['users.not-array', 'users.number']) {
+    const error = await checking.send(name, 1, { reply: false }).catch((e: unknown) => e)
+    assert.ok(isExoRelayError(error, ErrorCodes.HANDLER_FAILED), `${name}: ${String(error)}`)
+  }
+  await turn()
+  assert.deepEqual(unhandled, [])
+})
+
+test("a PayloadInvalidError of a handler's own send or reply is the handler's failure, not its caller's", async (t) => {
+  const orders = defineContract({
+    'stock.reserve': { payload: z.object({ sku: z.string() }) },
+    'orders.place': { replies: { 'orders.placed': z.object({ id: z.number() }) } },
+  })
+  const { web, users, usersLog, listen } = await pair(
+    t,
+    {},
+    { contract: orders, validateOutgoing: true },
+  )
+  users.registerHandler('orders.place', async (how: any, { send, reply }) => {
+    if (how === 'send') await send('stock.reserve', { sku: 42 }, { reply: false })
+    await reply('orders.placed', { id: 'one' })
+  })
+  await listen()
+  for (const [how, inner] of [
+    ['send', /The payload of 'stock\.reserve' does not match the contract/],
+    ['reply', /The reply 'orders\.placed' to 'orders\.place' does not match the contract/],
+  ] as const) {
+    const error = await web.send('orders.place', how).catch((e: unknown) => e)
+    assert.ok(error instanceof RemoteHandlerError, `${how}: ${String(error)}`)
+    assert.equal(error.remoteCode, ErrorCodes.HANDLER_FAILED)
+    assert.match(error.message, /^The handler of 'orders\.place' in service 'users' failed: /)
+    assert.match(error.message, inner)
+  }
+  const failures = usersLog.lines.filter((line) => line.message === 'handler failed')
+  assert.equal(failures.length, 2)
+  assert.ok(failures.every((line) => line.level === 'error' && line.fields.err instanceof Error))
+  assert.equal(
+    usersLog.lines.filter((line) => line.message === 'payload invalid: refused').length,
+    0,
+  )
+})
+
+test('an error reply waits behind the replies of its request still being checked', async (t) => {
+  const ordered = defineContract({ 'users.steps': { replies: { step: firstIsSlow } } })
+  const { web, users, listen } = await pair(t, { contract: ordered }, {})
+  users.registerHandler('users.steps', async (_payload, { reply }) => {
+    await reply('step', 'first')
+    throw new Error('then it failed')
+  })
+  await listen()
+  const outcomes: unknown[] = []
+  const error = await web
+    .send('users.steps', null, (payload) => {
+      outcomes.push(payload)
+    })
+    .catch((e: unknown) => e)
+  assert.ok(error instanceof RemoteHandlerError, String(error))
+  assert.deepEqual(outcomes, ['first'])
+})
+
+test('a reply checked after its deadline is logged as late', async (t) => {
+  const held = heldSchema()
+  const slow = defineContract({ 'users.slow': { replies: { done: held.schema } } })
+  const { web, users, webLog, listen } = await pair(t, { contract: slow }, {})
+  let replied!: () => void
+  const repliedOnce = new Promise<void>((resolve) => {
+    replied = resolve
+  })
+  users.registerHandler('users.slow', async (_payload, { reply }) => {
+    await reply('done', 1)
+    replied()
+  })
+  await listen()
+  const sent = web.send('users.slow', null, { timeout: 50 })
+  await repliedOnce
+  assert.ok(isExoRelayError(await sent.catch((e: unknown) => e), ErrorCodes.TIMEOUT))
+  held.release(true)
+  const late = await webLog.next('late reply: its sender no longer waited')
+  assert.equal(late.fields.messageName, 'done')
+})
+
+test('quoted values in issue messages are cut to a short preview (valibot, zod)', () => {
+  const card = 'card 4111111111111111'
+  const valibot = v.number()['~standard'].validate(card) as StandardSchemaV1.FailureResult
+  const zod = z
+    .number({ error: (issue) => `expected a number, got '${String(issue.input)}'` })
+    ['~standard'].validate(card) as StandardSchemaV1.FailureResult
+  const [fromValibot] = capIssues(valibot.issues)
+  const [fromZod] = capIssues(zod.issues)
+  assert.equal(fromValibot!.message, 'Invalid type: Expected number but received "card 411…"')
+  assert.equal(fromZod!.message, "expected a number, got 'card 411…'")
+  assert.deepEqual(capIssues([{ message: `isn't the service's "short" value, it's 'fine'` }]), [
+    { path: '', message: `isn't the service's "short" value, it's 'fine'` },
+  ])
+})
+
+test("a peer's issue count is believed up to 10,000, then said as many", () => {
+  const error = peerRefusal({
+    data: { issues: [{ path: 'a', message: 'bad' }], issueCount: Number.MAX_SAFE_INTEGER },
+  }) as PayloadInvalidError
+  assert.equal(error.issueCount, MAX_ISSUE_COUNT)
+  assert.equal(MAX_ISSUE_COUNT, 10_000)
+  assert.match(error.message, /a: bad \(and many more issues\)/)
+})

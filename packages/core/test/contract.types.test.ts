@@ -13,12 +13,13 @@ import {
   type Contract,
   defineContract,
   isContract,
+  type MessageSchemas,
   type MessagesOf,
   type SchemaInput,
   type SchemaOutput,
 } from '../src/contract.js'
 import { MemoryBus } from '../src/memory-transport.js'
-import type { ReplyEnvelopeOf } from '../src/message-map.js'
+import type { ReceivedMessage, ReplyEnvelopeOf } from '../src/message-map.js'
 import { Relay } from '../src/relay.js'
 import type { SentMessage } from '../src/sent-message.js'
 
@@ -181,6 +182,34 @@ compileOnly(() => {
   web.registerHandler('prices.latest', (currency, { reply }) => {
     const _currency: Equal<typeof currency, string> = true
     return reply('prices.found', { total: 1 })
+  })
+})
+
+// A contract built in a loop: a record with an index signature, each name typed by its value
+// type (any payload, any outcome), not `never` (which would let a relay accept anything).
+const looseSchemas: Record<string, MessageSchemas> = {}
+const loose = defineContract(looseSchemas)
+const _loose: [
+  Equal<
+    MessagesOf<typeof loose>,
+    { [name: string]: { payload: unknown; replies: { [outcome: string]: unknown } } }
+  >,
+  Equal<MessagesOf<typeof looseSchemas>, MessagesOf<typeof loose>>,
+] = [true, true]
+
+compileOnly(() => {
+  const web = new Relay({
+    serviceName: 'web',
+    transport: new MemoryBus().transport(),
+    contract: loose,
+  })
+  const sent = web.send('anything', { any: 'payload' })
+  const _sent: Equal<typeof sent, SentMessage<unknown, ReceivedMessage<unknown, string>>> = true
+  new Relay<{ 'orders.place': { payload: string } }>({
+    serviceName: 'web',
+    transport: new MemoryBus().transport(),
+    // @ts-expect-error: a map the contract does not give
+    contract: loose,
   })
 })
 

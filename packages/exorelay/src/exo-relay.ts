@@ -192,9 +192,7 @@ export interface ExoRelayOptions<M = AnyMessages> extends ConfigOptions {
 export class ExoRelay<M extends MessageMap<M> = AnyMessages> extends Relay<M> {
   readonly #defaultPort: number
 
-  // `ExoRelayOptions<any>` too: options typed without a map (`ExoRelayOptions`, as a wrapper
-  // such as exoservice's startService passes them on) still construct a relay of any map.
-  constructor(options: ExoRelayOptions<M> | ExoRelayOptions<any> = {}) {
+  constructor(options: ExoRelayOptions<M> = {}) {
     const env = options.env ?? process.env
     const kind = options.transport === undefined ? transportKind(env) : undefined
     const config = resolveConfig(options, kind === TransportKinds.HTTP)

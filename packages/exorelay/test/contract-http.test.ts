@@ -52,6 +52,11 @@ test('over HTTP, an invalid payload reaches the caller as a PayloadInvalidError 
   const _checked = () => {
     // @ts-expect-error: the contract says name is a string
     web.send('users.create', { name: 42 })
+    new ExoRelay<{ 'orders.place': { payload: { item: string }; replies: { placed: null } } }>({
+      serviceName: 'web',
+      // @ts-expect-error: a map the contract does not give (core's Relay refuses it too)
+      contract,
+    })
   }
   let ran = 0
   users.registerHandler('users.create', (user, { reply }) => {
