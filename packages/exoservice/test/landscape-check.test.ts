@@ -273,7 +273,7 @@ test('a contract module that does not parse is refused naming where: file, line 
   await assert.rejects(loadContract(named('cut.ts')), {
     code: ExoServiceErrorCodes.CONTRACT,
     message: new RegExp(
-      `^${escape(join(folder, 'cut.ts'))}: the module does not parse: .+ at ${escape(join(folder, 'cut.ts'))}:3:0\\. Fix the syntax error there\\.$`,
+      `^${escapeRegExp(join(folder, 'cut.ts'))}: the module does not parse: .+ at ${escapeRegExp(join(folder, 'cut.ts'))}:3:0\\. Fix the syntax error there\\.$`,
     ),
   })
   // A SyntaxError thrown while running is no syntax error of the module.
@@ -284,7 +284,7 @@ test('a contract module that does not parse is refused naming where: file, line 
   })
 })
 
-function escape(text: string): string {
+function escapeRegExp(text: string): string {
   return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')
 }
 
