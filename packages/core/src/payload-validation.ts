@@ -105,7 +105,8 @@ function issuesText(issues: readonly PayloadIssue[], total: number): string {
 /**
  * The error of a payload (no `outcome`) or reply (`outcome`) that failed its schema, naming
  * the message, the service whose contract refused it (`undefined`: this relay's own check) and
- * the first issue. `total` counts the issues before capping.
+ * the first issue. `total` counts the issues before capping; `outgoing`: this relay's check of
+ * what it was about to send, which then did not leave.
  */
 export function payloadInvalid(
   messageName: string,
@@ -113,12 +114,17 @@ export function payloadInvalid(
   service: string | undefined,
   issues: readonly PayloadIssue[],
   total = issues.length,
+  outgoing = false,
 ): PayloadInvalidError {
   const what =
     outcome === undefined
       ? `The payload of '${messageName}'`
       : `The reply '${outcome}' to '${messageName}'`
-  const whose = service === undefined ? 'the contract' : `the contract of service '${service}'`
+  // An outgoing check stops the message before it leaves: the sender should know nothing went.
+  const whose =
+    service === undefined
+      ? `the contract${outgoing ? ', so it was not sent' : ''}`
+      : `the contract of service '${service}'`
   return new PayloadInvalidError(
     outcome === undefined ? ErrorCodes.PAYLOAD_INVALID : ErrorCodes.REPLY_INVALID,
     `${what} does not match ${whose}: ${issuesText(issues, total)}. ${outcome === undefined ? 'Send what the contract says' : 'Reply with a payload the contract lists'}, or update the contract on both sides.`,
@@ -408,7 +414,8 @@ export class ContractChecks {
     return validate(
       schema,
       payload,
-      (issues) => payloadInvalid(messageName, outcome, undefined, capIssues(issues), issues.length),
+      (issues) =>
+        payloadInvalid(messageName, outcome, undefined, capIssues(issues), issues.length, true),
       (thrown) => validatorFailed(messageName, outcome, thrown),
       ignore,
     )

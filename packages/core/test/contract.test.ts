@@ -392,7 +392,10 @@ test('outgoing validation (on): an invalid send or reply rejects, and nothing le
   )
   assert.equal(refused.code, ErrorCodes.PAYLOAD_INVALID)
   assert.equal(refused.service, undefined)
-  assert.match(refused.message, /^The payload of 'users\.touch' does not match the contract: id: /)
+  assert.match(
+    refused.message,
+    /^The payload of 'users\.touch' does not match the contract, so it was not sent: id: /,
+  )
   await web.send('users.touch', { id: 2 }, { reply: false })
   assert.deepEqual(arrived, [{ id: 2 }])
 

@@ -101,11 +101,22 @@ test('whatever is posted to /send, the answer is 200, 400, 404, 413 or 415 with 
       assert.equal(({} as Record<string, unknown>).polluted, undefined)
       assert.deepEqual(Object.getOwnPropertyNames(Object.prototype), prototypeKeys)
     }),
-    { numRuns: 100 },
+    {
+      numRuns: 100,
+      // One routed message first, always: random runs alone left none routed about once in six
+      // (seen on a CI run), which failed the check below for no fault of the bus.
+      examples: [
+        [
+          'users.create',
+          '{"sender":"web","id":"m-0","payload":{"name":"Ada"}}',
+          'application/json',
+        ],
+      ],
+    },
   )
 
   // The property covered both sides: some messages were routed and delivered.
-  assert.ok(routed > 0)
+  assert.ok(routed > 0, 'no generated message was routed')
   await users.waitForRuns(routed)
   assert.equal((await fetch(`${exocom.url}/status`)).status, 200)
 })

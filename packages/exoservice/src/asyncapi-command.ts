@@ -5,6 +5,7 @@ import { stringify } from 'yaml'
 import { APPLICATION_FILE_NAME } from './application-file.js'
 import { asyncApiDocument } from './asyncapi.js'
 import { isExoServiceError } from './errors.js'
+import { checkLandscape } from './landscape-check.js'
 import type { LandscapeContracts } from './landscape-contracts.js'
 
 // `exoservice asyncapi`: the landscape's AsyncAPI document (asyncapi.ts), written as YAML or
@@ -92,6 +93,20 @@ export async function asyncapiCommand(
     return 1
   }
   const document = asyncApiDocument(landscape)
+  // Where two services' contracts disagree, the document shows one of them: say so, so that
+  // nobody takes it for the landscape's agreed shape.
+  const disagree = [
+    ...new Set(
+      checkLandscape(landscape)
+        .filter(({ code }) => code === 'schema-mismatch')
+        .map(({ messageName }) => messageName),
+    ),
+  ]
+  if (disagree.length > 0) {
+    out.stderr.write(
+      `exoservice asyncapi: warning: the contracts of ${disagree.map((name) => `'${name}'`).join(', ')} disagree between services; the document takes each from its first receiver's contract. Run exoservice check to see where.\n`,
+    )
+  }
   const text =
     format === 'json'
       ? `${JSON.stringify(document, null, 2)}\n`

@@ -37,7 +37,7 @@ const ERROR_MESSAGE_ID = 'exorelay.error'
 const ERROR_MESSAGE: Json = {
   name: ERROR_OUTCOME,
   title: 'Error reply',
-  description: `Any request may be answered with it instead of an outcome: the handler threw (its error's own \`code\`, else ${ErrorCodes.HANDLER_FAILED}), or the receiver refused the payload (${ErrorCodes.PAYLOAD_INVALID}), or the bus could not deliver the request. The requester's send rejects with it. Only relays that declared errorReplies get it.`,
+  description: `Any request may be answered with it instead of an outcome: the handler threw (its error's own \`code\`, else ${ErrorCodes.HANDLER_FAILED}), or the receiver refused the payload (${ErrorCodes.PAYLOAD_INVALID}), or the bus could not deliver the request. The requester's send rejects with it. Every ExoRelay relay gets it; an original Exosphere relay, which does not declare that it understands error replies, never does (its request times out instead).`,
   payload: {
     schemaFormat: PAYLOAD_SCHEMA_FORMAT,
     schema: {

@@ -7,10 +7,11 @@ import { test } from 'node:test'
 import { fileURLToPath } from 'node:url'
 import { promisify } from 'node:util'
 import { parse } from 'yaml'
+import { readApplicationFile } from '../src/application-file.js'
 import { asyncApiDocument } from '../src/asyncapi.js'
 import { asyncapiCommand } from '../src/asyncapi-command.js'
 import { ExoServiceError, ExoServiceErrorCodes } from '../src/errors.js'
-import type { LandscapeContracts } from '../src/landscape-contracts.js'
+import { type LandscapeContracts, loadLandscapeContracts } from '../src/landscape-contracts.js'
 import { assertValidAsyncApi, sampleLandscape } from './asyncapi-helpers.js'
 
 // The command in this process, with the loader given (the one that reads service.yml files
@@ -155,4 +156,19 @@ test('exoservice asyncapi with a bad flag exits 2 with the usage on stderr', asy
   )
   assert.equal(failed.code, 2)
   assert.match(failed.stderr, /^exoservice asyncapi: .*'--nope'.*\n\nUsage: exoservice asyncapi/)
+})
+
+test('contracts that disagree between services are a warning on stderr naming the messages; the document is written anyway', async () => {
+  const disagree = fileURLToPath(
+    new URL('fixtures/check/disagree/application.yml', import.meta.url),
+  )
+  const { code, stdout, stderr } = await run([disagree], async (file) =>
+    loadLandscapeContracts(await readApplicationFile(file)),
+  )
+  assert.equal(code, 0)
+  assert.match(
+    stderr,
+    /^exoservice asyncapi: warning: the contracts of 'users\.create' disagree between services; the document takes each from its first receiver's contract\. Run exoservice check to see where\.\n$/,
+  )
+  await assertValidAsyncApi(stdout)
 })

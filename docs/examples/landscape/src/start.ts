@@ -1,10 +1,13 @@
 import { fileURLToPath } from 'node:url'
 import {
   BUS_NAME,
+  checkLandscape,
   createLineWriter,
   describeExit,
+  formatFindings,
   isExoServiceError,
   type Landscape,
+  loadLandscapeContracts,
   type OutputLine,
   readApplicationFile,
   startLandscape,
@@ -72,7 +75,15 @@ async function main(): Promise<number> {
   let names: string[]
   try {
     // Read here too, for the width of the names: the lines line up from the first one on.
-    names = (await readApplicationFile(applicationFile)).services.map(({ name }) => name)
+    const application = await readApplicationFile(applicationFile)
+    names = application.services.map(({ name }) => name)
+    // The contracts checked before anything starts, as `exoservice landscape` does: what no
+    // service receives, and services that disagree on a message, are said first.
+    const landscape = await loadLandscapeContracts(application)
+    const findings = checkLandscape(landscape)
+    const summary = formatFindings(findings, landscape.services.length).trimEnd()
+    if (findings.length === 0) say(`landscape check: ${summary}`)
+    else complain(`landscape check:\n${summary}; starting anyway`)
   } catch (error) {
     if (!isExoServiceError(error)) throw error
     complain(error.message)

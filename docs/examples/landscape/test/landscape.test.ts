@@ -151,6 +151,8 @@ test('the landscape starts, serves the users API through the bus, and stops on S
     EXOCOM_PORT: String(busPort),
   })
 
+  // The contracts are checked before anything starts.
+  await output.waitFor((line) => line === 'landscape check: no findings in 3 services')
   await output.waitFor((line) => line === BANNER)
   await output.waitFor((line) => line === `  API:  http://localhost:${apiPort}`)
   const api = `http://127.0.0.1:${apiPort}`

@@ -151,8 +151,11 @@ function statusFor(code: ErrorCode): number {
       return 503
     case ErrorCodes.BUS_REFUSED:
     case ErrorCodes.REMOTE_HANDLER_FAILED:
-    // The users service answered what web's contract does not allow: their contracts differ.
+    // The users service answered what web's contract does not allow, or refused a payload
+    // that passed the API's body schema (web's contract): either way the two contracts differ,
+    // a fault between the services, not the client's.
     case ErrorCodes.REPLY_INVALID:
+    case ErrorCodes.PAYLOAD_INVALID:
       return 502
     default:
       return 500

@@ -4,7 +4,8 @@ import { once } from 'node:events'
 import { createServer } from 'node:net'
 import { test } from 'node:test'
 import { type ExoCom, startExoCom } from '@exorelay/exocom'
-import { ErrorCodes, ExoRelay } from 'exorelay'
+import { defineContract, ErrorCodes, ExoRelay } from 'exorelay'
+import { z } from 'zod'
 import { type BuildAppOptions, buildApp } from '../src/app.js'
 import type { User, WebMessages } from '../src/contract.js'
 
@@ -168,6 +169,43 @@ test('POST /users answers 502 with EXORELAY_ERR_REPLY_INVALID when the users ser
   const answer = (await response.json()) as { error: { code: string; message: string } }
   assert.equal(answer.error.code, ErrorCodes.REPLY_INVALID)
   assert.match(answer.error.message, /users\.created/)
+})
+
+test('POST /users answers 502 with EXORELAY_ERR_PAYLOAD_INVALID when the users service refuses a body the API took', async (t) => {
+  const bus = await startBus(t)
+  // A users service whose contract drifted from web's: it wants names of at least 20 characters.
+  const drifted = defineContract({
+    'users.create': {
+      payload: z.object({ name: z.string().min(20), password: z.string() }),
+      replies: { 'users.created': z.object({ id: z.string(), name: z.string() }) },
+    },
+  })
+  const users = new ExoRelay({
+    serviceName: 'users',
+    exocomHost: '127.0.0.1',
+    exocomPort: bus.port,
+    port: 0,
+    logger: false,
+    contract: drifted,
+  })
+  let ran = 0
+  users.registerHandler('users.create', async (user, { reply }) => {
+    ran++
+    await reply('users.created', { id: '1', name: user.name })
+  })
+  t.after(() => users.close())
+  await users.listen()
+  const base = await startWeb(t, bus.port)
+
+  const response = await postUser(base, { name: 'Will Riker', password: 'secret' })
+  assert.equal(response.status, 502)
+  const answer = (await response.json()) as { error: { code: string; message: string } }
+  assert.equal(answer.error.code, ErrorCodes.PAYLOAD_INVALID)
+  assert.match(
+    answer.error.message,
+    /'users\.create' does not match the contract of service 'users': name: /,
+  )
+  assert.equal(ran, 0)
 })
 
 test('POST /users answers 503 with EXORELAY_ERR_TRANSPORT_NO_RECEIVER when no service receives users.create', async (t) => {
