@@ -191,6 +191,15 @@ export class HandlerContextImpl {
   }
 
   /**
+   * @internal The signal a send of this handler that waits for a reply obeys: its own
+   * `signal`, if any, and this handler's stop (a cancellation of its message cancels what the
+   * handler waits for).
+   */
+  stopsWith(signal: AbortSignal | undefined): AbortSignal {
+    return signal === undefined ? this.stopSignal : AbortSignal.any([signal, this.stopSignal])
+  }
+
+  /**
    * @internal Why the handler's work is for nobody, if it is: cancelled, the relay closing,
    * or its deadline passed.
    */

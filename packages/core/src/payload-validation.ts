@@ -301,26 +301,23 @@ export class ContractChecks {
     const requestName = this.#pending.messageNameOf(responseTo)
     if (requestName === undefined) return false
     const replies = this.#spec(requestName)?.replies
-    const before = this.#checking.get(responseTo)
-    if (before === undefined) {
+    /** Settles the waiter with this reply; a Promise while an async validator checks it. */
+    const settle = (): Promise<unknown> | undefined => {
       if (message.name === ERROR_REPLY) {
         this.#pending.reject(responseTo, remoteHandlerError(message, requestName))
-        return true
+        return undefined
       }
-      if (replies === undefined) return this.#pending.deliver(message)
-      const checked = this.#checkReply(message, requestName, replies)
-      if (checked !== undefined) this.#track(responseTo, checked)
-    } else {
-      // Outcomes reach a callback in the order they came, an error reply too.
-      this.#track(
-        responseTo,
-        before.then(() =>
-          message.name === ERROR_REPLY
-            ? this.#pending.reject(responseTo, remoteHandlerError(message, requestName))
-            : this.#checkReply(message, requestName, replies ?? {}),
-        ),
-      )
+      if (replies === undefined) {
+        this.#deliverChecked(message)
+        return undefined
+      }
+      return this.#checkReply(message, requestName, replies)
     }
+    const before = this.#checking.get(responseTo)
+    // Outcomes reach a callback in the order they came, an error reply too: one that arrives
+    // while earlier replies of its request are still checked waits behind them.
+    const checking = before === undefined ? settle() : before.then(settle)
+    if (checking !== undefined) this.#track(responseTo, checking)
     return true
   }
 

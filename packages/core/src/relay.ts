@@ -132,14 +132,13 @@ export class Relay<M extends MessageMap<M> = AnyMessages> extends EventEmitter<R
     if (contract !== undefined && !isContract(contract)) {
       throw invalidOption('contract', 'a contract made by defineContract()', contract)
     }
-    this.#contract =
-      contract === undefined
-        ? undefined
-        : new ContractChecks(contract, this.serviceName, this.#pending, this.#log)
-    // Replies still being checked when their request's wait ends deliver to nobody.
-    if (this.#contract !== undefined) {
-      const checks = this.#contract
+    if (contract === undefined) {
+      this.#contract = undefined
+    } else {
+      const checks = new ContractChecks(contract, this.serviceName, this.#pending, this.#log)
+      // Replies still being checked when their request's wait ends deliver to nobody.
       this.#pending.ended = (id) => checks.forget(id)
+      this.#contract = checks
     }
     const validateOutgoing = checkBoolean(
       options.validateOutgoing,
@@ -468,9 +467,7 @@ export class Relay<M extends MessageMap<M> = AnyMessages> extends EventEmitter<R
           timeout = Math.ceil(left)
           endsWithParent = parent
         }
-        // A cancellation of the handler's message cancels what the handler waits for.
-        signal =
-          signal === undefined ? parent.stopSignal : AbortSignal.any([signal, parent.stopSignal])
+        signal = parent.stopsWith(signal)
       }
     }
     // The receiver's deadline: what the sender will still wait, counted from now; none for a
@@ -559,8 +556,7 @@ export class Relay<M extends MessageMap<M> = AnyMessages> extends EventEmitter<R
     let { timeout, signal } = args
     if (parent !== undefined && expectsReply) {
       timeout = Math.min(timeout, parent.timeLeft())
-      signal =
-        signal === undefined ? parent.stopSignal : AbortSignal.any([signal, parent.stopSignal])
+      signal = parent.stopsWith(signal)
     }
     const started = performance.now()
     this.#pending.wait(
