@@ -1,12 +1,24 @@
 import assert from 'node:assert/strict'
 import { once } from 'node:events'
-import { describe, test } from 'node:test'
+import { describe, type TestContext, test } from 'node:test'
 import { startExoCom } from '@exorelay/exocom'
 import Fastify from 'fastify'
 import { ErrorCodes, ExoRelay } from '../src/index.js'
 
 // The relay against the bundled bus, both ways it can be routed: the original orchestrator's
 // routing table (POST /services) and self-registration.
+
+/** A bus and two self-registering relays on it, `users` and `web`, all closed after the test. */
+async function busWithUsersAndWeb(t: TestContext) {
+  const bus = await startExoCom({ port: 0, logger: false })
+  const users = new ExoRelay({ serviceName: 'users', exocomPort: bus.port, port: 0, logger: false })
+  const web = new ExoRelay({ serviceName: 'web', exocomPort: bus.port, port: 0, logger: false })
+  t.after(async () => {
+    await Promise.all([users.close(), web.close()])
+    await bus.close()
+  })
+  return { bus, users, web }
+}
 describe('ExoRelay with @exorelay/exocom', () => {
   test('relays configured only through POST /services talk through the bus', async (t) => {
     const bus = await startExoCom({ port: 0, logger: false })
@@ -99,18 +111,7 @@ describe('ExoRelay with @exorelay/exocom', () => {
   })
 
   test('self-registered relays need no table, and the reply finds a requester that declared nothing', async (t) => {
-    const bus = await startExoCom({ port: 0, logger: false })
-    const users = new ExoRelay({
-      serviceName: 'users',
-      exocomPort: bus.port,
-      port: 0,
-      logger: false,
-    })
-    const web = new ExoRelay({ serviceName: 'web', exocomPort: bus.port, port: 0, logger: false })
-    t.after(async () => {
-      await Promise.all([users.close(), web.close()])
-      await bus.close()
-    })
+    const { bus, users, web } = await busWithUsersAndWeb(t)
     users.registerHandler('users.create', (user: { name: string }, { reply }) =>
       reply('users.created', { id: 1, name: user.name }),
     )
@@ -128,18 +129,7 @@ describe('ExoRelay with @exorelay/exocom', () => {
   })
 
   test('a payload of 1 MB goes through the bus to a relay, and its reply back, unchanged', async (t) => {
-    const bus = await startExoCom({ port: 0, logger: false })
-    const users = new ExoRelay({
-      serviceName: 'users',
-      exocomPort: bus.port,
-      port: 0,
-      logger: false,
-    })
-    const web = new ExoRelay({ serviceName: 'web', exocomPort: bus.port, port: 0, logger: false })
-    t.after(async () => {
-      await Promise.all([users.close(), web.close()])
-      await bus.close()
-    })
+    const { users, web } = await busWithUsersAndWeb(t)
     // Every kind of JSON, escapes and characters of every UTF-8 length, filled to 1,000,000
     // bytes: under the 1 MiB body limit of the bus and of the relay with the envelope around it.
     const items = Array.from({ length: 1000 }, (_, i) => ({
@@ -222,18 +212,7 @@ describe('ExoRelay with @exorelay/exocom', () => {
   })
 
   test('a handler registered after listen is announced to the bus', async (t) => {
-    const bus = await startExoCom({ port: 0, logger: false })
-    const users = new ExoRelay({
-      serviceName: 'users',
-      exocomPort: bus.port,
-      port: 0,
-      logger: false,
-    })
-    const web = new ExoRelay({ serviceName: 'web', exocomPort: bus.port, port: 0, logger: false })
-    t.after(async () => {
-      await Promise.all([users.close(), web.close()])
-      await bus.close()
-    })
+    const { users, web } = await busWithUsersAndWeb(t)
     await Promise.all([users.listen(), web.listen()])
     users.registerHandler('users.count', (_payload, { reply }) => reply('users.counted', 0))
 

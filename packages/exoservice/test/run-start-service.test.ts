@@ -20,15 +20,21 @@ async function mockBus(t: { after(fn: () => unknown): void }): Promise<MockExoCo
   return exocom
 }
 
-test('a TypeScript service goes online, answers through the bus, and logs online at port <N>', async (t) => {
+/** The fixture service `name`, started against a mock bus with a recording logger; closed after. */
+async function startFixture(t: { after(fn: () => unknown): void }, name: string) {
   const exocom = await mockBus(t)
   const logger = new RecordingLogger()
-  const service = await startService(pathToFileURL(fixture('users-ts')), {
+  const service = await startService(pathToFileURL(fixture(name)), {
     exocomPort: exocom.port,
     port: 0,
     logger,
   })
   t.after(() => service.close())
+  return { exocom, logger, service }
+}
+
+test('a TypeScript service goes online, answers through the bus, and logs online at port <N>', async (t) => {
+  const { exocom, logger, service } = await startFixture(t, 'users-ts')
 
   assert.equal(service.relay.serviceName, 'users')
   assert.equal(service.service?.type, 'users')
@@ -319,14 +325,7 @@ test('aborting the signal while beforeAll runs stops the start at once: beforeAl
 })
 
 test('a contract service.yml names validates each incoming payload: an invalid one is refused with the issues, and its handler does not run', async (t) => {
-  const exocom = await mockBus(t)
-  const logger = new RecordingLogger()
-  const service = await startService(pathToFileURL(fixture('users-contract')), {
-    exocomPort: exocom.port,
-    port: 0,
-    logger,
-  })
-  t.after(() => service.close())
+  const { exocom, logger } = await startFixture(t, 'users-contract')
   await exocom.waitForService('users', { timeout: WAIT })
 
   await exocom.send({ service: 'users', name: 'users.create', payload: { name: 42 } })
@@ -351,14 +350,7 @@ test('a contract service.yml names validates each incoming payload: an invalid o
 })
 
 test("service.yml's contract and another one given to defineService: one warning naming both and which wins", async (t) => {
-  const exocom = await mockBus(t)
-  const logger = new RecordingLogger()
-  const service = await startService(pathToFileURL(fixture('users-two-contracts')), {
-    exocomPort: exocom.port,
-    port: 0,
-    logger,
-  })
-  t.after(() => service.close())
+  const { exocom, logger } = await startFixture(t, 'users-two-contracts')
   const warnings = logger.entries.filter(
     ({ level, message }) => level === 'warn' && message?.startsWith('two contracts'),
   )

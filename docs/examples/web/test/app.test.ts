@@ -4,7 +4,7 @@ import { once } from 'node:events'
 import { createServer } from 'node:net'
 import { test } from 'node:test'
 import { type ExoCom, startExoCom } from '@exorelay/exocom'
-import { defineContract, ErrorCodes, ExoRelay } from 'exorelay'
+import { type Contract, defineContract, ErrorCodes, ExoRelay, type MessageMap } from 'exorelay'
 import { z } from 'zod'
 import { type BuildAppOptions, buildApp } from '../src/app.js'
 import type { User, WebMessages } from '../src/contract.js'
@@ -33,17 +33,20 @@ async function startWeb(t: TestContext, exocomPort: number, options: BuildAppOpt
 }
 
 /** A stand-in for the users service, with the handlers `register` gives it. */
-async function startUsers(
+async function startUsers<M extends MessageMap<M> = WebMessages>(
   t: TestContext,
   exocomPort: number,
-  register: (relay: ExoRelay<WebMessages>) => void,
+  register: (relay: ExoRelay<M>) => void,
+  /** Its own contract, when a test needs users to check what it receives. */
+  contract?: Contract<M>,
 ): Promise<void> {
-  const relay = new ExoRelay<WebMessages>({
+  const relay = new ExoRelay<M>({
     serviceName: 'users',
     exocomHost: '127.0.0.1',
     exocomPort,
     port: 0,
     logger: false,
+    ...(contract === undefined ? {} : { contract }),
   })
   register(relay)
   t.after(() => relay.close())
@@ -180,21 +183,18 @@ test('POST /users answers 502 with EXORELAY_ERR_PAYLOAD_INVALID when the users s
       replies: { 'users.created': z.object({ id: z.string(), name: z.string() }) },
     },
   })
-  const users = new ExoRelay({
-    serviceName: 'users',
-    exocomHost: '127.0.0.1',
-    exocomPort: bus.port,
-    port: 0,
-    logger: false,
-    contract: drifted,
-  })
   let ran = 0
-  users.registerHandler('users.create', async (user, { reply }) => {
-    ran++
-    await reply('users.created', { id: '1', name: user.name })
-  })
-  t.after(() => users.close())
-  await users.listen()
+  await startUsers(
+    t,
+    bus.port,
+    (users) => {
+      users.registerHandler('users.create', async (user, { reply }) => {
+        ran++
+        await reply('users.created', { id: '1', name: user.name })
+      })
+    },
+    drifted,
+  )
   const base = await startWeb(t, bus.port)
 
   const response = await postUser(base, { name: 'Will Riker', password: 'secret' })
