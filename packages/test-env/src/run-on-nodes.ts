@@ -1,5 +1,6 @@
 import { spawn } from 'node:child_process'
 import { delimiter } from 'node:path'
+import { FailureLines } from './failure-lines.js'
 import { type NodeRuntime, nodeRuntime } from './node-runtimes.js'
 
 /** How the suite went on one Node version. */
@@ -11,11 +12,15 @@ export interface NodeRun {
   readonly seconds: number
   /** Why it did not run, when it did not. */
   readonly problem?: string
+  /** What the run's output said failed (failing tests, failed tasks), for the summary. */
+  readonly failures: readonly string[]
 }
 
 export interface RunOnNodesOptions {
   readonly resolve?: (major: number) => Promise<NodeRuntime>
   readonly log?: (line: string) => void
+  /** Where the command's output goes as it comes: by default, this process's stdout and stderr. */
+  readonly output?: (chunk: string, stream: 'stdout' | 'stderr') => void
 }
 
 /**
@@ -40,14 +45,26 @@ export function majorsToRun(
   return majors
 }
 
+interface CommandRun {
+  readonly code: number | null
+  readonly failures: readonly string[]
+}
+
+function writeToProcess(chunk: string, stream: 'stdout' | 'stderr'): void {
+  process[stream].write(chunk)
+}
+
 function runWith(
   runtime: NodeRuntime,
   command: string,
   args: readonly string[],
-): Promise<number | null> {
+  output: (chunk: string, stream: 'stdout' | 'stderr') => void,
+): Promise<CommandRun> {
   return new Promise((resolve) => {
+    const failures = new FailureLines()
     const child = spawn(command, args, {
-      stdio: 'inherit',
+      // Output passes through as it comes, and is read on the way for the summary.
+      stdio: ['inherit', 'pipe', 'pipe'],
       env: {
         ...process.env,
         // First on PATH, so that every `node` the command starts (turbo → npm → node --test →
@@ -58,8 +75,17 @@ function runWith(
         EXORELAY_TEST_NODE: runtime.version,
       },
     })
-    child.on('error', () => resolve(null))
-    child.on('close', (code) => resolve(code))
+    for (const stream of ['stdout', 'stderr'] as const) {
+      child[stream].setEncoding('utf8')
+      child[stream].on('data', (chunk: string) => {
+        output(chunk, stream)
+        failures.write(chunk)
+      })
+    }
+    child.on('error', (error) =>
+      resolve({ code: null, failures: [`could not start ${command}: ${error.message}`] }),
+    )
+    child.on('close', (code) => resolve({ code, failures: failures.lines() }))
   })
 }
 
@@ -75,6 +101,7 @@ export async function runOnNodes(
 ): Promise<NodeRun[]> {
   const resolve = options.resolve ?? ((major: number) => nodeRuntime(major))
   const log = options.log ?? ((line: string) => console.log(line))
+  const output = options.output ?? writeToProcess
   const runs: NodeRun[] = []
   for (const major of majors) {
     const start = performance.now()
@@ -84,32 +111,37 @@ export async function runOnNodes(
     } catch (error) {
       const problem = error instanceof Error ? error.message : String(error)
       log(`test-env: Node ${major}: ${problem}`)
-      runs.push({ major, version: undefined, code: null, seconds: 0, problem })
+      runs.push({ major, version: undefined, code: null, seconds: 0, problem, failures: [] })
       continue
     }
     log(`test-env: Node ${runtime.version}: ${[command, ...args].join(' ')}`)
-    const code = await runWith(runtime, command, args)
+    const { code, failures } = await runWith(runtime, command, args, output)
     runs.push({
       major,
       version: runtime.version,
       code,
       seconds: (performance.now() - start) / 1000,
+      failures,
     })
   }
   return runs
 }
 
-/** One line per version: what a developer reads at the end of a long run. */
+/**
+ * One line per version, what a developer reads at the end of a long run; under a failed one,
+ * indented, the lines of its output that said what failed.
+ */
 export function summary(runs: readonly NodeRun[]): string {
   return runs
-    .map((run) => {
+    .flatMap((run) => {
       const outcome =
         run.version === undefined
           ? 'not run'
           : run.code === 0
             ? 'passed'
             : `failed (exit code ${run.code})`
-      return `Node ${run.version ?? run.major}: ${outcome}${run.version === undefined ? '' : ` in ${run.seconds.toFixed(0)} s`}`
+      const line = `Node ${run.version ?? run.major}: ${outcome}${run.version === undefined ? '' : ` in ${run.seconds.toFixed(0)} s`}`
+      return run.code === 0 ? [line] : [line, ...run.failures.map((failure) => `  ${failure}`)]
     })
     .join('\n')
 }

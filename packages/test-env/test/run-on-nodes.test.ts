@@ -1,5 +1,7 @@
 import assert from 'node:assert/strict'
-import { dirname } from 'node:path'
+import { mkdtemp, rm, writeFile } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { dirname, join } from 'node:path'
 import { test } from 'node:test'
 import { majorsToRun, runOnNodes, summary } from '../src/run-on-nodes.js'
 
@@ -60,4 +62,71 @@ test('a version that cannot be fetched, or fails, does not stop the others; the 
     lines[1] ?? '',
     new RegExp(`^Node ${process.versions.node}: failed \\(exit code 5\\) in \\d+ s$`),
   )
+})
+
+test('the summary repeats, under a failed run, what its output said failed; a passed run has one line', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'test-env-failures-'))
+  try {
+    await writeFile(
+      join(dir, 'some.test.mjs'),
+      `import { test } from 'node:test'
+       import assert from 'node:assert/strict'
+       test('adds up', () => assert.equal(1 + 1, 2))
+       test('the answer is right', () => assert.equal(6 * 7, 43, 'six times seven'))`,
+    )
+    // Set in this file's process by the test runner, it would make the inner `node --test`
+    // report to this runner instead of printing and exiting 1.
+    delete process.env.NODE_TEST_CONTEXT
+    let printed = ''
+    const runs = await runOnNodes(
+      [current],
+      process.execPath,
+      ['--test', '--test-reporter=spec', join(dir, 'some.test.mjs')],
+      {
+        resolve: async () => ({
+          version: process.versions.node,
+          binDir: dirname(process.execPath),
+        }),
+        log: () => {},
+        // Kept out of this file's own report, where its ✖ lines would read as this suite's.
+        output: (chunk) => {
+          printed += chunk
+        },
+      },
+    )
+    assert.equal(runs[0]?.code, 1)
+    assert.match(printed, /✔ adds up/, 'the output still passes through')
+    const lines = summary(runs).split('\n')
+    assert.match(lines[0] ?? '', /failed \(exit code 1\)/)
+    const failures = lines.slice(1)
+    assert.ok(
+      failures.some((line) => /^ {2}✖ the answer is right/.test(line)),
+      failures.join('\n'),
+    )
+    assert.ok(
+      failures.some((line) => line.includes('six times seven')),
+      failures.join('\n'),
+    )
+    assert.ok(!failures.some((line) => line.includes('adds up')), failures.join('\n'))
+    // Stack frames stay in the log; the failing test is named once.
+    assert.ok(!failures.some((line) => /^\s*at /.test(line)), failures.join('\n'))
+    assert.equal(failures.filter((line) => line.includes('✖ the answer is right')).length, 1)
+
+    const passed = await runOnNodes(
+      [current],
+      process.execPath,
+      ['-e', 'console.log("✖ not a test")'],
+      {
+        resolve: async () => ({
+          version: process.versions.node,
+          binDir: dirname(process.execPath),
+        }),
+        log: () => {},
+        output: () => {},
+      },
+    )
+    assert.equal(summary(passed).split('\n').length, 1)
+  } finally {
+    await rm(dir, { recursive: true, force: true })
+  }
 })
