@@ -261,15 +261,16 @@ describe('floods at the bus', () => {
 
 describe('slow clients at the bus', () => {
   test('a client that stalls halfway through its body or headers is cut off with 408, while others are served', {
-    timeout: 10_000,
+    timeout: 20_000,
   }, async (t) => {
-    const { exocom, users, assertServing } = await startLandscape(t, { requestTimeout: 500 })
+    const { exocom, users, assertServing } = await startLandscape(t, { requestTimeout: 2_000 })
     const body = await openRawConnection(exocom.port, { signal: t.signal })
     const headers = await openRawConnection(exocom.port, { signal: t.signal })
     let cutOff = 0
     for (const connection of [body, headers]) void connection.closed.then(() => cutOff++)
     const bodyStarted = requestStarted(body.socket)
 
+    // 2 s: the other client is served before the cut, even on a loaded machine.
     // Slowloris: promise 1,000 bytes of body, send 10, then nothing.
     body.socket.write(STALLING_REQUEST)
     // And one that never finishes its headers.
@@ -281,7 +282,7 @@ describe('slow clients at the bus', () => {
     for (const written of [await body.closed, await headers.closed]) {
       assert.match(written, /^HTTP\/1\.1 408 Request Timeout\r\n/)
       assert.match(written, /\r\nexorelay-error-code: EXORELAY_ERR_PROTOCOL_INVALID_MESSAGE\r\n/)
-      assert.match(written, /\r\n\r\nThe request was not complete within 500 ms\.$/)
+      assert.match(written, /\r\n\r\nThe request was not complete within 2000 ms\.$/)
     }
     assert.ok(users.runs.every((run) => (run.body as { id?: unknown }).id !== 'sl'))
     await assertServing('after slow clients')

@@ -372,10 +372,10 @@ describe('floods at a real relay', () => {
 describe('slow clients at a real relay', () => {
   // The deadline catches a server that waits far longer than requestTimeout (Node's 60 s).
   test('a client that stalls halfway through its body or headers is cut off with 408, while others are served', {
-    timeout: 10_000,
+    timeout: 20_000,
   }, async (t) => {
     const { relay, port, run, received, assertServing } = await startRelay(t, {
-      requestTimeout: 500,
+      requestTimeout: 2_000,
     })
     const body = await openRawConnection(port, { signal: t.signal })
     const headers = await openRawConnection(port, { signal: t.signal })
@@ -383,6 +383,7 @@ describe('slow clients at a real relay', () => {
     for (const connection of [body, headers]) void connection.closed.then(() => cutOff++)
     const bodyStarted = requestStarted(body.socket)
 
+    // 2 s: the other client is served before the cut, even on a loaded machine.
     // Slowloris: promise 1,000 bytes of body, send 10, then nothing.
     body.socket.write(STALLING_REQUEST)
     // And one that never finishes its headers.
@@ -395,7 +396,7 @@ describe('slow clients at a real relay', () => {
     for (const written of [await body.closed, await headers.closed]) {
       assert.match(written, /^HTTP\/1\.1 408 Request Timeout\r\n/)
       assert.match(written, /\r\nexorelay-error-code: EXORELAY_ERR_PROTOCOL_INVALID_MESSAGE\r\n/)
-      assert.match(written, /\r\n\r\nthe request was not complete within 500 ms$/)
+      assert.match(written, /\r\n\r\nthe request was not complete within 2000 ms$/)
     }
     assert.deepEqual(
       received.map((message) => message.id),

@@ -115,6 +115,9 @@ describe('the dev page in a real browser', {
     assert.equal(reply.name, 'users.created')
     await messageRow(page, 'users.created').waitFor()
     const request = messageRow(page, 'users.create')
+    // The bus hears users' answer to the delivery and the reply on two connections, in either
+    // order: the request's row may show its outcome after the reply's row appeared.
+    await request.locator('td', { hasText: exactly('delivered 200') }).waitFor()
     const cells = await request.locator('td').allTextContents()
     assert.deepEqual(cells.slice(1, 5), ['web', 'users.create', 'users', 'delivered 200'])
 

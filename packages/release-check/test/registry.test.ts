@@ -9,7 +9,7 @@ import { after, before, type TestContext, test } from 'node:test'
 import { withDeadline } from '@exorelay/testing'
 import { codeBlocks, runExample } from '../../exorelay/test/doc-examples.js'
 import { type LocalRegistry, startLocalRegistry } from '../src/local-registry.js'
-import { npm } from '../src/npm.js'
+import { type NpmResult, npm } from '../src/npm.js'
 import { packPublicPackages, type Tarball } from '../src/pack.js'
 import { publicPackages, repositoryRoot } from '../src/public-packages.js'
 
@@ -88,6 +88,37 @@ test('every public package is published to the local registry', async () => {
 })
 
 /** What to check when Verdaccio says it could not reach the registry it proxies. */
+// Verdaccio answers 404 for a proxied package when its one request to the public registry
+// failed (seen for @types/node on a loaded machine). A 404 for one of ours never matches.
+const PROXIED_NOT_FOUND =
+  /404 Not Found - GET https?:\/\/[^/\s]+\/(?!exorelay\b|exoservice\b|@exorelay%2f)\S+ - no such package available/
+// What npm prints when the way to the registry, not a package, failed.
+const NETWORK_ERROR =
+  /\b(ECONNRESET|ETIMEDOUT|EAI_AGAIN|ENOTFOUND|socket hang up)\b|\b50[234] (Bad Gateway|Service Unavailable|Gateway Timeout|Internal Server Error)\b/
+
+/**
+ * Runs an npm command that fetches through the local registry, and once more when it failed on
+ * the way to the public registry behind it: that is the network, not our packages. What
+ * failed the first time is kept in the test's diagnostics.
+ */
+async function onceMoreOnNetworkTrouble(
+  t: TestContext,
+  what: string,
+  run: () => Promise<NpmResult>,
+): Promise<NpmResult> {
+  const result = await run()
+  if (
+    result.exitCode === 0 ||
+    !(PROXIED_NOT_FOUND.test(result.output) || NETWORK_ERROR.test(result.output))
+  ) {
+    return result
+  }
+  t.diagnostic(
+    `${what} failed on the way to the public registry, trying again:\n${result.output}\nVerdaccio's log:\n${registry.log()}`,
+  )
+  return run()
+}
+
 function upstreamHint(log: string): string {
   if (!log.includes('is now offline')) return ''
   return '\nVerdaccio could not reach the registry it proxies: check the network, the proxy variables (HTTPS_PROXY) and, behind a TLS-inspecting proxy, NODE_EXTRA_CA_CERTS; turbo passes a task only the variables turbo.json lists (globalPassThroughEnv).'
@@ -164,20 +195,9 @@ async function installFromRegistry(
   cwd: string,
   packages: readonly string[] = [],
 ): Promise<void> {
-  const install = () =>
-    npm(['install', ...packages], { cwd, userconfig: registry.npmrc, timeout: 150_000 })
-  let result = await install()
-  // Verdaccio answers 404 for a proxied package when its one request to the public registry
-  // failed (seen for @types/node on a loaded machine): that is the network, not our packages,
-  // so such an install is tried once more. A 404 for one of ours is never retried.
-  const proxiedNotFound =
-    /404 Not Found - GET https?:\/\/[^/\s]+\/(?!exorelay\b|exoservice\b|@exorelay%2f)\S+ - no such package available/
-  if (result.exitCode !== 0 && proxiedNotFound.test(result.output)) {
-    t.diagnostic(
-      `first install failed on the proxy, trying again:\n${result.output}\nVerdaccio's log:\n${registry.log()}`,
-    )
-    result = await install()
-  }
+  const result = await onceMoreOnNetworkTrouble(t, `npm install ${packages.join(' ')}`, () =>
+    npm(['install', ...packages], { cwd, userconfig: registry.npmrc, timeout: 150_000 }),
+  )
   assert.equal(
     result.exitCode,
     0,
@@ -193,14 +213,16 @@ async function installFromRegistry(
 test('`npx exoservice new demo`, then `npm install` and `npm test` in it, pass against the published packages', async (t) => {
   // As the package README says, from a folder with no package.json: npx fetches exoservice
   // from the registry (--yes answers its question), and the new service installs its own.
-  const created = await npm(['exec', '--yes', 'exoservice', 'new', 'demo'], {
-    cwd: work,
-    userconfig: registry.npmrc,
-    // A cache of this run's own: npx reuses a package it installed before under the same
-    // version, which would be an earlier build of this repository's 0.1.0.
-    cache: join(work, '.npm-cache'),
-    timeout: 120_000,
-  })
+  const created = await onceMoreOnNetworkTrouble(t, 'npx exoservice new demo', () =>
+    npm(['exec', '--yes', 'exoservice', 'new', 'demo'], {
+      cwd: work,
+      userconfig: registry.npmrc,
+      // A cache of this run's own: npx reuses a package it installed before under the same
+      // version, which would be an earlier build of this repository's 0.1.0.
+      cache: join(work, '.npm-cache'),
+      timeout: 120_000,
+    }),
+  )
   assert.equal(created.exitCode, 0, `npx exoservice new demo failed:\n${created.output}`)
   const demo = join(work, 'demo')
 

@@ -19,6 +19,7 @@ import {
   startExoCom,
   startSender,
 } from './fake-exocom.js'
+import { manualTimers } from './manual-timers.js'
 
 const OFFER = '{"batches":true}'
 
@@ -410,7 +411,10 @@ test('once its batch is written, a message fails at its own deadline while the o
     answer = () => res.end(JSON.stringify(entries.map(() => ({ status: 200 }))))
     return undefined
   })
-  const { sender, held } = await busySender(t, bus)
+  // The deadline passes when the test says, after the batch is written: with a real 150 ms
+  // timer a loaded machine could let it pass before the batch even formed.
+  const timers = manualTimers()
+  const { sender, held } = await busySender(t, bus, { timers })
   const controller = new AbortController()
   const reason = new Error('the caller gave up')
   const c = sender.send(message('c'), SEND)
@@ -422,6 +426,7 @@ test('once its batch is written, a message fails at its own deadline while the o
   assert.deepEqual(bus.batches().map(ids), [['c', 'short', 'aborted']])
   controller.abort(reason)
   await assert.rejects(aborted, (error) => error === reason)
+  timers.fire(150)
   const error = await short
   assert.ok(error instanceof TimeoutError)
   assert.equal(error.message, "ExoCom did not answer the message 'users.short' within 150 ms.")
@@ -437,13 +442,18 @@ test('a batch whose every message gave up is dropped', async (t) => {
     closed = once(res, 'close')
     return undefined
   })
-  const { sender, held } = await busySender(t, bus)
+  // Deadlines far enough that neither undici's own timeouts nor the batch's request end
+  // first; the messages' timers are fired by hand once the batch is written.
+  const timers = manualTimers()
+  const { sender, held } = await busySender(t, bus, { timers })
   const queued = ['c', 'd'].map((id) =>
-    sender.send(message(id), { timeout: 100 }).catch((e: unknown) => e),
+    sender.send(message(id), { timeout: 60_000 }).catch((e: unknown) => e),
   )
   bus.holding = false
   bus.release(1)
   await bus.received(4)
+  assert.deepEqual(bus.batches().map(ids), [['c', 'd']])
+  timers.fire(60_000)
   for (const error of await Promise.all(queued)) assert.ok(error instanceof TimeoutError)
   await closed
   bus.release(1)

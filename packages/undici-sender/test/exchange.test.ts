@@ -12,30 +12,7 @@ import {
   SendExchange,
   type SendRequest,
 } from '../src/exchange.js'
-
-/** Timers the test fires by hand: no waiting, no global fakes. */
-function manualTimers(): Timers & { fire(): void; pending: () => number; delays: number[] } {
-  const callbacks = new Map<number, () => void>()
-  const delays: number[] = []
-  return {
-    delays,
-    pending: () => callbacks.size,
-    setTimeout(callback, milliseconds) {
-      delays.push(milliseconds)
-      callbacks.set(delays.length, callback)
-      return delays.length
-    },
-    clearTimeout(handle: number) {
-      callbacks.delete(handle)
-    },
-    fire() {
-      for (const [handle, callback] of callbacks) {
-        callbacks.delete(handle)
-        callback()
-      }
-    },
-  }
-}
+import { manualTimers } from './manual-timers.js'
 
 /** The controller undici hands a handler, recording aborts. */
 class FakeController implements Dispatcher.DispatchController {

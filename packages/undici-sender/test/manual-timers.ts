@@ -1,0 +1,39 @@
+import type { Timers } from '@exorelay/core'
+
+/** Timers a test fires by hand: {@link ManualTimers.fire}. */
+export interface ManualTimers extends Timers {
+  /**
+   * Runs the pending timers, or only those set for `delay` ms: a deadline passes when the
+   * test says so, never because a loaded machine was slow.
+   */
+  fire(delay?: number): void
+  /** How many are set and not yet fired or cleared. */
+  pending(): number
+  /** The delay of each timer set, in order. */
+  readonly delays: number[]
+}
+
+/** Timers the test fires by hand: no waiting, no global fakes. */
+export function manualTimers(): ManualTimers {
+  const callbacks = new Map<number, { callback: () => void; delay: number }>()
+  const delays: number[] = []
+  return {
+    delays,
+    pending: () => callbacks.size,
+    setTimeout(callback, milliseconds) {
+      delays.push(milliseconds)
+      callbacks.set(delays.length, { callback, delay: milliseconds })
+      return delays.length
+    },
+    clearTimeout(handle: number) {
+      callbacks.delete(handle)
+    },
+    fire(delay) {
+      for (const [handle, timer] of callbacks) {
+        if (delay !== undefined && timer.delay !== delay) continue
+        callbacks.delete(handle)
+        timer.callback()
+      }
+    },
+  }
+}
