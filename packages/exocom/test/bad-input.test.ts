@@ -263,6 +263,7 @@ describe('slow clients at the bus', () => {
   test('a client that stalls halfway through its body or headers is cut off with 408, while others are served', {
     timeout: 20_000,
   }, async (t) => {
+    // 2 s: the other client is served before the cut, even on a loaded machine.
     const { exocom, users, assertServing } = await startLandscape(t, { requestTimeout: 2_000 })
     const body = await openRawConnection(exocom.port, { signal: t.signal })
     const headers = await openRawConnection(exocom.port, { signal: t.signal })
@@ -270,7 +271,6 @@ describe('slow clients at the bus', () => {
     for (const connection of [body, headers]) void connection.closed.then(() => cutOff++)
     const bodyStarted = requestStarted(body.socket)
 
-    // 2 s: the other client is served before the cut, even on a loaded machine.
     // Slowloris: promise 1,000 bytes of body, send 10, then nothing.
     body.socket.write(STALLING_REQUEST)
     // And one that never finishes its headers.

@@ -375,6 +375,7 @@ describe('slow clients at a real relay', () => {
     timeout: 20_000,
   }, async (t) => {
     const { relay, port, run, received, assertServing } = await startRelay(t, {
+      // 2 s: the other client is served before the cut, even on a loaded machine.
       requestTimeout: 2_000,
     })
     const body = await openRawConnection(port, { signal: t.signal })
@@ -383,7 +384,6 @@ describe('slow clients at a real relay', () => {
     for (const connection of [body, headers]) void connection.closed.then(() => cutOff++)
     const bodyStarted = requestStarted(body.socket)
 
-    // 2 s: the other client is served before the cut, even on a loaded machine.
     // Slowloris: promise 1,000 bytes of body, send 10, then nothing.
     body.socket.write(STALLING_REQUEST)
     // And one that never finishes its headers.

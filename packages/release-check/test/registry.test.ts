@@ -87,28 +87,34 @@ test('every public package is published to the local registry', async () => {
   }
 })
 
-/** What to check when Verdaccio says it could not reach the registry it proxies. */
 // Verdaccio answers 404 for a proxied package when its one request to the public registry
 // failed (seen for @types/node on a loaded machine). A 404 for one of ours never matches.
 const PROXIED_NOT_FOUND =
   /404 Not Found - GET https?:\/\/[^/\s]+\/(?!exorelay\b|exoservice\b|@exorelay%2f)\S+ - no such package available/
 // What npm prints when the way to the registry, not a package, failed.
 const NETWORK_ERROR =
-  /\b(ECONNRESET|ETIMEDOUT|EAI_AGAIN|ENOTFOUND|socket hang up)\b|\b50[234] (Bad Gateway|Service Unavailable|Gateway Timeout|Internal Server Error)\b/
+  /\b(ECONNRESET|ETIMEDOUT|EAI_AGAIN|ENOTFOUND|socket hang up)\b|\b5\d\d (Internal Server Error|Bad Gateway|Service Unavailable|Gateway Timeout)\b/
+// A second try needs at least this long (ms) left of the budget to be worth starting.
+const WORTH_TRYING = 30_000
 
 /**
  * Runs an npm command that fetches through the local registry, and once more when it failed on
- * the way to the public registry behind it: that is the network, not our packages. What
- * failed the first time is kept in the test's diagnostics.
+ * the way to the public registry behind it: that is the network, not our packages. Both tries
+ * share `budget` ms (`run` gets what is left), so that together they end before the test's
+ * own timeout, with npm's output. What failed the first time is kept in the diagnostics.
  */
 async function onceMoreOnNetworkTrouble(
   t: TestContext,
   what: string,
-  run: () => Promise<NpmResult>,
+  budget: number,
+  run: (timeout: number) => Promise<NpmResult>,
 ): Promise<NpmResult> {
-  const result = await run()
+  const started = performance.now()
+  const result = await run(budget)
+  const left = budget - (performance.now() - started)
   if (
     result.exitCode === 0 ||
+    left < WORTH_TRYING ||
     !(PROXIED_NOT_FOUND.test(result.output) || NETWORK_ERROR.test(result.output))
   ) {
     return result
@@ -116,9 +122,10 @@ async function onceMoreOnNetworkTrouble(
   t.diagnostic(
     `${what} failed on the way to the public registry, trying again:\n${result.output}\nVerdaccio's log:\n${registry.log()}`,
   )
-  return run()
+  return run(left)
 }
 
+/** What to check when Verdaccio says it could not reach the registry it proxies. */
 function upstreamHint(log: string): string {
   if (!log.includes('is now offline')) return ''
   return '\nVerdaccio could not reach the registry it proxies: check the network, the proxy variables (HTTPS_PROXY) and, behind a TLS-inspecting proxy, NODE_EXTRA_CA_CERTS; turbo passes a task only the variables turbo.json lists (globalPassThroughEnv).'
@@ -195,8 +202,11 @@ async function installFromRegistry(
   cwd: string,
   packages: readonly string[] = [],
 ): Promise<void> {
-  const result = await onceMoreOnNetworkTrouble(t, `npm install ${packages.join(' ')}`, () =>
-    npm(['install', ...packages], { cwd, userconfig: registry.npmrc, timeout: 150_000 }),
+  const result = await onceMoreOnNetworkTrouble(
+    t,
+    `npm install ${packages.join(' ')}`,
+    150_000,
+    (timeout) => npm(['install', ...packages], { cwd, userconfig: registry.npmrc, timeout }),
   )
   assert.equal(
     result.exitCode,
@@ -213,14 +223,14 @@ async function installFromRegistry(
 test('`npx exoservice new demo`, then `npm install` and `npm test` in it, pass against the published packages', async (t) => {
   // As the package README says, from a folder with no package.json: npx fetches exoservice
   // from the registry (--yes answers its question), and the new service installs its own.
-  const created = await onceMoreOnNetworkTrouble(t, 'npx exoservice new demo', () =>
+  const created = await onceMoreOnNetworkTrouble(t, 'npx exoservice new demo', 120_000, (timeout) =>
     npm(['exec', '--yes', 'exoservice', 'new', 'demo'], {
       cwd: work,
       userconfig: registry.npmrc,
       // A cache of this run's own: npx reuses a package it installed before under the same
       // version, which would be an earlier build of this repository's 0.1.0.
       cache: join(work, '.npm-cache'),
-      timeout: 120_000,
+      timeout,
     }),
   )
   assert.equal(created.exitCode, 0, `npx exoservice new demo failed:\n${created.output}`)

@@ -21,6 +21,12 @@ export interface RunOnNodesOptions {
   readonly log?: (line: string) => void
   /** Where the command's output goes as it comes: by default, this process's stdout and stderr. */
   readonly output?: (chunk: string, stream: 'stdout' | 'stderr') => void
+  /**
+   * How long the command's output may go on after it exited, in ms: a process it left running
+   * holds the pipe, and the run ends without waiting for it.
+   * @default DRAIN_TIME
+   */
+  readonly drainTime?: number
 }
 
 /**
@@ -50,6 +56,18 @@ interface CommandRun {
   readonly failures: readonly string[]
 }
 
+/** How long output may go on after the command exited (ms), by default. */
+export const DRAIN_TIME = 5_000
+
+/**
+ * Piped, the command's output is no terminal's, and turbo and node:test drop their colours: in
+ * a terminal they are asked to keep them, unless the user said otherwise.
+ */
+function colourEnv(): Record<string, string> {
+  const said = process.env.FORCE_COLOR !== undefined || process.env.NO_COLOR !== undefined
+  return process.stdout.isTTY === true && !said ? { FORCE_COLOR: '1' } : {}
+}
+
 function writeToProcess(chunk: string, stream: 'stdout' | 'stderr'): void {
   process[stream].write(chunk)
 }
@@ -59,6 +77,7 @@ function runWith(
   command: string,
   args: readonly string[],
   output: (chunk: string, stream: 'stdout' | 'stderr') => void,
+  drainTime: number,
 ): Promise<CommandRun> {
   return new Promise((resolve) => {
     const failures = new FailureLines()
@@ -73,19 +92,35 @@ function runWith(
         // Part of turbo's hash of each test task (turbo.json), so that a pass on one version
         // is never replayed from the cache for another.
         EXORELAY_TEST_NODE: runtime.version,
+        ...colourEnv(),
       },
     })
     for (const stream of ['stdout', 'stderr'] as const) {
       child[stream].setEncoding('utf8')
       child[stream].on('data', (chunk: string) => {
         output(chunk, stream)
-        failures.write(chunk)
+        failures.write(chunk, stream)
       })
     }
     child.on('error', (error) =>
       resolve({ code: null, failures: [`could not start ${command}: ${error.message}`] }),
     )
-    child.on('close', (code) => resolve({ code, failures: failures.lines() }))
+    let drained: NodeJS.Timeout | undefined
+    child.on('exit', (code) => {
+      // 'close' waits for every process that holds the pipes; one the command left running
+      // would hold this run forever.
+      drained = setTimeout(() => {
+        child.stdout.destroy()
+        child.stderr.destroy()
+        const lingering = `${command} exited, but a process it started still held its output ${drainTime} ms later: the run ends without it`
+        output(`test-env: ${lingering}\n`, 'stderr')
+        resolve({ code, failures: [...failures.lines(), lingering] })
+      }, drainTime)
+    })
+    child.on('close', (code) => {
+      clearTimeout(drained)
+      resolve({ code, failures: failures.lines() })
+    })
   })
 }
 
@@ -102,6 +137,7 @@ export async function runOnNodes(
   const resolve = options.resolve ?? ((major: number) => nodeRuntime(major))
   const log = options.log ?? ((line: string) => console.log(line))
   const output = options.output ?? writeToProcess
+  const drainTime = options.drainTime ?? DRAIN_TIME
   const runs: NodeRun[] = []
   for (const major of majors) {
     const start = performance.now()
@@ -115,7 +151,7 @@ export async function runOnNodes(
       continue
     }
     log(`test-env: Node ${runtime.version}: ${[command, ...args].join(' ')}`)
-    const { code, failures } = await runWith(runtime, command, args, output)
+    const { code, failures } = await runWith(runtime, command, args, output, drainTime)
     runs.push({
       major,
       version: runtime.version,
@@ -141,7 +177,10 @@ export function summary(runs: readonly NodeRun[]): string {
             ? 'passed'
             : `failed (exit code ${run.code})`
       const line = `Node ${run.version ?? run.major}: ${outcome}${run.version === undefined ? '' : ` in ${run.seconds.toFixed(0)} s`}`
-      return run.code === 0 ? [line] : [line, ...run.failures.map((failure) => `  ${failure}`)]
+      if (run.code === 0 || run.version === undefined) return [line]
+      const failures =
+        run.failures.length > 0 ? run.failures : ['(nothing in its output said what: see the log)']
+      return [line, ...failures.map((failure) => `  ${failure}`)]
     })
     .join('\n')
 }

@@ -62,9 +62,10 @@ test('a version that cannot be fetched, or fails, does not stop the others; the 
     lines[1] ?? '',
     new RegExp(`^Node ${process.versions.node}: failed \\(exit code 5\\) in \\d+ s$`),
   )
+  assert.equal(lines[2], '  (nothing in its output said what: see the log)')
 })
 
-test('the summary repeats, under a failed run, what its output said failed; a passed run has one line', async () => {
+test('the summary repeats, under a failed run, what its output said failed; a passed run has one line', async (t) => {
   const dir = await mkdtemp(join(tmpdir(), 'test-env-failures-'))
   try {
     await writeFile(
@@ -76,7 +77,11 @@ test('the summary repeats, under a failed run, what its output said failed; a pa
     )
     // Set in this file's process by the test runner, it would make the inner `node --test`
     // report to this runner instead of printing and exiting 1.
+    const context = process.env.NODE_TEST_CONTEXT
     delete process.env.NODE_TEST_CONTEXT
+    t.after(() => {
+      if (context !== undefined) process.env.NODE_TEST_CONTEXT = context
+    })
     let printed = ''
     const runs = await runOnNodes(
       [current],
@@ -128,5 +133,39 @@ test('the summary repeats, under a failed run, what its output said failed; a pa
     assert.equal(summary(passed).split('\n').length, 1)
   } finally {
     await rm(dir, { recursive: true, force: true })
+  }
+})
+
+test('a process the command left holding its output does not hold the run: it ends, and says so', async () => {
+  const lines: string[] = []
+  const runs = await runOnNodes(
+    [current],
+    process.execPath,
+    [
+      '-e',
+      // A grandchild that inherits the output pipe and outlives its parent; it prints its pid
+      // so that the test can end it.
+      `const { spawn } = require('node:child_process');
+       const left = spawn(process.execPath, ['-e', 'setTimeout(() => {}, 60000)'], { stdio: 'inherit', detached: true });
+       console.log('left ' + left.pid);
+       left.unref()`,
+    ],
+    {
+      resolve: async () => ({ version: process.versions.node, binDir: dirname(process.execPath) }),
+      log: () => {},
+      output: (chunk) => lines.push(chunk),
+      drainTime: 300,
+    },
+  )
+  const pid = Number(/left (\d+)/.exec(lines.join(''))?.[1])
+  try {
+    assert.equal(runs[0]?.code, 0)
+    assert.match(
+      runs[0]?.failures.at(-1) ?? '',
+      /exited, but a process it started still held its output 300 ms later: the run ends without it$/,
+    )
+    assert.match(lines.join(''), /test-env: .* still held its output 300 ms later/)
+  } finally {
+    if (pid > 0) process.kill(pid)
   }
 })

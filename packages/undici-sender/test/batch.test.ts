@@ -72,16 +72,27 @@ async function startBus(t: TestContext, answerBatch?: BatchAnswer): Promise<Bus>
   return bus
 }
 
+/**
+ * Sends whose deadlines only manual timers end: undici's own timeouts, real, are this far.
+ * With manual timers the deadline passes when the test fires it, never because a loaded
+ * machine was slow.
+ */
+const LONG = { timeout: 60_000 }
+/** Longer than {@link LONG}: for sends whose deadline a test never fires. */
+const LONGER = { timeout: 120_000 }
+
 /** A registered sender with `batchAfter` (2) sends held open at the bus. */
 async function busySender(
   t: TestContext,
   bus: Bus,
   options: Partial<ConstructorParameters<typeof UndiciSender>[0]> = {},
+  /** The held sends' options: {@link LONGER} with manual timers. */
+  send: { timeout: number } = SEND,
 ): Promise<{ sender: UndiciSender; held: Promise<void>[] }> {
   const sender = startSender(t, bus.port, options)
   assert.equal(await sender.register(registration, SEND), 'registered')
   const before = bus.requests.length
-  const held = [sender.send(message('held-1'), SEND), sender.send(message('held-2'), SEND)]
+  const held = [sender.send(message('held-1'), send), sender.send(message('held-2'), send)]
   await bus.received(before + 2)
   return { sender, held }
 }
@@ -411,25 +422,24 @@ test('once its batch is written, a message fails at its own deadline while the o
     answer = () => res.end(JSON.stringify(entries.map(() => ({ status: 200 }))))
     return undefined
   })
-  // The deadline passes when the test says, after the batch is written: with a real 150 ms
-  // timer a loaded machine could let it pass before the batch even formed.
+  // The deadline of `short` passes when the test fires it, once the batch is written.
   const timers = manualTimers()
-  const { sender, held } = await busySender(t, bus, { timers })
+  const { sender, held } = await busySender(t, bus, { timers }, LONGER)
   const controller = new AbortController()
   const reason = new Error('the caller gave up')
-  const c = sender.send(message('c'), SEND)
-  const short = sender.send(message('short'), { timeout: 150 }).catch((e: unknown) => e)
-  const aborted = sender.send(message('aborted'), { ...SEND, signal: controller.signal })
+  const c = sender.send(message('c'), LONGER)
+  const short = sender.send(message('short'), LONG).catch((e: unknown) => e)
+  const aborted = sender.send(message('aborted'), { ...LONGER, signal: controller.signal })
   bus.holding = false
   bus.release(1)
   await bus.received(4)
   assert.deepEqual(bus.batches().map(ids), [['c', 'short', 'aborted']])
   controller.abort(reason)
   await assert.rejects(aborted, (error) => error === reason)
-  timers.fire(150)
+  timers.fire(LONG.timeout)
   const error = await short
   assert.ok(error instanceof TimeoutError)
-  assert.equal(error.message, "ExoCom did not answer the message 'users.short' within 150 ms.")
+  assert.equal(error.message, "ExoCom did not answer the message 'users.short' within 60000 ms.")
   answer?.()
   await c
   bus.release(1)
@@ -442,18 +452,15 @@ test('a batch whose every message gave up is dropped', async (t) => {
     closed = once(res, 'close')
     return undefined
   })
-  // Deadlines far enough that neither undici's own timeouts nor the batch's request end
-  // first; the messages' timers are fired by hand once the batch is written.
+  // The messages' deadlines pass when the test fires them, once the batch is written.
   const timers = manualTimers()
-  const { sender, held } = await busySender(t, bus, { timers })
-  const queued = ['c', 'd'].map((id) =>
-    sender.send(message(id), { timeout: 60_000 }).catch((e: unknown) => e),
-  )
+  const { sender, held } = await busySender(t, bus, { timers }, LONGER)
+  const queued = ['c', 'd'].map((id) => sender.send(message(id), LONG).catch((e: unknown) => e))
   bus.holding = false
   bus.release(1)
   await bus.received(4)
   assert.deepEqual(bus.batches().map(ids), [['c', 'd']])
-  timers.fire(60_000)
+  timers.fire(LONG.timeout)
   for (const error of await Promise.all(queued)) assert.ok(error instanceof TimeoutError)
   await closed
   bus.release(1)

@@ -3,8 +3,10 @@ import type { Timers } from '@exorelay/core'
 /** Timers a test fires by hand: {@link ManualTimers.fire}. */
 export interface ManualTimers extends Timers {
   /**
-   * Runs the pending timers, or only those set for `delay` ms: a deadline passes when the
-   * test says so, never because a loaded machine was slow.
+   * Runs the pending timers, or only those set for exactly `delay` ms: a deadline passes when
+   * the test says so, never because a loaded machine was slow. A request's own deadline counts
+   * from its start, a fraction of a millisecond less than its messages': `fire(60_000)` runs
+   * the messages' timers, not the request's.
    */
   fire(delay?: number): void
   /** How many are set and not yet fired or cleared. */
