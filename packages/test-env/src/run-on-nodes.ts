@@ -16,11 +16,14 @@ export interface NodeRun {
   readonly failures: readonly string[]
 }
 
+/** Where a chunk of the command's output goes, with the stream it came on. */
+export type Output = (chunk: string, stream: 'stdout' | 'stderr') => void
+
 export interface RunOnNodesOptions {
   readonly resolve?: (major: number) => Promise<NodeRuntime>
   readonly log?: (line: string) => void
   /** Where the command's output goes as it comes: by default, this process's stdout and stderr. */
-  readonly output?: (chunk: string, stream: 'stdout' | 'stderr') => void
+  readonly output?: Output
   /**
    * How long the command's output may go on after it exited, in ms: a process it left running
    * holds the pipe, and the run ends without waiting for it.
@@ -68,7 +71,7 @@ function colourEnv(): Record<string, string> {
   return process.stdout.isTTY === true && !said ? { FORCE_COLOR: '1' } : {}
 }
 
-function writeToProcess(chunk: string, stream: 'stdout' | 'stderr'): void {
+const writeToProcess: Output = (chunk, stream) => {
   process[stream].write(chunk)
 }
 
@@ -76,7 +79,7 @@ function runWith(
   runtime: NodeRuntime,
   command: string,
   args: readonly string[],
-  output: (chunk: string, stream: 'stdout' | 'stderr') => void,
+  output: Output,
   drainTime: number,
 ): Promise<CommandRun> {
   return new Promise((resolve) => {

@@ -6,6 +6,8 @@ import { test } from 'node:test'
 import { majorsToRun, runOnNodes, summary } from '../src/run-on-nodes.js'
 
 const current = Number(process.versions.node.split('.')[0])
+/** The running Node, as a run's runtime: nothing is fetched. */
+const thisNode = async () => ({ version: process.versions.node, binDir: dirname(process.execPath) })
 
 test('EXORELAY_TEST_NODES replaces the majors given; "current" is the running Node', () => {
   assert.deepEqual(majorsToRun([20, 22, 24], undefined), [20, 22, 24])
@@ -32,7 +34,7 @@ test('each run has that Node first on PATH and its version in EXORELAY_TEST_NODE
        process.exit(onPath === ${JSON.stringify(process.execPath)} && process.env.EXORELAY_TEST_NODE === ${JSON.stringify(process.versions.node)} ? 0 : 3)`,
     ],
     {
-      resolve: async () => ({ version: process.versions.node, binDir: dirname(process.execPath) }),
+      resolve: thisNode,
       log: (line) => lines.push(line),
     },
   )
@@ -45,7 +47,7 @@ test('a version that cannot be fetched, or fails, does not stop the others; the 
   const runs = await runOnNodes([97, current], process.execPath, ['-e', 'process.exit(5)'], {
     resolve: async (major) => {
       if (major === 97) throw new Error('Node 97 is not cached')
-      return { version: process.versions.node, binDir: dirname(process.execPath) }
+      return thisNode()
     },
     log: () => {},
   })
@@ -88,10 +90,7 @@ test('the summary repeats, under a failed run, what its output said failed; a pa
       process.execPath,
       ['--test', '--test-reporter=spec', join(dir, 'some.test.mjs')],
       {
-        resolve: async () => ({
-          version: process.versions.node,
-          binDir: dirname(process.execPath),
-        }),
+        resolve: thisNode,
         log: () => {},
         // Kept out of this file's own report, where its ✖ lines would read as this suite's.
         output: (chunk) => {
@@ -122,10 +121,7 @@ test('the summary repeats, under a failed run, what its output said failed; a pa
       process.execPath,
       ['-e', 'console.log("✖ not a test")'],
       {
-        resolve: async () => ({
-          version: process.versions.node,
-          binDir: dirname(process.execPath),
-        }),
+        resolve: thisNode,
         log: () => {},
         output: () => {},
       },
@@ -151,7 +147,7 @@ test('a process the command left holding its output does not hold the run: it en
        left.unref()`,
     ],
     {
-      resolve: async () => ({ version: process.versions.node, binDir: dirname(process.execPath) }),
+      resolve: thisNode,
       log: () => {},
       output: (chunk) => lines.push(chunk),
       drainTime: 300,

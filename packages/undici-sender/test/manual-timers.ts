@@ -17,24 +17,25 @@ export interface ManualTimers extends Timers {
 
 /** Timers the test fires by hand: no waiting, no global fakes. */
 export function manualTimers(): ManualTimers {
-  const callbacks = new Map<number, { callback: () => void; delay: number }>()
+  // A timer's handle is its number in `delays`, from 1: its delay is `delays[handle - 1]`.
+  const callbacks = new Map<number, () => void>()
   const delays: number[] = []
   return {
     delays,
     pending: () => callbacks.size,
     setTimeout(callback, milliseconds) {
       delays.push(milliseconds)
-      callbacks.set(delays.length, { callback, delay: milliseconds })
+      callbacks.set(delays.length, callback)
       return delays.length
     },
     clearTimeout(handle: number) {
       callbacks.delete(handle)
     },
     fire(delay) {
-      for (const [handle, timer] of callbacks) {
-        if (delay !== undefined && timer.delay !== delay) continue
+      for (const [handle, callback] of callbacks) {
+        if (delay !== undefined && delays[handle - 1] !== delay) continue
         callbacks.delete(handle)
-        timer.callback()
+        callback()
       }
     },
   }
