@@ -6,16 +6,24 @@ export type ParsedFlags<O extends ParseArgsOptionsConfig> = {
   [K in keyof O]?: O[K]['type'] extends 'string' ? string : boolean
 }
 
+/** Where a command writes: the process's streams, or a test's. */
+export interface CommandOutput {
+  stdout: { write(text: string): unknown }
+  stderr: { write(text: string): unknown }
+}
+
 /**
- * The arguments of a command that takes an application file (`landscape`, `check`): its flags
- * and the file (default `application.yml`). Prints the usage and resolves with the exit code
- * instead for `--help` (0) and for wrong usage (2: an unknown flag, two files).
+ * The arguments of a command that takes an application file (`landscape`, `check`,
+ * `asyncapi`): its flags and the file (default `application.yml`). Prints the usage to `out`
+ * and resolves with the exit code instead for `--help` (0) and for wrong usage (2: an unknown
+ * flag, two files).
  */
 export function parseApplicationArgs<O extends ParseArgsOptionsConfig>(
   command: string,
   usage: string,
   args: string[],
   options: O,
+  out: CommandOutput = process,
 ): { values: ParsedFlags<O>; file: string } | number {
   let parsed: { values: Record<string, unknown>; positionals: string[] }
   try {
@@ -28,11 +36,11 @@ export function parseApplicationArgs<O extends ParseArgsOptionsConfig>(
     if (parsed.positionals.length > 1)
       throw new Error(`expected one application file, got ${parsed.positionals.length}`)
   } catch (error) {
-    process.stderr.write(`exoservice ${command}: ${(error as Error).message}\n\n${usage}`)
+    out.stderr.write(`exoservice ${command}: ${(error as Error).message}\n\n${usage}`)
     return 2
   }
   if (parsed.values.help === true) {
-    process.stdout.write(usage)
+    out.stdout.write(usage)
     return 0
   }
   return {

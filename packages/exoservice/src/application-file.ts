@@ -91,14 +91,13 @@ export async function readApplicationFile(file: string): Promise<ApplicationFile
   }
   // A version written as a number (`version: 1.2`) is taken as written, not as the number.
   const versionNode = root.get('version', true)
-  const version = isScalar(versionNode)
-    ? versionNode.value === null
-      ? undefined
-      : (versionNode.source ?? String(versionNode.value))
-    : undefined
   if (versionNode !== undefined && !isScalar(versionNode)) {
     fail('`version` must be a string, e.g. `version: 1.2.0`.', versionNode)
   }
+  const version =
+    isScalar(versionNode) && versionNode.value !== null
+      ? (versionNode.source ?? String(versionNode.value))
+      : undefined
 
   let busPort: number | undefined
   const bus = root.get('bus', true)
@@ -237,7 +236,7 @@ export async function readApplicationFile(file: string): Promise<ApplicationFile
     file: path,
     name: typeof name === 'string' ? name : undefined,
     description: typeof description === 'string' ? description : undefined,
-    version: version === undefined ? undefined : String(version),
+    version,
     bus: { type: 'exocom', port: busPort },
     services: result,
   }

@@ -1,7 +1,7 @@
 import { writeFile } from 'node:fs/promises'
 import { extname } from 'node:path'
-import { parseArgs } from 'node:util'
 import { stringify } from 'yaml'
+import { type CommandOutput, parseApplicationArgs } from './application-args.js'
 import { APPLICATION_FILE_NAME } from './application-file.js'
 import { asyncApiDocument } from './asyncapi.js'
 import { isExoServiceError } from './errors.js'
@@ -34,12 +34,6 @@ const FORMATS: Readonly<Record<string, 'yaml' | 'json'>> = {
   '.json': 'json',
 }
 
-/** Where the command writes: the process's streams, or a test's. */
-export interface CommandOutput {
-  stdout: { write(text: string): unknown }
-  stderr: { write(text: string): unknown }
-}
-
 /**
  * `exoservice asyncapi [file] [--output file]`. `load` reads the landscape and its contracts
  * (`loadLandscapeContracts`), throwing an `ExoServiceError` for what the user must fix.
@@ -50,43 +44,27 @@ export async function asyncapiCommand(
   load: (applicationFile: string) => Promise<LandscapeContracts>,
   out: CommandOutput = process,
 ): Promise<number> {
-  let values: { output?: string | undefined; help?: boolean | undefined }
-  let positionals: string[]
-  let format: 'yaml' | 'json' = 'yaml'
-  try {
-    ;({ values, positionals } = parseArgs({
-      args,
-      options: {
-        output: { type: 'string', short: 'o' },
-        help: { type: 'boolean', short: 'h' },
-      },
-      allowPositionals: true,
-      strict: true,
-    }))
-    if (positionals.length > 1) {
-      throw new Error(`expected one application file, got ${positionals.length}`)
-    }
-    if (values.output !== undefined) {
-      const chosen = FORMATS[extname(values.output).toLowerCase()]
-      if (chosen === undefined) {
-        throw new Error(
-          `--output must end in .yaml, .yml or .json (the extension picks the format), got '${values.output}'`,
-        )
-      }
-      format = chosen
-    }
-  } catch (error) {
-    out.stderr.write(`exoservice asyncapi: ${(error as Error).message}.\n\n${USAGE}`)
+  const parsed = parseApplicationArgs(
+    'asyncapi',
+    USAGE,
+    args,
+    { output: { type: 'string', short: 'o' } },
+    out,
+  )
+  if (typeof parsed === 'number') return parsed
+  const { values, file } = parsed
+  const format =
+    values.output === undefined ? 'yaml' : FORMATS[extname(values.output).toLowerCase()]
+  if (format === undefined) {
+    out.stderr.write(
+      `exoservice asyncapi: --output must end in .yaml, .yml or .json (the extension picks the format), got '${values.output}'.\n\n${USAGE}`,
+    )
     return 2
-  }
-  if (values.help) {
-    out.stdout.write(USAGE)
-    return 0
   }
 
   let landscape: LandscapeContracts
   try {
-    landscape = await load(positionals[0] ?? APPLICATION_FILE_NAME)
+    landscape = await load(file)
   } catch (error) {
     if (!isExoServiceError(error)) throw error
     out.stderr.write(`exoservice asyncapi: ${error.message}\n`)

@@ -1,6 +1,8 @@
 import { basename, dirname, relative } from 'node:path'
+import { ERROR_REPLY } from '@exorelay/core/internal'
 import { DEFAULT_EXOCOM_PORT } from '@exorelay/exocom'
 import { ErrorCodes } from 'exorelay'
+import { compareCodePoints } from './json-schema.js'
 import type {
   ContractMessage,
   ContractService,
@@ -24,18 +26,12 @@ export const PAYLOAD_SCHEMA_FORMAT = 'application/schema+json;version=draft-07'
 
 type Json = Record<string, unknown>
 
-/**
- * The error reply's outcome name (`ERROR_REPLY` in @exorelay/core, not exported): every request
- * may be answered with it, whatever its contract lists.
- */
-const ERROR_OUTCOME = '__error'
-
 /** The key of the error reply in `components.messages`, which each reply channel references. */
 const ERROR_MESSAGE_ID = 'exorelay.error'
 
 /** The error reply as an AsyncAPI message: its payload as docs/protocol.md describes it. */
 const ERROR_MESSAGE: Json = {
-  name: ERROR_OUTCOME,
+  name: ERROR_REPLY,
   title: 'Error reply',
   description: `Any request may be answered with it instead of an outcome: the handler threw (its error's own \`code\`, else ${ErrorCodes.HANDLER_FAILED}), or the receiver refused the payload (${ErrorCodes.PAYLOAD_INVALID}), or the bus could not deliver the request. The requester's send rejects with it. Every ExoRelay relay gets it; an original Exosphere relay, which does not declare that it understands error replies, never does (its request times out instead).`,
   payload: {
@@ -209,17 +205,12 @@ export function asyncApiDocument(landscape: LandscapeContracts): Record<string, 
     const source = sourceOf(request)
     const id = ids.channel.take(`${request}.replies`)
     const messages: Json = {}
-    for (const outcome of outcomesOf(request)) {
+    for (const [outcome, schema] of source?.message.replies ?? []) {
       const messageId = ids.message.take(`${request}.${outcome}`)
-      messages[messageId] = messageObject(
-        outcome,
-        source?.message.replies.get(outcome),
-        source,
-        messageId,
-      )
+      messages[messageId] = messageObject(outcome, schema, source, messageId)
     }
     // The error reply, which any request may get: one message, shared.
-    messages[ids.message.take(`${request}.${ERROR_OUTCOME}`)] = {
+    messages[ids.message.take(`${request}.${ERROR_REPLY}`)] = {
       $ref: `#/components/messages/${pointer(ERROR_MESSAGE_ID)}`,
     }
     replyChannelIds.set(request, id)
@@ -279,7 +270,7 @@ export function asyncApiDocument(landscape: LandscapeContracts): Record<string, 
     info,
     defaultContentType: 'application/json',
     servers: { exocom: exoComServer(landscape.busPort) },
-    channels: Object.fromEntries([...channels].sort(([a], [b]) => compare(a, b))),
+    channels: Object.fromEntries([...channels].sort(([a], [b]) => compareCodePoints(a, b))),
     operations,
   }
   const components: Json = {}
@@ -371,9 +362,4 @@ function pointer(key: string): string {
 
 function relativePath(from: string, to: string): string {
   return relative(from, to).split('\\').join('/')
-}
-
-/** Code-point order: the same on every machine, unlike `localeCompare`. */
-function compare(a: string, b: string): number {
-  return a < b ? -1 : a > b ? 1 : 0
 }

@@ -94,14 +94,6 @@ function withoutDialect(schema: Record<string, unknown>): Record<string, unknown
   return rest
 }
 
-/**
- * Whether two exported JSON Schemas accept the same data, as far as the check can tell: equal
- * once both are in {@link comparableJsonSchema}'s form, whatever the order of their keys.
- */
-export function sameJsonSchema(a: unknown, b: unknown): boolean {
-  return sameJson(comparableJsonSchema(a), comparableJsonSchema(b))
-}
-
 /** Whether two JSON values are equal as data, whatever the order of their objects' keys. */
 export function sameJson(a: unknown, b: unknown): boolean {
   return canonical(a) === canonical(b)
@@ -110,9 +102,14 @@ export function sameJson(a: unknown, b: unknown): boolean {
 function canonical(value: unknown): string {
   return JSON.stringify(value, (_key, inner: unknown) =>
     isObject(inner)
-      ? Object.fromEntries(Object.entries(inner).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)))
+      ? Object.fromEntries(Object.entries(inner).sort(([a], [b]) => compareCodePoints(a, b)))
       : inner,
   )
+}
+
+/** Code-point order: the same on every machine, unlike `localeCompare`. */
+export function compareCodePoints(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0
 }
 
 // The largest integer zod, valibot and arktype all agree a JSON number can hold exactly.

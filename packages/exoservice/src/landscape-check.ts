@@ -1,5 +1,5 @@
 import { dirname, relative } from 'node:path'
-import { comparableJsonSchema, sameJson } from './json-schema.js'
+import { comparableJsonSchema, compareCodePoints, sameJson } from './json-schema.js'
 import type {
   ContractMessage,
   ContractService,
@@ -159,7 +159,7 @@ export function checkLandscape(landscape: LandscapeContracts): Finding[] {
   ]
   return findings.sort(
     (a, b) =>
-      (a.messageName < b.messageName ? -1 : a.messageName > b.messageName ? 1 : 0) ||
+      compareCodePoints(a.messageName, b.messageName) ||
       order.indexOf(a.code) - order.indexOf(b.code),
   )
 }

@@ -3,8 +3,8 @@ import { access } from 'node:fs/promises'
 import { extname, join, relative } from 'node:path'
 import { pathToFileURL } from 'node:url'
 import { describeValue } from '@exorelay/core/internal'
-import type { Handler } from 'exorelay'
-import { LIFECYCLE_HOOKS, type LifecycleHooks } from './define-service.js'
+import type { Contract, Handler } from 'exorelay'
+import { contractOf, LIFECYCLE_HOOKS, type LifecycleHooks } from './define-service.js'
 import {
   ExoServiceError,
   type ExoServiceErrorCode,
@@ -17,8 +17,8 @@ import { DEFAULT_SERVER_FILES, type ServiceFile } from './service-file.js'
 export interface LoadedHandlers {
   /** The absolute path of the module. */
   file: string
-  /** The module's default export, as it is: the map `defineService` returned. */
-  definition: unknown
+  /** The contract `defineService(contract, …)` attached to the map, when it did. */
+  contract: Contract | undefined
   /** The handlers by message name, without the lifecycle hooks. */
   handlers: Record<string, Handler>
   /** `beforeAll` and `afterAll`, when the module has them. */
@@ -100,7 +100,7 @@ export function checkDefinition(definition: unknown, file: string): LoadedHandle
     else handlers[key] = value
   }
 
-  return { file, definition, handlers, hooks, warnings: [] }
+  return { file, contract: contractOf(definition), handlers, hooks, warnings: [] }
 }
 
 /** The absolute path of the service's handler module; see {@link loadHandlers}. */

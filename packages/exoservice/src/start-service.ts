@@ -10,7 +10,7 @@ import {
   type MessageMap,
 } from 'exorelay'
 import { createBaseLogger } from 'exorelay/internal'
-import { contractOf, type LifecycleContext, type ServiceDefinition } from './define-service.js'
+import type { LifecycleContext, ServiceDefinition } from './define-service.js'
 import { ExoServiceError, ExoServiceErrorCodes, thrownMessage } from './errors.js'
 import { loadContract } from './load-contract.js'
 import { checkDefinition, type LoadedHandlers, loadHandlers } from './load-handlers.js'
@@ -129,7 +129,7 @@ export async function startService<M extends MessageMap<M> = AnyMessages>(
   // The contract service.yml names, else the one `defineService(contract, …)` attached to the
   // map: the relay validates each incoming payload against it.
   const named = service === undefined ? undefined : await loadContract(service)
-  const attached = contractOf(loaded.definition)
+  const attached = loaded.contract
   const contract = named ?? attached
   // One logger for the relay and the service's own lines, so that both look alike.
   const logger = createBaseLogger(options.logger)

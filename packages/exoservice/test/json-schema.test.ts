@@ -5,7 +5,12 @@ import { type } from 'arktype'
 import type { MessageSchemas } from 'exorelay'
 import * as v from 'valibot'
 import { z } from 'zod'
-import { comparableJsonSchema, exportJsonSchema, sameJsonSchema } from '../src/json-schema.js'
+import { comparableJsonSchema, exportJsonSchema, sameJson } from '../src/json-schema.js'
+
+/** Whether two exported JSON Schemas accept the same data, as the landscape check compares them. */
+function sameJsonSchema(a: unknown, b: unknown): boolean {
+  return sameJson(comparableJsonSchema(a), comparableJsonSchema(b))
+}
 
 type Schema = NonNullable<MessageSchemas['payload']>
 
