@@ -12,7 +12,7 @@ import {
   type Transport,
 } from '@exorelay/core'
 import { PAYLOAD, REPLY_NAME, REQUEST_NAME } from './payload.js'
-import { type BenchMessages, VALIBOT_CONTRACT, ZOD_CONTRACT } from './payload-contract.js'
+import { type BenchMessages, VALIDATORS, type ValidatorName } from './payload-contract.js'
 
 /** How long the micro-benchmark runs. */
 export interface CoreMicroOptions {
@@ -22,9 +22,6 @@ export interface CoreMicroOptions {
   readonly warmup: number
 }
 
-/** The validators measured, each with the same contract for the request and its reply. */
-export const VALIDATORS = { zod: ZOD_CONTRACT, valibot: VALIBOT_CONTRACT } as const
-export type ValidatorName = keyof typeof VALIDATORS
 const VALIDATOR_NAMES = Object.keys(VALIDATORS) as ValidatorName[]
 
 /**

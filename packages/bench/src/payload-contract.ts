@@ -34,3 +34,7 @@ export const ZOD_CONTRACT: Contract<BenchMessages> = defineContract(zodMessages)
 export const VALIBOT_CONTRACT: Contract<BenchMessages> = defineContract({
   [REQUEST_NAME]: { payload: valibotPayload, replies: { [REPLY_NAME]: valibotPayload } },
 })
+
+/** The validators measured, each with the same contract for the request and its reply. */
+export const VALIDATORS = { zod: ZOD_CONTRACT, valibot: VALIBOT_CONTRACT } as const
+export type ValidatorName = keyof typeof VALIDATORS

@@ -1,10 +1,11 @@
 import { mkdir, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { lineChart } from './chart.js'
-import type { CoreMicroResult, ValidationResult, ValidatorName } from './core-micro.js'
+import type { CoreMicroResult, ValidationResult } from './core-micro.js'
 import type { RegistrationCounts } from './flood.js'
 import type { MachineInfo } from './machine.js'
 import { type Alignment, markdownTable } from './markdown.js'
+import type { ValidatorName } from './payload-contract.js'
 import {
   CONCURRENT,
   type ColdStart,

@@ -2,9 +2,7 @@ import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
 import type { MessageSchemas } from '@exorelay/core'
 import { PAYLOAD, REPLY_NAME, REQUEST_NAME } from '../src/payload.js'
-import { VALIBOT_CONTRACT, ZOD_CONTRACT } from '../src/payload-contract.js'
-
-const contracts = { zod: ZOD_CONTRACT, valibot: VALIBOT_CONTRACT }
+import { VALIDATORS } from '../src/payload-contract.js'
 
 async function issuePaths(schema: MessageSchemas['payload'], value: unknown): Promise<string[]> {
   assert.ok(schema !== undefined)
@@ -17,7 +15,7 @@ async function issuePaths(schema: MessageSchemas['payload'], value: unknown): Pr
 }
 
 describe('the payload contracts', () => {
-  for (const [validator, contract] of Object.entries(contracts)) {
+  for (const [validator, contract] of Object.entries(VALIDATORS)) {
     const schemas = contract.messages[REQUEST_NAME]
 
     it(`accept the benchmark's payload as the request and as the reply (${validator})`, async () => {

@@ -1,10 +1,9 @@
 import assert from 'node:assert/strict'
 import { subscribe, unsubscribe } from 'node:diagnostics_channel'
 import { once } from 'node:events'
-import { createServer } from 'node:net'
 import { test } from 'node:test'
 import { type ExoCom, startExoCom } from '@exorelay/exocom'
-import { deferred, withDeadline } from '@exorelay/testing'
+import { deferred, freePort, withDeadline } from '@exorelay/testing'
 import { type Contract, defineContract, ErrorCodes, ExoRelay, type MessageMap } from 'exorelay'
 import { z } from 'zod'
 import { type BuildAppOptions, buildApp } from '../src/app.js'
@@ -62,12 +61,14 @@ function postUser(base: string, body: unknown, contentType = 'application/json',
   })
 }
 
-async function freePort(): Promise<number> {
-  const server = createServer()
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
-  const { port } = server.address() as { port: number }
-  await new Promise<void>((resolve, reject) => server.close((e) => (e ? reject(e) : resolve())))
-  return port
+/** POST /users with a valid user that the app cannot create; asserts the status, resolves with the error. */
+async function failedPost(
+  base: string,
+  status: number,
+): Promise<{ code: string; message: string }> {
+  const response = await postUser(base, { name: 'Will Riker', password: 'secret' })
+  assert.equal(response.status, status)
+  return ((await response.json()) as { error: { code: string; message: string } }).error
 }
 
 test('POST /users answers 201 with the created user, and only its id and name', async (t) => {
@@ -168,11 +169,9 @@ test('POST /users answers 502 with EXORELAY_ERR_REPLY_INVALID when the users ser
   })
   const base = await startWeb(t, bus.port)
 
-  const response = await postUser(base, { name: 'Will Riker', password: 'secret' })
-  assert.equal(response.status, 502)
-  const answer = (await response.json()) as { error: { code: string; message: string } }
-  assert.equal(answer.error.code, ErrorCodes.REPLY_INVALID)
-  assert.match(answer.error.message, /users\.created/)
+  const error = await failedPost(base, 502)
+  assert.equal(error.code, ErrorCodes.REPLY_INVALID)
+  assert.match(error.message, /users\.created/)
 })
 
 test('POST /users answers 502 with EXORELAY_ERR_PAYLOAD_INVALID when the users service refuses a body the API took', async (t) => {
@@ -198,12 +197,10 @@ test('POST /users answers 502 with EXORELAY_ERR_PAYLOAD_INVALID when the users s
   )
   const base = await startWeb(t, bus.port)
 
-  const response = await postUser(base, { name: 'Will Riker', password: 'secret' })
-  assert.equal(response.status, 502)
-  const answer = (await response.json()) as { error: { code: string; message: string } }
-  assert.equal(answer.error.code, ErrorCodes.PAYLOAD_INVALID)
+  const error = await failedPost(base, 502)
+  assert.equal(error.code, ErrorCodes.PAYLOAD_INVALID)
   assert.match(
-    answer.error.message,
+    error.message,
     /'users\.create' does not match the contract of service 'users': name: /,
   )
   assert.equal(ran, 0)
@@ -213,11 +210,9 @@ test('POST /users answers 503 with EXORELAY_ERR_TRANSPORT_NO_RECEIVER when no se
   const bus = await startBus(t)
   const base = await startWeb(t, bus.port)
 
-  const response = await postUser(base, { name: 'Will Riker', password: 'secret' })
-  assert.equal(response.status, 503)
-  const answer = (await response.json()) as { error: { code: string; message: string } }
-  assert.equal(answer.error.code, ErrorCodes.NO_RECEIVER)
-  assert.match(answer.error.message, /users\.create/)
+  const error = await failedPost(base, 503)
+  assert.equal(error.code, ErrorCodes.NO_RECEIVER)
+  assert.match(error.message, /users\.create/)
 })
 
 test('POST /users answers 504 with EXORELAY_ERR_REPLY_TIMEOUT when users.create gets no reply in time', async (t) => {
@@ -232,10 +227,8 @@ test('POST /users answers 504 with EXORELAY_ERR_REPLY_TIMEOUT when users.create 
   })
   const base = await startWeb(t, bus.port, { timeout: 300 })
 
-  const response = await postUser(base, { name: 'Will Riker', password: 'secret' })
-  assert.equal(response.status, 504)
-  const answer = (await response.json()) as { error: { code: string; message: string } }
-  assert.equal(answer.error.code, ErrorCodes.TIMEOUT)
+  const error = await failedPost(base, 504)
+  assert.equal(error.code, ErrorCodes.TIMEOUT)
   // On a loaded machine the 300 ms can pass before users has the message: it comes all the same.
   await withDeadline(arrived.promise, 10_000, () => 'users.create did not reach users')
   assert.equal(received, 1)
