@@ -27,21 +27,23 @@ export const MAX_ISSUE_COUNT = 10_000
 
 // A run quoted in double or single quotes; a single quote only when no letter touches it
 // from outside, so that the apostrophes of "isn't ... service's" are not taken for quotes.
-const QUOTED = new RegExp(
-  `"([^"\\n]{${MAX_QUOTED + 1},})"|(?<!\\w)'([^'\\n]{${MAX_QUOTED + 1},}?)'(?!\\w)`,
-  'g',
-)
+// Short runs match too, and are left as they are: matched pairs are consumed left to right,
+// so the text between two quoted runs (`"a" | "b" but received "…"`) is never taken for one.
+const QUOTED = /"([^"\n]*)"|(?<!\w)'([^'\n]*?)'(?!\w)/g
 
 /**
  * An issue's message with the values it quotes cut to a short preview: valibot writes
- * `received "card 4111111111111111"`, and an issue travels to logs and error replies.
+ * `received "card 4111111111111111"`, and an issue travels to logs and error replies. A
+ * message already previewed comes out the same (a peer's issues are capped again).
  */
 function previewQuotes(message: string): string {
-  return message.replace(QUOTED, (_run, double: string | undefined, single: string | undefined) =>
-    double === undefined
-      ? `'${single!.slice(0, QUOTE_PREVIEW)}…'`
-      : `"${double.slice(0, QUOTE_PREVIEW)}…"`,
-  )
+  return message.replace(QUOTED, (run, double: string | undefined, single: string | undefined) => {
+    const quoted = double ?? single!
+    if (quoted.length <= MAX_QUOTED) return run
+    return double === undefined
+      ? `'${quoted.slice(0, QUOTE_PREVIEW)}…'`
+      : `"${quoted.slice(0, QUOTE_PREVIEW)}…"`
+  })
 }
 
 type Result = StandardSchemaV1.Result<unknown>

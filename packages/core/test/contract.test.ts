@@ -727,6 +727,21 @@ test('quoted values in issue messages are cut to a short preview (valibot, zod)'
   assert.deepEqual(capIssues([{ message: `isn't the service's "short" value, it's 'fine'` }]), [
     { path: '', message: `isn't the service's "short" value, it's 'fine'` },
   ])
+  // Short quoted runs before the value: the text between them is no quoted run.
+  const options = v
+    .picklist(['a', 'b'])
+    ['~standard'].validate(card) as StandardSchemaV1.FailureResult
+  const [fromOptions] = capIssues(options.issues)
+  assert.equal(fromOptions!.message, 'Invalid type: Expected ("a" | "b") but received "card 411…"')
+  // Capped again (a peer's issues are), a previewed message stays as it is.
+  const two = [
+    { message: `expected "${'A'.repeat(16)}" or else something long "${'B'.repeat(18)}"` },
+  ]
+  assert.deepEqual(capIssues(capIssues(two)), capIssues(two))
+  assert.equal(
+    capIssues(two)[0]!.message,
+    'expected "AAAAAAAA…" or else something long "BBBBBBBB…"',
+  )
 })
 
 test("a peer's issue count is believed up to 10,000, then said as many", () => {
