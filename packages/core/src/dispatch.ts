@@ -1,13 +1,6 @@
 import { diagnostics, endHandleTrace, type HandleTrace } from './diagnostics.js'
-import { ERROR_REPLY, remoteHandlerError, toWireError } from './error-reply.js'
-import {
-  ClosedError,
-  ErrorCodes,
-  ExoRelayError,
-  HandlerError,
-  type PayloadInvalidError,
-  ProtocolError,
-} from './errors.js'
+import { ERROR_REPLY, toWireError } from './error-reply.js'
+import { ClosedError, ErrorCodes, ExoRelayError, HandlerError, ProtocolError } from './errors.js'
 import { CANCEL, type ContextHost, HandlerContextImpl } from './handler-context.js'
 import type { HandlerQueue } from './handler-queue.js'
 import type { Logger } from './logger.js'
@@ -96,7 +89,7 @@ export class Dispatcher {
     const admission = this.#admission()
     if (name === CANCEL) return this.#cancel(message)
     // Replies are accepted while closing too: handlers finishing their work may wait for them.
-    if (admission !== 'none' && this.#deliverReply(message)) {
+    if (admission !== 'none' && this.#replies.deliver(message)) {
       if (debug) this.#log.debug({ messageName: name, messageId: id, responseTo }, 'reply received')
       return ACCEPTED
     }
@@ -186,22 +179,6 @@ export class Dispatcher {
     }
     running?.cancel()
     return ACCEPTED
-  }
-
-  /** Hands a reply to its waiter; an error reply rejects the waiter with a `RemoteHandlerError`. */
-  #deliverReply(message: ReceivedMessage): boolean {
-    // A contract's checks take error replies too: they wait behind the replies being checked.
-    if (
-      message.name !== ERROR_REPLY ||
-      message.responseTo === undefined ||
-      this.#replies !== this.#pending
-    ) {
-      return this.#replies.deliver(message)
-    }
-    const requestName = this.#pending.messageNameOf(message.responseTo)
-    if (requestName === undefined) return false
-    this.#pending.reject(message.responseTo, remoteHandlerError(message, requestName))
-    return true
   }
 
   /**
@@ -346,7 +323,7 @@ export class Dispatcher {
           messageName: name,
           messageId: id,
           responseTo,
-          issues: (error as PayloadInvalidError).issues,
+          issues: error.issues,
         },
         'payload invalid: refused',
       )

@@ -65,12 +65,10 @@ export function toWireError(error: unknown, service?: string): WireError {
         : `The handler failed with ${typeof error === 'string' ? `'${error}'` : 'a non-error value'}.`,
   }
   if (refusal) {
-    // What the caller's PayloadInvalidError is rebuilt from (capped again there).
-    const { issues, issueCount, outcome } = error as PayloadInvalidError
-    wire.data =
-      outcome === undefined
-        ? { issues: capIssues(issues), issueCount }
-        : { issues: capIssues(issues), issueCount, outcome }
+    // What the caller's PayloadInvalidError is rebuilt from (capped again there, as a peer's).
+    // A refusal is always of a payload, never of a reply, and its issues were capped when it
+    // was made.
+    wire.data = { issues: error.issues, issueCount: error.issueCount }
   } else if (source.data !== undefined && isJson(source.data)) wire.data = source.data
   if (service !== undefined) wire.service = service
   return wire

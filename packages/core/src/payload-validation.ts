@@ -1,7 +1,7 @@
 import type { StandardSchemaV1 } from '@standard-schema/spec'
 import type { Contract } from './contract.js'
 import { describeValue } from './envelope.js'
-import { ERROR_REPLY, remoteHandlerError } from './error-reply.js'
+import { ERROR_REPLY } from './error-reply.js'
 import { ErrorCodes, HandlerError, PayloadInvalidError, type PayloadIssue } from './errors.js'
 import type { Logger } from './logger.js'
 import type { ReceivedMessage } from './message-map.js'
@@ -10,9 +10,10 @@ import type { PendingReplies } from './pending-replies.js'
 import type { Handler } from './relay-types.js'
 import { isThenable } from './send-arguments.js'
 
-// What a relay with a contract checks. Everything here runs only for a relay given a contract,
-// and only for the names it lists: a relay without one never reaches this file (its handlers
-// are not wrapped, its replies go straight to the reply table, its sends check nothing).
+// What a relay with a contract checks. The checks run only for a relay given a contract, and
+// only for the names it lists: a relay without one wraps no handler, its replies go straight
+// to the reply table, its sends check nothing. Of this file, it only asks `isRefusal` of a
+// handler's failure.
 
 /** Issues an error keeps: enough to fix a payload, few enough for a log line and an error reply. */
 export const MAX_ISSUES = 20
@@ -56,7 +57,7 @@ const refusals = new WeakSet<PayloadInvalidError>()
  * false for any other PayloadInvalidError a handler let escape, e.g. of its own send: that
  * is the handler's failure, not its caller's.
  */
-export function isRefusal(error: unknown): boolean {
+export function isRefusal(error: unknown): error is PayloadInvalidError {
   return error instanceof PayloadInvalidError && refusals.has(error)
 }
 
@@ -306,7 +307,8 @@ export class ContractChecks {
     /** Settles the waiter with this reply; a Promise while an async validator checks it. */
     const settle = (): Promise<unknown> | undefined => {
       if (message.name === ERROR_REPLY) {
-        this.#pending.reject(responseTo, remoteHandlerError(message, requestName))
+        // Never checked; and one whose sender stopped waiting meanwhile is dropped quietly.
+        this.#pending.deliver(message)
         return undefined
       }
       if (replies === undefined) {

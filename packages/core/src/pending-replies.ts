@@ -1,4 +1,5 @@
 import { atCallSite, type CallSite } from './call-site.js'
+import { ERROR_REPLY, remoteHandlerError } from './error-reply.js'
 import { AbortError, ErrorCodes, type ExoRelayError, type TimeoutError } from './errors.js'
 import type { ReceivedMessage } from './message-map.js'
 import { RecentMap } from './recent-map.js'
@@ -188,13 +189,18 @@ export class PendingReplies {
   }
 
   /**
-   * Hands an incoming message to the waiter its `responseTo` names. Returns false when nobody
-   * waits for it, so that dispatch can fall back to the handler registered for the name.
+   * Hands an incoming message to the waiter its `responseTo` names; an error reply rejects the
+   * waiter with a `RemoteHandlerError`. Returns false when nobody waits for it, so that
+   * dispatch can fall back to the handler registered for the name.
    */
   deliver(message: ReceivedMessage): boolean {
     if (message.responseTo === undefined) return false
     const waiter = this.#waiters.get(message.responseTo)
     if (waiter === undefined) return false
+    if (message.name === ERROR_REPLY) {
+      waiter.reject(remoteHandlerError(message, waiter.sink.messageName))
+      return true
+    }
     waiter.replies++
     if (waiter.onReply === undefined) waiter.resolve(message)
     else waiter.onReply(message)
